@@ -1,0 +1,17 @@
+# sluice_add_tool(NAME SOURCES file...)
+# Adds the tool's logic library (NAME_lib, from SOURCES, linked by the tests), the NAME binary
+# (tools/NAME/main.cpp) and the install rules for the binary and man/NAME.1.
+function(sluice_add_tool name)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "" "SOURCES;LIBRARIES")
+  set(dir ${PROJECT_SOURCE_DIR}/tools/${name})
+  list(TRANSFORM ARG_SOURCES PREPEND ${dir}/)
+  string(REPLACE "-" "_" lib ${name})
+  add_library(${lib}_lib STATIC ${ARG_SOURCES})
+  target_include_directories(${lib}_lib PUBLIC ${dir})
+  target_link_libraries(${lib}_lib PUBLIC sluice::core ${ARG_LIBRARIES})
+  add_executable(${name} ${dir}/main.cpp)
+  target_link_libraries(${name} PRIVATE ${lib}_lib)
+  install(TARGETS ${name} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/man/${name}.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  set_property(GLOBAL APPEND PROPERTY SLUICE_TOOLS ${name})
+endfunction()

@@ -1,0 +1,68 @@
+// cli: what every tool's command line shares. run_main is the one main wrapper: it owns
+// CLI11 setup, maps parse errors to exit 2 (never CLI11's own codes), catches sluice::Error
+// (printing `TOOL: error: ...` and returning its code) and any other exception (70, a bug),
+// and checks that stdout was written successfully.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "sluice/clock.hpp"
+#include "sluice/timeutil.hpp"
+
+namespace sluice::cli {
+
+// What a tool's define function returns: the work to do once the command line is parsed.
+using Action = std::function<int()>;
+using Define = std::function<Action(CLI::App&)>;
+
+// Builds the app, calls `define` to declare options, parses argv and runs the action.
+// Returns the process exit status.
+int run_main(int argc, char** argv, std::string_view tool, std::string_view description,
+             const Define& define);
+
+// "idemkey 0.1.0 (git abc1234)".
+std::string version_text(std::string_view tool);
+
+// Options every stateful tool shares (DESIGN.md section 4).
+struct StateOptions {
+  std::string db_path;            // --db; empty means the default state file
+  std::string busy_timeout = "5s";  // --busy-timeout
+  std::string now;                // --now; empty means the system clock
+};
+
+// Adds --db, --busy-timeout and --now to `app`.
+void add_state_options(CLI::App& app, StateOptions& options);
+
+// $SLUICE_STATE_DIR/<tool>.db, where SLUICE_STATE_DIR defaults to
+// ${XDG_STATE_HOME:-$HOME/.local/state}/sluice. With create_directory, the directory is
+// created (mode 0700) when missing; failure throws Error(73).
+std::string default_state_path(std::string_view tool, bool create_directory);
+
+// The --db path, or the default one.
+std::string state_path(const StateOptions& options, std::string_view tool, bool create_directory);
+
+// The clock --now asks for. Throws Error(2) naming --now on bad text.
+Clock make_clock(const StateOptions& options);
+
+// Parses a duration option's value, naming the option in the error (exit 2).
+Duration duration_option(std::string_view option, std::string_view text);
+
+// A set of exit statuses written like "1,75,100-120". Throws Error(2) naming the option.
+std::set<int> exit_code_set(std::string_view option, std::string_view text);
+
+// A byte count: "1048576", "64KiB", "16MiB", "1GiB" (also kB/MB/GB, powers of 1000).
+std::uint64_t size_option(std::string_view option, std::string_view text);
+
+// --format jsonl|table|csv.
+enum class Format { jsonl, table, csv };
+void add_format_option(CLI::App& app, Format& format);
+
+}  // namespace sluice::cli

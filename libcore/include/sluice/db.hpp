@@ -1,0 +1,183 @@
+// db: SQLite state files (DESIGN.md section 7). The only module that calls sqlite3_*.
+//
+// A Database opens (or creates, mode 0600) a file with WAL, the busy timeout (set before WAL),
+// foreign_keys=ON, journal_size_limit and the chosen synchronous level; caches prepared
+// statements; runs write transactions with BEGIN IMMEDIATE, optionally serialised through a
+// blocking flock on "<file>.lock"; and versions each component's schema in sluice_meta.
+// Every SQLite failure throws sluice::Error with an exit code from the shared table:
+// busy/locked 75, cannot open 66 (must exist) or 73, not a database/corrupt 65, I/O 74.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "sluice/timeutil.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sluice::db {
+
+enum class Synchronous { normal, full };
+
+struct OpenOptions {
+  // must_exist: a missing file is Error(66) instead of being created.
+  bool must_exist = false;
+  Synchronous synchronous = Synchronous::full;
+  Duration busy_timeout = std::chrono::seconds(5);
+  // Serialise write transactions of all processes on a blocking flock of "<file>.lock"
+  // (fair queueing; SQLite's own busy handler polls and starves writers under contention).
+  bool serialize_writers = false;
+};
+
+class Database;
+
+// A prepared statement from the Database's cache. Bind indexes are 1-based. Use through
+// Query, which resets the statement when it goes out of scope.
+class Statement {
+ public:
+  Statement(Database& database, sqlite3_stmt* handle) : database_(database), handle_(handle) {}
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void bind(int index, std::int64_t value);
+  void bind(int index, int value) { bind(index, static_cast<std::int64_t>(value)); }
+  void bind(int index, std::string_view text);
+  void bind(int index, const char* text) { bind(index, std::string_view(text)); }
+  void bind(int index, const std::string& text) { bind(index, std::string_view(text)); }
+  void bind(int index, std::nullopt_t);
+  template <typename T>
+  void bind(int index, const std::optional<T>& value) {
+    if (value) {
+      bind(index, *value);
+    } else {
+      bind(index, std::nullopt);
+    }
+  }
+  void bind_blob(int index, std::string_view bytes);
+
+  // Advances; true when a row is available. Throws on error.
+  bool step();
+  void reset();
+
+  [[nodiscard]] bool is_null(int column) const;
+  [[nodiscard]] std::int64_t integer(int column) const;
+  [[nodiscard]] std::string text(int column) const;
+  // Valid until the next step or reset.
+  [[nodiscard]] std::string_view blob(int column) const;
+
+ private:
+  Database& database_;
+  sqlite3_stmt* handle_;
+};
+
+// One use of a cached statement, bound to arguments; resets the statement when destroyed.
+class Query {
+ public:
+  explicit Query(Statement& statement) : statement_(&statement) {}
+  ~Query() { statement_->reset(); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  bool step() { return statement_->step(); }
+  Statement& row() { return *statement_; }
+  Statement* operator->() { return statement_; }
+
+ private:
+  Statement* statement_;
+};
+
+class Database {
+ public:
+  Database(const std::string& path, const OpenOptions& options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // The cached prepared statement for `sql` (prepared on first use).
+  Statement& statement(std::string_view sql);
+
+  // Prepares (cached), binds `args` to ?1..?N and returns the query ready to step.
+  template <typename... Args>
+  Query query(std::string_view sql, const Args&... args) {
+    Statement& prepared = statement(sql);
+    int index = 0;
+    (prepared.bind(++index, args), ...);
+    return Query(prepared);
+  }
+
+  // Runs a statement to completion, discarding rows; returns the number of rows changed.
+  template <typename... Args>
+  int execute(std::string_view sql, const Args&... args) {
+    auto run = query(sql, args...);
+    while (run.step()) {
+    }
+    return changes();
+  }
+
+  // Runs one or more statements without parameters (schema scripts).
+  void execute_script(std::string_view sql);
+
+  [[nodiscard]] int changes() const;
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const OpenOptions& options() const { return options_; }
+
+  // Throws the Error matching SQLite result code `code` for `what`.
+  [[noreturn]] void fail(int code, std::string_view what) const;
+
+  // Used by WriteTransaction.
+  void lock_writers();
+  void unlock_writers();
+
+ private:
+  void open_handle(bool created);
+  void apply_pragmas();
+  sqlite3* handle_ = nullptr;
+  std::string path_;
+  OpenOptions options_;
+  int lock_fd_ = -1;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(Database& database);
+  ~WriteTransaction();
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit();
+
+ private:
+  Database& database_;
+  bool open_ = true;
+};
+
+// BEGIN (deferred, read-only use) on construction; ends it on destruction. Keep it short:
+// an open reader stops WAL checkpoints.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Database& database);
+  ~ReadTransaction();
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  Database& database_;
+};
+
+// Brings `component`'s schema to version steps.size(): steps[i] is the script that moves it
+// from version i to i+1, all applied in one write transaction. The version lives in
+// sluice_meta(component, version). A file written by a newer version (stored version greater
+// than steps.size()) or an SQLite file that is not sluice state throws Error(65).
+void migrate(Database& database, std::string_view component, std::span<const std::string_view> steps);
+
+// The schema version recorded for `component`, or 0.
+int schema_version(Database& database, std::string_view component);
+
+}  // namespace sluice::db

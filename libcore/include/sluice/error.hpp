@@ -1,0 +1,62 @@
+// error: the exit statuses every sluice tool shares (DESIGN.md section 6), the one exception
+// type that ends a run, and the diagnostic printer (`TOOL: error: SOURCE:LINE: message`).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// Exit statuses. Wrappers pass a child's own status through as a plain int.
+namespace exit_code {
+inline constexpr int success = 0;
+inline constexpr int definite_no = 1;
+inline constexpr int usage = 2;
+inline constexpr int data = 65;
+inline constexpr int no_input = 66;
+inline constexpr int unavailable = 69;
+inline constexpr int internal = 70;
+inline constexpr int cannot_create = 73;
+inline constexpr int io = 74;
+inline constexpr int temporary = 75;
+inline constexpr int timed_out = 124;
+inline constexpr int not_executable = 126;
+inline constexpr int not_found = 127;
+inline constexpr int signal_base = 128;
+}  // namespace exit_code
+
+// A failure that ends the run. Caught only by cli::run_main, which prints
+// `TOOL: error: LOCATION: MESSAGE` (the location part only when set) and returns code().
+// An empty message prints nothing (used for a closed stdout pipe and for signals).
+class Error : public std::runtime_error {
+ public:
+  Error(int code, std::string message, std::string location = {});
+  [[nodiscard]] int code() const noexcept { return code_; }
+  [[nodiscard]] const std::string& location() const noexcept { return location_; }
+
+ private:
+  int code_;
+  std::string location_;
+};
+
+// "SOURCE:LINE" as used in locations; SOURCE is the file name or "<stdin>".
+std::string location(std::string_view source, long long line);
+
+enum class Severity { error, warning, note };
+
+// The name diagnostics start with; cli::run_main sets it to the tool's name.
+void set_program_name(std::string_view name);
+const std::string& program_name();
+
+// Prints one diagnostic line to stderr. Colour is used only when stderr is a terminal and
+// NO_COLOR is unset. Never throws.
+void print_diagnostic(Severity severity, std::string_view location, std::string_view message);
+inline void warn(std::string_view message, std::string_view where = {}) {
+  print_diagnostic(Severity::warning, where, message);
+}
+inline void note(std::string_view message, std::string_view where = {}) {
+  print_diagnostic(Severity::note, where, message);
+}
+
+}  // namespace sluice

@@ -1,0 +1,31 @@
+// format: prints flat records (JSON objects) as JSON Lines, an aligned table for people, or
+// CSV (RFC 4180) for spreadsheets, as chosen by --format. Column order is the key order of
+// the first record; nested values print as compact JSON in table and CSV cells.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sluice/cli.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice {
+
+class RecordPrinter {
+ public:
+  RecordPrinter(OutputStream& out, cli::Format format) : out_(out), format_(format) {}
+  // `record` must be an object. JSON Lines and CSV are written at once; a table waits for
+  // finish() to know its column widths.
+  void print(const JsonValue& record);
+  void finish();
+
+ private:
+  static std::string cell(const JsonValue& value);
+  void print_csv_row(const std::vector<std::string>& cells);
+  OutputStream& out_;
+  cli::Format format_;
+  std::vector<std::string> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,42 @@
+// timeutil: instants, durations and their text forms (DESIGN.md section 4 and 5).
+//
+// Instants are microseconds since the Unix epoch, UTC. Parsers throw sluice::Error with
+// exit_code::usage for command-line text; callers reading data files catch and rethrow with
+// exit_code::data and a location when the text came from a record.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+using Duration = std::chrono::microseconds;
+using Instant = std::chrono::sys_time<Duration>;
+
+// Parses "250ms", "90s", "10m", "24h", "7d" and compounds such as "1h30m" or "1d12h".
+// Units: us, ms, s, m, h, d. "0" alone is zero. Negative, empty, unit-less (other than "0")
+// or overflowing text is rejected.
+Duration parse_duration(std::string_view text);
+
+// Formats a duration in the largest exact units, e.g. "1h30m", "250ms", "0s".
+std::string format_duration(Duration duration);
+
+// Parses RFC 3339 ("2026-03-01T12:00:00Z", "2026-03-01T12:00:00.250+05:30"; 't'/'z' and a
+// space separator accepted) or "@<epoch seconds>" (integer). Rejects impossible dates
+// such as 2026-02-30 and fractions finer than a microsecond.
+Instant parse_instant(std::string_view text);
+
+// Interprets a JSON number as an epoch instant: an absolute value of at least 1e11 is
+// milliseconds (1e11 seconds is the year 5138), anything smaller is seconds.
+Instant instant_from_epoch_number(std::int64_t number);
+
+// RFC 3339 UTC with 'Z'. Fractional seconds appear only when non-zero, with 3 digits when
+// the value is whole milliseconds, otherwise 6.
+std::string format_instant(Instant instant);
+
+// Parses YYYY-MM-DD, rejecting impossible dates.
+std::chrono::year_month_day parse_date(std::string_view text);
+
+}  // namespace sluice

@@ -1,0 +1,206 @@
+#include "sluice/cli.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+#include "sluice/signals.hpp"
+#include "sluice/version.hpp"
+
+namespace sluice::cli {
+
+std::string version_text(std::string_view tool) {
+  return fmt::format("{} {} (sluice, git {})", tool, version::number, version::revision);
+}
+
+namespace {
+
+int report_parse_error(const CLI::App& app, const CLI::ParseError& error) {
+  if (error.get_exit_code() == 0) {
+    // --help or --version: CLI11 prints them to stdout.
+    app.exit(error, std::cout, std::cerr);
+    return exit_code::success;
+  }
+  print_diagnostic(Severity::error, {}, error.what());
+  note(fmt::format("run '{} --help' for usage", program_name()));
+  return exit_code::usage;
+}
+
+int report_error(const Error& error) {
+  if (std::string_view(error.what()).empty()) return error.code();
+  print_diagnostic(Severity::error, error.location(), error.what());
+  return error.code();
+}
+
+int finish_stdout(int status) {
+  std::cout.flush();
+  if (!std::cout.good() && status == exit_code::success) {
+    print_diagnostic(Severity::error, {}, "cannot write to stdout");
+    return exit_code::io;
+  }
+  return status;
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv, std::string_view tool, std::string_view description,
+             const Define& define) {
+  set_program_name(tool);
+  install_termination_handlers();
+  CLI::App app{std::string(description), std::string(tool)};
+  app.set_version_flag("--version", version_text(tool));
+  app.set_help_all_flag("--help-all", "Print help for every subcommand and exit");
+  app.option_defaults()->always_capture_default();
+  Action action;
+  try {
+    action = define(app);
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return report_parse_error(app, error);
+  } catch (const Error& error) {
+    return report_error(error);
+  }
+  try {
+    return finish_stdout(action ? action() : exit_code::success);
+  } catch (const Error& error) {
+    return finish_stdout(report_error(error));
+  } catch (const std::bad_alloc&) {
+    print_diagnostic(Severity::error, {}, "out of memory");
+    return exit_code::internal;
+  } catch (const std::exception& error) {
+    print_diagnostic(Severity::error, {},
+                     fmt::format("internal error: {} (this is a bug; please report it)", error.what()));
+    return exit_code::internal;
+  }
+}
+
+void add_state_options(CLI::App& app, StateOptions& options) {
+  app.add_option("--db", options.db_path, "State file (default: $SLUICE_STATE_DIR/<tool>.db)")
+      ->type_name("FILE");
+  app.add_option("--busy-timeout", options.busy_timeout,
+                 "How long to wait for a busy state file before exit 75")
+      ->type_name("DURATION");
+  app.add_option("--now", options.now, "Use this time as now (RFC 3339 or @EPOCH)")
+      ->type_name("TIME");
+}
+
+std::string default_state_path(std::string_view tool, bool create_directory) {
+  std::string directory;
+  if (const char* explicit_dir = std::getenv("SLUICE_STATE_DIR"); explicit_dir && *explicit_dir) {
+    directory = explicit_dir;
+  } else if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
+    directory = fmt::format("{}/sluice", xdg);
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    directory = fmt::format("{}/.local/state/sluice", home);
+  } else {
+    throw Error(exit_code::cannot_create,
+                "no state directory: set SLUICE_STATE_DIR or HOME, or pass --db");
+  }
+  if (create_directory) {
+    // mkdir -p, component by component.
+    for (std::size_t slash = 1; slash != std::string::npos; slash = directory.find('/', slash + 1)) {
+      std::string prefix = directory.substr(0, slash);
+      if (!prefix.empty() && ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+        throw Error(exit_code::cannot_create, fmt::format("cannot create state directory '{}': {}",
+                                                          prefix, std::strerror(errno)));
+      }
+    }
+    if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw Error(exit_code::cannot_create, fmt::format("cannot create state directory '{}': {}",
+                                                        directory, std::strerror(errno)));
+    }
+  }
+  return fmt::format("{}/{}.db", directory, tool);
+}
+
+std::string state_path(const StateOptions& options, std::string_view tool, bool create_directory) {
+  if (!options.db_path.empty()) return options.db_path;
+  return default_state_path(tool, create_directory);
+}
+
+namespace {
+
+template <typename Parse>
+auto with_option_name(std::string_view option, Parse&& parse) {
+  try {
+    return parse();
+  } catch (const Error& error) {
+    throw Error(exit_code::usage, fmt::format("{}: {}", option, error.what()));
+  }
+}
+
+}  // namespace
+
+Clock make_clock(const StateOptions& options) {
+  if (options.now.empty()) return Clock();
+  return Clock(with_option_name("--now", [&] { return parse_instant(options.now); }));
+}
+
+Duration duration_option(std::string_view option, std::string_view text) {
+  return with_option_name(option, [&] { return parse_duration(text); });
+}
+
+std::set<int> exit_code_set(std::string_view option, std::string_view text) {
+  std::set<int> codes;
+  auto fail = [&] {
+    throw Error(exit_code::usage,
+                fmt::format("{}: invalid exit status list '{}' (expected e.g. 1,75,100-120 with "
+                            "statuses 0-255)",
+                            option, text));
+  };
+  auto number = [&](std::string_view part) {
+    int value = -1;
+    auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (error != std::errc() || end != part.data() + part.size() || value < 0 || value > 255) fail();
+    return value;
+  };
+  if (text.empty()) return codes;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    std::string_view part = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    std::size_t dash = part.find('-');
+    int low = number(dash == part.npos ? part : part.substr(0, dash));
+    int high = dash == part.npos ? low : number(part.substr(dash + 1));
+    if (high < low) fail();
+    for (int code = low; code <= high; ++code) codes.insert(code);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return codes;
+}
+
+std::uint64_t size_option(std::string_view option, std::string_view text) {
+  static const std::map<std::string_view, std::uint64_t> units{
+      {"", 1},           {"B", 1},          {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
+      {"GiB", 1ull << 30}, {"kB", 1000},     {"MB", 1000000},     {"GB", 1000000000}};
+  std::uint64_t amount = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), amount);
+  auto unit = units.find(text.substr(static_cast<std::size_t>(end - text.data())));
+  if (error != std::errc() || end == text.data() || unit == units.end() ||
+      amount > UINT64_MAX / unit->second) {
+    throw Error(exit_code::usage,
+                fmt::format("{}: invalid size '{}' (expected bytes or e.g. 64KiB, 16MiB, 1GiB)",
+                            option, text));
+  }
+  return amount * unit->second;
+}
+
+void add_format_option(CLI::App& app, Format& format) {
+  static const std::map<std::string, Format> names{
+      {"jsonl", Format::jsonl}, {"table", Format::table}, {"csv", Format::csv}};
+  app.add_option("--format", format, "Output format: jsonl, table or csv")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
+      ->default_str("jsonl");
+}
+
+}  // namespace sluice::cli

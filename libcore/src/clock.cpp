@@ -1,0 +1,10 @@
+#include "sluice/clock.hpp"
+
+namespace sluice {
+
+Instant Clock::now() const {
+  if (fixed_) return *fixed_;
+  return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+}
+
+}  // namespace sluice

@@ -1,0 +1,84 @@
+#include "sluice/crypto.hpp"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "sluice/error.hpp"
+
+namespace sluice {
+
+struct Sha256::State {
+  EVP_MD_CTX* context = nullptr;
+};
+
+Sha256::Sha256() : state_(std::make_unique<State>()) {
+  state_->context = EVP_MD_CTX_new();
+  if (state_->context == nullptr || EVP_DigestInit_ex(state_->context, EVP_sha256(), nullptr) != 1) {
+    throw Error(exit_code::internal, "libcrypto could not start a SHA-256 digest");
+  }
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(state_->context); }
+
+void Sha256::update(std::string_view bytes) {
+  if (EVP_DigestUpdate(state_->context, bytes.data(), bytes.size()) != 1) {
+    throw Error(exit_code::internal, "libcrypto SHA-256 update failed");
+  }
+}
+
+void Sha256::update_framed(std::string_view bytes) {
+  update(fmt::format("{}:", bytes.size()));
+  update(bytes);
+}
+
+Sha256Digest Sha256::finish() {
+  Sha256Digest digest{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(state_->context, digest.data(), &length) != 1 || length != digest.size()) {
+    throw Error(exit_code::internal, "libcrypto SHA-256 final failed");
+  }
+  return digest;
+}
+
+Sha256Digest sha256(std::string_view bytes) {
+  Sha256 hasher;
+  hasher.update(bytes);
+  return hasher.finish();
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    out += digits[byte >> 4];
+    out += digits[byte & 0x0f];
+  }
+  return out;
+}
+
+std::string to_hex(const Sha256Digest& digest) {
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+
+std::string random_hex(std::size_t byte_count) {
+  std::string bytes(byte_count, '\0');
+  std::size_t filled = 0;
+  while (filled < byte_count) {
+    ssize_t got = getrandom(bytes.data() + filled, byte_count - filled, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw Error(exit_code::internal, fmt::format("getrandom failed: {}", std::strerror(errno)));
+    }
+    filled += static_cast<std::size_t>(got);
+  }
+  return to_hex(bytes);
+}
+
+}  // namespace sluice

@@ -1,0 +1,362 @@
+#include "sluice/db.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+#include "sluice/signals.hpp"
+
+namespace sluice::db {
+namespace {
+
+// PRAGMA application_id of every sluice state file: "slce".
+constexpr std::int64_t sluice_application_id = 0x736c6365;
+
+int exit_code_for(int sqlite_code, bool must_exist) {
+  switch (sqlite_code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return exit_code::temporary;
+    case SQLITE_CANTOPEN: return must_exist ? exit_code::no_input : exit_code::cannot_create;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT: return exit_code::data;
+    case SQLITE_IOERR:
+    case SQLITE_FULL: return exit_code::io;
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return exit_code::cannot_create;
+    default: return exit_code::internal;
+  }
+}
+
+void on_alarm(int) {}
+
+// Takes an exclusive flock, waiting at most `timeout`. A repeating interval timer interrupts
+// the blocking call so that the deadline and termination signals are checked; blocking
+// (rather than polling with LOCK_NB) keeps the kernel's FIFO-like fairness between writers.
+bool lock_with_timeout(int fd, Duration timeout) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+  if (errno != EWOULDBLOCK) return false;
+  struct sigaction action {}, previous {};
+  action.sa_handler = on_alarm;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGALRM, &action, &previous);
+  itimerval tick{{0, 50'000}, {0, 50'000}}, stopped{};
+  setitimer(ITIMER_REAL, &tick, nullptr);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool locked = false;
+  for (;;) {
+    if (::flock(fd, LOCK_EX) == 0) {
+      locked = true;
+      break;
+    }
+    if (errno != EINTR || pending_signal() != 0) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      errno = EWOULDBLOCK;
+      break;
+    }
+  }
+  int saved = errno;
+  setitimer(ITIMER_REAL, &stopped, nullptr);
+  sigaction(SIGALRM, &previous, nullptr);
+  errno = saved;
+  return locked;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Statement
+
+Statement::~Statement() { sqlite3_finalize(handle_); }
+
+void Statement::bind(int index, std::int64_t value) {
+  int code = sqlite3_bind_int64(handle_, index, value);
+  if (code != SQLITE_OK) database_.fail(code, "bind");
+}
+
+void Statement::bind(int index, std::string_view text) {
+  // An empty view may have a null data pointer, which SQLite would bind as NULL, not ''.
+  int code = sqlite3_bind_text64(handle_, index, text.empty() ? "" : text.data(), text.size(),
+                                 SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (code != SQLITE_OK) database_.fail(code, "bind");
+}
+
+void Statement::bind(int index, std::nullopt_t) {
+  int code = sqlite3_bind_null(handle_, index);
+  if (code != SQLITE_OK) database_.fail(code, "bind");
+}
+
+void Statement::bind_blob(int index, std::string_view bytes) {
+  // A zero-length blob must still be a blob, not NULL: pass a valid pointer.
+  static const char empty = 0;
+  int code = sqlite3_bind_blob64(handle_, index, bytes.empty() ? &empty : bytes.data(),
+                                 bytes.size(), SQLITE_TRANSIENT);
+  if (code != SQLITE_OK) database_.fail(code, "bind");
+}
+
+bool Statement::step() {
+  int code = sqlite3_step(handle_);
+  if (code == SQLITE_ROW) return true;
+  if (code == SQLITE_DONE) return false;
+  sqlite3_reset(handle_);
+  database_.fail(code, sqlite3_sql(handle_));
+}
+
+void Statement::reset() {
+  sqlite3_reset(handle_);
+  sqlite3_clear_bindings(handle_);
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(handle_, column) == SQLITE_NULL;
+}
+
+std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(handle_, column); }
+
+std::string Statement::text(int column) const {
+  const auto* text = sqlite3_column_text(handle_, column);
+  int size = sqlite3_column_bytes(handle_, column);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+}
+
+std::string_view Statement::blob(int column) const {
+  const void* data = sqlite3_column_blob(handle_, column);
+  int size = sqlite3_column_bytes(handle_, column);
+  if (data == nullptr) return {};
+  return std::string_view(static_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+
+// ---------------------------------------------------------------- Database
+
+Database::Database(const std::string& path, const OpenOptions& options)
+    : path_(path), options_(options) {
+  bool created = false;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    if (options.must_exist) {
+      throw Error(exit_code::no_input, fmt::format("state file '{}' does not exist", path));
+    }
+    // Create the file ourselves so that it (and the -wal/-shm files SQLite derives from it)
+    // gets mode 0600.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      throw Error(exit_code::cannot_create,
+                  fmt::format("cannot create state file '{}': {}", path, std::strerror(errno)));
+    }
+    if (fd >= 0) {
+      ::close(fd);
+      created = true;
+    }
+  }
+  open_handle(created);
+}
+
+void Database::open_handle(bool created) {
+  int code = sqlite3_open_v2(path_.c_str(), &handle_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (code != SQLITE_OK) {
+    std::string message = handle_ != nullptr ? sqlite3_errmsg(handle_) : sqlite3_errstr(code);
+    sqlite3_close(handle_);
+    handle_ = nullptr;
+    throw Error(exit_code_for(code, options_.must_exist && !created),
+                fmt::format("cannot open state file '{}': {}", path_, message));
+  }
+  sqlite3_extended_result_codes(handle_, 1);
+  apply_pragmas();
+}
+
+void Database::apply_pragmas() {
+  // The busy timeout must be in place before the switch to WAL: concurrent first opens
+  // otherwise fail at once with SQLITE_BUSY.
+  auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(options_.busy_timeout);
+  sqlite3_busy_timeout(handle_, static_cast<int>(milliseconds.count()));
+  execute_script("PRAGMA journal_mode=WAL");
+  execute_script(options_.synchronous == Synchronous::full ? "PRAGMA synchronous=FULL"
+                                                           : "PRAGMA synchronous=NORMAL");
+  execute_script("PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864");
+}
+
+Database::~Database() {
+  statements_.clear();
+  sqlite3_close_v2(handle_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Statement& Database::statement(std::string_view sql) {
+  auto found = statements_.find(std::string(sql));
+  if (found != statements_.end()) return *found->second;
+  sqlite3_stmt* handle = nullptr;
+  int code = sqlite3_prepare_v3(handle_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &handle, nullptr);
+  if (code != SQLITE_OK) fail(code, sql);
+  auto& slot = statements_[std::string(sql)];
+  slot = std::make_unique<Statement>(*this, handle);
+  return *slot;
+}
+
+void Database::execute_script(std::string_view sql) {
+  char* message = nullptr;
+  int code = sqlite3_exec(handle_, std::string(sql).c_str(), nullptr, nullptr, &message);
+  if (code != SQLITE_OK) {
+    std::string text = message != nullptr ? message : sqlite3_errstr(code);
+    sqlite3_free(message);
+    throw Error(exit_code_for(sqlite3_extended_errcode(handle_), options_.must_exist),
+                fmt::format("state file '{}': {}", path_, text));
+  }
+}
+
+int Database::changes() const { return sqlite3_changes(handle_); }
+
+void Database::fail(int code, std::string_view what) const {
+  std::string message = sqlite3_errmsg(handle_);
+  int exit_status = exit_code_for(code, options_.must_exist);
+  if (exit_status == exit_code::temporary) {
+    throw Error(exit_status, fmt::format("state file '{}' is busy (waited {}); try again later",
+                                         path_, format_duration(options_.busy_timeout)));
+  }
+  if (exit_status == exit_code::internal) {
+    throw Error(exit_status, fmt::format("state file '{}': {} (in: {}); this is a bug", path_,
+                                         message, what));
+  }
+  throw Error(exit_status, fmt::format("state file '{}': {}", path_, message));
+}
+
+void Database::lock_writers() {
+  if (!options_.serialize_writers) return;
+  if (lock_fd_ < 0) {
+    std::string lock_path = path_ + ".lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) {
+      throw Error(exit_code::cannot_create,
+                  fmt::format("cannot open lock file '{}': {}", lock_path, std::strerror(errno)));
+    }
+  }
+  if (!lock_with_timeout(lock_fd_, options_.busy_timeout)) {
+    throw_if_interrupted();
+    throw Error(exit_code::temporary,
+                fmt::format("state file '{}' is busy (waited {} for the writer lock); try again later",
+                            path_, format_duration(options_.busy_timeout)));
+  }
+}
+
+void Database::unlock_writers() {
+  if (lock_fd_ >= 0) ::flock(lock_fd_, LOCK_UN);
+}
+
+// ---------------------------------------------------------------- transactions
+
+WriteTransaction::WriteTransaction(Database& database) : database_(database) {
+  database_.lock_writers();
+  try {
+    database_.execute("BEGIN IMMEDIATE");
+  } catch (...) {
+    database_.unlock_writers();
+    throw;
+  }
+}
+
+WriteTransaction::~WriteTransaction() {
+  if (!open_) return;
+  try {
+    database_.execute("ROLLBACK");
+  } catch (const Error&) {
+    // The transaction may already have been rolled back by SQLite after an I/O error.
+  }
+  database_.unlock_writers();
+}
+
+void WriteTransaction::commit() {
+  database_.execute("COMMIT");
+  open_ = false;
+  database_.unlock_writers();
+}
+
+ReadTransaction::ReadTransaction(Database& database) : database_(database) {
+  database_.execute("BEGIN");
+}
+
+ReadTransaction::~ReadTransaction() {
+  try {
+    database_.execute("COMMIT");
+  } catch (const Error&) {
+  }
+}
+
+// ---------------------------------------------------------------- schema versions
+
+namespace {
+
+bool has_meta_table(Database& database) {
+  auto query = database.query(
+      "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sluice_meta'");
+  return query.step();
+}
+
+void check_is_sluice_state(Database& database) {
+  std::int64_t application_id = 0;
+  {
+    auto query = database.query("PRAGMA application_id");
+    if (query.step()) application_id = query->integer(0);
+  }
+  if (application_id == sluice_application_id) return;
+  auto query = database.query("SELECT count(*) FROM sqlite_schema");
+  bool empty = query.step() && query->integer(0) == 0;
+  if (application_id == 0 && empty) return;
+  throw Error(exit_code::data,
+              fmt::format("'{}' is not a sluice state file (it is an SQLite database with other "
+                          "content); refusing to use it",
+                          database.path()));
+}
+
+}  // namespace
+
+int schema_version(Database& database, std::string_view component) {
+  if (!has_meta_table(database)) return 0;
+  auto query = database.query("SELECT version FROM sluice_meta WHERE component = ?1", component);
+  return query.step() ? static_cast<int>(query->integer(0)) : 0;
+}
+
+void migrate(Database& database, std::string_view component,
+             std::span<const std::string_view> steps) {
+  const int target = static_cast<int>(steps.size());
+  auto check_version = [&](int version) {
+    if (version > target) {
+      throw Error(exit_code::data,
+                  fmt::format("state file '{}' was written by a newer version of sluice ({} schema "
+                              "version {}, this program knows up to {}); refusing to use it",
+                              database.path(), component, version, target));
+    }
+  };
+  {
+    ReadTransaction read(database);
+    check_is_sluice_state(database);
+    int version = schema_version(database, component);
+    check_version(version);
+    if (version == target) return;
+  }
+  WriteTransaction transaction(database);
+  check_is_sluice_state(database);
+  database.execute_script(fmt::format("PRAGMA application_id={}", sluice_application_id));
+  database.execute_script(
+      "CREATE TABLE IF NOT EXISTS sluice_meta (component TEXT PRIMARY KEY, version INTEGER NOT "
+      "NULL) STRICT");
+  int version = schema_version(database, component);
+  check_version(version);
+  for (int step = version; step < target; ++step) database.execute_script(steps[step]);
+  database.execute(
+      "INSERT INTO sluice_meta (component, version) VALUES (?1, ?2) ON CONFLICT (component) DO "
+      "UPDATE SET version = excluded.version",
+      component, target);
+  transaction.commit();
+}
+
+}  // namespace sluice::db

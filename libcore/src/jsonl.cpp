@@ -1,0 +1,634 @@
+#include "sluice/jsonl.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <csignal>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "sluice/error.hpp"
+#include "sluice/signals.hpp"
+
+namespace sluice {
+
+// ---------------------------------------------------------------- JsonValue
+
+JsonValue JsonValue::boolean(bool value) {
+  JsonValue result;
+  result.kind_ = Kind::boolean;
+  result.boolean_ = value;
+  return result;
+}
+
+JsonValue JsonValue::number(std::string text) {
+  JsonValue result;
+  result.kind_ = Kind::number;
+  result.text_ = std::move(text);
+  return result;
+}
+
+JsonValue JsonValue::string(std::string text) {
+  JsonValue result;
+  result.kind_ = Kind::string;
+  result.text_ = std::move(text);
+  return result;
+}
+
+JsonValue JsonValue::array(std::vector<JsonValue> items) {
+  JsonValue result;
+  result.kind_ = Kind::array;
+  result.items_ = std::move(items);
+  return result;
+}
+
+JsonValue JsonValue::object(std::vector<Member> members) {
+  JsonValue result;
+  result.kind_ = Kind::object;
+  result.members_ = std::move(members);
+  return result;
+}
+
+const JsonValue* JsonValue::find(std::string_view key) const {
+  for (const auto& [name, value] : members_) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
+
+std::string_view kind_name(JsonValue::Kind kind) {
+  switch (kind) {
+    case JsonValue::Kind::null: return "null";
+    case JsonValue::Kind::boolean: return "boolean";
+    case JsonValue::Kind::number: return "number";
+    case JsonValue::Kind::string: return "string";
+    case JsonValue::Kind::array: return "array";
+    case JsonValue::Kind::object: return "object";
+  }
+  return "value";
+}
+
+bool is_json_number(std::string_view text) {
+  std::size_t pos = 0;
+  auto digit = [&](std::size_t at) { return at < text.size() && text[at] >= '0' && text[at] <= '9'; };
+  if (pos < text.size() && text[pos] == '-') ++pos;
+  if (!digit(pos)) return false;
+  if (text[pos] == '0') {
+    ++pos;
+  } else {
+    while (digit(pos)) ++pos;
+  }
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    if (!digit(pos)) return false;
+    while (digit(pos)) ++pos;
+  }
+  if (pos < text.size() && (text[pos] == 'e' || text[pos] == 'E')) {
+    ++pos;
+    if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) ++pos;
+    if (!digit(pos)) return false;
+    while (digit(pos)) ++pos;
+  }
+  return pos == text.size();
+}
+
+// ---------------------------------------------------------------- writing JSON
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[pos], or 0 when it is invalid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+std::size_t utf8_sequence_length(std::string_view text, std::size_t pos) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  unsigned char lead = byte(pos);
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (pos + length > text.size()) return 0;
+  if (byte(pos + 1) < low || byte(pos + 1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(pos + i) < 0x80 || byte(pos + i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+void append_escape(std::string& out, unsigned char c) {
+  switch (c) {
+    case '"': out += "\\\""; return;
+    case '\\': out += "\\\\"; return;
+    case '\b': out += "\\b"; return;
+    case '\f': out += "\\f"; return;
+    case '\n': out += "\\n"; return;
+    case '\r': out += "\\r"; return;
+    case '\t': out += "\\t"; return;
+    default: out += fmt::format("\\u{:04x}", c); return;
+  }
+}
+
+void append_value(std::string& out, const JsonValue& value, bool canonical) {
+  switch (value.kind()) {
+    case JsonValue::Kind::null: out += "null"; return;
+    case JsonValue::Kind::boolean: out += value.as_boolean() ? "true" : "false"; return;
+    case JsonValue::Kind::number: out += value.text(); return;
+    case JsonValue::Kind::string: append_json_string(out, value.text()); return;
+    case JsonValue::Kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : value.items()) {
+        if (!first) out += ',';
+        first = false;
+        append_value(out, item, canonical);
+      }
+      out += ']';
+      return;
+    }
+    case JsonValue::Kind::object: {
+      std::vector<const JsonValue::Member*> members;
+      members.reserve(value.members().size());
+      for (const auto& member : value.members()) members.push_back(&member);
+      if (canonical) {
+        std::sort(members.begin(), members.end(),
+                  [](const auto* a, const auto* b) { return a->first < b->first; });
+      }
+      out += '{';
+      bool first = true;
+      for (const auto* member : members) {
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, member->first);
+        out += ':';
+        append_value(out, member->second, canonical);
+      }
+      out += '}';
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    // Copy the longest run that needs no escaping in one go.
+    std::size_t run = pos;
+    while (run < text.size()) {
+      auto c = static_cast<unsigned char>(text[run]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+      ++run;
+    }
+    out.append(text, pos, run - pos);
+    pos = run;
+    if (pos >= text.size()) break;
+    auto c = static_cast<unsigned char>(text[pos]);
+    if (c < 0x80) {
+      append_escape(out, c);
+      ++pos;
+      continue;
+    }
+    std::size_t length = utf8_sequence_length(text, pos);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++pos;
+    } else {
+      out.append(text, pos, length);
+      pos += length;
+    }
+  }
+  out += '"';
+}
+
+std::string to_json(const JsonValue& value) {
+  std::string out;
+  append_value(out, value, false);
+  return out;
+}
+
+std::string canonical_json(const JsonValue& value) {
+  std::string out;
+  append_value(out, value, true);
+  return out;
+}
+
+// ---------------------------------------------------------------- parsing
+
+namespace ondemand = simdjson::ondemand;
+
+struct JsonParser::State {
+  ondemand::parser parser;
+  std::string padded;  // the line copied with simdjson's required padding after it
+};
+
+JsonParser::JsonParser() : state_(std::make_unique<State>()) {}
+JsonParser::~JsonParser() = default;
+
+namespace {
+
+struct BuildError {
+  std::string message;
+};
+
+std::string describe(simdjson::error_code code) {
+  switch (code) {
+    case simdjson::UTF8_ERROR: return "invalid UTF-8";
+    case simdjson::DEPTH_ERROR: return "nesting is too deep";
+    case simdjson::STRING_ERROR:
+    case simdjson::UNCLOSED_STRING: return "invalid or unterminated string";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR: return "invalid literal (expected true, false or null)";
+    case simdjson::NUMBER_ERROR: return "invalid number";
+    case simdjson::UNESCAPED_CHARS: return "unescaped control character in a string";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT: return "truncated JSON (unclosed object or array)";
+    default: return fmt::format("invalid JSON ({})", simdjson::error_message(code));
+  }
+}
+
+void check(simdjson::error_code code) {
+  if (code != simdjson::SUCCESS) throw BuildError{describe(code)};
+}
+
+JsonValue build_value(ondemand::value value);
+
+JsonValue build_number(std::string_view token) {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
+                            token.back() == '\n')) {
+    token.remove_suffix(1);
+  }
+  if (!is_json_number(token)) throw BuildError{fmt::format("invalid number '{}'", token)};
+  return JsonValue::number(std::string(token));
+}
+
+void check_duplicate_keys(const std::vector<JsonValue::Member>& members) {
+  if (members.size() < 2) return;
+  if (members.size() <= 16) {
+    for (std::size_t i = 1; i < members.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (members[i].first == members[j].first) {
+          throw BuildError{fmt::format("duplicate key '{}'", members[i].first)};
+        }
+      }
+    }
+    return;
+  }
+  std::vector<std::string_view> keys;
+  keys.reserve(members.size());
+  for (const auto& member : members) keys.emplace_back(member.first);
+  std::sort(keys.begin(), keys.end());
+  auto repeated = std::adjacent_find(keys.begin(), keys.end());
+  if (repeated != keys.end()) throw BuildError{fmt::format("duplicate key '{}'", *repeated)};
+}
+
+JsonValue build_object(ondemand::object object) {
+  std::vector<JsonValue::Member> members;
+  for (auto field : object) {
+    std::string_view key;
+    check(field.unescaped_key().get(key));
+    ondemand::value value;
+    check(field.value().get(value));
+    members.emplace_back(std::string(key), build_value(value));
+  }
+  check_duplicate_keys(members);
+  return JsonValue::object(std::move(members));
+}
+
+JsonValue build_array(ondemand::array array) {
+  std::vector<JsonValue> items;
+  for (auto element : array) {
+    ondemand::value value;
+    check(element.get(value));
+    items.push_back(build_value(value));
+  }
+  return JsonValue::array(std::move(items));
+}
+
+JsonValue build_value(ondemand::value value) {
+  ondemand::json_type type{};
+  check(value.type().get(type));
+  switch (type) {
+    case ondemand::json_type::object: {
+      ondemand::object object;
+      check(value.get_object().get(object));
+      return build_object(object);
+    }
+    case ondemand::json_type::array: {
+      ondemand::array array;
+      check(value.get_array().get(array));
+      return build_array(array);
+    }
+    case ondemand::json_type::string: {
+      std::string_view text;
+      check(value.get_string().get(text));
+      return JsonValue::string(std::string(text));
+    }
+    case ondemand::json_type::number: return build_number(value.raw_json_token());
+    case ondemand::json_type::boolean: {
+      bool flag = false;
+      check(value.get_bool().get(flag));
+      return JsonValue::boolean(flag);
+    }
+    case ondemand::json_type::null: {
+      bool is_null = false;
+      check(value.is_null().get(is_null));
+      if (!is_null) throw BuildError{"invalid literal (expected null)"};
+      return JsonValue::null();
+    }
+  }
+  throw BuildError{"invalid JSON value"};
+}
+
+}  // namespace
+
+ParseOutcome JsonParser::parse_object(std::string_view text) {
+  if (text.empty()) return {std::nullopt, "empty line (expected a JSON object)"};
+  if (text.starts_with("\xEF\xBB\xBF")) return {std::nullopt, "byte order mark (UTF-8 BOM) at the start of the line"};
+  auto& padded = state_->padded;
+  padded.assign(text);
+  padded.resize(text.size() + simdjson::SIMDJSON_PADDING, ' ');
+  simdjson::padded_string_view view(padded.data(), text.size(), padded.size());
+  try {
+    ondemand::document document;
+    check(state_->parser.iterate(view).get(document));
+    ondemand::json_type type{};
+    check(document.type().get(type));
+    if (type != ondemand::json_type::object) {
+      return {std::nullopt, "expected a JSON object"};
+    }
+    ondemand::object object;
+    check(document.get_object().get(object));
+    JsonValue value = build_object(object);
+    if (document.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return {std::nullopt, "unexpected content after the JSON object"};
+    }
+    return {std::move(value), {}};
+  } catch (const BuildError& error) {
+    return {std::nullopt, error.message};
+  }
+}
+
+// ---------------------------------------------------------------- reading lines
+
+LineReader::LineReader(int fd, std::string source_name, std::size_t max_line_bytes)
+    : fd_(fd), source_name_(std::move(source_name)), max_line_bytes_(max_line_bytes) {
+  buffer_.resize(1u << 20);
+}
+
+bool LineReader::fill() {
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+  if (on_idle_) {
+    pollfd ready{fd_, POLLIN, 0};
+    if (::poll(&ready, 1, 0) == 0) on_idle_();
+  }
+  for (;;) {
+    ssize_t got = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+    if (got > 0) {
+      end_ += static_cast<std::size_t>(got);
+      bytes_read_ += static_cast<std::uint64_t>(got);
+      return true;
+    }
+    if (got == 0) return false;
+    if (errno == EINTR) {
+      throw_if_interrupted();
+      continue;
+    }
+    throw Error(exit_code::io, fmt::format("cannot read: {}", std::strerror(errno)), source_name_);
+  }
+}
+
+bool LineReader::next(std::string_view& line) {
+  std::size_t scanned = 0;  // bytes after begin_ already known to hold no '\n'
+  for (;;) {
+    const char* start = buffer_.data() + begin_ + scanned;
+    const void* found = std::memchr(start, '\n', end_ - begin_ - scanned);
+    if (found != nullptr) {
+      auto newline = static_cast<std::size_t>(static_cast<const char*>(found) - buffer_.data());
+      if (newline - begin_ > max_line_bytes_) break;
+      line = std::string_view(buffer_.data() + begin_, newline - begin_);
+      begin_ = newline + 1;
+      ++line_number_;
+      return true;
+    }
+    scanned = end_ - begin_;
+    if (scanned > max_line_bytes_) break;
+    if (eof_ || !fill()) {
+      eof_ = true;
+      if (begin_ == end_) return false;
+      line = std::string_view(buffer_.data() + begin_, end_ - begin_);
+      begin_ = end_;
+      ++line_number_;
+      return true;
+    }
+  }
+  throw Error(exit_code::data,
+              fmt::format("line is longer than the limit of {} bytes", max_line_bytes_),
+              location(source_name_, line_number_ + 1));
+}
+
+// ---------------------------------------------------------------- input files
+
+InputFile::InputFile(const std::string& path) {
+  if (path.empty() || path == "-") {
+    fd_ = STDIN_FILENO;
+    name_ = "<stdin>";
+    return;
+  }
+  name_ = path;
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    int code = errno == ENOENT ? exit_code::no_input : exit_code::io;
+    throw Error(code, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+  }
+  owned_ = true;
+}
+
+InputFile::~InputFile() {
+  if (owned_) ::close(fd_);
+}
+
+// ---------------------------------------------------------------- JSON Lines reader
+
+JsonlReader::JsonlReader(std::vector<std::string> paths, bool skip_invalid)
+    : paths_(std::move(paths)), skip_invalid_(skip_invalid) {
+  if (paths_.empty()) paths_.emplace_back("-");
+}
+
+JsonlReader::~JsonlReader() = default;
+
+void JsonlReader::on_idle(std::function<void()> callback) {
+  on_idle_ = std::move(callback);
+  if (lines_) lines_->on_idle(on_idle_);
+}
+
+bool JsonlReader::open_next_input() {
+  if (lines_) bytes_done_ += lines_->bytes_read();
+  lines_.reset();
+  input_.reset();
+  if (next_path_ >= paths_.size()) return false;
+  input_ = std::make_unique<InputFile>(paths_[next_path_++]);
+  lines_ = std::make_unique<LineReader>(input_->fd(), input_->name());
+  if (on_idle_) lines_->on_idle(on_idle_);
+  return true;
+}
+
+std::optional<Record> JsonlReader::next() {
+  for (;;) {
+    if (!lines_ && !open_next_input()) return std::nullopt;
+    std::string_view text;
+    if (!lines_->next(text)) {
+      if (!open_next_input()) return std::nullopt;
+      continue;
+    }
+    auto outcome = parser_.parse_object(text);
+    Record record{{}, text, lines_->line_number()};
+    if (outcome.value) {
+      record.value = std::move(*outcome.value);
+      return record;
+    }
+    reject(record, outcome.error);
+  }
+}
+
+void JsonlReader::reject(const Record& record, std::string_view message) {
+  std::string where = location(lines_ ? lines_->source_name() : "<stdin>", record.line);
+  if (!skip_invalid_) throw Error(exit_code::data, std::string(message), where);
+  ++skipped_;
+  print_diagnostic(Severity::error, where, fmt::format("{} (skipped)", message));
+}
+
+std::string JsonlReader::current_location() const {
+  if (!lines_) return {};
+  return location(lines_->source_name(), lines_->line_number());
+}
+
+std::uint64_t JsonlReader::bytes_read() const {
+  return bytes_done_ + (lines_ ? lines_->bytes_read() : 0);
+}
+
+// ---------------------------------------------------------------- output
+
+int write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t wrote = ::write(fd, bytes.data(), bytes.size());
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(wrote));
+  }
+  return 0;
+}
+
+std::string read_all(int fd, std::string_view name, std::uint64_t limit) {
+  std::string bytes;
+  std::array<char, 65536> chunk{};
+  for (;;) {
+    ssize_t got = ::read(fd, chunk.data(), chunk.size());
+    if (got == 0) return bytes;
+    if (got < 0) {
+      if (errno == EINTR) {
+        throw_if_interrupted();
+        continue;
+      }
+      throw Error(exit_code::io, fmt::format("cannot read {}: {}", name, std::strerror(errno)));
+    }
+    bytes.append(chunk.data(), static_cast<std::size_t>(got));
+    if (bytes.size() > limit) {
+      throw Error(exit_code::data,
+                  fmt::format("{} is larger than the limit of {} bytes", name, limit));
+    }
+  }
+}
+
+OutputStream::OutputStream(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
+  buffer_.reserve(1u << 16);
+}
+
+OutputStream::~OutputStream() {
+  if (!buffer_.empty()) write_all(fd_, buffer_);
+}
+
+void OutputStream::write(std::string_view bytes) {
+  buffer_.append(bytes);
+  if (buffer_.size() >= (1u << 16)) flush();
+}
+
+void OutputStream::write_line(std::string_view line) {
+  buffer_.append(line);
+  buffer_ += '\n';
+  if (buffer_.size() >= (1u << 16)) flush();
+}
+
+void OutputStream::flush() {
+  if (buffer_.empty()) return;
+  int error = write_all(fd_, buffer_);
+  buffer_.clear();
+  if (error == EPIPE) throw Error(exit_code::signal_base + SIGPIPE, "");
+  if (error != 0) {
+    throw Error(exit_code::io, fmt::format("cannot write {}: {}", name_, std::strerror(error)));
+  }
+}
+
+// ---------------------------------------------------------------- ObjectWriter
+
+void ObjectWriter::add_key(std::string_view key) {
+  if (text_.size() > 1) text_ += ',';
+  append_json_string(text_, key);
+  text_ += ':';
+}
+
+ObjectWriter& ObjectWriter::add_string(std::string_view key, std::string_view value) {
+  add_key(key);
+  append_json_string(text_, value);
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::add_int(std::string_view key, long long value) {
+  add_key(key);
+  text_ += fmt::format("{}", value);
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::add_bool(std::string_view key, bool value) {
+  add_key(key);
+  text_ += value ? "true" : "false";
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::add_null(std::string_view key) {
+  add_key(key);
+  text_ += "null";
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::add_raw(std::string_view key, std::string_view json) {
+  add_key(key);
+  text_ += json;
+  return *this;
+}
+
+}  // namespace sluice

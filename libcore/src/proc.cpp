@@ -1,0 +1,280 @@
+#include "sluice/proc.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+#include "sluice/signals.hpp"
+
+namespace sluice::proc {
+
+int decode_wait_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return exit_code::signal_base + WTERMSIG(status);
+  return exit_code::internal;
+}
+
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct Pipe {
+  int read_end = -1;
+  int write_end = -1;
+};
+
+Pipe make_pipe() {
+  std::array<int, 2> ends{};
+  if (::pipe2(ends.data(), O_CLOEXEC) != 0) {
+    throw Error(exit_code::internal, fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+  }
+  return {ends[0], ends[1]};
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+// Runs in the forked child: wire the pipes, reset signal state, exec. Reports an exec
+// failure's errno through `report` (close-on-exec, so a successful exec closes it silently).
+[[noreturn]] void exec_child(const Command& command, const Pipe& input, const Pipe& output,
+                             const Pipe& errors, int report) {
+  if (command.own_process_group) ::setpgid(0, 0);
+  for (int number : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGALRM, SIGQUIT}) ::signal(number, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (input.read_end >= 0) ::dup2(input.read_end, STDIN_FILENO);
+  if (output.write_end >= 0) ::dup2(output.write_end, STDOUT_FILENO);
+  if (errors.write_end >= 0) ::dup2(errors.write_end, STDERR_FILENO);
+  for (const auto& [name, value] : command.environment) ::setenv(name.c_str(), value.c_str(), 1);
+  std::vector<char*> arguments;
+  for (const auto& argument : command.argv) arguments.push_back(const_cast<char*>(argument.c_str()));
+  arguments.push_back(nullptr);
+  ::execvp(arguments[0], arguments.data());
+  int error = errno;
+  [[maybe_unused]] auto written = ::write(report, &error, sizeof error);
+  ::_exit(exit_code::not_found);
+}
+
+// The state of one running child while run() supervises it.
+class Supervisor {
+ public:
+  Supervisor(const Command& command, const Handlers& handlers, const Limits& limits)
+      : command_(command), handlers_(handlers), limits_(limits) {}
+  Outcome run();
+
+ private:
+  void start();
+  bool launch_failed();
+  void supervise();
+  int poll_timeout_ms(SteadyTime now) const;
+  void handle_deadlines(SteadyTime now);
+  void forward_signal();
+  void pump_output(int& fd, const std::function<void(std::string_view)>& handler);
+  void feed_input();
+  void send(int number);
+  bool reap(bool block);
+
+  const Command& command_;
+  const Handlers& handlers_;
+  const Limits& limits_;
+  Outcome outcome_;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  bool exited_ = false;
+  Pipe input_, output_, errors_, report_;
+  std::size_t input_offset_ = 0;
+  std::optional<SteadyTime> timeout_at_, kill_at_;
+  SteadyTime next_tick_{};
+  std::array<char, 65536> chunk_{};
+};
+
+void Supervisor::start() {
+  if (command_.input) input_ = make_pipe();
+  if (command_.capture_stdout) output_ = make_pipe();
+  if (command_.capture_stderr) errors_ = make_pipe();
+  report_ = make_pipe();
+  pid_ = ::fork();
+  if (pid_ < 0) throw Error(exit_code::internal, fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid_ == 0) exec_child(command_, input_, output_, errors_, report_.write_end);
+  // Also set the group from the parent, so signals sent right after fork reach it.
+  if (command_.own_process_group) ::setpgid(pid_, pid_);
+  close_fd(input_.read_end);
+  close_fd(output_.write_end);
+  close_fd(errors_.write_end);
+  close_fd(report_.write_end);
+  if (input_.write_end >= 0) ::fcntl(input_.write_end, F_SETFL, O_NONBLOCK);
+}
+
+bool Supervisor::launch_failed() {
+  int error = 0;
+  ssize_t got;
+  do {
+    got = ::read(report_.read_end, &error, sizeof error);
+  } while (got < 0 && errno == EINTR);
+  close_fd(report_.read_end);
+  if (got != static_cast<ssize_t>(sizeof error)) return false;
+  reap(true);
+  outcome_.launch_failed = true;
+  outcome_.launch_error = std::strerror(error);
+  outcome_.exit_status = error == ENOENT ? exit_code::not_found : exit_code::not_executable;
+  outcome_.signal = 0;
+  return true;
+}
+
+void Supervisor::send(int number) {
+  if (exited_) return;
+  ::kill(command_.own_process_group ? -pid_ : pid_, number);
+}
+
+bool Supervisor::reap(bool block) {
+  if (exited_) return true;
+  int status = 0;
+  pid_t got;
+  do {
+    got = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+  } while (got < 0 && errno == EINTR);
+  if (got != pid_) return false;
+  exited_ = true;
+  outcome_.exit_status = decode_wait_status(status);
+  outcome_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  return true;
+}
+
+int Supervisor::poll_timeout_ms(SteadyTime now) const {
+  std::optional<SteadyTime> wake;
+  auto consider = [&](std::optional<SteadyTime> at) {
+    if (at && (!wake || *at < *wake)) wake = at;
+  };
+  consider(timeout_at_);
+  consider(kill_at_);
+  if (handlers_.on_tick && handlers_.tick_interval > Duration::zero()) consider(next_tick_);
+  if (pidfd_ < 0) consider(now + std::chrono::milliseconds(10));  // no pidfd: poll waitpid
+  if (!wake) return -1;
+  auto wait = std::chrono::ceil<std::chrono::milliseconds>(*wake - now).count();
+  return static_cast<int>(std::max<long long>(0, wait));
+}
+
+void Supervisor::handle_deadlines(SteadyTime now) {
+  if (timeout_at_ && now >= *timeout_at_) {
+    outcome_.timed_out = true;
+    timeout_at_.reset();
+    send(SIGTERM);
+    kill_at_ = now + limits_.kill_after;
+  }
+  if (kill_at_ && now >= *kill_at_) {
+    kill_at_.reset();
+    send(SIGKILL);
+  }
+  if (handlers_.on_tick && handlers_.tick_interval > Duration::zero() && now >= next_tick_) {
+    next_tick_ = now + handlers_.tick_interval;
+    handlers_.on_tick();
+  }
+}
+
+void Supervisor::forward_signal() {
+  int number = pending_signal();
+  if (number == 0 || outcome_.forwarded_signal != 0) return;
+  outcome_.forwarded_signal = number;
+  // Ctrl-C already reached a child that shares our process group; do not send it twice.
+  if (!command_.own_process_group && pending_signal_from_terminal()) return;
+  send(number);
+}
+
+void Supervisor::pump_output(int& fd, const std::function<void(std::string_view)>& handler) {
+  ssize_t got = ::read(fd, chunk_.data(), chunk_.size());
+  if (got > 0) {
+    if (handler) handler(std::string_view(chunk_.data(), static_cast<std::size_t>(got)));
+    return;
+  }
+  if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  close_fd(fd);
+}
+
+void Supervisor::feed_input() {
+  const std::string& input = *command_.input;
+  if (input_offset_ < input.size()) {
+    ssize_t wrote = ::write(input_.write_end, input.data() + input_offset_, input.size() - input_offset_);
+    if (wrote > 0) input_offset_ += static_cast<std::size_t>(wrote);
+    // EPIPE: the child closed its stdin without reading everything; that is its choice.
+    if (wrote < 0 && errno != EINTR && errno != EAGAIN) input_offset_ = input.size();
+  }
+  if (input_offset_ >= input.size()) close_fd(input_.write_end);
+}
+
+void Supervisor::supervise() {
+  auto now = std::chrono::steady_clock::now();
+  if (limits_.timeout) timeout_at_ = now + *limits_.timeout;
+  next_tick_ = now + handlers_.tick_interval;
+  if (input_.write_end >= 0 && command_.input->empty()) close_fd(input_.write_end);
+  while (!exited_ || output_.read_end >= 0 || errors_.read_end >= 0) {
+    std::array<pollfd, 4> fds{};
+    nfds_t count = 0;
+    auto watch = [&](int fd, short events) {
+      if (fd >= 0) fds[count++] = pollfd{fd, events, 0};
+    };
+    watch(output_.read_end, POLLIN);
+    watch(errors_.read_end, POLLIN);
+    watch(input_.write_end, POLLOUT);
+    if (!exited_) watch(pidfd_, POLLIN);
+    int ready = ::poll(fds.data(), count, poll_timeout_ms(std::chrono::steady_clock::now()));
+    if (ready < 0 && errno != EINTR) {
+      throw Error(exit_code::internal, fmt::format("poll failed: {}", std::strerror(errno)));
+    }
+    forward_signal();
+    for (nfds_t i = 0; ready > 0 && i < count; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (fds[i].fd == output_.read_end) pump_output(output_.read_end, handlers_.on_stdout);
+      else if (fds[i].fd == errors_.read_end) pump_output(errors_.read_end, handlers_.on_stderr);
+      else if (fds[i].fd == input_.write_end) feed_input();
+    }
+    if (!exited_) reap(false);
+    handle_deadlines(std::chrono::steady_clock::now());
+  }
+  close_fd(input_.write_end);
+}
+
+Outcome Supervisor::run() {
+  // Writing to a child that closed its stdin must not kill us with SIGPIPE.
+  struct sigaction ignore {}, previous {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &previous);
+  try {
+    start();
+    if (!launch_failed()) {
+      pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+      supervise();
+    }
+  } catch (...) {
+    sigaction(SIGPIPE, &previous, nullptr);
+    throw;
+  }
+  sigaction(SIGPIPE, &previous, nullptr);
+  for (int* fd : {&input_.write_end, &output_.read_end, &errors_.read_end, &report_.read_end, &pidfd_}) {
+    close_fd(*fd);
+  }
+  return outcome_;
+}
+
+}  // namespace
+
+Outcome run(const Command& command, const Handlers& handlers, const Limits& limits) {
+  if (command.argv.empty()) throw Error(exit_code::usage, "no command given");
+  Supervisor supervisor(command, handlers, limits);
+  return supervisor.run();
+}
+
+}  // namespace sluice::proc

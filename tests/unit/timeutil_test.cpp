@@ -1,0 +1,81 @@
+#include "sluice/timeutil.hpp"
+
+#include <gtest/gtest.h>
+
+#include "sluice/error.hpp"
+
+namespace sluice {
+namespace {
+
+using namespace std::chrono;
+
+TEST(Duration, ParsesSimpleUnits) {
+  EXPECT_EQ(parse_duration("250ms"), milliseconds(250));
+  EXPECT_EQ(parse_duration("90s"), seconds(90));
+  EXPECT_EQ(parse_duration("10m"), minutes(10));
+  EXPECT_EQ(parse_duration("24h"), hours(24));
+  EXPECT_EQ(parse_duration("7d"), hours(24 * 7));
+  EXPECT_EQ(parse_duration("0"), Duration::zero());
+}
+
+TEST(Duration, ParsesCompounds) {
+  EXPECT_EQ(parse_duration("1h30m"), minutes(90));
+  EXPECT_EQ(parse_duration("1d12h"), hours(36));
+  EXPECT_EQ(parse_duration("1s500ms"), milliseconds(1500));
+}
+
+TEST(Duration, RejectsBadText) {
+  for (const char* text : {"", "10", "-5s", "5x", "s", "1h30", "99999999999999999999d", "1.5s"}) {
+    EXPECT_THROW(parse_duration(text), Error) << text;
+  }
+}
+
+TEST(Duration, FormatsInLargestExactUnits) {
+  EXPECT_EQ(format_duration(minutes(90)), "1h30m");
+  EXPECT_EQ(format_duration(milliseconds(250)), "250ms");
+  EXPECT_EQ(format_duration(Duration::zero()), "0s");
+  EXPECT_EQ(format_duration(hours(48)), "2d");
+}
+
+TEST(Instant, ParsesRfc3339Utc) {
+  EXPECT_EQ(format_instant(parse_instant("2026-03-01T12:00:00Z")), "2026-03-01T12:00:00Z");
+  EXPECT_EQ(parse_instant("1970-01-01T00:00:01Z").time_since_epoch(), seconds(1));
+}
+
+TEST(Instant, AppliesOffsets) {
+  EXPECT_EQ(format_instant(parse_instant("2026-03-01T12:00:00+05:30")), "2026-03-01T06:30:00Z");
+  EXPECT_EQ(format_instant(parse_instant("2026-03-01T00:00:00-01:00")), "2026-03-01T01:00:00Z");
+}
+
+TEST(Instant, KeepsFractions) {
+  EXPECT_EQ(format_instant(parse_instant("2026-03-01T12:00:00.25Z")), "2026-03-01T12:00:00.250Z");
+  EXPECT_EQ(format_instant(parse_instant("2026-03-01T12:00:00.000001Z")),
+            "2026-03-01T12:00:00.000001Z");
+}
+
+TEST(Instant, ParsesEpochSeconds) {
+  EXPECT_EQ(format_instant(parse_instant("@1700000000")), "2023-11-14T22:13:20Z");
+}
+
+TEST(Instant, RejectsImpossibleDatesAndBadSyntax) {
+  for (const char* text : {"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-03-01T24:00:00Z",
+                           "2026-03-01T12:00:00", "2026-03-01", "@", "@12x", "2026-03-01T12:00:00.1234567Z",
+                           "2026-03-01T12:00:60Z"}) {
+    EXPECT_THROW(parse_instant(text), Error) << text;
+  }
+}
+
+TEST(Instant, EpochNumberRuleSeparatesSecondsFromMilliseconds) {
+  EXPECT_EQ(format_instant(instant_from_epoch_number(1700000000)), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(format_instant(instant_from_epoch_number(1700000000123)), "2023-11-14T22:13:20.123Z");
+}
+
+TEST(Date, ParsesAndValidates) {
+  auto date = parse_date("2024-02-29");
+  EXPECT_EQ(static_cast<int>(date.year()), 2024);
+  EXPECT_THROW(parse_date("2026-02-29"), Error);
+  EXPECT_THROW(parse_date("2026-2-01"), Error);
+}
+
+}  // namespace
+}  // namespace sluice

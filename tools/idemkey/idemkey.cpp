@@ -1,0 +1,242 @@
+#include "idemkey.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sluice/crypto.hpp"
+#include "sluice/error.hpp"
+#include "sluice/format.hpp"
+#include "sluice/proc.hpp"
+#include "sluice/signals.hpp"
+
+namespace sluice::idemkey {
+namespace {
+
+// Writes the status file atomically (temporary file, then rename).
+void write_status_file(const std::string& path, const std::string& json) {
+  std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error(exit_code::cannot_create,
+                fmt::format("cannot create status file '{}': {}", path, std::strerror(errno)));
+  }
+  int error = write_all(fd, json + "\n");
+  ::close(fd);
+  if (error != 0 || ::rename(temporary.c_str(), path.c_str()) != 0) {
+    ::unlink(temporary.c_str());
+    throw Error(exit_code::io, fmt::format("cannot write status file '{}'", path));
+  }
+}
+
+struct RunReport {
+  std::string_view decision;
+  int attempt = 1;
+  int exit_status = 0;
+  bool stored = false;
+};
+
+void report_status(const RunOptions& options, const RunReport& report) {
+  if (options.status_file.empty()) return;
+  ObjectWriter json;
+  json.add_string("key", options.key)
+      .add_string("scope", options.scope)
+      .add_string("decision", report.decision)
+      .add_int("attempt", report.attempt)
+      .add_int("exit", report.exit_status)
+      .add_bool("stored", report.stored);
+  write_status_file(options.status_file, json.finish());
+}
+
+int replay(const RunOptions& options, const KeyRow& row) {
+  // Byte for byte: nothing of idemkey's own is added to either stream.
+  int error = write_all(STDOUT_FILENO, row.stdout_bytes);
+  if (error == 0) error = write_all(STDERR_FILENO, row.stderr_bytes);
+  if (error == EPIPE) throw Error(exit_code::signal_base + SIGPIPE, "");
+  if (error != 0) throw Error(exit_code::io, fmt::format("cannot write the saved output: {}", std::strerror(error)));
+  int status = row.exit_status.value_or(0);
+  report_status(options, {"replayed", row.attempt, status, true});
+  return status;
+}
+
+// Passes a child's output through live while keeping a copy, up to the size limit.
+struct Capture {
+  int fd;
+  std::uint64_t limit;
+  std::string bytes;
+  bool overflowed = false;
+  bool passthrough = true;
+
+  void take(std::string_view chunk) {
+    if (passthrough && write_all(fd, chunk) != 0) passthrough = false;  // reader went away
+    if (overflowed) return;
+    if (bytes.size() + chunk.size() > limit) {
+      overflowed = true;
+      bytes.clear();
+      bytes.shrink_to_fit();
+      return;
+    }
+    bytes.append(chunk);
+  }
+};
+
+Claim claim_with_wait(Store& store, const Clock& clock, const RunOptions& options,
+                      const std::string& fingerprint) {
+  ClaimRequest request{options.scope, options.key, fingerprint, options.lease, options.ttl,
+                       options.stale};
+  auto started = std::chrono::steady_clock::now();
+  auto pause = std::chrono::milliseconds(10);
+  for (;;) {
+    Claim claim = store.claim(request, clock.now());
+    if (claim.decision != Decision::busy || !options.wait) return claim;
+    auto waited = std::chrono::steady_clock::now() - started;
+    if (*options.wait != Duration::max() && waited >= *options.wait) return claim;
+    std::this_thread::sleep_for(pause);
+    throw_if_interrupted();
+    pause = std::min(pause * 2, std::chrono::milliseconds(250));
+  }
+}
+
+[[noreturn]] void refuse(const Claim& claim, const RunOptions& options) {
+  const KeyRow& row = *claim.row;
+  if (claim.decision == Decision::conflict) {
+    throw Error(exit_code::data,
+                fmt::format("key '{}' was first used for a different request", options.key));
+  }
+  if (claim.decision == Decision::stale_locked) {
+    throw Error(exit_code::temporary,
+                fmt::format("key '{}' was left in progress by attempt {} whose lease expired at {}; "
+                            "run 'idemkey release --key {}' to allow a new attempt",
+                            options.key, row.attempt, format_instant(*row.lease_until), options.key));
+  }
+  throw Error(exit_code::temporary,
+              fmt::format("key '{}' is in progress (attempt {}, lease until {}); try again later "
+                          "or use --wait",
+                          options.key, row.attempt, format_instant(*row.lease_until)));
+}
+
+proc::Command child_command(const RunOptions& options, const KeyRow& row,
+                            const std::optional<std::string>& input) {
+  proc::Command command;
+  command.argv = options.command;
+  command.environment = {{"IDEMKEY_KEY", options.key},
+                         {"IDEMKEY_SCOPE", options.scope},
+                         {"IDEMKEY_ATTEMPT", std::to_string(row.attempt)},
+                         {"IDEMKEY_DOWNSTREAM_KEY", downstream_key(options.scope, options.key)}};
+  command.input = input;
+  command.capture_stdout = true;
+  command.capture_stderr = true;
+  return command;
+}
+
+// Renews the lease a third of the way through, so a live holder is never taken over.
+proc::Handlers lease_keeper(Store& store, const Clock& clock, const RunOptions& options,
+                            const KeyRow& row, Capture& out, Capture& err) {
+  proc::Handlers handlers;
+  handlers.on_stdout = [&out](std::string_view chunk) { out.take(chunk); };
+  handlers.on_stderr = [&err](std::string_view chunk) { err.take(chunk); };
+  handlers.tick_interval = std::max<Duration>(options.lease / 3, std::chrono::milliseconds(100));
+  handlers.on_tick = [&store, &clock, &options, &row] {
+    try {
+      if (!store.renew(options.scope, options.key, row.token, clock.now() + options.lease)) {
+        warn(fmt::format("key '{}' was taken over by another attempt; this attempt's result "
+                         "will not be stored",
+                         options.key));
+      }
+    } catch (const Error& error) {
+      warn(fmt::format("could not renew the lease of key '{}': {}", options.key, error.what()));
+    }
+  };
+  return handlers;
+}
+
+// Settles the claim after the command ended: store the result, or release the key.
+int settle(Store& store, const Clock& clock, const RunOptions& options, const KeyRow& row,
+           const proc::Outcome& outcome, const Capture& out, const Capture& err) {
+  RunReport report{"executed", row.attempt, outcome.exit_status, false};
+  auto release_and_report = [&] {
+    store.release(options.scope, options.key, row.token);
+    report_status(options, report);
+  };
+  if (outcome.launch_failed) {
+    release_and_report();
+    throw Error(outcome.exit_status,
+                fmt::format("{}: {}", options.command.front(),
+                            outcome.exit_status == exit_code::not_found ? "command not found"
+                                                                        : outcome.launch_error));
+  }
+  if (outcome.forwarded_signal != 0 && outcome.signal != 0) {
+    release_and_report();  // interrupted, not completed: the next run executes again
+    return exit_code::signal_base + outcome.forwarded_signal;
+  }
+  if (options.release_on_exit.contains(outcome.exit_status)) {
+    release_and_report();
+    return outcome.exit_status;
+  }
+  if (out.overflowed || err.overflowed) {
+    release_and_report();
+    throw Error(exit_code::cannot_create,
+                fmt::format("the output of key '{}' is larger than --max-output ({} bytes); the "
+                            "result was not stored and the key was released",
+                            options.key, options.max_output));
+  }
+  report.stored = store.complete(options.scope, options.key, row.token, outcome.exit_status,
+                                 out.bytes, err.bytes, clock.now());
+  if (!report.stored) {
+    warn(fmt::format("the result of attempt {} of key '{}' was not stored: another attempt took "
+                     "the key over",
+                     row.attempt, options.key));
+  }
+  report_status(options, report);
+  return outcome.exit_status;
+}
+
+}  // namespace
+
+std::string run_fingerprint(const RunOptions& options, const std::optional<std::string>& input) {
+  Sha256 hasher;
+  hasher.update_framed("idemkey-run-v1");
+  hasher.update_framed(std::to_string(options.command.size()));
+  for (const auto& argument : options.command) hasher.update_framed(argument);
+  hasher.update_framed(std::to_string(options.environment_names.size()));
+  for (const auto& name : options.environment_names) {
+    hasher.update_framed(name);
+    const char* value = std::getenv(name.c_str());
+    hasher.update_framed(value == nullptr ? "unset" : "set");
+    if (value != nullptr) hasher.update_framed(value);
+  }
+  hasher.update_framed(input ? "stdin" : "no-stdin");
+  if (input) hasher.update_framed(*input);
+  return to_hex(hasher.finish());
+}
+
+int run(Store& store, const Clock& clock, const RunOptions& options) {
+  std::optional<std::string> input;
+  if (options.use_stdin) input = read_all(STDIN_FILENO, "<stdin>", options.max_output);
+  const std::string fingerprint = run_fingerprint(options, input);
+  Claim claim = claim_with_wait(store, clock, options, fingerprint);
+  if (claim.decision == Decision::replay) return replay(options, *claim.row);
+  if (claim.decision != Decision::proceed) refuse(claim, options);
+  const KeyRow& row = *claim.row;
+  Capture out{STDOUT_FILENO, options.max_output, {}};
+  Capture err{STDERR_FILENO, options.max_output, {}};
+  proc::Outcome outcome;
+  try {
+    outcome = proc::run(child_command(options, row, input),
+                        lease_keeper(store, clock, options, row, out, err));
+  } catch (...) {
+    store.release(options.scope, options.key, row.token);
+    throw;
+  }
+  return settle(store, clock, options, row, outcome, out, err);
+}
+
+}  // namespace sluice::idemkey

@@ -1,0 +1,100 @@
+// idemkey: run an operation at most once per key and replay its saved result.
+// Each function here is one subcommand's logic; idemkey_cli.cpp maps the command line onto
+// them. All of them take the Store, the Clock and an output stream so tests can call them
+// in-process.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "idemkey_store.hpp"
+#include "sluice/cli.hpp"
+#include "sluice/clock.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice::idemkey {
+
+inline constexpr std::uint64_t default_max_output = 16u << 20;
+
+struct RunOptions {
+  std::string scope = "default";
+  std::string key;
+  Duration ttl = std::chrono::hours(24);
+  Duration lease = std::chrono::seconds(90);
+  // nullopt: do not wait for a live holder; Duration::max(): wait as long as it lives.
+  std::optional<Duration> wait;
+  StalePolicy stale = StalePolicy::steal;
+  std::set<int> release_on_exit;
+  std::vector<std::string> environment_names;  // --env: part of the fingerprint
+  bool use_stdin = false;
+  std::string status_file;
+  std::uint64_t max_output = default_max_output;
+  std::vector<std::string> command;
+};
+
+// The request fingerprint of `run`: SHA-256 (hex) over a framed encoding of the argv, the
+// named environment variables (set or unset, and their values) and, with --stdin, the bytes.
+std::string run_fingerprint(const RunOptions& options, const std::optional<std::string>& input);
+
+// `idemkey run`: claims the key and runs the command, or replays the saved result. Returns
+// the exit status (the command's own, or 65/75/73 as documented).
+int run(Store& store, const Clock& clock, const RunOptions& options);
+
+struct BeginOptions {
+  std::string scope = "default";
+  std::string key;
+  std::string fingerprint;
+  Duration lease = std::chrono::seconds(90);
+  Duration ttl = std::chrono::hours(24);
+};
+int begin(Store& store, const Clock& clock, const BeginOptions& options, OutputStream& out);
+
+struct FinishOptions {
+  std::string scope = "default";
+  std::string key;
+  std::string token;
+  int status = 0;
+  std::string response_file;  // "-" is stdin, empty is no response
+  std::uint64_t max_output = default_max_output;
+};
+int finish(Store& store, const Clock& clock, const FinishOptions& options);
+
+int release(Store& store, const std::string& scope, const std::string& key,
+            const std::optional<std::string>& token, OutputStream& out);
+
+int show(Store& store, const Clock& clock, const std::string& scope, const std::string& key,
+         cli::Format format, OutputStream& out);
+
+// state_filter: "", "in_progress", "completed" or "expired".
+int list(Store& store, const Clock& clock, const std::string& scope, const std::string& state_filter,
+         cli::Format format, OutputStream& out);
+
+int collect_garbage(Store& store, const Clock& clock, int batch, OutputStream& out);
+
+int stats(Store& store, const Clock& clock, cli::Format format, OutputStream& out);
+
+struct FilterOptions {
+  std::string scope = "default";
+  std::string key_field;
+  std::vector<std::string> fingerprint_fields;  // empty: the whole record
+  std::string duplicates_file;                  // where dropped duplicates go, if anywhere
+  bool skip_invalid = false;
+  std::size_t batch = 4096;
+  Duration ttl = std::chrono::hours(24);
+  std::vector<std::string> inputs;
+};
+
+struct FilterCounts {
+  std::uint64_t passed = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t invalid = 0;  // bad lines and conflicts skipped under --skip-invalid
+};
+
+// `idemkey filter`: passes each record whose key is new, drops exact duplicates, treats a
+// known key with another fingerprint as a conflict. Commits after each batch is flushed.
+FilterCounts filter(Store& store, const Clock& clock, const FilterOptions& options, OutputStream& out);
+
+}  // namespace sluice::idemkey

@@ -1,0 +1,11 @@
+// The idemkey command line: declares every subcommand's options on the CLI11 app and returns
+// the action that runs the chosen one.
+#pragma once
+
+#include "sluice/cli.hpp"
+
+namespace sluice::idemkey {
+
+cli::Action define_command_line(CLI::App& app);
+
+}  // namespace sluice::idemkey

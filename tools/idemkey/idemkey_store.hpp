@@ -1,0 +1,119 @@
+// The idemkey state: one row per (scope, key) in idemkey_keys, and the claim decision that
+// every entry point (run, begin, filter) shares. All writes happen in short BEGIN IMMEDIATE
+// transactions serialised through the db module's writer lock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/clock.hpp"
+#include "sluice/db.hpp"
+
+namespace sluice::idemkey {
+
+enum class KeyState { in_progress, completed };
+std::string_view state_name(KeyState state);
+
+struct KeyRow {
+  std::string scope;
+  std::string key;
+  std::string fingerprint;  // lower-case hex
+  KeyState state = KeyState::in_progress;
+  std::string token;
+  int attempt = 1;
+  Instant created_at;
+  std::optional<Instant> lease_until;   // in_progress only
+  Duration ttl{};                       // how long a completed result is kept
+  std::optional<Instant> completed_at;  // completed only
+  std::optional<Instant> expires_at;    // completed only
+  std::optional<int> exit_status;
+  std::string stdout_bytes;  // the saved result (begin/finish: the response)
+  std::string stderr_bytes;
+  std::int64_t stored_bytes = 0;
+};
+
+// What to do with a lease whose holder stopped renewing it (crashed or was killed).
+enum class StalePolicy { steal, fail };
+
+enum class Decision {
+  proceed,       // claimed: the caller must run the work and then complete or release
+  replay,        // completed earlier with the same fingerprint: return the saved result
+  conflict,      // the key was first used with a different fingerprint (exit 65)
+  busy,          // held by a live lease (exit 75, or wait)
+  stale_locked,  // lease expired and StalePolicy::fail (exit 75 until released)
+};
+
+struct ClaimRequest {
+  std::string scope;
+  std::string key;
+  std::string fingerprint;
+  Duration lease{};
+  Duration ttl{};
+  StalePolicy stale = StalePolicy::steal;
+};
+
+struct Claim {
+  Decision decision = Decision::proceed;
+  std::optional<KeyRow> row;  // the row as it now is (proceed: the new claim)
+};
+
+// The pure decision for a request against the stored row (nullopt when there is none).
+Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, Instant now,
+                StalePolicy stale);
+
+// Keys and scopes: 1 to 255 characters in 0x21-0x7E. Throws Error(2) naming `what`.
+void validate_key(std::string_view what, std::string_view key);
+
+// IDEMKEY_DOWNSTREAM_KEY: a stable key derived from scope and key.
+std::string downstream_key(std::string_view scope, std::string_view key);
+
+class Store {
+ public:
+  // Opens (creating unless must_exist) and migrates the state file.
+  Store(const std::string& path, db::OpenOptions options);
+
+  db::Database& database() { return database_; }
+
+  // Reads a row; outputs are loaded only with `with_outputs`.
+  std::optional<KeyRow> find(std::string_view scope, std::string_view key, bool with_outputs);
+
+  // Decides and, on proceed, writes the claim (new token, attempt, lease) in one transaction.
+  Claim claim(const ClaimRequest& request, Instant now);
+
+  // Stores the result if `token` still holds the key. Returns false (and changes nothing)
+  // when the token is stale: the key was released, stolen by a newer attempt, or completed.
+  bool complete(std::string_view scope, std::string_view key, std::string_view token,
+                int exit_status, std::string_view stdout_bytes, std::string_view stderr_bytes,
+                Instant now);
+
+  // Extends a live claim's lease. Returns false when the token no longer holds the key.
+  bool renew(std::string_view scope, std::string_view key, std::string_view token,
+             Instant lease_until);
+
+  // Deletes the key (only if `token` holds it, when given). Returns whether a row was deleted.
+  bool release(std::string_view scope, std::string_view key, std::optional<std::string_view> token);
+
+  // Deletes completed keys whose expiry is at or before `now`, `batch` rows per transaction.
+  std::int64_t collect_garbage(Instant now, int batch);
+
+  // For filter, inside the caller's write transaction: the fingerprint a live (unexpired)
+  // key was first seen with, or nullopt when the key is new or expired.
+  std::optional<std::string> live_fingerprint(std::string_view scope, std::string_view key,
+                                              Instant now);
+  // For filter: records the key as completed (no saved output), replacing an expired row.
+  void remember(std::string_view scope, std::string_view key, std::string_view fingerprint,
+                Instant now, Duration ttl);
+
+  // Visits the rows of `scope` (every scope when empty) ordered by scope and key, without
+  // outputs, inside one read transaction.
+  void list(std::string_view scope, const std::function<void(const KeyRow&)>& visit);
+
+ private:
+  db::Database database_;
+};
+
+}  // namespace sluice::idemkey
