@@ -70,8 +70,9 @@ void RecordPrinter::finish() {
     for (std::size_t i = 0; i < cells.size(); ++i) {
       if (i > 0) line += "  ";
       line += cells[i];
-      if (i + 1 < cells.size()) line.append(widths[i] - cells[i].size(), ' ');
+      line.append(widths[i] - cells[i].size(), ' ');
     }
+    line.erase(line.find_last_not_of(' ') + 1);
     out_.write_line(line);
   };
   print_row(columns_);

@@ -268,7 +268,10 @@ void check(simdjson::error_code code) {
   if (code != simdjson::SUCCESS) throw BuildError{describe(code)};
 }
 
-JsonValue build_value(ondemand::value value);
+// Deeper documents are refused (ondemand does not bound recursion by itself).
+constexpr int max_depth = 512;
+
+JsonValue build_value(ondemand::value value, int depth);
 
 JsonValue build_number(std::string_view token) {
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
@@ -299,42 +302,45 @@ void check_duplicate_keys(const std::vector<JsonValue::Member>& members) {
   if (repeated != keys.end()) throw BuildError{fmt::format("duplicate key '{}'", *repeated)};
 }
 
-JsonValue build_object(ondemand::object object) {
+JsonValue build_object(ondemand::object object, int depth) {
   std::vector<JsonValue::Member> members;
   for (auto field : object) {
     std::string_view key;
     check(field.unescaped_key().get(key));
     ondemand::value value;
     check(field.value().get(value));
-    members.emplace_back(std::string(key), build_value(value));
+    members.emplace_back(std::string(key), build_value(value, depth + 1));
   }
   check_duplicate_keys(members);
   return JsonValue::object(std::move(members));
 }
 
-JsonValue build_array(ondemand::array array) {
+JsonValue build_array(ondemand::array array, int depth) {
   std::vector<JsonValue> items;
   for (auto element : array) {
     ondemand::value value;
     check(element.get(value));
-    items.push_back(build_value(value));
+    items.push_back(build_value(value, depth + 1));
   }
   return JsonValue::array(std::move(items));
 }
 
-JsonValue build_value(ondemand::value value) {
+JsonValue build_value(ondemand::value value, int depth) {
+  if (depth > max_depth) {
+    throw BuildError{fmt::format("nesting is deeper than {} levels", max_depth)};
+  }
   ondemand::json_type type{};
   check(value.type().get(type));
   switch (type) {
     case ondemand::json_type::object: {
       ondemand::object object;
       check(value.get_object().get(object));
-      return build_object(object);
+      return build_object(object, depth);
     }
     case ondemand::json_type::array: {
       ondemand::array array;
       check(value.get_array().get(array));
-      return build_array(array);
+      return build_array(array, depth);
     }
     case ondemand::json_type::string: {
       std::string_view text;
@@ -376,7 +382,7 @@ ParseOutcome JsonParser::parse_object(std::string_view text) {
     }
     ondemand::object object;
     check(document.get_object().get(object));
-    JsonValue value = build_object(object);
+    JsonValue value = build_object(object, 1);
     if (document.current_location().error() != simdjson::OUT_OF_BOUNDS) {
       return {std::nullopt, "unexpected content after the JSON object"};
     }

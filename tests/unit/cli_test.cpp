@@ -1,0 +1,102 @@
+#include "sluice/cli.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "sluice/error.hpp"
+#include "test_support.hpp"
+
+namespace sluice::cli {
+namespace {
+
+int usage_code(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.code();
+  }
+  return 0;
+}
+
+TEST(ExitCodeSet, ParsesListsAndRanges) {
+  EXPECT_EQ(exit_code_set("--x", "1,75,100-103"), (std::set<int>{1, 75, 100, 101, 102, 103}));
+  EXPECT_EQ(exit_code_set("--x", ""), std::set<int>{});
+}
+
+TEST(ExitCodeSet, RejectsBadText) {
+  for (const char* text : {"1,", "a", "5-3", "256", "-1", "1,,2"}) {
+    EXPECT_EQ(usage_code([&] { exit_code_set("--x", text); }), exit_code::usage) << text;
+  }
+}
+
+TEST(SizeOption, ParsesUnits) {
+  EXPECT_EQ(size_option("--s", "1024"), 1024u);
+  EXPECT_EQ(size_option("--s", "16MiB"), 16u << 20);
+  EXPECT_EQ(size_option("--s", "2kB"), 2000u);
+  EXPECT_EQ(usage_code([] { size_option("--s", "12 MiB"); }), exit_code::usage);
+  EXPECT_EQ(usage_code([] { size_option("--s", "MiB"); }), exit_code::usage);
+}
+
+TEST(DurationOption, NamesTheOptionInErrors) {
+  try {
+    duration_option("--lease", "soon");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::usage);
+    EXPECT_EQ(std::string(error.what()).rfind("--lease: ", 0), 0u);
+  }
+}
+
+TEST(StatePath, FollowsSluiceStateDirThenXdgThenHome) {
+  testing::TempDir dir;
+  ::setenv("SLUICE_STATE_DIR", (dir.path() + "/a/b").c_str(), 1);
+  EXPECT_EQ(default_state_path("idemkey", true), dir.path() + "/a/b/idemkey.db");
+  struct stat info {};
+  EXPECT_EQ(::stat((dir.path() + "/a/b").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+  ::unsetenv("SLUICE_STATE_DIR");
+  ::setenv("XDG_STATE_HOME", dir.path().c_str(), 1);
+  EXPECT_EQ(default_state_path("t", false), dir.path() + "/sluice/t.db");
+  ::unsetenv("XDG_STATE_HOME");
+  ::setenv("HOME", "/home/someone", 1);
+  EXPECT_EQ(default_state_path("t", false), "/home/someone/.local/state/sluice/t.db");
+}
+
+TEST(MakeClock, FixesNowFromTheOption) {
+  StateOptions options;
+  options.now = "2026-03-01T12:00:00Z";
+  EXPECT_EQ(format_instant(make_clock(options).now()), "2026-03-01T12:00:00Z");
+  options.now = "yesterday";
+  EXPECT_EQ(usage_code([&] { make_clock(options); }), exit_code::usage);
+}
+
+int run_with(std::vector<std::string> arguments, const Define& define) {
+  std::vector<char*> argv;
+  for (auto& argument : arguments) argv.push_back(argument.data());
+  return run_main(static_cast<int>(argv.size()), argv.data(), "demo", "demo tool", define);
+}
+
+TEST(RunMain, MapsParseErrorsTo2AndErrorsToTheirCode) {
+  auto define = [](CLI::App& app) -> Action {
+    static int value = 0;
+    app.add_option("--value", value)->required();
+    return [] {
+      if (value == 3) throw Error(exit_code::temporary, "busy");
+      if (value == 4) throw std::runtime_error("boom");
+      return value;
+    };
+  };
+  EXPECT_EQ(run_with({"demo", "--bogus"}, define), exit_code::usage);
+  EXPECT_EQ(run_with({"demo"}, define), exit_code::usage);
+  EXPECT_EQ(run_with({"demo", "--value", "x"}, define), exit_code::usage);
+  EXPECT_EQ(run_with({"demo", "--value", "5"}, define), 5);
+  EXPECT_EQ(run_with({"demo", "--value", "3"}, define), exit_code::temporary);
+  EXPECT_EQ(run_with({"demo", "--value", "4"}, define), exit_code::internal);
+  EXPECT_EQ(run_with({"demo", "--help"}, define), exit_code::success);
+}
+
+}  // namespace
+}  // namespace sluice::cli

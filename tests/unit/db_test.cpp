@@ -1,0 +1,179 @@
+#include "sluice/db.hpp"
+
+#include <sys/stat.h>
+
+#include <array>
+
+#include <gtest/gtest.h>
+
+#include "sluice/error.hpp"
+#include "test_support.hpp"
+
+namespace sluice::db {
+namespace {
+
+using sluice::testing::TempDir;
+
+constexpr std::array<std::string_view, 2> steps{
+    "CREATE TABLE demo_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT",
+    "ALTER TABLE demo_items ADD COLUMN note TEXT"};
+
+int error_code(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.code();
+  }
+  return 0;
+}
+
+TEST(Database, CreatesFileWithMode0600AndWal) {
+  TempDir dir;
+  Database database(dir.file("s.db"), {});
+  struct stat info {};
+  ASSERT_EQ(::stat(dir.file("s.db").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  auto query = database.query("PRAGMA journal_mode");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->text(0), "wal");
+}
+
+TEST(Database, AppliesSynchronousAndForeignKeys) {
+  TempDir dir;
+  Database database(dir.file("s.db"), {.synchronous = Synchronous::full});
+  {
+    auto query = database.query("PRAGMA synchronous");
+    ASSERT_TRUE(query.step());
+    EXPECT_EQ(query->integer(0), 2);  // FULL
+  }
+  auto query = database.query("PRAGMA foreign_keys");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->integer(0), 1);
+}
+
+TEST(Database, MustExistMissingFileIs66) {
+  TempDir dir;
+  EXPECT_EQ(error_code([&] { Database database(dir.file("none.db"), {.must_exist = true}); }),
+            exit_code::no_input);
+}
+
+TEST(Database, UncreatableFileIs73) {
+  EXPECT_EQ(error_code([] { Database database("/nonexistent-dir/x/s.db", {}); }),
+            exit_code::cannot_create);
+}
+
+TEST(Database, BindsTextBlobNullAndEmptyStrings) {
+  TempDir dir;
+  Database database(dir.file("s.db"), {});
+  database.execute_script("CREATE TABLE t (a TEXT, b BLOB, c INTEGER)");
+  auto& insert = database.statement("INSERT INTO t VALUES (?1, ?2, ?3)");
+  {
+    Query use(insert);
+    insert.bind(1, std::string_view());
+    insert.bind_blob(2, std::string_view("\0\1", 2));
+    insert.bind(3, std::nullopt);
+    while (use.step()) {
+    }
+  }
+  auto query = database.query("SELECT a IS NULL, a, length(b), typeof(b), c IS NULL FROM t");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->integer(0), 0);  // an empty string is '' and not NULL
+  EXPECT_EQ(query->integer(2), 2);
+  EXPECT_EQ(query->text(3), "blob");
+  EXPECT_EQ(query->integer(4), 1);
+}
+
+TEST(WriteTransaction, RollsBackUnlessCommitted) {
+  TempDir dir;
+  Database database(dir.file("s.db"), {.serialize_writers = true});
+  database.execute_script("CREATE TABLE t (v INTEGER)");
+  {
+    WriteTransaction transaction(database);
+    database.execute("INSERT INTO t VALUES (1)");
+  }
+  {
+    WriteTransaction transaction(database);
+    database.execute("INSERT INTO t VALUES (2)");
+    transaction.commit();
+  }
+  auto query = database.query("SELECT group_concat(v) FROM t");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->text(0), "2");
+}
+
+TEST(WriteTransaction, BusyWriterIs75AfterTheTimeout) {
+  TempDir dir;
+  OpenOptions options{.busy_timeout = std::chrono::milliseconds(100), .serialize_writers = true};
+  Database first(dir.file("s.db"), options);
+  Database second(dir.file("s.db"), options);
+  WriteTransaction holding(first);
+  EXPECT_EQ(error_code([&] { WriteTransaction waiting(second); }), exit_code::temporary);
+}
+
+TEST(WriteTransaction, BusyWithoutFlockIsAlso75) {
+  TempDir dir;
+  OpenOptions options{.busy_timeout = std::chrono::milliseconds(100)};
+  Database first(dir.file("s.db"), options);
+  Database second(dir.file("s.db"), options);
+  WriteTransaction holding(first);
+  EXPECT_EQ(error_code([&] { WriteTransaction waiting(second); }), exit_code::temporary);
+}
+
+TEST(Migrate, AppliesStepsOnceAndRecordsTheVersion) {
+  TempDir dir;
+  Database database(dir.file("s.db"), {});
+  migrate(database, "demo", steps);
+  migrate(database, "demo", steps);  // idempotent
+  EXPECT_EQ(schema_version(database, "demo"), 2);
+  database.execute("INSERT INTO demo_items (name, note) VALUES ('a', 'b')");
+}
+
+TEST(Migrate, UpgradesAnOlderFile) {
+  TempDir dir;
+  {
+    Database database(dir.file("s.db"), {});
+    migrate(database, "demo", std::span(steps).first(1));
+    EXPECT_EQ(schema_version(database, "demo"), 1);
+  }
+  Database database(dir.file("s.db"), {});
+  migrate(database, "demo", steps);
+  EXPECT_EQ(schema_version(database, "demo"), 2);
+}
+
+TEST(Migrate, RefusesAFileFromANewerVersion) {
+  TempDir dir;
+  {
+    Database database(dir.file("s.db"), {});
+    migrate(database, "demo", steps);
+  }
+  Database database(dir.file("s.db"), {});
+  EXPECT_EQ(error_code([&] { migrate(database, "demo", std::span(steps).first(1)); }),
+            exit_code::data);
+}
+
+TEST(Migrate, RefusesAForeignSqliteFile) {
+  TempDir dir;
+  {
+    Database database(dir.file("app.db"), {});
+    database.execute_script("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
+  }
+  Database database(dir.file("app.db"), {});
+  EXPECT_EQ(error_code([&] { migrate(database, "demo", steps); }), exit_code::data);
+}
+
+TEST(Database, RefusesAFileThatIsNotSqlite) {
+  TempDir dir;
+  {
+    FILE* file = std::fopen(dir.file("text.db").c_str(), "w");
+    std::fputs("this is not a database, just some text that is long enough to have a header", file);
+    std::fclose(file);
+  }
+  EXPECT_EQ(error_code([&] {
+              Database database(dir.file("text.db"), {});
+              migrate(database, "demo", steps);
+            }),
+            exit_code::data);
+}
+
+}  // namespace
+}  // namespace sluice::db

@@ -1,0 +1,48 @@
+#include "sluice/format.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace sluice {
+namespace {
+
+std::string render(cli::Format format) {
+  testing::TempDir dir;
+  std::string path = dir.file("out");
+  FILE* file = std::fopen(path.c_str(), "w");
+  {
+    OutputStream out(fileno(file));
+    RecordPrinter printer(out, format);
+    printer.print(JsonValue::object({{"name", JsonValue::string("a,b")}, {"n", JsonValue::number("10")}}));
+    printer.print(JsonValue::object({{"name", JsonValue::string("say \"hi\"")}, {"n", JsonValue::null()}}));
+    printer.finish();
+  }
+  std::fclose(file);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(RecordPrinter, JsonLines) {
+  EXPECT_EQ(render(cli::Format::jsonl),
+            "{\"name\":\"a,b\",\"n\":10}\n{\"name\":\"say \\\"hi\\\"\",\"n\":null}\n");
+}
+
+TEST(RecordPrinter, CsvQuotesPerRfc4180) {
+  EXPECT_EQ(render(cli::Format::csv), "name,n\r\n\"a,b\",10\r\n\"say \"\"hi\"\"\",\r\n");
+}
+
+TEST(RecordPrinter, TableAlignsColumns) {
+  EXPECT_EQ(render(cli::Format::table), "name      n\na,b       10\nsay \"hi\"\n");
+}
+
+}  // namespace
+}  // namespace sluice

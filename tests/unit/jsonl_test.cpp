@@ -1,0 +1,207 @@
+#include "sluice/jsonl.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "sluice/error.hpp"
+
+namespace sluice {
+namespace {
+
+std::string parse_error(std::string_view text) {
+  JsonParser parser;
+  auto outcome = parser.parse_object(text);
+  EXPECT_FALSE(outcome.value.has_value()) << text;
+  return outcome.error;
+}
+
+JsonValue parse(std::string_view text) {
+  JsonParser parser;
+  auto outcome = parser.parse_object(text);
+  EXPECT_TRUE(outcome.value.has_value()) << text << ": " << outcome.error;
+  return outcome.value.value_or(JsonValue());
+}
+
+TEST(JsonParser, KeepsMemberOrderAndNumberText) {
+  auto value = parse(R"({"b":1.0000000000000000000001,"a":"x","c":[true,null,-0]})");
+  ASSERT_EQ(value.members().size(), 3u);
+  EXPECT_EQ(value.members()[0].first, "b");
+  EXPECT_EQ(value.find("b")->text(), "1.0000000000000000000001");
+  EXPECT_EQ(to_json(value), R"({"b":1.0000000000000000000001,"a":"x","c":[true,null,-0]})");
+}
+
+TEST(JsonParser, UnescapesStrings) {
+  auto value = parse(R"({"s":"a\"b\\c\u00e9\n"})");
+  EXPECT_EQ(value.find("s")->text(), "a\"b\\c\xC3\xA9\n");
+}
+
+TEST(JsonParser, RejectsEmptyLineBomAndNonObjects) {
+  EXPECT_EQ(parse_error(""), "empty line (expected a JSON object)");
+  EXPECT_NE(parse_error("\xEF\xBB\xBF{}").find("byte order mark"), std::string::npos);
+  EXPECT_EQ(parse_error("[1,2]"), "expected a JSON object");
+  EXPECT_EQ(parse_error("42"), "expected a JSON object");
+}
+
+TEST(JsonParser, RejectsTrailingContentAndTruncation) {
+  EXPECT_EQ(parse_error(R"({"a":1} {"b":2})"), "unexpected content after the JSON object");
+  EXPECT_FALSE(parse_error(R"({"a":1)").empty());
+  EXPECT_FALSE(parse_error(R"({"a":"unterminated)").empty());
+}
+
+TEST(JsonParser, RejectsDuplicateKeys) {
+  EXPECT_EQ(parse_error(R"({"a":1,"a":2})"), "duplicate key 'a'");
+  std::string many = "{";
+  for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\":1,";
+  many += "\"k7\":2}";
+  EXPECT_EQ(parse_error(many), "duplicate key 'k7'");
+}
+
+TEST(JsonParser, RejectsInvalidUtf8AndBadNumbersAndLiterals) {
+  EXPECT_EQ(parse_error("{\"a\":\"\xFF\"}"), "invalid UTF-8");
+  EXPECT_FALSE(parse_error(R"({"a":01})").empty());
+  EXPECT_FALSE(parse_error(R"({"a":1.})").empty());
+  EXPECT_FALSE(parse_error(R"({"a":tru})").empty());
+  EXPECT_FALSE(parse_error(R"({"a":nul})").empty());
+}
+
+TEST(JsonParser, RejectsDeepNesting) {
+  std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_FALSE(parse_error(deep).empty());
+}
+
+TEST(JsonNumber, FollowsRfc8259) {
+  for (const char* good : {"0", "-0", "1.5", "1e999", "-12.5E+3", "1.0000000000000000000001"}) {
+    EXPECT_TRUE(is_json_number(good)) << good;
+  }
+  for (const char* bad : {"", "-", "01", "1.", ".5", "1e", "+1", "0x10", "NaN", "1 "}) {
+    EXPECT_FALSE(is_json_number(bad)) << bad;
+  }
+}
+
+TEST(JsonWriter, EscapesControlQuotesAndInvalidUtf8) {
+  std::string out;
+  append_json_string(out, std::string("a\"\\\x01\n\xC3\xA9\xFF", 8));
+  EXPECT_EQ(out, "\"a\\\"\\\\\\u0001\\n\xC3\xA9\xEF\xBF\xBD\"");
+}
+
+TEST(JsonWriter, RejectsOverlongAndSurrogateUtf8) {
+  std::string out;
+  append_json_string(out, "\xC0\xAF|\xED\xA0\x80");
+  EXPECT_EQ(out, "\"\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
+}
+
+TEST(CanonicalJson, SortsKeysRecursivelyAndKeepsNumbers) {
+  auto value = parse(R"({"b":{"y":1,"x":[{"q":1,"p":2}]},"a":1.0})");
+  EXPECT_EQ(canonical_json(value), R"({"a":1.0,"b":{"x":[{"p":2,"q":1}],"y":1}})");
+}
+
+TEST(ObjectWriter, BuildsCompactObjects) {
+  ObjectWriter writer;
+  writer.add_string("k", "v\"").add_int("n", -3).add_bool("b", true).add_null("z").add_raw("r", "[1]");
+  EXPECT_EQ(writer.finish(), R"({"k":"v\"","n":-3,"b":true,"z":null,"r":[1]})");
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    char name[] = "/tmp/sluice-jsonl-XXXXXX";
+    int fd = mkstemp(name);
+    path_ = name;
+    EXPECT_EQ(write_all(fd, content), 0);
+    ::close(fd);
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(LineReader, NumbersLinesAndHandlesMissingFinalNewline) {
+  TempFile file("a\n\nbb\nccc");
+  InputFile input(file.path());
+  LineReader reader(input.fd(), input.name());
+  std::string_view line;
+  std::vector<std::string> lines;
+  while (reader.next(line)) lines.emplace_back(line);
+  EXPECT_EQ(lines, (std::vector<std::string>{"a", "", "bb", "ccc"}));
+  EXPECT_EQ(reader.line_number(), 4);
+}
+
+TEST(LineReader, ReadsLinesLongerThanItsBuffer) {
+  std::string big(3 << 20, 'x');
+  TempFile file("s\n" + big + "\nt\n");
+  InputFile input(file.path());
+  LineReader reader(input.fd(), input.name());
+  std::string_view line;
+  ASSERT_TRUE(reader.next(line));
+  ASSERT_TRUE(reader.next(line));
+  EXPECT_EQ(line.size(), big.size());
+  ASSERT_TRUE(reader.next(line));
+  EXPECT_EQ(line, "t");
+  EXPECT_FALSE(reader.next(line));
+}
+
+TEST(LineReader, RefusesLinesOverTheLimitWithLocation) {
+  TempFile file("ok\n" + std::string(100, 'x') + "\n");
+  InputFile input(file.path());
+  LineReader reader(input.fd(), "data.jsonl", 50);
+  std::string_view line;
+  ASSERT_TRUE(reader.next(line));
+  try {
+    reader.next(line);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_EQ(error.location(), "data.jsonl:2");
+  }
+}
+
+TEST(InputFile, MissingFileIsExit66) {
+  try {
+    InputFile input("/nonexistent/sluice/file.jsonl");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::no_input);
+  }
+}
+
+TEST(JsonlReader, StopsAtBadLineWithItsNumber) {
+  TempFile file("{\"a\":1}\n{\"a\":2}\n{bad\n{\"a\":4}\n");
+  JsonlReader reader({file.path()});
+  EXPECT_TRUE(reader.next().has_value());
+  EXPECT_TRUE(reader.next().has_value());
+  try {
+    reader.next();
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_EQ(error.location(), file.path() + ":3");
+  }
+}
+
+TEST(JsonlReader, SkipInvalidCountsAndContinuesAcrossFiles) {
+  TempFile first("{\"a\":1}\nnope\n");
+  TempFile second("{\"a\":3}\n");
+  JsonlReader reader({first.path(), second.path()}, true);
+  std::vector<long long> lines;
+  while (auto record = reader.next()) lines.push_back(record->line);
+  EXPECT_EQ(lines, (std::vector<long long>{1, 1}));
+  EXPECT_EQ(reader.skipped(), 1u);
+}
+
+TEST(ReadAll, RefusesMoreThanTheLimit) {
+  TempFile file("0123456789");
+  InputFile input(file.path());
+  EXPECT_THROW(read_all(input.fd(), "f", 5), Error);
+  InputFile again(file.path());
+  EXPECT_EQ(read_all(again.fd(), "f", 10), "0123456789");
+}
+
+}  // namespace
+}  // namespace sluice

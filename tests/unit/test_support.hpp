@@ -1,0 +1,28 @@
+// Helpers shared by the unit tests.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+namespace sluice::testing {
+
+// A temporary directory removed (recursively) at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/sluice-test-XXXXXX";
+    path_ = ::mkdtemp(name);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace sluice::testing
