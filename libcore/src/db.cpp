@@ -179,10 +179,28 @@ void Database::apply_pragmas() {
   // otherwise fail at once with SQLITE_BUSY.
   auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(options_.busy_timeout);
   sqlite3_busy_timeout(handle_, static_cast<int>(milliseconds.count()));
+  // Before the switch to WAL, which rewrites the header of a file that may not be ours.
+  if (!options_.foreign_file) check_is_sluice_state();
   execute_script("PRAGMA journal_mode=WAL");
   execute_script(options_.synchronous == Synchronous::full ? "PRAGMA synchronous=FULL"
                                                            : "PRAGMA synchronous=NORMAL");
   execute_script("PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864");
+}
+
+void Database::check_is_sluice_state() {
+  std::int64_t application_id = 0;
+  {
+    auto query = this->query("PRAGMA application_id");
+    if (query.step()) application_id = query->integer(0);
+  }
+  if (application_id == sluice_application_id) return;
+  auto query = this->query("SELECT count(*) FROM sqlite_schema");
+  bool empty = query.step() && query->integer(0) == 0;
+  if (application_id == 0 && empty) return;
+  throw Error(exit_code::data,
+              fmt::format("'{}' is not a sluice state file (it is an SQLite database with other "
+                          "content); refusing to use it",
+                          path_));
 }
 
 Database::~Database() {
@@ -301,22 +319,6 @@ bool has_meta_table(Database& database) {
   return query.step();
 }
 
-void check_is_sluice_state(Database& database) {
-  std::int64_t application_id = 0;
-  {
-    auto query = database.query("PRAGMA application_id");
-    if (query.step()) application_id = query->integer(0);
-  }
-  if (application_id == sluice_application_id) return;
-  auto query = database.query("SELECT count(*) FROM sqlite_schema");
-  bool empty = query.step() && query->integer(0) == 0;
-  if (application_id == 0 && empty) return;
-  throw Error(exit_code::data,
-              fmt::format("'{}' is not a sluice state file (it is an SQLite database with other "
-                          "content); refusing to use it",
-                          database.path()));
-}
-
 }  // namespace
 
 int schema_version(Database& database, std::string_view component) {
@@ -338,13 +340,11 @@ void migrate(Database& database, std::string_view component,
   };
   {
     ReadTransaction read(database);
-    check_is_sluice_state(database);
     int version = schema_version(database, component);
     check_version(version);
     if (version == target) return;
   }
   WriteTransaction transaction(database);
-  check_is_sluice_state(database);
   database.execute_script(fmt::format("PRAGMA application_id={}", sluice_application_id));
   database.execute_script(
       "CREATE TABLE IF NOT EXISTS sluice_meta (component TEXT PRIMARY KEY, version INTEGER NOT "

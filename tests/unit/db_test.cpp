@@ -151,14 +151,16 @@ TEST(Migrate, RefusesAFileFromANewerVersion) {
             exit_code::data);
 }
 
-TEST(Migrate, RefusesAForeignSqliteFile) {
+TEST(Database, RefusesAForeignSqliteFileUnlessAllowed) {
   TempDir dir;
   {
-    Database database(dir.file("app.db"), {});
+    Database database(dir.file("app.db"), {.foreign_file = true});
     database.execute_script("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
   }
-  Database database(dir.file("app.db"), {});
-  EXPECT_EQ(error_code([&] { migrate(database, "demo", steps); }), exit_code::data);
+  EXPECT_EQ(error_code([&] { Database database(dir.file("app.db"), {}); }), exit_code::data);
+  Database allowed(dir.file("app.db"), {.foreign_file = true});
+  auto query = allowed.query("SELECT count(*) FROM customers");
+  EXPECT_TRUE(query.step());
 }
 
 TEST(Database, RefusesAFileThatIsNotSqlite) {

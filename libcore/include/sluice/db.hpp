@@ -33,6 +33,9 @@ struct OpenOptions {
   // Serialise write transactions of all processes on a blocking flock of "<file>.lock"
   // (fair queueing; SQLite's own busy handler polls and starves writers under contention).
   bool serialize_writers = false;
+  // Accept an SQLite file that is not sluice state (reindex works on the user's own file).
+  // Otherwise such a file is refused with Error(65) before anything is written to it.
+  bool foreign_file = false;
 };
 
 class Database;
@@ -136,6 +139,7 @@ class Database {
 
  private:
   void open_handle(bool created);
+  void check_is_sluice_state();
   void apply_pragmas();
   sqlite3* handle_ = nullptr;
   std::string path_;
@@ -174,7 +178,7 @@ class ReadTransaction {
 // Brings `component`'s schema to version steps.size(): steps[i] is the script that moves it
 // from version i to i+1, all applied in one write transaction. The version lives in
 // sluice_meta(component, version). A file written by a newer version (stored version greater
-// than steps.size()) or an SQLite file that is not sluice state throws Error(65).
+// than steps.size()) throws Error(65).
 void migrate(Database& database, std::string_view component, std::span<const std::string_view> steps);
 
 // The schema version recorded for `component`, or 0.
