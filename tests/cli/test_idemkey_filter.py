@@ -1,0 +1,125 @@
+"""idemkey filter from the command line: framing errors, skip-invalid, conflicts, SIGKILL."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import unittest
+
+from sluice_cli import ToolTestCase, tool_path
+
+
+class IdemkeyFilter(ToolTestCase):
+    tool = "idemkey"
+
+    def test_passes_first_seen_and_counts_duplicates(self):
+        data = '{"id":"a","v":1}\n{"id":"b"}\n{"id":"a","v":1}\n{"v":1,"id":"a"}\n'
+        result = self.run_tool("filter", "--key-field", "id", "--duplicates", "dups.jsonl", stdin=data)
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, '{"id":"a","v":1}\n{"id":"b"}\n')
+        self.assertIn("2 passed, 2 duplicates dropped, 0 invalid", result.err)
+        self.assertEqual(self.read("dups.jsonl").decode(), '{"id":"a","v":1}\n{"v":1,"id":"a"}\n')
+        quiet = self.run_tool("--quiet", "filter", "--key-field", "id", stdin=data)
+        self.assertEqual((quiet.out, quiet.err), ("", ""))
+
+    def test_bad_line_is_65_with_its_line_number(self):
+        cases = {
+            '{"id":1}\n{"id":2,}\n': 2,
+            '{"id":1}\n\n{"id":3}\n': 2,
+            '\ufeff{"id":1}\n': 1,
+            '{"id":1}\n{"id":2} {"id":3}\n': 2,
+            '{"id":1}\n{"id":2,"id":3}\n': 2,
+            '{"id":1}\n{"x":"\xff"}\n': 2,
+            '{"id":1}\n{"id":[1]}\n': 2,
+            '{"id":1}\n{"other":2}\n': 2,
+            '{"id":1}\n{"id":1.5}\n': 2,
+            '{"id":1}\n{"id":2': 2,
+        }
+        for data, line in cases.items():
+            raw = data.encode("latin-1") if "\xff" in data else data.encode()
+            self.write("in.jsonl", raw)
+            result = self.run_tool("--db", self.path(f"s{line}.db"), "filter", "--key-field", "id", "in.jsonl")
+            self.assertError(result, 65, f"in.jsonl:{line}:")
+            self.assertEqual(len(result.err.splitlines()), 1, result)
+
+    def test_skip_invalid_reports_each_and_exits_1(self):
+        data = '{"id":1}\nnope\n{"id":2}\n{"id":1,"changed":true}\n'
+        result = self.run_tool("filter", "--key-field", "id", "--skip-invalid", stdin=data)
+        self.assertStatus(result, 1)
+        self.assertEqual(result.out, '{"id":1}\n{"id":2}\n')
+        self.assertIn("<stdin>:2:", result.err)
+        self.assertIn("<stdin>:4: key '1' was first seen with different content (skipped)", result.err)
+
+    def test_conflict_across_runs_is_65(self):
+        self.run_tool("filter", "--key-field", "id", stdin='{"id":7,"amount":"5.00"}\n')
+        result = self.run_tool("filter", "--key-field", "id", stdin='{"id":7,"amount":"6.00"}\n')
+        self.assertError(result, 65, "<stdin>:1:", "key '7'")
+        same_amount = self.run_tool("filter", "--key-field", "id", "--fingerprint-fields", "id",
+                                    stdin='{"id":8,"a":1}\n{"id":8,"a":2}\n')
+        self.assertEqual(same_amount.out, '{"id":8,"a":1}\n')
+
+    def test_missing_input_is_66_and_files_concatenate(self):
+        self.assertError(self.run_tool("filter", "--key-field", "id", "missing.jsonl"), 66, "missing.jsonl")
+        self.write("a.jsonl", '{"id":1}\n')
+        self.write("b.jsonl", '{"id":1}\n{"id":2}\n')
+        result = self.run_tool("filter", "--key-field", "id", "a.jsonl", "-", "b.jsonl", stdin='{"id":3}\n')
+        self.assertEqual(result.out, '{"id":1}\n{"id":3}\n{"id":2}\n')
+
+    def test_closed_stdout_pipe_ends_quietly(self):
+        data = "".join(f'{{"id":{index}}}\n' for index in range(200000))
+        pipeline = subprocess.run(
+            f'"{tool_path("idemkey")}" filter --key-field id | head -n 2', shell=True, cwd=self.dir,
+            env=self.env, input=data.encode(), capture_output=True, timeout=120)
+        self.assertEqual(pipeline.stdout, b'{"id":0}\n{"id":1}\n')
+        self.assertEqual(pipeline.stderr, b"")
+
+    def test_sigkill_mid_stream_loses_nothing_and_repeats_at_most_one_batch(self):
+        rng = random.Random(11)
+        records = [json.dumps({"id": f"e{index}", "n": index}, separators=(",", ":"))
+                   for index in range(60000)]
+        lines = records + [records[rng.randrange(len(records))] for _ in range(6000)]
+        rng.shuffle(lines)
+        self.write("events.jsonl", "\n".join(lines) + "\n")
+        first_seen = []
+        seen = set()
+        for line in lines:
+            if line not in seen:
+                seen.add(line)
+                first_seen.append(line)
+        batch = 500
+        delivered = []
+        for run in range(4):
+            out_name = f"out{run}.jsonl"
+            with open(self.path(out_name), "wb") as out:
+                child = subprocess.Popen(
+                    [tool_path("idemkey"), "--db", self.path("s.db"), "--quiet", "filter",
+                     "--key-field", "id", "--batch", str(batch), "events.jsonl"],
+                    cwd=self.dir, env=self.env, stdout=out, stderr=subprocess.PIPE)
+                if run < 3:
+                    threshold = rng.randrange(20000, 400000)
+                    while child.poll() is None and os.path.getsize(self.path(out_name)) < threshold:
+                        time.sleep(0.001)
+                    child.send_signal(signal.SIGKILL)
+                _, err = child.communicate(timeout=120)
+                if run == 3:
+                    self.assertEqual((child.returncode, err), (0, b""))
+            text = self.read(out_name).decode()
+            complete = text[: text.rfind("\n") + 1]  # a line cut by the kill was not delivered
+            output = complete.splitlines()
+            self.assertEqual(len(output), len(set(output)), "a run emitted a record twice")
+            delivered.append(output)
+        union = set().union(*map(set, delivered))
+        self.assertEqual(union, seen)  # nothing lost
+        for earlier in range(3):
+            repeated = set(delivered[earlier]) & set().union(*map(set, delivered[earlier + 1:]))
+            self.assertLessEqual(len(repeated), batch, "more than one batch was re-emitted")
+        # Order within each run follows the input.
+        position = {line: index for index, line in enumerate(first_seen)}
+        for output in delivered:
+            self.assertEqual(output, sorted(output, key=position.get))
+
+
+if __name__ == "__main__":
+    unittest.main()
