@@ -204,3 +204,16 @@ void add_format_option(CLI::App& app, Format& format) {
 }
 
 }  // namespace sluice::cli
+
+namespace sluice::cli {
+
+void add_progress_option(CLI::App& app, ProgressMode& mode) {
+  static const std::map<std::string, ProgressMode> names{{"auto", ProgressMode::automatic},
+                                                         {"always", ProgressMode::always},
+                                                         {"never", ProgressMode::never}};
+  app.add_option("--progress", mode, "Progress meter on stderr: auto (when a terminal), always, never")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
+      ->default_str("auto");
+}
+
+}  // namespace sluice::cli

@@ -67,6 +67,30 @@ std::string to_hex(const Sha256Digest& digest) {
   return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
+std::string to_base64(std::string_view bytes) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t pos = 0;
+  for (; pos + 3 <= bytes.size(); pos += 3) {
+    auto chunk = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[pos])) << 16 |
+                 static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[pos + 1])) << 8 |
+                 static_cast<unsigned char>(bytes[pos + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out += alphabet[(chunk >> shift) & 63];
+  }
+  std::size_t rest = bytes.size() - pos;
+  if (rest > 0) {
+    std::uint32_t chunk = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[pos])) << 16;
+    if (rest == 2) chunk |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[pos + 1])) << 8;
+    out += alphabet[(chunk >> 18) & 63];
+    out += alphabet[(chunk >> 12) & 63];
+    out += rest == 2 ? alphabet[(chunk >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
 std::string random_hex(std::size_t byte_count) {
   std::string bytes(byte_count, '\0');
   std::size_t filled = 0;

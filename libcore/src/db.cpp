@@ -171,7 +171,20 @@ void Database::open_handle(bool created) {
                 fmt::format("cannot open state file '{}': {}", path_, message));
   }
   sqlite3_extended_result_codes(handle_, 1);
-  apply_pragmas();
+  try {
+    apply_pragmas();
+  } catch (...) {
+    close();  // the destructor does not run when the constructor throws
+    throw;
+  }
+}
+
+void Database::close() {
+  statements_.clear();
+  sqlite3_close_v2(handle_);
+  handle_ = nullptr;
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 void Database::apply_pragmas() {
@@ -188,6 +201,9 @@ void Database::apply_pragmas() {
 }
 
 void Database::check_is_sluice_state() {
+  // Both reads in one transaction: another process may be creating the schema right now, and
+  // seeing its tables without its application_id would make our own file look foreign.
+  ReadTransaction read(*this);
   std::int64_t application_id = 0;
   {
     auto query = this->query("PRAGMA application_id");
@@ -203,11 +219,7 @@ void Database::check_is_sluice_state() {
                           path_));
 }
 
-Database::~Database() {
-  statements_.clear();
-  sqlite3_close_v2(handle_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
+Database::~Database() { close(); }
 
 Statement& Database::statement(std::string_view sql) {
   auto found = statements_.find(std::string(sql));

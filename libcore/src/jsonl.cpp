@@ -186,6 +186,16 @@ void append_value(std::string& out, const JsonValue& value, bool canonical) {
 
 }  // namespace
 
+bool is_valid_utf8(std::string_view text) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t length = utf8_sequence_length(text, pos);
+    if (length == 0) return false;
+    pos += length;
+  }
+  return true;
+}
+
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   std::size_t pos = 0;
@@ -481,6 +491,13 @@ InputFile::~InputFile() {
 JsonlReader::JsonlReader(std::vector<std::string> paths, bool skip_invalid)
     : paths_(std::move(paths)), skip_invalid_(skip_invalid) {
   if (paths_.empty()) paths_.emplace_back("-");
+  // A typo in the last file name is reported before the first file's records are processed.
+  for (const auto& path : paths_) {
+    if (path != "-" && ::access(path.c_str(), R_OK) != 0) {
+      int code = errno == ENOENT ? exit_code::no_input : exit_code::io;
+      throw Error(code, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+    }
+  }
 }
 
 JsonlReader::~JsonlReader() = default;

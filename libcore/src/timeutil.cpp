@@ -85,7 +85,7 @@ std::string format_duration(Duration duration) {
   if (duration == Duration::zero()) return "0s";
   std::string out;
   if (duration < Duration::zero()) {
-    out = "-";
+    out.push_back('-');
     duration = -duration;
   }
   for (auto it = units.rbegin(); it != units.rend(); ++it) {

@@ -76,6 +76,31 @@ class IdemkeyRun(ToolTestCase):
         other = self.run_tool("run", "--key", "s", "--stdin", "--", "sh", "-c", "tr a-z A-Z", stdin="bye")
         self.assertError(other, 65)
 
+    def test_env_order_and_lists_do_not_change_the_request(self):
+        env = dict(self.env, A="1", B="2")
+        self.assertStatus(self.run_tool("run", "--key", "o", "--env", "A", "--env", "B", "--",
+                                        "sh", "-c", COUNTER, env=env), 0)
+        self.assertStatus(self.run_tool("run", "--key", "o", "--env", "B,A", "--",
+                                        "sh", "-c", COUNTER, env=env), 0)
+        self.assertEqual(self.runs(), 1)
+        env["B"] = "3"
+        self.assertError(self.run_tool("run", "--key", "o", "--env", "A,B", "--", "sh", "-c", COUNTER,
+                                       env=env), 65)
+
+    def test_wait_flag_never_swallows_the_command(self):
+        result = self.run_tool("run", "--key", "w", "--wait", "--", "echo", "--ttl", "1s", "hello")
+        self.assertEqual((result.status, result.out), (0, "--ttl 1s hello\n"))
+        shown = json.loads(self.run_tool("show", "--key", "w").out)
+        self.assertNotEqual(shown["expires_at"], None)
+        self.assertError(self.run_tool("run", "--key", "w2", "--wait=soon", "--", "true"), 2, "--wait")
+
+    def test_unwritable_status_file_fails_before_running(self):
+        result = self.run_tool("run", "--key", "u", "--status-file", "/nonexistent-dir/s.json", "--",
+                               "sh", "-c", COUNTER)
+        self.assertError(result, 73, "/nonexistent-dir/s.json")
+        self.assertEqual(self.runs(), 0)
+        self.assertStatus(self.run_tool("run", "--key", "u", "--", "sh", "-c", COUNTER), 0)
+
     def test_child_environment(self):
         script = 'echo "$IDEMKEY_KEY $IDEMKEY_SCOPE $IDEMKEY_ATTEMPT $IDEMKEY_DOWNSTREAM_KEY"'
         result = self.run_tool("--scope", "pay", "run", "--key", "order-1", "--", "sh", "-c", script)
@@ -203,7 +228,8 @@ class IdemkeyLeases(ToolTestCase):
         holder = self.start_holder()
         busy = self.run_tool("--now", T0, "run", "--key", "L", "--", "sh", "-c", self.BLOCKING)
         self.assertError(busy, 75, "in progress")
-        waiter = self.start_tool("--now", T0, "run", "--key", "L", "--wait", "--status-file", "w.json",
+        # --wait right before "--": the "--" must still end the options.
+        waiter = self.start_tool("--now", T0, "run", "--key", "L", "--status-file", "w.json", "--wait",
                                  "--", "sh", "-c", self.BLOCKING,
                                  stdout=subprocess_pipe(), stderr=subprocess_pipe())
         self.open_gate()
@@ -290,6 +316,30 @@ class IdemkeyLowLevel(ToolTestCase):
         self.assertEqual(json.loads(replay.out),
                          {"decision": "replay", "key": "p", "status": 0, "response": '{"charge":"ch_1"}'})
         self.assertError(self.run_tool("finish", "--key", "p", "--token", record["token"], "--status", "0"), 65)
+
+    def test_binary_response_replays_as_base64(self):
+        token = json.loads(self.run_tool("begin", "--key", "b", "--fingerprint", "aa").out)["token"]
+        self.write("resp.bin", b"\xff\x00ok")
+        self.assertStatus(self.run_tool("finish", "--key", "b", "--token", token, "--status", "3",
+                                        "--response-file", "resp.bin"), 0)
+        replay = self.run_tool("begin", "--key", "b", "--fingerprint", "aa")
+        self.assertEqual(json.loads(replay.out),
+                         {"decision": "replay", "key": "b", "status": 3, "response_base64": "/wBvaw=="})
+
+    def test_every_keyed_subcommand_validates_the_key(self):
+        for args in (["begin", "--key", "", "--fingerprint", "aa"], ["show", "--key", "a b"],
+                     ["release", "--key", ""], ["finish", "--key", "", "--token", "t", "--status", "0"]):
+            self.assertError(self.run_tool(*args), 2, "invalid key")
+        self.assertError(self.run_tool("begin", "--key", "k", "--fingerprint", "aa", "--lease", "0"), 2,
+                         "--lease")
+
+    def test_list_and_stats_cover_every_scope_unless_one_is_named(self):
+        for scope in ("a", "b"):
+            self.run_tool("--scope", scope, "run", "--key", "k", "--", "true")
+        self.assertEqual(len(self.run_tool("list").out.splitlines()), 2)
+        self.assertEqual(len(self.run_tool("--scope", "a", "list").out.splitlines()), 1)
+        self.assertEqual(json.loads(self.run_tool("stats").out)["keys"], 2)
+        self.assertEqual(json.loads(self.run_tool("stats", "--scope", "b").out)["keys"], 1)
 
     def test_begin_rejects_bad_fingerprints(self):
         self.assertError(self.run_tool("begin", "--key", "p", "--fingerprint", "xyz"), 2, "--fingerprint")

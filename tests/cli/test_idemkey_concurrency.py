@@ -34,6 +34,17 @@ class IdemkeyConcurrency(ToolTestCase):
         self.assertTrue(set(statuses) <= {0, 75}, statuses)
         self.assertEqual(self.integrity(db), "ok")
 
+    def test_concurrent_first_opens_of_new_state_files(self):
+        # 8 processes create and migrate each new file at once; none may see it half-made.
+        for index in range(15):
+            db = self.path(f"new{index}.db")
+            command = [tool_path("idemkey"), "--db", db, "run", "--key", "k", "--", "true"]
+            children = [subprocess.Popen(command, cwd=self.dir, env=self.env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE) for _ in range(8)]
+            for child in children:
+                _, err = child.communicate(timeout=120)
+                self.assertIn(child.returncode, (0, 75), err)
+
     def test_1000_keys_across_8_processes_each_execute_exactly_once(self):
         db = self.path("s.db")
         keys = [f"key-{index}" for index in range(1000)]
@@ -56,26 +67,49 @@ class IdemkeyConcurrency(ToolTestCase):
         self.assertEqual(sorted(lines), sorted(keys))  # every key once, none twice
         self.assertEqual(self.integrity(db), "ok")
 
+    def key_states(self, db):
+        with sqlite3.connect(db) as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM sqlite_schema WHERE name = 'idemkey_keys'").fetchone()
+            if not exists:
+                return {}
+            return dict(connection.execute("SELECT key, state FROM idemkey_keys").fetchall())
+
+    def executions(self, key):
+        if not os.path.exists(self.path("log.txt")):
+            return 0
+        return sum(1 for line in self.read("log.txt").decode().splitlines() if line.split()[0] == key)
+
+    def run_key(self, db, key, minute, kill_after=None):
+        command = [tool_path("idemkey"), "--db", db, "--now", f"2026-03-01T{10 + minute // 60:02}:{minute % 60:02}:00Z",
+                   "run", "--key", key, "--", "sh", "-c", f'echo "{key} $IDEMKEY_ATTEMPT" >> log.txt']
+        child = subprocess.Popen(command, cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        if kill_after is not None:
+            time.sleep(kill_after)
+            child.send_signal(signal.SIGKILL)
+        return child.wait()
+
     def test_sigkill_at_random_points_never_corrupts_or_duplicates(self):
         db = self.path("s.db")
         rng = random.Random(7)
-        for round_number in range(12):
-            key = f"k{round_number % 3}"
-            child = subprocess.Popen(
-                [tool_path("idemkey"), "--db", db, "run", "--key", key, "--lease", "1h", "--",
-                 "sh", "-c", f'echo "{key} $IDEMKEY_ATTEMPT" >> log.txt'],
-                cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0, 0.01))
-            child.send_signal(signal.SIGKILL)
-            child.wait()
+        keys = ["k0", "k1", "k2"]
+        for round_number in range(15):
+            key = rng.choice(keys)
+            completed_before = self.key_states(db).get(key) == "completed"
+            executed_before = self.executions(key)
+            # Two minutes per round: a killed holder's 90 s lease has expired by the next round.
+            self.run_key(db, key, 2 * round_number, kill_after=rng.uniform(0, 0.03))
             self.assertEqual(self.integrity(db), "ok")
-        # Whatever the kills left, each key is either completed, in progress (stealable), or absent.
-        with sqlite3.connect(db) as connection:
-            rows = connection.execute("SELECT key, state, attempt FROM idemkey_keys").fetchall()
-        for key, state, attempt in rows:
-            self.assertIn(state, ("completed", "in_progress"))
-            self.assertGreaterEqual(attempt, 1)
-
+            if completed_before:
+                self.assertEqual(self.executions(key), executed_before, f"{key} ran after completing")
+        for key in keys:
+            executed_before = self.executions(key)
+            completed_before = self.key_states(db).get(key) == "completed"
+            self.assertEqual(self.run_key(db, key, 40), 0)
+            self.assertEqual(self.key_states(db)[key], "completed")
+            expected = executed_before if completed_before else executed_before + 1
+            self.assertEqual(self.executions(key), expected)
 
 if __name__ == "__main__":
     unittest.main()

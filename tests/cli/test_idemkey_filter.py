@@ -36,6 +36,8 @@ class IdemkeyFilter(ToolTestCase):
             '{"id":1}\n{"other":2}\n': 2,
             '{"id":1}\n{"id":1.5}\n': 2,
             '{"id":1}\n{"id":2': 2,
+            '{"id":1}\n{"id":"has space"}\n': 2,
+            '{"id":1}\n{"id":""}\n': 2,
         }
         for data, line in cases.items():
             raw = data.encode("latin-1") if "\xff" in data else data.encode()
@@ -59,10 +61,17 @@ class IdemkeyFilter(ToolTestCase):
         same_amount = self.run_tool("filter", "--key-field", "id", "--fingerprint-fields", "id",
                                     stdin='{"id":8,"a":1}\n{"id":8,"a":2}\n')
         self.assertEqual(same_amount.out, '{"id":8,"a":1}\n')
+        # A file operand after the field list is an input, not another field.
+        self.write("in.jsonl", '{"id":9,"a":1,"b":1}\n{"id":9,"a":1,"b":2}\n')
+        fields = self.run_tool("filter", "--key-field", "id", "--fingerprint-fields", "id,a", "in.jsonl")
+        self.assertEqual((fields.status, fields.out), (0, '{"id":9,"a":1,"b":1}\n'))
 
     def test_missing_input_is_66_and_files_concatenate(self):
         self.assertError(self.run_tool("filter", "--key-field", "id", "missing.jsonl"), 66, "missing.jsonl")
         self.write("a.jsonl", '{"id":1}\n')
+        early = self.run_tool("filter", "--key-field", "id", "a.jsonl", "missing.jsonl")
+        self.assertError(early, 66, "missing.jsonl")
+        self.assertEqual(early.stdout, b"")  # found before anything was read
         self.write("b.jsonl", '{"id":1}\n{"id":2}\n')
         result = self.run_tool("filter", "--key-field", "id", "a.jsonl", "-", "b.jsonl", stdin='{"id":3}\n')
         self.assertEqual(result.out, '{"id":1}\n{"id":3}\n{"id":2}\n')

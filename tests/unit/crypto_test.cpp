@@ -27,6 +27,17 @@ TEST(Sha256, FramingSeparatesFields) {
   EXPECT_NE(to_hex(first.finish()), to_hex(second.finish()));
 }
 
+// RFC 4648 section 10 test vectors.
+TEST(Base64, MatchesRfc4648Vectors) {
+  EXPECT_EQ(to_base64(""), "");
+  EXPECT_EQ(to_base64("f"), "Zg==");
+  EXPECT_EQ(to_base64("fo"), "Zm8=");
+  EXPECT_EQ(to_base64("foo"), "Zm9v");
+  EXPECT_EQ(to_base64("foob"), "Zm9vYg==");
+  EXPECT_EQ(to_base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(to_base64(std::string("\xff\x00", 2)), "/wA=");
+}
+
 TEST(RandomHex, HasRequestedLengthAndVaries) {
   auto a = random_hex(16), b = random_hex(16);
   EXPECT_EQ(a.size(), 32u);

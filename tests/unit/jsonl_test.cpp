@@ -95,6 +95,14 @@ TEST(JsonWriter, RejectsOverlongAndSurrogateUtf8) {
   EXPECT_EQ(out, "\"\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
 }
 
+TEST(Utf8, ValidatesSequences) {
+  EXPECT_TRUE(is_valid_utf8("plain \xC3\xA9 \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(is_valid_utf8("\xFF"));
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));      // overlong
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));  // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xC3"));          // truncated
+}
+
 TEST(CanonicalJson, SortsKeysRecursivelyAndKeepsNumbers) {
   auto value = parse(R"({"b":{"y":1,"x":[{"q":1,"p":2}]},"a":1.0})");
   EXPECT_EQ(canonical_json(value), R"({"a":1.0,"b":{"x":[{"p":2,"q":1}],"y":1}})");

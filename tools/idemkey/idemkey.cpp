@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "sluice/atomic_file.hpp"
 #include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
@@ -21,22 +22,6 @@
 namespace sluice::idemkey {
 namespace {
 
-// Writes the status file atomically (temporary file, then rename).
-void write_status_file(const std::string& path, const std::string& json) {
-  std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw Error(exit_code::cannot_create,
-                fmt::format("cannot create status file '{}': {}", path, std::strerror(errno)));
-  }
-  int error = write_all(fd, json + "\n");
-  ::close(fd);
-  if (error != 0 || ::rename(temporary.c_str(), path.c_str()) != 0) {
-    ::unlink(temporary.c_str());
-    throw Error(exit_code::io, fmt::format("cannot write status file '{}'", path));
-  }
-}
-
 struct RunReport {
   std::string_view decision;
   int attempt = 1;
@@ -44,8 +29,11 @@ struct RunReport {
   bool stored = false;
 };
 
-void report_status(const RunOptions& options, const RunReport& report) {
-  if (options.status_file.empty()) return;
+// The --status-file, created before anything runs so that an unwritable path fails first.
+using StatusFile = std::optional<AtomicFile>;
+
+void report_status(StatusFile& status_file, const RunOptions& options, const RunReport& report) {
+  if (!status_file) return;
   ObjectWriter json;
   json.add_string("key", options.key)
       .add_string("scope", options.scope)
@@ -53,17 +41,17 @@ void report_status(const RunOptions& options, const RunReport& report) {
       .add_int("attempt", report.attempt)
       .add_int("exit", report.exit_status)
       .add_bool("stored", report.stored);
-  write_status_file(options.status_file, json.finish());
+  status_file->commit(json.finish() + "\n");
 }
 
-int replay(const RunOptions& options, const KeyRow& row) {
+int replay(StatusFile& status_file, const RunOptions& options, const KeyRow& row) {
   // Byte for byte: nothing of idemkey's own is added to either stream.
   int error = write_all(STDOUT_FILENO, row.stdout_bytes);
   if (error == 0) error = write_all(STDERR_FILENO, row.stderr_bytes);
   if (error == EPIPE) throw Error(exit_code::signal_base + SIGPIPE, "");
   if (error != 0) throw Error(exit_code::io, fmt::format("cannot write the saved output: {}", std::strerror(error)));
   int status = row.exit_status.value_or(0);
-  report_status(options, {"replayed", row.attempt, status, true});
+  report_status(status_file, options, {"replayed", row.attempt, status, true});
   return status;
 }
 
@@ -114,8 +102,10 @@ Claim claim_with_wait(Store& store, const Clock& clock, const RunOptions& option
   if (claim.decision == Decision::stale_locked) {
     throw Error(exit_code::temporary,
                 fmt::format("key '{}' was left in progress by attempt {} whose lease expired at {}; "
-                            "run 'idemkey release --key {}' to allow a new attempt",
-                            options.key, row.attempt, format_instant(*row.lease_until), options.key));
+                            "run 'idemkey{} release --key {}' to allow a new attempt",
+                            options.key, row.attempt, format_instant(*row.lease_until),
+                            options.scope == "default" ? "" : " --scope " + options.scope,
+                            options.key));
   }
   throw Error(exit_code::temporary,
               fmt::format("key '{}' is in progress (attempt {}, lease until {}); try again later "
@@ -144,9 +134,11 @@ proc::Handlers lease_keeper(Store& store, const Clock& clock, const RunOptions& 
   handlers.on_stdout = [&out](std::string_view chunk) { out.take(chunk); };
   handlers.on_stderr = [&err](std::string_view chunk) { err.take(chunk); };
   handlers.tick_interval = std::max<Duration>(options.lease / 3, std::chrono::milliseconds(100));
-  handlers.on_tick = [&store, &clock, &options, &row] {
+  handlers.on_tick = [&store, &clock, &options, &row, warned = false]() mutable {
+    if (warned) return;  // taken over: nothing left to renew
     try {
       if (!store.renew(options.scope, options.key, row.token, clock.now() + options.lease)) {
+        warned = true;
         warn(fmt::format("key '{}' was taken over by another attempt; this attempt's result "
                          "will not be stored",
                          options.key));
@@ -160,11 +152,12 @@ proc::Handlers lease_keeper(Store& store, const Clock& clock, const RunOptions& 
 
 // Settles the claim after the command ended: store the result, or release the key.
 int settle(Store& store, const Clock& clock, const RunOptions& options, const KeyRow& row,
-           const proc::Outcome& outcome, const Capture& out, const Capture& err) {
+           const proc::Outcome& outcome, const Capture& out, const Capture& err,
+           StatusFile& status_file) {
   RunReport report{"executed", row.attempt, outcome.exit_status, false};
   auto release_and_report = [&] {
     store.release(options.scope, options.key, row.token);
-    report_status(options, report);
+    report_status(status_file, options, report);
   };
   if (outcome.launch_failed) {
     release_and_report();
@@ -195,7 +188,7 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
                      "the key over",
                      row.attempt, options.key));
   }
-  report_status(options, report);
+  report_status(status_file, options, report);
   return outcome.exit_status;
 }
 
@@ -206,8 +199,10 @@ std::string run_fingerprint(const RunOptions& options, const std::optional<std::
   hasher.update_framed("idemkey-run-v1");
   hasher.update_framed(std::to_string(options.command.size()));
   for (const auto& argument : options.command) hasher.update_framed(argument);
-  hasher.update_framed(std::to_string(options.environment_names.size()));
-  for (const auto& name : options.environment_names) {
+  // The order and repetition of --env options do not change the request.
+  std::set<std::string> names(options.environment_names.begin(), options.environment_names.end());
+  hasher.update_framed(std::to_string(names.size()));
+  for (const auto& name : names) {
     hasher.update_framed(name);
     const char* value = std::getenv(name.c_str());
     hasher.update_framed(value == nullptr ? "unset" : "set");
@@ -219,11 +214,13 @@ std::string run_fingerprint(const RunOptions& options, const std::optional<std::
 }
 
 int run(Store& store, const Clock& clock, const RunOptions& options) {
+  StatusFile status_file;
+  if (!options.status_file.empty()) status_file.emplace(options.status_file);
   std::optional<std::string> input;
   if (options.use_stdin) input = read_all(STDIN_FILENO, "<stdin>", options.max_output);
   const std::string fingerprint = run_fingerprint(options, input);
   Claim claim = claim_with_wait(store, clock, options, fingerprint);
-  if (claim.decision == Decision::replay) return replay(options, *claim.row);
+  if (claim.decision == Decision::replay) return replay(status_file, options, *claim.row);
   if (claim.decision != Decision::proceed) refuse(claim, options);
   const KeyRow& row = *claim.row;
   Capture out{STDOUT_FILENO, options.max_output, {}};
@@ -236,7 +233,7 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
     store.release(options.scope, options.key, row.token);
     throw;
   }
-  return settle(store, clock, options, row, outcome, out, err);
+  return settle(store, clock, options, row, outcome, out, err, status_file);
 }
 
 }  // namespace sluice::idemkey

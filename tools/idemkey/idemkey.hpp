@@ -68,13 +68,15 @@ int release(Store& store, const std::string& scope, const std::string& key,
 int show(Store& store, const Clock& clock, const std::string& scope, const std::string& key,
          cli::Format format, OutputStream& out);
 
-// state_filter: "", "in_progress", "completed" or "expired".
+// scope: "" lists every scope. state_filter: "", "in_progress", "completed" or "expired".
 int list(Store& store, const Clock& clock, const std::string& scope, const std::string& state_filter,
          cli::Format format, OutputStream& out);
 
 int collect_garbage(Store& store, const Clock& clock, int batch, OutputStream& out);
 
-int stats(Store& store, const Clock& clock, cli::Format format, OutputStream& out);
+// scope: "" counts every scope.
+int stats(Store& store, const Clock& clock, const std::string& scope, cli::Format format,
+          OutputStream& out);
 
 struct FilterOptions {
   std::string scope = "default";
@@ -85,6 +87,7 @@ struct FilterOptions {
   std::size_t batch = 4096;
   Duration ttl = std::chrono::hours(24);
   std::vector<std::string> inputs;
+  ProgressMode progress = ProgressMode::never;
 };
 
 struct FilterCounts {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "idemkey.hpp"
+#include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
 
@@ -60,7 +61,13 @@ int begin(Store& store, const Clock& clock, const BeginOptions& options, OutputS
       return exit_code::success;
     case Decision::replay:
       json.add_string("decision", "replay").add_string("key", options.key)
-          .add_int("status", row.exit_status.value_or(0)).add_string("response", row.stdout_bytes);
+          .add_int("status", row.exit_status.value_or(0));
+      // A response that is not text comes back losslessly as base64.
+      if (is_valid_utf8(row.stdout_bytes)) {
+        json.add_string("response", row.stdout_bytes);
+      } else {
+        json.add_string("response_base64", to_base64(row.stdout_bytes));
+      }
       out.write_line(json.finish());
       return exit_code::definite_no;
     case Decision::conflict:
@@ -133,10 +140,11 @@ int collect_garbage(Store& store, const Clock& clock, int batch, OutputStream& o
   return exit_code::success;
 }
 
-int stats(Store& store, const Clock& clock, cli::Format format, OutputStream& out) {
+int stats(Store& store, const Clock& clock, const std::string& scope, cli::Format format,
+          OutputStream& out) {
   std::int64_t keys = 0, in_progress = 0, completed = 0, expired = 0, bytes = 0;
   Instant now = clock.now();
-  store.list({}, [&](const KeyRow& row) {
+  store.list(scope, [&](const KeyRow& row) {
     ++keys;
     bytes += row.stored_bytes;
     if (is_expired(row, now)) {

@@ -30,13 +30,15 @@ struct Settings {
   int status = 0;
   std::string response_file;
   std::string state_filter;
-  int batch = 0;
+  int gc_batch = 1000;
+  int filter_batch = 4096;
   cli::Format format = cli::Format::jsonl;
   std::string key_field;
   std::vector<std::string> fingerprint_fields;
   std::string duplicates_file;
   bool skip_invalid = false;
   bool quiet = false;
+  ProgressMode progress = ProgressMode::automatic;
   std::vector<std::string> inputs;
 };
 
@@ -64,10 +66,10 @@ CLI::App* add_run(CLI::App& app, Settings& settings) {
   add_key(*run, settings);
   add_ttl(*run, settings);
   add_lease(*run, settings);
-  run->add_option("--wait", settings.wait,
-                  "Wait (up to DURATION, default: as long as the holder lives) for a running "
-                  "attempt, then replay")
-      ->expected(0, 1)
+  // A flag with an optional "=DURATION", like GNU --color[=WHEN]: a separate word after
+  // --wait is never taken as its value, so "--wait -- CMD" keeps its "--".
+  run->add_flag("--wait{forever}", settings.wait,
+                "Wait for a running attempt (--wait=DURATION: at most that long), then replay")
       ->type_name("[=DURATION]");
   run->add_option("--stale", settings.stale, "When a lease expired: steal (run again) or fail")
       ->check(CLI::IsMember({"steal", "fail"}));
@@ -76,7 +78,8 @@ CLI::App* add_run(CLI::App& app, Settings& settings) {
       ->type_name("CODES");
   run->add_option("--env", settings.environment_names,
                   "Include this environment variable in the request fingerprint (repeatable)")
-      ->type_name("NAME")
+      ->type_name("NAME[,NAME...]")
+      ->delimiter(',')
       ->allow_extra_args(false);
   run->add_flag("--stdin", settings.use_stdin,
                 "Read stdin, include it in the fingerprint and feed it to CMD");
@@ -119,7 +122,7 @@ void add_admin_commands(CLI::App& app, Settings& settings) {
   cli::add_format_option(*list, settings.format);
 
   auto* gc = app.add_subcommand("gc", "Delete expired keys");
-  gc->add_option("--batch", settings.batch, "Rows deleted per transaction")
+  gc->add_option("--batch", settings.gc_batch, "Rows deleted per transaction")
       ->check(CLI::Range(1, 1000000));
 
   auto* stats = app.add_subcommand("stats", "Count keys by state");
@@ -133,13 +136,15 @@ void add_filter(CLI::App& app, Settings& settings) {
   filter->add_option("--fingerprint-fields", settings.fingerprint_fields,
                      "Fields whose canonical JSON is the fingerprint (default: the whole record)")
       ->delimiter(',')
+      ->allow_extra_args(false)
       ->type_name("A,B,...");
   filter->add_option("--duplicates", settings.duplicates_file, "Append dropped duplicates to FILE")
       ->type_name("FILE");
   filter->add_flag("--skip-invalid", settings.skip_invalid,
                    "Report bad lines and conflicts, go on, and exit 1 at the end");
-  filter->add_option("--batch", settings.batch, "Records per commit")->check(CLI::Range(1, 1000000));
+  filter->add_option("--batch", settings.filter_batch, "Records per commit")->check(CLI::Range(1, 1000000));
   add_ttl(*filter, settings);
+  cli::add_progress_option(*filter, settings.progress);
   filter->add_option("files", settings.inputs, "Input files (none or - is stdin)");
 }
 
@@ -152,9 +157,15 @@ Store open_store(const Settings& settings, bool must_exist) {
   return Store(cli::state_path(settings.state, "idemkey", !must_exist), options);
 }
 
+Duration lease_option(const Settings& settings) {
+  Duration lease = cli::duration_option("--lease", settings.lease);
+  if (lease <= Duration::zero()) throw Error(exit_code::usage, "--lease must be positive");
+  return lease;
+}
+
 std::optional<Duration> wait_option(const CLI::App& run, const Settings& settings) {
   if (run.count("--wait") == 0) return std::nullopt;
-  if (settings.wait.empty()) return Duration::max();
+  if (settings.wait == "forever") return Duration::max();
   return cli::duration_option("--wait", settings.wait);
 }
 
@@ -163,8 +174,7 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   options.scope = settings.scope;
   options.key = settings.key;
   options.ttl = cli::duration_option("--ttl", settings.ttl);
-  options.lease = cli::duration_option("--lease", settings.lease);
-  if (options.lease <= Duration::zero()) throw Error(exit_code::usage, "--lease must be positive");
+  options.lease = lease_option(settings);
   options.wait = wait_option(run, settings);
   options.stale = settings.stale == "fail" ? StalePolicy::fail : StalePolicy::steal;
   options.release_on_exit = cli::exit_code_set("--release-on-exit", settings.release_on_exit);
@@ -199,9 +209,10 @@ int run_filter(Settings& settings, OutputStream& out) {
   options.fingerprint_fields = settings.fingerprint_fields;
   options.duplicates_file = settings.duplicates_file;
   options.skip_invalid = settings.skip_invalid;
-  if (settings.batch > 0) options.batch = static_cast<std::size_t>(settings.batch);
+  options.batch = static_cast<std::size_t>(settings.filter_batch);
   options.ttl = cli::duration_option("--ttl", settings.ttl);
   options.inputs = settings.inputs;
+  options.progress = settings.progress;
   FilterCounts counts = filter(store, cli::make_clock(settings.state), options, out);
   if (!settings.quiet) {
     note(fmt::format("{} passed, {} duplicates dropped, {} invalid", counts.passed,
@@ -212,7 +223,11 @@ int run_filter(Settings& settings, OutputStream& out) {
 
 int dispatch(CLI::App& app, Settings& settings) {
   validate_key("scope", settings.scope);
-  if (!settings.key.empty() || app.got_subcommand("run")) validate_key("key", settings.key);
+  for (const char* keyed : {"run", "begin", "finish", "release", "show"}) {
+    if (app.got_subcommand(keyed)) validate_key("key", settings.key);
+  }
+  // list and stats cover every scope unless --scope names one.
+  const std::string chosen_scope = app.count("--scope") > 0 ? settings.scope : std::string();
   Clock clock = cli::make_clock(settings.state);
   OutputStream out(STDOUT_FILENO);
   int status = exit_code::success;
@@ -225,7 +240,7 @@ int dispatch(CLI::App& app, Settings& settings) {
   } else if (app.got_subcommand("begin")) {
     Store store = open_store(settings, false);
     BeginOptions options{settings.scope, settings.key, validated_fingerprint(settings.fingerprint),
-                         cli::duration_option("--lease", settings.lease),
+                         lease_option(settings),
                          cli::duration_option("--ttl", settings.ttl)};
     status = begin(store, clock, options, out);
   } else if (app.got_subcommand("finish")) {
@@ -243,11 +258,11 @@ int dispatch(CLI::App& app, Settings& settings) {
     if (app.got_subcommand("show")) {
       status = show(store, clock, settings.scope, settings.key, settings.format, out);
     } else if (app.got_subcommand("list")) {
-      status = list(store, clock, settings.scope, settings.state_filter, settings.format, out);
+      status = list(store, clock, chosen_scope, settings.state_filter, settings.format, out);
     } else if (app.got_subcommand("gc")) {
-      status = collect_garbage(store, clock, settings.batch > 0 ? settings.batch : 1000, out);
+      status = collect_garbage(store, clock, settings.gc_batch, out);
     } else {
-      status = stats(store, clock, settings.format, out);
+      status = stats(store, clock, chosen_scope, settings.format, out);
     }
   }
   out.flush();

@@ -14,6 +14,7 @@
 #include "idemkey.hpp"
 #include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
+#include "sluice/progress.hpp"
 #include "sluice/signals.hpp"
 
 namespace sluice::idemkey {
@@ -80,14 +81,16 @@ std::optional<std::string> Filter::key_of(const Record& record) {
   std::string problem;
   if (field == nullptr) {
     problem = fmt::format("missing key field '{}'", options_.key_field);
-  } else if (field->is_string() && !field->text().empty()) {
+  } else if ((field->is_string() || (field->is_number() && is_integer_text(field->text()))) &&
+             is_valid_key(field->text())) {
     return field->text();
-  } else if (field->is_number() && is_integer_text(field->text())) {
-    return field->text();
+  } else if (field->is_string()) {
+    problem = fmt::format("key field '{}' is not a valid key (1 to 255 printable ASCII "
+                          "characters without spaces)",
+                          options_.key_field);
   } else {
-    problem = fmt::format("key field '{}' must be a non-empty string or an integer, not {}",
-                          options_.key_field,
-                          field->is_string() ? "an empty string" : kind_name(field->kind()));
+    problem = fmt::format("key field '{}' must be a string or an integer, not {}",
+                          options_.key_field, kind_name(field->kind()));
   }
   reader_.reject(record, problem);
   return std::nullopt;
@@ -134,14 +137,19 @@ void Filter::commit_batch() {
 FilterCounts Filter::run() {
   // Do not hold records (or the writer lock) while the input is idle.
   reader_.on_idle([this] { commit_batch(); });
+  Progress progress(options_.progress, "idemkey filter", total_input_bytes(options_.inputs));
+  std::uint64_t records = 0;
   try {
     while (auto record = reader_.next()) {
       process(*record);
       throw_if_interrupted();
+      progress.update(reader_.bytes_read(), ++records);
     }
   } catch (const Error& error) {
-    // Keep state and output consistent: what was emitted before the failure stays claimed.
-    if (error.code() == exit_code::data) commit_batch();
+    // A bad line or Ctrl-C stops the run cleanly: deliver what was accepted and commit its
+    // claims, so state and output agree. Output errors (a closed pipe, a full disk) must not
+    // commit: those records were not delivered, and the transaction rolls back.
+    if (error.code() == exit_code::data || pending_signal() != 0) commit_batch();
     throw;
   }
   commit_batch();

@@ -81,10 +81,14 @@ Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, 
   return stale == StalePolicy::steal ? Decision::proceed : Decision::stale_locked;
 }
 
-void validate_key(std::string_view what, std::string_view key) {
+bool is_valid_key(std::string_view key) {
   bool valid = !key.empty() && key.size() <= 255;
   for (char c : key) valid = valid && c >= 0x21 && c <= 0x7e;
-  if (!valid) {
+  return valid;
+}
+
+void validate_key(std::string_view what, std::string_view key) {
+  if (!is_valid_key(key)) {
     throw Error(exit_code::usage,
                 fmt::format("invalid {} '{}': use 1 to 255 printable ASCII characters without "
                             "spaces",

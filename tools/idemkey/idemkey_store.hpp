@@ -65,7 +65,9 @@ struct Claim {
 Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, Instant now,
                 StalePolicy stale);
 
-// Keys and scopes: 1 to 255 characters in 0x21-0x7E. Throws Error(2) naming `what`.
+// Keys and scopes: 1 to 255 characters in 0x21-0x7E.
+bool is_valid_key(std::string_view key);
+// Throws Error(2) naming `what` unless is_valid_key.
 void validate_key(std::string_view what, std::string_view key);
 
 // IDEMKEY_DOWNSTREAM_KEY: a stable key derived from scope and key.

@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "sluice/clock.hpp"
+#include "sluice/progress.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice::cli {
@@ -64,5 +65,8 @@ std::uint64_t size_option(std::string_view option, std::string_view text);
 // --format jsonl|table|csv.
 enum class Format { jsonl, table, csv };
 void add_format_option(CLI::App& app, Format& format);
+
+// --progress auto|always|never.
+void add_progress_option(CLI::App& app, ProgressMode& mode);
 
 }  // namespace sluice::cli

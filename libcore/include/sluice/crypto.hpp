@@ -37,6 +37,9 @@ Sha256Digest sha256(std::string_view bytes);
 std::string to_hex(std::string_view bytes);
 std::string to_hex(const Sha256Digest& digest);
 
+// Standard base64 (RFC 4648) with padding.
+std::string to_base64(std::string_view bytes);
+
 // `byte_count` bytes from the kernel's random source, as lower-case hex.
 std::string random_hex(std::size_t byte_count);
 

@@ -140,6 +140,7 @@ class Database {
  private:
   void open_handle(bool created);
   void check_is_sluice_state();
+  void close();
   void apply_pragmas();
   sqlite3* handle_ = nullptr;
   std::string path_;

@@ -58,6 +58,9 @@ std::string_view kind_name(JsonValue::Kind kind);
 // True when `text` is exactly one JSON number per RFC 8259.
 bool is_json_number(std::string_view text);
 
+// True when `text` is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
 // Appends `text` as a JSON string literal. Invalid UTF-8 becomes U+FFFD so the output is
 // always valid JSON.
 void append_json_string(std::string& out, std::string_view text);
@@ -142,6 +145,7 @@ struct Record {
 // Reads JSON Lines records from one or more inputs in order (operands; none means stdin).
 class JsonlReader {
  public:
+  // Every named file must exist (checked here, before any is read): otherwise Error(66).
   explicit JsonlReader(std::vector<std::string> paths, bool skip_invalid = false);
   ~JsonlReader();
   // The next valid record, or nullopt at the end of all inputs. Invalid lines throw

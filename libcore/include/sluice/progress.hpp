@@ -1,0 +1,47 @@
+// progress: a one-line progress meter on stderr for long work (DESIGN.md section 5): bytes and
+// records done, rate and, when the total is known, percentage and ETA. Shown when stderr is a
+// terminal (--progress auto), always, or never; never written to stdout.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+enum class ProgressMode { automatic, always, never };
+
+class Progress {
+ public:
+  // total_bytes 0 means unknown (a pipe).
+  Progress(ProgressMode mode, std::string label, std::uint64_t total_bytes);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  // Cheap enough to call per record: it looks at the clock every 1024 calls and redraws at
+  // most five times a second, and only after the first second.
+  void update(std::uint64_t bytes, std::uint64_t records);
+  // Erases the meter line (if one was drawn).
+  void finish();
+  [[nodiscard]] bool enabled() const { return enabled_; }
+
+  // The text of the meter, for tests.
+  static std::string render(std::string_view label, std::uint64_t bytes, std::uint64_t records,
+                            std::uint64_t total_bytes, double seconds);
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+  std::string label_;
+  std::uint64_t total_bytes_;
+  std::uint32_t calls_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point next_draw_;
+};
+
+// The combined size of the regular files among `paths` ("-" and pipes count as unknown: 0).
+std::uint64_t total_input_bytes(const std::vector<std::string>& paths);
+
+}  // namespace sluice

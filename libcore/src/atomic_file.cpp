@@ -1,0 +1,45 @@
+#include "sluice/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice {
+
+AtomicFile::AtomicFile(std::string path, unsigned mode) : path_(std::move(path)) {
+  temporary_ = path_ + ".tmp.XXXXXX";
+  fd_ = ::mkostemp(temporary_.data(), O_CLOEXEC);
+  if (fd_ < 0) {
+    throw Error(exit_code::cannot_create,
+                fmt::format("cannot create '{}': {}", path_, std::strerror(errno)));
+  }
+  ::fchmod(fd_, static_cast<mode_t>(mode));
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(temporary_.c_str());
+  }
+}
+
+void AtomicFile::commit(std::string_view contents) {
+  int error = write_all(fd_, contents);
+  if (::close(fd_) != 0 && error == 0) error = errno;
+  fd_ = -1;
+  if (error == 0 && ::rename(temporary_.c_str(), path_.c_str()) != 0) error = errno;
+  if (error != 0) {
+    ::unlink(temporary_.c_str());
+    throw Error(exit_code::io, fmt::format("cannot write '{}': {}", path_, std::strerror(error)));
+  }
+}
+
+}  // namespace sluice

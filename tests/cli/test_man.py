@@ -1,0 +1,174 @@
+"""The man pages: each renders without a groff warning, each tool's page documents every long
+option the tool's --help lists (top level and every subcommand), and each section 1 page has the
+sections a reader expects."""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+from sluice_cli import BIN, SOURCE
+
+MAN_DIR = os.path.join(SOURCE, "man")
+
+REQUIRED_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "ENVIRONMENT",
+                     "FILES", "EXAMPLES", "SEE ALSO"]
+
+# Escapes that may sit inside or around an option name in man source without changing it:
+# font changes (\fB, \f(CW, \f[I]), the no-hyphenation and zero-width markers, \c.
+FONT_AND_MARKER_ESCAPES = re.compile(r"\\f(?:\[[^\]]*\]|\(..|.)|\\[%&:c]")
+
+
+def man_pages(*sections):
+    pages = []
+    for section in sections:
+        pages += glob.glob(os.path.join(MAN_DIR, f"*.{section}"))
+    return sorted(pages)
+
+
+def read(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def plain_source(source):
+    """The page source with comment lines dropped, escaped hyphens as '-' and font escapes gone,
+    so that '\\fB\\-\\-key\\fR' and '--key' both read '--key'."""
+    lines = [line for line in source.splitlines()
+             if not line.startswith('.\\"') and not line.startswith("'\\\"")]
+    text = "\n".join(lines).replace("\\-", "-")
+    return FONT_AND_MARKER_ESCAPES.sub("", text)
+
+
+def mentions_option(plain, option):
+    # Whole option names only: --fingerprint must not be found inside --fingerprint-fields.
+    return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", plain) is not None
+
+
+def section_headings(source):
+    headings = []
+    for line in source.splitlines():
+        match = re.match(r"\.SH\s+(.*)$", line)
+        if match:
+            headings.append(match.group(1).strip().strip('"').strip())
+    return headings
+
+
+def help_sections(text):
+    """Maps each 'Header:' line of CLI11 help output to the lines under it."""
+    sections, current = {}, None
+    for line in text.splitlines():
+        if line and not line[0].isspace() and line.rstrip().endswith(":"):
+            current = line.rstrip()[:-1]
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    return sections
+
+
+def subcommands_in_help(text):
+    """Names listed under 'Subcommands:': the first word of each least-indented line (deeper
+    lines are wrapped descriptions)."""
+    lines = [line for line in help_sections(text).get("Subcommands", []) if line.strip()]
+    if not lines:
+        return []
+    indent = min(len(line) - len(line.lstrip()) for line in lines)
+    return [line.split()[0] for line in lines if len(line) - len(line.lstrip()) == indent]
+
+
+def long_options_in_help(text):
+    """Long options declared under 'Options:' (the names column, e.g. '-k,--key TEXT')."""
+    options = set()
+    for line in help_sections(text).get("Options", []):
+        stripped = line.strip()
+        if not stripped.startswith("-"):
+            continue
+        for name in stripped.split()[0].split(","):
+            match = re.match(r"--[A-Za-z0-9][A-Za-z0-9-]*", name)
+            if match:
+                options.add(match.group(0))
+    return options
+
+
+def documented_tools():
+    """Binaries in SLUICE_BIN that have a section 1 page (test binaries have none)."""
+    tools = []
+    for name in sorted(os.listdir(BIN)):
+        binary = os.path.join(BIN, name)
+        if (os.path.isfile(binary) and os.access(binary, os.X_OK)
+                and os.path.isfile(os.path.join(MAN_DIR, f"{name}.1"))):
+            tools.append(name)
+    return tools
+
+
+class ManPages(unittest.TestCase):
+    def run_help(self, tool, *words):
+        command = [os.path.join(BIN, tool), *words, "--help"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, f"{' '.join(command)}: {result.stderr}")
+        return result.stdout
+
+    def options_of(self, tool, words=(), depth=0):
+        """Every long option of `tool words...` and of its subcommands, each with where it
+        was found."""
+        text = self.run_help(tool, *words)
+        where = " ".join([tool, *words])
+        found = {option: where for option in long_options_in_help(text)}
+        if depth < 3:
+            for subcommand in subcommands_in_help(text):
+                for option, place in self.options_of(tool, (*words, subcommand), depth + 1).items():
+                    found.setdefault(option, place)
+        return found
+
+    def test_pages_exist(self):
+        self.assertTrue(man_pages("1"), f"no section 1 pages in {MAN_DIR}")
+        self.assertTrue(os.path.isfile(os.path.join(MAN_DIR, "sluice.7")))
+
+    def test_pages_render_without_warnings(self):
+        groff = shutil.which("groff")
+        self.assertIsNotNone(groff, "groff is not installed (Debian package groff-base)")
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        for page in man_pages("1", "7"):
+            with self.subTest(page=os.path.basename(page)):
+                result = subprocess.run([groff, "-man", "-ww", "-z", page], capture_output=True,
+                                        text=True, env=env, timeout=60)
+                self.assertEqual(result.stderr, "", f"groff warnings for {page}")
+                self.assertEqual(result.returncode, 0, f"groff failed on {page}")
+
+    def test_every_long_option_is_documented(self):
+        tools = documented_tools()
+        self.assertTrue(tools, f"no binary in {BIN} has a page in {MAN_DIR}")
+        for tool in tools:
+            with self.subTest(tool=tool):
+                options = self.options_of(tool)
+                self.assertIn("--help", options, f"could not parse the --help of {tool}")
+                page = os.path.join(MAN_DIR, f"{tool}.1")
+                plain = plain_source(read(page))
+                missing = sorted(f"{option} (from '{place} --help')"
+                                 for option, place in options.items()
+                                 if not mentions_option(plain, option))
+                self.assertEqual(missing, [], f"options missing from {page}")
+
+    def test_options_are_written_with_escaped_hyphens(self):
+        # An unescaped '-' may render as a hyphen (U+2010) that cannot be pasted into a shell.
+        for page in man_pages("1", "7"):
+            with self.subTest(page=os.path.basename(page)):
+                bad = [f"{number}: {line}"
+                       for number, line in enumerate(read(page).splitlines(), start=1)
+                       if not line.startswith('.\\"')
+                       and re.search(r"(?<![\\\w-])--?[A-Za-z]",
+                                     FONT_AND_MARKER_ESCAPES.sub("", line))]
+                self.assertEqual(bad, [], "write options as \\-\\-name")
+
+    def test_section_one_pages_have_the_required_sections(self):
+        for page in man_pages("1"):
+            with self.subTest(page=os.path.basename(page)):
+                headings = section_headings(read(page))
+                missing = [name for name in REQUIRED_SECTIONS if name not in headings]
+                self.assertEqual(missing, [], f"sections missing from {page}")
+
+
+if __name__ == "__main__":
+    unittest.main()

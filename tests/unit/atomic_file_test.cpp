@@ -1,0 +1,52 @@
+#include "sluice/atomic_file.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "sluice/error.hpp"
+#include "test_support.hpp"
+
+namespace sluice {
+namespace {
+
+std::string contents(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(AtomicFile, ReplacesContentsOnCommit) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("f")) << "old";
+  {
+    AtomicFile file(dir.file("f"));
+    EXPECT_EQ(contents(dir.file("f")), "old");  // untouched until commit
+    file.commit("new\n");
+  }
+  EXPECT_EQ(contents(dir.file("f")), "new\n");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(AtomicFile, LeavesNoTemporaryWithoutCommit) {
+  testing::TempDir dir;
+  { AtomicFile file(dir.file("f")); }
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(AtomicFile, UnwritableDirectoryIs73AtConstruction) {
+  try {
+    AtomicFile file("/nonexistent-dir/f");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::cannot_create);
+  }
+}
+
+}  // namespace
+}  // namespace sluice
