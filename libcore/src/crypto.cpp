@@ -47,9 +47,14 @@ Sha256Digest Sha256::finish() {
 }
 
 Sha256Digest sha256(std::string_view bytes) {
-  Sha256 hasher;
-  hasher.update(bytes);
-  return hasher.finish();
+  // One-shot: no digest context to allocate (this runs once per record in stream filters).
+  Sha256Digest digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+      length != digest.size()) {
+    throw Error(exit_code::internal, "libcrypto SHA-256 failed");
+  }
+  return digest;
 }
 
 std::string to_hex(std::string_view bytes) {

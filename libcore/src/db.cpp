@@ -198,6 +198,7 @@ void Database::apply_pragmas() {
   execute_script(options_.synchronous == Synchronous::full ? "PRAGMA synchronous=FULL"
                                                            : "PRAGMA synchronous=NORMAL");
   execute_script("PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864");
+  if (options_.cache_kib > 0) execute_script(fmt::format("PRAGMA cache_size=-{}", options_.cache_kib));
 }
 
 void Database::check_is_sluice_state() {
@@ -294,8 +295,11 @@ WriteTransaction::WriteTransaction(Database& database) : database_(database) {
   }
 }
 
-WriteTransaction::~WriteTransaction() {
+WriteTransaction::~WriteTransaction() { rollback(); }
+
+void WriteTransaction::rollback() {
   if (!open_) return;
+  open_ = false;
   try {
     database_.execute("ROLLBACK");
   } catch (const Error&) {

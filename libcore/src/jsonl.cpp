@@ -537,8 +537,11 @@ std::optional<Record> JsonlReader::next() {
 }
 
 void JsonlReader::reject(const Record& record, std::string_view message) {
-  std::string where = location(lines_ ? lines_->source_name() : "<stdin>", record.line);
-  if (!skip_invalid_) throw Error(exit_code::data, std::string(message), where);
+  reject_at(location(lines_ ? lines_->source_name() : "<stdin>", record.line), message);
+}
+
+void JsonlReader::reject_at(std::string_view where, std::string_view message) {
+  if (!skip_invalid_) throw Error(exit_code::data, std::string(message), std::string(where));
   ++skipped_;
   print_diagnostic(Severity::error, where, fmt::format("{} (skipped)", message));
 }
@@ -546,6 +549,11 @@ void JsonlReader::reject(const Record& record, std::string_view message) {
 std::string JsonlReader::current_location() const {
   if (!lines_) return {};
   return location(lines_->source_name(), lines_->line_number());
+}
+
+std::string JsonlReader::location_of(std::size_t input, long long line) const {
+  const std::string& path = paths_.at(input);
+  return location(path == "-" ? "<stdin>" : path, line);
 }
 
 std::uint64_t JsonlReader::bytes_read() const {

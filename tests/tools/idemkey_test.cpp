@@ -214,5 +214,27 @@ TEST_F(IdemkeyStore, FilterCommitsWhatItEmittedBeforeABadLine) {
   EXPECT_FALSE(store_->live_fingerprint("default", "3", t0).has_value());
 }
 
+TEST_F(IdemkeyStore, FilterConflictMidBatchKeepsOnlyTheClaimsBeforeIt) {
+  FilterOptions options;
+  options.key_field = "id";
+  options.inputs = {file("e.jsonl", "{\"id\":\"b\",\"v\":1}\n{\"id\":\"b\",\"v\":2}\n"
+                                    "{\"id\":\"a\"}\n")};
+  FilterCounts counts;
+  try {
+    run_filter(*store_, options, counts, dir_ + "/out");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_EQ(error.location(), options.inputs[0] + ":2");
+  }
+  std::ifstream in(dir_ + "/out");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "{\"id\":\"b\",\"v\":1}\n");
+  EXPECT_TRUE(store_->live_fingerprint("default", "b", t0).has_value());
+  // "a" sorts first and was claimed before the conflict was found; that claim was undone.
+  EXPECT_FALSE(store_->live_fingerprint("default", "a", t0).has_value());
+}
+
 }  // namespace
 }  // namespace sluice::idemkey

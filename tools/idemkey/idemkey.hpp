@@ -84,7 +84,7 @@ struct FilterOptions {
   std::vector<std::string> fingerprint_fields;  // empty: the whole record
   std::string duplicates_file;                  // where dropped duplicates go, if anywhere
   bool skip_invalid = false;
-  std::size_t batch = 4096;
+  std::size_t batch = 65536;
   Duration ttl = std::chrono::hours(24);
   std::vector<std::string> inputs;
   ProgressMode progress = ProgressMode::never;

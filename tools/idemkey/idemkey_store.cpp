@@ -28,7 +28,7 @@ CREATE TABLE idemkey_keys (
   stderr BLOB,
   PRIMARY KEY (scope, key)
 ) STRICT;
-CREATE INDEX idemkey_keys_expiry ON idemkey_keys (expires_at) WHERE expires_at IS NOT NULL;
+
 )sql";
 
 constexpr std::array<std::string_view, 1> migrations{schema_v1};
@@ -202,13 +202,31 @@ std::int64_t Store::collect_garbage(Instant now, int batch) {
   for (;;) {
     db::WriteTransaction transaction(database_);
     int changed = database_.execute(
-        "DELETE FROM idemkey_keys WHERE rowid IN (SELECT rowid FROM idemkey_keys WHERE "
-        "expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
+        "DELETE FROM idemkey_keys WHERE (scope, key) IN (SELECT scope, key FROM idemkey_keys "
+        "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
         micros(now), batch);
     transaction.commit();
     deleted += changed;
     if (changed < batch) return deleted;
   }
+}
+
+std::optional<std::string> Store::remember_if_new(std::string_view scope, std::string_view key,
+                                                 std::string_view fingerprint, Instant now,
+                                                 Duration ttl) {
+  // One statement for the common case (a new key): insert, or replace an expired row. Only
+  // when a live row stops it is the stored fingerprint read.
+  int changed = database_.execute(
+      "INSERT INTO idemkey_keys (scope, key, fingerprint, state, token, attempt, created_at, ttl, "
+      "completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, 'completed', '', 1, ?4, ?5, ?4, "
+      "?4 + ?5, 0) ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+      "state = 'completed', token = '', attempt = 1, created_at = excluded.created_at, "
+      "lease_until = NULL, ttl = excluded.ttl, completed_at = excluded.completed_at, expires_at = "
+      "excluded.expires_at, exit_status = 0, stdout = NULL, stderr = NULL "
+      "WHERE idemkey_keys.expires_at IS NOT NULL AND idemkey_keys.expires_at <= ?4",
+      scope, key, fingerprint, micros(now), ttl.count());
+  if (changed == 1) return std::nullopt;
+  return live_fingerprint(scope, key, now);
 }
 
 std::optional<std::string> Store::live_fingerprint(std::string_view scope, std::string_view key,
@@ -219,15 +237,6 @@ std::optional<std::string> Store::live_fingerprint(std::string_view scope, std::
       scope, key, micros(now));
   if (!query.step()) return std::nullopt;
   return query->text(0);
-}
-
-void Store::remember(std::string_view scope, std::string_view key, std::string_view fingerprint,
-                     Instant now, Duration ttl) {
-  database_.execute(
-      "INSERT OR REPLACE INTO idemkey_keys (scope, key, fingerprint, state, token, attempt, "
-      "created_at, ttl, completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, 'completed', "
-      "'', 1, ?4, ?5, ?4, ?4 + ?5, 0)",
-      scope, key, fingerprint, micros(now), ttl.count());
 }
 
 void Store::list(std::string_view scope, const std::function<void(const KeyRow&)>& visit) {

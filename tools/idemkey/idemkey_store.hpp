@@ -102,13 +102,15 @@ class Store {
   // Deletes completed keys whose expiry is at or before `now`, `batch` rows per transaction.
   std::int64_t collect_garbage(Instant now, int batch);
 
-  // For filter, inside the caller's write transaction: the fingerprint a live (unexpired)
-  // key was first seen with, or nullopt when the key is new or expired.
+  // For filter, inside the caller's write transaction: records a new (or expired) key as
+  // completed with no saved output and returns nullopt; for a live key, changes nothing and
+  // returns the fingerprint it was first seen with.
+  std::optional<std::string> remember_if_new(std::string_view scope, std::string_view key,
+                                             std::string_view fingerprint, Instant now,
+                                             Duration ttl);
+  // The fingerprint of a live (unexpired) key, or nullopt when it is absent or expired.
   std::optional<std::string> live_fingerprint(std::string_view scope, std::string_view key,
                                               Instant now);
-  // For filter: records the key as completed (no saved output), replacing an expired row.
-  void remember(std::string_view scope, std::string_view key, std::string_view fingerprint,
-                Instant now, Duration ttl);
 
   // Visits the rows of `scope` (every scope when empty) ordered by scope and key, without
   // outputs, inside one read transaction.

@@ -36,6 +36,9 @@ struct OpenOptions {
   // Accept an SQLite file that is not sluice state (reindex works on the user's own file).
   // Otherwise such a file is refused with Error(65) before anything is written to it.
   bool foreign_file = false;
+  // Page cache size in KiB (0: SQLite's default of 2 MiB). Bulk writers with random keys
+  // want their index in memory; the cache grows only as pages are used.
+  std::int64_t cache_kib = 0;
 };
 
 class Database;
@@ -157,6 +160,8 @@ class WriteTransaction {
   WriteTransaction(const WriteTransaction&) = delete;
   WriteTransaction& operator=(const WriteTransaction&) = delete;
   void commit();
+  // Ends the transaction now, discarding its changes.
+  void rollback();
 
  private:
   Database& database_;

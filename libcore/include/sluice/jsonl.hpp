@@ -154,8 +154,14 @@ class JsonlReader {
   // Applies the same policy to a record the tool finds invalid (missing field, wrong type):
   // throws Error(65) at the record's location, or reports it and returns when skipping.
   void reject(const Record& record, std::string_view message);
+  // The same for a record read earlier, at `where` (its current_location() then).
+  void reject_at(std::string_view where, std::string_view message);
   [[nodiscard]] std::uint64_t skipped() const { return skipped_; }
   [[nodiscard]] std::string current_location() const;
+  // Which input (0-based, in operand order) the last record came from, and the location
+  // string for a line of any input: cheap handles for records whose errors surface later.
+  [[nodiscard]] std::size_t current_input() const { return next_path_ == 0 ? 0 : next_path_ - 1; }
+  [[nodiscard]] std::string location_of(std::size_t input, long long line) const;
   [[nodiscard]] std::uint64_t bytes_read() const;
   void on_idle(std::function<void()> callback);
 
