@@ -21,7 +21,10 @@ AtomicFile::AtomicFile(std::string path, unsigned mode) : path_(std::move(path))
     throw Error(exit_code::cannot_create,
                 fmt::format("cannot create '{}': {}", path_, std::strerror(errno)));
   }
-  ::fchmod(fd_, static_cast<mode_t>(mode));
+  // mkostemp creates the file 0600; give it the mode a plain open() would, umask applied.
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(fd_, static_cast<mode_t>(mode) & ~mask);
 }
 
 AtomicFile::~AtomicFile() {

@@ -195,25 +195,42 @@ std::uint64_t size_option(std::string_view option, std::string_view text) {
   return amount * unit->second;
 }
 
-void add_format_option(CLI::App& app, Format& format) {
-  static const std::map<std::string, Format> names{
-      {"jsonl", Format::jsonl}, {"table", Format::table}, {"csv", Format::csv}};
-  app.add_option("--format", format, "Output format: jsonl, table or csv")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
-      ->default_str("jsonl");
+namespace {
+
+// An option whose value is one of a few words, stored as the matching enum value. (CLI11's
+// CheckedTransformer would also accept the enum's numbers and print them in messages.)
+template <typename Enum>
+void add_choice_option(CLI::App& app, const std::string& name, Enum& target,
+                       const std::vector<std::pair<std::string, Enum>>& choices,
+                       const std::string& help, const std::string& default_word) {
+  std::vector<std::string> words;
+  for (const auto& choice : choices) words.push_back(choice.first);
+  app.add_option_function<std::string>(
+         name,
+         [&target, choices](const std::string& word) {
+           for (const auto& [text, value] : choices) {
+             if (text == word) target = value;
+           }
+         },
+         help)
+      ->check(CLI::IsMember(words))
+      ->default_str(default_word);
 }
 
-}  // namespace sluice::cli
+}  // namespace
 
-namespace sluice::cli {
+void add_format_option(CLI::App& app, Format& format) {
+  add_choice_option<Format>(
+      app, "--format", format,
+      {{"jsonl", Format::jsonl}, {"table", Format::table}, {"csv", Format::csv}},
+      "Output format: jsonl, table or csv", "jsonl");
+}
 
 void add_progress_option(CLI::App& app, ProgressMode& mode) {
-  static const std::map<std::string, ProgressMode> names{{"auto", ProgressMode::automatic},
-                                                         {"always", ProgressMode::always},
-                                                         {"never", ProgressMode::never}};
-  app.add_option("--progress", mode, "Progress meter on stderr: auto (when a terminal), always, never")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
-      ->default_str("auto");
+  add_choice_option<ProgressMode>(
+      app, "--progress", mode,
+      {{"auto", ProgressMode::automatic}, {"always", ProgressMode::always}, {"never", ProgressMode::never}},
+      "Progress meter on stderr: auto (when a terminal), always, never", "auto");
 }
 
 }  // namespace sluice::cli

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -493,7 +494,12 @@ JsonlReader::JsonlReader(std::vector<std::string> paths, bool skip_invalid)
   if (paths_.empty()) paths_.emplace_back("-");
   // A typo in the last file name is reported before the first file's records are processed.
   for (const auto& path : paths_) {
-    if (path != "-" && ::access(path.c_str(), R_OK) != 0) {
+    if (path == "-") continue;
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+      throw Error(exit_code::no_input, fmt::format("cannot read '{}': it is a directory", path));
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
       int code = errno == ENOENT ? exit_code::no_input : exit_code::io;
       throw Error(code, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
     }

@@ -64,9 +64,12 @@ void Progress::finish() {
 
 std::uint64_t total_input_bytes(const std::vector<std::string>& paths) {
   std::uint64_t total = 0;
-  for (const auto& path : paths) {
+  const std::vector<std::string> standard_input{"-"};
+  for (const auto& path : paths.empty() ? standard_input : paths) {
     struct stat info {};
-    if (path == "-" || ::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return 0;
+    // stdin counts when it was redirected from a regular file.
+    int status = path == "-" ? ::fstat(STDIN_FILENO, &info) : ::stat(path.c_str(), &info);
+    if (status != 0 || !S_ISREG(info.st_mode)) return 0;
     total += static_cast<std::uint64_t>(info.st_size);
   }
   return total;

@@ -152,6 +152,11 @@ class IdemkeyRun(ToolTestCase):
         self.assertError(self.run_tool("--now", "2026-02-30T00:00:00Z", "run", "--key", "k", "--", "true"), 2, "--now")
         self.assertError(self.run_tool("run", "--key", "k", "--release-on-exit", "x", "--", "true"), 2)
         self.assertError(self.run_tool("run", "--key", "k", "--max-output", "lots", "--", "true"), 2)
+        self.assertError(self.run_tool("run", "--key", "k", "--env", "A=B", "--", "true"), 2, "--env")
+        self.assertError(self.run_tool("run", "--key", "k", "--env", "", "--", "true"), 2, "--env")
+        self.assertError(self.run_tool("list", "--format", "2"), 2, "--format")
+        bell = self.run_tool("run", "--key", "a\x07b", "--", "true")
+        self.assertError(bell, 2, 'invalid key "a\\u0007b"')
 
     def test_missing_and_unexecutable_commands_release_the_key(self):
         result = self.run_tool("run", "--key", "m", "--", "no-such-command-sluice")

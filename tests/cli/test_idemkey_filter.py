@@ -72,6 +72,10 @@ class IdemkeyFilter(ToolTestCase):
         early = self.run_tool("filter", "--key-field", "id", "a.jsonl", "missing.jsonl")
         self.assertError(early, 66, "missing.jsonl")
         self.assertEqual(early.stdout, b"")  # found before anything was read
+        os.mkdir(self.path("folder"))
+        self.assertError(self.run_tool("filter", "--key-field", "id", "a.jsonl", "folder"), 66, "directory")
+        self.assertError(self.run_tool("filter", "--key-field", "id", "--fingerprint-fields", "", "a.jsonl"),
+                         2, "--fingerprint-fields")
         self.write("b.jsonl", '{"id":1}\n{"id":2}\n')
         result = self.run_tool("filter", "--key-field", "id", "a.jsonl", "-", "b.jsonl", stdin='{"id":3}\n')
         self.assertEqual(result.out, '{"id":1}\n{"id":3}\n{"id":2}\n')

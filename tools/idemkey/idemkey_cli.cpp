@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "idemkey.hpp"
@@ -160,6 +162,24 @@ Store open_store(const Settings& settings, bool must_exist) {
   return Store(cli::state_path(settings.state, "idemkey", !must_exist), options);
 }
 
+// Names given to --env (environment variable names) or --fingerprint-fields (non-empty).
+std::vector<std::string> checked_names(std::string_view option, const std::vector<std::string>& names,
+                                       bool environment) {
+  for (const auto& name : names) {
+    bool valid = !name.empty();
+    if (environment) {
+      valid = valid && !(name[0] >= '0' && name[0] <= '9');
+      for (char c : name) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    }
+    if (!valid) {
+      throw Error(exit_code::usage,
+                  fmt::format("{}: '{}' is not a valid {} name", option, name,
+                              environment ? "environment variable" : "field"));
+    }
+  }
+  return names;
+}
+
 Duration lease_option(const Settings& settings) {
   Duration lease = cli::duration_option("--lease", settings.lease);
   if (lease <= Duration::zero()) throw Error(exit_code::usage, "--lease must be positive");
@@ -181,7 +201,7 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   options.wait = wait_option(run, settings);
   options.stale = settings.stale == "fail" ? StalePolicy::fail : StalePolicy::steal;
   options.release_on_exit = cli::exit_code_set("--release-on-exit", settings.release_on_exit);
-  options.environment_names = settings.environment_names;
+  options.environment_names = checked_names("--env", settings.environment_names, true);
   options.use_stdin = settings.use_stdin;
   options.status_file = settings.status_file;
   options.max_output = cli::size_option("--max-output", settings.max_output);
@@ -209,7 +229,7 @@ int run_filter(Settings& settings, OutputStream& out) {
   FilterOptions options;
   options.scope = settings.scope;
   options.key_field = settings.key_field;
-  options.fingerprint_fields = settings.fingerprint_fields;
+  options.fingerprint_fields = checked_names("--fingerprint-fields", settings.fingerprint_fields, false);
   options.duplicates_file = settings.duplicates_file;
   options.skip_invalid = settings.skip_invalid;
   options.batch = static_cast<std::size_t>(settings.filter_batch);

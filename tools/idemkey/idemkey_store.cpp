@@ -6,6 +6,7 @@
 
 #include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
 
 namespace sluice::idemkey {
 namespace {
@@ -89,10 +90,13 @@ bool is_valid_key(std::string_view key) {
 
 void validate_key(std::string_view what, std::string_view key) {
   if (!is_valid_key(key)) {
+    // Quoted as JSON so that control characters in the bad key do not reach the terminal.
+    std::string quoted;
+    append_json_string(quoted, key.substr(0, 300));
     throw Error(exit_code::usage,
-                fmt::format("invalid {} '{}': use 1 to 255 printable ASCII characters without "
+                fmt::format("invalid {} {}: use 1 to 255 printable ASCII characters without "
                             "spaces",
-                            what, key));
+                            what, quoted));
   }
 }
 

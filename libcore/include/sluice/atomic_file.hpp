@@ -12,7 +12,8 @@ namespace sluice {
 
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path, unsigned mode = 0644);
+  // `mode` is filtered through the umask, as open(2) would.
+  explicit AtomicFile(std::string path, unsigned mode = 0666);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;

@@ -41,7 +41,7 @@ class Progress {
   std::chrono::steady_clock::time_point next_draw_;
 };
 
-// The combined size of the regular files among `paths` ("-" and pipes count as unknown: 0).
+// The combined size of the inputs when all are regular files ("-" is stdin), else 0 (unknown).
 std::uint64_t total_input_bytes(const std::vector<std::string>& paths);
 
 }  // namespace sluice
