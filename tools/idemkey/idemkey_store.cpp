@@ -127,13 +127,24 @@ std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, 
 }
 
 Claim Store::claim(const ClaimRequest& request, Instant now) {
-  db::WriteTransaction transaction(database_);
-  std::optional<KeyRow> existing = find(request.scope, request.key, false);
-  Claim result{decide(existing, request.fingerprint, now, request.stale), existing};
-  if (result.decision == Decision::replay) {
-    result.row = find(request.scope, request.key, true);
+  auto examine = [&] {
+    std::optional<KeyRow> existing = find(request.scope, request.key, false);
+    Claim result{decide(existing, request.fingerprint, now, request.stale), existing};
+    if (result.decision == Decision::replay) result.row = find(request.scope, request.key, true);
+    return result;
+  };
+  // Replays, conflicts and busy keys need no write: decide them under a read transaction, so
+  // the common replay takes neither the writer lock nor SQLite's write lock.
+  {
+    db::ReadTransaction read(database_);
+    Claim result = examine();
+    if (result.decision != Decision::proceed) return result;
   }
+  // Decide again under the write lock: another process may have claimed the key meanwhile.
+  db::WriteTransaction transaction(database_);
+  Claim result = examine();
   if (result.decision != Decision::proceed) return result;
+  const std::optional<KeyRow>& existing = result.row;
   KeyRow row;
   row.scope = request.scope;
   row.key = request.key;
