@@ -77,8 +77,9 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
     print_diagnostic(Severity::error, {}, "out of memory");
     return exit_code::internal;
   } catch (const std::exception& error) {
-    print_diagnostic(Severity::error, {},
-                     fmt::format("internal error: {} (this is a bug; please report it)", error.what()));
+    print_diagnostic(
+        Severity::error, {},
+        fmt::format("internal error: {} (this is a bug; please report it)", error.what()));
     return exit_code::internal;
   }
 }
@@ -107,7 +108,8 @@ std::string default_state_path(std::string_view tool, bool create_directory) {
   }
   if (create_directory) {
     // mkdir -p, component by component.
-    for (std::size_t slash = 1; slash != std::string::npos; slash = directory.find('/', slash + 1)) {
+    for (std::size_t slash = 1; slash != std::string::npos;
+         slash = directory.find('/', slash + 1)) {
       std::string prefix = directory.substr(0, slash);
       if (!prefix.empty() && ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
         throw Error(exit_code::cannot_create, fmt::format("cannot create state directory '{}': {}",
@@ -160,14 +162,16 @@ std::set<int> exit_code_set(std::string_view option, std::string_view text) {
   auto number = [&](std::string_view part) {
     int value = -1;
     auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (error != std::errc() || end != part.data() + part.size() || value < 0 || value > 255) fail();
+    if (error != std::errc() || end != part.data() + part.size() || value < 0 || value > 255)
+      fail();
     return value;
   };
   if (text.empty()) return codes;
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string_view part = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    std::string_view part =
+        text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
     std::size_t dash = part.find('-');
     int low = number(dash == part.npos ? part : part.substr(0, dash));
     int high = dash == part.npos ? low : number(part.substr(dash + 1));
@@ -181,8 +185,8 @@ std::set<int> exit_code_set(std::string_view option, std::string_view text) {
 
 std::uint64_t size_option(std::string_view option, std::string_view text) {
   static const std::map<std::string_view, std::uint64_t> units{
-      {"", 1},           {"B", 1},          {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
-      {"GiB", 1ull << 30}, {"kB", 1000},     {"MB", 1000000},     {"GB", 1000000000}};
+      {"", 1},      {"B", 1},        {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+      {"kB", 1000}, {"MB", 1000000}, {"GB", 1000000000}};
   std::uint64_t amount = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), amount);
   auto unit = units.find(text.substr(static_cast<std::size_t>(end - text.data())));
@@ -227,10 +231,12 @@ void add_format_option(CLI::App& app, Format& format) {
 }
 
 void add_progress_option(CLI::App& app, ProgressMode& mode) {
-  add_choice_option<ProgressMode>(
-      app, "--progress", mode,
-      {{"auto", ProgressMode::automatic}, {"always", ProgressMode::always}, {"never", ProgressMode::never}},
-      "Progress meter on stderr: auto (when a terminal), always, never", "auto");
+  add_choice_option<ProgressMode>(app, "--progress", mode,
+                                  {{"auto", ProgressMode::automatic},
+                                   {"always", ProgressMode::always},
+                                   {"never", ProgressMode::never}},
+                                  "Progress meter on stderr: auto (when a terminal), always, never",
+                                  "auto");
 }
 
 }  // namespace sluice::cli

@@ -86,7 +86,8 @@ std::string to_base64(std::string_view bytes) {
   std::size_t rest = bytes.size() - pos;
   if (rest > 0) {
     std::uint32_t chunk = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[pos])) << 16;
-    if (rest == 2) chunk |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[pos + 1])) << 8;
+    if (rest == 2)
+      chunk |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[pos + 1])) << 8;
     out += alphabet[(chunk >> 18) & 63];
     out += alphabet[(chunk >> 12) & 63];
     out += rest == 2 ? alphabet[(chunk >> 6) & 63] : '=';

@@ -25,15 +25,21 @@ constexpr std::int64_t sluice_application_id = 0x736c6365;
 int exit_code_for(int sqlite_code, bool must_exist) {
   switch (sqlite_code & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return exit_code::temporary;
-    case SQLITE_CANTOPEN: return must_exist ? exit_code::no_input : exit_code::cannot_create;
+    case SQLITE_LOCKED:
+      return exit_code::temporary;
+    case SQLITE_CANTOPEN:
+      return must_exist ? exit_code::no_input : exit_code::cannot_create;
     case SQLITE_NOTADB:
-    case SQLITE_CORRUPT: return exit_code::data;
+    case SQLITE_CORRUPT:
+      return exit_code::data;
     case SQLITE_IOERR:
-    case SQLITE_FULL: return exit_code::io;
+    case SQLITE_FULL:
+      return exit_code::io;
     case SQLITE_READONLY:
-    case SQLITE_PERM: return exit_code::cannot_create;
-    default: return exit_code::internal;
+    case SQLITE_PERM:
+      return exit_code::cannot_create;
+    default:
+      return exit_code::internal;
   }
 }
 
@@ -45,7 +51,8 @@ void on_alarm(int) {}
 bool lock_with_timeout(int fd, Duration timeout) {
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
   if (errno != EWOULDBLOCK) return false;
-  struct sigaction action {}, previous {};
+  struct sigaction action {
+  }, previous{};
   action.sa_handler = on_alarm;
   sigemptyset(&action.sa_mask);
   sigaction(SIGALRM, &action, &previous);
@@ -75,7 +82,9 @@ bool lock_with_timeout(int fd, Duration timeout) {
 
 // ---------------------------------------------------------------- Statement
 
-Statement::~Statement() { sqlite3_finalize(handle_); }
+Statement::~Statement() {
+  sqlite3_finalize(handle_);
+}
 
 void Statement::bind(int index, std::int64_t value) {
   int code = sqlite3_bind_int64(handle_, index, value);
@@ -119,7 +128,9 @@ bool Statement::is_null(int column) const {
   return sqlite3_column_type(handle_, column) == SQLITE_NULL;
 }
 
-std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(handle_, column); }
+std::int64_t Statement::integer(int column) const {
+  return sqlite3_column_int64(handle_, column);
+}
 
 std::string Statement::text(int column) const {
   const auto* text = sqlite3_column_text(handle_, column);
@@ -161,8 +172,8 @@ Database::Database(const std::string& path, const OpenOptions& options)
 }
 
 void Database::open_handle(bool created) {
-  int code = sqlite3_open_v2(path_.c_str(), &handle_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int code = sqlite3_open_v2(path_.c_str(), &handle_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
   if (code != SQLITE_OK) {
     std::string message = handle_ != nullptr ? sqlite3_errmsg(handle_) : sqlite3_errstr(code);
     sqlite3_close(handle_);
@@ -198,7 +209,8 @@ void Database::apply_pragmas() {
   execute_script(options_.synchronous == Synchronous::full ? "PRAGMA synchronous=FULL"
                                                            : "PRAGMA synchronous=NORMAL");
   execute_script("PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864");
-  if (options_.cache_kib > 0) execute_script(fmt::format("PRAGMA cache_size=-{}", options_.cache_kib));
+  if (options_.cache_kib > 0)
+    execute_script(fmt::format("PRAGMA cache_size=-{}", options_.cache_kib));
 }
 
 void Database::check_is_sluice_state() {
@@ -220,7 +232,9 @@ void Database::check_is_sluice_state() {
                           path_));
 }
 
-Database::~Database() { close(); }
+Database::~Database() {
+  close();
+}
 
 Statement& Database::statement(std::string_view sql) {
   auto found = statements_.find(std::string(sql));
@@ -245,7 +259,9 @@ void Database::execute_script(std::string_view sql) {
   }
 }
 
-int Database::changes() const { return sqlite3_changes(handle_); }
+int Database::changes() const {
+  return sqlite3_changes(handle_);
+}
 
 void Database::fail(int code, std::string_view what) const {
   std::string message = sqlite3_errmsg(handle_);
@@ -255,8 +271,8 @@ void Database::fail(int code, std::string_view what) const {
                                          path_, format_duration(options_.busy_timeout)));
   }
   if (exit_status == exit_code::internal) {
-    throw Error(exit_status, fmt::format("state file '{}': {} (in: {}); this is a bug", path_,
-                                         message, what));
+    throw Error(exit_status,
+                fmt::format("state file '{}': {} (in: {}); this is a bug", path_, message, what));
   }
   throw Error(exit_status, fmt::format("state file '{}': {}", path_, message));
 }
@@ -273,9 +289,10 @@ void Database::lock_writers() {
   }
   if (!lock_with_timeout(lock_fd_, options_.busy_timeout)) {
     throw_if_interrupted();
-    throw Error(exit_code::temporary,
-                fmt::format("state file '{}' is busy (waited {} for the writer lock); try again later",
-                            path_, format_duration(options_.busy_timeout)));
+    throw Error(
+        exit_code::temporary,
+        fmt::format("state file '{}' is busy (waited {} for the writer lock); try again later",
+                    path_, format_duration(options_.busy_timeout)));
   }
 }
 
@@ -295,7 +312,9 @@ WriteTransaction::WriteTransaction(Database& database) : database_(database) {
   }
 }
 
-WriteTransaction::~WriteTransaction() { rollback(); }
+WriteTransaction::~WriteTransaction() {
+  rollback();
+}
 
 void WriteTransaction::rollback() {
   if (!open_) return;
@@ -330,8 +349,8 @@ ReadTransaction::~ReadTransaction() {
 namespace {
 
 bool has_meta_table(Database& database) {
-  auto query = database.query(
-      "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sluice_meta'");
+  auto query =
+      database.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sluice_meta'");
   return query.step();
 }
 

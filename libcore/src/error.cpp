@@ -29,25 +29,35 @@ bool use_colour() {
 
 std::string_view severity_word(Severity severity) {
   switch (severity) {
-    case Severity::error: return "error";
-    case Severity::warning: return "warning";
-    case Severity::note: return "note";
+    case Severity::error:
+      return "error";
+    case Severity::warning:
+      return "warning";
+    case Severity::note:
+      return "note";
   }
   return "error";
 }
 
 std::string_view severity_colour(Severity severity) {
   switch (severity) {
-    case Severity::error: return "\033[1;31m";
-    case Severity::warning: return "\033[1;35m";
-    case Severity::note: return "\033[1;36m";
+    case Severity::error:
+      return "\033[1;31m";
+    case Severity::warning:
+      return "\033[1;35m";
+    case Severity::note:
+      return "\033[1;36m";
   }
   return "";
 }
 }  // namespace
 
-void set_program_name(std::string_view name) { program_name_storage() = name; }
-const std::string& program_name() { return program_name_storage(); }
+void set_program_name(std::string_view name) {
+  program_name_storage() = name;
+}
+const std::string& program_name() {
+  return program_name_storage();
+}
 
 void print_diagnostic(Severity severity, std::string_view where, std::string_view message) {
   std::string line = program_name() + ": ";

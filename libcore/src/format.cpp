@@ -7,9 +7,12 @@ namespace sluice {
 std::string RecordPrinter::cell(const JsonValue& value) {
   switch (value.kind()) {
     case JsonValue::Kind::string:
-    case JsonValue::Kind::number: return value.text();
-    case JsonValue::Kind::null: return "";
-    default: return to_json(value);
+    case JsonValue::Kind::number:
+      return value.text();
+    case JsonValue::Kind::null:
+      return "";
+    default:
+      return to_json(value);
   }
 }
 

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <array>
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -65,19 +65,27 @@ const JsonValue* JsonValue::find(std::string_view key) const {
 
 std::string_view kind_name(JsonValue::Kind kind) {
   switch (kind) {
-    case JsonValue::Kind::null: return "null";
-    case JsonValue::Kind::boolean: return "boolean";
-    case JsonValue::Kind::number: return "number";
-    case JsonValue::Kind::string: return "string";
-    case JsonValue::Kind::array: return "array";
-    case JsonValue::Kind::object: return "object";
+    case JsonValue::Kind::null:
+      return "null";
+    case JsonValue::Kind::boolean:
+      return "boolean";
+    case JsonValue::Kind::number:
+      return "number";
+    case JsonValue::Kind::string:
+      return "string";
+    case JsonValue::Kind::array:
+      return "array";
+    case JsonValue::Kind::object:
+      return "object";
   }
   return "value";
 }
 
 bool is_json_number(std::string_view text) {
   std::size_t pos = 0;
-  auto digit = [&](std::size_t at) { return at < text.size() && text[at] >= '0' && text[at] <= '9'; };
+  auto digit = [&](std::size_t at) {
+    return at < text.size() && text[at] >= '0' && text[at] <= '9';
+  };
   if (pos < text.size() && text[pos] == '-') ++pos;
   if (!digit(pos)) return false;
   if (text[pos] == '0') {
@@ -134,23 +142,47 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t pos) {
 
 void append_escape(std::string& out, unsigned char c) {
   switch (c) {
-    case '"': out += "\\\""; return;
-    case '\\': out += "\\\\"; return;
-    case '\b': out += "\\b"; return;
-    case '\f': out += "\\f"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    default: out += fmt::format("\\u{:04x}", c); return;
+    case '"':
+      out += "\\\"";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\b':
+      out += "\\b";
+      return;
+    case '\f':
+      out += "\\f";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    default:
+      out += fmt::format("\\u{:04x}", c);
+      return;
   }
 }
 
 void append_value(std::string& out, const JsonValue& value, bool canonical) {
   switch (value.kind()) {
-    case JsonValue::Kind::null: out += "null"; return;
-    case JsonValue::Kind::boolean: out += value.as_boolean() ? "true" : "false"; return;
-    case JsonValue::Kind::number: out += value.text(); return;
-    case JsonValue::Kind::string: append_json_string(out, value.text()); return;
+    case JsonValue::Kind::null:
+      out += "null";
+      return;
+    case JsonValue::Kind::boolean:
+      out += value.as_boolean() ? "true" : "false";
+      return;
+    case JsonValue::Kind::number:
+      out += value.text();
+      return;
+    case JsonValue::Kind::string:
+      append_json_string(out, value.text());
+      return;
     case JsonValue::Kind::array: {
       out += '[';
       bool first = true;
@@ -261,17 +293,25 @@ struct BuildError {
 
 std::string describe(simdjson::error_code code) {
   switch (code) {
-    case simdjson::UTF8_ERROR: return "invalid UTF-8";
-    case simdjson::DEPTH_ERROR: return "nesting is too deep";
+    case simdjson::UTF8_ERROR:
+      return "invalid UTF-8";
+    case simdjson::DEPTH_ERROR:
+      return "nesting is too deep";
     case simdjson::STRING_ERROR:
-    case simdjson::UNCLOSED_STRING: return "invalid or unterminated string";
+    case simdjson::UNCLOSED_STRING:
+      return "invalid or unterminated string";
     case simdjson::T_ATOM_ERROR:
     case simdjson::F_ATOM_ERROR:
-    case simdjson::N_ATOM_ERROR: return "invalid literal (expected true, false or null)";
-    case simdjson::NUMBER_ERROR: return "invalid number";
-    case simdjson::UNESCAPED_CHARS: return "unescaped control character in a string";
-    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT: return "truncated JSON (unclosed object or array)";
-    default: return fmt::format("invalid JSON ({})", simdjson::error_message(code));
+    case simdjson::N_ATOM_ERROR:
+      return "invalid literal (expected true, false or null)";
+    case simdjson::NUMBER_ERROR:
+      return "invalid number";
+    case simdjson::UNESCAPED_CHARS:
+      return "unescaped control character in a string";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "truncated JSON (unclosed object or array)";
+    default:
+      return fmt::format("invalid JSON ({})", simdjson::error_message(code));
   }
 }
 
@@ -358,7 +398,8 @@ JsonValue build_value(ondemand::value value, int depth) {
       check(value.get_string().get(text));
       return JsonValue::string(std::string(text));
     }
-    case ondemand::json_type::number: return build_number(value.raw_json_token());
+    case ondemand::json_type::number:
+      return build_number(value.raw_json_token());
     case ondemand::json_type::boolean: {
       bool flag = false;
       check(value.get_bool().get(flag));
@@ -378,7 +419,8 @@ JsonValue build_value(ondemand::value value, int depth) {
 
 ParseOutcome JsonParser::parse_object(std::string_view text) {
   if (text.empty()) return {std::nullopt, "empty line (expected a JSON object)"};
-  if (text.starts_with("\xEF\xBB\xBF")) return {std::nullopt, "byte order mark (UTF-8 BOM) at the start of the line"};
+  if (text.starts_with("\xEF\xBB\xBF"))
+    return {std::nullopt, "byte order mark (UTF-8 BOM) at the start of the line"};
   auto& padded = state_->padded;
   padded.assign(text);
   padded.resize(text.size() + simdjson::SIMDJSON_PADDING, ' ');

@@ -61,7 +61,8 @@ void close_fd(int& fd) {
   if (errors.write_end >= 0) ::dup2(errors.write_end, STDERR_FILENO);
   for (const auto& [name, value] : command.environment) ::setenv(name.c_str(), value.c_str(), 1);
   std::vector<char*> arguments;
-  for (const auto& argument : command.argv) arguments.push_back(const_cast<char*>(argument.c_str()));
+  for (const auto& argument : command.argv)
+    arguments.push_back(const_cast<char*>(argument.c_str()));
   arguments.push_back(nullptr);
   ::execvp(arguments[0], arguments.data());
   int error = errno;
@@ -108,7 +109,8 @@ void Supervisor::start() {
   if (command_.capture_stderr) errors_ = make_pipe();
   report_ = make_pipe();
   pid_ = ::fork();
-  if (pid_ < 0) throw Error(exit_code::internal, fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid_ < 0)
+    throw Error(exit_code::internal, fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid_ == 0) exec_child(command_, input_, output_, errors_, report_.write_end);
   // Also set the group from the parent, so signals sent right after fork reach it.
   if (command_.own_process_group) ::setpgid(pid_, pid_);
@@ -207,7 +209,8 @@ void Supervisor::pump_output(int& fd, const std::function<void(std::string_view)
 void Supervisor::feed_input() {
   const std::string& input = *command_.input;
   if (input_offset_ < input.size()) {
-    ssize_t wrote = ::write(input_.write_end, input.data() + input_offset_, input.size() - input_offset_);
+    ssize_t wrote =
+        ::write(input_.write_end, input.data() + input_offset_, input.size() - input_offset_);
     if (wrote > 0) input_offset_ += static_cast<std::size_t>(wrote);
     // EPIPE: the child closed its stdin without reading everything; that is its choice.
     if (wrote < 0 && errno != EINTR && errno != EAGAIN) input_offset_ = input.size();
@@ -237,9 +240,12 @@ void Supervisor::supervise() {
     forward_signal();
     for (nfds_t i = 0; ready > 0 && i < count; ++i) {
       if (fds[i].revents == 0) continue;
-      if (fds[i].fd == output_.read_end) pump_output(output_.read_end, handlers_.on_stdout);
-      else if (fds[i].fd == errors_.read_end) pump_output(errors_.read_end, handlers_.on_stderr);
-      else if (fds[i].fd == input_.write_end) feed_input();
+      if (fds[i].fd == output_.read_end)
+        pump_output(output_.read_end, handlers_.on_stdout);
+      else if (fds[i].fd == errors_.read_end)
+        pump_output(errors_.read_end, handlers_.on_stderr);
+      else if (fds[i].fd == input_.write_end)
+        feed_input();
     }
     if (!exited_) reap(false);
     handle_deadlines(std::chrono::steady_clock::now());
@@ -249,7 +255,8 @@ void Supervisor::supervise() {
 
 Outcome Supervisor::run() {
   // Writing to a child that closed its stdin must not kill us with SIGPIPE.
-  struct sigaction ignore {}, previous {};
+  struct sigaction ignore {
+  }, previous{};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &ignore, &previous);
   try {
@@ -263,7 +270,8 @@ Outcome Supervisor::run() {
     throw;
   }
   sigaction(SIGPIPE, &previous, nullptr);
-  for (int* fd : {&input_.write_end, &output_.read_end, &errors_.read_end, &report_.read_end, &pidfd_}) {
+  for (int* fd :
+       {&input_.write_end, &output_.read_end, &errors_.read_end, &report_.read_end, &pidfd_}) {
     close_fd(*fd);
   }
   return outcome_;

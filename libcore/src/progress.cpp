@@ -30,7 +30,9 @@ Progress::Progress(ProgressMode mode, std::string label, std::uint64_t total_byt
       started_(std::chrono::steady_clock::now()),
       next_draw_(started_ + std::chrono::seconds(1)) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 std::string Progress::render(std::string_view label, std::uint64_t bytes, std::uint64_t records,
                              std::uint64_t total_bytes, double seconds) {

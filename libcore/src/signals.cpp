@@ -28,9 +28,13 @@ void install_termination_handlers() {
   for (int number : {SIGINT, SIGTERM, SIGHUP}) sigaction(number, &action, nullptr);
 }
 
-int pending_signal() { return received_signal; }
+int pending_signal() {
+  return received_signal;
+}
 
-bool pending_signal_from_terminal() { return received_from_terminal != 0; }
+bool pending_signal_from_terminal() {
+  return received_from_terminal != 0;
+}
 
 void throw_if_interrupted() {
   if (received_signal != 0) throw Error(exit_code::signal_base + received_signal, "");

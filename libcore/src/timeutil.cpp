@@ -17,7 +17,9 @@ using namespace std::chrono;
   throw Error(exit_code::usage, fmt::format("invalid {} '{}'", what, text));
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Reads exactly `count` digits at `pos`, advancing it; -1 when they are not all digits.
 int fixed_digits(std::string_view text, std::size_t& pos, std::size_t count) {
@@ -65,13 +67,15 @@ Duration parse_duration(std::string_view text) {
       }
     }
     if (unit == nullptr || amount < 0) {
-      throw Error(exit_code::usage,
-                  fmt::format("invalid duration '{}' (use a number with a unit: us, ms, s, m, h, d; "
-                              "e.g. 250ms, 90s, 1h30m)",
-                              text));
+      throw Error(
+          exit_code::usage,
+          fmt::format("invalid duration '{}' (use a number with a unit: us, ms, s, m, h, d; "
+                      "e.g. 250ms, 90s, 1h30m)",
+                      text));
     }
     pos += unit->suffix.size();
-    if (amount > std::numeric_limits<std::int64_t>::max() / unit->size.count()) bad("duration", text);
+    if (amount > std::numeric_limits<std::int64_t>::max() / unit->size.count())
+      bad("duration", text);
     Duration part = amount * unit->size;
     if (total.count() > std::numeric_limits<std::int64_t>::max() - part.count()) {
       bad("duration", text);
@@ -179,8 +183,8 @@ Instant parse_instant(std::string_view text) {
   Duration fraction = parse_fraction(text, pos);
   Duration offset = parse_offset(text, pos);
   if (pos != text.size()) bad("time", text);
-  Instant local = Instant(sys_days(date).time_since_epoch()) + hours(hh) + minutes(mm) +
-                  seconds(ss) + fraction;
+  Instant local =
+      Instant(sys_days(date).time_since_epoch()) + hours(hh) + minutes(mm) + seconds(ss) + fraction;
   return local - offset;
 }
 
@@ -201,7 +205,8 @@ std::string format_instant(Instant instant) {
                          time.hours().count(), time.minutes().count(), time.seconds().count());
   auto micros = time.subseconds().count();
   if (micros != 0) {
-    out += micros % 1000 == 0 ? fmt::format(".{:03}", micros / 1000) : fmt::format(".{:06}", micros);
+    out +=
+        micros % 1000 == 0 ? fmt::format(".{:03}", micros / 1000) : fmt::format(".{:06}", micros);
   }
   out += 'Z';
   return out;

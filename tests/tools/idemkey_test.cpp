@@ -94,7 +94,8 @@ TEST_F(IdemkeyStore, ClaimThenCompleteThenReplay) {
   ASSERT_EQ(first.decision, Decision::proceed);
   EXPECT_EQ(first.row->attempt, 1);
   EXPECT_EQ(store_->claim(request(), t0 + 1s).decision, Decision::busy);
-  ASSERT_TRUE(store_->complete("default", "k", first.row->token, 3, std::string("o\0t", 3), "e", t0 + 2s));
+  ASSERT_TRUE(
+      store_->complete("default", "k", first.row->token, 3, std::string("o\0t", 3), "e", t0 + 2s));
   Claim again = store_->claim(request(), t0 + 3s);
   ASSERT_EQ(again.decision, Decision::replay);
   EXPECT_EQ(again.row->exit_status, 3);
@@ -168,12 +169,14 @@ std::string run_filter(Store& store, const FilterOptions& options, FilterCounts&
 TEST_F(IdemkeyStore, FilterPassesFirstSeenAndDropsDuplicatesAcrossRuns) {
   FilterOptions options;
   options.key_field = "id";
-  options.inputs = {file("a.jsonl", "{\"id\":1,\"v\":\"x\"}\n{\"id\":\"1\",\"v\":\"y\"}\n{\"id\":1,\"v\":\"x\"}\n")};
+  options.inputs = {file(
+      "a.jsonl", "{\"id\":1,\"v\":\"x\"}\n{\"id\":\"1\",\"v\":\"y\"}\n{\"id\":1,\"v\":\"x\"}\n")};
   FilterCounts counts;
   // The integer 1 and the string "1" are the same key text; their content differs: conflict.
   EXPECT_THROW(run_filter(*store_, options, counts, dir_ + "/out"), Error);
   options.inputs = {file("b.jsonl", "{\"id\":2,\"v\":1}\n{ \"v\":1, \"id\":2 }\n{\"id\":3}\n")};
-  EXPECT_EQ(run_filter(*store_, options, counts, dir_ + "/out"), "{\"id\":2,\"v\":1}\n{\"id\":3}\n");
+  EXPECT_EQ(run_filter(*store_, options, counts, dir_ + "/out"),
+            "{\"id\":2,\"v\":1}\n{\"id\":3}\n");
   EXPECT_EQ(counts.passed, 2u);
   EXPECT_EQ(counts.duplicates, 1u);
   EXPECT_EQ(run_filter(*store_, options, counts, dir_ + "/out"), "");
@@ -217,8 +220,9 @@ TEST_F(IdemkeyStore, FilterCommitsWhatItEmittedBeforeABadLine) {
 TEST_F(IdemkeyStore, FilterConflictMidBatchKeepsOnlyTheClaimsBeforeIt) {
   FilterOptions options;
   options.key_field = "id";
-  options.inputs = {file("e.jsonl", "{\"id\":\"b\",\"v\":1}\n{\"id\":\"b\",\"v\":2}\n"
-                                    "{\"id\":\"a\"}\n")};
+  options.inputs = {file("e.jsonl",
+                         "{\"id\":\"b\",\"v\":1}\n{\"id\":\"b\",\"v\":2}\n"
+                         "{\"id\":\"a\"}\n")};
   FilterCounts counts;
   try {
     run_filter(*store_, options, counts, dir_ + "/out");

@@ -20,8 +20,10 @@ std::string render(cli::Format format) {
   {
     OutputStream out(fileno(file));
     RecordPrinter printer(out, format);
-    printer.print(JsonValue::object({{"name", JsonValue::string("a,b")}, {"n", JsonValue::number("10")}}));
-    printer.print(JsonValue::object({{"name", JsonValue::string("say \"hi\"")}, {"n", JsonValue::null()}}));
+    printer.print(
+        JsonValue::object({{"name", JsonValue::string("a,b")}, {"n", JsonValue::number("10")}}));
+    printer.print(
+        JsonValue::object({{"name", JsonValue::string("say \"hi\"")}, {"n", JsonValue::null()}}));
     printer.finish();
   }
   std::fclose(file);

@@ -110,7 +110,11 @@ TEST(CanonicalJson, SortsKeysRecursivelyAndKeepsNumbers) {
 
 TEST(ObjectWriter, BuildsCompactObjects) {
   ObjectWriter writer;
-  writer.add_string("k", "v\"").add_int("n", -3).add_bool("b", true).add_null("z").add_raw("r", "[1]");
+  writer.add_string("k", "v\"")
+      .add_int("n", -3)
+      .add_bool("b", true)
+      .add_null("z")
+      .add_raw("r", "[1]");
   EXPECT_EQ(writer.finish(), R"({"k":"v\"","n":-3,"b":true,"z":null,"r":[1]})");
 }
 

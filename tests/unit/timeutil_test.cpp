@@ -59,8 +59,8 @@ TEST(Instant, ParsesEpochSeconds) {
 
 TEST(Instant, RejectsImpossibleDatesAndBadSyntax) {
   for (const char* text : {"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-03-01T24:00:00Z",
-                           "2026-03-01T12:00:00", "2026-03-01", "@", "@12x", "2026-03-01T12:00:00.1234567Z",
-                           "2026-03-01T12:00:60Z"}) {
+                           "2026-03-01T12:00:00", "2026-03-01", "@", "@12x",
+                           "2026-03-01T12:00:00.1234567Z", "2026-03-01T12:00:60Z"}) {
     EXPECT_THROW(parse_instant(text), Error) << text;
   }
 }

@@ -49,7 +49,9 @@ int replay(StatusFile& status_file, const RunOptions& options, const KeyRow& row
   int error = write_all(STDOUT_FILENO, row.stdout_bytes);
   if (error == 0) error = write_all(STDERR_FILENO, row.stderr_bytes);
   if (error == EPIPE) throw Error(exit_code::signal_base + SIGPIPE, "");
-  if (error != 0) throw Error(exit_code::io, fmt::format("cannot write the saved output: {}", std::strerror(error)));
+  if (error != 0)
+    throw Error(exit_code::io,
+                fmt::format("cannot write the saved output: {}", std::strerror(error)));
   int status = row.exit_status.value_or(0);
   report_status(status_file, options, {"replayed", row.attempt, status, true});
   return status;
@@ -78,8 +80,8 @@ struct Capture {
 
 Claim claim_with_wait(Store& store, const Clock& clock, const RunOptions& options,
                       const std::string& fingerprint) {
-  ClaimRequest request{options.scope, options.key, fingerprint, options.lease, options.ttl,
-                       options.stale};
+  ClaimRequest request{options.scope, options.key, fingerprint,
+                       options.lease, options.ttl, options.stale};
   auto started = std::chrono::steady_clock::now();
   auto pause = std::chrono::milliseconds(10);
   for (;;) {
@@ -100,12 +102,12 @@ Claim claim_with_wait(Store& store, const Clock& clock, const RunOptions& option
                 fmt::format("key '{}' was first used for a different request", options.key));
   }
   if (claim.decision == Decision::stale_locked) {
-    throw Error(exit_code::temporary,
-                fmt::format("key '{}' was left in progress by attempt {} whose lease expired at {}; "
-                            "run 'idemkey{} release --key {}' to allow a new attempt",
-                            options.key, row.attempt, format_instant(*row.lease_until),
-                            options.scope == "default" ? "" : " --scope " + options.scope,
-                            options.key));
+    throw Error(
+        exit_code::temporary,
+        fmt::format("key '{}' was left in progress by attempt {} whose lease expired at {}; "
+                    "run 'idemkey{} release --key {}' to allow a new attempt",
+                    options.key, row.attempt, format_instant(*row.lease_until),
+                    options.scope == "default" ? "" : " --scope " + options.scope, options.key));
   }
   throw Error(exit_code::temporary,
               fmt::format("key '{}' is in progress (attempt {}, lease until {}); try again later "
@@ -139,9 +141,10 @@ proc::Handlers lease_keeper(Store& store, const Clock& clock, const RunOptions& 
     try {
       if (!store.renew(options.scope, options.key, row.token, clock.now() + options.lease)) {
         warned = true;
-        warn(fmt::format("key '{}' was taken over by another attempt; this attempt's result "
-                         "will not be stored",
-                         options.key));
+        warn(
+            fmt::format("key '{}' was taken over by another attempt; this attempt's result "
+                        "will not be stored",
+                        options.key));
       }
     } catch (const Error& error) {
       warn(fmt::format("could not renew the lease of key '{}': {}", options.key, error.what()));
@@ -184,9 +187,10 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
   report.stored = store.complete(options.scope, options.key, row.token, outcome.exit_status,
                                  out.bytes, err.bytes, clock.now());
   if (!report.stored) {
-    warn(fmt::format("the result of attempt {} of key '{}' was not stored: another attempt took "
-                     "the key over",
-                     row.attempt, options.key));
+    warn(
+        fmt::format("the result of attempt {} of key '{}' was not stored: another attempt took "
+                    "the key over",
+                    row.attempt, options.key));
   }
   report_status(status_file, options, report);
   return outcome.exit_status;

@@ -69,8 +69,8 @@ int show(Store& store, const Clock& clock, const std::string& scope, const std::
          cli::Format format, OutputStream& out);
 
 // scope: "" lists every scope. state_filter: "", "in_progress", "completed" or "expired".
-int list(Store& store, const Clock& clock, const std::string& scope, const std::string& state_filter,
-         cli::Format format, OutputStream& out);
+int list(Store& store, const Clock& clock, const std::string& scope,
+         const std::string& state_filter, cli::Format format, OutputStream& out);
 
 int collect_garbage(Store& store, const Clock& clock, int batch, OutputStream& out);
 
@@ -98,6 +98,7 @@ struct FilterCounts {
 
 // `idemkey filter`: passes each record whose key is new, drops exact duplicates, treats a
 // known key with another fingerprint as a conflict. Commits after each batch is flushed.
-FilterCounts filter(Store& store, const Clock& clock, const FilterOptions& options, OutputStream& out);
+FilterCounts filter(Store& store, const Clock& clock, const FilterOptions& options,
+                    OutputStream& out);
 
 }  // namespace sluice::idemkey

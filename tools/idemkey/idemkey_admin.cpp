@@ -17,17 +17,21 @@ bool is_expired(const KeyRow& row, Instant now) {
 
 void add_instant(std::vector<JsonValue::Member>& members, std::string_view name,
                  const std::optional<Instant>& instant) {
-  members.emplace_back(name, instant ? JsonValue::string(format_instant(*instant)) : JsonValue::null());
+  members.emplace_back(name,
+                       instant ? JsonValue::string(format_instant(*instant)) : JsonValue::null());
 }
 
-JsonValue integer(std::int64_t value) { return JsonValue::number(std::to_string(value)); }
+JsonValue integer(std::int64_t value) {
+  return JsonValue::number(std::to_string(value));
+}
 
 JsonValue row_json(const KeyRow& row, Instant now) {
   std::vector<JsonValue::Member> members;
   members.emplace_back("scope", JsonValue::string(row.scope));
   members.emplace_back("key", JsonValue::string(row.key));
-  members.emplace_back("state", JsonValue::string(is_expired(row, now) ? "expired"
-                                                                        : std::string(state_name(row.state))));
+  members.emplace_back(
+      "state",
+      JsonValue::string(is_expired(row, now) ? "expired" : std::string(state_name(row.state))));
   members.emplace_back("attempt", integer(row.attempt));
   members.emplace_back("fingerprint", JsonValue::string(row.fingerprint));
   add_instant(members, "created_at", row.created_at);
@@ -48,19 +52,22 @@ std::string read_response(const FinishOptions& options) {
 }  // namespace
 
 int begin(Store& store, const Clock& clock, const BeginOptions& options, OutputStream& out) {
-  ClaimRequest request{options.scope, options.key, options.fingerprint, options.lease, options.ttl,
-                       StalePolicy::steal};
+  ClaimRequest request{options.scope, options.key, options.fingerprint,
+                       options.lease, options.ttl, StalePolicy::steal};
   Claim claim = store.claim(request, clock.now());
   const KeyRow& row = *claim.row;
   ObjectWriter json;
   switch (claim.decision) {
     case Decision::proceed:
-      json.add_string("decision", "proceed").add_string("key", options.key)
-          .add_string("token", row.token).add_int("attempt", row.attempt);
+      json.add_string("decision", "proceed")
+          .add_string("key", options.key)
+          .add_string("token", row.token)
+          .add_int("attempt", row.attempt);
       out.write_line(json.finish());
       return exit_code::success;
     case Decision::replay:
-      json.add_string("decision", "replay").add_string("key", options.key)
+      json.add_string("decision", "replay")
+          .add_string("key", options.key)
           .add_int("status", row.exit_status.value_or(0));
       // A response that is not text comes back losslessly as base64.
       if (is_valid_utf8(row.stdout_bytes)) {
@@ -103,8 +110,8 @@ int release(Store& store, const std::string& scope, const std::string& key,
                   fmt::format("token '{}' does not hold key '{}'; nothing released", *token, key));
     }
   }
-  bool released = store.release(scope, key, token ? std::optional<std::string_view>(*token)
-                                                  : std::nullopt);
+  bool released =
+      store.release(scope, key, token ? std::optional<std::string_view>(*token) : std::nullopt);
   out.write_line(ObjectWriter().add_string("key", key).add_bool("released", released).finish());
   return exit_code::success;
 }
@@ -122,8 +129,8 @@ int show(Store& store, const Clock& clock, const std::string& scope, const std::
   return exit_code::success;
 }
 
-int list(Store& store, const Clock& clock, const std::string& scope, const std::string& state_filter,
-         cli::Format format, OutputStream& out) {
+int list(Store& store, const Clock& clock, const std::string& scope,
+         const std::string& state_filter, cli::Format format, OutputStream& out) {
   RecordPrinter printer(out, format);
   Instant now = clock.now();
   store.list(scope, [&](const KeyRow& row) {

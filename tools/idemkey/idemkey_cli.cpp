@@ -104,9 +104,11 @@ void add_admin_commands(CLI::App& app, Settings& settings) {
   auto* finish = app.add_subcommand("finish", "Store the result of a begun key");
   add_key(*finish, settings);
   finish->add_option("--token", settings.token, "The token begin printed")->required();
-  finish->add_option("--status", settings.status, "The outcome's exit status")->required()
+  finish->add_option("--status", settings.status, "The outcome's exit status")
+      ->required()
       ->check(CLI::Range(0, 255));
-  finish->add_option("--response-file", settings.response_file, "The response to store (- is stdin)")
+  finish
+      ->add_option("--response-file", settings.response_file, "The response to store (- is stdin)")
       ->type_name("FILE");
   add_max_output(*finish, settings);
 
@@ -132,11 +134,13 @@ void add_admin_commands(CLI::App& app, Settings& settings) {
 }
 
 void add_filter(CLI::App& app, Settings& settings) {
-  auto* filter = app.add_subcommand("filter", "Pass each JSONL record whose key is new; drop duplicates");
+  auto* filter =
+      app.add_subcommand("filter", "Pass each JSONL record whose key is new; drop duplicates");
   filter->add_option("--key-field", settings.key_field, "The field holding the record's key")
       ->required();
-  filter->add_option("--fingerprint-fields", settings.fingerprint_fields,
-                     "Fields whose canonical JSON is the fingerprint (default: the whole record)")
+  filter
+      ->add_option("--fingerprint-fields", settings.fingerprint_fields,
+                   "Fields whose canonical JSON is the fingerprint (default: the whole record)")
       ->delimiter(',')
       ->allow_extra_args(false)
       ->type_name("A,B,...");
@@ -144,7 +148,8 @@ void add_filter(CLI::App& app, Settings& settings) {
       ->type_name("FILE");
   filter->add_flag("--skip-invalid", settings.skip_invalid,
                    "Report bad lines and conflicts, go on, and exit 1 at the end");
-  filter->add_option("--batch", settings.filter_batch, "Records per commit")->check(CLI::Range(1, 1000000));
+  filter->add_option("--batch", settings.filter_batch, "Records per commit")
+      ->check(CLI::Range(1, 1000000));
   add_ttl(*filter, settings);
   cli::add_progress_option(*filter, settings.progress);
   filter->add_option("files", settings.inputs, "Input files (none or - is stdin)");
@@ -163,18 +168,18 @@ Store open_store(const Settings& settings, bool must_exist) {
 }
 
 // Names given to --env (environment variable names) or --fingerprint-fields (non-empty).
-std::vector<std::string> checked_names(std::string_view option, const std::vector<std::string>& names,
-                                       bool environment) {
+std::vector<std::string> checked_names(std::string_view option,
+                                       const std::vector<std::string>& names, bool environment) {
   for (const auto& name : names) {
     bool valid = !name.empty();
     if (environment) {
       valid = valid && !(name[0] >= '0' && name[0] <= '9');
-      for (char c : name) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+      for (char c : name)
+        valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
     }
     if (!valid) {
-      throw Error(exit_code::usage,
-                  fmt::format("{}: '{}' is not a valid {} name", option, name,
-                              environment ? "environment variable" : "field"));
+      throw Error(exit_code::usage, fmt::format("{}: '{}' is not a valid {} name", option, name,
+                                                environment ? "environment variable" : "field"));
     }
   }
   return names;
@@ -229,7 +234,8 @@ int run_filter(Settings& settings, OutputStream& out) {
   FilterOptions options;
   options.scope = settings.scope;
   options.key_field = settings.key_field;
-  options.fingerprint_fields = checked_names("--fingerprint-fields", settings.fingerprint_fields, false);
+  options.fingerprint_fields =
+      checked_names("--fingerprint-fields", settings.fingerprint_fields, false);
   options.duplicates_file = settings.duplicates_file;
   options.skip_invalid = settings.skip_invalid;
   options.batch = static_cast<std::size_t>(settings.filter_batch);
@@ -263,14 +269,14 @@ int dispatch(CLI::App& app, Settings& settings) {
   } else if (app.got_subcommand("begin")) {
     Store store = open_store(settings, false);
     BeginOptions options{settings.scope, settings.key, validated_fingerprint(settings.fingerprint),
-                         lease_option(settings),
-                         cli::duration_option("--ttl", settings.ttl)};
+                         lease_option(settings), cli::duration_option("--ttl", settings.ttl)};
     status = begin(store, clock, options, out);
   } else if (app.got_subcommand("finish")) {
     Store store = open_store(settings, true);
-    FinishOptions options{settings.scope, settings.key, settings.token, settings.status,
-                          settings.response_file,
-                          cli::size_option("--max-output", settings.max_output)};
+    FinishOptions options{
+        settings.scope,         settings.key,
+        settings.token,         settings.status,
+        settings.response_file, cli::size_option("--max-output", settings.max_output)};
     status = finish(store, clock, options);
   } else if (app.got_subcommand("release")) {
     Store store = open_store(settings, true);

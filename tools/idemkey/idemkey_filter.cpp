@@ -32,8 +32,8 @@ class DuplicateSink {
     if (path.empty()) return;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) {
-      throw Error(exit_code::cannot_create, fmt::format("cannot open duplicates file '{}': {}",
-                                                        path, std::strerror(errno)));
+      throw Error(exit_code::cannot_create,
+                  fmt::format("cannot open duplicates file '{}': {}", path, std::strerror(errno)));
     }
     stream_ = std::make_unique<OutputStream>(fd_, path);
   }
@@ -68,8 +68,12 @@ struct Pending {
 class Filter {
  public:
   Filter(Store& store, const Clock& clock, const FilterOptions& options, OutputStream& out)
-      : store_(store), clock_(clock), options_(options), out_(out),
-        reader_(options.inputs, options.skip_invalid), duplicates_(options.duplicates_file) {}
+      : store_(store),
+        clock_(clock),
+        options_(options),
+        out_(out),
+        reader_(options.inputs, options.skip_invalid),
+        duplicates_(options.duplicates_file) {}
 
   FilterCounts run();
 
@@ -101,9 +105,10 @@ std::optional<std::string> Filter::key_of(const Record& record) {
              is_valid_key(field->text())) {
     return field->text();
   } else if (field->is_string()) {
-    problem = fmt::format("key field '{}' is not a valid key (1 to 255 printable ASCII "
-                          "characters without spaces)",
-                          options_.key_field);
+    problem = fmt::format(
+        "key field '{}' is not a valid key (1 to 255 printable ASCII "
+        "characters without spaces)",
+        options_.key_field);
   } else {
     problem = fmt::format("key field '{}' must be a string or an integer, not {}",
                           options_.key_field, kind_name(field->kind()));
@@ -135,8 +140,8 @@ void Filter::claim(const std::vector<std::size_t>& firsts, std::size_t before) {
   for (std::size_t index : firsts) {
     if (index >= before) continue;
     Pending& record = pending_[index];
-    record.stored = store_.remember_if_new(options_.scope, record.key, record.fingerprint, now,
-                                           options_.ttl);
+    record.stored =
+        store_.remember_if_new(options_.scope, record.key, record.fingerprint, now, options_.ttl);
   }
 }
 
@@ -186,8 +191,8 @@ void Filter::deliver(db::WriteTransaction& transaction) {
       duplicates_.flush();
       prefix.commit();
       pending_.clear();
-      throw Error(exit_code::data, fmt::format("key '{}' was first seen with different content", key),
-                  location);
+      throw Error(exit_code::data,
+                  fmt::format("key '{}' was first seen with different content", key), location);
     }
   }
   out_.flush();
@@ -221,7 +226,8 @@ FilterCounts Filter::run() {
 
 }  // namespace
 
-FilterCounts filter(Store& store, const Clock& clock, const FilterOptions& options, OutputStream& out) {
+FilterCounts filter(Store& store, const Clock& clock, const FilterOptions& options,
+                    OutputStream& out) {
   Filter filter(store, clock, options, out);
   return filter.run();
 }

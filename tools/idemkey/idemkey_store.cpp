@@ -38,8 +38,12 @@ constexpr std::string_view row_columns =
     "scope, key, fingerprint, state, token, attempt, created_at, lease_until, ttl, completed_at, "
     "expires_at, exit_status, coalesce(length(stdout), 0) + coalesce(length(stderr), 0)";
 
-std::int64_t micros(Instant instant) { return instant.time_since_epoch().count(); }
-Instant instant_of(std::int64_t value) { return Instant(Duration(value)); }
+std::int64_t micros(Instant instant) {
+  return instant.time_since_epoch().count();
+}
+Instant instant_of(std::int64_t value) {
+  return Instant(Duration(value));
+}
 
 std::optional<Instant> optional_instant(db::Statement& row, int column) {
   if (row.is_null(column)) return std::nullopt;
@@ -113,9 +117,8 @@ Store::Store(const std::string& path, db::OpenOptions options) : database_(path,
 }
 
 std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, bool with_outputs) {
-  static const std::string sql =
-      fmt::format("SELECT {}, stdout, stderr FROM idemkey_keys WHERE scope = ?1 AND key = ?2",
-                  row_columns);
+  static const std::string sql = fmt::format(
+      "SELECT {}, stdout, stderr FROM idemkey_keys WHERE scope = ?1 AND key = ?2", row_columns);
   auto query = database_.query(sql, scope, key);
   if (!query.step()) return std::nullopt;
   KeyRow row = read_row(query.row());
@@ -227,8 +230,8 @@ std::int64_t Store::collect_garbage(Instant now, int batch) {
 }
 
 std::optional<std::string> Store::remember_if_new(std::string_view scope, std::string_view key,
-                                                 std::string_view fingerprint, Instant now,
-                                                 Duration ttl) {
+                                                  std::string_view fingerprint, Instant now,
+                                                  Duration ttl) {
   // One statement for the common case (a new key): insert, or replace an expired row. Only
   // when a live row stops it is the stored fingerprint read.
   int changed = database_.execute(
@@ -245,7 +248,7 @@ std::optional<std::string> Store::remember_if_new(std::string_view scope, std::s
 }
 
 std::optional<std::string> Store::live_fingerprint(std::string_view scope, std::string_view key,
-                                                  Instant now) {
+                                                   Instant now) {
   auto query = database_.query(
       "SELECT fingerprint FROM idemkey_keys WHERE scope = ?1 AND key = ?2 AND (expires_at IS NULL "
       "OR expires_at > ?3)",

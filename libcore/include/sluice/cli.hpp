@@ -34,9 +34,9 @@ std::string version_text(std::string_view tool);
 
 // Options every stateful tool shares (DESIGN.md section 4).
 struct StateOptions {
-  std::string db_path;            // --db; empty means the default state file
+  std::string db_path;              // --db; empty means the default state file
   std::string busy_timeout = "5s";  // --busy-timeout
-  std::string now;                // --now; empty means the system clock
+  std::string now;                  // --now; empty means the system clock
 };
 
 // Adds --db, --busy-timeout and --now to `app`.

@@ -185,7 +185,8 @@ class ReadTransaction {
 // from version i to i+1, all applied in one write transaction. The version lives in
 // sluice_meta(component, version). A file written by a newer version (stored version greater
 // than steps.size()) throws Error(65).
-void migrate(Database& database, std::string_view component, std::span<const std::string_view> steps);
+void migrate(Database& database, std::string_view component,
+             std::span<const std::string_view> steps);
 
 // The schema version recorded for `component`, or 0.
 int schema_version(Database& database, std::string_view component);
