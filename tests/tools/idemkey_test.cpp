@@ -3,11 +3,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "sluice/error.hpp"
+#include "test_support.hpp"
 
 namespace sluice::idemkey {
 namespace {
@@ -160,10 +160,7 @@ std::string run_filter(Store& store, const FilterOptions& options, FilterCounts&
     counts = filter(store, Clock(t0), options, out);
   }
   std::fclose(file);
-  std::ifstream in(output_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return testing::read_text(output_path);
 }
 
 TEST_F(IdemkeyStore, FilterPassesFirstSeenAndDropsDuplicatesAcrossRuns) {
@@ -231,10 +228,7 @@ TEST_F(IdemkeyStore, FilterConflictMidBatchKeepsOnlyTheClaimsBeforeIt) {
     EXPECT_EQ(error.code(), exit_code::data);
     EXPECT_EQ(error.location(), options.inputs[0] + ":2");
   }
-  std::ifstream in(dir_ + "/out");
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_EQ(text.str(), "{\"id\":\"b\",\"v\":1}\n");
+  EXPECT_EQ(testing::read_text(dir_ + "/out"), "{\"id\":\"b\",\"v\":1}\n");
   EXPECT_TRUE(store_->live_fingerprint("default", "b", t0).has_value());
   // "a" sorts first and was claimed before the conflict was found; that claim was undone.
   EXPECT_FALSE(store_->live_fingerprint("default", "a", t0).has_value());

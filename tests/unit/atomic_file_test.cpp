@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -14,22 +13,15 @@
 namespace sluice {
 namespace {
 
-std::string contents(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(AtomicFile, ReplacesContentsOnCommit) {
   testing::TempDir dir;
   std::ofstream(dir.file("f")) << "old";
   {
     AtomicFile file(dir.file("f"));
-    EXPECT_EQ(contents(dir.file("f")), "old");  // untouched until commit
+    EXPECT_EQ(testing::read_text(dir.file("f")), "old");  // untouched until commit
     file.commit("new\n");
   }
-  EXPECT_EQ(contents(dir.file("f")), "new\n");
+  EXPECT_EQ(testing::read_text(dir.file("f")), "new\n");
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
 }
 

@@ -3,8 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -27,10 +25,7 @@ std::string render(cli::Format format) {
     printer.finish();
   }
   std::fclose(file);
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return testing::read_text(path);
 }
 
 TEST(RecordPrinter, JsonLines) {
