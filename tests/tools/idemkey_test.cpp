@@ -64,6 +64,14 @@ TEST(ValidateKey, AcceptsPrintableAsciiOnly) {
   }
 }
 
+// The values come from an independent FNV-1a implementation (Python); the hash is stored, so it
+// must never change.
+TEST(KeyHash, IsFnv1aOfScopeNulKey) {
+  EXPECT_EQ(key_hash("default", "order-42"), -7936223608931554293);
+  EXPECT_EQ(key_hash("", ""), -5808590958014384161);
+  EXPECT_NE(key_hash("ab", "c"), key_hash("a", "bc"));
+}
+
 TEST(DownstreamKey, IsStableAndDependsOnScopeAndKey) {
   EXPECT_EQ(downstream_key("s", "k"), downstream_key("s", "k"));
   EXPECT_NE(downstream_key("s", "k"), downstream_key("t", "k"));

@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view schema_v1 = R"sql(
 CREATE TABLE idemkey_keys (
+  key_hash INTEGER NOT NULL,
   scope TEXT NOT NULL,
   key TEXT NOT NULL,
   fingerprint TEXT NOT NULL,
@@ -26,9 +27,9 @@ CREATE TABLE idemkey_keys (
   expires_at INTEGER,
   exit_status INTEGER,
   stdout BLOB,
-  stderr BLOB,
-  PRIMARY KEY (scope, key)
+  stderr BLOB
 ) STRICT;
+CREATE INDEX idemkey_keys_by_hash ON idemkey_keys (key_hash);
 
 )sql";
 
@@ -37,6 +38,11 @@ constexpr std::array<std::string_view, 1> migrations{schema_v1};
 constexpr std::string_view row_columns =
     "scope, key, fingerprint, state, token, attempt, created_at, lease_until, ttl, completed_at, "
     "expires_at, exit_status, coalesce(length(stdout), 0) + coalesce(length(stderr), 0)";
+
+// Every statement about one key matches it like this, with ?1..?3 bound to key_hash(), the
+// scope and the key: the index on the 8-byte hash is a quarter the size of one on the text, so
+// a batch of random keys touches (and writes back) far fewer pages.
+constexpr std::string_view key_match = "key_hash = ?1 AND scope = ?2 AND key = ?3";
 
 std::int64_t micros(Instant instant) {
   return instant.time_since_epoch().count();
@@ -104,6 +110,22 @@ void validate_key(std::string_view what, std::string_view key) {
   }
 }
 
+std::int64_t key_hash(std::string_view scope, std::string_view key) {
+  // FNV-1a, 64-bit: stable across builds and platforms (it is stored), and cheap. Collisions
+  // are harmless: every lookup also compares the scope and the key.
+  std::uint64_t hash = 14695981039346656037ull;
+  auto mix = [&hash](std::string_view bytes) {
+    for (unsigned char byte : bytes) {
+      hash ^= byte;
+      hash *= 1099511628211ull;
+    }
+  };
+  mix(scope);
+  mix(std::string_view("\0", 1));
+  mix(key);
+  return static_cast<std::int64_t>(hash);
+}
+
 std::string downstream_key(std::string_view scope, std::string_view key) {
   Sha256 hasher;
   hasher.update_framed("idemkey-downstream-v1");
@@ -117,9 +139,9 @@ Store::Store(const std::string& path, db::OpenOptions options) : database_(path,
 }
 
 std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, bool with_outputs) {
-  static const std::string sql = fmt::format(
-      "SELECT {}, stdout, stderr FROM idemkey_keys WHERE scope = ?1 AND key = ?2", row_columns);
-  auto query = database_.query(sql, scope, key);
+  static const std::string sql =
+      fmt::format("SELECT {}, stdout, stderr FROM idemkey_keys WHERE {}", row_columns, key_match);
+  auto query = database_.query(sql, key_hash(scope, key), scope, key);
   if (!query.step()) return std::nullopt;
   KeyRow row = read_row(query.row());
   if (with_outputs) {
@@ -159,11 +181,15 @@ Claim Store::claim(const ClaimRequest& request, Instant now) {
   row.created_at = stealing ? existing->created_at : now;
   row.lease_until = now + request.lease;
   row.ttl = request.ttl;
+  if (existing) {
+    database_.execute(fmt::format("DELETE FROM idemkey_keys WHERE {}", key_match),
+                      key_hash(row.scope, row.key), row.scope, row.key);
+  }
   database_.execute(
-      "INSERT OR REPLACE INTO idemkey_keys (scope, key, fingerprint, state, token, attempt, "
-      "created_at, lease_until, ttl) VALUES (?1, ?2, ?3, 'in_progress', ?4, ?5, ?6, ?7, ?8)",
-      row.scope, row.key, row.fingerprint, row.token, row.attempt, micros(row.created_at),
-      micros(*row.lease_until), row.ttl.count());
+      "INSERT INTO idemkey_keys (key_hash, scope, key, fingerprint, state, token, attempt, "
+      "created_at, lease_until, ttl) VALUES (?1, ?2, ?3, ?4, 'in_progress', ?5, ?6, ?7, ?8, ?9)",
+      key_hash(row.scope, row.key), row.scope, row.key, row.fingerprint, row.token, row.attempt,
+      micros(row.created_at), micros(*row.lease_until), row.ttl.count());
   transaction.commit();
   result.row = std::move(row);
   return result;
@@ -173,18 +199,21 @@ bool Store::complete(std::string_view scope, std::string_view key, std::string_v
                      int exit_status, std::string_view stdout_bytes, std::string_view stderr_bytes,
                      Instant now) {
   db::WriteTransaction transaction(database_);
-  auto& statement = database_.statement(
-      "UPDATE idemkey_keys SET state = 'completed', lease_until = NULL, completed_at = ?4, "
-      "expires_at = ?4 + ttl, exit_status = ?5, stdout = ?6, stderr = ?7 "
-      "WHERE scope = ?1 AND key = ?2 AND token = ?3 AND state = 'in_progress'");
+  static const std::string sql = fmt::format(
+      "UPDATE idemkey_keys SET state = 'completed', lease_until = NULL, completed_at = ?5, "
+      "expires_at = ?5 + ttl, exit_status = ?6, stdout = ?7, stderr = ?8 "
+      "WHERE {} AND token = ?4 AND state = 'in_progress'",
+      key_match);
+  auto& statement = database_.statement(sql);
   db::Query update(statement);
-  statement.bind(1, scope);
-  statement.bind(2, key);
-  statement.bind(3, token);
-  statement.bind(4, micros(now));
-  statement.bind(5, exit_status);
-  statement.bind_blob(6, stdout_bytes);
-  statement.bind_blob(7, stderr_bytes);
+  statement.bind(1, key_hash(scope, key));
+  statement.bind(2, scope);
+  statement.bind(3, key);
+  statement.bind(4, token);
+  statement.bind(5, micros(now));
+  statement.bind(6, exit_status);
+  statement.bind_blob(7, stdout_bytes);
+  statement.bind_blob(8, stderr_bytes);
   while (update.step()) {
   }
   bool stored = database_.changes() == 1;
@@ -195,10 +224,12 @@ bool Store::complete(std::string_view scope, std::string_view key, std::string_v
 bool Store::renew(std::string_view scope, std::string_view key, std::string_view token,
                   Instant lease_until) {
   db::WriteTransaction transaction(database_);
-  int changed = database_.execute(
-      "UPDATE idemkey_keys SET lease_until = max(lease_until, ?4) WHERE scope = ?1 AND key = ?2 "
-      "AND token = ?3 AND state = 'in_progress'",
-      scope, key, token, micros(lease_until));
+  static const std::string sql = fmt::format(
+      "UPDATE idemkey_keys SET lease_until = max(lease_until, ?5) WHERE {} AND token = ?4 AND "
+      "state = 'in_progress'",
+      key_match);
+  int changed =
+      database_.execute(sql, key_hash(scope, key), scope, key, token, micros(lease_until));
   transaction.commit();
   return changed == 1;
 }
@@ -206,11 +237,9 @@ bool Store::renew(std::string_view scope, std::string_view key, std::string_view
 bool Store::release(std::string_view scope, std::string_view key,
                     std::optional<std::string_view> token) {
   db::WriteTransaction transaction(database_);
-  int changed = token ? database_.execute(
-                            "DELETE FROM idemkey_keys WHERE scope = ?1 AND key = ?2 AND token = ?3",
-                            scope, key, *token)
-                      : database_.execute("DELETE FROM idemkey_keys WHERE scope = ?1 AND key = ?2",
-                                          scope, key);
+  static const std::string sql =
+      fmt::format("DELETE FROM idemkey_keys WHERE {} AND (?4 IS NULL OR token = ?4)", key_match);
+  int changed = database_.execute(sql, key_hash(scope, key), scope, key, token);
   transaction.commit();
   return changed == 1;
 }
@@ -220,7 +249,7 @@ std::int64_t Store::collect_garbage(Instant now, int batch) {
   for (;;) {
     db::WriteTransaction transaction(database_);
     int changed = database_.execute(
-        "DELETE FROM idemkey_keys WHERE (scope, key) IN (SELECT scope, key FROM idemkey_keys "
+        "DELETE FROM idemkey_keys WHERE rowid IN (SELECT rowid FROM idemkey_keys "
         "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
         micros(now), batch);
     transaction.commit();
@@ -232,27 +261,33 @@ std::int64_t Store::collect_garbage(Instant now, int batch) {
 std::optional<std::string> Store::remember_if_new(std::string_view scope, std::string_view key,
                                                   std::string_view fingerprint, Instant now,
                                                   Duration ttl) {
-  // One statement for the common case (a new key): insert, or replace an expired row. Only
-  // when a live row stops it is the stored fingerprint read.
-  int changed = database_.execute(
-      "INSERT INTO idemkey_keys (scope, key, fingerprint, state, token, attempt, created_at, ttl, "
-      "completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, 'completed', '', 1, ?4, ?5, ?4, "
-      "?4 + ?5, 0) ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-      "state = 'completed', token = '', attempt = 1, created_at = excluded.created_at, "
-      "lease_until = NULL, ttl = excluded.ttl, completed_at = excluded.completed_at, expires_at = "
-      "excluded.expires_at, exit_status = 0, stdout = NULL, stderr = NULL "
-      "WHERE idemkey_keys.expires_at IS NOT NULL AND idemkey_keys.expires_at <= ?4",
-      scope, key, fingerprint, micros(now), ttl.count());
-  if (changed == 1) return std::nullopt;
-  return live_fingerprint(scope, key, now);
+  static const std::string find_sql = fmt::format(
+      "SELECT rowid, fingerprint, expires_at IS NULL OR expires_at > ?4 FROM idemkey_keys WHERE {}",
+      key_match);
+  const std::int64_t hash = key_hash(scope, key);
+  std::optional<std::int64_t> expired_row;
+  {
+    auto query = database_.query(find_sql, hash, scope, key, micros(now));
+    if (query.step()) {
+      if (query->integer(2) != 0) return query->text(1);
+      expired_row = query->integer(0);
+    }
+  }
+  if (expired_row) database_.execute("DELETE FROM idemkey_keys WHERE rowid = ?1", *expired_row);
+  database_.execute(
+      "INSERT INTO idemkey_keys (key_hash, scope, key, fingerprint, state, token, attempt, "
+      "created_at, ttl, completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, ?4, "
+      "'completed', '', 1, ?5, ?6, ?5, ?5 + ?6, 0)",
+      hash, scope, key, fingerprint, micros(now), ttl.count());
+  return std::nullopt;
 }
 
 std::optional<std::string> Store::live_fingerprint(std::string_view scope, std::string_view key,
                                                    Instant now) {
-  auto query = database_.query(
-      "SELECT fingerprint FROM idemkey_keys WHERE scope = ?1 AND key = ?2 AND (expires_at IS NULL "
-      "OR expires_at > ?3)",
-      scope, key, micros(now));
+  static const std::string sql = fmt::format(
+      "SELECT fingerprint FROM idemkey_keys WHERE {} AND (expires_at IS NULL OR expires_at > ?4)",
+      key_match);
+  auto query = database_.query(sql, key_hash(scope, key), scope, key, micros(now));
   if (!query.step()) return std::nullopt;
   return query->text(0);
 }

@@ -70,6 +70,9 @@ bool is_valid_key(std::string_view key);
 // Throws Error(2) naming `what` unless is_valid_key.
 void validate_key(std::string_view what, std::string_view key);
 
+// The stored 64-bit hash of (scope, key) that the key index is built on.
+std::int64_t key_hash(std::string_view scope, std::string_view key);
+
 // IDEMKEY_DOWNSTREAM_KEY: a stable key derived from scope and key.
 std::string downstream_key(std::string_view scope, std::string_view key);
 
