@@ -108,7 +108,7 @@ std::string default_state_path(std::string_view tool, bool create_directory) {
   }
   if (create_directory) {
     // mkdir -p, component by component.
-    for (std::size_t slash = 1; slash != std::string::npos;
+    for (std::size_t slash = directory.find('/', 1); slash != std::string::npos;
          slash = directory.find('/', slash + 1)) {
       std::string prefix = directory.substr(0, slash);
       if (!prefix.empty() && ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {

@@ -153,6 +153,10 @@ Database::Database(const std::string& path, const OpenOptions& options)
   bool created = false;
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
+    if (errno != ENOENT) {
+      throw Error(options.must_exist ? exit_code::no_input : exit_code::cannot_create,
+                  fmt::format("cannot open state file '{}': {}", path, std::strerror(errno)));
+    }
     if (options.must_exist) {
       throw Error(exit_code::no_input, fmt::format("state file '{}' does not exist", path));
     }
@@ -202,7 +206,8 @@ void Database::apply_pragmas() {
   // The busy timeout must be in place before the switch to WAL: concurrent first opens
   // otherwise fail at once with SQLITE_BUSY.
   auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(options_.busy_timeout);
-  sqlite3_busy_timeout(handle_, static_cast<int>(milliseconds.count()));
+  sqlite3_busy_timeout(handle_,
+                       static_cast<int>(std::min<std::int64_t>(milliseconds.count(), INT32_MAX)));
   // Before the switch to WAL, which rewrites the header of a file that may not be ours.
   if (!options_.foreign_file) check_is_sluice_state();
   execute_script("PRAGMA journal_mode=WAL");

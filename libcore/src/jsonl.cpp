@@ -594,11 +594,6 @@ void JsonlReader::reject_at(std::string_view where, std::string_view message) {
   print_diagnostic(Severity::error, where, fmt::format("{} (skipped)", message));
 }
 
-std::string JsonlReader::current_location() const {
-  if (!lines_) return {};
-  return location(lines_->source_name(), lines_->line_number());
-}
-
 std::string JsonlReader::location_of(std::size_t input, long long line) const {
   const std::string& path = paths_.at(input);
   return location(path == "-" ? "<stdin>" : path, line);
@@ -662,14 +657,20 @@ void OutputStream::write_line(std::string_view line) {
   if (buffer_.size() >= (1u << 16)) flush();
 }
 
-void OutputStream::flush() {
-  if (buffer_.empty()) return;
-  int error = write_all(fd_, buffer_);
-  buffer_.clear();
+void write_or_throw(int fd, std::string_view bytes, std::string_view name) {
+  int error = write_all(fd, bytes);
   if (error == EPIPE) throw Error(exit_code::signal_base + SIGPIPE, "");
   if (error != 0) {
-    throw Error(exit_code::io, fmt::format("cannot write {}: {}", name_, std::strerror(error)));
+    throw Error(exit_code::io, fmt::format("cannot write {}: {}", name, std::strerror(error)));
   }
+}
+
+void OutputStream::flush() {
+  if (buffer_.empty()) return;
+  std::string pending;
+  pending.swap(buffer_);
+  buffer_.reserve(pending.capacity());
+  write_or_throw(fd_, pending, name_);
 }
 
 // ---------------------------------------------------------------- ObjectWriter

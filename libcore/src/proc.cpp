@@ -75,6 +75,11 @@ class Supervisor {
  public:
   Supervisor(const Command& command, const Handlers& handlers, const Limits& limits)
       : command_(command), handlers_(handlers), limits_(limits) {}
+  // If supervision failed part-way (a handler threw, poll failed), the child must not outlive
+  // it unsupervised: kill it (and its group), reap it and close every descriptor.
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
   Outcome run();
 
  private:
@@ -238,6 +243,12 @@ void Supervisor::supervise() {
       throw Error(exit_code::internal, fmt::format("poll failed: {}", std::strerror(errno)));
     }
     forward_signal();
+    // Interrupted after the child exited: stop waiting for descendants that still hold its
+    // output pipes (they got the signal too when they share its process group).
+    if (exited_ && outcome_.forwarded_signal != 0) {
+      if (command_.own_process_group) ::kill(-pid_, outcome_.forwarded_signal);
+      break;
+    }
     for (nfds_t i = 0; ready > 0 && i < count; ++i) {
       if (fds[i].revents == 0) continue;
       if (fds[i].fd == output_.read_end)
@@ -251,6 +262,18 @@ void Supervisor::supervise() {
     handle_deadlines(std::chrono::steady_clock::now());
   }
   close_fd(input_.write_end);
+}
+
+Supervisor::~Supervisor() {
+  if (pid_ > 0 && !exited_) {
+    send(SIGKILL);
+    reap(true);
+  }
+  for (int* fd :
+       {&input_.read_end, &input_.write_end, &output_.read_end, &output_.write_end,
+        &errors_.read_end, &errors_.write_end, &report_.read_end, &report_.write_end, &pidfd_}) {
+    close_fd(*fd);
+  }
 }
 
 Outcome Supervisor::run() {
@@ -270,10 +293,6 @@ Outcome Supervisor::run() {
     throw;
   }
   sigaction(SIGPIPE, &previous, nullptr);
-  for (int* fd :
-       {&input_.write_end, &output_.read_end, &errors_.read_end, &report_.read_end, &pidfd_}) {
-    close_fd(*fd);
-  }
   return outcome_;
 }
 

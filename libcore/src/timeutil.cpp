@@ -82,6 +82,11 @@ Duration parse_duration(std::string_view text) {
     }
     total += part;
   }
+  // Longer than any sensible lease, TTL or timeout, and far from int64 overflow when added to
+  // an instant.
+  if (total > days(36500)) {
+    throw Error(exit_code::usage, fmt::format("duration '{}' is longer than 36500d", text));
+  }
   return total;
 }
 
@@ -190,6 +195,11 @@ Instant parse_instant(std::string_view text) {
 
 Instant instant_from_epoch_number(std::int64_t number) {
   constexpr std::int64_t millisecond_threshold = 100'000'000'000;
+  // Beyond this, milliseconds would overflow as microseconds (about the year 292,000).
+  constexpr std::int64_t limit = std::numeric_limits<std::int64_t>::max() / 1000;
+  if (number > limit || number < -limit) {
+    throw Error(exit_code::data, fmt::format("epoch time {} is out of range", number));
+  }
   if (number >= millisecond_threshold || number <= -millisecond_threshold) {
     return Instant(milliseconds(number));
   }

@@ -101,6 +101,18 @@ class IdemkeyRun(ToolTestCase):
         self.assertEqual(self.runs(), 0)
         self.assertStatus(self.run_tool("run", "--key", "u", "--", "sh", "-c", COUNTER), 0)
 
+    def test_busy_state_after_the_run_is_waited_out_not_75(self):
+        # A process holds the writer lock when the command ends; a 75 here would make a retry
+        # wrapper run the command twice, so idemkey waits (up to the lease) and stores it.
+        db = self.path("s.db")
+        script = (f"flock {db}.lock -c ': > locked; sleep 1' >/dev/null 2>&1 & "
+                  "while [ ! -e locked ]; do sleep 0.01; done; echo done")
+        result = self.run_tool("--db", db, "--busy-timeout", "100ms", "run", "--key", "b", "--",
+                               "sh", "-c", script)
+        self.assertEqual((result.status, result.out), (0, "done\n"))
+        shown = json.loads(self.run_tool("--db", db, "show", "--key", "b").out)
+        self.assertEqual(shown["state"], "completed")
+
     def test_child_environment(self):
         script = 'echo "$IDEMKEY_KEY $IDEMKEY_SCOPE $IDEMKEY_ATTEMPT $IDEMKEY_DOWNSTREAM_KEY"'
         result = self.run_tool("--scope", "pay", "run", "--key", "order-1", "--", "sh", "-c", script)
@@ -337,6 +349,9 @@ class IdemkeyLowLevel(ToolTestCase):
             self.assertError(self.run_tool(*args), 2, "invalid key")
         self.assertError(self.run_tool("begin", "--key", "k", "--fingerprint", "aa", "--lease", "0"), 2,
                          "--lease")
+        self.assertError(self.run_tool("run", "--key", "k", "--lease", "500ms", "--", "true"), 2,
+                         "--lease must be at least 1s")
+        self.assertError(self.run_tool("run", "--key", "k", "--ttl", "36501d", "--", "true"), 2, "--ttl")
 
     def test_list_and_stats_cover_every_scope_unless_one_is_named(self):
         for scope in ("a", "b"):

@@ -57,6 +57,13 @@ TEST(StatePath, FollowsSluiceStateDirThenXdgThenHome) {
   struct stat info {};
   EXPECT_EQ(::stat((dir.path() + "/a/b").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0700u);
+  // A relative directory is created as given, with no stray directories along the way.
+  ASSERT_EQ(::chdir(dir.path().c_str()), 0);
+  ::setenv("SLUICE_STATE_DIR", "rel/sub", 1);
+  EXPECT_EQ(default_state_path("t", true), "rel/sub/t.db");
+  EXPECT_EQ(::stat((dir.path() + "/rel/sub").c_str(), &info), 0);
+  EXPECT_NE(::stat((dir.path() + "/r").c_str(), &info), 0);
+  ASSERT_EQ(::chdir("/"), 0);
   ::unsetenv("SLUICE_STATE_DIR");
   ::setenv("XDG_STATE_HOME", dir.path().c_str(), 1);
   EXPECT_EQ(default_state_path("t", false), dir.path() + "/sluice/t.db");

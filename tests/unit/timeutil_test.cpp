@@ -30,6 +30,11 @@ TEST(Duration, RejectsBadText) {
   }
 }
 
+TEST(Duration, RefusesMoreThan36500Days) {
+  EXPECT_EQ(parse_duration("36500d"), hours(24 * 36500));
+  EXPECT_THROW(parse_duration("36501d"), Error);
+}
+
 TEST(Duration, FormatsInLargestExactUnits) {
   EXPECT_EQ(format_duration(minutes(90)), "1h30m");
   EXPECT_EQ(format_duration(milliseconds(250)), "250ms");

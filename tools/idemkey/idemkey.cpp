@@ -46,12 +46,8 @@ void report_status(StatusFile& status_file, const RunOptions& options, const Run
 
 int replay(StatusFile& status_file, const RunOptions& options, const KeyRow& row) {
   // Byte for byte: nothing of idemkey's own is added to either stream.
-  int error = write_all(STDOUT_FILENO, row.stdout_bytes);
-  if (error == 0) error = write_all(STDERR_FILENO, row.stderr_bytes);
-  if (error == EPIPE) throw Error(exit_code::signal_base + SIGPIPE, "");
-  if (error != 0)
-    throw Error(exit_code::io,
-                fmt::format("cannot write the saved output: {}", std::strerror(error)));
+  write_or_throw(STDOUT_FILENO, row.stdout_bytes, "the saved standard output");
+  write_or_throw(STDERR_FILENO, row.stderr_bytes, "the saved standard error");
   int status = row.exit_status.value_or(0);
   report_status(status_file, options, {"replayed", row.attempt, status, true});
   return status;
@@ -153,13 +149,36 @@ proc::Handlers lease_keeper(Store& store, const Clock& clock, const RunOptions& 
   return handlers;
 }
 
+// Runs a state write that follows the command. The command has run, so a busy state file must
+// not turn into exit 75 (a retry wrapper would run the command again): keep trying while our
+// lease is certainly still live, and then fail with 74, naming what happened.
+template <typename Write>
+auto persist_after_run(const RunOptions& options, const proc::Outcome& outcome, Write&& write) {
+  auto deadline = std::chrono::steady_clock::now() + options.lease;
+  for (;;) {
+    try {
+      return write();
+    } catch (const Error& error) {
+      if (error.code() != exit_code::temporary) throw;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw Error(exit_code::io,
+                    fmt::format("the command ran (exit status {}) but its outcome could not be "
+                                "saved: {}; key '{}' stays in progress until its lease expires",
+                                outcome.exit_status, error.what(), options.key));
+      }
+      throw_if_interrupted();
+    }
+  }
+}
+
 // Settles the claim after the command ended: store the result, or release the key.
 int settle(Store& store, const Clock& clock, const RunOptions& options, const KeyRow& row,
            const proc::Outcome& outcome, const Capture& out, const Capture& err,
            StatusFile& status_file) {
   RunReport report{"executed", row.attempt, outcome.exit_status, false};
   auto release_and_report = [&] {
-    store.release(options.scope, options.key, row.token);
+    persist_after_run(options, outcome,
+                      [&] { return store.release(options.scope, options.key, row.token); });
     report_status(status_file, options, report);
   };
   if (outcome.launch_failed) {
@@ -184,8 +203,10 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
                             "result was not stored and the key was released",
                             options.key, options.max_output));
   }
-  report.stored = store.complete(options.scope, options.key, row.token, outcome.exit_status,
-                                 out.bytes, err.bytes, clock.now());
+  report.stored = persist_after_run(options, outcome, [&] {
+    return store.complete(options.scope, options.key, row.token, outcome.exit_status, out.bytes,
+                          err.bytes, clock.now());
+  });
   if (!report.stored) {
     warn(
         fmt::format("the result of attempt {} of key '{}' was not stored: another attempt took "
@@ -234,7 +255,13 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
     outcome = proc::run(child_command(options, row, input),
                         lease_keeper(store, clock, options, row, out, err));
   } catch (...) {
-    store.release(options.scope, options.key, row.token);
+    // The command could not be supervised (proc killed and reaped it): give the key back, but
+    // report the original failure even if the release fails too.
+    try {
+      store.release(options.scope, options.key, row.token);
+    } catch (const Error& error) {
+      warn(fmt::format("could not release key '{}': {}", options.key, error.what()));
+    }
     throw;
   }
   return settle(store, clock, options, row, outcome, out, err, status_file);

@@ -11,10 +11,6 @@
 namespace sluice::idemkey {
 namespace {
 
-bool is_expired(const KeyRow& row, Instant now) {
-  return row.state == KeyState::completed && row.expires_at && *row.expires_at <= now;
-}
-
 void add_instant(std::vector<JsonValue::Member>& members, std::string_view name,
                  const std::optional<Instant>& instant) {
   members.emplace_back(name,
@@ -29,9 +25,7 @@ JsonValue row_json(const KeyRow& row, Instant now) {
   std::vector<JsonValue::Member> members;
   members.emplace_back("scope", JsonValue::string(row.scope));
   members.emplace_back("key", JsonValue::string(row.key));
-  members.emplace_back(
-      "state",
-      JsonValue::string(is_expired(row, now) ? "expired" : std::string(state_name(row.state))));
+  members.emplace_back("state", JsonValue::string(std::string(row.state_at(now))));
   members.emplace_back("attempt", integer(row.attempt));
   members.emplace_back("fingerprint", JsonValue::string(row.fingerprint));
   add_instant(members, "created_at", row.created_at);
@@ -134,7 +128,7 @@ int list(Store& store, const Clock& clock, const std::string& scope,
   RecordPrinter printer(out, format);
   Instant now = clock.now();
   store.list(scope, [&](const KeyRow& row) {
-    std::string state = is_expired(row, now) ? "expired" : std::string(state_name(row.state));
+    std::string_view state = row.state_at(now);
     if (state_filter.empty() || state_filter == state) printer.print(row_json(row, now));
   });
   printer.finish();
@@ -154,7 +148,7 @@ int stats(Store& store, const Clock& clock, const std::string& scope, cli::Forma
   store.list(scope, [&](const KeyRow& row) {
     ++keys;
     bytes += row.stored_bytes;
-    if (is_expired(row, now)) {
+    if (row.is_expired(now)) {
       ++expired;
     } else if (row.state == KeyState::completed) {
       ++completed;

@@ -187,7 +187,11 @@ std::vector<std::string> checked_names(std::string_view option,
 
 Duration lease_option(const Settings& settings) {
   Duration lease = cli::duration_option("--lease", settings.lease);
-  if (lease <= Duration::zero()) throw Error(exit_code::usage, "--lease must be positive");
+  // The holder renews every lease/3; below a second, scheduling delays could let a live
+  // holder's lease lapse and the key be taken over while the command still runs.
+  if (lease < std::chrono::seconds(1)) {
+    throw Error(exit_code::usage, "--lease must be at least 1s");
+  }
   return lease;
 }
 

@@ -1,5 +1,6 @@
 #include "idemkey_store.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -80,12 +81,14 @@ std::string_view state_name(KeyState state) {
   return state == KeyState::completed ? "completed" : "in_progress";
 }
 
+std::string_view KeyRow::state_at(Instant now) const {
+  return is_expired(now) ? "expired" : state_name(state);
+}
+
 Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, Instant now,
                 StalePolicy stale) {
   if (!row) return Decision::proceed;
-  if (row->state == KeyState::completed && row->expires_at && *row->expires_at <= now) {
-    return Decision::proceed;  // an expired key counts as new
-  }
+  if (row->is_expired(now)) return Decision::proceed;  // an expired key counts as new
   if (row->fingerprint != fingerprint) return Decision::conflict;
   if (row->state == KeyState::completed) return Decision::replay;
   if (row->lease_until && *row->lease_until > now) return Decision::busy;
@@ -245,6 +248,7 @@ bool Store::release(std::string_view scope, std::string_view key,
 }
 
 std::int64_t Store::collect_garbage(Instant now, int batch) {
+  batch = std::max(batch, 1);  // LIMIT 0 would delete nothing, forever
   std::int64_t deleted = 0;
   for (;;) {
     db::WriteTransaction transaction(database_);

@@ -34,6 +34,13 @@ struct KeyRow {
   std::string stdout_bytes;  // the saved result (begin/finish: the response)
   std::string stderr_bytes;
   std::int64_t stored_bytes = 0;
+
+  // A completed key older than its TTL: it counts as new, and gc deletes it.
+  [[nodiscard]] bool is_expired(Instant now) const {
+    return state == KeyState::completed && expires_at && *expires_at <= now;
+  }
+  // "in_progress", "completed" or "expired".
+  [[nodiscard]] std::string_view state_at(Instant now) const;
 };
 
 // What to do with a lease whose holder stopped renewing it (crashed or was killed).

@@ -16,7 +16,6 @@ class Clock {
   explicit Clock(Instant fixed) : fixed_(fixed) {}
 
   [[nodiscard]] Instant now() const;
-  [[nodiscard]] bool is_fixed() const { return fixed_.has_value(); }
 
  private:
   std::optional<Instant> fixed_;

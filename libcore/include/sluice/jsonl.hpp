@@ -154,10 +154,9 @@ class JsonlReader {
   // Applies the same policy to a record the tool finds invalid (missing field, wrong type):
   // throws Error(65) at the record's location, or reports it and returns when skipping.
   void reject(const Record& record, std::string_view message);
-  // The same for a record read earlier, at `where` (its current_location() then).
+  // The same for a record read earlier, at `where` (from location_of).
   void reject_at(std::string_view where, std::string_view message);
   [[nodiscard]] std::uint64_t skipped() const { return skipped_; }
-  [[nodiscard]] std::string current_location() const;
   // Which input (0-based, in operand order) the last record came from, and the location
   // string for a line of any input: cheap handles for records whose errors surface later.
   [[nodiscard]] std::size_t current_input() const { return next_path_ == 0 ? 0 : next_path_ - 1; }
@@ -200,6 +199,10 @@ class OutputStream {
 
 // Writes all of `bytes` to fd, retrying short writes and EINTR. Returns errno or 0.
 int write_all(int fd, std::string_view bytes);
+
+// write_all, then: a closed pipe (EPIPE, when SIGPIPE is ignored) throws Error(141) with no
+// message so the run ends quietly; any other error throws Error(74) naming `name`.
+void write_or_throw(int fd, std::string_view bytes, std::string_view name);
 
 // Reads fd to its end. More than `limit` bytes throws Error(65) naming `name`; a read error
 // throws Error(74); a termination signal throws Error(128+N).

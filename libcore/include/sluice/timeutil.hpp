@@ -17,7 +17,7 @@ using Instant = std::chrono::sys_time<Duration>;
 
 // Parses "250ms", "90s", "10m", "24h", "7d" and compounds such as "1h30m" or "1d12h".
 // Units: us, ms, s, m, h, d. "0" alone is zero. Negative, empty, unit-less (other than "0")
-// or overflowing text is rejected.
+// text and durations over 36500d are rejected.
 Duration parse_duration(std::string_view text);
 
 // Formats a duration in the largest exact units, e.g. "1h30m", "250ms", "0s".
@@ -29,7 +29,8 @@ std::string format_duration(Duration duration);
 Instant parse_instant(std::string_view text);
 
 // Interprets a JSON number as an epoch instant: an absolute value of at least 1e11 is
-// milliseconds (1e11 seconds is the year 5138), anything smaller is seconds.
+// milliseconds (1e11 seconds is the year 5138), anything smaller is seconds. Throws Error(65)
+// for values whose microseconds overflow.
 Instant instant_from_epoch_number(std::int64_t number);
 
 // RFC 3339 UTC with 'Z'. Fractional seconds appear only when non-zero, with 3 digits when
