@@ -5,8 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+
+#include "sluice/error.hpp"
 
 namespace sluice::testing {
 
@@ -26,6 +29,16 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The exit status carried by the sluice::Error that `action` throws, or 0 when it throws none.
+inline int exit_status_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.code();
+  }
+  return 0;
+}
 
 // The whole content of a file ("" when it cannot be read).
 inline std::string read_text(const std::string& path) {

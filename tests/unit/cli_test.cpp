@@ -12,15 +12,6 @@
 namespace sluice::cli {
 namespace {
 
-int usage_code(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.code();
-  }
-  return 0;
-}
-
 TEST(ExitCodeSet, ParsesListsAndRanges) {
   EXPECT_EQ(exit_code_set("--x", "1,75,100-103"), (std::set<int>{1, 75, 100, 101, 102, 103}));
   EXPECT_EQ(exit_code_set("--x", ""), std::set<int>{});
@@ -28,7 +19,8 @@ TEST(ExitCodeSet, ParsesListsAndRanges) {
 
 TEST(ExitCodeSet, RejectsBadText) {
   for (const char* text : {"1,", "a", "5-3", "256", "-1", "1,,2"}) {
-    EXPECT_EQ(usage_code([&] { exit_code_set("--x", text); }), exit_code::usage) << text;
+    EXPECT_EQ(testing::exit_status_of([&] { exit_code_set("--x", text); }), exit_code::usage)
+        << text;
   }
 }
 
@@ -36,8 +28,8 @@ TEST(SizeOption, ParsesUnits) {
   EXPECT_EQ(size_option("--s", "1024"), 1024u);
   EXPECT_EQ(size_option("--s", "16MiB"), 16u << 20);
   EXPECT_EQ(size_option("--s", "2kB"), 2000u);
-  EXPECT_EQ(usage_code([] { size_option("--s", "12 MiB"); }), exit_code::usage);
-  EXPECT_EQ(usage_code([] { size_option("--s", "MiB"); }), exit_code::usage);
+  EXPECT_EQ(testing::exit_status_of([] { size_option("--s", "12 MiB"); }), exit_code::usage);
+  EXPECT_EQ(testing::exit_status_of([] { size_option("--s", "MiB"); }), exit_code::usage);
 }
 
 TEST(DurationOption, NamesTheOptionInErrors) {
@@ -77,7 +69,7 @@ TEST(MakeClock, FixesNowFromTheOption) {
   options.now = "2026-03-01T12:00:00Z";
   EXPECT_EQ(format_instant(make_clock(options).now()), "2026-03-01T12:00:00Z");
   options.now = "yesterday";
-  EXPECT_EQ(usage_code([&] { make_clock(options); }), exit_code::usage);
+  EXPECT_EQ(testing::exit_status_of([&] { make_clock(options); }), exit_code::usage);
 }
 
 int run_with(std::vector<std::string> arguments, const Define& define) {

@@ -18,15 +18,6 @@ constexpr std::array<std::string_view, 2> steps{
     "CREATE TABLE demo_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT",
     "ALTER TABLE demo_items ADD COLUMN note TEXT"};
 
-int error_code(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.code();
-  }
-  return 0;
-}
-
 TEST(Database, CreatesFileWithMode0600AndWal) {
   TempDir dir;
   Database database(dir.file("s.db"), {});
@@ -53,12 +44,13 @@ TEST(Database, AppliesSynchronousAndForeignKeys) {
 
 TEST(Database, MustExistMissingFileIs66) {
   TempDir dir;
-  EXPECT_EQ(error_code([&] { Database database(dir.file("none.db"), {.must_exist = true}); }),
+  EXPECT_EQ(testing::exit_status_of(
+                [&] { Database database(dir.file("none.db"), {.must_exist = true}); }),
             exit_code::no_input);
 }
 
 TEST(Database, UncreatableFileIs73) {
-  EXPECT_EQ(error_code([] { Database database("/nonexistent-dir/x/s.db", {}); }),
+  EXPECT_EQ(testing::exit_status_of([] { Database database("/nonexistent-dir/x/s.db", {}); }),
             exit_code::cannot_create);
 }
 
@@ -107,7 +99,8 @@ TEST(WriteTransaction, BusyWriterIs75AfterTheTimeout) {
   Database first(dir.file("s.db"), options);
   Database second(dir.file("s.db"), options);
   WriteTransaction holding(first);
-  EXPECT_EQ(error_code([&] { WriteTransaction waiting(second); }), exit_code::temporary);
+  EXPECT_EQ(testing::exit_status_of([&] { WriteTransaction waiting(second); }),
+            exit_code::temporary);
 }
 
 TEST(WriteTransaction, BusyWithoutFlockIsAlso75) {
@@ -116,7 +109,8 @@ TEST(WriteTransaction, BusyWithoutFlockIsAlso75) {
   Database first(dir.file("s.db"), options);
   Database second(dir.file("s.db"), options);
   WriteTransaction holding(first);
-  EXPECT_EQ(error_code([&] { WriteTransaction waiting(second); }), exit_code::temporary);
+  EXPECT_EQ(testing::exit_status_of([&] { WriteTransaction waiting(second); }),
+            exit_code::temporary);
 }
 
 TEST(Migrate, AppliesStepsOnceAndRecordsTheVersion) {
@@ -147,7 +141,7 @@ TEST(Migrate, RefusesAFileFromANewerVersion) {
     migrate(database, "demo", steps);
   }
   Database database(dir.file("s.db"), {});
-  EXPECT_EQ(error_code([&] { migrate(database, "demo", std::span(steps).first(1)); }),
+  EXPECT_EQ(testing::exit_status_of([&] { migrate(database, "demo", std::span(steps).first(1)); }),
             exit_code::data);
 }
 
@@ -157,7 +151,8 @@ TEST(Database, RefusesAForeignSqliteFileUnlessAllowed) {
     Database database(dir.file("app.db"), {.foreign_file = true});
     database.execute_script("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
   }
-  EXPECT_EQ(error_code([&] { Database database(dir.file("app.db"), {}); }), exit_code::data);
+  EXPECT_EQ(testing::exit_status_of([&] { Database database(dir.file("app.db"), {}); }),
+            exit_code::data);
   Database allowed(dir.file("app.db"), {.foreign_file = true});
   auto query = allowed.query("SELECT count(*) FROM customers");
   EXPECT_TRUE(query.step());
@@ -170,7 +165,7 @@ TEST(Database, RefusesAFileThatIsNotSqlite) {
     std::fputs("this is not a database, just some text that is long enough to have a header", file);
     std::fclose(file);
   }
-  EXPECT_EQ(error_code([&] {
+  EXPECT_EQ(testing::exit_status_of([&] {
               Database database(dir.file("text.db"), {});
               migrate(database, "demo", steps);
             }),
