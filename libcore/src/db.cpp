@@ -256,12 +256,8 @@ Statement& Database::statement(std::string_view sql) {
 void Database::execute_script(std::string_view sql) {
   char* message = nullptr;
   int code = sqlite3_exec(handle_, std::string(sql).c_str(), nullptr, nullptr, &message);
-  if (code != SQLITE_OK) {
-    std::string text = message != nullptr ? message : sqlite3_errstr(code);
-    sqlite3_free(message);
-    throw Error(exit_code_for(sqlite3_extended_errcode(handle_), options_.must_exist),
-                fmt::format("state file '{}': {}", path_, text));
-  }
+  sqlite3_free(message);  // fail() reads the same text from the connection
+  if (code != SQLITE_OK) fail(sqlite3_extended_errcode(handle_), sql);
 }
 
 int Database::changes() const {

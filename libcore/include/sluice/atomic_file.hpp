@@ -23,6 +23,7 @@ class AtomicFile {
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:
+  void sync_directory() const;
   std::string path_;
   std::string temporary_;
   int fd_ = -1;
