@@ -13,7 +13,13 @@ volatile std::sig_atomic_t received_signal = 0;
 volatile std::sig_atomic_t received_from_terminal = 0;
 
 void on_termination(int number, siginfo_t* info, void*) {
-  if (received_signal != 0) return;
+  if (received_signal != 0) {
+    // A second signal while the first is being handled (say, a child that ignores SIGINT):
+    // stop now, the default way. State stays consistent: this is no worse than SIGKILL.
+    ::signal(number, SIG_DFL);
+    ::raise(number);
+    return;
+  }
   received_from_terminal = info != nullptr && info->si_code == SI_KERNEL ? 1 : 0;
   received_signal = number;
 }

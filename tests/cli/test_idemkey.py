@@ -306,6 +306,22 @@ class IdemkeyLeases(ToolTestCase):
                               "sh", "-c", "echo fresh")
         self.assertEqual((again.status, again.out), (0, "fresh\n"))
 
+    def test_second_sigterm_ends_idemkey_when_the_child_ignores_the_first(self):
+        holder = self.start_tool("run", "--key", "stubborn", "--", "sh", "-c",
+                                 "trap '' TERM; echo $$ > child.pid; : > started; "
+                                 "while :; do sleep 0.05; done",
+                                 stdout=subprocess_pipe(), stderr=subprocess_pipe())
+        self.wait_for_file("started")
+        try:
+            holder.terminate()
+            with self.assertRaises(Exception):
+                holder.wait(timeout=0.5)  # forwarded and ignored: still supervising
+            holder.terminate()
+            holder.wait(timeout=30)
+            self.assertEqual(holder.returncode, -15)
+        finally:
+            os.kill(int(self.read("child.pid")), 9)
+
     def test_sigterm_is_forwarded_and_releases_the_key(self):
         holder = self.start_holder()
         holder.terminate()

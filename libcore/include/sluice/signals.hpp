@@ -4,7 +4,8 @@
 
 namespace sluice {
 
-// Installs the handlers (without SA_RESTART, so blocking reads and waits return EINTR).
+// Installs the handlers (without SA_RESTART, so blocking reads and waits return EINTR). A
+// second termination signal ends the process at once with the default action.
 // cli::run_main calls this once.
 void install_termination_handlers();
 
