@@ -8,6 +8,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "sluice/error.hpp"
 
@@ -38,6 +39,16 @@ inline int exit_status_of(const std::function<void()>& action) {
     return error.code();
   }
   return 0;
+}
+
+// The exit status and location of the sluice::Error that `action` throws ({0, ""} if none).
+inline std::pair<int, std::string> failure_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return {error.code(), error.location()};
+  }
+  return {0, ""};
 }
 
 // The whole content of a file ("" when it cannot be read).

@@ -210,13 +210,8 @@ TEST_F(IdemkeyStore, FilterCommitsWhatItEmittedBeforeABadLine) {
   options.key_field = "id";
   options.inputs = {file("d.jsonl", "{\"id\":1}\n{\"id\":2}\nnot json\n{\"id\":3}\n")};
   FilterCounts counts;
-  try {
-    run_filter(*store_, options, counts, dir_ + "/out");
-    FAIL();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.code(), exit_code::data);
-    EXPECT_EQ(error.location(), options.inputs[0] + ":3");
-  }
+  EXPECT_EQ(testing::failure_of([&] { run_filter(*store_, options, counts, dir_ + "/out"); }),
+            std::make_pair(exit_code::data, options.inputs[0] + ":3"));
   EXPECT_TRUE(store_->live_fingerprint("default", "1", t0).has_value());
   EXPECT_TRUE(store_->live_fingerprint("default", "2", t0).has_value());
   EXPECT_FALSE(store_->live_fingerprint("default", "3", t0).has_value());
@@ -229,13 +224,8 @@ TEST_F(IdemkeyStore, FilterConflictMidBatchKeepsOnlyTheClaimsBeforeIt) {
                          "{\"id\":\"b\",\"v\":1}\n{\"id\":\"b\",\"v\":2}\n"
                          "{\"id\":\"a\"}\n")};
   FilterCounts counts;
-  try {
-    run_filter(*store_, options, counts, dir_ + "/out");
-    FAIL();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.code(), exit_code::data);
-    EXPECT_EQ(error.location(), options.inputs[0] + ":2");
-  }
+  EXPECT_EQ(testing::failure_of([&] { run_filter(*store_, options, counts, dir_ + "/out"); }),
+            std::make_pair(exit_code::data, options.inputs[0] + ":2"));
   EXPECT_EQ(testing::read_text(dir_ + "/out"), "{\"id\":\"b\",\"v\":1}\n");
   EXPECT_TRUE(store_->live_fingerprint("default", "b", t0).has_value());
   // "a" sorts first and was claimed before the conflict was found; that claim was undone.

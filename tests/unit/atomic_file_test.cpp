@@ -32,12 +32,8 @@ TEST(AtomicFile, LeavesNoTemporaryWithoutCommit) {
 }
 
 TEST(AtomicFile, UnwritableDirectoryIs73AtConstruction) {
-  try {
-    AtomicFile file("/nonexistent-dir/f");
-    FAIL();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.code(), exit_code::cannot_create);
-  }
+  EXPECT_EQ(testing::exit_status_of([] { AtomicFile file("/nonexistent-dir/f"); }),
+            exit_code::cannot_create);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "sluice/error.hpp"
+#include "test_support.hpp"
 
 namespace sluice {
 namespace {
@@ -174,12 +175,8 @@ TEST(LineReader, RefusesLinesOverTheLimitWithLocation) {
 }
 
 TEST(InputFile, MissingFileIsExit66) {
-  try {
-    InputFile input("/nonexistent/sluice/file.jsonl");
-    FAIL();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.code(), exit_code::no_input);
-  }
+  EXPECT_EQ(testing::exit_status_of([] { InputFile input("/nonexistent/sluice/file.jsonl"); }),
+            exit_code::no_input);
 }
 
 TEST(JsonlReader, StopsAtBadLineWithItsNumber) {
