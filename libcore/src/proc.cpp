@@ -223,7 +223,35 @@ void Supervisor::feed_input() {
   if (input_offset_ >= input.size()) close_fd(input_.write_end);
 }
 
+// Blocks the termination signals for the life of the object. The supervision loop waits in
+// ppoll() with the previous mask, so a signal can only arrive while it waits: one delivered
+// between checking the flag and starting to wait would otherwise go unnoticed until the next
+// wake-up (up to a whole lease-renewal tick).
+class TerminationSignalsBlocked {
+ public:
+  TerminationSignalsBlocked() {
+    sigset_t termination;
+    sigemptyset(&termination);
+    for (int number : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&termination, number);
+    ::sigprocmask(SIG_BLOCK, &termination, &previous_);
+  }
+  ~TerminationSignalsBlocked() { ::sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+  TerminationSignalsBlocked(const TerminationSignalsBlocked&) = delete;
+  TerminationSignalsBlocked& operator=(const TerminationSignalsBlocked&) = delete;
+  [[nodiscard]] const sigset_t* while_waiting() const { return &previous_; }
+
+ private:
+  sigset_t previous_;
+};
+
+int wait_for_events(pollfd* fds, nfds_t count, int timeout_ms, const sigset_t* mask) {
+  timespec timeout{timeout_ms / 1000, static_cast<long>(timeout_ms % 1000) * 1'000'000};
+  return ::ppoll(fds, count, timeout_ms < 0 ? nullptr : &timeout, mask);
+}
+
 void Supervisor::supervise() {
+  TerminationSignalsBlocked blocked;
+  forward_signal();  // one that arrived before the block
   auto now = std::chrono::steady_clock::now();
   if (limits_.timeout) timeout_at_ = now + *limits_.timeout;
   next_tick_ = now + handlers_.tick_interval;
@@ -238,7 +266,9 @@ void Supervisor::supervise() {
     watch(errors_.read_end, POLLIN);
     watch(input_.write_end, POLLOUT);
     if (!exited_) watch(pidfd_, POLLIN);
-    int ready = ::poll(fds.data(), count, poll_timeout_ms(std::chrono::steady_clock::now()));
+    int ready =
+        wait_for_events(fds.data(), count, poll_timeout_ms(std::chrono::steady_clock::now()),
+                        blocked.while_waiting());
     if (ready < 0 && errno != EINTR) {
       throw Error(exit_code::internal, fmt::format("poll failed: {}", std::strerror(errno)));
     }
