@@ -1,7 +1,10 @@
 #include "sluice/signals.hpp"
 
+#include <poll.h>
 #include <signal.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
 
 #include "sluice/error.hpp"
@@ -40,6 +43,30 @@ int pending_signal() {
 
 bool pending_signal_from_terminal() {
   return received_from_terminal != 0;
+}
+
+bool sleep_unless_interrupted(Duration duration) {
+  // Block the signals while checking the flag; ppoll() unblocks them atomically while it
+  // waits, so one that arrives between the check and the wait still wakes it.
+  sigset_t termination, previous;
+  sigemptyset(&termination);
+  for (int number : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&termination, number);
+  ::sigprocmask(SIG_BLOCK, &termination, &previous);
+  const auto until = std::chrono::steady_clock::now() + duration;
+  bool completed = false;
+  while (received_signal == 0) {
+    auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      completed = true;
+      break;
+    }
+    auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec timeout{static_cast<time_t>(nanoseconds / 1'000'000'000),
+                     static_cast<long>(nanoseconds % 1'000'000'000)};
+    ::ppoll(nullptr, 0, &timeout, &previous);
+  }
+  ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+  return completed;
 }
 
 void throw_if_interrupted() {
