@@ -84,12 +84,13 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
   }
 }
 
-void add_state_options(CLI::App& app, StateOptions& options) {
+void add_state_options(CLI::App& app, StateOptions& options, bool with_now) {
   app.add_option("--db", options.db_path, "State file (default: $SLUICE_STATE_DIR/<tool>.db)")
       ->type_name("FILE");
   app.add_option("--busy-timeout", options.busy_timeout,
                  "How long to wait for a busy state file before exit 75")
       ->type_name("DURATION");
+  if (!with_now) return;
   app.add_option("--now", options.now, "Use this time as now (RFC 3339 or @EPOCH)")
       ->type_name("TIME");
 }

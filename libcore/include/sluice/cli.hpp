@@ -39,8 +39,9 @@ struct StateOptions {
   std::string now;                  // --now; empty means the system clock
 };
 
-// Adds --db, --busy-timeout and --now to `app`.
-void add_state_options(CLI::App& app, StateOptions& options);
+// Adds --db, --busy-timeout and (unless with_now is false, for a tool whose only time is the
+// monotonic clock) --now to `app`.
+void add_state_options(CLI::App& app, StateOptions& options, bool with_now = true);
 
 // $SLUICE_STATE_DIR/<tool>.db, where SLUICE_STATE_DIR defaults to
 // ${XDG_STATE_HOME:-$HOME/.local/state}/sluice. With create_directory, the directory is

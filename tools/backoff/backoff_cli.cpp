@@ -1,0 +1,253 @@
+#include "backoff_cli.hpp"
+
+#include <cmath>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "backoff_run.hpp"
+#include "backoff_schedule.hpp"
+#include "backoff_simulate.hpp"
+#include "sluice/error.hpp"
+#include "sluice/format.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice::backoff {
+namespace {
+
+// The command line as written; converted and checked once parsing is done.
+struct Settings {
+  long long attempts = 5;
+  std::string base = "1s";
+  double multiplier = 2.0;
+  std::string cap = "60s";
+  std::string jitter = "equal";
+  std::string min_delay = "0";
+  std::string max_time;
+  std::string timeout;
+  std::string kill_after = "5s";
+  bool no_retry_on_timeout = false;
+  std::string retry_on;
+  std::string stop_on = "126,127,130,143";
+  std::string success = "0";
+  std::optional<int> exit_code_on_giveup;
+  std::string replay_stdin;
+  std::string hold_stdout;
+  std::string report;
+  std::optional<std::uint64_t> seed;
+  std::string stagger;
+  std::string budget;
+  cli::StateOptions state;
+  bool quiet = false;
+  std::vector<std::string> command;
+  cli::Format format = cli::Format::jsonl;
+  int clients = 100;
+  int runs = 100;
+  std::string strategy = "all";
+};
+
+std::int64_t whole_milliseconds(std::string_view option, const std::string& text) {
+  Duration duration = cli::duration_option(option, text);
+  if (duration.count() % 1000 != 0) {
+    throw Error(exit_code::usage,
+                fmt::format("{}: '{}' is not a whole number of milliseconds", option, text));
+  }
+  return duration.count() / 1000;
+}
+
+ScheduleSettings schedule_settings(const Settings& settings) {
+  if (!std::isfinite(settings.multiplier) || settings.multiplier < 1.0) {
+    throw Error(exit_code::usage, "--multiplier must be a number of at least 1");
+  }
+  ScheduleSettings schedule;
+  schedule.base_ms = whole_milliseconds("--base", settings.base);
+  schedule.multiplier = settings.multiplier;
+  schedule.cap_ms = whole_milliseconds("--cap", settings.cap);
+  schedule.jitter = parse_jitter(settings.jitter);
+  schedule.min_delay_ms = whole_milliseconds("--min-delay", settings.min_delay);
+  return schedule;
+}
+
+std::optional<Duration> optional_duration(std::string_view option, const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return cli::duration_option(option, text);
+}
+
+RunSettings run_settings(const Settings& settings) {
+  RunSettings run;
+  run.schedule = schedule_settings(settings);
+  run.attempts = settings.attempts;
+  run.max_time = optional_duration("--max-time", settings.max_time);
+  run.timeout = optional_duration("--timeout", settings.timeout);
+  run.kill_after = cli::duration_option("--kill-after", settings.kill_after);
+  run.retry_on_timeout = !settings.no_retry_on_timeout;
+  if (!settings.retry_on.empty())
+    run.retry_on = cli::exit_code_set("--retry-on", settings.retry_on);
+  run.stop_on = cli::exit_code_set("--stop-on", settings.stop_on);
+  run.success = cli::exit_code_set("--success", settings.success);
+  run.exit_code_on_giveup = settings.exit_code_on_giveup;
+  if (!settings.replay_stdin.empty())
+    run.replay_stdin_limit = cli::size_option("--replay-stdin", settings.replay_stdin);
+  if (!settings.hold_stdout.empty())
+    run.hold_stdout_limit = cli::size_option("--hold-stdout", settings.hold_stdout);
+  run.report_path = settings.report;
+  run.seed = settings.seed;
+  run.stagger = optional_duration("--stagger", settings.stagger);
+  run.budget_key = settings.budget;
+  if (!settings.budget.empty()) {
+    run.budget_path = cli::state_path(settings.state, "backoff", true);
+    run.busy_timeout = cli::duration_option("--busy-timeout", settings.state.busy_timeout);
+  }
+  run.quiet = settings.quiet;
+  run.command = settings.command;
+  return run;
+}
+
+void add_schedule_options(CLI::App& command, Settings& settings) {
+  command.add_option("--attempts", settings.attempts,
+                     "Total tries including the first (0: unlimited, needs --max-time)");
+  command.add_option("--base", settings.base, "The first retry's ceiling")->type_name("DURATION");
+  command.add_option("--multiplier", settings.multiplier, "Growth of the ceiling per failure");
+  command.add_option("--cap", settings.cap, "The largest ceiling")->type_name("DURATION");
+  command.add_option("--jitter", settings.jitter, "equal, full, decorrelated or none")
+      ->type_name("MODE");
+  command.add_option("--min-delay", settings.min_delay, "A floor under every sleep")
+      ->type_name("DURATION");
+  command.add_option("--seed", settings.seed, "Make every random draw reproducible");
+}
+
+void add_run_options(CLI::App& command, Settings& settings) {
+  add_schedule_options(command, settings);
+  command.add_option("--max-time", settings.max_time, "One deadline over all attempts")
+      ->type_name("DURATION");
+  command.add_option("--timeout", settings.timeout, "Time limit of each attempt")
+      ->type_name("DURATION");
+  command.add_option("--kill-after", settings.kill_after, "SIGKILL this long after SIGTERM")
+      ->type_name("DURATION");
+  command.add_flag("--no-retry-on-timeout", settings.no_retry_on_timeout,
+                   "Give up when an attempt times out");
+  command.add_option("--retry-on", settings.retry_on, "Retry only these statuses")
+      ->type_name("CODES");
+  command.add_option("--stop-on", settings.stop_on, "Never retry these statuses")
+      ->type_name("CODES");
+  command.add_option("--success", settings.success, "Statuses that mean success")
+      ->type_name("CODES");
+  command
+      .add_option("--exit-code-on-giveup", settings.exit_code_on_giveup,
+                  "Exit with N instead of the last status when giving up")
+      ->check(CLI::Range(0, 255));
+  // Flags with an optional "=SIZE" (like --wait in idemkey): "--hold-stdout -- cmd" keeps "--".
+  command
+      .add_flag("--replay-stdin{64MiB}", settings.replay_stdin,
+                "Read stdin once (at most SIZE) and feed it to every attempt")
+      ->type_name("[=SIZE]");
+  command
+      .add_flag("--hold-stdout{16MiB}", settings.hold_stdout,
+                "Pass on stdout only from the successful attempt (SIZE in memory, then a file)")
+      ->type_name("[=SIZE]");
+  command.add_option("--report", settings.report, "Append JSON Lines events to FILE (- stdout)")
+      ->type_name("FILE");
+  command.add_option("--stagger", settings.stagger, "Sleep U(0, D) before the first attempt")
+      ->type_name("DURATION");
+  command.add_option("--budget", settings.budget, "Share a retry budget under KEY (with --db)")
+      ->type_name("KEY");
+  cli::add_state_options(command, settings.state, false);
+  command.add_flag("--quiet,-q", settings.quiet, "No notes about retries on stderr");
+  command.add_option("command", settings.command, "The command to run, after --");
+}
+
+JsonValue integer(std::int64_t value) {
+  return JsonValue::number(std::to_string(value));
+}
+
+int print_schedule(const Settings& settings) {
+  if (settings.attempts < 1)
+    throw Error(exit_code::usage, "schedule needs --attempts of 1 or more");
+  ScheduleSettings schedule_settings_value = schedule_settings(settings);
+  std::uint64_t seed = settings.seed ? *settings.seed : Random::os_seed();
+  if (!settings.seed && !settings.quiet) {
+    note(fmt::format("the sleeps are one sample; --seed {} draws it again", seed));
+  }
+  Random random(seed);
+  Schedule schedule(schedule_settings_value, random);
+  OutputStream out(1);
+  RecordPrinter printer(out, settings.format);
+  std::int64_t total = 0, total_min = 0, total_max = 0;
+  for (long long attempt = 2; attempt <= settings.attempts; ++attempt) {
+    Delay delay = schedule.next();
+    total += delay.sleep_ms;
+    total_min += delay.min_ms;
+    total_max += delay.max_ms;
+    printer.print(JsonValue::object({{"attempt", integer(delay.attempt)},
+                                     {"after_failures", integer(delay.after_failures)},
+                                     {"ceiling_ms", integer(delay.ceiling_ms)},
+                                     {"min_ms", integer(delay.min_ms)},
+                                     {"max_ms", integer(delay.max_ms)},
+                                     {"sleep_ms", integer(delay.sleep_ms)},
+                                     {"total_ms", integer(total)},
+                                     {"total_min_ms", integer(total_min)},
+                                     {"total_max_ms", integer(total_max)}}));
+  }
+  printer.finish();
+  out.flush();
+  return exit_code::success;
+}
+
+int print_simulation(const Settings& settings) {
+  if (settings.clients < 1 || settings.runs < 1) {
+    throw Error(exit_code::usage, "--clients and --runs must be at least 1");
+  }
+  SimulationSettings simulation;
+  simulation.clients = settings.clients;
+  simulation.runs = settings.runs;
+  simulation.seed = settings.seed ? *settings.seed : Random::os_seed();
+  OutputStream out(1);
+  RecordPrinter printer(out, settings.format);
+  for (const auto& strategy : simulation_strategies(settings.strategy)) {
+    SimulationResult result = simulate(simulation, strategy);
+    printer.print(JsonValue::object(
+        {{"strategy", JsonValue::string(result.strategy)},
+         {"clients", integer(simulation.clients)},
+         {"runs", integer(simulation.runs)},
+         {"mean_calls", JsonValue::number(fmt::format("{:.1f}", result.mean_calls))},
+         {"mean_completion_ms",
+          JsonValue::number(fmt::format("{:.1f}", result.mean_completion_ms))}}));
+  }
+  printer.finish();
+  out.flush();
+  return exit_code::success;
+}
+
+}  // namespace
+
+cli::Action define_command_line(CLI::App& app) {
+  auto settings = std::make_shared<Settings>();
+  app.require_subcommand(0, 1);
+  // `backoff [options] -- CMD` is `backoff run [options] -- CMD`.
+  add_run_options(app, *settings);
+  auto* run = app.add_subcommand("run", "Run CMD until it succeeds, backing off between attempts");
+  add_run_options(*run, *settings);
+
+  auto* schedule = app.add_subcommand("schedule", "Print the sleep before each retry as JSONL");
+  add_schedule_options(*schedule, *settings);
+  cli::add_format_option(*schedule, settings->format);
+  schedule->add_flag("--quiet,-q", settings->quiet, "No note about the seed on stderr");
+
+  auto* simulate_command =
+      app.add_subcommand("simulate", "Compare strategies in the AWS contention experiment");
+  simulate_command->add_option("--clients", settings->clients, "Clients competing for one row");
+  simulate_command->add_option("--runs", settings->runs, "Runs to average over");
+  simulate_command
+      ->add_option("--strategy", settings->strategy, "none, expo, equal, full, decorrelated, all")
+      ->type_name("NAME");
+  simulate_command->add_option("--seed", settings->seed, "Make the simulation reproducible");
+  cli::add_format_option(*simulate_command, settings->format);
+
+  return [settings, schedule, simulate_command]() -> int {
+    if (schedule->parsed()) return print_schedule(*settings);
+    if (simulate_command->parsed()) return print_simulation(*settings);
+    return backoff::run(run_settings(*settings));
+  };
+}
+
+}  // namespace sluice::backoff

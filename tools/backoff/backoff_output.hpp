@@ -1,0 +1,57 @@
+// Where backoff's own output goes: the held stdout of an attempt (--hold-stdout), the event
+// report (--report) and the check for a closed stdout pipe downstream.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::backoff {
+
+// An attempt's stdout kept until the attempt's fate is known: in memory up to a limit, the
+// rest in an unlinked temporary file.
+class Spool {
+ public:
+  explicit Spool(std::uint64_t memory_limit) : memory_limit_(memory_limit) {}
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // Throws Error(73) when the spill file cannot be created, Error(74) when it cannot be written.
+  void append(std::string_view bytes);
+  // Writes everything held to fd, then empties the spool. For stdout (`strict`), a closed pipe
+  // throws Error(141) quietly and other write errors Error(74); otherwise errors are ignored.
+  void deliver(int fd, bool strict);
+  [[nodiscard]] std::uint64_t size() const { return memory_.size() + spilled_; }
+
+ private:
+  void clear();
+  std::uint64_t memory_limit_;
+  std::string memory_;
+  int file_ = -1;
+  std::uint64_t spilled_ = 0;
+};
+
+// True when stdout is a pipe or socket whose reading end is gone: more attempts could not
+// deliver anything, so a wrapper must not retry because the command died of SIGPIPE.
+bool stdout_is_closed_pipe();
+
+// JSON Lines events appended to a file ("-" is stdout), one write per event so that a reader
+// following the file sees whole lines.
+class Report {
+ public:
+  // "" reports nothing. Throws Error(73) when the file cannot be opened.
+  explicit Report(const std::string& path);
+  ~Report();
+  Report(const Report&) = delete;
+  Report& operator=(const Report&) = delete;
+  void write(const std::string& object);
+  [[nodiscard]] bool enabled() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+  bool owned_ = false;
+  std::string name_;
+};
+
+}  // namespace sluice::backoff

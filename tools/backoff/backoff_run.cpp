@@ -1,0 +1,324 @@
+#include "backoff_run.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "backoff_budget.hpp"
+#include "backoff_output.hpp"
+#include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
+#include "sluice/proc.hpp"
+#include "sluice/signals.hpp"
+
+namespace sluice::backoff {
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using std::chrono::milliseconds;
+
+long long to_ms(std::chrono::steady_clock::duration duration) {
+  return std::chrono::duration_cast<milliseconds>(duration).count();
+}
+
+// What one attempt came to, from backoff's point of view.
+struct AttemptResult {
+  int status = 0;  // 124 for an attempt ended by a time limit
+  proc::Outcome outcome;
+  bool deadline_hit = false;  // --max-time (not --timeout) ended it
+  long long duration_ms = 0;
+};
+
+// Why the loop stops without a success. `code` goes in the report; `text` on stderr.
+struct GiveUp {
+  std::string code;
+  std::string text;
+};
+
+class Retrier {
+ public:
+  explicit Retrier(const RunSettings& settings);
+  int run();
+
+ private:
+  void stagger();
+  AttemptResult attempt(long long number);
+  proc::Command command_for(long long number) const;
+  std::optional<GiveUp> reason_to_stop(const AttemptResult& result, long long number) const;
+  std::optional<GiveUp> reason_not_to_sleep(const AttemptResult& result, std::int64_t sleep_ms);
+  int succeed(const AttemptResult& result, long long number);
+  int give_up(const AttemptResult& result, long long attempts, const GiveUp& why);
+  int interrupted(long long attempts, int number);
+  void report_attempt_end(const AttemptResult& result, long long number);
+  void report_summary(std::string_view result, int status, long long attempts);
+  [[nodiscard]] long long elapsed_ms() const {
+    return to_ms(std::chrono::steady_clock::now() - start_);
+  }
+
+  const RunSettings& settings_;
+  SteadyTime start_;
+  std::optional<SteadyTime> deadline_;
+  Random random_;
+  Schedule schedule_;
+  Report report_;
+  std::optional<Spool> held_stdout_;
+  std::optional<std::string> input_;
+  std::unique_ptr<Budget> budget_;
+  std::int64_t tokens_taken_ = 0;
+  long long slept_ms_ = 0;
+};
+
+Retrier::Retrier(const RunSettings& settings)
+    : settings_(settings),
+      start_(std::chrono::steady_clock::now()),
+      random_(settings.seed ? *settings.seed : Random::os_seed()),
+      schedule_(settings.schedule, random_),
+      report_(settings.report_path) {
+  if (settings.max_time) deadline_ = start_ + *settings.max_time;
+  if (settings.hold_stdout_limit) held_stdout_.emplace(*settings.hold_stdout_limit);
+  if (settings.replay_stdin_limit) {
+    input_ = read_all(STDIN_FILENO, "<stdin>", *settings.replay_stdin_limit);
+  }
+  if (!settings.budget_key.empty()) {
+    budget_ =
+        std::make_unique<Budget>(settings.budget_path, settings.busy_timeout, settings.budget_key);
+  }
+}
+
+void Retrier::stagger() {
+  if (!settings_.stagger || settings_.stagger->count() <= 0) return;
+  auto spread = std::chrono::duration_cast<milliseconds>(*settings_.stagger).count();
+  auto sleep = milliseconds(random_.uniform_int(0, spread));
+  if (deadline_)
+    sleep = std::min(sleep, std::chrono::duration_cast<milliseconds>(*deadline_ - start_));
+  report_.write(ObjectWriter()
+                    .add_string("event", "sleep")
+                    .add_int("attempt", 0)
+                    .add_int("ms", sleep.count())
+                    .add_string("reason", "stagger")
+                    .add_int("elapsed_ms", elapsed_ms())
+                    .finish());
+  if (sleep_unless_interrupted(sleep)) slept_ms_ += sleep.count();
+}
+
+proc::Command Retrier::command_for(long long number) const {
+  proc::Command command;
+  command.argv = settings_.command;
+  // Its own process group, so a timeout or a forwarded signal reaches every descendant.
+  command.own_process_group = true;
+  command.input = input_;
+  command.capture_stdout = held_stdout_.has_value();
+  command.environment = {
+      {"BACKOFF_ATTEMPT", std::to_string(number)},
+      {"BACKOFF_MAX_ATTEMPTS", std::to_string(settings_.attempts)},
+      {"BACKOFF_ELAPSED_MS", std::to_string(elapsed_ms())},
+  };
+  return command;
+}
+
+AttemptResult Retrier::attempt(long long number) {
+  report_.write(ObjectWriter()
+                    .add_string("event", "attempt_start")
+                    .add_int("attempt", number)
+                    .add_int("elapsed_ms", elapsed_ms())
+                    .finish());
+  proc::Limits limits;
+  limits.kill_after = settings_.kill_after;
+  limits.timeout = settings_.timeout;
+  auto began = std::chrono::steady_clock::now();
+  bool deadline_limits = false;
+  if (deadline_) {
+    auto left = std::chrono::duration_cast<Duration>(*deadline_ - began);
+    left = std::max(left, Duration::zero());
+    deadline_limits = !limits.timeout || left <= *limits.timeout;
+    if (deadline_limits) limits.timeout = left;
+  }
+  proc::Handlers handlers;
+  if (held_stdout_)
+    handlers.on_stdout = [this](std::string_view bytes) { held_stdout_->append(bytes); };
+  AttemptResult result;
+  result.outcome = proc::run(command_for(number), handlers, limits);
+  result.duration_ms = to_ms(std::chrono::steady_clock::now() - began);
+  result.status = result.outcome.timed_out ? exit_code::timed_out : result.outcome.exit_status;
+  result.deadline_hit = result.outcome.timed_out && deadline_limits;
+  report_attempt_end(result, number);
+  return result;
+}
+
+void Retrier::report_attempt_end(const AttemptResult& result, long long number) {
+  ObjectWriter event;
+  event.add_string("event", "attempt_end")
+      .add_int("attempt", number)
+      .add_int("status", result.status);
+  if (result.outcome.signal != 0) {
+    event.add_int("signal", result.outcome.signal);
+  } else {
+    event.add_null("signal");
+  }
+  report_.write(event.add_bool("timed_out", result.outcome.timed_out)
+                    .add_int("duration_ms", result.duration_ms)
+                    .add_int("elapsed_ms", elapsed_ms())
+                    .finish());
+}
+
+std::string describe(const AttemptResult& result) {
+  if (result.outcome.timed_out) return "timed out";
+  if (result.outcome.signal != 0) return fmt::format("killed by signal {}", result.outcome.signal);
+  return fmt::format("exit status {}", result.status);
+}
+
+std::optional<GiveUp> Retrier::reason_to_stop(const AttemptResult& result, long long number) const {
+  const auto& outcome = result.outcome;
+  if (outcome.launch_failed) {
+    return GiveUp{result.status == exit_code::not_found ? "not_found" : "not_executable",
+                  fmt::format("{}: {}", settings_.command.front(),
+                              result.status == exit_code::not_found ? "command not found"
+                                                                    : outcome.launch_error)};
+  }
+  if (result.deadline_hit) return GiveUp{"deadline", "--max-time reached during the attempt"};
+  if (outcome.timed_out && !settings_.retry_on_timeout) {
+    return GiveUp{"timeout", "the attempt timed out (--no-retry-on-timeout)"};
+  }
+  if (!outcome.timed_out) {
+    if (settings_.stop_on.contains(result.status))
+      return GiveUp{"stop_on", fmt::format("{} is in --stop-on", describe(result))};
+    if (settings_.retry_on && !settings_.retry_on->contains(result.status))
+      return GiveUp{"not_retryable", fmt::format("{} is not in --retry-on", describe(result))};
+  }
+  if (settings_.attempts != 0 && number >= settings_.attempts) {
+    return GiveUp{"attempts", fmt::format("{} after {} attempts", describe(result), number)};
+  }
+  if (stdout_is_closed_pipe()) return GiveUp{"stdout_closed", "stdout is a closed pipe"};
+  return std::nullopt;
+}
+
+std::optional<GiveUp> Retrier::reason_not_to_sleep(const AttemptResult& result,
+                                                   std::int64_t sleep_ms) {
+  if (deadline_ && std::chrono::steady_clock::now() + milliseconds(sleep_ms) > *deadline_) {
+    return GiveUp{"deadline", fmt::format("{}; a {}ms sleep would pass --max-time",
+                                          describe(result), sleep_ms)};
+  }
+  if (budget_) {
+    auto cost = result.outcome.timed_out ? budget_->costs().timeout_retry : budget_->costs().retry;
+    if (!budget_->take(cost)) {
+      return GiveUp{"budget", fmt::format("{}; the retry budget '{}' is empty", describe(result),
+                                          settings_.budget_key)};
+    }
+    tokens_taken_ += cost;
+  }
+  return std::nullopt;
+}
+
+int Retrier::succeed(const AttemptResult& result, long long number) {
+  if (held_stdout_) held_stdout_->deliver(STDOUT_FILENO, true);
+  if (budget_) budget_->refund(tokens_taken_ > 0 ? tokens_taken_ : budget_->costs().clean_success);
+  report_.write(ObjectWriter()
+                    .add_string("event", "success")
+                    .add_int("attempt", number)
+                    .add_int("status", result.status)
+                    .add_int("elapsed_ms", elapsed_ms())
+                    .finish());
+  report_summary("success", result.status, number);
+  return result.status;
+}
+
+int Retrier::give_up(const AttemptResult& result, long long attempts, const GiveUp& why) {
+  int status = result.status;
+  bool replaceable = !result.outcome.launch_failed;
+  if (replaceable && settings_.exit_code_on_giveup) status = *settings_.exit_code_on_giveup;
+  report_.write(ObjectWriter()
+                    .add_string("event", "giveup")
+                    .add_string("reason", why.code)
+                    .add_int("attempt", attempts)
+                    .add_int("status", status)
+                    .add_int("elapsed_ms", elapsed_ms())
+                    .finish());
+  report_summary("giveup", status, attempts);
+  if (result.outcome.launch_failed) throw Error(status, why.text);
+  if (!settings_.quiet) note(fmt::format("giving up: {}", why.text));
+  return status;
+}
+
+int Retrier::interrupted(long long attempts, int number) {
+  int status = exit_code::signal_base + number;
+  report_.write(ObjectWriter()
+                    .add_string("event", "giveup")
+                    .add_string("reason", "signal")
+                    .add_int("attempt", attempts)
+                    .add_int("status", status)
+                    .add_int("elapsed_ms", elapsed_ms())
+                    .finish());
+  report_summary("interrupted", status, attempts);
+  return status;
+}
+
+void Retrier::report_summary(std::string_view result, int status, long long attempts) {
+  ObjectWriter summary;
+  summary.add_string("event", "summary")
+      .add_string("result", result)
+      .add_int("exit_status", status)
+      .add_int("attempts", attempts)
+      .add_int("elapsed_ms", elapsed_ms())
+      .add_int("slept_ms", slept_ms_);
+  if (budget_) summary.add_int("budget_tokens", budget_->tokens());
+  report_.write(summary.finish());
+}
+
+int Retrier::run() {
+  stagger();
+  for (long long number = 1;; ++number) {
+    if (int signal = pending_signal(); signal != 0) return interrupted(number - 1, signal);
+    AttemptResult result = attempt(number);
+    if (result.outcome.forwarded_signal != 0) {
+      if (held_stdout_) held_stdout_->deliver(STDERR_FILENO, false);
+      return interrupted(number, result.outcome.forwarded_signal);
+    }
+    if (!result.outcome.timed_out && settings_.success.contains(result.status)) {
+      return succeed(result, number);
+    }
+    if (held_stdout_) held_stdout_->deliver(STDERR_FILENO, false);
+    if (auto why = reason_to_stop(result, number)) return give_up(result, number, *why);
+    Delay delay = schedule_.next();
+    if (auto why = reason_not_to_sleep(result, delay.sleep_ms))
+      return give_up(result, number, *why);
+    report_.write(ObjectWriter()
+                      .add_string("event", "sleep")
+                      .add_int("attempt", number)
+                      .add_int("ms", delay.sleep_ms)
+                      .add_string("reason", describe(result))
+                      .add_int("elapsed_ms", elapsed_ms())
+                      .finish());
+    if (!settings_.quiet) {
+      note(fmt::format("attempt {} failed ({}); retrying in {}", number, describe(result),
+                       format_duration(milliseconds(delay.sleep_ms))));
+    }
+    if (!sleep_unless_interrupted(milliseconds(delay.sleep_ms))) {
+      return interrupted(number, pending_signal());
+    }
+    slept_ms_ += delay.sleep_ms;
+  }
+}
+
+}  // namespace
+
+void validate(const RunSettings& settings) {
+  if (settings.command.empty()) throw Error(exit_code::usage, "no command given (put it after --)");
+  if (settings.attempts < 0) throw Error(exit_code::usage, "--attempts must be 0 or more");
+  if (settings.attempts == 0 && !settings.max_time) {
+    throw Error(exit_code::usage, "--attempts 0 (unlimited) needs --max-time");
+  }
+  if (!settings.budget_key.empty() && settings.budget_path.empty()) {
+    throw Error(exit_code::usage, "--budget needs a state file");
+  }
+}
+
+int run(const RunSettings& settings) {
+  validate(settings);
+  Retrier retrier(settings);
+  return retrier.run();
+}
+
+}  // namespace sluice::backoff
