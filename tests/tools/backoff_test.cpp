@@ -1,0 +1,234 @@
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "backoff_budget.hpp"
+#include "backoff_run.hpp"
+#include "backoff_schedule.hpp"
+#include "backoff_simulate.hpp"
+#include "test_support.hpp"
+
+namespace sluice::backoff {
+namespace {
+
+using sluice::testing::exit_status_of;
+using sluice::testing::TempDir;
+
+ScheduleSettings settings_with(Jitter jitter) {
+  ScheduleSettings settings;
+  settings.base_ms = 100;
+  settings.multiplier = 2.0;
+  settings.cap_ms = 5000;
+  settings.jitter = jitter;
+  return settings;
+}
+
+TEST(BackoffSchedule, CeilingGrowsByTheMultiplierUpToTheCap) {
+  ScheduleSettings settings = settings_with(Jitter::none);
+  EXPECT_EQ(exponential_ceiling_ms(settings, 1), 100);
+  EXPECT_EQ(exponential_ceiling_ms(settings, 2), 200);
+  EXPECT_EQ(exponential_ceiling_ms(settings, 6), 3200);
+  EXPECT_EQ(exponential_ceiling_ms(settings, 7), 5000);
+  settings.multiplier = 1.5;
+  EXPECT_EQ(exponential_ceiling_ms(settings, 3), 225);  // 100 * 1.5^2
+}
+
+TEST(BackoffSchedule, CapHoldsAtAttemptTenThousandWithoutOverflow) {
+  for (Jitter jitter : {Jitter::none, Jitter::equal, Jitter::full, Jitter::decorrelated}) {
+    Random random(5);
+    ScheduleSettings settings = settings_with(jitter);
+    settings.multiplier = 10.0;
+    Schedule schedule(settings, random);
+    for (int failure = 1; failure <= 10000; ++failure) {
+      Delay delay = schedule.next();
+      ASSERT_GE(delay.sleep_ms, 0) << jitter_name(jitter) << " failure " << failure;
+      ASSERT_LE(delay.sleep_ms, 5000) << jitter_name(jitter) << " failure " << failure;
+      if (jitter != Jitter::decorrelated && failure > 5) {
+        ASSERT_EQ(delay.ceiling_ms, 5000);
+      }
+    }
+  }
+}
+
+// Every sleep of every mode lies within the bounds the schedule states, and those bounds are
+// the documented formulas, recomputed here independently.
+TEST(BackoffSchedule, EverySleepLiesWithinItsDocumentedBounds) {
+  for (Jitter jitter : {Jitter::none, Jitter::equal, Jitter::full, Jitter::decorrelated}) {
+    for (std::uint64_t seed = 0; seed < 200; ++seed) {
+      Random random(seed);
+      ScheduleSettings settings = settings_with(jitter);
+      settings.base_ms = 7;  // odd, so that halves round
+      Schedule schedule(settings, random);
+      std::int64_t previous = settings.base_ms;
+      for (long long failures = 1; failures <= 12; ++failures) {
+        Delay delay = schedule.next();
+        ASSERT_EQ(delay.after_failures, failures);
+        ASSERT_EQ(delay.attempt, failures + 1);
+        std::int64_t ceiling = std::min<std::int64_t>(5000, 7LL << (failures - 1));
+        std::int64_t low = 0, high = ceiling;
+        if (jitter == Jitter::none) low = ceiling;
+        if (jitter == Jitter::equal) low = (ceiling + 1) / 2;  // never under half the ceiling
+        if (jitter == Jitter::decorrelated) {
+          low = settings.base_ms;
+          high = std::min<std::int64_t>(5000, 3 * previous);
+        }
+        ASSERT_EQ(delay.min_ms, low) << jitter_name(jitter);
+        ASSERT_EQ(delay.max_ms, high) << jitter_name(jitter);
+        ASSERT_GE(delay.sleep_ms, low) << jitter_name(jitter) << " seed " << seed;
+        ASSERT_LE(delay.sleep_ms, high) << jitter_name(jitter) << " seed " << seed;
+        previous = delay.sleep_ms;
+      }
+    }
+  }
+}
+
+TEST(BackoffSchedule, MinDelayFloorsEverySleep) {
+  Random random(1);
+  ScheduleSettings settings = settings_with(Jitter::full);
+  settings.min_delay_ms = 150;
+  Schedule schedule(settings, random);
+  for (int failure = 0; failure < 1000; ++failure) {
+    Delay delay = schedule.next();
+    ASSERT_GE(delay.sleep_ms, 150);
+    ASSERT_GE(delay.min_ms, 150);
+  }
+}
+
+TEST(BackoffSchedule, SeedReproducesTheSleepsExactly) {
+  for (Jitter jitter : {Jitter::equal, Jitter::full, Jitter::decorrelated}) {
+    Random first(99), second(99), other(100);
+    Schedule a(settings_with(jitter), first), b(settings_with(jitter), second),
+        c(settings_with(jitter), other);
+    bool differs = false;
+    for (int failure = 0; failure < 50; ++failure) {
+      auto sleep = a.next().sleep_ms;
+      ASSERT_EQ(sleep, b.next().sleep_ms);
+      differs |= sleep != c.next().sleep_ms;
+    }
+    EXPECT_TRUE(differs) << jitter_name(jitter);
+  }
+}
+
+double mean_sleep(Jitter jitter, std::int64_t ceiling, int draws) {
+  Random random(2026);
+  ScheduleSettings settings{ceiling, 1.0, ceiling, jitter, 0};  // multiplier 1: fixed ceiling
+  Schedule schedule(settings, random);
+  double sum = 0;
+  for (int draw = 0; draw < draws; ++draw) sum += static_cast<double>(schedule.next().sleep_ms);
+  return sum / draws;
+}
+
+TEST(BackoffSchedule, FullJitterMeanIsHalfTheCeiling) {
+  EXPECT_NEAR(mean_sleep(Jitter::full, 10000, 100000), 5000.0, 50.0);
+}
+
+TEST(BackoffSchedule, EqualJitterMeanIsThreeQuartersOfTheCeiling) {
+  EXPECT_NEAR(mean_sleep(Jitter::equal, 10000, 100000), 7500.0, 75.0);
+}
+
+TEST(BackoffSchedule, RejectsUnknownJitter) {
+  EXPECT_EQ(exit_status_of([] { parse_jitter("random"); }), 2);
+  EXPECT_EQ(parse_jitter("decorrelated"), Jitter::decorrelated);
+}
+
+TEST(BackoffBudget, NewKeyStartsFullAndRetriesDrainIt) {
+  TempDir dir;
+  Budget budget(dir.file("b.db"), std::chrono::seconds(5), "api");
+  EXPECT_EQ(budget.tokens(), 500);
+  for (int retry = 0; retry < 100; ++retry) ASSERT_TRUE(budget.take(5)) << retry;
+  EXPECT_EQ(budget.tokens(), 0);
+  EXPECT_FALSE(budget.take(5));
+  EXPECT_EQ(budget.tokens(), 0);
+}
+
+TEST(BackoffBudget, RefundsNeverExceedTheCapacity) {
+  TempDir dir;
+  Budget budget(dir.file("b.db"), std::chrono::seconds(5), "api");
+  ASSERT_TRUE(budget.take(10));
+  budget.refund(3);
+  EXPECT_EQ(budget.tokens(), 493);
+  budget.refund(100);
+  EXPECT_EQ(budget.tokens(), 500);
+}
+
+TEST(BackoffBudget, KeysAreIndependentAndSharedThroughTheFile) {
+  TempDir dir;
+  Budget first(dir.file("b.db"), std::chrono::seconds(5), "a");
+  Budget second(dir.file("b.db"), std::chrono::seconds(5), "a");
+  Budget other(dir.file("b.db"), std::chrono::seconds(5), "b");
+  ASSERT_TRUE(first.take(200));
+  ASSERT_TRUE(second.take(200));
+  EXPECT_FALSE(first.take(200));
+  EXPECT_EQ(second.tokens(), 100);
+  EXPECT_EQ(other.tokens(), 500);
+}
+
+TEST(BackoffBudget, ConcurrentTakersNeverOverdraw) {
+  TempDir dir;
+  { Budget create(dir.file("b.db"), std::chrono::seconds(5), "k"); }
+  std::vector<int> granted(4, 0);
+  std::vector<std::thread> threads;
+  for (int worker = 0; worker < 4; ++worker) {
+    threads.emplace_back([&, worker] {
+      Budget budget(dir.file("b.db"), std::chrono::seconds(30), "k");
+      while (budget.take(5)) ++granted[static_cast<std::size_t>(worker)];
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(granted[0] + granted[1] + granted[2] + granted[3], 100);
+}
+
+TEST(BackoffRun, ValidateRejectsContradictions) {
+  RunSettings settings;
+  EXPECT_EQ(exit_status_of([&] { validate(settings); }), 2);  // no command
+  settings.command = {"true"};
+  settings.attempts = 0;
+  EXPECT_EQ(exit_status_of([&] { validate(settings); }), 2);  // unlimited without a deadline
+  settings.max_time = std::chrono::seconds(1);
+  EXPECT_EQ(exit_status_of([&] { validate(settings); }), 0);
+}
+
+TEST(BackoffSimulate, IsDeterministicForASeed) {
+  SimulationSettings settings;
+  settings.clients = 20;
+  settings.runs = 5;
+  settings.seed = 3;
+  auto first = simulate(settings, "full");
+  auto second = simulate(settings, "full");
+  EXPECT_EQ(first.mean_calls, second.mean_calls);
+  EXPECT_EQ(first.mean_completion_ms, second.mean_completion_ms);
+}
+
+TEST(BackoffSimulate, OneClientWritesOnceAfterThreeNetworkDelays) {
+  SimulationSettings settings;
+  settings.clients = 1;
+  settings.runs = 50;
+  settings.network_deviation_ms = 0.0;  // every delay exactly 10 ms
+  auto result = simulate(settings, "none");
+  EXPECT_EQ(result.mean_calls, 1.0);
+  EXPECT_EQ(result.mean_completion_ms, 40.0);  // read, response, write, response
+}
+
+// The blog post's qualitative result: jitter cuts the work a contended resource sees.
+TEST(BackoffSimulate, JitterNeedsFewerCallsThanNoBackoffOrPlainExponential) {
+  SimulationSettings settings;
+  settings.clients = 50;
+  settings.runs = 20;
+  settings.seed = 1;
+  double none = simulate(settings, "none").mean_calls;
+  double expo = simulate(settings, "expo").mean_calls;
+  double full = simulate(settings, "full").mean_calls;
+  EXPECT_LT(expo, none);
+  EXPECT_LT(full, expo);
+  EXPECT_GE(full, 50.0);  // every client writes at least once
+}
+
+TEST(BackoffSimulate, StrategiesExpandAndUnknownOnesAreRejected) {
+  EXPECT_EQ(simulation_strategies("all").size(), 5u);
+  EXPECT_EQ(simulation_strategies("expo"), std::vector<std::string>{"expo"});
+  EXPECT_EQ(exit_status_of([] { simulation_strategies("linear"); }), 2);
+}
+
+}  // namespace
+}  // namespace sluice::backoff
