@@ -1,0 +1,397 @@
+"""backoff run/schedule/simulate: every documented behaviour and exit status, with real processes."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from sluice_cli import ToolTestCase, tool_path
+
+# Fails until the attempt named in the environment reaches $GOAL; logs each attempt.
+UNTIL_GOAL = 'echo "$BACKOFF_ATTEMPT $BACKOFF_MAX_ATTEMPTS" >> attempts.txt; ' \
+             '[ "$BACKOFF_ATTEMPT" -ge "$GOAL" ]'
+
+
+def events(text):
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().split(") ")[1][0] != "Z"
+
+
+class BackoffCommandLine(ToolTestCase):
+    tool = "backoff"
+
+    def test_help_is_0_and_bad_usage_is_2(self):
+        for args in (["--help"], ["run", "--help"], ["schedule", "--help"], ["simulate", "--help"]):
+            self.assertStatus(self.run_tool(*args), 0)
+        self.assertError(self.run_tool("--bogus", "--", "true"), 2, "--bogus")
+        self.assertError(self.run_tool(), 2, "no command")
+        self.assertError(self.run_tool("--attempts", "0", "--", "true"), 2, "--max-time")
+        self.assertError(self.run_tool("--base", "1.5ms", "--", "true"), 2, "--base")
+        self.assertError(self.run_tool("--base", "soon", "--", "true"), 2, "soon")
+        self.assertError(self.run_tool("--multiplier", "0.5", "--", "true"), 2, "--multiplier")
+        self.assertError(self.run_tool("--jitter", "some", "--", "true"), 2, "--jitter")
+        self.assertError(self.run_tool("--retry-on", "1,x", "--", "true"), 2, "--retry-on")
+        self.assertError(self.run_tool("simulate", "--strategy", "linear"), 2, "linear")
+
+    def test_version_names_tool_and_revision(self):
+        result = self.run_tool("--version")
+        self.assertStatus(result, 0)
+        self.assertRegex(result.out, r"^backoff \d+\.\d+\.\d+ \(sluice, git ")
+
+
+class BackoffRun(ToolTestCase):
+    tool = "backoff"
+
+    def attempts(self):
+        if not os.path.exists(self.path("attempts.txt")):
+            return []
+        return self.read("attempts.txt").decode().splitlines()
+
+    def run_until(self, goal, *args, **kwargs):
+        env = dict(self.env, GOAL=str(goal))
+        return self.run_tool("--base", "1ms", "--seed", "1", *args, "--", "sh", "-c", UNTIL_GOAL,
+                             env=env, **kwargs)
+
+    def test_success_on_attempt_k_passes_status_through(self):
+        result = self.run_until(3, "--report", "report.jsonl")
+        self.assertStatus(result, 0)
+        self.assertEqual(self.attempts(), ["1 5", "2 5", "3 5"])
+        report = events(self.read("report.jsonl").decode())
+        self.assertEqual([e["event"] for e in report],
+                         ["attempt_start", "attempt_end", "sleep"] * 2 +
+                         ["attempt_start", "attempt_end", "success", "summary"])
+        self.assertEqual(report[-1]["result"], "success")
+        self.assertEqual(report[-1]["attempts"], 3)
+        self.assertEqual(report[1]["status"], 1)
+        self.assertIn("attempt 1 failed (exit status 1); retrying in", result.err)
+
+    def test_exhaustion_exits_with_the_last_status(self):
+        result = self.run_tool("--attempts", "3", "--base", "0", "--", "sh", "-c",
+                               'echo x >> attempts.txt; exit $((10 + BACKOFF_ATTEMPT))')
+        self.assertStatus(result, 13)
+        self.assertEqual(len(self.attempts()), 3)
+        self.assertIn("giving up: exit status 13 after 3 attempts", result.err)
+
+    def test_exit_code_on_giveup_replaces_the_status(self):
+        result = self.run_tool("--attempts", "2", "--base", "0", "--exit-code-on-giveup", "99",
+                               "--", "false")
+        self.assertStatus(result, 99)
+
+    def test_stop_on_takes_precedence_and_retry_on_limits(self):
+        stop = self.run_tool("--base", "0", "--retry-on", "7", "--stop-on", "7", "--", "sh", "-c",
+                             "echo x >> attempts.txt; exit 7")
+        self.assertStatus(stop, 7)
+        self.assertEqual(len(self.attempts()), 1)
+        self.assertIn("exit status 7 is in --stop-on", stop.err)
+        os.remove(self.path("attempts.txt"))
+        other = self.run_tool("--base", "0", "--retry-on", "75", "--", "sh", "-c",
+                              "echo x >> attempts.txt; exit 3")
+        self.assertStatus(other, 3)
+        self.assertEqual(len(self.attempts()), 1)
+        self.assertIn("not in --retry-on", other.err)
+        os.remove(self.path("attempts.txt"))
+        retried = self.run_tool("--base", "0", "--retry-on", "75", "--attempts", "3", "--", "sh",
+                                "-c", "echo x >> attempts.txt; exit 75")
+        self.assertStatus(retried, 75)
+        self.assertEqual(len(self.attempts()), 3)
+
+    def test_default_stop_on_codes_are_not_retried(self):
+        for code in (126, 127, 130, 143):
+            result = self.run_tool("--base", "0", "--report", "r.jsonl", "--", "sh", "-c",
+                                   f"exit {code}")
+            self.assertStatus(result, code)
+        starts = [e for e in events(self.read("r.jsonl").decode()) if e["event"] == "attempt_start"]
+        self.assertEqual(len(starts), 4)
+
+    def test_success_codes(self):
+        result = self.run_tool("--base", "0", "--success", "0,3", "--", "sh", "-c",
+                               "echo x >> attempts.txt; exit 3")
+        self.assertStatus(result, 3)
+        self.assertEqual(len(self.attempts()), 1)
+
+    def test_command_not_found_is_127_and_not_executable_126_without_retries(self):
+        missing = self.run_tool("--base", "0", "--report", "r.jsonl", "--exit-code-on-giveup", "9",
+                                "--", "no-such-command-xyz")
+        self.assertError(missing, 127, "no-such-command-xyz: command not found")
+        self.write("plain.txt", "not a program")
+        denied = self.run_tool("--base", "0", "--", "./plain.txt")
+        self.assertError(denied, 126, "plain.txt")
+        report = events(self.read("r.jsonl").decode())
+        self.assertEqual(sum(e["event"] == "attempt_start" for e in report), 1)
+        self.assertEqual(report[-2]["reason"], "not_found")
+
+    def test_timeout_kills_a_child_that_ignores_sigterm_and_its_grandchildren(self):
+        script = ('trap "" TERM; (trap "" TERM; sleep 60) & echo $! >> grandchildren.txt; '
+                  'sleep 60')
+        started = time.monotonic()
+        result = self.run_tool("--base", "0", "--attempts", "2", "--timeout", "300ms",
+                               "--kill-after", "200ms", "--report", "r.jsonl", "--", "sh", "-c",
+                               script)
+        elapsed = time.monotonic() - started
+        self.assertStatus(result, 124)
+        self.assertLess(elapsed, 10)
+        grandchildren = [int(p) for p in self.read("grandchildren.txt").split()]
+        self.assertEqual(len(grandchildren), 2)  # a timed-out attempt is retried
+        for pid in grandchildren:
+            self.assertFalse(pid_alive(pid), pid)
+        ends = [e for e in events(self.read("r.jsonl").decode()) if e["event"] == "attempt_end"]
+        self.assertEqual([(e["status"], e["timed_out"], e["signal"]) for e in ends],
+                         [(124, True, 9), (124, True, 9)])
+
+    def test_no_retry_on_timeout(self):
+        result = self.run_tool("--base", "0", "--timeout", "100ms", "--no-retry-on-timeout", "--",
+                               "sh", "-c", "echo x >> attempts.txt; sleep 60")
+        self.assertStatus(result, 124)
+        self.assertEqual(len(self.attempts()), 1)
+
+    def test_max_time_ends_the_running_attempt_with_124(self):
+        started = time.monotonic()
+        result = self.run_tool("--max-time", "500ms", "--kill-after", "100ms", "--", "sleep", "60")
+        elapsed = time.monotonic() - started
+        self.assertStatus(result, 124)
+        self.assertGreaterEqual(elapsed, 0.5)
+        self.assertLess(elapsed, 2.5)
+        self.assertIn("--max-time", result.err)
+
+    def test_max_time_never_starts_a_sleep_past_the_deadline(self):
+        # Attempt 1 fails at once; the sleeps are 500-1000 ms, then 1000-2000 ms. The second
+        # sleep would end past 1.8 s, so backoff gives up after attempt 2 with its status.
+        started = time.monotonic()
+        result = self.run_tool("--base", "1s", "--max-time", "1800ms", "--attempts", "0",
+                               "--report", "r.jsonl", "--", "sh", "-c",
+                               "echo x >> attempts.txt; exit 4")
+        elapsed = time.monotonic() - started
+        self.assertStatus(result, 4)
+        self.assertEqual(len(self.attempts()), 2)
+        self.assertLess(elapsed, 1.8)
+        self.assertEqual(events(self.read("r.jsonl").decode())[-2]["reason"], "deadline")
+
+    def test_unlimited_attempts_stop_at_the_deadline(self):
+        result = self.run_tool("--base", "10ms", "--cap", "20ms", "--attempts", "0",
+                               "--max-time", "600ms", "--", "sh", "-c",
+                               "echo x >> attempts.txt; exit 2")
+        self.assertStatus(result, 2)
+        self.assertGreater(len(self.attempts()), 5)
+
+    def test_environment_of_each_attempt(self):
+        result = self.run_tool("--base", "0", "--attempts", "2", "--", "sh", "-c",
+                               'echo "$BACKOFF_ATTEMPT $BACKOFF_MAX_ATTEMPTS $BACKOFF_ELAPSED_MS"'
+                               " >> attempts.txt; exit 1")
+        self.assertStatus(result, 1)
+        lines = [line.split() for line in self.attempts()]
+        self.assertEqual([(a, m) for a, m, _ in lines], [("1", "2"), ("2", "2")])
+        self.assertEqual(lines[0][2], "0")
+        self.assertGreaterEqual(int(lines[1][2]), 0)
+
+    def test_replay_stdin_feeds_every_attempt_the_same_bytes(self):
+        data = bytes(range(256)) * 1000
+        result = self.run_tool("--base", "0", "--replay-stdin", "--", "sh", "-c",
+                               'cat > "in.$BACKOFF_ATTEMPT"; [ "$BACKOFF_ATTEMPT" -ge 3 ]',
+                               stdin=data)
+        self.assertStatus(result, 0)
+        for attempt in (1, 2, 3):
+            self.assertEqual(self.read(f"in.{attempt}"), data)
+
+    def test_replay_stdin_over_the_limit_is_65_before_any_attempt(self):
+        result = self.run_tool("--replay-stdin=1KiB", "--", "sh", "-c", "touch ran.txt",
+                               stdin=b"x" * 2000)
+        self.assertError(result, 65, "<stdin>")
+        self.assertFalse(os.path.exists(self.path("ran.txt")))
+
+    def test_hold_stdout_passes_on_only_the_successful_attempt(self):
+        pipeline = (f"printf 'input\\n' | {tool_path('backoff')} --base 0 --replay-stdin "
+                    "--hold-stdout --quiet -- sh -c 'cat; echo \"out $BACKOFF_ATTEMPT\"; [ $BACKOFF_ATTEMPT -ge 3 ]' "
+                    "| tr a-z A-Z")
+        completed = subprocess.run(["sh", "-c", pipeline], capture_output=True, cwd=self.dir,
+                                   env=self.env, timeout=60)
+        self.assertEqual(completed.returncode, 0, completed)
+        self.assertEqual(completed.stdout, b"INPUT\nOUT 3\n")
+        self.assertEqual(completed.stderr, b"input\nout 1\ninput\nout 2\n")
+
+    def test_hold_stdout_spills_large_output_to_a_file_exactly(self):
+        self.write("big.bin", os.urandom(300_000))
+        result = self.run_tool("--base", "0", "--hold-stdout=4KiB", "--", "sh", "-c",
+                               'cat big.bin; [ "$BACKOFF_ATTEMPT" -ge 2 ]')
+        self.assertStatus(result, 0)
+        self.assertEqual(result.stdout, self.read("big.bin"))
+        self.assertEqual(result.stderr.count(self.read("big.bin")), 1)
+
+    def test_closed_stdout_pipe_does_not_turn_into_retries(self):
+        pipeline = f"{tool_path('backoff')} --base 0 --report r.jsonl -- yes | head -n 1"
+        completed = subprocess.run(["sh", "-c", pipeline], capture_output=True, cwd=self.dir,
+                                   env=self.env, timeout=60)
+        self.assertEqual(completed.stdout, b"y\n")
+        report = events(self.read("r.jsonl").decode())
+        self.assertEqual(sum(e["event"] == "attempt_start" for e in report), 1)
+        self.assertEqual(report[-2]["reason"], "stdout_closed")
+        self.assertEqual(report[-1]["exit_status"], 141)
+
+    def test_sigint_during_a_sleep_ends_at_once_with_130(self):
+        child = self.start_tool("--base", "60s", "--report", "r.jsonl", "--", "false",
+                                stderr=subprocess.DEVNULL)
+        self.wait_for_sleep_event()
+        started = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        self.assertEqual(child.wait(timeout=10), 130)
+        self.assertLess(time.monotonic() - started, 2)
+        report = events(self.read("r.jsonl").decode())
+        self.assertEqual((report[-1]["result"], report[-1]["exit_status"]), ("interrupted", 130))
+        self.assertEqual(sum(e["event"] == "attempt_start" for e in report), 1)
+
+    def wait_for_sleep_event(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if os.path.exists(self.path("r.jsonl")) and b'"sleep"' in self.read("r.jsonl"):
+                return
+            time.sleep(0.01)
+        self.fail("backoff never slept")
+
+    def test_sigterm_during_an_attempt_is_forwarded_to_its_process_group(self):
+        child = self.start_tool("--base", "0", "--", "sh", "-c",
+                                "sleep 60 & echo $! > grandchild.txt; wait",
+                                stderr=subprocess.DEVNULL)
+        self.wait_for_file("grandchild.txt")
+        while not self.read("grandchild.txt").strip():
+            time.sleep(0.01)
+        grandchild = int(self.read("grandchild.txt"))
+        child.send_signal(signal.SIGTERM)
+        self.assertEqual(child.wait(timeout=10), 143)
+        deadline = time.monotonic() + 5
+        while pid_alive(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertFalse(pid_alive(grandchild))
+
+    def test_report_appends_one_summary_per_run(self):
+        for _ in range(2):
+            self.assertStatus(self.run_tool("--report", "r.jsonl", "--", "true"), 0)
+        report = events(self.read("r.jsonl").decode())
+        self.assertEqual([e["event"] for e in report],
+                         ["attempt_start", "attempt_end", "success", "summary"] * 2)
+
+    def test_report_file_that_cannot_be_created_is_73(self):
+        result = self.run_tool("--report", "no/such/dir/r.jsonl", "--", "true")
+        self.assertError(result, 73, "no/such/dir/r.jsonl")
+
+    def test_stagger_sleeps_before_the_first_attempt(self):
+        result = self.run_tool("--stagger", "200ms", "--seed", "4", "--report", "-", "--", "true")
+        self.assertStatus(result, 0)
+        first = events(result.out)[0]
+        self.assertEqual((first["event"], first["reason"], first["attempt"]), ("sleep", "stagger", 0))
+        self.assertLessEqual(first["ms"], 200)
+
+
+class BackoffBudget(ToolTestCase):
+    tool = "backoff"
+
+    def test_budget_shared_by_two_concurrent_processes_drains_to_empty(self):
+        children = [
+            self.start_tool("--budget", "api", "--db", "budget.db", "--base", "0", "--attempts",
+                            "0", "--max-time", "60s", "--quiet", "--report", f"r{n}.jsonl", "--",
+                            "false")
+            for n in (1, 2)
+        ]
+        self.assertEqual([child.wait(timeout=60) for child in children], [1, 1])
+        reports = [events(self.read(f"r{n}.jsonl").decode()) for n in (1, 2)]
+        starts = sum(e["event"] == "attempt_start" for report in reports for e in report)
+        self.assertEqual(starts, 2 + 500 // 5)  # two first attempts, then 100 paid retries
+        for report in reports:
+            self.assertEqual(report[-2]["reason"], "budget")
+            self.assertEqual(report[-1]["budget_tokens"], 0)
+        # An empty bucket gives up at once; a clean success refunds one token.
+        self.assertStatus(self.run_tool("--budget", "api", "--db", "budget.db", "--", "true"), 0)
+        result = self.run_tool("--budget", "api", "--db", "budget.db", "--base", "0",
+                               "--report", "-", "--", "false")
+        self.assertStatus(result, 1)
+        report = events(result.out)
+        self.assertEqual(sum(e["event"] == "attempt_start" for e in report), 1)
+        self.assertEqual(report[-1]["budget_tokens"], 1)
+
+    def test_success_after_retries_refunds_what_it_took(self):
+        env = dict(self.env, GOAL="3")
+        result = self.run_tool("--budget", "k", "--db", "b.db", "--base", "0", "--report", "-",
+                               "--", "sh", "-c", UNTIL_GOAL, env=env)
+        self.assertStatus(result, 0)
+        self.assertEqual(events(result.out)[-1]["budget_tokens"], 500)
+
+    def test_foreign_state_file_is_65_and_untouched(self):
+        import sqlite3
+        connection = sqlite3.connect(self.path("other.db"))
+        connection.execute("CREATE TABLE t (x)")
+        connection.commit()
+        connection.close()
+        before = self.read("other.db")
+        result = self.run_tool("--budget", "k", "--db", "other.db", "--", "true")
+        self.assertEqual(result.status, 65, result)
+        self.assertEqual(self.read("other.db"), before)
+
+
+class BackoffSchedule(ToolTestCase):
+    tool = "backoff"
+
+    def test_seeded_schedule_is_reproducible_and_within_bounds(self):
+        args = ("schedule", "--seed", "7", "--attempts", "8", "--base", "100ms", "--cap", "2s")
+        first = self.run_tool(*args)
+        self.assertStatus(first, 0)
+        self.assertEqual(first.stdout, self.run_tool(*args).stdout)
+        rows = events(first.out)
+        self.assertEqual([r["attempt"] for r in rows], list(range(2, 9)))
+        total = 0
+        for row in rows:
+            ceiling = min(2000, 100 * 2 ** (row["after_failures"] - 1))
+            self.assertEqual(row["ceiling_ms"], ceiling)
+            self.assertEqual((row["min_ms"], row["max_ms"]), (ceiling - ceiling // 2, ceiling))
+            self.assertTrue(row["min_ms"] <= row["sleep_ms"] <= row["max_ms"], row)
+            total += row["sleep_ms"]
+            self.assertEqual(row["total_ms"], total)
+        self.assertEqual(list(rows[0]), ["attempt", "after_failures", "ceiling_ms", "min_ms",
+                                         "max_ms", "sleep_ms", "total_ms", "total_min_ms",
+                                         "total_max_ms"])
+
+    def test_unseeded_schedule_names_the_seed_that_reproduces_it(self):
+        result = self.run_tool("schedule", "--jitter", "full")
+        self.assertStatus(result, 0)
+        seed = result.err.split("--seed ")[1].split()[0]
+        again = self.run_tool("schedule", "--jitter", "full", "--seed", seed)
+        self.assertEqual(again.stdout, result.stdout)
+
+    def test_no_jitter_schedule_is_the_plain_exponential(self):
+        result = self.run_tool("schedule", "--jitter", "none", "--base", "1s", "--multiplier", "3",
+                               "--attempts", "4", "--format", "csv")
+        self.assertStatus(result, 0)
+        lines = result.out.splitlines()
+        self.assertEqual(lines[0].split(",")[:6],
+                         ["attempt", "after_failures", "ceiling_ms", "min_ms", "max_ms", "sleep_ms"])
+        self.assertEqual([line.split(",")[5] for line in lines[1:]], ["1000", "3000", "9000"])
+
+
+class BackoffSimulate(ToolTestCase):
+    tool = "backoff"
+
+    def test_all_strategies_one_record_each_and_reproducible(self):
+        args = ("simulate", "--clients", "20", "--runs", "5", "--seed", "1")
+        result = self.run_tool(*args)
+        self.assertStatus(result, 0)
+        rows = events(result.out)
+        self.assertEqual([r["strategy"] for r in rows],
+                         ["none", "expo", "equal", "full", "decorrelated"])
+        for row in rows:
+            self.assertEqual(list(row), ["strategy", "clients", "runs", "mean_calls",
+                                         "mean_completion_ms"])
+            self.assertEqual((row["clients"], row["runs"]), (20, 5))
+            self.assertGreaterEqual(row["mean_calls"], 20)
+        self.assertEqual(self.run_tool(*args).stdout, result.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
