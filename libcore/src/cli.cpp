@@ -41,6 +41,27 @@ int report_error(const Error& error) {
   return error.code();
 }
 
+// Shows a flag with an optional value (declared "--wait{forever}") as "--wait[=DURATION]"
+// rather than CLI11's "--wait{forever} [=DURATION]": the braces are declaration syntax.
+class Formatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* option, bool is_positional) const override {
+    std::string name = CLI::Formatter::make_option_name(option, is_positional);
+    for (auto open = name.find('{'); open != std::string::npos; open = name.find('{')) {
+      auto close = name.find('}', open);
+      if (close == std::string::npos) break;
+      name.erase(open, close - open + 1);
+    }
+    return name;
+  }
+  std::string make_option_opts(const CLI::Option* option) const override {
+    std::string options = CLI::Formatter::make_option_opts(option);
+    // The type name of such a flag starts with "[=": glue it to the name.
+    if (options.rfind(" [=", 0) == 0) options.erase(0, 1);
+    return options;
+  }
+};
+
 int finish_stdout(int status) {
   std::cout.flush();
   if (!std::cout.good() && status == exit_code::success) {
@@ -60,6 +81,7 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
   app.set_version_flag("--version", version_text(tool));
   app.set_help_all_flag("--help-all", "Print help for every subcommand and exit");
   app.option_defaults()->always_capture_default();
+  app.formatter(std::make_shared<Formatter>());
   Action action;
   try {
     action = define(app);

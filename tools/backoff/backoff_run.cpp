@@ -238,7 +238,11 @@ int Retrier::give_up(const AttemptResult& result, long long attempts, const Give
                     .finish());
   report_summary("giveup", status, attempts);
   if (result.outcome.launch_failed) throw Error(status, why.text);
-  if (!settings_.quiet) note(fmt::format("giving up: {}", why.text));
+  if (!settings_.quiet) {
+    note(status == result.status
+             ? fmt::format("giving up: {}", why.text)
+             : fmt::format("giving up: {}; exiting {} (--exit-code-on-giveup)", why.text, status));
+  }
   return status;
 }
 
