@@ -1,0 +1,94 @@
+// decimal: exact money arithmetic (DESIGN.md section 2). Amounts are integers of a currency's
+// minor unit (ISO 4217 exponent), rates are exact fractions, every rounding is explicit, and
+// no binary floating point touches money. BigUnsigned carries the products that outgrow 128
+// bits (an annuity factor (1+r)^n for n = 360 has over a thousand digits) so that formulas
+// can be evaluated as exact fractions and rounded once.
+//
+// Parsers of command-line text throw Error(2); callers reading records catch and rethrow with
+// exit_code::data and the record's location, as timeutil's callers do.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::decimal {
+
+__extension__ typedef __int128 Int128;
+__extension__ typedef unsigned __int128 UInt128;
+
+enum class Rounding { half_up, half_even, ceiling, floor, down };
+
+// "half-up", "half-even", "ceiling", "floor", "down"; Error(2) naming `option` otherwise.
+Rounding parse_rounding(std::string_view option, std::string_view text);
+std::string_view rounding_name(Rounding rounding);
+
+// numerator / denominator rounded to an integer (half-up and half-even break ties away from
+// zero / to even; ceiling and floor toward +/- infinity; down toward zero). denominator != 0.
+Int128 divide(Int128 numerator, Int128 denominator, Rounding rounding);
+
+Int128 gcd(Int128 a, Int128 b);
+
+struct Currency {
+  std::string code;
+  int exponent = 2;  // digits after the decimal point of the minor unit
+};
+
+// The ISO 4217 currency with that upper-case code. Error(2) for an unknown code.
+Currency currency(std::string_view code);
+
+// Parses "1234.5" or "1234.50" (at most `exponent` fraction digits, no exponent notation, no
+// sign unless allow_negative) into minor units. Error(2) saying what is wrong otherwise.
+std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negative = false);
+
+// Minor units as a decimal string with exactly `exponent` fraction digits ("8791.59", "-0.50").
+std::string format_amount(Int128 minor, int exponent);
+
+// An exact non-negative fraction in lowest terms.
+struct Fraction {
+  Int128 numerator = 0;
+  Int128 denominator = 1;
+  friend bool operator==(const Fraction&, const Fraction&) = default;
+};
+Fraction make_fraction(Int128 numerator, Int128 denominator);
+
+// A rate with its unit as a fraction of 1: "8.5%" -> 17/200, "850bp" -> 17/200, "0%" -> 0.
+// A bare number is Error(2) with a hint to add % or bp.
+Fraction parse_rate(std::string_view option, std::string_view text);
+
+// "8.5%" style text of a rate (exact when the rate has a finite decimal expansion in percent,
+// which every parsed rate has).
+std::string format_rate(const Fraction& rate);
+
+// Arbitrary-size unsigned integer, just enough for exact fractions: multiply, add, subtract,
+// compare, and division whose quotient fits in 126 bits.
+class BigUnsigned {
+ public:
+  BigUnsigned() = default;
+  explicit BigUnsigned(UInt128 value);
+
+  friend BigUnsigned operator*(const BigUnsigned& a, const BigUnsigned& b);
+  friend BigUnsigned operator+(const BigUnsigned& a, const BigUnsigned& b);
+  // a - b for a >= b (Error(70) otherwise: a bug in the caller).
+  friend BigUnsigned operator-(const BigUnsigned& a, const BigUnsigned& b);
+  friend std::strong_ordering operator<=>(const BigUnsigned& a, const BigUnsigned& b);
+  friend bool operator==(const BigUnsigned& a, const BigUnsigned& b) = default;
+
+  [[nodiscard]] BigUnsigned pow(unsigned exponent) const;
+  [[nodiscard]] BigUnsigned shifted_left(unsigned bits) const;
+  [[nodiscard]] unsigned bit_length() const;
+  [[nodiscard]] bool is_zero() const { return limbs_.empty(); }
+  [[nodiscard]] std::string to_string() const;
+
+  // numerator / denominator rounded; Error(65) when the quotient needs more than 126 bits.
+  friend Int128 divide(const BigUnsigned& numerator, const BigUnsigned& denominator,
+                       Rounding rounding);
+
+ private:
+  void trim();
+  std::vector<std::uint32_t> limbs_;  // little-endian, no leading zero limbs
+};
+
+}  // namespace sluice::decimal

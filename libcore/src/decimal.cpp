@@ -1,0 +1,394 @@
+#include "sluice/decimal.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+
+namespace sluice::decimal {
+namespace {
+
+using Unsigned128 = UInt128;
+
+Int128 absolute(Int128 value) {
+  return value < 0 ? -value : value;
+}
+
+std::string int128_text(Int128 value) {
+  if (value == 0) return "0";
+  bool negative = value < 0;
+  Unsigned128 magnitude =
+      negative ? static_cast<Unsigned128>(-(value + 1)) + 1 : static_cast<Unsigned128>(value);
+  std::string digits;
+  while (magnitude > 0) {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+    magnitude /= 10;
+  }
+  if (negative) digits.push_back('-');
+  std::reverse(digits.begin(), digits.end());
+  return digits;
+}
+
+// ISO 4217 currencies whose minor unit is not 2 digits; every other listed code has 2.
+constexpr std::array<std::pair<std::string_view, int>, 26> unusual_exponents{{
+    {"BIF", 0}, {"CLP", 0}, {"DJF", 0}, {"GNF", 0}, {"ISK", 0}, {"JPY", 0}, {"KMF", 0},
+    {"KRW", 0}, {"PYG", 0}, {"RWF", 0}, {"UGX", 0}, {"UYI", 0}, {"VND", 0}, {"VUV", 0},
+    {"XAF", 0}, {"XOF", 0}, {"XPF", 0}, {"BHD", 3}, {"IQD", 3}, {"JOD", 3}, {"KWD", 3},
+    {"LYD", 3}, {"OMR", 3}, {"TND", 3}, {"CLF", 4}, {"UYW", 4},
+}};
+
+constexpr std::string_view two_digit_currencies =
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP "
+    "BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR "
+    "FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW "
+    "KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN "
+    "NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD "
+    "SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU "
+    "UZS VED VES WST XCD YER ZAR ZMW ZWL";
+
+[[noreturn]] void bad_amount(std::string_view text, std::string_view why) {
+  throw Error(exit_code::usage, fmt::format("invalid amount '{}': {}", text, why));
+}
+
+Int128 power_of_ten(int exponent) {
+  Int128 value = 1;
+  for (int i = 0; i < exponent; ++i) value *= 10;
+  return value;
+}
+
+}  // namespace
+
+Rounding parse_rounding(std::string_view option, std::string_view text) {
+  for (Rounding rounding : {Rounding::half_up, Rounding::half_even, Rounding::ceiling,
+                            Rounding::floor, Rounding::down}) {
+    if (text == rounding_name(rounding)) return rounding;
+  }
+  throw Error(
+      exit_code::usage,
+      fmt::format("{}: '{}' is not one of half-up, half-even, ceiling, floor, down", option, text));
+}
+
+std::string_view rounding_name(Rounding rounding) {
+  switch (rounding) {
+    case Rounding::half_up:
+      return "half-up";
+    case Rounding::half_even:
+      return "half-even";
+    case Rounding::ceiling:
+      return "ceiling";
+    case Rounding::floor:
+      return "floor";
+    case Rounding::down:
+      return "down";
+  }
+  return "half-up";
+}
+
+Int128 divide(Int128 numerator, Int128 denominator, Rounding rounding) {
+  if (denominator == 0) throw Error(exit_code::internal, "division by zero");
+  if (denominator < 0) {
+    numerator = -numerator;
+    denominator = -denominator;
+  }
+  Int128 quotient = numerator / denominator;  // truncated toward zero
+  Int128 remainder = numerator % denominator;
+  if (remainder == 0) return quotient;
+  int sign = numerator < 0 ? -1 : 1;
+  Int128 twice = absolute(remainder) * 2;
+  switch (rounding) {
+    case Rounding::down:
+      return quotient;
+    case Rounding::ceiling:
+      return sign > 0 ? quotient + 1 : quotient;
+    case Rounding::floor:
+      return sign < 0 ? quotient - 1 : quotient;
+    case Rounding::half_up:
+      return twice >= denominator ? quotient + sign : quotient;
+    case Rounding::half_even:
+      if (twice > denominator || (twice == denominator && quotient % 2 != 0))
+        return quotient + sign;
+      return quotient;
+  }
+  return quotient;
+}
+
+Int128 gcd(Int128 a, Int128 b) {
+  a = absolute(a);
+  b = absolute(b);
+  while (b != 0) a = std::exchange(b, a % b);
+  return a;
+}
+
+Currency currency(std::string_view code) {
+  for (const auto& [known, exponent] : unusual_exponents) {
+    if (code == known) return {std::string(code), exponent};
+  }
+  bool well_formed = code.size() == 3 && std::all_of(code.begin(), code.end(),
+                                                     [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (well_formed && two_digit_currencies.find(code) != std::string_view::npos) {
+    return {std::string(code), 2};
+  }
+  throw Error(
+      exit_code::usage,
+      fmt::format("unknown currency '{}' (use an ISO 4217 code such as USD, EUR, JPY)", code));
+}
+
+std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negative) {
+  std::string_view digits = text;
+  bool negative = !digits.empty() && digits.front() == '-';
+  if (negative) {
+    if (!allow_negative) bad_amount(text, "must not be negative");
+    digits.remove_prefix(1);
+  }
+  auto point = digits.find('.');
+  std::string_view whole = digits.substr(0, point);
+  std::string_view fraction = point == std::string_view::npos ? "" : digits.substr(point + 1);
+  auto all_digits = [](std::string_view part) {
+    return std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (whole.empty() || !all_digits(whole) || !all_digits(fraction) ||
+      (point != std::string_view::npos && fraction.empty())) {
+    bad_amount(text, "expected digits with an optional decimal point, like 1234.50");
+  }
+  if (static_cast<int>(fraction.size()) > exponent) {
+    bad_amount(text, fmt::format("more than {} decimal places for this currency", exponent));
+  }
+  Int128 value = 0;
+  for (char c : whole) {
+    value = value * 10 + (c - '0');
+    if (value > INT64_MAX) bad_amount(text, "too large");
+  }
+  for (int i = 0; i < exponent; ++i) {
+    value = value * 10 + (i < static_cast<int>(fraction.size()) ? fraction[i] - '0' : 0);
+    if (value > INT64_MAX) bad_amount(text, "too large");
+  }
+  return static_cast<std::int64_t>(negative ? -value : value);
+}
+
+std::string format_amount(Int128 minor, int exponent) {
+  const auto places = static_cast<std::size_t>(std::max(0, exponent));
+  std::string digits = int128_text(absolute(minor));
+  if (digits.size() <= places) digits = std::string(places + 1 - digits.size(), '0') + digits;
+  const std::size_t whole = digits.size() - places;
+  std::string text;
+  if (minor < 0) text.push_back('-');
+  text.append(digits, 0, whole);
+  if (places > 0) {
+    text.push_back('.');
+    text.append(digits, whole, places);
+  }
+  return text;
+}
+
+Fraction make_fraction(Int128 numerator, Int128 denominator) {
+  if (denominator == 0) throw Error(exit_code::internal, "fraction with a zero denominator");
+  if (denominator < 0) {
+    numerator = -numerator;
+    denominator = -denominator;
+  }
+  Int128 common = gcd(numerator, denominator);
+  if (common > 1) {
+    numerator /= common;
+    denominator /= common;
+  }
+  return {numerator, denominator};
+}
+
+Fraction parse_rate(std::string_view option, std::string_view text) {
+  int scale_exponent = 0;  // the unit: % is 10^-2, bp is 10^-4
+  std::string_view number = text;
+  if (number.ends_with("%")) {
+    scale_exponent = 2;
+    number.remove_suffix(1);
+  } else if (number.ends_with("bp")) {
+    scale_exponent = 4;
+    number.remove_suffix(2);
+  } else {
+    throw Error(exit_code::usage,
+                fmt::format("{}: '{}' has no unit (write it as a percentage like 8.5% or in basis "
+                            "points like 850bp)",
+                            option, text));
+  }
+  auto point = number.find('.');
+  int places = point == std::string_view::npos ? 0 : static_cast<int>(number.size() - point - 1);
+  if (number.empty() || places > 12) {
+    throw Error(exit_code::usage, fmt::format("{}: invalid rate '{}'", option, text));
+  }
+  std::int64_t scaled = 0;
+  try {
+    scaled = parse_amount(number, places);
+  } catch (const Error&) {
+    throw Error(exit_code::usage, fmt::format("{}: invalid rate '{}'", option, text));
+  }
+  return make_fraction(scaled, power_of_ten(places + scale_exponent));
+}
+
+std::string format_rate(const Fraction& rate) {
+  // Find the fewest decimal places of the percentage that represent the rate exactly.
+  for (int places = 0; places <= 16; ++places) {
+    Int128 scaled = rate.numerator * 100 * power_of_ten(places);
+    if (scaled % rate.denominator == 0) {
+      return format_amount(scaled / rate.denominator, places) + "%";
+    }
+  }
+  return format_amount(
+             divide(rate.numerator * 100 * power_of_ten(16), rate.denominator, Rounding::half_up),
+             16) +
+         "%";
+}
+
+BigUnsigned::BigUnsigned(UInt128 value) {
+  while (value != 0) {
+    limbs_.push_back(static_cast<std::uint32_t>(value));
+    value >>= 32;
+  }
+}
+
+void BigUnsigned::trim() {
+  while (!limbs_.empty() && limbs_.back() == 0) limbs_.pop_back();
+}
+
+BigUnsigned operator*(const BigUnsigned& a, const BigUnsigned& b) {
+  BigUnsigned product;
+  if (a.is_zero() || b.is_zero()) return product;
+  product.limbs_.assign(a.limbs_.size() + b.limbs_.size(), 0);
+  for (std::size_t i = 0; i < a.limbs_.size(); ++i) {
+    std::uint64_t carry = 0;
+    for (std::size_t j = 0; j < b.limbs_.size(); ++j) {
+      std::uint64_t sum =
+          static_cast<std::uint64_t>(a.limbs_[i]) * b.limbs_[j] + product.limbs_[i + j] + carry;
+      product.limbs_[i + j] = static_cast<std::uint32_t>(sum);
+      carry = sum >> 32;
+    }
+    product.limbs_[i + b.limbs_.size()] = static_cast<std::uint32_t>(carry);
+  }
+  product.trim();
+  return product;
+}
+
+BigUnsigned operator+(const BigUnsigned& a, const BigUnsigned& b) {
+  BigUnsigned sum;
+  std::size_t size = std::max(a.limbs_.size(), b.limbs_.size());
+  sum.limbs_.resize(size + 1, 0);
+  std::uint64_t carry = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    std::uint64_t total = carry;
+    if (i < a.limbs_.size()) total += a.limbs_[i];
+    if (i < b.limbs_.size()) total += b.limbs_[i];
+    sum.limbs_[i] = static_cast<std::uint32_t>(total);
+    carry = total >> 32;
+  }
+  sum.limbs_[size] = static_cast<std::uint32_t>(carry);
+  sum.trim();
+  return sum;
+}
+
+BigUnsigned operator-(const BigUnsigned& a, const BigUnsigned& b) {
+  if (a < b) throw Error(exit_code::internal, "BigUnsigned subtraction would go negative");
+  BigUnsigned difference = a;
+  std::int64_t borrow = 0;
+  for (std::size_t i = 0; i < difference.limbs_.size(); ++i) {
+    std::int64_t value = static_cast<std::int64_t>(difference.limbs_[i]) - borrow -
+                         (i < b.limbs_.size() ? static_cast<std::int64_t>(b.limbs_[i]) : 0);
+    borrow = value < 0 ? 1 : 0;
+    difference.limbs_[i] = static_cast<std::uint32_t>(value + (borrow << 32));
+  }
+  difference.trim();
+  return difference;
+}
+
+std::strong_ordering operator<=>(const BigUnsigned& a, const BigUnsigned& b) {
+  if (a.limbs_.size() != b.limbs_.size()) return a.limbs_.size() <=> b.limbs_.size();
+  for (std::size_t i = a.limbs_.size(); i-- > 0;) {
+    if (a.limbs_[i] != b.limbs_[i]) return a.limbs_[i] <=> b.limbs_[i];
+  }
+  return std::strong_ordering::equal;
+}
+
+BigUnsigned BigUnsigned::pow(unsigned exponent) const {
+  BigUnsigned result(1), base = *this;
+  while (exponent > 0) {
+    if (exponent & 1U) result = result * base;
+    exponent >>= 1U;
+    if (exponent > 0) base = base * base;
+  }
+  return result;
+}
+
+BigUnsigned BigUnsigned::shifted_left(unsigned bits) const {
+  if (is_zero()) return *this;
+  BigUnsigned shifted;
+  unsigned whole = bits / 32, part = bits % 32;
+  shifted.limbs_.assign(whole, 0);
+  std::uint32_t carry = 0;
+  for (std::uint32_t limb : limbs_) {
+    shifted.limbs_.push_back(part == 0 ? limb : (limb << part) | carry);
+    carry = part == 0 ? 0 : limb >> (32 - part);
+  }
+  if (carry != 0) shifted.limbs_.push_back(carry);
+  return shifted;
+}
+
+unsigned BigUnsigned::bit_length() const {
+  if (is_zero()) return 0;
+  return static_cast<unsigned>(32 * (limbs_.size() - 1)) +
+         (32 - static_cast<unsigned>(__builtin_clz(limbs_.back())));
+}
+
+std::string BigUnsigned::to_string() const {
+  if (is_zero()) return "0";
+  // Repeated division by 10^9 on a copy of the limbs.
+  std::vector<std::uint32_t> limbs = limbs_;
+  std::vector<std::uint32_t> chunks;
+  while (!limbs.empty()) {
+    std::uint64_t remainder = 0;
+    for (std::size_t i = limbs.size(); i-- > 0;) {
+      std::uint64_t current = (remainder << 32) | limbs[i];
+      limbs[i] = static_cast<std::uint32_t>(current / 1'000'000'000);
+      remainder = current % 1'000'000'000;
+    }
+    chunks.push_back(static_cast<std::uint32_t>(remainder));
+    while (!limbs.empty() && limbs.back() == 0) limbs.pop_back();
+  }
+  std::string text = std::to_string(chunks.back());
+  for (std::size_t i = chunks.size() - 1; i-- > 0;) text += fmt::format("{:09}", chunks[i]);
+  return text;
+}
+
+Int128 divide(const BigUnsigned& numerator, const BigUnsigned& denominator, Rounding rounding) {
+  if (denominator.is_zero()) throw Error(exit_code::internal, "division by zero");
+  unsigned top = numerator.bit_length() > denominator.bit_length()
+                     ? numerator.bit_length() - denominator.bit_length()
+                     : 0;
+  if (top > 125) throw Error(exit_code::data, "an amount is too large to compute exactly");
+  // Schoolbook binary long division: the quotient has at most top + 1 bits.
+  BigUnsigned remainder = numerator;
+  Int128 quotient = 0;
+  for (unsigned bit = top + 1; bit-- > 0;) {
+    BigUnsigned shifted = denominator.shifted_left(bit);
+    if (shifted <= remainder) {
+      remainder = remainder - shifted;
+      quotient |= static_cast<Int128>(1) << bit;
+    }
+  }
+  if (remainder.is_zero()) return quotient;
+  auto twice = remainder.shifted_left(1) <=> denominator;
+  switch (rounding) {
+    case Rounding::down:
+    case Rounding::floor:
+      return quotient;
+    case Rounding::ceiling:
+      return quotient + 1;
+    case Rounding::half_up:
+      return twice >= 0 ? quotient + 1 : quotient;
+    case Rounding::half_even:
+      return twice > 0 || (twice == 0 && quotient % 2 != 0) ? quotient + 1 : quotient;
+  }
+  return quotient;
+}
+
+}  // namespace sluice::decimal
