@@ -41,6 +41,35 @@ int report_error(const Error& error) {
   return error.code();
 }
 
+// The definitions define_when_used postponed, run for every subcommand by --help-all.
+std::vector<std::function<void()>>& postponed_definitions() {
+  static std::vector<std::function<void()>> definitions;
+  return definitions;
+}
+
+void define_postponed_if_help_all(int argc, char** argv) {
+  for (int index = 1; index < argc; ++index) {
+    if (std::string_view(argv[index]) == "--help-all") {
+      for (auto& definition : postponed_definitions()) definition();
+      return;
+    }
+  }
+}
+
+// The wrapper operand add_command_operand declared, if any. CLI11 reads a positional word
+// such as "[a,b]" as a list and drops "[]"; run_main puts the words after "--" back verbatim.
+std::vector<std::string>* command_operand = nullptr;
+
+void restore_command_words(int argc, char** argv) {
+  if (command_operand == nullptr || command_operand->empty()) return;
+  for (int index = 1; index < argc; ++index) {
+    if (std::string_view(argv[index]) == "--") {
+      command_operand->assign(argv + index + 1, argv + argc);
+      return;
+    }
+  }
+}
+
 // Shows a flag with an optional value (declared "--wait{forever}") as "--wait[=DURATION]"
 // rather than CLI11's "--wait{forever} [=DURATION]": the braces are declaration syntax.
 class Formatter : public CLI::Formatter {
@@ -71,10 +100,29 @@ int finish_stdout(int status) {
   return status;
 }
 
+// argv with `subcommand` inserted after the program name when the first word is not already
+// a subcommand or a top-level flag.
+std::vector<char*> with_default_subcommand(int argc, char** argv, const CLI::App& app,
+                                           std::string_view subcommand) {
+  std::vector<char*> words(argv, argv + argc);
+  if (subcommand.empty()) return words;
+  if (argc > 1) {
+    std::string_view first = argv[1];
+    for (std::string_view flag : {"--help", "-h", "--help-all", "--version"}) {
+      if (first == flag) return words;
+    }
+    for (const CLI::App* command : app.get_subcommands({})) {
+      if (first == command->get_name()) return words;
+    }
+  }
+  words.insert(words.begin() + 1, const_cast<char*>(subcommand.data()));
+  return words;
+}
+
 }  // namespace
 
 int run_main(int argc, char** argv, std::string_view tool, std::string_view description,
-             const Define& define) {
+             const Define& define, std::string_view default_subcommand) {
   set_program_name(tool);
   install_termination_handlers();
   CLI::App app{std::string(description), std::string(tool)};
@@ -85,7 +133,10 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
   Action action;
   try {
     action = define(app);
-    app.parse(argc, argv);
+    std::vector<char*> words = with_default_subcommand(argc, argv, app, default_subcommand);
+    define_postponed_if_help_all(argc, argv);
+    app.parse(static_cast<int>(words.size()), words.data());
+    restore_command_words(static_cast<int>(words.size()), words.data());
   } catch (const CLI::ParseError& error) {
     return report_parse_error(app, error);
   } catch (const Error& error) {
@@ -172,6 +223,22 @@ Clock make_clock(const StateOptions& options) {
 
 Duration duration_option(std::string_view option, std::string_view text) {
   return with_option_name(option, [&] { return parse_duration(text); });
+}
+
+void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> define) {
+  auto defined = std::make_shared<bool>(false);
+  auto once = [&subcommand, define = std::move(define), defined] {
+    if (*defined) return;
+    *defined = true;
+    define(subcommand);
+  };
+  subcommand.preparse_callback([once](std::size_t) { once(); });
+  postponed_definitions().push_back(once);
+}
+
+CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& command) {
+  command_operand = &command;
+  return app.add_option("command", command, "The command to run, after --");
 }
 
 std::set<int> exit_code_set(std::string_view option, std::string_view text) {

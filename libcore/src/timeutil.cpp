@@ -222,4 +222,22 @@ std::string format_instant(Instant instant) {
   return out;
 }
 
+std::string format_date(std::chrono::year_month_day date) {
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(date.year()),
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+}
+
+year_month_day add_months(year_month_day anchor, int months, bool end_of_month) {
+  year_month target_month = year_month(anchor.year(), anchor.month()) + std::chrono::months(months);
+  auto last = year_month_day_last(target_month.year(), month_day_last(target_month.month())).day();
+  bool anchor_is_month_end =
+      anchor.day() == year_month_day_last(anchor.year(), month_day_last(anchor.month())).day();
+  day wanted = end_of_month && anchor_is_month_end ? last : std::min(anchor.day(), last);
+  return {target_month.year(), target_month.month(), wanted};
+}
+
+int days_between(year_month_day from, year_month_day to) {
+  return static_cast<int>((sys_days(to) - sys_days(from)).count());
+}
+
 }  // namespace sluice

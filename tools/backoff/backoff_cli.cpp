@@ -153,7 +153,7 @@ void add_run_options(CLI::App& command, Settings& settings) {
       ->type_name("KEY");
   cli::add_state_options(command, settings.state, false);
   command.add_flag("--quiet,-q", settings.quiet, "No notes about retries on stderr");
-  command.add_option("command", settings.command, "The command to run, after --");
+  cli::add_command_operand(command, settings.command);
 }
 
 JsonValue integer(std::int64_t value) {
@@ -222,28 +222,34 @@ int print_simulation(const Settings& settings) {
 
 cli::Action define_command_line(CLI::App& app) {
   auto settings = std::make_shared<Settings>();
-  app.require_subcommand(0, 1);
-  // `backoff [options] -- CMD` is `backoff run [options] -- CMD`.
-  add_run_options(app, *settings);
+  // `backoff [options] -- CMD` is `backoff run [options] -- CMD` (main passes "run" to
+  // run_main as the default subcommand).
+  app.require_subcommand(1);
+  app.footer("Without a subcommand, run is meant: backoff [options] -- CMD [ARG...]");
   auto* run = app.add_subcommand("run", "Run CMD until it succeeds, backing off between attempts");
-  add_run_options(*run, *settings);
+  cli::define_when_used(*run,
+                        [settings](CLI::App& command) { add_run_options(command, *settings); });
 
   auto* schedule = app.add_subcommand("schedule", "Print the sleep before each retry as JSONL");
-  add_schedule_options(*schedule, *settings);
-  cli::add_format_option(*schedule, settings->format);
-  schedule->add_flag("--quiet,-q", settings->quiet, "No note about the seed on stderr");
+  cli::define_when_used(*schedule, [settings](CLI::App& command) {
+    add_schedule_options(command, *settings);
+    cli::add_format_option(command, settings->format);
+    command.add_flag("--quiet,-q", settings->quiet, "No note about the seed on stderr");
+  });
 
   auto* simulate_command =
       app.add_subcommand("simulate", "Compare strategies in the AWS contention experiment");
-  simulate_command->add_option("--clients", settings->clients, "Clients competing for one row");
-  simulate_command->add_option("--runs", settings->runs, "Runs to average over");
-  simulate_command
-      ->add_option("--strategy", settings->strategy, "none, expo, equal, full, decorrelated, all")
-      ->type_name("NAME");
-  simulate_command->add_option("--seed", settings->seed, "Make the simulation reproducible");
-  cli::add_format_option(*simulate_command, settings->format);
+  cli::define_when_used(*simulate_command, [settings](CLI::App& command) {
+    command.add_option("--clients", settings->clients, "Clients competing for one row");
+    command.add_option("--runs", settings->runs, "Runs to average over");
+    command
+        .add_option("--strategy", settings->strategy, "none, expo, equal, full, decorrelated, all")
+        ->type_name("NAME");
+    command.add_option("--seed", settings->seed, "Make the simulation reproducible");
+    cli::add_format_option(command, settings->format);
+  });
 
-  return [settings, schedule, simulate_command]() -> int {
+  return [settings, schedule, simulate_command]() -> int {  // otherwise `run` was parsed
     if (schedule->parsed()) return print_schedule(*settings);
     if (simulate_command->parsed()) return print_simulation(*settings);
     return backoff::run(run_settings(*settings));

@@ -54,6 +54,8 @@ class Retrier {
   int interrupted(long long attempts, int number);
   void report_attempt_end(const AttemptResult& result, long long number);
   void report_summary(std::string_view result, int status, long long attempts);
+  void refund_budget();
+  std::optional<std::int64_t> budget_tokens();
   [[nodiscard]] long long elapsed_ms() const {
     return to_ms(std::chrono::steady_clock::now() - start_);
   }
@@ -61,7 +63,9 @@ class Retrier {
   const RunSettings& settings_;
   SteadyTime start_;
   std::optional<SteadyTime> deadline_;
+  std::uint64_t seed_;
   Random random_;
+  Random stagger_random_;  // its own stream: `schedule --seed N` shows the sleeps of `run --seed N`
   Schedule schedule_;
   Report report_;
   std::optional<Spool> held_stdout_;
@@ -74,7 +78,9 @@ class Retrier {
 Retrier::Retrier(const RunSettings& settings)
     : settings_(settings),
       start_(std::chrono::steady_clock::now()),
-      random_(settings.seed ? *settings.seed : Random::os_seed()),
+      seed_(settings.seed ? *settings.seed : Random::os_seed()),
+      random_(seed_),
+      stagger_random_(seed_ ^ 0x9e3779b97f4a7c15ULL),
       schedule_(settings.schedule, random_),
       report_(settings.report_path) {
   if (settings.max_time) deadline_ = start_ + *settings.max_time;
@@ -91,7 +97,7 @@ Retrier::Retrier(const RunSettings& settings)
 void Retrier::stagger() {
   if (!settings_.stagger || settings_.stagger->count() <= 0) return;
   auto spread = std::chrono::duration_cast<milliseconds>(*settings_.stagger).count();
-  auto sleep = milliseconds(random_.uniform_int(0, spread));
+  auto sleep = milliseconds(stagger_random_.uniform_int(0, spread));
   if (deadline_)
     sleep = std::min(sleep, std::chrono::duration_cast<milliseconds>(*deadline_ - start_));
   report_.write(ObjectWriter()
@@ -189,7 +195,8 @@ std::optional<GiveUp> Retrier::reason_to_stop(const AttemptResult& result, long 
       return GiveUp{"not_retryable", fmt::format("{} is not in --retry-on", describe(result))};
   }
   if (settings_.attempts != 0 && number >= settings_.attempts) {
-    return GiveUp{"attempts", fmt::format("{} after {} attempts", describe(result), number)};
+    return GiveUp{"attempts", fmt::format("{} after {} attempt{}", describe(result), number,
+                                          number == 1 ? "" : "s")};
   }
   if (stdout_is_closed_pipe()) return GiveUp{"stdout_closed", "stdout is a closed pipe"};
   return std::nullopt;
@@ -203,7 +210,16 @@ std::optional<GiveUp> Retrier::reason_not_to_sleep(const AttemptResult& result,
   }
   if (budget_) {
     auto cost = result.outcome.timed_out ? budget_->costs().timeout_retry : budget_->costs().retry;
-    if (!budget_->take(cost)) {
+    bool granted = false;
+    try {
+      granted = budget_->take(cost);
+    } catch (const Error& error) {
+      // The budget file is busy or broken: do not retry without it, and do not lose the
+      // command's own status to the budget's error.
+      return GiveUp{"budget_unavailable", fmt::format("{}; the retry budget is unavailable: {}",
+                                                      describe(result), error.what())};
+    }
+    if (!granted) {
       return GiveUp{"budget", fmt::format("{}; the retry budget '{}' is empty", describe(result),
                                           settings_.budget_key)};
     }
@@ -214,7 +230,7 @@ std::optional<GiveUp> Retrier::reason_not_to_sleep(const AttemptResult& result,
 
 int Retrier::succeed(const AttemptResult& result, long long number) {
   if (held_stdout_) held_stdout_->deliver(STDOUT_FILENO, true);
-  if (budget_) budget_->refund(tokens_taken_ > 0 ? tokens_taken_ : budget_->costs().clean_success);
+  if (budget_) refund_budget();
   report_.write(ObjectWriter()
                     .add_string("event", "success")
                     .add_int("attempt", number)
@@ -223,6 +239,23 @@ int Retrier::succeed(const AttemptResult& result, long long number) {
                     .finish());
   report_summary("success", result.status, number);
   return result.status;
+}
+
+void Retrier::refund_budget() {
+  try {
+    budget_->refund(tokens_taken_ > 0 ? tokens_taken_ : budget_->costs().clean_success);
+  } catch (const Error& error) {
+    // The command succeeded: a busy budget file must not turn that into 75 ("try again").
+    warn(fmt::format("the retry budget was not refunded: {}", error.what()));
+  }
+}
+
+std::optional<std::int64_t> Retrier::budget_tokens() {
+  try {
+    return budget_->tokens();
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 int Retrier::give_up(const AttemptResult& result, long long attempts, const GiveUp& why) {
@@ -267,7 +300,13 @@ void Retrier::report_summary(std::string_view result, int status, long long atte
       .add_int("attempts", attempts)
       .add_int("elapsed_ms", elapsed_ms())
       .add_int("slept_ms", slept_ms_);
-  if (budget_) summary.add_int("budget_tokens", budget_->tokens());
+  if (budget_) {
+    if (auto tokens = budget_tokens()) {
+      summary.add_int("budget_tokens", *tokens);
+    } else {
+      summary.add_null("budget_tokens");
+    }
+  }
   report_.write(summary.finish());
 }
 
@@ -276,12 +315,13 @@ int Retrier::run() {
   for (long long number = 1;; ++number) {
     if (int signal = pending_signal(); signal != 0) return interrupted(number - 1, signal);
     AttemptResult result = attempt(number);
+    bool succeeded = !result.outcome.launch_failed && !result.outcome.timed_out &&
+                     settings_.success.contains(result.status);
+    // A command that caught the forwarded signal and still succeeded has done its work.
+    if (succeeded) return succeed(result, number);
     if (result.outcome.forwarded_signal != 0) {
       if (held_stdout_) held_stdout_->deliver(STDERR_FILENO, false);
       return interrupted(number, result.outcome.forwarded_signal);
-    }
-    if (!result.outcome.timed_out && settings_.success.contains(result.status)) {
-      return succeed(result, number);
     }
     if (held_stdout_) held_stdout_->deliver(STDERR_FILENO, false);
     if (auto why = reason_to_stop(result, number)) return give_up(result, number, *why);
@@ -313,9 +353,6 @@ void validate(const RunSettings& settings) {
   if (settings.attempts < 0) throw Error(exit_code::usage, "--attempts must be 0 or more");
   if (settings.attempts == 0 && !settings.max_time) {
     throw Error(exit_code::usage, "--attempts 0 (unlimited) needs --max-time");
-  }
-  if (!settings.budget_key.empty() && settings.budget_path.empty()) {
-    throw Error(exit_code::usage, "--budget needs a state file");
   }
 }
 

@@ -89,7 +89,7 @@ CLI::App* add_run(CLI::App& app, Settings& settings) {
                   "Write what happened as one JSON object to FILE")
       ->type_name("FILE");
   add_max_output(*run, settings);
-  run->add_option("command", settings.command, "The command to run, after --")->required();
+  cli::add_command_operand(*run, settings.command)->required();
   return run;
 }
 

@@ -25,9 +25,11 @@ using Action = std::function<int()>;
 using Define = std::function<Action(CLI::App&)>;
 
 // Builds the app, calls `define` to declare options, parses argv and runs the action.
-// Returns the process exit status.
+// Returns the process exit status. With a default_subcommand, a command line whose first word
+// is neither a subcommand nor --help/--help-all/--version is read as if that subcommand came
+// first (`backoff -- CMD` is `backoff run -- CMD`).
 int run_main(int argc, char** argv, std::string_view tool, std::string_view description,
-             const Define& define);
+             const Define& define, std::string_view default_subcommand = {});
 
 // "idemkey 0.1.0 (git abc1234)".
 std::string version_text(std::string_view tool);
@@ -56,6 +58,15 @@ Clock make_clock(const StateOptions& options);
 
 // Parses a duration option's value, naming the option in the error (exit 2).
 Duration duration_option(std::string_view option, std::string_view text);
+
+// Declares `subcommand`'s options only when the command line selects it (or asks for
+// --help-all): a tool with several subcommands then pays at start-up only for the options it
+// uses, which matters for wrappers run thousands of times (CLI11 option setup is costly).
+void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> define);
+
+// Adds the operand of a wrapper (`TOOL ... -- CMD [ARG...]`): every word after "--" kept
+// exactly as given. (CLI11 would otherwise split a word like "[a,b]" as a list.)
+CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& command);
 
 // A set of exit statuses written like "1,75,100-120". Throws Error(2) naming the option.
 std::set<int> exit_code_set(std::string_view option, std::string_view text);

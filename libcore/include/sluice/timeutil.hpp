@@ -40,4 +40,17 @@ std::string format_instant(Instant instant);
 // Parses YYYY-MM-DD, rejecting impossible dates.
 std::chrono::year_month_day parse_date(std::string_view text);
 
+// YYYY-MM-DD.
+std::string format_date(std::chrono::year_month_day date);
+
+// The date `months` calendar months after `anchor` (negative goes back), always counted from
+// the anchor, never from an earlier result: the day is the anchor's, clamped to the length of
+// the target month (31 Jan + 1 month = 28 or 29 Feb; + 2 months = 31 Mar). With end_of_month,
+// an anchor on its month's last day gives the last day of every target month.
+std::chrono::year_month_day add_months(std::chrono::year_month_day anchor, int months,
+                                       bool end_of_month = false);
+
+// Days from `from` to `to` (negative when `to` is earlier).
+int days_between(std::chrono::year_month_day from, std::chrono::year_month_day to);
+
 }  // namespace sluice

@@ -1,0 +1,354 @@
+// The reading half of the jsonl module, the only code that touches simdjson. It lives in its
+// own object file so that a tool that only writes JSON Lines (backoff) does not load
+// libsimdjson at start-up.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
+#include "sluice/signals.hpp"
+
+namespace sluice {
+
+// ---------------------------------------------------------------- parsing
+
+namespace ondemand = simdjson::ondemand;
+
+struct JsonParser::State {
+  ondemand::parser parser;
+  std::string padded;  // the line copied with simdjson's required padding after it
+};
+
+JsonParser::JsonParser() : state_(std::make_unique<State>()) {}
+JsonParser::~JsonParser() = default;
+
+namespace {
+
+struct BuildError {
+  std::string message;
+};
+
+std::string describe(simdjson::error_code code) {
+  switch (code) {
+    case simdjson::UTF8_ERROR:
+      return "invalid UTF-8";
+    case simdjson::DEPTH_ERROR:
+      return "nesting is too deep";
+    case simdjson::STRING_ERROR:
+    case simdjson::UNCLOSED_STRING:
+      return "invalid or unterminated string";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR:
+      return "invalid literal (expected true, false or null)";
+    case simdjson::NUMBER_ERROR:
+      return "invalid number";
+    case simdjson::UNESCAPED_CHARS:
+      return "unescaped control character in a string";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "truncated JSON (unclosed object or array)";
+    default:
+      return fmt::format("invalid JSON ({})", simdjson::error_message(code));
+  }
+}
+
+void check(simdjson::error_code code) {
+  if (code != simdjson::SUCCESS) throw BuildError{describe(code)};
+}
+
+// Deeper documents are refused (ondemand does not bound recursion by itself).
+constexpr int max_depth = 512;
+
+JsonValue build_value(ondemand::value value, int depth);
+
+JsonValue build_number(std::string_view token) {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
+                            token.back() == '\n')) {
+    token.remove_suffix(1);
+  }
+  if (!is_json_number(token)) throw BuildError{fmt::format("invalid number '{}'", token)};
+  return JsonValue::number(std::string(token));
+}
+
+void check_duplicate_keys(const std::vector<JsonValue::Member>& members) {
+  if (members.size() < 2) return;
+  if (members.size() <= 16) {
+    for (std::size_t i = 1; i < members.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (members[i].first == members[j].first) {
+          throw BuildError{fmt::format("duplicate key '{}'", members[i].first)};
+        }
+      }
+    }
+    return;
+  }
+  std::vector<std::string_view> keys;
+  keys.reserve(members.size());
+  for (const auto& member : members) keys.emplace_back(member.first);
+  std::sort(keys.begin(), keys.end());
+  auto repeated = std::adjacent_find(keys.begin(), keys.end());
+  if (repeated != keys.end()) throw BuildError{fmt::format("duplicate key '{}'", *repeated)};
+}
+
+JsonValue build_object(ondemand::object object, int depth) {
+  std::vector<JsonValue::Member> members;
+  for (auto field : object) {
+    std::string_view key;
+    check(field.unescaped_key().get(key));
+    ondemand::value value;
+    check(field.value().get(value));
+    members.emplace_back(std::string(key), build_value(value, depth + 1));
+  }
+  check_duplicate_keys(members);
+  return JsonValue::object(std::move(members));
+}
+
+JsonValue build_array(ondemand::array array, int depth) {
+  std::vector<JsonValue> items;
+  for (auto element : array) {
+    ondemand::value value;
+    check(element.get(value));
+    items.push_back(build_value(value, depth + 1));
+  }
+  return JsonValue::array(std::move(items));
+}
+
+JsonValue build_value(ondemand::value value, int depth) {
+  if (depth > max_depth) {
+    throw BuildError{fmt::format("nesting is deeper than {} levels", max_depth)};
+  }
+  ondemand::json_type type{};
+  check(value.type().get(type));
+  switch (type) {
+    case ondemand::json_type::object: {
+      ondemand::object object;
+      check(value.get_object().get(object));
+      return build_object(object, depth);
+    }
+    case ondemand::json_type::array: {
+      ondemand::array array;
+      check(value.get_array().get(array));
+      return build_array(array, depth);
+    }
+    case ondemand::json_type::string: {
+      std::string_view text;
+      check(value.get_string().get(text));
+      return JsonValue::string(std::string(text));
+    }
+    case ondemand::json_type::number:
+      return build_number(value.raw_json_token());
+    case ondemand::json_type::boolean: {
+      bool flag = false;
+      check(value.get_bool().get(flag));
+      return JsonValue::boolean(flag);
+    }
+    case ondemand::json_type::null: {
+      bool is_null = false;
+      check(value.is_null().get(is_null));
+      if (!is_null) throw BuildError{"invalid literal (expected null)"};
+      return JsonValue::null();
+    }
+  }
+  throw BuildError{"invalid JSON value"};
+}
+
+}  // namespace
+
+ParseOutcome JsonParser::parse_object(std::string_view text) {
+  if (text.empty()) return {std::nullopt, "empty line (expected a JSON object)"};
+  if (text.starts_with("\xEF\xBB\xBF"))
+    return {std::nullopt, "byte order mark (UTF-8 BOM) at the start of the line"};
+  auto& padded = state_->padded;
+  padded.assign(text);
+  padded.resize(text.size() + simdjson::SIMDJSON_PADDING, ' ');
+  simdjson::padded_string_view view(padded.data(), text.size(), padded.size());
+  try {
+    ondemand::document document;
+    check(state_->parser.iterate(view).get(document));
+    ondemand::json_type type{};
+    check(document.type().get(type));
+    if (type != ondemand::json_type::object) {
+      return {std::nullopt, "expected a JSON object"};
+    }
+    ondemand::object object;
+    check(document.get_object().get(object));
+    JsonValue value = build_object(object, 1);
+    if (document.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return {std::nullopt, "unexpected content after the JSON object"};
+    }
+    return {std::move(value), {}};
+  } catch (const BuildError& error) {
+    return {std::nullopt, error.message};
+  }
+}
+
+// ---------------------------------------------------------------- reading lines
+
+LineReader::LineReader(int fd, std::string source_name, std::size_t max_line_bytes)
+    : fd_(fd), source_name_(std::move(source_name)), max_line_bytes_(max_line_bytes) {
+  buffer_.resize(1u << 20);
+}
+
+bool LineReader::fill() {
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+  if (on_idle_) {
+    pollfd ready{fd_, POLLIN, 0};
+    if (::poll(&ready, 1, 0) == 0) on_idle_();
+  }
+  for (;;) {
+    ssize_t got = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+    if (got > 0) {
+      end_ += static_cast<std::size_t>(got);
+      bytes_read_ += static_cast<std::uint64_t>(got);
+      return true;
+    }
+    if (got == 0) return false;
+    if (errno == EINTR) {
+      throw_if_interrupted();
+      continue;
+    }
+    throw Error(exit_code::io, fmt::format("cannot read: {}", std::strerror(errno)), source_name_);
+  }
+}
+
+bool LineReader::next(std::string_view& line) {
+  std::size_t scanned = 0;  // bytes after begin_ already known to hold no '\n'
+  for (;;) {
+    const char* start = buffer_.data() + begin_ + scanned;
+    const void* found = std::memchr(start, '\n', end_ - begin_ - scanned);
+    if (found != nullptr) {
+      auto newline = static_cast<std::size_t>(static_cast<const char*>(found) - buffer_.data());
+      if (newline - begin_ > max_line_bytes_) break;
+      line = std::string_view(buffer_.data() + begin_, newline - begin_);
+      begin_ = newline + 1;
+      ++line_number_;
+      return true;
+    }
+    scanned = end_ - begin_;
+    if (scanned > max_line_bytes_) break;
+    if (eof_ || !fill()) {
+      eof_ = true;
+      if (begin_ == end_) return false;
+      line = std::string_view(buffer_.data() + begin_, end_ - begin_);
+      begin_ = end_;
+      ++line_number_;
+      return true;
+    }
+  }
+  throw Error(exit_code::data,
+              fmt::format("line is longer than the limit of {} bytes", max_line_bytes_),
+              location(source_name_, line_number_ + 1));
+}
+
+// ---------------------------------------------------------------- input files
+
+InputFile::InputFile(const std::string& path) {
+  if (path.empty() || path == "-") {
+    fd_ = STDIN_FILENO;
+    name_ = "<stdin>";
+    return;
+  }
+  name_ = path;
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    int code = errno == ENOENT ? exit_code::no_input : exit_code::io;
+    throw Error(code, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+  }
+  owned_ = true;
+}
+
+InputFile::~InputFile() {
+  if (owned_) ::close(fd_);
+}
+
+// ---------------------------------------------------------------- JSON Lines reader
+
+JsonlReader::JsonlReader(std::vector<std::string> paths, bool skip_invalid)
+    : paths_(std::move(paths)), skip_invalid_(skip_invalid) {
+  if (paths_.empty()) paths_.emplace_back("-");
+  // A typo in the last file name is reported before the first file's records are processed.
+  for (const auto& path : paths_) {
+    if (path == "-") continue;
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+      throw Error(exit_code::no_input, fmt::format("cannot read '{}': it is a directory", path));
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      int code = errno == ENOENT ? exit_code::no_input : exit_code::io;
+      throw Error(code, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+    }
+  }
+}
+
+JsonlReader::~JsonlReader() = default;
+
+void JsonlReader::on_idle(std::function<void()> callback) {
+  on_idle_ = std::move(callback);
+  if (lines_) lines_->on_idle(on_idle_);
+}
+
+bool JsonlReader::open_next_input() {
+  if (lines_) bytes_done_ += lines_->bytes_read();
+  lines_.reset();
+  input_.reset();
+  if (next_path_ >= paths_.size()) return false;
+  input_ = std::make_unique<InputFile>(paths_[next_path_++]);
+  lines_ = std::make_unique<LineReader>(input_->fd(), input_->name());
+  if (on_idle_) lines_->on_idle(on_idle_);
+  return true;
+}
+
+std::optional<Record> JsonlReader::next() {
+  for (;;) {
+    if (!lines_ && !open_next_input()) return std::nullopt;
+    std::string_view text;
+    if (!lines_->next(text)) {
+      if (!open_next_input()) return std::nullopt;
+      continue;
+    }
+    auto outcome = parser_.parse_object(text);
+    Record record{{}, text, lines_->line_number()};
+    if (outcome.value) {
+      record.value = std::move(*outcome.value);
+      return record;
+    }
+    reject(record, outcome.error);
+  }
+}
+
+void JsonlReader::reject(const Record& record, std::string_view message) {
+  reject_at(location(lines_ ? lines_->source_name() : "<stdin>", record.line), message);
+}
+
+void JsonlReader::reject_at(std::string_view where, std::string_view message) {
+  if (!skip_invalid_) throw Error(exit_code::data, std::string(message), std::string(where));
+  ++skipped_;
+  print_diagnostic(Severity::error, where, fmt::format("{} (skipped)", message));
+}
+
+std::string JsonlReader::location_of(std::size_t input, long long line) const {
+  const std::string& path = paths_.at(input);
+  return location(path == "-" ? "<stdin>" : path, line);
+}
+
+std::uint64_t JsonlReader::bytes_read() const {
+  return bytes_done_ + (lines_ ? lines_->bytes_read() : 0);
+}
+
+}  // namespace sluice
