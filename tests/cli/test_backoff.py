@@ -283,6 +283,30 @@ class BackoffRun(ToolTestCase):
         result = self.run_tool("--report", "no/such/dir/r.jsonl", "--", "true")
         self.assertError(result, 73, "no/such/dir/r.jsonl")
 
+    def test_command_words_are_passed_exactly(self):
+        result = self.run_tool("--", "printf", "<%s>", "[a b]", "[x,y]", "[]", "a,b")
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, "<[a b]><[x,y]><[]><a,b>")
+
+    def test_seeded_run_sleeps_what_schedule_prints_even_with_stagger(self):
+        result = self.run_tool("--seed", "11", "--base", "10ms", "--attempts", "4", "--stagger",
+                               "5ms", "--report", "-", "--", "false")
+        self.assertStatus(result, 1)
+        slept = [e["ms"] for e in events(result.out) if e["event"] == "sleep" and e["attempt"] > 0]
+        schedule = self.run_tool("schedule", "--seed", "11", "--base", "10ms", "--attempts", "4")
+        self.assertEqual(slept, [row["sleep_ms"] for row in events(schedule.out)])
+
+    def test_a_command_that_succeeds_after_catching_the_signal_is_a_success(self):
+        child = self.start_tool("--hold-stdout", "--", "sh", "-c",
+                                'trap "echo caught; exit 0" TERM; touch ready; '
+                                "while :; do sleep 0.05; done",
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.wait_for_file("ready")
+        child.send_signal(signal.SIGTERM)
+        out, _ = child.communicate(timeout=10)
+        self.assertEqual(child.returncode, 0)
+        self.assertEqual(out, b"caught\n")
+
     def test_stagger_sleeps_before_the_first_attempt(self):
         result = self.run_tool("--stagger", "200ms", "--seed", "4", "--report", "-", "--", "true")
         self.assertStatus(result, 0)
@@ -316,6 +340,21 @@ class BackoffBudget(ToolTestCase):
         report = events(result.out)
         self.assertEqual(sum(e["event"] == "attempt_start" for e in report), 1)
         self.assertEqual(report[-1]["budget_tokens"], 1)
+
+    def test_busy_budget_never_turns_a_success_into_75(self):
+        self.assertStatus(self.run_tool("--budget", "k", "--db", "b.db", "--", "true"), 0)
+        holder = subprocess.Popen(["flock", self.path("b.db.lock"), "sh", "-c",
+                                   "touch held; sleep 30"], cwd=self.dir)
+        self.children.append(holder)
+        self.wait_for_file("held")
+        success = self.run_tool("--budget", "k", "--db", "b.db", "--busy-timeout", "100ms",
+                                "--", "true")
+        self.assertStatus(success, 0)
+        self.assertIn("not refunded", success.err)
+        failure = self.run_tool("--budget", "k", "--db", "b.db", "--busy-timeout", "100ms",
+                                "--base", "0", "--report", "-", "--", "sh", "-c", "exit 3")
+        self.assertStatus(failure, 3)
+        self.assertEqual(events(failure.out)[-2]["reason"], "budget_unavailable")
 
     def test_success_after_retries_refunds_what_it_took(self):
         env = dict(self.env, GOAL="3")

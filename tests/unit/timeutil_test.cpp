@@ -84,3 +84,41 @@ TEST(Date, ParsesAndValidates) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+using std::chrono::year_month_day;
+
+std::string plus_months(const char* anchor, int months, bool end_of_month = false) {
+  return format_date(add_months(parse_date(anchor), months, end_of_month));
+}
+
+TEST(Calendar, AddMonthsClampsFromTheAnchorWithoutDrift) {
+  EXPECT_EQ(plus_months("2026-01-31", 1), "2026-02-28");
+  EXPECT_EQ(plus_months("2026-01-31", 2), "2026-03-31");  // not 28 Mar: no drift
+  EXPECT_EQ(plus_months("2026-01-31", 3), "2026-04-30");
+  EXPECT_EQ(plus_months("2028-01-31", 1), "2028-02-29");  // leap year
+  EXPECT_EQ(plus_months("2026-01-29", 1), "2026-02-28");
+  EXPECT_EQ(plus_months("2028-01-29", 1), "2028-02-29");
+  EXPECT_EQ(plus_months("2026-01-30", 13), "2027-02-28");
+  EXPECT_EQ(plus_months("2026-11-15", 2), "2027-01-15");
+  EXPECT_EQ(plus_months("2026-03-31", -1), "2026-02-28");
+}
+
+TEST(Calendar, EndOfMonthKeepsMonthEndsOnMonthEnds) {
+  EXPECT_EQ(plus_months("2026-02-28", 1, true), "2026-03-31");
+  EXPECT_EQ(plus_months("2026-02-28", 1, false), "2026-03-28");
+  EXPECT_EQ(plus_months("2026-04-30", 1, true), "2026-05-31");
+  EXPECT_EQ(plus_months("2027-11-30", 3, true), "2028-02-29");
+  EXPECT_EQ(plus_months("2026-04-29", 1, true), "2026-05-29");  // not a month end
+}
+
+TEST(Calendar, DaysBetweenCountsLeapDays) {
+  EXPECT_EQ(days_between(parse_date("2028-02-01"), parse_date("2028-03-01")), 29);
+  EXPECT_EQ(days_between(parse_date("2026-03-01"), parse_date("2026-02-01")), -28);
+  EXPECT_EQ(days_between(parse_date("2026-01-01"), parse_date("2027-01-01")), 365);
+}
+
+}  // namespace
+}  // namespace sluice

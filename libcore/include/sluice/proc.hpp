@@ -1,4 +1,4 @@
-// proc: child processes. The only module that calls fork/exec/waitpid.
+// proc: child processes. The only module that calls posix_spawn/exec/waitpid.
 //
 // run() starts a command (PATH lookup), optionally in its own process group, with extra
 // environment variables, optional stdin bytes and captured stdout/stderr delivered to
