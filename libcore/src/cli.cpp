@@ -47,9 +47,17 @@ std::vector<std::function<void()>>& postponed_definitions() {
   return definitions;
 }
 
-void define_postponed_if_help_all(int argc, char** argv) {
-  for (int index = 1; index < argc; ++index) {
-    if (std::string_view(argv[index]) == "--help-all") {
+// True when the command line is `TOOL SUBCOMMAND -- ...`: the subcommand is given no options,
+// so defining them would be wasted start-up time (`backoff -- CMD` is the common case).
+bool subcommand_without_options = false;
+
+// Decides, before parsing `words`, which postponed definitions are needed.
+void plan_postponed_definitions(const std::vector<char*>& words) {
+  subcommand_without_options = words.size() > 2 && std::string_view(words[2]) == "--";
+  for (std::size_t index = 1; index < words.size(); ++index) {
+    std::string_view word = words[index];
+    if (word == "--") return;
+    if (word == "--help-all") {
       for (auto& definition : postponed_definitions()) definition();
       return;
     }
@@ -134,7 +142,7 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
   try {
     action = define(app);
     std::vector<char*> words = with_default_subcommand(argc, argv, app, default_subcommand);
-    define_postponed_if_help_all(argc, argv);
+    plan_postponed_definitions(words);
     app.parse(static_cast<int>(words.size()), words.data());
     restore_command_words(static_cast<int>(words.size()), words.data());
   } catch (const CLI::ParseError& error) {
@@ -232,7 +240,9 @@ void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> defin
     *defined = true;
     define(subcommand);
   };
-  subcommand.preparse_callback([once](std::size_t) { once(); });
+  subcommand.preparse_callback([once](std::size_t) {
+    if (!subcommand_without_options) once();
+  });
   postponed_definitions().push_back(once);
 }
 

@@ -153,7 +153,6 @@ void add_run_options(CLI::App& command, Settings& settings) {
       ->type_name("KEY");
   cli::add_state_options(command, settings.state, false);
   command.add_flag("--quiet,-q", settings.quiet, "No notes about retries on stderr");
-  cli::add_command_operand(command, settings.command);
 }
 
 JsonValue integer(std::int64_t value) {
@@ -227,6 +226,7 @@ cli::Action define_command_line(CLI::App& app) {
   app.require_subcommand(1);
   app.footer("Without a subcommand, run is meant: backoff [options] -- CMD [ARG...]");
   auto* run = app.add_subcommand("run", "Run CMD until it succeeds, backing off between attempts");
+  cli::add_command_operand(*run, settings->command);
   cli::define_when_used(*run,
                         [settings](CLI::App& command) { add_run_options(command, *settings); });
 

@@ -54,6 +54,8 @@ class Retrier {
   int interrupted(long long attempts, int number);
   void report_attempt_end(const AttemptResult& result, long long number);
   void report_summary(std::string_view result, int status, long long attempts);
+  // The giveup event and the summary of a run that did not succeed.
+  void report_end(std::string_view result, std::string_view reason, int status, long long attempts);
   void refund_budget();
   std::optional<std::int64_t> budget_tokens();
   [[nodiscard]] long long elapsed_ms() const {
@@ -262,14 +264,7 @@ int Retrier::give_up(const AttemptResult& result, long long attempts, const Give
   int status = result.status;
   bool replaceable = !result.outcome.launch_failed;
   if (replaceable && settings_.exit_code_on_giveup) status = *settings_.exit_code_on_giveup;
-  report_.write(ObjectWriter()
-                    .add_string("event", "giveup")
-                    .add_string("reason", why.code)
-                    .add_int("attempt", attempts)
-                    .add_int("status", status)
-                    .add_int("elapsed_ms", elapsed_ms())
-                    .finish());
-  report_summary("giveup", status, attempts);
+  report_end("giveup", why.code, status, attempts);
   if (result.outcome.launch_failed) throw Error(status, why.text);
   if (!settings_.quiet) {
     note(status == result.status
@@ -281,15 +276,20 @@ int Retrier::give_up(const AttemptResult& result, long long attempts, const Give
 
 int Retrier::interrupted(long long attempts, int number) {
   int status = exit_code::signal_base + number;
+  report_end("interrupted", "signal", status, attempts);
+  return status;
+}
+
+void Retrier::report_end(std::string_view result, std::string_view reason, int status,
+                         long long attempts) {
   report_.write(ObjectWriter()
                     .add_string("event", "giveup")
-                    .add_string("reason", "signal")
+                    .add_string("reason", reason)
                     .add_int("attempt", attempts)
                     .add_int("status", status)
                     .add_int("elapsed_ms", elapsed_ms())
                     .finish());
-  report_summary("interrupted", status, attempts);
-  return status;
+  report_summary(result, status, attempts);
 }
 
 void Retrier::report_summary(std::string_view result, int status, long long attempts) {

@@ -59,9 +59,10 @@ Clock make_clock(const StateOptions& options);
 // Parses a duration option's value, naming the option in the error (exit 2).
 Duration duration_option(std::string_view option, std::string_view text);
 
-// Declares `subcommand`'s options only when the command line selects it (or asks for
-// --help-all): a tool with several subcommands then pays at start-up only for the options it
-// uses, which matters for wrappers run thousands of times (CLI11 option setup is costly).
+// Declares `subcommand`'s options only when the command line selects it and gives it options
+// (or asks for --help-all): a tool with several subcommands then pays at start-up only for
+// the options it uses, and `TOOL SUBCOMMAND -- CMD` for none, which matters for wrappers run
+// thousands of times (CLI11 option setup is costly). Declare positionals outside `define`.
 void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> define);
 
 // Adds the operand of a wrapper (`TOOL ... -- CMD [ARG...]`): every word after "--" kept

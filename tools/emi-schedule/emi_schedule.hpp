@@ -1,0 +1,70 @@
+// The loan arithmetic of emi-schedule: the EMI, the reducing-balance schedule, due dates and
+// broken-period interest, all exact in the currency's minor unit (libcore decimal). A schedule
+// that would break an invariant (principal repaid exactly, no negative balance, installment =
+// principal + interest) is refused with Error(65), never returned.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "sluice/decimal.hpp"
+
+namespace sluice::emi {
+
+using Date = std::chrono::year_month_day;
+
+// Broken-period interest (ACT/365F) when the first due date is more than one month after
+// disbursal: not charged, added to the first installment, or charged as its own line (n = 0).
+enum class BrokenPeriod { none, add_to_first, separate };
+BrokenPeriod parse_broken_period(std::string_view text);  // Error(2) for an unknown mode
+std::string_view broken_period_name(BrokenPeriod mode);
+
+struct LoanTerms {
+  decimal::Currency currency{"INR", 2};
+  std::int64_t principal = 0;  // minor units
+  decimal::Fraction annual_rate;
+  int months = 0;
+  Date disbursed;
+  Date first_due;
+  bool end_of_month = false;  // a first due date on a month end keeps every due date on one
+  BrokenPeriod broken_period = BrokenPeriod::add_to_first;
+  decimal::Rounding emi_rounding = decimal::Rounding::half_up;
+  decimal::Rounding interest_rounding = decimal::Rounding::half_up;
+};
+
+struct Installment {
+  int number = 0;  // 1..months; 0 is a separate broken-period charge
+  Date due;
+  std::int64_t opening = 0;
+  std::int64_t payment = 0;
+  std::int64_t interest = 0;
+  std::int64_t principal = 0;
+  std::int64_t closing = 0;
+};
+
+struct Schedule {
+  std::int64_t emi = 0;
+  std::int64_t broken_period_interest = 0;
+  int broken_period_days = 0;
+  std::vector<Installment> installments;  // in order; a separate broken-period line first
+  std::int64_t total_interest = 0;
+  std::int64_t total_paid = 0;
+};
+
+// EMI = P r (1+r)^n / ((1+r)^n - 1) with r = annual / 12, or P / n when r = 0, evaluated as
+// an exact fraction and rounded once to the minor unit.
+std::int64_t compute_emi(std::int64_t principal, const decimal::Fraction& annual_rate, int months,
+                         decimal::Rounding rounding);
+
+// The k-th due date (k >= 1): first_due + (k - 1) months, counted from the first due date.
+Date due_date(const LoanTerms& terms, int number);
+
+// Checks the terms (Error(65) naming the problem) and builds the schedule.
+Schedule build_schedule(const LoanTerms& terms);
+
+// Error(70) if a schedule breaks an invariant; build_schedule calls it before returning.
+void check_invariants(const LoanTerms& terms, const Schedule& schedule);
+
+}  // namespace sluice::emi
