@@ -210,12 +210,34 @@ void Database::apply_pragmas() {
                        static_cast<int>(std::min<std::int64_t>(milliseconds.count(), INT32_MAX)));
   // Before the switch to WAL, which rewrites the header of a file that may not be ours.
   if (!options_.foreign_file) check_is_sluice_state();
-  execute_script("PRAGMA journal_mode=WAL");
+  switch_to_wal();
   execute_script(options_.synchronous == Synchronous::full ? "PRAGMA synchronous=FULL"
                                                            : "PRAGMA synchronous=NORMAL");
   execute_script("PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864");
   if (options_.cache_kib > 0)
     execute_script(fmt::format("PRAGMA cache_size=-{}", options_.cache_kib));
+}
+
+void Database::switch_to_wal() {
+  // SQLite answers SQLITE_BUSY at once, without the busy handler, when this connection saw the
+  // file in rollback mode and another process switched it to WAL and is writing: seen with two
+  // processes opening a new file together. A second try reads the WAL header and succeeds, so
+  // retry (briefly sleeping) for as long as the busy timeout allows.
+  const auto give_up_at = std::chrono::steady_clock::now() + options_.busy_timeout;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    try {
+      execute_script("PRAGMA journal_mode=WAL");
+      return;
+    } catch (const Error& error) {
+      if (error.code() != exit_code::temporary ||
+          std::chrono::steady_clock::now() + pause > give_up_at) {
+        throw;
+      }
+    }
+    if (!sleep_unless_interrupted(pause)) throw_if_interrupted();
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
 }
 
 void Database::check_is_sluice_state() {

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <atomic>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -170,6 +172,40 @@ TEST(Database, RefusesAFileThatIsNotSqlite) {
               migrate(database, "demo", steps);
             }),
             exit_code::data);
+}
+
+// A process opening a new file while another has just switched it to WAL and writes to it
+// got SQLITE_BUSY at once from PRAGMA journal_mode=WAL (no busy handler): seen as exit 75
+// from two backoff processes sharing a new budget file.
+TEST(Database, OpensANewFileWhileAnotherConnectionWritesToIt) {
+  for (int round = 0; round < 20; ++round) {
+    TempDir dir;
+    std::string path = dir.file("shared.db");
+    std::atomic<bool> go{false};
+    std::atomic<int> failures{0};
+    auto writer = [&](int transactions) {
+      while (!go) {
+      }
+      try {
+        Database database(path, OpenOptions{.serialize_writers = true});
+        constexpr std::array<std::string_view, 1> schema{"CREATE TABLE t (x INTEGER) STRICT"};
+        migrate(database, "test", schema);
+        for (int i = 0; i < transactions; ++i) {
+          WriteTransaction transaction(database);
+          database.execute("INSERT INTO t VALUES (?1)", i);
+          transaction.commit();
+        }
+      } catch (const Error& error) {
+        ++failures;
+        ADD_FAILURE() << error.what();
+      }
+    };
+    std::thread busy(writer, 200), late(writer, 1);
+    go = true;
+    busy.join();
+    late.join();
+    ASSERT_EQ(failures, 0) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -143,6 +143,7 @@ class Database {
  private:
   void open_handle(bool created);
   void check_is_sluice_state();
+  void switch_to_wal();
   void close();
   void apply_pragmas();
   sqlite3* handle_ = nullptr;
