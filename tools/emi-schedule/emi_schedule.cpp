@@ -86,14 +86,16 @@ Installment next_installment(const LoanTerms& terms, const Fraction& rate, std::
   } else {
     row.principal = emi - row.interest;
     if (row.principal <= 0) {
-      refuse(fmt::format("the EMI {} does not cover month {}'s interest {}: the loan would never "
-                         "be repaid",
-                         money(terms, emi), number, money(terms, row.interest)));
+      refuse(
+          fmt::format("the EMI {} does not cover month {}'s interest {}: the loan would never "
+                      "be repaid",
+                      money(terms, emi), number, money(terms, row.interest)));
     }
     if (row.principal >= opening) {
-      refuse(fmt::format("the EMI {} repays the loan in month {}, before month {} (the amount is "
-                         "too small for the currency's minor unit over this many months)",
-                         money(terms, emi), number, terms.months));
+      refuse(
+          fmt::format("the EMI {} repays the loan in month {}, before month {} (the amount is "
+                      "too small for the currency's minor unit over this many months)",
+                      money(terms, emi), number, terms.months));
     }
   }
   row.payment = row.principal + row.interest;

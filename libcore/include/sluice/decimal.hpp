@@ -91,4 +91,7 @@ class BigUnsigned {
   std::vector<std::uint32_t> limbs_;  // little-endian, no leading zero limbs
 };
 
+// numerator / denominator rounded; Error(65) when the quotient needs more than 126 bits.
+Int128 divide(const BigUnsigned& numerator, const BigUnsigned& denominator, Rounding rounding);
+
 }  // namespace sluice::decimal

@@ -1,0 +1,175 @@
+#include <gtest/gtest.h>
+
+#include "emi_schedule.hpp"
+#include "sluice/random.hpp"
+#include "sluice/timeutil.hpp"
+#include "test_support.hpp"
+
+namespace sluice::emi {
+namespace {
+
+using sluice::testing::exit_status_of;
+
+LoanTerms loan(const char* principal, const char* rate, int months, const char* currency = "INR") {
+  LoanTerms terms;
+  terms.currency = decimal::currency(currency);
+  terms.principal = decimal::parse_amount(principal, terms.currency.exponent);
+  terms.annual_rate = decimal::parse_rate("--rate", rate);
+  terms.months = months;
+  terms.disbursed = parse_date("2026-01-15");
+  terms.first_due = parse_date("2026-02-15");
+  return terms;
+}
+
+std::string amount(const LoanTerms& terms, std::int64_t minor) {
+  return decimal::format_amount(minor, terms.currency.exponent);
+}
+
+// The golden figures of the issue, computed independently of this code.
+TEST(EmiSchedule, HundredThousandAtTenPercentForTwelveMonths) {
+  LoanTerms terms = loan("100000.00", "10%", 12);
+  Schedule schedule = build_schedule(terms);
+  EXPECT_EQ(amount(terms, schedule.emi), "8791.59");
+  EXPECT_EQ(amount(terms, schedule.installments.front().interest), "833.33");
+  EXPECT_EQ(amount(terms, schedule.installments.front().principal), "7958.26");
+  EXPECT_EQ(amount(terms, schedule.installments.front().closing), "92041.74");
+  EXPECT_EQ(amount(terms, schedule.installments.back().payment), "8791.56");
+  EXPECT_EQ(amount(terms, schedule.total_interest), "5499.05");
+  EXPECT_EQ(format_date(schedule.installments.back().due), "2027-01-15");
+}
+
+TEST(EmiSchedule, FiveLakhAtEightAndAHalfPercentForTwentyYears) {
+  LoanTerms terms = loan("500000.00", "8.5%", 240);
+  Schedule schedule = build_schedule(terms);
+  EXPECT_EQ(amount(terms, schedule.emi), "4339.12");
+  EXPECT_EQ(amount(terms, schedule.total_interest), "541386.34");
+}
+
+TEST(EmiSchedule, ZeroRateSplitsThePrincipalEvenly) {
+  LoanTerms terms = loan("120000.00", "0%", 12);
+  Schedule schedule = build_schedule(terms);
+  for (const auto& row : schedule.installments) {
+    EXPECT_EQ(amount(terms, row.payment), "10000.00");
+    EXPECT_EQ(row.interest, 0);
+  }
+}
+
+TEST(EmiSchedule, ExactHalfCentTiesRoundHalfUp) {
+  // 7.5% p.a. on 100.00 is 0.625 a month: interest 0.63 half-up, 0.62 half-even.
+  LoanTerms terms = loan("100.00", "7.5%", 2);
+  EXPECT_EQ(build_schedule(terms).installments.front().interest, 63);
+  terms.interest_rounding = decimal::Rounding::half_even;
+  EXPECT_EQ(build_schedule(terms).installments.front().interest, 62);
+}
+
+TEST(EmiSchedule, OneMonthLoanRepaysPrincipalPlusOneMonthsInterest) {
+  LoanTerms terms = loan("1200.00", "12%", 1);
+  Schedule schedule = build_schedule(terms);
+  ASSERT_EQ(schedule.installments.size(), 1u);
+  EXPECT_EQ(amount(terms, schedule.installments[0].payment), "1212.00");
+}
+
+TEST(EmiSchedule, ZeroAndThreeDecimalCurrencies) {
+  LoanTerms yen = loan("1000000", "3%", 36, "JPY");
+  Schedule schedule = build_schedule(yen);
+  EXPECT_EQ(amount(yen, schedule.emi), "29081");  // 1e6 * r(1+r)^36/((1+r)^36-1), r = 0.25%
+  LoanTerms dinar = loan("5000.000", "6%", 24, "KWD");
+  EXPECT_EQ(amount(dinar, build_schedule(dinar).emi), "221.603");
+}
+
+TEST(EmiSchedule, RefusesSchedulesThatBreakTheInvariants) {
+  // JPY 2 over 4 months: an EMI of 1 repays everything by month 2.
+  EXPECT_EQ(exit_status_of([] { build_schedule(loan("2", "0%", 4, "JPY")); }), 65);
+  // 1 yen over 3 months rounds to an EMI of 0.
+  EXPECT_EQ(exit_status_of([] { build_schedule(loan("1", "0%", 3, "JPY")); }), 65);
+  // 0.10 at 400% over 600 months: the EMI 0.03 equals the first interest 0.03, repaying nothing.
+  EXPECT_EQ(exit_status_of([] { build_schedule(loan("0.10", "400%", 600)); }), 65);
+  EXPECT_EQ(exit_status_of([] { build_schedule(loan("100.00", "10%", 0)); }), 65);
+  EXPECT_EQ(exit_status_of([] { build_schedule(loan("100.00", "10%", 1201)); }), 65);
+}
+
+TEST(EmiSchedule, HalfEvenAndCeilingEmiRounding) {
+  LoanTerms terms = loan("100000.00", "10%", 12);  // exact EMI 8791.5887...
+  terms.emi_rounding = decimal::Rounding::ceiling;
+  EXPECT_EQ(amount(terms, build_schedule(terms).emi), "8791.59");
+  terms.emi_rounding = decimal::Rounding::half_even;
+  EXPECT_EQ(amount(terms, build_schedule(terms).emi), "8791.59");
+  terms.emi_rounding = decimal::Rounding::down;
+  EXPECT_EQ(amount(terms, build_schedule(terms).emi), "8791.58");
+}
+
+TEST(EmiSchedule, BrokenPeriodInterestIsActualOver365) {
+  LoanTerms terms = loan("100000.00", "10%", 12);
+  terms.disbursed = parse_date("2026-01-05");  // first due 2026-02-15: 10 extra days
+  Schedule added = build_schedule(terms);
+  EXPECT_EQ(added.broken_period_days, 10);
+  EXPECT_EQ(amount(terms, added.broken_period_interest), "273.97");  // 100000 * 0.1 * 10 / 365
+  EXPECT_EQ(amount(terms, added.installments.front().payment), "9065.56");
+  EXPECT_EQ(amount(terms, added.installments.front().interest), "1107.30");
+  terms.broken_period = BrokenPeriod::separate;
+  Schedule separate = build_schedule(terms);
+  ASSERT_EQ(separate.installments.front().number, 0);
+  EXPECT_EQ(amount(terms, separate.installments.front().payment), "273.97");
+  EXPECT_EQ(amount(terms, separate.installments[1].payment), "8791.59");
+  terms.broken_period = BrokenPeriod::none;
+  EXPECT_EQ(build_schedule(terms).installments.size(), 12u);
+  terms.broken_period = BrokenPeriod::add_to_first;
+  terms.disbursed = parse_date("2026-01-20");  // first due less than a month later
+  EXPECT_EQ(exit_status_of([&] { build_schedule(terms); }), 65);
+}
+
+std::vector<std::string> due_dates(const char* first, int months, bool end_of_month) {
+  LoanTerms terms = loan("1000.00", "10%", months);
+  terms.first_due = parse_date(first);
+  terms.end_of_month = end_of_month;
+  std::vector<std::string> dates;
+  for (int number = 1; number <= months; ++number) {
+    dates.push_back(format_date(due_date(terms, number)));
+  }
+  return dates;
+}
+
+TEST(EmiSchedule, DueDatesKeepTheAnchorDayWithoutDrift) {
+  EXPECT_EQ(due_dates("2026-01-31", 4, false),
+            (std::vector<std::string>{"2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30"}));
+  EXPECT_EQ(due_dates("2027-12-30", 3, false),
+            (std::vector<std::string>{"2027-12-30", "2028-01-30", "2028-02-29"}));
+  EXPECT_EQ(due_dates("2028-01-29", 3, false),
+            (std::vector<std::string>{"2028-01-29", "2028-02-29", "2028-03-29"}));
+  EXPECT_EQ(due_dates("2026-02-28", 3, false),
+            (std::vector<std::string>{"2026-02-28", "2026-03-28", "2026-04-28"}));
+  EXPECT_EQ(due_dates("2026-02-28", 3, true),
+            (std::vector<std::string>{"2026-02-28", "2026-03-31", "2026-04-30"}));
+  EXPECT_EQ(due_dates("2026-04-30", 2, true),
+            (std::vector<std::string>{"2026-04-30", "2026-05-31"}));
+}
+
+// The invariants over 10,000 random loans; build_schedule refuses rather than break them,
+// and check_invariants recomputes them independently of the loop that built the rows.
+TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
+  Random random(20261128);
+  const char* currencies[] = {"INR", "USD", "JPY", "KWD"};
+  int built = 0;
+  for (int trial = 0; trial < 10000; ++trial) {
+    LoanTerms terms;
+    terms.currency = decimal::currency(currencies[random.uniform_int(0, 3)]);
+    terms.principal = random.uniform_int(1, 100'000'000'000);
+    terms.annual_rate = decimal::make_fraction(random.uniform_int(0, 40000), 100000);  // 0-40%
+    terms.months = static_cast<int>(random.uniform_int(1, 480));
+    terms.disbursed = parse_date("2026-01-31");
+    terms.first_due = add_months(terms.disbursed, 1 + static_cast<int>(random.uniform_int(0, 1)));
+    terms.broken_period = static_cast<BrokenPeriod>(random.uniform_int(0, 2));
+    terms.emi_rounding = static_cast<decimal::Rounding>(random.uniform_int(0, 2));
+    try {
+      Schedule schedule = build_schedule(terms);
+      check_invariants(terms, schedule);
+      ++built;
+    } catch (const Error& error) {
+      ASSERT_EQ(error.code(), 65) << error.what();
+    }
+  }
+  EXPECT_GT(built, 9000);
+}
+
+}  // namespace
+}  // namespace sluice::emi

@@ -1,0 +1,105 @@
+#include "emi_calc.hpp"
+
+#include <unistd.h>
+
+#include "sluice/error.hpp"
+#include "sluice/format.hpp"
+#include "sluice/timeutil.hpp"
+
+namespace sluice::emi {
+namespace {
+
+JsonValue amount(const LoanTerms& terms, std::int64_t minor) {
+  return JsonValue::string(decimal::format_amount(minor, terms.currency.exponent));
+}
+
+JsonValue integer(long long value) {
+  return JsonValue::number(std::to_string(value));
+}
+
+Date date_option(std::string_view option, const std::string& text, Date fallback) {
+  if (text.empty()) return fallback;
+  try {
+    return parse_date(text);
+  } catch (const Error& error) {
+    throw Error(exit_code::usage, std::string(option) + ": " + error.what());
+  }
+}
+
+}  // namespace
+
+LoanTerms parse_terms(const TermsText& text, Date today) {
+  LoanTerms terms;
+  terms.currency = decimal::currency(text.currency);
+  try {
+    terms.principal = decimal::parse_amount(text.principal, terms.currency.exponent);
+  } catch (const Error& error) {
+    throw Error(exit_code::usage,
+                std::string("--principal: ") + error.what() + " (" + terms.currency.code + ")");
+  }
+  terms.annual_rate = decimal::parse_rate("--rate", text.rate);
+  terms.months = text.months;
+  terms.end_of_month = text.end_of_month;
+  terms.disbursed = date_option("--disbursed", text.disbursed, today);
+  terms.first_due = date_option("--first-due", text.first_due,
+                                add_months(terms.disbursed, 1, terms.end_of_month));
+  if (days_between(terms.disbursed, terms.first_due) <= 0) {
+    throw Error(exit_code::usage, "--first-due must be after --disbursed");
+  }
+  terms.broken_period = parse_broken_period(text.broken_period);
+  terms.emi_rounding = decimal::parse_rounding("--rounding", text.rounding);
+  terms.interest_rounding = decimal::parse_rounding("--interest-rounding", text.interest_rounding);
+  return terms;
+}
+
+JsonValue installment_record(const LoanTerms& terms, const Installment& row) {
+  return JsonValue::object({{"n", integer(row.number)},
+                            {"due_date", JsonValue::string(format_date(row.due))},
+                            {"opening", amount(terms, row.opening)},
+                            {"payment", amount(terms, row.payment)},
+                            {"interest", amount(terms, row.interest)},
+                            {"principal", amount(terms, row.principal)},
+                            {"closing", amount(terms, row.closing)}});
+}
+
+JsonValue summary_record(const LoanTerms& terms, const Schedule& schedule) {
+  return JsonValue::object(
+      {{"summary", JsonValue::boolean(true)},
+       {"currency", JsonValue::string(terms.currency.code)},
+       {"principal", amount(terms, terms.principal)},
+       {"rate", JsonValue::string(decimal::format_rate(terms.annual_rate))},
+       {"months", integer(terms.months)},
+       {"emi", amount(terms, schedule.emi)},
+       {"total_interest", amount(terms, schedule.total_interest)},
+       {"total_paid", amount(terms, schedule.total_paid)},
+       {"bpi", amount(terms, schedule.broken_period_interest)},
+       {"bpi_days", integer(schedule.broken_period_days)},
+       {"disbursed", JsonValue::string(format_date(terms.disbursed))},
+       {"first_due", JsonValue::string(format_date(terms.first_due))},
+       {"last_due", JsonValue::string(format_date(schedule.installments.back().due))},
+       {"method", JsonValue::string("reducing-balance")},
+       {"rounding", JsonValue::string(std::string(decimal::rounding_name(terms.emi_rounding)))},
+       {"interest_rounding",
+        JsonValue::string(std::string(decimal::rounding_name(terms.interest_rounding)))},
+       {"bpi_mode", JsonValue::string(std::string(broken_period_name(terms.broken_period)))},
+       {"day_count", JsonValue::string("ACT/365F")},
+       {"eom", JsonValue::boolean(terms.end_of_month)}});
+}
+
+int calc(const LoanTerms& terms, const CalcOptions& options) {
+  Schedule schedule = build_schedule(terms);
+  OutputStream out(STDOUT_FILENO);
+  RecordPrinter rows(out, options.format);
+  for (const auto& row : schedule.installments) rows.print(installment_record(terms, row));
+  rows.finish();
+  if (options.summary) {
+    if (options.format == cli::Format::table) out.write("\n");
+    RecordPrinter summary(out, options.format);
+    summary.print(summary_record(terms, schedule));
+    summary.finish();
+  }
+  out.flush();
+  return exit_code::success;
+}
+
+}  // namespace sluice::emi

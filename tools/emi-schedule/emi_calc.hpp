@@ -1,0 +1,42 @@
+// `emi-schedule calc`: print a loan's schedule (and optionally its summary) without state.
+#pragma once
+
+#include <string>
+
+#include "emi_schedule.hpp"
+#include "sluice/cli.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice::emi {
+
+// The loan as the command line states it, before checking.
+struct TermsText {
+  std::string principal;
+  std::string rate;
+  int months = 0;
+  std::string currency = "INR";
+  std::string disbursed;  // "" = today
+  std::string first_due;  // "" = one month after disbursal
+  bool end_of_month = false;
+  std::string broken_period = "add-to-first";
+  std::string rounding = "half-up";
+  std::string interest_rounding = "half-up";
+};
+
+// Parses and checks the terms (Error(2) for malformed options). `today` fills in the dates.
+LoanTerms parse_terms(const TermsText& text, Date today);
+
+// One installment as a record: n, due_date, opening, payment, interest, principal, closing.
+JsonValue installment_record(const LoanTerms& terms, const Installment& row);
+
+// The summary record: totals and every convention used.
+JsonValue summary_record(const LoanTerms& terms, const Schedule& schedule);
+
+struct CalcOptions {
+  bool summary = false;
+  cli::Format format = cli::Format::jsonl;
+};
+
+int calc(const LoanTerms& terms, const CalcOptions& options);
+
+}  // namespace sluice::emi
