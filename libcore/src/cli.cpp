@@ -69,7 +69,7 @@ void plan_postponed_definitions(const std::vector<char*>& words) {
 std::vector<std::string>* command_operand = nullptr;
 
 void restore_command_words(int argc, char** argv) {
-  if (command_operand == nullptr || command_operand->empty()) return;
+  if (command_operand == nullptr) return;
   for (int index = 1; index < argc; ++index) {
     if (std::string_view(argv[index]) == "--") {
       command_operand->assign(argv + index + 1, argv + argc);

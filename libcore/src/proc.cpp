@@ -162,6 +162,11 @@ void Supervisor::start() {
   close_fd(input_.read_end);
   close_fd(output_.write_end);
   close_fd(errors_.write_end);
+  if (error == EAGAIN || error == ENOMEM) {
+    pid_ = -1;
+    throw Error(exit_code::temporary,
+                fmt::format("cannot start {}: {}", command_.argv.front(), std::strerror(error)));
+  }
   if (error != 0) {
     pid_ = -1;
     record_launch_failure(error);

@@ -52,9 +52,10 @@ struct Outcome {
   int forwarded_signal = 0;  // a termination signal this process received and passed on
 };
 
-// Throws Error(2) for an empty argv and Error(70) when pipes, fork or poll fail, after killing
-// and reaping a child already started; exceptions from handlers propagate the same way. A
-// missing or non-executable command is an Outcome with launch_failed set.
+// Throws Error(2) for an empty argv, Error(75) when the system cannot start a process now
+// (EAGAIN, ENOMEM) and Error(70) when pipes or poll fail, after killing and reaping a child
+// already started; exceptions from handlers propagate the same way. A missing or
+// non-executable command is an Outcome with launch_failed set.
 Outcome run(const Command& command, const Handlers& handlers = {}, const Limits& limits = {});
 
 // Decodes a waitpid status into the shell-style exit status.
