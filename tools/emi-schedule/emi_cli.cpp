@@ -3,8 +3,13 @@
 #include <chrono>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "emi_calc.hpp"
+#include "emi_cycle.hpp"
 #include "sluice/clock.hpp"
+#include "sluice/error.hpp"
+#include "sluice/timeutil.hpp"
 
 namespace sluice::emi {
 namespace {
@@ -13,7 +18,21 @@ struct Settings {
   TermsText terms;
   CalcOptions calc;
   std::string today;
+  cli::StateOptions state;
+  std::string loan;
+  std::string retry_after = "2d";
+  int max_attempts = 3;
+  std::string penalty = "percent:2%";
+  std::string non_retryable = "R02,R03,R04,R07,R10";
+  std::string ahead = "1d";
+  bool skip_invalid = false;
+  std::vector<std::string> inputs;
 };
+
+void add_today(CLI::App& command, Settings& settings) {
+  command.add_option("--today", settings.today, "Use this date as today (default: UTC today)")
+      ->type_name("DATE");
+}
 
 void add_terms_options(CLI::App& command, Settings& settings) {
   TermsText& terms = settings.terms;
@@ -36,13 +55,77 @@ void add_terms_options(CLI::App& command, Settings& settings) {
       ->type_name("MODE");
   command.add_option("--interest-rounding", terms.interest_rounding, "Monthly interest rounding")
       ->type_name("MODE");
-  command.add_option("--today", settings.today, "Use this date as today")->type_name("DATE");
+  add_today(command, settings);
+}
+
+void add_policy_options(CLI::App& command, Settings& settings) {
+  command.add_option("--retry-after", settings.retry_after, "Wait before re-presenting a debit")
+      ->type_name("DAYS");
+  command.add_option("--max-attempts", settings.max_attempts, "Presentments before overdue")
+      ->check(CLI::Range(1, 100));
+  command
+      .add_option("--penalty", settings.penalty, "flat:AMOUNT or percent:RATE of the installment")
+      ->type_name("RULE");
+  command.add_option("--non-retryable", settings.non_retryable, "Failure codes never retried")
+      ->type_name("CODES");
+}
+
+void add_state(CLI::App& command, Settings& settings) {
+  cli::add_state_options(command, settings.state, false);
 }
 
 Date today(const Settings& settings) {
-  if (!settings.today.empty()) return parse_date(settings.today);
-  auto now = Clock().now();
-  return Date(std::chrono::floor<std::chrono::days>(now));
+  if (!settings.today.empty()) {
+    try {
+      return parse_date(settings.today);
+    } catch (const Error& error) {
+      throw Error(exit_code::usage, std::string("--today: ") + error.what());
+    }
+  }
+  return Date(std::chrono::floor<std::chrono::days>(Clock().now()));
+}
+
+int whole_days(std::string_view option, const std::string& text) {
+  Duration duration = cli::duration_option(option, text);
+  if (duration.count() % (86400LL * 1'000'000) != 0) {
+    throw Error(exit_code::usage,
+                fmt::format("{}: '{}' is not a whole number of days", option, text));
+  }
+  return static_cast<int>(duration.count() / (86400LL * 1'000'000));
+}
+
+Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
+  Policy policy;
+  policy.retry_after_days = whole_days("--retry-after", settings.retry_after);
+  policy.max_attempts = settings.max_attempts;
+  std::string_view rule = settings.penalty;
+  if (rule.starts_with("flat:")) {
+    policy.penalty_is_flat = true;
+    try {
+      policy.penalty_flat = decimal::parse_amount(rule.substr(5), currency.exponent);
+    } catch (const Error& error) {
+      throw Error(exit_code::usage, std::string("--penalty: ") + error.what());
+    }
+  } else if (rule.starts_with("percent:")) {
+    policy.penalty_rate = decimal::parse_rate("--penalty", rule.substr(8));
+  } else {
+    throw Error(exit_code::usage,
+                fmt::format("--penalty: '{}' is not flat:AMOUNT or percent:RATE", rule));
+  }
+  policy.non_retryable.clear();
+  std::size_t start = 0;
+  const std::string& codes = settings.non_retryable;
+  while (start < codes.size()) {
+    auto comma = std::min(codes.find(',', start), codes.size());
+    if (comma > start) policy.non_retryable.insert(codes.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return policy;
+}
+
+Store open_store(const Settings& settings, bool must_exist) {
+  return Store(cli::state_path(settings.state, "emi-schedule", !must_exist),
+               cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
 }
 
 }  // namespace
@@ -55,9 +138,61 @@ cli::Action define_command_line(CLI::App& app) {
   calc_command->add_flag("--summary", settings->calc.summary, "Add a summary record");
   cli::add_format_option(*calc_command, settings->calc.format);
 
-  return [settings]() -> int {
-    LoanTerms terms = parse_terms(settings->terms, today(*settings));
-    return calc(terms, settings->calc);
+  auto* create_command = app.add_subcommand("create", "Store a loan, its schedule and policy");
+  create_command->add_option("--loan", settings->loan, "The loan's ID")->required();
+  add_terms_options(*create_command, *settings);
+  add_policy_options(*create_command, *settings);
+  add_state(*create_command, *settings);
+
+  auto* show_command = app.add_subcommand("show", "Print a stored loan's installments");
+  show_command->add_option("--loan", settings->loan, "The loan's ID")->required();
+  cli::add_format_option(*show_command, settings->calc.format);
+  add_state(*show_command, *settings);
+
+  auto* list_command = app.add_subcommand("list", "Print the stored loans");
+  cli::add_format_option(*list_command, settings->calc.format);
+  add_state(*list_command, *settings);
+
+  auto* remind_command = app.add_subcommand("remind", "Emit reminders for installments due soon");
+  add_today(*remind_command, *settings);
+  remind_command->add_option("--ahead", settings->ahead, "How far ahead to remind")
+      ->type_name("DAYS");
+  add_state(*remind_command, *settings);
+
+  auto* collect_command = app.add_subcommand("collect", "Emit debit intents for what is due");
+  add_today(*collect_command, *settings);
+  add_state(*collect_command, *settings);
+
+  auto* record_command = app.add_subcommand("record", "Apply payment results (JSONL)");
+  add_today(*record_command, *settings);
+  record_command->add_flag("--skip-invalid", settings->skip_invalid, "Report bad lines, go on");
+  record_command->add_option("inputs", settings->inputs, "Result files (default: stdin)");
+  add_state(*record_command, *settings);
+
+  auto* status_command = app.add_subcommand("status", "Per loan: paid, due, overdue, penalties");
+  status_command->add_option("--loan", settings->loan, "Only this loan");
+  add_today(*status_command, *settings);
+  cli::add_format_option(*status_command, settings->calc.format);
+  add_state(*status_command, *settings);
+
+  return [=]() -> int {
+    const Settings& s = *settings;
+    if (calc_command->parsed()) return calc(parse_terms(s.terms, today(s)), s.calc);
+    if (create_command->parsed()) {
+      Loan loan{s.loan, parse_terms(s.terms, today(s)), {}};
+      loan.policy = policy_of(s, loan.terms.currency);
+      Store store = open_store(s, false);
+      return create(store, loan);
+    }
+    bool writes = remind_command->parsed() || record_command->parsed();
+    Store store = open_store(s, !writes);
+    if (show_command->parsed()) return show(store, s.loan, s.calc.format);
+    if (list_command->parsed()) return list(store, s.calc.format);
+    if (remind_command->parsed()) return remind(store, today(s), whole_days("--ahead", s.ahead));
+    if (collect_command->parsed()) return collect(store, today(s));
+    if (record_command->parsed()) return record(store, s.inputs, today(s), s.skip_invalid);
+    return status(store, s.loan.empty() ? std::nullopt : std::optional(s.loan), today(s),
+                  s.calc.format);
   };
 }
 

@@ -1,0 +1,401 @@
+#include "emi_cycle.hpp"
+
+#include <unistd.h>
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+#include "sluice/format.hpp"
+#include "sluice/jsonl.hpp"
+#include "sluice/signals.hpp"
+#include "sluice/timeutil.hpp"
+
+namespace sluice::emi {
+namespace {
+
+// Results applied per write transaction by `record`.
+constexpr std::size_t record_batch = 1000;
+
+JsonValue money(const decimal::Currency& currency, std::int64_t minor) {
+  return JsonValue::string(decimal::format_amount(minor, currency.exponent));
+}
+JsonValue integer(long long value) {
+  return JsonValue::number(std::to_string(value));
+}
+JsonValue text(std::string value) {
+  return JsonValue::string(std::move(value));
+}
+
+JsonValue installment_state(const StoredInstallment& item) {
+  const auto& c = item.currency;
+  return JsonValue::object(
+      {{"loan", text(item.loan)},
+       {"n", integer(item.row.number)},
+       {"due_date", text(format_date(item.row.due))},
+       {"payment", money(c, item.row.payment)},
+       {"interest", money(c, item.row.interest)},
+       {"principal", money(c, item.row.principal)},
+       {"closing", money(c, item.row.closing)},
+       {"state", text(item.state)},
+       {"attempts", integer(item.attempts)},
+       {"penalty", money(c, item.penalty)},
+       {"paid", money(c, item.paid_penalty + item.paid_interest + item.paid_principal)},
+       {"outstanding", money(c, item.outstanding())}});
+}
+
+// Settles `amount` against penalty, then interest, then principal.
+void settle(StoredInstallment& item, std::int64_t amount) {
+  auto take = [&amount](std::int64_t owed, std::int64_t& paid) {
+    std::int64_t part = std::min(amount, owed - paid);
+    paid += part;
+    amount -= part;
+  };
+  take(item.penalty, item.paid_penalty);
+  take(item.row.interest, item.paid_interest);
+  take(item.row.principal, item.paid_principal);
+}
+
+Outcome refused(std::string reason) {
+  return Outcome{false, std::move(reason), false};
+}
+
+void fail_attempt(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
+                  Date today, Outcome& outcome) {
+  bool final_attempt =
+      item.attempts >= policy.max_attempts || policy.non_retryable.contains(result.code);
+  if (!final_attempt) {
+    item.next_attempt =
+        Date(std::chrono::sys_days(today) + std::chrono::days(policy.retry_after_days));
+    return;
+  }
+  item.state = "overdue";
+  if (item.penalty == 0) {
+    item.penalty = penalty_for(item.row, policy);
+    outcome.penalty_charged = item.penalty > 0;
+  }
+}
+
+}  // namespace
+
+std::int64_t penalty_for(const Installment& row, const Policy& policy) {
+  if (policy.penalty_is_flat) return policy.penalty_flat;
+  return static_cast<std::int64_t>(
+      decimal::divide(static_cast<decimal::Int128>(row.payment) * policy.penalty_rate.numerator,
+                      policy.penalty_rate.denominator, decimal::Rounding::half_up));
+}
+
+Outcome apply_result(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
+                     const std::optional<StoredResult>& stored, Date today) {
+  if (stored) {
+    bool same = stored->result == (result.paid ? "paid" : "failed") && stored->code == result.code;
+    return refused(same ? "duplicate" : "conflict");
+  }
+  if (item.state == "paid") return refused("already_paid");
+  if (result.attempt != item.attempts + 1) return refused("superseded");
+  std::int64_t amount = result.amount.value_or(item.outstanding());
+  if (result.paid && (amount <= 0 || amount > item.outstanding())) return refused("amount_not_due");
+  Outcome outcome{true, "", false};
+  item.attempts = result.attempt;
+  if (!result.paid) {
+    fail_attempt(item, policy, result, today, outcome);
+    return outcome;
+  }
+  settle(item, amount);
+  if (item.outstanding() == 0) {
+    item.state = "paid";
+  } else {
+    item.next_attempt =
+        Date(std::chrono::sys_days(today) + std::chrono::days(policy.retry_after_days));
+  }
+  return outcome;
+}
+
+int create(Store& store, const Loan& loan) {
+  Schedule schedule = build_schedule(loan.terms);
+  db::WriteTransaction transaction(store.database());
+  bool created = store.insert(loan, schedule);
+  transaction.commit();
+  OutputStream out(STDOUT_FILENO);
+  out.write_line(
+      to_json(JsonValue::object({{"loan", text(loan.id)},
+                                 {"created", JsonValue::boolean(created)},
+                                 {"currency", text(loan.terms.currency.code)},
+                                 {"principal", money(loan.terms.currency, loan.terms.principal)},
+                                 {"emi", money(loan.terms.currency, schedule.emi)},
+                                 {"months", integer(loan.terms.months)},
+                                 {"first_due", text(format_date(loan.terms.first_due))}})));
+  out.flush();
+  return exit_code::success;
+}
+
+int show(Store& store, const std::string& loan, cli::Format format) {
+  db::ReadTransaction read(store.database());
+  auto items = store.installments(loan);
+  if (items.empty()) throw Error(exit_code::no_input, fmt::format("no loan '{}'", loan));
+  OutputStream out(STDOUT_FILENO);
+  RecordPrinter printer(out, format);
+  for (const auto& item : items) printer.print(installment_state(item));
+  printer.finish();
+  out.flush();
+  return exit_code::success;
+}
+
+int remind(Store& store, Date today, int ahead_days) {
+  Date until = Date(std::chrono::sys_days(today) + std::chrono::days(ahead_days));
+  db::WriteTransaction transaction(store.database());
+  OutputStream out(STDOUT_FILENO);
+  for (auto& item : store.to_remind(today, until)) {
+    out.write_line(to_json(JsonValue::object({{"loan", text(item.loan)},
+                                              {"n", integer(item.row.number)},
+                                              {"due_date", text(format_date(item.row.due))},
+                                              {"amount", money(item.currency, item.outstanding())},
+                                              {"currency", text(item.currency.code)}})));
+    item.reminded = true;
+    store.save_progress(item);
+  }
+  // Deliver before committing: a crash in between re-sends reminders, never loses one.
+  out.flush();
+  transaction.commit();
+  return exit_code::success;
+}
+
+int collect(Store& store, Date today) {
+  std::vector<StoredInstallment> items;
+  {
+    db::ReadTransaction read(store.database());
+    items = store.to_collect(today);
+  }
+  OutputStream out(STDOUT_FILENO);
+  for (const auto& item : items) {
+    int attempt = item.attempts + 1;
+    out.write_line(to_json(
+        JsonValue::object({{"loan", text(item.loan)},
+                           {"n", integer(item.row.number)},
+                           {"attempt", integer(attempt)},
+                           {"amount", money(item.currency, item.outstanding())},
+                           {"currency", text(item.currency.code)},
+                           {"due_date", text(format_date(item.row.due))},
+                           {"idempotency_key",
+                            text(fmt::format("{}:{}:{}", item.loan, item.row.number, attempt))}})));
+  }
+  out.flush();
+  return exit_code::success;
+}
+
+}  // namespace sluice::emi
+
+namespace sluice::emi {
+namespace {
+
+// A result read from the input, with where it came from for messages.
+struct ReadResult {
+  PaymentResult result;
+  std::optional<std::string> amount_text;
+  std::string location;
+};
+
+std::string string_field(JsonlReader& reader, const Record& record, std::string_view name,
+                         bool required) {
+  const JsonValue* value = record.value.find(name);
+  if (value == nullptr || value->kind() == JsonValue::Kind::null) {
+    if (required) reader.reject(record, fmt::format("field \"{}\" is missing", name));
+    return {};
+  }
+  if (!value->is_string()) {
+    reader.reject(record, fmt::format("field \"{}\" must be a string", name));
+    return {};
+  }
+  return value->text();
+}
+
+std::optional<int> positive_field(JsonlReader& reader, const Record& record,
+                                  std::string_view name) {
+  const JsonValue* value = record.value.find(name);
+  int number = 0;
+  const std::string* digits = value != nullptr && value->is_number() ? &value->text() : nullptr;
+  bool valid = digits != nullptr && !digits->empty() && digits->size() <= 9 &&
+               digits->find_first_not_of("0123456789") == std::string::npos;
+  if (valid) number = std::stoi(*digits);
+  if (!valid || number < 0) {
+    reader.reject(record, fmt::format("field \"{}\" must be a non-negative integer", name));
+    return std::nullopt;
+  }
+  return number;
+}
+
+std::optional<ReadResult> read_result(JsonlReader& reader, const Record& record) {
+  ReadResult read;
+  read.location = reader.location_of(reader.current_input(), record.line);
+  PaymentResult& result = read.result;
+  result.loan = string_field(reader, record, "loan", true);
+  auto number = positive_field(reader, record, "n");
+  auto attempt = positive_field(reader, record, "attempt");
+  std::string outcome = string_field(reader, record, "result", true);
+  if (result.loan.empty() || !number || !attempt) return std::nullopt;
+  if (outcome != "paid" && outcome != "failed") {
+    reader.reject(record, "field \"result\" must be \"paid\" or \"failed\"");
+    return std::nullopt;
+  }
+  result.number = *number;
+  result.attempt = *attempt;
+  result.paid = outcome == "paid";
+  result.code = string_field(reader, record, "code", false);
+  if (const JsonValue* amount = record.value.find("amount");
+      amount != nullptr && (amount->is_string() || amount->is_number())) {
+    read.amount_text = amount->text();
+  } else if (amount != nullptr && amount->kind() != JsonValue::Kind::null) {
+    reader.reject(record, "field \"amount\" must be a decimal string or number");
+    return std::nullopt;
+  }
+  return read;
+}
+
+// Reads and checks every result before anything is written: bad input leaves state as it was.
+std::vector<ReadResult> read_results(Store& store, JsonlReader& reader) {
+  std::vector<ReadResult> results;
+  std::map<std::string, std::optional<decimal::Currency>> currencies;
+  while (auto record = reader.next()) {
+    auto result = read_result(reader, *record);
+    if (!result) continue;
+    auto [entry, fresh] = currencies.try_emplace(result->result.loan);
+    if (fresh) {
+      auto loan = store.find(result->result.loan);
+      if (loan) entry->second = loan->terms.currency;
+    }
+    if (result->amount_text && entry->second) {
+      try {
+        result->result.amount =
+            decimal::parse_amount(*result->amount_text, entry->second->exponent);
+      } catch (const Error& error) {
+        reader.reject(*record, fmt::format("field \"amount\": {}", error.what()));
+        continue;
+      }
+    }
+    results.push_back(std::move(*result));
+  }
+  return results;
+}
+
+JsonValue outcome_record(const ReadResult& read, const Outcome& outcome,
+                         const std::optional<StoredInstallment>& item) {
+  const PaymentResult& result = read.result;
+  std::vector<JsonValue::Member> members{{"loan", text(result.loan)},
+                                         {"n", integer(result.number)},
+                                         {"attempt", integer(result.attempt)},
+                                         {"result", text(result.paid ? "paid" : "failed")},
+                                         {"applied", JsonValue::boolean(outcome.applied)}};
+  if (!outcome.applied) members.emplace_back("reason", text(outcome.reason));
+  if (item) {
+    members.emplace_back("state", text(item->state));
+    members.emplace_back("outstanding", money(item->currency, item->outstanding()));
+    if (outcome.penalty_charged)
+      members.emplace_back("penalty", money(item->currency, item->penalty));
+  }
+  return JsonValue::object(std::move(members));
+}
+
+Outcome apply_one(Store& store, std::map<std::string, std::optional<Loan>>& loans,
+                  const PaymentResult& result, Date today, std::optional<StoredInstallment>& item) {
+  auto [entry, fresh] = loans.try_emplace(result.loan);
+  if (fresh) entry->second = store.find(result.loan);
+  if (!entry->second) return refused("unknown_loan");
+  item = store.installment(result.loan, result.number);
+  if (!item) return refused("unknown_installment");
+  Outcome outcome = apply_result(*item, entry->second->policy, result,
+                                 store.result(result.loan, result.number, result.attempt), today);
+  if (!outcome.applied) return outcome;
+  store.save_progress(*item);
+  store.save_result(
+      result.loan, result.number, result.attempt,
+      StoredResult{result.paid ? "paid" : "failed", result.code, result.amount.value_or(0)}, today);
+  if (outcome.penalty_charged) store.charge_penalty(*item, today);
+  return outcome;
+}
+
+}  // namespace
+
+int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid) {
+  JsonlReader reader(inputs, skip_invalid);
+  std::vector<ReadResult> results = read_results(store, reader);
+  std::map<std::string, std::optional<Loan>> loans;
+  OutputStream out(STDOUT_FILENO);
+  for (std::size_t start = 0; start < results.size(); start += record_batch) {
+    throw_if_interrupted();
+    db::WriteTransaction transaction(store.database());
+    std::size_t end = std::min(results.size(), start + record_batch);
+    for (std::size_t index = start; index < end; ++index) {
+      std::optional<StoredInstallment> item;
+      Outcome outcome = apply_one(store, loans, results[index].result, today, item);
+      out.write_line(to_json(outcome_record(results[index], outcome, item)));
+    }
+    transaction.commit();
+    out.flush();
+  }
+  out.flush();
+  return reader.skipped() > 0 ? exit_code::definite_no : exit_code::success;
+}
+
+int list(Store& store, cli::Format format) {
+  db::ReadTransaction read(store.database());
+  OutputStream out(STDOUT_FILENO);
+  RecordPrinter printer(out, format);
+  for (const auto& id : store.loan_ids()) {
+    auto loan = store.find(id);
+    const auto& terms = loan->terms;
+    printer.print(JsonValue::object({{"loan", text(id)},
+                                     {"currency", text(terms.currency.code)},
+                                     {"principal", money(terms.currency, terms.principal)},
+                                     {"rate", text(decimal::format_rate(terms.annual_rate))},
+                                     {"months", integer(terms.months)},
+                                     {"disbursed", text(format_date(terms.disbursed))},
+                                     {"first_due", text(format_date(terms.first_due))}}));
+  }
+  printer.finish();
+  out.flush();
+  return exit_code::success;
+}
+
+int status(Store& store, const std::optional<std::string>& loan, Date today, cli::Format format) {
+  db::ReadTransaction read(store.database());
+  std::vector<std::string> ids = loan ? std::vector<std::string>{*loan} : store.loan_ids();
+  OutputStream out(STDOUT_FILENO);
+  RecordPrinter printer(out, format);
+  for (const auto& id : ids) {
+    auto items = store.installments(id);
+    if (items.empty()) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
+    const decimal::Currency currency = items.front().currency;
+    long long paid = 0, due = 0, overdue = 0;
+    std::int64_t overdue_amount = 0, penalties = 0, outstanding_principal = 0, due_amount = 0;
+    for (const auto& item : items) {
+      penalties += item.penalty;
+      outstanding_principal += item.row.principal - item.paid_principal;
+      if (item.state == "paid") {
+        ++paid;
+      } else if (item.state == "overdue") {
+        ++overdue;
+        overdue_amount += item.outstanding();
+      } else if (item.row.due <= today) {
+        ++due;
+        due_amount += item.outstanding();
+      }
+    }
+    printer.print(
+        JsonValue::object({{"loan", text(id)},
+                           {"currency", text(currency.code)},
+                           {"installments", integer(static_cast<long long>(items.size()))},
+                           {"paid", integer(paid)},
+                           {"due", integer(due)},
+                           {"due_amount", money(currency, due_amount)},
+                           {"overdue", integer(overdue)},
+                           {"overdue_amount", money(currency, overdue_amount)},
+                           {"penalties", money(currency, penalties)},
+                           {"outstanding_principal", money(currency, outstanding_principal)}}));
+  }
+  printer.finish();
+  out.flush();
+  return exit_code::success;
+}
+
+}  // namespace sluice::emi

@@ -1,0 +1,48 @@
+// The collection cycle over stored loans: create, show, list, remind, collect, record, status.
+// Every date-dependent step takes `today` so that cron behaviour is testable without a clock.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emi_store.hpp"
+#include "sluice/cli.hpp"
+
+namespace sluice::emi {
+
+// One payment result as `record` reads it.
+struct PaymentResult {
+  std::string loan;
+  int number = 0;
+  int attempt = 0;
+  bool paid = false;
+  std::string code;
+  std::optional<std::int64_t> amount;  // minor units; paid without amount = everything due
+};
+
+// What applying a result came to: applied, or why not.
+struct Outcome {
+  bool applied = false;
+  std::string reason;  // "" when applied; duplicate, conflict, superseded, already_paid, ...
+  bool penalty_charged = false;
+};
+
+// The pure rule for one result against the installment as stored (and the result already
+// stored for that attempt, if any). Updates `item` when the result applies.
+Outcome apply_result(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
+                     const std::optional<StoredResult>& stored, Date today);
+
+// The penalty an installment is charged when it becomes overdue.
+std::int64_t penalty_for(const Installment& row, const Policy& policy);
+
+// Each prints JSON Lines (or --format) on stdout and returns the exit status.
+int create(Store& store, const Loan& loan);
+int show(Store& store, const std::string& loan, cli::Format format);
+int list(Store& store, cli::Format format);
+int remind(Store& store, Date today, int ahead_days);
+int collect(Store& store, Date today);
+int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid);
+int status(Store& store, const std::optional<std::string>& loan, Date today, cli::Format format);
+
+}  // namespace sluice::emi

@@ -1,0 +1,298 @@
+#include "emi_store.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+#include "sluice/timeutil.hpp"
+
+namespace sluice::emi {
+namespace {
+
+constexpr std::string_view schema_v1 = R"sql(
+CREATE TABLE emi_loans (
+  loan TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  exponent INTEGER NOT NULL,
+  principal INTEGER NOT NULL,
+  rate_numerator INTEGER NOT NULL,
+  rate_denominator INTEGER NOT NULL,
+  months INTEGER NOT NULL,
+  disbursed TEXT NOT NULL,
+  first_due TEXT NOT NULL,
+  eom INTEGER NOT NULL,
+  bpi TEXT NOT NULL,
+  rounding TEXT NOT NULL,
+  interest_rounding TEXT NOT NULL,
+  retry_after_days INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  penalty_flat INTEGER,
+  penalty_numerator INTEGER NOT NULL,
+  penalty_denominator INTEGER NOT NULL,
+  non_retryable TEXT NOT NULL,
+  grace_days INTEGER
+) STRICT;
+CREATE TABLE emi_installments (
+  loan TEXT NOT NULL REFERENCES emi_loans (loan),
+  n INTEGER NOT NULL,
+  due_date TEXT NOT NULL,
+  opening INTEGER NOT NULL,
+  payment INTEGER NOT NULL,
+  interest INTEGER NOT NULL,
+  principal INTEGER NOT NULL,
+  closing INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'due' CHECK (state IN ('due', 'paid', 'overdue')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt TEXT NOT NULL,
+  reminded INTEGER NOT NULL DEFAULT 0,
+  penalty INTEGER NOT NULL DEFAULT 0,
+  paid_penalty INTEGER NOT NULL DEFAULT 0,
+  paid_interest INTEGER NOT NULL DEFAULT 0,
+  paid_principal INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (loan, n)
+) STRICT;
+CREATE INDEX emi_installments_by_due_date ON emi_installments (due_date) WHERE state != 'paid';
+CREATE TABLE emi_results (
+  loan TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  code TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  recorded_on TEXT NOT NULL,
+  PRIMARY KEY (loan, n, attempt)
+) STRICT;
+CREATE TABLE emi_charges (
+  loan TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  charged_on TEXT NOT NULL,
+  PRIMARY KEY (loan, n, kind)
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 1> migrations{schema_v1};
+
+constexpr std::string_view installment_columns =
+    "i.loan, l.currency, l.exponent, i.n, i.due_date, i.opening, i.payment, i.interest, "
+    "i.principal, i.closing, i.state, i.attempts, i.next_attempt, i.reminded, i.penalty, "
+    "i.paid_penalty, i.paid_interest, i.paid_principal";
+
+db::OpenOptions open_options(Duration busy_timeout, bool must_exist) {
+  db::OpenOptions options;
+  options.must_exist = must_exist;
+  options.synchronous = db::Synchronous::full;
+  options.busy_timeout = busy_timeout;
+  options.serialize_writers = true;
+  return options;
+}
+
+std::string join(const std::set<std::string>& codes) {
+  std::string text;
+  for (const auto& code : codes) text += (text.empty() ? "" : ",") + code;
+  return text;
+}
+
+std::set<std::string> split(const std::string& text) {
+  std::set<std::string> codes;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) codes.insert(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return codes;
+}
+
+StoredInstallment read_installment(db::Statement& row) {
+  StoredInstallment item;
+  item.loan = row.text(0);
+  item.currency = {row.text(1), static_cast<int>(row.integer(2))};
+  item.row.number = static_cast<int>(row.integer(3));
+  item.row.due = parse_date(row.text(4));
+  item.row.opening = row.integer(5);
+  item.row.payment = row.integer(6);
+  item.row.interest = row.integer(7);
+  item.row.principal = row.integer(8);
+  item.row.closing = row.integer(9);
+  item.state = row.text(10);
+  item.attempts = static_cast<int>(row.integer(11));
+  item.next_attempt = parse_date(row.text(12));
+  item.reminded = row.integer(13) != 0;
+  item.penalty = row.integer(14);
+  item.paid_penalty = row.integer(15);
+  item.paid_interest = row.integer(16);
+  item.paid_principal = row.integer(17);
+  return item;
+}
+
+}  // namespace
+
+Store::Store(const std::string& path, Duration busy_timeout, bool must_exist)
+    : database_(path, open_options(busy_timeout, must_exist)) {
+  db::migrate(database_, "emi-schedule", migrations);
+}
+
+std::string Store::describe(const Loan& loan) {
+  const LoanTerms& t = loan.terms;
+  const Policy& p = loan.policy;
+  return fmt::format(
+      "currency={} principal={} rate={}/{} months={} disbursed={} first_due={} eom={} bpi={} "
+      "rounding={} interest_rounding={} retry_after={}d max_attempts={} penalty={} "
+      "non_retryable={} grace={}",
+      t.currency.code, t.principal, static_cast<long long>(t.annual_rate.numerator),
+      static_cast<long long>(t.annual_rate.denominator), t.months, format_date(t.disbursed),
+      format_date(t.first_due), t.end_of_month ? 1 : 0, broken_period_name(t.broken_period),
+      decimal::rounding_name(t.emi_rounding), decimal::rounding_name(t.interest_rounding),
+      p.retry_after_days, p.max_attempts,
+      p.penalty_is_flat
+          ? fmt::format("flat:{}", p.penalty_flat)
+          : fmt::format("percent:{}/{}", static_cast<long long>(p.penalty_rate.numerator),
+                        static_cast<long long>(p.penalty_rate.denominator)),
+      join(p.non_retryable), p.grace_days ? std::to_string(*p.grace_days) : "none");
+}
+
+bool Store::insert(const Loan& loan, const Schedule& schedule) {
+  std::string description = describe(loan);
+  {
+    auto existing = database_.query("SELECT description FROM emi_loans WHERE loan = ?1", loan.id);
+    if (existing.step()) {
+      if (existing->text(0) == description) return false;
+      throw Error(exit_code::data,
+                  fmt::format("loan '{}' already exists with different terms (stored: {})", loan.id,
+                              existing->text(0)));
+    }
+  }
+  const LoanTerms& t = loan.terms;
+  const Policy& p = loan.policy;
+  database_.execute(
+      "INSERT INTO emi_loans VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+      "?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+      loan.id, description, t.currency.code, t.currency.exponent, t.principal,
+      static_cast<std::int64_t>(t.annual_rate.numerator),
+      static_cast<std::int64_t>(t.annual_rate.denominator), t.months, format_date(t.disbursed),
+      format_date(t.first_due), t.end_of_month ? 1 : 0,
+      std::string(broken_period_name(t.broken_period)),
+      std::string(decimal::rounding_name(t.emi_rounding)),
+      std::string(decimal::rounding_name(t.interest_rounding)), p.retry_after_days, p.max_attempts,
+      p.penalty_is_flat ? std::optional<std::int64_t>(p.penalty_flat) : std::nullopt,
+      static_cast<std::int64_t>(p.penalty_rate.numerator),
+      static_cast<std::int64_t>(p.penalty_rate.denominator), join(p.non_retryable), p.grace_days);
+  for (const auto& row : schedule.installments) {
+    database_.execute(
+        "INSERT INTO emi_installments (loan, n, due_date, opening, payment, interest, principal, "
+        "closing, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?3)",
+        loan.id, row.number, format_date(row.due), row.opening, row.payment, row.interest,
+        row.principal, row.closing);
+  }
+  return true;
+}
+
+std::optional<Loan> Store::find(const std::string& id) {
+  auto query = database_.query(
+      "SELECT currency, exponent, principal, rate_numerator, rate_denominator, months, "
+      "disbursed, first_due, eom, bpi, rounding, interest_rounding, retry_after_days, "
+      "max_attempts, penalty_flat, penalty_numerator, penalty_denominator, non_retryable, "
+      "grace_days FROM emi_loans WHERE loan = ?1",
+      id);
+  if (!query.step()) return std::nullopt;
+  db::Statement& row = query.row();
+  Loan loan;
+  loan.id = id;
+  LoanTerms& t = loan.terms;
+  t.currency = {row.text(0), static_cast<int>(row.integer(1))};
+  t.principal = row.integer(2);
+  t.annual_rate = decimal::make_fraction(row.integer(3), row.integer(4));
+  t.months = static_cast<int>(row.integer(5));
+  t.disbursed = parse_date(row.text(6));
+  t.first_due = parse_date(row.text(7));
+  t.end_of_month = row.integer(8) != 0;
+  t.broken_period = parse_broken_period(row.text(9));
+  t.emi_rounding = decimal::parse_rounding("rounding", row.text(10));
+  t.interest_rounding = decimal::parse_rounding("interest_rounding", row.text(11));
+  Policy& p = loan.policy;
+  p.retry_after_days = static_cast<int>(row.integer(12));
+  p.max_attempts = static_cast<int>(row.integer(13));
+  p.penalty_is_flat = !row.is_null(14);
+  if (p.penalty_is_flat) p.penalty_flat = row.integer(14);
+  p.penalty_rate = decimal::make_fraction(row.integer(15), row.integer(16));
+  p.non_retryable = split(row.text(17));
+  if (!row.is_null(18)) p.grace_days = static_cast<int>(row.integer(18));
+  return loan;
+}
+
+std::vector<std::string> Store::loan_ids() {
+  std::vector<std::string> ids;
+  auto query = database_.query("SELECT loan FROM emi_loans ORDER BY loan");
+  while (query.step()) ids.push_back(query->text(0));
+  return ids;
+}
+
+template <typename... Args>
+std::vector<StoredInstallment> Store::select(std::string_view where, const Args&... args) {
+  std::string sql = fmt::format(
+      "SELECT {} FROM emi_installments i JOIN emi_loans l USING (loan) WHERE {} "
+      "ORDER BY i.due_date, i.loan, i.n",
+      installment_columns, where);
+  std::vector<StoredInstallment> items;
+  auto query = database_.query(sql, args...);
+  while (query.step()) items.push_back(read_installment(query.row()));
+  return items;
+}
+
+std::vector<StoredInstallment> Store::installments(const std::string& loan) {
+  return select("i.loan = ?1", loan);
+}
+
+std::optional<StoredInstallment> Store::installment(const std::string& loan, int number) {
+  auto items = select("i.loan = ?1 AND i.n = ?2", loan, number);
+  if (items.empty()) return std::nullopt;
+  return items.front();
+}
+
+std::vector<StoredInstallment> Store::to_remind(Date from, Date to) {
+  return select("i.state != 'paid' AND i.reminded = 0 AND i.due_date BETWEEN ?1 AND ?2",
+                format_date(from), format_date(to));
+}
+
+std::vector<StoredInstallment> Store::to_collect(Date today) {
+  return select(
+      "i.state = 'due' AND i.due_date <= ?1 AND i.next_attempt <= ?1 AND "
+      "i.attempts < l.max_attempts",
+      format_date(today));
+}
+
+std::optional<StoredResult> Store::result(const std::string& loan, int number, int attempt) {
+  auto query = database_.query(
+      "SELECT result, code, amount FROM emi_results WHERE loan = ?1 AND n = ?2 AND attempt = ?3",
+      loan, number, attempt);
+  if (!query.step()) return std::nullopt;
+  return StoredResult{query->text(0), query->text(1), query->integer(2)};
+}
+
+void Store::save_result(const std::string& loan, int number, int attempt,
+                        const StoredResult& result, Date today) {
+  database_.execute("INSERT INTO emi_results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", loan, number,
+                    attempt, result.result, result.code, result.amount, format_date(today));
+}
+
+void Store::save_progress(const StoredInstallment& item) {
+  database_.execute(
+      "UPDATE emi_installments SET state = ?3, attempts = ?4, next_attempt = ?5, reminded = ?6, "
+      "penalty = ?7, paid_penalty = ?8, paid_interest = ?9, paid_principal = ?10 "
+      "WHERE loan = ?1 AND n = ?2",
+      item.loan, item.row.number, item.state, item.attempts, format_date(item.next_attempt),
+      item.reminded ? 1 : 0, item.penalty, item.paid_penalty, item.paid_interest,
+      item.paid_principal);
+}
+
+void Store::charge_penalty(const StoredInstallment& item, Date today) {
+  database_.execute("INSERT INTO emi_charges VALUES (?1, ?2, 'penalty', ?3, ?4)", item.loan,
+                    item.row.number, item.penalty, format_date(today));
+}
+
+}  // namespace sluice::emi

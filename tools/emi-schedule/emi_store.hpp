@@ -1,0 +1,89 @@
+// emi-schedule's state: loans with their collection policy, installments with their
+// collection progress, applied payment results (the idempotency record) and charges.
+// synchronous=FULL (money moves on what it says); writers serialised through FILE.lock.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "emi_schedule.hpp"
+#include "sluice/db.hpp"
+
+namespace sluice::emi {
+
+// How a loan is collected; given at create and stored with the loan.
+struct Policy {
+  int retry_after_days = 2;
+  int max_attempts = 3;  // presentments in total (the NACHA limit for ACH debits)
+  bool penalty_is_flat = false;
+  std::int64_t penalty_flat = 0;           // minor units
+  decimal::Fraction penalty_rate{2, 100};  // of the installment's payment
+  std::set<std::string> non_retryable{"R02", "R03", "R04", "R07", "R10"};
+  std::optional<int> grace_days;  // unpaid this many days after the due date: overdue
+};
+
+struct Loan {
+  std::string id;
+  LoanTerms terms;
+  Policy policy;
+};
+
+// An installment as stored, with its collection progress.
+struct StoredInstallment {
+  std::string loan;
+  decimal::Currency currency;
+  Installment row;
+  std::string state;  // due, paid, overdue
+  int attempts = 0;   // presentments recorded
+  Date next_attempt;
+  bool reminded = false;
+  std::int64_t penalty = 0;
+  std::int64_t paid_penalty = 0;
+  std::int64_t paid_interest = 0;
+  std::int64_t paid_principal = 0;
+  [[nodiscard]] std::int64_t outstanding() const {
+    return row.payment + penalty - paid_penalty - paid_interest - paid_principal;
+  }
+};
+
+// A stored payment result: the idempotency record of `record`.
+struct StoredResult {
+  std::string result;
+  std::string code;
+  std::int64_t amount = 0;
+};
+
+class Store {
+ public:
+  Store(const std::string& path, Duration busy_timeout, bool must_exist);
+  db::Database& database() { return database_; }
+
+  // The canonical text of a loan's terms and policy: equal text means identical loans.
+  static std::string describe(const Loan& loan);
+  // Inserts the loan and its schedule, or returns false when the ID exists with identical
+  // terms; Error(65) when it exists with different ones. Call inside a write transaction.
+  bool insert(const Loan& loan, const Schedule& schedule);
+  std::optional<Loan> find(const std::string& id);
+  std::vector<std::string> loan_ids();
+  std::vector<StoredInstallment> installments(const std::string& loan);
+  std::optional<StoredInstallment> installment(const std::string& loan, int number);
+  // Not paid, not reminded, due in [from, to].
+  std::vector<StoredInstallment> to_remind(Date from, Date to);
+  // Not paid, not overdue, due on or before today, next attempt due on or before today.
+  std::vector<StoredInstallment> to_collect(Date today);
+  std::optional<StoredResult> result(const std::string& loan, int number, int attempt);
+  void save_result(const std::string& loan, int number, int attempt, const StoredResult& result,
+                   Date today);
+  void save_progress(const StoredInstallment& item);
+  void charge_penalty(const StoredInstallment& item, Date today);
+
+ private:
+  // Installments joined with their loan's currency, matching `where` (SQL with ?1..?N).
+  template <typename... Args>
+  std::vector<StoredInstallment> select(std::string_view where, const Args&... args);
+  db::Database database_;
+};
+
+}  // namespace sluice::emi
