@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "emi_cycle.hpp"
 #include "emi_schedule.hpp"
 #include "sluice/random.hpp"
 #include "sluice/timeutil.hpp"
@@ -169,6 +170,94 @@ TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
     }
   }
   EXPECT_GT(built, 9000);
+}
+
+}  // namespace
+}  // namespace sluice::emi
+
+
+namespace sluice::emi {
+namespace {
+
+StoredInstallment due_installment() {
+  StoredInstallment item;
+  item.loan = "L1";
+  item.currency = decimal::currency("INR");
+  item.row = Installment{1, parse_date("2026-02-15"), 10000000, 879159, 83333, 795826, 9204174};
+  item.state = "due";
+  item.next_attempt = item.row.due;
+  return item;
+}
+
+PaymentResult failed(int attempt, std::string code = "R01") {
+  return PaymentResult{"L1", 1, attempt, false, std::move(code), std::nullopt};
+}
+
+const Date today = parse_date("2026-02-15");
+
+TEST(EmiCollection, FailureSchedulesTheNextAttemptAfterTheRetryDelay) {
+  StoredInstallment item = due_installment();
+  Outcome outcome = apply_result(item, Policy{}, failed(1), std::nullopt, today);
+  EXPECT_TRUE(outcome.applied);
+  EXPECT_EQ(item.attempts, 1);
+  EXPECT_EQ(item.state, "due");
+  EXPECT_EQ(format_date(item.next_attempt), "2026-02-17");
+}
+
+TEST(EmiCollection, ThirdFailureMakesItOverdueWithOnePenalty) {
+  StoredInstallment item = due_installment();
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    ASSERT_FALSE(
+        apply_result(item, Policy{}, failed(attempt), std::nullopt, today).penalty_charged);
+  }
+  Outcome third = apply_result(item, Policy{}, failed(3), std::nullopt, today);
+  EXPECT_TRUE(third.penalty_charged);
+  EXPECT_EQ(item.state, "overdue");
+  EXPECT_EQ(item.penalty, 17583);  // 2% of 8791.59 = 175.8318 -> 175.83
+  // A later failed presentment does not charge again.
+  EXPECT_FALSE(apply_result(item, Policy{}, failed(4), std::nullopt, today).penalty_charged);
+  EXPECT_EQ(item.penalty, 17583);
+}
+
+TEST(EmiCollection, NonRetryableCodeIsOverdueAtOnce) {
+  StoredInstallment item = due_installment();
+  Policy policy;
+  policy.penalty_is_flat = true;
+  policy.penalty_flat = 50000;
+  Outcome outcome = apply_result(item, policy, failed(1, "R02"), std::nullopt, today);
+  EXPECT_TRUE(outcome.penalty_charged);
+  EXPECT_EQ(item.state, "overdue");
+  EXPECT_EQ(item.penalty, 50000);
+}
+
+TEST(EmiCollection, DuplicatesConflictsAndStaleAttemptsAreNotApplied) {
+  StoredInstallment item = due_installment();
+  StoredResult stored{"failed", "R01", 0};
+  EXPECT_EQ(apply_result(item, Policy{}, failed(1), stored, today).reason, "duplicate");
+  EXPECT_EQ(apply_result(item, Policy{}, failed(1, "R09"), stored, today).reason, "conflict");
+  EXPECT_EQ(apply_result(item, Policy{}, failed(2), std::nullopt, today).reason, "superseded");
+  EXPECT_EQ(item.attempts, 0);
+}
+
+TEST(EmiCollection, PartialPaymentsSettlePenaltyThenInterestThenPrincipal) {
+  StoredInstallment item = due_installment();
+  item.penalty = 10000;
+  PaymentResult partial{"L1", 1, 1, true, "", 50000};  // 500.00
+  ASSERT_TRUE(apply_result(item, Policy{}, partial, std::nullopt, today).applied);
+  EXPECT_EQ(item.paid_penalty, 10000);
+  EXPECT_EQ(item.paid_interest, 40000);
+  EXPECT_EQ(item.paid_principal, 0);
+  EXPECT_EQ(item.state, "due");
+  EXPECT_EQ(item.outstanding(), 879159 + 10000 - 50000);
+  PaymentResult overpaid{"L1", 1, 2, true, "", item.outstanding() + 1};
+  EXPECT_EQ(apply_result(item, Policy{}, overpaid, std::nullopt, today).reason, "amount_not_due");
+  PaymentResult rest{"L1", 1, 2, true, "", std::nullopt};
+  ASSERT_TRUE(apply_result(item, Policy{}, rest, std::nullopt, today).applied);
+  EXPECT_EQ(item.state, "paid");
+  EXPECT_EQ(item.paid_interest, 83333);
+  EXPECT_EQ(item.paid_principal, 795826);
+  PaymentResult again{"L1", 1, 3, true, "", std::nullopt};
+  EXPECT_EQ(apply_result(item, Policy{}, again, std::nullopt, today).reason, "already_paid");
 }
 
 }  // namespace

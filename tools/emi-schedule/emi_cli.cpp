@@ -26,6 +26,7 @@ struct Settings {
   std::string non_retryable = "R02,R03,R04,R07,R10";
   std::string ahead = "1d";
   bool skip_invalid = false;
+  int batch = 1000;
   std::vector<std::string> inputs;
 };
 
@@ -166,6 +167,8 @@ cli::Action define_command_line(CLI::App& app) {
   auto* record_command = app.add_subcommand("record", "Apply payment results (JSONL)");
   add_today(*record_command, *settings);
   record_command->add_flag("--skip-invalid", settings->skip_invalid, "Report bad lines, go on");
+  record_command->add_option("--batch", settings->batch, "Results applied per transaction")
+      ->check(CLI::Range(1, 1000000));
   record_command->add_option("inputs", settings->inputs, "Result files (default: stdin)");
   add_state(*record_command, *settings);
 
@@ -190,7 +193,8 @@ cli::Action define_command_line(CLI::App& app) {
     if (list_command->parsed()) return list(store, s.calc.format);
     if (remind_command->parsed()) return remind(store, today(s), whole_days("--ahead", s.ahead));
     if (collect_command->parsed()) return collect(store, today(s));
-    if (record_command->parsed()) return record(store, s.inputs, today(s), s.skip_invalid);
+    if (record_command->parsed())
+      return record(store, s.inputs, today(s), s.skip_invalid, static_cast<std::size_t>(s.batch));
     return status(store, s.loan.empty() ? std::nullopt : std::optional(s.loan), today(s),
                   s.calc.format);
   };

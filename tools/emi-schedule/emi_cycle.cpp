@@ -15,9 +15,6 @@
 namespace sluice::emi {
 namespace {
 
-// Results applied per write transaction by `record`.
-constexpr std::size_t record_batch = 1000;
-
 JsonValue money(const decimal::Currency& currency, std::int64_t minor) {
   return JsonValue::string(decimal::format_amount(minor, currency.exponent));
 }
@@ -316,15 +313,16 @@ Outcome apply_one(Store& store, std::map<std::string, std::optional<Loan>>& loan
 
 }  // namespace
 
-int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid) {
+int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid,
+           std::size_t batch) {
   JsonlReader reader(inputs, skip_invalid);
   std::vector<ReadResult> results = read_results(store, reader);
   std::map<std::string, std::optional<Loan>> loans;
   OutputStream out(STDOUT_FILENO);
-  for (std::size_t start = 0; start < results.size(); start += record_batch) {
+  for (std::size_t start = 0; start < results.size(); start += batch) {
     throw_if_interrupted();
     db::WriteTransaction transaction(store.database());
-    std::size_t end = std::min(results.size(), start + record_batch);
+    std::size_t end = std::min(results.size(), start + batch);
     for (std::size_t index = start; index < end; ++index) {
       std::optional<StoredInstallment> item;
       Outcome outcome = apply_one(store, loans, results[index].result, today, item);

@@ -42,7 +42,11 @@ int show(Store& store, const std::string& loan, cli::Format format);
 int list(Store& store, cli::Format format);
 int remind(Store& store, Date today, int ahead_days);
 int collect(Store& store, Date today);
-int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid);
+// Reads every result first (bad input: nothing written), then applies them `batch` per write
+// transaction; each result and its effects commit together, so a re-run after a crash
+// applies every result exactly once.
+int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid,
+           std::size_t batch);
 int status(Store& store, const std::optional<std::string>& loan, Date today, cli::Format format);
 
 }  // namespace sluice::emi

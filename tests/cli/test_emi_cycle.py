@@ -1,0 +1,159 @@
+"""emi-schedule's stored loans and collection cycle: create, remind, collect, record, status,
+with exact statuses, idempotent re-runs, bad input that leaves state untouched, and SIGKILL."""
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+import unittest
+
+from sluice_cli import ToolTestCase, tool_path
+
+LOAN = ("--principal", "100000.00", "--rate", "10%", "--months", "12", "--disbursed",
+        "2026-01-15")
+
+
+def records(text):
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+class EmiCycle(ToolTestCase):
+    tool = "emi-schedule"
+
+    def emi(self, *args, stdin=b"", status=0):
+        result = self.run_tool(*args, "--db", "loans.db", stdin=stdin)
+        self.assertStatus(result, status)
+        return records(result.out) if status == 0 else result
+
+    def results(self, *lines):
+        return "".join(json.dumps(line) + "\n" for line in lines)
+
+    def test_create_is_idempotent_and_refuses_different_terms(self):
+        first = self.emi("create", "--loan", "L1", *LOAN)
+        self.assertEqual(first, [{"loan": "L1", "created": True, "currency": "INR",
+                                  "principal": "100000.00", "emi": "8791.59", "months": 12,
+                                  "first_due": "2026-02-15"}])
+        self.assertFalse(self.emi("create", "--loan", "L1", *LOAN)[0]["created"])
+        changed = self.emi("create", "--loan", "L1", *LOAN[:-2], "--disbursed", "2026-01-16",
+                           status=65)
+        self.assertError(changed, 65, "L1", "different terms")
+        self.assertEqual(len(self.emi("show", "--loan", "L1")), 12)
+
+    def test_full_collection_cycle(self):
+        self.emi("create", "--loan", "L1", *LOAN)
+        reminders = self.emi("remind", "--today", "2026-02-14")
+        self.assertEqual(reminders, [{"loan": "L1", "n": 1, "due_date": "2026-02-15",
+                                      "amount": "8791.59", "currency": "INR"}])
+        self.assertEqual(self.emi("remind", "--today", "2026-02-14"), [])
+        self.assertEqual(self.emi("collect", "--today", "2026-02-14"), [])
+        intents = self.emi("collect", "--today", "2026-02-15")
+        self.assertEqual(intents, [{"loan": "L1", "n": 1, "attempt": 1, "amount": "8791.59",
+                                    "currency": "INR", "due_date": "2026-02-15",
+                                    "idempotency_key": "L1:1:1"}])
+        # Collect is a read: running it again offers the same intent (same key).
+        self.assertEqual(self.emi("collect", "--today", "2026-02-15"), intents)
+        days = {1: "2026-02-15", 2: "2026-02-17", 3: "2026-02-19"}
+        for attempt, day in days.items():
+            offered = self.emi("collect", "--today", day)
+            self.assertEqual([i["attempt"] for i in offered], [attempt])
+            failure = {"loan": "L1", "n": 1, "attempt": attempt, "result": "failed",
+                       "code": "R01"}
+            applied = self.emi("record", "--today", day, stdin=self.results(failure, failure))
+            self.assertEqual([r["applied"] for r in applied], [True, False])
+            self.assertEqual(applied[1]["reason"], "duplicate")
+            if attempt < 3:
+                self.assertEqual(self.emi("collect", "--today", day), [])
+        self.assertEqual(applied[0]["state"], "overdue")
+        self.assertEqual(applied[0]["penalty"], "175.83")  # 2% of 8791.59, once
+        self.assertEqual(self.emi("collect", "--today", "2026-03-01"), [])
+        status = self.emi("status", "--today", "2026-03-01")[0]
+        self.assertEqual((status["overdue"], status["overdue_amount"], status["penalties"]),
+                         (1, "8967.42", "175.83"))
+        paid = self.emi("record", "--today", "2026-03-02", stdin=self.results(
+            {"loan": "L1", "n": 1, "attempt": 4, "result": "paid", "amount": "8967.42"}))
+        self.assertEqual((paid[0]["applied"], paid[0]["state"], paid[0]["outstanding"]),
+                         (True, "paid", "0.00"))
+        connection = sqlite3.connect(self.path("loans.db"))
+        self.assertEqual(connection.execute(
+            "SELECT kind, amount FROM emi_charges").fetchall(), [("penalty", 17583)])
+        connection.close()
+
+    def test_record_reports_unknown_and_superseded_results(self):
+        self.emi("create", "--loan", "L1", *LOAN)
+        applied = self.emi("record", "--today", "2026-02-15", stdin=self.results(
+            {"loan": "nope", "n": 1, "attempt": 1, "result": "paid"},
+            {"loan": "L1", "n": 99, "attempt": 1, "result": "paid"},
+            {"loan": "L1", "n": 1, "attempt": 2, "result": "paid"},
+            {"loan": "L1", "n": 1, "attempt": 1, "result": "paid"}))
+        self.assertEqual([r.get("reason") for r in applied],
+                         ["unknown_loan", "unknown_installment", "superseded", None])
+        self.assertEqual(applied[3]["state"], "paid")
+
+    def test_bad_result_line_is_65_with_its_line_and_state_untouched(self):
+        self.emi("create", "--loan", "L1", *LOAN)
+        good = {"loan": "L1", "n": 1, "attempt": 1, "result": "failed", "code": "R01"}
+        for bad, fragment in ((b'{"loan":"L1","n":2,"attempt":1}\n', "result"),
+                              (b'{"loan":"L1","n":"2","attempt":1,"result":"paid"}\n', '"n"'),
+                              (b'{"loan":"L1","n":2,"attempt":1,"result":"paid",'
+                               b'"amount":"1.234"}\n', "amount"),
+                              (b'{"loan":"L1",\n', "<stdin>:2")):
+            before = self.dump()
+            result = self.emi("record", "--today", "2026-02-15",
+                              stdin=self.results(good).encode() + bad, status=65)
+            self.assertError(result, 65, "<stdin>:2", fragment)
+            self.assertEqual(self.dump(), before)
+
+    def dump(self):
+        connection = sqlite3.connect(self.path("loans.db"))
+        rows = list(connection.iterdump())
+        connection.close()
+        return rows
+
+    def test_missing_state_file_is_66_for_readers(self):
+        result = self.run_tool("collect", "--today", "2026-02-15", "--db", "absent.db")
+        self.assertError(result, 66, "absent.db")
+        self.assertFalse(os.path.exists(self.path("absent.db")))
+
+    def test_sigkill_during_record_then_rerun_applies_each_result_once(self):
+        loans = 150
+        for number in range(loans):
+            self.emi("create", "--loan", f"L{number}", *LOAN)
+        lines = [{"loan": f"L{loan}", "n": n, "attempt": 1, "result": "failed", "code": "R01"}
+                 for loan in range(loans) for n in range(1, 13)]
+        self.write("results.jsonl", self.results(*lines))
+        generator = random.Random(7)
+        applied_after_kill = []
+        for _ in range(3):
+            with open(self.path("results.jsonl"), "rb") as source:
+                # Small batches: many commits (synchronous=FULL), so the kill lands mid-run.
+                child = subprocess.Popen([tool_path("emi-schedule"), "record", "--today",
+                                          "2026-02-15", "--db", "loans.db", "--batch", "7"],
+                                         stdin=source, stdout=subprocess.DEVNULL, cwd=self.dir,
+                                         env=self.env)
+                time.sleep(generator.uniform(0.02, 0.12))
+                child.send_signal(signal.SIGKILL)
+                child.wait()
+            connection = sqlite3.connect(self.path("loans.db"))
+            applied_after_kill.append(
+                connection.execute("SELECT count(*) FROM emi_results").fetchone()[0])
+            connection.close()
+        self.assertEqual(applied_after_kill, sorted(applied_after_kill))
+        self.assertTrue(any(0 < count < len(lines) for count in applied_after_kill),
+                        applied_after_kill)
+        rerun = self.emi("record", "--today", "2026-02-15", "results.jsonl")
+        self.assertEqual(len(rerun), len(lines))
+        self.assertTrue(all(r["applied"] or r["reason"] == "duplicate" for r in rerun))
+        connection = sqlite3.connect(self.path("loans.db"))
+        self.assertEqual(connection.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        self.assertEqual(connection.execute("SELECT count(*) FROM emi_results").fetchone()[0],
+                         len(lines))
+        self.assertEqual(connection.execute(
+            "SELECT DISTINCT attempts FROM emi_installments").fetchall(), [(1,)])
+        connection.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
