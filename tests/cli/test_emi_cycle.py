@@ -42,6 +42,25 @@ class EmiCycle(ToolTestCase):
         self.assertError(changed, 65, "L1", "different terms")
         self.assertEqual(len(self.emi("show", "--loan", "L1")), 12)
 
+    def test_create_from_file_is_one_transaction(self):
+        self.write("loans.jsonl",
+                   '{"loan":"A","principal":"1000.00","rate":"12%","months":6}\n'
+                   '{"loan":"B","principal":5000,"rate":"850bp","months":12,"currency":"USD",'
+                   '"first_due":"2026-02-28","eom":true}\n')
+        self.assertEqual(self.emi("create", "--from", "loans.jsonl", "--disbursed", "2026-01-15"),
+                         [{"created": 2, "unchanged": 0}])
+        self.assertEqual(self.emi("create", "--from", "loans.jsonl", "--disbursed", "2026-01-15"),
+                         [{"created": 0, "unchanged": 2}])
+        dates = [row["due_date"] for row in self.emi("show", "--loan", "B")][:3]
+        self.assertEqual(dates, ["2026-02-28", "2026-03-31", "2026-04-30"])
+        self.write("bad.jsonl", '{"loan":"C","principal":"1.00","rate":"1%","months":2}\n'
+                                '{"loan":"D","principal":"1.005","rate":"1%","months":2}\n')
+        before = self.dump()
+        result = self.emi("create", "--from", "bad.jsonl", status=65)
+        self.assertError(result, 65, "bad.jsonl:2", "1.005")
+        self.assertEqual(self.dump(), before)
+        self.assertEqual([loan["loan"] for loan in self.emi("list")], ["A", "B"])
+
     def test_full_collection_cycle(self):
         self.emi("create", "--loan", "L1", *LOAN)
         reminders = self.emi("remind", "--today", "2026-02-14")

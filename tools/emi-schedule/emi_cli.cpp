@@ -27,6 +27,7 @@ struct Settings {
   std::string ahead = "1d";
   bool skip_invalid = false;
   int batch = 1000;
+  std::string from;
   std::vector<std::string> inputs;
 };
 
@@ -35,13 +36,16 @@ void add_today(CLI::App& command, Settings& settings) {
       ->type_name("DATE");
 }
 
-void add_terms_options(CLI::App& command, Settings& settings) {
+// The loan terms; `required` marks principal, rate and months (create --from reads them from
+// its file instead).
+void add_terms_options(CLI::App& command, Settings& settings, bool required) {
   TermsText& terms = settings.terms;
   command.add_option("--principal", terms.principal, "Amount lent, in the currency's precision")
-      ->required();
+      ->required(required);
   command.add_option("--rate", terms.rate, "Annual rate with its unit: 10%, 8.5%, 850bp")
-      ->required();
-  command.add_option("--months", terms.months, "Number of monthly installments")->required();
+      ->required(required);
+  command.add_option("--months", terms.months, "Number of monthly installments")
+      ->required(required);
   command.add_option("--currency", terms.currency, "ISO 4217 code (sets the minor unit)");
   command.add_option("--disbursed", terms.disbursed, "Disbursal date (default: today)")
       ->type_name("DATE");
@@ -129,19 +133,43 @@ Store open_store(const Settings& settings, bool must_exist) {
                cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
 }
 
+int create_loans(const Settings& settings) {
+  Date day = today(settings);
+  if (!settings.from.empty()) {
+    // Checked before the state file is opened: a bad policy option creates nothing.
+    Policy policy = policy_of(settings, decimal::currency(settings.terms.currency));
+    Store store = open_store(settings, false);
+    return create_from(store, settings.from, settings.terms, policy, day);
+  }
+  if (settings.loan.empty()) throw Error(exit_code::usage, "create needs --loan or --from");
+  if (settings.terms.principal.empty() || settings.terms.rate.empty() ||
+      settings.terms.months == 0) {
+    throw Error(exit_code::usage, "create --loan needs --principal, --rate and --months");
+  }
+  Loan loan{settings.loan, parse_terms(settings.terms, day), {}};
+  loan.policy = policy_of(settings, loan.terms.currency);
+  Store store = open_store(settings, false);
+  return create(store, loan);
+}
+
 }  // namespace
 
 cli::Action define_command_line(CLI::App& app) {
   auto settings = std::make_shared<Settings>();
   app.require_subcommand(1);
   auto* calc_command = app.add_subcommand("calc", "Print a loan's schedule (no state)");
-  add_terms_options(*calc_command, *settings);
+  add_terms_options(*calc_command, *settings, true);
   calc_command->add_flag("--summary", settings->calc.summary, "Add a summary record");
   cli::add_format_option(*calc_command, settings->calc.format);
 
   auto* create_command = app.add_subcommand("create", "Store a loan, its schedule and policy");
-  create_command->add_option("--loan", settings->loan, "The loan's ID")->required();
-  add_terms_options(*create_command, *settings);
+  auto* loan_option = create_command->add_option("--loan", settings->loan, "The loan's ID");
+  create_command
+      ->add_option("--from", settings->from,
+                   "Create every loan of a JSONL file (- is stdin) in one transaction")
+      ->type_name("FILE")
+      ->excludes(loan_option);
+  add_terms_options(*create_command, *settings, false);
   add_policy_options(*create_command, *settings);
   add_state(*create_command, *settings);
 
@@ -181,12 +209,7 @@ cli::Action define_command_line(CLI::App& app) {
   return [=]() -> int {
     const Settings& s = *settings;
     if (calc_command->parsed()) return calc(parse_terms(s.terms, today(s)), s.calc);
-    if (create_command->parsed()) {
-      Loan loan{s.loan, parse_terms(s.terms, today(s)), {}};
-      loan.policy = policy_of(s, loan.terms.currency);
-      Store store = open_store(s, false);
-      return create(store, loan);
-    }
+    if (create_command->parsed()) return create_loans(s);
     bool writes = remind_command->parsed() || record_command->parsed();
     Store store = open_store(s, !writes);
     if (show_command->parsed()) return show(store, s.loan, s.calc.format);

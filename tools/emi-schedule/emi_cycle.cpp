@@ -396,4 +396,72 @@ int status(Store& store, const std::optional<std::string>& loan, Date today, cli
   return exit_code::success;
 }
 
+namespace {
+
+// The terms of one create --from record: its fields over the command line's defaults.
+TermsText terms_of(JsonlReader& reader, const Record& record, const TermsText& defaults) {
+  TermsText terms = defaults;
+  auto field = [&](std::string_view name, std::string& target) {
+    const JsonValue* value = record.value.find(name);
+    if (value == nullptr || value->kind() == JsonValue::Kind::null) return;
+    if (!value->is_string() && !value->is_number()) {
+      reader.reject(record, fmt::format("field \"{}\" must be a string or a number", name));
+    }
+    target = value->text();
+  };
+  field("principal", terms.principal);
+  field("rate", terms.rate);
+  field("currency", terms.currency);
+  field("disbursed", terms.disbursed);
+  field("first_due", terms.first_due);
+  field("bpi", terms.broken_period);
+  field("rounding", terms.rounding);
+  field("interest_rounding", terms.interest_rounding);
+  std::string months = std::to_string(terms.months);
+  field("months", months);
+  if (months.empty() || months.size() > 4 ||
+      months.find_first_not_of("0123456789") != std::string::npos) {
+    reader.reject(record, "field \"months\" must be a whole number");
+  }
+  terms.months = std::stoi(months);
+  if (const JsonValue* eom = record.value.find("eom"); eom != nullptr) {
+    if (eom->kind() != JsonValue::Kind::boolean)
+      reader.reject(record, "field \"eom\" must be true or false");
+    terms.end_of_month = eom->as_boolean();
+  }
+  return terms;
+}
+
+}  // namespace
+
+int create_from(Store& store, const std::string& path, const TermsText& defaults,
+                const Policy& policy, Date today) {
+  JsonlReader reader(path == "-" ? std::vector<std::string>{} : std::vector<std::string>{path});
+  long long created = 0, unchanged = 0;
+  db::WriteTransaction transaction(store.database());
+  while (auto record = reader.next()) {
+    const JsonValue* id = record->value.find("loan");
+    if (id == nullptr || !id->is_string() || id->text().empty()) {
+      reader.reject(*record, "field \"loan\" must be a non-empty string");
+    }
+    try {
+      Loan loan{id->text(), parse_terms(terms_of(reader, *record, defaults), today), policy};
+      if (!policy.penalty_is_flat || loan.terms.currency.code == defaults.currency) {
+        (store.insert(loan, build_schedule(loan.terms)) ? created : unchanged) += 1;
+      } else {
+        reader.reject(*record, "a flat --penalty is in the default currency; this loan is not");
+      }
+    } catch (const Error& error) {
+      if (error.code() != exit_code::usage && error.code() != exit_code::data) throw;
+      reader.reject(*record, error.what());
+    }
+  }
+  transaction.commit();
+  OutputStream out(STDOUT_FILENO);
+  out.write_line(to_json(
+      JsonValue::object({{"created", integer(created)}, {"unchanged", integer(unchanged)}})));
+  out.flush();
+  return exit_code::success;
+}
+
 }  // namespace sluice::emi

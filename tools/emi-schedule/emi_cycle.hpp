@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "emi_calc.hpp"
 #include "emi_store.hpp"
 #include "sluice/cli.hpp"
 
@@ -38,6 +39,12 @@ std::int64_t penalty_for(const Installment& row, const Policy& policy);
 
 // Each prints JSON Lines (or --format) on stdout and returns the exit status.
 int create(Store& store, const Loan& loan);
+// Creates every loan of a JSONL file in one transaction: each record has "loan" and any of
+// principal, rate, months, currency, disbursed, first_due, eom, bpi, rounding,
+// interest_rounding; missing ones come from `defaults`. A bad record (65, with its line)
+// creates nothing. Prints one summary record.
+int create_from(Store& store, const std::string& path, const TermsText& defaults,
+                const Policy& policy, Date today);
 int show(Store& store, const std::string& loan, cli::Format format);
 int list(Store& store, cli::Format format);
 int remind(Store& store, Date today, int ahead_days);
