@@ -48,7 +48,7 @@ constexpr std::string_view two_digit_currencies =
     "KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN "
     "NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD "
     "SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU "
-    "UZS VED VES WST XCD YER ZAR ZMW ZWL";
+    "UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL";
 
 [[noreturn]] void bad_amount(std::string_view text, std::string_view why) {
   throw Error(exit_code::usage, fmt::format("invalid amount '{}': {}", text, why));

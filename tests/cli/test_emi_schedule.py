@@ -116,7 +116,7 @@ class EmiCalc(ToolTestCase):
 
     def test_month_end_due_dates(self):
         rows = self.calc("--principal", "1000.00", "--rate", "12%", "--months", "4",
-                         "--first-due", "2028-01-31")
+                         "--disbursed", "2027-12-31", "--first-due", "2028-01-31")
         self.assertEqual([r["due_date"] for r in rows],
                          ["2028-01-31", "2028-02-29", "2028-03-31", "2028-04-30"])
         eom = self.calc("--principal", "1000.00", "--rate", "12%", "--months", "3",

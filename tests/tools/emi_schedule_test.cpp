@@ -87,6 +87,16 @@ TEST(EmiSchedule, RefusesSchedulesThatBreakTheInvariants) {
   EXPECT_EQ(exit_status_of([] { build_schedule(loan("0.10", "400%", 600)); }), 65);
   EXPECT_EQ(exit_status_of([] { build_schedule(loan("100.00", "10%", 0)); }), 65);
   EXPECT_EQ(exit_status_of([] { build_schedule(loan("100.00", "10%", 1201)); }), 65);
+  // Amounts whose totals could overflow 64 bits are refused, not wrapped.
+  EXPECT_EQ(exit_status_of([] { build_schedule(loan("5000000000000000000", "10%", 1200, "JPY")); }),
+            65);
+  EXPECT_EQ(exit_status_of([] { build_schedule(loan("1000000000000000", "1000%", 1, "JPY")); }), 0);
+  // A first due date years away is not a broken period.
+  LoanTerms far = loan("100.00", "10%", 12);
+  far.first_due = parse_date("2062-01-15");
+  EXPECT_EQ(exit_status_of([&] { build_schedule(far); }), 65);
+  far.broken_period = BrokenPeriod::none;
+  EXPECT_EQ(exit_status_of([&] { build_schedule(far); }), 0);
 }
 
 TEST(EmiSchedule, HalfEvenAndCeilingEmiRounding) {
@@ -174,7 +184,6 @@ TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
 
 }  // namespace
 }  // namespace sluice::emi
-
 
 namespace sluice::emi {
 namespace {

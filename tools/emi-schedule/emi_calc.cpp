@@ -38,6 +38,10 @@ LoanTerms parse_terms(const TermsText& text, Date today) {
                 std::string("--principal: ") + error.what() + " (" + terms.currency.code + ")");
   }
   terms.annual_rate = decimal::parse_rate("--rate", text.rate);
+  if (terms.principal <= 0) throw Error(exit_code::usage, "--principal must be more than zero");
+  if (text.months < 1 || text.months > 1200) {
+    throw Error(exit_code::usage, "--months must be between 1 and 1200");
+  }
   terms.months = text.months;
   terms.end_of_month = text.end_of_month;
   terms.disbursed = date_option("--disbursed", text.disbursed, today);

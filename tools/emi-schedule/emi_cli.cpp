@@ -56,7 +56,9 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
       .add_option("--bpi", terms.broken_period,
                   "Broken-period interest: none, add-to-first or separate")
       ->type_name("MODE");
-  command.add_option("--rounding", terms.rounding, "EMI rounding: half-up, half-even, ceiling")
+  command
+      .add_option("--rounding", terms.rounding,
+                  "EMI rounding: half-up, half-even, ceiling, floor or down")
       ->type_name("MODE");
   command.add_option("--interest-rounding", terms.interest_rounding, "Monthly interest rounding")
       ->type_name("MODE");

@@ -14,6 +14,12 @@ using decimal::Int128;
 using decimal::UInt128;
 
 constexpr int max_months = 1200;
+// 10^15 minor units (10 trillion in a 2-decimal currency): with rates up to 1000% and 1200
+// months every total still fits in 64 bits.
+constexpr std::int64_t max_principal = 1'000'000'000'000'000;
+// Broken-period interest is for a first period a little longer than a month, not for a
+// moratorium of years (use --bpi none for that).
+constexpr int max_broken_period_days = 366;
 
 [[noreturn]] void refuse(std::string message) {
   throw Error(exit_code::data, std::move(message));
@@ -30,6 +36,10 @@ std::string money(const LoanTerms& terms, std::int64_t minor) {
 
 void check_terms(const LoanTerms& terms) {
   if (terms.principal <= 0) refuse("the principal must be more than zero");
+  if (terms.principal > max_principal) {
+    refuse(fmt::format("the principal must be at most {}",
+                       decimal::format_amount(max_principal, terms.currency.exponent)));
+  }
   if (terms.months < 1 || terms.months > max_months) {
     refuse(fmt::format("--months must be between 1 and {}", max_months));
   }
@@ -59,6 +69,12 @@ void apply_broken_period(const LoanTerms& terms, Schedule& schedule) {
         "the first due date {} is less than one month after disbursal on {}; broken-period "
         "interest is for longer first periods (use --bpi none to charge a full month)",
         format_date(terms.first_due), format_date(terms.disbursed)));
+  }
+  if (schedule.broken_period_days > max_broken_period_days) {
+    refuse(fmt::format(
+        "the first due date {} is {} days beyond one month after disbursal; "
+        "broken-period interest covers at most {} (use --bpi none)",
+        format_date(terms.first_due), schedule.broken_period_days, max_broken_period_days));
   }
   std::int64_t interest = broken_period_interest(terms, schedule.broken_period_days);
   schedule.broken_period_interest = interest;
