@@ -10,7 +10,16 @@ import subprocess
 import time
 import unittest
 
+from fractions import Fraction
+
+import datetime
+
 from sluice_cli import ToolTestCase, tool_path
+from test_emi_schedule import minor as minor_units, oracle, round_half_up
+
+
+def minor(text):
+    return minor_units(text, 2)
 
 LOAN = ("--principal", "100000.00", "--rate", "10%", "--months", "12", "--disbursed",
         "2026-01-15")
@@ -60,6 +69,65 @@ class EmiCycle(ToolTestCase):
         self.assertError(result, 65, "bad.jsonl:2", "1.005")
         self.assertEqual(self.dump(), before)
         self.assertEqual([loan["loan"] for loan in self.emi("list")], ["A", "B"])
+
+    def schedule_rows(self, loan):
+        return [(r["n"], r["due_date"], minor(r["payment"]), minor(r["interest"]),
+                 minor(r["principal"]), minor(r["closing"])) for r in self.emi("show", "--loan", loan)]
+
+    def test_prepay_and_reprice_rebuild_the_future_like_a_fresh_schedule(self):
+        self.emi("create", "--loan", "L1", *LOAN)
+        revision = self.emi("prepay", "--loan", "L1", "--amount", "20000.00", "--on",
+                            "2026-04-20", "--mode", "reduce-emi")[0]
+        self.assertEqual((revision["revision"], revision["after"], revision["balance"],
+                          revision["new_balance"], revision["emi"], revision["months"]),
+                         (1, 3, "75925.71", "55925.71", "6475.75", 12))
+        # Installments 4-12 are the schedule of 55925.71 over 9 months, computed independently.
+        emi, expected = oracle(5592571, Fraction(10, 100), 9, datetime.date(2026, 5, 15))
+        self.assertEqual(emi, 647575)
+        got = self.schedule_rows("L1")[3:]
+        self.assertEqual(got, [(n + 3, due, payment, interest, principal, closing)
+                               for n, due, _, payment, interest, principal, closing in expected])
+        # Keep the EMI: fewer months; the last installment pays the rest.
+        tenure = self.emi("prepay", "--loan", "L1", "--amount", "10000.00", "--on", "2026-05-20")[0]
+        self.assertEqual((tenure["mode"], tenure["emi"], tenure["months"]),
+                         ("reduce-tenure", "6475.75", 11))
+        rows = self.schedule_rows("L1")
+        self.assertEqual(rows[4][0], 5)
+        self.assertEqual(rows[4][3], round_half_up(Fraction(3991601, 120)))  # 39916.01 * 10%/12
+        self.assertEqual(rows[-1][5], 0)
+        self.assertEqual(sum(r[4] for r in rows[4:]), 3991601)
+        repriced = self.emi("reprice", "--loan", "L1", "--rate", "12%", "--from", "2026-07-01")[0]
+        emi, expected = oracle(3377289, Fraction(12, 100), 6, datetime.date(2026, 7, 15))
+        self.assertEqual((repriced["after"], repriced["emi"]), (5, "5827.46"))
+        self.assertEqual(minor(repriced["emi"]), emi)
+        self.assertEqual(self.schedule_rows("L1")[5:],
+                         [(n + 5, due, payment, interest, principal, closing)
+                          for n, due, _, payment, interest, principal, closing in expected])
+        connection = sqlite3.connect(self.path("loans.db"))
+        self.assertEqual([r[0] for r in connection.execute(
+            "SELECT kind FROM emi_revisions ORDER BY revision")], ["prepay", "prepay", "reprice"])
+        self.assertEqual(connection.execute(
+            "SELECT count(*) FROM emi_installments_history WHERE revision = 1").fetchone()[0], 9)
+        connection.close()
+        # Re-running create with the original terms still finds them identical.
+        self.assertFalse(self.emi("create", "--loan", "L1", *LOAN)[0]["created"])
+
+    def test_prepay_refuses_amounts_over_the_balance_and_touched_installments(self):
+        self.emi("create", "--loan", "L1", *LOAN)
+        too_much = self.emi("prepay", "--loan", "L1", "--amount", "100000.01", "--on",
+                            "2026-01-20", status=65)
+        self.assertError(too_much, 65, "balance")
+        self.emi("record", "--today", "2026-02-15", stdin=self.results(
+            {"loan": "L1", "n": 2, "attempt": 1, "result": "failed", "code": "R01"}))
+        touched = self.emi("prepay", "--loan", "L1", "--amount", "100.00", "--on", "2026-02-20",
+                           status=65)
+        self.assertError(touched, 65, "installment 2")
+        self.emi("create", "--loan", "L2", *LOAN)
+        closed = self.emi("prepay", "--loan", "L2", "--amount", "100000.00", "--on", "2026-01-20")
+        self.assertEqual(closed[0]["months"], 0)
+        self.assertEqual(self.emi("show", "--loan", "L2"), [])
+        self.assertEqual(self.emi("status", "--loan", "L2")[0]["installments"], 0)
+        self.assertEqual(self.emi("show", "--loan", "L3", status=66).status, 66)
 
     def test_full_collection_cycle(self):
         self.emi("create", "--loan", "L1", *LOAN)

@@ -28,6 +28,11 @@ struct Settings {
   bool skip_invalid = false;
   int batch = 1000;
   std::string from;
+  std::string amount;
+  std::string on;
+  std::string mode = "reduce-tenure";
+  std::string rate;
+  bool keep_emi = false;
   std::vector<std::string> inputs;
 };
 
@@ -81,14 +86,16 @@ void add_state(CLI::App& command, Settings& settings) {
   cli::add_state_options(command, settings.state, false);
 }
 
-Date today(const Settings& settings) {
-  if (!settings.today.empty()) {
-    try {
-      return parse_date(settings.today);
-    } catch (const Error& error) {
-      throw Error(exit_code::usage, std::string("--today: ") + error.what());
-    }
+Date date_argument(std::string_view option, const std::string& text) {
+  try {
+    return parse_date(text);
+  } catch (const Error& error) {
+    throw Error(exit_code::usage, std::string(option) + ": " + error.what());
   }
+}
+
+Date today(const Settings& settings) {
+  if (!settings.today.empty()) return date_argument("--today", settings.today);
   return Date(std::chrono::floor<std::chrono::days>(Clock().now()));
 }
 
@@ -202,6 +209,26 @@ cli::Action define_command_line(CLI::App& app) {
   record_command->add_option("inputs", settings->inputs, "Result files (default: stdin)");
   add_state(*record_command, *settings);
 
+  auto* prepay_command = app.add_subcommand("prepay", "Pay principal early; rebuild the rest");
+  prepay_command->add_option("--loan", settings->loan, "The loan's ID")->required();
+  prepay_command->add_option("--amount", settings->amount, "Amount prepaid")->required();
+  prepay_command->add_option("--on", settings->on, "Date of the prepayment")
+      ->type_name("DATE")
+      ->required();
+  prepay_command->add_option("--mode", settings->mode, "reduce-tenure or reduce-emi")
+      ->check(CLI::IsMember({"reduce-tenure", "reduce-emi"}));
+  add_state(*prepay_command, *settings);
+
+  auto* reprice_command = app.add_subcommand("reprice", "Apply a new rate to what remains");
+  reprice_command->add_option("--loan", settings->loan, "The loan's ID")->required();
+  reprice_command->add_option("--rate", settings->rate, "New annual rate: 9%, 875bp")->required();
+  reprice_command->add_option("--from", settings->on, "Installments due after DATE")
+      ->type_name("DATE")
+      ->required();
+  reprice_command->add_flag("--keep-emi", settings->keep_emi,
+                            "Keep the EMI and change the number of months");
+  add_state(*reprice_command, *settings);
+
   auto* status_command = app.add_subcommand("status", "Per loan: paid, due, overdue, penalties");
   status_command->add_option("--loan", settings->loan, "Only this loan");
   add_today(*status_command, *settings);
@@ -212,12 +239,21 @@ cli::Action define_command_line(CLI::App& app) {
     const Settings& s = *settings;
     if (calc_command->parsed()) return calc(parse_terms(s.terms, today(s)), s.calc);
     if (create_command->parsed()) return create_loans(s);
-    bool writes = remind_command->parsed() || record_command->parsed();
+    bool writes = remind_command->parsed() || record_command->parsed() ||
+                  prepay_command->parsed() || reprice_command->parsed();
     Store store = open_store(s, !writes);
     if (show_command->parsed()) return show(store, s.loan, s.calc.format);
     if (list_command->parsed()) return list(store, s.calc.format);
     if (remind_command->parsed()) return remind(store, today(s), whole_days("--ahead", s.ahead));
     if (collect_command->parsed()) return collect(store, today(s));
+    if (prepay_command->parsed()) {
+      return prepay(store, s.loan, s.amount, date_argument("--on", s.on),
+                    s.mode == "reduce-tenure");
+    }
+    if (reprice_command->parsed()) {
+      return reprice(store, s.loan, decimal::parse_rate("--rate", s.rate),
+                     date_argument("--from", s.on), s.keep_emi);
+    }
     if (record_command->parsed())
       return record(store, s.inputs, today(s), s.skip_invalid, static_cast<std::size_t>(s.batch));
     return status(store, s.loan.empty() ? std::nullopt : std::optional(s.loan), today(s),

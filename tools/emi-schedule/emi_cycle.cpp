@@ -129,8 +129,8 @@ int create(Store& store, const Loan& loan) {
 
 int show(Store& store, const std::string& loan, cli::Format format) {
   db::ReadTransaction read(store.database());
+  if (!store.find(loan)) throw Error(exit_code::no_input, fmt::format("no loan '{}'", loan));
   auto items = store.installments(loan);
-  if (items.empty()) throw Error(exit_code::no_input, fmt::format("no loan '{}'", loan));
   OutputStream out(STDOUT_FILENO);
   RecordPrinter printer(out, format);
   for (const auto& item : items) printer.print(installment_state(item));
@@ -361,9 +361,10 @@ int status(Store& store, const std::optional<std::string>& loan, Date today, cli
   OutputStream out(STDOUT_FILENO);
   RecordPrinter printer(out, format);
   for (const auto& id : ids) {
+    auto loan_terms = store.find(id);
+    if (!loan_terms) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
     auto items = store.installments(id);
-    if (items.empty()) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
-    const decimal::Currency currency = items.front().currency;
+    const decimal::Currency currency = loan_terms->terms.currency;
     long long paid = 0, due = 0, overdue = 0;
     std::int64_t overdue_amount = 0, penalties = 0, outstanding_principal = 0, due_amount = 0;
     for (const auto& item : items) {
@@ -462,6 +463,112 @@ int create_from(Store& store, const std::string& path, const TermsText& defaults
       JsonValue::object({{"created", integer(created)}, {"unchanged", integer(unchanged)}})));
   out.flush();
   return exit_code::success;
+}
+
+namespace {
+
+// A loan and where its rebuilt part starts: the last installment due on or before `on`
+// (0 when none is) and the scheduled balance after it.
+struct Split {
+  Loan loan;
+  int after = 0;
+  std::int64_t balance = 0;
+  std::optional<std::int64_t> current_emi;  // the payment of the next regular installment
+};
+
+Split split_at(Store& store, const std::string& id, Date on) {
+  auto loan = store.find(id);
+  if (!loan) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
+  Split split{*loan, 0, loan->terms.principal, std::nullopt};
+  auto items = store.installments(id);
+  for (const auto& item : items) {
+    if (item.row.number == 0) continue;  // a separate broken-period charge
+    if (item.row.due <= on) {
+      split.after = item.row.number;
+      split.balance = item.row.closing;
+    } else if (!split.current_emi) {
+      split.current_emi = item.row.payment;
+    }
+  }
+  if (split.after >= split.loan.terms.months) {
+    throw Error(exit_code::data,
+                fmt::format("loan '{}' has no installment due after {}", id, format_date(on)));
+  }
+  return split;
+}
+
+int print_revision(const Split& split, int revision, std::string_view kind, Date on,
+                   const Remainder& remainder, std::vector<JsonValue::Member> extra) {
+  const auto& currency = split.loan.terms.currency;
+  std::vector<JsonValue::Member> members{
+      {"loan", text(split.loan.id)},     {"revision", integer(revision)},
+      {"kind", text(std::string(kind))}, {"on", text(format_date(on))},
+      {"after", integer(split.after)},   {"balance", money(currency, split.balance)}};
+  for (auto& member : extra) members.push_back(std::move(member));
+  members.emplace_back("emi", money(currency, remainder.emi));
+  members.emplace_back(
+      "months", integer(split.after + static_cast<long long>(remainder.installments.size())));
+  OutputStream out(STDOUT_FILENO);
+  out.write_line(to_json(JsonValue::object(std::move(members))));
+  out.flush();
+  return exit_code::success;
+}
+
+}  // namespace
+
+int prepay(Store& store, const std::string& loan, const std::string& amount_text, Date on,
+           bool reduce_tenure) {
+  db::WriteTransaction transaction(store.database());
+  Split split = split_at(store, loan, on);
+  const auto& currency = split.loan.terms.currency;
+  std::int64_t amount = 0;
+  try {
+    amount = decimal::parse_amount(amount_text, currency.exponent);
+  } catch (const Error& error) {
+    throw Error(exit_code::usage, std::string("--amount: ") + error.what());
+  }
+  if (amount <= 0 || amount > split.balance) {
+    throw Error(exit_code::data,
+                fmt::format("--amount {} must be more than zero and at most the balance {} of "
+                            "loan '{}' after {}",
+                            amount_text, decimal::format_amount(split.balance, currency.exponent),
+                            loan, format_date(on)));
+  }
+  Remainder remainder;
+  if (amount < split.balance) {
+    std::optional<std::int64_t> keep;
+    if (reduce_tenure) keep = split.current_emi;
+    remainder = reschedule(split.loan.terms, split.after, split.balance - amount, keep);
+  }
+  std::string mode = reduce_tenure ? "reduce-tenure" : "reduce-emi";
+  int revision = store.replace_future(
+      loan, split.after, remainder.installments,
+      {"prepay", on,
+       fmt::format("amount={} mode={}", decimal::format_amount(amount, currency.exponent), mode)});
+  transaction.commit();
+  return print_revision(split, revision, "prepay", on, remainder,
+                        {{"amount", money(currency, amount)},
+                         {"new_balance", money(currency, split.balance - amount)},
+                         {"mode", text(mode)}});
+}
+
+int reprice(Store& store, const std::string& loan, const decimal::Fraction& rate, Date from,
+            bool keep_emi) {
+  db::WriteTransaction transaction(store.database());
+  Split split = split_at(store, loan, from);
+  split.loan.terms.annual_rate = rate;
+  std::optional<std::int64_t> keep;
+  if (keep_emi) keep = split.current_emi;
+  Remainder remainder = reschedule(split.loan.terms, split.after, split.balance, keep);
+  store.set_rate(loan, rate);
+  int revision = store.replace_future(
+      loan, split.after, remainder.installments,
+      {"reprice", from,
+       fmt::format("rate={} keep_emi={}", decimal::format_rate(rate), keep_emi ? 1 : 0)});
+  transaction.commit();
+  return print_revision(
+      split, revision, "reprice", from, remainder,
+      {{"rate", text(decimal::format_rate(rate))}, {"keep_emi", JsonValue::boolean(keep_emi)}});
 }
 
 }  // namespace sluice::emi

@@ -54,6 +54,15 @@ int collect(Store& store, Date today);
 // applies every result exactly once.
 int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid,
            std::size_t batch);
+// Pays `amount` (text in the loan's currency) off the principal on date `on` and rebuilds the
+// installments due after it: reduce_tenure keeps the EMI, otherwise the EMI is recomputed
+// over the same remaining months. Paying the whole balance closes the loan.
+int prepay(Store& store, const std::string& loan, const std::string& amount, Date on,
+           bool reduce_tenure);
+// Applies a new annual rate to the installments due after `from`: a new EMI over the same
+// months, or with keep_emi the same EMI and as many months as it takes.
+int reprice(Store& store, const std::string& loan, const decimal::Fraction& rate, Date from,
+            bool keep_emi);
 int status(Store& store, const std::optional<std::string>& loan, Date today, cli::Format format);
 
 }  // namespace sluice::emi

@@ -90,14 +90,14 @@ void apply_broken_period(const LoanTerms& terms, Schedule& schedule) {
 }
 
 Installment next_installment(const LoanTerms& terms, const Fraction& rate, std::int64_t emi,
-                             int number, std::int64_t opening) {
+                             int number, std::int64_t opening, int last) {
   Installment row;
   row.number = number;
   row.due = due_date(terms, number);
   row.opening = opening;
   row.interest = static_cast<std::int64_t>(decimal::divide(
       static_cast<Int128>(opening) * rate.numerator, rate.denominator, terms.interest_rounding));
-  if (number == terms.months) {
+  if (number == last) {
     row.principal = opening;  // the last installment clears the balance exactly
   } else {
     row.principal = emi - row.interest;
@@ -111,7 +111,7 @@ Installment next_installment(const LoanTerms& terms, const Fraction& rate, std::
       refuse(
           fmt::format("the EMI {} repays the loan in month {}, before month {} (the amount is "
                       "too small for the currency's minor unit over this many months)",
-                      money(terms, emi), number, terms.months));
+                      money(terms, emi), number, last));
     }
   }
   row.payment = row.principal + row.interest;
@@ -172,7 +172,8 @@ Schedule build_schedule(const LoanTerms& terms) {
   Fraction rate = monthly_rate(terms.annual_rate);
   std::int64_t balance = terms.principal;
   for (int number = 1; number <= terms.months; ++number) {
-    schedule.installments.push_back(next_installment(terms, rate, schedule.emi, number, balance));
+    schedule.installments.push_back(
+        next_installment(terms, rate, schedule.emi, number, balance, terms.months));
     balance = schedule.installments.back().closing;
   }
   apply_broken_period(terms, schedule);
@@ -200,6 +201,38 @@ void check_invariants(const LoanTerms& terms, const Schedule& schedule) {
   if (principal_sum != terms.principal) broken("principal repaid != principal lent");
   if (schedule.installments.back().closing != 0) broken("the balance does not end at zero");
   if (paid_sum != terms.principal + interest_sum) broken("total paid != principal + interest");
+}
+
+Remainder reschedule(const LoanTerms& terms, int after, std::int64_t balance,
+                     std::optional<std::int64_t> keep_emi) {
+  if (balance <= 0) refuse("nothing remains to be rescheduled");
+  Fraction rate = monthly_rate(terms.annual_rate);
+  Remainder remainder;
+  if (!keep_emi) {
+    int remaining = terms.months - after;
+    if (remaining < 1) refuse("no installment remains after this date");
+    remainder.emi = compute_emi(balance, terms.annual_rate, remaining, terms.emi_rounding);
+    if (remainder.emi <= 0) refuse("the new EMI rounds to zero");
+    for (int number = after + 1; number <= terms.months; ++number) {
+      remainder.installments.push_back(
+          next_installment(terms, rate, remainder.emi, number, balance, terms.months));
+      balance = remainder.installments.back().closing;
+    }
+    return remainder;
+  }
+  // Keep the EMI: the installment whose EMI covers the whole balance and its interest is the
+  // last one (it pays exactly that).
+  remainder.emi = *keep_emi;
+  for (int number = after + 1; balance > 0; ++number) {
+    if (number > after + max_months) refuse("the kept EMI would take more than 1200 months");
+    auto interest = static_cast<std::int64_t>(decimal::divide(
+        static_cast<Int128>(balance) * rate.numerator, rate.denominator, terms.interest_rounding));
+    bool last = remainder.emi >= balance + interest;
+    remainder.installments.push_back(
+        next_installment(terms, rate, remainder.emi, number, balance, last ? number : number + 1));
+    balance = remainder.installments.back().closing;
+  }
+  return remainder;
 }
 
 }  // namespace sluice::emi

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -63,6 +64,18 @@ Date due_date(const LoanTerms& terms, int number);
 
 // Checks the terms (Error(65) naming the problem) and builds the schedule.
 Schedule build_schedule(const LoanTerms& terms);
+
+// The rest of a loan after installment `after` (0 = before the first), rebuilt from the
+// `balance` still owed with the terms' rate and due-date anchor: installments after+1 on.
+// Without `keep_emi`, a new EMI spreads the balance over the remaining terms.months - after
+// months; with it, that EMI is kept and the number of months follows (at most 1200 more).
+// Error(65) when the EMI would not cover the interest or the balance is not positive.
+struct Remainder {
+  std::int64_t emi = 0;
+  std::vector<Installment> installments;
+};
+Remainder reschedule(const LoanTerms& terms, int after, std::int64_t balance,
+                     std::optional<std::int64_t> keep_emi);
 
 // Error(70) if a schedule breaks an invariant; build_schedule calls it before returning.
 void check_invariants(const LoanTerms& terms, const Schedule& schedule);

@@ -74,7 +74,31 @@ CREATE TABLE emi_charges (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 1> migrations{schema_v1};
+// Prepayment and repricing replace the future installments; the replaced rows are kept.
+constexpr std::string_view schema_v2 = R"sql(
+CREATE TABLE emi_revisions (
+  loan TEXT NOT NULL REFERENCES emi_loans (loan),
+  revision INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  on_date TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  PRIMARY KEY (loan, revision)
+) STRICT;
+CREATE TABLE emi_installments_history (
+  loan TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  due_date TEXT NOT NULL,
+  opening INTEGER NOT NULL,
+  payment INTEGER NOT NULL,
+  interest INTEGER NOT NULL,
+  principal INTEGER NOT NULL,
+  closing INTEGER NOT NULL,
+  PRIMARY KEY (loan, revision, n)
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
 
 constexpr std::string_view installment_columns =
     "i.loan, l.currency, l.exponent, i.n, i.due_date, i.opening, i.payment, i.interest, "
@@ -293,6 +317,51 @@ void Store::save_progress(const StoredInstallment& item) {
 void Store::charge_penalty(const StoredInstallment& item, Date today) {
   database_.execute("INSERT INTO emi_charges VALUES (?1, ?2, 'penalty', ?3, ?4)", item.loan,
                     item.row.number, item.penalty, format_date(today));
+}
+
+int Store::replace_future(const std::string& loan, int after, const std::vector<Installment>& rows,
+                          const Revision& revision) {
+  {
+    auto touched = database_.query(
+        "SELECT n FROM emi_installments WHERE loan = ?1 AND n > ?2 AND (attempts > 0 OR "
+        "paid_penalty + paid_interest + paid_principal > 0 OR state != 'due') ORDER BY n LIMIT 1",
+        loan, after);
+    if (touched.step()) {
+      throw Error(exit_code::data,
+                  fmt::format("loan '{}': installment {} is after {} and already has "
+                              "presentments or payments; record its outcome first",
+                              loan, touched->integer(0), format_date(revision.on)));
+    }
+  }
+  int number = 1;
+  {
+    auto last = database_.query(
+        "SELECT coalesce(max(revision), 0) + 1 FROM emi_revisions WHERE loan = ?1", loan);
+    if (last.step()) number = static_cast<int>(last->integer(0));
+  }
+  database_.execute(
+      "INSERT INTO emi_installments_history SELECT loan, ?3, n, due_date, opening, payment, "
+      "interest, principal, closing FROM emi_installments WHERE loan = ?1 AND n > ?2",
+      loan, after, number);
+  database_.execute("DELETE FROM emi_installments WHERE loan = ?1 AND n > ?2", loan, after);
+  for (const auto& row : rows) {
+    database_.execute(
+        "INSERT INTO emi_installments (loan, n, due_date, opening, payment, interest, principal, "
+        "closing, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?3)",
+        loan, row.number, format_date(row.due), row.opening, row.payment, row.interest,
+        row.principal, row.closing);
+  }
+  database_.execute("UPDATE emi_loans SET months = ?2 WHERE loan = ?1", loan,
+                    after + static_cast<int>(rows.size()));
+  database_.execute("INSERT INTO emi_revisions VALUES (?1, ?2, ?3, ?4, ?5)", loan, number,
+                    revision.kind, format_date(revision.on), revision.detail);
+  return number;
+}
+
+void Store::set_rate(const std::string& loan, const decimal::Fraction& rate) {
+  database_.execute(
+      "UPDATE emi_loans SET rate_numerator = ?2, rate_denominator = ?3 WHERE loan = ?1", loan,
+      static_cast<std::int64_t>(rate.numerator), static_cast<std::int64_t>(rate.denominator));
 }
 
 }  // namespace sluice::emi

@@ -79,6 +79,19 @@ class Store {
   void save_progress(const StoredInstallment& item);
   void charge_penalty(const StoredInstallment& item, Date today);
 
+  // A change to a loan's future (prepay, reprice), kept in emi_revisions.
+  struct Revision {
+    std::string kind;
+    Date on;
+    std::string detail;
+  };
+  // Replaces the installments after `after` by `rows`, keeping the old ones in
+  // emi_installments_history; Error(65) if one of them already has presentments or payments.
+  // Returns the revision number. Call inside a write transaction.
+  int replace_future(const std::string& loan, int after, const std::vector<Installment>& rows,
+                     const Revision& revision);
+  void set_rate(const std::string& loan, const decimal::Fraction& rate);
+
  private:
   // Installments joined with their loan's currency, matching `where` (SQL with ?1..?N).
   template <typename... Args>
