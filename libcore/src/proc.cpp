@@ -129,6 +129,7 @@ class Supervisor {
   void forward_signal();
   void pump_output(int& fd, const std::function<void(std::string_view)>& handler);
   void feed_input();
+  void drain_ready_output();
   void send(int number);
   bool reap(bool block);
 
@@ -253,6 +254,25 @@ void Supervisor::pump_output(int& fd, const std::function<void(std::string_view)
   close_fd(fd);
 }
 
+void Supervisor::drain_ready_output() {
+  // Bounded: a descendant that keeps writing must not keep us here.
+  for (int round = 0; round < 256; ++round) {
+    std::array<pollfd, 2> fds{};
+    nfds_t count = 0;
+    if (output_.read_end >= 0) fds[count++] = pollfd{output_.read_end, POLLIN, 0};
+    if (errors_.read_end >= 0) fds[count++] = pollfd{errors_.read_end, POLLIN, 0};
+    if (count == 0 || ::poll(fds.data(), count, 0) <= 0) return;
+    for (nfds_t i = 0; i < count; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (fds[i].fd == output_.read_end) {
+        pump_output(output_.read_end, handlers_.on_stdout);
+      } else {
+        pump_output(errors_.read_end, handlers_.on_stderr);
+      }
+    }
+  }
+}
+
 void Supervisor::feed_input() {
   const std::string& input = *command_.input;
   if (input_offset_ < input.size()) {
@@ -315,12 +335,6 @@ void Supervisor::supervise() {
       throw Error(exit_code::internal, fmt::format("poll failed: {}", std::strerror(errno)));
     }
     forward_signal();
-    // Interrupted after the child exited: stop waiting for descendants that still hold its
-    // output pipes (they got the signal too when they share its process group).
-    if (exited_ && outcome_.forwarded_signal != 0) {
-      if (command_.own_process_group) ::kill(-pid_, outcome_.forwarded_signal);
-      break;
-    }
     for (nfds_t i = 0; ready > 0 && i < count; ++i) {
       if (fds[i].revents == 0) continue;
       if (fds[i].fd == output_.read_end)
@@ -329,6 +343,14 @@ void Supervisor::supervise() {
         pump_output(errors_.read_end, handlers_.on_stderr);
       else if (fds[i].fd == input_.write_end)
         feed_input();
+    }
+    // Interrupted after the child exited: take what it wrote, then stop waiting for
+    // descendants that still hold its output pipes (they got the signal too when they share
+    // its process group).
+    if (exited_ && outcome_.forwarded_signal != 0) {
+      drain_ready_output();
+      if (command_.own_process_group) ::kill(-pid_, outcome_.forwarded_signal);
+      break;
     }
     if (!exited_) reap(false);
     handle_deadlines(std::chrono::steady_clock::now());
