@@ -168,6 +168,18 @@ class EmiCycle(ToolTestCase):
             "SELECT kind, amount FROM emi_charges").fetchall(), [("penalty", 17583)])
         connection.close()
 
+    def test_grace_period_makes_unpaid_installments_overdue_once(self):
+        self.emi("create", "--loan", "G", *LOAN, "--grace", "5d", "--penalty", "flat:100.00")
+        self.assertEqual(len(self.emi("collect", "--today", "2026-02-20")), 1)  # 5 days: not yet
+        self.assertEqual(self.emi("collect", "--today", "2026-02-21"), [])
+        self.emi("collect", "--today", "2026-02-22")
+        status = self.emi("status", "--today", "2026-02-22")[0]
+        self.assertEqual((status["overdue"], status["penalties"], status["overdue_amount"]),
+                         (1, "100.00", "8891.59"))
+        connection = sqlite3.connect(self.path("loans.db"))
+        self.assertEqual(connection.execute("SELECT count(*) FROM emi_charges").fetchone()[0], 1)
+        connection.close()
+
     def test_record_reports_unknown_and_superseded_results(self):
         self.emi("create", "--loan", "L1", *LOAN)
         applied = self.emi("record", "--today", "2026-02-15", stdin=self.results(

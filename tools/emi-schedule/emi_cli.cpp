@@ -25,6 +25,7 @@ struct Settings {
   std::string penalty = "percent:2%";
   std::string non_retryable = "R02,R03,R04,R07,R10";
   std::string ahead = "1d";
+  std::string grace;
   bool skip_invalid = false;
   int batch = 1000;
   std::string from;
@@ -80,6 +81,10 @@ void add_policy_options(CLI::App& command, Settings& settings) {
       ->type_name("RULE");
   command.add_option("--non-retryable", settings.non_retryable, "Failure codes never retried")
       ->type_name("CODES");
+  command
+      .add_option("--grace", settings.grace,
+                  "Unpaid this long after the due date: overdue (default: no limit)")
+      ->type_name("DAYS");
 }
 
 void add_state(CLI::App& command, Settings& settings) {
@@ -112,6 +117,7 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
   Policy policy;
   policy.retry_after_days = whole_days("--retry-after", settings.retry_after);
   policy.max_attempts = settings.max_attempts;
+  if (!settings.grace.empty()) policy.grace_days = whole_days("--grace", settings.grace);
   std::string_view rule = settings.penalty;
   if (rule.starts_with("flat:")) {
     policy.penalty_is_flat = true;
@@ -239,9 +245,8 @@ cli::Action define_command_line(CLI::App& app) {
     const Settings& s = *settings;
     if (calc_command->parsed()) return calc(parse_terms(s.terms, today(s)), s.calc);
     if (create_command->parsed()) return create_loans(s);
-    bool writes = remind_command->parsed() || record_command->parsed() ||
-                  prepay_command->parsed() || reprice_command->parsed();
-    Store store = open_store(s, !writes);
+    // Only create makes a state file; every other subcommand needs an existing one.
+    Store store = open_store(s, true);
     if (show_command->parsed()) return show(store, s.loan, s.calc.format);
     if (list_command->parsed()) return list(store, s.calc.format);
     if (remind_command->parsed()) return remind(store, today(s), whole_days("--ahead", s.ahead));

@@ -158,11 +158,30 @@ int remind(Store& store, Date today, int ahead_days) {
   return exit_code::success;
 }
 
+// Installments unpaid past their loan's grace period become overdue, with the penalty.
+void apply_grace(Store& store, Date today) {
+  std::map<std::string, std::optional<Loan>> loans;
+  for (auto& item : store.past_grace(today)) {
+    auto [entry, fresh] = loans.try_emplace(item.loan);
+    if (fresh) entry->second = store.find(item.loan);
+    item.state = "overdue";
+    if (item.penalty != 0) {
+      store.save_progress(item);
+      continue;
+    }
+    item.penalty = penalty_for(item.row, entry->second->policy);
+    store.save_progress(item);
+    if (item.penalty > 0) store.charge_penalty(item, today);
+  }
+}
+
 int collect(Store& store, Date today) {
   std::vector<StoredInstallment> items;
   {
-    db::ReadTransaction read(store.database());
+    db::WriteTransaction transaction(store.database());
+    apply_grace(store, today);
     items = store.to_collect(today);
+    transaction.commit();
   }
   OutputStream out(STDOUT_FILENO);
   for (const auto& item : items) {

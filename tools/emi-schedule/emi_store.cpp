@@ -290,6 +290,13 @@ std::vector<StoredInstallment> Store::to_collect(Date today) {
       format_date(today));
 }
 
+std::vector<StoredInstallment> Store::past_grace(Date today) {
+  return select(
+      "i.state = 'due' AND l.grace_days IS NOT NULL AND "
+      "date(i.due_date, printf('+%d days', l.grace_days)) < ?1",
+      format_date(today));
+}
+
 std::optional<StoredResult> Store::result(const std::string& loan, int number, int attempt) {
   auto query = database_.query(
       "SELECT result, code, amount FROM emi_results WHERE loan = ?1 AND n = ?2 AND attempt = ?3",

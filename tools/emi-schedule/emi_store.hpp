@@ -73,6 +73,9 @@ class Store {
   std::vector<StoredInstallment> to_remind(Date from, Date to);
   // Not paid, not overdue, due on or before today, next attempt due on or before today.
   std::vector<StoredInstallment> to_collect(Date today);
+  // Due (not paid, not overdue) installments of loans with a grace period, unpaid more than
+  // that many days after their due date.
+  std::vector<StoredInstallment> past_grace(Date today);
   std::optional<StoredResult> result(const std::string& loan, int number, int attempt);
   void save_result(const std::string& loan, int number, int attempt, const StoredResult& result,
                    Date today);
