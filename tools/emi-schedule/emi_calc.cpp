@@ -17,16 +17,15 @@ JsonValue integer(long long value) {
   return JsonValue::number(std::to_string(value));
 }
 
-Date date_option(std::string_view option, const std::string& text, Date fallback) {
-  if (text.empty()) return fallback;
+}  // namespace
+
+Date date_argument(std::string_view option, const std::string& text) {
   try {
     return parse_date(text);
   } catch (const Error& error) {
     throw Error(exit_code::usage, std::string(option) + ": " + error.what());
   }
 }
-
-}  // namespace
 
 LoanTerms parse_terms(const TermsText& text, Date today) {
   LoanTerms terms;
@@ -44,9 +43,9 @@ LoanTerms parse_terms(const TermsText& text, Date today) {
   }
   terms.months = text.months;
   terms.end_of_month = text.end_of_month;
-  terms.disbursed = date_option("--disbursed", text.disbursed, today);
-  terms.first_due = date_option("--first-due", text.first_due,
-                                add_months(terms.disbursed, 1, terms.end_of_month));
+  terms.disbursed = text.disbursed.empty() ? today : date_argument("--disbursed", text.disbursed);
+  terms.first_due = text.first_due.empty() ? add_months(terms.disbursed, 1, terms.end_of_month)
+                                           : date_argument("--first-due", text.first_due);
   if (days_between(terms.disbursed, terms.first_due) <= 0) {
     throw Error(exit_code::usage, "--first-due must be after --disbursed");
   }

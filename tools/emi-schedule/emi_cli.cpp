@@ -91,14 +91,6 @@ void add_state(CLI::App& command, Settings& settings) {
   cli::add_state_options(command, settings.state, false);
 }
 
-Date date_argument(std::string_view option, const std::string& text) {
-  try {
-    return parse_date(text);
-  } catch (const Error& error) {
-    throw Error(exit_code::usage, std::string(option) + ": " + error.what());
-  }
-}
-
 Date today(const Settings& settings) {
   if (!settings.today.empty()) return date_argument("--today", settings.today);
   return Date(std::chrono::floor<std::chrono::days>(Clock().now()));
