@@ -216,6 +216,25 @@ class EmiCycle(ToolTestCase):
         self.assertError(result, 66, "absent.db")
         self.assertFalse(os.path.exists(self.path("absent.db")))
 
+    def test_concurrent_record_processes_apply_each_result_once(self):
+        for number in range(20):
+            self.emi("create", "--loan", f"L{number}", *LOAN)
+        lines = [{"loan": f"L{loan}", "n": n, "attempt": 1, "result": "paid"}
+                 for loan in range(20) for n in range(1, 13)]
+        self.write("results.jsonl", self.results(*lines))
+        children = [subprocess.Popen([tool_path("emi-schedule"), "record", "--today",
+                                      "2026-02-15", "--db", "loans.db", "--batch", "5",
+                                      "results.jsonl"], stdout=subprocess.PIPE, cwd=self.dir,
+                                     env=self.env) for _ in range(6)]
+        outputs = [child.communicate(timeout=120)[0] for child in children]
+        self.assertEqual([child.returncode for child in children], [0] * 6)
+        applied = [r for out in outputs for r in records(out.decode()) if r["applied"]]
+        self.assertEqual(len(applied), len(lines))
+        self.assertEqual(len({(r["loan"], r["n"]) for r in applied}), len(lines))
+        status = self.emi("status", "--today", "2027-02-01")
+        self.assertEqual({(s["paid"], s["outstanding_principal"]) for s in status},
+                         {(12, "0.00")})
+
     def test_sigkill_during_record_then_rerun_applies_each_result_once(self):
         loans = 150
         for number in range(loans):
