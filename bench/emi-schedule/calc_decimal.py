@@ -16,10 +16,12 @@ at 40 significant digits instead of binary floats:
   where the first due date is one month after disbursal (also clamped).
 
 Interest is computed as (opening x annual percent) / 1200, one division: when the exact value is a
-half-cent tie (e.g. 10% p.a. on an opening of 0.60: exactly 0.005) the 40-digit quotient is exact
-and rounds up, as emi-schedule does. Keeping r = annual / 1200 as a 40-digit Decimal and
-multiplying (what `--naive-interest` does, and what a straight port of numpy-financial's ipmt
-would do) gives 0.004999...98 there, which rounds down: a one-cent difference.
+half-cent tie (13% p.a. on an opening of 68094.00 is exactly 737.685) the 40-digit quotient is
+exact and rounds up to 737.69, as emi-schedule does. Keeping r = annual / 1200 as a 40-digit
+Decimal and multiplying (what `--naive-interest` does, and what a straight port of
+numpy-financial's ipmt would do) gives 737.68499...998 there, which rounds down to 737.68: one
+cent off, and every later row differs. (At 10% or 8.5% the 40-digit r happens to be close enough;
+at 13% or 22% most ties go wrong.)
 
 Prints one JSON object per installment, keys n, due_date, opening, payment, interest, principal,
 closing, money as strings: the bytes `emi-schedule calc` prints for the same loan (2-decimal

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# bench/emi-schedule/run.sh [--quick] [--out DIR]
+#
+# Benchmarks `emi-schedule calc` of a 360-month schedule (target: whole process under 5 ms)
+# against the Python a user would write instead, in the same run:
+#   (a) correctness first, so no speed is reported for a wrong result: emi-schedule calc and
+#       calc_decimal.py (stdlib Python, decimal.Decimal at 40 digits, ROUND_HALF_UP) print
+#       byte-identical JSONL for several loans, including the timed one, a date-clamping one, a
+#       0% one and an exact half-cent tie; the issue's golden figures hold. Any failure stops
+#       the run before timing;
+#   (b) hyperfine -N (no shell in between) of `emi-schedule calc --principal 500000.00 --rate
+#       8.5% --months 360 --disbursed 2026-01-15`, `python3 calc_decimal.py` with the same
+#       arguments, `python3 -c pass` (the interpreter's start-up alone) and `true` (the floor);
+#       when `python3` on PATH is another interpreter (pyenv, say), calc_decimal.py under it
+#       too; the order rotates from one round to the next; each round waits for idle CPUs first;
+#   (c) the Python schedule's compute time inside one process (timeit, no start-up).
+#
+# Full run: 3 hyperfine rounds of 200 runs (20 warmups). --quick: 1 round of 30 runs (5
+# warmups). Raw figures and a Markdown summary go to DIR (default bench/emi-schedule/results/full
+# or .../quick) as run-*, so they sit beside calc.sh's and portfolio.sh's files without touching
+# them; the summary (run-summary.md) is also printed.
+#
+# Environment: EMI (binary; default build-bench-emi/bin/emi-schedule, built with scripts/build if
+# missing), PYTHON (the peer's interpreter; default /usr/bin/python3, the distribution's, which
+# this script installs if missing). The other interpreter is the executable behind `python3` on
+# PATH (sys.executable), so a pyenv shim script is never what is timed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+quick=0
+out=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if ((quick)); then
+  mode=quick hf_rounds=1 hf_runs=30 hf_warmup=5 idle_wait=5 timeit_number=20
+else
+  mode=full hf_rounds=3 hf_runs=200 hf_warmup=20 idle_wait=20 timeit_number=200
+fi
+out=${out:-$here/results/$mode}
+loan=(--principal 500000.00 --rate 8.5% --months 360 --disbursed 2026-01-15)
+
+# --- tools -------------------------------------------------------------------------------------
+missing=()
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+[[ -x /usr/bin/python3 ]] || missing+=(python3)
+if ((${#missing[@]})); then
+  echo "run.sh: installing ${missing[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+fi
+PYTHON=${PYTHON:-/usr/bin/python3}
+PATH_PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo "$PYTHON")
+[[ $(readlink -f "$PATH_PYTHON") == "$(readlink -f "$PYTHON")" ]] && PATH_PYTHON=""
+PEER=$here/calc_decimal.py
+EMI=${EMI:-$root/build-bench-emi/bin/emi-schedule}
+if [[ ! -x $EMI ]]; then
+  echo "run.sh: building emi-schedule in $root/build-bench-emi" >&2
+  "$root/scripts/build" "$root/build-bench-emi" >&2
+fi
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ beside calc_decimal.py
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/emi-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+rm -f "$out"/run-*
+failures=0
+check() {  # check DESCRIPTION COMMAND...: record a correctness check
+  if "${@:2}"; then echo "ok   $1" >>"$out/run-checks.txt"; else
+    echo "FAIL $1" >>"$out/run-checks.txt"; failures=$((failures + 1)); fi
+}
+
+# --- machine -----------------------------------------------------------------------------------
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "mode: $mode"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "cores: $(nproc)"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "kernel: $(uname -r)"
+  echo "emi-schedule: $EMI ($("$EMI" --version 2>&1 | head -1)), binary built \
+$(date -u -r "$EMI" +%Y-%m-%dT%H:%M:%SZ)"
+  cache=$(dirname "$(dirname "$EMI")")/CMakeCache.txt
+  if [[ -f $cache ]]; then
+    echo "built from source dir: $(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$cache"), \
+build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$cache")"
+  fi
+  echo "source tree at run time: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), \
+$(git -C "$root" status --porcelain -- . ':!bench' 2>/dev/null | wc -l) uncommitted file(s) outside bench/ \
+($(git -C "$root" status --porcelain -- . ':!bench' 2>/dev/null | awk '{print $2}' | paste -sd' ' -))"
+  echo "last commit touching tools/ or libcore/ before the binary was built: \
+$(git -C "$root" log -1 --format=%h --until="$(date -u -r "$EMI" +%Y-%m-%dT%H:%M:%SZ)" -- tools libcore)"
+  echo "hyperfine: $(hyperfine --version)"
+  echo "python (the peer): $PYTHON ($("$PYTHON" --version 2>&1))"
+  echo "python3 on PATH: $(command -v python3 || echo none)${PATH_PYTHON:+, runs $PATH_PYTHON \
+($("$PATH_PYTHON" --version 2>&1)), also timed}"
+  echo "true: $(type -P true) (looked up through PATH by hyperfine)"
+  echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$out/run-machine.txt"
+cat "$out/run-machine.txt" >&2
+
+# --- (a) correctness, before anything is timed -------------------------------------------------
+# same_output NAME PRINCIPAL RATE MONTHS DISBURSED: both print the same bytes (kept in $work/NAME.*)
+same_output() {
+  local name=$1 args=(--principal "$2" --rate "$3" --months "$4" --disbursed "$5")
+  "$EMI" calc "${args[@]}" >"$work/$name.emi" 2>>"$work/stderr" || return 1
+  "$PYTHON" "$PEER" "${args[@]}" >"$work/$name.py" 2>>"$work/stderr" || return 1
+  cmp -s "$work/$name.emi" "$work/$name.py" || {
+    echo "  first difference: $(diff "$work/$name.emi" "$work/$name.py" | head -3 | paste -sd' ' -)" \
+      >>"$out/run-checks.txt"
+    return 1
+  }
+}
+rows_are() { [[ $(wc -l <"$1") -eq $2 ]]; }
+check "calc 500000.00 8.5% 360 (the timed loan): emi-schedule = calc_decimal.py, byte for byte" \
+  same_output timed 500000.00 8.5% 360 2026-01-15
+check "... 360 rows" rows_are "$work/timed.emi" 360
+check "... the same bytes with the timed command's exact argv" \
+  bash -c '"$1" calc "${@:3}" | cmp -s - "$2"' _ "$EMI" "$work/timed.emi" "${loan[@]}"
+cp "$work/timed.emi" "$out/run-schedule-360.jsonl"
+check "calc 100000.00 10% 12: emi-schedule = calc_decimal.py" same_output a 100000.00 10% 12 2026-01-15
+check "calc 120000.00 0% 12: emi-schedule = calc_decimal.py" same_output b 120000.00 0% 12 2026-01-15
+check "calc 2500000.00 7.25% 240: emi-schedule = calc_decimal.py" \
+  same_output c 2500000.00 7.25% 240 2026-01-15
+check "calc 100000.00 10% 12 disbursed 2024-01-31 (first due 2024-02-29, the 29th after): same" \
+  same_output d 100000.00 10% 12 2024-01-31
+check "calc 500000.00 850bp 240 disbursed 2027-12-31: same" same_output e 500000.00 850bp 240 2027-12-31
+check "calc 100002.07 13% 12 (month 5: 68094.00 x 13%/12 = 737.685 exactly, a half-cent tie): same" \
+  same_output tie 100002.07 13% 12 2026-01-15
+"$PYTHON" "$PEER" --naive-interest --principal 100002.07 --rate 13% --months 12 \
+  --disbursed 2026-01-15 >"$work/tie.naive"
+check "... and interest = opening x r with r as a 40-digit Decimal (--naive-interest) differs" \
+  bash -c '! cmp -s "$1" "$2"' _ "$work/tie.emi" "$work/tie.naive"
+golden() {  # the issue's figures, read from emi-schedule's output; problems go to run-checks.txt
+  "$PYTHON" - "$work/a.emi" "$work/b.emi" "$work/timed.emi" >>"$out/run-checks.txt" <<'EOF'
+import json, sys
+from decimal import Decimal
+a, b, t = ([json.loads(line) for line in open(path)] for path in sys.argv[1:4])
+problems = []
+def expect(what, got, want):
+    if got != want:
+        problems.append(f"{what}: {got}, expected {want}")
+expect("100000 10% 12: EMI", a[0]["payment"], "8791.59")
+expect("... first interest", a[0]["interest"], "833.33")
+expect("... last payment", a[-1]["payment"], "8791.56")
+expect("... total interest", str(sum(Decimal(r["interest"]) for r in a)), "5499.05")
+expect("120000 0% 12: payments", {r["payment"] for r in b}, {"10000.00"})
+expect("360 months: last closing", t[-1]["closing"], "0.00")
+expect("... principal repaid", str(sum(Decimal(r["principal"]) for r in t)), "500000.00")
+expect("... first due, last due", (t[0]["due_date"], t[-1]["due_date"]), ("2026-02-15", "2056-01-15"))
+for p in problems:
+    print("  " + p)
+sys.exit(1 if problems else 0)
+EOF
+}
+check "golden: 100000 10% 12 EMI 8791.59, interest 833.33, last 8791.56, total interest 5499.05; \
+120000 0% 12 pays 10000.00 each; 360 months repays 500000.00 and ends at 0.00" \
+  golden
+if [[ -n $PATH_PYTHON ]]; then
+  check "calc 500000.00 8.5% 360 under $PATH_PYTHON (python3 on PATH): the same bytes" \
+    bash -c '"$1" "$2" "${@:4}" | cmp -s - "$3"' _ "$PATH_PYTHON" "$PEER" "$work/timed.emi" "${loan[@]}"
+fi
+if ((failures)); then
+  cat "$out/run-checks.txt" >&2
+  sed 's/^/  stderr: /' "$work/stderr" >&2 || true
+  echo "run.sh: $failures correctness check(s) failed before timing; nothing timed" >&2
+  exit 1
+fi
+
+# --- (b) whole-process time --------------------------------------------------------------------
+# Other work on this 2-core machine moves millisecond timings a lot, so before each round wait
+# until the CPUs have been at most $idle_max% busy for a second (up to $idle_wait s; the busy
+# share is recorded in run-rounds.tsv either way).
+busy_pct() {  # CPU time used (by anything) over the next second, in percent of all CPUs
+  local a b
+  read -ra a < <(head -1 /proc/stat); sleep 1; read -ra b < <(head -1 /proc/stat)
+  local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  echo $((total > 0 ? 100 * (total - idle) / total : 0))
+}
+wait_quiet() {  # wait_quiet: print the busy share once it is low enough, or when time is up
+  local start=$SECONDS busy
+  while busy=$(busy_pct); ((busy > idle_max && SECONDS - start < idle_wait)); do
+    echo "run.sh: CPUs ${busy}% busy, waiting (${idle_wait}s at most)" >&2
+  done
+  echo "$busy"
+}
+idle_max=10
+names=("true" "emi-schedule calc (360)" "python3 calc_decimal.py (360)" "python3 -c pass")
+commands=("true" "$EMI calc ${loan[*]}" "$PYTHON $PEER ${loan[*]}" "$PYTHON -c pass")
+if [[ -n $PATH_PYTHON ]]; then
+  names+=("PATH python3 calc_decimal.py (360)")
+  commands+=("$PATH_PYTHON $PEER ${loan[*]}")
+fi
+printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$out/run-rounds.tsv"
+for round in $(seq "$hf_rounds"); do
+  busy=$(wait_quiet)
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  echo "run.sh: round $round/$hf_rounds (CPUs ${busy}% busy just before, loadavg $load)" >&2
+  args=()
+  for i in "${!names[@]}"; do  # rotate the order by one place each round
+    j=$(((i + round - 1) % ${#names[@]}))
+    args+=(-n "${names[j]}" "${commands[j]}")
+  done
+  hyperfine -N --style basic --warmup "$hf_warmup" --runs "$hf_runs" \
+    --export-json "$out/run-$round.json" "${args[@]}" >"$out/run-$round.txt" 2>&1
+  printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/run-rounds.tsv"
+done
+
+# --- (c) the Python schedule without start-up --------------------------------------------------
+"$PYTHON" - "$here" "$timeit_number" >"$out/run-inprocess.txt" <<'EOF'
+import datetime, decimal, json, sys, timeit
+sys.path.insert(0, sys.argv[1])
+import calc_decimal as c
+number = int(sys.argv[2])
+decimal.getcontext().prec = 40
+dumps = json.JSONEncoder(separators=(",", ":")).encode
+args = (decimal.Decimal("500000.00"), c.parse_rate_percent("8.5%"), 360, datetime.date(2026, 2, 15))
+def run():  # the schedule and its JSON text, as main() makes them, without writing
+    return "".join(dumps(row) + "\n" for row in c.schedule(*args))
+times = timeit.repeat(run, number=number, repeat=5)
+print(f"python in-process, schedule + JSON text of 500000.00 8.5% 360 (best of 5 x {number}): "
+      f"{min(times) / number * 1000:.3f} ms per schedule")
+EOF
+check "the timed schedule is unchanged after the timed runs" \
+  bash -c '"$1" calc "${@:3}" | cmp -s - "$2"' _ "$EMI" "$out/run-schedule-360.jsonl" "${loan[@]}"
+echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/run-machine.txt"
+
+"$PYTHON" "$here/summarize.py" "$out" | tee "$out/run-summary.md"
+if ((failures)); then
+  echo "run.sh: $failures correctness check(s) failed, see $out/run-checks.txt" >&2
+  exit 1
+fi
