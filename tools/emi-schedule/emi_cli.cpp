@@ -26,6 +26,7 @@ struct Settings {
   std::string non_retryable = "R02,R03,R04,R07,R10";
   std::string ahead = "1d";
   std::string grace;
+  ProgressMode progress = ProgressMode::automatic;
   bool skip_invalid = false;
   int batch = 1000;
   std::string from;
@@ -146,7 +147,7 @@ int create_loans(const Settings& settings) {
     // Checked before the state file is opened: a bad policy option creates nothing.
     Policy policy = policy_of(settings, decimal::currency(settings.terms.currency));
     Store store = open_store(settings, false);
-    return create_from(store, settings.from, settings.terms, policy, day);
+    return create_from(store, settings.from, settings.terms, policy, day, settings.progress);
   }
   if (settings.loan.empty()) throw Error(exit_code::usage, "create needs --loan or --from");
   if (settings.terms.principal.empty() || settings.terms.rate.empty() ||
@@ -177,6 +178,7 @@ cli::Action define_command_line(CLI::App& app) {
       ->type_name("FILE")
       ->excludes(loan_option);
   add_terms_options(*create_command, *settings, false);
+  cli::add_progress_option(*create_command, settings->progress);
   add_policy_options(*create_command, *settings);
   add_state(*create_command, *settings);
 

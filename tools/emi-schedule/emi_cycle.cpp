@@ -9,6 +9,7 @@
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/progress.hpp"
 #include "sluice/signals.hpp"
 #include "sluice/timeutil.hpp"
 
@@ -455,11 +456,15 @@ TermsText terms_of(JsonlReader& reader, const Record& record, const TermsText& d
 }  // namespace
 
 int create_from(Store& store, const std::string& path, const TermsText& defaults,
-                const Policy& policy, Date today) {
-  JsonlReader reader(path == "-" ? std::vector<std::string>{} : std::vector<std::string>{path});
+                const Policy& policy, Date today, ProgressMode progress_mode) {
+  std::vector<std::string> inputs;
+  if (path != "-") inputs.push_back(path);
+  JsonlReader reader(inputs);
+  Progress progress(progress_mode, "emi-schedule create", total_input_bytes(inputs));
   long long created = 0, unchanged = 0;
   db::WriteTransaction transaction(store.database());
   while (auto record = reader.next()) {
+    progress.update(reader.bytes_read(), static_cast<std::uint64_t>(created + unchanged));
     const JsonValue* id = record->value.find("loan");
     if (id == nullptr || !id->is_string() || id->text().empty()) {
       reader.reject(*record, "field \"loan\" must be a non-empty string");
@@ -477,6 +482,7 @@ int create_from(Store& store, const std::string& path, const TermsText& defaults
     }
   }
   transaction.commit();
+  progress.finish();
   OutputStream out(STDOUT_FILENO);
   out.write_line(to_json(
       JsonValue::object({{"created", integer(created)}, {"unchanged", integer(unchanged)}})));

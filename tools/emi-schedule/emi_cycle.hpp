@@ -9,6 +9,7 @@
 #include "emi_calc.hpp"
 #include "emi_store.hpp"
 #include "sluice/cli.hpp"
+#include "sluice/progress.hpp"
 
 namespace sluice::emi {
 
@@ -44,7 +45,7 @@ int create(Store& store, const Loan& loan);
 // interest_rounding; missing ones come from `defaults`. A bad record (65, with its line)
 // creates nothing. Prints one summary record.
 int create_from(Store& store, const std::string& path, const TermsText& defaults,
-                const Policy& policy, Date today);
+                const Policy& policy, Date today, ProgressMode progress);
 int show(Store& store, const std::string& loan, cli::Format format);
 int list(Store& store, cli::Format format);
 int remind(Store& store, Date today, int ahead_days);
