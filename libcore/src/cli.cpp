@@ -233,6 +233,16 @@ Duration duration_option(std::string_view option, std::string_view text) {
   return with_option_name(option, [&] { return parse_duration(text); });
 }
 
+std::int64_t duration_in_units(std::string_view option, std::string_view text, Duration unit,
+                               std::string_view unit_name) {
+  Duration duration = duration_option(option, text);
+  if (duration.count() % unit.count() != 0) {
+    throw Error(exit_code::usage,
+                fmt::format("{}: '{}' is not a whole number of {}", option, text, unit_name));
+  }
+  return duration.count() / unit.count();
+}
+
 void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> define) {
   auto defined = std::make_shared<bool>(false);
   auto once = [&subcommand, define = std::move(define), defined] {

@@ -32,6 +32,18 @@ TEST(SizeOption, ParsesUnits) {
   EXPECT_EQ(testing::exit_status_of([] { size_option("--s", "MiB"); }), exit_code::usage);
 }
 
+TEST(DurationOption, CountsWholeUnitsAndRefusesFractions) {
+  EXPECT_EQ(duration_in_units("--base", "1s", std::chrono::milliseconds(1), "milliseconds"), 1000);
+  EXPECT_EQ(duration_in_units("--grace", "48h", std::chrono::days(1), "days"), 2);
+  try {
+    duration_in_units("--grace", "36h", std::chrono::days(1), "days");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::usage);
+    EXPECT_EQ(std::string(error.what()), "--grace: '36h' is not a whole number of days");
+  }
+}
+
 TEST(DurationOption, NamesTheOptionInErrors) {
   try {
     duration_option("--lease", "soon");

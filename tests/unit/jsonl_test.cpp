@@ -27,6 +27,13 @@ JsonValue parse(std::string_view text) {
   return outcome.value.value_or(JsonValue());
 }
 
+TEST(JsonValue, IntegerIsANumberWithItsDecimalText) {
+  JsonValue value = JsonValue::integer(-9223372036854775807LL);
+  EXPECT_TRUE(value.is_number());
+  EXPECT_EQ(value.text(), "-9223372036854775807");
+  EXPECT_EQ(to_json(JsonValue::object({{"n", JsonValue::integer(12)}})), "{\"n\":12}");
+}
+
 TEST(JsonParser, KeepsMemberOrderAndNumberText) {
   auto value = parse(R"({"b":1.0000000000000000000001,"a":"x","c":[true,null,-0]})");
   ASSERT_EQ(value.members().size(), 3u);

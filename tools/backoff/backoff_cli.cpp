@@ -47,12 +47,7 @@ struct Settings {
 };
 
 std::int64_t whole_milliseconds(std::string_view option, const std::string& text) {
-  Duration duration = cli::duration_option(option, text);
-  if (duration.count() % 1000 != 0) {
-    throw Error(exit_code::usage,
-                fmt::format("{}: '{}' is not a whole number of milliseconds", option, text));
-  }
-  return duration.count() / 1000;
+  return cli::duration_in_units(option, text, std::chrono::milliseconds(1), "milliseconds");
 }
 
 ScheduleSettings schedule_settings(const Settings& settings) {
@@ -155,10 +150,6 @@ void add_run_options(CLI::App& command, Settings& settings) {
   command.add_flag("--quiet,-q", settings.quiet, "No notes about retries on stderr");
 }
 
-JsonValue integer(std::int64_t value) {
-  return JsonValue::number(std::to_string(value));
-}
-
 int print_schedule(const Settings& settings) {
   if (settings.attempts < 1)
     throw Error(exit_code::usage, "schedule needs --attempts of 1 or more");
@@ -177,15 +168,15 @@ int print_schedule(const Settings& settings) {
     total += delay.sleep_ms;
     total_min += delay.min_ms;
     total_max += delay.max_ms;
-    printer.print(JsonValue::object({{"attempt", integer(delay.attempt)},
-                                     {"after_failures", integer(delay.after_failures)},
-                                     {"ceiling_ms", integer(delay.ceiling_ms)},
-                                     {"min_ms", integer(delay.min_ms)},
-                                     {"max_ms", integer(delay.max_ms)},
-                                     {"sleep_ms", integer(delay.sleep_ms)},
-                                     {"total_ms", integer(total)},
-                                     {"total_min_ms", integer(total_min)},
-                                     {"total_max_ms", integer(total_max)}}));
+    printer.print(JsonValue::object({{"attempt", JsonValue::integer(delay.attempt)},
+                                     {"after_failures", JsonValue::integer(delay.after_failures)},
+                                     {"ceiling_ms", JsonValue::integer(delay.ceiling_ms)},
+                                     {"min_ms", JsonValue::integer(delay.min_ms)},
+                                     {"max_ms", JsonValue::integer(delay.max_ms)},
+                                     {"sleep_ms", JsonValue::integer(delay.sleep_ms)},
+                                     {"total_ms", JsonValue::integer(total)},
+                                     {"total_min_ms", JsonValue::integer(total_min)},
+                                     {"total_max_ms", JsonValue::integer(total_max)}}));
   }
   printer.finish();
   out.flush();
@@ -206,8 +197,8 @@ int print_simulation(const Settings& settings) {
     SimulationResult result = simulate(simulation, strategy);
     printer.print(JsonValue::object(
         {{"strategy", JsonValue::string(result.strategy)},
-         {"clients", integer(simulation.clients)},
-         {"runs", integer(simulation.runs)},
+         {"clients", JsonValue::integer(simulation.clients)},
+         {"runs", JsonValue::integer(simulation.runs)},
          {"mean_calls", JsonValue::number(fmt::format("{:.1f}", result.mean_calls))},
          {"mean_completion_ms",
           JsonValue::number(fmt::format("{:.1f}", result.mean_completion_ms))}}));

@@ -13,10 +13,6 @@ JsonValue amount(const LoanTerms& terms, std::int64_t minor) {
   return JsonValue::string(decimal::format_amount(minor, terms.currency.exponent));
 }
 
-JsonValue integer(long long value) {
-  return JsonValue::number(std::to_string(value));
-}
-
 }  // namespace
 
 Date date_argument(std::string_view option, const std::string& text) {
@@ -56,7 +52,7 @@ LoanTerms parse_terms(const TermsText& text, Date today) {
 }
 
 JsonValue installment_record(const LoanTerms& terms, const Installment& row) {
-  return JsonValue::object({{"n", integer(row.number)},
+  return JsonValue::object({{"n", JsonValue::integer(row.number)},
                             {"due_date", JsonValue::string(format_date(row.due))},
                             {"opening", amount(terms, row.opening)},
                             {"payment", amount(terms, row.payment)},
@@ -71,12 +67,12 @@ JsonValue summary_record(const LoanTerms& terms, const Schedule& schedule) {
        {"currency", JsonValue::string(terms.currency.code)},
        {"principal", amount(terms, terms.principal)},
        {"rate", JsonValue::string(decimal::format_rate(terms.annual_rate))},
-       {"months", integer(terms.months)},
+       {"months", JsonValue::integer(terms.months)},
        {"emi", amount(terms, schedule.emi)},
        {"total_interest", amount(terms, schedule.total_interest)},
        {"total_paid", amount(terms, schedule.total_paid)},
        {"bpi", amount(terms, schedule.broken_period_interest)},
-       {"bpi_days", integer(schedule.broken_period_days)},
+       {"bpi_days", JsonValue::integer(schedule.broken_period_days)},
        {"disbursed", JsonValue::string(format_date(terms.disbursed))},
        {"first_due", JsonValue::string(format_date(terms.first_due))},
        {"last_due", JsonValue::string(format_date(schedule.installments.back().due))},

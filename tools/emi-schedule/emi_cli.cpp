@@ -98,12 +98,8 @@ Date today(const Settings& settings) {
 }
 
 int whole_days(std::string_view option, const std::string& text) {
-  Duration duration = cli::duration_option(option, text);
-  if (duration.count() % (86400LL * 1'000'000) != 0) {
-    throw Error(exit_code::usage,
-                fmt::format("{}: '{}' is not a whole number of days", option, text));
-  }
-  return static_cast<int>(duration.count() / (86400LL * 1'000'000));
+  // At most 36500d (parse_duration's limit), so the count fits an int.
+  return static_cast<int>(cli::duration_in_units(option, text, std::chrono::days(1), "days"));
 }
 
 Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
@@ -125,14 +121,7 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
     throw Error(exit_code::usage,
                 fmt::format("--penalty: '{}' is not flat:AMOUNT or percent:RATE", rule));
   }
-  policy.non_retryable.clear();
-  std::size_t start = 0;
-  const std::string& codes = settings.non_retryable;
-  while (start < codes.size()) {
-    auto comma = std::min(codes.find(',', start), codes.size());
-    if (comma > start) policy.non_retryable.insert(codes.substr(start, comma - start));
-    start = comma + 1;
-  }
+  policy.non_retryable = split_codes(settings.non_retryable);
   return policy;
 }
 

@@ -19,9 +19,6 @@ namespace {
 JsonValue money(const decimal::Currency& currency, std::int64_t minor) {
   return JsonValue::string(decimal::format_amount(minor, currency.exponent));
 }
-JsonValue integer(long long value) {
-  return JsonValue::number(std::to_string(value));
-}
 JsonValue text(std::string value) {
   return JsonValue::string(std::move(value));
 }
@@ -30,14 +27,14 @@ JsonValue installment_state(const StoredInstallment& item) {
   const auto& c = item.currency;
   return JsonValue::object(
       {{"loan", text(item.loan)},
-       {"n", integer(item.row.number)},
+       {"n", JsonValue::integer(item.row.number)},
        {"due_date", text(format_date(item.row.due))},
        {"payment", money(c, item.row.payment)},
        {"interest", money(c, item.row.interest)},
        {"principal", money(c, item.row.principal)},
        {"closing", money(c, item.row.closing)},
        {"state", text(item.state)},
-       {"attempts", integer(item.attempts)},
+       {"attempts", JsonValue::integer(item.attempts)},
        {"penalty", money(c, item.penalty)},
        {"paid", money(c, item.paid_penalty + item.paid_interest + item.paid_principal)},
        {"outstanding", money(c, item.outstanding())}});
@@ -122,7 +119,7 @@ int create(Store& store, const Loan& loan) {
                                  {"currency", text(loan.terms.currency.code)},
                                  {"principal", money(loan.terms.currency, loan.terms.principal)},
                                  {"emi", money(loan.terms.currency, schedule.emi)},
-                                 {"months", integer(loan.terms.months)},
+                                 {"months", JsonValue::integer(loan.terms.months)},
                                  {"first_due", text(format_date(loan.terms.first_due))}})));
   out.flush();
   return exit_code::success;
@@ -146,7 +143,7 @@ int remind(Store& store, Date today, int ahead_days) {
   OutputStream out(STDOUT_FILENO);
   for (auto& item : store.to_remind(today, until)) {
     out.write_line(to_json(JsonValue::object({{"loan", text(item.loan)},
-                                              {"n", integer(item.row.number)},
+                                              {"n", JsonValue::integer(item.row.number)},
                                               {"due_date", text(format_date(item.row.due))},
                                               {"amount", money(item.currency, item.outstanding())},
                                               {"currency", text(item.currency.code)}})));
@@ -189,8 +186,8 @@ int collect(Store& store, Date today) {
     int attempt = item.attempts + 1;
     out.write_line(to_json(
         JsonValue::object({{"loan", text(item.loan)},
-                           {"n", integer(item.row.number)},
-                           {"attempt", integer(attempt)},
+                           {"n", JsonValue::integer(item.row.number)},
+                           {"attempt", JsonValue::integer(attempt)},
                            {"amount", money(item.currency, item.outstanding())},
                            {"currency", text(item.currency.code)},
                            {"due_date", text(format_date(item.row.due))},
@@ -299,8 +296,8 @@ JsonValue outcome_record(const ReadResult& read, const Outcome& outcome,
                          const std::optional<StoredInstallment>& item) {
   const PaymentResult& result = read.result;
   std::vector<JsonValue::Member> members{{"loan", text(result.loan)},
-                                         {"n", integer(result.number)},
-                                         {"attempt", integer(result.attempt)},
+                                         {"n", JsonValue::integer(result.number)},
+                                         {"attempt", JsonValue::integer(result.attempt)},
                                          {"result", text(result.paid ? "paid" : "failed")},
                                          {"applied", JsonValue::boolean(outcome.applied)}};
   if (!outcome.applied) members.emplace_back("reason", text(outcome.reason));
@@ -366,7 +363,7 @@ int list(Store& store, cli::Format format) {
                                      {"currency", text(terms.currency.code)},
                                      {"principal", money(terms.currency, terms.principal)},
                                      {"rate", text(decimal::format_rate(terms.annual_rate))},
-                                     {"months", integer(terms.months)},
+                                     {"months", JsonValue::integer(terms.months)},
                                      {"disbursed", text(format_date(terms.disbursed))},
                                      {"first_due", text(format_date(terms.first_due))}}));
   }
@@ -400,17 +397,17 @@ int status(Store& store, const std::optional<std::string>& loan, Date today, cli
         due_amount += item.outstanding();
       }
     }
-    printer.print(
-        JsonValue::object({{"loan", text(id)},
-                           {"currency", text(currency.code)},
-                           {"installments", integer(static_cast<long long>(items.size()))},
-                           {"paid", integer(paid)},
-                           {"due", integer(due)},
-                           {"due_amount", money(currency, due_amount)},
-                           {"overdue", integer(overdue)},
-                           {"overdue_amount", money(currency, overdue_amount)},
-                           {"penalties", money(currency, penalties)},
-                           {"outstanding_principal", money(currency, outstanding_principal)}}));
+    printer.print(JsonValue::object(
+        {{"loan", text(id)},
+         {"currency", text(currency.code)},
+         {"installments", JsonValue::integer(static_cast<long long>(items.size()))},
+         {"paid", JsonValue::integer(paid)},
+         {"due", JsonValue::integer(due)},
+         {"due_amount", money(currency, due_amount)},
+         {"overdue", JsonValue::integer(overdue)},
+         {"overdue_amount", money(currency, overdue_amount)},
+         {"penalties", money(currency, penalties)},
+         {"outstanding_principal", money(currency, outstanding_principal)}}));
   }
   printer.finish();
   out.flush();
@@ -484,8 +481,8 @@ int create_from(Store& store, const std::string& path, const TermsText& defaults
   transaction.commit();
   progress.finish();
   OutputStream out(STDOUT_FILENO);
-  out.write_line(to_json(
-      JsonValue::object({{"created", integer(created)}, {"unchanged", integer(unchanged)}})));
+  out.write_line(to_json(JsonValue::object(
+      {{"created", JsonValue::integer(created)}, {"unchanged", JsonValue::integer(unchanged)}})));
   out.flush();
   return exit_code::success;
 }
@@ -525,14 +522,17 @@ Split split_at(Store& store, const std::string& id, Date on) {
 int print_revision(const Split& split, int revision, std::string_view kind, Date on,
                    const Remainder& remainder, std::vector<JsonValue::Member> extra) {
   const auto& currency = split.loan.terms.currency;
-  std::vector<JsonValue::Member> members{
-      {"loan", text(split.loan.id)},     {"revision", integer(revision)},
-      {"kind", text(std::string(kind))}, {"on", text(format_date(on))},
-      {"after", integer(split.after)},   {"balance", money(currency, split.balance)}};
+  std::vector<JsonValue::Member> members{{"loan", text(split.loan.id)},
+                                         {"revision", JsonValue::integer(revision)},
+                                         {"kind", text(std::string(kind))},
+                                         {"on", text(format_date(on))},
+                                         {"after", JsonValue::integer(split.after)},
+                                         {"balance", money(currency, split.balance)}};
   for (auto& member : extra) members.push_back(std::move(member));
   members.emplace_back("emi", money(currency, remainder.emi));
   members.emplace_back(
-      "months", integer(split.after + static_cast<long long>(remainder.installments.size())));
+      "months",
+      JsonValue::integer(split.after + static_cast<long long>(remainder.installments.size())));
   OutputStream out(STDOUT_FILENO);
   out.write_line(to_json(JsonValue::object(std::move(members))));
   out.flush();

@@ -120,7 +120,9 @@ std::string join(const std::set<std::string>& codes) {
   return text;
 }
 
-std::set<std::string> split(const std::string& text) {
+}  // namespace
+
+std::set<std::string> split_codes(const std::string& text) {
   std::set<std::string> codes;
   std::size_t start = 0;
   while (start < text.size()) {
@@ -131,6 +133,8 @@ std::set<std::string> split(const std::string& text) {
   }
   return codes;
 }
+
+namespace {
 
 StoredInstallment read_installment(db::Statement& row) {
   StoredInstallment item;
@@ -244,7 +248,7 @@ std::optional<Loan> Store::find(const std::string& id) {
   p.penalty_is_flat = !row.is_null(14);
   if (p.penalty_is_flat) p.penalty_flat = row.integer(14);
   p.penalty_rate = decimal::make_fraction(row.integer(15), row.integer(16));
-  p.non_retryable = split(row.text(17));
+  p.non_retryable = split_codes(row.text(17));
   if (!row.is_null(18)) p.grace_days = static_cast<int>(row.integer(18));
   return loan;
 }

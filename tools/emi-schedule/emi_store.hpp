@@ -24,6 +24,9 @@ struct Policy {
   std::optional<int> grace_days;  // unpaid this many days after the due date: overdue
 };
 
+// "R02,R03" -> {"R02", "R03"} (empty items dropped): failure codes as options and as stored.
+std::set<std::string> split_codes(const std::string& text);
+
 struct Loan {
   std::string id;
   LoanTerms terms;

@@ -17,23 +17,20 @@ void add_instant(std::vector<JsonValue::Member>& members, std::string_view name,
                        instant ? JsonValue::string(format_instant(*instant)) : JsonValue::null());
 }
 
-JsonValue integer(std::int64_t value) {
-  return JsonValue::number(std::to_string(value));
-}
-
 JsonValue row_json(const KeyRow& row, Instant now) {
   std::vector<JsonValue::Member> members;
   members.emplace_back("scope", JsonValue::string(row.scope));
   members.emplace_back("key", JsonValue::string(row.key));
   members.emplace_back("state", JsonValue::string(std::string(row.state_at(now))));
-  members.emplace_back("attempt", integer(row.attempt));
+  members.emplace_back("attempt", JsonValue::integer(row.attempt));
   members.emplace_back("fingerprint", JsonValue::string(row.fingerprint));
   add_instant(members, "created_at", row.created_at);
   add_instant(members, "lease_until", row.lease_until);
   add_instant(members, "completed_at", row.completed_at);
   add_instant(members, "expires_at", row.expires_at);
-  members.emplace_back("exit", row.exit_status ? integer(*row.exit_status) : JsonValue::null());
-  members.emplace_back("stored_bytes", integer(row.stored_bytes));
+  members.emplace_back("exit",
+                       row.exit_status ? JsonValue::integer(*row.exit_status) : JsonValue::null());
+  members.emplace_back("stored_bytes", JsonValue::integer(row.stored_bytes));
   return JsonValue::object(std::move(members));
 }
 
@@ -157,11 +154,11 @@ int stats(Store& store, const Clock& clock, const std::string& scope, cli::Forma
     }
   });
   RecordPrinter printer(out, format);
-  printer.print(JsonValue::object({{"keys", integer(keys)},
-                                   {"in_progress", integer(in_progress)},
-                                   {"completed", integer(completed)},
-                                   {"expired", integer(expired)},
-                                   {"stored_bytes", integer(bytes)}}));
+  printer.print(JsonValue::object({{"keys", JsonValue::integer(keys)},
+                                   {"in_progress", JsonValue::integer(in_progress)},
+                                   {"completed", JsonValue::integer(completed)},
+                                   {"expired", JsonValue::integer(expired)},
+                                   {"stored_bytes", JsonValue::integer(bytes)}}));
   printer.finish();
   return exit_code::success;
 }

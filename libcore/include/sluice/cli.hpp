@@ -59,6 +59,11 @@ Clock make_clock(const StateOptions& options);
 // Parses a duration option's value, naming the option in the error (exit 2).
 Duration duration_option(std::string_view option, std::string_view text);
 
+// A duration option that must be a whole number of `unit` (named `unit_name` in the error,
+// e.g. "milliseconds", "days"): the count of units. Error(2) naming the option otherwise.
+std::int64_t duration_in_units(std::string_view option, std::string_view text, Duration unit,
+                               std::string_view unit_name);
+
 // Declares `subcommand`'s options only when the command line selects it and gives it options
 // (or asks for --help-all): a tool with several subcommands then pays at start-up only for
 // the options it uses, and `TOOL SUBCOMMAND -- CMD` for none, which matters for wrappers run

@@ -28,6 +28,7 @@ class JsonValue {
   static JsonValue boolean(bool value);
   // `text` must be a valid JSON number; it is kept verbatim.
   static JsonValue number(std::string text);
+  static JsonValue integer(long long value) { return number(std::to_string(value)); }
   static JsonValue string(std::string text);
   static JsonValue array(std::vector<JsonValue> items);
   static JsonValue object(std::vector<Member> members);
