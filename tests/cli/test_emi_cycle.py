@@ -205,6 +205,13 @@ class EmiCycle(ToolTestCase):
             self.assertError(result, 65, "<stdin>:2", fragment)
             self.assertEqual(self.dump(), before)
 
+    def applied(self):
+        connection = sqlite3.connect(self.path("loans.db"))
+        try:
+            return connection.execute("SELECT count(*) FROM emi_results").fetchone()[0]
+        finally:
+            connection.close()
+
     def dump(self):
         connection = sqlite3.connect(self.path("loans.db"))
         rows = list(connection.iterdump())
@@ -251,13 +258,17 @@ class EmiCycle(ToolTestCase):
                                           "2026-02-15", "--db", "loans.db", "--batch", "7"],
                                          stdin=source, stdout=subprocess.DEVNULL, cwd=self.dir,
                                          env=self.env)
-                time.sleep(generator.uniform(0.02, 0.12))
+                # Kill once the run has committed something new (an event, not a time: a
+                # sanitizer build starts far slower), a little later still.
+                before = applied_after_kill[-1] if applied_after_kill else 0
+                deadline = time.monotonic() + 60
+                while (child.poll() is None and self.applied() <= before
+                       and time.monotonic() < deadline):
+                    time.sleep(0.005)
+                time.sleep(generator.uniform(0.0, 0.03))
                 child.send_signal(signal.SIGKILL)
                 child.wait()
-            connection = sqlite3.connect(self.path("loans.db"))
-            applied_after_kill.append(
-                connection.execute("SELECT count(*) FROM emi_results").fetchone()[0])
-            connection.close()
+            applied_after_kill.append(self.applied())
         self.assertEqual(applied_after_kill, sorted(applied_after_kill))
         self.assertTrue(any(0 < count < len(lines) for count in applied_after_kill),
                         applied_after_kill)
