@@ -34,21 +34,32 @@ std::string int128_text(Int128 value) {
 }
 
 // ISO 4217 currencies whose minor unit is not 2 digits; every other listed code has 2.
-constexpr std::array<std::pair<std::string_view, int>, 26> unusual_exponents{{
+constexpr std::array<std::pair<std::string_view, int>, 23> unusual_exponents{{
     {"BIF", 0}, {"CLP", 0}, {"DJF", 0}, {"GNF", 0}, {"ISK", 0}, {"JPY", 0}, {"KMF", 0},
-    {"KRW", 0}, {"PYG", 0}, {"RWF", 0}, {"UGX", 0}, {"UYI", 0}, {"VND", 0}, {"VUV", 0},
-    {"XAF", 0}, {"XOF", 0}, {"XPF", 0}, {"BHD", 3}, {"IQD", 3}, {"JOD", 3}, {"KWD", 3},
-    {"LYD", 3}, {"OMR", 3}, {"TND", 3}, {"CLF", 4}, {"UYW", 4},
+    {"KRW", 0}, {"PYG", 0}, {"RWF", 0}, {"UGX", 0}, {"VND", 0}, {"VUV", 0}, {"XAF", 0},
+    {"XOF", 0}, {"XPF", 0}, {"BHD", 3}, {"IQD", 3}, {"JOD", 3}, {"KWD", 3}, {"LYD", 3},
+    {"OMR", 3}, {"TND", 3},
 }};
 
 constexpr std::string_view two_digit_currencies =
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP "
-    "BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR "
+    "AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BMD BND BOB BRL BSD BTN BWP "
+    "BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR "
     "FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW "
-    "KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN "
+    "KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN "
     "NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD "
-    "SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU "
-    "UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL";
+    "SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU "
+    "UZS VED VES WST XCD XCG YER ZAR ZMW ZWG";
+
+// Codes that were currencies and are no longer (with what replaced them), and codes in ISO
+// 4217 that are not money anyone is charged in: refused with a message that says which.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 14> withdrawn_currencies{{
+    {"ANG", "XCG"}, {"BGN", "EUR"}, {"CUC", "CUP"}, {"EEK", "EUR"}, {"HRK", "EUR"},
+    {"LTL", "EUR"}, {"LVL", "EUR"}, {"MRO", "MRU"}, {"SLL", "SLE"}, {"STD", "STN"},
+    {"VEF", "VES"}, {"ZWL", "ZWG"}, {"SKK", "EUR"}, {"CYP", "EUR"},
+}};
+constexpr std::string_view fund_codes = "BOV CHE CHW CLF COU MXV USN UYI UYW";
+constexpr std::string_view non_money_codes =
+    "XAU XAG XPT XPD XBA XBB XBC XBD XDR XSU XUA XTS XXX";
 
 [[noreturn]] void bad_amount(std::string_view text, std::string_view why) {
   throw Error(exit_code::usage, fmt::format("invalid amount '{}': {}", text, why));
@@ -129,8 +140,20 @@ Currency currency(std::string_view code) {
   }
   bool well_formed = code.size() == 3 && std::all_of(code.begin(), code.end(),
                                                      [](char c) { return c >= 'A' && c <= 'Z'; });
-  if (well_formed && two_digit_currencies.find(code) != std::string_view::npos) {
-    return {std::string(code), 2};
+  auto listed_in = [&](std::string_view list) {
+    return well_formed && list.find(code) != std::string_view::npos;
+  };
+  if (listed_in(two_digit_currencies)) return {std::string(code), 2};
+  for (const auto& [withdrawn, replacement] : withdrawn_currencies) {
+    if (code == withdrawn) {
+      throw Error(exit_code::usage, fmt::format("currency '{}' was withdrawn from ISO 4217 (use {})",
+                                                code, replacement));
+    }
+  }
+  if (listed_in(fund_codes) || listed_in(non_money_codes)) {
+    throw Error(exit_code::usage,
+                fmt::format("'{}' is an ISO 4217 {} code, not a currency prices are paid in", code,
+                            listed_in(fund_codes) ? "fund" : "precious metal, unit or testing"));
   }
   throw Error(
       exit_code::usage,
@@ -196,6 +219,118 @@ Fraction make_fraction(Int128 numerator, Int128 denominator) {
     denominator /= common;
   }
   return {numerator, denominator};
+}
+
+namespace {
+
+Int128 checked_multiply(Int128 a, Int128 b) {
+  Int128 product = 0;
+  if (__builtin_mul_overflow(a, b, &product)) {
+    throw Error(exit_code::data, "a value is too large to compute exactly");
+  }
+  return product;
+}
+
+Int128 checked_add(Int128 a, Int128 b) {
+  Int128 sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    throw Error(exit_code::data, "a value is too large to compute exactly");
+  }
+  return sum;
+}
+
+}  // namespace
+
+Fraction operator*(const Fraction& a, const Fraction& b) {
+  // Cancel across first so that products of already-reduced fractions stay small.
+  Int128 left = gcd(a.numerator, b.denominator), right = gcd(b.numerator, a.denominator);
+  if (left == 0) left = 1;
+  if (right == 0) right = 1;
+  return make_fraction(checked_multiply(a.numerator / left, b.numerator / right),
+                       checked_multiply(a.denominator / right, b.denominator / left));
+}
+
+Fraction operator/(const Fraction& a, const Fraction& b) {
+  if (b.numerator == 0) throw Error(exit_code::internal, "division by a zero fraction");
+  return a * make_fraction(b.denominator, b.numerator);
+}
+
+Fraction operator+(const Fraction& a, const Fraction& b) {
+  Int128 common = gcd(a.denominator, b.denominator);
+  Int128 a_scale = b.denominator / common, b_scale = a.denominator / common;
+  return make_fraction(checked_add(checked_multiply(a.numerator, a_scale),
+                                   checked_multiply(b.numerator, b_scale)),
+                       checked_multiply(a.denominator, a_scale));
+}
+
+Fraction operator-(const Fraction& a, const Fraction& b) {
+  return a + Fraction{-b.numerator, b.denominator};
+}
+
+std::strong_ordering operator<=>(const Fraction& a, const Fraction& b) {
+  Fraction difference = a - b;
+  return difference.numerator <=> 0;
+}
+
+Int128 round(const Fraction& value, Rounding rounding) {
+  return divide(value.numerator, value.denominator, rounding);
+}
+
+Fraction parse_decimal(std::string_view what, std::string_view text, bool allow_negative) {
+  std::string_view digits = text;
+  if (digits.starts_with('-')) digits.remove_prefix(1);
+  auto point = digits.find('.');
+  int places = point == std::string_view::npos ? 0 : static_cast<int>(digits.size() - point - 1);
+  if (places > 18) {
+    throw Error(exit_code::usage, fmt::format("{}: '{}' has too many digits", what, text));
+  }
+  try {
+    return make_fraction(parse_amount(text, places, allow_negative), power_of_ten(places));
+  } catch (const Error& error) {
+    throw Error(exit_code::usage, fmt::format("{}: {}", what, error.what()));
+  }
+}
+
+std::string format_decimal(const Fraction& value, int max_places) {
+  int places = 0;
+  while (places < max_places &&
+         checked_multiply(value.numerator, power_of_ten(places)) % value.denominator != 0) {
+    ++places;
+  }
+  Int128 scaled = divide(checked_multiply(value.numerator, power_of_ten(places)),
+                         value.denominator, Rounding::half_even);
+  while (places > 0 && scaled % 10 == 0) {
+    scaled /= 10;
+    --places;
+  }
+  return format_amount(scaled, places);
+}
+
+std::vector<Int128> allocate(Int128 amount, const std::vector<Int128>& ratios) {
+  Int128 total = 0;
+  for (Int128 ratio : ratios) {
+    if (ratio < 0) throw Error(exit_code::usage, "allocation ratios must not be negative");
+    total = checked_add(total, ratio);
+  }
+  if (total == 0) throw Error(exit_code::usage, "allocation ratios must not all be zero");
+  Int128 magnitude = absolute(amount), left = magnitude;
+  std::vector<Int128> parts, remainders;
+  for (Int128 ratio : ratios) {
+    Int128 share = checked_multiply(magnitude, ratio);
+    parts.push_back(share / total);
+    remainders.push_back(share % total);
+    left -= parts.back();
+  }
+  // `left` < number of parts: hand one unit each to the largest remainders, earlier first.
+  std::vector<std::size_t> order(ratios.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return remainders[a] > remainders[b]; });
+  for (std::size_t i = 0; left > 0; ++i, --left) ++parts[order[i]];
+  if (amount < 0) {
+    for (Int128& part : parts) part = -part;
+  }
+  return parts;
 }
 
 Fraction parse_rate(std::string_view option, std::string_view text) {

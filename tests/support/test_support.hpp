@@ -41,6 +41,16 @@ inline int exit_status_of(const std::function<void()>& action) {
   return 0;
 }
 
+// The message of the sluice::Error that `action` throws, or "" when it throws none.
+inline std::string error_message_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
 // The exit status and location of the sluice::Error that `action` throws ({0, ""} if none).
 inline std::pair<int, std::string> failure_of(const std::function<void()>& action) {
   try {

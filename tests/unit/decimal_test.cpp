@@ -37,10 +37,64 @@ TEST(Decimal, CurrenciesCarryTheirIsoExponent) {
   EXPECT_EQ(currency("JPY").exponent, 0);
   EXPECT_EQ(currency("KRW").exponent, 0);
   EXPECT_EQ(currency("KWD").exponent, 3);
-  EXPECT_EQ(currency("CLF").exponent, 4);
+  EXPECT_EQ(currency("BHD").exponent, 3);
   EXPECT_EQ(exit_status_of([] { currency("usd"); }), 2);
   EXPECT_EQ(exit_status_of([] { currency("XYZ"); }), 2);
   EXPECT_EQ(exit_status_of([] { currency("D A"); }), 2);
+}
+
+TEST(Decimal, RefusesWithdrawnFundAndMetalCodes) {
+  for (const char* code : {"HRK", "BGN", "ANG", "ZWL", "CLF", "USN", "XAU", "XXX", "XTS"}) {
+    EXPECT_EQ(exit_status_of([&] { currency(code); }), 2) << code;
+  }
+  EXPECT_EQ(testing::error_message_of([] { currency("HRK"); }),
+            "currency 'HRK' was withdrawn from ISO 4217 (use EUR)");
+  EXPECT_EQ(testing::error_message_of([] { currency("XAU"); }),
+            "'XAU' is an ISO 4217 precious metal, unit or testing code, not a currency prices "
+            "are paid in");
+  EXPECT_EQ(currency("XCG").exponent, 2);
+  EXPECT_EQ(currency("SLE").exponent, 2);
+}
+
+TEST(Decimal, FractionArithmeticIsExactInLowestTerms) {
+  Fraction eur_jpy = parse_decimal("rate", "151.23"), eur_usd = parse_decimal("rate", "1.0823");
+  EXPECT_EQ(eur_jpy / eur_usd, (Fraction{1512300, 10823}));
+  // 0.92 * 1.19 = 1.0948 = 2737/2500.
+  EXPECT_EQ(parse_decimal("x", "0.92") * parse_decimal("x", "1.19"), (Fraction{2737, 2500}));
+  EXPECT_EQ(parse_decimal("x", "0.2") + parse_decimal("x", "0.1"), (Fraction{3, 10}));
+  EXPECT_EQ(parse_decimal("x", "0.2") - parse_decimal("x", "0.5"), (Fraction{-3, 10}));
+  EXPECT_TRUE(parse_decimal("x", "0.24") < parse_decimal("x", "0.3"));
+  EXPECT_EQ(round(Fraction{-2039, 2}, Rounding::half_up), -1020);
+  Fraction huge{static_cast<Int128>(1) << 100, 3};
+  EXPECT_EQ(exit_status_of([&] { (void)(huge * huge); }), 65);
+}
+
+TEST(Decimal, ParsesAndFormatsDecimalsExactly) {
+  EXPECT_EQ(parse_decimal("x", "151.2300"), (Fraction{15123, 100}));
+  EXPECT_EQ(parse_decimal("x", "-1019.125", true), (Fraction{-8153, 8}));
+  EXPECT_EQ(exit_status_of([] { parse_decimal("--plr", "-1"); }), 2);
+  EXPECT_EQ(exit_status_of([] { parse_decimal("--plr", "1e3"); }), 2);
+  EXPECT_EQ(format_decimal(Fraction{23, 25}, 10), "0.92");
+  EXPECT_EQ(format_decimal(Fraction{3, 1}, 10), "3");
+  EXPECT_EQ(format_decimal(Fraction{-1, 2}, 10), "-0.5");
+  // 1/3 rounded half-even to 4 places, 2/3 too; 1/8 = 0.125 tie at 2 places goes to even.
+  EXPECT_EQ(format_decimal(Fraction{1, 3}, 4), "0.3333");
+  EXPECT_EQ(format_decimal(Fraction{2, 3}, 4), "0.6667");
+  EXPECT_EQ(format_decimal(Fraction{1, 8}, 2), "0.12");
+}
+
+TEST(Decimal, AllocatesByLargestRemainderSummingExactly) {
+  using Parts = std::vector<Int128>;
+  EXPECT_EQ(allocate(10000, {1, 1, 1}), (Parts{3334, 3333, 3333}));
+  EXPECT_EQ(allocate(-10000, {1, 1, 1}), (Parts{-3334, -3333, -3333}));
+  EXPECT_EQ(allocate(9999, {75, 25}), (Parts{7499, 2500}));
+  // 5 units by 1:2:2: exact shares 1, 2, 2. 7 by 1:1:1:1: 1.75 each, three get the extra.
+  EXPECT_EQ(allocate(5, {1, 2, 2}), (Parts{1, 2, 2}));
+  EXPECT_EQ(allocate(7, {1, 1, 1, 1}), (Parts{2, 2, 2, 1}));
+  EXPECT_EQ(allocate(100, {0, 1}), (Parts{0, 100}));
+  EXPECT_EQ(allocate(0, {1, 2}), (Parts{0, 0}));
+  EXPECT_EQ(exit_status_of([] { allocate(100, {0, 0}); }), 2);
+  EXPECT_EQ(exit_status_of([] { allocate(100, {1, -1}); }), 2);
 }
 
 TEST(Decimal, ParsesAmountsExactlyInMinorUnits) {

@@ -36,7 +36,9 @@ struct Currency {
   int exponent = 2;  // digits after the decimal point of the minor unit
 };
 
-// The ISO 4217 currency with that upper-case code. Error(2) for an unknown code.
+// The ISO 4217 currency with that upper-case code. Error(2) for an unknown code, and with a
+// specific message for a withdrawn one (HRK, BGN, ...) and for the codes that are not money a
+// price or payment can be in: funds (CLF, USN, ...), precious metals (XAU, ...), XXX, XTS.
 Currency currency(std::string_view code);
 
 // Parses "1234.5" or "1234.50" (at most `exponent` fraction digits, no exponent notation, no
@@ -46,13 +48,39 @@ std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negati
 // Minor units as a decimal string with exactly `exponent` fraction digits ("8791.59", "-0.50").
 std::string format_amount(Int128 minor, int exponent);
 
-// An exact non-negative fraction in lowest terms.
+// An exact fraction in lowest terms with a positive denominator.
 struct Fraction {
   Int128 numerator = 0;
   Int128 denominator = 1;
   friend bool operator==(const Fraction&, const Fraction&) = default;
 };
 Fraction make_fraction(Int128 numerator, Int128 denominator);
+
+// Exact arithmetic in lowest terms. Error(65) when a result outgrows 127 bits (rates and
+// multipliers of a few dozen digits are far from that); division by zero is Error(70).
+Fraction operator+(const Fraction& a, const Fraction& b);
+Fraction operator-(const Fraction& a, const Fraction& b);
+Fraction operator*(const Fraction& a, const Fraction& b);
+Fraction operator/(const Fraction& a, const Fraction& b);
+std::strong_ordering operator<=>(const Fraction& a, const Fraction& b);
+
+// Decimal text ("0.92", "151.2300", "-1019.125"; no exponent, at most 18 places, and the
+// digits without the point below 2^63) as an exact
+// fraction. Error(2) naming `what` otherwise; a negative value only with allow_negative.
+Fraction parse_decimal(std::string_view what, std::string_view text, bool allow_negative = false);
+
+// The shortest decimal text of `value` ("0.92", "1", "-0.5"). A value that needs more than
+// max_places digits after the point is rounded half-even to max_places (then trimmed).
+std::string format_decimal(const Fraction& value, int max_places);
+
+// value rounded to an integer.
+Int128 round(const Fraction& value, Rounding rounding);
+
+// Splits `amount` (minor units) into parts proportional to `ratios` (non-negative, not all
+// zero) that sum exactly to `amount`: each part gets the floor of its exact share of |amount|
+// and the units left over go one each to the largest remainders, ties to the earlier part; a
+// negative amount is split like its absolute value and negated. Error(2) for bad ratios.
+std::vector<Int128> allocate(Int128 amount, const std::vector<Int128>& ratios);
 
 // A rate with its unit as a fraction of 1: "8.5%" -> 17/200, "850bp" -> 17/200, "0%" -> 0.
 // A bare number is Error(2) with a hint to add % or bp.
