@@ -233,6 +233,10 @@ Duration duration_option(std::string_view option, std::string_view text) {
   return with_option_name(option, [&] { return parse_duration(text); });
 }
 
+std::chrono::year_month_day date_option(std::string_view option, std::string_view text) {
+  return with_option_name(option, [&] { return parse_date(text); });
+}
+
 std::int64_t duration_in_units(std::string_view option, std::string_view text, Duration unit,
                                std::string_view unit_name) {
   Duration duration = duration_option(option, text);

@@ -18,21 +18,6 @@ Int128 absolute(Int128 value) {
   return value < 0 ? -value : value;
 }
 
-std::string int128_text(Int128 value) {
-  if (value == 0) return "0";
-  bool negative = value < 0;
-  Unsigned128 magnitude =
-      negative ? static_cast<Unsigned128>(-(value + 1)) + 1 : static_cast<Unsigned128>(value);
-  std::string digits;
-  while (magnitude > 0) {
-    digits.push_back(static_cast<char>('0' + static_cast<int>(magnitude % 10)));
-    magnitude /= 10;
-  }
-  if (negative) digits.push_back('-');
-  std::reverse(digits.begin(), digits.end());
-  return digits;
-}
-
 // ISO 4217 currencies whose minor unit is not 2 digits; every other listed code has 2.
 constexpr std::array<std::pair<std::string_view, int>, 23> unusual_exponents{{
     {"BIF", 0}, {"CLP", 0}, {"DJF", 0}, {"GNF", 0}, {"ISK", 0}, {"JPY", 0}, {"KMF", 0},
@@ -192,18 +177,25 @@ std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negati
   return static_cast<std::int64_t>(negative ? -value : value);
 }
 
-std::string format_amount(Int128 minor, int exponent) {
-  const auto places = static_cast<std::size_t>(std::max(0, exponent));
-  std::string digits = int128_text(absolute(minor));
-  if (digits.size() <= places) digits = std::string(places + 1 - digits.size(), '0') + digits;
-  const std::size_t whole = digits.size() - places;
-  std::string text;
-  if (minor < 0) text.push_back('-');
-  text.append(digits, 0, whole);
-  if (places > 0) {
-    text.push_back('.');
-    text.append(digits, whole, places);
+void append_amount(std::string& out, Int128 minor, int exponent) {
+  const int places = std::max(0, exponent);
+  Unsigned128 magnitude = minor < 0 ? static_cast<Unsigned128>(-(minor + 1)) + 1
+                                    : static_cast<Unsigned128>(minor);
+  char digits[48];  // 2^127 has 39 digits; room for the point and leading zeros
+  char* end = digits + sizeof digits;
+  char* begin = end;
+  for (int written = 0; magnitude > 0 || written <= places; ++written) {
+    if (written == places && places > 0) *--begin = '.';
+    *--begin = static_cast<char>('0' + static_cast<int>(magnitude % 10));
+    magnitude /= 10;
   }
+  if (minor < 0) out.push_back('-');
+  out.append(begin, end);
+}
+
+std::string format_amount(Int128 minor, int exponent) {
+  std::string text;
+  append_amount(text, minor, exponent);
   return text;
 }
 

@@ -83,4 +83,10 @@ void RecordPrinter::finish() {
   out_.flush();
 }
 
+void print_record(OutputStream& out, cli::Format format, const JsonValue& record) {
+  RecordPrinter printer(out, format);
+  printer.print(record);
+  printer.finish();
+}
+
 }  // namespace sluice

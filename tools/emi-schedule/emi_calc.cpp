@@ -15,14 +15,6 @@ JsonValue amount(const LoanTerms& terms, std::int64_t minor) {
 
 }  // namespace
 
-Date date_argument(std::string_view option, const std::string& text) {
-  try {
-    return parse_date(text);
-  } catch (const Error& error) {
-    throw Error(exit_code::usage, std::string(option) + ": " + error.what());
-  }
-}
-
 LoanTerms parse_terms(const TermsText& text, Date today) {
   LoanTerms terms;
   terms.currency = decimal::currency(text.currency);
@@ -39,9 +31,9 @@ LoanTerms parse_terms(const TermsText& text, Date today) {
   }
   terms.months = text.months;
   terms.end_of_month = text.end_of_month;
-  terms.disbursed = text.disbursed.empty() ? today : date_argument("--disbursed", text.disbursed);
+  terms.disbursed = text.disbursed.empty() ? today : cli::date_option("--disbursed", text.disbursed);
   terms.first_due = text.first_due.empty() ? add_months(terms.disbursed, 1, terms.end_of_month)
-                                           : date_argument("--first-due", text.first_due);
+                                           : cli::date_option("--first-due", text.first_due);
   if (days_between(terms.disbursed, terms.first_due) <= 0) {
     throw Error(exit_code::usage, "--first-due must be after --disbursed");
   }

@@ -23,9 +23,6 @@ struct TermsText {
   std::string interest_rounding = "half-up";
 };
 
-// A date option's value; Error(2) naming the option when it is not a real YYYY-MM-DD date.
-Date date_argument(std::string_view option, const std::string& text);
-
 // Parses and checks the terms (Error(2) for malformed options). `today` fills in the dates.
 LoanTerms parse_terms(const TermsText& text, Date today);
 

@@ -93,7 +93,7 @@ void add_state(CLI::App& command, Settings& settings) {
 }
 
 Date today(const Settings& settings) {
-  if (!settings.today.empty()) return date_argument("--today", settings.today);
+  if (!settings.today.empty()) return cli::date_option("--today", settings.today);
   return Date(std::chrono::floor<std::chrono::days>(Clock().now()));
 }
 
@@ -235,12 +235,12 @@ cli::Action define_command_line(CLI::App& app) {
     if (remind_command->parsed()) return remind(store, today(s), whole_days("--ahead", s.ahead));
     if (collect_command->parsed()) return collect(store, today(s));
     if (prepay_command->parsed()) {
-      return prepay(store, s.loan, s.amount, date_argument("--on", s.on),
+      return prepay(store, s.loan, s.amount, cli::date_option("--on", s.on),
                     s.mode == "reduce-tenure");
     }
     if (reprice_command->parsed()) {
       return reprice(store, s.loan, decimal::parse_rate("--rate", s.rate),
-                     date_argument("--from", s.on), s.keep_emi);
+                     cli::date_option("--from", s.on), s.keep_emi);
     }
     if (record_command->parsed())
       return record(store, s.inputs, today(s), s.skip_invalid, static_cast<std::size_t>(s.batch));

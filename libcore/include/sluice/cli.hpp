@@ -59,6 +59,9 @@ Clock make_clock(const StateOptions& options);
 // Parses a duration option's value, naming the option in the error (exit 2).
 Duration duration_option(std::string_view option, std::string_view text);
 
+// Parses a YYYY-MM-DD option's value, naming the option in the error (exit 2).
+std::chrono::year_month_day date_option(std::string_view option, std::string_view text);
+
 // A duration option that must be a whole number of `unit` (named `unit_name` in the error,
 // e.g. "milliseconds", "days"): the count of units. Error(2) naming the option otherwise.
 std::int64_t duration_in_units(std::string_view option, std::string_view text, Duration unit,

@@ -47,6 +47,8 @@ std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negati
 
 // Minor units as a decimal string with exactly `exponent` fraction digits ("8791.59", "-0.50").
 std::string format_amount(Int128 minor, int exponent);
+// The same text appended to `out` without a temporary (for output loops).
+void append_amount(std::string& out, Int128 minor, int exponent);
 
 // An exact fraction in lowest terms with a positive denominator.
 struct Fraction {

@@ -28,4 +28,7 @@ class RecordPrinter {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// Prints one record in `format` (a one-row table or CSV with its header).
+void print_record(OutputStream& out, cli::Format format, const JsonValue& record);
+
 }  // namespace sluice

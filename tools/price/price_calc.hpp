@@ -1,0 +1,88 @@
+// price_calc: prices for markets, one base price at a time (calc --base) or a catalog stream
+// (calc, publish), and answers from the published cache (lookup).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "price_engine.hpp"
+#include "price_market.hpp"
+#include "price_store.hpp"
+#include "sluice/cli.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice::price {
+
+struct CalcOptions {
+  PricingDay day;
+  Rounding rounding = Rounding::half_up;
+  TaxRounding tax_rounding = TaxRounding::net;
+  cli::Format format = cli::Format::jsonl;
+  bool skip_invalid = false;
+  Instant now;  // recorded as a publication's time
+};
+
+// The fields every price of a market shares, in output order: country, currency, tax_rate
+// (null when untaxed), inclusive, fx_rate, fx_date (null without FX), multiplier, rule,
+// base_currency.
+JsonValue market_header(const MarketPricer& pricer, const decimal::Currency& base_currency);
+
+// The full breakdown record: sku (when given), country, currency, amount, net, tax,
+// tax_rate, inclusive, fx_rate, fx_date, multiplier, rule, base, base_currency.
+JsonValue breakdown_record(const std::optional<std::string>& sku, const JsonValue& header,
+                           const Breakdown& breakdown, Int128 base);
+
+// Writes breakdown records as JSON Lines without building a JsonValue: the market's shared
+// fields are serialised once. Produces exactly to_json(breakdown_record(...)) + "\n".
+class BreakdownLines {
+ public:
+  BreakdownLines(const JsonValue& header, int exponent, int base_exponent);
+  void append(std::string& out, std::string_view sku, const Breakdown& breakdown,
+              Int128 base) const;
+
+ private:
+  std::string head_;    // ,"country":..,"currency":..,"amount":"
+  std::string middle_;  // ","tax_rate":..,"rule":..,"base":"
+  std::string tail_;    // ","base_currency":".."}\n
+  int exponent_;
+  int base_exponent_;
+};
+
+// One SKU's base price from a catalog record.
+struct CatalogItem {
+  std::string sku;
+  Int128 base = 0;
+};
+
+// Reads {"sku":..,"price":..} records. The price is a decimal string or number in the base
+// currency's precision, not negative. Bad records follow the reader's --skip-invalid policy.
+class CatalogReader {
+ public:
+  CatalogReader(std::vector<std::string> inputs, bool skip_invalid,
+                const decimal::Currency& base_currency);
+  std::optional<CatalogItem> next();
+  [[nodiscard]] std::uint64_t skipped() const { return reader_.skipped(); }
+  [[nodiscard]] std::string location() const;
+  JsonlReader& reader() { return reader_; }
+
+ private:
+  JsonlReader reader_;
+  int base_exponent_;
+  std::string where_;
+};
+
+std::vector<MarketPricer> market_pricers(Store& store, const std::vector<MarketRequest>& markets,
+                                         const CalcOptions& options);
+
+// calc --base: one record per market. Returns the exit status.
+int calc_one(Store& store, std::string_view base_text, const std::vector<MarketRequest>& markets,
+             const CalcOptions& options, OutputStream& out);
+
+// calc over catalogs: one record per SKU and market, SKU by SKU. Returns 0, or 1 when lines
+// were skipped.
+int calc_stream(Store& store, const std::vector<std::string>& inputs,
+                const std::vector<MarketRequest>& markets, const CalcOptions& options,
+                OutputStream& out);
+
+}  // namespace sluice::price

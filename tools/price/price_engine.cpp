@@ -1,0 +1,136 @@
+#include "price_engine.hpp"
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+
+namespace sluice::price {
+namespace {
+
+Int128 power_of_ten(int exponent) {
+  Int128 value = 1;
+  for (int i = 0; i < exponent; ++i) value *= 10;
+  return value;
+}
+
+Int128 multiply_or_fail(Int128 a, Int128 b) {
+  Int128 product = 0;
+  if (__builtin_mul_overflow(a, b, &product)) {
+    throw Error(exit_code::data, "a price is too large to compute exactly");
+  }
+  return product;
+}
+
+// A rule's step or the minimum in minor units; Error(2) naming `option` when `text` has more
+// decimals than the currency.
+Int128 minor_units(std::string_view option, std::string_view text,
+                   const decimal::Currency& currency) {
+  try {
+    return decimal::parse_amount(text, currency.exponent);
+  } catch (const Error& error) {
+    throw Error(exit_code::usage, fmt::format("{}: {} ({} has {} decimals)", option, error.what(),
+                                              currency.code, currency.exponent));
+  }
+}
+
+}  // namespace
+
+DisplayRule parse_rule(std::string_view rule, std::string_view minimum,
+                       const decimal::Currency& currency) {
+  DisplayRule parsed;
+  parsed.text = std::string(rule);
+  if (!minimum.empty()) parsed.minimum = minor_units("--min", minimum, currency);
+  if (rule == "none") return parsed;
+  if (rule == "end-99" || rule == "end-95" || rule == "end-90") {
+    if (currency.exponent < 2) {
+      throw Error(exit_code::usage,
+                  fmt::format("--rule: {} needs cents, and {} has {} decimals (use ceil:STEP)",
+                              rule, currency.code, currency.exponent));
+    }
+    parsed.kind = DisplayRule::Kind::ending;
+    parsed.unit = power_of_ten(currency.exponent);
+    parsed.value = (rule[4] - '0') * 10 + (rule[5] - '0');
+    parsed.value *= power_of_ten(currency.exponent - 2);
+    return parsed;
+  }
+  auto colon = rule.find(':');
+  std::string_view kind = rule.substr(0, colon);
+  if (colon == std::string_view::npos || (kind != "ceil" && kind != "nearest")) {
+    throw Error(exit_code::usage,
+                fmt::format("--rule: '{}' is not none, end-99, end-95, end-90, ceil:STEP or "
+                            "nearest:STEP",
+                            rule));
+  }
+  parsed.kind = kind == "ceil" ? DisplayRule::Kind::ceiling : DisplayRule::Kind::nearest;
+  parsed.value = minor_units("--rule", rule.substr(colon + 1), currency);
+  if (parsed.value <= 0) throw Error(exit_code::usage, "--rule: the step must be above zero");
+  return parsed;
+}
+
+Int128 apply_rule(const DisplayRule& rule, Int128 figure) {
+  if (figure == 0 || figure < rule.minimum) return figure;
+  switch (rule.kind) {
+    case DisplayRule::Kind::none:
+      return figure;
+    case DisplayRule::Kind::ending:
+      return decimal::divide(figure - rule.value, rule.unit, Rounding::ceiling) * rule.unit +
+             rule.value;
+    case DisplayRule::Kind::ceiling:
+      return decimal::divide(figure, rule.value, Rounding::ceiling) * rule.value;
+    case DisplayRule::Kind::nearest:
+      return decimal::divide(figure, rule.value, Rounding::half_up) * rule.value;
+  }
+  return figure;
+}
+
+Fraction ppp_multiplier(const Fraction& plr, const Fraction& smoothing, const Fraction& minimum,
+                        const Fraction& maximum) {
+  Fraction multiplier = plr + (Fraction{1, 1} - plr) * smoothing;
+  if (multiplier < minimum) return minimum;
+  if (multiplier > maximum) return maximum;
+  return multiplier;
+}
+
+MarketPricer::MarketPricer(Market market, const decimal::Currency& base_currency,
+                           Rounding rounding, TaxRounding tax_rounding)
+    : market_(std::move(market)), rounding_(rounding), tax_rounding_(tax_rounding) {
+  Fraction scale = decimal::make_fraction(power_of_ten(market_.currency.exponent),
+                                          power_of_ten(base_currency.exponent));
+  displayed_factor_ = market_.fx_rate * market_.multiplier * scale;
+  if (!market_.tax) return;
+  const Fraction& rate = market_.tax->rate;
+  if (!market_.tax->inclusive) {
+    tax_fraction_ = rate;
+    return;
+  }
+  Fraction gross_over_net = Fraction{1, 1} + rate;
+  displayed_factor_ = displayed_factor_ * gross_over_net;
+  tax_fraction_ = tax_rounding_ == TaxRounding::net ? Fraction{1, 1} / gross_over_net
+                                                    : rate / gross_over_net;
+}
+
+Breakdown MarketPricer::price(Int128 base) const {
+  Breakdown result;
+  Int128 figure = decimal::divide(multiply_or_fail(base, displayed_factor_.numerator),
+                                  displayed_factor_.denominator, rounding_);
+  result.amount = apply_rule(market_.rule, figure);
+  if (!market_.tax) {
+    result.net = result.amount;
+    return result;
+  }
+  Int128 share = decimal::divide(multiply_or_fail(result.amount, tax_fraction_.numerator),
+                                 tax_fraction_.denominator, rounding_);
+  if (!market_.tax->inclusive) {
+    result.net = result.amount;
+    result.tax = share;
+  } else if (tax_rounding_ == TaxRounding::net) {
+    result.net = share;
+    result.tax = result.amount - share;
+  } else {
+    result.tax = share;
+    result.net = result.amount - share;
+  }
+  return result;
+}
+
+}  // namespace sluice::price

@@ -1,0 +1,91 @@
+// price_engine: the exact price computation of one market (issue 5, "The layers"), with no
+// state: base price -> FX -> country multiplier -> tax -> rounding -> display rule. Amounts
+// are integers of a currency's minor unit; rates, multipliers and tax rates are exact
+// fractions; the only roundings are the documented ones.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sluice/decimal.hpp"
+
+namespace sluice::price {
+
+using decimal::Fraction;
+using decimal::Int128;
+using decimal::Rounding;
+
+// A currency's display rule, applied to the rounded displayed figure.
+struct DisplayRule {
+  enum class Kind { none, ending, ceiling, nearest };
+  Kind kind = Kind::none;
+  Int128 value = 0;    // ending: the fraction's minor units (99 for .99); else the step
+  Int128 unit = 1;     // ending: one major unit in minor units
+  Int128 minimum = 0;  // minor units; a figure below it is left as it is
+  std::string text = "none";
+};
+
+// "none", "end-99", "end-95", "end-90", "ceil:STEP", "nearest:STEP" (STEP in major units,
+// e.g. 10 or 0.05) with the figure below which it does not apply (major units, "" for none).
+// Error(2) naming --rule or --min when the rule is unknown or needs digits the currency does
+// not have (end-99 in JPY, ceil:0.001 in USD).
+DisplayRule parse_rule(std::string_view rule, std::string_view minimum,
+                       const decimal::Currency& currency);
+
+// The displayed figure: zero and figures below the minimum are left unchanged (a free item
+// stays free); end-NN gives the smallest N.NN >= figure; ceil:STEP the smallest multiple of
+// STEP >= figure; nearest:STEP the nearest multiple (ties away from zero).
+Int128 apply_rule(const DisplayRule& rule, Int128 figure);
+
+// The purchasing-power multiplier m = PLR + (1 - PLR) * smoothing, clamped to
+// [minimum, maximum].
+Fraction ppp_multiplier(const Fraction& plr, const Fraction& smoothing, const Fraction& minimum,
+                        const Fraction& maximum);
+
+struct Tax {
+  Fraction rate;
+  bool inclusive = false;
+};
+
+// Inclusive markets: `net` rounds net = gross / (1 + rate) and tax is the rest; `tax` rounds
+// the tax and net is the rest.
+enum class TaxRounding { net, tax };
+
+// Everything that decides one market's prices.
+struct Market {
+  std::string country;
+  decimal::Currency currency;
+  Fraction fx_rate{1, 1};          // units of `currency` per unit of the base currency
+  std::optional<std::string> fx_date;  // the rates' date; none when no conversion is needed
+  Fraction multiplier{1, 1};
+  std::optional<Tax> tax;          // none: the country has no tax entry (untaxed)
+  DisplayRule rule;
+};
+
+struct Breakdown {
+  Int128 amount = 0;  // the displayed price (gross in inclusive markets, net otherwise)
+  Int128 net = 0;
+  Int128 tax = 0;
+};
+
+// One market's prices for one base currency, with the exact factors worked out once so that
+// a price is a multiplication and a few divisions.
+class MarketPricer {
+ public:
+  MarketPricer(Market market, const decimal::Currency& base_currency, Rounding rounding,
+               TaxRounding tax_rounding);
+  // The breakdown for a base price in the base currency's minor units (>= 0). Error(65) when
+  // the price is too large to compute exactly.
+  [[nodiscard]] Breakdown price(Int128 base) const;
+  [[nodiscard]] const Market& market() const { return market_; }
+
+ private:
+  Market market_;
+  Rounding rounding_;
+  TaxRounding tax_rounding_;
+  Fraction displayed_factor_;  // base minor units -> displayed minor units before rounding
+  Fraction tax_fraction_;      // share of the displayed figure that is tax (or tax / net)
+};
+
+}  // namespace sluice::price

@@ -1,0 +1,37 @@
+// price_load: loading FX rates and price level ratios into the state file. A file is read and
+// checked whole before anything is written, then written in one transaction: a bad line
+// leaves the state as it was.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "price_store.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice::price {
+
+// ecb-csv: the ECB euro reference-rate CSV as published (`Date, USD, JPY, ...`, one row per
+// day, dates as 2026-03-02 or "2 March 2026", N/A or empty for no rate, columns of withdrawn
+// currencies skipped with a note). jsonl: {"date","base","currency","rate"} records.
+// detect: jsonl when the first byte is '{', ecb-csv otherwise.
+enum class RatesFormat { detect, ecb_csv, jsonl };
+RatesFormat parse_rates_format(std::string_view text);
+
+// Loads `path` (- for stdin) and returns the summary record: rows read, rows added or
+// changed, first and last date, currencies. Error(65) naming the line for a bad row and for a
+// base currency different from the one already stored.
+JsonValue load_rates(Store& store, const std::string& path, RatesFormat format);
+
+// wb-csv: the World Bank indicator CSV (PA.NUS.PPPC.RF, "Country Code" alpha-3 columns and
+// one column per year; the latest year with a value is used, aggregates like WLD skipped).
+// jsonl: {"country":"IN","plr":"0.24"} records, optionally with "smoothing", "min", "max".
+enum class PppFormat { detect, wb_csv, jsonl };
+PppFormat parse_ppp_format(std::string_view text);
+
+// Stores a price level ratio for every country in `path` (replacing explicit multipliers of
+// those countries) with `defaults` supplying smoothing and clamps; returns the summary.
+JsonValue load_ppp(Store& store, const std::string& path, PppFormat format,
+                   const Adjustment& defaults);
+
+}  // namespace sluice::price

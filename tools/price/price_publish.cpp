@@ -1,0 +1,166 @@
+#include "price_publish.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "sluice/crypto.hpp"
+#include "sluice/error.hpp"
+#include "sluice/format.hpp"
+
+namespace sluice::price {
+namespace {
+
+struct PublishedItem {
+  CatalogItem item;
+  std::string where;  // for a duplicate SKU's message
+};
+
+// The whole catalog, sorted by SKU (the published table's key order, so inserts append and
+// the digest does not depend on the input order). A repeated SKU is Error(65).
+std::vector<PublishedItem> read_catalog(const std::vector<std::string>& inputs,
+                                        const CalcOptions& options, std::uint64_t& skipped) {
+  CatalogReader reader(inputs, options.skip_invalid, options.day.base_currency);
+  std::vector<PublishedItem> catalog;
+  while (auto item = reader.next()) catalog.push_back({std::move(*item), reader.location()});
+  skipped = reader.skipped();
+  std::stable_sort(catalog.begin(), catalog.end(), [](const auto& a, const auto& b) {
+    return a.item.sku < b.item.sku;
+  });
+  auto repeat = std::adjacent_find(catalog.begin(), catalog.end(), [](const auto& a, const auto& b) {
+    return a.item.sku == b.item.sku;
+  });
+  if (repeat != catalog.end()) {
+    throw Error(exit_code::data,
+                fmt::format("sku {} appears again (first at {})", repeat->item.sku, repeat->where),
+                std::next(repeat)->where);
+  }
+  return catalog;
+}
+
+std::int64_t stored_integer(Int128 value, const std::string& sku) {
+  if (value > INT64_MAX || value < INT64_MIN) {
+    throw Error(exit_code::data, fmt::format("sku {}: the price is too large to store", sku));
+  }
+  return static_cast<std::int64_t>(value);
+}
+
+std::string market_digest(const MarketPricer& pricer, const std::string& header,
+                          const std::vector<PublishedItem>& catalog) {
+  Sha256 hash;
+  hash.update_framed(header);
+  for (const PublishedItem& entry : catalog) {
+    Breakdown breakdown = pricer.price(entry.item.base);
+    hash.update_framed(entry.item.sku);
+    hash.update(fmt::format("{} {} {} {};", stored_integer(entry.item.base, entry.item.sku),
+                            stored_integer(breakdown.amount, entry.item.sku),
+                            stored_integer(breakdown.net, entry.item.sku),
+                            stored_integer(breakdown.tax, entry.item.sku)));
+  }
+  return to_hex(hash.finish());
+}
+
+void replace_market(db::Database& database, const std::string& date, const MarketPricer& pricer,
+                    const std::vector<PublishedItem>& catalog) {
+  const std::string& country = pricer.market().country;
+  database.execute("DELETE FROM price_published WHERE price_date = ? AND country = ?", date,
+                   country);
+  db::Statement& insert = database.statement(
+      "INSERT INTO price_published (price_date, country, sku, base, amount, net, tax) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  for (const PublishedItem& entry : catalog) {
+    Breakdown breakdown = pricer.price(entry.item.base);
+    db::Query row(insert);
+    insert.bind(1, date);
+    insert.bind(2, country);
+    insert.bind(3, entry.item.sku);
+    insert.bind(4, static_cast<std::int64_t>(entry.item.base));
+    insert.bind(5, static_cast<std::int64_t>(breakdown.amount));
+    insert.bind(6, static_cast<std::int64_t>(breakdown.net));
+    insert.bind(7, static_cast<std::int64_t>(breakdown.tax));
+    row.step();
+  }
+}
+
+std::optional<std::string> stored_digest(db::Database& database, const std::string& date,
+                                         const std::string& country) {
+  auto query = database.query(
+      "SELECT digest FROM price_publications WHERE price_date = ? AND country = ?", date, country);
+  if (!query.step()) return std::nullopt;
+  return query.row().text(0);
+}
+
+}  // namespace
+
+int publish(Store& store, const std::vector<std::string>& inputs,
+            const std::vector<MarketRequest>& markets, const CalcOptions& options,
+            OutputStream& out) {
+  std::uint64_t skipped = 0;
+  std::vector<PublishedItem> catalog = read_catalog(inputs, options, skipped);
+  std::vector<MarketPricer> pricers = market_pricers(store, markets, options);
+  const std::string& date = options.day.date;
+  std::vector<JsonValue> summaries;
+  db::Database& database = store.database();
+  db::WriteTransaction transaction(database);
+  std::string now = format_instant(options.now);
+  for (const MarketPricer& pricer : pricers) {
+    const Market& market = pricer.market();
+    std::string header = to_json(market_header(pricer, options.day.base_currency));
+    std::string digest = market_digest(pricer, header, catalog);
+    auto previous = stored_digest(database, date, market.country);
+    std::string status = !previous ? "published" : *previous == digest ? "unchanged" : "replaced";
+    if (status != "unchanged") {
+      replace_market(database, date, pricer, catalog);
+      database.execute(
+          "INSERT OR REPLACE INTO price_publications "
+          "(price_date, country, digest, skus, published_at, header) VALUES (?, ?, ?, ?, ?, ?)",
+          date, market.country, digest, static_cast<std::int64_t>(catalog.size()), now, header);
+    }
+    summaries.push_back(JsonValue::object(
+        {{"country", JsonValue::string(market.country)},
+         {"price_date", JsonValue::string(date)},
+         {"fx_date", market.fx_date ? JsonValue::string(*market.fx_date) : JsonValue::null()},
+         {"skus", JsonValue::integer(static_cast<long long>(catalog.size()))},
+         {"status", JsonValue::string(status)}}));
+  }
+  transaction.commit();
+  RecordPrinter printer(out, options.format);
+  for (const JsonValue& summary : summaries) printer.print(summary);
+  printer.finish();
+  return skipped > 0 ? exit_code::definite_no : exit_code::success;
+}
+
+int lookup(Store& store, const std::string& sku, const std::string& country,
+           const std::string& date, cli::Format format, OutputStream& out) {
+  db::Database& database = store.database();
+  db::ReadTransaction transaction(database);
+  auto publication = database.query(
+      "SELECT price_date, header FROM price_publications WHERE country = ? AND price_date <= ? "
+      "ORDER BY price_date DESC LIMIT 1",
+      country, date);
+  auto row = publication.step()
+                 ? database.query(
+                       "SELECT base, amount, net, tax FROM price_published "
+                       "WHERE price_date = ? AND country = ? AND sku = ?",
+                       publication.row().text(0), country, sku)
+                 : database.query("SELECT 1 WHERE 0");
+  if (!row.step()) {
+    print_diagnostic(Severity::error, {},
+                     fmt::format("no price published for sku {} in {} on or before {}", sku,
+                                 country, date));
+    return exit_code::definite_no;
+  }
+  JsonParser parser;
+  ParseOutcome header = parser.parse_object(publication.row().text(1));
+  if (!header.value) throw Error(exit_code::data, "a stored publication header is not JSON");
+  Breakdown breakdown{row.row().integer(1), row.row().integer(2), row.row().integer(3)};
+  JsonValue record = breakdown_record(sku, *header.value, breakdown, row.row().integer(0));
+  std::vector<JsonValue::Member> members = record.members();
+  members.emplace_back("price_date", JsonValue::string(publication.row().text(0)));
+  RecordPrinter printer(out, format);
+  printer.print(JsonValue::object(std::move(members)));
+  printer.finish();
+  return 0;
+}
+
+}  // namespace sluice::price

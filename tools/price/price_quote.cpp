@@ -1,0 +1,173 @@
+#include "price_quote.hpp"
+
+#include <fmt/format.h>
+
+#include "sluice/crypto.hpp"
+#include "sluice/error.hpp"
+#include "sluice/format.hpp"
+
+namespace sluice::price {
+namespace {
+
+Int128 power_of_ten(int exponent) {
+  Int128 value = 1;
+  for (int i = 0; i < exponent; ++i) value *= 10;
+  return value;
+}
+
+Int128 amount_option(std::string_view option, std::string_view text,
+                     const decimal::Currency& currency, bool allow_negative) {
+  try {
+    return decimal::parse_amount(text, currency.exponent, allow_negative);
+  } catch (const Error& error) {
+    throw Error(exit_code::usage, fmt::format("{}: {}", option, error.what()));
+  }
+}
+
+std::string utc_day(Instant now) {
+  return format_date(std::chrono::year_month_day(std::chrono::floor<std::chrono::days>(now)));
+}
+
+struct StoredQuote {
+  std::string record;
+  std::string to_currency;
+  Int128 amount_to = 0;
+  Instant expires_at;
+  std::optional<std::string> accepted_at;
+};
+
+std::optional<StoredQuote> find_quote(db::Database& database, const std::string& quote_id) {
+  auto query = database.query(
+      "SELECT record, to_currency, amount_to, expires_at, accepted_at FROM price_quotes "
+      "WHERE quote_id = ?",
+      quote_id);
+  if (!query.step()) return std::nullopt;
+  db::Statement& row = query.row();
+  StoredQuote quote{row.text(0), row.text(1), row.integer(2), parse_instant(row.text(3)), {}};
+  if (!row.is_null(4)) quote.accepted_at = row.text(4);
+  return quote;
+}
+
+// The stored quote record with `extra` members appended.
+JsonValue quote_with(const StoredQuote& quote, std::vector<JsonValue::Member> extra) {
+  JsonParser parser;
+  ParseOutcome parsed = parser.parse_object(quote.record);
+  if (!parsed.value) throw Error(exit_code::data, "a stored quote is not JSON");
+  std::vector<JsonValue::Member> members = parsed.value->members();
+  for (auto& member : extra) members.push_back(std::move(member));
+  return JsonValue::object(std::move(members));
+}
+
+int refuse(OutputStream& out, const std::string& quote_id, std::string_view error,
+           JsonValue::Member detail, std::string_view message) {
+  out.write_line(to_json(JsonValue::object({{"quote_id", JsonValue::string(quote_id)},
+                                            {"error", JsonValue::string(std::string(error))},
+                                            std::move(detail)})));
+  print_diagnostic(Severity::error, {}, message);
+  return exit_code::definite_no;
+}
+
+}  // namespace
+
+int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& out) {
+  decimal::Currency from = decimal::currency(request.from), to = decimal::currency(request.to);
+  Int128 amount = amount_option("--amount", request.amount, from, false);
+  if (amount == 0) throw Error(exit_code::usage, "--amount: must be above zero");
+  Fraction fee = decimal::parse_rate("--fee", request.fee);
+  if (fee >= Fraction{1, 1}) throw Error(exit_code::usage, "--fee: must be below 100%");
+  if (request.ttl <= Duration::zero()) throw Error(exit_code::usage, "--ttl: must be above zero");
+  db::WriteTransaction transaction(store.database());
+  CrossRate cross = cross_rate(store, from.code, to.code, utc_day(now), request.max_rate_age_days);
+  Fraction rate = cross.rate * (Fraction{1, 1} - fee);
+  Fraction scaled = rate * decimal::make_fraction(power_of_ten(to.exponent), power_of_ten(from.exponent));
+  Int128 amount_to = decimal::divide(amount * scaled.numerator, scaled.denominator, request.rounding);
+  std::string quote_id = "q_" + random_hex(12);
+  Instant expires_at = now + request.ttl;
+  JsonValue record = JsonValue::object(
+      {{"quote_id", JsonValue::string(quote_id)},
+       {"from", JsonValue::string(from.code)},
+       {"to", JsonValue::string(to.code)},
+       {"amount", JsonValue::string(decimal::format_amount(amount, from.exponent))},
+       {"amount_to", JsonValue::string(decimal::format_amount(amount_to, to.exponent))},
+       {"rate", JsonValue::string(decimal::format_decimal(rate, 10))},
+       {"fee", JsonValue::string(decimal::format_rate(fee))},
+       {"fx_date", cross.date ? JsonValue::string(*cross.date) : JsonValue::null()},
+       {"created_at", JsonValue::string(format_instant(now))},
+       {"expires_at", JsonValue::string(format_instant(expires_at))}});
+  std::string text = to_json(record);
+  store.database().execute(
+      "INSERT INTO price_quotes (quote_id, from_currency, to_currency, amount, amount_to, "
+      "rate_numerator, rate_denominator, record, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      quote_id, from.code, to.code, static_cast<std::int64_t>(amount),
+      static_cast<std::int64_t>(amount_to), decimal::format_decimal(Fraction{rate.numerator, 1}, 0),
+      decimal::format_decimal(Fraction{rate.denominator, 1}, 0), text, format_instant(expires_at));
+  transaction.commit();
+  out.write_line(text);
+  return 0;
+}
+
+int accept(Store& store, const std::string& quote_id, const std::string& amount_to, Instant now,
+           OutputStream& out) {
+  db::WriteTransaction transaction(store.database());
+  auto quote = find_quote(store.database(), quote_id);
+  if (!quote) throw Error(exit_code::data, fmt::format("no quote '{}'", quote_id));
+  if (!amount_to.empty()) {
+    const decimal::Currency to = decimal::currency(quote->to_currency);
+    Int128 expected = amount_option("--amount-to", amount_to, to, false);
+    if (expected != quote->amount_to) {
+      throw Error(exit_code::data,
+                  fmt::format("--amount-to {} differs from quote {}'s amount_to {}", amount_to,
+                              quote_id, decimal::format_amount(quote->amount_to, to.exponent)));
+    }
+  }
+  if (quote->accepted_at) {
+    return refuse(out, quote_id, "quote_used", {"accepted_at", JsonValue::string(*quote->accepted_at)},
+                  fmt::format("quote {} was already accepted at {}", quote_id, *quote->accepted_at));
+  }
+  if (now >= quote->expires_at) {
+    std::string expired = format_instant(quote->expires_at);
+    return refuse(out, quote_id, "quote_expired", {"expires_at", JsonValue::string(expired)},
+                  fmt::format("quote {} expired at {}: request a new quote", quote_id, expired));
+  }
+  std::string accepted_at = format_instant(now);
+  store.database().execute(
+      "UPDATE price_quotes SET accepted_at = ? WHERE quote_id = ? AND accepted_at IS NULL",
+      accepted_at, quote_id);
+  transaction.commit();
+  out.write_line(to_json(quote_with(*quote, {{"status", JsonValue::string("accepted")},
+                                             {"accepted_at", JsonValue::string(accepted_at)}})));
+  return 0;
+}
+
+int allocate(const std::string& amount, const std::string& currency, const std::string& ratios,
+             cli::Format format, OutputStream& out) {
+  decimal::Currency money = decimal::currency(currency);
+  Int128 total = amount_option("--amount", amount, money, true);
+  std::vector<std::string> texts;
+  std::vector<Fraction> fractions;
+  Int128 common = 1;  // the least common denominator of the ratios
+  for (std::string_view rest = ratios; !rest.empty() || texts.empty();) {
+    auto comma = rest.find(',');
+    texts.emplace_back(rest.substr(0, comma));
+    fractions.push_back(decimal::parse_decimal("--ratios", texts.back()));
+    common = common / decimal::gcd(common, fractions.back().denominator) * fractions.back().denominator;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  std::vector<Int128> weights;
+  for (const Fraction& fraction : fractions) {
+    weights.push_back(fraction.numerator * (common / fraction.denominator));
+  }
+  std::vector<Int128> parts = decimal::allocate(total, weights);
+  RecordPrinter printer(out, format);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    printer.print(JsonValue::object(
+        {{"part", JsonValue::integer(static_cast<long long>(i + 1))},
+         {"ratio", JsonValue::string(texts[i])},
+         {"amount", JsonValue::string(decimal::format_amount(parts[i], money.exponent))},
+         {"currency", JsonValue::string(money.code)}}));
+  }
+  printer.finish();
+  return 0;
+}
+
+}  // namespace sluice::price

@@ -1,0 +1,236 @@
+#include "price_store.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+
+namespace sluice::price {
+namespace {
+
+constexpr std::string_view schema_v1 = R"sql(
+CREATE TABLE price_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+CREATE TABLE price_rates (
+  currency TEXT NOT NULL,
+  date TEXT NOT NULL,
+  rate TEXT NOT NULL,
+  PRIMARY KEY (currency, date)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE price_adjustments (
+  country TEXT PRIMARY KEY,
+  multiplier TEXT,
+  plr TEXT,
+  smoothing TEXT NOT NULL,
+  minimum TEXT NOT NULL,
+  maximum TEXT NOT NULL,
+  CHECK ((multiplier IS NULL) != (plr IS NULL))
+) STRICT;
+CREATE TABLE price_taxes (
+  country TEXT PRIMARY KEY,
+  rate TEXT NOT NULL,
+  inclusive INTEGER NOT NULL
+) STRICT;
+CREATE TABLE price_rules (
+  currency TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  minimum TEXT NOT NULL
+) STRICT;
+-- One row per published market and price date: the parts of the breakdown that every SKU
+-- of the market shares, and a digest of the market's prices (re-publishing the same prices
+-- changes nothing).
+CREATE TABLE price_publications (
+  price_date TEXT NOT NULL,
+  country TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  skus INTEGER NOT NULL,
+  published_at TEXT NOT NULL,
+  header TEXT NOT NULL,
+  PRIMARY KEY (price_date, country)
+) STRICT;
+CREATE TABLE price_published (
+  price_date TEXT NOT NULL,
+  country TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  base INTEGER NOT NULL,
+  amount INTEGER NOT NULL,
+  net INTEGER NOT NULL,
+  tax INTEGER NOT NULL,
+  PRIMARY KEY (price_date, country, sku)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE price_quotes (
+  quote_id TEXT PRIMARY KEY,
+  from_currency TEXT NOT NULL,
+  to_currency TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  amount_to INTEGER NOT NULL,
+  rate_numerator TEXT NOT NULL,
+  rate_denominator TEXT NOT NULL,
+  record TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  accepted_at TEXT
+) STRICT;
+)sql";
+
+db::OpenOptions open_options(Duration busy_timeout, bool must_exist) {
+  db::OpenOptions options;
+  options.must_exist = must_exist;
+  options.busy_timeout = busy_timeout;
+  options.synchronous = db::Synchronous::full;
+  options.serialize_writers = true;
+  options.cache_kib = 64 * 1024;
+  return options;
+}
+
+Adjustment adjustment_of(db::Statement& row) {
+  Adjustment adjustment;
+  adjustment.country = row.text(0);
+  if (!row.is_null(1)) adjustment.multiplier = row.text(1);
+  if (!row.is_null(2)) adjustment.plr = row.text(2);
+  adjustment.smoothing = row.text(3);
+  adjustment.minimum = row.text(4);
+  adjustment.maximum = row.text(5);
+  return adjustment;
+}
+
+TaxRow tax_of(db::Statement& row) {
+  return {row.text(0), row.text(1), row.integer(2) != 0};
+}
+
+RuleRow rule_of(db::Statement& row) {
+  return {row.text(0), row.text(1), row.text(2)};
+}
+
+constexpr std::string_view adjustment_columns =
+    "SELECT country, multiplier, plr, smoothing, minimum, maximum FROM price_adjustments";
+
+}  // namespace
+
+Store::Store(const std::string& path, Duration busy_timeout, bool must_exist)
+    : database_(path, open_options(busy_timeout, must_exist)) {
+  std::array<std::string_view, 1> steps{schema_v1};
+  db::migrate(database_, "price", steps);
+}
+
+std::optional<std::string> Store::rates_base() {
+  auto query = database_.query("SELECT value FROM price_settings WHERE name = 'rates_base'");
+  if (!query.step()) return std::nullopt;
+  return query.row().text(0);
+}
+
+void Store::set_rates_base(std::string_view base) {
+  database_.execute("INSERT OR REPLACE INTO price_settings (name, value) VALUES ('rates_base', ?)",
+                    base);
+}
+
+bool Store::put_rate(const RateRow& row) {
+  return database_.execute(
+             "INSERT INTO price_rates (currency, date, rate) VALUES (?1, ?2, ?3) "
+             "ON CONFLICT (currency, date) DO UPDATE SET rate = excluded.rate "
+             "WHERE rate != excluded.rate",
+             row.currency, row.date, row.rate) > 0;
+}
+
+std::optional<StoredRate> Store::rate_on_or_before(std::string_view currency,
+                                                   std::string_view date) {
+  auto query = database_.query(
+      "SELECT date, rate FROM price_rates WHERE currency = ? AND date <= ? "
+      "ORDER BY date DESC LIMIT 1",
+      currency, date);
+  if (!query.step()) return std::nullopt;
+  return StoredRate{query.row().text(0), query.row().text(1)};
+}
+
+std::optional<std::string> Store::latest_rate_date_on_or_before(std::string_view date) {
+  auto query = database_.query("SELECT max(date) FROM price_rates WHERE date <= ?", date);
+  if (!query.step() || query.row().is_null(0)) return std::nullopt;
+  return query.row().text(0);
+}
+
+std::vector<RateRow> Store::rates_on(std::string_view date) {
+  std::vector<RateRow> rows;
+  auto query = database_.query(
+      "SELECT date, currency, rate FROM price_rates WHERE date = ? ORDER BY currency", date);
+  while (query.step()) rows.push_back({query.row().text(0), query.row().text(1), query.row().text(2)});
+  return rows;
+}
+
+void Store::put_adjustment(const Adjustment& adjustment) {
+  database_.execute(
+      "INSERT OR REPLACE INTO price_adjustments "
+      "(country, multiplier, plr, smoothing, minimum, maximum) VALUES (?, ?, ?, ?, ?, ?)",
+      adjustment.country, adjustment.multiplier, adjustment.plr, adjustment.smoothing,
+      adjustment.minimum, adjustment.maximum);
+}
+
+std::optional<Adjustment> Store::adjustment(std::string_view country) {
+  auto query = database_.query(std::string(adjustment_columns) + " WHERE country = ?", country);
+  if (!query.step()) return std::nullopt;
+  return adjustment_of(query.row());
+}
+
+std::vector<Adjustment> Store::adjustments() {
+  std::vector<Adjustment> rows;
+  auto query = database_.query(std::string(adjustment_columns) + " ORDER BY country");
+  while (query.step()) rows.push_back(adjustment_of(query.row()));
+  return rows;
+}
+
+void Store::put_tax(const TaxRow& tax) {
+  database_.execute(
+      "INSERT OR REPLACE INTO price_taxes (country, rate, inclusive) VALUES (?, ?, ?)",
+      tax.country, tax.rate, tax.inclusive ? 1 : 0);
+}
+
+std::optional<TaxRow> Store::tax(std::string_view country) {
+  auto query =
+      database_.query("SELECT country, rate, inclusive FROM price_taxes WHERE country = ?", country);
+  if (!query.step()) return std::nullopt;
+  return tax_of(query.row());
+}
+
+std::vector<TaxRow> Store::taxes() {
+  std::vector<TaxRow> rows;
+  auto query = database_.query("SELECT country, rate, inclusive FROM price_taxes ORDER BY country");
+  while (query.step()) rows.push_back(tax_of(query.row()));
+  return rows;
+}
+
+void Store::put_rule(const RuleRow& rule) {
+  database_.execute(
+      "INSERT OR REPLACE INTO price_rules (currency, rule, minimum) VALUES (?, ?, ?)",
+      rule.currency, rule.rule, rule.minimum);
+}
+
+std::optional<RuleRow> Store::rule(std::string_view currency) {
+  auto query = database_.query(
+      "SELECT currency, rule, minimum FROM price_rules WHERE currency = ?", currency);
+  if (!query.step()) return std::nullopt;
+  return rule_of(query.row());
+}
+
+std::vector<RuleRow> Store::rules() {
+  std::vector<RuleRow> rows;
+  auto query = database_.query("SELECT currency, rule, minimum FROM price_rules ORDER BY currency");
+  while (query.step()) rows.push_back(rule_of(query.row()));
+  return rows;
+}
+
+bool Store::remove(std::string_view table, std::string_view key) {
+  // Fixed statements, one per table: nothing from the command line reaches the SQL text.
+  if (table == "adjustments") {
+    return database_.execute("DELETE FROM price_adjustments WHERE country = ?", key) > 0;
+  }
+  if (table == "taxes") {
+    return database_.execute("DELETE FROM price_taxes WHERE country = ?", key) > 0;
+  }
+  if (table == "rules") {
+    return database_.execute("DELETE FROM price_rules WHERE currency = ?", key) > 0;
+  }
+  throw Error(exit_code::internal, fmt::format("no price table '{}'", table));
+}
+
+}  // namespace sluice::price
