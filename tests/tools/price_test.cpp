@@ -1,0 +1,247 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "price_calc.hpp"
+#include "price_engine.hpp"
+#include "price_load.hpp"
+#include "price_market.hpp"
+#include "test_support.hpp"
+
+namespace sluice::price {
+namespace {
+
+using sluice::testing::exit_status_of;
+using sluice::testing::failure_of;
+
+const decimal::Currency usd = decimal::currency("USD");
+
+Int128 minor(std::string_view text, const decimal::Currency& currency) {
+  return decimal::parse_amount(text, currency.exponent);
+}
+
+Market market(const char* country, const char* currency, const char* fx) {
+  Market result;
+  result.country = country;
+  result.currency = decimal::currency(currency);
+  result.fx_rate = decimal::parse_decimal("fx", fx);
+  result.fx_date = "2026-03-02";
+  return result;
+}
+
+struct Shown {
+  std::string amount, net, tax;
+  friend bool operator==(const Shown&, const Shown&) = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const Shown& shown) {
+  return out << shown.amount << " " << shown.net << " " << shown.tax;
+}
+
+Shown price(const Market& setup, const char* base, Rounding rounding = Rounding::half_up,
+            TaxRounding tax_rounding = TaxRounding::net,
+            const decimal::Currency& base_currency = usd) {
+  MarketPricer pricer(setup, base_currency, rounding, tax_rounding);
+  Breakdown result = pricer.price(minor(base, base_currency));
+  int exponent = setup.currency.exponent;
+  return {decimal::format_amount(result.amount, exponent),
+          decimal::format_amount(result.net, exponent), decimal::format_amount(result.tax, exponent)};
+}
+
+// Figures below are worked by hand from the issue's definitions.
+TEST(PriceEngine, GermanyInclusiveEndNinetyNine) {
+  // 49.99 * 0.92 * 1.19 = 54.729052 -> 54.73 -> end-99 54.99; net 54.99 / 1.19 = 46.2101 -> 46.21.
+  Market germany = market("DE", "EUR", "0.92");
+  germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
+  germany.rule = parse_rule("end-99", "", germany.currency);
+  EXPECT_EQ(price(germany, "49.99"), (Shown{"54.99", "46.21", "8.78"}));
+}
+
+TEST(PriceEngine, InclusiveTaxRoundsTheNetOrTheTax) {
+  // A base of 2.875 (three decimals) makes the gross exactly 2.875 * 1.04 = 2.99. Then
+  // 2.99 / 1.04 = 2.875 -> net 2.88, tax 0.11; rounding the tax: 2.99 * 0.04 / 1.04 = 0.115 -> 0.12.
+  Market market_4 = market("XX", "USD", "1");
+  market_4.tax = Tax{decimal::parse_rate("--rate", "4%"), true};
+  const decimal::Currency kwd = decimal::currency("KWD");
+  EXPECT_EQ(price(market_4, "2.875", Rounding::half_up, TaxRounding::net, kwd),
+            (Shown{"2.99", "2.88", "0.11"}));
+  EXPECT_EQ(price(market_4, "2.875", Rounding::half_up, TaxRounding::tax, kwd),
+            (Shown{"2.99", "2.87", "0.12"}));
+}
+
+TEST(PriceEngine, ExclusiveTaxIsComputedOnTheShownNet) {
+  // 19.99 * 8.875% = 1.7741125 -> 1.77.
+  Market us = market("US", "USD", "1");
+  us.tax = Tax{decimal::parse_rate("--rate", "8.875%"), false};
+  EXPECT_EQ(price(us, "19.99"), (Shown{"19.99", "19.99", "1.77"}));
+}
+
+TEST(PriceEngine, HalfUpAndHalfEvenAtAnExactTie) {
+  // 1019.125 KWD at 1 to USD: a tie at the cent.
+  Market tie = market("US", "USD", "1");
+  const decimal::Currency kwd = decimal::currency("KWD");
+  EXPECT_EQ(price(tie, "1019.125", Rounding::half_up, TaxRounding::net, kwd).amount, "1019.13");
+  EXPECT_EQ(price(tie, "1019.125", Rounding::half_even, TaxRounding::net, kwd).amount, "1019.12");
+  EXPECT_EQ(decimal::format_amount(decimal::round(decimal::parse_decimal("x", "-1019.125", true) *
+                                                      Fraction{100, 1},
+                                                  Rounding::half_up),
+                                   2),
+            "-1019.13");
+}
+
+TEST(PriceEngine, ZeroAndThreeDecimalCurrencies) {
+  // 49.99 * 150.5 = 7523.495 JPY -> 7523 -> ceil:10 7530; 49.99 * 0.3075 = 15.371925 -> 15.372.
+  Market japan = market("JP", "JPY", "150.5");
+  japan.rule = parse_rule("ceil:10", "", japan.currency);
+  EXPECT_EQ(price(japan, "49.99"), (Shown{"7530", "7530", "0"}));
+  EXPECT_EQ(price(market("KW", "KWD", "0.3075"), "49.99"), (Shown{"15.372", "15.372", "0.000"}));
+}
+
+TEST(PriceEngine, MultiplierAppliesBeforeTax) {
+  // 10.00 * 83.12 * 0.392 = 325.8304 -> 325.83; with 18% inclusive: 384.479872 -> 384.48.
+  Market india = market("IN", "INR", "83.12");
+  india.multiplier = ppp_multiplier(Fraction{24, 100}, Fraction{2, 10}, Fraction{3, 10}, Fraction{1, 1});
+  EXPECT_EQ(india.multiplier, (Fraction{49, 125}));  // 0.392
+  EXPECT_EQ(price(india, "10.00").amount, "325.83");
+  india.tax = Tax{decimal::parse_rate("--rate", "18%"), true};
+  // net 384.48 / 1.18 = 325.830508 -> 325.83; tax 58.65.
+  EXPECT_EQ(price(india, "10.00"), (Shown{"384.48", "325.83", "58.65"}));
+}
+
+TEST(PriceEngine, ParityMultiplierIsClamped) {
+  Fraction low{3, 10}, high{1, 1}, smoothing{2, 10};
+  EXPECT_EQ(ppp_multiplier(Fraction{1, 10}, smoothing, low, high), low);  // 0.28 -> 0.3
+  EXPECT_EQ(ppp_multiplier(Fraction{15, 10}, smoothing, low, high), high);  // 1.4 -> 1
+  EXPECT_EQ(ppp_multiplier(Fraction{1, 2}, Fraction{0, 1}, low, high), (Fraction{1, 2}));
+}
+
+Int128 shown_by(const char* rule, const char* minimum, const char* currency, const char* figure) {
+  decimal::Currency money = decimal::currency(currency);
+  return apply_rule(parse_rule(rule, minimum, money), minor(figure, money));
+}
+
+TEST(PriceEngine, DisplayRulesMoveTheFigureAsDocumented) {
+  EXPECT_EQ(shown_by("end-99", "", "EUR", "54.99"), 5499);
+  EXPECT_EQ(shown_by("end-99", "", "EUR", "55.00"), 5599);
+  EXPECT_EQ(shown_by("end-99", "", "EUR", "0.10"), 99);
+  EXPECT_EQ(shown_by("end-95", "", "EUR", "54.96"), 5595);
+  EXPECT_EQ(shown_by("end-90", "", "EUR", "54.89"), 5490);
+  EXPECT_EQ(shown_by("end-99", "", "KWD", "15.372"), 15990);
+  EXPECT_EQ(shown_by("ceil:1000", "", "KRW", "65001"), 66000);
+  EXPECT_EQ(shown_by("nearest:0.05", "", "CHF", "12.32"), 1230);
+  EXPECT_EQ(shown_by("nearest:0.05", "", "CHF", "12.33"), 1235);
+  EXPECT_EQ(shown_by("ceil:1000", "1000", "KRW", "999"), 999);   // below the minimum
+  EXPECT_EQ(shown_by("ceil:1000", "1000", "KRW", "1001"), 2000);
+  EXPECT_EQ(shown_by("end-99", "", "EUR", "0.00"), 0);  // a free item stays free
+}
+
+TEST(PriceEngine, RulesThatBreakTheCurrencyPrecisionAreRefused) {
+  const decimal::Currency jpy = decimal::currency("JPY"), eur = decimal::currency("EUR");
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest:0.05", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0.001", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("round:10", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "1.001", eur); }), 2);
+}
+
+TEST(PriceEngine, TooLargeAPriceIsBadData) {
+  Market huge = market("XX", "USD", "1000000000000000000");
+  MarketPricer pricer(huge, usd, Rounding::half_up, TaxRounding::net);
+  EXPECT_EQ(exit_status_of([&] { (void)pricer.price(static_cast<Int128>(INT64_MAX) * 1000); }), 65);
+}
+
+class PriceStoreTest : public ::testing::Test {
+ protected:
+  testing::TempDir directory;
+  std::string file(const std::string& name, const std::string& text) {
+    std::string path = directory.file(name);
+    std::ofstream(path) << text;
+    return path;
+  }
+  Store open() { return Store(directory.file("price.db"), std::chrono::seconds(5), false); }
+};
+
+constexpr const char* ecb_csv =
+    "Date, USD, JPY, CYP, GBP, \n"
+    "2026-03-03, 1.0823, 151.23, N/A, 0.8551, \n"
+    "2 March 2026, 1.0800, 150.00, N/A, 0.8500, \n";
+
+TEST_F(PriceStoreTest, CrossRatesComeExactlyFromTheOneBase) {
+  Store store = open();
+  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::detect);
+  CrossRate cross = cross_rate(store, "USD", "JPY", "2026-03-03", 4);
+  EXPECT_EQ(cross.rate, (Fraction{1512300, 10823}));  // 151.23 / 1.0823, not a rounded inverse
+  EXPECT_EQ(cross.date, "2026-03-03");
+  EXPECT_EQ(cross_rate(store, "EUR", "GBP", "2026-03-02", 4).rate, (Fraction{17, 20}));
+  EXPECT_EQ(cross_rate(store, "GBP", "EUR", "2026-03-02", 4).rate, (Fraction{20, 17}));
+  EXPECT_EQ(cross_rate(store, "JPY", "JPY", "2026-03-02", 4).date, std::nullopt);
+}
+
+TEST_F(PriceStoreTest, AMissingDateFallsBackUntilTheRatesAreTooOld) {
+  Store store = open();
+  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::ecb_csv);
+  EXPECT_EQ(cross_rate(store, "USD", "JPY", "2026-03-07", 4).date, "2026-03-03");
+  auto [status, where] = failure_of([&] { cross_rate(store, "USD", "JPY", "2026-03-08", 4); });
+  EXPECT_EQ(status, 65);
+  EXPECT_EQ(exit_status_of([&] { cross_rate(store, "USD", "JPY", "2026-03-01", 4); }), 65);
+  EXPECT_EQ(exit_status_of([&] { cross_rate(store, "USD", "INR", "2026-03-03", 4); }), 65);
+}
+
+TEST_F(PriceStoreTest, ABadRateLineNamesItsLineAndWritesNothing) {
+  Store store = open();
+  std::string bad = file("bad.csv", "Date,USD,JPY\n2026-03-02,1.08,150\n2026-03-03,1.09,-151\n");
+  auto [status, where] = failure_of([&] { load_rates(store, bad, RatesFormat::detect); });
+  EXPECT_EQ(status, 65);
+  EXPECT_EQ(where, bad + ":3");
+  EXPECT_EQ(store.rates_base(), std::nullopt);
+  EXPECT_EQ(store.rate_on_or_before("USD", "2026-03-09"), std::nullopt);
+}
+
+TEST_F(PriceStoreTest, RatesAgainstAnotherBaseAreRefused) {
+  Store store = open();
+  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::detect);
+  std::string usd_based =
+      file("usd.jsonl", R"({"date":"2026-03-04","base":"USD","currency":"EUR","rate":"0.92"})"
+                        "\n");
+  EXPECT_EQ(exit_status_of([&] { load_rates(store, usd_based, RatesFormat::detect); }), 65);
+  EXPECT_EQ(store.rate_on_or_before("EUR", "2026-03-09"), std::nullopt);
+}
+
+TEST_F(PriceStoreTest, WorldBankFileGivesEachCountryItsLatestRatio) {
+  Store store = open();
+  std::string csv = file("wb.csv",
+                         "\"Data Source\",\"World Development Indicators\",\n\n"
+                         "\"Last Updated Date\",\"2026-07-01\",\n\n"
+                         "\"Country Name\",\"Country Code\",\"Indicator Name\",\"Indicator "
+                         "Code\",\"2023\",\"2024\",\n"
+                         "\"India\",\"IND\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.25\",\"0.24\",\n"
+                         "\"World\",\"WLD\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.6\",\"0.61\",\n"
+                         "\"Korea, Rep.\",\"KOR\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.7\",\"\",\n");
+  Adjustment defaults;
+  JsonValue summary = load_ppp(store, csv, PppFormat::detect, defaults);
+  EXPECT_EQ(to_json(summary), R"({"countries":2,"skipped":1})");
+  EXPECT_EQ(store.adjustment("IN")->plr, "0.24");
+  EXPECT_EQ(store.adjustment("KR")->plr, "0.7");
+  EXPECT_EQ(multiplier_of(*store.adjustment("IN")), (Fraction{49, 125}));
+}
+
+TEST(PriceCalc, FastLinesEqualTheRecordBuilder) {
+  Market germany = market("DE", "EUR", "0.92");
+  germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
+  germany.rule = parse_rule("end-99", "", germany.currency);
+  Market untaxed = market("US", "USD", "1");
+  untaxed.fx_date.reset();
+  for (const Market& setup : {germany, untaxed}) {
+    MarketPricer pricer(setup, usd, Rounding::half_up, TaxRounding::net);
+    JsonValue header = market_header(pricer, usd);
+    BreakdownLines lines(header, setup.currency.exponent, usd.exponent);
+    Breakdown breakdown = pricer.price(4999);
+    std::string fast;
+    lines.append(fast, "SKU \"1\"", breakdown, 4999);
+    EXPECT_EQ(fast, to_json(breakdown_record("SKU \"1\"", header, breakdown, 4999)) + "\n");
+  }
+}
+
+}  // namespace
+}  // namespace sluice::price
