@@ -1,0 +1,330 @@
+"""price: the real binary against an independent Fraction oracle, the documented exit statuses,
+quotes accepted at most once under concurrency, and publish surviving SIGKILL."""
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+import unittest
+
+from fractions import Fraction
+
+from sluice_cli import ToolTestCase
+
+DAY = "2026-03-03"
+# ECB-style rates against EUR, so USD->X cross rates do not terminate.
+RATES_CSV = ("Date, USD, JPY, GBP, INR, KWD, CHF, CYP, \n"
+             "2026-03-03, 1.0823, 151.23, 0.8551, 90.1234, 0.3321, 0.9412, N/A, \n"
+             "2 March 2026, 1.0800, 150.00, 0.8500, 90.0000, 0.3300, 0.9400, N/A, \n")
+EXPONENT = {"USD": 2, "EUR": 2, "JPY": 0, "GBP": 2, "INR": 2, "KWD": 3, "CHF": 2}
+
+
+def records(text):
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def round_half_up(value):
+    """Nearest integer to a Fraction, ties away from zero."""
+    magnitude = abs(value)
+    whole = magnitude.numerator // magnitude.denominator
+    if magnitude - whole >= Fraction(1, 2):
+        whole += 1
+    return whole if value >= 0 else -whole
+
+
+def text(minor, exponent):
+    sign = "-" if minor < 0 else ""
+    digits = str(abs(minor)).rjust(exponent + 1, "0")
+    return sign + (digits[:-exponent] + "." + digits[-exponent:] if exponent else digits)
+
+
+def apply_rule(rule, minimum, figure, exponent):
+    if figure == 0 or figure < minimum or rule == "none":
+        return figure
+    if rule.startswith("end-"):
+        unit = 10 ** exponent
+        ending = int(rule[4:]) * 10 ** (exponent - 2)
+        k = -((ending - figure) // unit)  # ceil((figure - ending) / unit)
+        return k * unit + ending
+    kind, step_text = rule.split(":")
+    step = int(Fraction(step_text) * 10 ** exponent)
+    if kind == "ceil":
+        return -(-figure // step) * step
+    return round_half_up(Fraction(figure, step)) * step
+
+
+def oracle(base, market, fx):
+    """The issue's layers, computed with Python fractions from the definitions."""
+    exponent = EXPONENT[market["currency"]]
+    local = Fraction(base) * fx * market.get("multiplier", 1) * 10 ** exponent
+    rate = market.get("tax")
+    if rate is not None and market["inclusive"]:
+        amount = apply_rule(market["rule"], 0, round_half_up(local * (1 + rate)), exponent)
+        net = round_half_up(Fraction(amount) / (1 + rate))
+        return text(amount, exponent), text(net, exponent), text(amount - net, exponent)
+    amount = apply_rule(market["rule"], 0, round_half_up(local), exponent)
+    tax = round_half_up(amount * rate) if rate is not None else 0
+    return text(amount, exponent), text(amount, exponent), text(tax, exponent)
+
+
+class Price(ToolTestCase):
+    tool = "price"
+
+    def price(self, *args, stdin=b"", status=0):
+        result = self.run_tool(*args, "--db", "price.db", stdin=stdin)
+        self.assertStatus(result, status)
+        return records(result.out) if status == 0 else result
+
+    def setup_markets(self):
+        self.write("rates.csv", RATES_CSV)
+        self.price("rates", "load", "rates.csv")
+        self.price("tax", "set", "--country", "DE", "--rate", "19%", "--inclusive")
+        self.price("tax", "set", "--country", "US", "--rate", "8.875%", "--exclusive")
+        self.price("tax", "set", "--country", "JP", "--rate", "10%", "--inclusive")
+        self.price("tax", "set", "--country", "CH", "--rate", "8.1%", "--inclusive")
+        self.price("rule", "set", "--currency", "EUR", "--rule", "end-99")
+        self.price("rule", "set", "--currency", "JPY", "--rule", "ceil:10")
+        self.price("rule", "set", "--currency", "CHF", "--rule", "nearest:0.05")
+        self.price("ppp", "set", "--country", "IN", "--plr", "0.24")
+        self.price("ppp", "set", "--country", "GB", "--multiplier", "1.1")
+
+    MARKETS = {
+        "DE": {"currency": "EUR", "tax": Fraction(19, 100), "inclusive": True, "rule": "end-99"},
+        "US": {"currency": "USD", "tax": Fraction(8875, 100000), "inclusive": False,
+               "rule": "none"},
+        "JP": {"currency": "JPY", "tax": Fraction(1, 10), "inclusive": True, "rule": "ceil:10"},
+        "CH": {"currency": "CHF", "tax": Fraction(81, 1000), "inclusive": True,
+               "rule": "nearest:0.05"},
+        "IN": {"currency": "INR", "multiplier": Fraction(392, 1000), "rule": "none"},
+        "GB": {"currency": "GBP", "multiplier": Fraction(11, 10), "rule": "none"},
+        "KW": {"currency": "KWD", "rule": "none"},
+    }
+
+    def test_catalog_prices_match_an_independent_fraction_oracle(self):
+        self.setup_markets()
+        generator = random.Random(5)
+        catalog = [{"sku": f"S{i}", "price": f"{generator.randint(0, 999999) / 100:.2f}"}
+                   for i in range(400)]
+        catalog.append({"sku": "zero", "price": "0"})
+        stdin = "".join(json.dumps(item) + "\n" for item in catalog)
+        countries = ",".join(self.MARKETS)
+        out = self.price("calc", "--countries", countries, "--date", DAY, stdin=stdin)
+        self.assertEqual(len(out), len(catalog) * len(self.MARKETS))
+        usd = Fraction("1.0823")
+        for record in out:
+            market = self.MARKETS[record["country"]]
+            currency = market["currency"]
+            fx = Fraction(1) if currency == "USD" else (
+                Fraction(1) if currency == "EUR" else Fraction(
+                    RATES_CSV.splitlines()[1].split(", ")[
+                        RATES_CSV.splitlines()[0].split(", ").index(currency)])) / usd
+            base = next(item["price"] for item in catalog if item["sku"] == record["sku"])
+            expected = oracle(base, market, fx)
+            self.assertEqual((record["amount"], record["net"], record["tax"]), expected, record)
+            self.assertEqual(record["fx_date"], None if currency == "USD" else DAY)
+        first = out[0]
+        self.assertEqual(list(first), ["sku", "country", "currency", "amount", "net", "tax",
+                                       "tax_rate", "inclusive", "fx_rate", "fx_date",
+                                       "multiplier", "rule", "base", "base_currency"])
+
+    def test_worked_case_of_the_issue(self):
+        self.write("rates.jsonl",
+                   '{"date":"2026-03-02","base":"USD","currency":"EUR","rate":"0.92"}\n')
+        self.price("rates", "load", "--format", "jsonl", "rates.jsonl")
+        self.price("tax", "set", "--country", "DE", "--rate", "19%", "--inclusive")
+        self.price("rule", "set", "--currency", "EUR", "--rule", "end-99")
+        out = self.price("calc", "--base", "49.99", "--country", "DE", "--date", "2026-03-04")
+        self.assertEqual(out, [{"country": "DE", "currency": "EUR", "amount": "54.99",
+                                "net": "46.21", "tax": "8.78", "tax_rate": "19%",
+                                "inclusive": True, "fx_rate": "0.92", "fx_date": "2026-03-02",
+                                "multiplier": "1", "rule": "end-99", "base": "49.99",
+                                "base_currency": "USD"}])
+
+    def test_untaxed_country_says_so(self):
+        self.setup_markets()
+        out = self.price("calc", "--base", "10", "--country", "KW", "--date", DAY)[0]
+        self.assertEqual((out["tax_rate"], out["inclusive"], out["tax"]), (None, False, "0.000"))
+
+    def test_stale_missing_and_unknown(self):
+        self.setup_markets()
+        stale = self.price("calc", "--base", "1", "--country", "DE", "--date", "2026-03-08",
+                           status=65)
+        self.assertError(stale, 65, "2026-03-03", "--max-rate-age")
+        self.price("calc", "--base", "1", "--country", "DE", "--date", "2026-03-08",
+                   "--max-rate-age", "5d")
+        early = self.price("calc", "--base", "1", "--country", "DE", "--date", "2026-03-01",
+                           status=65)
+        self.assertError(early, 65, "no USD rate published on or before 2026-03-01")
+        brl = self.price("calc", "--base", "1", "--country", "BR", "--date", DAY, status=65)
+        self.assertError(brl, 65, "BRL")
+        self.assertError(self.price("calc", "--base", "1", "--country", "DE", "--currency", "HRK",
+                                    status=2), 2, "withdrawn")
+        self.assertError(self.price("calc", "--base", "1", "--country", "XX", status=2), 2,
+                         "'XX'")
+        self.assertError(self.price("rule", "set", "--currency", "JPY", "--rule", "end-99",
+                                    status=2), 2, "end-99")
+        self.assertError(self.price("tax", "set", "--country", "DE", "--rate", "19",
+                                    "--inclusive", status=2), 2, "%")
+
+    def test_bad_catalog_lines_name_line_and_field_and_skip_invalid_exits_1(self):
+        self.setup_markets()
+        lines = ['{"sku":"A","price":"1.00"}', '{"sku":"B","price":"-1.00"}',
+                 '{"sku":"C","price":"1.001"}', '{"sku":"D"}', 'not json']
+        stdin = "\n".join(lines) + "\n"
+        bad = self.price("calc", "--countries", "DE", "--date", DAY, stdin=stdin, status=65)
+        self.assertError(bad, 65, "<stdin>:2", "price", "negative")
+        self.assertEqual(bad.out, "")
+        skipped = self.run_tool("calc", "--countries", "DE", "--date", DAY, "--skip-invalid",
+                                "--db", "price.db", stdin=stdin)
+        self.assertStatus(skipped, 1)
+        self.assertEqual([r["sku"] for r in records(skipped.out)], ["A"])
+        for line in (":2:", ":3:", ":4:", ":5:"):
+            self.assertIn(line, skipped.err)
+
+    def test_closed_pipe_ends_quietly(self):
+        self.setup_markets()
+        stdin = "".join(json.dumps({"sku": f"S{i}", "price": "1.00"}) + "\n"
+                        for i in range(50000))
+        self.write("catalog.jsonl", stdin)
+        pipeline = subprocess.run(
+            f"'{self.bin()}' calc --db price.db --countries DE,JP --date {DAY} catalog.jsonl "
+            "| head -1", shell=True, cwd=self.dir, capture_output=True, env=self.env)
+        self.assertEqual(pipeline.stderr, b"")
+        self.assertEqual(len(pipeline.stdout.splitlines()), 1)
+
+    def bin(self):
+        from sluice_cli import tool_path
+        return tool_path("price")
+
+    def test_usage_and_missing_state(self):
+        self.assertStatus(self.run_tool("--help"), 0)
+        self.assertStatus(self.run_tool("calc", "--help"), 0)
+        self.assertError(self.run_tool("calc", "--bogus"), 2)
+        self.assertError(self.run_tool("lookup", "--sku", "A", "--country", "DE", "--db",
+                                       "none.db"), 66, "none.db")
+        self.assertError(self.run_tool("rates", "load", "missing.csv", "--db", "p.db"), 66,
+                         "missing.csv")
+
+    def test_bad_rates_file_leaves_state_untouched(self):
+        self.setup_markets()
+        before = self.price("rates", "show", "--date", DAY)
+        self.write("bad.csv", "Date,USD\n2026-03-04,1.1\n2026-03-05,x\n")
+        self.assertError(self.price("rates", "load", "bad.csv", status=65), 65, "bad.csv:3")
+        self.assertEqual(self.price("rates", "show", "--date", "2026-03-05"), before)
+
+    def test_allocate_sums_exactly(self):
+        def parts(amount, currency, ratios):
+            result = self.run_tool("allocate", "--amount", amount, "--currency", currency,
+                                   "--ratios", ratios)
+            self.assertStatus(result, 0)
+            return [record["amount"] for record in records(result.out)]
+        self.assertEqual(parts("100.00", "USD", "1,1,1"), ["33.34", "33.33", "33.33"])
+        self.assertEqual(parts("99.99", "USD", "75,25"), ["74.99", "25.00"])
+        self.assertEqual(parts("-100.00", "USD", "1,1,1"), ["-33.34", "-33.33", "-33.33"])
+        self.assertEqual(parts("10", "JPY", "0.5,0.25,0.25"), ["5", "3", "2"])
+        self.assertError(self.run_tool("allocate", "--amount", "1.001", "--currency", "USD",
+                                       "--ratios", "1"), 2, "--amount")
+
+    def test_publish_is_idempotent_replaces_on_change_and_lookup_answers(self):
+        self.setup_markets()
+        self.write("catalog.jsonl", '{"sku":"B","price":"2.99"}\n{"sku":"A","price":"49.99"}\n')
+        statuses = lambda out: [(r["country"], r["status"]) for r in out]
+        args = ("publish", "--countries", "DE,JP", "--date", DAY, "catalog.jsonl")
+        self.assertEqual(statuses(self.price(*args)), [("DE", "published"), ("JP", "published")])
+        self.assertEqual(statuses(self.price(*args)), [("DE", "unchanged"), ("JP", "unchanged")])
+        self.price("tax", "set", "--country", "JP", "--rate", "8%", "--inclusive")
+        self.assertEqual(statuses(self.price(*args)), [("DE", "unchanged"), ("JP", "replaced")])
+        calc = self.price("calc", "--countries", "JP", "--date", DAY, "catalog.jsonl")
+        found = self.price("lookup", "--sku", "A", "--country", "JP", "--date", "2026-03-05")
+        self.assertEqual(found, [dict(calc[1], price_date=DAY)])
+        missing = self.price("lookup", "--sku", "Z", "--country", "JP", "--date", DAY, status=1)
+        self.assertError(missing, 1, "Z")
+        self.write("dup.jsonl", '{"sku":"A","price":"1"}\n{"sku":"A","price":"2"}\n')
+        self.assertError(self.price("publish", "--countries", "DE", "dup.jsonl", status=65), 65,
+                         "dup.jsonl:2", "dup.jsonl:1")
+
+    def quote(self, *extra, now="2026-03-03T12:00:00Z"):
+        return self.price("quote", "--amount", "100.00", "--from", "USD", "--to", "EUR",
+                          "--now", now, *extra)[0]
+
+    def test_quote_locks_its_rate_and_expires_exactly_at_expires_at(self):
+        self.setup_markets()
+        quote = self.quote("--ttl", "10m", "--fee", "1%")
+        rate = Fraction(1) / Fraction("1.0823") * Fraction(99, 100)
+        self.assertEqual(quote["amount_to"], text(round_half_up(10000 * rate), 2))
+        self.assertEqual(quote["expires_at"], "2026-03-03T12:10:00Z")
+        # Reloading rates does not change the quote.
+        self.write("new.csv", "Date,USD\n2026-03-03,2.0\n")
+        self.price("rates", "load", "new.csv")
+        expired = self.price("accept", "--quote", quote["quote_id"], "--now",
+                             "2026-03-03T12:10:00Z", status=1)
+        self.assertEqual(json.loads(expired.out)["error"], "quote_expired")
+        accepted = self.price("accept", "--quote", quote["quote_id"], "--amount-to",
+                              quote["amount_to"], "--now", "2026-03-03T12:09:59.999Z")
+        self.assertEqual((accepted[0]["status"], accepted[0]["amount_to"]),
+                         ("accepted", quote["amount_to"]))
+        used = self.price("accept", "--quote", quote["quote_id"], "--now",
+                          "2026-03-03T12:09:59Z", status=1)
+        self.assertEqual(json.loads(used.out)["error"], "quote_used")
+
+    def test_amount_mismatch_and_unknown_quote_are_65(self):
+        self.setup_markets()
+        quote = self.quote()
+        mismatch = self.price("accept", "--quote", quote["quote_id"], "--amount-to", "1.00",
+                              "--now", "2026-03-03T12:00:01Z", status=65)
+        self.assertError(mismatch, 65, "amount_to")
+        self.assertError(self.price("accept", "--quote", "q_nope", status=65), 65, "q_nope")
+        # The mismatch did not use the quote.
+        self.price("accept", "--quote", quote["quote_id"], "--now", "2026-03-03T12:00:02Z")
+
+    def test_sixteen_concurrent_accepts_succeed_once(self):
+        self.setup_markets()
+        quote = self.quote()
+        children = [self.start_tool("accept", "--quote", quote["quote_id"], "--db", "price.db",
+                                    "--now", "2026-03-03T12:01:00Z", stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE) for _ in range(16)]
+        outcomes = []
+        for child in children:
+            out, _ = child.communicate(timeout=60)
+            outcomes.append((child.returncode, json.loads(out).get("error")))
+        self.assertEqual(sorted(outcomes, key=str),
+                         sorted([(0, None)] + [(1, "quote_used")] * 15, key=str))
+
+    def test_sigkill_during_publish_leaves_whole_markets(self):
+        self.setup_markets()
+        catalog = "".join(json.dumps({"sku": f"S{i:07}", "price": "9.99"}) + "\n"
+                          for i in range(200000))
+        self.write("catalog.jsonl", catalog)
+        args = ("publish", "--countries", "DE,JP,US,IN", "--date", DAY, "catalog.jsonl")
+        self.price(*args)
+        self.price("tax", "set", "--country", "DE", "--rate", "7%", "--inclusive")
+        self.price("tax", "set", "--country", "JP", "--rate", "8%", "--inclusive")
+        child = self.start_tool(*args, "--db", "price.db", stdout=subprocess.DEVNULL)
+        # Wait for the write transaction to start (its WAL grows), then kill mid-write.
+        wal = self.path("price.db-wal")
+        deadline = time.monotonic() + 60
+        while (not os.path.exists(wal) or os.path.getsize(wal) < 1 << 20) and child.poll() is None:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.005)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        with sqlite3.connect(self.path("price.db")) as db:
+            self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+            for country, skus in db.execute(
+                    "SELECT country, skus FROM price_publications WHERE price_date = ?", (DAY,)):
+                count = db.execute("SELECT count(*) FROM price_published WHERE price_date = ? "
+                                   "AND country = ?", (DAY, country)).fetchone()[0]
+                self.assertEqual(count, skus, country)
+        # A completed re-run then replaces both changed markets.
+        statuses = {r["country"]: r["status"] for r in self.price(*args)}
+        self.assertEqual(statuses, {"DE": "replaced", "JP": "replaced", "US": "unchanged",
+                                    "IN": "unchanged"})
+        found = self.price("lookup", "--sku", "S0000001", "--country", "DE", "--date", DAY)[0]
+        self.assertEqual(found["tax_rate"], "7%")
+
+
+if __name__ == "__main__":
+    unittest.main()
