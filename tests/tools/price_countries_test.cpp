@@ -1,5 +1,7 @@
 #include "price_countries.hpp"
 
+#include "sluice/decimal.hpp"
+
 #include <fstream>
 #include <map>
 #include <optional>
@@ -132,6 +134,8 @@ TEST(PriceCountries, CurrenciesAreNotFundMetalOrWithdrawnCodes) {
   for (const Country& country : countries()) {
     EXPECT_FALSE(forbidden.contains(country.currency))
         << country.alpha2 << " uses " << country.currency;
+    // And libcore, which prices every market, knows the code and its minor unit.
+    EXPECT_NO_THROW(decimal::currency(country.currency)) << country.alpha2;
   }
 }
 
