@@ -20,10 +20,9 @@ Int128 absolute(Int128 value) {
 
 // ISO 4217 currencies whose minor unit is not 2 digits; every other listed code has 2.
 constexpr std::array<std::pair<std::string_view, int>, 23> unusual_exponents{{
-    {"BIF", 0}, {"CLP", 0}, {"DJF", 0}, {"GNF", 0}, {"ISK", 0}, {"JPY", 0}, {"KMF", 0},
-    {"KRW", 0}, {"PYG", 0}, {"RWF", 0}, {"UGX", 0}, {"VND", 0}, {"VUV", 0}, {"XAF", 0},
-    {"XOF", 0}, {"XPF", 0}, {"BHD", 3}, {"IQD", 3}, {"JOD", 3}, {"KWD", 3}, {"LYD", 3},
-    {"OMR", 3}, {"TND", 3},
+    {"BIF", 0}, {"CLP", 0}, {"DJF", 0}, {"GNF", 0}, {"ISK", 0}, {"JPY", 0}, {"KMF", 0}, {"KRW", 0},
+    {"PYG", 0}, {"RWF", 0}, {"UGX", 0}, {"VND", 0}, {"VUV", 0}, {"XAF", 0}, {"XOF", 0}, {"XPF", 0},
+    {"BHD", 3}, {"IQD", 3}, {"JOD", 3}, {"KWD", 3}, {"LYD", 3}, {"OMR", 3}, {"TND", 3},
 }};
 
 constexpr std::string_view two_digit_currencies =
@@ -38,13 +37,23 @@ constexpr std::string_view two_digit_currencies =
 // Codes that were currencies and are no longer (with what replaced them), and codes in ISO
 // 4217 that are not money anyone is charged in: refused with a message that says which.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 14> withdrawn_currencies{{
-    {"ANG", "XCG"}, {"BGN", "EUR"}, {"CUC", "CUP"}, {"EEK", "EUR"}, {"HRK", "EUR"},
-    {"LTL", "EUR"}, {"LVL", "EUR"}, {"MRO", "MRU"}, {"SLL", "SLE"}, {"STD", "STN"},
-    {"VEF", "VES"}, {"ZWL", "ZWG"}, {"SKK", "EUR"}, {"CYP", "EUR"},
+    {"ANG", "XCG"},
+    {"BGN", "EUR"},
+    {"CUC", "CUP"},
+    {"EEK", "EUR"},
+    {"HRK", "EUR"},
+    {"LTL", "EUR"},
+    {"LVL", "EUR"},
+    {"MRO", "MRU"},
+    {"SLL", "SLE"},
+    {"STD", "STN"},
+    {"VEF", "VES"},
+    {"ZWL", "ZWG"},
+    {"SKK", "EUR"},
+    {"CYP", "EUR"},
 }};
 constexpr std::string_view fund_codes = "BOV CHE CHW CLF COU MXV USN UYI UYW";
-constexpr std::string_view non_money_codes =
-    "XAU XAG XPT XPD XBA XBB XBC XBD XDR XSU XUA XTS XXX";
+constexpr std::string_view non_money_codes = "XAU XAG XPT XPD XBA XBB XBC XBD XDR XSU XUA XTS XXX";
 
 [[noreturn]] void bad_amount(std::string_view text, std::string_view why) {
   throw Error(exit_code::usage, fmt::format("invalid amount '{}': {}", text, why));
@@ -131,8 +140,9 @@ Currency currency(std::string_view code) {
   if (listed_in(two_digit_currencies)) return {std::string(code), 2};
   for (const auto& [withdrawn, replacement] : withdrawn_currencies) {
     if (code == withdrawn) {
-      throw Error(exit_code::usage, fmt::format("currency '{}' was withdrawn from ISO 4217 (use {})",
-                                                code, replacement));
+      throw Error(
+          exit_code::usage,
+          fmt::format("currency '{}' was withdrawn from ISO 4217 (use {})", code, replacement));
     }
   }
   if (listed_in(fund_codes) || listed_in(non_money_codes)) {
@@ -179,8 +189,8 @@ std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negati
 
 void append_amount(std::string& out, Int128 minor, int exponent) {
   const int places = std::max(0, exponent);
-  Unsigned128 magnitude = minor < 0 ? static_cast<Unsigned128>(-(minor + 1)) + 1
-                                    : static_cast<Unsigned128>(minor);
+  Unsigned128 magnitude =
+      minor < 0 ? static_cast<Unsigned128>(-(minor + 1)) + 1 : static_cast<Unsigned128>(minor);
   char digits[48];  // 2^127 has 39 digits; room for the point and leading zeros
   char* end = digits + sizeof digits;
   char* begin = end;
@@ -250,9 +260,9 @@ Fraction operator/(const Fraction& a, const Fraction& b) {
 Fraction operator+(const Fraction& a, const Fraction& b) {
   Int128 common = gcd(a.denominator, b.denominator);
   Int128 a_scale = b.denominator / common, b_scale = a.denominator / common;
-  return make_fraction(checked_add(checked_multiply(a.numerator, a_scale),
-                                   checked_multiply(b.numerator, b_scale)),
-                       checked_multiply(a.denominator, a_scale));
+  return make_fraction(
+      checked_add(checked_multiply(a.numerator, a_scale), checked_multiply(b.numerator, b_scale)),
+      checked_multiply(a.denominator, a_scale));
 }
 
 Fraction operator-(const Fraction& a, const Fraction& b) {
@@ -289,8 +299,8 @@ std::string format_decimal(const Fraction& value, int max_places) {
          checked_multiply(value.numerator, power_of_ten(places)) % value.denominator != 0) {
     ++places;
   }
-  Int128 scaled = divide(checked_multiply(value.numerator, power_of_ten(places)),
-                         value.denominator, Rounding::half_even);
+  Int128 scaled = divide(checked_multiply(value.numerator, power_of_ten(places)), value.denominator,
+                         Rounding::half_even);
   while (places > 0 && scaled % 10 == 0) {
     scaled /= 10;
     --places;

@@ -45,7 +45,8 @@ Shown price(const Market& setup, const char* base, Rounding rounding = Rounding:
   Breakdown result = pricer.price(minor(base, base_currency));
   int exponent = setup.currency.exponent;
   return {decimal::format_amount(result.amount, exponent),
-          decimal::format_amount(result.net, exponent), decimal::format_amount(result.tax, exponent)};
+          decimal::format_amount(result.net, exponent),
+          decimal::format_amount(result.tax, exponent)};
 }
 
 // Figures below are worked by hand from the issue's definitions.
@@ -59,7 +60,8 @@ TEST(PriceEngine, GermanyInclusiveEndNinetyNine) {
 
 TEST(PriceEngine, InclusiveTaxRoundsTheNetOrTheTax) {
   // A base of 2.875 (three decimals) makes the gross exactly 2.875 * 1.04 = 2.99. Then
-  // 2.99 / 1.04 = 2.875 -> net 2.88, tax 0.11; rounding the tax: 2.99 * 0.04 / 1.04 = 0.115 -> 0.12.
+  // 2.99 / 1.04 = 2.875 -> net 2.88, tax 0.11; rounding the tax: 2.99 * 0.04 / 1.04 = 0.115 ->
+  // 0.12.
   Market market_4 = market("XX", "USD", "1");
   market_4.tax = Tax{decimal::parse_rate("--rate", "4%"), true};
   const decimal::Currency kwd = decimal::currency("KWD");
@@ -82,10 +84,10 @@ TEST(PriceEngine, HalfUpAndHalfEvenAtAnExactTie) {
   const decimal::Currency kwd = decimal::currency("KWD");
   EXPECT_EQ(price(tie, "1019.125", Rounding::half_up, TaxRounding::net, kwd).amount, "1019.13");
   EXPECT_EQ(price(tie, "1019.125", Rounding::half_even, TaxRounding::net, kwd).amount, "1019.12");
-  EXPECT_EQ(decimal::format_amount(decimal::round(decimal::parse_decimal("x", "-1019.125", true) *
-                                                      Fraction{100, 1},
-                                                  Rounding::half_up),
-                                   2),
+  EXPECT_EQ(decimal::format_amount(
+                decimal::round(decimal::parse_decimal("x", "-1019.125", true) * Fraction{100, 1},
+                               Rounding::half_up),
+                2),
             "-1019.13");
 }
 
@@ -100,7 +102,8 @@ TEST(PriceEngine, ZeroAndThreeDecimalCurrencies) {
 TEST(PriceEngine, MultiplierAppliesBeforeTax) {
   // 10.00 * 83.12 * 0.392 = 325.8304 -> 325.83; with 18% inclusive: 384.479872 -> 384.48.
   Market india = market("IN", "INR", "83.12");
-  india.multiplier = ppp_multiplier(Fraction{24, 100}, Fraction{2, 10}, Fraction{3, 10}, Fraction{1, 1});
+  india.multiplier =
+      ppp_multiplier(Fraction{24, 100}, Fraction{2, 10}, Fraction{3, 10}, Fraction{1, 1});
   EXPECT_EQ(india.multiplier, (Fraction{49, 125}));  // 0.392
   EXPECT_EQ(price(india, "10.00").amount, "325.83");
   india.tax = Tax{decimal::parse_rate("--rate", "18%"), true};
@@ -110,7 +113,7 @@ TEST(PriceEngine, MultiplierAppliesBeforeTax) {
 
 TEST(PriceEngine, ParityMultiplierIsClamped) {
   Fraction low{3, 10}, high{1, 1}, smoothing{2, 10};
-  EXPECT_EQ(ppp_multiplier(Fraction{1, 10}, smoothing, low, high), low);  // 0.28 -> 0.3
+  EXPECT_EQ(ppp_multiplier(Fraction{1, 10}, smoothing, low, high), low);    // 0.28 -> 0.3
   EXPECT_EQ(ppp_multiplier(Fraction{15, 10}, smoothing, low, high), high);  // 1.4 -> 1
   EXPECT_EQ(ppp_multiplier(Fraction{1, 2}, Fraction{0, 1}, low, high), (Fraction{1, 2}));
 }
@@ -130,7 +133,7 @@ TEST(PriceEngine, DisplayRulesMoveTheFigureAsDocumented) {
   EXPECT_EQ(shown_by("ceil:1000", "", "KRW", "65001"), 66000);
   EXPECT_EQ(shown_by("nearest:0.05", "", "CHF", "12.32"), 1230);
   EXPECT_EQ(shown_by("nearest:0.05", "", "CHF", "12.33"), 1235);
-  EXPECT_EQ(shown_by("ceil:1000", "1000", "KRW", "999"), 999);   // below the minimum
+  EXPECT_EQ(shown_by("ceil:1000", "1000", "KRW", "999"), 999);  // below the minimum
   EXPECT_EQ(shown_by("ceil:1000", "1000", "KRW", "1001"), 2000);
   EXPECT_EQ(shown_by("end-99", "", "EUR", "0.00"), 0);  // a free item stays free
 }
@@ -210,14 +213,15 @@ TEST_F(PriceStoreTest, RatesAgainstAnotherBaseAreRefused) {
 
 TEST_F(PriceStoreTest, WorldBankFileGivesEachCountryItsLatestRatio) {
   Store store = open();
-  std::string csv = file("wb.csv",
-                         "\"Data Source\",\"World Development Indicators\",\n\n"
-                         "\"Last Updated Date\",\"2026-07-01\",\n\n"
-                         "\"Country Name\",\"Country Code\",\"Indicator Name\",\"Indicator "
-                         "Code\",\"2023\",\"2024\",\n"
-                         "\"India\",\"IND\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.25\",\"0.24\",\n"
-                         "\"World\",\"WLD\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.6\",\"0.61\",\n"
-                         "\"Korea, Rep.\",\"KOR\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.7\",\"\",\n");
+  std::string csv =
+      file("wb.csv",
+           "\"Data Source\",\"World Development Indicators\",\n\n"
+           "\"Last Updated Date\",\"2026-07-01\",\n\n"
+           "\"Country Name\",\"Country Code\",\"Indicator Name\",\"Indicator "
+           "Code\",\"2023\",\"2024\",\n"
+           "\"India\",\"IND\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.25\",\"0.24\",\n"
+           "\"World\",\"WLD\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.6\",\"0.61\",\n"
+           "\"Korea, Rep.\",\"KOR\",\"Price level\",\"PA.NUS.PPPC.RF\",\"0.7\",\"\",\n");
   Adjustment defaults;
   JsonValue summary = load_ppp(store, csv, PppFormat::detect, defaults);
   EXPECT_EQ(to_json(summary), R"({"countries":2,"skipped":1})");

@@ -31,7 +31,8 @@ LoanTerms parse_terms(const TermsText& text, Date today) {
   }
   terms.months = text.months;
   terms.end_of_month = text.end_of_month;
-  terms.disbursed = text.disbursed.empty() ? today : cli::date_option("--disbursed", text.disbursed);
+  terms.disbursed =
+      text.disbursed.empty() ? today : cli::date_option("--disbursed", text.disbursed);
   terms.first_due = text.first_due.empty() ? add_months(terms.disbursed, 1, terms.end_of_month)
                                            : cli::date_option("--first-due", text.first_due);
   if (days_between(terms.disbursed, terms.first_due) <= 0) {

@@ -51,8 +51,8 @@ JsonValue market_header(const MarketPricer& pricer, const decimal::Currency& bas
   return JsonValue::object(
       {{"country", JsonValue::string(market.country)},
        {"currency", JsonValue::string(market.currency.code)},
-       {"tax_rate", market.tax ? JsonValue::string(decimal::format_rate(market.tax->rate))
-                               : JsonValue::null()},
+       {"tax_rate",
+        market.tax ? JsonValue::string(decimal::format_rate(market.tax->rate)) : JsonValue::null()},
        {"inclusive", JsonValue::boolean(market.tax && market.tax->inclusive)},
        {"fx_rate", JsonValue::string(decimal::format_decimal(market.fx_rate, shown_places))},
        {"fx_date", text_or_null(market.fx_date)},
@@ -69,10 +69,12 @@ JsonValue breakdown_record(const std::optional<std::string>& sku, const JsonValu
   if (sku) members.emplace_back("sku", JsonValue::string(*sku));
   members.emplace_back("country", member(header, "country"));
   members.emplace_back("currency", member(header, "currency"));
-  members.emplace_back("amount", JsonValue::string(decimal::format_amount(breakdown.amount, exponent)));
+  members.emplace_back("amount",
+                       JsonValue::string(decimal::format_amount(breakdown.amount, exponent)));
   members.emplace_back("net", JsonValue::string(decimal::format_amount(breakdown.net, exponent)));
   members.emplace_back("tax", JsonValue::string(decimal::format_amount(breakdown.tax, exponent)));
-  for (std::string_view key : {"tax_rate", "inclusive", "fx_rate", "fx_date", "multiplier", "rule"}) {
+  for (std::string_view key :
+       {"tax_rate", "inclusive", "fx_rate", "fx_date", "multiplier", "rule"}) {
     members.emplace_back(std::string(key), member(header, key));
   }
   members.emplace_back("base", JsonValue::string(decimal::format_amount(base, base_exponent)));

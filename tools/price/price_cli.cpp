@@ -254,7 +254,8 @@ void add_ppp_commands(CLI::App& app, Settings& settings, Commands& commands) {
 }
 
 void add_tax_commands(CLI::App& app, Settings& settings, Commands& commands) {
-  auto* tax = app.add_subcommand("tax", "VAT, GST and sales tax per country")->require_subcommand(1);
+  auto* tax =
+      app.add_subcommand("tax", "VAT, GST and sales tax per country")->require_subcommand(1);
   commands.tax_set = tax->add_subcommand("set", "Set a country's tax");
   commands.tax_set->add_option("--country", settings.country, "Country")->required();
   commands.tax_set->add_option("--rate", settings.rate, "Rate: 19%, 8.875%")->required();

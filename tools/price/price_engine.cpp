@@ -91,8 +91,8 @@ Fraction ppp_multiplier(const Fraction& plr, const Fraction& smoothing, const Fr
   return multiplier;
 }
 
-MarketPricer::MarketPricer(Market market, const decimal::Currency& base_currency,
-                           Rounding rounding, TaxRounding tax_rounding)
+MarketPricer::MarketPricer(Market market, const decimal::Currency& base_currency, Rounding rounding,
+                           TaxRounding tax_rounding)
     : market_(std::move(market)), rounding_(rounding), tax_rounding_(tax_rounding) {
   Fraction scale = decimal::make_fraction(power_of_ten(market_.currency.exponent),
                                           power_of_ten(base_currency.exponent));
@@ -105,8 +105,8 @@ MarketPricer::MarketPricer(Market market, const decimal::Currency& base_currency
   }
   Fraction gross_over_net = Fraction{1, 1} + rate;
   displayed_factor_ = displayed_factor_ * gross_over_net;
-  tax_fraction_ = tax_rounding_ == TaxRounding::net ? Fraction{1, 1} / gross_over_net
-                                                    : rate / gross_over_net;
+  tax_fraction_ =
+      tax_rounding_ == TaxRounding::net ? Fraction{1, 1} / gross_over_net : rate / gross_over_net;
 }
 
 Breakdown MarketPricer::price(Int128 base) const {

@@ -56,10 +56,10 @@ enum class TaxRounding { net, tax };
 struct Market {
   std::string country;
   decimal::Currency currency;
-  Fraction fx_rate{1, 1};          // units of `currency` per unit of the base currency
+  Fraction fx_rate{1, 1};              // units of `currency` per unit of the base currency
   std::optional<std::string> fx_date;  // the rates' date; none when no conversion is needed
   Fraction multiplier{1, 1};
-  std::optional<Tax> tax;          // none: the country has no tax entry (untaxed)
+  std::optional<Tax> tax;  // none: the country has no tax entry (untaxed)
   DisplayRule rule;
 };
 

@@ -68,8 +68,8 @@ std::string ecb_date(std::string_view text) {
   std::string_view month = text.substr(first_space + 1, last_space - first_space - 1);
   for (std::size_t i = 0; i < months.size(); ++i) {
     if (month != months[i]) continue;
-    return format_date(parse_date(fmt::format("{}-{:02}-{:0>2}", text.substr(last_space + 1),
-                                              i + 1, text.substr(0, first_space))));
+    return format_date(parse_date(fmt::format("{}-{:02}-{:0>2}", text.substr(last_space + 1), i + 1,
+                                              text.substr(0, first_space))));
   }
   throw Error(exit_code::data, fmt::format("'{}' is not a date", text));
 }
@@ -168,7 +168,8 @@ ParsedRates parse_rates_jsonl(const Lines& input) {
     std::string date = format_date(parse_date(string_field(record, "date", false).text()));
     std::string currency = decimal::currency(string_field(record, "currency", false).text()).code;
     if (currency == base) throw Error(exit_code::data, "currency equals base");
-    parsed.rows.push_back({date, currency, checked_rate(string_field(record, "rate", true).text())});
+    parsed.rows.push_back(
+        {date, currency, checked_rate(string_field(record, "rate", true).text())});
   });
   return parsed;
 }
@@ -211,8 +212,8 @@ ParsedPpp parse_wb_csv(const Lines& input, const Adjustment& defaults) {
       std::vector<std::string> fields = csv::split_line(line);
       if (!header_seen) {
         // Metadata lines ("Data Source", "Last Updated Date") come before the header.
-        header_seen = fields.size() > 4 && fields[0] == "Country Name" &&
-                      fields[1] == "Country Code";
+        header_seen =
+            fields.size() > 4 && fields[0] == "Country Name" && fields[1] == "Country Code";
         return;
       }
       const Country* country = fields.size() > 4 ? find_country_alpha3(fields[1]) : nullptr;
@@ -241,11 +242,12 @@ ParsedPpp parse_ppp_jsonl(const Lines& input, const Adjustment& defaults) {
     Adjustment adjustment = defaults;
     adjustment.country = string_field(record, "country", false).text();
     if (find_country(adjustment.country) == nullptr) {
-      throw Error(exit_code::data,
-                  fmt::format("'{}' is not an ISO 3166-1 alpha-2 country code", adjustment.country));
+      throw Error(exit_code::data, fmt::format("'{}' is not an ISO 3166-1 alpha-2 country code",
+                                               adjustment.country));
     }
     adjustment.plr = string_field(record, "plr", true).text();
-    if (record.find("smoothing")) adjustment.smoothing = string_field(record, "smoothing", true).text();
+    if (record.find("smoothing"))
+      adjustment.smoothing = string_field(record, "smoothing", true).text();
     if (record.find("min")) adjustment.minimum = string_field(record, "min", true).text();
     if (record.find("max")) adjustment.maximum = string_field(record, "max", true).text();
     check_adjustment(adjustment);
@@ -306,8 +308,8 @@ JsonValue load_ppp(Store& store, const std::string& path, PppFormat format,
   if (format == PppFormat::detect) {
     format = starts_like_jsonl(input.text) ? PppFormat::jsonl : PppFormat::wb_csv;
   }
-  ParsedPpp parsed = format == PppFormat::jsonl ? parse_ppp_jsonl(input, defaults)
-                                                : parse_wb_csv(input, defaults);
+  ParsedPpp parsed =
+      format == PppFormat::jsonl ? parse_ppp_jsonl(input, defaults) : parse_wb_csv(input, defaults);
   db::WriteTransaction transaction(store.database());
   for (const Adjustment& adjustment : parsed.rows) store.put_adjustment(adjustment);
   transaction.commit();

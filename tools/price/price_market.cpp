@@ -73,7 +73,8 @@ std::vector<MarketRequest> read_markets_file(const std::string& path) {
       known_country("field 'country'", country->text());
       MarketRequest market{country->text(), std::nullopt};
       if (currency != nullptr) {
-        if (!currency->is_string()) throw Error(exit_code::data, "field 'currency' must be a string");
+        if (!currency->is_string())
+          throw Error(exit_code::data, "field 'currency' must be a string");
         market.currency = decimal::currency(currency->text()).code;
       }
       if (!seen.emplace(market.country).second) {

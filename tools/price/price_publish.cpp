@@ -24,12 +24,11 @@ std::vector<PublishedItem> read_catalog(const std::vector<std::string>& inputs,
   std::vector<PublishedItem> catalog;
   while (auto item = reader.next()) catalog.push_back({std::move(*item), reader.location()});
   skipped = reader.skipped();
-  std::stable_sort(catalog.begin(), catalog.end(), [](const auto& a, const auto& b) {
-    return a.item.sku < b.item.sku;
-  });
-  auto repeat = std::adjacent_find(catalog.begin(), catalog.end(), [](const auto& a, const auto& b) {
-    return a.item.sku == b.item.sku;
-  });
+  std::stable_sort(catalog.begin(), catalog.end(),
+                   [](const auto& a, const auto& b) { return a.item.sku < b.item.sku; });
+  auto repeat =
+      std::adjacent_find(catalog.begin(), catalog.end(),
+                         [](const auto& a, const auto& b) { return a.item.sku == b.item.sku; });
   if (repeat != catalog.end()) {
     throw Error(exit_code::data,
                 fmt::format("sku {} appears again (first at {})", repeat->item.sku, repeat->where),
@@ -138,16 +137,15 @@ int lookup(Store& store, const std::string& sku, const std::string& country,
       "SELECT price_date, header FROM price_publications WHERE country = ? AND price_date <= ? "
       "ORDER BY price_date DESC LIMIT 1",
       country, date);
-  auto row = publication.step()
-                 ? database.query(
-                       "SELECT base, amount, net, tax FROM price_published "
-                       "WHERE price_date = ? AND country = ? AND sku = ?",
-                       publication.row().text(0), country, sku)
-                 : database.query("SELECT 1 WHERE 0");
+  auto row = publication.step() ? database.query(
+                                      "SELECT base, amount, net, tax FROM price_published "
+                                      "WHERE price_date = ? AND country = ? AND sku = ?",
+                                      publication.row().text(0), country, sku)
+                                : database.query("SELECT 1 WHERE 0");
   if (!row.step()) {
-    print_diagnostic(Severity::error, {},
-                     fmt::format("no price published for sku {} in {} on or before {}", sku,
-                                 country, date));
+    print_diagnostic(
+        Severity::error, {},
+        fmt::format("no price published for sku {} in {} on or before {}", sku, country, date));
     return exit_code::definite_no;
   }
   JsonParser parser;

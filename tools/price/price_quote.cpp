@@ -79,8 +79,10 @@ int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& 
   db::WriteTransaction transaction(store.database());
   CrossRate cross = cross_rate(store, from.code, to.code, utc_day(now), request.max_rate_age_days);
   Fraction rate = cross.rate * (Fraction{1, 1} - fee);
-  Fraction scaled = rate * decimal::make_fraction(power_of_ten(to.exponent), power_of_ten(from.exponent));
-  Int128 amount_to = decimal::divide(amount * scaled.numerator, scaled.denominator, request.rounding);
+  Fraction scaled =
+      rate * decimal::make_fraction(power_of_ten(to.exponent), power_of_ten(from.exponent));
+  Int128 amount_to =
+      decimal::divide(amount * scaled.numerator, scaled.denominator, request.rounding);
   std::string quote_id = "q_" + random_hex(12);
   Instant expires_at = now + request.ttl;
   JsonValue record = JsonValue::object(
@@ -121,8 +123,9 @@ int accept(Store& store, const std::string& quote_id, const std::string& amount_
     }
   }
   if (quote->accepted_at) {
-    return refuse(out, quote_id, "quote_used", {"accepted_at", JsonValue::string(*quote->accepted_at)},
-                  fmt::format("quote {} was already accepted at {}", quote_id, *quote->accepted_at));
+    return refuse(
+        out, quote_id, "quote_used", {"accepted_at", JsonValue::string(*quote->accepted_at)},
+        fmt::format("quote {} was already accepted at {}", quote_id, *quote->accepted_at));
   }
   if (now >= quote->expires_at) {
     std::string expired = format_instant(quote->expires_at);
@@ -150,7 +153,8 @@ int allocate(const std::string& amount, const std::string& currency, const std::
     auto comma = rest.find(',');
     texts.emplace_back(rest.substr(0, comma));
     fractions.push_back(decimal::parse_decimal("--ratios", texts.back()));
-    common = common / decimal::gcd(common, fractions.back().denominator) * fractions.back().denominator;
+    common =
+        common / decimal::gcd(common, fractions.back().denominator) * fractions.back().denominator;
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
   std::vector<Int128> weights;

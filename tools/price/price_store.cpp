@@ -154,7 +154,8 @@ std::vector<RateRow> Store::rates_on(std::string_view date) {
   std::vector<RateRow> rows;
   auto query = database_.query(
       "SELECT date, currency, rate FROM price_rates WHERE date = ? ORDER BY currency", date);
-  while (query.step()) rows.push_back({query.row().text(0), query.row().text(1), query.row().text(2)});
+  while (query.step())
+    rows.push_back({query.row().text(0), query.row().text(1), query.row().text(2)});
   return rows;
 }
 
@@ -181,13 +182,13 @@ std::vector<Adjustment> Store::adjustments() {
 
 void Store::put_tax(const TaxRow& tax) {
   database_.execute(
-      "INSERT OR REPLACE INTO price_taxes (country, rate, inclusive) VALUES (?, ?, ?)",
-      tax.country, tax.rate, tax.inclusive ? 1 : 0);
+      "INSERT OR REPLACE INTO price_taxes (country, rate, inclusive) VALUES (?, ?, ?)", tax.country,
+      tax.rate, tax.inclusive ? 1 : 0);
 }
 
 std::optional<TaxRow> Store::tax(std::string_view country) {
-  auto query =
-      database_.query("SELECT country, rate, inclusive FROM price_taxes WHERE country = ?", country);
+  auto query = database_.query("SELECT country, rate, inclusive FROM price_taxes WHERE country = ?",
+                               country);
   if (!query.step()) return std::nullopt;
   return tax_of(query.row());
 }
@@ -200,14 +201,13 @@ std::vector<TaxRow> Store::taxes() {
 }
 
 void Store::put_rule(const RuleRow& rule) {
-  database_.execute(
-      "INSERT OR REPLACE INTO price_rules (currency, rule, minimum) VALUES (?, ?, ?)",
-      rule.currency, rule.rule, rule.minimum);
+  database_.execute("INSERT OR REPLACE INTO price_rules (currency, rule, minimum) VALUES (?, ?, ?)",
+                    rule.currency, rule.rule, rule.minimum);
 }
 
 std::optional<RuleRow> Store::rule(std::string_view currency) {
-  auto query = database_.query(
-      "SELECT currency, rule, minimum FROM price_rules WHERE currency = ?", currency);
+  auto query = database_.query("SELECT currency, rule, minimum FROM price_rules WHERE currency = ?",
+                               currency);
   if (!query.step()) return std::nullopt;
   return rule_of(query.row());
 }
