@@ -59,13 +59,13 @@ constexpr std::string_view non_money_codes = "XAU XAG XPT XPD XBA XBB XBC XBD XD
   throw Error(exit_code::usage, fmt::format("invalid amount '{}': {}", text, why));
 }
 
+}  // namespace
+
 Int128 power_of_ten(int exponent) {
   Int128 value = 1;
   for (int i = 0; i < exponent; ++i) value *= 10;
   return value;
 }
-
-}  // namespace
 
 Rounding parse_rounding(std::string_view option, std::string_view text) {
   for (Rounding rounding : {Rounding::half_up, Rounding::half_even, Rounding::ceiling,

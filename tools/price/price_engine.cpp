@@ -7,12 +7,6 @@
 namespace sluice::price {
 namespace {
 
-Int128 power_of_ten(int exponent) {
-  Int128 value = 1;
-  for (int i = 0; i < exponent; ++i) value *= 10;
-  return value;
-}
-
 Int128 multiply_or_fail(Int128 a, Int128 b) {
   Int128 product = 0;
   if (__builtin_mul_overflow(a, b, &product)) {
@@ -48,9 +42,9 @@ DisplayRule parse_rule(std::string_view rule, std::string_view minimum,
                               rule, currency.code, currency.exponent));
     }
     parsed.kind = DisplayRule::Kind::ending;
-    parsed.unit = power_of_ten(currency.exponent);
+    parsed.unit = decimal::power_of_ten(currency.exponent);
     parsed.value = (rule[4] - '0') * 10 + (rule[5] - '0');
-    parsed.value *= power_of_ten(currency.exponent - 2);
+    parsed.value *= decimal::power_of_ten(currency.exponent - 2);
     return parsed;
   }
   auto colon = rule.find(':');
@@ -94,8 +88,8 @@ Fraction ppp_multiplier(const Fraction& plr, const Fraction& smoothing, const Fr
 MarketPricer::MarketPricer(Market market, const decimal::Currency& base_currency, Rounding rounding,
                            TaxRounding tax_rounding)
     : market_(std::move(market)), rounding_(rounding), tax_rounding_(tax_rounding) {
-  Fraction scale = decimal::make_fraction(power_of_ten(market_.currency.exponent),
-                                          power_of_ten(base_currency.exponent));
+  Fraction scale = decimal::make_fraction(decimal::power_of_ten(market_.currency.exponent),
+                                          decimal::power_of_ten(base_currency.exponent));
   displayed_factor_ = market_.fx_rate * market_.multiplier * scale;
   if (!market_.tax) return;
   const Fraction& rate = market_.tax->rate;

@@ -9,12 +9,6 @@
 namespace sluice::price {
 namespace {
 
-Int128 power_of_ten(int exponent) {
-  Int128 value = 1;
-  for (int i = 0; i < exponent; ++i) value *= 10;
-  return value;
-}
-
 Int128 amount_option(std::string_view option, std::string_view text,
                      const decimal::Currency& currency, bool allow_negative) {
   try {
@@ -79,10 +73,9 @@ int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& 
   db::WriteTransaction transaction(store.database());
   CrossRate cross = cross_rate(store, from.code, to.code, utc_day(now), request.max_rate_age_days);
   Fraction rate = cross.rate * (Fraction{1, 1} - fee);
-  Fraction scaled =
-      rate * decimal::make_fraction(power_of_ten(to.exponent), power_of_ten(from.exponent));
-  Int128 amount_to =
-      decimal::divide(amount * scaled.numerator, scaled.denominator, request.rounding);
+  Fraction scaled = rate * decimal::make_fraction(decimal::power_of_ten(to.exponent),
+                                                  decimal::power_of_ten(from.exponent));
+  Int128 amount_to = decimal::round(Fraction{amount, 1} * scaled, request.rounding);
   std::string quote_id = "q_" + random_hex(12);
   Instant expires_at = now + request.ttl;
   JsonValue record = JsonValue::object(

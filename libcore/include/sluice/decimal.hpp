@@ -31,6 +31,9 @@ Int128 divide(Int128 numerator, Int128 denominator, Rounding rounding);
 
 Int128 gcd(Int128 a, Int128 b);
 
+// 10^exponent for 0 <= exponent <= 38.
+Int128 power_of_ten(int exponent);
+
 struct Currency {
   std::string code;
   int exponent = 2;  // digits after the decimal point of the minor unit
