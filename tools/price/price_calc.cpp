@@ -175,8 +175,11 @@ int calc_stream(Store& store, const std::vector<std::string>& inputs,
   }
   CatalogReader catalog(inputs, options.skip_invalid, options.day.base_currency);
   RecordPrinter printer(out, options.format);
+  Progress progress(options.progress, "price calc", total_input_bytes(inputs));
   std::string buffer;
+  std::uint64_t items = 0;
   while (auto item = catalog.next()) {
+    progress.update(catalog.bytes_read(), ++items);
     for (std::size_t i = 0; i < pricers.size(); ++i) {
       Breakdown breakdown;
       try {
@@ -196,6 +199,7 @@ int calc_stream(Store& store, const std::vector<std::string>& inputs,
       buffer.clear();
     }
   }
+  progress.finish();
   out.write(buffer);
   printer.finish();
   return catalog.skipped() > 0 ? exit_code::definite_no : exit_code::success;

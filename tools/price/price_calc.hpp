@@ -11,6 +11,7 @@
 #include "price_store.hpp"
 #include "sluice/cli.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/progress.hpp"
 
 namespace sluice::price {
 
@@ -21,6 +22,7 @@ struct CalcOptions {
   cli::Format format = cli::Format::jsonl;
   bool skip_invalid = false;
   Instant now;  // recorded as a publication's time
+  ProgressMode progress = ProgressMode::automatic;
 };
 
 // The fields every price of a market shares, in output order: country, currency, tax_rate
@@ -64,7 +66,7 @@ class CatalogReader {
   std::optional<CatalogItem> next();
   [[nodiscard]] std::uint64_t skipped() const { return reader_.skipped(); }
   [[nodiscard]] std::string location() const;
-  JsonlReader& reader() { return reader_; }
+  [[nodiscard]] std::uint64_t bytes_read() const { return reader_.bytes_read(); }
 
  private:
   JsonlReader reader_;

@@ -32,6 +32,7 @@ struct Settings {
   std::string rounding = "half-up";
   std::string tax_rounding = "net";
   bool skip_invalid = false;
+  ProgressMode progress = ProgressMode::automatic;
   std::vector<std::string> inputs;
   std::string sku;
   std::string input_format;
@@ -82,6 +83,7 @@ void add_pricing_options(CLI::App& command, Settings& settings) {
   command.add_option("--tax-rounding", settings.tax_rounding, "Inclusive markets: net or tax")
       ->check(CLI::IsMember({"net", "tax"}));
   command.add_flag("--skip-invalid", settings.skip_invalid, "Report bad lines, go on, exit 1");
+  cli::add_progress_option(command, settings.progress);
   add_state(command, settings);
 }
 
@@ -104,6 +106,7 @@ CalcOptions calc_options(const Settings& settings) {
   options.tax_rounding = settings.tax_rounding == "tax" ? TaxRounding::tax : TaxRounding::net;
   options.format = settings.format;
   options.skip_invalid = settings.skip_invalid;
+  options.progress = settings.progress;
   options.now = cli::make_clock(settings.state).now();
   return options;
 }

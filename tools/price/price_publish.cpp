@@ -21,8 +21,13 @@ struct PublishedItem {
 std::vector<PublishedItem> read_catalog(const std::vector<std::string>& inputs,
                                         const CalcOptions& options, std::uint64_t& skipped) {
   CatalogReader reader(inputs, options.skip_invalid, options.day.base_currency);
+  Progress progress(options.progress, "price publish: reading", total_input_bytes(inputs));
   std::vector<PublishedItem> catalog;
-  while (auto item = reader.next()) catalog.push_back({std::move(*item), reader.location()});
+  while (auto item = reader.next()) {
+    catalog.push_back({std::move(*item), reader.location()});
+    progress.update(reader.bytes_read(), catalog.size());
+  }
+  progress.finish();
   skipped = reader.skipped();
   std::stable_sort(catalog.begin(), catalog.end(),
                    [](const auto& a, const auto& b) { return a.item.sku < b.item.sku; });
@@ -60,7 +65,8 @@ std::string market_digest(const MarketPricer& pricer, const std::string& header,
 }
 
 void replace_market(db::Database& database, const std::string& date, const MarketPricer& pricer,
-                    const std::vector<PublishedItem>& catalog) {
+                    const std::vector<PublishedItem>& catalog, Progress& progress,
+                    std::uint64_t& rows) {
   const std::string& country = pricer.market().country;
   database.execute("DELETE FROM price_published WHERE price_date = ? AND country = ?", date,
                    country);
@@ -78,6 +84,7 @@ void replace_market(db::Database& database, const std::string& date, const Marke
     insert.bind(6, static_cast<std::int64_t>(breakdown.net));
     insert.bind(7, static_cast<std::int64_t>(breakdown.tax));
     row.step();
+    progress.update(0, ++rows);
   }
 }
 
@@ -102,6 +109,8 @@ int publish(Store& store, const std::vector<std::string>& inputs,
   db::Database& database = store.database();
   db::WriteTransaction transaction(database);
   std::string now = format_instant(options.now);
+  Progress progress(options.progress, "price publish: writing", 0);
+  std::uint64_t rows = 0;
   for (const MarketPricer& pricer : pricers) {
     const Market& market = pricer.market();
     std::string header = to_json(market_header(pricer, options.day.base_currency));
@@ -109,7 +118,7 @@ int publish(Store& store, const std::vector<std::string>& inputs,
     auto previous = stored_digest(database, date, market.country);
     std::string status = !previous ? "published" : *previous == digest ? "unchanged" : "replaced";
     if (status != "unchanged") {
-      replace_market(database, date, pricer, catalog);
+      replace_market(database, date, pricer, catalog, progress, rows);
       database.execute(
           "INSERT OR REPLACE INTO price_publications "
           "(price_date, country, digest, skus, published_at, header) VALUES (?, ?, ?, ?, ?, ?)",
@@ -123,6 +132,7 @@ int publish(Store& store, const std::vector<std::string>& inputs,
          {"status", JsonValue::string(status)}}));
   }
   transaction.commit();
+  progress.finish();
   RecordPrinter printer(out, options.format);
   for (const JsonValue& summary : summaries) printer.print(summary);
   printer.finish();
