@@ -20,7 +20,7 @@ Written from the rules in bench/price's brief and price(1), not from price's cod
     tax = round_half_up(amount * t); untaxed: the same with tax 0, tax_rate null;
   - rules on the figure in minor units, never on 0 or below the rule's min: end-99 the
     smallest N.99 >= figure; ceil:STEP the smallest multiple of STEP >= figure; nearest:STEP
-    the nearest multiple, ties up;
+    the nearest multiple, ties up, never 0 for a positive figure;
   - fx_rate and multiplier shown with at most 10 decimals (half-even), trailing zeros cut;
     tax_rate as a percentage ("19%", "8.875%"); amounts with the currency's decimals.
 Every rounding is integer arithmetic on exact fractions (fractions.Fraction for the factors,
@@ -102,7 +102,7 @@ def apply_rule(rule, minimum, figure, exponent):
     if kind == "ceil":
         return ceil_div(figure, step) * step
     if kind == "nearest":
-        return round_half_up(figure, step) * step
+        return round_half_up(figure, step) * step or step  # a paid item never shows as free
     raise ValueError(rule)
 
 

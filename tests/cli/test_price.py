@@ -53,7 +53,7 @@ def apply_rule(rule, minimum, figure, exponent):
     step = int(Fraction(step_text) * 10 ** exponent)
     if kind == "ceil":
         return -(-figure // step) * step
-    return round_half_up(Fraction(figure, step)) * step
+    return round_half_up(Fraction(figure, step)) * step or step  # never shown as free
 
 
 def oracle(base, market, fx):
@@ -109,6 +109,7 @@ class Price(ToolTestCase):
         catalog = [{"sku": f"S{i}", "price": f"{generator.randint(0, 999999) / 100:.2f}"}
                    for i in range(400)]
         catalog.append({"sku": "zero", "price": "0"})
+        catalog.append({"sku": "cent", "price": "0.01"})  # CHF nearest:0.05 shows 0.05, not 0
         stdin = "".join(json.dumps(item) + "\n" for item in catalog)
         countries = ",".join(self.MARKETS)
         out = self.price("calc", "--countries", countries, "--date", DAY, stdin=stdin)
@@ -163,7 +164,11 @@ class Price(ToolTestCase):
         self.assertError(self.price("calc", "--base", "1", "--country", "DE", "--currency", "HRK",
                                     status=2), 2, "withdrawn")
         self.assertError(self.price("calc", "--base", "1", "--country", "XX", status=2), 2,
-                         "'XX'")
+                         "--country: 'XX'")
+        self.assertError(self.price("calc", "--base", "1", "--country", "DE,JP", status=2), 2,
+                         "--country: one country")
+        self.assertError(self.price("calc", "--base", "1", "--countries", "DE,de", status=2), 2,
+                         "--countries: 'de'")
         self.assertError(self.price("rule", "set", "--currency", "JPY", "--rule", "end-99",
                                     status=2), 2, "end-99")
         self.assertError(self.price("tax", "set", "--country", "DE", "--rate", "19",
@@ -207,6 +212,25 @@ class Price(ToolTestCase):
                                        "none.db"), 66, "none.db")
         self.assertError(self.run_tool("rates", "load", "missing.csv", "--db", "p.db"), 66,
                          "missing.csv")
+        # Reading commands never create the state file a mistyped --db names.
+        for args in (("calc", "--base", "1", "--country", "US"),
+                     ("quote", "--amount", "1", "--from", "USD", "--to", "EUR")):
+            self.assertError(self.run_tool(*args, "--db", "typo.db"), 66, "typo.db")
+            self.assertFalse(os.path.exists(self.path("typo.db")))
+        # Commands that never read the clock take no --now.
+        self.assertError(self.run_tool("tax", "set", "--country", "DE", "--rate", "19%",
+                                       "--inclusive", "--now", "@0", "--db", "p.db"), 2, "--now")
+
+    def test_skipped_ecb_columns_are_listed_and_quiet_drops_the_note(self):
+        self.write("rates.csv", RATES_CSV)
+        loud = self.run_tool("rates", "load", "rates.csv", "--db", "price.db")
+        self.assertStatus(loud, 0)
+        self.assertEqual(records(loud.out)[0]["skipped_currencies"], ["CYP"])
+        self.assertIn("price: note: rates.csv: skipped the columns", loud.err)
+        quiet = self.run_tool("rates", "load", "--quiet", "rates.csv", "--db", "price.db")
+        self.assertStatus(quiet, 0)
+        self.assertEqual(quiet.err, "")
+        self.assertEqual(records(quiet.out)[0]["changed"], 0)
 
     def test_bad_rates_file_leaves_state_untouched(self):
         self.setup_markets()
@@ -214,6 +238,20 @@ class Price(ToolTestCase):
         self.write("bad.csv", "Date,USD\n2026-03-04,1.1\n2026-03-05,x\n")
         self.assertError(self.price("rates", "load", "bad.csv", status=65), 65, "bad.csv:3")
         self.assertEqual(self.price("rates", "show", "--date", "2026-03-05"), before)
+
+    def test_rates_show_gives_each_currency_its_latest_rate(self):
+        self.write("rates.jsonl",
+                   '{"date":"2026-03-02","base":"EUR","currency":"USD","rate":"1.08"}\n'
+                   '{"date":"2026-03-02","base":"EUR","currency":"JPY","rate":"150"}\n'
+                   '{"date":"2026-03-03","base":"EUR","currency":"USD","rate":"1.09"}\n'
+                   '{"date":"2026-03-05","base":"EUR","currency":"JPY","rate":"151"}\n')
+        self.price("rates", "load", "--format", "jsonl", "rates.jsonl")
+        shown = self.price("rates", "show", "--date", "2026-03-04")
+        self.assertEqual(shown, [
+            {"currency": "JPY", "rate": "150", "date": "2026-03-02", "base": "EUR"},
+            {"currency": "USD", "rate": "1.09", "date": "2026-03-03", "base": "EUR"}])
+        none = self.price("rates", "show", "--date", "2026-03-01", status=1)
+        self.assertError(none, 1, "2026-03-01")
 
     def test_allocate_sums_exactly(self):
         def parts(amount, currency, ratios):

@@ -133,6 +133,9 @@ TEST(PriceEngine, DisplayRulesMoveTheFigureAsDocumented) {
   EXPECT_EQ(shown_by("ceil:1000", "", "KRW", "65001"), 66000);
   EXPECT_EQ(shown_by("nearest:0.05", "", "CHF", "12.32"), 1230);
   EXPECT_EQ(shown_by("nearest:0.05", "", "CHF", "12.33"), 1235);
+  EXPECT_EQ(shown_by("nearest:10", "", "INR", "1925.00"), 193000);
+  EXPECT_EQ(shown_by("nearest:10", "", "INR", "2.40"), 1000);  // never rounded down to free
+  EXPECT_EQ(shown_by("nearest:0.05", "", "CHF", "0.02"), 5);
   EXPECT_EQ(shown_by("ceil:1000", "1000", "KRW", "999"), 999);  // below the minimum
   EXPECT_EQ(shown_by("ceil:1000", "1000", "KRW", "1001"), 2000);
   EXPECT_EQ(shown_by("end-99", "", "EUR", "0.00"), 0);  // a free item stays free
@@ -172,7 +175,10 @@ constexpr const char* ecb_csv =
 
 TEST_F(PriceStoreTest, CrossRatesComeExactlyFromTheOneBase) {
   Store store = open();
-  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::detect);
+  JsonValue summary = load_rates(store, file("rates.csv", ecb_csv), RatesFormat::detect, true);
+  EXPECT_EQ(to_json(summary),
+            R"({"rows":6,"changed":6,"base":"EUR","currencies":3,"first_date":"2026-03-02",)"
+            R"("last_date":"2026-03-03","skipped_currencies":["CYP"]})");
   CrossRate cross = cross_rate(store, "USD", "JPY", "2026-03-03", 4);
   EXPECT_EQ(cross.rate, (Fraction{1512300, 10823}));  // 151.23 / 1.0823, not a rounded inverse
   EXPECT_EQ(cross.date, "2026-03-03");
@@ -183,7 +189,7 @@ TEST_F(PriceStoreTest, CrossRatesComeExactlyFromTheOneBase) {
 
 TEST_F(PriceStoreTest, AMissingDateFallsBackUntilTheRatesAreTooOld) {
   Store store = open();
-  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::ecb_csv);
+  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::ecb_csv, true);
   EXPECT_EQ(cross_rate(store, "USD", "JPY", "2026-03-07", 4).date, "2026-03-03");
   auto [status, where] = failure_of([&] { cross_rate(store, "USD", "JPY", "2026-03-08", 4); });
   EXPECT_EQ(status, 65);
@@ -194,7 +200,7 @@ TEST_F(PriceStoreTest, AMissingDateFallsBackUntilTheRatesAreTooOld) {
 TEST_F(PriceStoreTest, ABadRateLineNamesItsLineAndWritesNothing) {
   Store store = open();
   std::string bad = file("bad.csv", "Date,USD,JPY\n2026-03-02,1.08,150\n2026-03-03,1.09,-151\n");
-  auto [status, where] = failure_of([&] { load_rates(store, bad, RatesFormat::detect); });
+  auto [status, where] = failure_of([&] { load_rates(store, bad, RatesFormat::detect, true); });
   EXPECT_EQ(status, 65);
   EXPECT_EQ(where, bad + ":3");
   EXPECT_EQ(store.rates_base(), std::nullopt);
@@ -203,11 +209,11 @@ TEST_F(PriceStoreTest, ABadRateLineNamesItsLineAndWritesNothing) {
 
 TEST_F(PriceStoreTest, RatesAgainstAnotherBaseAreRefused) {
   Store store = open();
-  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::detect);
+  load_rates(store, file("rates.csv", ecb_csv), RatesFormat::detect, true);
   std::string usd_based =
       file("usd.jsonl", R"({"date":"2026-03-04","base":"USD","currency":"EUR","rate":"0.92"})"
                         "\n");
-  EXPECT_EQ(exit_status_of([&] { load_rates(store, usd_based, RatesFormat::detect); }), 65);
+  EXPECT_EQ(exit_status_of([&] { load_rates(store, usd_based, RatesFormat::detect, true); }), 65);
   EXPECT_EQ(store.rate_on_or_before("EUR", "2026-03-09"), std::nullopt);
 }
 

@@ -32,6 +32,7 @@ struct Settings {
   std::string rounding = "half-up";
   std::string tax_rounding = "net";
   bool skip_invalid = false;
+  bool quiet = false;
   ProgressMode progress = ProgressMode::automatic;
   std::vector<std::string> inputs;
   std::string sku;
@@ -51,8 +52,9 @@ struct Settings {
   RuleRow rule;
 };
 
-void add_state(CLI::App& command, Settings& settings) {
-  cli::add_state_options(command, settings.state);
+// Commands that never look at the clock get no --now.
+void add_state(CLI::App& command, Settings& settings, bool with_now = true) {
+  cli::add_state_options(command, settings.state, with_now);
 }
 
 void add_date(CLI::App& command, Settings& settings) {
@@ -113,11 +115,14 @@ CalcOptions calc_options(const Settings& settings) {
 
 std::vector<MarketRequest> markets_of(const Settings& settings) {
   if (!settings.country.empty()) {
-    std::vector<MarketRequest> markets = parse_countries(settings.country);
+    if (settings.country.find(',') != std::string::npos) {
+      throw Error(exit_code::usage, "--country: one country; use --countries for a list");
+    }
+    std::vector<MarketRequest> markets = parse_countries("--country", settings.country);
     if (!settings.currency.empty()) markets[0].currency = decimal::currency(settings.currency).code;
     return markets;
   }
-  if (!settings.countries.empty()) return parse_countries(settings.countries);
+  if (!settings.countries.empty()) return parse_countries("--countries", settings.countries);
   if (!settings.markets.empty()) return read_markets_file(settings.markets);
   throw Error(exit_code::usage, "name the markets with --country, --countries or --markets");
 }
@@ -223,9 +228,10 @@ void add_rates_commands(CLI::App& app, Settings& settings, Commands& commands) {
   auto* rates = app.add_subcommand("rates", "Daily FX rates")->require_subcommand(1);
   commands.rates_load = rates->add_subcommand("load", "Load ECB CSV or JSONL rates");
   commands.rates_load->add_option("--format", settings.input_format, "ecb-csv or jsonl");
+  commands.rates_load->add_flag("--quiet,-q", settings.quiet, "No note about skipped columns");
   commands.rates_load->add_option("inputs", settings.inputs, "The file (default: stdin)")
       ->expected(0, 1);
-  add_state(*commands.rates_load, settings);
+  add_state(*commands.rates_load, settings, false);
   commands.rates_show = rates->add_subcommand("show", "The rates in effect on a date");
   add_date(*commands.rates_show, settings);
   cli::add_format_option(*commands.rates_show, settings.format);
@@ -239,7 +245,7 @@ void add_ppp_commands(CLI::App& app, Settings& settings, Commands& commands) {
   commands.ppp_load->add_option("inputs", settings.inputs, "The file (default: stdin)")
       ->expected(0, 1);
   add_ppp_shape(*commands.ppp_load, settings);
-  add_state(*commands.ppp_load, settings);
+  add_state(*commands.ppp_load, settings, false);
   commands.ppp_set = ppp->add_subcommand("set", "Set one country's adjustment");
   commands.ppp_set->add_option("--country", settings.adjustment.country, "Country")->required();
   auto* plr = commands.ppp_set->add_option("--plr", settings.plr, "Price level ratio");
@@ -247,13 +253,13 @@ void add_ppp_commands(CLI::App& app, Settings& settings, Commands& commands) {
       ->excludes(plr);
   add_ppp_shape(*commands.ppp_set, settings);
   cli::add_format_option(*commands.ppp_set, settings.format);
-  add_state(*commands.ppp_set, settings);
+  add_state(*commands.ppp_set, settings, false);
   commands.ppp_remove = ppp->add_subcommand("remove", "Remove a country's adjustment");
   commands.ppp_remove->add_option("--country", settings.country, "Country")->required();
-  add_state(*commands.ppp_remove, settings);
+  add_state(*commands.ppp_remove, settings, false);
   commands.ppp_list = ppp->add_subcommand("list", "Print the adjustments");
   cli::add_format_option(*commands.ppp_list, settings.format);
-  add_state(*commands.ppp_list, settings);
+  add_state(*commands.ppp_list, settings, false);
 }
 
 void add_tax_commands(CLI::App& app, Settings& settings, Commands& commands) {
@@ -267,13 +273,13 @@ void add_tax_commands(CLI::App& app, Settings& settings, Commands& commands) {
   commands.tax_set->add_flag("--exclusive", settings.exclusive, "Prices shown before tax")
       ->excludes(inclusive);
   cli::add_format_option(*commands.tax_set, settings.format);
-  add_state(*commands.tax_set, settings);
+  add_state(*commands.tax_set, settings, false);
   commands.tax_remove = tax->add_subcommand("remove", "Make a country untaxed");
   commands.tax_remove->add_option("--country", settings.country, "Country")->required();
-  add_state(*commands.tax_remove, settings);
+  add_state(*commands.tax_remove, settings, false);
   commands.tax_list = tax->add_subcommand("list", "Print the taxes");
   cli::add_format_option(*commands.tax_list, settings.format);
-  add_state(*commands.tax_list, settings);
+  add_state(*commands.tax_list, settings, false);
 }
 
 void add_rule_commands(CLI::App& app, Settings& settings, Commands& commands) {
@@ -286,13 +292,13 @@ void add_rule_commands(CLI::App& app, Settings& settings, Commands& commands) {
       ->required();
   commands.rule_set->add_option("--min", settings.rule.minimum, "Below this, no rule");
   cli::add_format_option(*commands.rule_set, settings.format);
-  add_state(*commands.rule_set, settings);
+  add_state(*commands.rule_set, settings, false);
   commands.rule_remove = rule->add_subcommand("remove", "Remove a currency's rule");
   commands.rule_remove->add_option("--currency", settings.currency, "ISO 4217 code")->required();
-  add_state(*commands.rule_remove, settings);
+  add_state(*commands.rule_remove, settings, false);
   commands.rule_list = rule->add_subcommand("list", "Print the rules");
   cli::add_format_option(*commands.rule_list, settings.format);
-  add_state(*commands.rule_list, settings);
+  add_state(*commands.rule_list, settings, false);
 }
 
 std::string single_input(const Settings& settings) {
@@ -314,7 +320,7 @@ Adjustment adjustment_of(const Settings& settings) {
 int run_settings(const Settings& s, const Commands& c, Store& store, OutputStream& out) {
   if (c.rates_load->parsed()) {
     print_record(out, s.format,
-                 load_rates(store, single_input(s), parse_rates_format(s.input_format)));
+                 load_rates(store, single_input(s), parse_rates_format(s.input_format), s.quiet));
     return 0;
   }
   if (c.rates_show->parsed()) return show_rates(store, today(s), s.format, out);
@@ -345,7 +351,8 @@ int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
     // Options are checked before the state file is opened.
     CalcOptions options = calc_options(s);
     std::vector<MarketRequest> markets = markets_of(s);
-    Store store = open_store(s, false);
+    // calc only reads: a mistyped --db must not leave an empty state file behind.
+    Store store = open_store(s, c.calc->parsed());
     if (c.publish->parsed()) return publish(store, s.inputs, markets, options, out);
     if (!s.base.empty()) return calc_one(store, s.base, markets, options, out);
     return calc_stream(store, s.inputs, markets, options, out);
@@ -356,10 +363,10 @@ int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
     request.ttl = cli::duration_option("--ttl", s.ttl);
     request.rounding = decimal::parse_rounding("--rounding", s.rounding);
     request.max_rate_age_days = whole_days("--max-rate-age", s.max_rate_age);
-    Store store = open_store(s, false);
+    Store store = open_store(s, true);  // a quote needs rates already loaded
     return quote(store, request, now, out);
   }
-  // Loading and setting create the state file; reading commands need an existing one.
+  // Loading and setting create the state file; other commands need an existing one.
   bool creates = c.rates_load->parsed() || c.ppp_load->parsed() || c.ppp_set->parsed() ||
                  c.tax_set->parsed() || c.rule_set->parsed();
   Store store = open_store(s, !creates);

@@ -4,6 +4,10 @@
 #include <array>
 #include <cstddef>
 
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+
 namespace sluice::price {
 namespace {
 
@@ -327,6 +331,16 @@ const Country* find_country(std::string_view alpha2) {
       [](const Country& country, std::string_view code) { return country.alpha2 < code; });
   if (found == country_table.end() || found->alpha2 != alpha2) return nullptr;
   return &*found;
+}
+
+const Country& known_country(std::string_view what, std::string_view alpha2) {
+  const Country* country = find_country(alpha2);
+  if (country == nullptr) {
+    throw Error(exit_code::usage,
+                fmt::format("{}: '{}' is not an ISO 3166-1 alpha-2 country code (like DE, JP, IN)",
+                            what, alpha2));
+  }
+  return *country;
 }
 
 // A linear scan: some 250 short comparisons cost less than keeping a second index in sync.

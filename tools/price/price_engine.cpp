@@ -71,8 +71,11 @@ Int128 apply_rule(const DisplayRule& rule, Int128 figure) {
              rule.value;
     case DisplayRule::Kind::ceiling:
       return decimal::divide(figure, rule.value, Rounding::ceiling) * rule.value;
-    case DisplayRule::Kind::nearest:
-      return decimal::divide(figure, rule.value, Rounding::half_up) * rule.value;
+    case DisplayRule::Kind::nearest: {
+      // A positive price never displays as free: below half a step it shows one step.
+      Int128 nearest = decimal::divide(figure, rule.value, Rounding::half_up) * rule.value;
+      return nearest == 0 ? rule.value : nearest;
+    }
   }
   return figure;
 }

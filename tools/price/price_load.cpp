@@ -83,12 +83,12 @@ std::string checked_rate(std::string_view text) {
 struct ParsedRates {
   std::string base;
   std::vector<RateRow> rows;
+  std::vector<std::string> skipped_currencies;  // ECB columns of withdrawn or unknown codes
 };
 
 ParsedRates parse_ecb_csv(const Lines& input) {
-  ParsedRates parsed{"EUR", {}};
+  ParsedRates parsed{"EUR", {}, {}};
   std::vector<std::string> columns;  // "" for a column that is skipped
-  std::vector<std::string> skipped;
   for_each_line(input.text, [&](std::string_view line, long long number) {
     std::string where = location(input.name, number);
     at_line(where, [&] {
@@ -103,7 +103,7 @@ ParsedRates parse_ecb_csv(const Lines& input) {
             if (!code.empty()) decimal::currency(code);
             columns.push_back(code);
           } catch (const Error&) {
-            skipped.push_back(code);
+            parsed.skipped_currencies.push_back(code);
             columns.emplace_back();
           }
         }
@@ -126,11 +126,6 @@ ParsedRates parse_ecb_csv(const Lines& input) {
       }
     });
   });
-  if (!skipped.empty()) {
-    note(fmt::format("skipped the columns of withdrawn or unknown currencies: {}",
-                     fmt::join(skipped, ", ")),
-         input.name);
-  }
   return parsed;
 }
 
@@ -265,7 +260,7 @@ RatesFormat parse_rates_format(std::string_view text) {
   throw Error(exit_code::usage, fmt::format("--format: '{}' is not ecb-csv or jsonl", text));
 }
 
-JsonValue load_rates(Store& store, const std::string& path, RatesFormat format) {
+JsonValue load_rates(Store& store, const std::string& path, RatesFormat format, bool quiet) {
   Lines input = read_input(path);
   if (format == RatesFormat::detect) {
     format = starts_like_jsonl(input.text) ? RatesFormat::jsonl : RatesFormat::ecb_csv;
@@ -282,13 +277,22 @@ JsonValue load_rates(Store& store, const std::string& path, RatesFormat format) 
     dates.insert(row.date);
   }
   transaction.commit();
+  if (!parsed.skipped_currencies.empty() && !quiet) {
+    note(fmt::format("skipped the columns of withdrawn or unknown currencies: {}",
+                     fmt::join(parsed.skipped_currencies, ", ")),
+         input.name);
+  }
+  std::vector<JsonValue> skipped;
+  for (const std::string& code : parsed.skipped_currencies)
+    skipped.push_back(JsonValue::string(code));
   return JsonValue::object(
       {{"rows", JsonValue::integer(static_cast<long long>(parsed.rows.size()))},
        {"changed", JsonValue::integer(changed)},
        {"base", parsed.rows.empty() ? JsonValue::null() : JsonValue::string(parsed.base)},
        {"currencies", JsonValue::integer(static_cast<long long>(currencies.size()))},
        {"first_date", dates.empty() ? JsonValue::null() : JsonValue::string(*dates.begin())},
-       {"last_date", dates.empty() ? JsonValue::null() : JsonValue::string(*dates.rbegin())}});
+       {"last_date", dates.empty() ? JsonValue::null() : JsonValue::string(*dates.rbegin())},
+       {"skipped_currencies", JsonValue::array(std::move(skipped))}});
 }
 
 PppFormat parse_ppp_format(std::string_view text) {
@@ -297,10 +301,6 @@ PppFormat parse_ppp_format(std::string_view text) {
   if (text.empty()) return PppFormat::detect;
   throw Error(exit_code::usage, fmt::format("--format: '{}' is not wb-csv or jsonl", text));
 }
-
-}  // namespace sluice::price
-
-namespace sluice::price {
 
 JsonValue load_ppp(Store& store, const std::string& path, PppFormat format,
                    const Adjustment& defaults) {

@@ -13,15 +13,16 @@ namespace sluice::price {
 
 // ecb-csv: the ECB euro reference-rate CSV as published (`Date, USD, JPY, ...`, one row per
 // day, dates as 2026-03-02 or "2 March 2026", N/A or empty for no rate, columns of withdrawn
-// currencies skipped with a note). jsonl: {"date","base","currency","rate"} records.
-// detect: jsonl when the first byte is '{', ecb-csv otherwise.
+// currencies skipped: listed in the summary, and in a note unless quiet). jsonl:
+// {"date","base","currency","rate"} records. detect: jsonl when the first byte is '{', ecb-csv
+// otherwise.
 enum class RatesFormat { detect, ecb_csv, jsonl };
 RatesFormat parse_rates_format(std::string_view text);
 
 // Loads `path` (- for stdin) and returns the summary record: rows read, rows added or
-// changed, first and last date, currencies. Error(65) naming the line for a bad row and for a
-// base currency different from the one already stored.
-JsonValue load_rates(Store& store, const std::string& path, RatesFormat format);
+// changed, base, currencies, first and last date, skipped currencies. Error(65) naming the line for
+// a bad row and for a base currency different from the one already stored.
+JsonValue load_rates(Store& store, const std::string& path, RatesFormat format, bool quiet);
 
 // wb-csv: the World Bank indicator CSV (PA.NUS.PPPC.RF, "Country Code" alpha-3 columns and
 // one column per year; the latest year with a value is used, aggregates like WLD skipped).

@@ -13,16 +13,6 @@
 namespace sluice::price {
 namespace {
 
-const Country& known_country(std::string_view option, std::string_view code) {
-  const Country* country = find_country(code);
-  if (country == nullptr) {
-    throw Error(exit_code::usage,
-                fmt::format("{}: '{}' is not an ISO 3166-1 alpha-2 country code (like DE, JP, IN)",
-                            option, code));
-  }
-  return *country;
-}
-
 struct Leg {
   Fraction rate{1, 1};
   std::optional<std::string> date;
@@ -42,20 +32,20 @@ Leg leg_of(Store& store, std::string_view base, std::string_view currency, std::
 
 }  // namespace
 
-std::vector<MarketRequest> parse_countries(std::string_view list) {
+std::vector<MarketRequest> parse_countries(std::string_view option, std::string_view list) {
   std::vector<MarketRequest> markets;
   std::set<std::string, std::less<>> seen;
   while (!list.empty()) {
     auto comma = list.find(',');
     std::string_view code = list.substr(0, comma);
-    known_country("--countries", code);
+    known_country(option, code);
     if (!seen.emplace(code).second) {
-      throw Error(exit_code::usage, fmt::format("--countries: {} is listed twice", code));
+      throw Error(exit_code::usage, fmt::format("{}: {} is listed twice", option, code));
     }
     markets.push_back({std::string(code), std::nullopt});
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
   }
-  if (markets.empty()) throw Error(exit_code::usage, "--countries: no country given");
+  if (markets.empty()) throw Error(exit_code::usage, fmt::format("{}: no country given", option));
   return markets;
 }
 

@@ -18,8 +18,8 @@ struct MarketRequest {
   std::optional<std::string> currency;  // default: the country's currency
 };
 
-// "DE,JP,IN". Error(2) naming --countries for an unknown or duplicated country.
-std::vector<MarketRequest> parse_countries(std::string_view list);
+// "DE,JP,IN". Error(2) naming `option` for an unknown or duplicated country or an empty list.
+std::vector<MarketRequest> parse_countries(std::string_view option, std::string_view list);
 
 // A JSONL file of {"country":"DE"} or {"country":"DE","currency":"EUR"} records. Error(65)
 // naming the line for a bad record, Error(66) for a missing file.

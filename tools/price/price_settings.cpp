@@ -40,17 +40,10 @@ JsonValue rule_record(const RuleRow& rule) {
        {"min", rule.minimum.empty() ? JsonValue::null() : JsonValue::string(rule.minimum)}});
 }
 
-void known_country(std::string_view code) {
-  if (find_country(code) == nullptr) {
-    throw Error(exit_code::usage,
-                fmt::format("--country: '{}' is not an ISO 3166-1 alpha-2 code", code));
-  }
-}
-
 }  // namespace
 
 int set_tax(Store& store, const TaxRow& tax, cli::Format format, OutputStream& out) {
-  known_country(tax.country);
+  known_country("--country", tax.country);
   TaxRow stored = tax;
   stored.rate = decimal::format_rate(decimal::parse_rate("--rate", tax.rate));
   db::WriteTransaction transaction(store.database());
@@ -62,7 +55,7 @@ int set_tax(Store& store, const TaxRow& tax, cli::Format format, OutputStream& o
 
 int set_adjustment(Store& store, const Adjustment& adjustment, cli::Format format,
                    OutputStream& out) {
-  known_country(adjustment.country);
+  known_country("--country", adjustment.country);
   check_adjustment(adjustment);
   db::WriteTransaction transaction(store.database());
   store.put_adjustment(adjustment);
@@ -110,13 +103,13 @@ int remove_setting(Store& store, std::string_view what, const std::string& key) 
 int show_rates(Store& store, const std::string& date, cli::Format format, OutputStream& out) {
   db::ReadTransaction transaction(store.database());
   auto base = store.rates_base();
-  auto day = store.latest_rate_date_on_or_before(date);
-  if (!base || !day) {
+  std::vector<RateRow> rows = store.latest_rates_on_or_before(date);
+  if (!base || rows.empty()) {
     print_diagnostic(Severity::error, {}, fmt::format("no rates published on or before {}", date));
     return exit_code::definite_no;
   }
   RecordPrinter printer(out, format);
-  for (const RateRow& row : store.rates_on(*day)) {
+  for (const RateRow& row : rows) {
     printer.print(JsonValue::object({{"currency", JsonValue::string(row.currency)},
                                      {"rate", JsonValue::string(row.rate)},
                                      {"date", JsonValue::string(row.date)},

@@ -144,16 +144,13 @@ std::optional<StoredRate> Store::rate_on_or_before(std::string_view currency,
   return StoredRate{query.row().text(0), query.row().text(1)};
 }
 
-std::optional<std::string> Store::latest_rate_date_on_or_before(std::string_view date) {
-  auto query = database_.query("SELECT max(date) FROM price_rates WHERE date <= ?", date);
-  if (!query.step() || query.row().is_null(0)) return std::nullopt;
-  return query.row().text(0);
-}
-
-std::vector<RateRow> Store::rates_on(std::string_view date) {
+std::vector<RateRow> Store::latest_rates_on_or_before(std::string_view date) {
+  // SQLite takes the bare columns of an aggregate query with max() from the row holding the max.
   std::vector<RateRow> rows;
   auto query = database_.query(
-      "SELECT date, currency, rate FROM price_rates WHERE date = ? ORDER BY currency", date);
+      "SELECT max(date), currency, rate FROM price_rates WHERE date <= ? "
+      "GROUP BY currency ORDER BY currency",
+      date);
   while (query.step())
     rows.push_back({query.row().text(0), query.row().text(1), query.row().text(2)});
   return rows;

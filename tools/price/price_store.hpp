@@ -58,8 +58,8 @@ class Store {
   bool put_rate(const RateRow& row);
   // The latest rate of `currency` published on or before `date`.
   std::optional<StoredRate> rate_on_or_before(std::string_view currency, std::string_view date);
-  std::vector<RateRow> rates_on(std::string_view date);
-  std::optional<std::string> latest_rate_date_on_or_before(std::string_view date);
+  // Each currency's latest rate published on or before `date`, by currency.
+  std::vector<RateRow> latest_rates_on_or_before(std::string_view date);
 
   void put_adjustment(const Adjustment& adjustment);
   std::optional<Adjustment> adjustment(std::string_view country);
