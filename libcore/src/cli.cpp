@@ -226,7 +226,11 @@ auto with_option_name(std::string_view option, Parse&& parse) {
 
 Clock make_clock(const StateOptions& options) {
   if (options.now.empty()) return Clock();
-  return Clock(with_option_name("--now", [&] { return parse_instant(options.now); }));
+  return Clock(instant_option("--now", options.now));
+}
+
+Instant instant_option(std::string_view option, std::string_view text) {
+  return with_option_name(option, [&] { return parse_instant(text); });
 }
 
 Duration duration_option(std::string_view option, std::string_view text) {

@@ -206,6 +206,24 @@ Instant instant_from_epoch_number(std::int64_t number) {
   return Instant(seconds(number));
 }
 
+Instant instant_from_field(std::string_view text, bool is_number) {
+  if (!is_number) {
+    try {
+      return parse_instant(text);
+    } catch (const Error& error) {
+      throw Error(exit_code::data, error.what());
+    }
+  }
+  std::int64_t number = 0;
+  auto [end, problem] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (problem != std::errc() || end != text.data() + text.size()) {
+    throw Error(
+        exit_code::data,
+        fmt::format("epoch time {} is not a whole number of seconds or milliseconds", text));
+  }
+  return instant_from_epoch_number(number);
+}
+
 std::string format_instant(Instant instant) {
   auto day_point = floor<days>(instant);
   year_month_day date{day_point};

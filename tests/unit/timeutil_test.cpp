@@ -120,5 +120,27 @@ TEST(Calendar, DaysBetweenCountsLeapDays) {
   EXPECT_EQ(days_between(parse_date("2026-01-01"), parse_date("2027-01-01")), 365);
 }
 
+TEST(InstantFromField, StringsAreRfc3339AndNumbersEpochSecondsOrMilliseconds) {
+  EXPECT_EQ(instant_from_field("2026-03-01T12:00:00+01:00", false),
+            parse_instant("2026-03-01T11:00:00Z"));
+  EXPECT_EQ(instant_from_field("1772366400", true), parse_instant("2026-03-01T12:00:00Z"));
+  EXPECT_EQ(instant_from_field("1772366400250", true), parse_instant("2026-03-01T12:00:00.250Z"));
+}
+
+TEST(InstantFromField, BadTextIsBadData) {
+  for (auto [text, number] : {std::pair{"2026-02-30T00:00:00Z", false},
+                              {"yesterday", false},
+                              {"1.5", true},
+                              {"1e9", true},
+                              {"99999999999999999999", true}}) {
+    try {
+      instant_from_field(text, number);
+      ADD_FAILURE() << text;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), exit_code::data) << text;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sluice

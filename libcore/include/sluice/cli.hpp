@@ -59,6 +59,9 @@ Clock make_clock(const StateOptions& options);
 // Parses a duration option's value, naming the option in the error (exit 2).
 Duration duration_option(std::string_view option, std::string_view text);
 
+// Parses an RFC 3339 or @EPOCH option's value, naming the option in the error (exit 2).
+Instant instant_option(std::string_view option, std::string_view text);
+
 // Parses a YYYY-MM-DD option's value, naming the option in the error (exit 2).
 std::chrono::year_month_day date_option(std::string_view option, std::string_view text);
 

@@ -33,6 +33,12 @@ Instant parse_instant(std::string_view text);
 // for values whose microseconds overflow.
 Instant instant_from_epoch_number(std::int64_t number);
 
+// An instant as a record field gives it (DESIGN.md section 5): a JSON string is RFC 3339 (or
+// "@<epoch seconds>"), a JSON number (its source text, `is_number`) is epoch seconds or
+// milliseconds by the rule of instant_from_epoch_number and must be an integer. Throws
+// Error(65) with a message that does not name the field (the caller adds where it was).
+Instant instant_from_field(std::string_view text, bool is_number);
+
 // RFC 3339 UTC with 'Z'. Fractional seconds appear only when non-zero, with 3 digits when
 // the value is whole milliseconds, otherwise 6.
 std::string format_instant(Instant instant);

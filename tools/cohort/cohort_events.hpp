@@ -1,0 +1,44 @@
+// cohort_events: reading event records ({"ts":..,"user":..,"event":..}) into an Activity.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cohort_activity.hpp"
+#include "cohort_period.hpp"
+
+namespace sluice::cohort {
+
+struct EventFields {
+  std::string user = "user";
+  std::string time = "ts";
+  std::string event = "event";
+};
+
+// Which events start a cohort and which count as a return; nullopt means any event.
+struct EventSelection {
+  std::optional<std::string> start_event;
+  std::optional<std::string> return_event;
+};
+
+struct ReadOptions {
+  EventFields fields;
+  EventSelection selection;
+  bool skip_invalid = false;
+};
+
+struct ReadResult {
+  std::uint64_t events = 0;   // valid event records read
+  std::uint64_t skipped = 0;  // bad lines skipped under skip_invalid
+};
+
+// Reads the events of `inputs` (none or "-" is stdin) into `users` and `activity`. The user
+// is a string or an integer (42 and "42" are the same user); the time an RFC 3339 string or
+// epoch seconds/milliseconds; the event, when present, a string. A bad record throws
+// Error(65) naming the input, line and field, or is reported and counted under skip_invalid.
+ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions& options,
+                       const Calendar& calendar, UserDictionary& users, Activity& activity);
+
+}  // namespace sluice::cohort

@@ -1,0 +1,28 @@
+// cohort_output: the matrix as records (JSON Lines, CSV) or as the familiar triangle (table).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cohort_matrix.hpp"
+#include "sluice/cli.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice::cohort {
+
+// What the cells were computed with, echoed in every record.
+struct ReportSettings {
+  const Calendar& calendar;
+  MatrixOptions matrix;
+};
+
+// retained / size with 4 decimals, half-even ("0.1702").
+std::string rate_text(std::uint64_t retained, std::uint64_t size);
+
+// jsonl and csv: one record per cell, then with `summary` one record per offset (in CSV a
+// second table). table: one row per cohort with a column per offset (percentages, a '*' on
+// incomplete cells), then with `summary` an "average" row.
+void print_matrix(OutputStream& out, cli::Format format, const std::vector<Cell>& cells,
+                  const ReportSettings& settings, bool summary);
+
+}  // namespace sluice::cohort
