@@ -1,0 +1,110 @@
+"""A naive retention matrix, written from cohort(1)'s definitions with the standard library
+only (zoneinfo reads the system tz database independently of cohort's tz library). Sets of
+users per period, no bitmaps, no shared code with the tool."""
+
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def parse_time(value):
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if abs(value) >= 10 ** 11 else value
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    if value.startswith("@"):
+        return datetime.fromtimestamp(int(value[1:]), timezone.utc)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+class Calendar:
+    def __init__(self, unit, tz, week_start):
+        self.unit, self.zone = unit, ZoneInfo(tz)
+        self.week_start = WEEKDAYS.index(week_start)
+
+    def period(self, instant):
+        """The first local date of the period holding `instant`."""
+        local = instant.astimezone(self.zone).date()
+        if self.unit == "day":
+            return local
+        if self.unit == "week":
+            return local - timedelta(days=(local.weekday() - self.week_start) % 7)
+        return local.replace(day=1)
+
+    def advance(self, first_day, count):
+        if self.unit == "day":
+            return first_day + timedelta(days=count)
+        if self.unit == "week":
+            return first_day + timedelta(days=7 * count)
+        months = first_day.year * 12 + first_day.month - 1 + count
+        return date(months // 12, months % 12 + 1, 1)
+
+    def start(self, first_day):
+        return datetime.combine(first_day, time(0), self.zone).astimezone(timezone.utc)
+
+
+def rate(retained, size):
+    return str((Decimal(retained) / Decimal(size)).quantize(Decimal("0.0001"), ROUND_HALF_EVEN))
+
+
+def matrix(events, unit="day", tz="UTC", week_start="monday", cohort="first", criterion="on",
+           start_event=None, return_event=None, periods=0, as_of=None, summary=False):
+    """The records `cohort matrix` prints for `events` (dicts with ts, user, event)."""
+    calendar = Calendar(unit, tz, week_start)
+    if not events:
+        return []
+    as_of = parse_time(as_of) if as_of else max(parse_time(e["ts"]) for e in events)
+    last = calendar.period(as_of)
+    started, active = {}, {}  # user -> set of periods
+    for event in events:
+        period = calendar.period(parse_time(event["ts"]))
+        if period > last:
+            continue
+        user, name = str(event["user"]), event.get("event")
+        if start_event is None or name == start_event:
+            started.setdefault(user, set()).add(period)
+        if return_event is None or name == return_event:
+            active.setdefault(user, set()).add(period)
+    cohorts = {}
+    for user, periods_started in started.items():
+        for period in ([min(periods_started)] if cohort == "first" else periods_started):
+            cohorts.setdefault(period, set()).add(user)
+    settings = {"period_unit": unit, "tz": tz, "windows": "calendar", "cohort_type": cohort,
+                "criterion": criterion}
+    cells = []
+    for first_day in sorted(cohorts):
+        members = cohorts[first_day]
+        offset = 0
+        while calendar.advance(first_day, offset) <= last and (periods == 0 or offset < periods):
+            target = calendar.advance(first_day, offset)
+            if criterion == "on":
+                retained = sum(1 for user in members if target in active.get(user, ()))
+            else:
+                retained = sum(1 for user in members
+                               if any(target <= p <= last for p in active.get(user, ())))
+            complete = calendar.start(calendar.advance(target, 1)) <= as_of
+            cells.append(dict({"cohort": first_day.isoformat(), "period": offset,
+                               "size": len(members), "retained": retained,
+                               "rate": rate(retained, len(members)), "complete": complete},
+                              **settings))
+            offset += 1
+    if not summary:
+        return cells
+    averages = {}
+    for cell in cells:
+        if cell["complete"]:
+            total = averages.setdefault(cell["period"], [0, 0, 0])
+            total[0] += 1
+            total[1] += cell["size"]
+            total[2] += cell["retained"]
+    return cells + [dict({"summary": "average", "period": k, "cohorts": n, "size": s,
+                          "retained": r, "rate": rate(r, s)}, **settings)
+                    for k, (n, s, r) in sorted(averages.items())]
+
+
+if __name__ == "__main__":
+    import sys
+    for record in matrix([json.loads(line) for line in sys.stdin if line.strip()]):
+        print(json.dumps(record, separators=(",", ":")))
