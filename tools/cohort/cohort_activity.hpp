@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <roaring/roaring.hh>
 
@@ -45,6 +46,11 @@ class Activity {
   void saw(Instant instant) {
     if (!latest_ || instant > *latest_) latest_ = instant;
   }
+
+  // ORs `other` into this activity, user id i of `other` becoming ids[i] here.
+  void merge(const Activity& other, const std::vector<std::uint32_t>& ids);
+  // Replaces one period's bitmap (loading a saved state).
+  void put(bool started, int period, Roaring bitmap);
 
   [[nodiscard]] const PeriodBitmaps& started() const { return started_; }
   [[nodiscard]] const PeriodBitmaps& active() const { return active_; }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,7 +13,10 @@
 #include "cohort_events.hpp"
 #include "cohort_matrix.hpp"
 #include "cohort_output.hpp"
+#include "cohort_state.hpp"
+#include "cohort_store.hpp"
 #include "sluice/error.hpp"
+#include "sluice/format.hpp"
 #include "sluice/jsonl.hpp"
 
 namespace sluice::cohort {
@@ -31,26 +35,31 @@ struct Settings {
   std::string criterion = "on";
   int periods = 0;
   std::string as_of;
+  std::string save_state;
   bool summary = false;
   bool skip_invalid = false;
   cli::Format format = cli::Format::jsonl;
+  cli::StateOptions state;
+  std::vector<CLI::Option*> bucketing_options;  // given on the command line or not
 };
 
-void add_event_options(CLI::App& command, Settings& settings) {
+void add_bucketing_options(CLI::App& command, Settings& settings) {
   command.add_option("--user-field", settings.fields.user, "Field holding the user id")
       ->capture_default_str();
   command.add_option("--time-field", settings.fields.time, "Field holding the event time")
       ->capture_default_str();
   command.add_option("--event-field", settings.fields.event, "Field holding the event name")
       ->capture_default_str();
-  command.add_option("--start-event", settings.start_event,
-                     "Event that puts a user in a cohort (default: any)");
-  command.add_option("--return-event", settings.return_event,
-                     "Event that counts as a return (default: any)");
-  command.add_option("--period", settings.period, "day, week or month")->capture_default_str();
-  command.add_option("--tz", settings.tz, "IANA time zone of the calendar")->capture_default_str();
-  command.add_option("--week-start", settings.week_start, "First day of a week")
-      ->capture_default_str();
+  settings.bucketing_options = {
+      command.add_option("--start-event", settings.start_event,
+                         "Event that puts a user in a cohort (default: any)"),
+      command.add_option("--return-event", settings.return_event,
+                         "Event that counts as a return (default: any)"),
+      command.add_option("--period", settings.period, "day, week or month")->capture_default_str(),
+      command.add_option("--tz", settings.tz, "IANA time zone of the calendar")
+          ->capture_default_str(),
+      command.add_option("--week-start", settings.week_start, "First day of a week")
+          ->capture_default_str()};
   command.add_flag("--skip-invalid", settings.skip_invalid, "Report bad lines, go on, exit 1");
 }
 
@@ -62,21 +71,19 @@ void add_report_options(CLI::App& command, Settings& settings) {
   command.add_option("--as-of", settings.as_of,
                      "Time that decides complete cells (default: the latest event)");
   command.add_flag("--summary", settings.summary, "Add the weighted average of each period");
+  command.add_option("--save-state", settings.save_state,
+                     "Also write the partial state to FILE (for cohort merge)");
   cli::add_format_option(command, settings.format);
 }
 
-Calendar calendar_of(const Settings& settings) {
-  return Calendar(parse_period_unit(settings.period), TimeZone::named("--tz", settings.tz),
-                  parse_week_start(settings.week_start));
-}
-
-ReadOptions read_options_of(const Settings& settings) {
-  ReadOptions options;
-  options.fields = settings.fields;
-  if (!settings.start_event.empty()) options.selection.start_event = settings.start_event;
-  if (!settings.return_event.empty()) options.selection.return_event = settings.return_event;
-  options.skip_invalid = settings.skip_invalid;
-  return options;
+Bucketing bucketing_of(const Settings& settings) {
+  Bucketing bucketing;
+  bucketing.unit = parse_period_unit(settings.period);
+  bucketing.tz = settings.tz;
+  bucketing.week_start = parse_week_start(settings.week_start);
+  if (!settings.start_event.empty()) bucketing.selection.start_event = settings.start_event;
+  if (!settings.return_event.empty()) bucketing.selection.return_event = settings.return_event;
+  return bucketing;
 }
 
 MatrixOptions matrix_options_of(const Settings& settings) {
@@ -87,21 +94,99 @@ MatrixOptions matrix_options_of(const Settings& settings) {
   return options;
 }
 
+std::optional<Instant> as_of_of(const Settings& settings) {
+  if (settings.as_of.empty()) return std::nullopt;
+  return cli::instant_option("--as-of", settings.as_of);
+}
+
+// Saves the state when asked, then prints its matrix.
+void report(const Settings& settings, const State& state, OutputStream& out) {
+  MatrixOptions matrix = matrix_options_of(settings);
+  std::optional<Instant> as_of = as_of_of(settings);
+  if (!settings.save_state.empty()) write_state_file(settings.save_state, state);
+  if (!as_of) as_of = state.activity.latest();
+  Calendar calendar = state.bucketing.calendar();
+  std::vector<Cell> cells;
+  if (as_of) cells = compute_matrix(state.activity, calendar, matrix, *as_of);
+  print_matrix(out, settings.format, cells, {calendar, matrix}, settings.summary);
+}
+
 int run_matrix(const Settings& settings, OutputStream& out) {
   // Every option is checked before any input is read.
-  Calendar calendar = calendar_of(settings);
-  MatrixOptions matrix = matrix_options_of(settings);
-  std::optional<Instant> as_of;
-  if (!settings.as_of.empty()) as_of = cli::instant_option("--as-of", settings.as_of);
-  UserDictionary users;
-  Activity activity;
-  ReadResult read =
-      read_events(settings.inputs, read_options_of(settings), calendar, users, activity);
-  if (!as_of) as_of = activity.latest();
-  std::vector<Cell> cells;
-  if (as_of) cells = compute_matrix(activity, calendar, matrix, *as_of);
-  print_matrix(out, settings.format, cells, {calendar, matrix}, settings.summary);
+  State state;
+  state.bucketing = bucketing_of(settings);
+  Calendar calendar = state.bucketing.calendar();
+  matrix_options_of(settings);
+  as_of_of(settings);
+  ReadOptions options{settings.fields, state.bucketing.selection, settings.skip_invalid};
+  ReadResult read = read_events(settings.inputs, options, calendar, state.users, state.activity);
+  report(settings, state, out);
   return read.skipped > 0 ? exit_code::definite_no : 0;
+}
+
+Store open_store(const Settings& settings, bool must_exist) {
+  return Store(cli::state_path(settings.state, "cohort", !must_exist),
+               cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
+}
+
+bool bucketing_given(const Settings& settings) {
+  return std::any_of(settings.bucketing_options.begin(), settings.bucketing_options.end(),
+                     [](const CLI::Option* option) { return option->count() > 0; });
+}
+
+// Later ingests may leave the bucketing options out: the store's own apply. Given ones must
+// match it (Store::ingest checks).
+int run_ingest(const Settings& settings, OutputStream& out) {
+  State fresh;
+  fresh.bucketing = bucketing_of(settings);
+  for (const std::string& path : settings.inputs) {
+    if (path != "-") InputFile check(path);  // a missing input creates no state file (66)
+  }
+  Store store = open_store(settings, false);
+  if (!bucketing_given(settings)) fresh.bucketing = store.bucketing().value_or(fresh.bucketing);
+  Calendar calendar = fresh.bucketing.calendar();
+  ReadOptions options{settings.fields, fresh.bucketing.selection, settings.skip_invalid};
+  ReadResult read = read_events(settings.inputs, options, calendar, fresh.users, fresh.activity);
+  IngestResult result = store.ingest(fresh);
+  print_record(out, settings.format,
+               JsonValue::object(
+                   {{"events", JsonValue::integer(static_cast<long long>(read.events))},
+                    {"skipped", JsonValue::integer(static_cast<long long>(read.skipped))},
+                    {"users", JsonValue::integer(static_cast<long long>(result.users))},
+                    {"new_users", JsonValue::integer(static_cast<long long>(result.new_users))},
+                    {"bitmaps_changed",
+                     JsonValue::integer(static_cast<long long>(result.bitmaps_changed))}}));
+  return read.skipped > 0 ? exit_code::definite_no : 0;
+}
+
+int run_report(const Settings& settings, OutputStream& out) {
+  matrix_options_of(settings);
+  as_of_of(settings);
+  Store store = open_store(settings, true);
+  report(settings, store.load(!settings.save_state.empty()), out);
+  return 0;
+}
+
+int run_merge(const Settings& settings, OutputStream& out) {
+  matrix_options_of(settings);
+  as_of_of(settings);
+  State merged;
+  for (std::size_t index = 0; index < settings.inputs.size(); ++index) {
+    const std::string& path = settings.inputs[index];
+    State state = read_state_file(path);
+    if (index == 0) {
+      merged.bucketing = state.bucketing;
+    } else if (!(state.bucketing == merged.bucketing)) {
+      throw Error(exit_code::data,
+                  fmt::format("{}: bucketed as {}, but {} as {}: states merge only when built "
+                              "with the same --period, --tz, --week-start and events",
+                              path, state.bucketing.canonical(), settings.inputs.front(),
+                              merged.bucketing.canonical()));
+    }
+    merge_into(merged, state);
+  }
+  report(settings, merged, out);
+  return 0;
 }
 
 }  // namespace
@@ -111,11 +196,25 @@ cli::Action define_command_line(CLI::App& app) {
   app.require_subcommand(1);
   auto* matrix = app.add_subcommand("matrix", "Retention matrix of event files (the default)");
   matrix->add_option("inputs", settings->inputs, "Event files (default: stdin)");
-  add_event_options(*matrix, *settings);
+  add_bucketing_options(*matrix, *settings);
   add_report_options(*matrix, *settings);
-  return [settings]() -> int {
+  auto* merge = app.add_subcommand("merge", "Retention matrix of saved states, merged");
+  merge->add_option("states", settings->inputs, "State files from --save-state")->required();
+  add_report_options(*merge, *settings);
+  auto* ingest = app.add_subcommand("ingest", "Add event files to a state file (idempotent)");
+  ingest->add_option("inputs", settings->inputs, "Event files (default: stdin)");
+  add_bucketing_options(*ingest, *settings);
+  cli::add_format_option(*ingest, settings->format);
+  cli::add_state_options(*ingest, settings->state, false);
+  auto* report = app.add_subcommand("report", "Retention matrix of a state file");
+  add_report_options(*report, *settings);
+  cli::add_state_options(*report, settings->state, false);
+  return [settings, merge, ingest, report]() -> int {
     OutputStream out(STDOUT_FILENO);
-    int status = run_matrix(*settings, out);
+    int status = merge->parsed()    ? run_merge(*settings, out)
+                 : ingest->parsed() ? run_ingest(*settings, out)
+                 : report->parsed() ? run_report(*settings, out)
+                                    : run_matrix(*settings, out);
     out.flush();
     return status;
   };

@@ -1,0 +1,214 @@
+#include "cohort_state.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "sluice/atomic_file.hpp"
+#include "sluice/crypto.hpp"
+#include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice::cohort {
+
+namespace {
+
+constexpr std::string_view magic = "SLUICE-COHORT\n";
+constexpr std::uint32_t version = 1;
+constexpr std::size_t digest_size = 32;
+
+template <typename Integer>
+void put_integer(std::string& out, Integer value) {
+  auto bits = static_cast<std::make_unsigned_t<Integer>>(value);
+  for (std::size_t byte = 0; byte < sizeof(Integer); ++byte) {
+    out.push_back(static_cast<char>((bits >> (8 * byte)) & 0xff));
+  }
+}
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  put_integer<std::uint32_t>(out, static_cast<std::uint32_t>(bytes.size()));
+  out.append(bytes);
+}
+
+// Reads the container front to back; any overrun is a truncated file.
+class Cursor {
+ public:
+  Cursor(std::string_view bytes, const std::string& path) : bytes_(bytes), path_(path) {}
+
+  template <typename Integer>
+  Integer integer() {
+    std::string_view raw = take(sizeof(Integer));
+    std::make_unsigned_t<Integer> bits = 0;
+    for (std::size_t byte = 0; byte < sizeof(Integer); ++byte) {
+      bits |= static_cast<std::make_unsigned_t<Integer>>(static_cast<unsigned char>(raw[byte]))
+              << (8 * byte);
+    }
+    return static_cast<Integer>(bits);
+  }
+  std::string_view bytes() { return take(integer<std::uint32_t>()); }
+  std::string_view take(std::uint64_t count) {
+    if (count > bytes_.size() - position_) fail("it is truncated");
+    std::string_view part = bytes_.substr(position_, count);
+    position_ += count;
+    return part;
+  }
+  [[nodiscard]] bool at_end() const { return position_ == bytes_.size(); }
+  [[noreturn]] void fail(std::string_view why) const {
+    throw Error(exit_code::data, fmt::format("{}: not a usable cohort state: {}", path_, why));
+  }
+
+ private:
+  std::string_view bytes_;
+  const std::string& path_;
+  std::size_t position_ = 0;
+};
+
+JsonValue optional_string(const std::optional<std::string>& value) {
+  return value ? JsonValue::string(*value) : JsonValue::null();
+}
+
+std::optional<std::string> optional_text(const JsonValue& record, std::string_view key) {
+  const JsonValue* value = record.find(key);
+  if (value == nullptr || !value->is_string()) return std::nullopt;
+  return value->text();
+}
+
+void put_bitmaps(std::string& out, const PeriodBitmaps& bitmaps, std::uint8_t kind) {
+  for (const auto& [period, bitmap] : bitmaps) {
+    put_integer<std::uint8_t>(out, kind);
+    put_integer<std::int32_t>(out, period);
+    std::size_t size = bitmap.getSizeInBytes(true);
+    put_integer<std::uint64_t>(out, size);
+    std::size_t at = out.size();
+    out.resize(at + size);
+    bitmap.write(out.data() + at, true);
+  }
+}
+
+std::string serialize(const State& state) {
+  std::string out(magic);
+  put_integer<std::uint32_t>(out, version);
+  put_bytes(out, state.bucketing.canonical());
+  std::optional<Instant> latest = state.activity.latest();
+  put_integer<std::uint8_t>(out, latest ? 1 : 0);
+  put_integer<std::int64_t>(out, latest ? latest->time_since_epoch().count() : 0);
+  put_integer<std::uint64_t>(out, state.users.size());
+  for (std::uint32_t id = 0; id < state.users.size(); ++id) put_bytes(out, state.users.key_of(id));
+  const Activity& activity = state.activity;
+  put_integer<std::uint32_t>(
+      out, static_cast<std::uint32_t>(activity.started().size() + activity.active().size()));
+  put_bitmaps(out, activity.started(), 0);
+  put_bitmaps(out, activity.active(), 1);
+  Sha256Digest digest = sha256(out);
+  out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return out;
+}
+
+void check_envelope(std::string_view bytes, Cursor& cursor) {
+  if (bytes.substr(0, magic.size()) != magic) cursor.fail("it does not start with the magic");
+  if (bytes.size() < magic.size() + digest_size) cursor.fail("it is truncated");
+  Sha256Digest digest = sha256(bytes.substr(0, bytes.size() - digest_size));
+  if (std::memcmp(digest.data(), bytes.data() + bytes.size() - digest_size, digest_size) != 0) {
+    cursor.fail("its checksum does not match (damaged or truncated)");
+  }
+  cursor.take(magic.size());
+  auto found = cursor.integer<std::uint32_t>();
+  if (found != version)
+    cursor.fail(fmt::format("version {} (this cohort reads {})", found, version));
+}
+
+Roaring bitmap_from(std::string_view bytes, Cursor& cursor) {
+  // The size check first: it reads the headers only and rejects what does not fit exactly.
+  if (bytes.empty() ||
+      roaring_bitmap_portable_deserialize_size(bytes.data(), bytes.size()) != bytes.size()) {
+    cursor.fail("a bitmap is malformed");
+  }
+  roaring_bitmap_t* bitmap = roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
+  if (bitmap == nullptr) cursor.fail("a bitmap is malformed");
+  return Roaring(bitmap);
+}
+
+}  // namespace
+
+std::string Bucketing::canonical() const {
+  return canonical_json(
+      JsonValue::object({{"period", JsonValue::string(std::string(period_unit_name(unit)))},
+                         {"tz", JsonValue::string(tz)},
+                         {"week_start", JsonValue::integer(week_start.c_encoding())},
+                         {"windows", JsonValue::string("calendar")},
+                         {"start_event", optional_string(selection.start_event)},
+                         {"return_event", optional_string(selection.return_event)}}));
+}
+
+Bucketing Bucketing::from_canonical(std::string_view text) {
+  JsonParser parser;
+  ParseOutcome parsed = parser.parse_object(text);
+  if (!parsed.value) throw Error(exit_code::data, "the bucketing is not JSON");
+  const JsonValue& record = *parsed.value;
+  Bucketing bucketing;
+  try {
+    bucketing.unit = parse_period_unit(optional_text(record, "period").value_or(""));
+    bucketing.tz = optional_text(record, "tz").value_or("");
+    const JsonValue* start = record.find("week_start");
+    if (start == nullptr || !start->is_number()) throw Error(exit_code::data, "no week_start");
+    bucketing.week_start = std::chrono::weekday(static_cast<unsigned>(std::stoul(start->text())));
+  } catch (const Error& error) {
+    throw Error(exit_code::data, fmt::format("the bucketing is malformed: {}", error.what()));
+  }
+  bucketing.selection.start_event = optional_text(record, "start_event");
+  bucketing.selection.return_event = optional_text(record, "return_event");
+  return bucketing;
+}
+
+Calendar Bucketing::calendar() const {
+  return Calendar(unit, TimeZone::named("--tz", tz), week_start);
+}
+
+void merge_into(State& into, const State& from) {
+  std::vector<std::uint32_t> ids(from.users.size());
+  for (std::uint32_t id = 0; id < from.users.size(); ++id) {
+    ids[id] = into.users.intern(from.users.key_of(id));
+  }
+  into.activity.merge(from.activity, ids);
+}
+
+void write_state_file(const std::string& path, const State& state) {
+  AtomicFile file(path, 0644);
+  file.commit(serialize(state));
+}
+
+State read_state_file(const std::string& path) {
+  InputFile input(path);
+  std::string bytes = read_all(input.fd(), path, std::uint64_t{1} << 40);
+  Cursor cursor(bytes, path);
+  check_envelope(bytes, cursor);
+  State state;
+  try {
+    state.bucketing = Bucketing::from_canonical(cursor.bytes());
+  } catch (const Error& error) {
+    cursor.fail(error.what());
+  }
+  bool has_latest = cursor.integer<std::uint8_t>() != 0;
+  auto latest = cursor.integer<std::int64_t>();
+  if (has_latest) state.activity.saw(Instant(Duration(latest)));
+  auto users = cursor.integer<std::uint64_t>();
+  for (std::uint64_t id = 0; id < users; ++id) {
+    if (state.users.intern(cursor.bytes()) != id) cursor.fail("a user is listed twice");
+  }
+  auto bitmaps = cursor.integer<std::uint32_t>();
+  for (std::uint32_t index = 0; index < bitmaps; ++index) {
+    auto kind = cursor.integer<std::uint8_t>();
+    auto period = cursor.integer<std::int32_t>();
+    Roaring bitmap = bitmap_from(cursor.take(cursor.integer<std::uint64_t>()), cursor);
+    if (kind > 1) cursor.fail("a bitmap has an unknown kind");
+    if (!bitmap.isEmpty() && bitmap.maximum() >= users) cursor.fail("a bitmap names no user");
+    state.activity.put(kind == 0, period, std::move(bitmap));
+  }
+  cursor.take(digest_size);
+  if (!cursor.at_end()) cursor.fail("it has bytes after its checksum");
+  return state;
+}
+
+}  // namespace sluice::cohort

@@ -1,0 +1,168 @@
+#include "cohort_store.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+
+namespace sluice::cohort {
+
+namespace {
+
+constexpr std::string_view schema_v1 = R"sql(
+CREATE TABLE cohort_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+-- Users by dense id (ids start at 0 and have no gaps: bitmaps hold ids).
+CREATE TABLE cohort_users (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE
+) STRICT;
+-- kind 0: users with a start event in the period; 1: users with a return event.
+CREATE TABLE cohort_bitmaps (
+  kind INTEGER NOT NULL,
+  period INTEGER NOT NULL,
+  bits BLOB NOT NULL,
+  PRIMARY KEY (kind, period)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+db::OpenOptions open_options(Duration busy_timeout, bool must_exist) {
+  db::OpenOptions options;
+  options.must_exist = must_exist;
+  options.busy_timeout = busy_timeout;
+  options.synchronous = db::Synchronous::normal;
+  options.serialize_writers = true;
+  options.cache_kib = 64 * 1024;
+  return options;
+}
+
+std::string serialized(Roaring bitmap) {
+  bitmap.runOptimize();
+  std::string bytes(bitmap.getSizeInBytes(true), '\0');
+  bitmap.write(bytes.data(), true);
+  return bytes;
+}
+
+Roaring deserialized(std::string_view bytes) {
+  if (bytes.empty() ||
+      roaring_bitmap_portable_deserialize_size(bytes.data(), bytes.size()) != bytes.size()) {
+    throw Error(exit_code::data, "the state file holds a malformed bitmap");
+  }
+  roaring_bitmap_t* bitmap = roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
+  if (bitmap == nullptr) throw Error(exit_code::data, "the state file holds a malformed bitmap");
+  return Roaring(bitmap);
+}
+
+}  // namespace
+
+Store::Store(const std::string& path, Duration busy_timeout, bool must_exist)
+    : database_(path, open_options(busy_timeout, must_exist)) {
+  std::array<std::string_view, 1> steps{schema_v1};
+  db::migrate(database_, "cohort", steps);
+}
+
+std::optional<Bucketing> Store::bucketing() {
+  auto query = database_.query("SELECT value FROM cohort_settings WHERE name = 'bucketing'");
+  if (!query.step()) return std::nullopt;
+  return Bucketing::from_canonical(query.row().text(0));
+}
+
+void Store::store_bucketing(const Bucketing& bucketing) {
+  std::optional<Bucketing> stored = this->bucketing();
+  if (!stored) {
+    database_.execute("INSERT INTO cohort_settings (name, value) VALUES ('bucketing', ?)",
+                      bucketing.canonical());
+  } else if (!(*stored == bucketing)) {
+    throw Error(exit_code::data,
+                fmt::format("the state file was built with {}, not {}: use the same --period, "
+                            "--tz, --week-start, --start-event and --return-event",
+                            stored->canonical(), bucketing.canonical()));
+  }
+}
+
+void Store::load_users(UserDictionary& users) {
+  auto query = database_.query("SELECT id, key FROM cohort_users ORDER BY id");
+  while (query.step()) {
+    if (users.intern(query.row().text(1)) != static_cast<std::uint64_t>(query.row().integer(0))) {
+      throw Error(exit_code::data, "the state file's user ids have gaps");
+    }
+  }
+}
+
+bool Store::merge_bitmap(int kind, int period, const Roaring& bitmap) {
+  Roaring merged = bitmap;
+  std::uint64_t before = 0;
+  {
+    auto query = database_.query("SELECT bits FROM cohort_bitmaps WHERE kind = ? AND period = ?",
+                                 kind, period);
+    if (query.step()) {
+      Roaring stored = deserialized(query.row().blob(0));
+      before = stored.cardinality();
+      merged |= stored;
+      if (merged.cardinality() == before) return false;
+    }
+  }
+  auto& statement = database_.statement(
+      "INSERT OR REPLACE INTO cohort_bitmaps (kind, period, bits) VALUES (?, ?, ?)");
+  db::Query insert(statement);
+  statement.bind(1, kind);
+  statement.bind(2, period);
+  std::string bytes = serialized(std::move(merged));
+  statement.bind_blob(3, bytes);
+  insert.step();
+  return true;
+}
+
+IngestResult Store::ingest(const State& fresh) {
+  db::WriteTransaction transaction(database_);
+  store_bucketing(fresh.bucketing);
+  State stored;
+  load_users(stored.users);
+  std::uint64_t old_users = stored.users.size();
+  merge_into(stored, fresh);  // stored.activity: the fresh bitmaps in the stored user ids
+  for (std::uint64_t id = old_users; id < stored.users.size(); ++id) {
+    database_.execute("INSERT INTO cohort_users (id, key) VALUES (?, ?)",
+                      static_cast<std::int64_t>(id),
+                      stored.users.key_of(static_cast<std::uint32_t>(id)));
+  }
+  IngestResult result{stored.users.size(), stored.users.size() - old_users, 0};
+  for (const auto& [period, bitmap] : stored.activity.started()) {
+    result.bitmaps_changed += merge_bitmap(0, period, bitmap) ? 1 : 0;
+  }
+  for (const auto& [period, bitmap] : stored.activity.active()) {
+    result.bitmaps_changed += merge_bitmap(1, period, bitmap) ? 1 : 0;
+  }
+  if (std::optional<Instant> latest = fresh.activity.latest()) {
+    database_.execute(
+        "INSERT INTO cohort_settings (name, value) VALUES ('latest', ?1) "
+        "ON CONFLICT (name) DO UPDATE SET value = "
+        "CAST(max(CAST(value AS INTEGER), CAST(?1 AS INTEGER)) AS TEXT)",
+        std::to_string(latest->time_since_epoch().count()));
+  }
+  transaction.commit();
+  return result;
+}
+
+State Store::load(bool with_users) {
+  db::ReadTransaction transaction(database_);
+  std::optional<Bucketing> stored = bucketing();
+  if (!stored) throw Error(exit_code::data, "the state file holds no events yet: ingest first");
+  State state;
+  state.bucketing = *stored;
+  if (with_users) load_users(state.users);
+  {
+    auto query = database_.query("SELECT value FROM cohort_settings WHERE name = 'latest'");
+    if (query.step()) state.activity.saw(Instant(Duration(std::stoll(query.row().text(0)))));
+  }
+  auto query = database_.query("SELECT kind, period, bits FROM cohort_bitmaps");
+  while (query.step()) {
+    state.activity.put(query.row().integer(0) == 0, static_cast<int>(query.row().integer(1)),
+                       deserialized(query.row().blob(2)));
+  }
+  return state;
+}
+
+}  // namespace sluice::cohort

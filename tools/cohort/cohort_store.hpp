@@ -1,0 +1,45 @@
+// cohort_store: a persistent state in SQLite for `cohort ingest` and `cohort report`: the
+// bucketing (fixed by the first ingest), the user dictionary and one bitmap BLOB per period
+// and kind. Ingesting ORs bitmaps, so ingesting the same events again changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "cohort_state.hpp"
+#include "sluice/db.hpp"
+
+namespace sluice::cohort {
+
+struct IngestResult {
+  std::uint64_t users = 0;            // users in the store afterwards
+  std::uint64_t new_users = 0;        // of which added by this ingest
+  std::uint64_t bitmaps_changed = 0;  // period bitmaps created or grown
+};
+
+class Store {
+ public:
+  // Opens (creating unless must_exist) and migrates the file. synchronous=NORMAL: the store
+  // can be rebuilt from the events; writers are serialised through the lock file.
+  Store(const std::string& path, Duration busy_timeout, bool must_exist);
+
+  // The stored bucketing, if any events were ingested.
+  std::optional<Bucketing> bucketing();
+
+  // Adds `fresh` (events read with the store's bucketing) in one transaction. Error(65) when
+  // the store was built with another bucketing.
+  IngestResult ingest(const State& fresh);
+
+  // The stored state, read in one transaction; the user dictionary only `with_users` (a
+  // report needs just the bitmaps). Error(65) for a store with no events yet.
+  State load(bool with_users);
+
+ private:
+  void store_bucketing(const Bucketing& bucketing);
+  void load_users(UserDictionary& users);
+  bool merge_bitmap(int kind, int period, const Roaring& bitmap);
+  db::Database database_;
+};
+
+}  // namespace sluice::cohort
