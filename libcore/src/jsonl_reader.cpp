@@ -27,7 +27,8 @@ namespace ondemand = simdjson::ondemand;
 
 struct JsonParser::State {
   ondemand::parser parser;
-  std::string padded;  // the line copied with simdjson's required padding after it
+  std::string padded;                  // the line copied with simdjson's required padding
+  std::vector<std::string_view> keys;  // parse_fields' top-level keys, reused between lines
 };
 
 JsonParser::JsonParser() : state_(std::make_unique<State>()) {}
@@ -72,33 +73,85 @@ constexpr int max_depth = 512;
 
 JsonValue build_value(ondemand::value value, int depth);
 
-JsonValue build_number(std::string_view token) {
+// The number's source text, checked against the JSON grammar (simdjson's token may carry
+// trailing whitespace and is lenient about some forms).
+std::string_view number_token(ondemand::value& value) {
+  std::string_view token = value.raw_json_token();
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
                             token.back() == '\n')) {
     token.remove_suffix(1);
   }
   if (!is_json_number(token)) throw BuildError{fmt::format("invalid number '{}'", token)};
-  return JsonValue::number(std::string(token));
+  return token;
 }
 
-void check_duplicate_keys(const std::vector<JsonValue::Member>& members) {
-  if (members.size() < 2) return;
-  if (members.size() <= 16) {
-    for (std::size_t i = 1; i < members.size(); ++i) {
+bool boolean_of(ondemand::value& value) {
+  bool flag = false;
+  check(value.get_bool().get(flag));
+  return flag;
+}
+
+void check_null(ondemand::value& value) {
+  bool is_null = false;
+  check(value.is_null().get(is_null));
+  if (!is_null) throw BuildError{"invalid literal (expected null)"};
+}
+
+std::string_view string_of(ondemand::value& value) {
+  std::string_view text;
+  check(value.get_string().get(text));
+  return text;
+}
+
+void check_depth(int depth) {
+  if (depth > max_depth) {
+    throw BuildError{fmt::format("nesting is deeper than {} levels", max_depth)};
+  }
+}
+
+JsonValue::Kind kind_of(ondemand::value& value) {
+  ondemand::json_type type{};
+  check(value.type().get(type));
+  switch (type) {
+    case ondemand::json_type::object:
+      return JsonValue::Kind::object;
+    case ondemand::json_type::array:
+      return JsonValue::Kind::array;
+    case ondemand::json_type::string:
+      return JsonValue::Kind::string;
+    case ondemand::json_type::number:
+      return JsonValue::Kind::number;
+    case ondemand::json_type::boolean:
+      return JsonValue::Kind::boolean;
+    case ondemand::json_type::null:
+      return JsonValue::Kind::null;
+  }
+  throw BuildError{"invalid JSON value"};
+}
+
+template <typename Key>
+void check_unique(std::vector<Key>& keys) {
+  if (keys.size() < 2) return;
+  if (keys.size() <= 16) {
+    for (std::size_t i = 1; i < keys.size(); ++i) {
       for (std::size_t j = 0; j < i; ++j) {
-        if (members[i].first == members[j].first) {
-          throw BuildError{fmt::format("duplicate key '{}'", members[i].first)};
-        }
+        if (keys[i] == keys[j]) throw BuildError{fmt::format("duplicate key '{}'", keys[i])};
       }
     }
     return;
   }
+  std::vector<std::string_view> sorted(keys.begin(), keys.end());
+  std::sort(sorted.begin(), sorted.end());
+  auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
+  if (repeated != sorted.end()) throw BuildError{fmt::format("duplicate key '{}'", *repeated)};
+}
+
+void check_duplicate_keys(const std::vector<JsonValue::Member>& members) {
+  if (members.size() < 2) return;
   std::vector<std::string_view> keys;
   keys.reserve(members.size());
   for (const auto& member : members) keys.emplace_back(member.first);
-  std::sort(keys.begin(), keys.end());
-  auto repeated = std::adjacent_find(keys.begin(), keys.end());
-  if (repeated != keys.end()) throw BuildError{fmt::format("duplicate key '{}'", *repeated)};
+  check_unique(keys);
 }
 
 JsonValue build_object(ondemand::object object, int depth) {
@@ -125,71 +178,154 @@ JsonValue build_array(ondemand::array array, int depth) {
 }
 
 JsonValue build_value(ondemand::value value, int depth) {
-  if (depth > max_depth) {
-    throw BuildError{fmt::format("nesting is deeper than {} levels", max_depth)};
-  }
-  ondemand::json_type type{};
-  check(value.type().get(type));
-  switch (type) {
-    case ondemand::json_type::object: {
+  check_depth(depth);
+  switch (kind_of(value)) {
+    case JsonValue::Kind::object: {
       ondemand::object object;
       check(value.get_object().get(object));
       return build_object(object, depth);
     }
-    case ondemand::json_type::array: {
+    case JsonValue::Kind::array: {
       ondemand::array array;
       check(value.get_array().get(array));
       return build_array(array, depth);
     }
-    case ondemand::json_type::string: {
-      std::string_view text;
-      check(value.get_string().get(text));
-      return JsonValue::string(std::string(text));
-    }
-    case ondemand::json_type::number:
-      return build_number(value.raw_json_token());
-    case ondemand::json_type::boolean: {
-      bool flag = false;
-      check(value.get_bool().get(flag));
-      return JsonValue::boolean(flag);
-    }
-    case ondemand::json_type::null: {
-      bool is_null = false;
-      check(value.is_null().get(is_null));
-      if (!is_null) throw BuildError{"invalid literal (expected null)"};
+    case JsonValue::Kind::string:
+      return JsonValue::string(std::string(string_of(value)));
+    case JsonValue::Kind::number:
+      return JsonValue::number(std::string(number_token(value)));
+    case JsonValue::Kind::boolean:
+      return JsonValue::boolean(boolean_of(value));
+    case JsonValue::Kind::null:
+      check_null(value);
       return JsonValue::null();
+  }
+  throw BuildError{"invalid JSON value"};
+}
+
+// Validates a value exactly as build_value would, building nothing. Returns the scalar's
+// text (a string unescaped, a number's token) or an empty view for containers.
+std::string_view validate_value(ondemand::value value, int depth);
+
+// Validates an object's members; `keys` (reused by the caller) receives its keys.
+void validate_members(ondemand::object object, int depth, std::vector<std::string_view>& keys) {
+  keys.clear();
+  for (auto field : object) {
+    std::string_view key;
+    check(field.unescaped_key().get(key));
+    keys.push_back(key);
+    ondemand::value value;
+    check(field.value().get(value));
+    validate_value(value, depth + 1);
+  }
+  check_unique(keys);
+}
+
+std::string_view validate_value(ondemand::value value, int depth) {
+  check_depth(depth);
+  switch (kind_of(value)) {
+    case JsonValue::Kind::object: {
+      ondemand::object object;
+      check(value.get_object().get(object));
+      std::vector<std::string_view> keys;
+      validate_members(object, depth, keys);
+      return {};
     }
+    case JsonValue::Kind::array: {
+      ondemand::array array;
+      check(value.get_array().get(array));
+      for (auto element : array) {
+        ondemand::value item;
+        check(element.get(item));
+        validate_value(item, depth + 1);
+      }
+      return {};
+    }
+    case JsonValue::Kind::string:
+      return string_of(value);
+    case JsonValue::Kind::number:
+      return number_token(value);
+    case JsonValue::Kind::boolean:
+      return boolean_of(value) ? "true" : "false";
+    case JsonValue::Kind::null:
+      check_null(value);
+      return "null";
   }
   throw BuildError{"invalid JSON value"};
 }
 
 }  // namespace
 
-ParseOutcome JsonParser::parse_object(std::string_view text) {
-  if (text.empty()) return {std::nullopt, "empty line (expected a JSON object)"};
-  if (text.starts_with("\xEF\xBB\xBF"))
-    return {std::nullopt, "byte order mark (UTF-8 BOM) at the start of the line"};
-  auto& padded = state_->padded;
+namespace {
+
+// Opens `text` as one JSON object in `state`: the checks both parse functions share.
+ondemand::object open_object(std::string_view text, std::string& padded, ondemand::parser& parser,
+                             ondemand::document& document) {
+  if (text.empty()) throw BuildError{"empty line (expected a JSON object)"};
+  if (text.starts_with("\xEF\xBB\xBF")) {
+    throw BuildError{"byte order mark (UTF-8 BOM) at the start of the line"};
+  }
   padded.assign(text);
   padded.resize(text.size() + simdjson::SIMDJSON_PADDING, ' ');
   simdjson::padded_string_view view(padded.data(), text.size(), padded.size());
+  check(parser.iterate(view).get(document));
+  ondemand::json_type type{};
+  check(document.type().get(type));
+  if (type != ondemand::json_type::object) throw BuildError{"expected a JSON object"};
+  ondemand::object object;
+  check(document.get_object().get(object));
+  return object;
+}
+
+void check_end(ondemand::document& document) {
+  if (document.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    throw BuildError{"unexpected content after the JSON object"};
+  }
+}
+
+}  // namespace
+
+ParseOutcome JsonParser::parse_object(std::string_view text) {
   try {
     ondemand::document document;
-    check(state_->parser.iterate(view).get(document));
-    ondemand::json_type type{};
-    check(document.type().get(type));
-    if (type != ondemand::json_type::object) {
-      return {std::nullopt, "expected a JSON object"};
-    }
-    ondemand::object object;
-    check(document.get_object().get(object));
+    ondemand::object object = open_object(text, state_->padded, state_->parser, document);
     JsonValue value = build_object(object, 1);
-    if (document.current_location().error() != simdjson::OUT_OF_BOUNDS) {
-      return {std::nullopt, "unexpected content after the JSON object"};
-    }
+    check_end(document);
     return {std::move(value), {}};
   } catch (const BuildError& error) {
     return {std::nullopt, error.message};
+  }
+}
+
+std::string JsonParser::parse_fields(std::string_view text, std::span<const std::string_view> names,
+                                     std::span<FieldView> fields) {
+  std::fill(fields.begin(), fields.end(), FieldView{});
+  try {
+    ondemand::document document;
+    ondemand::object object = open_object(text, state_->padded, state_->parser, document);
+    std::vector<std::string_view>& keys = state_->keys;
+    keys.clear();
+    for (auto field : object) {
+      std::string_view key;
+      check(field.unescaped_key().get(key));
+      keys.push_back(key);
+      ondemand::value value;
+      check(field.value().get(value));
+      auto wanted = std::find(names.begin(), names.end(), key);
+      if (wanted == names.end()) {
+        validate_value(value, 2);
+        continue;
+      }
+      FieldView& view = fields[static_cast<std::size_t>(wanted - names.begin())];
+      view.present = true;
+      view.kind = kind_of(value);
+      view.text = validate_value(value, 2);
+    }
+    check_unique(keys);
+    check_end(document);
+    return {};
+  } catch (const BuildError& error) {
+    return error.message;
   }
 }
 
@@ -330,6 +466,25 @@ std::optional<Record> JsonlReader::next() {
     }
     reject(record, outcome.error);
   }
+}
+
+std::optional<long long> JsonlReader::next_fields(std::span<const std::string_view> names,
+                                                  std::span<FieldView> fields) {
+  for (;;) {
+    if (!lines_ && !open_next_input()) return std::nullopt;
+    std::string_view text;
+    if (!lines_->next(text)) {
+      if (!open_next_input()) return std::nullopt;
+      continue;
+    }
+    std::string error = parser_.parse_fields(text, names, fields);
+    if (error.empty()) return lines_->line_number();
+    reject_line(lines_->line_number(), error);
+  }
+}
+
+void JsonlReader::reject_line(long long line, std::string_view message) {
+  reject_at(location(lines_ ? lines_->source_name() : "<stdin>", line), message);
 }
 
 void JsonlReader::reject(const Record& record, std::string_view message) {

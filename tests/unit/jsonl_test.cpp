@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 
 #include <gtest/gtest.h>
@@ -79,6 +80,57 @@ TEST(JsonParser, RejectsInvalidUtf8AndBadNumbersAndLiterals) {
 TEST(JsonParser, RejectsDeepNesting) {
   std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_FALSE(parse_error(deep).empty());
+}
+
+// parse_fields must accept and refuse exactly the lines parse_object does, with the same
+// message, while building nothing.
+TEST(JsonParserFields, ValidatesLikeParseObject) {
+  std::vector<std::string> lines = {
+      R"({"ts":"2026-01-01T00:00:00Z","user":42,"event":"open"})",
+      R"({"user":"a\"b","x":{"y":[1,{"z":null}]},"t":true})",
+      R"({"a":1,"a":2})",
+      R"({"a":{"b":1,"b":2}})",
+      R"({"a":[{"c":1,"c":1}]})",
+      R"({"a":01})",
+      R"({"a":1.})",
+      R"({"a":tru})",
+      R"({"a":nul})",
+      R"({"a":1} {"b":2})",
+      R"({"a":1)",
+      R"({"a":"unterminated)",
+      "",
+      "\xEF\xBB\xBF{}",
+      "[1,2]",
+      "{\"a\":\"\xC3\x28\"}",
+      "{\"a\":" + std::string(600, '[') + std::string(600, ']') + "}",
+  };
+  std::string many = "{";
+  for (int i = 0; i < 20; ++i) many += "\"k" + std::to_string(i % 19) + "\":1,";
+  lines.push_back(many + "\"end\":0}");
+  JsonParser objects, fields;
+  std::array<std::string_view, 2> names = {"user", "ts"};
+  std::array<FieldView, 2> views;
+  for (const std::string& line : lines) {
+    ParseOutcome outcome = objects.parse_object(line);
+    EXPECT_EQ(fields.parse_fields(line, names, views), outcome.error) << line;
+  }
+}
+
+TEST(JsonParserFields, GivesTheNamedTopLevelMembersAsText) {
+  JsonParser parser;
+  std::array<std::string_view, 4> names = {"user", "ts", "event", "missing"};
+  std::array<FieldView, 4> views;
+  ASSERT_EQ(parser.parse_fields(R"({"event":null,"ts":1.50,"nested":{"user":"no"},"user":"a\nb"})",
+                                names, views),
+            "");
+  EXPECT_TRUE(views[0].present);
+  EXPECT_EQ(views[0].kind, JsonValue::Kind::string);
+  EXPECT_EQ(views[0].text, "a\nb");
+  EXPECT_EQ(views[1].kind, JsonValue::Kind::number);
+  EXPECT_EQ(views[1].text, "1.50");
+  EXPECT_EQ(views[2].kind, JsonValue::Kind::null);
+  EXPECT_TRUE(views[2].present);
+  EXPECT_FALSE(views[3].present);
 }
 
 TEST(JsonNumber, FollowsRfc8259) {

@@ -1,21 +1,52 @@
 #include "cohort_activity.hpp"
 
+#include <cstring>
+#include <functional>
 #include <limits>
 
 #include "sluice/error.hpp"
 
 namespace sluice::cohort {
 
+bool UserDictionary::holds(const Slot& slot, std::uint64_t hash, std::string_view key) const {
+  if (slot.hash != hash || slot.length != key.size()) return false;
+  if (key.size() <= inline_bytes)
+    return std::memcmp(slot.bytes.data(), key.data(), key.size()) == 0;
+  return key_of(slot.id) == key;
+}
+
 std::uint32_t UserDictionary::intern(std::string_view key) {
-  auto found = ids_.find(key);
-  if (found != ids_.end()) return found->second;
-  if (keys_.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw Error(exit_code::data, "more than 4294967296 distinct users");
+  if (slots_.empty()) slots_.resize(1024);
+  std::uint64_t hash = std::hash<std::string_view>()(key);
+  std::size_t mask = slots_.size() - 1;
+  std::size_t index = hash & mask;
+  for (; slots_[index].id != empty; index = (index + 1) & mask) {
+    if (holds(slots_[index], hash, key)) return slots_[index].id;
   }
-  auto id = static_cast<std::uint32_t>(keys_.size());
-  keys_.emplace_back(key);
-  ids_.emplace(keys_.back(), id);
+  if (ends_.size() >= empty) throw Error(exit_code::data, "more than 4294967294 distinct users");
+  auto id = static_cast<std::uint32_t>(ends_.size());
+  arena_.append(key);
+  ends_.push_back(arena_.size());
+  Slot& slot = slots_[index];
+  slot.hash = hash;
+  slot.id = id;
+  slot.length = static_cast<std::uint32_t>(key.size());
+  if (key.size() <= inline_bytes) std::memcpy(slot.bytes.data(), key.data(), key.size());
+  if (2 * ends_.size() > slots_.size()) grow();
   return id;
+}
+
+// Doubles the table and places every user again (their hashes are kept in the slots).
+void UserDictionary::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(old.size() * 2, Slot{});
+  std::size_t mask = slots_.size() - 1;
+  for (const Slot& slot : old) {
+    if (slot.id == empty) continue;
+    std::size_t index = slot.hash & mask;
+    while (slots_[index].id != empty) index = (index + 1) & mask;
+    slots_[index] = slot;
+  }
 }
 
 Roaring& Activity::bitmap(PeriodBitmaps& bitmaps, std::pair<int, Roaring*>& last, int period) {

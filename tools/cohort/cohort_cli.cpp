@@ -77,6 +77,11 @@ void add_report_options(CLI::App& command, Settings& settings) {
 }
 
 Bucketing bucketing_of(const Settings& settings) {
+  const EventFields& fields = settings.fields;
+  if (fields.user == fields.time || fields.user == fields.event || fields.time == fields.event) {
+    throw Error(exit_code::usage,
+                "--user-field, --time-field and --event-field must name three different fields");
+  }
   Bucketing bucketing;
   bucketing.unit = parse_period_unit(settings.period);
   bucketing.tz = settings.tz;
