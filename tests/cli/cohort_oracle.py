@@ -49,14 +49,72 @@ def rate(retained, size):
     return str((Decimal(retained) / Decimal(size)).quantize(Decimal("0.0001"), ROUND_HALF_EVEN))
 
 
+ROLLING_SECONDS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400}
+
+
+def rolling_cells(events, calendar, unit, cohort, criterion, start_event, return_event,
+                  periods, as_of, last):
+    """Rolling windows: user's period k is [anchor + k*P, anchor + (k+1)*P)."""
+    length = ROLLING_SECONDS[unit]
+    starts, returns = {}, {}  # user -> sorted epoch seconds
+    for event in events:
+        instant = parse_time(event["ts"])
+        if calendar.period(instant) > last:
+            continue
+        user, name, seconds = str(event["user"]), event.get("event"), int(instant.timestamp())
+        if start_event is None or name == start_event:
+            starts.setdefault(user, []).append(seconds)
+        if return_event is None or name == return_event:
+            returns.setdefault(user, []).append(seconds)
+    cohorts = {}  # first day -> [size, first anchor, last anchor, {offset: users}]
+    for user, times in starts.items():
+        times.sort()
+        anchors = {}
+        for seconds in times:
+            period = calendar.period(datetime.fromtimestamp(seconds, timezone.utc))
+            if cohort == "first" and anchors:
+                break
+            anchors.setdefault(period, seconds)
+        for period, anchor in anchors.items():
+            offsets = {(t - anchor) // length for t in returns.get(user, []) if t >= anchor}
+            if criterion == "on-or-after" and offsets:
+                offsets = set(range(max(offsets) + 1))
+            totals = cohorts.setdefault(period, [0, anchor, anchor, {}])
+            totals[0] += 1
+            totals[1], totals[2] = min(totals[1], anchor), max(totals[2], anchor)
+            for offset in offsets:
+                totals[3][offset] = totals[3].get(offset, 0) + 1
+    as_of_seconds = as_of.timestamp()
+    cells = []
+    for first_day in sorted(cohorts):
+        size, first, latest, retained = cohorts[first_day]
+        width = int((as_of_seconds - first) // length) + 1 if as_of_seconds >= first else 1
+        if periods:
+            width = min(width, periods)
+        for offset in range(width):
+            count = retained.get(offset, 0)
+            cells.append({"cohort": first_day.isoformat(), "period": offset, "size": size,
+                          "retained": count, "rate": rate(count, size),
+                          "complete": latest + (offset + 1) * length <= as_of_seconds})
+    return cells
+
+
 def matrix(events, unit="day", tz="UTC", week_start="monday", cohort="first", criterion="on",
-           start_event=None, return_event=None, periods=0, as_of=None, summary=False):
+           start_event=None, return_event=None, periods=0, as_of=None, summary=False,
+           windows="calendar"):
     """The records `cohort matrix` prints for `events` (dicts with ts, user, event)."""
     calendar = Calendar(unit, tz, week_start)
     if not events:
         return []
     as_of = parse_time(as_of) if as_of else max(parse_time(e["ts"]) for e in events)
     last = calendar.period(as_of)
+    settings = {"period_unit": unit, "tz": tz, "windows": windows, "cohort_type": cohort,
+                "criterion": criterion}
+    if windows == "rolling":
+        cells = [dict(cell, **settings) for cell in rolling_cells(
+            events, calendar, unit, cohort, criterion, start_event, return_event, periods,
+            as_of, last)]
+        return with_summary(cells, settings) if summary else cells
     started, active = {}, {}  # user -> set of periods
     for event in events:
         period = calendar.period(parse_time(event["ts"]))
@@ -71,8 +129,6 @@ def matrix(events, unit="day", tz="UTC", week_start="monday", cohort="first", cr
     for user, periods_started in started.items():
         for period in ([min(periods_started)] if cohort == "first" else periods_started):
             cohorts.setdefault(period, set()).add(user)
-    settings = {"period_unit": unit, "tz": tz, "windows": "calendar", "cohort_type": cohort,
-                "criterion": criterion}
     cells = []
     for first_day in sorted(cohorts):
         members = cohorts[first_day]
@@ -90,8 +146,10 @@ def matrix(events, unit="day", tz="UTC", week_start="monday", cohort="first", cr
                                "rate": rate(retained, len(members)), "complete": complete},
                               **settings))
             offset += 1
-    if not summary:
-        return cells
+    return with_summary(cells, settings) if summary else cells
+
+
+def with_summary(cells, settings):
     averages = {}
     for cell in cells:
         if cell["complete"]:

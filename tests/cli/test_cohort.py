@@ -139,12 +139,14 @@ class Cohort(ToolTestCase):
                        "start_event": generator.choice([None, "signup"]),
                        "return_event": generator.choice([None, "open"]),
                        "periods": generator.choice([0, 0, 3]),
-                       "summary": generator.random() < 0.5}
+                       "summary": generator.random() < 0.5,
+                       "windows": generator.choice(["calendar", "calendar", "rolling"])}
             if events and generator.random() < 0.3:
                 options["as_of"] = f"@{base + generator.randint(0, 150 * 86400)}"
             args = ["--period", options["unit"], "--tz", options["tz"], "--week-start",
                     options["week_start"], "--cohort", options["cohort"], "--criterion",
-                    options["criterion"], "--periods", str(options["periods"])]
+                    options["criterion"], "--periods", str(options["periods"]),
+                    "--windows", options["windows"]]
             for flag, key in (("--start-event", "start_event"), ("--return-event", "return_event"),
                               ("--as-of", "as_of")):
                 if options.get(key):

@@ -31,6 +31,7 @@ struct Settings {
   std::string period = "day";
   std::string tz = "UTC";
   std::string week_start = "monday";
+  std::string windows = "calendar";
   std::string cohort = "first";
   std::string criterion = "on";
   int periods = 0;
@@ -59,6 +60,8 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
       command.add_option("--tz", settings.tz, "IANA time zone of the calendar")
           ->capture_default_str(),
       command.add_option("--week-start", settings.week_start, "First day of a week")
+          ->capture_default_str(),
+      command.add_option("--windows", settings.windows, "calendar or rolling (24h, 7d, 30d)")
           ->capture_default_str()};
   command.add_flag("--skip-invalid", settings.skip_invalid, "Report bad lines, go on, exit 1");
 }
@@ -86,6 +89,11 @@ Bucketing bucketing_of(const Settings& settings) {
   bucketing.unit = parse_period_unit(settings.period);
   bucketing.tz = settings.tz;
   bucketing.week_start = parse_week_start(settings.week_start);
+  if (settings.windows != "calendar" && settings.windows != "rolling") {
+    throw Error(exit_code::usage,
+                fmt::format("--windows: '{}' is not calendar or rolling", settings.windows));
+  }
+  bucketing.rolling = settings.windows == "rolling";
   if (!settings.start_event.empty()) bucketing.selection.start_event = settings.start_event;
   if (!settings.return_event.empty()) bucketing.selection.return_event = settings.return_event;
   return bucketing;
@@ -104,16 +112,31 @@ std::optional<Instant> as_of_of(const Settings& settings) {
   return cli::instant_option("--as-of", settings.as_of);
 }
 
-// Saves the state when asked, then prints its matrix.
-void report(const Settings& settings, const State& state, OutputStream& out) {
+// Saves the state when asked, then prints its matrix (from `rolling` for rolling windows).
+void report(const Settings& settings, const State& state, OutputStream& out,
+            RollingEvents* rolling = nullptr) {
   MatrixOptions matrix = matrix_options_of(settings);
   std::optional<Instant> as_of = as_of_of(settings);
   if (!settings.save_state.empty()) write_state_file(settings.save_state, state);
   if (!as_of) as_of = state.activity.latest();
   Calendar calendar = state.bucketing.calendar();
   std::vector<Cell> cells;
-  if (as_of) cells = compute_matrix(state.activity, calendar, matrix, *as_of);
-  print_matrix(out, settings.format, cells, {calendar, matrix}, settings.summary);
+  if (as_of) {
+    cells = rolling != nullptr ? rolling->matrix(calendar, matrix, *as_of)
+                               : compute_matrix(state.activity, calendar, matrix, *as_of);
+  }
+  print_matrix(out, settings.format, cells, {calendar, matrix, state.bucketing.rolling},
+               settings.summary);
+}
+
+// Saved states and the store keep period bitmaps, which rolling windows cannot use.
+void refuse_rolling_state(const Bucketing& bucketing, std::string_view what) {
+  if (bucketing.rolling) {
+    throw Error(exit_code::usage,
+                fmt::format("--windows rolling needs every event's time, which {} does not "
+                            "keep: use calendar windows",
+                            what));
+  }
 }
 
 int run_matrix(const Settings& settings, OutputStream& out) {
@@ -123,9 +146,13 @@ int run_matrix(const Settings& settings, OutputStream& out) {
   Calendar calendar = state.bucketing.calendar();
   matrix_options_of(settings);
   as_of_of(settings);
+  if (!settings.save_state.empty()) refuse_rolling_state(state.bucketing, "--save-state");
   ReadOptions options{settings.fields, state.bucketing.selection, settings.skip_invalid};
-  ReadResult read = read_events(settings.inputs, options, calendar, state.users, state.activity);
-  report(settings, state, out);
+  RollingEvents rolling;
+  RollingEvents* keep = state.bucketing.rolling ? &rolling : nullptr;
+  ReadResult read =
+      read_events(settings.inputs, options, calendar, state.users, state.activity, keep);
+  report(settings, state, out, keep);
   return read.skipped > 0 ? exit_code::definite_no : 0;
 }
 
@@ -144,6 +171,7 @@ bool bucketing_given(const Settings& settings) {
 int run_ingest(const Settings& settings, OutputStream& out) {
   State fresh;
   fresh.bucketing = bucketing_of(settings);
+  refuse_rolling_state(fresh.bucketing, "the store");
   for (const std::string& path : settings.inputs) {
     if (path != "-") InputFile check(path);  // a missing input creates no state file (66)
   }

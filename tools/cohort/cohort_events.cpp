@@ -63,7 +63,8 @@ bool selected(const std::optional<std::string>& wanted, std::optional<std::strin
 }  // namespace
 
 ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions& options,
-                       const Calendar& calendar, UserDictionary& users, Activity& activity) {
+                       const Calendar& calendar, UserDictionary& users, Activity& activity,
+                       RollingEvents* rolling) {
   JsonlReader reader(inputs, options.skip_invalid);
   const EventFields& fields = options.fields;
   std::array<std::string_view, 3> names = {fields.user, fields.time, fields.event};
@@ -80,6 +81,7 @@ ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions
       std::uint32_t id = users.intern(user);
       if (starts) activity.add_start(period, id);
       if (returns) activity.add_return(period, id);
+      if (rolling != nullptr) rolling->add(id, time, starts, returns);
       activity.saw(time);
       ++result.events;
     } catch (const Error& error) {

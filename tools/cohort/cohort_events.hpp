@@ -8,6 +8,7 @@
 
 #include "cohort_activity.hpp"
 #include "cohort_period.hpp"
+#include "cohort_rolling.hpp"
 
 namespace sluice::cohort {
 
@@ -38,7 +39,9 @@ struct ReadResult {
 // is a string or an integer (42 and "42" are the same user); the time an RFC 3339 string or
 // epoch seconds/milliseconds; the event, when present, a string. A bad record throws
 // Error(65) naming the input, line and field, or is reported and counted under skip_invalid.
+// With `rolling`, every start and return event's time is kept there too.
 ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions& options,
-                       const Calendar& calendar, UserDictionary& users, Activity& activity);
+                       const Calendar& calendar, UserDictionary& users, Activity& activity,
+                       RollingEvents* rolling = nullptr);
 
 }  // namespace sluice::cohort

@@ -23,7 +23,7 @@ void add_settings(std::vector<JsonValue::Member>& members, const ReportSettings&
   members.emplace_back("period_unit",
                        JsonValue::string(std::string(period_unit_name(settings.calendar.unit()))));
   members.emplace_back("tz", JsonValue::string(settings.calendar.zone().name()));
-  members.emplace_back("windows", JsonValue::string("calendar"));
+  members.emplace_back("windows", JsonValue::string(settings.rolling ? "rolling" : "calendar"));
   members.emplace_back("cohort_type",
                        JsonValue::string(std::string(cohort_type_name(settings.matrix.type))));
   members.emplace_back("criterion",

@@ -14,6 +14,7 @@ namespace sluice::cohort {
 struct ReportSettings {
   const Calendar& calendar;
   MatrixOptions matrix;
+  bool rolling = false;
 };
 
 // retained / size with 4 decimals, half-even ("0.1702").

@@ -137,7 +137,7 @@ std::string Bucketing::canonical() const {
       JsonValue::object({{"period", JsonValue::string(std::string(period_unit_name(unit)))},
                          {"tz", JsonValue::string(tz)},
                          {"week_start", JsonValue::integer(week_start.c_encoding())},
-                         {"windows", JsonValue::string("calendar")},
+                         {"windows", JsonValue::string(rolling ? "rolling" : "calendar")},
                          {"start_event", optional_string(selection.start_event)},
                          {"return_event", optional_string(selection.return_event)}}));
 }
@@ -157,6 +157,7 @@ Bucketing Bucketing::from_canonical(std::string_view text) {
   } catch (const Error& error) {
     throw Error(exit_code::data, fmt::format("the bucketing is malformed: {}", error.what()));
   }
+  bucketing.rolling = optional_text(record, "windows") == "rolling";
   bucketing.selection.start_event = optional_text(record, "start_event");
   bucketing.selection.return_event = optional_text(record, "return_event");
   return bucketing;

@@ -31,6 +31,7 @@ struct Bucketing {
   std::string tz = "UTC";
   std::chrono::weekday week_start = std::chrono::Monday;
   EventSelection selection;
+  bool rolling = false;  // windows: rolling or calendar
 
   [[nodiscard]] std::string canonical() const;             // canonical JSON
   static Bucketing from_canonical(std::string_view text);  // Error(65) when malformed
