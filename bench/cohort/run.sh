@@ -179,7 +179,7 @@ timed() {
   start=$EPOCHREALTIME
   /usr/bin/time -f '%U\t%S\t%M' -o "$work/time.out" timeout "$limit_s" "$@" <"$input" >"$output" \
     2>"$work/stderr.out" || status=$?
-  [[ -s $work/stderr.out ]] && sed 's/^/  stderr: /' "$work/stderr.out" | head -5
+  if [[ -s $work/stderr.out ]]; then sed 's/^/  stderr: /' "$work/stderr.out" | head -5; fi
   end=$EPOCHREALTIME
   wall=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", b - a}')
 }
@@ -235,7 +235,7 @@ say "\$ cohort --period week events.jsonl > cells.jsonl"
 for run in $(seq "$runs"); do
   timed "cohort --period week FILE" "$run" /dev/null "$work/cohort.out" "${cohort_cmd[@]}" "$events"
   check=WRONG
-  ((status == 0)) && cells "$work/cohort.out" | cmp -s - "$work/expected" && check="same as the reference"
+  if ((status == 0)) && cells "$work/cohort.out" | cmp -s - "$work/expected"; then check="same as the reference"; fi
   record "cohort --period week FILE" "$run" "$check"
 done
 cp "$work/cohort.out" "$work/full.cohort.jsonl"
@@ -261,7 +261,7 @@ for name in "${peer_names[@]}"; do
     record "$name" "$run" "$check"
     [[ $check == "same cells as cohort" ]] || break
     if awk -v w="$wall" -v s="$slow_s" 'BEGIN {exit !(w > s)}'; then
-      ((run < runs)) && say "  ($name took over $slow_s s: one run only)"
+      if ((run < runs)); then say "  ($name took over $slow_s s: one run only)"; fi
       break
     fi
   done
