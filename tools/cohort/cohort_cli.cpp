@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,8 +42,11 @@ struct Settings {
   bool skip_invalid = false;
   cli::Format format = cli::Format::jsonl;
   cli::StateOptions state;
-  std::vector<CLI::Option*> bucketing_options;  // given on the command line or not
 };
+
+// The options that decide which bitmap an event lands in (a store keeps them).
+constexpr std::array<const char*, 6> bucketing_option_names = {
+    "--start-event", "--return-event", "--period", "--tz", "--week-start", "--windows"};
 
 void add_bucketing_options(CLI::App& command, Settings& settings) {
   command.add_option("--user-field", settings.fields.user, "Field holding the user id")
@@ -51,18 +55,16 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--event-field", settings.fields.event, "Field holding the event name")
       ->capture_default_str();
-  settings.bucketing_options = {
-      command.add_option("--start-event", settings.start_event,
-                         "Event that puts a user in a cohort (default: any)"),
-      command.add_option("--return-event", settings.return_event,
-                         "Event that counts as a return (default: any)"),
-      command.add_option("--period", settings.period, "day, week or month")->capture_default_str(),
-      command.add_option("--tz", settings.tz, "IANA time zone of the calendar")
-          ->capture_default_str(),
-      command.add_option("--week-start", settings.week_start, "First day of a week")
-          ->capture_default_str(),
-      command.add_option("--windows", settings.windows, "calendar or rolling (24h, 7d, 30d)")
-          ->capture_default_str()};
+  command.add_option("--start-event", settings.start_event,
+                     "Event that puts a user in a cohort (default: any)");
+  command.add_option("--return-event", settings.return_event,
+                     "Event that counts as a return (default: any)");
+  command.add_option("--period", settings.period, "day, week or month")->capture_default_str();
+  command.add_option("--tz", settings.tz, "IANA time zone of the calendar")->capture_default_str();
+  command.add_option("--week-start", settings.week_start, "First day of a week")
+      ->capture_default_str();
+  command.add_option("--windows", settings.windows, "calendar or rolling (24h, 7d, 30d)")
+      ->capture_default_str();
   command.add_flag("--skip-invalid", settings.skip_invalid, "Report bad lines, go on, exit 1");
 }
 
@@ -161,14 +163,14 @@ Store open_store(const Settings& settings, bool must_exist) {
                cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
 }
 
-bool bucketing_given(const Settings& settings) {
-  return std::any_of(settings.bucketing_options.begin(), settings.bucketing_options.end(),
-                     [](const CLI::Option* option) { return option->count() > 0; });
+bool bucketing_given(const CLI::App& command) {
+  return std::any_of(bucketing_option_names.begin(), bucketing_option_names.end(),
+                     [&command](const char* name) { return command.count(name) > 0; });
 }
 
 // Later ingests may leave the bucketing options out: the store's own apply. Given ones must
 // match it (Store::ingest checks).
-int run_ingest(const Settings& settings, OutputStream& out) {
+int run_ingest(const Settings& settings, const CLI::App& command, OutputStream& out) {
   State fresh;
   fresh.bucketing = bucketing_of(settings);
   refuse_rolling_state(fresh.bucketing, "the store");
@@ -176,7 +178,7 @@ int run_ingest(const Settings& settings, OutputStream& out) {
     if (path != "-") InputFile check(path);  // a missing input creates no state file (66)
   }
   Store store = open_store(settings, false);
-  if (!bucketing_given(settings)) fresh.bucketing = store.bucketing().value_or(fresh.bucketing);
+  if (!bucketing_given(command)) fresh.bucketing = store.bucketing().value_or(fresh.bucketing);
   Calendar calendar = fresh.bucketing.calendar();
   ReadOptions options{settings.fields, fresh.bucketing.selection, settings.skip_invalid};
   ReadResult read = read_events(settings.inputs, options, calendar, fresh.users, fresh.activity);
@@ -234,18 +236,18 @@ cli::Action define_command_line(CLI::App& app) {
   auto* merge = app.add_subcommand("merge", "Retention matrix of saved states, merged");
   merge->add_option("states", settings->inputs, "State files from --save-state")->required();
   add_report_options(*merge, *settings);
-  auto* ingest = app.add_subcommand("ingest", "Add event files to a state file (idempotent)");
+  auto* ingest = app.add_subcommand("ingest", "Add event files to a store (idempotent)");
   ingest->add_option("inputs", settings->inputs, "Event files (default: stdin)");
   add_bucketing_options(*ingest, *settings);
   cli::add_format_option(*ingest, settings->format);
   cli::add_state_options(*ingest, settings->state, false);
-  auto* report = app.add_subcommand("report", "Retention matrix of a state file");
+  auto* report = app.add_subcommand("report", "Retention matrix of a store");
   add_report_options(*report, *settings);
   cli::add_state_options(*report, settings->state, false);
   return [settings, merge, ingest, report]() -> int {
     OutputStream out(STDOUT_FILENO);
     int status = merge->parsed()    ? run_merge(*settings, out)
-                 : ingest->parsed() ? run_ingest(*settings, out)
+                 : ingest->parsed() ? run_ingest(*settings, *ingest, out)
                  : report->parsed() ? run_report(*settings, out)
                                     : run_matrix(*settings, out);
     out.flush();

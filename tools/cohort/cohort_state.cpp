@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -152,8 +153,12 @@ Bucketing Bucketing::from_canonical(std::string_view text) {
     bucketing.unit = parse_period_unit(optional_text(record, "period").value_or(""));
     bucketing.tz = optional_text(record, "tz").value_or("");
     const JsonValue* start = record.find("week_start");
-    if (start == nullptr || !start->is_number()) throw Error(exit_code::data, "no week_start");
-    bucketing.week_start = std::chrono::weekday(static_cast<unsigned>(std::stoul(start->text())));
+    unsigned day = 7;
+    if (start != nullptr && start->is_number()) {
+      std::from_chars(start->text().data(), start->text().data() + start->text().size(), day);
+    }
+    if (day > 6) throw Error(exit_code::data, "no week_start from 0 to 6");
+    bucketing.week_start = std::chrono::weekday(day);
   } catch (const Error& error) {
     throw Error(exit_code::data, fmt::format("the bucketing is malformed: {}", error.what()));
   }
