@@ -207,8 +207,12 @@ JsonValue build_value(ondemand::value value, int depth) {
 // text (a string unescaped, a number's token) or an empty view for containers.
 std::string_view validate_value(ondemand::value value, int depth);
 
-// Validates an object's members; `keys` (reused by the caller) receives its keys.
-void validate_members(ondemand::object object, int depth, std::vector<std::string_view>& keys) {
+// Validates an object's members, each through `visit(key, value)` when it returns true (it
+// took care of the value) or validate_value otherwise; `keys` (reused storage) receives the
+// keys, which must be unique.
+template <typename Visit>
+void validate_members(ondemand::object object, int depth, std::vector<std::string_view>& keys,
+                      Visit&& visit) {
   keys.clear();
   for (auto field : object) {
     std::string_view key;
@@ -216,7 +220,7 @@ void validate_members(ondemand::object object, int depth, std::vector<std::strin
     keys.push_back(key);
     ondemand::value value;
     check(field.value().get(value));
-    validate_value(value, depth + 1);
+    if (!visit(key, value)) validate_value(value, depth + 1);
   }
   check_unique(keys);
 }
@@ -228,7 +232,8 @@ std::string_view validate_value(ondemand::value value, int depth) {
       ondemand::object object;
       check(value.get_object().get(object));
       std::vector<std::string_view> keys;
-      validate_members(object, depth, keys);
+      validate_members(object, depth, keys,
+                       [](std::string_view, ondemand::value&) { return false; });
       return {};
     }
     case JsonValue::Kind::array: {
@@ -303,25 +308,15 @@ std::string JsonParser::parse_fields(std::string_view text, std::span<const std:
   try {
     ondemand::document document;
     ondemand::object object = open_object(text, state_->padded, state_->parser, document);
-    std::vector<std::string_view>& keys = state_->keys;
-    keys.clear();
-    for (auto field : object) {
-      std::string_view key;
-      check(field.unescaped_key().get(key));
-      keys.push_back(key);
-      ondemand::value value;
-      check(field.value().get(value));
+    validate_members(object, 1, state_->keys, [&](std::string_view key, ondemand::value& value) {
       auto wanted = std::find(names.begin(), names.end(), key);
-      if (wanted == names.end()) {
-        validate_value(value, 2);
-        continue;
-      }
+      if (wanted == names.end()) return false;
       FieldView& view = fields[static_cast<std::size_t>(wanted - names.begin())];
       view.present = true;
       view.kind = kind_of(value);
       view.text = validate_value(value, 2);
-    }
-    check_unique(keys);
+      return true;
+    });
     check_end(document);
     return {};
   } catch (const BuildError& error) {
@@ -450,14 +445,17 @@ bool JsonlReader::open_next_input() {
   return true;
 }
 
-std::optional<Record> JsonlReader::next() {
+bool JsonlReader::next_line(std::string_view& text) {
   for (;;) {
-    if (!lines_ && !open_next_input()) return std::nullopt;
-    std::string_view text;
-    if (!lines_->next(text)) {
-      if (!open_next_input()) return std::nullopt;
-      continue;
-    }
+    if (!lines_ && !open_next_input()) return false;
+    if (lines_->next(text)) return true;
+    if (!open_next_input()) return false;
+  }
+}
+
+std::optional<Record> JsonlReader::next() {
+  std::string_view text;
+  while (next_line(text)) {
     auto outcome = parser_.parse_object(text);
     Record record{{}, text, lines_->line_number()};
     if (outcome.value) {
@@ -466,21 +464,18 @@ std::optional<Record> JsonlReader::next() {
     }
     reject(record, outcome.error);
   }
+  return std::nullopt;
 }
 
 std::optional<long long> JsonlReader::next_fields(std::span<const std::string_view> names,
                                                   std::span<FieldView> fields) {
-  for (;;) {
-    if (!lines_ && !open_next_input()) return std::nullopt;
-    std::string_view text;
-    if (!lines_->next(text)) {
-      if (!open_next_input()) return std::nullopt;
-      continue;
-    }
+  std::string_view text;
+  while (next_line(text)) {
     std::string error = parser_.parse_fields(text, names, fields);
     if (error.empty()) return lines_->line_number();
     reject_line(lines_->line_number(), error);
   }
+  return std::nullopt;
 }
 
 void JsonlReader::reject_line(long long line, std::string_view message) {

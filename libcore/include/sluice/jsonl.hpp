@@ -190,6 +190,7 @@ class JsonlReader {
 
  private:
   bool open_next_input();
+  bool next_line(std::string_view& text);  // the next line of any input; false at the end
   std::vector<std::string> paths_;
   std::size_t next_path_ = 0;
   bool skip_invalid_;
