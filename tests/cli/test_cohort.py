@@ -89,6 +89,27 @@ class Cohort(ToolTestCase):
         self.assertEqual(utc[("2026-03-07", 2)], (1, 1, True))
         self.assertEqual(utc[("2026-03-09", 0)], (1, 1, True))
 
+    def test_rolling_windows_count_from_each_users_anchor(self):
+        # a starts at 01-01T12:00 and returns 23h59m, 24h and 60h later; b starts at 23:00 and
+        # returns 2h later (its window 0, though the calendar puts it on the next day).
+        events = [event("2026-01-01T12:00:00Z", "a", "signup"),
+                  event("2026-01-02T11:59:00Z", "a"), event("2026-01-02T12:00:00Z", "a"),
+                  event("2026-01-04T00:00:00Z", "a"),
+                  event("2026-01-01T23:00:00Z", "b", "signup"),
+                  event("2026-01-02T01:00:00Z", "b")]
+        rolling = self.retained(events, "--windows", "rolling", "--as-of", "2026-01-04T12:00:00Z")
+        self.assertEqual(rolling, {("2026-01-01", 0): (2, 2, True), ("2026-01-01", 1): (2, 1, True),
+                                   ("2026-01-01", 2): (2, 1, False),
+                                   ("2026-01-01", 3): (2, 0, False)})
+        calendar = self.retained(events, "--as-of", "2026-01-04T12:00:00Z")
+        self.assertEqual(calendar[("2026-01-01", 1)], (2, 2, True))
+        self.assertEqual(calendar[("2026-01-01", 3)], (2, 1, False))
+        self.assertError(self.run_tool("--windows", "rolling", "--save-state", "x.state",
+                                       stdin=lines(events)), 2, "--windows rolling")
+        self.assertError(self.run_tool("ingest", "--db", "c.db", "--windows", "rolling",
+                                       stdin=lines(events)), 2, "--windows rolling")
+        self.assertFalse(os.path.exists(self.path("c.db")))
+
     def test_monthly_cohorts_and_as_of_completeness(self):
         events = [event("2026-01-31T23:00:00Z", "a"), event("2026-02-01T00:00:00Z", "b"),
                   event("2026-02-15T00:00:00Z", "a"), event("2026-03-31T23:59:59Z", "b")]
