@@ -20,9 +20,9 @@ instant, is "signup".
 Activity is a power law: every user has one event, and the other N - U are shared out in
 proportion to a Pareto weight (alpha 1.4), so most users have a handful of events and a few
 have thousands. A user's later events follow the join by exponentially distributed gaps whose
-mean grows with the user's activity (1 day x n^0.75 for a user of n events), redrawn uniformly between the join
-and the end of the log when they fall past it; so light users churn within days and heavy ones
-stay.
+mean grows with the user's activity (1 day x n^0.75 for a user of n events), redrawn uniformly
+between the join and the end of the log when they fall past it; so light users churn within
+days and heavy ones stay.
 
 Order. The log is roughly in time order, as a log would be: lines are in the order of their
 hour and of their second in it, except that about 1% carry a timestamp up to 10 minutes
@@ -37,7 +37,6 @@ The statistics of the data are printed on standard error.
 import argparse
 import array
 import datetime
-import math
 import random
 import sys
 

@@ -31,8 +31,8 @@
 # --target cohort` if missing; copied into the work dir at the start so that a rebuild during
 # the run changes nothing), PYTHON (default /usr/bin/python3: `python3` on PATH may be a pyenv
 # shim without Debian's packages), WORK (a directory for the data, kept afterwards, and whose
-# events file is reused when it was made with the same arguments; default: a fresh
-# directory under $TMPDIR or /tmp, removed at the end).
+# events file is reused when it was made with the same arguments; bench/cohort/data/ is
+# git-ignored for that; default: a fresh directory under $TMPDIR or /tmp, removed at the end).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +41,7 @@ quick=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
