@@ -1,5 +1,7 @@
 #include "cohort_activity.hpp"
 
+#include <sys/mman.h>
+
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -15,9 +17,12 @@ bool UserDictionary::holds(const Slot& slot, std::uint64_t hash, std::string_vie
   return key_of(slot.id) == key;
 }
 
-std::uint32_t UserDictionary::intern(std::string_view key) {
+void advise_huge_pages(void* memory, std::size_t bytes) {
+  madvise(memory, bytes, MADV_HUGEPAGE);
+}
+
+std::uint32_t UserDictionary::intern(std::string_view key, std::uint64_t hash) {
   if (slots_.empty()) slots_.resize(1024);
-  std::uint64_t hash = std::hash<std::string_view>()(key);
   std::size_t mask = slots_.size() - 1;
   std::size_t index = hash & mask;
   for (; slots_[index].id != empty; index = (index + 1) & mask) {
@@ -38,7 +43,7 @@ std::uint32_t UserDictionary::intern(std::string_view key) {
 
 // Doubles the table and places every user again (their hashes are kept in the slots).
 void UserDictionary::grow() {
-  std::vector<Slot> old = std::move(slots_);
+  std::vector<Slot, HugePageAllocator<Slot>> old = std::move(slots_);
   slots_.assign(old.size() * 2, Slot{});
   std::size_t mask = slots_.size() - 1;
   for (const Slot& slot : old) {

@@ -6,7 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
 #include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +21,22 @@
 
 namespace sluice::cohort {
 
+// madvise(MADV_HUGEPAGE); a refusal only costs speed.
+void advise_huge_pages(void* memory, std::size_t bytes);
+
+// Memory for large tables that are read at random: 2 MiB-aligned and marked for transparent
+// huge pages, so that a lookup misses the cache but not also the TLB.
+template <typename T>
+struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <typename U>
+  explicit HugePageAllocator(const HugePageAllocator<U>&) {}
+  T* allocate(std::size_t count);
+  void deallocate(T* pointer, std::size_t) { std::free(pointer); }
+  bool operator==(const HugePageAllocator&) const { return true; }
+};
+
 // User keys to dense ids, in first-seen order (so the users first seen together, who mostly
 // share a cohort, get neighbouring ids and their bitmaps compress into runs).
 //
@@ -27,7 +46,14 @@ namespace sluice::cohort {
 // event costs most with a million users.
 class UserDictionary {
  public:
-  std::uint32_t intern(std::string_view key);
+  std::uint32_t intern(std::string_view key) { return intern(key, hash_of(key)); }
+  // The same with the key's hash_of computed earlier, so that a caller can prefetch() the
+  // slots of a batch of keys before interning them.
+  std::uint32_t intern(std::string_view key, std::uint64_t hash);
+  static std::uint64_t hash_of(std::string_view key) { return std::hash<std::string_view>()(key); }
+  void prefetch(std::uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+  }
   [[nodiscard]] std::size_t size() const { return ends_.size(); }
   [[nodiscard]] std::string_view key_of(std::uint32_t id) const {
     std::uint64_t begin = id == 0 ? 0 : ends_[id - 1];
@@ -45,10 +71,22 @@ class UserDictionary {
   };
   [[nodiscard]] bool holds(const Slot& slot, std::uint64_t hash, std::string_view key) const;
   void grow();
-  std::string arena_;                // every key, back to back, in id order
-  std::vector<std::uint64_t> ends_;  // where each key ends in the arena
-  std::vector<Slot> slots_;          // a power of two, at most half full
+  std::string arena_;                                 // every key, back to back, in id order
+  std::vector<std::uint64_t> ends_;                   // where each key ends in the arena
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;  // a power of two, at most half full
 };
+
+template <typename T>
+T* HugePageAllocator<T>::allocate(std::size_t count) {
+  constexpr std::size_t huge_page = std::size_t{2} << 20;
+  std::size_t bytes = count * sizeof(T);
+  std::size_t alignment = bytes >= huge_page ? huge_page : alignof(T) < 64 ? 64 : alignof(T);
+  bytes = (bytes + alignment - 1) / alignment * alignment;
+  void* memory = std::aligned_alloc(alignment, bytes);
+  if (memory == nullptr) throw std::bad_alloc();
+  if (alignment == huge_page) advise_huge_pages(memory, bytes);
+  return static_cast<T*>(memory);
+}
 
 using PeriodBitmaps = std::map<int, Roaring>;
 
