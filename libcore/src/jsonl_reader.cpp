@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "json_scan.hpp"
 #include "sluice/error.hpp"
 #include "sluice/jsonl.hpp"
 #include "sluice/signals.hpp"
@@ -304,6 +305,8 @@ ParseOutcome JsonParser::parse_object(std::string_view text) {
 
 std::string JsonParser::parse_fields(std::string_view text, std::span<const std::string_view> names,
                                      std::span<FieldView> fields) {
+  std::fill(fields.begin(), fields.end(), FieldView{});
+  if (detail::scan_plain_object(text, names, fields)) return {};
   std::fill(fields.begin(), fields.end(), FieldView{});
   try {
     ondemand::document document;

@@ -17,12 +17,22 @@ bool UserDictionary::holds(const Slot& slot, std::uint64_t hash, std::string_vie
   return key_of(slot.id) == key;
 }
 
+std::optional<Roaring> portable_bitmap(std::string_view bytes) {
+  // The size check first: it reads the headers only and rejects what does not fit exactly.
+  if (bytes.empty() ||
+      roaring_bitmap_portable_deserialize_size(bytes.data(), bytes.size()) != bytes.size()) {
+    return std::nullopt;
+  }
+  roaring_bitmap_t* bitmap = roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
+  if (bitmap == nullptr) return std::nullopt;
+  return Roaring(bitmap);
+}
+
 void advise_huge_pages(void* memory, std::size_t bytes) {
   madvise(memory, bytes, MADV_HUGEPAGE);
 }
 
 std::uint32_t UserDictionary::intern(std::string_view key, std::uint64_t hash) {
-  if (slots_.empty()) slots_.resize(1024);
   std::size_t mask = slots_.size() - 1;
   std::size_t index = hash & mask;
   for (; slots_[index].id != empty; index = (index + 1) & mask) {

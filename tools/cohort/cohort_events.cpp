@@ -76,7 +76,8 @@ class EventBatch {
 
   void add(std::string_view user, Instant time, int period, bool starts, bool returns) {
     std::uint64_t hash = UserDictionary::hash_of(user);
-    users_.prefetch(hash);
+    __builtin_prefetch(users_.first_slot(hash));
+    __builtin_prefetch(users_.first_slot(hash + 1));
     std::size_t begin = keys_.size();
     keys_.append(user);
     events_.push_back({hash, begin, user.size(), time, period, starts, returns});

@@ -120,17 +120,6 @@ void check_envelope(std::string_view bytes, Cursor& cursor) {
     cursor.fail(fmt::format("version {} (this cohort reads {})", found, version));
 }
 
-Roaring bitmap_from(std::string_view bytes, Cursor& cursor) {
-  // The size check first: it reads the headers only and rejects what does not fit exactly.
-  if (bytes.empty() ||
-      roaring_bitmap_portable_deserialize_size(bytes.data(), bytes.size()) != bytes.size()) {
-    cursor.fail("a bitmap is malformed");
-  }
-  roaring_bitmap_t* bitmap = roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
-  if (bitmap == nullptr) cursor.fail("a bitmap is malformed");
-  return Roaring(bitmap);
-}
-
 }  // namespace
 
 std::string Bucketing::canonical() const {
@@ -207,10 +196,11 @@ State read_state_file(const std::string& path) {
   for (std::uint32_t index = 0; index < bitmaps; ++index) {
     auto kind = cursor.integer<std::uint8_t>();
     auto period = cursor.integer<std::int32_t>();
-    Roaring bitmap = bitmap_from(cursor.take(cursor.integer<std::uint64_t>()), cursor);
+    std::optional<Roaring> bitmap = portable_bitmap(cursor.take(cursor.integer<std::uint64_t>()));
+    if (!bitmap) cursor.fail("a bitmap is malformed");
     if (kind > 1) cursor.fail("a bitmap has an unknown kind");
-    if (!bitmap.isEmpty() && bitmap.maximum() >= users) cursor.fail("a bitmap names no user");
-    state.activity.put(kind == 0, period, std::move(bitmap));
+    if (!bitmap->isEmpty() && bitmap->maximum() >= users) cursor.fail("a bitmap names no user");
+    state.activity.put(kind == 0, period, std::move(*bitmap));
   }
   cursor.take(digest_size);
   if (!cursor.at_end()) cursor.fail("it has bytes after its checksum");

@@ -47,13 +47,9 @@ std::string serialized(Roaring bitmap) {
 }
 
 Roaring deserialized(std::string_view bytes) {
-  if (bytes.empty() ||
-      roaring_bitmap_portable_deserialize_size(bytes.data(), bytes.size()) != bytes.size()) {
-    throw Error(exit_code::data, "the state file holds a malformed bitmap");
-  }
-  roaring_bitmap_t* bitmap = roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
-  if (bitmap == nullptr) throw Error(exit_code::data, "the state file holds a malformed bitmap");
-  return Roaring(bitmap);
+  std::optional<Roaring> bitmap = portable_bitmap(bytes);
+  if (!bitmap) throw Error(exit_code::data, "the state file holds a malformed bitmap");
+  return std::move(*bitmap);
 }
 
 }  // namespace
