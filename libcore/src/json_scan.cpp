@@ -33,6 +33,10 @@ constexpr std::uint64_t special_bytes(std::uint64_t word) {
   return (~quote | ~backslash | ~control | word) & high;
 }
 
+constexpr bool special_byte(unsigned char byte) {
+  return byte == '"' || byte == '\\' || byte < 0x20 || byte >= 0x80;
+}
+
 // The keys of one object, for the duplicate check: plain arrays left uninitialised (zeroing
 // sixteen string_views per object took a sixth of the scanner's time).
 struct KeyList {
@@ -71,8 +75,9 @@ class PlainScanner {
 
   [[nodiscard]] bool at(char expected) const { return position_ < end_ && *position_ == expected; }
 
+  // Compact JSON has no whitespace: one comparison settles the common case.
   void skip_space() {
-    while (position_ < end_ &&
+    while (position_ < end_ && static_cast<unsigned char>(*position_) <= ' ' &&
            (*position_ == ' ' || *position_ == '\t' || *position_ == '\r' || *position_ == '\n')) {
       ++position_;
     }
@@ -88,21 +93,21 @@ class PlainScanner {
       std::uint64_t special = special_bytes(word);
       if (special != 0) {
         position_ += std::countr_zero(special) / 8;
-        break;
+        return closing_quote(begin, text);
       }
       position_ += 8;
     }
-    while (position_ < end_) {
-      auto byte = static_cast<unsigned char>(*position_);
-      if (byte == '"') {
-        text = std::string_view(begin, static_cast<std::size_t>(position_ - begin));
-        ++position_;
-        return true;
-      }
-      if (byte == '\\' || byte < 0x20 || byte >= 0x80) return false;
-      ++position_;
-    }
-    return false;
+    while (position_ < end_ && !special_byte(static_cast<unsigned char>(*position_))) ++position_;
+    return position_ < end_ && closing_quote(begin, text);
+  }
+
+  // At the first special byte of a string that started at `begin`: the string ends here when
+  // that byte is its closing quote.
+  bool closing_quote(const char* begin, std::string_view& text) {
+    if (*position_ != '"') return false;
+    text = std::string_view(begin, static_cast<std::size_t>(position_ - begin));
+    ++position_;
+    return true;
   }
 
   bool literal(std::string_view word, std::string_view& text) {
