@@ -5,7 +5,6 @@
 // two can never disagree on a verdict or on an error message.
 #include "json_scan.hpp"
 
-#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -227,8 +226,8 @@ class PlainScanner {
     for (std::size_t count = 0;; ++count) {
       if (!member_key(keys, count)) return false;
       FieldView* field = nullptr;
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        if (same(names[i], keys[count])) field = &fields[i];
+      for (std::size_t i = 0; i < names.size() && field == nullptr; ++i) {
+        if (same(names[i], keys[count])) field = &fields[i];  // the first, as parse_fields
       }
       bool done = false;
       if (!value(depth + 1, field) || !separator('}', done)) return false;
