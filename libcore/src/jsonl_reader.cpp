@@ -475,7 +475,10 @@ std::optional<long long> JsonlReader::next_fields(std::span<const std::string_vi
   std::string_view text;
   while (next_line(text)) {
     std::string error = parser_.parse_fields(text, names, fields);
-    if (error.empty()) return lines_->line_number();
+    if (error.empty()) {
+      line_text_ = text;
+      return lines_->line_number();
+    }
     reject_line(lines_->line_number(), error);
   }
   return std::nullopt;

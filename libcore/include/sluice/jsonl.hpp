@@ -173,6 +173,9 @@ class JsonlReader {
   // the end of all inputs. The views are valid until the next call.
   std::optional<long long> next_fields(std::span<const std::string_view> names,
                                        std::span<FieldView> fields);
+  // The text of the line next_fields last returned (for tools that pass records through);
+  // valid until the next call.
+  [[nodiscard]] std::string_view line_text() const { return line_text_; }
   // reject() for a line read with next_fields.
   void reject_line(long long line, std::string_view message);
   // Applies the same policy to a record the tool finds invalid (missing field, wrong type):
@@ -195,6 +198,7 @@ class JsonlReader {
   std::size_t next_path_ = 0;
   bool skip_invalid_;
   std::uint64_t skipped_ = 0;
+  std::string_view line_text_;
   std::uint64_t bytes_done_ = 0;
   std::unique_ptr<InputFile> input_;
   std::unique_ptr<LineReader> lines_;

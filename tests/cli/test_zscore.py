@@ -1,0 +1,180 @@
+"""zscore: a naive oracle over random series and options, pass-through of every input byte,
+interleaved series, dropped stale points, and the documented exit statuses."""
+
+import json
+import math
+import random
+import unittest
+
+from sluice_cli import ToolTestCase
+from zscore_oracle import detect
+
+FIELDS = ["expected", "lower", "upper", "z", "score", "anomaly"]
+
+
+def points(values, start=1767225600, key=None):
+    rows = []
+    for index, value in enumerate(values):
+        row = {"ts": start + 60 * index, "value": value}
+        if key is not None:
+            row["metric"] = key
+        rows.append(row)
+    return rows
+
+
+def lines(rows):
+    return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
+
+
+def close(actual, expected, tolerance=1e-9):
+    if expected is None or actual is None:
+        return actual is expected
+    return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=tolerance)
+
+
+def z_tolerance(reference):
+    """How far two correct computations of z may differ. The oracle sums exactly and rounds
+    once; the tool keeps a running window (Welford updates, re-summed every window), good to
+    to about 1e-8 relative here. And a mean near 1e9 is itself only known to its unit in the
+    last place (about 1.2e-7), a large part of a spread of 0.01."""
+    if reference["z"] is None:
+        return 1e-9
+    spread = (reference["upper"] - reference["expected"]) / reference["threshold"]
+    return 1e-7 * abs(reference["z"]) + 16 * math.ulp(abs(reference["expected"])) / spread
+
+
+class Zscore(ToolTestCase):
+    tool = "zscore"
+
+    def detect(self, rows, *args, status=0):
+        result = self.run_tool(*args, stdin=lines(rows))
+        self.assertStatus(result, status)
+        return [json.loads(line) for line in result.out.splitlines()]
+
+    def assertMatchesOracle(self, got, want, context):
+        self.assertEqual(len(got), len(want), context)
+        for index, (record, reference) in enumerate(zip(got, want)):
+            for field in FIELDS:
+                tolerance = z_tolerance(reference) if field in ("z", "score") else 1e-9
+                self.assertTrue(close(record[field], reference[field], tolerance),
+                                f"{context} point {index} {field}: {record[field]} != "
+                                f"{reference[field]}")
+
+    def test_hand_computed_spike(self):
+        out = self.detect(points([10, 12, 14, 20, 14]), "--window", "3", "--threshold", "2")
+        self.assertEqual([r["anomaly"] for r in out], [None, None, None, True, False])
+        self.assertEqual([r.get("reason") for r in out[:3]], ["warming_up"] * 3)
+        self.assertEqual((out[3]["expected"], out[3]["lower"], out[3]["upper"], out[3]["z"]),
+                         (12, 8, 16, 4))
+        self.assertEqual(out[3]["method"], "zscore")
+        self.assertNotIn("reason", out[3])
+
+    def test_random_series_match_the_naive_oracle(self):
+        rng = random.Random(20261129)
+        for case in range(150):
+            method = rng.choice(["zscore", "ewma"])
+            options = {"window": rng.randint(2, 12), "alpha": rng.choice([0.05, 0.2, 0.5, 1.0]),
+                       "threshold": rng.choice([1.0, 2.0, 3.0]),
+                       "direction": rng.choice(["both", "up", "down"]),
+                       "min_history": rng.choice([0, 0, 2, 5]),
+                       "recover": rng.randint(1, 3)}
+            of = rng.randint(1, 4)
+            options["trigger"] = (rng.randint(1, of), of)
+            base = rng.choice([0, 1e9, -50])
+            values = [base + (rng.choice([0, 1, 1, 5]) if rng.random() < 0.2
+                              else rng.gauss(0, 1) * rng.choice([0.01, 1, 100]))
+                      for _ in range(rng.randint(0, 60))]
+            if rng.random() < 0.3:
+                values = [round(v) for v in values]  # flat stretches: zero spreads
+            args = ["--method", method, "--window", str(options["window"]),
+                    "--alpha", str(options["alpha"]), "--threshold", str(options["threshold"]),
+                    "--direction", options["direction"], "--recover", str(options["recover"]),
+                    "--trigger", f"{options['trigger'][0]}/{options['trigger'][1]}"]
+            if options["min_history"]:
+                args += ["--min-history", str(options["min_history"])]
+            got = self.detect(points(values), *args)
+            want = detect(values, method=method, **options)
+            self.assertMatchesOracle(got, want, f"case {case} {args}")
+
+    def test_records_pass_through_byte_for_byte(self):
+        text = ('{"ts":"2026-01-01T00:00:00Z", "value":1.50, "note":"caf\\u00e9", "x":[1,{}]}  \n'
+                '{"ts":"2026-01-01T00:01:00Z","value":2}\n'
+                '{"ts":"2026-01-01T00:02:00Z","value":3,"expected":"theirs","z":0}\n')
+        result = self.run_tool("--window", "2", stdin=text)
+        self.assertStatus(result, 0)
+        out = result.out.splitlines()
+        self.assertTrue(out[0].startswith(
+            '{"ts":"2026-01-01T00:00:00Z", "value":1.50, "note":"caf\\u00e9", "x":[1,{}],'
+            '"expected":null,'))
+        self.assertTrue(out[1].startswith('{"ts":"2026-01-01T00:01:00Z","value":2,"expected"'))
+        third = json.loads(out[2])
+        self.assertEqual(list(third), ["ts", "value", "expected", "lower", "upper", "z", "score",
+                                       "anomaly", "method"])
+        self.assertEqual(third["expected"], 1.75)
+
+    def test_interleaved_series_are_judged_apart(self):
+        rng = random.Random(5)
+        series = {name: [rng.gauss(100, 10) for _ in range(40)] for name in ["a", "b", "c"]}
+        rows = []
+        for index in range(40):
+            for name in rng.sample(sorted(series), 3):
+                rows.append({"ts": 1767225600 + 60 * index, "metric": name,
+                             "value": series[name][index]})
+        out = self.detect(rows, "--key", "metric", "--window", "5")
+        for name, values in series.items():
+            got = [r for r in out if r["metric"] == name]
+            self.assertMatchesOracle(got, detect(values, window=5), name)
+
+    def test_points_at_or_before_the_latest_time_are_dropped(self):
+        rows = points([1, 2, 3, 4]) + [{"ts": 1767225600 + 60, "value": 99}]
+        result = self.run_tool("--window", "2", stdin=lines(rows))
+        self.assertStatus(result, 0)
+        self.assertEqual(len(result.out.splitlines()), 4)
+        self.assertIn("1 point(s) at or before the latest time", result.err)
+        quiet = self.run_tool("--window", "2", "--quiet", stdin=lines(rows))
+        self.assertEqual(quiet.err, "")
+
+    def test_only_anomalies_and_fail_on_anomaly(self):
+        rows = points([10, 12, 14, 20, 14])
+        result = self.run_tool("--window", "3", "--threshold", "2", "--only-anomalies",
+                               "--fail-on-anomaly", stdin=lines(rows))
+        self.assertStatus(result, 1)
+        self.assertEqual([json.loads(line)["value"] for line in result.out.splitlines()], [20])
+        calm = self.run_tool("--window", "3", "--fail-on-anomaly", stdin=lines(points([1, 2, 3])))
+        self.assertStatus(calm, 0)
+
+    def test_bad_values_name_the_line_and_field(self):
+        good = '{"ts":1767225600,"value":1}\n'
+        for bad, fragment in [('{"ts":1767225660,"value":"7"}', "field 'value' must be a number"),
+                              ('{"ts":1767225660}', "field 'value' is missing"),
+                              ('{"ts":1767225660,"value":1e999}', "not a finite number"),
+                              ('{"ts":"yesterday","value":1}', "field 'ts'"),
+                              ('{"value":1}', "field 'ts' is missing"),
+                              ('{"ts":1767225660,"value":1', "truncated")]:
+            result = self.run_tool(stdin=good + bad + "\n")
+            self.assertError(result, 65, "<stdin>:2:", fragment)
+            self.assertEqual(len(result.out.splitlines()), 1)
+        skipped = self.run_tool("--skip-invalid", stdin=good + '{"ts":1,"value":null}\n' + good)
+        self.assertStatus(skipped, 1)
+        self.assertIn("<stdin>:2:", skipped.err)
+
+    def test_usage_errors(self):
+        for args in [["--window", "1"], ["--alpha", "0"], ["--alpha", "1.5"], ["--threshold", "0"],
+                     ["--trigger", "3/2"], ["--trigger", "x"], ["--recover", "0"],
+                     ["--method", "magic"], ["--direction", "sideways"], ["--bogus"],
+                     ["--value-field", "ts"]]:
+            result = self.run_tool(*args)
+            self.assertStatus(result, 2)
+            self.assertTrue(result.err.startswith("zscore: error: "), (args, result))
+
+    def test_help_version_missing_file_and_empty_input(self):
+        self.assertStatus(self.run_tool("--help"), 0)
+        self.assertIn("zscore", self.run_tool("--version").out)
+        self.assertError(self.run_tool("missing.jsonl"), 66, "missing.jsonl")
+        empty = self.run_tool()
+        self.assertStatus(empty, 0)
+        self.assertEqual(empty.out, "")
+
+
+if __name__ == "__main__":
+    unittest.main()

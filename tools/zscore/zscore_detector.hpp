@@ -1,0 +1,66 @@
+// zscore_detector: one series' detector. For each point it first says what the method
+// expected (from the points before it), then learns the point.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sluice/stats.hpp"
+
+namespace sluice::zscore {
+
+enum class MethodKind { zscore, ewma };
+enum class Direction { both, up, down };
+
+struct DetectorOptions {
+  MethodKind method = MethodKind::zscore;
+  std::size_t window = 30;  // zscore: trailing points, the current one excluded
+  double alpha = 0.1;       // ewma: weight of the newest point
+  double threshold = 3;     // |z| above this exceeds
+  Direction direction = Direction::both;
+  std::size_t min_history = 0;  // 0: the method's own (window for zscore, ceil(1/alpha) ewma)
+  std::size_t trigger_count = 1, trigger_of = 1;  // --trigger K/N
+  std::size_t recover = 1;                        // --recover N
+};
+
+// The method's name as printed in "method".
+std::string_view method_name(MethodKind method);
+// The history a series needs before points are judged.
+std::size_t min_history_of(const DetectorOptions& options);
+
+// What the detector says of one point. Without enough history every number is empty,
+// `anomaly` too, and `reason` says why. With a zero spread `z` is empty and the point exceeds
+// when it differs from `expected` (in the watched direction), with score 1.
+struct Verdict {
+  std::optional<double> expected, lower, upper, z, score;
+  std::optional<bool> anomaly;
+  std::string_view reason;
+};
+
+class Detector {
+ public:
+  explicit Detector(const DetectorOptions& options);
+  Verdict observe(double value);
+
+ private:
+  struct Prediction {
+    bool ready = false;
+    double expected = 0, spread = 0;
+  };
+  [[nodiscard]] Prediction predict() const;
+  void learn(double value);
+  bool alert_after(bool exceeds);
+  const DetectorOptions* options_;
+  stats::WindowMoments window_;
+  stats::Ewma ewma_;
+  std::size_t seen_ = 0;     // points learnt
+  std::deque<bool> recent_;  // exceedances of the last trigger_of judged points
+  std::size_t recent_exceeding_ = 0;
+  bool alerting_ = false;
+  std::size_t calm_run_ = 0;
+};
+
+}  // namespace sluice::zscore

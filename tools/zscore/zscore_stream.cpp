@@ -1,0 +1,184 @@
+#include "zscore_stream.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "sluice/error.hpp"
+#include "sluice/timeutil.hpp"
+
+namespace sluice::zscore {
+
+namespace {
+
+double point_value(const FieldView& field, const std::string& name) {
+  if (!field.present) throw Error(exit_code::data, fmt::format("field '{}' is missing", name));
+  if (field.kind != JsonValue::Kind::number) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}' must be a number, not {}", name, kind_name(field.kind)));
+  }
+  double value = 0;
+  auto [end, error] =
+      std::from_chars(field.text.data(), field.text.data() + field.text.size(), value);
+  if (error != std::errc() || end != field.text.data() + field.text.size() ||
+      !std::isfinite(value)) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}': {} is not a finite number", name, field.text));
+  }
+  return value;
+}
+
+Instant point_time(const FieldView& field, const std::string& name) {
+  if (!field.present) throw Error(exit_code::data, fmt::format("field '{}' is missing", name));
+  bool is_number = field.kind == JsonValue::Kind::number;
+  if (field.kind != JsonValue::Kind::string && !is_number) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}' must be an RFC 3339 string or epoch seconds or "
+                            "milliseconds, not {}",
+                            name, kind_name(field.kind)));
+  }
+  try {
+    return instant_from_field(field.text, is_number);
+  } catch (const Error& error) {
+    throw Error(exit_code::data, fmt::format("field '{}': {}", name, error.what()));
+  }
+}
+
+// The series a point belongs to: each key field's kind and text (a missing field counts as
+// null, like an absent label).
+void series_key(std::span<const FieldView> keys, std::string& key) {
+  key.clear();
+  for (const FieldView& field : keys) {
+    key += field.present ? static_cast<char>('0' + static_cast<int>(field.kind)) : '0';
+    key += field.present ? field.text : std::string_view("null");
+    key += '\x1f';
+  }
+}
+
+void append_number(std::string& out, std::optional<double> number) {
+  if (number && std::isfinite(*number)) {
+    fmt::format_to(std::back_inserter(out), "{}", *number);
+  } else {
+    out += "null";
+  }
+}
+
+// `record` (a valid JSON object) with the verdict's fields added at its end.
+class RecordWriter {
+ public:
+  void write(std::string_view record, bool has_added_names, const Verdict& verdict,
+             std::string_view method, OutputStream& out) {
+    line_.clear();
+    if (has_added_names) {
+      line_ = without_added_fields(record);
+    } else {
+      line_.assign(record);
+    }
+    while (!line_.empty() && line_.back() != '}') line_.pop_back();  // trailing whitespace
+    line_.pop_back();
+    std::size_t last = line_.find_last_not_of(" \t\r\n");
+    if (last != std::string::npos && line_[last] != '{') line_ += ',';
+    append_verdict(verdict, method);
+    out.write_line(line_);
+  }
+
+ private:
+  std::string line_;
+  JsonParser parser_;
+
+  std::string without_added_fields(std::string_view record) {
+    ParseOutcome parsed = parser_.parse_object(record);
+    std::vector<JsonValue::Member> kept;
+    for (const auto& member : parsed.value->members()) {
+      bool added = false;
+      for (std::string_view name : added_fields) added = added || member.first == name;
+      if (!added) kept.push_back(member);
+    }
+    return to_json(JsonValue::object(std::move(kept)));
+  }
+
+  void append_verdict(const Verdict& verdict, std::string_view method) {
+    line_ += "\"expected\":";
+    append_number(line_, verdict.expected);
+    line_ += ",\"lower\":";
+    append_number(line_, verdict.lower);
+    line_ += ",\"upper\":";
+    append_number(line_, verdict.upper);
+    line_ += ",\"z\":";
+    append_number(line_, verdict.z);
+    line_ += ",\"score\":";
+    append_number(line_, verdict.score);
+    line_ += ",\"anomaly\":";
+    line_ += !verdict.anomaly ? "null" : *verdict.anomaly ? "true" : "false";
+    line_ += ",\"method\":\"";
+    line_ += method;
+    line_ += '"';
+    if (!verdict.reason.empty()) {
+      line_ += ",\"reason\":\"";
+      line_ += verdict.reason;
+      line_ += '"';
+    }
+    line_ += '}';
+  }
+};
+
+struct Series {
+  Detector detector;
+  std::optional<Instant> latest;
+};
+
+}  // namespace
+
+StreamResult run_stream(const StreamOptions& options, OutputStream& out) {
+  std::vector<std::string_view> names = {options.value_field, options.time_field};
+  for (const std::string& key : options.keys) names.emplace_back(key);
+  std::size_t added_at = names.size();
+  for (std::string_view name : added_fields) names.push_back(name);
+  std::vector<FieldView> fields(names.size());
+  std::span<const FieldView> key_fields(fields.data() + 2, options.keys.size());
+  std::string_view method = method_name(options.detector.method);
+
+  JsonlReader reader(options.inputs, options.skip_invalid);
+  std::unordered_map<std::string, Series> series;
+  std::string key;
+  RecordWriter writer;
+  StreamResult result;
+  while (auto line = reader.next_fields(names, fields)) {
+    double value = 0;
+    Instant time;
+    try {
+      value = point_value(fields[0], options.value_field);
+      time = point_time(fields[1], options.time_field);
+    } catch (const Error& error) {
+      if (error.code() != exit_code::data) throw;
+      reader.reject_line(*line, error.what());
+      continue;
+    }
+    ++result.points;
+    series_key(key_fields, key);
+    auto found = series.find(key);
+    if (found == series.end()) {
+      found = series.emplace(key, Series{Detector(options.detector), std::nullopt}).first;
+    }
+    Series& current = found->second;
+    if (current.latest && time <= *current.latest) {
+      ++result.stale;
+      continue;
+    }
+    current.latest = time;
+    Verdict verdict = current.detector.observe(value);
+    bool anomaly = verdict.anomaly.value_or(false);
+    result.anomalies += anomaly ? 1 : 0;
+    if (options.only_anomalies && !anomaly) continue;
+    bool has_added_names = false;
+    for (std::size_t i = added_at; i < fields.size(); ++i) has_added_names |= fields[i].present;
+    writer.write(reader.line_text(), has_added_names, verdict, method, out);
+  }
+  result.skipped = reader.skipped();
+  return result;
+}
+
+}  // namespace sluice::zscore

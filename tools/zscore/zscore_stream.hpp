@@ -1,0 +1,39 @@
+// zscore_stream: reads metric points (JSON Lines), runs one Detector per series and writes
+// every point through with the verdict's fields added.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sluice/jsonl.hpp"
+#include "zscore_detector.hpp"
+
+namespace sluice::zscore {
+
+struct StreamOptions {
+  std::vector<std::string> inputs;  // none: stdin
+  std::vector<std::string> keys;    // fields whose values name the series (none: one series)
+  std::string value_field = "value";
+  std::string time_field = "ts";
+  bool skip_invalid = false;
+  bool only_anomalies = false;
+  DetectorOptions detector;
+};
+
+struct StreamResult {
+  std::uint64_t points = 0;     // valid points read
+  std::uint64_t anomalies = 0;  // points with "anomaly": true
+  std::uint64_t stale = 0;      // points at or before their series' latest time: dropped
+  std::uint64_t skipped = 0;    // bad lines skipped under --skip-invalid
+};
+
+// Throws Error(65) on a bad line unless skip_invalid (then counted in `skipped`).
+StreamResult run_stream(const StreamOptions& options, OutputStream& out);
+
+// The fields zscore adds, in output order; an input record's own fields of these names are
+// replaced.
+inline constexpr std::string_view added_fields[] = {"expected", "lower",   "upper",  "z",
+                                                    "score",    "anomaly", "method", "reason"};
+
+}  // namespace sluice::zscore
