@@ -162,7 +162,7 @@ class Zscore(ToolTestCase):
         for args in [["--window", "1"], ["--alpha", "0"], ["--alpha", "1.5"], ["--threshold", "0"],
                      ["--trigger", "3/2"], ["--trigger", "x"], ["--recover", "0"],
                      ["--method", "magic"], ["--direction", "sideways"], ["--bogus"],
-                     ["--value-field", "ts"]]:
+                     ["--value-field", "ts"], ["--key", "value"], ["--key", "ts"]]:
             result = self.run_tool(*args)
             self.assertStatus(result, 2)
             self.assertTrue(result.err.startswith("zscore: error: "), (args, result))

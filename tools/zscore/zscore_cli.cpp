@@ -67,8 +67,15 @@ void check_settings(Settings& settings) {
   }
   if (!(detector.threshold > 0)) throw Error(exit_code::usage, "--threshold must be positive");
   if (detector.recover == 0) throw Error(exit_code::usage, "--recover must be at least 1");
-  if (settings.stream.value_field == settings.stream.time_field) {
+  const StreamOptions& stream = settings.stream;
+  if (stream.value_field == stream.time_field) {
     throw Error(exit_code::usage, "--value-field and --time-field must name different fields");
+  }
+  for (const std::string& key : stream.keys) {
+    if (key == stream.value_field || key == stream.time_field) {
+      throw Error(exit_code::usage,
+                  fmt::format("--key {}: the value and time fields cannot name a series", key));
+    }
   }
 }
 
