@@ -58,12 +58,16 @@ void series_key(std::span<const FieldView> keys, std::string& key) {
   }
 }
 
+// The shortest text that reads back as the same double (std::to_chars: several times faster
+// than fmt's format_to into a string, which was half of a run's time).
 void append_number(std::string& out, std::optional<double> number) {
-  if (number && std::isfinite(*number)) {
-    fmt::format_to(std::back_inserter(out), "{}", *number);
-  } else {
+  if (!number || !std::isfinite(*number)) {
     out += "null";
+    return;
   }
+  char text[32];
+  auto [end, error] = std::to_chars(text, text + sizeof text, *number);
+  out.append(text, static_cast<std::size_t>(end - text));
 }
 
 // `record` (a valid JSON object) with the verdict's fields added at its end.
