@@ -80,6 +80,22 @@ std::string_view kind_name(JsonValue::Kind kind) {
   return "value";
 }
 
+Instant instant_in_field(const FieldView& field, std::string_view name) {
+  if (!field.present) throw Error(exit_code::data, fmt::format("field '{}' is missing", name));
+  bool is_number = field.kind == JsonValue::Kind::number;
+  if (field.kind != JsonValue::Kind::string && !is_number) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}' must be an RFC 3339 string or epoch seconds or "
+                            "milliseconds, not {}",
+                            name, kind_name(field.kind)));
+  }
+  try {
+    return instant_from_field(field.text, is_number);
+  } catch (const Error& error) {
+    throw Error(exit_code::data, fmt::format("field '{}': {}", name, error.what()));
+  }
+}
+
 bool is_json_number(std::string_view text) {
   std::size_t pos = 0;
   auto digit = [&](std::size_t at) {

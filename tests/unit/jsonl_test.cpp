@@ -272,3 +272,32 @@ TEST(ReadAll, RefusesMoreThanTheLimit) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(InstantInField, ReadsTimesAndNamesTheFieldInErrors) {
+  FieldView text{true, JsonValue::Kind::string, "2026-03-02T10:00:00Z"};
+  EXPECT_EQ(instant_in_field(text, "ts"), parse_instant("2026-03-02T10:00:00Z"));
+  FieldView seconds{true, JsonValue::Kind::number, "1772445600"};
+  EXPECT_EQ(instant_in_field(seconds, "ts"), parse_instant("2026-03-02T10:00:00Z"));
+  auto message = [](const FieldView& field) {
+    try {
+      (void)instant_in_field(field, "when");
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), exit_code::data);
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(FieldView{}), "field 'when' is missing");
+  EXPECT_EQ(message(FieldView{true, JsonValue::Kind::boolean, "true"}),
+            "field 'when' must be an RFC 3339 string or epoch seconds or milliseconds, not "
+            "boolean");
+  EXPECT_EQ(
+      message(FieldView{true, JsonValue::Kind::string, "yesterday"}).rfind("field 'when': ", 0),
+      0u);
+}
+
+}  // namespace
+}  // namespace sluice

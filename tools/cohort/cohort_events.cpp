@@ -30,22 +30,6 @@ std::string_view user_key(const FieldView& field, const std::string& name) {
                                            name, is_number ? "a fraction" : kind_name(user.kind)));
 }
 
-Instant event_time(const FieldView& field, const std::string& name) {
-  const FieldView& time = required_field(field, name);
-  bool is_number = time.kind == JsonValue::Kind::number;
-  if (time.kind != JsonValue::Kind::string && !is_number) {
-    throw Error(exit_code::data,
-                fmt::format("field '{}' must be an RFC 3339 string or epoch seconds or "
-                            "milliseconds, not {}",
-                            name, kind_name(time.kind)));
-  }
-  try {
-    return instant_from_field(time.text, is_number);
-  } catch (const Error& error) {
-    throw Error(exit_code::data, fmt::format("field '{}': {}", name, error.what()));
-  }
-}
-
 // The event name, or nullopt when the record has none (missing or null).
 std::optional<std::string_view> event_name(const FieldView& event, const std::string& name) {
   if (!event.present || event.kind == JsonValue::Kind::null) return std::nullopt;
@@ -128,7 +112,7 @@ ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions
   while (auto line = reader.next_fields(names, views)) {
     try {
       std::string_view user = user_key(views[0], fields.user);
-      Instant time = event_time(views[1], fields.time);
+      Instant time = instant_in_field(views[1], fields.time);
       std::optional<std::string_view> event = event_name(views[2], fields.event);
       batch.add(user, time, calendar.period_of(time),
                 selected(options.selection.start_event, event),

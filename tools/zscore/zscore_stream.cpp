@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
-#include "sluice/timeutil.hpp"
 
 namespace sluice::zscore {
 
@@ -29,22 +28,6 @@ double point_value(const FieldView& field, const std::string& name) {
                 fmt::format("field '{}': {} is not a finite number", name, field.text));
   }
   return value;
-}
-
-Instant point_time(const FieldView& field, const std::string& name) {
-  if (!field.present) throw Error(exit_code::data, fmt::format("field '{}' is missing", name));
-  bool is_number = field.kind == JsonValue::Kind::number;
-  if (field.kind != JsonValue::Kind::string && !is_number) {
-    throw Error(exit_code::data,
-                fmt::format("field '{}' must be an RFC 3339 string or epoch seconds or "
-                            "milliseconds, not {}",
-                            name, kind_name(field.kind)));
-  }
-  try {
-    return instant_from_field(field.text, is_number);
-  } catch (const Error& error) {
-    throw Error(exit_code::data, fmt::format("field '{}': {}", name, error.what()));
-  }
 }
 
 // The series a point belongs to: each key field's kind and text (a missing field counts as
@@ -155,7 +138,7 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out) {
     Instant time;
     try {
       value = point_value(fields[0], options.value_field);
-      time = point_time(fields[1], options.time_field);
+      time = instant_in_field(fields[1], options.time_field);
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;
       reader.reject_line(*line, error.what());

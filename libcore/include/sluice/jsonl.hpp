@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/timeutil.hpp"
+
 namespace sluice {
 
 // A parsed JSON value. Objects keep their members in input order.
@@ -87,6 +89,11 @@ struct FieldView {
   JsonValue::Kind kind = JsonValue::Kind::null;
   std::string_view text;
 };
+
+// The instant in a field read by parse_fields: an RFC 3339 string, "@EPOCH", or a number of
+// epoch seconds or milliseconds (instant_from_field). Throws Error(65) naming the field when
+// it is missing, of another kind, or not a time.
+Instant instant_in_field(const FieldView& field, std::string_view name);
 
 class JsonParser {
  public:
