@@ -1,5 +1,6 @@
 #include "sluice/stats.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace sluice::stats {
@@ -63,6 +64,251 @@ std::vector<double> WindowMoments::values() const {
   return out;
 }
 
+std::vector<double> WindowMoments::snapshot() const {
+  std::vector<double> out = {static_cast<double>(next_),
+                             static_cast<double>(count_),
+                             static_cast<double>(removals_),
+                             shift_,
+                             mean_,
+                             squares_};
+  out.insert(out.end(), values_.begin(), values_.end());
+  return out;
+}
+
+bool WindowMoments::restore(const std::vector<double>& snapshot) {
+  constexpr std::size_t header = 6;
+  if (snapshot.size() != header + values_.size()) return false;
+  auto counter = [](double number) { return static_cast<std::size_t>(number); };
+  if (counter(snapshot[0]) >= values_.size() || counter(snapshot[1]) > values_.size()) {
+    return false;
+  }
+  next_ = counter(snapshot[0]);
+  count_ = counter(snapshot[1]);
+  removals_ = counter(snapshot[2]);
+  shift_ = snapshot[3];
+  mean_ = snapshot[4];
+  squares_ = snapshot[5];
+  std::copy(snapshot.begin() + header, snapshot.end(), values_.begin());
+  return true;
+}
+
+namespace {
+
+// SplitMix64's finaliser: a well-mixed priority from an arrival number.
+std::uint32_t priority_of(std::uint64_t arrival) {
+  std::uint64_t z = arrival + 0x9E3779B97F4A7C15u;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return static_cast<std::uint32_t>((z ^ (z >> 31)) >> 32);
+}
+
+}  // namespace
+
+OrderedWindow::OrderedWindow(std::size_t capacity) : slots_(capacity == 0 ? 1 : capacity) {}
+
+bool OrderedWindow::before(std::uint32_t a, std::uint32_t b) const {
+  const Slot& first = at(a);
+  const Slot& second = at(b);
+  return first.value < second.value ||
+         (first.value == second.value && first.arrival < second.arrival);
+}
+
+void OrderedWindow::update(std::uint32_t node) {
+  Slot& slot = at(node);
+  slot.size = 1;
+  slot.sum = 0;
+  if (slot.left != 0) {
+    slot.size += at(slot.left).size;
+    slot.sum += at(slot.left).sum;
+  }
+  slot.sum += slot.value;
+  if (slot.right != 0) {
+    slot.size += at(slot.right).size;
+    slot.sum += at(slot.right).sum;
+  }
+}
+
+// Splits `tree` into the nodes ordered before `node` and the rest.
+void OrderedWindow::split(std::uint32_t tree, std::uint32_t node, std::uint32_t& left,
+                          std::uint32_t& right) {
+  if (tree == 0) {
+    left = right = 0;
+  } else if (before(tree, node)) {
+    split(at(tree).right, node, at(tree).right, right);
+    left = tree;
+    update(tree);
+  } else {
+    split(at(tree).left, node, left, at(tree).left);
+    right = tree;
+    update(tree);
+  }
+}
+
+std::uint32_t OrderedWindow::merge(std::uint32_t left, std::uint32_t right) {
+  if (left == 0) return right;
+  if (right == 0) return left;
+  if (at(left).priority > at(right).priority) {
+    at(left).right = merge(at(left).right, right);
+    update(left);
+    return left;
+  }
+  at(right).left = merge(left, at(right).left);
+  update(right);
+  return right;
+}
+
+std::uint32_t OrderedWindow::insert(std::uint32_t tree, std::uint32_t node) {
+  if (tree == 0 || at(node).priority > at(tree).priority) {
+    split(tree, node, at(node).left, at(node).right);
+    update(node);
+    return node;
+  }
+  if (before(node, tree)) {
+    at(tree).left = insert(at(tree).left, node);
+  } else {
+    at(tree).right = insert(at(tree).right, node);
+  }
+  update(tree);
+  return tree;
+}
+
+std::uint32_t OrderedWindow::erase(std::uint32_t tree, std::uint32_t node) {
+  if (tree == node) return merge(at(node).left, at(node).right);
+  if (before(node, tree)) {
+    at(tree).left = erase(at(tree).left, node);
+  } else {
+    at(tree).right = erase(at(tree).right, node);
+  }
+  update(tree);
+  return tree;
+}
+
+void OrderedWindow::add(double value) {
+  auto node = static_cast<std::uint32_t>(next_ + 1);
+  if (count_ == slots_.size()) {
+    root_ = erase(root_, node);  // the ring is full: the next slot holds the oldest
+    --count_;
+  }
+  at(node) = Slot{value, value, arrivals_, priority_of(arrivals_), 1, 0, 0};
+  ++arrivals_;
+  root_ = insert(root_, node);
+  next_ = (next_ + 1) % slots_.size();
+  ++count_;
+}
+
+double OrderedWindow::select(std::size_t k) const {
+  std::uint32_t node = root_;
+  while (true) {
+    const Slot& slot = at(node);
+    std::size_t left = slot.left == 0 ? 0 : at(slot.left).size;
+    if (k < left) {
+      node = slot.left;
+    } else if (k == left) {
+      return slot.value;
+    } else {
+      k -= left + 1;
+      node = slot.right;
+    }
+  }
+}
+
+double OrderedWindow::sum_of_smallest(std::size_t k) const {
+  double sum = 0;
+  std::uint32_t node = root_;
+  while (k > 0 && node != 0) {
+    const Slot& slot = at(node);
+    std::size_t left = slot.left == 0 ? 0 : at(slot.left).size;
+    if (k <= left) {
+      node = slot.left;
+      continue;
+    }
+    if (slot.left != 0) sum += at(slot.left).sum;
+    sum += slot.value;
+    k -= left + 1;
+    node = slot.right;
+  }
+  return sum;
+}
+
+std::size_t OrderedWindow::count_below(double value) const {
+  std::size_t count = 0;
+  std::uint32_t node = root_;
+  while (node != 0) {
+    const Slot& slot = at(node);
+    if (slot.value < value) {
+      count += (slot.left == 0 ? 0 : at(slot.left).size) + 1;
+      node = slot.right;
+    } else {
+      node = slot.left;
+    }
+  }
+  return count;
+}
+
+double OrderedWindow::median() const {
+  if (count_ == 0) return 0;
+  if (count_ % 2 == 1) return select(count_ / 2);
+  return (select(count_ / 2 - 1) + select(count_ / 2)) / 2;
+}
+
+// The absolute deviations from the median m form two ascending runs: m - x for the values
+// below m (taken from the middle outwards) and x - m for the others. The k-th smallest of
+// their union is found by a binary search on how many come from the first run.
+double OrderedWindow::mad() const {
+  if (count_ == 0) return 0;
+  double middle = median();
+  std::size_t below = count_below(middle);
+  std::size_t above = count_ - below;
+  auto low = [&](std::size_t i) { return middle - select(below - 1 - i); };
+  auto high = [&](std::size_t j) { return select(below + j) - middle; };
+  auto kth = [&](std::size_t k) {
+    std::size_t first = k + 1 > above ? k + 1 - above : 0;
+    std::size_t last = std::min(k + 1, below);
+    while (first < last) {
+      std::size_t i = (first + last) / 2;
+      if (i < below && i <= k && high(k - i) > low(i)) {
+        first = i + 1;
+      } else {
+        last = i;
+      }
+    }
+    double value = -1;
+    if (first > 0) value = low(first - 1);
+    if (k >= first) value = std::max(value, high(k - first));
+    return value;
+  };
+  if (count_ % 2 == 1) return kth(count_ / 2);
+  return (kth(count_ / 2 - 1) + kth(count_ / 2)) / 2;
+}
+
+double OrderedWindow::mean_absolute_deviation() const {
+  if (count_ == 0) return 0;
+  // The sum of |x - m| for a median m is the upper half's sum minus the lower half's: each
+  // pair of a lower and an upper value contributes their distance, the median itself 0.
+  std::size_t half = count_ / 2;
+  double lower = sum_of_smallest(half);
+  double upper = at(root_).sum - sum_of_smallest(count_ - half);
+  return (upper - lower) / static_cast<double>(count_);
+}
+
+std::vector<double> OrderedWindow::values() const {
+  std::vector<double> out;
+  out.reserve(count_);
+  std::size_t first = (next_ + slots_.size() - count_) % slots_.size();
+  for (std::size_t i = 0; i < count_; ++i) {
+    out.push_back(slots_[(first + i) % slots_.size()].value);
+  }
+  return out;
+}
+
+void OrderedWindow::restore(const std::vector<double>& values, std::uint64_t added) {
+  slots_.assign(slots_.size(), Slot{});
+  next_ = count_ = 0;
+  root_ = 0;
+  arrivals_ = added - std::min<std::uint64_t>(added, values.size());
+  for (double value : values) add(value);
+}
+
 void Ewma::add(double value) {
   if (count_++ == 0) {
     mean_ = value;
@@ -73,6 +319,18 @@ void Ewma::add(double value) {
   double increment = alpha_ * delta;
   mean_ += increment;
   variance_ = (1 - alpha_) * (variance_ + delta * increment);
+}
+
+std::vector<double> Ewma::snapshot() const {
+  return {static_cast<double>(count_), mean_, variance_};
+}
+
+bool Ewma::restore(const std::vector<double>& snapshot) {
+  if (snapshot.size() != 3) return false;
+  count_ = static_cast<std::size_t>(snapshot[0]);
+  mean_ = snapshot[1];
+  variance_ = snapshot[2];
+  return true;
 }
 
 double two_sided_score(double z) {

@@ -48,15 +48,19 @@ TimeZone TimeZone::named(std::string_view option, std::string_view name) {
   return TimeZone(std::string(name), zone);
 }
 
-std::chrono::sys_days TimeZone::local_day(Instant instant) const {
-  if (zone_ == nullptr) return std::chrono::floor<std::chrono::days>(instant);
+Instant TimeZone::local_time(Instant instant) const {
+  if (zone_ == nullptr) return instant;
   if (instant < cached_begin_ || instant >= cached_end_) {
     date::sys_info info = zone_->get_info(std::chrono::floor<std::chrono::seconds>(instant));
     cached_begin_ = info.begin;
     cached_end_ = info.end;
     cached_offset_ = info.offset;
   }
-  return std::chrono::floor<std::chrono::days>(instant + cached_offset_);
+  return instant + cached_offset_;
+}
+
+std::chrono::sys_days TimeZone::local_day(Instant instant) const {
+  return std::chrono::floor<std::chrono::days>(local_time(instant));
 }
 
 Instant TimeZone::start_of_day(std::chrono::sys_days day) const {

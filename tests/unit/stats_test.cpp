@@ -1,5 +1,6 @@
 #include "sluice/stats.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -76,6 +77,91 @@ TEST(TwoSidedScore, IsOneMinusTheNormalTailProbability) {
   EXPECT_NEAR(two_sided_score(3), 0.9973002039367398, 1e-15);  // Python math.erf(3 / sqrt(2))
   EXPECT_EQ(two_sided_score(-3), two_sided_score(3));
   EXPECT_EQ(two_sided_score(50), 1);
+}
+
+TEST(OrderedWindow, MedianAndMadByHand) {
+  OrderedWindow window(7);
+  for (double value : {100, 1, 2, 3, 4, 5, 6, 9, 2}) window.add(value);
+  // The last seven: 2 3 4 5 6 9 2 -> sorted 2 2 3 4 5 6 9, median 4;
+  // deviations 2 2 1 0 1 2 5 -> sorted 0 1 1 2 2 2 5, MAD 2; mean deviation 13/7.
+  EXPECT_EQ(window.values(), (std::vector<double>{2, 3, 4, 5, 6, 9, 2}));
+  EXPECT_EQ(window.median(), 4);
+  EXPECT_EQ(window.mad(), 2);
+  EXPECT_DOUBLE_EQ(window.mean_absolute_deviation(), 13.0 / 7);
+  EXPECT_EQ(window.select(0), 2);
+  EXPECT_EQ(window.select(6), 9);
+  EXPECT_EQ(window.count_below(4), 3u);
+  EXPECT_EQ(window.sum_of_smallest(3), 7);
+}
+
+TEST(OrderedWindow, EvenCountsAverageTheMiddleTwo) {
+  OrderedWindow window(4);
+  for (double value : {1, 2, 4, 10}) window.add(value);
+  // Median 3; deviations 2 1 1 7 -> 1 1 2 7, MAD 1.5.
+  EXPECT_EQ(window.median(), 3);
+  EXPECT_EQ(window.mad(), 1.5);
+}
+
+TEST(OrderedWindow, MostlyEqualValuesHaveAZeroMad) {
+  OrderedWindow window(9);
+  for (double value : {0, 0, 0, 0, 0, 0, 3, 0, 7}) window.add(value);
+  EXPECT_EQ(window.median(), 0);
+  EXPECT_EQ(window.mad(), 0);
+  EXPECT_DOUBLE_EQ(window.mean_absolute_deviation(), 10.0 / 9);
+}
+
+// Against a sort of the window after every addition, with many ties (small integers) and
+// without (doubles), and a window larger than the stream at first.
+TEST(OrderedWindow, AgreesWithSortingTheWindow) {
+  std::mt19937_64 random(11);
+  for (int round = 0; round < 4; ++round) {
+    std::size_t capacity = round == 0 ? 1 : round == 1 ? 2 : round == 2 ? 31 : 200;
+    OrderedWindow window(capacity);
+    std::vector<double> all;
+    for (int i = 0; i < 3000; ++i) {
+      double value = i % 2 == 0 ? static_cast<double>(random() % 5)
+                                : std::ldexp(static_cast<double>(random() % 100000), -7);
+      window.add(value);
+      all.push_back(value);
+      std::size_t first = all.size() > capacity ? all.size() - capacity : 0;
+      std::vector<double> sorted(all.begin() + static_cast<std::ptrdiff_t>(first), all.end());
+      ASSERT_EQ(window.values(), sorted);
+      std::sort(sorted.begin(), sorted.end());
+      std::size_t n = sorted.size();
+      double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+      std::vector<double> deviations;
+      double total = 0;
+      for (double x : sorted) {
+        deviations.push_back(std::fabs(x - median));
+        total += std::fabs(x - median);
+      }
+      std::sort(deviations.begin(), deviations.end());
+      double mad = n % 2 == 1 ? deviations[n / 2] : (deviations[n / 2 - 1] + deviations[n / 2]) / 2;
+      ASSERT_EQ(window.median(), median) << "i=" << i;
+      ASSERT_EQ(window.mad(), mad) << "i=" << i;
+      ASSERT_NEAR(window.mean_absolute_deviation(), total / static_cast<double>(n), 1e-9);
+      std::size_t k = static_cast<std::size_t>(random() % n);
+      ASSERT_EQ(window.select(k), sorted[k]);
+    }
+  }
+}
+
+TEST(OrderedWindow, RestoreGivesBitIdenticalAnswers) {
+  std::mt19937_64 random(5);
+  std::normal_distribution<double> noise(1e6, 3);
+  OrderedWindow window(50);
+  for (int i = 0; i < 777; ++i) window.add(noise(random));
+  OrderedWindow copy(50);
+  copy.restore(window.values(), window.added());
+  for (int i = 0; i < 500; ++i) {
+    double value = noise(random);
+    window.add(value);
+    copy.add(value);
+    ASSERT_EQ(copy.mean_absolute_deviation(), window.mean_absolute_deviation());
+    ASSERT_EQ(copy.mad(), window.mad());
+  }
+  EXPECT_EQ(copy.values(), window.values());
+  EXPECT_EQ(copy.added(), window.added());
 }
 
 }  // namespace

@@ -39,6 +39,17 @@ TEST(TimeZone, LocalDaysFollowDaylightSavingChanges) {
   EXPECT_EQ(new_york.local_day(parse_instant("2026-01-01T04:59:59Z")), day("2025-12-31"));
 }
 
+// Local wall-clock times: 09:00 in New York is 14:00 UTC in winter and 13:00 UTC in summer.
+TEST(TimeZone, LocalTimesShowTheWallClock) {
+  TimeZone new_york = TimeZone::named("--tz", "America/New_York");
+  EXPECT_EQ(new_york.local_time(parse_instant("2026-01-05T14:00:00Z")),
+            parse_instant("2026-01-05T09:00:00Z"));
+  EXPECT_EQ(new_york.local_time(parse_instant("2026-07-06T13:00:00Z")),
+            parse_instant("2026-07-06T09:00:00Z"));
+  EXPECT_EQ(TimeZone::utc().local_time(parse_instant("2026-07-06T13:00:00Z")),
+            parse_instant("2026-07-06T13:00:00Z"));
+}
+
 // Chile moves its clocks from 00:00 to 01:00 on 2026-09-06: that day has no midnight, and it
 // starts at 01:00 -03, which is 04:00 UTC.
 TEST(TimeZone, ADayWithoutMidnightStartsWhenTheGapEnds) {

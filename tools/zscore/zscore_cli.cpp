@@ -4,12 +4,15 @@
 
 #include <charconv>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/timezone.hpp"
 #include "zscore_stream.hpp"
 
 namespace sluice::zscore {
@@ -21,15 +24,58 @@ struct Settings {
   std::string method = "zscore";
   std::string direction = "both";
   std::string trigger = "1/1";
-  double threshold = 3;
+  std::optional<double> threshold;  // default: 3.5 for robust, 3 otherwise
+  std::string season = "7d";
+  std::optional<std::string> interval;
+  std::string time_zone = "UTC";
+  std::optional<TimeZone> zone;
+  CLI::Option* window_option = nullptr;
   bool fail_on_anomaly = false;
   bool quiet = false;
 };
 
 MethodKind parse_method(const std::string& text) {
-  if (text == "zscore") return MethodKind::zscore;
-  if (text == "ewma") return MethodKind::ewma;
-  throw Error(exit_code::usage, fmt::format("--method: '{}' is not zscore or ewma", text));
+  for (auto kind : {MethodKind::zscore, MethodKind::ewma, MethodKind::robust, MethodKind::seasonal,
+                    MethodKind::holt_winters}) {
+    if (text == method_name(kind)) return kind;
+  }
+  throw Error(
+      exit_code::usage,
+      fmt::format("--method: '{}' is not zscore, robust, seasonal, ewma or holt-winters", text));
+}
+
+// --season, --interval, --lookback and --tz for the seasonal method.
+void check_seasonal(Settings& settings) {
+  SeasonalOptions& seasonal = settings.stream.detector.seasonal;
+  seasonal.season = cli::duration_option("--season", settings.season);
+  if (settings.interval) seasonal.bucket = cli::duration_option("--interval", *settings.interval);
+  if (seasonal.season.count() <= 0 || seasonal.bucket.count() <= 0 ||
+      seasonal.season.count() % seasonal.bucket.count() != 0) {
+    throw Error(exit_code::usage,
+                fmt::format("--season {} must be a positive whole number of --interval {}",
+                            settings.season, format_duration(seasonal.bucket)));
+  }
+  if (seasonal.lookback == 0) throw Error(exit_code::usage, "--lookback must be at least 1");
+  settings.zone = TimeZone::named("--tz", settings.time_zone);
+  seasonal.zone = &*settings.zone;
+}
+
+void check_holt_winters(Settings& settings) {
+  HoltWintersOptions& options = settings.stream.detector.holt_winters;
+  if (options.season_length < 2) {
+    throw Error(exit_code::usage,
+                "--method holt-winters needs --season-length M (points per season, at least 2)");
+  }
+  for (auto [name, value] : {std::pair{"--alpha", options.alpha},
+                             {"--beta", options.beta},
+                             {"--gamma", options.gamma}}) {
+    if (!(value >= 0 && value <= 1)) {
+      throw Error(exit_code::usage, fmt::format("{} must be in [0, 1]", name));
+    }
+  }
+  if (settings.window_option->count() > 0) {
+    options.residual_window = settings.stream.detector.window;
+  }
 }
 
 Direction parse_direction(const std::string& text) {
@@ -60,7 +106,12 @@ void check_settings(Settings& settings) {
   detector.method = parse_method(settings.method);
   detector.direction = parse_direction(settings.direction);
   parse_trigger(settings.trigger, detector);
-  detector.threshold = settings.threshold;
+  detector.threshold = settings.threshold.value_or(detector.method == MethodKind::robust ? 3.5 : 3);
+  if (detector.method == MethodKind::seasonal) check_seasonal(settings);
+  if (detector.method == MethodKind::holt_winters) {
+    detector.holt_winters.alpha = detector.alpha;
+    check_holt_winters(settings);
+  }
   if (detector.window < 2) throw Error(exit_code::usage, "--window must be at least 2");
   if (!(detector.alpha > 0 && detector.alpha <= 1)) {
     throw Error(exit_code::usage, "--alpha must be in (0, 1]");
@@ -101,12 +152,32 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--time-field", stream.time_field, "Field holding the time")
       ->capture_default_str();
-  command.add_option("--method", settings.method, "zscore or ewma")->capture_default_str();
-  command.add_option("--window", detector.window, "zscore: trailing points")->capture_default_str();
-  command.add_option("--alpha", detector.alpha, "ewma: weight of the newest point")
+  command.add_option("--method", settings.method, "zscore, robust, seasonal, ewma, holt-winters")
       ->capture_default_str();
-  command.add_option("--threshold", settings.threshold, "|z| above this exceeds")
+  settings.window_option =
+      command
+          .add_option("--window", detector.window,
+                      "zscore, robust: trailing points; holt-winters: residuals kept")
+          ->capture_default_str();
+  command.add_option("--alpha", detector.alpha, "ewma, holt-winters: weight of the newest point")
       ->capture_default_str();
+  command.add_option("--season", settings.season, "seasonal: the season's length (1d, 7d)")
+      ->capture_default_str();
+  command
+      .add_option("--lookback", detector.seasonal.lookback, "seasonal: previous seasons compared")
+      ->capture_default_str();
+  command.add_option("--tz", settings.time_zone, "seasonal: time zone of the local calendar")
+      ->capture_default_str();
+  command.add_option("--interval", settings.interval,
+                     "The points' spacing (seasonal: phases are rounded down to it)");
+  command.add_option("--season-length", detector.holt_winters.season_length,
+                     "holt-winters: points per season");
+  command.add_option("--beta", detector.holt_winters.beta, "holt-winters: trend smoothing")
+      ->capture_default_str();
+  command.add_option("--gamma", detector.holt_winters.gamma, "holt-winters: season smoothing")
+      ->capture_default_str();
+  command.add_option("--threshold", settings.threshold,
+                     "|z| above this exceeds (default 3; 3.5 for robust)");
   command.add_option("--direction", settings.direction, "both, up or down")->capture_default_str();
   command.add_option("--min-history", detector.min_history,
                      "Points a series needs before it is judged (default: --window for "

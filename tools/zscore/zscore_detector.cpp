@@ -2,40 +2,63 @@
 
 #include <cmath>
 
+#include "zscore_state_buffer.hpp"
+
 namespace sluice::zscore {
 
 std::string_view method_name(MethodKind method) {
-  return method == MethodKind::ewma ? "ewma" : "zscore";
+  switch (method) {
+    case MethodKind::zscore:
+      return "zscore";
+    case MethodKind::ewma:
+      return "ewma";
+    case MethodKind::robust:
+      return "robust";
+    case MethodKind::seasonal:
+      return "seasonal";
+    case MethodKind::holt_winters:
+      return "holt-winters";
+  }
+  return "zscore";
 }
 
 std::size_t min_history_of(const DetectorOptions& options) {
   if (options.min_history > 0) return options.min_history;
-  if (options.method == MethodKind::ewma) {
-    return static_cast<std::size_t>(std::ceil(1 / options.alpha));
+  switch (options.method) {
+    case MethodKind::zscore:
+    case MethodKind::robust:
+      return options.window;
+    case MethodKind::ewma:
+      return static_cast<std::size_t>(std::ceil(1 / options.alpha));
+    case MethodKind::seasonal:
+    case MethodKind::holt_winters:
+      return 0;
   }
-  return options.window;
+  return 0;
 }
+
+namespace {
+
+Method make_method(const DetectorOptions& options) {
+  switch (options.method) {
+    case MethodKind::ewma:
+      return EwmaMethod(options.alpha);
+    case MethodKind::robust:
+      return RobustMethod(options.window);
+    case MethodKind::seasonal:
+      return SeasonalMethod(options.seasonal);
+    case MethodKind::holt_winters:
+      return HoltWintersMethod(options.holt_winters);
+    case MethodKind::zscore:
+      break;
+  }
+  return MeanMethod(options.window);
+}
+
+}  // namespace
 
 Detector::Detector(const DetectorOptions& options)
-    : options_(&options), window_(options.window), ewma_(options.alpha) {}
-
-Detector::Prediction Detector::predict() const {
-  // A spread needs two points, whatever --min-history says (which may exceed the window).
-  if (seen_ < min_history_of(*options_) || seen_ < 2) return {};
-  if (options_->method == MethodKind::ewma) {
-    return {true, ewma_.mean(), std::sqrt(ewma_.variance())};
-  }
-  return {true, window_.mean(), std::sqrt(window_.variance())};
-}
-
-void Detector::learn(double value) {
-  ++seen_;
-  if (options_->method == MethodKind::ewma) {
-    ewma_.add(value);
-  } else {
-    window_.add(value);
-  }
-}
+    : options_(&options), method_(make_method(options)) {}
 
 // Alert hygiene: an alert starts when trigger_count of the last trigger_of judged points
 // exceeded, and ends after `recover` points in a row that did not.
@@ -57,9 +80,16 @@ bool Detector::alert_after(bool exceeds) {
   return alerting_;
 }
 
-Verdict Detector::observe(double value) {
-  Prediction prediction = predict();
-  learn(value);
+Verdict Detector::observe(double value, Instant time) {
+  Prediction prediction =
+      std::visit([time](auto& method) { return method.predict(time); }, method_);
+  if (seen_ < min_history_of(*options_)) prediction.ready = false;
+  std::visit([value, time](auto& method) { method.learn(value, time); }, method_);
+  ++seen_;
+  return judge(prediction, value);
+}
+
+Verdict Detector::judge(const Prediction& prediction, double value) {
   Verdict verdict;
   if (!prediction.ready) {
     verdict.reason = "warming_up";
@@ -86,6 +116,35 @@ Verdict Detector::observe(double value) {
                                                           : up || down;
   verdict.anomaly = alert_after(exceeds) && exceeds;
   return verdict;
+}
+
+}  // namespace sluice::zscore
+
+namespace sluice::zscore {
+
+void Detector::save(StateWriter& out) const {
+  out.put(static_cast<std::uint64_t>(seen_));
+  out.put(static_cast<std::uint64_t>(recent_.size()));
+  for (bool exceeded : recent_) out.put(exceeded);
+  out.put(alerting_);
+  out.put(static_cast<std::uint64_t>(calm_run_));
+  std::visit([&out](const auto& method) { method.save(out); }, method_);
+}
+
+void Detector::load(StateReader& in) {
+  seen_ = in.get_size();
+  std::size_t recent = in.get_size();
+  if (recent > options_->trigger_of) StateReader::damaged();
+  recent_.clear();
+  recent_exceeding_ = 0;
+  for (std::size_t i = 0; i < recent; ++i) {
+    recent_.push_back(in.get_bool());
+    recent_exceeding_ += recent_.back() ? 1 : 0;
+  }
+  alerting_ = in.get_bool();
+  calm_run_ = in.get_size();
+  std::visit([&in](auto& method) { method.load(in); }, method_);
+  if (!in.at_end()) StateReader::damaged();
 }
 
 }  // namespace sluice::zscore

@@ -8,20 +8,25 @@
 #include <string>
 #include <string_view>
 
-#include "sluice/stats.hpp"
+#include "sluice/timeutil.hpp"
+#include "zscore_methods.hpp"
 
 namespace sluice::zscore {
 
-enum class MethodKind { zscore, ewma };
+enum class MethodKind { zscore, ewma, robust, seasonal, holt_winters };
 enum class Direction { both, up, down };
 
 struct DetectorOptions {
   MethodKind method = MethodKind::zscore;
-  std::size_t window = 30;  // zscore: trailing points, the current one excluded
+  std::size_t window = 30;  // zscore, robust: trailing points, the current one excluded
   double alpha = 0.1;       // ewma: weight of the newest point
-  double threshold = 3;     // |z| above this exceeds
+  SeasonalOptions seasonal;
+  HoltWintersOptions holt_winters;
+  double threshold = 3;  // |z| above this exceeds
   Direction direction = Direction::both;
-  std::size_t min_history = 0;  // 0: the method's own (window for zscore, ceil(1/alpha) ewma)
+  // 0: the method's own: window for zscore and robust, ceil(1/alpha) for ewma, none for
+  // seasonal (a phase needs its lookback values) and holt-winters (it needs two seasons).
+  std::size_t min_history = 0;
   std::size_t trigger_count = 1, trigger_of = 1;  // --trigger K/N
   std::size_t recover = 1;                        // --recover N
 };
@@ -43,19 +48,17 @@ struct Verdict {
 class Detector {
  public:
   explicit Detector(const DetectorOptions& options);
-  Verdict observe(double value);
+  // Judges the point, then learns it. `time` matters to the seasonal method only.
+  Verdict observe(double value, Instant time = Instant());
+  // The detector's whole state, and back (Error(65) for a damaged state).
+  void save(StateWriter& out) const;
+  void load(StateReader& in);
 
  private:
-  struct Prediction {
-    bool ready = false;
-    double expected = 0, spread = 0;
-  };
-  [[nodiscard]] Prediction predict() const;
-  void learn(double value);
+  [[nodiscard]] Verdict judge(const Prediction& prediction, double value);
   bool alert_after(bool exceeds);
   const DetectorOptions* options_;
-  stats::WindowMoments window_;
-  stats::Ewma ewma_;
+  Method method_;
   std::size_t seen_ = 0;     // points learnt
   std::deque<bool> recent_;  // exceedances of the last trigger_of judged points
   std::size_t recent_exceeding_ = 0;

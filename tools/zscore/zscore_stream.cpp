@@ -156,7 +156,7 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out) {
       continue;
     }
     current.latest = time;
-    Verdict verdict = current.detector.observe(value);
+    Verdict verdict = current.detector.observe(value, time);
     bool anomaly = verdict.anomaly.value_or(false);
     result.anomalies += anomaly ? 1 : 0;
     if (options.only_anomalies && !anomaly) continue;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace sluice::stats {
@@ -24,6 +25,11 @@ class WindowMoments {
   [[nodiscard]] double variance() const;
   // The values in the order they were added, oldest first.
   [[nodiscard]] std::vector<double> values() const;
+  // Everything the window holds, as numbers (counters are exact below 2^53), and back:
+  // restore(snapshot()) on a window of the same capacity answers bit for bit like this one.
+  // restore returns false, changing nothing, for a snapshot of another length.
+  [[nodiscard]] std::vector<double> snapshot() const;
+  bool restore(const std::vector<double>& snapshot);
 
  private:
   void remove_oldest();
@@ -39,6 +45,64 @@ class WindowMoments {
   double squares_ = 0;  // sum of squared deviations from the mean (Welford's M2)
 };
 
+// The last `capacity` values added, kept in order too, for rolling medians: a treap over
+// (value, arrival) pairs whose nodes are the ring's slots, with subtree sizes and sums. A
+// node's priority is a hash of its arrival number, so the tree's shape (and the rounding of
+// its sums) depends only on the values and their arrival numbers.
+// add() is O(log N) expected; select() and sum_of_smallest() are O(log N); median() is
+// O(log N) and mad() O(log^2 N) (a binary search over two sorted runs of deviations).
+class OrderedWindow {
+ public:
+  explicit OrderedWindow(std::size_t capacity);
+  // Adds `value`, first dropping the oldest value when the window is full.
+  void add(double value);
+  [[nodiscard]] std::size_t count() const { return count_; }
+  [[nodiscard]] std::size_t capacity() const { return slots_.size(); }
+  // The k-th smallest value (0-based, k < count()).
+  [[nodiscard]] double select(std::size_t k) const;
+  // How many values are smaller than `value`.
+  [[nodiscard]] std::size_t count_below(double value) const;
+  // The sum of the k smallest values (k <= count()).
+  [[nodiscard]] double sum_of_smallest(std::size_t k) const;
+  // Median of the values (the mean of the middle two for an even count); 0 when empty.
+  [[nodiscard]] double median() const;
+  // Median absolute deviation from median(), unscaled; 0 when empty.
+  [[nodiscard]] double mad() const;
+  // Mean absolute deviation from median(); 0 when empty.
+  [[nodiscard]] double mean_absolute_deviation() const;
+  // The values in the order they were added, oldest first.
+  [[nodiscard]] std::vector<double> values() const;
+  // How many values were ever added. A window made by restore(values(), added()) of a
+  // window gives bit for bit the same answers as the window itself.
+  [[nodiscard]] std::uint64_t added() const { return arrivals_; }
+  // Replaces the contents with `values` (oldest first, at most capacity()) as if they were
+  // the last of `added` values added.
+  void restore(const std::vector<double>& values, std::uint64_t added);
+
+ private:
+  struct Slot {
+    double value = 0;
+    double sum = 0;  // of the subtree's values
+    std::uint64_t arrival = 0;
+    std::uint32_t priority = 0;
+    std::uint32_t size = 0;             // of the subtree
+    std::uint32_t left = 0, right = 0;  // node numbers: slot index + 1, 0 for none
+  };
+  [[nodiscard]] bool before(std::uint32_t a, std::uint32_t b) const;
+  void update(std::uint32_t node);
+  std::uint32_t insert(std::uint32_t tree, std::uint32_t node);
+  std::uint32_t erase(std::uint32_t tree, std::uint32_t node);
+  std::uint32_t merge(std::uint32_t left, std::uint32_t right);
+  void split(std::uint32_t tree, std::uint32_t node, std::uint32_t& left, std::uint32_t& right);
+  Slot& at(std::uint32_t node) { return slots_[node - 1]; }
+  [[nodiscard]] const Slot& at(std::uint32_t node) const { return slots_[node - 1]; }
+  std::vector<Slot> slots_;  // a ring of `capacity` slots, also the treap's nodes
+  std::size_t next_ = 0;     // the slot the next value goes to
+  std::size_t count_ = 0;
+  std::uint32_t root_ = 0;
+  std::uint64_t arrivals_ = 0;
+};
+
 // Exponentially weighted mean and variance with weight `alpha` for the newest value
 // (0 < alpha <= 1): mean += alpha * (x - mean); variance = (1 - alpha) * (variance +
 // alpha * (x - mean)^2), the usual incremental form (West 1979; Finch 2009).
@@ -50,6 +114,9 @@ class Ewma {
   [[nodiscard]] double mean() const { return mean_; }
   [[nodiscard]] double variance() const { return variance_; }
   [[nodiscard]] double alpha() const { return alpha_; }
+  // As WindowMoments::snapshot and restore.
+  [[nodiscard]] std::vector<double> snapshot() const;
+  bool restore(const std::vector<double>& snapshot);
 
  private:
   double alpha_;

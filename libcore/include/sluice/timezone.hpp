@@ -28,6 +28,10 @@ class TimeZone {
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] bool is_utc() const { return zone_ == nullptr; }
 
+  // The local wall-clock time of `instant`, as the UTC instant showing the same date and
+  // time (instant + the zone's offset then). Not thread-safe, like local_day.
+  [[nodiscard]] Instant local_time(Instant instant) const;
+
   // The local calendar day `instant` falls on. Not thread-safe: it caches the last offset
   // interval, so instants near each other cost one comparison.
   [[nodiscard]] std::chrono::sys_days local_day(Instant instant) const;

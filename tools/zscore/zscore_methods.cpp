@@ -1,0 +1,246 @@
+#include "zscore_methods.hpp"
+
+#include <cmath>
+
+#include "zscore_state_buffer.hpp"
+
+namespace sluice::zscore {
+
+namespace {
+
+// Iglewicz and Hoaglin's modified z is 0.6745 (x - median) / MAD; with MAD = 0, the usual
+// fallback is (x - median) / (1.253314 MeanAD).
+constexpr double mad_consistency = 0.6745;
+constexpr double mean_deviation_consistency = 1.253314;
+
+void restore_or_fail(bool restored) {
+  if (!restored) StateReader::damaged();
+}
+
+}  // namespace
+
+Prediction MeanMethod::predict(Instant) const {
+  if (window_.count() < 2) return {};
+  return {true, window_.mean(), std::sqrt(window_.variance())};
+}
+
+void MeanMethod::learn(double value, Instant) {
+  window_.add(value);
+}
+
+void MeanMethod::save(StateWriter& out) const {
+  out.put(window_.snapshot());
+}
+
+void MeanMethod::load(StateReader& in) {
+  restore_or_fail(window_.restore(in.get_doubles()));
+}
+
+Prediction EwmaMethod::predict(Instant) const {
+  if (ewma_.count() < 2) return {};
+  return {true, ewma_.mean(), std::sqrt(ewma_.variance())};
+}
+
+void EwmaMethod::learn(double value, Instant) {
+  ewma_.add(value);
+}
+
+void EwmaMethod::save(StateWriter& out) const {
+  out.put(ewma_.snapshot());
+}
+
+void EwmaMethod::load(StateReader& in) {
+  restore_or_fail(ewma_.restore(in.get_doubles()));
+}
+
+Prediction RobustMethod::predict(Instant) const {
+  if (window_.count() < 2) return {};
+  double median = window_.median();
+  double mad = window_.mad();
+  double spread = mad > 0 ? mad / mad_consistency
+                          : mean_deviation_consistency * window_.mean_absolute_deviation();
+  return {true, median, spread};
+}
+
+void RobustMethod::learn(double value, Instant) {
+  window_.add(value);
+}
+
+void RobustMethod::save(StateWriter& out) const {
+  out.put(window_.added());
+  out.put(window_.values());
+}
+
+void RobustMethod::load(StateReader& in) {
+  std::uint64_t added = in.get_count();
+  std::vector<double> values = in.get_doubles();
+  if (values.size() > window_.capacity() || values.size() > added) StateReader::damaged();
+  window_.restore(values, added);
+}
+
+std::int64_t SeasonalMethod::phase_of(Instant time) const {
+  Instant local = options_->zone == nullptr ? time : options_->zone->local_time(time);
+  auto bucket = options_->bucket.count();
+  auto buckets_per_season = options_->season.count() / bucket;
+  std::int64_t index = local.time_since_epoch().count() / bucket;
+  if (local.time_since_epoch().count() % bucket < 0) --index;  // floor for times before 1970
+  std::int64_t phase = index % buckets_per_season;
+  return phase < 0 ? phase + buckets_per_season : phase;
+}
+
+double SeasonalMethod::mean_of(const Phase& phase) {
+  double sum = 0;
+  for (double value : phase.values) sum += value;
+  return sum / static_cast<double>(phase.values.size());
+}
+
+Prediction SeasonalMethod::predict(Instant time) const {
+  auto found = phases_.find(phase_of(time));
+  if (found == phases_.end() || found->second.values.size() < options_->lookback ||
+      pooled_freedom_ == 0) {
+    return {};
+  }
+  double variance = pooled_squares_ / static_cast<double>(pooled_freedom_);
+  double widen = 1 + 1 / static_cast<double>(options_->lookback);
+  return {true, mean_of(found->second), std::sqrt(std::max(variance, 0.0) * widen)};
+}
+
+void SeasonalMethod::learn(double value, Instant time) {
+  Phase& phase = phases_[phase_of(time)];
+  pooled_squares_ -= phase.squares;
+  pooled_freedom_ -= phase.values.empty() ? 0 : phase.values.size() - 1;
+  if (phase.values.size() < options_->lookback) {
+    phase.values.push_back(value);
+  } else {
+    phase.values[phase.next] = value;
+  }
+  phase.next = (phase.next + 1) % options_->lookback;
+  double mean = mean_of(phase);
+  phase.squares = 0;
+  for (double each : phase.values) phase.squares += (each - mean) * (each - mean);
+  pooled_squares_ += phase.squares;
+  pooled_freedom_ += phase.values.size() - 1;
+  // Adding and subtracting phase sums drifts; re-summing once per phase count of updates
+  // keeps the pool exact at O(1) amortised cost.
+  if (++updates_ >= phases_.size()) resum();
+}
+
+void SeasonalMethod::resum() {
+  updates_ = 0;
+  pooled_squares_ = 0;
+  for (const auto& [index, phase] : phases_) pooled_squares_ += phase.squares;
+}
+
+void SeasonalMethod::save(StateWriter& out) const {
+  out.put(static_cast<std::uint64_t>(phases_.size()));
+  for (const auto& [index, phase] : phases_) {
+    out.put(static_cast<std::uint64_t>(index));
+    out.put(static_cast<std::uint64_t>(phase.next));
+    out.put(phase.squares);
+    out.put(phase.values);
+  }
+  out.put(pooled_squares_);
+  out.put(pooled_freedom_);
+  out.put(updates_);
+}
+
+void SeasonalMethod::load(StateReader& in) {
+  phases_.clear();
+  std::uint64_t count = in.get_count();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto index = static_cast<std::int64_t>(in.get_count());
+    Phase& phase = phases_[index];
+    phase.next = in.get_size();
+    phase.squares = in.get_double();
+    phase.values = in.get_doubles();
+    if (phase.values.size() > options_->lookback || phase.next >= options_->lookback) {
+      StateReader::damaged();
+    }
+  }
+  pooled_squares_ = in.get_double();
+  pooled_freedom_ = in.get_count();
+  updates_ = in.get_count();
+}
+
+HoltWintersMethod::HoltWintersMethod(const HoltWintersOptions& options)
+    : options_(&options),
+      season_(options.season_length),
+      residuals_(options.residual_window > 0 ? options.residual_window
+                                             : 2 * options.season_length) {}
+
+Prediction HoltWintersMethod::predict(Instant) const {
+  if (!started_ || residuals_.count() < 2) return {};
+  double forecast = level_ + trend_ + season_[position_];
+  // The root mean square of the recent one-step errors, not their standard deviation: a
+  // forecast that is biased lately should get a wider band, not a narrower one.
+  auto count = static_cast<double>(residuals_.count());
+  double mean = residuals_.mean();
+  double squares = mean * mean + residuals_.variance() * (count - 1) / count;
+  return {true, forecast, std::sqrt(squares)};
+}
+
+void HoltWintersMethod::learn(double value, Instant) {
+  if (started_) {
+    step(value);
+    return;
+  }
+  first_points_.push_back(value);
+  if (first_points_.size() == 2 * options_->season_length) start();
+}
+
+void HoltWintersMethod::start() {
+  std::size_t m = options_->season_length;
+  double first = 0, second = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    first += first_points_[i];
+    second += first_points_[m + i];
+  }
+  first /= static_cast<double>(m);
+  second /= static_cast<double>(m);
+  level_ = first;
+  trend_ = (second - first) / static_cast<double>(m);
+  for (std::size_t i = 0; i < m; ++i) season_[i] = first_points_[i] - first;
+  started_ = true;
+  std::vector<double> points = std::move(first_points_);
+  first_points_.clear();
+  for (double point : points) step(point);
+}
+
+void HoltWintersMethod::step(double value) {
+  const HoltWintersOptions& o = *options_;
+  double& season = season_[position_];
+  double forecast = level_ + trend_ + season;
+  residuals_.add(value - forecast);
+  double level = o.alpha * (value - season) + (1 - o.alpha) * (level_ + trend_);
+  double trend = o.beta * (level - level_) + (1 - o.beta) * trend_;
+  season = o.gamma * (value - level_ - trend_) + (1 - o.gamma) * season;
+  level_ = level;
+  trend_ = trend;
+  position_ = (position_ + 1) % o.season_length;
+}
+
+void HoltWintersMethod::save(StateWriter& out) const {
+  out.put(first_points_);
+  out.put(started_);
+  out.put(level_);
+  out.put(trend_);
+  out.put(season_);
+  out.put(static_cast<std::uint64_t>(position_));
+  out.put(residuals_.snapshot());
+}
+
+void HoltWintersMethod::load(StateReader& in) {
+  first_points_ = in.get_doubles();
+  started_ = in.get_bool();
+  level_ = in.get_double();
+  trend_ = in.get_double();
+  season_ = in.get_doubles();
+  position_ = in.get_size();
+  if (season_.size() != options_->season_length || position_ >= season_.size() ||
+      first_points_.size() >= 2 * options_->season_length) {
+    StateReader::damaged();
+  }
+  restore_or_fail(residuals_.restore(in.get_doubles()));
+}
+
+}  // namespace sluice::zscore
