@@ -3,6 +3,7 @@ interleaved series, dropped stale points, and the documented exit statuses."""
 
 import json
 import math
+import os
 import random
 import unittest
 
@@ -71,8 +72,8 @@ class Zscore(ToolTestCase):
 
     def test_random_series_match_the_naive_oracle(self):
         rng = random.Random(20261129)
-        for case in range(150):
-            method = rng.choice(["zscore", "ewma"])
+        for case in range(250):
+            method = rng.choice(["zscore", "ewma", "robust", "seasonal", "holt-winters"])
             options = {"window": rng.randint(2, 12), "alpha": rng.choice([0.05, 0.2, 0.5, 1.0]),
                        "threshold": rng.choice([1.0, 2.0, 3.0]),
                        "direction": rng.choice(["both", "up", "down"]),
@@ -81,20 +82,58 @@ class Zscore(ToolTestCase):
             of = rng.randint(1, 4)
             options["trigger"] = (rng.randint(1, of), of)
             base = rng.choice([0, 1e9, -50])
+            count = rng.randint(0, 60)
             values = [base + (rng.choice([0, 1, 1, 5]) if rng.random() < 0.2
                               else rng.gauss(0, 1) * rng.choice([0.01, 1, 100]))
-                      for _ in range(rng.randint(0, 60))]
+                      for _ in range(count)]
             if rng.random() < 0.3:
                 values = [round(v) for v in values]  # flat stretches: zero spreads
+            # Hourly points with a few hours missing, so phases do not simply take turns.
+            times, time = [], 1767225600
+            for _ in range(count):
+                time += 3600 * rng.choice([1, 1, 1, 2])
+                times.append(time)
             args = ["--method", method, "--window", str(options["window"]),
                     "--alpha", str(options["alpha"]), "--threshold", str(options["threshold"]),
                     "--direction", options["direction"], "--recover", str(options["recover"]),
                     "--trigger", f"{options['trigger'][0]}/{options['trigger'][1]}"]
+            if method == "seasonal":
+                season_hours, lookback = rng.choice([3, 6]), rng.randint(1, 3)
+                options.update(lookback=lookback,
+                               phase=lambda t, s=season_hours: t % (3600 * s))
+                args += ["--season", f"{season_hours}h", "--lookback", str(lookback)]
+            if method == "holt-winters":
+                options.update(season_length=rng.randint(2, 6), beta=rng.choice([0, 0.1, 0.5]),
+                               gamma=rng.choice([0, 0.2, 0.9]),
+                               residual_window=options["window"])
+                args += ["--season-length", str(options["season_length"]),
+                         "--beta", str(options["beta"]), "--gamma", str(options["gamma"])]
             if options["min_history"]:
                 args += ["--min-history", str(options["min_history"])]
-            got = self.detect(points(values), *args)
-            want = detect(values, method=method, **options)
+            rows = [{"ts": t, "value": v} for t, v in zip(times, values)]
+            got = self.detect(rows, *args)
+            want = detect(values, method=method, times=times, **options)
             self.assertMatchesOracle(got, want, f"case {case} {args}")
+
+    def test_holt_winters_matches_statsmodels(self):
+        """Fixtures frozen from statsmodels 0.13.5's ExponentialSmoothing (additive trend and
+        season, fixed parameters, 'known' initial values as zscore(1) computes them):
+        see zscore_hw_fixtures.py. Forecasts are compared from the first judged point on."""
+        path = os.path.join(os.path.dirname(__file__), "fixtures", "zscore_holt_winters.json")
+        with open(path) as handle:
+            cases = json.load(handle)
+        self.assertEqual(len(cases), 6)
+        for case in cases:
+            m = case["season_length"]
+            out = self.detect(points(case["values"]), "--method", "holt-winters",
+                              "--season-length", str(m), "--alpha", str(case["alpha"]),
+                              "--beta", str(case["beta"]), "--gamma", str(case["gamma"]))
+            self.assertEqual([r["expected"] for r in out[:2 * m]], [None] * (2 * m))
+            for index in range(2 * m, len(out)):
+                self.assertTrue(math.isclose(out[index]["expected"], case["forecasts"][index],
+                                             rel_tol=1e-9, abs_tol=1e-6),
+                                f"{case['name']} point {index}: {out[index]['expected']} != "
+                                f"{case['forecasts'][index]}")
 
     def test_records_pass_through_byte_for_byte(self):
         text = ('{"ts":"2026-01-01T00:00:00Z", "value":1.50, "note":"caf\\u00e9", "x":[1,{}]}  \n'

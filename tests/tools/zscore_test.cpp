@@ -2,7 +2,10 @@
 
 #include <cmath>
 
+#include "sluice/error.hpp"
+#include "sluice/timeutil.hpp"
 #include "zscore_detector.hpp"
+#include "zscore_state_buffer.hpp"
 
 namespace sluice::zscore {
 namespace {
@@ -75,6 +78,101 @@ TEST(ZscoreDetector, EwmaWarmsUpForCeilOneOverAlphaPoints) {
   EXPECT_EQ(verdict.expected, 15);
   EXPECT_EQ(verdict.z, -1);
   EXPECT_EQ(verdict.anomaly, false);
+}
+
+TEST(ZscoreDetector, RobustUsesTheModifiedZScore) {
+  DetectorOptions options;
+  options.method = MethodKind::robust;
+  options.window = 5;
+  options.threshold = 3.5;
+  Detector detector(options);
+  for (double value : {1, 2, 3, 4, 100}) detector.observe(value);
+  // Median 3; deviations 2 1 0 1 97, MAD 1: modified z of 10 is 0.6745 * 7.
+  Verdict verdict = detector.observe(10);
+  EXPECT_EQ(verdict.expected, 3);
+  EXPECT_NEAR(*verdict.z, 0.6745 * 7, 1e-12);
+  EXPECT_NEAR(*verdict.upper, 3 + 3.5 / 0.6745, 1e-12);
+  EXPECT_EQ(verdict.anomaly, true);
+}
+
+TEST(ZscoreDetector, RobustFallsBackToTheMeanDeviationWhenTheMadIsZero) {
+  DetectorOptions options;
+  options.method = MethodKind::robust;
+  options.window = 5;
+  options.threshold = 3.5;
+  Detector detector(options);
+  for (double value : {0, 0, 0, 5, 0}) detector.observe(value);
+  // Median 0, MAD 0; mean absolute deviation 1: spread 1.253314, so 4 is z = 4 / 1.253314,
+  // about 3.19, under the threshold.
+  Verdict verdict = detector.observe(4);
+  EXPECT_EQ(verdict.expected, 0);
+  EXPECT_NEAR(*verdict.z, 4 / 1.253314, 1e-12);
+  EXPECT_EQ(verdict.anomaly, false);
+}
+
+// Two phases (season 2h, hourly points), lookback 2. After 10, 20, 12, 22: phase 0 holds
+// 10, 12 (mean 11, squares 2), phase 1 holds 20, 22 (mean 21, squares 2): pooled variance
+// 4 / 2 = 2, widened by 1 + 1/2: spread sqrt 3.
+TEST(ZscoreDetector, SeasonalComparesWithTheSamePhaseAndPoolsTheSpread) {
+  DetectorOptions options;
+  options.method = MethodKind::seasonal;
+  options.seasonal.season = std::chrono::hours(2);
+  options.seasonal.lookback = 2;
+  Detector detector(options);
+  Instant start = parse_instant("2026-01-01T00:00:00Z");
+  auto hour = [&](int n) { return start + std::chrono::hours(n); };
+  int index = 0;
+  for (double value : {10, 20, 12, 22}) {
+    EXPECT_FALSE(detector.observe(value, hour(index++)).anomaly.has_value());
+  }
+  Verdict verdict = detector.observe(17, hour(index++));
+  EXPECT_EQ(verdict.expected, 11);
+  EXPECT_NEAR(*verdict.z, 6 / std::sqrt(3.0), 1e-12);
+  EXPECT_EQ(verdict.anomaly, true);
+  // Phase 1 now compares with 20 and 22.
+  Verdict next = detector.observe(21, hour(index++));
+  EXPECT_EQ(next.expected, 21);
+}
+
+// State saved after some points and loaded into a fresh detector gives bit for bit the
+// verdicts the original gives, for every method.
+TEST(ZscoreDetector, SavedStateContinuesExactly) {
+  for (auto method : {MethodKind::zscore, MethodKind::ewma, MethodKind::robust,
+                      MethodKind::seasonal, MethodKind::holt_winters}) {
+    DetectorOptions options;
+    options.method = method;
+    options.window = 7;
+    options.seasonal.season = std::chrono::hours(24);
+    options.seasonal.lookback = 2;
+    options.holt_winters.season_length = 24;
+    options.trigger_count = 2;
+    options.trigger_of = 3;
+    Detector original(options);
+    Instant start = parse_instant("2026-01-01T00:00:00Z");
+    auto value_at = [](int i) { return 1e6 + 50 * std::sin(i / 3.8) + (i % 17 == 0 ? 90 : 0); };
+    for (int i = 0; i < 100; ++i) original.observe(value_at(i), start + std::chrono::hours(i));
+    StateWriter writer;
+    original.save(writer);
+    Detector restored(options);
+    StateReader reader(writer.bytes());
+    restored.load(reader);
+    for (int i = 100; i < 200; ++i) {
+      Instant time = start + std::chrono::hours(i);
+      Verdict want = original.observe(value_at(i), time);
+      Verdict got = restored.observe(value_at(i), time);
+      ASSERT_EQ(got.expected, want.expected) << method_name(method) << " " << i;
+      ASSERT_EQ(got.z, want.z) << method_name(method) << " " << i;
+      ASSERT_EQ(got.anomaly, want.anomaly) << method_name(method) << " " << i;
+      ASSERT_TRUE(want.expected.has_value()) << method_name(method) << " " << i;
+    }
+  }
+}
+
+TEST(ZscoreDetector, DamagedStateIsBadData) {
+  DetectorOptions options;
+  Detector detector(options);
+  StateReader reader(std::string_view("\x01\x02", 2));
+  EXPECT_THROW(detector.load(reader), Error);
 }
 
 }  // namespace

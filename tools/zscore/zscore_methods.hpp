@@ -9,7 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
+#include <map>
 #include <variant>
 #include <vector>
 
@@ -99,7 +99,7 @@ class SeasonalMethod {
   static double mean_of(const Phase& phase);
   void resum();
   const SeasonalOptions* options_;
-  std::unordered_map<std::int64_t, Phase> phases_;
+  std::map<std::int64_t, Phase> phases_;  // ordered: re-sums in one order, saved or not
   double pooled_squares_ = 0;
   std::uint64_t pooled_freedom_ = 0;  // sum over phases of (values - 1)
   std::uint64_t updates_ = 0;         // since the last resum
