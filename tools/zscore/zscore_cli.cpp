@@ -9,10 +9,12 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sluice/error.hpp"
 #include "sluice/jsonl.hpp"
 #include "sluice/timezone.hpp"
+#include "zscore_store.hpp"
 #include "zscore_stream.hpp"
 
 namespace sluice::zscore {
@@ -27,8 +29,10 @@ struct Settings {
   std::optional<double> threshold;  // default: 3.5 for robust, 3 otherwise
   std::string season = "7d";
   std::optional<std::string> interval;
+  std::string missing = "skip";
   std::string time_zone = "UTC";
   std::optional<TimeZone> zone;
+  cli::StateOptions state;
   CLI::Option* window_option = nullptr;
   bool fail_on_anomaly = false;
   bool quiet = false;
@@ -48,7 +52,7 @@ MethodKind parse_method(const std::string& text) {
 void check_seasonal(Settings& settings) {
   SeasonalOptions& seasonal = settings.stream.detector.seasonal;
   seasonal.season = cli::duration_option("--season", settings.season);
-  if (settings.interval) seasonal.bucket = cli::duration_option("--interval", *settings.interval);
+  if (settings.stream.interval) seasonal.bucket = *settings.stream.interval;
   if (seasonal.season.count() <= 0 || seasonal.bucket.count() <= 0 ||
       seasonal.season.count() % seasonal.bucket.count() != 0) {
     throw Error(exit_code::usage,
@@ -101,7 +105,25 @@ void parse_trigger(const std::string& text, DetectorOptions& options) {
   }
 }
 
+// --interval and --missing (the spacing is never guessed: zero filling needs it declared).
+void check_spacing(Settings& settings) {
+  StreamOptions& stream = settings.stream;
+  if (settings.interval) {
+    stream.interval = cli::duration_option("--interval", *settings.interval);
+    if (stream.interval->count() <= 0) throw Error(exit_code::usage, "--interval must be positive");
+  }
+  if (settings.missing != "skip" && settings.missing != "zero") {
+    throw Error(exit_code::usage,
+                fmt::format("--missing: '{}' is not skip or zero", settings.missing));
+  }
+  stream.missing_as_zero = settings.missing == "zero";
+  if (stream.missing_as_zero && !stream.interval) {
+    throw Error(exit_code::usage, "--missing zero needs --interval (the points' spacing)");
+  }
+}
+
 void check_settings(Settings& settings) {
+  check_spacing(settings);
   DetectorOptions& detector = settings.stream.detector;
   detector.method = parse_method(settings.method);
   detector.direction = parse_direction(settings.direction);
@@ -130,11 +152,50 @@ void check_settings(Settings& settings) {
   }
 }
 
+// The options that shape a series' saved state, as text: a --db file keeps one set.
+std::string canonical_settings(const Settings& settings) {
+  const StreamOptions& stream = settings.stream;
+  const DetectorOptions& detector = stream.detector;
+  std::string text = fmt::format("method={}", method_name(detector.method));
+  switch (detector.method) {
+    case MethodKind::zscore:
+    case MethodKind::robust:
+      text += fmt::format(" window={}", detector.window);
+      break;
+    case MethodKind::ewma:
+      text += fmt::format(" alpha={}", detector.alpha);
+      break;
+    case MethodKind::seasonal:
+      text += fmt::format(" season={} lookback={} tz={}", format_duration(detector.seasonal.season),
+                          detector.seasonal.lookback, settings.time_zone);
+      break;
+    case MethodKind::holt_winters: {
+      const HoltWintersOptions& hw = detector.holt_winters;
+      text += fmt::format(" season-length={} alpha={} beta={} gamma={} window={}", hw.season_length,
+                          hw.alpha, hw.beta, hw.gamma, hw.residual_window);
+      break;
+    }
+  }
+  text += fmt::format(" missing={}", settings.missing);
+  if (stream.interval) text += fmt::format(" interval={}", format_duration(*stream.interval));
+  text += fmt::format(" min-history={} trigger={}/{} key={} value-field={} time-field={}",
+                      detector.min_history, detector.trigger_count, detector.trigger_of,
+                      fmt::join(stream.keys, ","), stream.value_field, stream.time_field);
+  return text;
+}
+
 int run_detect(Settings& settings) {
   check_settings(settings);
+  std::optional<SeriesStore> store;
+  if (!settings.state.db_path.empty()) {
+    store.emplace(settings.state.db_path,
+                  cli::duration_option("--busy-timeout", settings.state.busy_timeout),
+                  canonical_settings(settings));
+  }
   OutputStream out(STDOUT_FILENO);
-  StreamResult result = run_stream(settings.stream, out);
+  StreamResult result = run_stream(settings.stream, out, store ? &*store : nullptr);
   out.flush();
+  if (store) store->commit();
   if (result.stale > 0 && !settings.quiet) {
     note(fmt::format("{} point(s) at or before the latest time of their series were dropped",
                      result.stale));
@@ -170,6 +231,10 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--interval", settings.interval,
                      "The points' spacing (seasonal: phases are rounded down to it)");
+  command
+      .add_option("--missing", settings.missing,
+                  "What a gap of whole intervals means: skip (nothing) or zero (zeros)")
+      ->capture_default_str();
   command.add_option("--season-length", detector.holt_winters.season_length,
                      "holt-winters: points per season");
   command.add_option("--beta", detector.holt_winters.beta, "holt-winters: trend smoothing")
@@ -190,6 +255,9 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   command.add_flag("--fail-on-anomaly", settings.fail_on_anomaly, "Exit 1 if a point was flagged");
   command.add_flag("--skip-invalid", stream.skip_invalid, "Report bad lines, go on, exit 1");
   command.add_flag("--quiet", settings.quiet, "No note about dropped points");
+  cli::add_state_options(command, settings.state, false);
+  command.get_option("--db")->description(
+      "Keep each series' state in FILE between runs (default: none, state lives for the run)");
 }
 
 }  // namespace

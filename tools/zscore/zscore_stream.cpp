@@ -115,11 +115,61 @@ class RecordWriter {
 struct Series {
   Detector detector;
   std::optional<Instant> latest;
+  bool changed = false;  // learnt a point this run
 };
+
+struct Point {
+  double value = 0;
+  Instant time;
+};
+
+// The point on a line, or nothing for a bad line rejected under --skip-invalid.
+std::optional<Point> read_point(const StreamOptions& options, std::span<const FieldView> fields,
+                                JsonlReader& reader, std::uint64_t line) {
+  try {
+    return Point{point_value(fields[0], options.value_field),
+                 instant_in_field(fields[1], options.time_field)};
+  } catch (const Error& error) {
+    if (error.code() != exit_code::data) throw;
+    reader.reject_line(line, error.what());
+    return std::nullopt;
+  }
+}
+
+// The series a key names, made (and loaded from the store) on first sight.
+Series& find_series(std::unordered_map<std::string, Series>& series, const std::string& key,
+                    const DetectorOptions& options, SeriesStore* store) {
+  auto found = series.find(key);
+  if (found != series.end()) return found->second;
+  Series fresh{Detector(options), std::nullopt};
+  if (store != nullptr) fresh.latest = store->load(key, fresh.detector);
+  return series.emplace(key, std::move(fresh)).first->second;
+}
+
+// A gap larger than this many intervals is taken for a wrong --interval or a bad time rather
+// than filled point by point.
+constexpr std::int64_t max_gap_slots = 10'000'000;
+
+// --missing zero: learns a zero for every interval slot between the series' latest point
+// and `time`.
+void fill_gap(Series& series, Instant time, Duration interval) {
+  auto intervals =
+      static_cast<std::int64_t>(std::llround(static_cast<double>((time - *series.latest).count()) /
+                                             static_cast<double>(interval.count())));
+  if (intervals - 1 > max_gap_slots) {
+    throw Error(exit_code::data,
+                fmt::format("a gap of {} intervals since the series' last point (at {}) is more "
+                            "than {} to fill: check --interval",
+                            intervals - 1, format_instant(*series.latest), max_gap_slots));
+  }
+  for (std::int64_t slot = 1; slot < intervals; ++slot) {
+    series.detector.observe(0, *series.latest + slot * interval);
+  }
+}
 
 }  // namespace
 
-StreamResult run_stream(const StreamOptions& options, OutputStream& out) {
+StreamResult run_stream(const StreamOptions& options, OutputStream& out, SeriesStore* store) {
   std::vector<std::string_view> names = {options.value_field, options.time_field};
   for (const std::string& key : options.keys) names.emplace_back(key);
   std::size_t added_at = names.size();
@@ -134,29 +184,26 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out) {
   RecordWriter writer;
   StreamResult result;
   while (auto line = reader.next_fields(names, fields)) {
-    double value = 0;
-    Instant time;
-    try {
-      value = point_value(fields[0], options.value_field);
-      time = instant_in_field(fields[1], options.time_field);
-    } catch (const Error& error) {
-      if (error.code() != exit_code::data) throw;
-      reader.reject_line(*line, error.what());
-      continue;
-    }
+    std::optional<Point> point = read_point(options, fields, reader, *line);
+    if (!point) continue;
     ++result.points;
     series_key(key_fields, key);
-    auto found = series.find(key);
-    if (found == series.end()) {
-      found = series.emplace(key, Series{Detector(options.detector), std::nullopt}).first;
-    }
-    Series& current = found->second;
-    if (current.latest && time <= *current.latest) {
+    Series& current = find_series(series, key, options.detector, store);
+    if (current.latest && point->time <= *current.latest) {
       ++result.stale;
       continue;
     }
-    current.latest = time;
-    Verdict verdict = current.detector.observe(value, time);
+    if (options.missing_as_zero && current.latest) {
+      try {
+        fill_gap(current, point->time, *options.interval);
+      } catch (const Error& error) {
+        reader.reject_line(*line, error.what());
+        continue;
+      }
+    }
+    current.latest = point->time;
+    current.changed = true;
+    Verdict verdict = current.detector.observe(point->value, point->time);
     bool anomaly = verdict.anomaly.value_or(false);
     result.anomalies += anomaly ? 1 : 0;
     if (options.only_anomalies && !anomaly) continue;
@@ -165,6 +212,11 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out) {
     writer.write(reader.line_text(), has_added_names, verdict, method, out);
   }
   result.skipped = reader.skipped();
+  if (store != nullptr) {
+    for (const auto& [name, each] : series) {
+      if (each.changed) store->save(name, *each.latest, each.detector);
+    }
+  }
   return result;
 }
 

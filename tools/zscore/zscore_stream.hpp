@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sluice/jsonl.hpp"
 #include "zscore_detector.hpp"
+#include "zscore_store.hpp"
 
 namespace sluice::zscore {
 
@@ -18,6 +20,11 @@ struct StreamOptions {
   std::string time_field = "ts";
   bool skip_invalid = false;
   bool only_anomalies = false;
+  // --interval and --missing: with missing_as_zero, the slots of a gap (whole intervals
+  // between a series' latest point and its next, the count rounded to the nearest) are
+  // learnt as zeros, unprinted; otherwise a gap is just a gap.
+  std::optional<Duration> interval;
+  bool missing_as_zero = false;
   DetectorOptions detector;
 };
 
@@ -28,8 +35,11 @@ struct StreamResult {
   std::uint64_t skipped = 0;    // bad lines skipped under --skip-invalid
 };
 
-// Throws Error(65) on a bad line unless skip_invalid (then counted in `skipped`).
-StreamResult run_stream(const StreamOptions& options, OutputStream& out);
+// Throws Error(65) on a bad line unless skip_invalid (then counted in `skipped`). With a
+// store, each series starts from its saved state and every series that learnt a point is
+// saved into the store's transaction at the end (the caller commits it).
+StreamResult run_stream(const StreamOptions& options, OutputStream& out,
+                        SeriesStore* store = nullptr);
 
 // The fields zscore adds, in output order; an input record's own fields of these names are
 // replaced.

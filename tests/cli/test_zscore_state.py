@@ -1,0 +1,216 @@
+"""zscore --db: incremental runs equal one run, runs on one file take turns, a killed or
+failed run leaves the state as it was, and gaps, seasons and time zones behave as documented."""
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+import unittest
+
+from sluice_cli import ToolTestCase
+
+START = 1767225600  # 2026-01-01T00:00:00Z
+
+METHODS = [
+    ["--method", "zscore", "--window", "20"],
+    ["--method", "ewma", "--alpha", "0.2"],
+    ["--method", "robust", "--window", "25"],
+    ["--method", "seasonal", "--season", "1d", "--lookback", "3", "--tz", "Europe/Berlin"],
+    ["--method", "holt-winters", "--season-length", "24", "--beta", "0.1", "--gamma", "0.3"],
+]
+
+
+def hourly(count, seed, series=("a", "b")):
+    """Interleaved hourly points of a few series: a daily cycle, noise and spikes."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(count):
+        for name in series:
+            hour = index % 24
+            value = 100 + 20 * (6 <= hour < 18) + rng.gauss(0, 3)
+            if rng.random() < 0.02:
+                value += rng.choice([-60, 60])
+            rows.append({"ts": START + 3600 * index, "metric": name, "value": round(value, 3)})
+    return rows
+
+
+def lines(rows):
+    return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
+
+
+def table(path, sql):
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+class ZscoreState(ToolTestCase):
+    tool = "zscore"
+
+    def run_ok(self, *args, stdin=b""):
+        result = self.run_tool(*args, stdin=stdin)
+        self.assertStatus(result, 0)
+        return result
+
+    def test_incremental_runs_equal_one_run(self):
+        rows = hourly(24 * 12, seed=1)
+        rng = random.Random(2)
+        for method in METHODS:
+            args = ["--key", "metric", *method]
+            whole = self.run_ok(*args, stdin=lines(rows)).out
+            self.assertEqual(len(whole.splitlines()), len(rows))
+            for pieces in (2, 5):
+                db = f"{method[1]}-{pieces}.db"
+                cuts = sorted(rng.sample(range(1, len(rows)), pieces - 1))
+                out = ""
+                for first, last in zip([0] + cuts, cuts + [len(rows)]):
+                    out += self.run_ok("--db", db, *args, stdin=lines(rows[first:last])).out
+                self.assertEqual(out, whole, f"{method} in {pieces} pieces")
+                self.assertEqual(os.stat(self.path(db)).st_mode & 0o777, 0o600)
+            # Feeding the file again judges nothing: every point is at or before its series'
+            # latest time.
+            again = self.run_tool("--db", db, *args, stdin=lines(rows))
+            self.assertStatus(again, 0)
+            self.assertEqual(again.out, "")
+            self.assertIn(f"{len(rows)} point(s) at or before", again.err)
+
+    def test_other_settings_on_the_same_file_are_refused(self):
+        rows = hourly(40, seed=3)
+        self.run_ok("--db", "z.db", "--key", "metric", "--window", "10", stdin=lines(rows[:30]))
+        before = table(self.path("z.db"), "SELECT key, latest, state FROM zscore_series")
+        for other in (["--key", "metric", "--window", "11"],
+                      ["--window", "10"],
+                      ["--key", "metric", "--window", "10", "--method", "robust"]):
+            result = self.run_tool("--db", "z.db", *other, stdin=lines(rows[30:]))
+            self.assertError(result, 65, "z.db", "the state was kept with")
+            self.assertEqual(result.out, "")
+        self.assertEqual(table(self.path("z.db"), "SELECT key, latest, state FROM zscore_series"),
+                         before)
+
+    def test_a_bad_line_leaves_the_state_as_it_was(self):
+        rows = hourly(40, seed=4)
+        self.run_ok("--db", "z.db", "--key", "metric", stdin=lines(rows[:20]))
+        before = table(self.path("z.db"), "SELECT key, latest, state FROM zscore_series")
+        bad = lines(rows[20:30]) + '{"ts":1,"metric":"a","value":"x"}\n' + lines(rows[30:])
+        result = self.run_tool("--db", "z.db", "--key", "metric", stdin=bad)
+        self.assertError(result, 65, "<stdin>:11:", "field 'value'")
+        self.assertEqual(table(self.path("z.db"), "SELECT key, latest, state FROM zscore_series"),
+                         before)
+
+    def test_damaged_and_foreign_state_files(self):
+        self.run_ok("--db", "z.db", stdin=lines(hourly(5, seed=5, series=("a",))))
+        with sqlite3.connect(self.path("z.db")) as db:
+            db.execute("UPDATE zscore_series SET state = x'0102'")
+        self.assertError(self.run_tool("--db", "z.db", stdin=lines(hourly(6, 5, ("a",)))), 65,
+                         "z.db", "damaged")
+        self.write("text.db", "not a database at all" * 100)
+        self.assertStatus(self.run_tool("--db", "text.db", stdin=b""), 65)
+        with sqlite3.connect(self.path("other.db")) as db:
+            db.execute("CREATE TABLE mine (x)")
+        self.assertStatus(self.run_tool("--db", "other.db", stdin=b""), 65)
+        self.assertError(self.run_tool("--db", "missing-dir/z.db", stdin=b""), 73, "missing-dir")
+
+    def test_concurrent_runs_take_turns(self):
+        rows = hourly(24 * 10, seed=6)
+        self.write("all.jsonl", lines(rows))
+        children = [self.start_tool("--db", "z.db", "--key", "metric", "--busy-timeout", "60s",
+                                    "all.jsonl", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    for _ in range(6)]
+        outputs = []
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            self.assertEqual(child.returncode, 0, err)
+            outputs.append(out.decode())
+        # One run judged every point; the others found them all already seen.
+        judged = sorted(len(out.splitlines()) for out in outputs)
+        self.assertEqual(judged, [0] * 5 + [len(rows)])
+        alone = self.run_ok("--key", "metric", "all.jsonl").out
+        self.assertIn(alone, outputs)
+
+    def test_a_busy_file_is_exit_75_after_the_timeout(self):
+        self.run_ok("--db", "z.db", stdin=b"")
+        holder = self.start_tool("--db", "z.db", stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The holder has the writer lock while it waits for its input.
+        deadline = time.monotonic() + 10
+        result = None
+        while time.monotonic() < deadline:
+            result = self.run_tool("--db", "z.db", "--busy-timeout", "200ms", stdin=b"")
+            if result.status == 75:
+                break
+            time.sleep(0.05)
+        self.assertError(result, 75, "busy")
+        holder.stdin.close()
+        self.assertEqual(holder.wait(timeout=30), 0)
+
+    def test_sigkill_leaves_a_state_that_continues_exactly(self):
+        rows = hourly(24 * 1000, seed=7, series=[f"s{i}" for i in range(10)])
+        self.write("head.jsonl", lines(rows[:2000]))
+        self.write("rest.jsonl", lines(rows[2000:]))
+        args = ["--key", "metric", "--method", "robust", "--window", "50"]
+        self.run_ok("--db", "z.db", *args, "head.jsonl")
+        after_head = table(self.path("z.db"), "SELECT * FROM zscore_series ORDER BY key")
+        kills = 0
+        for delay in (0.02, 0.1, 0.25):
+            child = self.start_tool("--db", "z.db", *args, "rest.jsonl",
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            self.assertEqual(table(self.path("z.db"), "PRAGMA integrity_check"), [("ok",)])
+            state = table(self.path("z.db"), "SELECT * FROM zscore_series ORDER BY key")
+            if child.returncode == -signal.SIGKILL:
+                kills += 1
+                self.assertEqual(state, after_head, f"killed after {delay}s")
+        self.assertGreater(kills, 0)
+        rest = self.run_tool("--db", "z.db", *args, "rest.jsonl")
+        self.assertStatus(rest, 0)
+        whole = self.run_ok(*args, "head.jsonl", "rest.jsonl").out.splitlines()
+        if rest.out:  # no kill landed after the commit: the rerun judged the rest itself
+            self.assertEqual(rest.out.splitlines(), whole[2000:])
+        self.run_ok("--db", "clean.db", *args, "head.jsonl")
+        self.run_ok("--db", "clean.db", *args, "rest.jsonl")
+        self.assertEqual(table(self.path("z.db"), "SELECT * FROM zscore_series ORDER BY key"),
+                         table(self.path("clean.db"), "SELECT * FROM zscore_series ORDER BY key"))
+
+    def test_missing_zero_fills_gaps_with_zeros(self):
+        rows = [{"ts": START, "value": 5}, {"ts": START + 60, "value": 5},
+                {"ts": START + 300, "value": 9}]
+        out = self.run_ok("--window", "3", "--interval", "1m", "--missing", "zero",
+                          stdin=lines(rows)).out.splitlines()
+        self.assertEqual(len(out), 3)  # the three zeros are learnt, not printed
+        last = json.loads(out[2])
+        self.assertEqual((last["expected"], last["z"], last["anomaly"]), (0, None, True))
+        skip = self.run_ok("--window", "2", "--interval", "1m", stdin=lines(rows)).out.splitlines()
+        self.assertEqual(json.loads(skip[2])["expected"], 5)
+        self.assertError(self.run_tool("--missing", "zero"), 2, "--interval")
+        self.assertError(self.run_tool("--missing", "some", "--interval", "1m"), 2, "--missing")
+        huge = lines([{"ts": 0, "value": 1}, {"ts": 10 ** 9, "value": 1}])
+        self.assertError(self.run_tool("--interval", "1s", "--missing", "zero", stdin=huge), 65,
+                         "<stdin>:2:", "check --interval")
+
+    def test_seasonal_phases_follow_the_local_clock(self):
+        """Daily points at 09:00 in New York, across the switch to summer time on 2026-03-08:
+        in local time they keep one phase; in UTC the hour moves and the phase restarts."""
+        rows = []
+        for day in range(1, 15):
+            hour_utc = 14 if day < 8 else 13
+            ts = f"2026-03-{day:02d}T{hour_utc}:00:00Z"
+            rows.append({"ts": ts, "value": 100 + (day % 3)})
+        args = ["--method", "seasonal", "--season", "1d", "--lookback", "3"]
+        local = [json.loads(x) for x in self.run_ok(*args, "--tz", "America/New_York",
+                                                    stdin=lines(rows)).out.splitlines()]
+        utc = [json.loads(x) for x in self.run_ok(*args, stdin=lines(rows)).out.splitlines()]
+        self.assertEqual([r["anomaly"] is None for r in local], [True] * 3 + [False] * 11)
+        self.assertEqual([r["anomaly"] is None for r in utc], [True] * 3 + [False] * 4 +
+                         [True] * 3 + [False] * 4)
+        # Day 8, by hand: the last three 09:00 values were days 5, 6, 7: 102, 100, 101.
+        self.assertEqual(local[7]["expected"], 101)
+        self.assertError(self.run_tool(*args, "--tz", "Mars/Olympus"), 2, "--tz")
+        self.assertError(self.run_tool(*args, "--interval", "7m"), 2, "--season")
+
+
+if __name__ == "__main__":
+    unittest.main()
