@@ -115,14 +115,19 @@ class ZscoreState(ToolTestCase):
     def test_concurrent_runs_take_turns(self):
         rows = hourly(24 * 10, seed=6)
         self.write("all.jsonl", lines(rows))
-        children = [self.start_tool("--db", "z.db", "--key", "metric", "--busy-timeout", "60s",
-                                    "all.jsonl", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                    for _ in range(6)]
+        # Outputs go to files: a run blocked on a full pipe nobody reads would hold the
+        # writer lock (runs take turns) and stall the others.
+        children = []
+        for index in range(6):
+            with open(self.path(f"out{index}"), "wb") as out:
+                children.append(self.start_tool("--db", "z.db", "--key", "metric",
+                                                "--busy-timeout", "60s", "all.jsonl",
+                                                stdout=out, stderr=subprocess.PIPE))
         outputs = []
-        for child in children:
-            out, err = child.communicate(timeout=120)
+        for index, child in enumerate(children):
+            _, err = child.communicate(timeout=120)
             self.assertEqual(child.returncode, 0, err)
-            outputs.append(out.decode())
+            outputs.append(self.read(f"out{index}").decode())
         # One run judged every point; the others found them all already seen.
         judged = sorted(len(out.splitlines()) for out in outputs)
         self.assertEqual(judged, [0] * 5 + [len(rows)])
