@@ -1,7 +1,9 @@
 #include "sluice/stats.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 
 namespace sluice::stats {
 
@@ -251,34 +253,85 @@ double OrderedWindow::median() const {
   return (select(count_ / 2 - 1) + select(count_ / 2)) / 2;
 }
 
+namespace {
+
+// The smallest i in [first, last] for which more(i) is false, where more is true then false
+// along the range and more(last) is false: a galloping search from `hint`, O(log d) calls for
+// an answer d away from the hint.
+template <typename Predicate>
+std::size_t first_false(std::size_t first, std::size_t last, std::size_t hint, Predicate more) {
+  std::size_t at = std::clamp(hint, first, last);
+  std::size_t low = first, high = at;
+  if (more(at)) {  // the answer is above the hint
+    low = at + 1;
+    high = std::min(last, low);
+    for (std::size_t step = 1; more(high); step *= 2) {
+      low = high + 1;
+      high = std::min(last, high + step);
+    }
+  } else {  // the answer is the hint or below it
+    for (std::size_t step = 1; high > first; step *= 2) {
+      std::size_t probe = high - std::min(step, high - first);
+      if (more(probe)) {
+        low = probe + 1;
+        break;
+      }
+      high = probe;
+    }
+  }
+  while (low < high) {
+    std::size_t middle = low + (high - low) / 2;
+    if (more(middle)) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return low;
+}
+
+}  // namespace
+
 // The absolute deviations from the median m form two ascending runs: m - x for the values
 // below m (taken from the middle outwards) and x - m for the others. The k-th smallest of
-// their union is found by a binary search on how many come from the first run.
+// their union is found by searching how many of the k + 1 smallest come from the first run;
+// that count moves little from one window to the next, so the search starts from the last
+// answer (the hint changes the work, never the result).
 double OrderedWindow::mad() const {
+  return count_ == 0 ? 0 : mad_around(median());
+}
+
+double OrderedWindow::mad_around(double middle) const {
   if (count_ == 0) return 0;
-  double middle = median();
   std::size_t below = count_below(middle);
   std::size_t above = count_ - below;
-  auto low = [&](std::size_t i) { return middle - select(below - 1 - i); };
-  auto high = [&](std::size_t j) { return select(below + j) - middle; };
-  auto kth = [&](std::size_t k) {
-    std::size_t first = k + 1 > above ? k + 1 - above : 0;
-    std::size_t last = std::min(k + 1, below);
-    while (first < last) {
-      std::size_t i = (first + last) / 2;
-      if (i < below && i <= k && high(k - i) > low(i)) {
-        first = i + 1;
-      } else {
-        last = i;
-      }
-    }
-    double value = -1;
-    if (first > 0) value = low(first - 1);
-    if (k >= first) value = std::max(value, high(k - first));
-    return value;
+  // The search and the answer look at the same few deviations: remember the last ones.
+  std::array<std::pair<std::size_t, double>, 4> lows, highs;
+  lows.fill({count_, 0});
+  highs.fill({count_, 0});
+  auto remembered = [](auto& memory, std::size_t index, auto compute) {
+    auto& entry = memory[index % memory.size()];
+    if (entry.first != index) entry = {index, compute()};
+    return entry.second;
   };
-  if (count_ % 2 == 1) return kth(count_ / 2);
-  return (kth(count_ / 2 - 1) + kth(count_ / 2)) / 2;
+  auto low = [&](std::size_t i) {
+    return remembered(lows, i, [&] { return middle - select(below - 1 - i); });
+  };
+  auto high = [&](std::size_t j) {
+    return remembered(highs, j, [&] { return select(below + j) - middle; });
+  };
+  std::size_t k = (count_ - 1) / 2;  // the (lower) middle deviation
+  auto more = [&](std::size_t i) { return i < below && i <= k && high(k - i) > low(i); };
+  std::size_t split =
+      first_false(k + 1 > above ? k + 1 - above : 0, std::min(k + 1, below), partition_hint_, more);
+  partition_hint_ = split;
+  double kth = split > 0 ? low(split - 1) : 0;
+  if (k >= split) kth = std::max(kth, high(k - split));
+  if (count_ % 2 == 1) return kth;
+  double next = std::numeric_limits<double>::infinity();
+  if (split < below) next = low(split);
+  if (k + 1 - split < above) next = std::min(next, high(k + 1 - split));
+  return (kth + next) / 2;
 }
 
 double OrderedWindow::mean_absolute_deviation() const {

@@ -56,7 +56,7 @@ void EwmaMethod::load(StateReader& in) {
 Prediction RobustMethod::predict(Instant) const {
   if (window_.count() < 2) return {};
   double median = window_.median();
-  double mad = window_.mad();
+  double mad = window_.mad_around(median);
   double spread = mad > 0 ? mad / mad_consistency
                           : mean_deviation_consistency * window_.mean_absolute_deviation();
   return {true, median, spread};

@@ -68,6 +68,8 @@ class OrderedWindow {
   [[nodiscard]] double median() const;
   // Median absolute deviation from median(), unscaled; 0 when empty.
   [[nodiscard]] double mad() const;
+  // The same, given median() (saves computing it twice).
+  [[nodiscard]] double mad_around(double median) const;
   // Mean absolute deviation from median(); 0 when empty.
   [[nodiscard]] double mean_absolute_deviation() const;
   // The values in the order they were added, oldest first.
@@ -101,6 +103,7 @@ class OrderedWindow {
   std::size_t count_ = 0;
   std::uint32_t root_ = 0;
   std::uint64_t arrivals_ = 0;
+  mutable std::size_t partition_hint_ = 0;  // where mad()'s last search ended
 };
 
 // Exponentially weighted mean and variance with weight `alpha` for the newest value
