@@ -20,6 +20,7 @@ METHODS = [
     ["--method", "robust", "--window", "25"],
     ["--method", "seasonal", "--season", "1d", "--lookback", "3", "--tz", "Europe/Berlin"],
     ["--method", "holt-winters", "--season-length", "24", "--beta", "0.1", "--gamma", "0.3"],
+    ["--method", "holt-winters", "--season-length", "24", "--fit", "--min-history", "72"],
 ]
 
 
@@ -62,7 +63,7 @@ class ZscoreState(ToolTestCase):
             whole = self.run_ok(*args, stdin=lines(rows)).out
             self.assertEqual(len(whole.splitlines()), len(rows))
             for pieces in (2, 5):
-                db = f"{method[1]}-{pieces}.db"
+                db = f"{METHODS.index(method)}-{pieces}.db"
                 cuts = sorted(rng.sample(range(1, len(rows)), pieces - 1))
                 out = ""
                 for first, last in zip([0] + cuts, cuts + [len(rows)]):

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
+#include <vector>
 
 #include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
@@ -173,6 +175,45 @@ TEST(ZscoreDetector, DamagedStateIsBadData) {
   Detector detector(options);
   StateReader reader(std::string_view("\x01\x02", 2));
   EXPECT_THROW(detector.load(reader), Error);
+}
+
+double squared_errors(const std::vector<double>& points, std::size_t m, const Smoothing& s) {
+  Smoother smoother(points, m);
+  double sum = 0;
+  for (double point : points) {
+    double error = smoother.step(point, s);
+    sum += error * error;
+  }
+  return sum;
+}
+
+// A series made by the recursion itself with alpha 0.6, beta 0.1, gamma 0.3 plus noise: the
+// fitted parameters must do at least as well in sample as those and as the defaults, and
+// better than a poor choice.
+TEST(ZscoreHoltWinters, FitDoesAtLeastAsWellAsAnyGridPoint) {
+  const std::size_t m = 12;
+  std::mt19937_64 random(3);
+  std::normal_distribution<double> noise(0, 1);
+  std::vector<double> points;
+  for (std::size_t i = 0; i < 2 * m; ++i) {
+    points.push_back(50 + 10 * std::sin(2 * M_PI * static_cast<double>(i) / m) + noise(random));
+  }
+  Smoother truth(points, m);
+  Smoothing true_smoothing{0.6, 0.1, 0.3};
+  for (std::size_t i = 2 * m; i < 20 * m; ++i) {
+    double value = truth.forecast() + 3 * noise(random);
+    truth.step(value, true_smoothing);
+    points.push_back(value);
+  }
+  Smoothing fitted = fit_smoothing(points, m);
+  double best = squared_errors(points, m, fitted);
+  EXPECT_LE(best, squared_errors(points, m, true_smoothing));
+  EXPECT_LE(best, squared_errors(points, m, Smoothing{0.1, 0.05, 0.1}));
+  EXPECT_LT(best, 0.9 * squared_errors(points, m, Smoothing{0.05, 0.5, 0.9}));
+  for (double value : {fitted.alpha, fitted.beta, fitted.gamma}) {
+    EXPECT_GE(value, 0);
+    EXPECT_LE(value, 1);
+  }
 }
 
 }  // namespace

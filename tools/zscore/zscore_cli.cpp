@@ -80,6 +80,7 @@ void check_holt_winters(Settings& settings) {
   if (settings.window_option->count() > 0) {
     options.residual_window = settings.stream.detector.window;
   }
+  options.fit_history = settings.stream.detector.min_history;
 }
 
 Direction parse_direction(const std::string& text) {
@@ -171,8 +172,9 @@ std::string canonical_settings(const Settings& settings) {
       break;
     case MethodKind::holt_winters: {
       const HoltWintersOptions& hw = detector.holt_winters;
-      text += fmt::format(" season-length={} alpha={} beta={} gamma={} window={}", hw.season_length,
-                          hw.alpha, hw.beta, hw.gamma, hw.residual_window);
+      text +=
+          fmt::format(" season-length={} alpha={} beta={} gamma={} fit={} window={}",
+                      hw.season_length, hw.alpha, hw.beta, hw.gamma, hw.fit, hw.residual_window);
       break;
     }
   }
@@ -239,6 +241,8 @@ void add_detect_options(CLI::App& command, Settings& settings) {
                      "holt-winters: points per season");
   command.add_option("--beta", detector.holt_winters.beta, "holt-winters: trend smoothing")
       ->capture_default_str();
+  command.add_flag("--fit", detector.holt_winters.fit,
+                   "holt-winters: choose alpha, beta, gamma from the first points");
   command.add_option("--gamma", detector.holt_winters.gamma, "holt-winters: season smoothing")
       ->capture_default_str();
   command.add_option("--threshold", settings.threshold,

@@ -1,6 +1,8 @@
 #include "zscore_methods.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "zscore_state_buffer.hpp"
 
@@ -162,83 +164,140 @@ void SeasonalMethod::load(StateReader& in) {
   updates_ = in.get_count();
 }
 
+namespace {
+
+double squared_errors(const std::vector<double>& points, std::size_t m, const Smoothing& s) {
+  Smoother smoother(points, m);
+  double sum = 0;
+  for (double point : points) {
+    double error = smoother.step(point, s);
+    sum += error * error;
+  }
+  return std::isfinite(sum) ? sum : std::numeric_limits<double>::infinity();
+}
+
+}  // namespace
+
+Smoother::Smoother(const std::vector<double>& points, std::size_t m) : season(m) {
+  double first = 0, second = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    first += points[i];
+    second += points[m + i];
+  }
+  first /= static_cast<double>(m);
+  second /= static_cast<double>(m);
+  level = first;
+  trend = (second - first) / static_cast<double>(m);
+  for (std::size_t i = 0; i < m; ++i) season[i] = points[i] - first;
+}
+
+double Smoother::step(double value, const Smoothing& s) {
+  double& slot = season[position];
+  double error = value - (level + trend + slot);
+  double next_level = s.alpha * (value - slot) + (1 - s.alpha) * (level + trend);
+  double next_trend = s.beta * (next_level - level) + (1 - s.beta) * trend;
+  slot = s.gamma * (value - level - trend) + (1 - s.gamma) * slot;
+  level = next_level;
+  trend = next_trend;
+  position = (position + 1) % season.size();
+  return error;
+}
+
+Smoothing fit_smoothing(const std::vector<double>& points, std::size_t season_length) {
+  Smoothing best{0.5, 0.05, 0.1};
+  double best_errors = std::numeric_limits<double>::infinity();
+  double step = 0.1;
+  auto consider = [&](Smoothing candidate) {
+    double errors = squared_errors(points, season_length, candidate);
+    if (errors < best_errors) {
+      best_errors = errors;
+      best = candidate;
+    }
+  };
+  for (int a = 1; a <= 10; ++a) {
+    for (int b = 0; b <= 10; ++b) {
+      for (int g = 0; g <= 10; ++g) consider({a * step, b * step, g * step});
+    }
+  }
+  for (int round = 0; round < 3; ++round) {
+    step /= 4;
+    Smoothing centre = best;
+    auto clamp = [](double value, double low) { return std::clamp(value, low, 1.0); };
+    for (int a = -2; a <= 2; ++a) {
+      for (int b = -2; b <= 2; ++b) {
+        for (int g = -2; g <= 2; ++g) {
+          consider({clamp(centre.alpha + a * step, step), clamp(centre.beta + b * step, 0),
+                    clamp(centre.gamma + g * step, 0)});
+        }
+      }
+    }
+  }
+  return best;
+}
+
 HoltWintersMethod::HoltWintersMethod(const HoltWintersOptions& options)
     : options_(&options),
-      season_(options.season_length),
+      smoothing_{options.alpha, options.beta, options.gamma},
       residuals_(options.residual_window > 0 ? options.residual_window
                                              : 2 * options.season_length) {}
 
 Prediction HoltWintersMethod::predict(Instant) const {
-  if (!started_ || residuals_.count() < 2) return {};
-  double forecast = level_ + trend_ + season_[position_];
+  if (!smoother_ || residuals_.count() < 2) return {};
   // The root mean square of the recent one-step errors, not their standard deviation: a
   // forecast that is biased lately should get a wider band, not a narrower one.
   auto count = static_cast<double>(residuals_.count());
   double mean = residuals_.mean();
   double squares = mean * mean + residuals_.variance() * (count - 1) / count;
-  return {true, forecast, std::sqrt(squares)};
+  return {true, smoother_->forecast(), std::sqrt(squares)};
 }
 
 void HoltWintersMethod::learn(double value, Instant) {
-  if (started_) {
-    step(value);
+  if (smoother_) {
+    residuals_.add(smoother_->step(value, smoothing_));
     return;
   }
   first_points_.push_back(value);
-  if (first_points_.size() == 2 * options_->season_length) start();
+  if (first_points_.size() == options_->start_points()) start();
 }
 
 void HoltWintersMethod::start() {
-  std::size_t m = options_->season_length;
-  double first = 0, second = 0;
-  for (std::size_t i = 0; i < m; ++i) {
-    first += first_points_[i];
-    second += first_points_[m + i];
-  }
-  first /= static_cast<double>(m);
-  second /= static_cast<double>(m);
-  level_ = first;
-  trend_ = (second - first) / static_cast<double>(m);
-  for (std::size_t i = 0; i < m; ++i) season_[i] = first_points_[i] - first;
-  started_ = true;
+  if (options_->fit) smoothing_ = fit_smoothing(first_points_, options_->season_length);
+  smoother_.emplace(first_points_, options_->season_length);
   std::vector<double> points = std::move(first_points_);
   first_points_.clear();
-  for (double point : points) step(point);
-}
-
-void HoltWintersMethod::step(double value) {
-  const HoltWintersOptions& o = *options_;
-  double& season = season_[position_];
-  double forecast = level_ + trend_ + season;
-  residuals_.add(value - forecast);
-  double level = o.alpha * (value - season) + (1 - o.alpha) * (level_ + trend_);
-  double trend = o.beta * (level - level_) + (1 - o.beta) * trend_;
-  season = o.gamma * (value - level_ - trend_) + (1 - o.gamma) * season;
-  level_ = level;
-  trend_ = trend;
-  position_ = (position_ + 1) % o.season_length;
+  for (double point : points) residuals_.add(smoother_->step(point, smoothing_));
 }
 
 void HoltWintersMethod::save(StateWriter& out) const {
+  out.put(smoothing_.alpha);
+  out.put(smoothing_.beta);
+  out.put(smoothing_.gamma);
   out.put(first_points_);
-  out.put(started_);
-  out.put(level_);
-  out.put(trend_);
-  out.put(season_);
-  out.put(static_cast<std::uint64_t>(position_));
+  out.put(smoother_.has_value());
+  if (smoother_) {
+    out.put(smoother_->level);
+    out.put(smoother_->trend);
+    out.put(smoother_->season);
+    out.put(static_cast<std::uint64_t>(smoother_->position));
+  }
   out.put(residuals_.snapshot());
 }
 
 void HoltWintersMethod::load(StateReader& in) {
+  smoothing_ = {in.get_double(), in.get_double(), in.get_double()};
   first_points_ = in.get_doubles();
-  started_ = in.get_bool();
-  level_ = in.get_double();
-  trend_ = in.get_double();
-  season_ = in.get_doubles();
-  position_ = in.get_size();
-  if (season_.size() != options_->season_length || position_ >= season_.size() ||
-      first_points_.size() >= 2 * options_->season_length) {
-    StateReader::damaged();
+  if (first_points_.size() >= options_->start_points()) StateReader::damaged();
+  smoother_.reset();
+  if (in.get_bool()) {
+    Smoother& smoother = smoother_.emplace();
+    smoother.level = in.get_double();
+    smoother.trend = in.get_double();
+    smoother.season = in.get_doubles();
+    smoother.position = in.get_size();
+    if (smoother.season.size() != options_->season_length ||
+        smoother.position >= smoother.season.size()) {
+      StateReader::damaged();
+    }
   }
   restore_or_fail(residuals_.restore(in.get_doubles()));
 }

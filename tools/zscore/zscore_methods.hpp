@@ -7,9 +7,11 @@
 // square for holt-winters.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -107,9 +109,39 @@ class SeasonalMethod {
 
 struct HoltWintersOptions {
   std::size_t season_length = 0;  // points per season, at least 2
-  double alpha = 0.2, beta = 0.05, gamma = 0.1;
+  double alpha = 0.1, beta = 0.05, gamma = 0.1;
   std::size_t residual_window = 0;  // 0: 2 * season_length
+  // --fit: choose alpha, beta and gamma once, from the first max(2m, fit_history) points.
+  bool fit = false;
+  std::size_t fit_history = 0;
+  // The points a series collects before it starts.
+  [[nodiscard]] std::size_t start_points() const {
+    return fit ? std::max(2 * season_length, fit_history) : 2 * season_length;
+  }
 };
+
+struct Smoothing {
+  double alpha = 0, beta = 0, gamma = 0;
+};
+
+// The additive Holt-Winters recursion's state (see HoltWintersMethod).
+struct Smoother {
+  double level = 0, trend = 0;
+  std::vector<double> season;
+  std::size_t position = 0;  // t mod m of the next point
+
+  Smoother() = default;
+  // Starts from the first two seasons of `points` (at least 2m of them).
+  Smoother(const std::vector<double>& points, std::size_t m);
+  [[nodiscard]] double forecast() const { return level + trend + season[position]; }
+  // Learns `value`; returns its one-step error.
+  double step(double value, const Smoothing& smoothing);
+};
+
+// The smoothing parameters that minimise the sum of squared one-step errors over `points`
+// (at least two seasons), starting as HoltWintersMethod starts: a grid over [0, 1]^3, then
+// three rounds of a finer grid around the best point. Ties go to the first found.
+Smoothing fit_smoothing(const std::vector<double>& points, std::size_t season_length);
 
 // Additive Holt-Winters (--method holt-winters), in statsmodels' ExponentialSmoothing form:
 //   forecast_t = level + trend + season[t mod m]
@@ -119,7 +151,8 @@ struct HoltWintersOptions {
 // It starts once 2m points are in: level = mean of the first season, trend = (mean of the
 // second - mean of the first) / m, season[i] = y_i - level; then those 2m points are run
 // through the recurrences, so forecasts from point 2m on are statsmodels' fittedvalues with
-// these initial values ('known' initialisation).
+// these initial values ('known' initialisation). With --fit the parameters are chosen once,
+// by fit_smoothing over the first points, and kept with the state.
 class HoltWintersMethod {
  public:
   explicit HoltWintersMethod(const HoltWintersOptions& options);
@@ -130,13 +163,10 @@ class HoltWintersMethod {
 
  private:
   void start();
-  void step(double value);
   const HoltWintersOptions* options_;
-  std::vector<double> first_points_;  // until 2m points are in
-  bool started_ = false;
-  double level_ = 0, trend_ = 0;
-  std::vector<double> season_;
-  std::size_t position_ = 0;  // t mod m of the next point
+  Smoothing smoothing_;
+  std::vector<double> first_points_;  // until start_points() points are in
+  std::optional<Smoother> smoother_;  // once started
   stats::WindowMoments residuals_;
 };
 
