@@ -135,6 +135,27 @@ class Zscore(ToolTestCase):
                                 f"{case['name']} point {index}: {out[index]['expected']} != "
                                 f"{case['forecasts'][index]}")
 
+    def test_a_long_window_judges_after_thirty_points(self):
+        values = [float(v % 7) for v in range(40)]
+        out = self.detect(points(values), "--window", "100")
+        self.assertEqual([r["anomaly"] is None for r in out], [True] * 30 + [False] * 10)
+        want = detect(values, window=100)
+        self.assertMatchesOracle(out, want, "window 100")
+        self.assertEqual(out[30]["expected"], sum(values[:30]) / 30)
+
+    def test_holt_winters_season_from_interval(self):
+        rng = random.Random(9)
+        values = [10 * math.sin(i * math.pi / 12) + rng.gauss(0, 1) for i in range(24 * 5)]
+        by_points = self.detect(points(values), "--method", "holt-winters",
+                                "--season-length", "24")
+        by_time = self.detect(points(values), "--method", "holt-winters", "--season", "1d",
+                              "--interval", "1h")
+        self.assertEqual(by_points, by_time)
+        self.assertEqual(by_points[48]["expected"] is None, False)
+        self.assertError(self.run_tool("--method", "holt-winters"), 2, "--season-length")
+        self.assertError(self.run_tool("--method", "holt-winters", "--interval", "7h"), 2,
+                         "--season 1d")
+
     def test_records_pass_through_byte_for_byte(self):
         text = ('{"ts":"2026-01-01T00:00:00Z", "value":1.50, "note":"caf\\u00e9", "x":[1,{}]}  \n'
                 '{"ts":"2026-01-01T00:01:00Z","value":2}\n'

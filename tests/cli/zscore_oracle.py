@@ -75,7 +75,8 @@ def detect(values, method="zscore", window=30, alpha=0.1, threshold=3.0, directi
     """One series: a list of dicts with expected/lower/upper/z/score/anomaly (None = null).
     seasonal needs times (epoch seconds) and phase (a function of a time) and lookback;
     holt-winters season_length, beta, gamma and residual_window (None: twice the season)."""
-    defaults = {"zscore": window, "robust": window, "ewma": math.ceil(1 / alpha)}
+    defaults = {"zscore": min(window, 30), "robust": min(window, 30),
+                "ewma": min(math.ceil(1 / alpha), 30)}
     need = min_history or defaults.get(method, 0)
     options = dict(method_options, window=window, alpha=alpha)
     times = times or list(range(len(values)))
@@ -94,8 +95,7 @@ def detect(values, method="zscore", window=30, alpha=0.1, threshold=3.0, directi
                 z = (x - expected) / spread
                 up, down, score = z > threshold, z < -threshold, math.erf(abs(z) / math.sqrt(2))
             else:
-                z, up, down = None, x > expected, x < expected
-                score = 1.0 if up or down else 0.0
+                z, up, down, score = None, x > expected, x < expected, None
             exceeds = {"both": up or down, "up": up, "down": down}[direction]
             recent = (recent + [exceeds])[-trigger[1]:]
             if not alerting:

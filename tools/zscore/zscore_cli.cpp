@@ -27,7 +27,7 @@ struct Settings {
   std::string direction = "both";
   std::string trigger = "1/1";
   std::optional<double> threshold;  // default: 3.5 for robust, 3 otherwise
-  std::string season = "7d";
+  std::string season = "1d";
   std::optional<std::string> interval;
   std::string missing = "skip";
   std::string time_zone = "UTC";
@@ -66,9 +66,21 @@ void check_seasonal(Settings& settings) {
 
 void check_holt_winters(Settings& settings) {
   HoltWintersOptions& options = settings.stream.detector.holt_winters;
+  const std::optional<Duration>& interval = settings.stream.interval;
+  if (options.season_length == 0 && interval) {
+    // The declared spacing turns --season into points (never a guessed one).
+    Duration season = cli::duration_option("--season", settings.season);
+    if (season.count() % interval->count() != 0) {
+      throw Error(exit_code::usage,
+                  fmt::format("--season {} must be a whole number of --interval {}",
+                              settings.season, format_duration(*interval)));
+    }
+    options.season_length = static_cast<std::size_t>(season.count() / interval->count());
+  }
   if (options.season_length < 2) {
     throw Error(exit_code::usage,
-                "--method holt-winters needs --season-length M (points per season, at least 2)");
+                "--method holt-winters needs --season-length M (points per season, at least 2), "
+                "or --interval with --season");
   }
   for (auto [name, value] : {std::pair{"--alpha", options.alpha},
                              {"--beta", options.beta},
@@ -224,7 +236,9 @@ void add_detect_options(CLI::App& command, Settings& settings) {
           ->capture_default_str();
   command.add_option("--alpha", detector.alpha, "ewma, holt-winters: weight of the newest point")
       ->capture_default_str();
-  command.add_option("--season", settings.season, "seasonal: the season's length (1d, 7d)")
+  command
+      .add_option("--season", settings.season,
+                  "seasonal, holt-winters with --interval: the season's length (1d, 7d)")
       ->capture_default_str();
   command
       .add_option("--lookback", detector.seasonal.lookback, "seasonal: previous seasons compared")

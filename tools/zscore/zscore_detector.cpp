@@ -1,5 +1,6 @@
 #include "zscore_detector.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "zscore_state_buffer.hpp"
@@ -24,12 +25,15 @@ std::string_view method_name(MethodKind method) {
 
 std::size_t min_history_of(const DetectorOptions& options) {
   if (options.min_history > 0) return options.min_history;
+  // Thirty points give a usable mean and spread; waiting for a whole long window (or 1/alpha
+  // points) would leave a short series unjudged.
+  constexpr std::size_t enough = 30;
   switch (options.method) {
     case MethodKind::zscore:
     case MethodKind::robust:
-      return options.window;
+      return std::min(options.window, enough);
     case MethodKind::ewma:
-      return static_cast<std::size_t>(std::ceil(1 / options.alpha));
+      return std::min(static_cast<std::size_t>(std::ceil(1 / options.alpha)), enough);
     case MethodKind::seasonal:
     case MethodKind::holt_winters:
       return 0;
@@ -107,9 +111,10 @@ Verdict Detector::judge(const Prediction& prediction, double value) {
     up = z > options_->threshold;
     down = z < -options_->threshold;
   } else {
+    // No scale to measure the surprise in: the point is judged (any move of a constant
+    // metric exceeds) but not scored, so it cannot outrank every measured anomaly.
     up = value > prediction.expected;
     down = value < prediction.expected;
-    verdict.score = up || down ? 1.0 : 0.0;
   }
   bool exceeds = options_->direction == Direction::up     ? up
                  : options_->direction == Direction::down ? down

@@ -18,14 +18,15 @@ enum class Direction { both, up, down };
 
 struct DetectorOptions {
   MethodKind method = MethodKind::zscore;
-  std::size_t window = 30;  // zscore, robust: trailing points, the current one excluded
-  double alpha = 0.1;       // ewma: weight of the newest point
+  std::size_t window = 300;  // zscore, robust: trailing points, the current one excluded
+  double alpha = 0.1;        // ewma: weight of the newest point
   SeasonalOptions seasonal;
   HoltWintersOptions holt_winters;
   double threshold = 3;  // |z| above this exceeds
   Direction direction = Direction::both;
-  // 0: the method's own: window for zscore and robust, ceil(1/alpha) for ewma, none for
-  // seasonal (a phase needs its lookback values) and holt-winters (it needs two seasons).
+  // 0: the method's own: min(window, 30) for zscore and robust, min(ceil(1/alpha), 30) for
+  // ewma, none for seasonal (a phase needs its lookback values) and holt-winters (it needs
+  // two seasons).
   std::size_t min_history = 0;
   std::size_t trigger_count = 1, trigger_of = 1;  // --trigger K/N
   std::size_t recover = 1;                        // --recover N
@@ -37,8 +38,8 @@ std::string_view method_name(MethodKind method);
 std::size_t min_history_of(const DetectorOptions& options);
 
 // What the detector says of one point. Without enough history every number is empty,
-// `anomaly` too, and `reason` says why. With a zero spread `z` is empty and the point exceeds
-// when it differs from `expected` (in the watched direction), with score 1.
+// `anomaly` too, and `reason` says why. With a zero spread `z` and `score` are empty and the
+// point exceeds when it differs from `expected` (in the watched direction).
 struct Verdict {
   std::optional<double> expected, lower, upper, z, score;
   std::optional<bool> anomaly;
