@@ -76,7 +76,7 @@ def detect(values, method="zscore", window=30, alpha=0.1, threshold=3.0, directi
     seasonal needs times (epoch seconds) and phase (a function of a time) and lookback;
     holt-winters season_length, beta, gamma and residual_window (None: twice the season)."""
     defaults = {"zscore": min(window, 30), "robust": min(window, 30),
-                "ewma": min(math.ceil(1 / alpha), 30)}
+                "ewma": math.ceil(1 / alpha)}
     need = min_history or defaults.get(method, 0)
     options = dict(method_options, window=window, alpha=alpha)
     times = times or list(range(len(values)))

@@ -177,16 +177,6 @@ TEST(ZscoreDetector, DamagedStateIsBadData) {
   EXPECT_THROW(detector.load(reader), Error);
 }
 
-double squared_errors(const std::vector<double>& points, std::size_t m, const Smoothing& s) {
-  Smoother smoother(points, m);
-  double sum = 0;
-  for (double point : points) {
-    double error = smoother.step(point, s);
-    sum += error * error;
-  }
-  return sum;
-}
-
 // A series made by the recursion itself with alpha 0.6, beta 0.1, gamma 0.3 plus noise: the
 // fitted parameters must do at least as well in sample as those and as the defaults, and
 // better than a poor choice.

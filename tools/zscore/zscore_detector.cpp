@@ -25,15 +25,16 @@ std::string_view method_name(MethodKind method) {
 
 std::size_t min_history_of(const DetectorOptions& options) {
   if (options.min_history > 0) return options.min_history;
-  // Thirty points give a usable mean and spread; waiting for a whole long window (or 1/alpha
-  // points) would leave a short series unjudged.
+  // Thirty points give a usable mean and spread; waiting for a whole long window would leave
+  // a short series unjudged. (ewma keeps the ceil(1/alpha): its early mean is the
+  // first value's, weighted far above 1/alpha of the points.)
   constexpr std::size_t enough = 30;
   switch (options.method) {
     case MethodKind::zscore:
     case MethodKind::robust:
       return std::min(options.window, enough);
     case MethodKind::ewma:
-      return std::min(static_cast<std::size_t>(std::ceil(1 / options.alpha)), enough);
+      return static_cast<std::size_t>(std::ceil(1 / options.alpha));
     case MethodKind::seasonal:
     case MethodKind::holt_winters:
       return 0;
@@ -122,10 +123,6 @@ Verdict Detector::judge(const Prediction& prediction, double value) {
   verdict.anomaly = alert_after(exceeds) && exceeds;
   return verdict;
 }
-
-}  // namespace sluice::zscore
-
-namespace sluice::zscore {
 
 void Detector::save(StateWriter& out) const {
   out.put(static_cast<std::uint64_t>(seen_));

@@ -24,9 +24,9 @@ struct DetectorOptions {
   HoltWintersOptions holt_winters;
   double threshold = 3;  // |z| above this exceeds
   Direction direction = Direction::both;
-  // 0: the method's own: min(window, 30) for zscore and robust, min(ceil(1/alpha), 30) for
-  // ewma, none for seasonal (a phase needs its lookback values) and holt-winters (it needs
-  // two seasons).
+  // 0: the method's own: min(window, 30) for zscore and robust, ceil(1/alpha) for ewma,
+  // none for seasonal (a phase needs its lookback values) and holt-winters (it needs two
+  // seasons).
   std::size_t min_history = 0;
   std::size_t trigger_count = 1, trigger_of = 1;  // --trigger K/N
   std::size_t recover = 1;                        // --recover N

@@ -164,8 +164,6 @@ void SeasonalMethod::load(StateReader& in) {
   updates_ = in.get_count();
 }
 
-namespace {
-
 double squared_errors(const std::vector<double>& points, std::size_t m, const Smoothing& s) {
   Smoother smoother(points, m);
   double sum = 0;
@@ -175,8 +173,6 @@ double squared_errors(const std::vector<double>& points, std::size_t m, const Sm
   }
   return std::isfinite(sum) ? sum : std::numeric_limits<double>::infinity();
 }
-
-}  // namespace
 
 Smoother::Smoother(const std::vector<double>& points, std::size_t m) : season(m) {
   double first = 0, second = 0;

@@ -138,6 +138,10 @@ struct Smoother {
   double step(double value, const Smoothing& smoothing);
 };
 
+// The sum of the squared one-step errors of a Smoother started from `points` and run over
+// them (infinity when it overflows).
+double squared_errors(const std::vector<double>& points, std::size_t m, const Smoothing& smoothing);
+
 // The smoothing parameters that minimise the sum of squared one-step errors over `points`
 // (at least two seasons), starting as HoltWintersMethod starts: a grid over [0, 1]^3, then
 // three rounds of a finer grid around the best point. Ties go to the first found.
