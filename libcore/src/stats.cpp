@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace sluice::stats {
 
@@ -106,7 +107,9 @@ std::uint32_t priority_of(std::uint64_t arrival) {
 
 }  // namespace
 
-OrderedWindow::OrderedWindow(std::size_t capacity) : slots_(capacity == 0 ? 1 : capacity) {}
+OrderedWindow::OrderedWindow(std::size_t capacity) : slots_(capacity == 0 ? 1 : capacity) {
+  if (!tree()) sorted_.reserve(slots_.size());
+}
 
 bool OrderedWindow::before(std::uint32_t a, std::uint32_t b) const {
   const Slot& first = at(a);
@@ -186,6 +189,19 @@ std::uint32_t OrderedWindow::erase(std::uint32_t tree, std::uint32_t node) {
 }
 
 void OrderedWindow::add(double value) {
+  if (!tree()) {
+    if (count_ == slots_.size()) {
+      // Any copy of the oldest value will do: equal values are indistinguishable here.
+      sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), slots_[next_].value));
+      --count_;
+    }
+    slots_[next_].value = value;
+    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), value), value);
+    ++arrivals_;
+    next_ = (next_ + 1) % slots_.size();
+    ++count_;
+    return;
+  }
   auto node = static_cast<std::uint32_t>(next_ + 1);
   if (count_ == slots_.size()) {
     root_ = erase(root_, node);  // the ring is full: the next slot holds the oldest
@@ -199,6 +215,7 @@ void OrderedWindow::add(double value) {
 }
 
 double OrderedWindow::select(std::size_t k) const {
+  if (!tree()) return sorted_[k];
   std::uint32_t node = root_;
   while (true) {
     const Slot& slot = at(node);
@@ -215,6 +232,9 @@ double OrderedWindow::select(std::size_t k) const {
 }
 
 double OrderedWindow::sum_of_smallest(std::size_t k) const {
+  if (!tree()) {
+    return std::accumulate(sorted_.begin(), sorted_.begin() + static_cast<std::ptrdiff_t>(k), 0.0);
+  }
   double sum = 0;
   std::uint32_t node = root_;
   while (k > 0 && node != 0) {
@@ -233,6 +253,10 @@ double OrderedWindow::sum_of_smallest(std::size_t k) const {
 }
 
 std::size_t OrderedWindow::count_below(double value) const {
+  if (!tree()) {
+    return static_cast<std::size_t>(std::lower_bound(sorted_.begin(), sorted_.end(), value) -
+                                    sorted_.begin());
+  }
   std::size_t count = 0;
   std::uint32_t node = root_;
   while (node != 0) {
@@ -340,7 +364,8 @@ double OrderedWindow::mean_absolute_deviation() const {
   // pair of a lower and an upper value contributes their distance, the median itself 0.
   std::size_t half = count_ / 2;
   double lower = sum_of_smallest(half);
-  double upper = at(root_).sum - sum_of_smallest(count_ - half);
+  double total = tree() ? at(root_).sum : sum_of_smallest(count_);
+  double upper = total - sum_of_smallest(count_ - half);
   return (upper - lower) / static_cast<double>(count_);
 }
 
@@ -356,6 +381,7 @@ std::vector<double> OrderedWindow::values() const {
 
 void OrderedWindow::restore(const std::vector<double>& values, std::uint64_t added) {
   slots_.assign(slots_.size(), Slot{});
+  sorted_.clear();
   next_ = count_ = 0;
   root_ = 0;
   arrivals_ = added - std::min<std::uint64_t>(added, values.size());

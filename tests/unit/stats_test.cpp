@@ -110,19 +110,23 @@ TEST(OrderedWindow, MostlyEqualValuesHaveAZeroMad) {
   EXPECT_DOUBLE_EQ(window.mean_absolute_deviation(), 10.0 / 9);
 }
 
-// Against a sort of the window after every addition, with many ties (small integers) and
-// without (doubles), and a window larger than the stream at first.
+// Against a sort of the window after additions, with many ties (small integers) and without
+// (doubles), and a window larger than the stream at first; small windows (a sorted array) are
+// checked after every addition, the tree (over sorted_array_limit) every 97th.
 TEST(OrderedWindow, AgreesWithSortingTheWindow) {
   std::mt19937_64 random(11);
-  for (int round = 0; round < 4; ++round) {
-    std::size_t capacity = round == 0 ? 1 : round == 1 ? 2 : round == 2 ? 31 : 200;
+  const std::size_t tree_capacity = OrderedWindow::sorted_array_limit + 100;
+  for (std::size_t capacity :
+       {std::size_t{1}, std::size_t{2}, std::size_t{31}, std::size_t{200}, tree_capacity}) {
     OrderedWindow window(capacity);
     std::vector<double> all;
-    for (int i = 0; i < 3000; ++i) {
+    int additions = capacity == tree_capacity ? 12000 : 3000;
+    for (int i = 0; i < additions; ++i) {
       double value = i % 2 == 0 ? static_cast<double>(random() % 5)
                                 : std::ldexp(static_cast<double>(random() % 100000), -7);
       window.add(value);
       all.push_back(value);
+      if (capacity == tree_capacity && i % 97 != 0) continue;
       std::size_t first = all.size() > capacity ? all.size() - capacity : 0;
       std::vector<double> sorted(all.begin() + static_cast<std::ptrdiff_t>(first), all.end());
       ASSERT_EQ(window.values(), sorted);
@@ -146,12 +150,13 @@ TEST(OrderedWindow, AgreesWithSortingTheWindow) {
   }
 }
 
-TEST(OrderedWindow, RestoreGivesBitIdenticalAnswers) {
+// A window restored from values() and added() answers bit for bit like the original.
+void check_restore(std::size_t capacity) {
   std::mt19937_64 random(5);
   std::normal_distribution<double> noise(1e6, 3);
-  OrderedWindow window(50);
-  for (int i = 0; i < 777; ++i) window.add(noise(random));
-  OrderedWindow copy(50);
+  OrderedWindow window(capacity);
+  for (std::size_t i = 0; i < capacity * 3 / 2; ++i) window.add(noise(random));
+  OrderedWindow copy(capacity);
   copy.restore(window.values(), window.added());
   for (int i = 0; i < 500; ++i) {
     double value = noise(random);
@@ -162,6 +167,12 @@ TEST(OrderedWindow, RestoreGivesBitIdenticalAnswers) {
   }
   EXPECT_EQ(copy.values(), window.values());
   EXPECT_EQ(copy.added(), window.added());
+}
+
+TEST(OrderedWindow, RestoreGivesBitIdenticalAnswers) {
+  for (std::size_t capacity : {std::size_t{50}, OrderedWindow::sorted_array_limit + 10}) {
+    check_restore(capacity);
+  }
 }
 
 }  // namespace
