@@ -27,7 +27,7 @@ class StateWriter {
 
  private:
   void append(const void* data, std::size_t size) {
-    bytes_.append(static_cast<const char*>(data), size);
+    if (size > 0) bytes_.append(static_cast<const char*>(data), size);
   }
   std::string bytes_;
 };
@@ -45,6 +45,7 @@ class StateReader {
     std::uint64_t count = take<std::uint64_t>();
     if (count > (bytes_.size() - offset_) / sizeof(double)) damaged();
     std::vector<double> numbers(static_cast<std::size_t>(count));
+    if (count == 0) return numbers;  // memcpy must not see the empty vector's null data()
     std::memcpy(numbers.data(), bytes_.data() + offset_, numbers.size() * sizeof(double));
     offset_ += numbers.size() * sizeof(double);
     return numbers;
