@@ -107,8 +107,13 @@ std::uint32_t priority_of(std::uint64_t arrival) {
 
 }  // namespace
 
-OrderedWindow::OrderedWindow(std::size_t capacity) : slots_(capacity == 0 ? 1 : capacity) {
-  if (!tree()) sorted_.reserve(slots_.size());
+OrderedWindow::OrderedWindow(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {
+  if (tree()) {
+    slots_.resize(capacity_);
+  } else {
+    ring_.resize(capacity_);
+    sorted_.reserve(capacity_);
+  }
 }
 
 bool OrderedWindow::before(std::uint32_t a, std::uint32_t b) const {
@@ -188,29 +193,43 @@ std::uint32_t OrderedWindow::erase(std::uint32_t tree, std::uint32_t node) {
   return tree;
 }
 
+// The sorted array takes the new value in place of the oldest with one shift of the values
+// between their two positions.
+void OrderedWindow::add_sorted(double value) {
+  auto insert_at = std::upper_bound(sorted_.begin(), sorted_.end(), value);
+  if (count_ < capacity_) {
+    sorted_.insert(insert_at, value);
+    ++count_;
+  } else {
+    // Any copy of the oldest value will do: equal values are indistinguishable here.
+    auto oldest_at = std::lower_bound(sorted_.begin(), sorted_.end(), ring_[next_]);
+    if (insert_at > oldest_at) {
+      std::move(oldest_at + 1, insert_at, oldest_at);
+      *(insert_at - 1) = value;
+    } else {
+      std::move_backward(insert_at, oldest_at, oldest_at + 1);
+      *insert_at = value;
+    }
+  }
+  ring_[next_] = value;
+  ++arrivals_;
+  next_ = (next_ + 1) % capacity_;
+}
+
 void OrderedWindow::add(double value) {
   if (!tree()) {
-    if (count_ == slots_.size()) {
-      // Any copy of the oldest value will do: equal values are indistinguishable here.
-      sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), slots_[next_].value));
-      --count_;
-    }
-    slots_[next_].value = value;
-    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), value), value);
-    ++arrivals_;
-    next_ = (next_ + 1) % slots_.size();
-    ++count_;
+    add_sorted(value);
     return;
   }
   auto node = static_cast<std::uint32_t>(next_ + 1);
-  if (count_ == slots_.size()) {
+  if (count_ == capacity_) {
     root_ = erase(root_, node);  // the ring is full: the next slot holds the oldest
     --count_;
   }
   at(node) = Slot{value, value, arrivals_, priority_of(arrivals_), 1, 0, 0};
   ++arrivals_;
   root_ = insert(root_, node);
-  next_ = (next_ + 1) % slots_.size();
+  next_ = (next_ + 1) % capacity_;
   ++count_;
 }
 
@@ -372,9 +391,10 @@ double OrderedWindow::mean_absolute_deviation() const {
 std::vector<double> OrderedWindow::values() const {
   std::vector<double> out;
   out.reserve(count_);
-  std::size_t first = (next_ + slots_.size() - count_) % slots_.size();
+  std::size_t first = (next_ + capacity_ - count_) % capacity_;
   for (std::size_t i = 0; i < count_; ++i) {
-    out.push_back(slots_[(first + i) % slots_.size()].value);
+    std::size_t slot = (first + i) % capacity_;
+    out.push_back(tree() ? slots_[slot].value : ring_[slot]);
   }
   return out;
 }

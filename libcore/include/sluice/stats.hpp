@@ -67,7 +67,7 @@ class OrderedWindow {
   // Adds `value`, first dropping the oldest value when the window is full.
   void add(double value);
   [[nodiscard]] std::size_t count() const { return count_; }
-  [[nodiscard]] std::size_t capacity() const { return slots_.size(); }
+  [[nodiscard]] std::size_t capacity() const { return capacity_; }
   // The k-th smallest value (0-based, k < count()).
   [[nodiscard]] double select(std::size_t k) const;
   // How many values are smaller than `value`.
@@ -100,7 +100,8 @@ class OrderedWindow {
     std::uint32_t size = 0;             // of the subtree
     std::uint32_t left = 0, right = 0;  // node numbers: slot index + 1, 0 for none
   };
-  [[nodiscard]] bool tree() const { return slots_.size() > sorted_array_limit; }
+  [[nodiscard]] bool tree() const { return capacity_ > sorted_array_limit; }
+  void add_sorted(double value);
   [[nodiscard]] bool before(std::uint32_t a, std::uint32_t b) const;
   void update(std::uint32_t node);
   std::uint32_t insert(std::uint32_t tree, std::uint32_t node);
@@ -109,9 +110,13 @@ class OrderedWindow {
   void split(std::uint32_t tree, std::uint32_t node, std::uint32_t& left, std::uint32_t& right);
   Slot& at(std::uint32_t node) { return slots_[node - 1]; }
   [[nodiscard]] const Slot& at(std::uint32_t node) const { return slots_[node - 1]; }
-  std::vector<Slot> slots_;     // a ring of `capacity` slots, also the treap's nodes
-  std::vector<double> sorted_;  // the values in order, without the tree
-  std::size_t next_ = 0;        // the slot the next value goes to
+  std::size_t capacity_;
+  // With the tree: a ring of `capacity` slots, also the treap's nodes. Without: a ring of the
+  // values and the same values in order.
+  std::vector<Slot> slots_;
+  std::vector<double> ring_;
+  std::vector<double> sorted_;
+  std::size_t next_ = 0;  // the slot the next value goes to
   std::size_t count_ = 0;
   std::uint32_t root_ = 0;
   std::uint64_t arrivals_ = 0;
