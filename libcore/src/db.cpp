@@ -7,6 +7,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -80,6 +83,16 @@ bool lock_with_timeout(int fd, Duration timeout) {
 
 }  // namespace
 
+std::string quote_identifier(std::string_view name) {
+  std::string quoted = "\"";
+  for (char character : name) {
+    if (character == '"') quoted += '"';
+    quoted += character;
+  }
+  quoted += '"';
+  return quoted;
+}
+
 // ---------------------------------------------------------------- Statement
 
 Statement::~Statement() {
@@ -109,6 +122,22 @@ void Statement::bind_blob(int index, std::string_view bytes) {
   int code = sqlite3_bind_blob64(handle_, index, bytes.empty() ? &empty : bytes.data(),
                                  bytes.size(), SQLITE_TRANSIENT);
   if (code != SQLITE_OK) database_.fail(code, "bind");
+}
+
+void Statement::bind(int index, const Value& value) {
+  struct Binder {
+    Statement& statement;
+    int index;
+    void operator()(std::monostate) { statement.bind(index, std::nullopt); }
+    void operator()(std::int64_t number) { statement.bind(index, number); }
+    void operator()(double number) {
+      int code = sqlite3_bind_double(statement.handle_, index, number);
+      if (code != SQLITE_OK) statement.database_.fail(code, "bind");
+    }
+    void operator()(const std::string& text) { statement.bind(index, std::string_view(text)); }
+    void operator()(const Blob& blob) { statement.bind_blob(index, blob.bytes); }
+  };
+  std::visit(Binder{*this, index}, value);
 }
 
 bool Statement::step() {
@@ -144,6 +173,25 @@ std::string_view Statement::blob(int column) const {
   int size = sqlite3_column_bytes(handle_, column);
   if (data == nullptr) return {};
   return std::string_view(static_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+
+Value Statement::value(int column) const {
+  switch (sqlite3_column_type(handle_, column)) {
+    case SQLITE_INTEGER:
+      return integer(column);
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(handle_, column);
+    case SQLITE_TEXT:
+      return text(column);
+    case SQLITE_BLOB:
+      return Blob{std::string(blob(column))};
+    default:
+      return std::monostate{};
+  }
+}
+
+int Statement::column_count() const {
+  return sqlite3_column_count(handle_);
 }
 
 // ---------------------------------------------------------------- Database
@@ -209,8 +257,10 @@ void Database::apply_pragmas() {
   sqlite3_busy_timeout(handle_,
                        static_cast<int>(std::min<std::int64_t>(milliseconds.count(), INT32_MAX)));
   // Before the switch to WAL, which rewrites the header of a file that may not be ours.
-  if (!options_.foreign_file) check_is_sluice_state();
-  switch_to_wal();
+  if (!options_.foreign_file) {
+    check_is_sluice_state();
+    switch_to_wal();
+  }
   execute_script(options_.synchronous == Synchronous::full ? "PRAGMA synchronous=FULL"
                                                            : "PRAGMA synchronous=NORMAL");
   execute_script("PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864");
@@ -280,6 +330,138 @@ void Database::execute_script(std::string_view sql) {
   int code = sqlite3_exec(handle_, std::string(sql).c_str(), nullptr, nullptr, &message);
   sqlite3_free(message);  // fail() reads the same text from the connection
   if (code != SQLITE_OK) fail(sqlite3_extended_errcode(handle_), sql);
+}
+
+namespace {
+
+struct ShapeCollector {
+  Database::SelectShape* shape;
+  static int authorize(void* self, int action, const char* first, const char* second, const char*,
+                       const char*) {
+    auto& shape = *static_cast<ShapeCollector*>(self)->shape;
+    if (action == SQLITE_READ && first != nullptr) shape.tables_read.insert(first);
+    if (action == SQLITE_SELECT) ++shape.selects;
+    if (action == SQLITE_FUNCTION && second != nullptr) {
+      std::string name(second);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      shape.functions.insert(std::move(name));
+    }
+    return SQLITE_OK;
+  }
+};
+
+std::string column_text(const char* text) {
+  return text == nullptr ? std::string() : std::string(text);
+}
+
+}  // namespace
+
+Database::SelectShape Database::describe_select(std::string_view sql) {
+  SelectShape shape;
+  ShapeCollector collector{&shape};
+  sqlite3_set_authorizer(handle_, &ShapeCollector::authorize, &collector);
+  sqlite3_stmt* handle = nullptr;
+  const char* rest = nullptr;
+  int code = sqlite3_prepare_v2(handle_, sql.data(), static_cast<int>(sql.size()), &handle, &rest);
+  sqlite3_set_authorizer(handle_, nullptr, nullptr);
+  if (code != SQLITE_OK) {
+    throw Error(exit_code::data, sqlite3_errmsg(handle_));
+  }
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owned(handle, sqlite3_finalize);
+  std::string_view trailing(rest, static_cast<std::size_t>(sql.data() + sql.size() - rest));
+  bool only_space = std::all_of(trailing.begin(), trailing.end(),
+                                [](unsigned char c) { return std::isspace(c) != 0 || c == ';'; });
+  if (handle == nullptr || !only_space || sqlite3_stmt_readonly(handle) == 0) {
+    throw Error(exit_code::data, "not a single SELECT statement");
+  }
+  for (int column = 0; column < sqlite3_column_count(handle); ++column) {
+    shape.columns.push_back({column_text(sqlite3_column_name(handle, column)),
+                             column_text(sqlite3_column_table_name(handle, column)),
+                             column_text(sqlite3_column_origin_name(handle, column))});
+  }
+  return shape;
+}
+
+bool Database::is_deterministic_scalar(std::string_view name) {
+  constexpr std::int64_t deterministic_flag = SQLITE_DETERMINISTIC;
+  auto found = query(
+      "SELECT count(*) FROM pragma_function_list WHERE name = lower(?1) AND type = 's' "
+      "AND (flags & ?2) = 0",
+      name, deterministic_flag);
+  auto declared = query("SELECT count(*) FROM pragma_function_list WHERE name = lower(?1)", name);
+  // Non-deterministic if any overload is; unknown names (user functions the app registers
+  // on its own connections) cannot be judged here, so they are refused too.
+  bool varies = found.step() && found->integer(0) > 0;
+  bool known = declared.step() && declared->integer(0) > 0;
+  if (!known || varies) return false;
+  auto aggregate = query(
+      "SELECT count(*) FROM pragma_function_list WHERE name = lower(?1) AND type <> 's'", name);
+  return !(aggregate.step() && aggregate->integer(0) > 0);
+}
+
+namespace {
+
+// FNV-1a over the values' storage classes and bytes, then a splitmix64 finish so that sums of
+// row hashes do not cancel in structured ways.
+struct RowHash {
+  std::uint64_t state = 14695981039346656037ULL;
+  void add(const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (std::size_t index = 0; index < size; ++index) {
+      state = (state ^ bytes[index]) * 1099511628211ULL;
+    }
+  }
+  [[nodiscard]] std::uint64_t finish() const {
+    std::uint64_t mixed = state + 0x9e3779b97f4a7c15ULL;
+    mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebULL;
+    return mixed ^ (mixed >> 31);
+  }
+};
+
+void add_value(RowHash& hash, sqlite3_value* value) {
+  auto type = static_cast<unsigned char>(sqlite3_value_type(value));
+  hash.add(&type, 1);
+  if (type == SQLITE_INTEGER) {
+    std::int64_t number = sqlite3_value_int64(value);
+    hash.add(&number, sizeof number);
+  } else if (type == SQLITE_FLOAT) {
+    double number = sqlite3_value_double(value);
+    hash.add(&number, sizeof number);
+  } else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
+    const void* bytes = type == SQLITE_TEXT ? static_cast<const void*>(sqlite3_value_text(value))
+                                            : sqlite3_value_blob(value);
+    auto size = static_cast<std::uint64_t>(sqlite3_value_bytes(value));
+    hash.add(&size, sizeof size);  // so that ("ab","c") and ("a","bc") differ
+    if (size > 0) hash.add(bytes, size);
+  }
+}
+
+void checksum_step(sqlite3_context* context, int count, sqlite3_value** values) {
+  auto* sum =
+      static_cast<std::uint64_t*>(sqlite3_aggregate_context(context, sizeof(std::uint64_t)));
+  if (sum == nullptr) {
+    sqlite3_result_error_nomem(context);
+    return;
+  }
+  RowHash hash;
+  for (int index = 0; index < count; ++index) add_value(hash, values[index]);
+  *sum += hash.finish();
+}
+
+void checksum_final(sqlite3_context* context) {
+  auto* sum = static_cast<std::uint64_t*>(sqlite3_aggregate_context(context, 0));
+  sqlite3_result_int64(context, std::bit_cast<std::int64_t>(sum == nullptr ? 0 : *sum));
+}
+
+}  // namespace
+
+void Database::add_checksum_function() {
+  int code =
+      sqlite3_create_function_v2(handle_, "sluice_checksum", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                 nullptr, nullptr, checksum_step, checksum_final, nullptr);
+  if (code != SQLITE_OK) fail(code, "sluice_checksum");
 }
 
 int Database::changes() const {
@@ -371,22 +553,24 @@ ReadTransaction::~ReadTransaction() {
 
 namespace {
 
-bool has_meta_table(Database& database) {
+bool has_meta_table(Database& database, std::string_view meta_table) {
   auto query =
-      database.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sluice_meta'");
+      database.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", meta_table);
   return query.step();
 }
 
 }  // namespace
 
-int schema_version(Database& database, std::string_view component) {
-  if (!has_meta_table(database)) return 0;
-  auto query = database.query("SELECT version FROM sluice_meta WHERE component = ?1", component);
+int schema_version(Database& database, std::string_view component, std::string_view meta_table) {
+  if (!has_meta_table(database, meta_table)) return 0;
+  auto query = database.query(
+      fmt::format("SELECT version FROM {} WHERE component = ?1", quote_identifier(meta_table)),
+      component);
   return query.step() ? static_cast<int>(query->integer(0)) : 0;
 }
 
 void migrate(Database& database, std::string_view component,
-             std::span<const std::string_view> steps) {
+             std::span<const std::string_view> steps, std::string_view meta_table) {
   const int target = static_cast<int>(steps.size());
   auto check_version = [&](int version) {
     if (version > target) {
@@ -398,22 +582,26 @@ void migrate(Database& database, std::string_view component,
   };
   {
     ReadTransaction read(database);
-    int version = schema_version(database, component);
+    int version = schema_version(database, component, meta_table);
     check_version(version);
     if (version == target) return;
   }
   WriteTransaction transaction(database);
-  database.execute_script(fmt::format("PRAGMA application_id={}", sluice_application_id));
+  const std::string table = quote_identifier(meta_table);
+  if (meta_table == "sluice_meta") {
+    database.execute_script(fmt::format("PRAGMA application_id={}", sluice_application_id));
+  }
   database.execute_script(
-      "CREATE TABLE IF NOT EXISTS sluice_meta (component TEXT PRIMARY KEY, version INTEGER NOT "
-      "NULL) STRICT");
-  int version = schema_version(database, component);
+      fmt::format("CREATE TABLE IF NOT EXISTS {} (component TEXT PRIMARY KEY, version INTEGER NOT "
+                  "NULL) STRICT",
+                  table));
+  int version = schema_version(database, component, meta_table);
   check_version(version);
   for (int step = version; step < target; ++step) database.execute_script(steps[step]);
-  database.execute(
-      "INSERT INTO sluice_meta (component, version) VALUES (?1, ?2) ON CONFLICT (component) DO "
-      "UPDATE SET version = excluded.version",
-      component, target);
+  database.execute(fmt::format("INSERT INTO {} (component, version) VALUES (?1, ?2) ON CONFLICT "
+                               "(component) DO UPDATE SET version = excluded.version",
+                               table),
+                   component, target);
   transaction.commit();
 }
 

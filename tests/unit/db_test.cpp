@@ -4,7 +4,10 @@
 
 #include <array>
 #include <atomic>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -172,6 +175,111 @@ TEST(Database, RefusesAFileThatIsNotSqlite) {
               migrate(database, "demo", steps);
             }),
             exit_code::data);
+}
+
+TEST(Database, ForeignFileKeepsItsJournalModeAndHeader) {
+  TempDir dir;
+  Database database(dir.file("app.db"), {.foreign_file = true});
+  database.execute_script("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
+  constexpr std::array<std::string_view, 1> schema{"CREATE TABLE _tool_jobs (id INTEGER) STRICT"};
+  migrate(database, "tool", schema, "_tool_meta");
+  EXPECT_EQ(schema_version(database, "tool", "_tool_meta"), 1);
+  EXPECT_EQ(schema_version(database, "tool"), 0);  // nothing written to sluice_meta
+  auto mode = database.query("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.step());
+  EXPECT_EQ(mode->text(0), "delete");
+  auto application = database.query("PRAGMA application_id");
+  ASSERT_TRUE(application.step());
+  EXPECT_EQ(application->integer(0), 0);
+}
+
+TEST(Database, QuotesIdentifiersWithEmbeddedQuotes) {
+  EXPECT_EQ(quote_identifier("plain"), "\"plain\"");
+  EXPECT_EQ(quote_identifier("a\"b"), "\"a\"\"b\"");
+  TempDir dir;
+  Database database(dir.file("q.db"), {});
+  database.execute_script("CREATE TABLE " + quote_identifier("we\"ird table") + " (x)");
+  auto query = database.query("SELECT count(*) FROM " + quote_identifier("we\"ird table"));
+  EXPECT_TRUE(query.step());
+}
+
+TEST(Statement, ValuesRoundTripInEveryStorageClass) {
+  TempDir dir;
+  Database database(dir.file("v.db"), {});
+  database.execute_script("CREATE TABLE t (position INTEGER PRIMARY KEY, value ANY) STRICT");
+  std::vector<Value> values{std::monostate{}, std::int64_t{-7}, 2.5, std::string("text"),
+                            Blob{std::string("\0\1", 2)}};
+  for (std::size_t index = 0; index < values.size(); ++index) {
+    database.execute("INSERT INTO t VALUES (?1, ?2)", static_cast<std::int64_t>(index),
+                     values[index]);
+  }
+  auto query = database.query("SELECT value, typeof(value) FROM t ORDER BY position");
+  std::vector<std::string> types;
+  for (std::size_t index = 0; index < values.size(); ++index) {
+    ASSERT_TRUE(query.step());
+    EXPECT_EQ(query->value(0), values[index]) << index;
+    types.push_back(query->text(1));
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"null", "integer", "real", "text", "blob"}));
+}
+
+TEST(Database, DescribesWhatASelectReadsAndCalls) {
+  TempDir dir;
+  Database database(dir.file("d.db"), {.foreign_file = true});
+  database.execute_script("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT); CREATE TABLE u (x)");
+  auto shape = database.describe_select("SELECT id AS key, lower(k) AS k_norm, k FROM t");
+  ASSERT_EQ(shape.columns.size(), 3U);
+  EXPECT_EQ(shape.columns[0].name, "key");
+  EXPECT_EQ(shape.columns[0].origin_table, "t");
+  EXPECT_EQ(shape.columns[0].origin_column, "id");
+  EXPECT_EQ(shape.columns[1].origin_column, "");
+  EXPECT_EQ(shape.columns[2].origin_column, "k");
+  EXPECT_EQ(shape.tables_read, (std::set<std::string>{"t"}));
+  EXPECT_EQ(shape.functions, (std::set<std::string>{"lower"}));
+  EXPECT_EQ(shape.selects, 1);
+  auto nested = database.describe_select("SELECT id, (SELECT count(*) FROM u) FROM t");
+  EXPECT_EQ(nested.tables_read, (std::set<std::string>{"t", "u"}));
+  EXPECT_EQ(nested.selects, 2);
+  EXPECT_EQ(testing::exit_status_of([&] { database.describe_select("SELECT nope FROM t"); }),
+            exit_code::data);
+  EXPECT_EQ(testing::exit_status_of([&] { database.describe_select("DELETE FROM t"); }),
+            exit_code::data);
+  EXPECT_EQ(testing::exit_status_of([&] { database.describe_select("SELECT 1; SELECT 2"); }),
+            exit_code::data);
+}
+
+TEST(Database, KnowsWhichFunctionsAreDeterministicScalars) {
+  TempDir dir;
+  Database database(dir.file("f.db"), {});
+  EXPECT_TRUE(database.is_deterministic_scalar("lower"));
+  EXPECT_TRUE(database.is_deterministic_scalar("ABS"));
+  EXPECT_FALSE(database.is_deterministic_scalar("random"));
+  EXPECT_FALSE(database.is_deterministic_scalar("changes"));
+  EXPECT_FALSE(database.is_deterministic_scalar("count"));  // aggregate
+  EXPECT_FALSE(database.is_deterministic_scalar("no_such_function"));
+}
+
+TEST(Database, ChecksumIgnoresRowOrderButNotValuesOrTypes) {
+  TempDir dir;
+  Database database(dir.file("c.db"), {});
+  database.add_checksum_function();
+  database.execute_script(
+      "CREATE TABLE a (x, y); CREATE TABLE b (x, y);"
+      "INSERT INTO a VALUES (1, 'p'), (2, 'q'), (3, NULL);"
+      "INSERT INTO b VALUES (3, NULL), (1, 'p'), (2, 'q');");
+  auto checksum = [&](const std::string& sql) {
+    auto query = database.query(sql);
+    EXPECT_TRUE(query.step());
+    return query->integer(0);
+  };
+  std::int64_t of_a = checksum("SELECT sluice_checksum(x, y) FROM a");
+  EXPECT_NE(of_a, 0);
+  EXPECT_EQ(of_a, checksum("SELECT sluice_checksum(x, y) FROM b"));
+  EXPECT_EQ(checksum("SELECT sluice_checksum(x, y) FROM a WHERE 0"), 0);
+  database.execute_script("UPDATE b SET x = 1.0 WHERE x = 1");  // same number, other type
+  EXPECT_NE(of_a, checksum("SELECT sluice_checksum(x, y) FROM b"));
+  EXPECT_NE(checksum("SELECT sluice_checksum('ab', 'c')"),
+            checksum("SELECT sluice_checksum('a', 'bc')"));
 }
 
 // A process opening a new file while another has just switched it to WAL and writes to it

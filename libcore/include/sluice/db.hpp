@@ -11,10 +11,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
+#include <vector>
 
 #include "sluice/timeutil.hpp"
 
@@ -34,7 +37,8 @@ struct OpenOptions {
   // (fair queueing; SQLite's own busy handler polls and starves writers under contention).
   bool serialize_writers = false;
   // Accept an SQLite file that is not sluice state (reindex works on the user's own file).
-  // Otherwise such a file is refused with Error(65) before anything is written to it.
+  // Otherwise such a file is refused with Error(65) before anything is written to it. A
+  // foreign file keeps its journal mode: switching it to WAL is the owner's decision.
   bool foreign_file = false;
   // Page cache size in KiB (0: SQLite's default of 2 MiB). Bulk writers with random keys
   // want their index in memory; the cache grows only as pages are used.
@@ -42,6 +46,16 @@ struct OpenOptions {
 };
 
 class Database;
+
+// A value in one of SQLite's five storage classes.
+struct Blob {
+  std::string bytes;
+  friend bool operator==(const Blob&, const Blob&) = default;
+};
+using Value = std::variant<std::monostate, std::int64_t, double, std::string, Blob>;
+
+// "name" with embedded quotes doubled: an identifier SQL can name whatever it holds.
+std::string quote_identifier(std::string_view name);
 
 // A prepared statement from the Database's cache. Bind indexes are 1-based. Use through
 // Query, which resets the statement when it goes out of scope.
@@ -67,6 +81,7 @@ class Statement {
     }
   }
   void bind_blob(int index, std::string_view bytes);
+  void bind(int index, const Value& value);
 
   // Advances; true when a row is available. Throws on error.
   bool step();
@@ -77,6 +92,8 @@ class Statement {
   [[nodiscard]] std::string text(int column) const;
   // Valid until the next step or reset.
   [[nodiscard]] std::string_view blob(int column) const;
+  [[nodiscard]] Value value(int column) const;
+  [[nodiscard]] int column_count() const;
 
  private:
   Database& database_;
@@ -129,6 +146,30 @@ class Database {
   // Runs one or more statements without parameters (schema scripts).
   void execute_script(std::string_view sql);
 
+  // What a single SELECT statement would read and call, learnt by preparing it (it is not
+  // run). Throws Error(65) with SQLite's message when `sql` does not prepare.
+  struct SelectShape {
+    struct Column {
+      std::string name;           // the result column's name (its AS name if it has one)
+      std::string origin_table;   // for a plain column reference: its table, else empty
+      std::string origin_column;  // ... and its column
+    };
+    std::vector<Column> columns;
+    std::set<std::string> tables_read;  // every table or view a column is read from
+    std::set<std::string> functions;    // every function called, lower case
+    int selects = 0;                    // SELECTs in the statement: more than 1 = subqueries
+  };
+  SelectShape describe_select(std::string_view sql);
+
+  // Whether `name` (any case) is a scalar function SQLite declares deterministic. Date and
+  // time functions count as deterministic although 'now' makes them vary: callers that care
+  // must look at their arguments.
+  bool is_deterministic_scalar(std::string_view name);
+
+  // Registers the aggregate sluice_checksum(v1, ..., vN) on this connection: the sum modulo
+  // 2^64 (as a signed 64-bit integer) of a hash of each row's values with their storage
+  // classes. The same rows in any order give the same sum; 0 for no rows.
+  void add_checksum_function();
   [[nodiscard]] int changes() const;
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] const OpenOptions& options() const { return options_; }
@@ -184,12 +225,15 @@ class ReadTransaction {
 
 // Brings `component`'s schema to version steps.size(): steps[i] is the script that moves it
 // from version i to i+1, all applied in one write transaction. The version lives in
-// sluice_meta(component, version). A file written by a newer version (stored version greater
-// than steps.size()) throws Error(65).
+// meta_table(component, version), by default sluice_meta in a file marked as sluice state
+// (PRAGMA application_id). A tool working in someone else's file passes its own prefixed
+// meta table, and the file's header is left alone. A file written by a newer version (stored
+// version greater than steps.size()) throws Error(65).
 void migrate(Database& database, std::string_view component,
-             std::span<const std::string_view> steps);
+             std::span<const std::string_view> steps, std::string_view meta_table = "sluice_meta");
 
 // The schema version recorded for `component`, or 0.
-int schema_version(Database& database, std::string_view component);
+int schema_version(Database& database, std::string_view component,
+                   std::string_view meta_table = "sluice_meta");
 
 }  // namespace sluice::db
