@@ -471,6 +471,7 @@ int Database::changes() const {
 void Database::fail(int code, std::string_view what) const {
   std::string message = sqlite3_errmsg(handle_);
   int exit_status = exit_code_for(code, options_.must_exist);
+  if ((code & 0xff) == SQLITE_CONSTRAINT) throw ConstraintViolation(exit_code::data, message);
   if (exit_status == exit_code::temporary) {
     throw Error(exit_status, fmt::format("state file '{}' is busy (waited {}); try again later",
                                          path_, format_duration(options_.busy_timeout)));

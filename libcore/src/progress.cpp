@@ -47,14 +47,38 @@ std::string Progress::render(std::string_view label, std::uint64_t bytes, std::u
   return text;
 }
 
+std::string Progress::render_rows(std::string_view label, std::uint64_t rows,
+                                  std::uint64_t total_rows, double seconds) {
+  double rate = seconds > 0 ? static_cast<double>(rows) / seconds : 0;
+  std::string text = fmt::format("{}: {} of {} rows, {:.0f} rows/s", label, rows, total_rows, rate);
+  if (total_rows > 0 && rows > 0 && rows <= total_rows) {
+    double fraction = static_cast<double>(rows) / static_cast<double>(total_rows);
+    double remaining = seconds * (1 - fraction) / fraction;
+    text += fmt::format(", {:.0f}%, ETA {:.0f}s", fraction * 100, remaining);
+  }
+  return text;
+}
+
 void Progress::update(std::uint64_t bytes, std::uint64_t records) {
   if (!enabled_ || (++calls_ & 1023) != 0) return;
   auto now = std::chrono::steady_clock::now();
   if (now < next_draw_) return;
   next_draw_ = now + std::chrono::milliseconds(200);
   double seconds = std::chrono::duration<double>(now - started_).count();
-  std::string line = "\r" + render(label_, bytes, records, total_bytes_, seconds) + "\033[K";
-  write_all(STDERR_FILENO, line);
+  draw(render(label_, bytes, records, total_bytes_, seconds));
+}
+
+void Progress::update_rows(std::uint64_t rows, std::uint64_t total_rows) {
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_draw_) return;
+  next_draw_ = now + std::chrono::milliseconds(200);
+  double seconds = std::chrono::duration<double>(now - started_).count();
+  draw(render_rows(label_, rows, total_rows, seconds));
+}
+
+void Progress::draw(const std::string& text) {
+  write_all(STDERR_FILENO, "\r" + text + "\033[K");
   drawn_ = true;
 }
 

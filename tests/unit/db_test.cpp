@@ -193,6 +193,19 @@ TEST(Database, ForeignFileKeepsItsJournalModeAndHeader) {
   EXPECT_EQ(application->integer(0), 0);
 }
 
+TEST(Database, AViolatedConstraintIsAConstraintViolation) {
+  TempDir dir;
+  Database database(dir.file("u.db"), {});
+  database.execute_script("CREATE TABLE t (x INTEGER UNIQUE); INSERT INTO t VALUES (1)");
+  try {
+    database.execute("INSERT INTO t VALUES (1)");
+    FAIL() << "no exception";
+  } catch (const ConstraintViolation& violation) {
+    EXPECT_EQ(violation.code(), exit_code::data);
+    EXPECT_STREQ(violation.what(), "UNIQUE constraint failed: t.x");
+  }
+}
+
 TEST(Database, QuotesIdentifiersWithEmbeddedQuotes) {
   EXPECT_EQ(quote_identifier("plain"), "\"plain\"");
   EXPECT_EQ(quote_identifier("a\"b"), "\"a\"\"b\"");

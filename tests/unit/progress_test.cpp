@@ -14,6 +14,12 @@ TEST(Progress, OmitsEtaForPipes) {
   EXPECT_EQ(Progress::render("filter", 100, 5, 0, 2.0), "filter: 5 records, 100 B, 2 records/s");
 }
 
+TEST(Progress, RendersRowsAgainstAKnownTotal) {
+  EXPECT_EQ(Progress::render_rows("backfill", 250000, 1000000, 2.0),
+            "backfill: 250000 of 1000000 rows, 125000 rows/s, 25%, ETA 6s");
+  EXPECT_EQ(Progress::render_rows("backfill", 0, 0, 0.0), "backfill: 0 of 0 rows, 0 rows/s");
+}
+
 TEST(Progress, NeverModeIsDisabled) {
   Progress progress(ProgressMode::never, "x", 0);
   EXPECT_FALSE(progress.enabled());

@@ -5,7 +5,8 @@
 // statements; runs write transactions with BEGIN IMMEDIATE, optionally serialised through a
 // blocking flock on "<file>.lock"; and versions each component's schema in sluice_meta.
 // Every SQLite failure throws sluice::Error with an exit code from the shared table:
-// busy/locked 75, cannot open 66 (must exist) or 73, not a database/corrupt 65, I/O 74.
+// busy/locked 75, cannot open 66 (must exist) or 73, not a database/corrupt 65, I/O 74,
+// a violated constraint 65 (as ConstraintViolation, so a caller can tell it apart).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
 
 struct sqlite3;
@@ -46,6 +48,13 @@ struct OpenOptions {
 };
 
 class Database;
+
+// A statement broke a UNIQUE, NOT NULL, CHECK or FOREIGN KEY constraint (exit 65). The message
+// is SQLite's ("UNIQUE constraint failed: t.email").
+class ConstraintViolation : public Error {
+ public:
+  using Error::Error;
+};
 
 // A value in one of SQLite's five storage classes.
 struct Blob {

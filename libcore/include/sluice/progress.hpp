@@ -23,6 +23,9 @@ class Progress {
   // Cheap enough to call per record: it looks at the clock every 1024 calls and redraws at
   // most five times a second, and only after the first second.
   void update(std::uint64_t bytes, std::uint64_t records);
+  // For work counted in rows against a known total (a table copy), called once per batch:
+  // looks at the clock on every call and redraws at most five times a second.
+  void update_rows(std::uint64_t rows, std::uint64_t total_rows);
   // Erases the meter line (if one was drawn).
   void finish();
   [[nodiscard]] bool enabled() const { return enabled_; }
@@ -30,6 +33,8 @@ class Progress {
   // The text of the meter, for tests.
   static std::string render(std::string_view label, std::uint64_t bytes, std::uint64_t records,
                             std::uint64_t total_bytes, double seconds);
+  static std::string render_rows(std::string_view label, std::uint64_t rows,
+                                 std::uint64_t total_rows, double seconds);
 
  private:
   bool enabled_;
@@ -39,6 +44,7 @@ class Progress {
   std::uint32_t calls_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point next_draw_;
+  void draw(const std::string& text);
 };
 
 // The combined size of the inputs when all are regular files ("-" is stdin), else 0 (unknown).
