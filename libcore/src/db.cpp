@@ -253,9 +253,7 @@ void Database::close() {
 void Database::apply_pragmas() {
   // The busy timeout must be in place before the switch to WAL: concurrent first opens
   // otherwise fail at once with SQLITE_BUSY.
-  auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(options_.busy_timeout);
-  sqlite3_busy_timeout(handle_,
-                       static_cast<int>(std::min<std::int64_t>(milliseconds.count(), INT32_MAX)));
+  set_busy_timeout(options_.busy_timeout);
   // Before the switch to WAL, which rewrites the header of a file that may not be ours.
   if (!options_.foreign_file) {
     check_is_sluice_state();
@@ -462,6 +460,13 @@ void Database::add_checksum_function() {
       sqlite3_create_function_v2(handle_, "sluice_checksum", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                  nullptr, nullptr, checksum_step, checksum_final, nullptr);
   if (code != SQLITE_OK) fail(code, "sluice_checksum");
+}
+
+void Database::set_busy_timeout(Duration timeout) {
+  options_.busy_timeout = timeout;
+  auto milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+  sqlite3_busy_timeout(handle_,
+                       static_cast<int>(std::min<std::int64_t>(milliseconds.count(), INT32_MAX)));
 }
 
 int Database::changes() const {

@@ -180,6 +180,8 @@ class Database {
   // classes. The same rows in any order give the same sum; 0 for no rows.
   void add_checksum_function();
   [[nodiscard]] int changes() const;
+  // Changes how long later statements wait for a lock (and the writer lock) before Error(75).
+  void set_busy_timeout(Duration timeout);
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] const OpenOptions& options() const { return options_; }
 

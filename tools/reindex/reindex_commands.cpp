@@ -1,0 +1,83 @@
+// reindex status and run, and the job record both print.
+#include "reindex_commands.hpp"
+
+#include <fmt/format.h>
+
+#include "reindex_schema.hpp"
+#include "sluice/error.hpp"
+
+namespace sluice::reindex {
+
+namespace {
+
+JsonValue names_json(const std::vector<std::string>& names) {
+  std::vector<JsonValue> items;
+  for (const auto& name : names) items.push_back(JsonValue::string(name));
+  return JsonValue::array(std::move(items));
+}
+
+}  // namespace
+
+JsonValue job_record(const Job& job) {
+  return JsonValue::object({
+      {"job", JsonValue::string(job.name)},
+      {"table", JsonValue::string(job.source)},
+      {"phase", JsonValue::string(std::string(phase_name(job.phase)))},
+      {"mode", JsonValue::string(std::string(mode_name(job.mode)))},
+      {"alias", JsonValue::string(job.alias)},
+      {"old_table", JsonValue::string(v1_table(job))},
+      {"new_table", JsonValue::string(v2_table(job))},
+      {"key", names_json(job.key)},
+      {"select", JsonValue::string(job.select)},
+      {"reverse_select",
+       job.reverse_select.empty() ? JsonValue::null() : JsonValue::string(job.reverse_select)},
+      {"rows_copied", JsonValue::integer(job.rows_copied)},
+      {"checkpoint",
+       job.checkpoint.empty() ? JsonValue::null() : key_json(job.key, job.checkpoint)},
+      {"writes_after_switch", JsonValue::boolean(job.writes_after_switch)},
+      {"created", JsonValue::string(job.created)},
+      {"updated", JsonValue::string(job.updated)},
+  });
+}
+
+int status(Context& context) {
+  std::vector<Job> jobs;
+  {
+    db::ReadTransaction read(context.database);
+    if (context.job.empty()) {
+      jobs = context.store.all();
+    } else {
+      jobs.push_back(context.store.load(context.job));
+    }
+  }
+  for (const auto& job : jobs) context.out.write_line(to_json(job_record(job)));
+  return exit_code::success;
+}
+
+int run(Context& context, const StartOptions& start_options, const BackfillOptions& options,
+        Duration lock_timeout) {
+  std::optional<Job> job;
+  {
+    db::ReadTransaction read(context.database);
+    job = context.store.find(context.job);
+  }
+  if (!job || job->phase == Phase::done || job->phase == Phase::aborted) {
+    if (start_options.table.empty()) refuse("run: a new job needs --table");
+    job = start(context, start_options);
+  }
+  if (job->phase == Phase::backfilling) {
+    int status = backfill(context, options);
+    if (status != exit_code::success) return status;
+    job->phase = Phase::backfilled;
+  }
+  if (job->phase == Phase::backfilled) {
+    verify(context);  // throws Error(1) on a mismatch
+    context.database.set_busy_timeout(lock_timeout);
+    switch_alias(context);
+  }
+  db::ReadTransaction read(context.database);
+  context.out.write_line(to_json(job_record(context.store.load(context.job))));
+  return exit_code::success;
+}
+
+}  // namespace sluice::reindex

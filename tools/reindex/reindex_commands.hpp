@@ -1,0 +1,69 @@
+// reindex_commands: the subcommands of `reindex`, each one function over an open database.
+// Every state change happens in one write transaction (backfill: one per batch), so a run
+// killed at any instant leaves the job at its last recorded phase, from which the same command
+// (or `run`) goes on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reindex_job.hpp"
+#include "sluice/clock.hpp"
+#include "sluice/db.hpp"
+#include "sluice/jsonl.hpp"
+#include "sluice/progress.hpp"
+
+namespace sluice::reindex {
+
+struct StartOptions {
+  std::string table;
+  std::string dest_ddl;  // the DDL text (the CLI reads the file); empty with `like`
+  bool like = false;
+  std::string select;          // empty: every column
+  std::string reverse_select;  // empty: none
+  std::vector<std::string> key;
+  std::string dest;  // empty: TABLE__v2
+  AliasMode mode = AliasMode::rename;
+  std::string alias;  // view mode
+  bool allow_foreign_keys = false;
+};
+
+struct BackfillOptions {
+  std::int64_t batch = 1000;
+  double max_rows_per_second = 0;  // 0: unthrottled
+  std::string pause_file;
+  std::optional<Duration> max_runtime;
+  ProgressMode progress = ProgressMode::automatic;
+  bool report = false;  // JSONL progress records on stdout
+};
+
+struct Context {
+  db::Database& database;
+  JobStore& store;
+  Clock clock;
+  OutputStream& out;
+  std::string job;
+};
+
+// Each returns the exit status. Refusals throw Error(65); a busy database Error(75).
+Job start(Context& context, const StartOptions& options);
+// 0 when the copy is complete, 75 when --max-runtime ended it first.
+int backfill(Context& context, const BackfillOptions& options);
+// 0 when V2 holds exactly the projection of V1 (after switch with reverse triggers: V1 the
+// reverse projection of V2), 1 otherwise; prints the report.
+int verify(Context& context);
+int switch_alias(Context& context);
+int rollback(Context& context, bool force);
+int cleanup(Context& context, bool drop_old);
+int abort_job(Context& context);
+int status(Context& context);
+// start (unless the job exists), backfill, verify, switch, resuming at the recorded phase.
+// The switch waits at most `lock_timeout` for the write lock.
+int run(Context& context, const StartOptions& start_options, const BackfillOptions& options,
+        Duration lock_timeout);
+
+// The job as the JSON record status prints.
+JsonValue job_record(const Job& job);
+
+}  // namespace sluice::reindex

@@ -1,0 +1,169 @@
+// reindex switch, rollback, cleanup and abort: each one short write transaction that moves the
+// alias and the triggers together, so that readers see the old table or the new one, never
+// neither, and a kill leaves the job at one phase or the next.
+#include <fmt/format.h>
+
+#include "reindex_commands.hpp"
+#include "reindex_schema.hpp"
+#include "reindex_sync.hpp"
+#include "sluice/error.hpp"
+
+namespace sluice::reindex {
+
+namespace {
+
+// Renames must not rewrite what refers to the alias: with legacy_alter_table, views and
+// triggers that name the table keep naming it (and so see the new table after a switch), and
+// with foreign keys off, REFERENCES clauses of other tables keep the name too. Both pragmas
+// only take effect outside a transaction, so this wraps the write transaction.
+class RenameSession {
+ public:
+  explicit RenameSession(db::Database& database) : database_(database) {
+    database_.execute_script("PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON");
+  }
+  ~RenameSession() {
+    try {
+      database_.execute_script("PRAGMA legacy_alter_table=OFF; PRAGMA foreign_keys=ON");
+    } catch (const Error&) {
+    }
+  }
+  RenameSession(const RenameSession&) = delete;
+  RenameSession& operator=(const RenameSession&) = delete;
+
+ private:
+  db::Database& database_;
+};
+
+void rename_table(db::Database& database, std::string_view from, std::string_view to) {
+  database.execute_script(fmt::format("ALTER TABLE {} RENAME TO {}", db::quote_identifier(from),
+                                      db::quote_identifier(to)));
+}
+
+// A view over the table, exposing an FTS5 table's rowid and hidden column (under the alias's
+// name) so that `SELECT ... FROM alias WHERE alias MATCH 'q'` works through the view.
+void point_view_at(db::Database& database, const Job& job, const std::string& table) {
+  TableInfo target = table_info(database, table);
+  std::string quoted = db::quote_identifier(table);
+  std::string select = target.kind == "virtual"
+                           ? fmt::format("SELECT rowid AS rowid, *, {} AS {} FROM {}", quoted,
+                                         db::quote_identifier(job.alias), quoted)
+                           : fmt::format("SELECT * FROM {}", quoted);
+  database.execute_script(fmt::format("DROP VIEW IF EXISTS {0}; CREATE VIEW {0} AS {1}",
+                                      db::quote_identifier(job.alias), select));
+}
+
+void restore_view(db::Database& database, const Job& job) {
+  if (job.alias_sql.empty()) {
+    point_view_at(database, job, job.source);
+    return;
+  }
+  database.execute_script(
+      fmt::format("DROP VIEW IF EXISTS {}; {}", db::quote_identifier(job.alias), job.alias_sql));
+}
+
+// Installs what keeps V1 informed of writes to V2 after a switch.
+void watch_new_table(db::Database& database, const Job& job) {
+  if (job.reverse_select.empty()) {
+    create_write_marker_triggers(database, job, v2_table(job));
+  } else {
+    create_sync_triggers(database, job, reverse_sync(job));
+  }
+}
+
+void expect_phase(const Job& job, Phase wanted, std::string_view action) {
+  if (job.phase != wanted) {
+    refuse(fmt::format("job '{}' is {}: {} needs it {}", job.name, phase_name(job.phase), action,
+                       phase_name(wanted)));
+  }
+}
+
+}  // namespace
+
+int switch_alias(Context& context) {
+  RenameSession session(context.database);
+  db::WriteTransaction transaction(context.database);
+  Job job = context.store.load(context.job);
+  if (job.phase == Phase::switched) return exit_code::success;  // a re-run after a kill
+  expect_phase(job, Phase::backfilled, "switch");
+  drop_job_triggers(context.database, job);
+  if (job.mode == AliasMode::rename) {
+    rename_table(context.database, job.source, job.old_name);
+    rename_table(context.database, job.dest, job.source);
+  } else {
+    point_view_at(context.database, job, job.dest);
+  }
+  job.phase = Phase::switched;
+  job.writes_after_switch = false;
+  watch_new_table(context.database, job);
+  context.store.save(job, context.clock.now());
+  transaction.commit();
+  return exit_code::success;
+}
+
+int rollback(Context& context, bool force) {
+  RenameSession session(context.database);
+  db::WriteTransaction transaction(context.database);
+  Job job = context.store.load(context.job);
+  expect_phase(job, Phase::switched, "rollback");
+  bool lose_writes = job.reverse_select.empty() && job.writes_after_switch;
+  if (lose_writes && !force) {
+    refuse(
+        fmt::format("job '{}': the new table took writes since the switch and no "
+                    "--reverse-select kept the old one in step; --force rolls back anyway, "
+                    "losing those writes (the copy then starts again)",
+                    job.name));
+  }
+  drop_job_triggers(context.database, job);
+  if (job.mode == AliasMode::rename) {
+    rename_table(context.database, job.source, job.dest);
+    rename_table(context.database, job.old_name, job.source);
+  } else {
+    restore_view(context.database, job);
+  }
+  job.phase = Phase::backfilled;
+  if (lose_writes) {
+    // The new table holds writes the old one never saw: copy it again from the old one.
+    context.database.execute_script("DELETE FROM " + db::quote_identifier(job.dest));
+    job.phase = Phase::backfilling;
+    job.checkpoint.clear();
+    job.rows_copied = 0;
+  }
+  job.writes_after_switch = false;
+  create_sync_triggers(context.database, job, forward_sync(job));
+  context.store.save(job, context.clock.now());
+  transaction.commit();
+  return exit_code::success;
+}
+
+int cleanup(Context& context, bool drop_old) {
+  db::WriteTransaction transaction(context.database);
+  Job job = context.store.load(context.job);
+  if (job.phase == Phase::done && !drop_old) return exit_code::success;
+  if (job.phase != Phase::done) expect_phase(job, Phase::switched, "cleanup");
+  drop_job_triggers(context.database, job);
+  if (drop_old) {
+    context.database.execute_script("DROP TABLE IF EXISTS " + db::quote_identifier(v1_table(job)));
+  }
+  job.phase = Phase::done;
+  context.store.save(job, context.clock.now());
+  transaction.commit();
+  return exit_code::success;
+}
+
+int abort_job(Context& context) {
+  db::WriteTransaction transaction(context.database);
+  Job job = context.store.load(context.job);
+  if (job.phase == Phase::aborted) return exit_code::success;
+  if (job.phase == Phase::switched || job.phase == Phase::done) {
+    refuse(fmt::format("job '{}' is {}: roll it back first (reindex rollback)", job.name,
+                       phase_name(job.phase)));
+  }
+  drop_job_triggers(context.database, job);
+  context.database.execute_script("DROP TABLE IF EXISTS " + db::quote_identifier(job.dest));
+  job.phase = Phase::aborted;
+  context.store.save(job, context.clock.now());
+  transaction.commit();
+  return exit_code::success;
+}
+
+}  // namespace sluice::reindex
