@@ -195,7 +195,9 @@ int backfill(Context& context, const BackfillOptions& options) {
     else
       job.phase = Phase::backfilled;
     context.store.save_progress(job, context.clock.now());
+    if (options.before_commit) options.before_commit();
     transaction.commit();
+    if (options.after_commit) options.after_commit();
     progress.update_rows(static_cast<std::uint64_t>(scanned), static_cast<std::uint64_t>(total));
     bool due = SteadyClock::now() - pacer.last_report >= std::chrono::seconds(1);
     if (options.report && (due || job.phase != Phase::backfilling)) {

@@ -4,6 +4,7 @@
 // (or `run`) goes on.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,11 @@ struct BackfillOptions {
   std::optional<Duration> max_runtime;
   ProgressMode progress = ProgressMode::automatic;
   bool report = false;  // JSONL progress records on stdout
+  // Called inside each batch's transaction after its copy (an exception there is a crash
+  // before the commit) and after each commit (when other connections may write): tests
+  // interleave writes and crashes with the copy through these.
+  std::function<void()> before_commit;
+  std::function<void()> after_commit;
 };
 
 struct Context {

@@ -9,6 +9,7 @@
 // a violated constraint 65 (as ConstraintViolation, so a caller can tell it apart).
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -59,7 +60,7 @@ class ConstraintViolation : public Error {
 // A value in one of SQLite's five storage classes.
 struct Blob {
   std::string bytes;
-  friend bool operator==(const Blob&, const Blob&) = default;
+  friend auto operator<=>(const Blob&, const Blob&) = default;
 };
 using Value = std::variant<std::monostate, std::int64_t, double, std::string, Blob>;
 
