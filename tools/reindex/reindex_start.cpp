@@ -95,6 +95,18 @@ void check_destination(Context& context, const Job& job) {
 }
 
 void check_reverse(Context& context, Job& job) {
+  if (table_info(context.database, job.dest).kind == "virtual") {
+    refuse(
+        fmt::format("--reverse-select: the new table '{}' is virtual, and SQLite has no "
+                    "triggers on virtual tables",
+                    job.dest));
+  }
+  if (table_info(context.database, job.dest).kind == "virtual") {
+    refuse(
+        fmt::format("--reverse-select: the new table '{}' is virtual, and SQLite has no "
+                    "triggers on virtual tables",
+                    job.dest));
+  }
   Projection reverse =
       check_projection(context.database, job.reverse_select, job.dest, job.dest_key);
   for (std::size_t index = 0; index < job.key.size(); ++index) {

@@ -61,8 +61,15 @@ void restore_view(db::Database& database, const Job& job) {
       fmt::format("DROP VIEW IF EXISTS {}; {}", db::quote_identifier(job.alias), job.alias_sql));
 }
 
+// SQLite has no triggers on virtual tables (an FTS5 destination): whether such a V2 took
+// writes after the switch cannot be known.
+bool new_table_is_virtual(db::Database& database, const Job& job) {
+  return table_info(database, v2_table(job)).kind == "virtual";
+}
+
 // Installs what keeps V1 informed of writes to V2 after a switch.
 void watch_new_table(db::Database& database, const Job& job) {
+  if (new_table_is_virtual(database, job)) return;
   if (job.reverse_select.empty()) {
     create_write_marker_triggers(database, job, v2_table(job));
   } else {
@@ -105,13 +112,16 @@ int rollback(Context& context, bool force) {
   db::WriteTransaction transaction(context.database);
   Job job = context.store.load(context.job);
   expect_phase(job, Phase::switched, "rollback");
-  bool lose_writes = job.reverse_select.empty() && job.writes_after_switch;
+  bool unknown = new_table_is_virtual(context.database, job);
+  bool lose_writes = job.reverse_select.empty() && (job.writes_after_switch || unknown);
   if (lose_writes && !force) {
     refuse(
-        fmt::format("job '{}': the new table took writes since the switch and no "
-                    "--reverse-select kept the old one in step; --force rolls back anyway, "
-                    "losing those writes (the copy then starts again)",
-                    job.name));
+        fmt::format("job '{}': {} and no --reverse-select kept the old one in step; --force "
+                    "rolls back anyway, losing those writes (the copy then starts again)",
+                    job.name,
+                    unknown ? "the new table is virtual, so its writes since the switch "
+                              "cannot be known,"
+                            : "the new table took writes since the switch"));
   }
   drop_job_triggers(context.database, job);
   if (job.mode == AliasMode::rename) {

@@ -1,0 +1,409 @@
+"""reindex: the real binary on real SQLite files. Refusals (65), the gh-ost-style scenarios
+(renamed, reordered, added and retyped columns, compound and text keys, key gaps, an empty
+source, a unique index the data violates, an FTS5 destination behind a view), verify's exit 1,
+rollback, cleanup, abort, status and the lock timeout (75)."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import unittest
+
+from sluice_cli import ToolTestCase
+
+
+class ReindexCase(ToolTestCase):
+    tool = "reindex"
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.path("app.db")
+
+    def sql(self, script, *params):
+        """Runs SQL as the application would (its own connection) and returns the rows."""
+        connection = sqlite3.connect(self.db, isolation_level=None)
+        try:
+            if params:
+                return connection.execute(script, params).fetchall()
+            rows = []
+            for statement in filter(str.strip, script.split(";\n")):
+                rows = connection.execute(statement).fetchall()
+            return rows
+        finally:
+            connection.close()
+
+    def make_users(self, rows=50, wal=True):
+        self.sql(("PRAGMA journal_mode=WAL;\n" if wal else "") +
+                 "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT)")
+        connection = sqlite3.connect(self.db)
+        connection.executemany("INSERT INTO users VALUES (?, ?, ?)",
+                               [(i, f"User{i}@Example.com", f"name {i}") for i in range(1, rows + 1)])
+        connection.commit()
+        connection.close()
+
+    def reindex(self, *args):
+        return self.run_tool(*args[:1], "--db", self.db, *args[1:])
+
+    def ddl(self, text):
+        return self.write("v2.sql", text)
+
+    def status(self, job="users"):
+        result = self.reindex("status", "--job", job)
+        self.assertStatus(result, 0)
+        return json.loads(result.out)
+
+
+class CommandLine(ReindexCase):
+    def test_help_and_bad_flag(self):
+        self.assertStatus(self.run_tool("--help"), 0)
+        self.assertIn("backfill", self.run_tool("--help").out)
+        self.assertError(self.run_tool("start", "--no-such-flag"), 2)
+
+    def test_missing_database_is_66(self):
+        result = self.run_tool("status", "--db", self.path("nope.db"))
+        self.assertError(result, 66, "nope.db")
+        self.assertFalse(os.path.exists(self.path("nope.db")))
+
+    def test_start_needs_a_ddl_or_like(self):
+        self.make_users()
+        self.assertError(self.reindex("start", "--table", "users"), 2, "--dest-ddl")
+
+    def test_job_names_are_checked(self):
+        self.make_users()
+        self.assertError(self.reindex("status", "--job", "bad name"), 2, "--job")
+
+
+class Refusals(ReindexCase):
+    """Each refusal is 65 with the reason, and leaves the file as it was."""
+
+    def assertRefused(self, result, *fragments):
+        self.assertError(result, 65, *fragments)
+        names = {row[0] for row in self.sql("SELECT name FROM sqlite_schema")}
+        self.assertFalse(any(name.endswith("__v2") for name in names), names)
+        self.assertFalse(any(name.startswith("_reindex_users") for name in names), names)
+
+    def test_missing_table(self):
+        self.make_users()
+        self.assertRefused(self.reindex("start", "--table", "nope", "--like"), "no table 'nope'")
+
+    def test_implicit_rowid_table(self):
+        self.sql("CREATE TABLE logs (line TEXT)")
+        self.assertRefused(self.reindex("start", "--table", "logs", "--like"), "no declared key",
+                           "VACUUM")
+
+    def test_key_that_may_be_null(self):
+        self.sql("CREATE TABLE tags (name TEXT PRIMARY KEY, n INTEGER)")
+        self.assertRefused(self.reindex("start", "--table", "tags", "--like"), "may hold NULL")
+
+    def test_key_that_is_not_unique(self):
+        self.make_users()
+        self.assertRefused(self.reindex("start", "--table", "users", "--like", "--key", "email"),
+                           "not the primary key or a unique index")
+
+    def test_referenced_by_a_foreign_key_unless_allowed(self):
+        self.make_users()
+        self.sql("CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id))")
+        self.assertRefused(self.reindex("start", "--table", "users", "--like"), "orders", "--allow-fk")
+        self.assertStatus(self.reindex("start", "--table", "users", "--like", "--allow-fk"), 0)
+
+    def test_source_with_its_own_triggers(self):
+        self.make_users()
+        self.sql("CREATE TABLE audit (x)")
+        self.sql("CREATE TRIGGER users_audit AFTER INSERT ON users BEGIN INSERT INTO audit VALUES (1); END")
+        self.assertRefused(self.reindex("start", "--table", "users", "--like"), "users_audit")
+
+    def test_projection_reading_another_table(self):
+        self.make_users()
+        self.sql("CREATE TABLE other (x)")
+        self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",
+                                        "id, email, (SELECT max(x) FROM other) AS name"),
+                           "reads table 'other'")
+
+    def test_projection_with_a_subquery_on_itself(self):
+        self.make_users()
+        self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",
+                                        "id, email, (SELECT count(*) FROM users) AS name"),
+                           "subquery")
+
+    def test_non_deterministic_projection(self):
+        self.make_users()
+        self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",
+                                        "id, email, random() AS name"), "random()")
+        self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",
+                                        "id, email, datetime('now') AS name"), "'now'")
+
+    def test_projection_that_drops_or_computes_the_key(self):
+        self.make_users()
+        self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",
+                                        "id + 0 AS id, email, name"), "key column 'id'")
+
+    def test_destination_without_a_unique_key(self):
+        self.make_users()
+        self.ddl("CREATE TABLE {name} (id INTEGER, email TEXT, name TEXT)")
+        self.assertRefused(self.reindex("start", "--table", "users", "--dest-ddl", self.path("v2.sql")),
+                           "no unique key")
+
+    def test_destination_missing_a_projected_column(self):
+        self.make_users()
+        self.ddl("CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT)")
+        self.assertRefused(self.reindex("start", "--table", "users", "--dest-ddl", self.path("v2.sql")),
+                           "column 'name'")
+
+    def test_broken_ddl(self):
+        self.make_users()
+        self.ddl("CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT, name TEXT")
+        self.assertRefused(self.reindex("start", "--table", "users", "--dest-ddl", self.path("v2.sql")),
+                           "DDL failed")
+
+    def test_a_second_job_on_the_same_table(self):
+        self.make_users()
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        result = self.reindex("start", "--table", "users", "--like", "--job", "again")
+        self.assertError(result, 65, "already has a reindex job running")
+
+
+class Scenarios(ReindexCase):
+    def run_job(self, *start_args, job="users"):
+        result = self.reindex("run", "--job", job, *start_args)
+        self.assertStatus(result, 0)
+        return [json.loads(line) for line in result.out.splitlines()]
+
+    def test_like_rebuilds_table_and_indexes_and_views_follow_the_alias(self):
+        self.make_users(rows=120)
+        self.sql("CREATE UNIQUE INDEX users_email ON users (email);\n"
+                 "CREATE VIEW named AS SELECT id, name FROM users")
+        lines = self.run_job("--table", "users", "--like", "--batch", "7")
+        self.assertEqual(lines[0]["ok"], True)
+        self.assertEqual(lines[-1]["phase"], "switched")
+        self.assertEqual(self.sql("SELECT count(*) FROM users")[0][0], 120)
+        indexes = {row[0] for row in self.sql("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'users'")}
+        self.assertEqual(indexes, {"users_email__v2"})
+        self.assertEqual(self.sql("SELECT count(*) FROM named")[0][0], 120)
+        # The view reads the new table: a row written now shows through it.
+        self.sql("INSERT INTO users VALUES (500, 'x@y', 'new')")
+        self.assertEqual(self.sql("SELECT name FROM named WHERE id = 500"), [("new",)])
+        self.assertEqual(self.sql("SELECT count(*) FROM users__v1")[0][0], 120)
+
+    def test_renamed_reordered_added_and_retyped_columns(self):
+        self.sql("CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT, price TEXT NOT NULL)")
+        self.sql("INSERT INTO items VALUES (1, 'a', '10'), (2, 'b', '20.5'), (3, 'c', '7')")
+        self.ddl("CREATE TABLE {name} (price REAL NOT NULL, title TEXT, item_id INTEGER PRIMARY KEY, "
+                 "currency TEXT NOT NULL DEFAULT 'EUR')")
+        self.run_job("--table", "items", "--dest-ddl", self.path("v2.sql"), "--select",
+                     "price, label AS title, id AS item_id", job="items")
+        rows = self.sql("SELECT item_id, title, price, typeof(price), currency FROM items ORDER BY item_id")
+        self.assertEqual(rows, [(1, "a", 10.0, "real", "EUR"), (2, "b", 20.5, "real", "EUR"),
+                                (3, "c", 7.0, "real", "EUR")])
+
+    def test_compound_text_keys_and_huge_gaps(self):
+        self.sql("CREATE TABLE prices (sku TEXT NOT NULL, country TEXT NOT NULL, amount INTEGER, "
+                 "PRIMARY KEY (sku, country)) WITHOUT ROWID")
+        rows = [(f"sku-{i:03}", c, i * 10) for i in range(40) for c in ("DE", "FR", "IN")]
+        connection = sqlite3.connect(self.db)
+        connection.executemany("INSERT INTO prices VALUES (?, ?, ?)", rows)
+        connection.commit()
+        connection.close()
+        self.run_job("--table", "prices", "--like", "--batch", "11", job="prices")
+        self.assertEqual(self.sql("SELECT sku, country, amount FROM prices ORDER BY sku, country"),
+                         sorted(rows))
+        self.sql("CREATE TABLE sparse (id INTEGER PRIMARY KEY, v TEXT)")
+        ids = [-(2**62), -5, 0, 1, 2**40, 2**62]
+        self.sql("INSERT INTO sparse VALUES " + ", ".join(f"({i}, 'v{i}')" for i in ids))
+        self.run_job("--table", "sparse", "--like", "--batch", "2", job="sparse")
+        self.assertEqual([row[0] for row in self.sql("SELECT id FROM sparse ORDER BY id")], ids)
+
+    def test_empty_source(self):
+        self.sql("CREATE TABLE empty (id INTEGER PRIMARY KEY, v TEXT)")
+        lines = self.run_job("--table", "empty", "--like", job="empty")
+        self.assertEqual(lines[0]["rows"], 0)
+        self.assertEqual(self.sql("SELECT count(*) FROM empty")[0][0], 0)
+
+    def test_unique_index_the_data_violates_stops_backfill_until_fixed(self):
+        self.make_users(rows=30)
+        self.sql("UPDATE users SET email = 'dup@example.com' WHERE id IN (7, 19)")
+        self.ddl("CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT);\n"
+                 "CREATE UNIQUE INDEX users_email_v2 ON {name} (email)")
+        self.assertStatus(self.reindex("start", "--table", "users", "--dest-ddl", self.path("v2.sql")), 0)
+        result = self.reindex("backfill", "--job", "users", "--batch", "5")
+        self.assertError(result, 65, '{"id":19}', "UNIQUE constraint failed")
+        self.assertEqual(self.status()["checkpoint"], {"id": 15})  # batches before it are kept
+        self.sql("UPDATE users SET email = 'other@example.com' WHERE id = 19")
+        self.assertStatus(self.reindex("backfill", "--job", "users", "--batch", "5"), 0)
+        self.assertStatus(self.reindex("verify", "--job", "users"), 0)
+        self.assertStatus(self.reindex("switch", "--job", "users"), 0)
+        self.assertEqual(self.sql("SELECT email FROM users WHERE id = 19"), [("other@example.com",)])
+
+    def test_fts5_destination_with_a_new_tokenizer_behind_a_view(self):
+        self.sql("CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL)")
+        self.sql("INSERT INTO docs VALUES (1, 'Running shoes', 'runners run daily'), "
+                 "(2, 'Cooking', 'recipes for pasta'), (3, 'Marathon', 'a long run')")
+        self.ddl("CREATE VIRTUAL TABLE {name} USING fts5(title, body, tokenize = 'porter')")
+        lines = self.run_job("--table", "docs", "--dest-ddl", self.path("v2.sql"), "--select",
+                             "id AS rowid, title, body", "--alias-mode", "view", "--alias",
+                             "search", job="docs")
+        self.assertEqual(lines[-1]["phase"], "switched")
+        # porter stems "running" and "runners" to "run": the new tokenizer is in use.
+        rows = self.sql("SELECT rowid, title FROM search WHERE search MATCH 'running' ORDER BY rowid")
+        self.assertEqual(rows, [(1, "Running shoes"), (3, "Marathon")])
+        self.sql("INSERT INTO docs VALUES (4, 'Trail', 'ran far')")  # old table: no longer synced
+        self.sql("INSERT INTO docs__v2 (rowid, title, body) VALUES (5, 'Sprint', 'runs fast')")
+        self.assertEqual(self.sql("SELECT rowid FROM search WHERE search MATCH 'run' ORDER BY rowid"),
+                         [(1,), (3,), (5,)])
+        # No trigger can watch a virtual table: rollback cannot know about row 5 and asks.
+        self.assertError(self.reindex("rollback", "--job", "docs"), 65, "virtual", "--force")
+        self.assertStatus(self.reindex("rollback", "--job", "docs", "--force"), 0)
+        self.assertEqual(self.sql("SELECT count(*) FROM search")[0][0], 4)
+        self.assertEqual(self.status("docs")["phase"], "backfilling")
+
+    def test_view_mode_keeps_an_existing_view_and_rollback_restores_it(self):
+        self.make_users(rows=10)
+        self.sql("CREATE VIEW people AS SELECT id, name FROM users WHERE id > 2")
+        self.ddl("CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT)")
+        self.run_job("--table", "users", "--dest-ddl", self.path("v2.sql"), "--alias-mode", "view",
+                     "--alias", "people")
+        self.assertEqual(self.sql("SELECT count(*) FROM people")[0][0], 10)
+        self.assertStatus(self.reindex("rollback", "--job", "users"), 0)
+        self.assertEqual(self.sql("SELECT sql FROM sqlite_schema WHERE name = 'people'"),
+                         [("CREATE VIEW people AS SELECT id, name FROM users WHERE id > 2",)])
+        self.assertEqual(self.sql("SELECT count(*) FROM people")[0][0], 8)
+
+    def test_verify_reports_missing_extra_and_different_rows(self):
+        self.make_users(rows=20)
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        self.assertStatus(self.reindex("backfill", "--job", "users"), 0)
+        # Tamper with the copy behind reindex's back (drop its triggers first).
+        self.sql("DROP TRIGGER _reindex_users_insert;\nDROP TRIGGER _reindex_users_update;\n"
+                 "DROP TRIGGER _reindex_users_delete;\n"
+                 "DELETE FROM users__v2 WHERE id = 3;\n"
+                 "UPDATE users__v2 SET name = 'tampered' WHERE id = 5;\n"
+                 "INSERT INTO users__v2 VALUES (99, 'ghost@x', 'ghost')")
+        result = self.reindex("verify", "--job", "users")
+        self.assertError(result, 1, "differs")
+        report = json.loads(result.out)
+        self.assertEqual(report["ok"], False)
+        self.assertEqual((report["expected_rows"], report["rows"]), (20, 20))
+        problems = {json.dumps(d["key"]): d["problem"] for d in report["differences"]}
+        self.assertEqual(problems, {'{"id": 3}': "missing", '{"id": 5}': "different",
+                                    '{"id": 99}': "extra"})
+        self.assertError(self.reindex("switch", "--job", "users", "--lock-timeout", "1s")
+                         if False else self.reindex("run", "--job", "users"), 1, "differs")
+        self.assertEqual(self.status()["phase"], "backfilled")
+
+    def test_verify_counts_a_value_that_differs_only_in_type(self):
+        self.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+        self.sql("INSERT INTO t VALUES (1, 5), (2, 'x')")
+        self.assertStatus(self.reindex("start", "--table", "t", "--like"), 0)
+        self.assertStatus(self.reindex("backfill", "--job", "t"), 0)
+        self.sql("DROP TRIGGER _reindex_t_update;\nUPDATE t__v2 SET v = 5.0 WHERE id = 1")
+        result = self.reindex("verify", "--job", "t")
+        self.assertStatus(result, 1)
+
+    def test_rollback_without_reverse_refuses_to_lose_writes_unless_forced(self):
+        self.make_users(rows=10)
+        self.run_job("--table", "users", "--like")
+        self.assertStatus(self.reindex("rollback", "--job", "users"), 0)  # no writes yet
+        self.assertEqual(self.status()["phase"], "backfilled")
+        self.assertStatus(self.reindex("switch", "--job", "users"), 0)
+        self.sql("UPDATE users SET name = 'after switch' WHERE id = 1")
+        self.assertTrue(self.status()["writes_after_switch"])
+        self.assertError(self.reindex("rollback", "--job", "users"), 65, "--force")
+        self.assertStatus(self.reindex("rollback", "--job", "users", "--force"), 0)
+        state = self.status()
+        self.assertEqual((state["phase"], state["rows_copied"]), ("backfilling", 0))
+        self.assertEqual(self.sql("SELECT name FROM users WHERE id = 1"), [("name 1",)])
+        self.assertEqual(self.sql("SELECT count(*) FROM users__v2")[0][0], 0)
+        self.run_job()
+        self.assertEqual(self.sql("SELECT count(*) FROM users")[0][0], 10)
+
+    def test_reverse_select_keeps_the_old_table_in_step(self):
+        self.make_users(rows=10)
+        self.ddl("CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT NOT NULL, "
+                 "email_norm TEXT NOT NULL, name TEXT)")
+        self.run_job("--table", "users", "--dest-ddl", self.path("v2.sql"), "--select",
+                     "id, email, lower(email) AS email_norm, name", "--reverse-select",
+                     "id, email, name")
+        self.sql("INSERT INTO users VALUES (11, 'New@X', 'new@x', 'eleven');\n"
+                 "DELETE FROM users WHERE id = 2;\nUPDATE users SET id = 20 WHERE id = 3")
+        self.assertEqual(self.sql("SELECT id, email FROM users__v1 WHERE id IN (2, 3, 11, 20) ORDER BY id"),
+                         [(11, "New@X"), (20, "User3@Example.com")])
+        self.assertStatus(self.reindex("verify", "--job", "users"), 0)
+        self.assertStatus(self.reindex("rollback", "--job", "users"), 0)
+        self.assertEqual(self.sql("SELECT count(*) FROM users")[0][0], 10)
+        self.assertEqual(self.sql("PRAGMA table_info(users)")[2][1], "name")
+
+    def test_cleanup_abort_and_status(self):
+        self.make_users(rows=5)
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        self.assertError(self.reindex("cleanup", "--job", "users"), 65, "backfilling")
+        self.assertStatus(self.reindex("abort", "--job", "users"), 0)
+        self.assertStatus(self.reindex("abort", "--job", "users"), 0)  # idempotent
+        self.assertEqual(self.status()["phase"], "aborted")
+        names = {row[0] for row in self.sql("SELECT name FROM sqlite_schema")}
+        self.assertNotIn("users__v2", names)
+        self.assertFalse(any(name.startswith("_reindex_users") for name in names))
+        self.run_job("--table", "users", "--like")
+        self.assertError(self.reindex("abort", "--job", "users"), 65, "roll it back first")
+        self.assertStatus(self.reindex("cleanup", "--job", "users", "--drop-old"), 0)
+        names = {row[0] for row in self.sql("SELECT name FROM sqlite_schema")}
+        self.assertNotIn("users__v1", names)
+        self.assertFalse(any(name.startswith("_reindex_users") for name in names))
+        self.assertEqual(self.status()["phase"], "done")
+        listed = self.reindex("status")
+        self.assertEqual([json.loads(line)["job"] for line in listed.out.splitlines()], ["users"])
+
+    def test_job_is_found_when_only_one_is_in_progress(self):
+        self.make_users(rows=5)
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        self.assertStatus(self.reindex("backfill"), 0)
+        self.assertEqual(self.status()["phase"], "backfilled")
+
+    def test_rollback_journal_file_is_left_in_its_mode(self):
+        self.make_users(rows=5, wal=False)
+        self.run_job("--table", "users", "--like")
+        self.assertEqual(self.sql("PRAGMA journal_mode"), [("delete",)])
+
+
+class Throttling(ReindexCase):
+    def test_max_runtime_ends_with_75_and_backfill_goes_on_later(self):
+        self.make_users(rows=200)
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        self.write("pause", "")
+        result = self.reindex("backfill", "--job", "users", "--pause-file", self.path("pause"),
+                              "--max-runtime", "300ms")
+        self.assertStatus(result, 75)
+        self.assertIn("--max-runtime", result.err)
+        self.assertEqual(self.status()["rows_copied"], 0)
+        os.remove(self.path("pause"))
+        result = self.reindex("backfill", "--job", "users", "--batch", "50", "--report")
+        self.assertStatus(result, 0)
+        last = json.loads(result.out.splitlines()[-1])
+        self.assertEqual((last["phase"], last["rows_scanned"], last["rows_total"], last["rows_copied"]),
+                         ("backfilled", 200, 200, 200))
+
+    def test_switch_waits_for_the_lock_then_exits_75(self):
+        self.make_users(rows=5)
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        self.assertStatus(self.reindex("backfill", "--job", "users"), 0)
+        holder = self.start_tool(tool=None) if False else subprocess.Popen(
+            [sys.executable, "-c",
+             "import sqlite3, sys, time\n"
+             f"c = sqlite3.connect({self.db!r}, isolation_level=None)\n"
+             "c.execute('BEGIN IMMEDIATE')\n"
+             "open(sys.argv[1], 'w').close()\n"
+             "time.sleep(30)\n", self.path("locked")])
+        self.children.append(holder)
+        self.wait_for_file("locked")
+        began = time.monotonic()
+        result = self.reindex("switch", "--job", "users", "--lock-timeout", "300ms")
+        self.assertError(result, 75, "busy")
+        self.assertLess(time.monotonic() - began, 10)
+        holder.kill()
+        holder.wait()
+        self.assertEqual(self.status()["phase"], "backfilled")
+        self.assertStatus(self.reindex("switch", "--job", "users"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
