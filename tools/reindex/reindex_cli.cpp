@@ -197,12 +197,14 @@ int dispatch(CLI::App& app, Settings& settings) {
   if (name == "backfill") return backfill(context, settings.backfill);
   if (name == "verify") return verify(context);
   if (name == "status") return status(context);
-  if (name == "cleanup") return cleanup(context, settings.drop_old);
-  if (name == "abort") return abort_job(context);
   if (name == "run") return run(context, settings.start, settings.backfill, lock_timeout);
+  // The commands that move the job print it as it now is.
+  if (name == "cleanup") cleanup(context, settings.drop_old);
+  if (name == "abort") abort_job(context);
   database.set_busy_timeout(lock_timeout);
-  if (name == "switch") return switch_alias(context);
-  return rollback(context, settings.force);
+  if (name == "switch") switch_alias(context);
+  if (name == "rollback") rollback(context, settings.force);
+  return status(context);
 }
 
 }  // namespace

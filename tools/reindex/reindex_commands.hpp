@@ -59,10 +59,11 @@ int backfill(Context& context, const BackfillOptions& options);
 // 0 when V2 holds exactly the projection of V1 (after switch with reverse triggers: V1 the
 // reverse projection of V2), 1 otherwise; prints the report.
 int verify(Context& context);
-int switch_alias(Context& context);
-int rollback(Context& context, bool force);
-int cleanup(Context& context, bool drop_old);
-int abort_job(Context& context);
+// These four succeed or throw; each is a no-op when the job is already where it would take it.
+void switch_alias(Context& context);
+void rollback(Context& context, bool force);
+void cleanup(Context& context, bool drop_old);
+void abort_job(Context& context);
 int status(Context& context);
 // start (unless the job exists), backfill, verify, switch, resuming at the recorded phase.
 // The switch waits at most `lock_timeout` for the write lock.

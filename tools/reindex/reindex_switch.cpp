@@ -86,11 +86,11 @@ void expect_phase(const Job& job, Phase wanted, std::string_view action) {
 
 }  // namespace
 
-int switch_alias(Context& context) {
+void switch_alias(Context& context) {
   RenameSession session(context.database);
   db::WriteTransaction transaction(context.database);
   Job job = context.store.load(context.job);
-  if (job.phase == Phase::switched) return exit_code::success;  // a re-run after a kill
+  if (job.phase == Phase::switched) return;  // a re-run after a kill
   expect_phase(job, Phase::backfilled, "switch");
   drop_job_triggers(context.database, job);
   if (job.mode == AliasMode::rename) {
@@ -104,10 +104,9 @@ int switch_alias(Context& context) {
   watch_new_table(context.database, job);
   context.store.save(job, context.clock.now());
   transaction.commit();
-  return exit_code::success;
 }
 
-int rollback(Context& context, bool force) {
+void rollback(Context& context, bool force) {
   RenameSession session(context.database);
   db::WriteTransaction transaction(context.database);
   Job job = context.store.load(context.job);
@@ -142,13 +141,12 @@ int rollback(Context& context, bool force) {
   create_sync_triggers(context.database, job, forward_sync(job));
   context.store.save(job, context.clock.now());
   transaction.commit();
-  return exit_code::success;
 }
 
-int cleanup(Context& context, bool drop_old) {
+void cleanup(Context& context, bool drop_old) {
   db::WriteTransaction transaction(context.database);
   Job job = context.store.load(context.job);
-  if (job.phase == Phase::done && !drop_old) return exit_code::success;
+  if (job.phase == Phase::done && !drop_old) return;
   if (job.phase != Phase::done) expect_phase(job, Phase::switched, "cleanup");
   drop_job_triggers(context.database, job);
   if (drop_old) {
@@ -157,13 +155,12 @@ int cleanup(Context& context, bool drop_old) {
   job.phase = Phase::done;
   context.store.save(job, context.clock.now());
   transaction.commit();
-  return exit_code::success;
 }
 
-int abort_job(Context& context) {
+void abort_job(Context& context) {
   db::WriteTransaction transaction(context.database);
   Job job = context.store.load(context.job);
-  if (job.phase == Phase::aborted) return exit_code::success;
+  if (job.phase == Phase::aborted) return;
   if (job.phase == Phase::switched || job.phase == Phase::done) {
     refuse(fmt::format("job '{}' is {}: roll it back first (reindex rollback)", job.name,
                        phase_name(job.phase)));
@@ -173,7 +170,6 @@ int abort_job(Context& context) {
   job.phase = Phase::aborted;
   context.store.save(job, context.clock.now());
   transaction.commit();
-  return exit_code::success;
 }
 
 }  // namespace sluice::reindex
