@@ -110,10 +110,23 @@ std::int64_t count_rows(db::Database& database, const std::string& table) {
   return query.step() ? query->integer(0) : 0;
 }
 
+// An application's busy handler polls: SQLite's default sleeps 1, 2, 5, 10, 15, 20, 25, 25 ms
+// between tries, so a lock taken again right after each commit would starve it. Backfill
+// holds the write lock in slices of at most lock_slice (consecutive batches) and then leaves
+// it free for --lock-pause (default 30 ms, longer than those sleeps), so that a waiting writer
+// gets in within about lock_slice + 25 ms.
+constexpr auto lock_slice = std::chrono::milliseconds(50);
+
+void sleep_or_stop(Duration duration) {
+  if (!sleep_unless_interrupted(duration)) throw_if_interrupted();
+}
+
 struct Pacer {
   const BackfillOptions& options;
   SteadyClock::time_point started = SteadyClock::now();
   SteadyClock::time_point last_report{};
+  SteadyClock::time_point batch_began{};
+  Duration held{};  // lock time since the last pause
 
   [[nodiscard]] double seconds() const {
     return std::chrono::duration<double>(SteadyClock::now() - started).count();
@@ -121,17 +134,26 @@ struct Pacer {
   [[nodiscard]] bool out_of_time() const {
     return options.max_runtime && SteadyClock::now() - started >= *options.max_runtime;
   }
-  // Sleeps while the pause file exists and while the copy runs ahead of --max-rows-per-sec.
-  void wait(std::int64_t rows_this_run) const {
+  void begin_batch() { batch_began = SteadyClock::now(); }
+  void end_batch() {
+    held += std::chrono::duration_cast<Duration>(SteadyClock::now() - batch_began);
+  }
+
+  // Sleeps: a pause after each lock slice, while the pause file exists, and while the copy
+  // runs ahead of --max-rows-per-sec.
+  void wait(std::int64_t rows_this_run) {
+    if (held >= lock_slice && options.lock_pause.count() > 0) {
+      sleep_or_stop(options.lock_pause);
+      held = {};
+    }
     while (!options.pause_file.empty() && ::access(options.pause_file.c_str(), F_OK) == 0 &&
            !out_of_time()) {
-      if (!sleep_unless_interrupted(std::chrono::milliseconds(100))) throw_if_interrupted();
+      sleep_or_stop(std::chrono::milliseconds(100));
     }
     if (options.max_rows_per_second <= 0) return;
     double ahead = static_cast<double>(rows_this_run) / options.max_rows_per_second - seconds();
-    if (ahead > 0 && !sleep_unless_interrupted(std::chrono::duration_cast<Duration>(
-                         std::chrono::duration<double>(ahead)))) {
-      throw_if_interrupted();
+    if (ahead > 0) {
+      sleep_or_stop(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(ahead)));
     }
   }
 };
@@ -177,6 +199,7 @@ int backfill(Context& context, const BackfillOptions& options) {
                       job.name, scanned));
       return exit_code::temporary;
     }
+    pacer.begin_batch();
     db::WriteTransaction transaction(context.database);
     job = context.store.load(context.job);
     if (job.phase != Phase::backfilling) break;
@@ -197,6 +220,7 @@ int backfill(Context& context, const BackfillOptions& options) {
     context.store.save_progress(job, context.clock.now());
     if (options.before_commit) options.before_commit();
     transaction.commit();
+    pacer.end_batch();
     if (options.after_commit) options.after_commit();
     progress.update_rows(static_cast<std::uint64_t>(scanned), static_cast<std::uint64_t>(total));
     bool due = SteadyClock::now() - pacer.last_report >= std::chrono::seconds(1);

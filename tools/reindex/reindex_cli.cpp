@@ -27,6 +27,7 @@ struct Settings {
   std::string alias_mode = "rename";
   BackfillOptions backfill;
   std::string max_runtime;
+  std::string lock_pause = "30ms";
   bool force = false;
   bool drop_old = false;
 };
@@ -90,6 +91,11 @@ void add_backfill_options(CLI::App& command, Settings& settings) {
       .add_option("--max-runtime", settings.max_runtime,
                   "Stop after this long with exit 75 (run again to go on)")
       ->type_name("DURATION");
+  command.add_option("--lock-pause", settings.lock_pause,
+                     "After each 50ms holding the write lock, leave it free this long so "
+                     "that waiting writers get in (0: never)")
+      ->type_name("DURATION")
+      ->capture_default_str();
   command.add_flag("--report", settings.backfill.report,
                    "Print progress as JSON Lines on stdout (once a second and at the end)");
   cli::add_progress_option(command, settings.backfill.progress);
@@ -181,6 +187,7 @@ int dispatch(CLI::App& app, Settings& settings) {
     settings.backfill.max_runtime = cli::duration_option("--max-runtime", settings.max_runtime);
   }
   Duration lock_timeout = cli::duration_option("--lock-timeout", settings.lock_timeout);
+  settings.backfill.lock_pause = cli::duration_option("--lock-pause", settings.lock_pause);
   bool starting = name == "start" || (name == "run" && !settings.start.table.empty());
   if (name == "start" || name == "run") finish_start_options(settings, starting);
   db::Database database(settings.db_path, open_options(settings, bulk));

@@ -35,6 +35,8 @@ struct BackfillOptions {
   double max_rows_per_second = 0;  // 0: unthrottled
   std::string pause_file;
   std::optional<Duration> max_runtime;
+  // After each 50 ms of holding the write lock, leave it free this long (0: never).
+  Duration lock_pause = std::chrono::milliseconds(30);
   ProgressMode progress = ProgressMode::automatic;
   bool report = false;  // JSONL progress records on stdout
   // Called inside each batch's transaction after its copy (an exception there is a crash
