@@ -104,10 +104,29 @@ int copy_range(db::Database& database, const Sync& sync, const Key& after, const
       fmt::format("job '{}': a batch broke a constraint of the new table '{}'", job.name, sync.to));
 }
 
-std::int64_t count_rows(db::Database& database, const std::string& table) {
+// Where a (resumed) copy stands: source rows in all, and at or before the checkpoint.
+struct Position {
+  std::int64_t total = 0;
+  std::int64_t done = 0;
+};
+
+Position position(db::Database& database, const Job& job) {
   db::ReadTransaction read(database);
-  auto query = database.query("SELECT count(*) FROM " + db::quote_identifier(table));
-  return query.step() ? query->integer(0) : 0;
+  const Sync sync = forward_sync(job);
+  const std::string table = db::quote_identifier(sync.from);
+  Position counted;
+  auto total = database.query("SELECT count(*) FROM " + table);
+  if (total.step()) counted.total = total->integer(0);
+  if (job.checkpoint.empty()) return counted;
+  auto& statement =
+      database.statement(fmt::format("SELECT count(*) FROM {} WHERE {} <= {}", table,
+                                     key_tuple(sync), parameters(1, job.checkpoint.size())));
+  db::Query done(statement);
+  for (std::size_t index = 0; index < job.checkpoint.size(); ++index) {
+    statement.bind(static_cast<int>(index + 1), job.checkpoint[index]);
+  }
+  if (done.step()) counted.done = statement.integer(0);
+  return counted;
 }
 
 // An application's busy handler polls: SQLite's default sleeps 1, 2, 5, 10, 15, 20, 25, 25 ms
@@ -158,20 +177,45 @@ struct Pacer {
   }
 };
 
-void report(Context& context, const Job& job, std::int64_t scanned, std::int64_t total,
-            double seconds) {
-  double rate = seconds > 0 ? static_cast<double>(scanned) / seconds : 0;
-  double eta = rate > 0 && total > scanned ? static_cast<double>(total - scanned) / rate : 0;
+// `done` of `total` rows, this run copying at `rate` rows a second.
+void report(Context& context, const Job& job, std::int64_t done, std::int64_t total, double rate) {
+  double eta = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
   context.out.write_line(to_json(JsonValue::object({
       {"job", JsonValue::string(job.name)},
       {"phase", JsonValue::string(std::string(phase_name(job.phase)))},
-      {"rows_scanned", JsonValue::integer(scanned)},
+      {"rows_scanned", JsonValue::integer(done)},
       {"rows_total", JsonValue::integer(total)},
       {"rows_copied", JsonValue::integer(job.rows_copied)},
       {"rows_per_second", JsonValue::integer(static_cast<long long>(rate))},
       {"eta_seconds", JsonValue::integer(static_cast<long long>(eta))},
   })));
   context.out.flush();
+}
+
+// One batch in one write transaction, committed with the job's progress. Returns whether rows
+// remain after it.
+bool copy_batch(Context& context, const BackfillOptions& options, Job& job, Progress& progress) {
+  db::WriteTransaction transaction(context.database);
+  job = context.store.load(context.job);
+  if (job.phase != Phase::backfilling) return false;
+  const Sync sync = forward_sync(job);
+  auto end = batch_end(context.database, sync, job.checkpoint, options.batch);
+  try {
+    job.rows_copied += copy_range(context.database, sync, job.checkpoint, end.value_or(Key{}));
+  } catch (const db::ConstraintViolation&) {
+    transaction.rollback();
+    progress.finish();
+    report_violation(context, job, sync, job.checkpoint, options.batch);
+  }
+  if (end) {
+    job.checkpoint = *end;
+  } else {
+    job.phase = Phase::backfilled;
+  }
+  context.store.save_progress(job, context.clock.now());
+  if (options.before_commit) options.before_commit();
+  transaction.commit();
+  return end.has_value();
 }
 
 }  // namespace
@@ -184,10 +228,10 @@ int backfill(Context& context, const BackfillOptions& options) {
     }
     return exit_code::success;
   }
-  const std::int64_t total = count_rows(context.database, v1_table(job));
+  const Position start = position(context.database, job);
   Pacer pacer{options};
   Progress progress(options.progress, "backfill " + job.name, 0);
-  std::int64_t scanned = 0;
+  std::int64_t scanned = 0;  // by this run
   while (job.phase == Phase::backfilling) {
     throw_if_interrupted();
     pacer.wait(scanned);
@@ -200,32 +244,17 @@ int backfill(Context& context, const BackfillOptions& options) {
       return exit_code::temporary;
     }
     pacer.begin_batch();
-    db::WriteTransaction transaction(context.database);
-    job = context.store.load(context.job);
-    if (job.phase != Phase::backfilling) break;
-    const Sync sync = forward_sync(job);
-    auto end = batch_end(context.database, sync, job.checkpoint, options.batch);
-    try {
-      job.rows_copied += copy_range(context.database, sync, job.checkpoint, end.value_or(Key{}));
-    } catch (const db::ConstraintViolation&) {
-      transaction.rollback();
-      progress.finish();
-      report_violation(context, job, sync, job.checkpoint, options.batch);
-    }
-    scanned = end ? scanned + options.batch : total;
-    if (end)
-      job.checkpoint = *end;
-    else
-      job.phase = Phase::backfilled;
-    context.store.save_progress(job, context.clock.now());
-    if (options.before_commit) options.before_commit();
-    transaction.commit();
+    bool more = copy_batch(context, options, job, progress);
     pacer.end_batch();
     if (options.after_commit) options.after_commit();
-    progress.update_rows(static_cast<std::uint64_t>(scanned), static_cast<std::uint64_t>(total));
+    scanned = more ? scanned + options.batch : start.total - start.done;
+    const std::int64_t done = std::min(start.done + scanned, start.total);
+    progress.update_rows(static_cast<std::uint64_t>(done), static_cast<std::uint64_t>(start.total));
     bool due = SteadyClock::now() - pacer.last_report >= std::chrono::seconds(1);
-    if (options.report && (due || job.phase != Phase::backfilling)) {
-      report(context, job, std::min(scanned, total), total, pacer.seconds());
+    if (options.report && (due || !more)) {
+      double seconds = pacer.seconds();
+      report(context, job, done, start.total,
+             seconds > 0 ? static_cast<double>(scanned) / seconds : 0);
       pacer.last_report = SteadyClock::now();
     }
   }

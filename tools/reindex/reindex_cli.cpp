@@ -91,9 +91,10 @@ void add_backfill_options(CLI::App& command, Settings& settings) {
       .add_option("--max-runtime", settings.max_runtime,
                   "Stop after this long with exit 75 (run again to go on)")
       ->type_name("DURATION");
-  command.add_option("--lock-pause", settings.lock_pause,
-                     "After each 50ms holding the write lock, leave it free this long so "
-                     "that waiting writers get in (0: never)")
+  command
+      .add_option("--lock-pause", settings.lock_pause,
+                  "After each 50ms holding the write lock, leave it free this long so "
+                  "that waiting writers get in (0: never)")
       ->type_name("DURATION")
       ->capture_default_str();
   command.add_flag("--report", settings.backfill.report,
