@@ -18,6 +18,16 @@ function(sluice_add_tool name)
      AND SLUICE_SQLITE_ARCHIVE AND SLUICE_CRYPTO_ARCHIVE)
     target_link_options(${name} PRIVATE -static)
   endif()
+  # Shell completions, printed by the tool itself from its CLI11 definitions.
+  set(completions ${PROJECT_BINARY_DIR}/completions)
+  add_custom_command(TARGET ${name} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${completions}/bash ${completions}/zsh ${completions}/fish
+    COMMAND sh -c "\"$1\" --completion bash > \"$2/bash/$3\" && \"$1\" --completion zsh > \"$2/zsh/_$3\" && \"$1\" --completion fish > \"$2/fish/$3.fish\""
+            sh $<TARGET_FILE:${name}> ${completions} ${name}
+    VERBATIM)
+  install(FILES ${completions}/bash/${name} DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+  install(FILES ${completions}/zsh/_${name} DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
+  install(FILES ${completions}/fish/${name}.fish DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
   install(TARGETS ${name} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(FILES ${PROJECT_SOURCE_DIR}/man/${name}.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
   set_property(GLOBAL APPEND PROPERTY SLUICE_TOOLS ${name})

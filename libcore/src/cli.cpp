@@ -1,5 +1,7 @@
 #include "sluice/cli.hpp"
 
+#include "sluice/completion.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,6 +143,11 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
   Action action;
   try {
     action = define(app);
+    if (argc == 3 && std::string_view(argv[1]) == "--completion") {
+      for (auto& definition : postponed_definitions()) definition();
+      std::cout << completion_script(app, argv[2]);
+      return finish_stdout(exit_code::success);
+    }
     std::vector<char*> words = with_default_subcommand(argc, argv, app, default_subcommand);
     plan_postponed_definitions(words);
     app.parse(static_cast<int>(words.size()), words.data());

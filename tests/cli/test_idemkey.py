@@ -234,6 +234,13 @@ class IdemkeyLeases(ToolTestCase):
         with open(self.path("gate"), "w") as gate:
             gate.write("go\n")
 
+    def kill_holder_then_child(self, holder):
+        """A crash of the holder: idemkey dies first, so it never sees its child end (killed
+        the other way round, a holder that wins the race records the child's 137 as done)."""
+        holder.kill()
+        holder.wait()
+        os.kill(int(self.read("child.pid")), 9)
+
     def start_holder(self, *extra):
         holder = self.start_tool("--now", T0, "run", "--key", "L", "--lease", "90s", *extra,
                                  "--", "sh", "-c", self.BLOCKING,
@@ -279,9 +286,7 @@ class IdemkeyLeases(ToolTestCase):
 
     def test_sigkilled_holder_is_stolen_with_attempt_2(self):
         holder = self.start_holder()
-        os.kill(int(self.read("child.pid")), 9)
-        holder.kill()
-        holder.wait()
+        self.kill_holder_then_child(holder)
         still_live = self.run_tool("--now", "2026-03-01T12:01:29Z", "run", "--key", "L", "--",
                                    "sh", "-c", self.BLOCKING)
         self.assertStatus(still_live, 75)
@@ -293,9 +298,7 @@ class IdemkeyLeases(ToolTestCase):
 
     def test_stale_fail_needs_a_release(self):
         holder = self.start_holder()
-        os.kill(int(self.read("child.pid")), 9)
-        holder.kill()
-        holder.wait()
+        self.kill_holder_then_child(holder)
         later = "2026-03-01T13:00:00Z"
         refused = self.run_tool("--now", later, "run", "--key", "L", "--stale", "fail", "--",
                                 "sh", "-c", self.BLOCKING)

@@ -70,8 +70,12 @@ def help_sections(text):
 
 def subcommands_in_help(text):
     """Names listed under 'Subcommands:': the first word of each least-indented line (deeper
-    lines are wrapped descriptions)."""
-    lines = [line for line in help_sections(text).get("Subcommands", []) if line.strip()]
+    lines are wrapped descriptions), up to the blank line before a footer."""
+    lines = []
+    for line in help_sections(text).get("Subcommands", []):
+        if not line.strip():
+            break
+        lines.append(line)
     if not lines:
         return []
     indent = min(len(line) - len(line.lstrip()) for line in lines)

@@ -27,7 +27,8 @@ using Define = std::function<Action(CLI::App&)>;
 // Builds the app, calls `define` to declare options, parses argv and runs the action.
 // Returns the process exit status. With a default_subcommand, a command line whose first word
 // is neither a subcommand nor --help/--help-all/--version is read as if that subcommand came
-// first (`backoff -- CMD` is `backoff run -- CMD`).
+// first (`backoff -- CMD` is `backoff run -- CMD`). `TOOL --completion bash|zsh|fish` prints
+// the shell completion script made from the definitions (see completion.hpp) and exits 0.
 int run_main(int argc, char** argv, std::string_view tool, std::string_view description,
              const Define& define, std::string_view default_subcommand = {});
 
