@@ -17,6 +17,15 @@ using namespace std::chrono;
   throw Error(exit_code::usage, fmt::format("invalid {} '{}'", what, text));
 }
 
+// RFC 3339 has four-digit years: instants outside 0000-01-01 .. 9999-12-31 could be read but
+// not written back, so none is accepted.
+constexpr Instant first_instant{sys_days{year{0} / January / 1}.time_since_epoch()};
+constexpr Instant end_of_instants{sys_days{year{10000} / January / 1}.time_since_epoch()};
+
+bool in_rfc3339_range(Instant instant) {
+  return instant >= first_instant && instant < end_of_instants;
+}
+
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
@@ -133,8 +142,10 @@ Instant parse_epoch_text(std::string_view text) {
     bad("time", text);
   }
   constexpr std::int64_t limit = std::numeric_limits<std::int64_t>::max() / 1'000'000;
-  if (seconds_value > limit || seconds_value < -limit) bad("time", text);
-  return Instant(seconds(seconds_value));
+  if (seconds_value > limit || seconds_value < -limit) bad("time (years 0000 to 9999)", text);
+  Instant instant{seconds(seconds_value)};
+  if (!in_rfc3339_range(instant)) bad("time (years 0000 to 9999)", text);
+  return instant;
 }
 
 // Parses ".123456" at pos into microseconds; at most 6 digits.
@@ -190,6 +201,7 @@ Instant parse_instant(std::string_view text) {
   if (pos != text.size()) bad("time", text);
   Instant local =
       Instant(sys_days(date).time_since_epoch()) + hours(hh) + minutes(mm) + seconds(ss) + fraction;
+  if (!in_rfc3339_range(local - offset)) bad("time (years 0000 to 9999 in UTC)", text);
   return local - offset;
 }
 
@@ -200,10 +212,14 @@ Instant instant_from_epoch_number(std::int64_t number) {
   if (number > limit || number < -limit) {
     throw Error(exit_code::data, fmt::format("epoch time {} is out of range", number));
   }
-  if (number >= millisecond_threshold || number <= -millisecond_threshold) {
-    return Instant(milliseconds(number));
+  Instant instant = number >= millisecond_threshold || number <= -millisecond_threshold
+                        ? Instant(milliseconds(number))
+                        : Instant(seconds(number));
+  if (!in_rfc3339_range(instant)) {
+    throw Error(exit_code::data,
+                fmt::format("epoch time {} is out of range (years 0000 to 9999)", number));
   }
-  return Instant(seconds(number));
+  return instant;
 }
 
 Instant instant_from_field(std::string_view text, bool is_number) {

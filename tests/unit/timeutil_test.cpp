@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 #include "sluice/error.hpp"
 
 namespace sluice {
@@ -73,6 +75,22 @@ TEST(Instant, RejectsImpossibleDatesAndBadSyntax) {
 TEST(Instant, EpochNumberRuleSeparatesSecondsFromMilliseconds) {
   EXPECT_EQ(format_instant(instant_from_epoch_number(1700000000)), "2023-11-14T22:13:20Z");
   EXPECT_EQ(format_instant(instant_from_epoch_number(1700000000123)), "2023-11-14T22:13:20.123Z");
+}
+
+// Found by fuzz/time_fuzz: "@2127236836800" was read as the year 69,379 and printed as a time
+// no RFC 3339 reader (this one included) accepts.
+TEST(Instant, AcceptsOnlyYearsThatRfc3339CanWrite) {
+  EXPECT_EQ(format_instant(parse_instant("@253402300799")), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(format_instant(parse_instant("@-62167219200")), "0000-01-01T00:00:00Z");
+  for (const char* text : {"@253402300800", "@-62167219201", "@2127236836800",
+                           "0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59-00:01"}) {
+    EXPECT_EQ(sluice::testing::exit_status_of([&] { (void)parse_instant(text); }), exit_code::usage)
+        << text;
+  }
+  EXPECT_EQ(format_instant(instant_from_epoch_number(253402300799999)),
+            "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(sluice::testing::exit_status_of([&] { (void)instant_from_epoch_number(253402300800000); }),
+            exit_code::data);
 }
 
 TEST(Date, ParsesAndValidates) {
