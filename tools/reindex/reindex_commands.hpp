@@ -58,8 +58,8 @@ struct Context {
 Job start(Context& context, const StartOptions& options);
 // 0 when the copy is complete, 75 when --max-runtime ended it first.
 int backfill(Context& context, const BackfillOptions& options);
-// 0 when V2 holds exactly the projection of V1 (after switch with reverse triggers: V1 the
-// reverse projection of V2), 1 otherwise; prints the report.
+// Prints the comparison and returns 0 when V2 holds exactly the projection of V1 (after a
+// switch with reverse triggers: V1 the reverse projection of V2); throws Error(1) otherwise.
 int verify(Context& context);
 // These four succeed or throw; each is a no-op when the job is already where it would take it.
 void switch_alias(Context& context);
