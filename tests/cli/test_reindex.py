@@ -353,6 +353,16 @@ class Scenarios(ReindexCase):
         listed = self.reindex("status")
         self.assertEqual([json.loads(line)["job"] for line in listed.out.splitlines()], ["users"])
 
+    def test_run_resumes_a_started_job_without_its_ddl(self):
+        self.make_users(rows=5)
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        self.assertStatus(self.reindex("run", "--table", "users"), 0)
+        self.assertEqual(self.status()["phase"], "switched")
+        self.assertStatus(self.reindex("run", "--table", "users"), 0)  # nothing left to do
+        self.assertEqual(self.status()["phase"], "switched")
+        self.assertError(self.reindex("run", "--job", "other", "--table", "users"), 2,
+                         "--dest-ddl")
+
     def test_job_is_found_when_only_one_is_in_progress(self):
         self.make_users(rows=5)
         self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)

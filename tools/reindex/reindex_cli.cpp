@@ -157,13 +157,10 @@ void resolve_job_name(Settings& settings, JobStore& store, db::Database& databas
   settings.job = active.front();
 }
 
+// `run` checks the same when it has a job to start (not when it resumes one).
 void finish_start_options(Settings& settings, bool starting) {
   settings.start.mode = settings.alias_mode == "view" ? AliasMode::view : AliasMode::rename;
-  if (!starting) return;
-  if (settings.start.table.empty()) throw Error(exit_code::usage, "start needs --table");
-  if (settings.start.like == !settings.dest_ddl_file.empty()) {
-    throw Error(exit_code::usage, "give either --dest-ddl FILE or --like");
-  }
+  if (starting) check_start_options(settings.start, !settings.dest_ddl_file.empty());
   if (!settings.dest_ddl_file.empty()) {
     InputFile file(settings.dest_ddl_file);
     settings.start.dest_ddl = read_all(file.fd(), file.name(), 16 << 20);
@@ -189,8 +186,7 @@ int dispatch(CLI::App& app, Settings& settings) {
   }
   Duration lock_timeout = cli::duration_option("--lock-timeout", settings.lock_timeout);
   settings.backfill.lock_pause = cli::duration_option("--lock-pause", settings.lock_pause);
-  bool starting = name == "start" || (name == "run" && !settings.start.table.empty());
-  if (name == "start" || name == "run") finish_start_options(settings, starting);
+  if (name == "start" || name == "run") finish_start_options(settings, name == "start");
   db::Database database(settings.db_path, open_options(settings, bulk));
   JobStore store(database);
   resolve_job_name(settings, store, database, name == "status");

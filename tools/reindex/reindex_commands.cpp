@@ -40,6 +40,12 @@ JsonValue job_record(const Job& job) {
   });
 }
 
+void check_start_options(const StartOptions& options, bool has_ddl) {
+  if (options.table.empty()) throw Error(exit_code::usage, "a new job needs --table");
+  if (options.like == has_ddl)
+    throw Error(exit_code::usage, "give either --dest-ddl FILE or --like");
+}
+
 int status(Context& context) {
   std::vector<Job> jobs;
   {
@@ -62,7 +68,7 @@ int run(Context& context, const StartOptions& start_options, const BackfillOptio
     job = context.store.find(context.job);
   }
   if (!job || job->phase == Phase::done || job->phase == Phase::aborted) {
-    if (start_options.table.empty()) refuse("run: a new job needs --table");
+    check_start_options(start_options, !start_options.dest_ddl.empty());
     job = start(context, start_options);
   }
   if (job->phase == Phase::backfilling) {

@@ -30,6 +30,9 @@ struct StartOptions {
   bool allow_foreign_keys = false;
 };
 
+// Error(2) unless `options` name the table and exactly one of a DDL (`has_ddl`) or --like.
+void check_start_options(const StartOptions& options, bool has_ddl);
+
 struct BackfillOptions {
   std::int64_t batch = 1000;
   double max_rows_per_second = 0;  // 0: unthrottled
