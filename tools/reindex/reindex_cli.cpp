@@ -17,11 +17,9 @@ namespace sluice::reindex {
 namespace {
 
 struct Settings {
-  std::string db_path;
+  cli::StateOptions state;  // --db (required here), --busy-timeout, --now
   std::string job;
-  std::string busy_timeout = "5s";
   std::string lock_timeout = "3s";
-  std::string now;
   StartOptions start;
   std::string dest_ddl_file;
   std::string alias_mode = "rename";
@@ -33,16 +31,9 @@ struct Settings {
 };
 
 void add_common(CLI::App& command, Settings& settings) {
-  command.add_option("--db", settings.db_path, "The application's SQLite file")
-      ->type_name("FILE")
-      ->required();
+  cli::add_state_options(command, settings.state);
+  command.get_option("--db")->description("The application's SQLite file")->required();
   command.add_option("--job", settings.job, "The job's name (default: the table's name)");
-  command
-      .add_option("--busy-timeout", settings.busy_timeout,
-                  "How long to wait for a busy database before exit 75")
-      ->type_name("DURATION");
-  command.add_option("--now", settings.now, "Use this time as now (RFC 3339 or @EPOCH)")
-      ->type_name("TIME");
 }
 
 void add_start_options(CLI::App& command, Settings& settings) {
@@ -173,7 +164,7 @@ db::OpenOptions open_options(const Settings& settings, bool bulk) {
   options.foreign_file = true;
   // A batch or a switch lost to a power cut is redone from the job's recorded phase.
   options.synchronous = bulk ? db::Synchronous::normal : db::Synchronous::full;
-  options.busy_timeout = cli::duration_option("--busy-timeout", settings.busy_timeout);
+  options.busy_timeout = cli::duration_option("--busy-timeout", settings.state.busy_timeout);
   return options;
 }
 
@@ -187,13 +178,11 @@ int dispatch(CLI::App& app, Settings& settings) {
   Duration lock_timeout = cli::duration_option("--lock-timeout", settings.lock_timeout);
   settings.backfill.lock_pause = cli::duration_option("--lock-pause", settings.lock_pause);
   if (name == "start" || name == "run") finish_start_options(settings, name == "start");
-  db::Database database(settings.db_path, open_options(settings, bulk));
+  db::Database database(settings.state.db_path, open_options(settings, bulk));
   JobStore store(database);
   resolve_job_name(settings, store, database, name == "status");
   OutputStream out(STDOUT_FILENO);
-  cli::StateOptions clock_options;
-  clock_options.now = settings.now;
-  Context context{database, store, cli::make_clock(clock_options), out, settings.job};
+  Context context{database, store, cli::make_clock(settings.state), out, settings.job};
   if (name == "start") {
     out.write_line(to_json(job_record(start(context, settings.start))));
     return exit_code::success;

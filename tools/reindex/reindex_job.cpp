@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "reindex_schema.hpp"
 #include "sluice/error.hpp"
 
 namespace sluice::reindex {
@@ -141,11 +142,8 @@ Job JobStore::load(std::string_view name) {
 }
 
 std::vector<Job> JobStore::all() {
-  std::vector<std::string> names;
-  {
-    auto query = database_.query("SELECT job FROM _reindex_jobs ORDER BY created, job");
-    while (query.step()) names.push_back(query->text(0));
-  }
+  std::vector<std::string> names =
+      first_column(database_.query("SELECT job FROM _reindex_jobs ORDER BY created, job"));
   std::vector<Job> jobs;
   for (const auto& name : names) jobs.push_back(load(name));
   return jobs;

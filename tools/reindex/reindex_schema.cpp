@@ -46,12 +46,8 @@ std::vector<std::string> primary_key(const TableInfo& table) {
 // Full (not partial) unique indexes, each as its column names.
 std::vector<std::vector<std::string>> unique_indexes(db::Database& database,
                                                      std::string_view table) {
-  std::vector<std::string> index_names;
-  {
-    auto query = database.query(
-        "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0", table);
-    while (query.step()) index_names.push_back(query->text(0));
-  }
+  std::vector<std::string> index_names = first_column(database.query(
+      "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0", table));
   std::vector<std::vector<std::string>> indexes;
   for (const auto& index : index_names) {
     std::vector<std::string> columns;
@@ -194,6 +190,12 @@ bool calls_date_function(const std::set<std::string>& functions) {
 
 }  // namespace
 
+std::vector<std::string> first_column(db::Query query) {
+  std::vector<std::string> values;
+  while (query.step()) values.push_back(query->text(0));
+  return values;
+}
+
 void refuse(std::string message) {
   throw Error(exit_code::data, std::move(message));
 }
@@ -288,23 +290,17 @@ bool is_unique_key(db::Database& database, const TableInfo& table,
 }
 
 std::vector<std::string> referencing_tables(db::Database& database, std::string_view table) {
-  auto query = database.query(
+  return first_column(database.query(
       "SELECT DISTINCT m.name FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f "
       "WHERE m.type = 'table' AND lower(f.\"table\") = lower(?1) ORDER BY m.name",
-      table);
-  std::vector<std::string> names;
-  while (query.step()) names.push_back(query->text(0));
-  return names;
+      table));
 }
 
 std::vector<std::string> user_triggers(db::Database& database, std::string_view table) {
-  auto query = database.query(
+  return first_column(database.query(
       "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND lower(tbl_name) = lower(?1) "
       "AND substr(name, 1, 9) <> '_reindex_' ORDER BY name",
-      table);
-  std::vector<std::string> names;
-  while (query.step()) names.push_back(query->text(0));
-  return names;
+      table));
 }
 
 Projection check_projection(db::Database& database, std::string_view select, std::string_view table,

@@ -12,6 +12,9 @@
 
 namespace sluice::reindex {
 
+// The first column (as text) of every row `query` gives.
+[[nodiscard]] std::vector<std::string> first_column(db::Query query);
+
 // Throws Error(65): reindex refuses what it was asked to do, saying why.
 [[noreturn]] void refuse(std::string message);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "reindex_schema.hpp"
+
 namespace sluice::reindex {
 
 namespace {
@@ -105,13 +107,9 @@ void create_write_marker_triggers(db::Database& database, const Job& job, std::s
 
 void drop_job_triggers(db::Database& database, const Job& job) {
   const std::string prefix = trigger_prefix(job);
-  std::vector<std::string> names;
-  {
-    auto query = database.query(
-        "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND substr(name, 1, ?2) = ?1",
-        prefix, static_cast<std::int64_t>(prefix.size()));
-    while (query.step()) names.push_back(query->text(0));
-  }
+  std::vector<std::string> names = first_column(database.query(
+      "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND substr(name, 1, ?2) = ?1", prefix,
+      static_cast<std::int64_t>(prefix.size())));
   for (const auto& name : names) {
     database.execute_script("DROP TRIGGER " + db::quote_identifier(name));
   }
