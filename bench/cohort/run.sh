@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/cohort/run.sh [--quick]
+# bench/cohort/run.sh [--quick | --smoke] [--out DIR]
 #
 # Benchmarks `cohort --period week` (a weekly retention matrix: cohort = the UTC Monday-start
 # week of a user's first event, cell (c, k) = users of cohort c with an event in week c+k) on a
@@ -23,9 +23,11 @@
 #       marked and kept out of the ratios).
 #
 # Full: 10,000,000 events, 1,000,000 users (about 1.1 GB). --quick: 200,000 events, 20,000 users.
-# Raw output goes to results/<UTC date>.txt (results/<date>-quick.txt with --quick), the
-# per-run timings to the .tsv beside it; the summary (summarize.py) ends both the terminal
-# output and the .txt.
+# --smoke: 20,000 events, 2,000 users, one run of each command (bench/lib.sh). Raw output goes
+# to results/<UTC date>.txt (results/<date>-quick.txt with --quick; DIR/run.txt with --out DIR),
+# the per-run timings to the .tsv beside it and to DIR/measurements.tsv (bench/lib.sh); the
+# summary (summarize.py) ends both the terminal output and the .txt. A peer that is not
+# installed under SLUICE_BENCH_NO_INSTALL=1 is skipped.
 #
 # Environment: COHORT (binary; default build/bin/cohort, built with `cmake --build build -j1
 # --target cohort` if missing; copied into the work dir at the start so that a rebuild during
@@ -37,18 +39,27 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quick=0
+source "$here/../lib.sh"
+out=""
 while [[ $# -gt 0 ]]; do
+  bench_parse_mode "$1" && { shift; continue; }
   case $1 in
-    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
     -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-if ((quick)); then mode=quick n=200000 users=20000; else mode=full n=10000000 users=1000000; fi
-sample_every=50 runs=3 slow_s=60 limit_s=600
+mode=$bench_mode runs=3
+case $mode in
+  full) n=10000000 users=1000000 ;;
+  quick) n=200000 users=20000 ;;
+  smoke) n=20000 users=2000 runs=1 ;;
+esac
+quick=0
+[[ $mode == full ]] || quick=1  # quick and smoke: the whole log is the correctness sample
+sample_every=50 slow_s=60 limit_s=600
 COHORT_SRC=${COHORT:-$root/build/bin/cohort}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export PYTHONDONTWRITEBYTECODE=1
@@ -56,19 +67,27 @@ if [[ ! -x $COHORT_SRC ]]; then
   echo "run.sh: building cohort (one job)" >&2
   cmake --build "$root/build" -j1 --target cohort >&2
 fi
-if ! "$PYTHON" -c 'import pandas' 2>/dev/null; then
-  echo "run.sh: installing python3-pandas" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pandas >&2
+peer_names=()
+if [[ -d $here/node_modules/@duckdb/node-api ]] || bench_need npm command -v npm; then
+  if [[ ! -d $here/node_modules/@duckdb/node-api && ${SLUICE_BENCH_NO_INSTALL:-0} != 1 ]]; then
+    echo "run.sh: installing @duckdb/node-api (npm ci)" >&2
+    (cd "$here" && npm ci --no-audit --no-fund >&2)
+  fi
+  if [[ -d $here/node_modules/@duckdb/node-api ]]; then
+    peer_names+=("duckdb" "duckdb (threads=1)")
+  else
+    echo "run.sh: @duckdb/node-api is not installed: the DuckDB peers are skipped" >&2
+  fi
 fi
-if [[ ! -d $here/node_modules/@duckdb/node-api ]]; then
-  echo "run.sh: installing @duckdb/node-api (npm ci)" >&2
-  (cd "$here" && npm ci --no-audit --no-fund >&2)
-fi
+bench_need python3-pandas "$PYTHON" -c 'import pandas' && peer_names+=("pandas")
+bench_need sqlite3 command -v sqlite3 && peer_names+=("sqlite3")
 
 day=$(date -u +%Y-%m-%d)
 mkdir -p "$here/results"
 stem=$here/results/$day
-((quick)) && stem=$here/results/$day-quick
+[[ $mode == full ]] || stem=$here/results/$day-$mode
+if [[ -n $out ]]; then mkdir -p "$out"; stem=$out/run; fi
+bench_start_measurements "${out:-$here/results/$mode}"
 txt=$stem.txt tsv=$stem.tsv
 if [[ -n ${WORK:-} ]]; then
   work=$WORK
@@ -93,10 +112,11 @@ $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$COHORT_SRC")")
 timed as a copy in the work dir"
 say "source tree: $(git -C "$root" rev-parse --short HEAD), uncommitted outside bench/: \
 $(git -C "$root" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
-say "peers: node $(node --version), @duckdb/node-api \
-$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$here/node_modules/@duckdb/node-api/package.json" | head -1); \
-$PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)'), \
-numpy $("$PYTHON" -c 'import numpy; print(numpy.__version__)'); sqlite3 $(sqlite3 --version | cut -d' ' -f1-2)"
+say "peers: ${peer_names[*]:-none}: node $(node --version 2>/dev/null || echo absent), @duckdb/node-api \
+$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$here/node_modules/@duckdb/node-api/package.json" 2>/dev/null | head -1); \
+$PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)' 2>/dev/null || echo absent), \
+numpy $("$PYTHON" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || echo absent); \
+sqlite3 $(sqlite3 --version 2>/dev/null | cut -d' ' -f1-2)"
 say "floor: $(wc --version | head -1), $(cat --version | head -1); GNU time: /usr/bin/time"
 say "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -127,7 +147,6 @@ cohort_cmd=("$COHORT" --period week)
 duckdb_cmd=(node "$here/duckdb_matrix.mjs")
 pandas_cmd=("$PYTHON" "$here/pandas_matrix.py")
 sqlite_cmd=("$here/sqlite_matrix.sh")
-peer_names=("duckdb" "duckdb (threads=1)" "pandas" "sqlite3")
 peer_cmd() { # NAME FILE: prints nothing, sets cmd=(...)
   case $1 in
     duckdb) cmd=("${duckdb_cmd[@]}" "$2") ;;
@@ -176,6 +195,7 @@ timed() {
   local name=$1 run=$2 input=$3 output=$4 start end
   shift 4
   status=0
+  last_command="$* < $input > $output"
   start=$EPOCHREALTIME
   /usr/bin/time -f '%U\t%S\t%M' -o "$work/time.out" timeout "$limit_s" "$@" <"$input" >"$output" \
     2>"$work/stderr.out" || status=$?
@@ -189,6 +209,11 @@ record() {
   times=$(grep -P '^[0-9.]+\t[0-9.]+\t[0-9]+$' "$work/time.out" | tail -1 || true)
   [[ -n $times ]] || times=$'\t\t'
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$n" "$wall" "$times" "$status" "$3" >>"$tsv"
+  local role=peer verdict=wrong
+  case $1 in "wc -l" | "cat > /dev/null") role=floor ;; cohort*) role=tool ;; esac
+  case $3 in -) verdict=unchecked ;; ok* | reference* | same*) verdict=ok ;; STOPPED*) verdict=stopped ;; esac
+  bench_record "cohort --period week: $n events, $users users" "$role" "$1" "$2" "$wall" \
+    "$(cut -f3 <<<"$times")" "$status" "$verdict" "${last_command//$work\//}"
   say "  $1 run $2: ${wall} s wall, user/sys/maxrss_kib $(tr '\t' ' ' <<<"$times"), exit $status, $3 \
 (load $(cut -d' ' -f1 /proc/loadavg))"
 }

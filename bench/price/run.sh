@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/price/run.sh [--quick]
+# bench/price/run.sh [--quick | --smoke] [--out DIR]
 #
 # Benchmarks `price` on a catalog of N SKUs priced in 10 markets (DE, FR, GB, JP, IN, US, CH, KW,
 # BR, KR: inclusive and exclusive tax, no tax, PPP multipliers, end-99, ceil:10, nearest:0.05,
@@ -16,9 +16,11 @@
 #       unchanged), 3 times each; then `price lookup --sku SKU0500000 --country JP` (hyperfine,
 #       20 runs). The full run also compares price's and Python's output over the whole catalog.
 #
-# Full: N = 1,000,000 SKUs. --quick: N = 20,000. Raw output goes to results/<UTC date>.txt
-# (results/<date>-quick.txt with --quick), the per-run timings to the .tsv beside it; the
-# summary (summarize.py) ends both the terminal output and the .txt.
+# Full: N = 1,000,000 SKUs. --quick: N = 20,000. --smoke: N = 2,000, one run of each command
+# (bench/lib.sh). Raw output goes to results/<UTC date>.txt (results/<date>-quick.txt with
+# --quick; DIR/run.txt with --out DIR), the per-run timings to the .tsv beside it and to
+# DIR/measurements.tsv (bench/lib.sh); the summary (summarize.py) ends both the terminal output
+# and the .txt. Without hyperfine (under SLUICE_BENCH_NO_INSTALL=1) the lookup is not timed.
 #
 # Environment: PRICE (binary; default build/bin/price, built with `cmake --build build --target
 # price` if missing), PYTHON (default /usr/bin/python3; `python3` on PATH may be a pyenv shim).
@@ -26,18 +28,27 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quick=0
+source "$here/../lib.sh"
+out=""
 while [[ $# -gt 0 ]]; do
+  bench_parse_mode "$1" && { shift; continue; }
   case $1 in
-    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
     -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-if ((quick)); then mode=quick n=20000; else mode=full n=1000000; fi
-check_n=20000 python_fallback_n=100000 python_limit_s=600 runs=3
+mode=$bench_mode runs=3 check_n=20000 lookup_runs=20
+case $mode in
+  full) n=1000000 ;;
+  quick) n=20000 ;;
+  smoke) n=2000 runs=1 check_n=2000 lookup_runs=2 ;;
+esac
+quick=0
+[[ $mode == full ]] || quick=1
+python_fallback_n=100000 python_limit_s=600
 countries=DE,FR,GB,JP,IN,US,CH,KW,BR,KR
 markets=10
 date_arg=2026-03-02
@@ -49,15 +60,15 @@ if [[ ! -x $PRICE ]]; then
   echo "run.sh: building price" >&2
   cmake --build "$root/build" -j2 --target price >&2
 fi
-command -v hyperfine >/dev/null || {
-  echo "run.sh: installing hyperfine" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >&2
-}
+hyperfine=1
+bench_need hyperfine command -v hyperfine || hyperfine=0
 
 day=$(date -u +%Y-%m-%d)
 mkdir -p "$here/results"
 stem=$here/results/$day
-((quick)) && stem=$here/results/$day-quick
+[[ $mode == full ]] || stem=$here/results/$day-$mode
+if [[ -n $out ]]; then mkdir -p "$out"; stem=$out/run; fi
+bench_start_measurements "${out:-$here/results/$mode}"
 txt=$stem.txt tsv=$stem.tsv
 work=$(mktemp -d "${TMPDIR:-/tmp}/price-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -73,7 +84,7 @@ say "price: $PRICE ($("$PRICE" --version 2>&1 | head -1)), binary built $(date -
 build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$PRICE")")/CMakeCache.txt" 2>/dev/null || echo '?')"
 say "source tree: $(git -C "$root" rev-parse --short HEAD), uncommitted outside bench/: \
 $(git -C "$root" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
-say "python (the peer): $PYTHON ($("$PYTHON" --version 2>&1)); hyperfine: $(hyperfine --version)"
+say "python (the peer): $PYTHON ($("$PYTHON" --version 2>&1)); hyperfine: $(hyperfine --version 2>/dev/null || echo absent)"
 say "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- inputs and state ----------------------------------------------------------------------------
@@ -151,12 +162,19 @@ timed() {
   local wall
   wall=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", b - a}')
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$run" "$skus" "$wall" "$(tail -1 "$work/time.out")" "$status" >>"$tsv"
+  local role=tool verdict=ok command="$* < $input > $output"
+  [[ $name == python* ]] && role=peer
+  ((status == 0)) || verdict=wrong
+  ((status != 124)) || verdict=stopped
+  bench_record "$benchmark, $skus SKUs x $markets markets" "$role" "$name" "$run" "$wall" \
+    "$(tail -1 "$work/time.out" | cut -f3)" "$status" "$verdict" "${command//$work\//}"
   say "  $name run $run: ${wall} s wall, user/sys/maxrss $(tail -1 "$work/time.out" | tr '\t' ' '), exit $status"
   return "$status"
 }
 
 # --- (a) calc ------------------------------------------------------------------------------------
 say ""; say "## (a) price calc, $n SKUs x $markets markets, $runs runs"
+benchmark="price calc"  # price calc and the Python peer, whose output was compared above
 say "\$ ${calc[*]} < catalog.jsonl > /dev/null"
 for run in $(seq "$runs"); do timed "price calc" "$run" "$n" "$catalog" /dev/null "${calc[@]}"; done
 say "\$ ${calc[*]} < catalog.jsonl | wc -l"
@@ -188,6 +206,7 @@ done
 
 # --- (c) publish, republish, lookup ----------------------------------------------------------------
 say ""; say "## (c) price publish, $n SKUs x $markets markets, into a fresh state file; then again (no-op)"
+benchmark="price publish"
 publish_args=(--countries "$countries" --date "$date_arg")
 say "\$ price publish --db FRESH.db ${publish_args[*]} < catalog.jsonl   (FRESH.db: the settings above, nothing published)"
 for run in $(seq "$runs"); do
@@ -204,7 +223,7 @@ say "  second publish printed $(grep -c '"status":"unchanged"' "$work/publish-2.
 say "  state file after publishing: $(du -b "$db" | cut -f1) bytes ($(ls "$db"* | xargs -n1 basename | paste -sd' ' -))"
 lookup=("$PRICE" lookup --db "$db" --sku SKU0500000 --country JP --date "$date_arg")
 [[ $n -ge 500000 ]] || lookup[5]=SKU$(printf '%07d' $((n / 2)))
-say ""; say "## (c) lookup latency: hyperfine -N --warmup 3 --runs 20"
+say ""; say "## (c) lookup latency: hyperfine -N --warmup 3 --runs $lookup_runs"
 say "\$ ${lookup[*]}"
 "${lookup[@]}" >"$work/lookup.out"
 say "  prints: $(cat "$work/lookup.out")"
@@ -215,8 +234,14 @@ if [[ $(sed 's/,"price_date":"[0-9-]*"}$/}/' "$work/lookup.out") == "$want" ]]; 
 else
   say "FAIL: lookup differs from calc: $want"; exit 1
 fi
-hyperfine -N --style basic --warmup 3 --runs 20 --export-json "$work/lookup.json" -n "price lookup" "${lookup[*]}" >"$work/lookup.txt" 2>&1
+if ((!hyperfine)); then
+  say "  (hyperfine is not installed: the lookup is not timed)"
+else
+hyperfine -N --style basic --warmup 3 --runs "$lookup_runs" --export-json "$work/lookup.json" -n "price lookup" \
+  "${lookup[*]}" >"$work/lookup.txt" 2>&1
 sed 's/^/  /' "$work/lookup.txt"
+bench_record_hyperfine "$work/lookup.json" "price lookup of one SKU in one market (one process)" tool \
+  "price lookup" "${lookup[*]}"
 "$PYTHON" - "$work/lookup.json" "$tsv" <<'PY'
 import json, sys
 times = json.load(open(sys.argv[1]))["results"][0]["times"]
@@ -224,6 +249,7 @@ with open(sys.argv[2], "a") as out:
     for i, t in enumerate(times, 1):
         out.write(f"price lookup\t{i}\t1\t{t:.6f}\t\t\t\t0\n")
 PY
+fi
 
 # --- whole catalog: the same bytes from both (full run only; untimed) ------------------------------
 if ((!quick)); then

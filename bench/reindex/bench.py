@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""bench/reindex/bench.py [--rows N] [--rate R] [--reindex PATH] [--out DIR]
+"""bench/reindex/bench.py [--rows N] [--rate R] [--reindex PATH] [--out DIR] [--migrations M]
+                         [--repeats K] [--methods LIST] [--measurements FILE]
 
 One migration of a 1,000,000-row WAL table `users(id INTEGER PRIMARY KEY, email, name, score
 TEXT, created)`: rename `name` to `full_name`, retype `score` TEXT -> INTEGER, index `email`.
@@ -18,7 +19,10 @@ Then, without the writer, `reindex backfill` alone (rows/s), with its default pa
 waiting writers and with --lock-pause 0. Correctness first: after each
 method the table must hold the rows the writer's model says (id, email, score as integers)
 and reindex verify must exit 0.
-Prints a Markdown table; writes the raw latencies to OUT/latencies-METHOD.txt.
+Each method migrates M fresh copies, the methods alternating (reindex, transform, 12-step,
+reindex, ...); --methods chooses among them (transform needs sqlite-utils).
+Prints a Markdown table; writes the raw latencies to OUT/latencies-METHOD-N.txt, and, with
+--measurements, one row per migration and per backfill in bench/lib.sh's measurements.tsv form.
 """
 
 import argparse
@@ -208,6 +212,48 @@ def backfill_alone(reindex, path, work, repeats, extra):
     return rates
 
 
+PEER_NAMES = {"reindex": "reindex start/backfill/verify/switch",
+              "transform": "sqlite-utils transform + create-index",
+              "12-step": "12-step rebuild in one transaction"}
+
+
+def record(path, benchmark, role, name, run, seconds, command):
+    """Appends one row to bench/lib.sh's measurements.tsv (no RSS: the writer is measured)."""
+    if path:
+        with open(path, "a") as handle:
+            handle.write("\t".join([benchmark, role, name, str(run), f"{seconds:.6f}", "", "0",
+                                    "ok", command]) + "\n")
+
+
+def migrate(args, work, original, name, run):
+    """One migration of a fresh copy by method NAME; prints its table rows, returns
+    (the writer's worst latency in ms over the whole migration, its wall time in s)."""
+    copy = os.path.join(work, f"{name}.db")
+    shutil.copy(original, copy)
+    os.sync()
+    if name == "reindex":
+        phases, latencies = run_reindex(args.reindex, copy, args.rate, args.rows, work)
+    else:
+        method = run_transform if name == "transform" else run_twelve_step
+        phases, latencies = method(copy, args.rate, args.rows, work)
+    for step, (began, ended, _) in phases.items():
+        latency, count = worst(latencies, began, ended)
+        print(f"| {name} | {run} | {step} | {ended - began:.2f} | {latency:.1f} ({count}) |")
+    first = min(began for began, _, _ in phases.values())
+    last = max(ended for _, ended, _ in phases.values())
+    latency, count = worst(latencies, first, last)
+    all_latencies = sorted(l for _, l in latencies)
+    p99 = all_latencies[int(len(all_latencies) * 0.99)] * 1000
+    print(f"| {name} | {run} | **whole migration** | {last - first:.2f} | **{latency:.1f}** "
+          f"({count}; p99 of the writer's whole run {p99:.2f}) |")
+    shutil.copy(os.path.join(work, f"latencies-{name}.txt"),
+                os.path.join(args.out, f"latencies-{name}-{run}.txt"))
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(copy + suffix):
+            os.remove(copy + suffix)
+    return latency, last - first
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -216,44 +262,36 @@ def main():
                                                           "build", "bin", "reindex"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=tempfile.gettempdir())
+    parser.add_argument("--migrations", type=int, default=1)
+    parser.add_argument("--methods", default="reindex,transform,12-step")
+    parser.add_argument("--measurements")
     args = parser.parse_args()
+    methods = args.methods.split(",")
     work = tempfile.mkdtemp(prefix="reindex-bench-", dir=args.out)
     original = os.path.join(work, "original.db")
     generate(original, args.rows)
     size = os.path.getsize(original)
     print(f"table: {args.rows} rows, {size / 2**20:.1f} MiB file; writer: {args.rate:.0f} tx/s")
     print()
-    print("| method | step | wall s | writer worst latency ms (transactions) |")
-    print("|---|---|---|---|")
-    summary = {}
-    for name, method in (("reindex", None), ("transform", run_transform),
-                         ("12-step", run_twelve_step)):
-        copy = os.path.join(work, f"{name}.db")
-        shutil.copy(original, copy)
-        os.sync()
-        if method is None:
-            phases, latencies = run_reindex(args.reindex, copy, args.rate, args.rows, work)
-        else:
-            phases, latencies = method(copy, args.rate, args.rows, work)
-        for step, (began, ended, _) in phases.items():
-            latency, count = worst(latencies, began, ended)
-            print(f"| {name} | {step} | {ended - began:.2f} | {latency:.1f} ({count}) |")
-        first = min(began for began, _, _ in phases.values())
-        last = max(ended for _, ended, _ in phases.values())
-        latency, count = worst(latencies, first, last)
-        all_latencies = sorted(l for _, l in latencies)
-        p99 = all_latencies[int(len(all_latencies) * 0.99)] * 1000
-        print(f"| {name} | **whole migration** | {last - first:.2f} | **{latency:.1f}** ({count}; "
-              f"p99 of the writer's whole run {p99:.2f}) |")
-        summary[name] = latency
-        shutil.copy(latencies and os.path.join(work, f"latencies-{name}.txt"),
-                    os.path.join(args.out, f"latencies-{name}.txt"))
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(copy + suffix):
-                os.remove(copy + suffix)
+    print("| method | migration | step | wall s | writer worst latency ms (transactions) |")
+    print("|---|---|---|---|---|")
+    latency_benchmark = (f"migration of {args.rows} rows under a writer at {args.rate:.0f} tx/s: "
+                         "the writer's worst transaction latency")
+    wall_benchmark = f"migration of {args.rows} rows under a writer at {args.rate:.0f} tx/s: wall time"
+    for run in range(1, args.migrations + 1):
+        for name in methods:
+            latency_ms, wall = migrate(args, work, original, name, run)
+            role = "tool" if name == "reindex" else "peer"
+            record(args.measurements, latency_benchmark, role, name, run, latency_ms / 1000,
+                   PEER_NAMES[name])
+            record(args.measurements, wall_benchmark, role, name, run, wall, PEER_NAMES[name])
     print()
     for label, extra in (("default (--lock-pause 30ms)", []), ("--lock-pause 0", ["--lock-pause", "0"])):
         rates = backfill_alone(args.reindex, original, work, args.repeats, extra)
+        for run, rate in enumerate(rates, 1):
+            record(args.measurements, f"reindex backfill alone of {args.rows} rows (no writer)",
+                   "tool", f"reindex backfill {label}", run, args.rows / rate,
+                   f"reindex backfill --db FILE --report {' '.join(extra)}".strip())
         print(f"reindex backfill alone (no writer), {label}, {args.repeats} runs: "
               f"median {statistics.median(rates):,.0f} rows/s "
               f"(min {min(rates):,.0f}, max {max(rates):,.0f})")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/zscore/run.sh [--quick]
+# bench/zscore/run.sh [--quick | --smoke] [--out DIR]
 #
 # Benchmarks `zscore` (anomaly detection on metric points, JSON Lines) on two generated files
 # of the same size (gen_points.py: a daily cycle + noise + rare spikes per series, one point a
@@ -39,9 +39,12 @@
 #       kept out of the ratios).
 #
 # Full: 10,000,000 points per file (about 630 MB each). --quick: 200,000 points per file.
-# Raw output goes to results/<UTC date>.txt (results/<date>-quick.txt with --quick), the
-# per-run timings to the .tsv beside it; the summary (summarize.py: points/s, ratios to pandas,
-# peak RSS, the issue's targets) ends both the terminal output and the .txt.
+# --smoke: 50,000 points per file, one run of each command (bench/lib.sh). Raw output goes to
+# results/<UTC date>.txt (results/<date>-quick.txt with --quick; DIR/run.txt with --out DIR),
+# the per-run timings to the .tsv beside it and to DIR/measurements.tsv (bench/lib.sh); the
+# summary (summarize.py: points/s, ratios to pandas, peak RSS, the issue's targets) ends both
+# the terminal output and the .txt. Without pandas (and SLUICE_BENCH_NO_INSTALL=1) the pandas
+# comparison and runs are skipped: zscore's output is then only checked against itself.
 #
 # Environment: ZSCORE (binary; default build/bin/zscore, built with `cmake --build build -j1
 # --target zscore` if missing; copied into the work dir at the start so that a rebuild during
@@ -53,18 +56,27 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quick=0
+source "$here/../lib.sh"
+out=""
 while [[ $# -gt 0 ]]; do
+  bench_parse_mode "$1" && { shift; continue; }
   case $1 in
-    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
     -h | --help) sed -n '2,50p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-if ((quick)); then mode=quick n=200000; else mode=full n=10000000; fi
-sample_lines=100000 sample_chunk=30007 runs=3 slow_s=60 limit_s=1200
+mode=$bench_mode runs=3
+case $mode in
+  full) n=10000000 ;;
+  quick) n=200000 ;;
+  smoke) n=50000 runs=1 ;;
+esac
+quick=0
+[[ $mode == full ]] || quick=1  # quick and smoke: the whole file is the correctness sample
+sample_lines=100000 sample_chunk=30007 slow_s=60 limit_s=1200
 window=30 robust_window=1000
 ZSCORE_SRC=${ZSCORE:-$root/build/bin/zscore}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -73,15 +85,15 @@ if [[ ! -x $ZSCORE_SRC ]]; then
   echo "run.sh: building zscore (one job)" >&2
   cmake --build "$root/build" -j1 --target zscore >&2
 fi
-if ! "$PYTHON" -c 'import pandas' 2>/dev/null; then
-  echo "run.sh: installing python3-pandas" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pandas >&2
-fi
+pandas=1
+bench_need python3-pandas "$PYTHON" -c 'import pandas' || pandas=0
 
 day=$(date -u +%Y-%m-%d)
 mkdir -p "$here/results"
 stem=$here/results/$day
-((quick)) && stem=$here/results/$day-quick
+[[ $mode == full ]] || stem=$here/results/$day-$mode
+if [[ -n $out ]]; then mkdir -p "$out"; stem=$out/run; fi
+bench_start_measurements "${out:-$here/results/$mode}"
 txt=$stem.txt tsv=$stem.tsv
 if [[ -n ${WORK:-} ]]; then
   work=$WORK
@@ -106,8 +118,12 @@ $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$ZSCORE_SRC")")
 timed as a copy in the work dir"
 say "source tree: $(git -C "$root" rev-parse --short HEAD), uncommitted outside bench/: \
 $(git -C "$root" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
-say "peer: $PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)'), \
+if ((pandas)); then
+  say "peer: $PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)'), \
 numpy $("$PYTHON" -c 'import numpy; print(numpy.__version__)')"
+else
+  say "peer: pandas is not installed: skipped"
+fi
 say "floor: $(wc --version | head -1), $(cat --version | head -1); GNU time: /usr/bin/time"
 say "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -168,20 +184,26 @@ for k in "${datasets[@]}"; do
   say "### $k series ($(wc -l <"$sample") points)"
   say "\$ zscore$keys --window $window < sample > sample.zscore"
   "$ZSCORE" "${keyopt[@]}" --window "$window" <"$sample" >"$work/sample.zscore"
-  say "\$ pandas_zscore.py sample$keys --emit z --chunksize $sample_chunk > sample.pandas"
-  "${pandas_cmd[@]}" "$sample" "${keyopt[@]}" --emit z --chunksize "$sample_chunk" >"$work/sample.pandas" \
-    2>"$work/sample.err"
-  sed 's/^/  /' "$work/sample.err"
-  if ! "$PYTHON" "$here/check_z.py" compare "$work/sample.zscore" "$work/sample.pandas" >"$work/check.out"; then
+  if ((pandas)); then
+    say "\$ pandas_zscore.py sample$keys --emit z --chunksize $sample_chunk > sample.pandas"
+    "${pandas_cmd[@]}" "$sample" "${keyopt[@]}" --emit z --chunksize "$sample_chunk" >"$work/sample.pandas" \
+      2>"$work/sample.err"
+    sed 's/^/  /' "$work/sample.err"
+    if ! "$PYTHON" "$here/check_z.py" compare "$work/sample.zscore" "$work/sample.pandas" >"$work/check.out"; then
+      sed 's/^/  /' "$work/check.out"
+      say "run.sh: pandas and zscore disagree on the $k-series sample; nothing timed"
+      exit 1
+    fi
     sed 's/^/  /' "$work/check.out"
-    say "run.sh: pandas and zscore disagree on the $k-series sample; nothing timed"
-    exit 1
   fi
-  sed 's/^/  /' "$work/check.out"
   "$PYTHON" "$here/check_z.py" keys "${keyopt[@]}" <"$work/sample.zscore" >"$work/sample.keys"
   "$ZSCORE" "${keyopt[@]}" --window "$window" --only-anomalies <"$sample" | "$PYTHON" "$here/check_z.py" keys "${keyopt[@]}" \
     >"$work/sample.only"
-  "${pandas_cmd[@]}" "$sample" "${keyopt[@]}" >"$work/sample.flagged" 2>/dev/null
+  if ((pandas)); then
+    "${pandas_cmd[@]}" "$sample" "${keyopt[@]}" >"$work/sample.flagged" 2>/dev/null
+  else
+    cp "$work/sample.keys" "$work/sample.flagged"  # no peer: zscore is checked against itself only
+  fi
   if cmp -s "$work/sample.keys" "$work/sample.only" && cmp -s "$work/sample.keys" "$work/sample.flagged"; then
     say "  ok: the same $(wc -l <"$work/sample.keys") flagged points from pandas_zscore.py (its timed form), \
 zscore --only-anomalies and zscore's full output"
@@ -217,6 +239,7 @@ timed() {
   local name=$1 run=$2 input=$3 output=$4 start end
   shift 4
   status=0
+  last_command="$* < $input > $output"
   start=$EPOCHREALTIME
   /usr/bin/time -f '%U\t%S\t%M' -o "$work/time.out" timeout "$limit_s" "$@" <"$input" >"$output" \
     2>"$work/stderr.out" || status=$?
@@ -231,6 +254,17 @@ record() {
   [[ -n $times ]] || times=$'\t\t'
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$n" "$bytes" "$wall" "$times" "$status" \
     "$4" >>"$tsv"
+  local role=tool verdict=wrong series="$1 series" command=${last_command:-}
+  case $2 in "wc -l" | "cat > /dev/null") role=floor ;; pandas) role=peer ;; esac
+  case $4 in
+    ok*"not checked"* | -) verdict=unchecked ;;
+    ok* | reference* | same*) verdict=ok ;;
+    STOPPED*) verdict=stopped ;;
+  esac
+  command=${command//$work\//}
+  [[ $1 != 1 ]] || series="one series"
+  bench_record "zscore: $n points, $series" "$role" "$2" "$3" "$wall" "$(cut -f3 <<<"$times")" \
+    "$status" "$verdict" "$command"
   say "  $2 run $3: ${wall} s wall, user/sys/maxrss_kib $(tr '\t' ' ' <<<"$times"), exit $status, $4 \
 (load $(cut -d' ' -f1 /proc/loadavg))"
 }
@@ -296,6 +330,7 @@ for k in "${datasets[@]}"; do
     say ""; say "### zscore --method robust --window $robust_window: skipped (not in this binary)"
   fi
 
+  if ((!pandas)); then say ""; say "### pandas: not installed, skipped"; continue; fi
   say ""; say "### pandas: up to $runs runs (one if the first takes over $slow_s s; stopped after $limit_s s)"
   say "\$ /usr/bin/python3 bench/zscore/pandas_zscore.py points-$k.jsonl$keys > flagged.tsv" |
     sed "s|/usr/bin/python3|$PYTHON|"
