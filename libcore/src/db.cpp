@@ -46,6 +46,11 @@ int exit_code_for(int sqlite_code, bool must_exist) {
   }
 }
 
+// errno values that mean the device or the file system failed, not the data.
+bool is_device_errno(int error) {
+  return error == EIO || error == ENOSPC || error == EDQUOT || error == EROFS;
+}
+
 void on_alarm(int) {}
 
 // Takes an exclusive flock, waiting at most `timeout`. A repeating interval timer interrupts
@@ -476,6 +481,17 @@ int Database::changes() const {
 void Database::fail(int code, std::string_view what) const {
   std::string message = sqlite3_errmsg(handle_);
   int exit_status = exit_code_for(code, options_.must_exist);
+  // SQLite reports a read that failed with EIO as "database disk image is malformed"
+  // (SQLITE_IOERR_CORRUPTFS becomes SQLITE_CORRUPT). The errno of the state file's last failed
+  // call tells a failing disk (74) from a damaged file (65).
+  if (exit_status == exit_code::data) {
+    int file_errno = 0;
+    sqlite3_file_control(handle_, "main", SQLITE_FCNTL_LAST_ERRNO, &file_errno);
+    if (is_device_errno(file_errno)) {
+      throw Error(exit_code::io,
+                  fmt::format("state file '{}': I/O error: {}", path_, std::strerror(file_errno)));
+    }
+  }
   if ((code & 0xff) == SQLITE_CONSTRAINT) throw ConstraintViolation(exit_code::data, message);
   if (exit_status == exit_code::temporary) {
     throw Error(exit_status, fmt::format("state file '{}' is busy (waited {}); try again later",
