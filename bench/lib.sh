@@ -56,8 +56,12 @@ bench_record() {
 # of COMMAND under GNU time. The verdict is ok for tool and peer rows (the scripts check their
 # output before timing them) and unchecked for floors.
 bench_record_hyperfine() {
-  local json=$1 benchmark=$2 role=$3 name=$4 command=$5 rss="" run=0 seconds verdict=ok
+  local json=$1 benchmark=$2 role=$3 name=$4 command=$5 rss="" run first seconds verdict=ok
   [[ $role == floor ]] && verdict=unchecked
+  # Runs are numbered on from the rows an earlier round of the same command left.
+  first=$(awk -F'\t' -v b="$benchmark" -v n="$name" '$1 == b && $3 == n {count++} END {print count + 0}' \
+    "$bench_out/measurements.tsv")
+  run=$first
   if /usr/bin/time -f '%M' -o "$bench_out/.rss" sh -c "exec $command" >/dev/null 2>&1; then
     rss=$(tail -1 "$bench_out/.rss")
   fi
@@ -71,12 +75,13 @@ for result in json.load(open(sys.argv[1]))["results"]:
     if result["command"] == sys.argv[2]:
         for seconds in result["times"]:
             print(f"{seconds:.6f}")' "$json" "$name")
-  ((run > 0)) || { echo "bench_record_hyperfine: no runs named '$name' in $json" >&2; return 1; }
+  ((run > first)) || { echo "bench_record_hyperfine: no runs named '$name' in $json" >&2; return 1; }
 }
 
 # bench_need PACKAGE COMMAND...: 0 when COMMAND succeeds (the peer is there), else installs the
-# Debian PACKAGE and tries again. Under SLUICE_BENCH_NO_INSTALL=1 it installs nothing and
-# returns 1, after saying which peer is skipped.
+# Debian PACKAGE and tries again; an install that fails stops the run (exit 1). Under
+# SLUICE_BENCH_NO_INSTALL=1 it installs nothing and returns 1, after saying which peer is
+# skipped.
 bench_need() {
   local package=$1
   shift
@@ -88,7 +93,87 @@ bench_need() {
   echo "run.sh: installing $package" >&2
   local sudo=()
   ((EUID == 0)) || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$package" >&2
-  "$@" >/dev/null 2>&1
+  if ! { "${sudo[@]}" apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$package" >&2 &&
+    "$@" >/dev/null 2>&1; }; then
+    echo "run.sh: could not install $package" >&2
+    exit 1
+  fi
+}
+
+# bench_elapsed START END: the seconds between two $EPOCHREALTIME readings, to the microsecond.
+bench_elapsed() {
+  local micros=$((10#${2//[.,]/} - 10#${1//[.,]/}))
+  printf '%d.%06d\n' $((micros / 1000000)) $((micros % 1000000))
+}
+# bench_time_commands JSON BENCHMARK RUNS WARMUP ROLE NAME COMMAND [ROLE NAME COMMAND]...: times each
+# COMMAND (one string, split at spaces and run without a shell, as `hyperfine -N` does) RUNS
+# times after WARMUP untimed runs, writes the times to JSON in hyperfine's --export-json format
+# (what hyperfine printed goes to the .txt file beside it) and records every run with
+# bench_record_hyperfine. Without hyperfine (not installed, SLUICE_BENCH_NO_INSTALL=1) bash
+# times the commands in turn: wall time from $EPOCHREALTIME around the fork and exec, user and
+# system time (to the millisecond) from its `time`. A command that fails stops the run, as it
+# stops hyperfine.
+bench_time_commands() {
+  local json=$1 benchmark=$2 runs=$3 warmup=$4 log=${1%.json}.txt i
+  shift 4
+  local roles=() names=() commands=() args=()
+  while (($# >= 3)); do
+    roles+=("$1") names+=("$2") commands+=("$3") args+=(-n "$2" "$3")
+    shift 3
+  done
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-json "$json" \
+      "${args[@]}" >"$log" 2>&1 || {
+      cat "$log" >&2
+      echo "run.sh: hyperfine failed: $benchmark" >&2
+      return 1
+    }
+  else
+    local run words start end status TIMEFORMAT='%3U %3S' tsv=${json%.json}.tsv
+    echo "hyperfine is not installed: timed by hand, $runs run(s) of each command" \
+      "(in turn) after $warmup warmup(s)" >"$log"
+    : >"$tsv"
+    for ((run = 1 - warmup; run <= runs; run++)); do
+      for i in "${!commands[@]}"; do
+        read -ra words <<<"${commands[i]}"
+        status=0
+        start=$EPOCHREALTIME
+        { time "${words[@]}" >/dev/null 2>&1; } 2>"$tsv.cpu" || status=$?
+        end=$EPOCHREALTIME
+        if ((status != 0)); then
+          echo "run.sh: '${commands[i]}' exited $status: $benchmark" | tee -a "$log" >&2
+          return 1
+        fi
+        if ((run > 0)); then
+          printf '%s\t%s\t%s\n' "${names[i]}" "$(bench_elapsed "$start" "$end")" "$(<"$tsv.cpu")" >>"$tsv"
+        fi
+      done
+    done
+    /usr/bin/python3 - "$tsv" "$json" >>"$log" <<'EOF'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, wall, cpu = line.rstrip("\n").split("\t")
+    user, system = (float(value.replace(",", ".")) for value in cpu.split())
+    runs.setdefault(name, []).append((float(wall), user, system))
+results = []
+for name, rows in runs.items():
+    times = [row[0] for row in rows]
+    results.append({"command": name, "mean": statistics.mean(times),
+                    "stddev": statistics.stdev(times) if len(times) > 1 else None,
+                    "median": statistics.median(times),
+                    "user": statistics.mean(row[1] for row in rows),
+                    "system": statistics.mean(row[2] for row in rows),
+                    "min": min(times), "max": max(times), "times": times,
+                    "exit_codes": [0] * len(times)})
+    print(f"{name}: median {statistics.median(times) * 1000:.3f} ms, {len(times)} run(s)")
+with open(sys.argv[2], "w") as handle:
+    json.dump({"results": results}, handle, indent=2)
+EOF
+    rm -f "$tsv" "$tsv.cpu"
+  fi
+  for i in "${!names[@]}"; do
+    bench_record_hyperfine "$json" "$benchmark" "${roles[i]}" "${names[i]}" "${commands[i]}"
+  done
 }

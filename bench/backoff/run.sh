@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/backoff/run.sh [--quick] [--out DIR]
+# bench/backoff/run.sh [--quick | --smoke] [--out DIR]
 #
 # Benchmarks backoff against the tools a user would pick instead, in the same run:
 #   (a) wrapper overhead: `backoff -- true` next to `true` itself, Debian's `retry -t 1 true`
@@ -12,48 +12,50 @@
 #       the number of attempts (counted in a --report file), the simulation's five strategies,
 #       and that each peer runs `true` exactly once.
 #
-# Full run: 3 hyperfine rounds of 200 runs (20 warmups), simulate timed over 10 runs. --quick:
-# 1 round of 50 runs, simulate timed over 3 runs. Raw figures and a Markdown summary go to DIR
-# (default bench/backoff/results/full or .../quick); the summary is also printed.
+# Modes (bench/lib.sh states the contract with bench/run):
+#   (default)  3 hyperfine rounds of 200 runs (20 warmups), simulate timed over 10 runs;
+#   --quick    1 round of 50 runs, simulate timed over 3 runs;
+#   --smoke    one run of each command, no waiting for idle CPUs: only the checks matter.
+# Every timed run is a row of DIR/measurements.tsv; the raw figures and a Markdown summary go to
+# DIR too (default bench/backoff/results/MODE); the summary is also printed. A failed check
+# exits 1.
 #
+# Peers (retry, hyperfine) are installed with bench_need; under SLUICE_BENCH_NO_INSTALL=1 a
+# missing one is skipped (without hyperfine, bash times the commands).
 # Environment: BACKOFF (binary; default build-bench-backoff/bin/backoff, built with
-# scripts/build if missing), TMPDIR (where the report files live).
+# scripts/build if missing), TMPDIR (where the report files live), SLUICE_BENCH_NO_INSTALL.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quick=0
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 out=""
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --quick) quick=1 ;;
     --out) out=$2; shift ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+    *) bench_parse_mode "$1" || { echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2; } ;;
   esac
   shift
 done
 
-if ((quick)); then
-  mode=quick hf_rounds=1 hf_runs=50 hf_warmup=10 sim_runs=3 sim_warmup=1
-else
-  mode=full hf_rounds=3 hf_runs=200 hf_warmup=20 sim_runs=10 sim_warmup=2
-fi
-out=${out:-$here/results/$mode}
+case $bench_mode in
+  full) hf_rounds=3 hf_runs=200 hf_warmup=20 sim_runs=10 sim_warmup=2 idle_wait=120 ;;
+  quick) hf_rounds=1 hf_runs=50 hf_warmup=10 sim_runs=3 sim_warmup=1 idle_wait=5 ;;
+  smoke) hf_rounds=1 hf_runs=1 hf_warmup=0 sim_runs=1 sim_warmup=0 idle_wait=0 ;;
+esac
+out=${out:-$here/results/$bench_mode}
+bench_start_measurements "$out"
 sim_args=(simulate --clients 100 --runs 100 --strategy all --seed 1)
 
 # --- tools -------------------------------------------------------------------------------------
-missing=()
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-[[ -x /usr/bin/retry ]] || missing+=(retry)
-command -v timeout >/dev/null || missing+=(coreutils)
-command -v python3 >/dev/null || missing+=(python3)
-if ((${#missing[@]})); then
-  echo "run.sh: installing ${missing[*]}" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
-fi
+bench_need python3 command -v python3 || { echo "run.sh: python3 is needed (checks, summary)" >&2; exit 1; }
+if bench_need hyperfine hyperfine --version; then have_hyperfine=1; else have_hyperfine=0; fi
+if bench_need retry test -x /usr/bin/retry; then have_retry=1; else have_retry=0; fi
+if bench_need coreutils command -v timeout; then have_timeout=1; else have_timeout=0; fi
 RETRY=/usr/bin/retry  # Debian's retry (1.0.x); not some other tool of that name earlier in PATH
-TIMEOUT=$(command -v timeout)
+TIMEOUT=$(command -v timeout || echo timeout)
 BACKOFF=${BACKOFF:-$root/build-bench-backoff/bin/backoff}
 if [[ ! -x $BACKOFF ]]; then
   echo "run.sh: building backoff in $root/build-bench-backoff" >&2
@@ -62,7 +64,6 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/backoff-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out"
 rm -f "$out"/overhead-*.json "$out"/overhead-*.txt "$out"/simulate* "$out"/checks.txt \
   "$out"/rounds.tsv "$out"/summary.md
 failures=0
@@ -70,11 +71,12 @@ check() {  # check DESCRIPTION COMMAND...: record a correctness check
   if "${@:2}"; then echo "ok   $1" >>"$out/checks.txt"; else
     echo "FAIL $1" >>"$out/checks.txt"; failures=$((failures + 1)); fi
 }
+skipped() { echo "skip $1 ($2 is not installed)" >>"$out/checks.txt"; }
 
 # --- machine -----------------------------------------------------------------------------------
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "mode: $mode"
+  echo "mode: $bench_mode"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
@@ -85,10 +87,14 @@ $(date -u -r "$BACKOFF" +%Y-%m-%dT%H:%M:%SZ)"
   [[ -f $cache ]] && echo "built from source dir: $(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$cache")"
   echo "source tree at run time: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), \
 $(git -C "$root" status --porcelain -- . ':!bench' 2>/dev/null | wc -l) uncommitted file(s) outside bench/"
-  echo "hyperfine: $(hyperfine --version)"
-  echo "retry: $RETRY ($("$RETRY" --version 2>&1 | head -1), Debian package \
+  echo "hyperfine: $( ((have_hyperfine)) && hyperfine --version || echo 'not installed (timed by bash)')"
+  if ((have_retry)); then
+    echo "retry: $RETRY ($("$RETRY" --version 2>&1 | head -1), Debian package \
 $(dpkg-query -W -f='${Version}' retry 2>/dev/null || echo '?'))"
-  echo "timeout: $TIMEOUT ($("$TIMEOUT" --version | head -1))"
+  else
+    echo "retry: not installed (skipped)"
+  fi
+  echo "timeout: $( ((have_timeout)) && echo "$TIMEOUT ($("$TIMEOUT" --version | head -1))" || echo 'not installed (skipped)')"
   echo "true: $(type -P true) (looked up through PATH by hyperfine and by every wrapper)"
   echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/machine.txt"
@@ -123,14 +129,22 @@ check "backoff run -- true exits 0" status_is 0 "$BACKOFF" run -- true
 counting once 0
 check "backoff -- CMD runs a succeeding CMD once" status_is 0 "$BACKOFF" -- "$work/once"
 check "... (one run counted)" count_is 1 "$work/once.count" run
-counting retry-ok 0
-check "retry -t 1 CMD exits 0 for a succeeding CMD" status_is 0 "$RETRY" -t 1 "$work/retry-ok"
-check "... after one run" count_is 1 "$work/retry-ok.count" run
-counting retry-fail 1
-check "retry -t 1 CMD exits 1 for a failing CMD" status_is 1 "$RETRY" -t 1 -d 0 "$work/retry-fail"
-check "... and runs it once only (-t counts runs, not retries)" count_is 1 "$work/retry-fail.count" run
-check "retry -t 1 true exits 0" status_is 0 "$RETRY" -t 1 true
-check "timeout 10 true exits 0" status_is 0 "$TIMEOUT" 10 true
+if ((have_retry)); then
+  counting retry-ok 0
+  check "retry -t 1 CMD exits 0 for a succeeding CMD" status_is 0 "$RETRY" -t 1 "$work/retry-ok"
+  check "... after one run" count_is 1 "$work/retry-ok.count" run
+  counting retry-fail 1
+  check "retry -t 1 CMD exits 1 for a failing CMD" status_is 1 "$RETRY" -t 1 -d 0 "$work/retry-fail"
+  check "... and runs it once only (-t counts runs, not retries)" count_is 1 "$work/retry-fail.count" run
+  check "retry -t 1 true exits 0" status_is 0 "$RETRY" -t 1 true
+else
+  skipped "retry -t 1: its checks and timings" retry
+fi
+if ((have_timeout)); then
+  check "timeout 10 true exits 0" status_is 0 "$TIMEOUT" 10 true
+else
+  skipped "timeout 10 true" timeout
+fi
 
 "$BACKOFF" "${sim_args[@]}" >"$out/simulate.jsonl"
 "$BACKOFF" "${sim_args[@]}" >"$work/simulate-again.jsonl"
@@ -158,7 +172,7 @@ fi
 # --- (a) wrapper overhead ----------------------------------------------------------------------
 # Other work on this 2-core machine (a compiler, say) moves millisecond timings a lot, so before
 # each round wait until the CPUs have been at most $idle_max% busy for a second (up to
-# $idle_wait s; the busy share is recorded in rounds.tsv either way).
+# $idle_wait s; the busy share is recorded in rounds.tsv either way). Not in smoke mode.
 busy_pct() {  # CPU time used (by anything) over the next second, in percent of all CPUs
   local a b
   read -ra a < <(head -1 /proc/stat); sleep 1; read -ra b < <(head -1 /proc/stat)
@@ -167,16 +181,21 @@ busy_pct() {  # CPU time used (by anything) over the next second, in percent of 
   echo $((total > 0 ? 100 * (total - idle) / total : 0))
 }
 wait_quiet() {  # wait_quiet: print the busy share once it is low enough, or when time is up
+  if [[ $bench_mode == smoke ]]; then echo "?"; return; fi  # smoke: no waiting, not measured
   local start=$SECONDS busy
   while busy=$(busy_pct); ((busy > idle_max && SECONDS - start < idle_wait)); do
     echo "run.sh: CPUs ${busy}% busy, waiting (${idle_wait}s at most)" >&2
   done
   echo "$busy"
 }
-idle_max=10 idle_wait=$((quick ? 5 : 120))
-names=("true" "backoff -- true" "retry -t 1 true" "timeout 10 true")
-commands=("true" "$BACKOFF -- true" "$RETRY -t 1 true" "$TIMEOUT 10 true")
-printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$out/rounds.tsv"
+idle_max=10
+roles=(floor tool)
+names=("true" "backoff -- true")
+commands=("true" "$BACKOFF -- true")
+if ((have_retry)); then roles+=(peer) names+=("retry -t 1 true") commands+=("$RETRY -t 1 true"); fi
+if ((have_timeout)); then roles+=(peer) names+=("timeout 10 true") commands+=("$TIMEOUT 10 true"); fi
+# rounds.tsv is not written in smoke mode, which measures no busy share.
+[[ $bench_mode == smoke ]] || printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$out/rounds.tsv"
 for round in $(seq "$hf_rounds"); do
   busy=$(wait_quiet)
   load=$(cut -d' ' -f1 /proc/loadavg)
@@ -184,20 +203,22 @@ for round in $(seq "$hf_rounds"); do
   args=()
   for i in "${!names[@]}"; do  # rotate the order by one place each round
     j=$(((i + round - 1) % ${#names[@]}))
-    args+=(-n "${names[j]}" "${commands[j]}")
+    args+=("${roles[j]}" "${names[j]}" "${commands[j]}")
   done
-  hyperfine -N --style basic --warmup "$hf_warmup" --runs "$hf_runs" \
-    --export-json "$out/overhead-$round.json" "${args[@]}" >"$out/overhead-$round.txt" 2>&1
-  printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/rounds.tsv"
+  bench_time_commands "$out/overhead-$round.json" "wrapper overhead: running true once (one process)" \
+    "$hf_runs" "$hf_warmup" "${args[@]}"
+  if [[ $bench_mode != smoke ]]; then
+    printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/rounds.tsv"
+  fi
 done
 
 # --- (b) simulate ------------------------------------------------------------------------------
 busy=$(wait_quiet)
 echo "run.sh: simulate (CPUs ${busy}% busy just before, loadavg $(cut -d' ' -f1 /proc/loadavg))" >&2
 echo "simulate: CPUs ${busy}% busy just before" >>"$out/machine.txt"
-hyperfine -N --style basic --warmup "$sim_warmup" --runs "$sim_runs" \
-  --export-json "$out/simulate-time.json" \
-  -n "backoff ${sim_args[*]}" "$BACKOFF ${sim_args[*]}" >"$out/simulate-time.txt" 2>&1
+bench_time_commands "$out/simulate-time.json" \
+  "backoff simulate: 100 clients x 100 runs, 5 strategies (one process)" "$sim_runs" "$sim_warmup" \
+  tool "backoff ${sim_args[*]}" "$BACKOFF ${sim_args[*]}"
 "$BACKOFF" "${sim_args[@]}" >"$work/simulate-after.jsonl"
 check "simulate output after the timed runs is unchanged" \
   cmp -s "$out/simulate.jsonl" "$work/simulate-after.jsonl"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/emi-schedule/run.sh [--quick] [--out DIR]
+# bench/emi-schedule/run.sh [--quick | --smoke] [--out DIR]
 #
 # Benchmarks `emi-schedule calc` of a 360-month schedule (target: whole process under 5 ms)
 # against the Python a user would write instead, in the same run:
@@ -13,49 +13,59 @@
 #       arguments, `python3 -c pass` (the interpreter's start-up alone) and `true` (the floor);
 #       when `python3` on PATH is another interpreter (pyenv, say), calc_decimal.py under it
 #       too; the order rotates from one round to the next; each round waits for idle CPUs first;
-#   (c) the Python schedule's compute time inside one process (timeit, no start-up).
+#   (c) the Python schedule's compute time inside one process (timeit, no start-up), after
+#       checking that it makes the same bytes (run-inprocess.txt only: measurements.tsv has no
+#       in-process figure of emi-schedule to set it against).
 #
-# Full run: 3 hyperfine rounds of 200 runs (20 warmups). --quick: 1 round of 30 runs (5
-# warmups). Raw figures and a Markdown summary go to DIR (default bench/emi-schedule/results/full
-# or .../quick) as run-*, so they sit beside calc.sh's and portfolio.sh's files without touching
-# them; the summary (run-summary.md) is also printed.
+# Modes (bench/lib.sh states the contract with bench/run):
+#   (default)  3 hyperfine rounds of 200 runs (20 warmups), timeit best of 5 x 200;
+#   --quick    1 round of 30 runs (5 warmups), timeit best of 5 x 20;
+#   --smoke    one run of each command, no waiting for idle CPUs, timeit 1 x 1: only the checks
+#              matter.
+# Every timed run is a row of DIR/measurements.tsv. Raw figures and a Markdown summary go to DIR
+# (default bench/emi-schedule/results/MODE) as run-*, so they sit beside portfolio.sh's files
+# without touching them; the summary (run-summary.md) is also printed. A failed check exits 1.
 #
+# hyperfine is installed with bench_need; under SLUICE_BENCH_NO_INSTALL=1, without it, bash
+# times the commands. Python 3 is needed (the peer, the checks, bench/lib.sh).
 # Environment: EMI (binary; default build-bench-emi/bin/emi-schedule, built with scripts/build if
 # missing), PYTHON (the peer's interpreter; default /usr/bin/python3, the distribution's, which
-# this script installs if missing). The other interpreter is the executable behind `python3` on
-# PATH (sys.executable), so a pyenv shim script is never what is timed.
+# this script installs if missing), SLUICE_BENCH_NO_INSTALL. The other interpreter is the
+# executable behind `python3` on PATH (sys.executable), so a pyenv shim script is never what is
+# timed.
+
+# shellcheck disable=SC2016 # the bash -c programs are single-quoted on purpose
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quick=0
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 out=""
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --quick) quick=1 ;;
     --out) out=$2; shift ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+    *) bench_parse_mode "$1" || { echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2; } ;;
   esac
   shift
 done
 
-if ((quick)); then
-  mode=quick hf_rounds=1 hf_runs=30 hf_warmup=5 idle_wait=5 timeit_number=20
-else
-  mode=full hf_rounds=3 hf_runs=200 hf_warmup=20 idle_wait=20 timeit_number=200
-fi
-out=${out:-$here/results/$mode}
+case $bench_mode in
+  full) hf_rounds=3 hf_runs=200 hf_warmup=20 idle_wait=20 timeit_number=200 timeit_repeat=5 ;;
+  quick) hf_rounds=1 hf_runs=30 hf_warmup=5 idle_wait=5 timeit_number=20 timeit_repeat=5 ;;
+  smoke) hf_rounds=1 hf_runs=1 hf_warmup=0 idle_wait=0 timeit_number=1 timeit_repeat=1 ;;
+esac
+out=${out:-$here/results/$bench_mode}
+bench_start_measurements "$out"
 loan=(--principal 500000.00 --rate 8.5% --months 360 --disbursed 2026-01-15)
 
 # --- tools -------------------------------------------------------------------------------------
-missing=()
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-[[ -x /usr/bin/python3 ]] || missing+=(python3)
-if ((${#missing[@]})); then
-  echo "run.sh: installing ${missing[*]}" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
-fi
+if bench_need hyperfine hyperfine --version; then have_hyperfine=1; else have_hyperfine=0; fi
+bench_need python3 test -x /usr/bin/python3 || {
+  echo "run.sh: /usr/bin/python3 is needed (the peer, the checks, bench/lib.sh)" >&2
+  exit 1
+}
 PYTHON=${PYTHON:-/usr/bin/python3}
 PATH_PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo "$PYTHON")
 [[ $(readlink -f "$PATH_PYTHON") == "$(readlink -f "$PYTHON")" ]] && PATH_PYTHON=""
@@ -69,7 +79,6 @@ export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ beside calc_decimal.py
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/emi-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out"
 rm -f "$out"/run-*
 failures=0
 check() {  # check DESCRIPTION COMMAND...: record a correctness check
@@ -80,7 +89,7 @@ check() {  # check DESCRIPTION COMMAND...: record a correctness check
 # --- machine -----------------------------------------------------------------------------------
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "mode: $mode"
+  echo "mode: $bench_mode"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "cores: $(nproc)"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
@@ -97,7 +106,7 @@ $(git -C "$root" status --porcelain -- . ':!bench' 2>/dev/null | wc -l) uncommit
 ($(git -C "$root" status --porcelain -- . ':!bench' 2>/dev/null | awk '{print $2}' | paste -sd' ' -))"
   echo "last commit touching tools/ or libcore/ before the binary was built: \
 $(git -C "$root" log -1 --format=%h --until="$(date -u -r "$EMI" +%Y-%m-%dT%H:%M:%SZ)" -- tools libcore)"
-  echo "hyperfine: $(hyperfine --version)"
+  echo "hyperfine: $( ((have_hyperfine)) && hyperfine --version || echo 'not installed (timed by bash)')"
   echo "python (the peer): $PYTHON ($("$PYTHON" --version 2>&1))"
   echo "python3 on PATH: $(command -v python3 || echo none)${PATH_PYTHON:+, runs $PATH_PYTHON \
 ($("$PATH_PYTHON" --version 2>&1)), also timed}"
@@ -167,6 +176,8 @@ if [[ -n $PATH_PYTHON ]]; then
   check "calc 500000.00 8.5% 360 under $PATH_PYTHON (python3 on PATH): the same bytes" \
     bash -c '"$1" "$2" "${@:4}" | cmp -s - "$3"' _ "$PATH_PYTHON" "$PEER" "$work/timed.emi" "${loan[@]}"
 fi
+check "$PYTHON -c pass exits 0 and prints nothing" \
+  bash -c 'printed=$("$1" -c pass) && [[ -z $printed ]]' _ "$PYTHON"
 if ((failures)); then
   cat "$out/run-checks.txt" >&2
   sed 's/^/  stderr: /' "$work/stderr" >&2 || true
@@ -177,7 +188,7 @@ fi
 # --- (b) whole-process time --------------------------------------------------------------------
 # Other work on this 2-core machine moves millisecond timings a lot, so before each round wait
 # until the CPUs have been at most $idle_max% busy for a second (up to $idle_wait s; the busy
-# share is recorded in run-rounds.tsv either way).
+# share is recorded in run-rounds.tsv either way). Not in smoke mode.
 busy_pct() {  # CPU time used (by anything) over the next second, in percent of all CPUs
   local a b
   read -ra a < <(head -1 /proc/stat); sleep 1; read -ra b < <(head -1 /proc/stat)
@@ -186,6 +197,7 @@ busy_pct() {  # CPU time used (by anything) over the next second, in percent of 
   echo $((total > 0 ? 100 * (total - idle) / total : 0))
 }
 wait_quiet() {  # wait_quiet: print the busy share once it is low enough, or when time is up
+  if [[ $bench_mode == smoke ]]; then echo "?"; return; fi  # smoke: no waiting, not measured
   local start=$SECONDS busy
   while busy=$(busy_pct); ((busy > idle_max && SECONDS - start < idle_wait)); do
     echo "run.sh: CPUs ${busy}% busy, waiting (${idle_wait}s at most)" >&2
@@ -193,13 +205,16 @@ wait_quiet() {  # wait_quiet: print the busy share once it is low enough, or whe
   echo "$busy"
 }
 idle_max=10
+roles=(floor tool peer peer)
 names=("true" "emi-schedule calc (360)" "python3 calc_decimal.py (360)" "python3 -c pass")
 commands=("true" "$EMI calc ${loan[*]}" "$PYTHON $PEER ${loan[*]}" "$PYTHON -c pass")
 if [[ -n $PATH_PYTHON ]]; then
+  roles+=(peer)
   names+=("PATH python3 calc_decimal.py (360)")
   commands+=("$PATH_PYTHON $PEER ${loan[*]}")
 fi
-printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$out/run-rounds.tsv"
+# run-rounds.tsv is not written in smoke mode, which measures no busy share.
+[[ $bench_mode == smoke ]] || printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$out/run-rounds.tsv"
 for round in $(seq "$hf_rounds"); do
   busy=$(wait_quiet)
   load=$(cut -d' ' -f1 /proc/loadavg)
@@ -207,28 +222,41 @@ for round in $(seq "$hf_rounds"); do
   args=()
   for i in "${!names[@]}"; do  # rotate the order by one place each round
     j=$(((i + round - 1) % ${#names[@]}))
-    args+=(-n "${names[j]}" "${commands[j]}")
+    args+=("${roles[j]}" "${names[j]}" "${commands[j]}")
   done
-  hyperfine -N --style basic --warmup "$hf_warmup" --runs "$hf_runs" \
-    --export-json "$out/run-$round.json" "${args[@]}" >"$out/run-$round.txt" 2>&1
-  printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/run-rounds.tsv"
+  bench_time_commands "$out/run-$round.json" "emi-schedule calc: 360-month schedule (one process)" \
+    "$hf_runs" "$hf_warmup" "${args[@]}"
+  if [[ $bench_mode != smoke ]]; then
+    printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/run-rounds.tsv"
+  fi
 done
 
 # --- (c) the Python schedule without start-up --------------------------------------------------
-"$PYTHON" - "$here" "$timeit_number" >"$out/run-inprocess.txt" <<'EOF'
+# inprocess: checks that the schedule timed in-process makes emi-schedule's bytes, then times it
+# (timeit: best of $timeit_repeat x $timeit_number) into run-inprocess.txt. It is not a row of
+# measurements.tsv: bench/run compares each benchmark's peers with its tool, and the tool has
+# no in-process counterpart.
+inprocess() {
+  "$PYTHON" - "$here" "$timeit_number" "$timeit_repeat" "$out/run-schedule-360.jsonl" \
+    >"$out/run-inprocess.txt" 2>>"$work/stderr" <<'EOF'
 import datetime, decimal, json, sys, timeit
 sys.path.insert(0, sys.argv[1])
 import calc_decimal as c
-number = int(sys.argv[2])
+number, repeat = int(sys.argv[2]), int(sys.argv[3])
 decimal.getcontext().prec = 40
 dumps = json.JSONEncoder(separators=(",", ":")).encode
 args = (decimal.Decimal("500000.00"), c.parse_rate_percent("8.5%"), 360, datetime.date(2026, 2, 15))
 def run():  # the schedule and its JSON text, as main() makes them, without writing
     return "".join(dumps(row) + "\n" for row in c.schedule(*args))
-times = timeit.repeat(run, number=number, repeat=5)
-print(f"python in-process, schedule + JSON text of 500000.00 8.5% 360 (best of 5 x {number}): "
-      f"{min(times) / number * 1000:.3f} ms per schedule")
+with open(sys.argv[4]) as handle:
+    if run() != handle.read():
+        sys.exit("python in-process: the schedule's text differs from emi-schedule's")
+times = timeit.repeat(run, number=number, repeat=repeat)
+print(f"python in-process, schedule + JSON text of 500000.00 8.5% 360 (best of {repeat} x "
+      f"{number}): {min(times) / number * 1000:.3f} ms per schedule")
 EOF
+}
+check "python in-process: the schedule + JSON text (what is timed) = emi-schedule's bytes" inprocess
 check "the timed schedule is unchanged after the timed runs" \
   bash -c '"$1" calc "${@:3}" | cmp -s - "$2"' _ "$EMI" "$out/run-schedule-360.jsonl" "${loan[@]}"
 echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/run-machine.txt"

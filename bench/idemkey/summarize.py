@@ -82,7 +82,7 @@ def filter_table(rows, labels, reference):
     ]
     for label in labels:
         walls = [float(r["wall_s"]) for r in rows[label]]
-        rss = [int(r["max_rss_kb"]) for r in rows[label]]
+        rss = [int(r["max_rss_kb"]) for r in rows[label] if r["max_rss_kb"]]  # empty: no GNU time
         cpu = [float(r["user_s"]) + float(r["sys_s"]) for r in rows[label]]
         records = int(rows[label][0]["records"])
         median = statistics.median(walls)
@@ -91,8 +91,8 @@ def filter_table(rows, labels, reference):
         lines.append(
             f"| `{cell(label)}`{note} | {len(walls)} | {median:.3f} s | {min(walls):.3f} – "
             f"{max(walls):.3f} s | {records / median:,.0f} | {statistics.median(cpu):.2f} s | "
-            f"{statistics.median(rss) / 1024:.1f} MiB "
-            f"({max(rss) / 1024:.1f}) | {ref_time / median:.2f}× |")
+            + (f"{statistics.median(rss) / 1024:.1f} MiB ({max(rss) / 1024:.1f})" if rss else "–")
+            + f" | {ref_time / median:.2f}× |")
     return lines
 
 
