@@ -18,7 +18,7 @@
 # DIR too (default bench/idemkey/results/MODE); the summary is also printed. A failed check
 # exits 1.
 #
-# Peers (jq, flock, GNU time, hyperfine) are installed with bench_need; under
+# Peers (jq, Miller, flock, GNU time, hyperfine) are installed with bench_need; under
 # SLUICE_BENCH_NO_INSTALL=1 a missing one is skipped (without hyperfine, bash times the replay
 # commands; without GNU time, no peak RSS).
 # Environment: IDEMKEY (binary; default build-bench/bin/idemkey, built with scripts/build if
@@ -65,6 +65,7 @@ bench_need python3 command -v python3 || { echo "run.sh: python3 is needed (data
 if bench_need hyperfine hyperfine --version; then have_hyperfine=1; else have_hyperfine=0; fi
 if bench_need time test -x /usr/bin/time; then gnu_time=1; else gnu_time=0; fi
 if bench_need jq jq --version; then have_jq=1; else have_jq=0; fi
+if bench_need miller mlr --version; then have_mlr=1; else have_mlr=0; fi
 if bench_need util-linux flock --version; then have_flock=1; else have_flock=0; fi
 if bench_need mawk command -v awk; then have_awk=1; else have_awk=0; fi
 IDEMKEY=${IDEMKEY:-$root/build-bench/bin/idemkey}
@@ -187,9 +188,15 @@ record() {  # record BENCHMARK: the last measured run, with $verdict
 }
 
 lines_are() { [[ $(wc -l <"$1") -eq $2 ]]; }
+# same_records A B: the same JSON records, line by line (Miller writes `{"k": v}` with spaces)
+same_records() { python3 -c '
+import json, sys
+a, b = (open(path) for path in sys.argv[1:3])
+sys.exit(0 if list(map(json.loads, a)) == list(map(json.loads, b)) else 1)' "$1" "$2"; }
 filter_bench="idemkey filter: $(commas "$records") records, $dup_percent% duplicates"
 ((have_awk)) || skipped "awk '!seen[\$0]++'" awk
 ((have_jq)) || skipped "jq -c . | sort -u, jq unique_by" jq
+((have_mlr)) || skipped "mlr head -n 1 -g event_id" miller
 for rep in $(seq "$reps"); do
   echo "run.sh: filter repetition $rep/$reps (loadavg $(cut -d' ' -f1 /proc/loadavg))" >&2
   state=$work/fresh-$rep.db
@@ -212,6 +219,13 @@ for rep in $(seq "$reps"); do
     measure peer "awk '!seen[\$0]++'" "$rep" "$records" "$work/out.awk" awk '!seen[$0]++' "$events"
     check "rep $rep: awk output = the same (so idemkey output = awk output)" \
       cmp -s "$work/out.awk" "$work/expected"
+    record "$filter_bench"
+  fi
+  if ((have_mlr)); then
+    measure peer "mlr head -n 1 -g event_id" "$rep" "$records" "$work/out.mlr" \
+      mlr --ijsonl --ojsonl head -n 1 -g event_id "$events"
+    check "rep $rep: mlr output = the same records, in input order" \
+      same_records "$work/out.mlr" "$work/expected"
     record "$filter_bench"
   fi
   if ((have_jq)); then
