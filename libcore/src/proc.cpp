@@ -127,6 +127,7 @@ class Supervisor {
   int poll_timeout_ms(SteadyTime now) const;
   void handle_deadlines(SteadyTime now);
   void forward_signal();
+  [[nodiscard]] bool group_outlives_child() const;
   void pump_output(int& fd, const std::function<void(std::string_view)>& handler);
   void feed_input();
   void drain_ready_output();
@@ -235,6 +236,16 @@ void Supervisor::handle_deadlines(SteadyTime now) {
   }
 }
 
+bool Supervisor::group_outlives_child() const {
+  // Descendants that were just sent the forwarded signal get a moment to act on it.
+  int checks = outcome_.forwarded_signal != 0 ? 20 : 1;
+  for (int check = 0; check < checks; ++check) {
+    if (::kill(-pid_, 0) != 0) return false;  // ESRCH: no process is left in the group
+    if (check + 1 < checks) ::usleep(10'000);
+  }
+  return true;
+}
+
 void Supervisor::forward_signal() {
   int number = pending_signal();
   if (number == 0 || outcome_.forwarded_signal != 0) return;
@@ -319,6 +330,14 @@ void Supervisor::supervise() {
   next_tick_ = now + handlers_.tick_interval;
   if (input_.write_end >= 0 && command_.input->empty()) close_fd(input_.write_end);
   while (!exited_ || output_.read_end >= 0 || errors_.read_end >= 0) {
+    // Interrupted after the child exited: take what it wrote, then stop waiting for
+    // descendants that still hold its output pipes (they got the signal too when they share
+    // its process group). Checked before waiting, so that nothing blocks in between.
+    if (exited_ && outcome_.forwarded_signal != 0) {
+      drain_ready_output();
+      if (command_.own_process_group) ::kill(-pid_, outcome_.forwarded_signal);
+      break;
+    }
     std::array<pollfd, 4> fds{};
     nfds_t count = 0;
     auto watch = [&](int fd, short events) {
@@ -343,14 +362,6 @@ void Supervisor::supervise() {
         pump_output(errors_.read_end, handlers_.on_stderr);
       else if (fds[i].fd == input_.write_end)
         feed_input();
-    }
-    // Interrupted after the child exited: take what it wrote, then stop waiting for
-    // descendants that still hold its output pipes (they got the signal too when they share
-    // its process group).
-    if (exited_ && outcome_.forwarded_signal != 0) {
-      drain_ready_output();
-      if (command_.own_process_group) ::kill(-pid_, outcome_.forwarded_signal);
-      break;
     }
     if (!exited_) reap(false);
     handle_deadlines(std::chrono::steady_clock::now());
@@ -380,6 +391,7 @@ Outcome Supervisor::run() {
     if (!outcome_.launch_failed) {
       pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
       supervise();
+      if (command_.own_process_group) outcome_.descendants_remain = group_outlives_child();
     }
   } catch (...) {
     sigaction(SIGPIPE, &previous, nullptr);

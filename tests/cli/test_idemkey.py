@@ -332,6 +332,28 @@ class IdemkeyLeases(ToolTestCase):
         self.assertEqual(holder.returncode, 128 + 15)
         self.assertStatus(self.run_tool("show", "--key", "L"), 1)
 
+    def test_sigterm_keeps_the_key_while_part_of_the_command_still_runs(self):
+        # The command's shell dies of the forwarded SIGTERM, but a process it started ignores
+        # it and could still finish the work: the key must not be released for a rerun.
+        holder = self.start_tool(
+            "run", "--key", "G", "--", "sh", "-c",
+            "sh -c 'trap \"\" TERM; echo $$ > grandchild.pid; exec sleep 30' & "
+            "while [ ! -s grandchild.pid ]; do sleep 0.01; done; : > started; wait",
+            stdout=subprocess_pipe(), stderr=subprocess_pipe())
+        self.wait_for_file("started")
+        try:
+            holder.terminate()
+            _, err = holder.communicate(timeout=30)
+            self.assertEqual(holder.returncode, 128 + 15)
+            self.assertEqual(err.decode(), "idemkey: warning: interrupted, but some of the "
+                             "command's processes are still running; key 'G' stays in progress "
+                             "until its lease expires\n")
+            shown = self.run_tool("show", "--key", "G")
+            self.assertStatus(shown, 0)
+            self.assertIn('"state":"in_progress"', shown.out)
+        finally:
+            os.kill(int(self.read("grandchild.pid")), 9)
+
 
 class IdemkeyLowLevel(ToolTestCase):
     tool = "idemkey"

@@ -88,6 +88,16 @@ TEST(Proc, KillAfterEscalatesToSigkill) {
   EXPECT_EQ(result.outcome.exit_status, 128 + 9);
 }
 
+TEST(Proc, ReportsProcessesOfTheGroupThatOutliveTheChild) {
+  // The background sleep leaves the output pipes, so run() returns when the shell exits.
+  auto lingering = capture(
+      {.argv = {"sh", "-c", "sleep 2 >/dev/null 2>&1 & exit 0"}, .own_process_group = true});
+  EXPECT_EQ(lingering.outcome.exit_status, 0);
+  EXPECT_TRUE(lingering.outcome.descendants_remain);
+  auto alone = capture({.argv = {"sh", "-c", "exit 0"}, .own_process_group = true});
+  EXPECT_FALSE(alone.outcome.descendants_remain);
+}
+
 TEST(Proc, TicksWhileTheChildRuns) {
   int ticks = 0;
   Handlers handlers;

@@ -120,6 +120,10 @@ proc::Command child_command(const RunOptions& options, const KeyRow& row,
                          {"IDEMKEY_ATTEMPT", std::to_string(row.attempt)},
                          {"IDEMKEY_DOWNSTREAM_KEY", downstream_key(options.scope, options.key)}};
   command.input = input;
+  // Its own process group, so that a forwarded SIGTERM reaches every process of the command
+  // and settle() can tell whether any outlived it; not when the command may read our terminal
+  // (a background group cannot), where Ctrl-C reaches the whole foreground group anyway.
+  command.own_process_group = input.has_value() || ::isatty(STDIN_FILENO) == 0;
   command.capture_stdout = true;
   command.capture_stderr = true;
   return command;
@@ -189,7 +193,17 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
                                                                         : outcome.launch_error));
   }
   if (outcome.forwarded_signal != 0 && outcome.signal != 0) {
-    release_and_report();  // interrupted, not completed: the next run executes again
+    if (outcome.descendants_remain) {
+      // Part of the command still runs and may yet finish the work: releasing the key would
+      // let the next run do it again. The lease (not renewed any more) decides instead.
+      warn(
+          fmt::format("interrupted, but some of the command's processes are still running; "
+                      "key '{}' stays in progress until its lease expires",
+                      options.key));
+      report_status(status_file, options, report);
+    } else {
+      release_and_report();  // interrupted, not completed: the next run executes again
+    }
     return exit_code::signal_base + outcome.forwarded_signal;
   }
   if (options.release_on_exit.contains(outcome.exit_status)) {

@@ -50,6 +50,10 @@ struct Outcome {
   bool launch_failed = false;
   std::string launch_error;  // strerror text when launch_failed
   int forwarded_signal = 0;  // a termination signal this process received and passed on
+  // With own_process_group: processes of the child's group were still running when run()
+  // returned (after a forwarded signal, once they had 200 ms to end). A caller that must not
+  // run the work twice treats the work as possibly still going on.
+  bool descendants_remain = false;
 };
 
 // Throws Error(2) for an empty argv, Error(75) when the system cannot start a process now
