@@ -255,7 +255,20 @@ void Database::close() {
   lock_fd_ = -1;
 }
 
+// Whatever schema a file holds (reindex works on the user's own database, which may come from
+// someone else), it cannot make this connection damage the file on purpose (defensive mode: no
+// writable_schema, no writes to virtual tables' shadow tables), call a function with side
+// effects from a view or a trigger (trusted_schema off), or reach the two-argument
+// fts3_tokenizer(), which takes a pointer.
+void Database::harden() {
+  int ignored = 0;
+  sqlite3_db_config(handle_, SQLITE_DBCONFIG_DEFENSIVE, 1, &ignored);
+  sqlite3_db_config(handle_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &ignored);
+  sqlite3_db_config(handle_, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, &ignored);
+}
+
 void Database::apply_pragmas() {
+  harden();
   // The busy timeout must be in place before the switch to WAL: concurrent first opens
   // otherwise fail at once with SQLITE_BUSY.
   set_busy_timeout(options_.busy_timeout);
@@ -461,9 +474,9 @@ void checksum_final(sqlite3_context* context) {
 }  // namespace
 
 void Database::add_checksum_function() {
-  int code =
-      sqlite3_create_function_v2(handle_, "sluice_checksum", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                 nullptr, nullptr, checksum_step, checksum_final, nullptr);
+  int code = sqlite3_create_function_v2(handle_, "sluice_checksum", -1,
+                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                        nullptr, nullptr, checksum_step, checksum_final, nullptr);
   if (code != SQLITE_OK) fail(code, "sluice_checksum");
 }
 

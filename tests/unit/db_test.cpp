@@ -193,6 +193,24 @@ TEST(Database, ForeignFileKeepsItsJournalModeAndHeader) {
   EXPECT_EQ(application->integer(0), 0);
 }
 
+TEST(Database, AHostileSchemaCannotBeWrittenOrRunFunctionsWithSideEffects) {
+  TempDir dir;
+  Database database(dir.file("app.db"), {.foreign_file = true});
+  auto trusted = database.query("PRAGMA trusted_schema");
+  ASSERT_TRUE(trusted.step());
+  EXPECT_EQ(trusted->integer(0), 0);
+  // Defensive mode: writable_schema is ignored, so the schema table stays read-only.
+  database.execute_script("CREATE TABLE t (x)");
+  EXPECT_THROW(
+      database.execute_script("PRAGMA writable_schema=ON; UPDATE sqlite_master SET sql = sql"),
+      Error);
+  // sluice_checksum is innocuous, so a view may use it even with trusted_schema off.
+  database.add_checksum_function();
+  database.execute_script("CREATE VIEW v AS SELECT sluice_checksum(x) AS c FROM t");
+  auto view = database.query("SELECT c FROM v");
+  EXPECT_TRUE(view.step());
+}
+
 TEST(Database, AViolatedConstraintIsAConstraintViolation) {
   TempDir dir;
   Database database(dir.file("u.db"), {});

@@ -198,6 +198,7 @@ class Database {
   void check_is_sluice_state();
   void switch_to_wal();
   void close();
+  void harden();
   void apply_pragmas();
   sqlite3* handle_ = nullptr;
   std::string path_;
