@@ -134,6 +134,16 @@ class Refusals(ReindexCase):
         self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",
                                         "id, email, datetime('now') AS name"), "'now'")
 
+    def test_projection_with_a_comment_or_a_statement_end(self):
+        # The comment would cut the copy and verify statements short: both would see no rows.
+        self.make_users()
+        for select in ("id, email, name FROM users WHERE 0 --", "id, email, name /* x */",
+                       "id, email, name; DELETE FROM users"):
+            self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",
+                                            select), "a comment or a ';'")
+        self.assertStatus(self.reindex("start", "--table", "users", "--like", "--select",
+                                       "id, email, 'a -- b; /* c */' AS name"), 0)
+
     def test_projection_that_drops_or_computes_the_key(self):
         self.make_users()
         self.assertRefused(self.reindex("start", "--table", "users", "--like", "--select",

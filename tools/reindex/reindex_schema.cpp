@@ -303,8 +303,24 @@ std::vector<std::string> user_triggers(db::Database& database, std::string_view 
       table));
 }
 
+// The projection is pasted into the copy, trigger and verify statements. A comment or a ';' in
+// it would cut them short: with "id, name FROM t WHERE 0 --" the copy and verify would both
+// see no rows, agree, and the switch would lose the table.
+void refuse_comments_and_statement_ends(std::string_view select) {
+  for (std::size_t at = 0; at < select.size(); at = token_end(select, at)) {
+    std::string_view rest = select.substr(at);
+    if (rest.starts_with("--") || rest.starts_with("/*") || rest.front() == ';') {
+      refuse(
+          fmt::format("the projection '{}' has a comment or a ';': it must be the column "
+                      "list of one SELECT",
+                      select));
+    }
+  }
+}
+
 Projection check_projection(db::Database& database, std::string_view select, std::string_view table,
                             const std::vector<std::string>& key) {
+  refuse_comments_and_statement_ends(select);
   db::Database::SelectShape shape;
   try {
     shape = database.describe_select(
