@@ -10,6 +10,14 @@ import unittest
 BIN = os.environ.get("SLUICE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("SLUICE_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
+# `scripts/test --long` sets SLUICE_TEST_LONG=1: the crash and concurrency tests then run far
+# more rounds than the bounded CI-sized run.
+LONG = os.environ.get("SLUICE_TEST_LONG") == "1"
+
+
+def rounds(ci, long):
+    """How many rounds a crash or concurrency test runs: `ci`, or `long` under --long."""
+    return long if LONG else ci
 
 
 def tool_path(tool):

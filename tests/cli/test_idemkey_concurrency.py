@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from sluice_cli import ToolTestCase, tool_path
+from sluice_cli import ToolTestCase, rounds, tool_path
 
 
 class IdemkeyConcurrency(ToolTestCase):
@@ -18,25 +18,29 @@ class IdemkeyConcurrency(ToolTestCase):
         with sqlite3.connect(db) as connection:
             return connection.execute("PRAGMA integrity_check").fetchone()[0]
 
-    def test_32_processes_on_one_key_execute_once(self):
-        db = self.path("s.db")
-        command = [tool_path("idemkey"), "--db", db, "run", "--key", "same", "--",
-                   "sh", "-c", "echo ran >> out.txt"]
-        children = [subprocess.Popen(command, cwd=self.dir, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE) for _ in range(32)]
-        statuses = []
-        for child in children:
-            out, err = child.communicate(timeout=120)
-            statuses.append(child.returncode)
-            if child.returncode == 75:
-                self.assertIn(b"in progress", err)
-        self.assertEqual(self.read("out.txt"), b"ran\n")
-        self.assertTrue(set(statuses) <= {0, 75}, statuses)
-        self.assertEqual(self.integrity(db), "ok")
+    def test_2_8_and_32_processes_on_one_key_execute_once(self):
+        for processes in (2, 8, 32):
+            with self.subTest(processes=processes):
+                db = self.path(f"s{processes}.db")
+                out = f"out{processes}.txt"
+                command = [tool_path("idemkey"), "--db", db, "run", "--key", "same", "--",
+                           "sh", "-c", f"echo ran >> {out}"]
+                children = [subprocess.Popen(command, cwd=self.dir, env=self.env,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            for _ in range(processes)]
+                statuses = []
+                for child in children:
+                    _, err = child.communicate(timeout=120)
+                    statuses.append(child.returncode)
+                    if child.returncode == 75:
+                        self.assertIn(b"in progress", err)
+                self.assertEqual(self.read(out), b"ran\n")
+                self.assertTrue(set(statuses) <= {0, 75}, statuses)
+                self.assertEqual(self.integrity(db), "ok")
 
     def test_concurrent_first_opens_of_new_state_files(self):
         # 8 processes create and migrate each new file at once; none may see it half-made.
-        for index in range(15):
+        for index in range(rounds(15, 200)):
             db = self.path(f"new{index}.db")
             command = [tool_path("idemkey"), "--db", db, "run", "--key", "k", "--", "true"]
             children = [subprocess.Popen(command, cwd=self.dir, env=self.env, stdout=subprocess.PIPE,
@@ -94,7 +98,8 @@ class IdemkeyConcurrency(ToolTestCase):
         db = self.path("s.db")
         rng = random.Random(7)
         keys = ["k0", "k1", "k2"]
-        for round_number in range(15):
+        round_count = rounds(15, 300)
+        for round_number in range(round_count):
             key = rng.choice(keys)
             completed_before = self.key_states(db).get(key) == "completed"
             executed_before = self.executions(key)
@@ -106,7 +111,7 @@ class IdemkeyConcurrency(ToolTestCase):
         for key in keys:
             executed_before = self.executions(key)
             completed_before = self.key_states(db).get(key) == "completed"
-            self.assertEqual(self.run_key(db, key, 40), 0)
+            self.assertEqual(self.run_key(db, key, 2 * round_count + 10), 0)
             self.assertEqual(self.key_states(db)[key], "completed")
             expected = executed_before if completed_before else executed_before + 1
             self.assertEqual(self.executions(key), expected)

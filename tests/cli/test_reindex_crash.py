@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from sluice_cli import ToolTestCase
+from sluice_cli import ToolTestCase, rounds
 
 NEW_TABLE = ("CREATE TABLE {name} (val INTEGER, k TEXT NOT NULL, id INTEGER PRIMARY KEY);\n"
              "CREATE INDEX t_k_v2 ON {name} (k)")
@@ -118,7 +118,7 @@ class Crashes(ToolTestCase):
         writer.load(20000)
         writer.start()
         kills = 0
-        for attempt in range(40):
+        for attempt in range(rounds(40, 400)):
             # Throttled so that a kill lands before, during or after the copy.
             child = self.start_tool(*self.run_args("--max-rows-per-sec", "40000"),
                                     stdout=subprocess.DEVNULL,
