@@ -324,6 +324,22 @@ std::uint64_t size_option(std::string_view option, std::string_view text) {
   return amount * unit->second;
 }
 
+CLI::Validator whole_number(long long minimum, long long maximum) {
+  auto check = [minimum, maximum](std::string& text) -> std::string {
+    long long value = 0;
+    const char* first = text.data();
+    const char* last = text.data() + text.size();
+    bool digits = !text.empty() && (text[0] != '-' || minimum < 0) &&
+                  text.find_first_not_of("0123456789", text[0] == '-' ? 1 : 0) == text.npos;
+    auto [end, error] = std::from_chars(first, last, value);
+    if (digits && error == std::errc() && end == last && value >= minimum && value <= maximum) {
+      return {};
+    }
+    return fmt::format("'{}' is not a whole number from {} to {}", text, minimum, maximum);
+  };
+  return {check, fmt::format("INT in [{} - {}]", minimum, maximum), "whole number"};
+}
+
 namespace {
 
 // An option whose value is one of a few words, stored as the matching enum value. (CLI11's

@@ -361,33 +361,82 @@ bool LineReader::fill() {
   }
 }
 
+namespace {
+
+std::string line_too_long_message(std::size_t max_line_bytes) {
+  return fmt::format("line is longer than the limit of {} bytes", max_line_bytes);
+}
+
+std::string_view without_carriage_return(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+}  // namespace
+
+std::string_view framed_line(std::string_view line, std::string_view where,
+                             std::size_t max_line_bytes) {
+  if (line.size() > max_line_bytes) {
+    throw Error(exit_code::data, line_too_long_message(max_line_bytes), std::string(where));
+  }
+  return without_carriage_return(line);
+}
+
 bool LineReader::next(std::string_view& line) {
+  if (discarding_ && !discard_rest_of_line()) return false;
   std::size_t scanned = 0;  // bytes after begin_ already known to hold no '\n'
   for (;;) {
     const char* start = buffer_.data() + begin_ + scanned;
     const void* found = std::memchr(start, '\n', end_ - begin_ - scanned);
     if (found != nullptr) {
       auto newline = static_cast<std::size_t>(static_cast<const char*>(found) - buffer_.data());
-      if (newline - begin_ > max_line_bytes_) break;
-      line = std::string_view(buffer_.data() + begin_, newline - begin_);
+      std::size_t size = newline - begin_;
+      std::size_t first = begin_;
       begin_ = newline + 1;
+      if (size > max_line_bytes_) too_long();
+      line = without_carriage_return(std::string_view(buffer_.data() + first, size));
       ++line_number_;
       return true;
     }
     scanned = end_ - begin_;
-    if (scanned > max_line_bytes_) break;
+    if (scanned > max_line_bytes_) {
+      // The rest of this line is read and dropped by the next call, never buffered.
+      begin_ = end_;
+      discarding_ = true;
+      too_long();
+    }
     if (eof_ || !fill()) {
       eof_ = true;
       if (begin_ == end_) return false;
-      line = std::string_view(buffer_.data() + begin_, end_ - begin_);
+      line = without_carriage_return(std::string_view(buffer_.data() + begin_, end_ - begin_));
       begin_ = end_;
       ++line_number_;
       return true;
     }
   }
-  throw Error(exit_code::data,
-              fmt::format("line is longer than the limit of {} bytes", max_line_bytes_),
-              location(source_name_, line_number_ + 1));
+}
+
+void LineReader::too_long() {
+  ++line_number_;
+  throw Error(exit_code::data, line_too_long_message(max_line_bytes_),
+              location(source_name_, line_number_));
+}
+
+bool LineReader::discard_rest_of_line() {
+  for (;;) {
+    const void* found = std::memchr(buffer_.data() + begin_, '\n', end_ - begin_);
+    if (found != nullptr) {
+      begin_ = static_cast<std::size_t>(static_cast<const char*>(found) - buffer_.data()) + 1;
+      discarding_ = false;
+      return true;
+    }
+    begin_ = end_;
+    if (eof_ || !fill()) {
+      eof_ = true;
+      discarding_ = false;
+      return false;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- input files
@@ -451,7 +500,14 @@ bool JsonlReader::open_next_input() {
 bool JsonlReader::next_line(std::string_view& text) {
   for (;;) {
     if (!lines_ && !open_next_input()) return false;
-    if (lines_->next(text)) return true;
+    try {
+      if (lines_->next(text)) return true;
+    } catch (const Error& error) {
+      // A line over the limit is a bad line like any other; the reader has skipped it.
+      if (!skip_invalid_ || error.code() != exit_code::data) throw;
+      reject_at(error.location(), error.what());
+      continue;
+    }
     if (!open_next_input()) return false;
   }
 }

@@ -12,6 +12,20 @@
 namespace sluice::cli {
 namespace {
 
+TEST(WholeNumber, AcceptsDecimalDigitsInRangeOnly) {
+  CLI::Validator check = whole_number(0, 1000);
+  auto verdict = [&](std::string text) { return check(text); };
+  EXPECT_EQ(verdict("0"), "");
+  EXPECT_EQ(verdict("1000"), "");
+  EXPECT_EQ(verdict("1001"), "'1001' is not a whole number from 0 to 1000");
+  EXPECT_EQ(verdict("-3"), "'-3' is not a whole number from 0 to 1000");
+  EXPECT_NE(verdict("99999999999999999999999"), "");  // past long long: refused, not clamped
+  EXPECT_NE(verdict("0x10"), "");
+  EXPECT_NE(verdict("+5"), "");
+  EXPECT_NE(verdict(""), "");
+  EXPECT_EQ(whole_number(-5, 5)("-5"), "");
+}
+
 TEST(ExitCodeSet, ParsesListsAndRanges) {
   EXPECT_EQ(exit_code_set("--x", "1,75,100-103"), (std::set<int>{1, 75, 100, 101, 102, 103}));
   EXPECT_EQ(exit_code_set("--x", ""), std::set<int>{});

@@ -233,6 +233,66 @@ TEST(LineReader, RefusesLinesOverTheLimitWithLocation) {
   }
 }
 
+TEST(LineReader, GoesOnAfterTheLineOverTheLimit) {
+  // The long line spans several reads and the buffer's first megabyte, and is never kept.
+  TempFile file("ok\n" + std::string(3 << 20, 'x') + "\nnext\n" + std::string(60, 'y'));
+  InputFile input(file.path());
+  LineReader reader(input.fd(), "data.jsonl", 1 << 20);
+  std::string_view line;
+  ASSERT_TRUE(reader.next(line));
+  EXPECT_THROW(reader.next(line), Error);
+  ASSERT_TRUE(reader.next(line));
+  EXPECT_EQ(line, "next");
+  EXPECT_EQ(reader.line_number(), 3);
+  ASSERT_TRUE(reader.next(line));
+  EXPECT_EQ(reader.line_number(), 4);
+  EXPECT_FALSE(reader.next(line));
+}
+
+TEST(LineReader, LastLineOverTheLimitEndsTheInputAfterTheError) {
+  TempFile file(std::string(100, 'x'));
+  InputFile input(file.path());
+  LineReader reader(input.fd(), "data.jsonl", 50);
+  std::string_view line;
+  EXPECT_THROW(reader.next(line), Error);
+  EXPECT_FALSE(reader.next(line));
+}
+
+TEST(LineReader, CrLfLineEndsAreLineEnds) {
+  TempFile file("a\r\n\r\nb\rc\r\nd\r");
+  InputFile input(file.path());
+  LineReader reader(input.fd(), input.name());
+  std::string_view line;
+  std::vector<std::string> lines;
+  while (reader.next(line)) lines.emplace_back(line);
+  EXPECT_EQ(lines, (std::vector<std::string>{"a", "", "b\rc", "d"}));
+}
+
+TEST(FramedLine, AppliesTheLineReadersRules) {
+  EXPECT_EQ(framed_line("{}\r", "f:1"), "{}");
+  EXPECT_EQ(framed_line("{}", "f:1"), "{}");
+  try {
+    (void)framed_line(std::string(11, 'x'), "f:3", 10);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_EQ(error.location(), "f:3");
+    EXPECT_STREQ(error.what(), "line is longer than the limit of 10 bytes");
+  }
+}
+
+TEST(JsonlReader, PassesCrLfRecordsOnWithoutTheCarriageReturn) {
+  TempFile file("{\"a\":1}\r\n{\"a\":2}\r\n");
+  JsonlReader reader({file.path()});
+  auto first = reader.next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->text, "{\"a\":1}");
+  std::array<std::string_view, 1> names{"a"};
+  std::array<FieldView, 1> fields;
+  ASSERT_EQ(reader.next_fields(names, fields), 2);
+  EXPECT_EQ(reader.line_text(), "{\"a\":2}");
+}
+
 TEST(InputFile, MissingFileIsExit66) {
   EXPECT_EQ(testing::exit_status_of([] { InputFile input("/nonexistent/sluice/file.jsonl"); }),
             exit_code::no_input);

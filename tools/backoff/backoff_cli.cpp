@@ -15,6 +15,9 @@
 namespace sluice::backoff {
 namespace {
 
+// --attempts: beyond this, "unlimited" (0) with --max-time is what is meant.
+constexpr long long max_attempts = 1'000'000'000;
+
 // The command line as written; converted and checked once parsing is done.
 struct Settings {
   long long attempts = 5;
@@ -68,10 +71,21 @@ std::optional<Duration> optional_duration(std::string_view option, const std::st
   return cli::duration_option(option, text);
 }
 
+// --attempts, checked after parsing: CLI11 turns a number past the range of long long into
+// its largest value, which would be taken as a real (and endless) count.
+long long checked_attempts(const Settings& settings) {
+  if (settings.attempts < 0 || settings.attempts > max_attempts) {
+    throw Error(exit_code::usage,
+                fmt::format("--attempts must be from 0 to {} (0: unlimited, with --max-time)",
+                            max_attempts));
+  }
+  return settings.attempts;
+}
+
 RunSettings run_settings(const Settings& settings) {
   RunSettings run;
   run.schedule = schedule_settings(settings);
-  run.attempts = settings.attempts;
+  run.attempts = checked_attempts(settings);
   run.max_time = optional_duration("--max-time", settings.max_time);
   run.timeout = optional_duration("--timeout", settings.timeout);
   run.kill_after = cli::duration_option("--kill-after", settings.kill_after);
@@ -151,7 +165,7 @@ void add_run_options(CLI::App& command, Settings& settings) {
 }
 
 int print_schedule(const Settings& settings) {
-  if (settings.attempts < 1)
+  if (checked_attempts(settings) < 1)
     throw Error(exit_code::usage, "schedule needs --attempts of 1 or more");
   ScheduleSettings schedule_settings_value = schedule_settings(settings);
   std::uint64_t seed = settings.seed ? *settings.seed : Random::os_seed();

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <climits>
+
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -72,7 +74,7 @@ void add_report_options(CLI::App& command, Settings& settings) {
   command.add_option("--cohort", settings.cohort, "first or recurring")->capture_default_str();
   command.add_option("--criterion", settings.criterion, "on or on-or-after")->capture_default_str();
   command.add_option("--periods", settings.periods, "At most N periods per cohort (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::whole_number(0, INT_MAX));
   command.add_option("--as-of", settings.as_of,
                      "Time that decides complete cells (default: the latest event)");
   command.add_flag("--summary", settings.summary, "Add the weighted average of each period");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -243,11 +244,22 @@ std::optional<ReadResult> read_result(JsonlReader& reader, const Record& record)
   ReadResult read;
   read.location = reader.location_of(reader.current_input(), record.line);
   PaymentResult& result = read.result;
-  result.loan = string_field(reader, record, "loan", true);
+  // Each check returns at the first problem, so a bad line is reported (and counted) once.
+  const JsonValue* loan = record.value.find("loan");
+  if (loan == nullptr || !loan->is_string() || loan->text().empty()) {
+    reader.reject(record, "field \"loan\" must be a non-empty string");
+    return std::nullopt;
+  }
+  result.loan = loan->text();
   auto number = positive_field(reader, record, "n");
+  if (!number) return std::nullopt;
   auto attempt = positive_field(reader, record, "attempt");
+  if (!attempt) return std::nullopt;
   std::string outcome = string_field(reader, record, "result", true);
-  if (result.loan.empty() || !number || !attempt) return std::nullopt;
+  if (const JsonValue* given = record.value.find("result");
+      outcome.empty() && (given == nullptr || !given->is_string())) {
+    return std::nullopt;  // missing or not a string: reported by string_field
+  }
   if (outcome != "paid" && outcome != "failed") {
     reader.reject(record, "field \"result\" must be \"paid\" or \"failed\"");
     return std::nullopt;
@@ -255,6 +267,11 @@ std::optional<ReadResult> read_result(JsonlReader& reader, const Record& record)
   result.number = *number;
   result.attempt = *attempt;
   result.paid = outcome == "paid";
+  if (const JsonValue* code = record.value.find("code");
+      code != nullptr && code->kind() != JsonValue::Kind::null && !code->is_string()) {
+    reader.reject(record, "field \"code\" must be a string");
+    return std::nullopt;
+  }
   result.code = string_field(reader, record, "code", false);
   if (const JsonValue* amount = record.value.find("amount");
       amount != nullptr && (amount->is_string() || amount->is_number())) {
@@ -450,6 +467,17 @@ TermsText terms_of(JsonlReader& reader, const Record& record, const TermsText& d
   return terms;
 }
 
+// parse_terms names the options it reads; a value that came from the record is named as the
+// record's field instead ("--first-due: ..." becomes "field \"first_due\": ...").
+std::string field_message(const Record& record, const std::string& message) {
+  if (!message.starts_with("--")) return message;
+  std::size_t end = std::min(message.find_first_of(": ", 2), message.size());
+  std::string field = message.substr(2, end - 2);
+  std::replace(field.begin(), field.end(), '-', '_');
+  if (record.value.find(field) == nullptr) return message;
+  return fmt::format("field \"{}\"{}", field, message.substr(end));
+}
+
 }  // namespace
 
 int create_from(Store& store, const std::string& path, const TermsText& defaults,
@@ -475,7 +503,7 @@ int create_from(Store& store, const std::string& path, const TermsText& defaults
       }
     } catch (const Error& error) {
       if (error.code() != exit_code::usage && error.code() != exit_code::data) throw;
-      reader.reject(*record, error.what());
+      reader.reject(*record, field_message(*record, error.what()));
     }
   }
   transaction.commit();

@@ -144,7 +144,7 @@ void for_each_record(const Lines& input, Visit&& visit) {
   JsonParser parser;
   for_each_line(input.text, [&](std::string_view line, long long number) {
     std::string where = location(input.name, number);
-    ParseOutcome outcome = parser.parse_object(line);
+    ParseOutcome outcome = parser.parse_object(framed_line(line, where));
     if (!outcome.value) throw Error(exit_code::data, outcome.error, where);
     at_line(where, [&] { visit(*outcome.value); });
   });
@@ -160,7 +160,12 @@ ParsedRates parse_rates_jsonl(const Lines& input) {
                                                "(all rates must be quoted against one base)",
                                                base, parsed.base));
     }
-    std::string date = format_date(parse_date(string_field(record, "date", false).text()));
+    std::string date;
+    try {
+      date = format_date(parse_date(string_field(record, "date", false).text()));
+    } catch (const Error& error) {
+      throw Error(exit_code::data, fmt::format("field 'date': {}", error.what()));
+    }
     std::string currency = decimal::currency(string_field(record, "currency", false).text()).code;
     if (currency == base) throw Error(exit_code::data, "currency equals base");
     parsed.rows.push_back(
@@ -169,7 +174,9 @@ ParsedRates parse_rates_jsonl(const Lines& input) {
   return parsed;
 }
 
-bool starts_like_jsonl(const std::string& text) {
+// A byte order mark is looked past, so that the JSON Lines reader names it.
+bool starts_like_jsonl(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   return !text.empty() && text.front() == '{';
 }
 

@@ -21,6 +21,11 @@ namespace sluice::zscore {
 
 namespace {
 
+// Bounds of the counting options: the points a series keeps (each costs memory per series)
+// and the counters that only count.
+constexpr long long max_points = 1'000'000;
+constexpr long long max_count = 1'000'000'000;
+
 struct Settings {
   StreamOptions stream;
   std::string method = "zscore";
@@ -76,6 +81,11 @@ void check_holt_winters(Settings& settings) {
                               settings.season, format_duration(*interval)));
     }
     options.season_length = static_cast<std::size_t>(season.count() / interval->count());
+  }
+  if (options.season_length > max_points) {
+    throw Error(exit_code::usage,
+                fmt::format("--method holt-winters: a season of {} points is more than {}",
+                            options.season_length, max_points));
   }
   if (options.season_length < 2) {
     throw Error(exit_code::usage,
@@ -136,6 +146,8 @@ void check_spacing(Settings& settings) {
 }
 
 void check_settings(Settings& settings) {
+  // Checked with or without --db, like every other option's value.
+  (void)cli::duration_option("--busy-timeout", settings.state.busy_timeout);
   check_spacing(settings);
   DetectorOptions& detector = settings.stream.detector;
   detector.method = parse_method(settings.method);
@@ -222,7 +234,9 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   StreamOptions& stream = settings.stream;
   DetectorOptions& detector = stream.detector;
   command.add_option("inputs", stream.inputs, "Metric files (default: stdin)");
-  command.add_option("--key", stream.keys, "Field naming the series (repeat for several)");
+  // One field per occurrence: `--key host FILE` reads FILE (CLI11 would take it as a key).
+  command.add_option("--key", stream.keys, "Field naming the series (repeat for several)")
+      ->allow_extra_args(false);
   command.add_option("--value-field", stream.value_field, "Field holding the value")
       ->capture_default_str();
   command.add_option("--time-field", stream.time_field, "Field holding the time")
@@ -233,6 +247,7 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       command
           .add_option("--window", detector.window,
                       "zscore, robust: trailing points; holt-winters: residuals kept")
+          ->check(cli::whole_number(0, max_points))
           ->capture_default_str();
   command.add_option("--alpha", detector.alpha, "ewma, holt-winters: weight of the newest point")
       ->capture_default_str();
@@ -242,6 +257,7 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command
       .add_option("--lookback", detector.seasonal.lookback, "seasonal: previous seasons compared")
+      ->check(cli::whole_number(0, max_points))
       ->capture_default_str();
   command.add_option("--tz", settings.time_zone, "seasonal: time zone of the local calendar")
       ->capture_default_str();
@@ -251,8 +267,10 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       .add_option("--missing", settings.missing,
                   "What a gap of whole intervals means: skip (nothing) or zero (zeros)")
       ->capture_default_str();
-  command.add_option("--season-length", detector.holt_winters.season_length,
-                     "holt-winters: points per season");
+  command
+      .add_option("--season-length", detector.holt_winters.season_length,
+                  "holt-winters: points per season")
+      ->check(cli::whole_number(0, max_points));
   command.add_option("--beta", detector.holt_winters.beta, "holt-winters: trend smoothing")
       ->capture_default_str();
   command.add_flag("--fit", detector.holt_winters.fit,
@@ -262,12 +280,15 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   command.add_option("--threshold", settings.threshold,
                      "|z| above this exceeds (default 3; 3.5 for robust)");
   command.add_option("--direction", settings.direction, "both, up or down")->capture_default_str();
-  command.add_option("--min-history", detector.min_history,
-                     "Points a series needs before it is judged (default: --window for "
-                     "zscore, ceil(1/alpha) for ewma)");
+  command
+      .add_option("--min-history", detector.min_history,
+                  "Points a series needs before it is judged (default: --window for "
+                  "zscore, ceil(1/alpha) for ewma)")
+      ->check(cli::whole_number(0, max_count));
   command.add_option("--trigger", settings.trigger, "Alert when K of the last N points exceed")
       ->capture_default_str();
   command.add_option("--recover", detector.recover, "Points below the threshold to end an alert")
+      ->check(cli::whole_number(0, max_count))
       ->capture_default_str();
   command.add_flag("--only-anomalies", stream.only_anomalies, "Print only flagged points");
   command.add_flag("--fail-on-anomaly", settings.fail_on_anomaly, "Exit 1 if a point was flagged");

@@ -87,6 +87,12 @@ std::set<int> exit_code_set(std::string_view option, std::string_view text);
 // A byte count: "1048576", "64KiB", "16MiB", "1GiB" (also kB/MB/GB, powers of 1000).
 std::uint64_t size_option(std::string_view option, std::string_view text);
 
+// A check for an integer option: its text must be decimal digits (a leading '-' only when
+// `minimum` is negative) whose value lies in [minimum, maximum]. CLI11's own conversion
+// accepts octal and hex, and turns a number past the type's range into its largest value, or
+// "-3" into a huge unsigned one; this check runs on the text before that conversion.
+CLI::Validator whole_number(long long minimum, long long maximum);
+
 // --format jsonl|table|csv.
 enum class Format { jsonl, table, csv };
 void add_format_option(CLI::App& app, Format& format);

@@ -115,7 +115,10 @@ class JsonParser {
 };
 
 // Reads '\n'-terminated lines from a file descriptor with 1-based numbering. The last line
-// may lack its '\n'. Lines longer than max_line_bytes throw Error(65).
+// may lack its '\n'. A line end may also be CRLF: the '\r' before the '\n' (or before the
+// end of input) is not part of the line. A line longer than max_line_bytes throws Error(65)
+// at its location; the next call goes on after that line's '\n' without buffering the rest
+// of it, so a caller that skips bad lines can skip this one too.
 class LineReader {
  public:
   static constexpr std::size_t default_max_line_bytes = 64u << 20;
@@ -132,6 +135,8 @@ class LineReader {
 
  private:
   bool fill();
+  [[noreturn]] void too_long();
+  bool discard_rest_of_line();
   int fd_;
   std::string source_name_;
   std::size_t max_line_bytes_;
@@ -139,10 +144,17 @@ class LineReader {
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
   bool eof_ = false;
+  bool discarding_ = false;  // the current line was too long: skip to its '\n'
   long long line_number_ = 0;
   std::uint64_t bytes_read_ = 0;
   std::function<void()> on_idle_;
 };
+
+// The framing LineReader applies, for a reader that holds a whole input and splits it at
+// '\n' itself: returns `line` without the '\r' of a CRLF line end, and throws Error(65) at
+// `where` when it is longer than max_line_bytes.
+std::string_view framed_line(std::string_view line, std::string_view where,
+                             std::size_t max_line_bytes = LineReader::default_max_line_bytes);
 
 // An input operand opened for reading: "-" is stdin. A missing file throws Error(66).
 class InputFile {
