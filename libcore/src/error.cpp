@@ -59,6 +59,25 @@ const std::string& program_name() {
   return program_name_storage();
 }
 
+std::string without_control_characters(std::string_view text) {
+  std::string shown;
+  shown.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    bool c1 = byte == 0xc2 && i + 1 < text.size() &&
+              static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+    if (byte < 0x20 || byte == 0x7f) {
+      shown += fmt::format("\\u{:04x}", byte);
+    } else if (c1) {
+      shown += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[++i]));
+    } else {
+      shown += text[i];
+    }
+  }
+  return shown;
+}
+
 void print_diagnostic(Severity severity, std::string_view where, std::string_view message) {
   std::string line = program_name() + ": ";
   if (use_colour()) {
@@ -66,8 +85,8 @@ void print_diagnostic(Severity severity, std::string_view where, std::string_vie
   } else {
     line += fmt::format("{}: ", severity_word(severity));
   }
-  if (!where.empty()) line += fmt::format("{}: ", where);
-  line += message;
+  if (!where.empty()) line += fmt::format("{}: ", without_control_characters(where));
+  line += without_control_characters(message);
   line += '\n';
   // One write call so that lines from concurrent processes do not interleave.
   [[maybe_unused]] auto written = ::write(STDERR_FILENO, line.data(), line.size());

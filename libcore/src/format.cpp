@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sluice/error.hpp"
+
 namespace sluice {
 
 std::string RecordPrinter::cell(const JsonValue& value) {
@@ -49,7 +51,9 @@ void RecordPrinter::print(const JsonValue& record) {
   std::vector<std::string> cells;
   for (const auto& column : columns_) {
     const JsonValue* value = record.find(column);
-    cells.push_back(value ? cell(*value) : std::string());
+    std::string text = value ? cell(*value) : std::string();
+    // A table is for a terminal: text from the input must not drive it. CSV keeps the data.
+    cells.push_back(format_ == cli::Format::table ? without_control_characters(text) : text);
   }
   if (format_ == cli::Format::csv) {
     print_csv_row(cells);
@@ -63,6 +67,7 @@ void RecordPrinter::finish() {
     out_.flush();
     return;
   }
+  for (auto& column : columns_) column = without_control_characters(column);
   std::vector<std::size_t> widths;
   for (const auto& column : columns_) widths.push_back(column.size());
   for (const auto& row : rows_) {

@@ -335,6 +335,8 @@ LineReader::LineReader(int fd, std::string source_name, std::size_t max_line_byt
 }
 
 bool LineReader::fill() {
+  // A signal must end a tool reading a regular file too, where read() is never interrupted.
+  throw_if_interrupted();
   if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     end_ -= begin_;

@@ -37,6 +37,24 @@ TEST(RecordPrinter, CsvQuotesPerRfc4180) {
   EXPECT_EQ(render(cli::Format::csv), "name,n\r\n\"a,b\",10\r\n\"say \"\"hi\"\"\",\r\n");
 }
 
+TEST(RecordPrinter, TableShowsControlCharactersEscapedAndCsvKeepsThem) {
+  auto render_one = [](cli::Format format) {
+    testing::TempDir dir;
+    std::string path = dir.file("out");
+    FILE* file = std::fopen(path.c_str(), "w");
+    {
+      OutputStream out(fileno(file));
+      RecordPrinter printer(out, format);
+      printer.print(JsonValue::object({{"k\x1b[2J", JsonValue::string("x\x07y")}}));
+      printer.finish();
+    }
+    std::fclose(file);
+    return testing::read_text(path);
+  };
+  EXPECT_EQ(render_one(cli::Format::table), "k\\u001b[2J\nx\\u0007y\n");
+  EXPECT_EQ(render_one(cli::Format::csv), "k\x1b[2J\r\nx\x07y\r\n");
+}
+
 TEST(RecordPrinter, TableAlignsColumns) {
   EXPECT_EQ(render(cli::Format::table), "name      n\na,b       10\nsay \"hi\"\n");
 }

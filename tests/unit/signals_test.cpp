@@ -1,5 +1,9 @@
 #include "sluice/signals.hpp"
 
+#include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
+
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +16,31 @@ namespace sluice {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A tool reading a regular file never has read() interrupted: the reader checks the flag
+// before each read. Run in a child, since the flag is process-wide and sticky.
+TEST(Signals, AReaderOfARegularFileStopsAtAPendingSignal) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    install_termination_handlers();
+    ::raise(SIGTERM);
+    int fd = ::open("/proc/self/exe", O_RDONLY);
+    LineReader reader(fd, "exe");
+    std::string_view line;
+    int code = 0;
+    try {
+      reader.next(line);
+    } catch (const Error& error) {
+      code = error.code();
+    }
+    ::_exit(code == 128 + SIGTERM ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
 
 TEST(Signals, SleepLastsTheWholeDurationWithoutSignals) {
   auto start = std::chrono::steady_clock::now();

@@ -49,8 +49,13 @@ enum class Severity { error, warning, note };
 void set_program_name(std::string_view name);
 const std::string& program_name();
 
-// Prints one diagnostic line to stderr. Colour is used only when stderr is a terminal and
-// NO_COLOR is unset. Never throws.
+// TEXT with its control characters (C0, DEL, and C1 as UTF-8) written as \u00XX, so that text
+// quoted from input cannot end a line, move the cursor or change colours where it is shown.
+std::string without_control_characters(std::string_view text);
+
+// Prints one diagnostic line to stderr, its location and message passed through
+// without_control_characters. Colour is used only when stderr is a terminal and NO_COLOR is
+// unset. Never throws.
 void print_diagnostic(Severity severity, std::string_view location, std::string_view message);
 inline void warn(std::string_view message, std::string_view where = {}) {
   print_diagnostic(Severity::warning, where, message);
