@@ -1,7 +1,7 @@
 # bench/lib.sh: sourced by every bench/<tool>/run.sh. It holds the contract bench/run relies on,
 # so that the harness never needs to know how a tool's benchmark works inside:
 #
-#   run.sh [--quick | --smoke] [--out DIR]
+#   run.sh [--quick | --smoke] [--out DIR]          (bench_parse_arguments)
 #     (default)  the full data set, several runs of every command;
 #     --quick    small data, a few minutes;
 #     --smoke    tiny data, one run of each command: the correctness checks are the point
@@ -16,13 +16,21 @@
 
 bench_mode=full
 
-# bench_parse_mode ARG: sets bench_mode for --quick/--smoke; returns 1 for any other argument.
-bench_parse_mode() {
-  case $1 in
-    --quick) bench_mode=quick ;;
-    --smoke) bench_mode=smoke ;;
-    *) return 1 ;;
-  esac
+# bench_parse_arguments "$@": the options every run.sh takes. Sets bench_mode (full, quick or
+# smoke) and out (the --out DIR, or empty); -h/--help prints the script's header comment; any
+# other argument is a usage error (exit 2).
+bench_parse_arguments() {
+  out=""
+  while (($# > 0)); do
+    case $1 in
+      --quick) bench_mode=quick ;;
+      --smoke) bench_mode=smoke ;;
+      --out) out=${2:?--out needs a directory}; shift ;;
+      -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
+      *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
 }
 
 # bench_start_measurements DIR: sets bench_out and starts DIR/measurements.tsv afresh.

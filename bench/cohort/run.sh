@@ -40,16 +40,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/../lib.sh"
-out=""
-while [[ $# -gt 0 ]]; do
-  bench_parse_mode "$1" && { shift; continue; }
-  case $1 in
-    --out) out=$2; shift ;;
-    -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+bench_parse_arguments "$@"
 
 mode=$bench_mode runs=3
 case $mode in

@@ -41,15 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$here/../lib.sh"
-out=""
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --out) out=$2; shift ;;
-    -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
-    *) bench_parse_mode "$1" || { echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2; } ;;
-  esac
-  shift
-done
+bench_parse_arguments "$@"
 
 case $bench_mode in
   full) hf_rounds=3 hf_runs=200 hf_warmup=20 idle_wait=20 timeit_number=200 timeit_repeat=5 ;;

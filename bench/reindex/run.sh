@@ -17,16 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/../lib.sh"
-out=""
-while [[ $# -gt 0 ]]; do
-  bench_parse_mode "$1" && { shift; continue; }
-  case $1 in
-    --out) out=$2; shift ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+bench_parse_arguments "$@"
 case $bench_mode in
   full) sizes=(--rows 1000000 --rate 1000 --migrations 3 --repeats 3) ;;
   quick) sizes=(--rows 100000 --rate 1000 --migrations 2 --repeats 2) ;;
