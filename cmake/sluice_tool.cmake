@@ -1,6 +1,7 @@
 # sluice_add_tool(NAME SOURCES file... [LIBRARIES lib...] [FULLY_STATIC])
 # Adds the tool's logic library (NAME_lib, from SOURCES, linked by the tests), the NAME binary
-# (tools/NAME/main.cpp) and the install rules for the binary and man/NAME.1. With FULLY_STATIC
+# (tools/NAME/main.cpp) and the install rules for the binary and man/NAME.1. A fuzzing build
+# (SLUICE_FUZZ) adds only the library, built when a fuzz target links it. With FULLY_STATIC
 # (and SLUICE_STATIC_RUNTIME on) the binary is linked with -static: no dynamic loader at
 # start-up, about 0.3 ms per run on the benchmark VM. The tool must then use no shared-only
 # library (simdjson). A static PIE is not possible with Debian's libm.a.
@@ -12,6 +13,10 @@ function(sluice_add_tool name)
   add_library(${lib}_lib STATIC ${ARG_SOURCES})
   target_include_directories(${lib}_lib PUBLIC ${dir})
   target_link_libraries(${lib}_lib PUBLIC sluice::core ${ARG_LIBRARIES})
+  if(SLUICE_FUZZ)
+    set_target_properties(${lib}_lib PROPERTIES EXCLUDE_FROM_ALL ON)
+    return()
+  endif()
   add_executable(${name} ${dir}/main.cpp)
   target_link_libraries(${name} PRIVATE ${lib}_lib)
   if(ARG_FULLY_STATIC AND SLUICE_STATIC_RUNTIME AND NOT SLUICE_SANITIZE

@@ -210,6 +210,14 @@ std::string default_state_path(std::string_view tool, bool create_directory) {
                                                         directory, std::strerror(errno)));
     }
   }
+  // Whoever may write the directory may replace the state file in it (unless the sticky bit
+  // keeps each user to their own files, as in /tmp).
+  struct stat info {};
+  if (::stat(directory.c_str(), &info) == 0 && (info.st_mode & 022) != 0 &&
+      (info.st_mode & S_ISVTX) == 0) {
+    warn(fmt::format("state directory '{}' may be written by others (mode {:04o}): chmod 700 it",
+                     directory, info.st_mode & 07777));
+  }
   return fmt::format("{}/{}.db", directory, tool);
 }
 
@@ -219,6 +227,9 @@ std::string state_path(const StateOptions& options, std::string_view tool, bool 
 }
 
 namespace {
+
+// A line is held whole (and copied once for parsing): beyond this, memory not data decides.
+constexpr std::uint64_t max_line_bytes_limit = std::uint64_t{1} << 30;
 
 template <typename Parse>
 auto with_option_name(std::string_view option, Parse&& parse) {
@@ -369,6 +380,24 @@ void add_format_option(CLI::App& app, Format& format) {
       app, "--format", format,
       {{"jsonl", Format::jsonl}, {"table", Format::table}, {"csv", Format::csv}},
       "Output format: jsonl, table or csv", "jsonl");
+}
+
+void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_invalid) {
+  if (with_skip_invalid) {
+    app.add_flag("--skip-invalid", options.skip_invalid, "Report bad lines, go on, exit 1");
+  }
+  app.add_option_function<std::string>(
+         "--max-line-bytes",
+         [&options](const std::string& text) {
+           std::uint64_t bytes = size_option("--max-line-bytes", text);
+           if (bytes == 0 || bytes > max_line_bytes_limit) {
+             throw Error(exit_code::usage,
+                         fmt::format("--max-line-bytes: {} is not between 1 and 1GiB", text));
+           }
+           options.max_line_bytes = static_cast<std::size_t>(bytes);
+         },
+         "Longest input line accepted, e.g. 1MiB; a longer one is a bad line")
+      ->default_str("64MiB");
 }
 
 void add_progress_option(CLI::App& app, ProgressMode& mode) {

@@ -201,6 +201,27 @@ int Statement::column_count() const {
 
 // ---------------------------------------------------------------- Database
 
+namespace {
+
+// New state files are made 0600; one that existed before (made by `touch`, or by someone
+// else) keeps its mode and owner, which decide who may read or change the state.
+void check_existing_file(const std::string& path, const struct stat& info) {
+  bool ours = info.st_uid == ::geteuid();
+  if (ours && info.st_size == 0 && (info.st_mode & 077) != 0) {
+    ::chmod(path.c_str(), 0600);  // an empty placeholder: as good as a new file
+    return;
+  }
+  if (!ours) {
+    warn(fmt::format("state file '{}' belongs to another user (uid {})", path, info.st_uid));
+  }
+  if ((info.st_mode & 022) != 0) {
+    warn(fmt::format("state file '{}' may be written by others (mode {:04o}): chmod 600 it", path,
+                     info.st_mode & 07777));
+  }
+}
+
+}  // namespace
+
 Database::Database(const std::string& path, const OpenOptions& options)
     : path_(path), options_(options) {
   bool created = false;
@@ -224,6 +245,8 @@ Database::Database(const std::string& path, const OpenOptions& options)
       ::close(fd);
       created = true;
     }
+  } else if (!options.foreign_file) {
+    check_existing_file(path, info);
   }
   open_handle(created);
 }
@@ -329,13 +352,32 @@ Database::~Database() {
   close();
 }
 
+// A statement is one statement: text after it that SQLite would run as a second one (SQL
+// spliced from stored or user text, "x; DROP TABLE t") is refused, not silently ignored.
+// Whitespace and comments after the first statement are fine.
+void Database::refuse_second_statement(sqlite3_stmt* first, std::string_view tail,
+                                       std::string_view sql) {
+  sqlite3_stmt* second = nullptr;
+  int code = SQLITE_OK;
+  if (!tail.empty()) {
+    code =
+        sqlite3_prepare_v2(handle_, tail.data(), static_cast<int>(tail.size()), &second, nullptr);
+  }
+  sqlite3_finalize(second);
+  if (code == SQLITE_OK && second == nullptr) return;
+  sqlite3_finalize(first);
+  throw Error(exit_code::data, fmt::format("'{}' is more than one SQL statement", sql));
+}
+
 Statement& Database::statement(std::string_view sql) {
   auto found = statements_.find(std::string(sql));
   if (found != statements_.end()) return *found->second;
   sqlite3_stmt* handle = nullptr;
+  const char* tail = nullptr;
   int code = sqlite3_prepare_v3(handle_, sql.data(), static_cast<int>(sql.size()),
-                                SQLITE_PREPARE_PERSISTENT, &handle, nullptr);
+                                SQLITE_PREPARE_PERSISTENT, &handle, &tail);
   if (code != SQLITE_OK) fail(code, sql);
+  refuse_second_statement(handle, sql.substr(static_cast<std::size_t>(tail - sql.data())), sql);
   auto& slot = statements_[std::string(sql)];
   slot = std::make_unique<Statement>(*this, handle);
   return *slot;
@@ -350,6 +392,73 @@ void Database::execute_script(std::string_view sql) {
 
 namespace {
 
+std::string column_text(const char* text) {
+  return text == nullptr ? std::string() : std::string(text);
+}
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// The authorizer of execute_creating_script. SQLite asks it at prepare time for each action
+// of each statement, including the statements a virtual table's constructor runs (FTS5
+// creates and fills its shadow tables), so tables the script itself created may be written.
+struct CreatingOnly {
+  std::set<std::string, std::less<>> created;
+  std::string refused;
+  static int authorize(void* self, int action, const char* first, const char* second, const char*,
+                       const char*) {
+    return static_cast<CreatingOnly*>(self)->decide(action, column_text(first),
+                                                    column_text(second));
+  }
+  int decide(int action, const std::string& first, const std::string& second) {
+    switch (action) {
+      case SQLITE_CREATE_TABLE:
+        created.insert(lowercase(first));
+        return SQLITE_OK;
+      case SQLITE_CREATE_INDEX:
+      case SQLITE_CREATE_VTABLE:
+      case SQLITE_REINDEX:  // asked when an index is built
+      case SQLITE_SELECT:
+      case SQLITE_READ:
+      case SQLITE_FUNCTION:
+      case SQLITE_RECURSIVE:
+        return SQLITE_OK;
+      case SQLITE_INSERT:
+      case SQLITE_UPDATE:
+      case SQLITE_DELETE:
+        if (is_schema_table(first) || created.contains(lowercase(first))) return SQLITE_OK;
+        return deny(fmt::format("a write to table '{}'", first));
+      case SQLITE_PRAGMA:
+        if (is_schema_query(first, second)) return SQLITE_OK;
+        return deny(fmt::format("PRAGMA {}", first));
+      default:
+        return deny(
+            fmt::format("a statement other than CREATE TABLE or CREATE INDEX (SQLite "
+                        "action {}{}{})",
+                        action, first.empty() ? "" : " on ", first.empty() ? second : first));
+    }
+  }
+  int deny(std::string what) {
+    if (refused.empty()) refused = std::move(what);
+    return SQLITE_DENY;
+  }
+  // The read-only PRAGMAs a virtual table's constructor asks (FTS5 reads data_version).
+  static bool is_schema_query(const std::string& pragma, const std::string& value) {
+    static const std::set<std::string, std::less<>> reading_a_table{
+        "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list"};
+    std::string name = lowercase(pragma);
+    if (reading_a_table.contains(name)) return true;
+    return value.empty() && (name == "data_version" || name == "page_size");
+  }
+  static bool is_schema_table(const std::string& name) {
+    std::string lowered = lowercase(name);
+    return lowered == "sqlite_master" || lowered == "sqlite_schema" || lowered == "sqlite_sequence";
+  }
+};
+
 struct ShapeCollector {
   Database::SelectShape* shape;
   static int authorize(void* self, int action, const char* first, const char* second, const char*,
@@ -357,21 +466,26 @@ struct ShapeCollector {
     auto& shape = *static_cast<ShapeCollector*>(self)->shape;
     if (action == SQLITE_READ && first != nullptr) shape.tables_read.insert(first);
     if (action == SQLITE_SELECT) ++shape.selects;
-    if (action == SQLITE_FUNCTION && second != nullptr) {
-      std::string name(second);
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      shape.functions.insert(std::move(name));
-    }
+    if (action == SQLITE_FUNCTION && second != nullptr) shape.functions.insert(lowercase(second));
     return SQLITE_OK;
   }
 };
 
-std::string column_text(const char* text) {
-  return text == nullptr ? std::string() : std::string(text);
-}
-
 }  // namespace
+
+void Database::execute_creating_script(std::string_view sql) {
+  CreatingOnly authorizer;
+  sqlite3_set_authorizer(handle_, &CreatingOnly::authorize, &authorizer);
+  char* message = nullptr;
+  int code = sqlite3_exec(handle_, std::string(sql).c_str(), nullptr, nullptr, &message);
+  sqlite3_free(message);
+  sqlite3_set_authorizer(handle_, nullptr, nullptr);
+  if (!authorizer.refused.empty()) {
+    throw Error(exit_code::data, fmt::format("it may only create tables and indexes, and it has {}",
+                                             authorizer.refused));
+  }
+  if (code != SQLITE_OK) fail(sqlite3_extended_errcode(handle_), sql);
+}
 
 Database::SelectShape Database::describe_select(std::string_view sql) {
   SelectShape shape;
@@ -520,8 +634,10 @@ void Database::fail(int code, std::string_view what) const {
 void Database::lock_writers() {
   if (!options_.serialize_writers) return;
   if (lock_fd_ < 0) {
-    std::string lock_path = path_ + ".lock";
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // Named after the file SQLite opened (absolute, symlinks resolved), so that every path
+    // to one state file, a symlink included, locks the same side file.
+    std::string lock_path = std::string(sqlite3_db_filename(handle_, "main")) + ".lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (lock_fd_ < 0) {
       throw Error(exit_code::cannot_create,
                   fmt::format("cannot open lock file '{}': {}", lock_path, std::strerror(errno)));

@@ -464,8 +464,8 @@ InputFile::~InputFile() {
 
 // ---------------------------------------------------------------- JSON Lines reader
 
-JsonlReader::JsonlReader(std::vector<std::string> paths, bool skip_invalid)
-    : paths_(std::move(paths)), skip_invalid_(skip_invalid) {
+JsonlReader::JsonlReader(std::vector<std::string> paths, InputOptions options)
+    : paths_(std::move(paths)), options_(options) {
   if (paths_.empty()) paths_.emplace_back("-");
   // A typo in the last file name is reported before the first file's records are processed.
   for (const auto& path : paths_) {
@@ -494,7 +494,7 @@ bool JsonlReader::open_next_input() {
   input_.reset();
   if (next_path_ >= paths_.size()) return false;
   input_ = std::make_unique<InputFile>(paths_[next_path_++]);
-  lines_ = std::make_unique<LineReader>(input_->fd(), input_->name());
+  lines_ = std::make_unique<LineReader>(input_->fd(), input_->name(), options_.max_line_bytes);
   if (on_idle_) lines_->on_idle(on_idle_);
   return true;
 }
@@ -506,7 +506,7 @@ bool JsonlReader::next_line(std::string_view& text) {
       if (lines_->next(text)) return true;
     } catch (const Error& error) {
       // A line over the limit is a bad line like any other; the reader has skipped it.
-      if (!skip_invalid_ || error.code() != exit_code::data) throw;
+      if (!options_.skip_invalid || error.code() != exit_code::data) throw;
       reject_at(error.location(), error.what());
       continue;
     }
@@ -551,7 +551,8 @@ void JsonlReader::reject(const Record& record, std::string_view message) {
 }
 
 void JsonlReader::reject_at(std::string_view where, std::string_view message) {
-  if (!skip_invalid_) throw Error(exit_code::data, std::string(message), std::string(where));
+  if (!options_.skip_invalid)
+    throw Error(exit_code::data, std::string(message), std::string(where));
   ++skipped_;
   print_diagnostic(Severity::error, where, fmt::format("{} (skipped)", message));
 }

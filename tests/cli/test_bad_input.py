@@ -663,6 +663,30 @@ class LongLineTest(BadInputTestCase):
                     f"in.jsonl:2: line is longer than the limit of {MAX_LINE_BYTES} bytes "
                     "(skipped)"])
 
+    def test_max_line_bytes_option(self):
+        # --max-line-bytes moves the limit for every command that reads records (sluice(7)).
+        takes_it = [command for command in COMMANDS
+                    if command.name not in ("price_markets", "price_rates_load", "price_ppp_load")]
+        for command in takes_it:
+            with self.subTest(command=command.name):
+                before = self.prepare(command)
+                second = command.valid[1]
+                padded = with_member(second, b'"pad":"' + b"x" * (200 - len(second)) + b'"')
+                self.write("in.jsonl", command.valid[0] + b"\n" + padded + b"\n")
+                result = self.run_command(command, "in.jsonl", "--max-line-bytes", "100")
+                self.assertStatus(result, 65)
+                self.assertDiagnostics(result, command.tool, [
+                    "in.jsonl:2: line is longer than the limit of 100 bytes"])
+                if command.state and not command.prefix_kept:
+                    self.assertEqual(snapshot(self.path(command.state)), before)
+                exactly = str(len(padded))  # a line as long as the limit is fine
+                self.assertStatus(self.run_command(command, "in.jsonl", "--max-line-bytes",
+                                                   exactly), 0)
+                for bad in ("0", "2GiB", "ten"):
+                    refused = self.run_command(command, "in.jsonl", "--max-line-bytes", bad)
+                    self.assertStatus(refused, 2)
+                    self.assertIn("--max-line-bytes", refused.err.splitlines()[0])
+
 
 if __name__ == "__main__":
     unittest.main()

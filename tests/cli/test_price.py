@@ -239,6 +239,15 @@ class Price(ToolTestCase):
         self.assertError(self.price("rates", "load", "bad.csv", status=65), 65, "bad.csv:3")
         self.assertEqual(self.price("rates", "show", "--date", "2026-03-05"), before)
 
+    def test_an_ecb_column_for_the_base_currency_is_refused(self):
+        # Found by fuzz/price_rates_fuzz: a EUR column stored a EUR/EUR rate of 2.0.
+        self.setup_markets()
+        before = self.price("rates", "show", "--date", DAY)
+        self.write("eur.csv", "Date,USD,EUR\n2026-03-04,1.1,2.0\n")
+        self.assertError(self.price("rates", "load", "eur.csv", status=65), 65,
+                         "eur.csv:1: EUR: currency equals base (ECB rates are quoted against EUR)")
+        self.assertEqual(self.price("rates", "show", "--date", DAY), before)
+
     def test_rates_show_gives_each_currency_its_latest_rate(self):
         self.write("rates.jsonl",
                    '{"date":"2026-03-02","base":"EUR","currency":"USD","rate":"1.08"}\n'

@@ -279,6 +279,32 @@ class Scenarios(ReindexCase):
                          [("CREATE VIEW people AS SELECT id, name FROM users WHERE id > 2",)])
         self.assertEqual(self.sql("SELECT count(*) FROM people")[0][0], 8)
 
+    def test_stored_sql_from_a_tampered_state_is_refused_not_run(self):
+        # A state file from elsewhere must not get verify or rollback to run more than a
+        # projection and a view definition (SECURITY.md finding 3).
+        self.make_users(rows=10)
+        self.sql("CREATE VIEW people AS SELECT id, name FROM users")
+        self.ddl("CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT)")
+        self.run_job("--table", "users", "--dest-ddl", self.path("v2.sql"), "--alias-mode", "view",
+                     "--alias", "people")
+        for column, text, message in [
+                ("select_sql", "id, email, name FROM users; DELETE FROM users --",
+                 "a comment or a ';'"),
+                ("reverse_select", "id, email, name /* x */", "a comment or a ';'"),
+                ("alias_sql", "DELETE FROM users", "not a CREATE VIEW statement"),
+                ("alias_sql", "CREATE VIEW people AS SELECT 1; DELETE FROM users",
+                 "more than one SQL statement")]:
+            original = self.sql(f"SELECT {column} FROM _reindex_jobs")[0][0]
+            self.sql(f"UPDATE _reindex_jobs SET {column} = ?", text)
+            command = ["rollback", "--force"] if column == "alias_sql" else ["verify"]
+            self.assertError(self.reindex(*command, "--job", "users"), 65, message)
+            self.assertEqual(self.sql("SELECT count(*) FROM users")[0][0], 10, column)
+            self.assertEqual(self.sql("SELECT count(*) FROM people")[0][0], 10, column)
+            self.sql(f"UPDATE _reindex_jobs SET {column} = ?", original)
+        self.assertStatus(self.reindex("rollback", "--job", "users", "--force"), 0)
+        self.assertEqual(self.sql("SELECT sql FROM sqlite_schema WHERE name = 'people'"),
+                         [("CREATE VIEW people AS SELECT id, name FROM users",)])
+
     def test_verify_reports_missing_extra_and_different_rows(self):
         self.make_users(rows=20)
         self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)

@@ -218,11 +218,27 @@ class Zscore(ToolTestCase):
         self.assertStatus(skipped, 1)
         self.assertIn("<stdin>:2:", skipped.err)
 
+    def test_max_series_bounds_the_series_held(self):
+        rows = [{"ts": 1767225600 + 60 * index, "host": host, "value": index}
+                for index in range(3) for host in ["a", "b", "c"]]
+        result = self.run_tool("--key", "host", "--max-series", "2", stdin=lines(rows))
+        self.assertError(result, 65, "<stdin>:3:", "starts a new series, one more than "
+                         "--max-series 2")
+        self.assertEqual(len(result.out.splitlines()), 2)
+        skipped = self.run_tool("--key", "host", "--max-series", "2", "--skip-invalid",
+                                stdin=lines(rows))
+        self.assertStatus(skipped, 1)
+        self.assertEqual([json.loads(line)["host"] for line in skipped.out.splitlines()],
+                         ["a", "b"] * 3)
+        self.assertEqual(skipped.err.count("--max-series 2 (skipped)"), 3, skipped.err)
+        self.assertStatus(self.run_tool("--key", "host", "--max-series", "3", stdin=lines(rows)), 0)
+
     def test_usage_errors(self):
         for args in [["--window", "1"], ["--alpha", "0"], ["--alpha", "1.5"], ["--threshold", "0"],
                      ["--trigger", "3/2"], ["--trigger", "x"], ["--recover", "0"],
                      ["--method", "magic"], ["--direction", "sideways"], ["--bogus"],
-                     ["--value-field", "ts"], ["--key", "value"], ["--key", "ts"]]:
+                     ["--value-field", "ts"], ["--key", "value"], ["--key", "ts"],
+                     ["--max-series", "0"], ["--max-series", "-1"]]:
             result = self.run_tool(*args)
             self.assertStatus(result, 2)
             self.assertTrue(result.err.startswith("zscore: error: "), (args, result))

@@ -192,7 +192,7 @@ TEST_F(IdemkeyStore, FilterFingerprintFieldsIgnoreOtherFields) {
   FilterOptions options;
   options.key_field = "id";
   options.fingerprint_fields = {"amount"};
-  options.skip_invalid = true;
+  options.input.skip_invalid = true;
   options.inputs = {file("c.jsonl",
                          "{\"id\":\"a\",\"amount\":\"5.00\",\"seen\":1}\n"
                          "{\"id\":\"a\",\"amount\":\"5.00\",\"seen\":2}\n"

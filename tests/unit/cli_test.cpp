@@ -90,6 +90,25 @@ TEST(StatePath, FollowsSluiceStateDirThenXdgThenHome) {
   EXPECT_EQ(default_state_path("t", false), "/home/someone/.local/state/sluice/t.db");
 }
 
+TEST(StatePath, WarnsAboutADirectoryOthersMayWriteUnlessSticky) {
+  testing::TempDir dir;
+  std::string shared = dir.path() + "/shared";
+  ASSERT_EQ(::mkdir(shared.c_str(), 0700), 0);
+  ::setenv("SLUICE_STATE_DIR", shared.c_str(), 1);
+  ::chmod(shared.c_str(), 0777);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(default_state_path("t", true), shared + "/t.db");
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find(
+                "warning: state directory '" + shared +
+                "' may be written by others (mode 0777): chmod 700 it"),
+            std::string::npos);
+  ::chmod(shared.c_str(), 01777);
+  ::testing::internal::CaptureStderr();
+  default_state_path("t", true);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  ::unsetenv("SLUICE_STATE_DIR");
+}
+
 TEST(MakeClock, FixesNowFromTheOption) {
   StateOptions options;
   options.now = "2026-03-01T12:00:00Z";

@@ -1,6 +1,8 @@
 #include "sluice/db.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -32,6 +34,44 @@ TEST(Database, CreatesFileWithMode0600AndWal) {
   auto query = database.query("PRAGMA journal_mode");
   ASSERT_TRUE(query.step());
   EXPECT_EQ(query->text(0), "wal");
+}
+
+TEST(Database, AnEmptyPlaceholderBecomes0600AndAFileOthersMayWriteIsWarnedAbout) {
+  TempDir dir;
+  std::string placeholder = dir.file("touched.db");
+  ::close(::open(placeholder.c_str(), O_CREAT | O_WRONLY, 0644));
+  ::chmod(placeholder.c_str(), 0666);
+  ::testing::internal::CaptureStderr();
+  { Database database(placeholder, {}); }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  struct stat info {};
+  ASSERT_EQ(::stat(placeholder.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+
+  ::chmod(placeholder.c_str(), 0664);
+  ::testing::internal::CaptureStderr();
+  { Database database(placeholder, {}); }
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find(
+                "warning: state file '" + placeholder +
+                "' may be written by others (mode 0664): chmod 600 it"),
+            std::string::npos);
+  ::chmod(placeholder.c_str(), 0644);
+  ::testing::internal::CaptureStderr();
+  { Database database(placeholder, {}); }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(Database, ASymlinkToAStateFileTakesTheSameWriterLock) {
+  TempDir dir;
+  OpenOptions options;
+  options.serialize_writers = true;
+  Database real(dir.file("real.db"), options);
+  ASSERT_EQ(::symlink(dir.file("real.db").c_str(), dir.file("link.db").c_str()), 0);
+  Database linked(dir.file("link.db"), options);
+  { WriteTransaction transaction(linked); }
+  struct stat info {};
+  EXPECT_EQ(::stat(dir.file("real.db.lock").c_str(), &info), 0);
+  EXPECT_NE(::lstat(dir.file("link.db.lock").c_str(), &info), 0);
 }
 
 TEST(Database, AppliesSynchronousAndForeignKeys) {
@@ -222,6 +262,60 @@ TEST(Database, AViolatedConstraintIsAConstraintViolation) {
     EXPECT_EQ(violation.code(), exit_code::data);
     EXPECT_STREQ(violation.what(), "UNIQUE constraint failed: t.x");
   }
+}
+
+TEST(Database, AStatementIsOneStatement) {
+  TempDir dir;
+  Database database(dir.file("u.db"), {});
+  database.execute_script("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)");
+  try {
+    database.execute("INSERT INTO t VALUES (2); DELETE FROM t");
+    FAIL() << "no exception";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_STREQ(error.what(),
+                 "'INSERT INTO t VALUES (2); DELETE FROM t' is more than one SQL statement");
+  }
+  EXPECT_EQ(database.execute("INSERT INTO t VALUES (3); -- a note\n  "), 1);
+  EXPECT_EQ(database.execute("INSERT INTO t VALUES (4);;"), 1);
+  auto count = database.query("SELECT count(*), sum(x) FROM t");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count->integer(0), 3);
+  EXPECT_EQ(count->integer(1), 8);
+}
+
+TEST(Database, ACreatingScriptMayCreateTablesAndIndexesOnly) {
+  TempDir dir;
+  Database database(dir.file("u.db"), {});
+  database.execute_script("CREATE TABLE kept (x INTEGER); INSERT INTO kept VALUES (1)");
+  database.execute_creating_script(
+      "CREATE TABLE made (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT);"
+      "CREATE INDEX made_body ON made (body);"
+      "CREATE VIRTUAL TABLE search USING fts5(body, tokenize = 'porter');"
+      "CREATE TABLE copied AS SELECT x FROM kept");
+  EXPECT_EQ(database.execute("INSERT INTO search (body) VALUES ('runners')"), 1);
+  const std::pair<std::string_view, std::string_view> refused[] = {
+      {"DELETE FROM kept", "a write to table 'kept'"},
+      {"CREATE TABLE t (x); INSERT INTO kept VALUES (2)", "a write to table 'kept'"},
+      {"PRAGMA writable_schema = 1", "PRAGMA writable_schema"},
+      {"ATTACH 'other.db' AS other", "a statement other than CREATE TABLE or CREATE INDEX"},
+      {"CREATE TRIGGER t AFTER INSERT ON kept BEGIN SELECT 1; END",
+       "a statement other than CREATE TABLE or CREATE INDEX"},
+      {"CREATE VIEW v AS SELECT 1", "a statement other than CREATE TABLE or CREATE INDEX"},
+      {"DROP TABLE kept", "a statement other than CREATE TABLE or CREATE INDEX"}};
+  for (const auto& [script, message] : refused) {
+    try {
+      database.execute_creating_script(script);
+      ADD_FAILURE() << script << ": no exception";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), exit_code::data) << script;
+      EXPECT_NE(std::string_view(error.what()).find(message), std::string_view::npos)
+          << script << ": " << error.what();
+    }
+  }
+  auto kept = database.query("SELECT count(*) FROM kept");
+  ASSERT_TRUE(kept.step());
+  EXPECT_EQ(kept->integer(0), 1);
 }
 
 TEST(Database, QuotesIdentifiersWithEmbeddedQuotes) {

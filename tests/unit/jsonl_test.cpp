@@ -315,7 +315,7 @@ TEST(JsonlReader, StopsAtBadLineWithItsNumber) {
 TEST(JsonlReader, SkipInvalidCountsAndContinuesAcrossFiles) {
   TempFile first("{\"a\":1}\nnope\n");
   TempFile second("{\"a\":3}\n");
-  JsonlReader reader({first.path(), second.path()}, true);
+  JsonlReader reader({first.path(), second.path()}, {.skip_invalid = true});
   std::vector<long long> lines;
   while (auto record = reader.next()) lines.push_back(record->line);
   EXPECT_EQ(lines, (std::vector<long long>{1, 1}));

@@ -41,7 +41,7 @@ struct Settings {
   std::string as_of;
   std::string save_state;
   bool summary = false;
-  bool skip_invalid = false;
+  InputOptions input;
   cli::Format format = cli::Format::jsonl;
   cli::StateOptions state;
 };
@@ -67,7 +67,7 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--windows", settings.windows, "calendar or rolling (24h, 7d, 30d)")
       ->capture_default_str();
-  command.add_flag("--skip-invalid", settings.skip_invalid, "Report bad lines, go on, exit 1");
+  cli::add_input_options(command, settings.input);
 }
 
 void add_report_options(CLI::App& command, Settings& settings) {
@@ -151,7 +151,7 @@ int run_matrix(const Settings& settings, OutputStream& out) {
   matrix_options_of(settings);
   as_of_of(settings);
   if (!settings.save_state.empty()) refuse_rolling_state(state.bucketing, "--save-state");
-  ReadOptions options{settings.fields, state.bucketing.selection, settings.skip_invalid};
+  ReadOptions options{settings.fields, state.bucketing.selection, settings.input};
   RollingEvents rolling;
   RollingEvents* keep = state.bucketing.rolling ? &rolling : nullptr;
   ReadResult read =
@@ -182,7 +182,7 @@ int run_ingest(const Settings& settings, const CLI::App& command, OutputStream& 
   Store store = open_store(settings, false);
   if (!bucketing_given(command)) fresh.bucketing = store.bucketing().value_or(fresh.bucketing);
   Calendar calendar = fresh.bucketing.calendar();
-  ReadOptions options{settings.fields, fresh.bucketing.selection, settings.skip_invalid};
+  ReadOptions options{settings.fields, fresh.bucketing.selection, settings.input};
   ReadResult read = read_events(settings.inputs, options, calendar, fresh.users, fresh.activity);
   IngestResult result = store.ingest(fresh);
   print_record(out, settings.format,

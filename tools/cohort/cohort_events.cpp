@@ -103,7 +103,7 @@ class EventBatch {
 ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions& options,
                        const Calendar& calendar, UserDictionary& users, Activity& activity,
                        RollingEvents* rolling) {
-  JsonlReader reader(inputs, options.skip_invalid);
+  JsonlReader reader(inputs, options.input);
   const EventFields& fields = options.fields;
   std::array<std::string_view, 3> names = {fields.user, fields.time, fields.event};
   std::array<FieldView, 3> views;

@@ -9,6 +9,7 @@
 #include "cohort_activity.hpp"
 #include "cohort_period.hpp"
 #include "cohort_rolling.hpp"
+#include "sluice/jsonl.hpp"
 
 namespace sluice::cohort {
 
@@ -27,7 +28,7 @@ struct EventSelection {
 struct ReadOptions {
   EventFields fields;
   EventSelection selection;
-  bool skip_invalid = false;
+  InputOptions input;  // --skip-invalid, --max-line-bytes
 };
 
 struct ReadResult {
@@ -38,7 +39,8 @@ struct ReadResult {
 // Reads the events of `inputs` (none or "-" is stdin) into `users` and `activity`. The user
 // is a string or an integer (42 and "42" are the same user); the time an RFC 3339 string or
 // epoch seconds/milliseconds; the event, when present, a string. A bad record throws
-// Error(65) naming the input, line and field, or is reported and counted under skip_invalid.
+// Error(65) naming the input, line and field, or is reported and counted under
+// input.skip_invalid.
 // With `rolling`, every start and return event's time is kept there too.
 ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions& options,
                        const Calendar& calendar, UserDictionary& users, Activity& activity,

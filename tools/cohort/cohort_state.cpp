@@ -170,7 +170,8 @@ void merge_into(State& into, const State& from) {
 }
 
 void write_state_file(const std::string& path, const State& state) {
-  AtomicFile file(path, 0644);
+  // A saved state holds every user id it counted: readable by its owner only.
+  AtomicFile file(path, 0600);
   file.commit(serialize(state));
 }
 

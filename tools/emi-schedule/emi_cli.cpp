@@ -27,7 +27,7 @@ struct Settings {
   std::string ahead = "1d";
   std::string grace;
   ProgressMode progress = ProgressMode::automatic;
-  bool skip_invalid = false;
+  InputOptions input;  // record: --skip-invalid; create --from, record: --max-line-bytes
   int batch = 1000;
   std::string from;
   std::string amount;
@@ -136,7 +136,8 @@ int create_loans(const Settings& settings) {
     // Checked before the state file is opened: a bad policy option creates nothing.
     Policy policy = policy_of(settings, decimal::currency(settings.terms.currency));
     Store store = open_store(settings, false);
-    return create_from(store, settings.from, settings.terms, policy, day, settings.progress);
+    return create_from(store, settings.from, settings.input, settings.terms, policy, day,
+                       settings.progress);
   }
   if (settings.loan.empty()) throw Error(exit_code::usage, "create needs --loan or --from");
   if (settings.terms.principal.empty() || settings.terms.rate.empty() ||
@@ -168,6 +169,7 @@ cli::Action define_command_line(CLI::App& app) {
       ->excludes(loan_option);
   add_terms_options(*create_command, *settings, false);
   cli::add_progress_option(*create_command, settings->progress);
+  cli::add_input_options(*create_command, settings->input, false);
   add_policy_options(*create_command, *settings);
   add_state(*create_command, *settings);
 
@@ -192,7 +194,7 @@ cli::Action define_command_line(CLI::App& app) {
 
   auto* record_command = app.add_subcommand("record", "Apply payment results (JSONL)");
   add_today(*record_command, *settings);
-  record_command->add_flag("--skip-invalid", settings->skip_invalid, "Report bad lines, go on");
+  cli::add_input_options(*record_command, settings->input);
   record_command->add_option("--batch", settings->batch, "Results applied per transaction")
       ->check(CLI::Range(1, 1000000));
   record_command->add_option("inputs", settings->inputs, "Result files (default: stdin)");
@@ -243,7 +245,7 @@ cli::Action define_command_line(CLI::App& app) {
                      cli::date_option("--from", s.on), s.keep_emi);
     }
     if (record_command->parsed())
-      return record(store, s.inputs, today(s), s.skip_invalid, static_cast<std::size_t>(s.batch));
+      return record(store, s.inputs, today(s), s.input, static_cast<std::size_t>(s.batch));
     return status(store, s.loan.empty() ? std::nullopt : std::optional(s.loan), today(s),
                   s.calc.format);
   };

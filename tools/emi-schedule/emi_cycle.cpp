@@ -204,13 +204,6 @@ int collect(Store& store, Date today) {
 namespace sluice::emi {
 namespace {
 
-// A result read from the input, with where it came from for messages.
-struct ReadResult {
-  PaymentResult result;
-  std::optional<std::string> amount_text;
-  std::string location;
-};
-
 std::string string_field(JsonlReader& reader, const Record& record, std::string_view name,
                          bool required) {
   const JsonValue* value = record.value.find(name);
@@ -239,6 +232,8 @@ std::optional<int> positive_field(JsonlReader& reader, const Record& record,
   }
   return number;
 }
+
+}  // namespace
 
 std::optional<ReadResult> read_result(JsonlReader& reader, const Record& record) {
   ReadResult read;
@@ -283,7 +278,22 @@ std::optional<ReadResult> read_result(JsonlReader& reader, const Record& record)
   return read;
 }
 
+bool read_amount(JsonlReader& reader, const Record& record, ReadResult& read,
+                 const decimal::Currency& currency) {
+  if (!read.amount_text) return true;
+  try {
+    read.result.amount = decimal::parse_amount(*read.amount_text, currency.exponent);
+  } catch (const Error& error) {
+    reader.reject(record, fmt::format("field \"amount\": {}", error.what()));
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
 // Reads and checks every result before anything is written: bad input leaves state as it was.
+// An amount is read in its loan's currency; a result for an unknown loan keeps it as text.
 std::vector<ReadResult> read_results(Store& store, JsonlReader& reader) {
   std::vector<ReadResult> results;
   std::map<std::string, std::optional<decimal::Currency>> currencies;
@@ -295,15 +305,7 @@ std::vector<ReadResult> read_results(Store& store, JsonlReader& reader) {
       auto loan = store.find(result->result.loan);
       if (loan) entry->second = loan->terms.currency;
     }
-    if (result->amount_text && entry->second) {
-      try {
-        result->result.amount =
-            decimal::parse_amount(*result->amount_text, entry->second->exponent);
-      } catch (const Error& error) {
-        reader.reject(*record, fmt::format("field \"amount\": {}", error.what()));
-        continue;
-      }
-    }
+    if (entry->second && !read_amount(reader, *record, *result, *entry->second)) continue;
     results.push_back(std::move(*result));
   }
   return results;
@@ -347,9 +349,9 @@ Outcome apply_one(Store& store, std::map<std::string, std::optional<Loan>>& loan
 
 }  // namespace
 
-int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid,
-           std::size_t batch) {
-  JsonlReader reader(inputs, skip_invalid);
+int record(Store& store, const std::vector<std::string>& inputs, Date today,
+           const InputOptions& input, std::size_t batch) {
+  JsonlReader reader(inputs, input);
   std::vector<ReadResult> results = read_results(store, reader);
   std::map<std::string, std::optional<Loan>> loans;
   OutputStream out(STDOUT_FILENO);
@@ -480,11 +482,12 @@ std::string field_message(const Record& record, const std::string& message) {
 
 }  // namespace
 
-int create_from(Store& store, const std::string& path, const TermsText& defaults,
-                const Policy& policy, Date today, ProgressMode progress_mode) {
+int create_from(Store& store, const std::string& path, const InputOptions& input,
+                const TermsText& defaults, const Policy& policy, Date today,
+                ProgressMode progress_mode) {
   std::vector<std::string> inputs;
   if (path != "-") inputs.push_back(path);
-  JsonlReader reader(inputs);
+  JsonlReader reader(inputs, input);
   Progress progress(progress_mode, "emi-schedule create", total_input_bytes(inputs));
   long long created = 0, unchanged = 0;
   db::WriteTransaction transaction(store.database());

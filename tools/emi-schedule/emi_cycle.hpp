@@ -9,6 +9,7 @@
 #include "emi_calc.hpp"
 #include "emi_store.hpp"
 #include "sluice/cli.hpp"
+#include "sluice/jsonl.hpp"
 #include "sluice/progress.hpp"
 
 namespace sluice::emi {
@@ -22,6 +23,25 @@ struct PaymentResult {
   std::string code;
   std::optional<std::int64_t> amount;  // minor units; paid without amount = everything due
 };
+
+// A result as `record` reads it from one line, with where it came from for messages. The
+// amount stays text until the loan's currency is known (read_amount).
+struct ReadResult {
+  PaymentResult result;
+  std::optional<std::string> amount_text;
+  std::string location;
+};
+
+// The result in one `record` input record: loan (non-empty string), n and attempt
+// (non-negative integers), result ("paid" or "failed"), code (string or null) and amount (a
+// decimal string or number, or null). A bad record goes to reader.reject (Error(65), or
+// reported once under --skip-invalid) and gives nullopt.
+std::optional<ReadResult> read_result(JsonlReader& reader, const Record& record);
+
+// Sets read.result.amount from read.amount_text (if any) in `currency`'s minor unit. A bad
+// amount goes to reader.reject, naming the field, and gives false.
+bool read_amount(JsonlReader& reader, const Record& record, ReadResult& read,
+                 const decimal::Currency& currency);
 
 // What applying a result came to: applied, or why not.
 struct Outcome {
@@ -44,8 +64,8 @@ int create(Store& store, const Loan& loan);
 // principal, rate, months, currency, disbursed, first_due, eom, bpi, rounding,
 // interest_rounding; missing ones come from `defaults`. A bad record (65, with its line)
 // creates nothing. Prints one summary record.
-int create_from(Store& store, const std::string& path, const TermsText& defaults,
-                const Policy& policy, Date today, ProgressMode progress);
+int create_from(Store& store, const std::string& path, const InputOptions& input,
+                const TermsText& defaults, const Policy& policy, Date today, ProgressMode progress);
 int show(Store& store, const std::string& loan, cli::Format format);
 int list(Store& store, cli::Format format);
 int remind(Store& store, Date today, int ahead_days);
@@ -53,8 +73,8 @@ int collect(Store& store, Date today);
 // Reads every result first (bad input: nothing written), then applies them `batch` per write
 // transaction; each result and its effects commit together, so a re-run after a crash
 // applies every result exactly once.
-int record(Store& store, const std::vector<std::string>& inputs, Date today, bool skip_invalid,
-           std::size_t batch);
+int record(Store& store, const std::vector<std::string>& inputs, Date today,
+           const InputOptions& input, std::size_t batch);
 // Pays `amount` (text in the loan's currency) off the principal on date `on` and rebuilds the
 // installments due after it: reduce_tenure keeps the EMI, otherwise the EMI is recomputed
 // over the same remaining months. Paying the whole balance closes the loan.

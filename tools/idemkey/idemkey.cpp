@@ -254,7 +254,7 @@ std::string run_fingerprint(const RunOptions& options, const std::optional<std::
 
 int run(Store& store, const Clock& clock, const RunOptions& options) {
   StatusFile status_file;
-  if (!options.status_file.empty()) status_file.emplace(options.status_file);
+  if (!options.status_file.empty()) status_file.emplace(options.status_file, 0644);
   std::optional<std::string> input;
   if (options.use_stdin) input = read_all(STDIN_FILENO, "<stdin>", options.max_output);
   const std::string fingerprint = run_fingerprint(options, input);

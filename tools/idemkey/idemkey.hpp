@@ -83,8 +83,11 @@ struct FilterOptions {
   std::string key_field;
   std::vector<std::string> fingerprint_fields;  // empty: the whole record
   std::string duplicates_file;                  // where dropped duplicates go, if anywhere
-  bool skip_invalid = false;
+  InputOptions input;                           // --skip-invalid, --max-line-bytes
   std::size_t batch = 65536;
+  // A batch is settled early once its records' text reaches this many bytes, so that --batch
+  // long lines are not all held at once.
+  std::size_t batch_bytes = std::size_t{64} << 20;
   Duration ttl = std::chrono::hours(24);
   std::vector<std::string> inputs;
   ProgressMode progress = ProgressMode::never;
@@ -95,6 +98,15 @@ struct FilterCounts {
   std::uint64_t duplicates = 0;
   std::uint64_t invalid = 0;  // bad lines and conflicts skipped under --skip-invalid
 };
+
+// The key of one `filter` record: the member `key_field` when it is a string, or an integer
+// (no fraction, no exponent) as its text, and a valid key (is_valid_key). Otherwise `key` is
+// empty and `problem` says what is wrong, for the reader to reject the record with.
+struct FilterKey {
+  std::optional<std::string> key;
+  std::string problem;
+};
+[[nodiscard]] FilterKey filter_key(const JsonValue& record, const std::string& key_field);
 
 // `idemkey filter`: passes each record whose key is new, drops exact duplicates, treats a
 // known key with another fingerprint as a conflict. Commits after each batch is flushed.

@@ -38,7 +38,7 @@ struct Settings {
   std::string key_field;
   std::vector<std::string> fingerprint_fields;
   std::string duplicates_file;
-  bool skip_invalid = false;
+  InputOptions input;
   bool quiet = false;
   ProgressMode progress = ProgressMode::automatic;
   std::vector<std::string> inputs;
@@ -146,8 +146,9 @@ void add_filter(CLI::App& app, Settings& settings) {
       ->type_name("A,B,...");
   filter->add_option("--duplicates", settings.duplicates_file, "Append dropped duplicates to FILE")
       ->type_name("FILE");
-  filter->add_flag("--skip-invalid", settings.skip_invalid,
+  filter->add_flag("--skip-invalid", settings.input.skip_invalid,
                    "Report bad lines and conflicts, go on, and exit 1 at the end");
+  cli::add_input_options(*filter, settings.input, false);
   filter->add_option("--batch", settings.filter_batch, "Records per commit")
       ->check(CLI::Range(1, 1000000));
   add_ttl(*filter, settings);
@@ -241,7 +242,7 @@ int run_filter(Settings& settings, OutputStream& out) {
   options.fingerprint_fields =
       checked_names("--fingerprint-fields", settings.fingerprint_fields, false);
   options.duplicates_file = settings.duplicates_file;
-  options.skip_invalid = settings.skip_invalid;
+  options.input = settings.input;
   options.batch = static_cast<std::size_t>(settings.filter_batch);
   options.ttl = cli::duration_option("--ttl", settings.ttl);
   options.inputs = settings.inputs;

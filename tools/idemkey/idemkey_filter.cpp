@@ -72,7 +72,7 @@ class Filter {
         clock_(clock),
         options_(options),
         out_(out),
-        reader_(options.inputs, options.skip_invalid),
+        reader_(options.inputs, options.input),
         duplicates_(options.duplicates_file) {}
 
   FilterCounts run();
@@ -92,29 +92,15 @@ class Filter {
   JsonlReader reader_;
   DuplicateSink duplicates_;
   std::vector<Pending> pending_;
+  std::size_t pending_bytes_ = 0;                            // the text of pending_'s records
   std::unordered_map<std::string_view, std::size_t> first_;  // key -> index of its first record
   FilterCounts counts_;
 };
 
 std::optional<std::string> Filter::key_of(const Record& record) {
-  const JsonValue* field = record.value.find(options_.key_field);
-  std::string problem;
-  if (field == nullptr) {
-    problem = fmt::format("missing key field '{}'", options_.key_field);
-  } else if ((field->is_string() || (field->is_number() && is_integer_text(field->text()))) &&
-             is_valid_key(field->text())) {
-    return field->text();
-  } else if (field->is_string()) {
-    problem = fmt::format(
-        "key field '{}' is not a valid key (1 to 255 printable ASCII "
-        "characters without spaces)",
-        options_.key_field);
-  } else {
-    problem = fmt::format("key field '{}' must be a string or an integer, not {}",
-                          options_.key_field, kind_name(field->kind()));
-  }
-  reader_.reject(record, problem);
-  return std::nullopt;
+  FilterKey found = filter_key(record.value, options_.key_field);
+  if (!found.key) reader_.reject(record, found.problem);
+  return std::move(found.key);
 }
 
 std::string Filter::fingerprint_of(const JsonValue& record) const {
@@ -131,7 +117,8 @@ void Filter::read(const Record& record) {
   if (!key) return;
   pending_.push_back({std::string(record.text), std::move(*key), fingerprint_of(record.value),
                       reader_.current_input(), record.line, std::nullopt});
-  if (pending_.size() >= options_.batch) settle();
+  pending_bytes_ += record.text.size();
+  if (pending_.size() >= options_.batch || pending_bytes_ >= options_.batch_bytes) settle();
 }
 
 // Claims the first occurrences among pending_[0, before) in key order.
@@ -181,7 +168,7 @@ void Filter::deliver(db::WriteTransaction& transaction) {
     } else if (known == record.fingerprint) {
       duplicates_.write(record.text);
       ++counts_.duplicates;
-    } else if (options_.skip_invalid) {
+    } else if (options_.input.skip_invalid) {
       reader_.reject_at(reader_.location_of(record.input, record.line),
                         fmt::format("key '{}' was first seen with different content", record.key));
     } else {
@@ -199,6 +186,7 @@ void Filter::deliver(db::WriteTransaction& transaction) {
       duplicates_.flush();
       prefix.commit();
       pending_.clear();
+      pending_bytes_ = 0;
       throw Error(exit_code::data,
                   fmt::format("key '{}' was first seen with different content", key), location);
     }
@@ -207,6 +195,7 @@ void Filter::deliver(db::WriteTransaction& transaction) {
   duplicates_.flush();
   transaction.commit();
   pending_.clear();
+  pending_bytes_ = 0;
 }
 
 FilterCounts Filter::run() {
@@ -233,6 +222,22 @@ FilterCounts Filter::run() {
 }
 
 }  // namespace
+
+FilterKey filter_key(const JsonValue& record, const std::string& key_field) {
+  const JsonValue* field = record.find(key_field);
+  if (field == nullptr) return {std::nullopt, fmt::format("missing key field '{}'", key_field)};
+  if ((field->is_string() || (field->is_number() && is_integer_text(field->text()))) &&
+      is_valid_key(field->text())) {
+    return {field->text(), {}};
+  }
+  if (field->is_string()) {
+    return {std::nullopt, fmt::format("key field '{}' is not a valid key (1 to 255 printable "
+                                      "ASCII characters without spaces)",
+                                      key_field)};
+  }
+  return {std::nullopt, fmt::format("key field '{}' must be a string or an integer, not {}",
+                                    key_field, kind_name(field->kind()))};
+}
 
 FilterCounts filter(Store& store, const Clock& clock, const FilterOptions& options,
                     OutputStream& out) {

@@ -104,9 +104,9 @@ void BreakdownLines::append(std::string& out, std::string_view sku, const Breakd
   out += tail_;
 }
 
-CatalogReader::CatalogReader(std::vector<std::string> inputs, bool skip_invalid,
+CatalogReader::CatalogReader(std::vector<std::string> inputs, const InputOptions& input,
                              const decimal::Currency& base_currency)
-    : reader_(std::move(inputs), skip_invalid), base_exponent_(base_currency.exponent) {}
+    : reader_(std::move(inputs), input), base_exponent_(base_currency.exponent) {}
 
 std::string CatalogReader::location() const {
   return where_;
@@ -173,7 +173,7 @@ int calc_stream(Store& store, const std::vector<std::string>& inputs,
     lines.emplace_back(headers.back(), pricer.market().currency.exponent,
                        options.day.base_currency.exponent);
   }
-  CatalogReader catalog(inputs, options.skip_invalid, options.day.base_currency);
+  CatalogReader catalog(inputs, options.input, options.day.base_currency);
   RecordPrinter printer(out, options.format);
   Progress progress(options.progress, "price calc", total_input_bytes(inputs));
   std::string buffer;

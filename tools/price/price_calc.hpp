@@ -20,8 +20,8 @@ struct CalcOptions {
   Rounding rounding = Rounding::half_up;
   TaxRounding tax_rounding = TaxRounding::net;
   cli::Format format = cli::Format::jsonl;
-  bool skip_invalid = false;
-  Instant now;  // recorded as a publication's time
+  InputOptions input;  // --skip-invalid, --max-line-bytes
+  Instant now;         // recorded as a publication's time
   ProgressMode progress = ProgressMode::automatic;
 };
 
@@ -61,7 +61,7 @@ struct CatalogItem {
 // currency's precision, not negative. Bad records follow the reader's --skip-invalid policy.
 class CatalogReader {
  public:
-  CatalogReader(std::vector<std::string> inputs, bool skip_invalid,
+  CatalogReader(std::vector<std::string> inputs, const InputOptions& input,
                 const decimal::Currency& base_currency);
   std::optional<CatalogItem> next();
   [[nodiscard]] std::uint64_t skipped() const { return reader_.skipped(); }

@@ -31,7 +31,7 @@ struct Settings {
   std::string max_rate_age = "4d";
   std::string rounding = "half-up";
   std::string tax_rounding = "net";
-  bool skip_invalid = false;
+  InputOptions input;
   bool quiet = false;
   ProgressMode progress = ProgressMode::automatic;
   std::vector<std::string> inputs;
@@ -84,7 +84,7 @@ void add_pricing_options(CLI::App& command, Settings& settings) {
       ->check(CLI::IsMember({"half-up", "half-even"}));
   command.add_option("--tax-rounding", settings.tax_rounding, "Inclusive markets: net or tax")
       ->check(CLI::IsMember({"net", "tax"}));
-  command.add_flag("--skip-invalid", settings.skip_invalid, "Report bad lines, go on, exit 1");
+  cli::add_input_options(command, settings.input);
   cli::add_progress_option(command, settings.progress);
   add_state(command, settings);
 }
@@ -107,7 +107,7 @@ CalcOptions calc_options(const Settings& settings) {
   options.rounding = decimal::parse_rounding("--rounding", settings.rounding);
   options.tax_rounding = settings.tax_rounding == "tax" ? TaxRounding::tax : TaxRounding::net;
   options.format = settings.format;
-  options.skip_invalid = settings.skip_invalid;
+  options.input = settings.input;
   options.progress = settings.progress;
   options.now = cli::make_clock(settings.state).now();
   return options;

@@ -80,11 +80,32 @@ std::string checked_rate(std::string_view text) {
   return std::string(text);
 }
 
-struct ParsedRates {
-  std::string base;
-  std::vector<RateRow> rows;
-  std::vector<std::string> skipped_currencies;  // ECB columns of withdrawn or unknown codes
-};
+// The currency of each column of the ECB header `Date, USD, JPY, ...` after Date: "" for a
+// column that is skipped (empty, or a withdrawn or unknown code: then listed in
+// parsed.skipped_currencies). Error(65) for another header, or a column of the base itself.
+std::vector<std::string> ecb_columns(const std::vector<std::string>& fields, ParsedRates& parsed) {
+  if (trimmed(fields[0]) != "Date") {
+    throw Error(exit_code::data, "expected the ECB header `Date, USD, JPY, ...`");
+  }
+  std::vector<std::string> columns;
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    std::string code(trimmed(fields[i]));
+    // As in JSON Lines rates: a rate of the base against itself is not a rate to store.
+    if (code == parsed.base) {
+      throw Error(exit_code::data,
+                  fmt::format("{}: currency equals base (ECB rates are quoted against {})", code,
+                              parsed.base));
+    }
+    try {
+      if (!code.empty()) decimal::currency(code);
+      columns.push_back(code);
+    } catch (const Error&) {
+      parsed.skipped_currencies.push_back(code);
+      columns.emplace_back();
+    }
+  }
+  return columns;
+}
 
 ParsedRates parse_ecb_csv(const Lines& input) {
   ParsedRates parsed{"EUR", {}, {}};
@@ -94,19 +115,7 @@ ParsedRates parse_ecb_csv(const Lines& input) {
     at_line(where, [&] {
       std::vector<std::string> fields = csv::split_line(line);
       if (number == 1) {
-        if (trimmed(fields[0]) != "Date") {
-          throw Error(exit_code::data, "expected the ECB header `Date, USD, JPY, ...`");
-        }
-        for (std::size_t i = 1; i < fields.size(); ++i) {
-          std::string code(trimmed(fields[i]));
-          try {
-            if (!code.empty()) decimal::currency(code);
-            columns.push_back(code);
-          } catch (const Error&) {
-            parsed.skipped_currencies.push_back(code);
-            columns.emplace_back();
-          }
-        }
+        columns = ecb_columns(fields, parsed);
         return;
       }
       if (trimmed(line).empty()) return;
@@ -267,13 +276,17 @@ RatesFormat parse_rates_format(std::string_view text) {
   throw Error(exit_code::usage, fmt::format("--format: '{}' is not ecb-csv or jsonl", text));
 }
 
-JsonValue load_rates(Store& store, const std::string& path, RatesFormat format, bool quiet) {
-  Lines input = read_input(path);
+ParsedRates parse_rates(const std::string& name, std::string text, RatesFormat format) {
+  Lines input{name, std::move(text)};
   if (format == RatesFormat::detect) {
     format = starts_like_jsonl(input.text) ? RatesFormat::jsonl : RatesFormat::ecb_csv;
   }
-  ParsedRates parsed =
-      format == RatesFormat::jsonl ? parse_rates_jsonl(input) : parse_ecb_csv(input);
+  return format == RatesFormat::jsonl ? parse_rates_jsonl(input) : parse_ecb_csv(input);
+}
+
+JsonValue load_rates(Store& store, const std::string& path, RatesFormat format, bool quiet) {
+  Lines input = read_input(path);
+  ParsedRates parsed = parse_rates(input.name, std::move(input.text), format);
   db::WriteTransaction transaction(store.database());
   long long changed = 0;
   std::set<std::string> currencies, dates;

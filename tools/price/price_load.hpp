@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "price_store.hpp"
 #include "sluice/jsonl.hpp"
@@ -18,6 +19,18 @@ namespace sluice::price {
 // otherwise.
 enum class RatesFormat { detect, ecb_csv, jsonl };
 RatesFormat parse_rates_format(std::string_view text);
+
+// A rates file as read, before anything is stored: the base currency, one row per rate, and
+// the ECB columns skipped (withdrawn or unknown currencies).
+struct ParsedRates {
+  std::string base;
+  std::vector<RateRow> rows;
+  std::vector<std::string> skipped_currencies;
+};
+
+// Parses the text of a rates file (`name` in messages) in `format` (detect as described
+// above). Error(65) naming name:line for a bad row.
+ParsedRates parse_rates(const std::string& name, std::string text, RatesFormat format);
 
 // Loads `path` (- for stdin) and returns the summary record: rows read, rows added or
 // changed, base, currencies, first and last date, skipped currencies. Error(65) naming the line for

@@ -20,7 +20,7 @@ struct PublishedItem {
 // the digest does not depend on the input order). A repeated SKU is Error(65).
 std::vector<PublishedItem> read_catalog(const std::vector<std::string>& inputs,
                                         const CalcOptions& options, std::uint64_t& skipped) {
-  CatalogReader reader(inputs, options.skip_invalid, options.day.base_currency);
+  CatalogReader reader(inputs, options.input, options.day.base_currency);
   Progress progress(options.progress, "price publish: reading", total_input_bytes(inputs));
   std::vector<PublishedItem> catalog;
   while (auto item = reader.next()) {

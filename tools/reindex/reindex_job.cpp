@@ -55,6 +55,19 @@ Phase parse_phase(const std::string& text) {
   throw Error(exit_code::data, fmt::format("_reindex_jobs holds an unknown phase '{}'", text));
 }
 
+// The SQL a job keeps is run again by later commands: a state file from elsewhere (or edited)
+// must not get more run than a projection and a view definition.
+void check_stored_sql(const Job& job) {
+  refuse_comments_and_statement_ends(job.select);
+  refuse_comments_and_statement_ends(job.reverse_select);
+  if (!job.alias_sql.empty() && lower(job.alias_sql.substr(0, 12)) != "create view ") {
+    throw Error(exit_code::data,
+                fmt::format("_reindex_jobs holds a view definition for job '{}' that is not a "
+                            "CREATE VIEW statement",
+                            job.name));
+  }
+}
+
 constexpr std::string_view select_job =
     "SELECT job, source, dest, old_name, mode, alias, alias_sql, select_sql, reverse_select, "
     "phase, rows_copied, writes_after_switch, created, updated FROM _reindex_jobs";
@@ -127,6 +140,7 @@ std::optional<Job> JobStore::find(std::string_view name) {
     if (!query.step()) return std::nullopt;
     job = job_from_row(query.row());
   }
+  check_stored_sql(*job);
   load_columns(*job);
   return job;
 }

@@ -11,14 +11,14 @@
 
 namespace sluice::reindex {
 
-namespace {
-
 std::string lower(std::string_view text) {
   std::string result(text);
   std::transform(result.begin(), result.end(), result.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return result;
 }
+
+namespace {
 
 bool same_names(std::vector<std::string> first, std::vector<std::string> second) {
   auto by_lower = [](std::vector<std::string>& names) {
@@ -303,9 +303,8 @@ std::vector<std::string> user_triggers(db::Database& database, std::string_view 
       table));
 }
 
-// The projection is pasted into the copy, trigger and verify statements. A comment or a ';' in
-// it would cut them short: with "id, name FROM t WHERE 0 --" the copy and verify would both
-// see no rows, agree, and the switch would lose the table.
+// With "id, name FROM t WHERE 0 --" the copy and verify would both see no rows, agree, and
+// the switch would lose the table.
 void refuse_comments_and_statement_ends(std::string_view select) {
   for (std::size_t at = 0; at < select.size(); at = token_end(select, at)) {
     std::string_view rest = select.substr(at);

@@ -18,6 +18,9 @@ namespace sluice::reindex {
 // Throws Error(65): reindex refuses what it was asked to do, saying why.
 [[noreturn]] void refuse(std::string message);
 
+// `text` in lower case (ASCII): SQL names and keywords compare without case.
+[[nodiscard]] std::string lower(std::string_view text);
+
 // "a, b, c".
 [[nodiscard]] std::string joined(const std::vector<std::string>& names);
 
@@ -70,6 +73,10 @@ struct Projection {
   std::vector<std::string> columns;
   std::vector<std::string> carried_key;
 };
+
+// Throws Error(65) when `select` holds a comment or a ';': the projection is pasted into the
+// copy, trigger and verify statements, which either would cut short or extend.
+void refuse_comments_and_statement_ends(std::string_view select);
 
 // Checks `select` (a SELECT list over `table`): it must prepare, read no other table, have no
 // subquery, call only deterministic scalar functions (no 'now'), name each result column once

@@ -69,7 +69,7 @@ void create_destination(Context& context, const StartOptions& options, const Job
   std::string ddl = options.like ? copied_definition(context.database, job.source, job.dest, "__v2")
                                  : with_name(options.dest_ddl, job.dest);
   try {
-    context.database.execute_script(ddl);
+    context.database.execute_creating_script(ddl);
   } catch (const Error& error) {
     refuse(fmt::format("the new table's DDL failed: {}", error.what()));
   }

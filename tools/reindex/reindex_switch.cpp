@@ -57,8 +57,8 @@ void restore_view(db::Database& database, const Job& job) {
     point_view_at(database, job, job.source);
     return;
   }
-  database.execute_script(
-      fmt::format("DROP VIEW IF EXISTS {}; {}", db::quote_identifier(job.alias), job.alias_sql));
+  database.execute("DROP VIEW IF EXISTS " + db::quote_identifier(job.alias));
+  database.execute(job.alias_sql);
 }
 
 // SQLite has no triggers on virtual tables (an FTS5 destination): whether such a V2 took

@@ -81,15 +81,15 @@ std::string copy_statement(const Sync& sync, std::string_view conflict) {
 void create_sync_triggers(db::Database& database, const Job& job, const Sync& sync) {
   const std::string prefix = trigger_prefix(job);
   const std::string from = db::quote_identifier(sync.from);
-  database.execute_script(fmt::format(
-      "CREATE TRIGGER {insert} AFTER INSERT ON {from} BEGIN\n{new}END;\n"
-      "CREATE TRIGGER {update} AFTER UPDATE ON {from} BEGIN\n{old_if_moved}{new}END;\n"
-      "CREATE TRIGGER {delete} AFTER DELETE ON {from} BEGIN\n{old}END;\n",
-      fmt::arg("insert", db::quote_identifier(prefix + "insert")),
-      fmt::arg("update", db::quote_identifier(prefix + "update")),
-      fmt::arg("delete", db::quote_identifier(prefix + "delete")), fmt::arg("from", from),
-      fmt::arg("new", resync(sync, "NEW", "")), fmt::arg("old", resync(sync, "OLD", "")),
-      fmt::arg("old_if_moved", resync(sync, "OLD", key_changed(sync)))));
+  // One statement per execute: the projection spliced into the bodies cannot add another.
+  auto create = [&](std::string_view event, const std::string& body) {
+    database.execute(fmt::format("CREATE TRIGGER {} AFTER {} ON {} BEGIN\n{}END",
+                                 db::quote_identifier(prefix + std::string(event)), event, from,
+                                 body));
+  };
+  create("insert", resync(sync, "NEW", ""));
+  create("update", resync(sync, "OLD", key_changed(sync)) + resync(sync, "NEW", ""));
+  create("delete", resync(sync, "OLD", ""));
 }
 
 void create_write_marker_triggers(db::Database& database, const Job& job, std::string_view table) {

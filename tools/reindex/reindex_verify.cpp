@@ -41,11 +41,12 @@ struct ExpectedTable {
       columns +=
           fmt::format("{}{} {}", columns.empty() ? "" : ", ", db::quote_identifier(name), type);
     }
-    database.execute_script(fmt::format("DROP TABLE IF EXISTS {0}; CREATE TABLE {0} ({1}){2}",
-                                        expected_table, columns, target.strict ? " STRICT" : ""));
-    database.execute_script(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}", expected_table,
-                                        column_list(sync.to_columns), sync.select,
-                                        db::quote_identifier(sync.from)));
+    database.execute(fmt::format("DROP TABLE IF EXISTS {}", expected_table));
+    database.execute(fmt::format("CREATE TABLE {} ({}){}", expected_table, columns,
+                                 target.strict ? " STRICT" : ""));
+    database.execute(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}", expected_table,
+                                 column_list(sync.to_columns), sync.select,
+                                 db::quote_identifier(sync.from)));
   }
   ~ExpectedTable() {
     try {

@@ -290,9 +290,14 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   command.add_option("--recover", detector.recover, "Points below the threshold to end an alert")
       ->check(cli::whole_number(0, max_count))
       ->capture_default_str();
+  command
+      .add_option("--max-series", stream.max_series,
+                  "Series held in memory at most; a point starting one more is a bad line")
+      ->check(cli::whole_number(1, max_count))
+      ->capture_default_str();
   command.add_flag("--only-anomalies", stream.only_anomalies, "Print only flagged points");
   command.add_flag("--fail-on-anomaly", settings.fail_on_anomaly, "Exit 1 if a point was flagged");
-  command.add_flag("--skip-invalid", stream.skip_invalid, "Report bad lines, go on, exit 1");
+  cli::add_input_options(command, stream.input);
   command.add_flag("--quiet", settings.quiet, "No note about dropped points");
   cli::add_state_options(command, settings.state, false);
   command.get_option("--db")->description(

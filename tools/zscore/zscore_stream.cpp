@@ -136,14 +136,16 @@ std::optional<Point> read_point(const StreamOptions& options, std::span<const Fi
   }
 }
 
-// The series a key names, made (and loaded from the store) on first sight.
-Series& find_series(std::unordered_map<std::string, Series>& series, const std::string& key,
-                    const DetectorOptions& options, SeriesStore* store) {
+// The series a key names, made (and loaded from the store) on first sight; nullptr when a
+// new one would be more than options.max_series.
+Series* find_series(std::unordered_map<std::string, Series>& series, const std::string& key,
+                    const StreamOptions& options, SeriesStore* store) {
   auto found = series.find(key);
-  if (found != series.end()) return found->second;
-  Series fresh{Detector(options), std::nullopt};
+  if (found != series.end()) return &found->second;
+  if (series.size() >= options.max_series) return nullptr;
+  Series fresh{Detector(options.detector), std::nullopt};
   if (store != nullptr) fresh.latest = store->load(key, fresh.detector);
-  return series.emplace(key, std::move(fresh)).first->second;
+  return &series.emplace(key, std::move(fresh)).first->second;
 }
 
 // A gap larger than this many intervals is taken for a wrong --interval or a bad time rather
@@ -178,7 +180,7 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out, SeriesS
   std::span<const FieldView> key_fields(fields.data() + 2, options.keys.size());
   std::string_view method = method_name(options.detector.method);
 
-  JsonlReader reader(options.inputs, options.skip_invalid);
+  JsonlReader reader(options.inputs, options.input);
   std::unordered_map<std::string, Series> series;
   std::string key;
   RecordWriter writer;
@@ -186,24 +188,30 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out, SeriesS
   while (auto line = reader.next_fields(names, fields)) {
     std::optional<Point> point = read_point(options, fields, reader, *line);
     if (!point) continue;
-    ++result.points;
     series_key(key_fields, key);
-    Series& current = find_series(series, key, options.detector, store);
-    if (current.latest && point->time <= *current.latest) {
+    Series* current = find_series(series, key, options, store);
+    if (current == nullptr) {
+      reader.reject_line(*line, fmt::format("this point starts a new series, one more than "
+                                            "--max-series {}",
+                                            options.max_series));
+      continue;
+    }
+    ++result.points;
+    if (current->latest && point->time <= *current->latest) {
       ++result.stale;
       continue;
     }
-    if (options.missing_as_zero && current.latest) {
+    if (options.missing_as_zero && current->latest) {
       try {
-        fill_gap(current, point->time, *options.interval);
+        fill_gap(*current, point->time, *options.interval);
       } catch (const Error& error) {
         reader.reject_line(*line, error.what());
         continue;
       }
     }
-    current.latest = point->time;
-    current.changed = true;
-    Verdict verdict = current.detector.observe(point->value, point->time);
+    current->latest = point->time;
+    current->changed = true;
+    Verdict verdict = current->detector.observe(point->value, point->time);
     bool anomaly = verdict.anomaly.value_or(false);
     result.anomalies += anomaly ? 1 : 0;
     if (options.only_anomalies && !anomaly) continue;

@@ -18,13 +18,17 @@ struct StreamOptions {
   std::vector<std::string> keys;    // fields whose values name the series (none: one series)
   std::string value_field = "value";
   std::string time_field = "ts";
-  bool skip_invalid = false;
+  InputOptions input;  // --skip-invalid, --max-line-bytes
   bool only_anomalies = false;
   // --interval and --missing: with missing_as_zero, the slots of a gap (whole intervals
   // between a series' latest point and its next, the count rounded to the nearest) are
   // learnt as zeros, unprinted; otherwise a gap is just a gap.
   std::optional<Duration> interval;
   bool missing_as_zero = false;
+  // The most series one run holds in memory (--max-series): a point that would start one
+  // more is a bad line, so that an input with millions of distinct keys cannot exhaust memory.
+  std::size_t max_series = default_max_series;
+  static constexpr std::size_t default_max_series = 1'000'000;
   DetectorOptions detector;
 };
 
@@ -35,7 +39,7 @@ struct StreamResult {
   std::uint64_t skipped = 0;    // bad lines skipped under --skip-invalid
 };
 
-// Throws Error(65) on a bad line unless skip_invalid (then counted in `skipped`). With a
+// Throws Error(65) on a bad line unless input.skip_invalid (then counted in `skipped`). With a
 // store, each series starts from its saved state and every series that learnt a point is
 // saved into the store's transaction at the end (the caller commits it).
 StreamResult run_stream(const StreamOptions& options, OutputStream& out,

@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "sluice/clock.hpp"
+#include "sluice/jsonl.hpp"
 #include "sluice/progress.hpp"
 #include "sluice/timeutil.hpp"
 
@@ -92,6 +93,10 @@ std::uint64_t size_option(std::string_view option, std::string_view text);
 // accepts octal and hex, and turns a number past the type's range into its largest value, or
 // "-3" into a huge unsigned one; this check runs on the text before that conversion.
 CLI::Validator whole_number(long long minimum, long long maximum);
+
+// --skip-invalid (unless with_skip_invalid is false) and --max-line-bytes SIZE, the options
+// of every command that reads JSON Lines.
+void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_invalid = true);
 
 // --format jsonl|table|csv.
 enum class Format { jsonl, table, csv };

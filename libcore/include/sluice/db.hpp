@@ -132,7 +132,9 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // The cached prepared statement for `sql` (prepared on first use).
+  // The cached prepared statement for `sql` (prepared on first use). `sql` is one statement:
+  // text after it that is a second statement throws Error(65), so that SQL spliced from
+  // stored or user text cannot run more than was meant.
   Statement& statement(std::string_view sql);
 
   // Prepares (cached), binds `args` to ?1..?N and returns the query ready to step.
@@ -155,6 +157,12 @@ class Database {
 
   // Runs one or more statements without parameters (schema scripts).
   void execute_script(std::string_view sql);
+
+  // Runs a script given by a user to create tables: it may create tables, indexes and
+  // virtual tables (and write the tables it creates), nothing else. Any other statement
+  // (DML on other tables, ATTACH, PRAGMA, triggers, views, DROP, transaction control) throws
+  // Error(65) naming it, before it runs.
+  void execute_creating_script(std::string_view sql);
 
   // What a single SELECT statement would read and call, learnt by preparing it (it is not
   // run). Throws Error(65) with SQLite's message when `sql` does not prepare.
@@ -200,6 +208,7 @@ class Database {
   void close();
   void harden();
   void apply_pragmas();
+  void refuse_second_statement(sqlite3_stmt* first, std::string_view tail, std::string_view sql);
   sqlite3* handle_ = nullptr;
   std::string path_;
   OpenOptions options_;

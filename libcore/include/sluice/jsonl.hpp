@@ -172,6 +172,12 @@ class InputFile {
   std::string name_;
 };
 
+// What the shared input options (--skip-invalid, --max-line-bytes) ask of a JsonlReader.
+struct InputOptions {
+  bool skip_invalid = false;
+  std::size_t max_line_bytes = LineReader::default_max_line_bytes;
+};
+
 struct Record {
   JsonValue value;
   std::string_view text;  // the line as read; valid until the next call to next()
@@ -182,7 +188,7 @@ struct Record {
 class JsonlReader {
  public:
   // Every named file must exist (checked here, before any is read): otherwise Error(66).
-  explicit JsonlReader(std::vector<std::string> paths, bool skip_invalid = false);
+  explicit JsonlReader(std::vector<std::string> paths, InputOptions options = {});
   ~JsonlReader();
   // The next valid record, or nullopt at the end of all inputs. Invalid lines throw
   // Error(65) or, with skip_invalid, are reported and skipped.
@@ -215,7 +221,7 @@ class JsonlReader {
   bool next_line(std::string_view& text);  // the next line of any input; false at the end
   std::vector<std::string> paths_;
   std::size_t next_path_ = 0;
-  bool skip_invalid_;
+  InputOptions options_;
   std::uint64_t skipped_ = 0;
   std::string_view line_text_;
   std::uint64_t bytes_done_ = 0;
