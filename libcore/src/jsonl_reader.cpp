@@ -329,9 +329,18 @@ std::string JsonParser::parse_fields(std::string_view text, std::span<const std:
 
 // ---------------------------------------------------------------- reading lines
 
+namespace {
+
+// A reader starts with a small buffer (a one-record input, a test, a fuzz input pays for
+// little) and doubles it while the input keeps coming, up to 1 MiB reads for large inputs.
+constexpr std::size_t first_buffer_bytes = 64u << 10;
+constexpr std::size_t steady_buffer_bytes = 1u << 20;
+
+}  // namespace
+
 LineReader::LineReader(int fd, std::string source_name, std::size_t max_line_bytes)
     : fd_(fd), source_name_(std::move(source_name)), max_line_bytes_(max_line_bytes) {
-  buffer_.resize(1u << 20);
+  buffer_.resize(first_buffer_bytes);
 }
 
 bool LineReader::fill() {
@@ -342,7 +351,8 @@ bool LineReader::fill() {
     end_ -= begin_;
     begin_ = 0;
   }
-  if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+  bool large_input = buffer_.size() < steady_buffer_bytes && bytes_read_ >= buffer_.size();
+  if (end_ == buffer_.size() || large_input) buffer_.resize(buffer_.size() * 2);
   if (on_idle_) {
     pollfd ready{fd_, POLLIN, 0};
     if (::poll(&ready, 1, 0) == 0) on_idle_();

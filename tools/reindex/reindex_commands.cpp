@@ -60,26 +60,43 @@ int status(Context& context) {
   return exit_code::success;
 }
 
+namespace {
+
+std::optional<Job> current_job(Context& context) {
+  db::ReadTransaction read(context.database);
+  return context.store.find(context.job);
+}
+
+// Whether `error` only says that another run of the job got further first (backfill and
+// verify refuse a job that is already switched, which is where this run was going).
+bool overtaken(Context& context, const Error& error) {
+  if (error.code() != exit_code::data) return false;
+  std::optional<Job> now = current_job(context);
+  return now && now->phase == Phase::switched;
+}
+
+}  // namespace
+
 int run(Context& context, const StartOptions& start_options, const BackfillOptions& options,
         Duration lock_timeout) {
-  std::optional<Job> job;
-  {
-    db::ReadTransaction read(context.database);
-    job = context.store.find(context.job);
-  }
+  std::optional<Job> job = current_job(context);
   if (!job || job->phase == Phase::done || job->phase == Phase::aborted) {
     check_start_options(start_options, !start_options.dest_ddl.empty());
-    job = start(context, start_options);
+    job = start(context, start_options, true);
   }
-  if (job->phase == Phase::backfilling) {
-    int status = backfill(context, options);
-    if (status != exit_code::success) return status;
-    job->phase = Phase::backfilled;
-  }
-  if (job->phase == Phase::backfilled) {
-    verify(context);  // throws Error(1) on a mismatch
-    context.database.set_busy_timeout(lock_timeout);
-    switch_alias(context);
+  try {
+    if (job->phase == Phase::backfilling) {
+      int status = backfill(context, options);
+      if (status != exit_code::success) return status;
+      job = current_job(context);
+    }
+    if (job && job->phase == Phase::backfilled) {
+      verify(context);  // throws Error(1) on a mismatch
+      context.database.set_busy_timeout(lock_timeout);
+      switch_alias(context);
+    }
+  } catch (const Error& error) {
+    if (!overtaken(context, error)) throw;
   }
   db::ReadTransaction read(context.database);
   context.out.write_line(to_json(job_record(context.store.load(context.job))));

@@ -58,7 +58,9 @@ struct Context {
 };
 
 // Each returns the exit status. Refusals throw Error(65); a busy database Error(75).
-Job start(Context& context, const StartOptions& options);
+// start refuses a job of that name that is neither done nor aborted, or with join_running
+// returns it as it is (another `run` started it first).
+Job start(Context& context, const StartOptions& options, bool join_running = false);
 // 0 when the copy is complete, 75 when --max-runtime ended it first.
 int backfill(Context& context, const BackfillOptions& options);
 // Prints the comparison and returns 0 when V2 holds exactly the projection of V1 (after a
@@ -71,7 +73,9 @@ void cleanup(Context& context, bool drop_old);
 void abort_job(Context& context);
 int status(Context& context);
 // start (unless the job exists), backfill, verify, switch, resuming at the recorded phase.
-// The switch waits at most `lock_timeout` for the write lock.
+// The switch waits at most `lock_timeout` for the write lock. Runs of one job may overlap (two
+// cron jobs, a retry): each step goes by the phase as it is then, and a step another run
+// took first is not an error.
 int run(Context& context, const StartOptions& start_options, const BackfillOptions& options,
         Duration lock_timeout);
 

@@ -127,10 +127,11 @@ void check_reverse(Context& context, Job& job) {
 
 }  // namespace
 
-Job start(Context& context, const StartOptions& options) {
+Job start(Context& context, const StartOptions& options, bool join_running) {
   db::WriteTransaction transaction(context.database);
   if (auto existing = context.store.find(context.job)) {
     if (existing->phase != Phase::done && existing->phase != Phase::aborted) {
+      if (join_running) return *existing;
       refuse(fmt::format("job '{}' exists and is {}", context.job, phase_name(existing->phase)));
     }
   }
