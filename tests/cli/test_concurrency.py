@@ -30,6 +30,7 @@ import test_emi_schedule
 import test_price
 from cohort_oracle import matrix as cohort_matrix
 from sluice_cli import ToolTestCase, tool_path
+from test_cohort import random_events
 from test_zscore_state import hourly, lines as zscore_lines
 
 COUNTS = (2, 8, 32)
@@ -689,14 +690,6 @@ COHORT_ORACLE = {"unit": "week", "tz": "Europe/Berlin", "start_event": "signup",
                  "summary": True, "as_of": "@1773360000"}
 
 
-def cohort_events(seed, count, users, days=70):
-    rng = random.Random(seed)
-    return [{"ts": 1767225600 + rng.randint(0, days * 86400),
-             "user": f"user{rng.randint(1, users)}" if rng.random() < 0.8
-             else rng.randint(1, users),
-             "event": rng.choice(["signup", "open", "buy"])} for _ in range(count)]
-
-
 def user_key(event):
     return str(event["user"])
 
@@ -707,7 +700,7 @@ class CohortConcurrency(ConcurrencyCase):
     def run_cohort(self, workers_count, busy_timeout, hold_lock=False):
         db = self.path(f"cohort{workers_count}-{busy_timeout}.db")
         state = ["--db", db, "--busy-timeout", busy_timeout]
-        events = cohort_events(3000 + workers_count, 200 * workers_count + 2000,
+        events = random_events(3000 + workers_count, 200 * workers_count + 2000,
                                users=40 * workers_count + 300)
         shards = [events[i::workers_count] for i in range(workers_count)]
         for index, shard in enumerate(shards):

@@ -113,14 +113,27 @@ class Crashes(ToolTestCase):
         return json.loads(result.out)["phase"] if result.status == 0 else None
 
     def test_sigkill_at_random_instants_while_the_application_writes(self):
-        rng = random.Random(20261129)
-        writer = Writer(self.db, seed=7)
+        # Each job is killed until a run gets it to the switch (about 8 kills); --long runs
+        # many jobs, each from its own seed, for hundreds of kills in all.
+        total = 0
+        for job in range(rounds(2, 40)):
+            with self.subTest(job=job):
+                total += self.kill_one_job_repeatedly(20261129 + job)
+        print(f"\n  reindex run: {rounds(2, 40)} jobs, {total} SIGKILLs landed mid-run",
+              file=sys.stderr)
+
+    def kill_one_job_repeatedly(self, seed):
+        for name in ("app.db", "app.db-wal", "app.db-shm"):
+            if os.path.exists(self.path(name)):
+                os.remove(self.path(name))
+        rng = random.Random(seed)
+        writer = Writer(self.db, seed=seed)
         writer.load(20000)
         writer.start()
         kills = 0
-        for attempt in range(rounds(40, 400)):
+        for attempt in range(400):
             # Throttled so that a kill lands before, during or after the copy.
-            child = self.start_tool(*self.run_args("--max-rows-per-sec", "40000"),
+            child = self.start_tool(*self.run_args("--max-rows-per-sec", "20000"),
                                     stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE)
             time.sleep(rng.uniform(0.0, 0.25))  # the kill instant, not a wait for an event
@@ -136,14 +149,17 @@ class Crashes(ToolTestCase):
         writer.stop.set()
         writer.join()
         self.assertIsNone(writer.error)
-        self.assertGreater(kills, 3)
+        self.assertGreater(kills, 3, f"seed {seed}")
         self.assertGreater(writer.writes, 100)
         self.assertEqual(self.phase(), "switched")
-        self.assertEqual(self.table_rows("t"), writer.model)
+        self.assertEqual(self.table_rows("t"), writer.model, f"seed {seed}")
         self.assertEqual(self.integrity(), [("ok",)])
-        names = {row[0] for row in sqlite3.connect(self.db).execute("SELECT name FROM sqlite_schema")}
+        connection = sqlite3.connect(self.db)
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema")}
+        connection.close()
         self.assertIn("t__v1", names)
         self.assertNotIn("t__v2", names)
+        return kills
 
     def test_kill_at_each_phase_boundary_then_run(self):
         """The state a kill between two commands leaves is the recorded phase: from each one,
