@@ -334,23 +334,32 @@ class BackoffRun(ToolTestCase):
 class BackoffBudget(ToolTestCase):
     tool = "backoff"
 
-    def test_budget_shared_by_two_concurrent_processes_drains_to_empty(self):
+    def test_budget_shared_by_concurrent_processes_drains_to_empty(self):
+        for count in (2, 8, 32):
+            with self.subTest(processes=count):
+                self.drain_budget_with(count)
+
+    def drain_budget_with(self, count):
         children = [
-            self.start_tool("--budget", "api", "--db", "budget.db", "--base", "0", "--attempts",
-                            "0", "--max-time", "60s", "--quiet", "--report", f"r{n}.jsonl", "--",
-                            "false")
-            for n in (1, 2)
+            self.start_tool("--budget", "api", "--db", f"budget{count}.db", "--base", "0",
+                            "--attempts", "0", "--max-time", "60s", "--quiet", "--report",
+                            f"r{count}-{n}.jsonl", "--", "false")
+            for n in range(count)
         ]
-        self.assertEqual([child.wait(timeout=60) for child in children], [1, 1])
-        reports = [events(self.read(f"r{n}.jsonl").decode()) for n in (1, 2)]
+        self.assertEqual([child.wait(timeout=60) for child in children], [1] * count)
+        reports = [events(self.read(f"r{count}-{n}.jsonl").decode()) for n in range(count)]
         starts = sum(e["event"] == "attempt_start" for report in reports for e in report)
-        self.assertEqual(starts, 2 + 500 // 5)  # two first attempts, then 100 paid retries
+        # Each process's first attempt, then 100 paid retries in all: none lost, none extra.
+        self.assertEqual(starts, count + 500 // 5)
         for report in reports:
             self.assertEqual(report[-2]["reason"], "budget")
             self.assertEqual(report[-1]["budget_tokens"], 0)
+
+    def test_an_empty_budget_gives_up_at_once_and_a_success_refunds(self):
+        self.drain_budget_with(2)
         # An empty bucket gives up at once; a clean success refunds one token.
-        self.assertStatus(self.run_tool("--budget", "api", "--db", "budget.db", "--", "true"), 0)
-        result = self.run_tool("--budget", "api", "--db", "budget.db", "--base", "0",
+        self.assertStatus(self.run_tool("--budget", "api", "--db", "budget2.db", "--", "true"), 0)
+        result = self.run_tool("--budget", "api", "--db", "budget2.db", "--base", "0",
                                "--report", "-", "--", "false")
         self.assertStatus(result, 1)
         report = events(result.out)
