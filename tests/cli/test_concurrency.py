@@ -293,6 +293,20 @@ def interleave(sequences, rng):
     return merged
 
 
+class WorkerCounts:
+    """The two cases of every tool but reindex: N = 2, 8 and 32 workers with a generous busy
+    timeout, and 8 workers with a tiny one while the writer lock is held. The class defines
+    run_scenario(workers_count, busy_timeout, hold_lock=False)."""
+
+    def test_2_8_and_32_processes(self):
+        for count in COUNTS:
+            with self.subTest(processes=count):
+                self.run_scenario(count, GENEROUS)
+
+    def test_tiny_busy_timeout_gives_only_75_and_retries_finish(self):
+        self.run_scenario(8, TINY, hold_lock=True)
+
+
 class EmiModel:
     """Independent model of a loan's installments: the schedule from test_emi_schedule's
     Fraction oracle, the collection rules of emi-schedule(1) (max attempts 3, penalty 2% of
@@ -349,7 +363,7 @@ class EmiModel:
                 "outstanding_principal": money(sum(i["principal"] for i in items) - repaid)}
 
 
-class EmiConcurrency(ConcurrencyCase):
+class EmiConcurrency(WorkerCounts, ConcurrencyCase):
     tool = "emi-schedule"
     SHARED = 6   # loans created before the workers start, whose results many workers record
     REMIND = 3   # loans whose first installment falls in the remind window
@@ -359,7 +373,7 @@ class EmiConcurrency(ConcurrencyCase):
         return ("--principal", principal, "--rate", "10%", "--months", "12",
                 "--disbursed", disbursed)
 
-    def run_emi(self, workers_count, busy_timeout, hold_lock=False):
+    def run_scenario(self, workers_count, busy_timeout, hold_lock=False):
         db = self.path(f"emi{workers_count}-{busy_timeout}.db")
         state = ("--db", db, "--busy-timeout", busy_timeout)
         rng = random.Random(1000 + workers_count)
@@ -479,14 +493,6 @@ class EmiConcurrency(ConcurrencyCase):
             loans = {r["loan"] for r in w.final("status").records()}
             self.assertLessEqual(before | {f"W{w.index}"}, loans, label)
 
-    def test_2_8_and_32_processes(self):
-        for count in COUNTS:
-            with self.subTest(processes=count):
-                self.run_emi(count, GENEROUS)
-
-    def test_tiny_busy_timeout_gives_only_75_and_retries_finish(self):
-        self.run_emi(8, TINY, hold_lock=True)
-
 
 # ------------------------------------------------------------------------------------- price
 
@@ -522,7 +528,7 @@ def price_expected(base, country):
     return test_price.oracle(base, market, price_fx(market["currency"]))
 
 
-class PriceConcurrency(ConcurrencyCase):
+class PriceConcurrency(WorkerCounts, ConcurrencyCase):
     tool = "price"
     SHARED_QUOTES = 4
 
@@ -538,7 +544,7 @@ class PriceConcurrency(ConcurrencyCase):
                      ("ppp", "set", "--country", "IN", "--plr", "0.24")):
             self.assertStatus(self.run_tool(*args, "--db", db), 0)
 
-    def run_price(self, workers_count, busy_timeout, hold_lock=False):
+    def run_scenario(self, workers_count, busy_timeout, hold_lock=False):
         db = self.path(f"price{workers_count}-{busy_timeout}.db")
         state = ["--db", db, "--busy-timeout", busy_timeout]
         self.configure(db)
@@ -673,14 +679,6 @@ class PriceConcurrency(ConcurrencyCase):
                          {"IN": "0.392", "GB": "1.1"})
         self.assertEqual(integrity(db), [("ok",)])
 
-    def test_2_8_and_32_processes(self):
-        for count in COUNTS:
-            with self.subTest(processes=count):
-                self.run_price(count, GENEROUS)
-
-    def test_tiny_busy_timeout_gives_only_75_and_retries_finish(self):
-        self.run_price(8, TINY, hold_lock=True)
-
 
 # ------------------------------------------------------------------------------------ cohort
 
@@ -694,10 +692,10 @@ def user_key(event):
     return str(event["user"])
 
 
-class CohortConcurrency(ConcurrencyCase):
+class CohortConcurrency(WorkerCounts, ConcurrencyCase):
     tool = "cohort"
 
-    def run_cohort(self, workers_count, busy_timeout, hold_lock=False):
+    def run_scenario(self, workers_count, busy_timeout, hold_lock=False):
         db = self.path(f"cohort{workers_count}-{busy_timeout}.db")
         state = ["--db", db, "--busy-timeout", busy_timeout]
         events = random_events(3000 + workers_count, 200 * workers_count + 2000,
@@ -756,21 +754,13 @@ class CohortConcurrency(ConcurrencyCase):
         assert_same(self, keys, users, f"{label}: users")
         self.assertEqual(integrity(db), [("ok",)])
 
-    def test_2_8_and_32_processes(self):
-        for count in COUNTS:
-            with self.subTest(processes=count):
-                self.run_cohort(count, GENEROUS)
-
-    def test_tiny_busy_timeout_gives_only_75_and_retries_finish(self):
-        self.run_cohort(8, TINY, hold_lock=True)
-
 
 # ------------------------------------------------------------------------------------ zscore
 
 ZSCORE_ARGS = ("--key", "metric", "--method", "robust", "--window", "20")
 
 
-class ZscoreConcurrency(ConcurrencyCase):
+class ZscoreConcurrency(WorkerCounts, ConcurrencyCase):
     tool = "zscore"
 
     def series_rows(self, db_id):
@@ -778,7 +768,7 @@ class ZscoreConcurrency(ConcurrencyCase):
             return (connection.execute("SELECT * FROM zscore_series ORDER BY key").fetchall(),
                     connection.execute("SELECT * FROM zscore_settings ORDER BY name").fetchall())
 
-    def run_zscore(self, workers_count, busy_timeout, hold_lock=False):
+    def run_scenario(self, workers_count, busy_timeout, hold_lock=False):
         name = f"z{workers_count}-{busy_timeout}.db"
         db = self.path(name)
         state = ["--db", db, "--busy-timeout", busy_timeout]
@@ -821,14 +811,6 @@ class ZscoreConcurrency(ConcurrencyCase):
                     f"{label}: saved state")
         os.remove(self.path("clean.db"))
         self.assertEqual(integrity(db), [("ok",)])
-
-    def test_2_8_and_32_processes(self):
-        for count in COUNTS:
-            with self.subTest(processes=count):
-                self.run_zscore(count, GENEROUS)
-
-    def test_tiny_busy_timeout_gives_only_75_and_retries_finish(self):
-        self.run_zscore(8, TINY, hold_lock=True)
 
 
 # ----------------------------------------------------------------------------------- reindex
