@@ -338,6 +338,10 @@ void OutputStream::write(std::string_view bytes) {
 
 void OutputStream::write_line(std::string_view line) {
   buffer_.append(line);
+  end_line();
+}
+
+void OutputStream::end_line() {
   buffer_ += '\n';
   if (buffer_.size() >= (1u << 16)) flush();
 }

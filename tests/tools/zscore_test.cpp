@@ -29,7 +29,7 @@ TEST(ZscoreDetector, JudgesAPointByTheWindowBeforeIt) {
   EXPECT_EQ(spike.lower, 8);
   EXPECT_EQ(spike.upper, 16);
   EXPECT_EQ(spike.z, 4);
-  EXPECT_NEAR(*spike.score, std::erf(4 / std::sqrt(2.0)), 1e-15);
+  EXPECT_NEAR(*spike.score(), std::erf(4 / std::sqrt(2.0)), 1e-15);
   EXPECT_EQ(spike.anomaly, true);
   EXPECT_EQ(spike.reason, "");
   // The window 12, 14, 20: mean 46/3, variance (100/9 + 16/9 + 196/9) / 2 = 52/3.
@@ -47,13 +47,13 @@ TEST(ZscoreDetector, FlagsAnyChangeOfAConstantSeries) {
   detector.observe(5);
   Verdict same = detector.observe(5);
   EXPECT_FALSE(same.z.has_value());
-  EXPECT_FALSE(same.score.has_value());
+  EXPECT_FALSE(same.score().has_value());
   EXPECT_EQ(same.anomaly, false);
   EXPECT_EQ(same.lower, 5);
   EXPECT_EQ(same.upper, 5);
   Verdict moved = detector.observe(6);
   EXPECT_FALSE(moved.z.has_value());
-  EXPECT_FALSE(moved.score.has_value());
+  EXPECT_FALSE(moved.score().has_value());
   EXPECT_EQ(moved.anomaly, true);
 }
 

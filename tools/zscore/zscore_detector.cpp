@@ -108,7 +108,6 @@ Verdict Detector::judge(const Prediction& prediction, double value) {
   if (prediction.spread > 0) {
     double z = (value - prediction.expected) / prediction.spread;
     verdict.z = z;
-    verdict.score = stats::two_sided_score(z);
     up = z > options_->threshold;
     down = z < -options_->threshold;
   } else {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "sluice/stats.hpp"
 #include "sluice/timeutil.hpp"
 #include "zscore_methods.hpp"
 
@@ -41,9 +42,14 @@ std::size_t min_history_of(const DetectorOptions& options);
 // `anomaly` too, and `reason` says why. With a zero spread `z` and `score` are empty and the
 // point exceeds when it differs from `expected` (in the watched direction).
 struct Verdict {
-  std::optional<double> expected, lower, upper, z, score;
+  std::optional<double> expected, lower, upper, z;
   std::optional<bool> anomaly;
   std::string_view reason;
+  // 1 - p of z's two-sided normal tail; empty with z. Computed on demand: a point that is not
+  // printed (--only-anomalies) need not pay for erf.
+  [[nodiscard]] std::optional<double> score() const {
+    return z ? std::optional<double>(stats::two_sided_score(*z)) : std::nullopt;
+  }
 };
 
 class Detector {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <unordered_map>
 
@@ -41,39 +42,56 @@ void series_key(std::span<const FieldView> keys, std::string& key) {
   }
 }
 
-// The shortest text that reads back as the same double (std::to_chars: several times faster
-// than fmt's format_to into a string, which was half of a run's time).
-void append_number(std::string& out, std::optional<double> number) {
-  if (!number || !std::isfinite(*number)) {
-    out += "null";
-    return;
-  }
-  char text[32];
-  auto [end, error] = std::to_chars(text, text + sizeof text, *number);
-  out.append(text, static_cast<std::size_t>(end - text));
+char* put(char* out, std::string_view text) {
+  std::memcpy(out, text.data(), text.size());
+  return out + text.size();
 }
 
-// `record` (a valid JSON object) with the verdict's fields added at its end.
+char* put_number(char* out, std::optional<double> number) {
+  return number ? write_json_number(out, *number) : put(out, "null");
+}
+
+// The longest text write_verdict writes: its keys, five numbers, and a method name and a
+// reason of a few words each.
+constexpr std::size_t max_verdict_length = 512;
+
+// The verdict's fields and the record's closing brace: "expected":..,"lower":..}.
+char* write_verdict(char* out, const Verdict& verdict, std::string_view method) {
+  out = put_number(put(out, "\"expected\":"), verdict.expected);
+  out = put_number(put(out, ",\"lower\":"), verdict.lower);
+  out = put_number(put(out, ",\"upper\":"), verdict.upper);
+  out = put_number(put(out, ",\"z\":"), verdict.z);
+  out = put_number(put(out, ",\"score\":"), verdict.score());
+  out = put(out, ",\"anomaly\":");
+  out = put(out, !verdict.anomaly ? "null" : *verdict.anomaly ? "true" : "false");
+  out = put(put(put(out, ",\"method\":\""), method), "\"");
+  if (!verdict.reason.empty()) out = put(put(put(out, ",\"reason\":\""), verdict.reason), "\"");
+  return put(out, "}");
+}
+
+// `record` (a valid JSON object) with the verdict's fields added at its end, built in the
+// output's buffer.
 class RecordWriter {
  public:
   void write(std::string_view record, bool has_added_names, const Verdict& verdict,
              std::string_view method, OutputStream& out) {
-    line_.clear();
     if (has_added_names) {
-      line_ = without_added_fields(record);
-    } else {
-      line_.assign(record);
+      kept_ = without_added_fields(record);
+      record = kept_;
     }
-    while (!line_.empty() && line_.back() != '}') line_.pop_back();  // trailing whitespace
-    line_.pop_back();
-    std::size_t last = line_.find_last_not_of(" \t\r\n");
-    if (last != std::string::npos && line_[last] != '{') line_ += ',';
-    append_verdict(verdict, method);
-    out.write_line(line_);
+    record = record.substr(0, record.rfind('}'));
+    std::size_t last = record.find_last_not_of(" \t\r\n");
+    bool has_members = last != std::string_view::npos && record[last] != '{';
+    char added[max_verdict_length];
+    char* end = write_verdict(put(added, has_members ? "," : ""), verdict, method);
+    std::string& line = out.line_buffer();
+    line.append(record);
+    line.append(added, static_cast<std::size_t>(end - added));
+    out.end_line();
   }
 
  private:
-  std::string line_;
+  std::string kept_;
   JsonParser parser_;
 
   std::string without_added_fields(std::string_view record) {
@@ -85,30 +103,6 @@ class RecordWriter {
       if (!added) kept.push_back(member);
     }
     return to_json(JsonValue::object(std::move(kept)));
-  }
-
-  void append_verdict(const Verdict& verdict, std::string_view method) {
-    line_ += "\"expected\":";
-    append_number(line_, verdict.expected);
-    line_ += ",\"lower\":";
-    append_number(line_, verdict.lower);
-    line_ += ",\"upper\":";
-    append_number(line_, verdict.upper);
-    line_ += ",\"z\":";
-    append_number(line_, verdict.z);
-    line_ += ",\"score\":";
-    append_number(line_, verdict.score);
-    line_ += ",\"anomaly\":";
-    line_ += !verdict.anomaly ? "null" : *verdict.anomaly ? "true" : "false";
-    line_ += ",\"method\":\"";
-    line_ += method;
-    line_ += '"';
-    if (!verdict.reason.empty()) {
-      line_ += ",\"reason\":\"";
-      line_ += verdict.reason;
-      line_ += '"';
-    }
-    line_ += '}';
   }
 };
 
