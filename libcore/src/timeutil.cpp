@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <limits>
 
 #include <fmt/format.h>
@@ -134,6 +135,28 @@ std::chrono::year_month_day parse_date(std::string_view text) {
 
 namespace {
 
+// The day of a YYYY-MM-DD text. Times in a stream mostly share their date with the time
+// before, so the last date parsed is remembered (per thread): it is checked and converted once.
+sys_days parse_day(std::string_view text) {
+  struct Memo {
+    std::array<char, 10> text{};
+    sys_days day;
+    bool valid = false;
+  };
+  thread_local Memo memo;
+  if (memo.valid && text.size() == memo.text.size() &&
+      std::memcmp(memo.text.data(), text.data(), memo.text.size()) == 0) {
+    return memo.day;
+  }
+  sys_days day(parse_date(text));
+  if (text.size() == memo.text.size()) {
+    std::memcpy(memo.text.data(), text.data(), memo.text.size());
+    memo.day = day;
+    memo.valid = true;
+  }
+  return day;
+}
+
 Instant parse_epoch_text(std::string_view text) {
   std::int64_t seconds_value = 0;
   auto digits = text.substr(1);
@@ -183,7 +206,7 @@ Duration parse_offset(std::string_view text, std::size_t& pos) {
 Instant parse_instant(std::string_view text) {
   if (!text.empty() && text[0] == '@') return parse_epoch_text(text);
   if (text.size() < 20) bad("time (expected RFC 3339 like 2026-03-01T12:00:00Z or @EPOCH)", text);
-  auto date = parse_date(text.substr(0, 10));
+  sys_days date = parse_day(text.substr(0, 10));
   char separator = text[10];
   if (separator != 'T' && separator != 't' && separator != ' ') bad("time", text);
   std::size_t pos = 11;
@@ -200,7 +223,7 @@ Instant parse_instant(std::string_view text) {
   Duration offset = parse_offset(text, pos);
   if (pos != text.size()) bad("time", text);
   Instant local =
-      Instant(sys_days(date).time_since_epoch()) + hours(hh) + minutes(mm) + seconds(ss) + fraction;
+      Instant(date.time_since_epoch()) + hours(hh) + minutes(mm) + seconds(ss) + fraction;
   if (!in_rfc3339_range(local - offset)) bad("time (years 0000 to 9999 in UTC)", text);
   return local - offset;
 }

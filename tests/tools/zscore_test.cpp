@@ -7,6 +7,7 @@
 #include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
 #include "zscore_detector.hpp"
+#include "zscore_series_table.hpp"
 #include "zscore_state_buffer.hpp"
 
 namespace sluice::zscore {
@@ -207,4 +208,36 @@ TEST(ZscoreHoltWinters, FitDoesAtLeastAsWellAsAnyGridPoint) {
 }
 
 }  // namespace
+}  // namespace sluice::zscore
+
+namespace sluice::zscore {
+
+TEST(ZscoreSeriesTable, FindsEveryKeyAtTheAddressItWasStoredAt) {
+  SeriesTable<int> table;
+  std::vector<int*> addresses;
+  for (int i = 0; i < 10'000; ++i) {
+    EXPECT_EQ(table.find("series " + std::to_string(i)), nullptr);
+    addresses.push_back(&table.insert("series " + std::to_string(i), i));
+  }
+  ASSERT_EQ(table.size(), 10'000u);
+  for (int i = 0; i < 10'000; ++i) {
+    int* found = table.find("series " + std::to_string(i));
+    ASSERT_EQ(found, addresses[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(*found, i);
+  }
+  EXPECT_EQ(table.find(""), nullptr);
+  EXPECT_EQ(table.find("series 10000"), nullptr);
+  EXPECT_EQ(table.entries()[7].key, "series 7");
+  EXPECT_EQ(table.entries()[7].value, 7);
+}
+
+TEST(ZscoreSeriesTable, KeysAreComparedWholeWithTheirZeroBytes) {
+  SeriesTable<int> table;
+  table.insert("", 1);
+  table.insert(std::string("a\0b", 3), 2);
+  EXPECT_EQ(*table.find(""), 1);
+  EXPECT_EQ(*table.find(std::string("a\0b", 3)), 2);
+  EXPECT_EQ(table.find("a"), nullptr);
+}
+
 }  // namespace sluice::zscore

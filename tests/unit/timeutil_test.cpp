@@ -60,6 +60,18 @@ TEST(Instant, KeepsFractions) {
             "2026-03-01T12:00:00.000001Z");
 }
 
+// parse_instant remembers the last date it parsed: times that share a date, and times that
+// follow one another with another date, good or bad, must each be read on their own.
+TEST(Instant, ConsecutiveTimesAreEachReadWhole) {
+  EXPECT_EQ(parse_instant("2026-03-01T23:59:59Z").time_since_epoch(), seconds(1772409599));
+  EXPECT_EQ(parse_instant("2026-03-01T00:00:01Z").time_since_epoch(), seconds(1772323201));
+  EXPECT_EQ(parse_instant("2026-03-02T00:00:00Z").time_since_epoch(), seconds(1772409600));
+  EXPECT_THROW(parse_instant("2026-02-30T00:00:00Z"), Error);
+  EXPECT_THROW(parse_instant("2026-02-30T00:00:00Z"), Error);
+  EXPECT_EQ(parse_instant("2026-03-02T00:00:00Z").time_since_epoch(), seconds(1772409600));
+  EXPECT_EQ(format_instant(parse_instant("2026-03-02T00:00:00+01:00")), "2026-03-01T23:00:00Z");
+}
+
 TEST(Instant, ParsesEpochSeconds) {
   EXPECT_EQ(format_instant(parse_instant("@1700000000")), "2023-11-14T22:13:20Z");
 }

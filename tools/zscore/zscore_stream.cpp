@@ -4,11 +4,11 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
+#include "zscore_series_table.hpp"
 
 namespace sluice::zscore {
 
@@ -132,14 +132,13 @@ std::optional<Point> read_point(const StreamOptions& options, std::span<const Fi
 
 // The series a key names, made (and loaded from the store) on first sight; nullptr when a
 // new one would be more than options.max_series.
-Series* find_series(std::unordered_map<std::string, Series>& series, const std::string& key,
+Series* find_series(SeriesTable<Series>& series, const std::string& key,
                     const StreamOptions& options, SeriesStore* store) {
-  auto found = series.find(key);
-  if (found != series.end()) return &found->second;
+  if (Series* found = series.find(key)) return found;
   if (series.size() >= options.max_series) return nullptr;
   Series fresh{Detector(options.detector), std::nullopt};
   if (store != nullptr) fresh.latest = store->load(key, fresh.detector);
-  return &series.emplace(key, std::move(fresh)).first->second;
+  return &series.insert(key, std::move(fresh));
 }
 
 // A gap larger than this many intervals is taken for a wrong --interval or a bad time rather
@@ -175,7 +174,7 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out, SeriesS
   std::string_view method = method_name(options.detector.method);
 
   JsonlReader reader(options.inputs, options.input);
-  std::unordered_map<std::string, Series> series;
+  SeriesTable<Series> series;
   std::string key;
   RecordWriter writer;
   StreamResult result;
@@ -215,7 +214,7 @@ StreamResult run_stream(const StreamOptions& options, OutputStream& out, SeriesS
   }
   result.skipped = reader.skipped();
   if (store != nullptr) {
-    for (const auto& [name, each] : series) {
+    for (const auto& [name, each] : series.entries()) {
       if (each.changed) store->save(name, *each.latest, each.detector);
     }
   }
