@@ -18,6 +18,7 @@
 
 #include "reindex_commands.hpp"
 #include "reindex_job.hpp"
+#include "reindex_schema.hpp"
 #include "sluice/db.hpp"
 #include "sluice/error.hpp"
 #include "test_support.hpp"
@@ -361,6 +362,21 @@ TEST(ReindexProperty, AliasHoldsTheProjectionOfEveryWriteAcrossCrashedBatches) {
     }
     if (::testing::Test::HasFatalFailure() || ::testing::Test::HasNonfatalFailure()) return;
   }
+}
+
+}  // namespace
+}  // namespace sluice::reindex
+
+namespace sluice::reindex {
+namespace {
+
+// Stored REAL values are printed as the shortest text that reads back as the same double.
+TEST(ReindexValueJson, RealsAreShortestRoundTripNumbers) {
+  EXPECT_EQ(to_json(value_json(db::Value(2.5))), "2.5");
+  EXPECT_EQ(to_json(value_json(db::Value(0.1 + 0.2))), "0.30000000000000004");
+  EXPECT_EQ(to_json(value_json(db::Value(1e20))), "1e+20");
+  EXPECT_EQ(to_json(value_json(db::Value(-7.0))), "-7");
+  EXPECT_EQ(to_json(value_json(db::Value(std::int64_t{7}))), "7");
 }
 
 }  // namespace

@@ -422,7 +422,9 @@ JsonValue value_json(const db::Value& value) {
     JsonValue operator()(std::int64_t number) const { return JsonValue::integer(number); }
     JsonValue operator()(double number) const {
       if (!std::isfinite(number)) return JsonValue::string(fmt::format("{}", number));
-      return JsonValue::number(fmt::format("{}", number));
+      std::string text;
+      append_json_number(text, number);
+      return JsonValue::number(std::move(text));
     }
     JsonValue operator()(const std::string& text) const { return JsonValue::string(text); }
     JsonValue operator()(const db::Blob& blob) const {
