@@ -72,10 +72,10 @@ void append_json_string(std::string& out, std::string_view text);
 // The longest text write_json_number writes (-1.7976931348623157e+308 is 24 bytes).
 inline constexpr std::size_t max_json_number_length = 32;
 
-// Writes `value` at `out` (room for max_json_number_length) as the shortest text that reads back as the same double, laid out
-// as std::to_chars(first, last, value) lays it out: fixed or scientific (1e+20), whichever is
-// shorter. A non-finite value, which JSON cannot hold, is written as null. Returns the end of
-// the text.
+// Writes `value` at `out` (room for max_json_number_length) as the shortest text that reads
+// back as the same double, laid out as std::to_chars(first, last, value) lays it out: fixed or
+// scientific (1e+20), whichever is shorter. A non-finite value, which JSON cannot hold, is
+// written as null. Returns the end of the text.
 char* write_json_number(char* out, double value);
 // The same, appended to `out`.
 void append_json_number(std::string& out, double value);
