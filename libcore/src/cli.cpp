@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -44,9 +45,19 @@ int report_error(const Error& error) {
 }
 
 // The definitions define_when_used postponed, run for every subcommand by --help-all.
-std::vector<std::function<void()>>& postponed_definitions() {
-  static std::vector<std::function<void()>> definitions;
+struct PostponedDefinition {
+  const CLI::App* subcommand;
+  std::function<void()> define;
+};
+std::vector<PostponedDefinition>& postponed_definitions() {
+  static std::vector<PostponedDefinition> definitions;
   return definitions;
+}
+
+void define_postponed(const CLI::App* subcommand) {
+  for (auto& definition : postponed_definitions()) {
+    if (subcommand == nullptr || definition.subcommand == subcommand) definition.define();
+  }
 }
 
 // True when the command line is `TOOL SUBCOMMAND -- ...`: the subcommand is given no options,
@@ -60,15 +71,67 @@ void plan_postponed_definitions(const std::vector<char*>& words) {
     std::string_view word = words[index];
     if (word == "--") return;
     if (word == "--help-all") {
-      for (auto& definition : postponed_definitions()) definition();
+      define_postponed(nullptr);
       return;
     }
   }
 }
 
-// The wrapper operand add_command_operand declared, if any. CLI11 reads a positional word
-// such as "[a,b]" as a list and drops "[]"; run_main puts the words after "--" back verbatim.
+// The wrapper operand add_command_operand declared, if any, and its subcommand. CLI11 reads a
+// positional word such as "[a,b]" as a list and drops "[]"; run_main puts the words after "--"
+// back verbatim.
 std::vector<std::string>* command_operand = nullptr;
+const CLI::App* wrapper_command = nullptr;
+
+// The option `word` names in `app` or, for a subcommand, in the apps above it (whose options
+// it also accepts); nullptr when none does.
+const CLI::Option* find_option(const CLI::App& app, std::string_view word) {
+  std::string name(word.substr(0, word.find('=')));
+  for (const CLI::App* level = &app; level != nullptr; level = level->get_parent()) {
+    if (const CLI::Option* option = level->get_option_no_throw(name)) return option;
+  }
+  return nullptr;
+}
+
+// Whether the option word `word` takes the next word as its value ("--ttl 1h", "-k KEY"; not
+// "--ttl=1h", "-kKEY", a flag, or an unknown option, which CLI11 reports).
+bool takes_next_word(const CLI::App& app, std::string_view word) {
+  bool attached = word.starts_with("--") ? word.find('=') != word.npos : word.size() > 2;
+  if (attached) return false;
+  const CLI::Option* option = find_option(app, word);
+  return option != nullptr && option->get_items_expected_max() > 0;  // 0: a flag
+}
+
+// Inserts "--" before the first operand of the wrapper subcommand, so that the wrapped
+// command's own words reach it untouched: `backoff --attempts 2 ./upload --timeout 1s` runs
+// `./upload --timeout 1s`, as timeout(1) and flock(1) do. Options of the wrapper come before
+// its command; a "--" already there is kept as it is.
+void delimit_wrapped_command(std::vector<char*>& words, const CLI::App& app) {
+  if (wrapper_command == nullptr) return;
+  static char separator[] = "--";
+  const CLI::App* level = &app;
+  for (std::size_t index = 1; index < words.size(); ++index) {
+    std::string_view word = words[index];
+    if (word == "--") return;
+    if (word.size() > 1 && word[0] == '-') {
+      if (takes_next_word(*level, word)) ++index;
+      continue;
+    }
+    if (level == wrapper_command) {
+      words.insert(words.begin() + static_cast<std::ptrdiff_t>(index), separator);
+      return;
+    }
+    if (level != &app) return;  // an operand of another subcommand
+    level = nullptr;
+    for (const CLI::App* subcommand : app.get_subcommands({})) {
+      if (word == subcommand->get_name()) level = subcommand;
+    }
+    if (level == nullptr) return;
+    // Its options are needed to tell their values from the command (define_when_used).
+    if (level == wrapper_command && index + 1 < words.size() && words[index + 1][0] == '-')
+      define_postponed(level);
+  }
+}
 
 void restore_command_words(int argc, char** argv) {
   if (command_operand == nullptr) return;
@@ -144,11 +207,12 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
   try {
     action = define(app);
     if (argc == 3 && std::string_view(argv[1]) == "--completion") {
-      for (auto& definition : postponed_definitions()) definition();
+      define_postponed(nullptr);
       std::cout << completion_script(app, argv[2]);
       return finish_stdout(exit_code::success);
     }
     std::vector<char*> words = with_default_subcommand(argc, argv, app, default_subcommand);
+    delimit_wrapped_command(words, app);
     plan_postponed_definitions(words);
     app.parse(static_cast<int>(words.size()), words.data());
     restore_command_words(static_cast<int>(words.size()), words.data());
@@ -279,12 +343,14 @@ void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> defin
   subcommand.preparse_callback([once](std::size_t) {
     if (!subcommand_without_options) once();
   });
-  postponed_definitions().push_back(once);
+  postponed_definitions().push_back({&subcommand, once});
 }
 
 CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& command) {
   command_operand = &command;
-  return app.add_option("command", command, "The command to run, after --");
+  wrapper_command = &app;
+  return app.add_option("command", command,
+                        "The command to run (its options after it are its own)");
 }
 
 std::set<int> exit_code_set(std::string_view option, std::string_view text) {
@@ -335,20 +401,40 @@ std::uint64_t size_option(std::string_view option, std::string_view text) {
   return amount * unit->second;
 }
 
-CLI::Validator whole_number(long long minimum, long long maximum) {
+namespace {
+
+// Whether `text` is decimal digits (a leading '-' only when `minimum` is negative) whose value
+// fits in Number and lies in [minimum, maximum].
+template <typename Number>
+bool is_whole_number(const std::string& text, Number minimum, Number maximum) {
+  Number value = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  bool negative_allowed = false;
+  if constexpr (std::is_signed_v<Number>) negative_allowed = minimum < 0;
+  bool digits = !text.empty() && (text[0] != '-' || negative_allowed) &&
+                text.find_first_not_of("0123456789", text[0] == '-' ? 1 : 0) == text.npos;
+  auto [end, error] = std::from_chars(first, last, value);
+  return digits && error == std::errc() && end == last && value >= minimum && value <= maximum;
+}
+
+template <typename Number>
+CLI::Validator whole_number_validator(Number minimum, Number maximum) {
   auto check = [minimum, maximum](std::string& text) -> std::string {
-    long long value = 0;
-    const char* first = text.data();
-    const char* last = text.data() + text.size();
-    bool digits = !text.empty() && (text[0] != '-' || minimum < 0) &&
-                  text.find_first_not_of("0123456789", text[0] == '-' ? 1 : 0) == text.npos;
-    auto [end, error] = std::from_chars(first, last, value);
-    if (digits && error == std::errc() && end == last && value >= minimum && value <= maximum) {
-      return {};
-    }
+    if (is_whole_number(text, minimum, maximum)) return {};
     return fmt::format("'{}' is not a whole number from {} to {}", text, minimum, maximum);
   };
   return {check, fmt::format("INT in [{} - {}]", minimum, maximum), "whole number"};
+}
+
+}  // namespace
+
+CLI::Validator whole_number(long long minimum, long long maximum) {
+  return whole_number_validator(minimum, maximum);
+}
+
+CLI::Validator unsigned_whole_number(std::uint64_t maximum) {
+  return whole_number_validator(std::uint64_t{0}, maximum);
 }
 
 namespace {

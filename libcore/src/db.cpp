@@ -631,12 +631,14 @@ void Database::fail(int code, std::string_view what) const {
   throw Error(exit_status, fmt::format("state file '{}': {}", path_, message));
 }
 
+std::string Database::side_file(std::string_view suffix) const {
+  return std::string(sqlite3_db_filename(handle_, "main")).append(suffix);
+}
+
 void Database::lock_writers() {
   if (!options_.serialize_writers) return;
   if (lock_fd_ < 0) {
-    // Named after the file SQLite opened (absolute, symlinks resolved), so that every path
-    // to one state file, a symlink included, locks the same side file.
-    std::string lock_path = std::string(sqlite3_db_filename(handle_, "main")) + ".lock";
+    std::string lock_path = side_file(".lock");
     lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (lock_fd_ < 0) {
       throw Error(exit_code::cannot_create,

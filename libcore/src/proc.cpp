@@ -93,6 +93,8 @@ class SpawnSetup {
     if (input >= 0) posix_spawn_file_actions_adddup2(&actions_, input, STDIN_FILENO);
     if (output >= 0) posix_spawn_file_actions_adddup2(&actions_, output, STDOUT_FILENO);
     if (errors >= 0) posix_spawn_file_actions_adddup2(&actions_, errors, STDERR_FILENO);
+    // dup2 onto itself clears close-on-exec in the child only (POSIX 2024; glibc since 2.29).
+    for (int fd : command.inherited_fds) posix_spawn_file_actions_adddup2(&actions_, fd, fd);
   }
   ~SpawnSetup() {
     posix_spawn_file_actions_destroy(&actions_);

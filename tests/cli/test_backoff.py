@@ -53,6 +53,34 @@ class BackoffCommandLine(ToolTestCase):
         self.assertError(self.run_tool("--retry-on", "1,x", "--", "true"), 2, "--retry-on")
         self.assertError(self.run_tool("simulate", "--strategy", "linear"), 2, "linear")
 
+    def test_seed_outside_0_to_2_64_minus_1_is_a_usage_error(self):
+        for command in (["schedule"], ["simulate", "--runs", "1", "--clients", "2"], ["run"]):
+            for seed in ("-1", "18446744073709551616", "99999999999999999999999", "0x10", "1e3"):
+                with self.subTest(command=command[0], seed=seed):
+                    self.assertError(self.run_tool(*command, "--seed", seed, "--", "true"), 2,
+                                     "--seed", seed)
+        self.assertStatus(self.run_tool("schedule", "--seed", "18446744073709551615"), 0)
+        # The largest seed is taken as it is, not clamped: the same draws as asking for it again.
+        largest = self.run_tool("schedule", "--jitter", "full", "--seed", "18446744073709551615")
+        smaller = self.run_tool("schedule", "--jitter", "full", "--seed", "18446744073709551614")
+        self.assertNotEqual(largest.stdout, smaller.stdout)
+
+    def test_the_first_operand_starts_the_command_whose_options_stay_its_own(self):
+        # No "--": backoff's options end at the command, as in timeout(1) and flock(1).
+        result = self.run_tool("--attempts", "2", "printf", "%s|", "--timeout", "1s", "--seed", "-1")
+        self.assertEqual((result.status, result.out), (0, "--timeout|1s|--seed|-1|"))
+        result = self.run_tool("run", "--base=1ms", "-q", "printf", "%s|", "--attempts", "0")
+        self.assertEqual((result.status, result.out), (0, "--attempts|0|"))
+        # The command's options are not backoff's: --attempts 3 of the command is not applied.
+        report = self.run_tool("--attempts", "2", "--base", "1ms", "--report", "-", "sh", "-c",
+                               "exit 1", "--attempts", "3")
+        self.assertEqual(report.status, 1)
+        self.assertEqual(report.out.count('"event":"attempt_start"'), 2, report)
+        # A word that looks like an option of backoff's, after "--", is the command's too.
+        result = self.run_tool("--attempts", "1", "--", "printf", "%s|", "--attempts", "3")
+        self.assertEqual((result.status, result.out), (0, "--attempts|3|"))
+        self.assertError(self.run_tool("--bogus", "printf", "x"), 2, "--bogus")
+
     def test_version_names_tool_and_revision(self):
         result = self.run_tool("--version")
         self.assertStatus(result, 0)

@@ -75,23 +75,31 @@ def create_items_table(directory):
     connection.close()
 
 
-def resumes_to_the_end(test, directory, before, state, after):
-    """reindex's third states: a checkpoint of the batched backfill. `reindex run` (no faults)
-    must take it to exactly the state a fault-free run reaches."""
+def resumes_to_the_end(test, directory, before, state, after, status):
+    """reindex's third states, after a failed run: a checkpoint of the batched backfill.
+    `reindex run` (no faults) must take it to exactly the state a fault-free run reaches."""
+    if status == 0:
+        return False
     result = test.run_command(directory, REINDEX_RUN)
     return result.returncode == 0 and test.state_of(directory, set()) == after
 
 
-def claimed_only(test, directory, before, state, after):
-    """idemkey run's third state: the claim of k2 committed, its result not (the command ran,
-    then saving its result failed). It is the state a SIGKILL while the command runs leaves,
-    and the next run handles it as documented (the lease expires, then --stale decides)."""
+def claimed_only(test, directory, before, state, after, status):
+    """idemkey run's other states. After exit 74: the claim of k2 committed, its result not
+    (the command ran, then saving even its exit status failed), the state a SIGKILL while the
+    command runs leaves. After exit 0: k2 completed with its exit status but without its
+    output (saving the output failed, the status alone was then saved)."""
     table = ("idemkey.db", "idemkey_keys")
     added = [row for row in state[table] if row not in before[table]]
     others = {name: rows for name, rows in state.items() if name != table}
-    return (others == {name: rows for name, rows in before.items() if name != table}
+    if not (others == {name: rows for name, rows in before.items() if name != table}
             and len(state[table]) == len(before[table]) + 1 and len(added) == 1
-            and added[0][2] == "k2" and added[0][4] == "in_progress" and added[0][6] == 1)
+            and added[0][2] == "k2" and added[0][6] == 1):
+        return False
+    row = added[0]
+    if status == 0:
+        return (row[4], row[12], row[13] or b"", row[14] or b"", row[15]) == ("completed", 0, b"", b"", 0)
+    return row[4] == "in_progress"
 
 
 REINDEX_RUN = ["reindex", "run", "--db", "state/app.db", "--now", NOW, "--job", "items", "--batch", "25"]
@@ -233,12 +241,15 @@ class Faults(unittest.TestCase):
             self.assertIn(result.returncode, (0, 74), label)
             state = self.state_of(trial, volatile)
             if result.returncode == 0:
-                self.assertEqual(state, after, label)
+                if state != after:
+                    self.assertTrue(third_state and third_state(self, trial, before, state, after, 0),
+                                    f"{label}: exit 0 but not the state after: {state}")
             else:
                 self.assertEqual(stderr.count("\n"), 1, label)
                 self.assertIn(f"{command[0]}: error: ", stderr, label)
                 if state not in (before, after):
-                    self.assertTrue(third_state and third_state(self, trial, before, state, after),
+                    self.assertTrue(third_state and third_state(self, trial, before, state, after,
+                                                                result.returncode),
                                     f"{label}: neither the state before nor after: {state}")
         self.fail(f"{name}: still injecting faults after {LIMIT} calls")
 

@@ -1,9 +1,11 @@
 """idemkey run/begin/finish/release/show/list/gc/stats: every documented scenario and status."""
 
+import datetime
 import json
 import os
 import sqlite3
 import stat
+import time
 import unittest
 
 from sluice_cli import ToolTestCase
@@ -38,7 +40,7 @@ class IdemkeyRun(ToolTestCase):
         self.assertEqual(first.stderr, b"err\x01")
         self.assertEqual(json.loads(self.read("s.json")),
                          {"key": "k1", "scope": "default", "decision": "executed", "attempt": 1,
-                          "exit": 7, "stored": True})
+                          "exit": 7, "stored": True, "output_stored": True})
         second = self.run_tool("run", "--key", "k1", "--status-file", "s.json", "--", "sh", "-c", script)
         self.assertStatus(second, 7)
         self.assertEqual(second.stdout, first.stdout)
@@ -93,6 +95,29 @@ class IdemkeyRun(ToolTestCase):
         shown = json.loads(self.run_tool("show", "--key", "w").out)
         self.assertNotEqual(shown["expires_at"], None)
         self.assertError(self.run_tool("run", "--key", "w2", "--wait=soon", "--", "true"), 2, "--wait")
+
+    def test_the_first_operand_starts_the_command_whose_options_stay_its_own(self):
+        # No "--": idemkey's options end at the command, as in timeout(1) and flock(1).
+        result = self.run_tool("run", "--key", "a", "echo", "hello", "--ttl", "1h")
+        self.assertEqual((result.status, result.out), (0, "hello --ttl 1h\n"))
+        shown = json.loads(self.run_tool("show", "--key", "a").out)
+        self.assertEqual(shown["state"], "completed")
+        # The default TTL (24h) applies, not the command's --ttl 1h.
+        instant = lambda text: datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        self.assertEqual(instant(shown["expires_at"]) - instant(shown["completed_at"]),
+                         datetime.timedelta(hours=24))
+        cases = [
+            (["--scope", "s", "run", "-k", "b", "--wait", "echo", "-k", "x"], "-k x\n"),
+            (["run", "--key=c", "--lease", "5s", "printf", "%s|", "--key", "d", "--"], "--key|d|--|"),
+            (["--db", "other.db", "run", "--key", "e", "sh", "-c", "echo $0", "--db"], "--db\n"),
+        ]
+        for args, output in cases:
+            with self.subTest(args=args):
+                result = self.run_tool(*args)
+                self.assertEqual((result.status, result.out), (0, output), result)
+        self.assertStatus(self.run_tool("--db", "other.db", "show", "--key", "e"), 0)
+        self.assertError(self.run_tool("run", "--key", "f", "--bogus", "echo"), 2, "--bogus")
+        self.assertError(self.run_tool("run", "--key", "g"), 2)
 
     def test_unwritable_status_file_fails_before_running(self):
         result = self.run_tool("run", "--key", "u", "--status-file", "/nonexistent-dir/s.json", "--",
@@ -179,14 +204,29 @@ class IdemkeyRun(ToolTestCase):
         self.assertStatus(self.run_tool("show", "--key", "m"), 1)
         self.assertStatus(self.run_tool("show", "--key", "m2"), 1)
 
-    def test_output_over_the_limit_releases_the_key(self):
-        script = "head -c 100 /dev/zero; echo run >> counter.txt"
-        result = self.run_tool("run", "--key", "o", "--max-output", "10", "--", "sh", "-c", script)
-        self.assertError(result, 73, "--max-output")
-        self.assertEqual(result.stdout, b"\x00" * 100)  # passed through live all the same
-        self.assertStatus(self.run_tool("show", "--key", "o"), 1)
-        ok = self.run_tool("run", "--key", "o2", "--max-output", "100", "--", "sh", "-c", script)
-        self.assertStatus(ok, 0)
+    def test_output_over_the_limit_keeps_the_exit_status_and_never_runs_again(self):
+        script = "head -c 2000 /dev/zero; echo run >> counter.txt; exit 3"
+        first = self.run_tool("run", "--key", "o", "--max-output", "1KiB", "--status-file",
+                              "s.json", "--", "sh", "-c", script)
+        self.assertStatus(first, 3)
+        self.assertEqual(first.stdout, b"\x00" * 2000)  # passed through live all the same
+        self.assertEqual(first.err, "idemkey: warning: the output of key 'o' is larger than "
+                         "--max-output (1024 bytes); only its exit status is stored\n")
+        self.assertEqual(json.loads(self.read("s.json")),
+                         {"key": "o", "scope": "default", "decision": "executed", "attempt": 1,
+                          "exit": 3, "stored": True, "output_stored": False})
+        shown = json.loads(self.run_tool("show", "--key", "o").out)
+        self.assertEqual((shown["state"], shown["exit"], shown["stored_bytes"], shown["output_stored"]),
+                         ("completed", 3, 0, False))
+        again = self.run_tool("run", "--key", "o", "--max-output", "1KiB", "--status-file",
+                              "s.json", "--", "sh", "-c", script)
+        self.assertStatus(again, 3)
+        self.assertEqual(again.stdout, b"")
+        self.assertEqual(again.err, "idemkey: warning: key 'o' ran before (attempt 1, exit status "
+                         "3) but its output was not stored; replaying the exit status only\n")
+        self.assertEqual(json.loads(self.read("s.json"))["decision"], "replayed")
+        self.assertEqual(json.loads(self.read("s.json"))["output_stored"], False)
+        self.assertEqual(self.runs(), 1)
 
     def test_state_file_is_private_and_default_path(self):
         self.run_tool("run", "--key", "k", "--", "true")
@@ -241,9 +281,10 @@ class IdemkeyLeases(ToolTestCase):
         holder.wait()
         os.kill(int(self.read("child.pid")), 9)
 
-    def start_holder(self, *extra):
-        holder = self.start_tool("--now", T0, "run", "--key", "L", "--lease", "90s", *extra,
-                                 "--", "sh", "-c", self.BLOCKING,
+    def start_holder(self, *extra, lease="90s", command=None):
+        command = command or ["sh", "-c", self.BLOCKING]
+        holder = self.start_tool("--now", T0, "run", "--key", "L", "--lease", lease, *extra,
+                                 "--", *command,
                                  stdout=subprocess_pipe(), stderr=subprocess_pipe())
         self.wait_for_file("started")
         return holder
@@ -270,19 +311,23 @@ class IdemkeyLeases(ToolTestCase):
         self.open_gate()
         holder.communicate(timeout=30)
 
-    def test_expired_lease_is_stolen_and_the_late_finisher_is_rejected(self):
-        holder = self.start_holder("--status-file", "late.json")
+    def test_live_holder_past_its_lease_is_not_taken_over_on_this_host(self):
+        # Its lease expired (here through --now; a stopped process or a clock that jumped in
+        # life), but the holder and its command are alive and hold the key's run lock. (A
+        # holder on another host sharing the state is seen only through its lease; the tool test
+        # IdemkeyStore.StolenLeaseRejectsTheLateFinisher covers what its late finish then does.)
+        holder = self.start_holder("--status-file", "holder.json")
         thief = self.run_tool("--now", "2026-03-01T12:01:31Z", "run", "--key", "L", "--",
                               "sh", "-c", self.BLOCKING)
-        self.assertEqual((thief.status, thief.out), (0, "attempt 2\n"))
+        self.assertError(thief, 75, "is still running")
+        self.assertEqual(thief.stdout, b"")
         self.open_gate()
-        out, err = holder.communicate(timeout=30)
+        out, _ = holder.communicate(timeout=30)
         self.assertEqual((holder.returncode, out), (0, b"attempt 1\n"))
-        self.assertIn(b"was not stored", err)
-        self.assertEqual(json.loads(self.read("late.json"))["stored"], False)
+        self.assertEqual(json.loads(self.read("holder.json"))["stored"], True)
         replay = self.run_tool("--now", "2026-03-01T12:02:00Z", "run", "--key", "L", "--",
                                "sh", "-c", self.BLOCKING)
-        self.assertEqual(replay.out, "attempt 2\n")
+        self.assertEqual(replay.out, "attempt 1\n")
 
     def test_sigkilled_holder_is_stolen_with_attempt_2(self):
         holder = self.start_holder()
@@ -308,6 +353,62 @@ class IdemkeyLeases(ToolTestCase):
         again = self.run_tool("--now", later, "run", "--key", "L", "--stale", "fail", "--",
                               "sh", "-c", "echo fresh")
         self.assertEqual((again.status, again.out), (0, "fresh\n"))
+
+    def wait_until_gone(self, pid, timeout=30):
+        deadline = time.monotonic() + timeout
+        while os.path.exists(f"/proc/{pid}") and not self.is_zombie(pid):
+            if time.monotonic() > deadline:
+                self.fail(f"process {pid} did not end within {timeout}s")
+            time.sleep(0.01)
+
+    @staticmethod
+    def is_zombie(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as stat_file:
+                return stat_file.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+
+    def test_sigkilled_holder_whose_command_still_runs_is_never_run_twice(self):
+        # The issue's scenario: --lease 1s, idemkey SIGKILLed while its command runs, a rerun
+        # after the lease expired. The orphaned command holds the key's run lock.
+        holder = self.start_holder(lease="1s")
+        holder.kill()
+        holder.wait()
+        after_lease = "2026-03-01T12:00:01.500Z"
+        rerun = self.run_tool("--now", after_lease, "run", "--key", "L", "--lease", "1s", "--",
+                              "sh", "-c", self.BLOCKING)
+        self.assertError(rerun, 75, "key 'L' is in progress (attempt 1): its lease expired at "
+                         "2026-03-01T12:00:01Z, but its command is still running")
+        self.assertEqual(rerun.stdout, b"")
+        stale_fail = self.run_tool("--now", after_lease, "run", "--key", "L", "--stale", "fail",
+                                   "--", "sh", "-c", self.BLOCKING)
+        self.assertStatus(stale_fail, 75)
+        # A waiter takes the key over once the whole tree has ended, as attempt 2.
+        waiter = self.start_tool("--now", after_lease, "run", "--key", "L", "--wait", "--",
+                                 "sh", "-c", self.BLOCKING, stdout=subprocess_pipe(),
+                                 stderr=subprocess_pipe())
+        orphan = int(self.read("child.pid"))
+        self.open_gate()
+        self.wait_until_gone(orphan)
+        out, _ = waiter.communicate(timeout=30)
+        self.assertEqual((waiter.returncode, out), (0, b"attempt 2\n"))
+
+    def test_command_that_outlived_a_completed_attempt_blocks_a_rerun_of_the_released_key(self):
+        # The daemon keeps no output pipe (idemkey would wait for it), only the run lock.
+        script = ("sh -c 'echo $$ > daemon.pid; exec sleep 30' >/dev/null 2>&1 & "
+                  "while [ ! -s daemon.pid ]; do sleep 0.01; done")
+        self.assertStatus(self.run_tool("run", "--key", "D", "--", "sh", "-c", script), 0)
+        daemon = int(self.read("daemon.pid"))
+        try:
+            self.assertStatus(self.run_tool("release", "--key", "D"), 0)
+            blocked = self.run_tool("run", "--key", "D", "--", "sh", "-c", "echo second")
+            self.assertError(blocked, 75, "a process of an earlier attempt is still running")
+        finally:
+            os.kill(daemon, 9)
+        self.wait_until_gone(daemon)
+        second = self.run_tool("run", "--key", "D", "--", "sh", "-c", "echo second")
+        self.assertEqual((second.status, second.out), (0, "second\n"))
 
     def test_second_sigterm_ends_idemkey_when_the_child_ignores_the_first(self):
         holder = self.start_tool("run", "--key", "stubborn", "--", "sh", "-c",
@@ -335,11 +436,11 @@ class IdemkeyLeases(ToolTestCase):
     def test_sigterm_keeps_the_key_while_part_of_the_command_still_runs(self):
         # The command's shell dies of the forwarded SIGTERM, but a process it started ignores
         # it and could still finish the work: the key must not be released for a rerun.
-        holder = self.start_tool(
-            "run", "--key", "G", "--", "sh", "-c",
-            "sh -c 'trap \"\" TERM; echo $$ > grandchild.pid; exec sleep 30' & "
-            "while [ ! -s grandchild.pid ]; do sleep 0.01; done; : > started; wait",
-            stdout=subprocess_pipe(), stderr=subprocess_pipe())
+        command = ["sh", "-c",
+                   "sh -c 'trap \"\" TERM; echo $$ > grandchild.pid; exec sleep 30' & "
+                   "while [ ! -s grandchild.pid ]; do sleep 0.01; done; : > started; wait"]
+        holder = self.start_tool("run", "--key", "G", "--", *command,
+                                 stdout=subprocess_pipe(), stderr=subprocess_pipe())
         self.wait_for_file("started")
         try:
             holder.terminate()
@@ -347,12 +448,79 @@ class IdemkeyLeases(ToolTestCase):
             self.assertEqual(holder.returncode, 128 + 15)
             self.assertEqual(err.decode(), "idemkey: warning: interrupted, but some of the "
                              "command's processes are still running; key 'G' stays in progress "
-                             "until its lease expires\n")
+                             "while they run\n")
             shown = self.run_tool("show", "--key", "G")
             self.assertStatus(shown, 0)
             self.assertIn('"state":"in_progress"', shown.out)
+            # Past its lease too: the surviving process holds the key's run lock.
+            later = self.run_tool("--now", "2099-01-01T00:00:00Z", "run", "--key", "G", "--",
+                                  *command)
+            self.assertError(later, 75, "still running")
+            self.assertEqual(later.stdout, b"")
         finally:
             os.kill(int(self.read("grandchild.pid")), 9)
+
+
+class IdemkeyFullDisk(ToolTestCase):
+    """The state file on a 1 MiB tmpfs that the command itself fills: once a command has run,
+    its exit status is kept whatever happens to its output, and when not even that can be
+    saved idemkey says so with exit 74 and leaves the key in progress (never released)."""
+
+    tool = "idemkey"
+
+    def setUp(self):
+        super().setUp()
+        self.disk = self.path("disk")
+        os.mkdir(self.disk)
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root")
+        mounted = subprocess_run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", self.disk])
+        if mounted.returncode != 0:
+            self.skipTest(f"cannot mount a tmpfs: {mounted.stderr!r}")
+        self.addCleanup(subprocess_run, ["umount", "-l", self.disk])
+
+    def fill_leaving(self, kib):
+        """A shell fragment that fills the tmpfs up to `kib` KiB of free space."""
+        return (f"avail=$(df -k --output=avail {self.disk} | tail -1); "
+                f"dd if=/dev/zero of={self.disk}/fill bs=1k count=$((avail - {kib})) 2>/dev/null")
+
+    def run_filling(self, key, kib):
+        # Creates the state file first, so that the run itself only claims and completes.
+        self.assertStatus(self.run_tool("--db", f"{self.disk}/k.db", "run", "--key", "init", "--", "true"), 0)
+        return self.run_tool("--db", f"{self.disk}/k.db", "run", "--key", key, "--", "sh", "-c",
+                             self.filling_script(kib))
+
+    def filling_script(self, kib):
+        return f"head -c 300000 /dev/zero; {self.fill_leaving(kib)}; echo run >> counter.txt"
+
+    def show(self, key):
+        return json.loads(self.run_tool("--db", f"{self.disk}/k.db", "show", "--key", key).out)
+
+    def test_output_that_does_not_fit_leaves_the_exit_status_stored(self):
+        result = self.run_filling("f", 48)
+        self.assertStatus(result, 0)
+        self.assertEqual(len(result.stdout), 300000)
+        self.assertIn("idemkey: warning: could not store the output of key 'f': ", result.err)
+        self.assertIn("stored its exit status alone", result.err)
+        shown = self.show("f")
+        self.assertEqual((shown["state"], shown["exit"], shown["output_stored"]), ("completed", 0, False))
+        os.remove(f"{self.disk}/fill")
+        again = self.run_tool("--db", f"{self.disk}/k.db", "run", "--key", "f", "--", "sh", "-c",
+                              self.filling_script(48))
+        self.assertStatus(again, 0)
+        self.assertIn("its output was not stored; replaying the exit status only", again.err)
+        self.assertEqual(self.read("counter.txt"), b"run\n")
+
+    def test_a_run_whose_status_cannot_be_saved_is_74_and_keeps_the_key(self):
+        result = self.run_filling("g", 0)
+        self.assertError(result, 74, "the command ran (exit status 0) but its outcome could not be "
+                         "saved", "key 'g' stays in progress", "idemkey release --key g")
+        os.remove(f"{self.disk}/fill")
+        self.assertEqual(self.show("g")["state"], "in_progress")
+        again = self.run_tool("--db", f"{self.disk}/k.db", "run", "--key", "g", "--", "sh", "-c",
+                              self.filling_script(0))
+        self.assertError(again, 75, "in progress")
+        self.assertEqual(self.read("counter.txt"), b"run\n")
 
 
 class IdemkeyLowLevel(ToolTestCase):
@@ -372,7 +540,8 @@ class IdemkeyLowLevel(ToolTestCase):
         replay = self.run_tool("begin", "--key", "p", "--fingerprint", "abc123")
         self.assertStatus(replay, 1)
         self.assertEqual(json.loads(replay.out),
-                         {"decision": "replay", "key": "p", "status": 0, "response": '{"charge":"ch_1"}'})
+                         {"decision": "replay", "key": "p", "status": 0, "response": '{"charge":"ch_1"}',
+                          "output_stored": True})
         self.assertError(self.run_tool("finish", "--key", "p", "--token", record["token"], "--status", "0"), 65)
 
     def test_binary_response_replays_as_base64(self):
@@ -382,7 +551,8 @@ class IdemkeyLowLevel(ToolTestCase):
                                         "--response-file", "resp.bin"), 0)
         replay = self.run_tool("begin", "--key", "b", "--fingerprint", "aa")
         self.assertEqual(json.loads(replay.out),
-                         {"decision": "replay", "key": "b", "status": 3, "response_base64": "/wBvaw=="})
+                         {"decision": "replay", "key": "b", "status": 3, "response_base64": "/wBvaw==",
+                          "output_stored": True})
 
     def test_every_keyed_subcommand_validates_the_key(self):
         for args in (["begin", "--key", "", "--fingerprint", "aa"], ["show", "--key", "a b"],
@@ -420,7 +590,8 @@ class IdemkeyLowLevel(ToolTestCase):
         later = "2026-03-01T14:00:00Z"
         shown = json.loads(self.run_tool("--now", later, "show", "--key", "k0").out)
         self.assertEqual(list(shown), ["scope", "key", "state", "attempt", "fingerprint", "created_at",
-                                       "lease_until", "completed_at", "expires_at", "exit", "stored_bytes"])
+                                       "lease_until", "completed_at", "expires_at", "exit", "stored_bytes",
+                                       "output_stored"])
         self.assertEqual((shown["state"], shown["created_at"], shown["expires_at"], shown["stored_bytes"]),
                          ("expired", T0, "2026-03-01T13:00:00Z", 2))
         listed = [json.loads(line) for line in self.run_tool("--now", later, "list").out.splitlines()]
@@ -439,6 +610,11 @@ class IdemkeyLowLevel(ToolTestCase):
     def test_show_unknown_key_is_1(self):
         self.run_tool("run", "--key", "k", "--", "true")
         self.assertError(self.run_tool("show", "--key", "other"), 1, "no key 'other'")
+
+
+def subprocess_run(argv):
+    import subprocess
+    return subprocess.run(argv, capture_output=True)
 
 
 def subprocess_pipe():

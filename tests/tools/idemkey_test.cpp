@@ -55,6 +55,25 @@ TEST(Decide, CoversEveryState) {
   EXPECT_EQ(decide(row, "bb", t0 + 1h, StalePolicy::steal), Decision::proceed);
 }
 
+// A live process holding the key's run lock (the command of an attempt whose idemkey died)
+// stops every takeover, but never a replay or a conflict.
+TEST(Decide, ARunningEarlierCommandIsNeverTakenOver) {
+  const Holder alive = Holder::alive;
+  KeyRow row;
+  row.fingerprint = "aa";
+  row.state = KeyState::in_progress;
+  row.lease_until = t0 + 10s;
+  EXPECT_EQ(decide(std::nullopt, "aa", t0, StalePolicy::steal, alive), Decision::still_running);
+  EXPECT_EQ(decide(row, "aa", t0, StalePolicy::steal, alive), Decision::busy);
+  EXPECT_EQ(decide(row, "aa", t0 + 10s, StalePolicy::steal, alive), Decision::still_running);
+  EXPECT_EQ(decide(row, "aa", t0 + 10s, StalePolicy::fail, alive), Decision::stale_locked);
+  EXPECT_EQ(decide(row, "bb", t0 + 10s, StalePolicy::steal, alive), Decision::conflict);
+  row.state = KeyState::completed;
+  row.expires_at = t0 + 1h;
+  EXPECT_EQ(decide(row, "aa", t0, StalePolicy::steal, alive), Decision::replay);
+  EXPECT_EQ(decide(row, "aa", t0 + 1h, StalePolicy::steal, alive), Decision::still_running);
+}
+
 TEST(ValidateKey, AcceptsPrintableAsciiOnly) {
   EXPECT_NO_THROW(validate_key("key", "order-42/a:b"));
   EXPECT_NO_THROW(validate_key("key", std::string(255, 'x')));
@@ -97,6 +116,19 @@ TEST(RunFingerprint, DependsOnArgvEnvironmentAndStdin) {
   EXPECT_NE(empty, run_fingerprint(options, std::nullopt));
 }
 
+TEST_F(IdemkeyStore, CompleteWithoutOutputKeepsTheStatusAndSaysSo) {
+  Claim first = store_->claim(request(), t0);
+  ASSERT_TRUE(store_->complete("default", "k", first.row->token, 4, "out", "err", t0 + 2s,
+                               OutputKept::dropped));
+  Claim again = store_->claim(request(), t0 + 3s);
+  ASSERT_EQ(again.decision, Decision::replay);
+  EXPECT_EQ(again.row->exit_status, 4);
+  EXPECT_EQ(again.row->stdout_bytes, "");
+  EXPECT_EQ(again.row->stderr_bytes, "");
+  EXPECT_FALSE(again.row->output_stored);
+  EXPECT_EQ(again.row->stored_bytes, 0);
+}
+
 TEST_F(IdemkeyStore, ClaimThenCompleteThenReplay) {
   Claim first = store_->claim(request(), t0);
   ASSERT_EQ(first.decision, Decision::proceed);
@@ -109,6 +141,7 @@ TEST_F(IdemkeyStore, ClaimThenCompleteThenReplay) {
   EXPECT_EQ(again.row->exit_status, 3);
   EXPECT_EQ(again.row->stdout_bytes, std::string("o\0t", 3));
   EXPECT_EQ(again.row->stderr_bytes, "e");
+  EXPECT_TRUE(again.row->output_stored);
   EXPECT_EQ(*again.row->expires_at, t0 + 2s + 24h);
 }
 

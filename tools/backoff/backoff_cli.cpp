@@ -1,6 +1,7 @@
 #include "backoff_cli.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 
 #include <fmt/format.h>
@@ -122,7 +123,8 @@ void add_schedule_options(CLI::App& command, Settings& settings) {
       ->type_name("MODE");
   command.add_option("--min-delay", settings.min_delay, "A floor under every sleep")
       ->type_name("DURATION");
-  command.add_option("--seed", settings.seed, "Make every random draw reproducible");
+  command.add_option("--seed", settings.seed, "Make every random draw reproducible")
+      ->check(cli::unsigned_whole_number(UINT64_MAX));
 }
 
 void add_run_options(CLI::App& command, Settings& settings) {
@@ -250,7 +252,8 @@ cli::Action define_command_line(CLI::App& app) {
     command
         .add_option("--strategy", settings->strategy, "none, expo, equal, full, decorrelated, all")
         ->type_name("NAME");
-    command.add_option("--seed", settings->seed, "Make the simulation reproducible");
+    command.add_option("--seed", settings->seed, "Make the simulation reproducible")
+        ->check(cli::unsigned_whole_number(UINT64_MAX));
     cli::add_format_option(command, settings->format);
   });
 

@@ -18,6 +18,7 @@
 #include "sluice/format.hpp"
 #include "sluice/proc.hpp"
 #include "sluice/signals.hpp"
+#include "sluice/tree_lock.hpp"
 
 namespace sluice::idemkey {
 namespace {
@@ -27,6 +28,7 @@ struct RunReport {
   int attempt = 1;
   int exit_status = 0;
   bool stored = false;
+  bool output_stored = false;
 };
 
 // The --status-file, created before anything runs so that an unwritable path fails first.
@@ -40,7 +42,8 @@ void report_status(StatusFile& status_file, const RunOptions& options, const Run
       .add_string("decision", report.decision)
       .add_int("attempt", report.attempt)
       .add_int("exit", report.exit_status)
-      .add_bool("stored", report.stored);
+      .add_bool("stored", report.stored)
+      .add_bool("output_stored", report.output_stored);
   status_file->commit(json.finish() + "\n");
 }
 
@@ -49,7 +52,13 @@ int replay(StatusFile& status_file, const RunOptions& options, const KeyRow& row
   write_or_throw(STDOUT_FILENO, row.stdout_bytes, "the saved standard output");
   write_or_throw(STDERR_FILENO, row.stderr_bytes, "the saved standard error");
   int status = row.exit_status.value_or(0);
-  report_status(status_file, options, {"replayed", row.attempt, status, true});
+  if (!row.output_stored) {
+    warn(
+        fmt::format("key '{}' ran before (attempt {}, exit status {}) but its output was not "
+                    "stored; replaying the exit status only",
+                    options.key, row.attempt, status));
+  }
+  report_status(status_file, options, {"replayed", row.attempt, status, true, row.output_stored});
   return status;
 }
 
@@ -74,17 +83,38 @@ struct Capture {
   }
 };
 
-Claim claim_with_wait(Store& store, const Clock& clock, const RunOptions& options,
-                      const std::string& fingerprint) {
+// A claim, and the key's run lock when this run may go ahead: the lock is passed on to the
+// command so that it outlives this process for as long as the command does.
+struct HeldClaim {
+  Claim claim;
+  std::optional<TreeLock> lock;
+};
+
+HeldClaim try_claim(Store& store, const Clock& clock, const ClaimRequest& request) {
+  HeldClaim held;
+  held.lock =
+      TreeLock::try_acquire(store.database().side_file(".run.lock"),
+                            static_cast<std::uint64_t>(key_hash(request.scope, request.key)));
+  ClaimRequest checked = request;
+  checked.holder = held.lock ? Holder::none : Holder::alive;
+  held.claim = store.claim(checked, clock.now());
+  if (held.claim.decision != Decision::proceed) held.lock.reset();
+  return held;
+}
+
+HeldClaim claim_with_wait(Store& store, const Clock& clock, const RunOptions& options,
+                          const std::string& fingerprint) {
   ClaimRequest request{options.scope, options.key, fingerprint,
                        options.lease, options.ttl, options.stale};
   auto started = std::chrono::steady_clock::now();
   auto pause = std::chrono::milliseconds(10);
   for (;;) {
-    Claim claim = store.claim(request, clock.now());
-    if (claim.decision != Decision::busy || !options.wait) return claim;
+    HeldClaim held = try_claim(store, clock, request);
+    Decision decision = held.claim.decision;
+    bool waitable = decision == Decision::busy || decision == Decision::still_running;
+    if (!waitable || !options.wait) return held;
     auto waited = std::chrono::steady_clock::now() - started;
-    if (*options.wait != Duration::max() && waited >= *options.wait) return claim;
+    if (*options.wait != Duration::max() && waited >= *options.wait) return held;
     std::this_thread::sleep_for(pause);
     throw_if_interrupted();
     pause = std::min(pause * 2, std::chrono::milliseconds(250));
@@ -92,11 +122,26 @@ Claim claim_with_wait(Store& store, const Clock& clock, const RunOptions& option
 }
 
 [[noreturn]] void refuse(const Claim& claim, const RunOptions& options) {
-  const KeyRow& row = *claim.row;
   if (claim.decision == Decision::conflict) {
     throw Error(exit_code::data,
                 fmt::format("key '{}' was first used for a different request", options.key));
   }
+  if (claim.decision == Decision::still_running) {
+    // The run lock is held: by the command of an attempt whose lease lapsed (its idemkey was
+    // killed or stopped), or by a run that is claiming the key right now.
+    if (claim.row && claim.row->state == KeyState::in_progress) {
+      throw Error(
+          exit_code::temporary,
+          fmt::format("key '{}' is in progress (attempt {}): its lease expired at {}, "
+                      "but its command is still running; try again later or use --wait",
+                      options.key, claim.row->attempt, format_instant(*claim.row->lease_until)));
+    }
+    throw Error(exit_code::temporary,
+                fmt::format("key '{}' is in progress in another process, or a process of an "
+                            "earlier attempt is still running; try again later or use --wait",
+                            options.key));
+  }
+  const KeyRow& row = *claim.row;
   if (claim.decision == Decision::stale_locked) {
     throw Error(
         exit_code::temporary,
@@ -112,8 +157,11 @@ Claim claim_with_wait(Store& store, const Clock& clock, const RunOptions& option
 }
 
 proc::Command child_command(const RunOptions& options, const KeyRow& row,
-                            const std::optional<std::string>& input) {
+                            const std::optional<std::string>& input, const TreeLock& lock) {
   proc::Command command;
+  // The command holds the key's run lock too: if this process is killed, a later run sees
+  // that the command is still running and does not start it a second time.
+  command.inherited_fds = {lock.descriptor()};
   command.argv = options.command;
   command.environment = {{"IDEMKEY_KEY", options.key},
                          {"IDEMKEY_SCOPE", options.scope},
@@ -155,24 +203,70 @@ proc::Handlers lease_keeper(Store& store, const Clock& clock, const RunOptions& 
 
 // Runs a state write that follows the command. The command has run, so a busy state file must
 // not turn into exit 75 (a retry wrapper would run the command again): keep trying while our
-// lease is certainly still live, and then fail with 74, naming what happened.
+// lease is certainly still live, then let the error through.
 template <typename Write>
-auto persist_after_run(const RunOptions& options, const proc::Outcome& outcome, Write&& write) {
+auto persist_after_run(const RunOptions& options, Write&& write) {
   auto deadline = std::chrono::steady_clock::now() + options.lease;
   for (;;) {
     try {
       return write();
     } catch (const Error& error) {
       if (error.code() != exit_code::temporary) throw;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        throw Error(exit_code::io,
-                    fmt::format("the command ran (exit status {}) but its outcome could not be "
-                                "saved: {}; key '{}' stays in progress until its lease expires",
-                                outcome.exit_status, error.what(), options.key));
-      }
+      if (std::chrono::steady_clock::now() >= deadline) throw;
       throw_if_interrupted();
     }
   }
+}
+
+// The command ran but not even its exit status could be saved: the one outcome a script must
+// not answer by running the key again (exit 74, documented in idemkey(1)).
+[[noreturn]] void throw_ran_but_unsaved(const RunOptions& options, const proc::Outcome& outcome,
+                                        const Error& error) {
+  std::string scope = options.scope == "default" ? "" : " --scope " + options.scope;
+  throw Error(exit_code::io,
+              fmt::format("the command ran (exit status {}) but its outcome could not be saved: "
+                          "{}; key '{}' stays in progress: check whether the work was done "
+                          "before running it again ('idemkey{} release --key {}' allows that)",
+                          outcome.exit_status, error.what(), options.key, scope, options.key));
+}
+
+// Saves the exit status of a command that ran, with its output when it is kept; when the
+// output cannot be written (a full disk), the status alone. Returns whether this attempt still
+// held the key.
+bool save_outcome(Store& store, const Clock& clock, const RunOptions& options, const KeyRow& row,
+                  const proc::Outcome& outcome, const Capture& out, const Capture& err,
+                  RunReport& report) {
+  auto save = [&](OutputKept kept) {
+    return persist_after_run(options, [&] {
+      return store.complete(options.scope, options.key, row.token, outcome.exit_status, out.bytes,
+                            err.bytes, clock.now(), kept);
+    });
+  };
+  bool overflowed = out.overflowed || err.overflowed;
+  if (overflowed) {
+    warn(
+        fmt::format("the output of key '{}' is larger than --max-output ({} bytes); only its "
+                    "exit status is stored",
+                    options.key, options.max_output));
+  }
+  std::string output_error;
+  try {
+    report.output_stored = !overflowed;
+    return save(overflowed ? OutputKept::dropped : OutputKept::stored);
+  } catch (const Error& error) {
+    if (overflowed) throw_ran_but_unsaved(options, outcome, error);
+    output_error = error.what();
+  }
+  report.output_stored = false;
+  bool completed = false;
+  try {
+    completed = save(OutputKept::dropped);
+  } catch (const Error& error) {
+    throw_ran_but_unsaved(options, outcome, error);
+  }
+  warn(fmt::format("could not store the output of key '{}': {}; stored its exit status alone",
+                   options.key, output_error));
+  return completed;
 }
 
 // Settles the claim after the command ended: store the result, or release the key.
@@ -181,8 +275,15 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
            StatusFile& status_file) {
   RunReport report{"executed", row.attempt, outcome.exit_status, false};
   auto release_and_report = [&] {
-    persist_after_run(options, outcome,
-                      [&] { return store.release(options.scope, options.key, row.token); });
+    try {
+      persist_after_run(options,
+                        [&] { return store.release(options.scope, options.key, row.token); });
+    } catch (const Error& error) {
+      throw Error(exit_code::io,
+                  fmt::format("could not release key '{}' after its command ended (exit status "
+                              "{}): {}; it stays in progress until its lease expires",
+                              options.key, outcome.exit_status, error.what()));
+    }
     report_status(status_file, options, report);
   };
   if (outcome.launch_failed) {
@@ -195,10 +296,11 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
   if (outcome.forwarded_signal != 0 && outcome.signal != 0) {
     if (outcome.descendants_remain) {
       // Part of the command still runs and may yet finish the work: releasing the key would
-      // let the next run do it again. The lease (not renewed any more) decides instead.
+      // let the next run do it again. The lease (not renewed any more) and the run lock, which
+      // the remaining processes hold, decide instead.
       warn(
           fmt::format("interrupted, but some of the command's processes are still running; "
-                      "key '{}' stays in progress until its lease expires",
+                      "key '{}' stays in progress while they run",
                       options.key));
       report_status(status_file, options, report);
     } else {
@@ -210,18 +312,9 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
     release_and_report();
     return outcome.exit_status;
   }
-  if (out.overflowed || err.overflowed) {
-    release_and_report();
-    throw Error(exit_code::cannot_create,
-                fmt::format("the output of key '{}' is larger than --max-output ({} bytes); the "
-                            "result was not stored and the key was released",
-                            options.key, options.max_output));
-  }
-  report.stored = persist_after_run(options, outcome, [&] {
-    return store.complete(options.scope, options.key, row.token, outcome.exit_status, out.bytes,
-                          err.bytes, clock.now());
-  });
+  report.stored = save_outcome(store, clock, options, row, outcome, out, err, report);
   if (!report.stored) {
+    report.output_stored = false;
     warn(
         fmt::format("the result of attempt {} of key '{}' was not stored: another attempt took "
                     "the key over",
@@ -258,7 +351,8 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
   std::optional<std::string> input;
   if (options.use_stdin) input = read_all(STDIN_FILENO, "<stdin>", options.max_output);
   const std::string fingerprint = run_fingerprint(options, input);
-  Claim claim = claim_with_wait(store, clock, options, fingerprint);
+  HeldClaim held = claim_with_wait(store, clock, options, fingerprint);
+  const Claim& claim = held.claim;
   if (claim.decision == Decision::replay) return replay(status_file, options, *claim.row);
   if (claim.decision != Decision::proceed) refuse(claim, options);
   const KeyRow& row = *claim.row;
@@ -266,7 +360,7 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
   Capture err{STDERR_FILENO, options.max_output, {}};
   proc::Outcome outcome;
   try {
-    outcome = proc::run(child_command(options, row, input),
+    outcome = proc::run(child_command(options, row, input, *held.lock),
                         lease_keeper(store, clock, options, row, out, err));
   } catch (...) {
     // The command could not be supervised (proc killed and reaped it): give the key back, but

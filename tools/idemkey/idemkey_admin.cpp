@@ -31,6 +31,7 @@ JsonValue row_json(const KeyRow& row, Instant now) {
   members.emplace_back("exit",
                        row.exit_status ? JsonValue::integer(*row.exit_status) : JsonValue::null());
   members.emplace_back("stored_bytes", JsonValue::integer(row.stored_bytes));
+  members.emplace_back("output_stored", JsonValue::boolean(row.output_stored));
   return JsonValue::object(std::move(members));
 }
 
@@ -66,12 +67,14 @@ int begin(Store& store, const Clock& clock, const BeginOptions& options, OutputS
       } else {
         json.add_string("response_base64", to_base64(row.stdout_bytes));
       }
+      json.add_bool("output_stored", row.output_stored);
       out.write_line(json.finish());
       return exit_code::definite_no;
     case Decision::conflict:
       throw Error(exit_code::data,
                   fmt::format("key '{}' was first used for a different request", options.key));
     case Decision::busy:
+    case Decision::still_running:
     case Decision::stale_locked:
       throw Error(exit_code::temporary,
                   fmt::format("key '{}' is in progress (attempt {}); try again later", options.key,

@@ -34,11 +34,19 @@ CREATE INDEX idemkey_keys_by_hash ON idemkey_keys (key_hash);
 
 )sql";
 
-constexpr std::array<std::string_view, 1> migrations{schema_v1};
+// v2: whether the output of a completed key was kept (idemkey stores the exit status of a
+// command that ran even when its output could not be kept).
+constexpr std::string_view schema_v2 = R"sql(
+ALTER TABLE idemkey_keys ADD COLUMN output_stored INTEGER NOT NULL DEFAULT 1
+  CHECK (output_stored IN (0, 1));
+)sql";
+
+constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
 
 constexpr std::string_view row_columns =
     "scope, key, fingerprint, state, token, attempt, created_at, lease_until, ttl, completed_at, "
-    "expires_at, exit_status, coalesce(length(stdout), 0) + coalesce(length(stderr), 0)";
+    "expires_at, exit_status, coalesce(length(stdout), 0) + coalesce(length(stderr), 0), "
+    "output_stored";
 
 // Every statement about one key matches it like this, with ?1..?3 bound to key_hash(), the
 // scope and the key: the index on the 8-byte hash is a quarter the size of one on the text, so
@@ -72,6 +80,7 @@ KeyRow read_row(db::Statement& row) {
   result.expires_at = optional_instant(row, 10);
   if (!row.is_null(11)) result.exit_status = static_cast<int>(row.integer(11));
   result.stored_bytes = row.is_null(12) ? 0 : row.integer(12);
+  result.output_stored = row.integer(13) != 0;
   return result;
 }
 
@@ -86,13 +95,14 @@ std::string_view KeyRow::state_at(Instant now) const {
 }
 
 Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, Instant now,
-                StalePolicy stale) {
-  if (!row) return Decision::proceed;
-  if (row->is_expired(now)) return Decision::proceed;  // an expired key counts as new
+                StalePolicy stale, Holder holder) {
+  const Decision take = holder == Holder::alive ? Decision::still_running : Decision::proceed;
+  if (!row) return take;
+  if (row->is_expired(now)) return take;  // an expired key counts as new
   if (row->fingerprint != fingerprint) return Decision::conflict;
   if (row->state == KeyState::completed) return Decision::replay;
   if (row->lease_until && *row->lease_until > now) return Decision::busy;
-  return stale == StalePolicy::steal ? Decision::proceed : Decision::stale_locked;
+  return stale == StalePolicy::steal ? take : Decision::stale_locked;
 }
 
 bool is_valid_key(std::string_view key) {
@@ -148,8 +158,8 @@ std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, 
   if (!query.step()) return std::nullopt;
   KeyRow row = read_row(query.row());
   if (with_outputs) {
-    row.stdout_bytes = std::string(query->blob(13));
-    row.stderr_bytes = std::string(query->blob(14));
+    row.stdout_bytes = std::string(query->blob(14));
+    row.stderr_bytes = std::string(query->blob(15));
   }
   return row;
 }
@@ -157,7 +167,8 @@ std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, 
 Claim Store::claim(const ClaimRequest& request, Instant now) {
   auto examine = [&] {
     std::optional<KeyRow> existing = find(request.scope, request.key, false);
-    Claim result{decide(existing, request.fingerprint, now, request.stale), existing};
+    Claim result{decide(existing, request.fingerprint, now, request.stale, request.holder),
+                 existing};
     if (result.decision == Decision::replay) result.row = find(request.scope, request.key, true);
     return result;
   };
@@ -200,11 +211,11 @@ Claim Store::claim(const ClaimRequest& request, Instant now) {
 
 bool Store::complete(std::string_view scope, std::string_view key, std::string_view token,
                      int exit_status, std::string_view stdout_bytes, std::string_view stderr_bytes,
-                     Instant now) {
+                     Instant now, OutputKept kept) {
   db::WriteTransaction transaction(database_);
   static const std::string sql = fmt::format(
       "UPDATE idemkey_keys SET state = 'completed', lease_until = NULL, completed_at = ?5, "
-      "expires_at = ?5 + ttl, exit_status = ?6, stdout = ?7, stderr = ?8 "
+      "expires_at = ?5 + ttl, exit_status = ?6, stdout = ?7, stderr = ?8, output_stored = ?9 "
       "WHERE {} AND token = ?4 AND state = 'in_progress'",
       key_match);
   auto& statement = database_.statement(sql);
@@ -215,13 +226,15 @@ bool Store::complete(std::string_view scope, std::string_view key, std::string_v
   statement.bind(4, token);
   statement.bind(5, micros(now));
   statement.bind(6, exit_status);
-  statement.bind_blob(7, stdout_bytes);
-  statement.bind_blob(8, stderr_bytes);
+  const bool stored = kept == OutputKept::stored;
+  statement.bind_blob(7, stored ? stdout_bytes : std::string_view());
+  statement.bind_blob(8, stored ? stderr_bytes : std::string_view());
+  statement.bind(9, stored ? 1 : 0);
   while (update.step()) {
   }
-  bool stored = database_.changes() == 1;
+  bool completed = database_.changes() == 1;
   transaction.commit();
-  return stored;
+  return completed;
 }
 
 bool Store::renew(std::string_view scope, std::string_view key, std::string_view token,

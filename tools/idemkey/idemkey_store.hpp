@@ -34,6 +34,9 @@ struct KeyRow {
   std::string stdout_bytes;  // the saved result (begin/finish: the response)
   std::string stderr_bytes;
   std::int64_t stored_bytes = 0;
+  // False when the command ran but its output was not kept (larger than --max-output, or the
+  // disk was full): a replay then gives back the exit status alone and says so.
+  bool output_stored = true;
 
   // A completed key older than its TTL: it counts as new, and gc deletes it.
   [[nodiscard]] bool is_expired(Instant now) const {
@@ -46,12 +49,20 @@ struct KeyRow {
 // What to do with a lease whose holder stopped renewing it (crashed or was killed).
 enum class StalePolicy { steal, fail };
 
+// Whether a process of an earlier attempt still holds the key's run lock (a TreeLock): the
+// command of an attempt whose idemkey was killed may outlive it.
+enum class Holder { none, alive };
+
+// Whether complete() keeps the command's output or only its exit status.
+enum class OutputKept { stored, dropped };
+
 enum class Decision {
-  proceed,       // claimed: the caller must run the work and then complete or release
-  replay,        // completed earlier with the same fingerprint: return the saved result
-  conflict,      // the key was first used with a different fingerprint (exit 65)
-  busy,          // held by a live lease (exit 75, or wait)
-  stale_locked,  // lease expired and StalePolicy::fail (exit 75 until released)
+  proceed,        // claimed: the caller must run the work and then complete or release
+  replay,         // completed earlier with the same fingerprint: return the saved result
+  conflict,       // the key was first used with a different fingerprint (exit 65)
+  busy,           // held by a live lease (exit 75, or wait)
+  still_running,  // no live lease, but a process of an earlier attempt still runs (75, or wait)
+  stale_locked,   // lease expired and StalePolicy::fail (exit 75 until released)
 };
 
 struct ClaimRequest {
@@ -61,6 +72,7 @@ struct ClaimRequest {
   Duration lease{};
   Duration ttl{};
   StalePolicy stale = StalePolicy::steal;
+  Holder holder = Holder::none;
 };
 
 struct Claim {
@@ -68,9 +80,11 @@ struct Claim {
   std::optional<KeyRow> row;  // the row as it now is (proceed: the new claim)
 };
 
-// The pure decision for a request against the stored row (nullopt when there is none).
+// The pure decision for a request against the stored row (nullopt when there is none). A key
+// whose run lock is held by a live process is never taken: not after its lease expired, and
+// not when it is new or expired either (an earlier attempt's command still runs).
 Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, Instant now,
-                StalePolicy stale);
+                StalePolicy stale, Holder holder = Holder::none);
 
 // Keys and scopes: 1 to 255 characters in 0x21-0x7E.
 bool is_valid_key(std::string_view key);
@@ -98,9 +112,10 @@ class Store {
 
   // Stores the result if `token` still holds the key. Returns false (and changes nothing)
   // when the token is stale: the key was released, stolen by a newer attempt, or completed.
+  // With OutputKept::dropped the outputs given are ignored and only the status is kept.
   bool complete(std::string_view scope, std::string_view key, std::string_view token,
                 int exit_status, std::string_view stdout_bytes, std::string_view stderr_bytes,
-                Instant now);
+                Instant now, OutputKept kept = OutputKept::stored);
 
   // Extends a live claim's lease. Returns false when the token no longer holds the key.
   bool renew(std::string_view scope, std::string_view key, std::string_view token,

@@ -93,6 +93,9 @@ std::uint64_t size_option(std::string_view option, std::string_view text);
 // accepts octal and hex, and turns a number past the type's range into its largest value, or
 // "-3" into a huge unsigned one; this check runs on the text before that conversion.
 CLI::Validator whole_number(long long minimum, long long maximum);
+// The same for unsigned 64-bit values in [0, maximum] (seeds): "-1" and numbers past maximum
+// are refused instead of wrapped or clamped.
+CLI::Validator unsigned_whole_number(std::uint64_t maximum);
 
 // --skip-invalid (unless with_skip_invalid is false) and --max-line-bytes SIZE, the options
 // of every command that reads JSON Lines.

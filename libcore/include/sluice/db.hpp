@@ -192,6 +192,9 @@ class Database {
   // Changes how long later statements wait for a lock (and the writer lock) before Error(75).
   void set_busy_timeout(Duration timeout);
   [[nodiscard]] const std::string& path() const { return path_; }
+  // A file beside the state file, named after the file SQLite opened (absolute, symlinks
+  // resolved) plus `suffix`, so that every path to one state file names the same side file.
+  [[nodiscard]] std::string side_file(std::string_view suffix) const;
   [[nodiscard]] const OpenOptions& options() const { return options_; }
 
   // Throws the Error matching SQLite result code `code` for `what`.

@@ -27,6 +27,9 @@ struct Command {
   std::optional<std::string> input;  // fed to stdin, then closed; nullopt inherits our stdin
   bool capture_stdout = false;       // false: the child writes to our stdout directly
   bool capture_stderr = false;
+  // Descriptors the command and its descendants keep (at the same numbers), close-on-exec or
+  // not: a TreeLock's, so that the lock lives as long as they do.
+  std::vector<int> inherited_fds;
 };
 
 struct Handlers {
