@@ -36,7 +36,7 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
 // "idemkey 0.1.0 (git abc1234)".
 std::string version_text(std::string_view tool);
 
-// Options every stateful tool shares (DESIGN.md section 4).
+// Options every stateful tool shares (docs/ARCHITECTURE.md, "Command line").
 struct StateOptions {
   std::string db_path;              // --db; empty means the default state file
   std::string busy_timeout = "5s";  // --busy-timeout

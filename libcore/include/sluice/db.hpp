@@ -1,4 +1,4 @@
-// db: SQLite state files (DESIGN.md section 7). The only module that calls sqlite3_*.
+// db: SQLite state files (docs/ARCHITECTURE.md, "State"). The only module that calls sqlite3_*.
 //
 // A Database opens (or creates, mode 0600) a file with WAL, the busy timeout (set before WAL),
 // foreign_keys=ON, journal_size_limit and the chosen synchronous level; caches prepared

@@ -1,8 +1,8 @@
-// decimal: exact money arithmetic (DESIGN.md section 2). Amounts are integers of a currency's
-// minor unit (ISO 4217 exponent), rates are exact fractions, every rounding is explicit, and
-// no binary floating point touches money. BigUnsigned carries the products that outgrow 128
-// bits (an annuity factor (1+r)^n for n = 360 has over a thousand digits) so that formulas
-// can be evaluated as exact fractions and rounded once.
+// decimal: exact money arithmetic (docs/ARCHITECTURE.md, "libcore modules"). Amounts are
+// integers of a currency's minor unit (ISO 4217 exponent), rates are exact fractions, every
+// rounding is explicit, and no binary floating point touches money. BigUnsigned carries the
+// products that outgrow 128 bits (an annuity factor (1+r)^n for n = 360 has over a thousand
+// digits) so that formulas can be evaluated as exact fractions and rounded once.
 //
 // Parsers of command-line text throw Error(2); callers reading records catch and rethrow with
 // exit_code::data and the record's location, as timeutil's callers do.

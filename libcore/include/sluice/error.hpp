@@ -1,5 +1,6 @@
-// error: the exit statuses every sluice tool shares (DESIGN.md section 6), the one exception
-// type that ends a run, and the diagnostic printer (`TOOL: error: SOURCE:LINE: message`).
+// error: the exit statuses every sluice tool shares (docs/ARCHITECTURE.md, "Exit status"), the
+// one exception type that ends a run, and the diagnostic printer
+// (`TOOL: error: SOURCE:LINE: message`).
 #pragma once
 
 #include <stdexcept>

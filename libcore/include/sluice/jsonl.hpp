@@ -1,4 +1,5 @@
-// jsonl: JSON Lines in and out (DESIGN.md section 5). The only module that touches simdjson.
+// jsonl: JSON Lines in and out (docs/ARCHITECTURE.md, "Input and output"). The only module
+// that touches simdjson.
 //
 // Reading is strict: one JSON object per line, fully validated (UTF-8, structure, literals,
 // number syntax, no duplicate keys, no byte order mark, no blank lines). Numbers keep their

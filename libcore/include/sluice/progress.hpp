@@ -1,6 +1,7 @@
-// progress: a one-line progress meter on stderr for long work (DESIGN.md section 5): bytes and
-// records done, rate and, when the total is known, percentage and ETA. Shown when stderr is a
-// terminal (--progress auto), always, or never; never written to stdout.
+// progress: a one-line progress meter on stderr for long work
+// (docs/ARCHITECTURE.md, "Input and output"): bytes and records done, rate and, when the total
+// is known, percentage and ETA. Shown when stderr is a terminal (--progress auto), always, or
+// never; never written to stdout.
 #pragma once
 
 #include <chrono>

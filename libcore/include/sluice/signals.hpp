@@ -1,5 +1,6 @@
 // signals: SIGINT/SIGTERM/SIGHUP become a flag that long-running loops check, so a tool can
-// roll back, clean up and exit 128+N (DESIGN.md section 8). SIGPIPE keeps its default.
+// roll back, clean up and exit 128+N (docs/ARCHITECTURE.md, "Errors and signals"). SIGPIPE
+// keeps its default.
 #pragma once
 
 #include "sluice/timeutil.hpp"

@@ -1,4 +1,4 @@
-// stats: streaming statistics for metric streams (DESIGN.md section 2).
+// stats: streaming statistics for metric streams (docs/ARCHITECTURE.md, "libcore modules").
 //
 // Everything here works in O(1) memory per value kept and O(1) time per update, and is exact
 // enough for values around 1e9 with a small spread (a window sums its values minus a recent

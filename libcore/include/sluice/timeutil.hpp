@@ -1,4 +1,5 @@
-// timeutil: instants, durations and their text forms (DESIGN.md section 4 and 5).
+// timeutil: instants, durations and their text forms
+// (docs/ARCHITECTURE.md, "Command line" and "Input and output").
 //
 // Instants are microseconds since the Unix epoch, UTC. Parsers throw sluice::Error with
 // exit_code::usage for command-line text; callers reading data files catch and rethrow with
@@ -33,9 +34,9 @@ Instant parse_instant(std::string_view text);
 // for values whose microseconds overflow.
 Instant instant_from_epoch_number(std::int64_t number);
 
-// An instant as a record field gives it (DESIGN.md section 5): a JSON string is RFC 3339 (or
-// "@<epoch seconds>"), a JSON number (its source text, `is_number`) is epoch seconds or
-// milliseconds by the rule of instant_from_epoch_number and must be an integer. Throws
+// An instant as a record field gives it (docs/ARCHITECTURE.md, "Input and output"): a JSON string
+// is RFC 3339 (or "@<epoch seconds>"), a JSON number (its source text, `is_number`) is epoch
+// seconds or milliseconds by the rule of instant_from_epoch_number and must be an integer. Throws
 // Error(65) with a message that does not name the field (the caller adds where it was).
 Instant instant_from_field(std::string_view text, bool is_number);
 

@@ -1,6 +1,6 @@
-// timezone: local calendar days of instants in an IANA time zone (DESIGN.md section 2,
-// `timeutil`'s time zones). Its own library (sluice::timezone) because Howard Hinnant's tz
-// library is only shipped shared: tools that need no zones stay free of it.
+// timezone: local calendar days of instants in an IANA time zone
+// (docs/ARCHITECTURE.md, "libcore modules"). Its own library (sluice::timezone) because Howard
+// Hinnant's tz library is only shipped shared: tools that need no zones stay free of it.
 //
 // Zones come from the system's tz database (/usr/share/zoneinfo, Debian's tzdata package).
 #pragma once
