@@ -1,6 +1,7 @@
-"""The man pages: each renders without a groff warning, each tool's page documents every long
-option the tool's --help lists (top level and every subcommand), and each section 1 page has the
-sections a reader expects."""
+"""The man pages: each renders without a warning (from groff, and through man at 80 columns)
+and without words glued by a font macro, each tool's page documents every long option the
+tool's --help lists (top level and every subcommand), and each section 1 page has the sections
+a reader expects."""
 
 import glob
 import os
@@ -19,6 +20,30 @@ REQUIRED_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS"
 # Escapes that may sit inside or around an option name in man source without changing it:
 # font changes (\fB, \f(CW, \f[I]), the no-hyphenation and zero-width markers, \c.
 FONT_AND_MARKER_ESCAPES = re.compile(r"\\f(?:\[[^\]]*\]|\(..|.)|\\[%&:c]")
+
+
+# The macros that alternate two fonts between their arguments, with no space in between.
+ALTERNATING_FONT_MACRO = re.compile(r"^\.(?:BR|RB|BI|IB|IR|RI)\s+(.*)$")
+# A lower-case word of two letters or more, perhaps with a comma or full stop: two in a row
+# among an alternating macro's arguments render glued ("anunknown"), which no reader wants
+# (".IR k th" for "kth" and ".BI ceil: STEP" stay allowed).
+PLAIN_WORD = re.compile(r"^[a-z]{2,}[,.;]?$")
+
+
+def macro_arguments(text):
+    """A request's arguments as troff splits them: at spaces, except in an argument that
+    starts with a double quote, which runs to the next lone one ("" is a quote character)."""
+    arguments = []
+    rest = text.lstrip(" \t")
+    while rest:
+        if rest.startswith('"'):
+            match = re.match(r'"((?:[^"]|"")*)"?', rest)
+            arguments.append(match.group(1).replace('""', '"'))
+        else:
+            match = re.match(r"[^ \t]+", rest)
+            arguments.append(match.group(0))
+        rest = rest[match.end():].lstrip(" \t")
+    return arguments
 
 
 def man_pages(*sections):
@@ -140,6 +165,35 @@ class ManPages(unittest.TestCase):
                                         text=True, env=env, timeout=60)
                 self.assertEqual(result.stderr, "", f"groff warnings for {page}")
                 self.assertEqual(result.returncode, 0, f"groff failed on {page}")
+
+    def test_pages_render_through_man_without_warnings(self):
+        # What a reader sees: man-db's pipeline at 80 columns, every groff warning enabled.
+        # groff -z above lays out for a typesetter, whose lines are wider, so a word too long
+        # for a terminal line ("can't break line") shows only here.
+        man = shutil.which("man")
+        self.assertIsNotNone(man, "man is not installed (Debian package man-db)")
+        env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80")
+        env.pop("MANOPT", None)
+        for page in man_pages("1", "7"):
+            with self.subTest(page=os.path.basename(page)):
+                result = subprocess.run([man, "--warnings=w", "-l", page], capture_output=True,
+                                        text=True, env=env, timeout=60)
+                self.assertEqual(result.stderr, "", f"man warnings for {page}")
+                self.assertEqual(result.returncode, 0, f"man failed on {page}")
+                self.assertIn("EXIT STATUS" if page.endswith(".1") else "NAME", result.stdout)
+
+    def test_alternating_font_macros_do_not_glue_words(self):
+        for page in man_pages("1", "7"):
+            with self.subTest(page=os.path.basename(page)):
+                glued = []
+                for number, line in enumerate(read(page).splitlines(), start=1):
+                    match = ALTERNATING_FONT_MACRO.match(line)
+                    arguments = macro_arguments(match.group(1)) if match else []
+                    if any(PLAIN_WORD.match(first) and PLAIN_WORD.match(second)
+                           for first, second in zip(arguments, arguments[1:])):
+                        glued.append(f"{number}: {line}")
+                self.assertEqual(glued, [], "words after the last font change go on the "
+                                            "next line")
 
     def test_every_long_option_is_documented(self):
         tools = documented_tools()
