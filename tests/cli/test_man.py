@@ -1,7 +1,7 @@
 """The man pages: each renders without a warning (from groff, and through man at 80 columns)
 and without words glued by a font macro, each tool's page documents every long option the
-tool's --help lists (top level and every subcommand), and each section 1 page has the sections
-a reader expects."""
+tool's --help lists (top level and every subcommand), no --help shows a default for a required
+option, and each section 1 page has the sections a reader expects."""
 
 import glob
 import os
@@ -150,6 +150,25 @@ class ManPages(unittest.TestCase):
                 for option, place in self.options_of(tool, (*words, subcommand), depth + 1).items():
                     found.setdefault(option, place)
         return found
+
+    def help_texts(self, tool, words=(), depth=0):
+        """`tool words... --help` and the help of every subcommand below it, by command."""
+        text = self.run_help(tool, *words)
+        texts = {" ".join([tool, *words]): text}
+        if depth < 3:
+            for subcommand in subcommands_in_help(text):
+                texts.update(self.help_texts(tool, (*words, subcommand), depth + 1))
+        return texts
+
+    def test_help_shows_no_default_for_a_required_option(self):
+        # "--months INT=0 REQUIRED" reads as if 0 were a value the option may be left at.
+        for tool in documented_tools():
+            with self.subTest(tool=tool):
+                shown = [f"{command}: {line.strip()}"
+                         for command, text in self.help_texts(tool).items()
+                         for line in help_sections(text).get("Options", [])
+                         if re.search(r"=\S*\s+REQUIRED\b", line)]
+                self.assertEqual(shown, [], "a required option has no default to show")
 
     def test_pages_exist(self):
         self.assertTrue(man_pages("1"), f"no section 1 pages in {MAN_DIR}")
