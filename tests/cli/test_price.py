@@ -293,6 +293,28 @@ class Price(ToolTestCase):
         self.assertError(self.price("publish", "--countries", "DE", "dup.jsonl", status=65), 65,
                          "dup.jsonl:2", "dup.jsonl:1")
 
+    def test_lookup_and_remove_refuse_a_bad_country_or_currency_as_usage_errors(self):
+        # Checked before the state file is opened, as calc and publish do: a web handler
+        # answers 400 for a bad request, not 404.
+        self.assertError(self.price("lookup", "--sku", "A", "--country", "de", status=2), 2,
+                         "--country: 'de' is not an ISO 3166-1 alpha-2 country code")
+        self.setup_markets()
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
+        self.price("publish", "--countries", "DE", "--date", DAY, "catalog.jsonl")
+        for country in ("de", "XX", "DE,JP", ""):
+            result = self.price("lookup", "--sku", "A", "--country", country, "--date", DAY,
+                                status=2)
+            self.assertError(result, 2, f"--country: '{country}'")
+            self.assertEqual(result.out, "")
+        self.assertError(self.price("lookup", "--sku", "A", "--country", "DE", "--date",
+                                    "2026-02-30", status=2), 2, "--date")
+        for command in ("ppp", "tax"):
+            self.assertError(self.price(command, "remove", "--country", "de", status=2), 2,
+                             "--country: 'de'")
+        self.assertError(self.price("rule", "remove", "--currency", "eur", status=2), 2,
+                         "unknown currency 'eur'")
+
+
     def quote(self, *extra, now="2026-03-03T12:00:00Z"):
         return self.price("quote", "--amount", "100.00", "--from", "USD", "--to", "EUR",
                           "--now", now, *extra)[0]
