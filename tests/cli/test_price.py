@@ -315,6 +315,30 @@ class Price(ToolTestCase):
                          "unknown currency 'eur'")
 
 
+    def test_calc_and_publish_share_one_price_limit(self):
+        # The largest price is INT64_MAX minor units (92233720368547758.07 USD). With a
+        # multiplier of 2, a base one cent higher than half of it gives one cent too many.
+        self.price("ppp", "set", "--country", "US", "--multiplier", "2")
+        under, over = "46116860184273879.03", "46116860184273879.04"
+        largest = "92233720368547758.06"
+        calc = self.price("calc", "--base", under, "--country", "US", "--date", DAY)
+        self.assertEqual(calc[0]["amount"], largest)
+        self.write("under.jsonl", json.dumps({"sku": "A", "price": under}) + "\n")
+        self.price("publish", "--country", "US", "--date", DAY, "under.jsonl")
+        found = self.price("lookup", "--sku", "A", "--country", "US", "--date", DAY)
+        self.assertEqual(found[0]["amount"], largest)
+        too_large = "amount 92233720368547758.08 USD is above the largest price, " \
+                    "92233720368547758.07 USD"
+        self.assertError(self.price("calc", "--base", over, "--country", "US", "--date", DAY,
+                                    status=65), 65, too_large)
+        self.write("over.jsonl", json.dumps({"sku": "B", "price": over}) + "\n")
+        for command in ("calc", "publish"):
+            result = self.price(command, "--country", "US", "--date", DAY, "over.jsonl",
+                                status=65)
+            self.assertError(result, 65, "over.jsonl:1: sku B: " + too_large)
+            self.assertEqual(result.out, "")
+
+
     def quote(self, *extra, now="2026-03-03T12:00:00Z"):
         return self.price("quote", "--amount", "100.00", "--from", "USD", "--to", "EUR",
                           "--now", now, *extra)[0]

@@ -135,6 +135,15 @@ std::optional<CatalogItem> CatalogReader::next() {
   return std::nullopt;
 }
 
+Breakdown price_item(const MarketPricer& pricer, const CatalogItem& item,
+                     const std::string& where) {
+  try {
+    return pricer.price(item.base);
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("sku {}: {}", item.sku, error.what()), where);
+  }
+}
+
 std::vector<MarketPricer> market_pricers(Store& store, const std::vector<MarketRequest>& markets,
                                          const CalcOptions& options) {
   std::vector<MarketPricer> pricers;
@@ -181,13 +190,7 @@ int calc_stream(Store& store, const std::vector<std::string>& inputs,
   while (auto item = catalog.next()) {
     progress.update(catalog.bytes_read(), ++items);
     for (std::size_t i = 0; i < pricers.size(); ++i) {
-      Breakdown breakdown;
-      try {
-        breakdown = pricers[i].price(item->base);
-      } catch (const Error& error) {
-        throw Error(error.code(), fmt::format("sku {}: {}", item->sku, error.what()),
-                    catalog.location());
-      }
+      Breakdown breakdown = price_item(pricers[i], *item, catalog.location());
       if (options.format != cli::Format::jsonl) {
         printer.print(breakdown_record(item->sku, headers[i], breakdown, item->base));
         continue;

@@ -57,6 +57,10 @@ struct CatalogItem {
   Int128 base = 0;
 };
 
+// `pricer`'s breakdown of `item`, its errors (a price above max_price_minor_units) naming
+// the SKU at `where`, its catalog line. Error(65).
+Breakdown price_item(const MarketPricer& pricer, const CatalogItem& item, const std::string& where);
+
 // Reads {"sku":..,"price":..} records. The price is a decimal string or number in the base
 // currency's precision, not negative. Bad records follow the reader's --skip-invalid policy.
 class CatalogReader {
