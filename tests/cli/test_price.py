@@ -339,6 +339,26 @@ class Price(ToolTestCase):
             self.assertEqual(result.out, "")
 
 
+    def test_two_values_for_one_day_and_currency_are_refused(self):
+        self.write("twice.csv", "Date, USD, JPY\n2026-03-03, 1.0823, 151.23\n"
+                                "2026-03-04, 1.0850, 151.30\n2026-03-03, 1.0900, 151.23\n")
+        result = self.price("rates", "load", "twice.csv", status=65)
+        self.assertError(result, 65, "twice.csv:4: USD on 2026-03-03 is 1.0900 here and 1.0823 "
+                                     "on line 2")
+        self.write("twice.jsonl",
+                   '{"date":"2026-03-03","base":"EUR","currency":"USD","rate":"1.08"}\n'
+                   '{"date":"2026-03-03","base":"EUR","currency":"USD","rate":1.09}\n')
+        result = self.price("rates", "load", "twice.jsonl", status=65)
+        self.assertError(result, 65, "twice.jsonl:2: USD on 2026-03-03 is 1.09 here and 1.08 on "
+                                     "line 1")
+        self.assertError(self.price("rates", "show", "--date", DAY, status=1), 1, "no rates")
+        # The same value twice (an overlapping download) is one rate, however it is written.
+        self.write("same.csv", "Date, USD\n2026-03-03, 1.0823\n2026-03-03, 1.08230\n")
+        loaded = self.price("rates", "load", "same.csv")
+        self.assertEqual((loaded[0]["rows"], loaded[0]["changed"]), (1, 1))
+        self.assertEqual(self.price("rates", "show", "--date", DAY)[0]["rate"], "1.0823")
+
+
     def quote(self, *extra, now="2026-03-03T12:00:00Z"):
         return self.price("quote", "--amount", "100.00", "--from", "USD", "--to", "EUR",
                           "--now", now, *extra)[0]
