@@ -314,7 +314,6 @@ class Price(ToolTestCase):
         self.assertError(self.price("rule", "remove", "--currency", "eur", status=2), 2,
                          "unknown currency 'eur'")
 
-
     def test_calc_and_publish_share_one_price_limit(self):
         # The largest price is INT64_MAX minor units (92233720368547758.07 USD). With a
         # multiplier of 2, a base one cent higher than half of it gives one cent too many.
@@ -338,7 +337,6 @@ class Price(ToolTestCase):
             self.assertError(result, 65, "over.jsonl:1: sku B: " + too_large)
             self.assertEqual(result.out, "")
 
-
     def test_two_values_for_one_day_and_currency_are_refused(self):
         self.write("twice.csv", "Date, USD, JPY\n2026-03-03, 1.0823, 151.23\n"
                                 "2026-03-04, 1.0850, 151.30\n2026-03-03, 1.0900, 151.23\n")
@@ -358,6 +356,27 @@ class Price(ToolTestCase):
         self.assertEqual((loaded[0]["rows"], loaded[0]["changed"]), (1, 1))
         self.assertEqual(self.price("rates", "show", "--date", DAY)[0]["rate"], "1.0823")
 
+    def test_a_json_number_price_is_read_exactly_from_its_text(self):
+        self.price("rule", "set", "--currency", "USD", "--rule", "none")
+        catalog = ('{"sku":"A","price":1e2}\n{"sku":"B","price":1.5e1}\n'
+                   '{"sku":"C","price":0.0199E2}\n{"sku":"D","price":4999e-2}\n'
+                   '{"sku":"E","price":49.99}\n')
+        out = self.price("calc", "--country", "US", "--date", DAY, stdin=catalog)
+        self.assertEqual([(r["sku"], r["amount"], r["base"]) for r in out],
+                         [("A", "100.00", "100.00"), ("B", "15.00", "15.00"),
+                          ("C", "1.99", "1.99"), ("D", "49.99", "49.99"),
+                          ("E", "49.99", "49.99")])
+        for line, message in [
+                ('{"sku":"F","price":1.001e0}',
+                 "field 'price': invalid amount '1.001e0': more than 2 decimal places"),
+                ('{"sku":"G","price":1e-3}',
+                 "field 'price': invalid amount '1e-3': more than 2 decimal places"),
+                ('{"sku":"H","price":1e400}', "field 'price': invalid amount '1e400': too large"),
+                ('{"sku":"I","price":-1e2}',
+                 "field 'price': invalid amount '-1e2': must not be negative")]:
+            result = self.price("calc", "--country", "US", "--date", DAY,
+                                stdin=catalog + line + "\n", status=65)
+            self.assertError(result, 65, "<stdin>:6: " + message)
 
     def quote(self, *extra, now="2026-03-03T12:00:00Z"):
         return self.price("quote", "--amount", "100.00", "--from", "USD", "--to", "EUR",

@@ -38,12 +38,6 @@ std::string members_text(const JsonValue& header, std::string_view first, std::s
   return text;
 }
 
-std::string price_text(const JsonValue& record, std::string_view key, bool& is_valid) {
-  const JsonValue* value = record.find(key);
-  is_valid = value != nullptr && (value->is_string() || value->is_number());
-  return is_valid ? value->text() : std::string();
-}
-
 }  // namespace
 
 JsonValue market_header(const MarketPricer& pricer, const decimal::Currency& base_currency) {
@@ -120,14 +114,15 @@ std::optional<CatalogItem> CatalogReader::next() {
       reader_.reject(*record, "field 'sku' must be a non-empty string");
       continue;
     }
-    bool has_price = false;
-    std::string price = price_text(record->value, "price", has_price);
-    if (!has_price) {
+    const JsonValue* price = record->value.find("price");
+    if (price == nullptr || !(price->is_string() || price->is_number())) {
       reader_.reject(*record, "field 'price' must be a decimal string like \"49.99\"");
       continue;
     }
     try {
-      return CatalogItem{sku->text(), decimal::parse_amount(price, base_exponent_)};
+      Int128 base = price->is_number() ? decimal::parse_json_amount(price->text(), base_exponent_)
+                                       : decimal::parse_amount(price->text(), base_exponent_);
+      return CatalogItem{sku->text(), base};
     } catch (const Error& error) {
       reader_.reject(*record, fmt::format("field 'price': {}", error.what()));
     }
