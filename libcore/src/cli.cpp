@@ -144,7 +144,9 @@ void restore_command_words(int argc, char** argv) {
 }
 
 // Shows a flag with an optional value (declared "--wait{forever}") as "--wait[=DURATION]"
-// rather than CLI11's "--wait{forever} [=DURATION]": the braces are declaration syntax.
+// rather than CLI11's "--wait{forever} [=DURATION]": the braces are declaration syntax. A
+// required option shows no default: always_capture_default() records every option's initial
+// value, and "--months INT=0 REQUIRED" would read as if 0 were a value it could be left at.
 class Formatter : public CLI::Formatter {
  public:
   std::string make_option_name(const CLI::Option* option, bool is_positional) const override {
@@ -160,6 +162,12 @@ class Formatter : public CLI::Formatter {
     std::string options = CLI::Formatter::make_option_opts(option);
     // The type name of such a flag starts with "[=": glue it to the name.
     if (options.rfind(" [=", 0) == 0) options.erase(0, 1);
+    if (option->get_required() && !option->get_default_str().empty()) {
+      // CLI11 writes " TYPE=DEFAULT" first: the first "=DEFAULT" is the default.
+      std::string shown_default = "=" + option->get_default_str();
+      auto at = options.find(shown_default);
+      if (at != std::string::npos) options.erase(at, shown_default.size());
+    }
     return options;
   }
 };

@@ -25,6 +25,12 @@ namespace {
 // PRAGMA application_id of every sluice state file: "slce".
 constexpr std::int64_t sluice_application_id = 0x736c6365;
 
+// What messages call the file: a sluice tool's own "state file", or, for a tool working in
+// the user's own SQLite file (reindex), that "database".
+std::string_view noun_of(const OpenOptions& options) {
+  return options.foreign_file ? "database" : "state file";
+}
+
 int exit_code_for(int sqlite_code, bool must_exist) {
   switch (sqlite_code & 0xff) {
     case SQLITE_BUSY:
@@ -228,18 +234,21 @@ Database::Database(const std::string& path, const OpenOptions& options)
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
     if (errno != ENOENT) {
-      throw Error(options.must_exist ? exit_code::no_input : exit_code::cannot_create,
-                  fmt::format("cannot open state file '{}': {}", path, std::strerror(errno)));
+      throw Error(
+          options.must_exist ? exit_code::no_input : exit_code::cannot_create,
+          fmt::format("cannot open {} '{}': {}", noun_of(options), path, std::strerror(errno)));
     }
     if (options.must_exist) {
-      throw Error(exit_code::no_input, fmt::format("state file '{}' does not exist", path));
+      throw Error(exit_code::no_input,
+                  fmt::format("{} '{}' does not exist", noun_of(options), path));
     }
     // Create the file ourselves so that it (and the -wal/-shm files SQLite derives from it)
     // gets mode 0600.
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST) {
-      throw Error(exit_code::cannot_create,
-                  fmt::format("cannot create state file '{}': {}", path, std::strerror(errno)));
+      throw Error(
+          exit_code::cannot_create,
+          fmt::format("cannot create {} '{}': {}", noun_of(options), path, std::strerror(errno)));
     }
     if (fd >= 0) {
       ::close(fd);
@@ -259,7 +268,7 @@ void Database::open_handle(bool created) {
     sqlite3_close(handle_);
     handle_ = nullptr;
     throw Error(exit_code_for(code, options_.must_exist && !created),
-                fmt::format("cannot open state file '{}': {}", path_, message));
+                fmt::format("cannot open {} '{}': {}", noun_of(options_), path_, message));
   }
   sqlite3_extended_result_codes(handle_, 1);
   try {
@@ -478,11 +487,17 @@ void Database::execute_creating_script(std::string_view sql) {
   sqlite3_set_authorizer(handle_, &CreatingOnly::authorize, &authorizer);
   char* message = nullptr;
   int code = sqlite3_exec(handle_, std::string(sql).c_str(), nullptr, nullptr, &message);
+  std::string error_text = message != nullptr ? message : "";
   sqlite3_free(message);
   sqlite3_set_authorizer(handle_, nullptr, nullptr);
   if (!authorizer.refused.empty()) {
     throw Error(exit_code::data, fmt::format("it may only create tables and indexes, and it has {}",
                                              authorizer.refused));
+  }
+  // The script is the user's: SQLite's plain SQLITE_ERROR (a syntax error, an unknown
+  // collation or tokenizer) is a mistake in it, not in this program.
+  if ((code & 0xff) == SQLITE_ERROR) {
+    throw Error(exit_code::data, fmt::format("{} (in: {})", error_text, single_line(sql)));
   }
   if (code != SQLITE_OK) fail(sqlite3_extended_errcode(handle_), sql);
 }
@@ -615,20 +630,21 @@ void Database::fail(int code, std::string_view what) const {
     int file_errno = 0;
     sqlite3_file_control(handle_, "main", SQLITE_FCNTL_LAST_ERRNO, &file_errno);
     if (is_device_errno(file_errno)) {
-      throw Error(exit_code::io,
-                  fmt::format("state file '{}': I/O error: {}", path_, std::strerror(file_errno)));
+      throw Error(exit_code::io, fmt::format("{} '{}': I/O error: {}", noun_of(options_), path_,
+                                             std::strerror(file_errno)));
     }
   }
   if ((code & 0xff) == SQLITE_CONSTRAINT) throw ConstraintViolation(exit_code::data, message);
   if (exit_status == exit_code::temporary) {
-    throw Error(exit_status, fmt::format("state file '{}' is busy (waited {}); try again later",
-                                         path_, format_duration(options_.busy_timeout)));
+    throw Error(exit_status,
+                fmt::format("{} '{}' is busy (waited {}); try again later", noun_of(options_),
+                            path_, format_duration(options_.busy_timeout)));
   }
   if (exit_status == exit_code::internal) {
-    throw Error(exit_status,
-                fmt::format("state file '{}': {} (in: {}); this is a bug", path_, message, what));
+    throw Error(exit_status, fmt::format("{} '{}': {} (in: {}); this is a bug", noun_of(options_),
+                                         path_, message, single_line(what)));
   }
-  throw Error(exit_status, fmt::format("state file '{}': {}", path_, message));
+  throw Error(exit_status, fmt::format("{} '{}': {}", noun_of(options_), path_, message));
 }
 
 std::string Database::side_file(std::string_view suffix) const {
@@ -647,10 +663,9 @@ void Database::lock_writers() {
   }
   if (!lock_with_timeout(lock_fd_, options_.busy_timeout)) {
     throw_if_interrupted();
-    throw Error(
-        exit_code::temporary,
-        fmt::format("state file '{}' is busy (waited {} for the writer lock); try again later",
-                    path_, format_duration(options_.busy_timeout)));
+    throw Error(exit_code::temporary,
+                fmt::format("{} '{}' is busy (waited {} for the writer lock); try again later",
+                            noun_of(options_), path_, format_duration(options_.busy_timeout)));
   }
 }
 
@@ -727,10 +742,11 @@ void migrate(Database& database, std::string_view component,
   const int target = static_cast<int>(steps.size());
   auto check_version = [&](int version) {
     if (version > target) {
-      throw Error(exit_code::data,
-                  fmt::format("state file '{}' was written by a newer version of sluice ({} schema "
-                              "version {}, this program knows up to {}); refusing to use it",
-                              database.path(), component, version, target));
+      throw Error(
+          exit_code::data,
+          fmt::format("{} '{}' was written by a newer version of sluice ({} schema "
+                      "version {}, this program knows up to {}); refusing to use it",
+                      noun_of(database.options()), database.path(), component, version, target));
     }
   };
   {

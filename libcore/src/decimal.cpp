@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -185,6 +186,84 @@ std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negati
     if (value > INT64_MAX) bad_amount(text, "too large");
   }
   return static_cast<std::int64_t>(negative ? -value : value);
+}
+
+namespace {
+
+bool all_digits(std::string_view part) {
+  return !part.empty() &&
+         std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A JSON number without its sign, split as RFC 8259 writes it: int [. fraction] [e power].
+struct JsonNumberParts {
+  std::string_view whole, fraction, power;
+};
+
+std::optional<JsonNumberParts> json_number_parts(std::string_view text) {
+  JsonNumberParts parts;
+  auto exponent_mark = text.find_first_of("eE");
+  std::string_view mantissa = text.substr(0, exponent_mark);
+  if (exponent_mark != std::string_view::npos) {
+    parts.power = text.substr(exponent_mark + 1);
+    std::string_view power_digits = parts.power;
+    if (power_digits.starts_with('+') || power_digits.starts_with('-')) {
+      power_digits.remove_prefix(1);
+    }
+    if (!all_digits(power_digits)) return std::nullopt;
+  }
+  auto point = mantissa.find('.');
+  parts.whole = mantissa.substr(0, point);
+  if (point != std::string_view::npos) {
+    parts.fraction = mantissa.substr(point + 1);
+    if (!all_digits(parts.fraction)) return std::nullopt;
+  }
+  bool leading_zero = parts.whole.size() > 1 && parts.whole.front() == '0';
+  if (!all_digits(parts.whole) || leading_zero) return std::nullopt;
+  return parts;
+}
+
+// The power of ten after 'e', clamped far beyond any amount: the mantissa of a line has at
+// most some 2^30 digits, so the clamp cannot change whether a value fits.
+std::int64_t clamped_power(std::string_view power) {
+  constexpr std::int64_t limit = 1'000'000'000'000;
+  bool negative = power.starts_with('-');
+  if (negative || power.starts_with('+')) power.remove_prefix(1);
+  std::int64_t value = 0;
+  for (char c : power) value = std::min(limit, value * 10 + (c - '0'));
+  return negative ? -value : value;
+}
+
+}  // namespace
+
+std::int64_t parse_json_amount(std::string_view text, int exponent, Negative negative) {
+  std::string_view unsigned_text = text;
+  bool has_sign = unsigned_text.starts_with('-');
+  if (has_sign) unsigned_text.remove_prefix(1);
+  auto parts = json_number_parts(unsigned_text);
+  if (!parts) bad_amount(text, "expected a JSON number, like 1234.50 or 1.5e3");
+  if (has_sign && negative == Negative::refused) bad_amount(text, "must not be negative");
+  // value = digits x 10^shift, with the digits' leading and trailing zeros dropped.
+  std::string digits = std::string(parts->whole) + std::string(parts->fraction);
+  std::int64_t shift =
+      clamped_power(parts->power) - static_cast<std::int64_t>(parts->fraction.size());
+  digits.erase(0, std::min(digits.size(), digits.find_first_not_of('0')));
+  while (!digits.empty() && digits.back() == '0') {
+    digits.pop_back();
+    ++shift;
+  }
+  if (digits.empty()) return 0;
+  std::int64_t minor_shift = shift + exponent;
+  if (minor_shift < 0) {
+    bad_amount(text, fmt::format("more than {} decimal places for this currency", exponent));
+  }
+  // INT64_MAX has 19 digits: a longer value cannot fit, and a shorter one fits in Int128.
+  if (static_cast<std::int64_t>(digits.size()) + minor_shift > 19) bad_amount(text, "too large");
+  Int128 value = 0;
+  for (char c : digits) value = value * 10 + (c - '0');
+  value *= power_of_ten(static_cast<int>(minor_shift));
+  if (value > INT64_MAX) bad_amount(text, "too large");
+  return static_cast<std::int64_t>(has_sign ? -value : value);
 }
 
 void append_amount(std::string& out, Int128 minor, int exponent) {

@@ -78,6 +78,23 @@ std::string without_control_characters(std::string_view text) {
   return shown;
 }
 
+std::string single_line(std::string_view text) {
+  std::string line;
+  line.reserve(text.size());
+  bool in_space = false;
+  for (char c : text) {
+    bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    if (space) {
+      in_space = !line.empty();
+      continue;
+    }
+    if (in_space) line += ' ';
+    in_space = false;
+    line += c;
+  }
+  return line;
+}
+
 void print_diagnostic(Severity severity, std::string_view where, std::string_view message) {
   std::string line = program_name() + ": ";
   if (use_colour()) {

@@ -359,8 +359,7 @@ RECORDS = [
     ("emi_create_from", "missing_field", '{"principal":"100.00","rate":"12%","months":6}',
      'field "loan" must be a non-empty string'),
     ("price_calc", "price_1e999", '{"sku":"B","price":1e999}',
-     "field 'price': invalid amount '1e999': expected digits with an optional decimal point, "
-     "like 1234.50"),
+     "field 'price': invalid amount '1e999': too large"),
     ("price_calc", "price_minus_zero", '{"sku":"B","price":-0}',
      "field 'price': invalid amount '-0': must not be negative"),
     ("price_calc", "price_too_precise", '{"sku":"B","price":1.0000000000000000000001}',
@@ -418,13 +417,14 @@ RECORDS = [
 
 # Values that are odd but valid, accepted as documented: -0 and a long fraction as a metric
 # value (a double), a 30-digit integer as an idemkey key, a cohort user and a price sku (used as
-# its text), -0 as an epoch time (1970-01-01).
+# its text), -0 as an epoch time (1970-01-01), a price with an exponent (read exactly).
 ACCEPTED = [
     ("zscore", '{"ts":"2026-03-01T12:00:00Z","value":-0}'),
     ("zscore", '{"ts":"2026-03-01T12:00:00Z","value":1.0000000000000000000001}'),
     ("idemkey_filter", '{"id":123456789012345678901234567890}'),
     ("cohort_matrix", '{"user":123456789012345678901234567890,"ts":-0}'),
     ("price_calc", '{"sku":123456789012345678901234567890,"price":"1.00"}'),
+    ("price_calc", '{"sku":"B","price":0.0000000001e10}'),
 ]
 
 

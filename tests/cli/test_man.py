@@ -1,6 +1,7 @@
-"""The man pages: each renders without a groff warning, each tool's page documents every long
-option the tool's --help lists (top level and every subcommand), and each section 1 page has the
-sections a reader expects."""
+"""The man pages: each renders without a warning (from groff, and through man at 80 columns)
+and without words glued by a font macro, each tool's page documents every long option the
+tool's --help lists (top level and every subcommand), no --help shows a default for a required
+option, and each section 1 page has the sections a reader expects."""
 
 import glob
 import os
@@ -19,6 +20,30 @@ REQUIRED_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS"
 # Escapes that may sit inside or around an option name in man source without changing it:
 # font changes (\fB, \f(CW, \f[I]), the no-hyphenation and zero-width markers, \c.
 FONT_AND_MARKER_ESCAPES = re.compile(r"\\f(?:\[[^\]]*\]|\(..|.)|\\[%&:c]")
+
+
+# The macros that alternate two fonts between their arguments, with no space in between.
+ALTERNATING_FONT_MACRO = re.compile(r"^\.(?:BR|RB|BI|IB|IR|RI)\s+(.*)$")
+# A lower-case word of two letters or more, perhaps with a comma or full stop: two in a row
+# among an alternating macro's arguments render glued ("anunknown"), which no reader wants
+# (".IR k th" for "kth" and ".BI ceil: STEP" stay allowed).
+PLAIN_WORD = re.compile(r"^[a-z]{2,}[,.;]?$")
+
+
+def macro_arguments(text):
+    """A request's arguments as troff splits them: at spaces, except in an argument that
+    starts with a double quote, which runs to the next lone one ("" is a quote character)."""
+    arguments = []
+    rest = text.lstrip(" \t")
+    while rest:
+        if rest.startswith('"'):
+            match = re.match(r'"((?:[^"]|"")*)"?', rest)
+            arguments.append(match.group(1).replace('""', '"'))
+        else:
+            match = re.match(r"[^ \t]+", rest)
+            arguments.append(match.group(0))
+        rest = rest[match.end():].lstrip(" \t")
+    return arguments
 
 
 def man_pages(*sections):
@@ -126,6 +151,25 @@ class ManPages(unittest.TestCase):
                     found.setdefault(option, place)
         return found
 
+    def help_texts(self, tool, words=(), depth=0):
+        """`tool words... --help` and the help of every subcommand below it, by command."""
+        text = self.run_help(tool, *words)
+        texts = {" ".join([tool, *words]): text}
+        if depth < 3:
+            for subcommand in subcommands_in_help(text):
+                texts.update(self.help_texts(tool, (*words, subcommand), depth + 1))
+        return texts
+
+    def test_help_shows_no_default_for_a_required_option(self):
+        # "--months INT=0 REQUIRED" reads as if 0 were a value the option may be left at.
+        for tool in documented_tools():
+            with self.subTest(tool=tool):
+                shown = [f"{command}: {line.strip()}"
+                         for command, text in self.help_texts(tool).items()
+                         for line in help_sections(text).get("Options", [])
+                         if re.search(r"=\S*\s+REQUIRED\b", line)]
+                self.assertEqual(shown, [], "a required option has no default to show")
+
     def test_pages_exist(self):
         self.assertTrue(man_pages("1"), f"no section 1 pages in {MAN_DIR}")
         self.assertTrue(os.path.isfile(os.path.join(MAN_DIR, "sluice.7")))
@@ -140,6 +184,35 @@ class ManPages(unittest.TestCase):
                                         text=True, env=env, timeout=60)
                 self.assertEqual(result.stderr, "", f"groff warnings for {page}")
                 self.assertEqual(result.returncode, 0, f"groff failed on {page}")
+
+    def test_pages_render_through_man_without_warnings(self):
+        # What a reader sees: man-db's pipeline at 80 columns, every groff warning enabled.
+        # groff -z above lays out for a typesetter, whose lines are wider, so a word too long
+        # for a terminal line ("can't break line") shows only here.
+        man = shutil.which("man")
+        self.assertIsNotNone(man, "man is not installed (Debian package man-db)")
+        env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80")
+        env.pop("MANOPT", None)
+        for page in man_pages("1", "7"):
+            with self.subTest(page=os.path.basename(page)):
+                result = subprocess.run([man, "--warnings=w", "-l", page], capture_output=True,
+                                        text=True, env=env, timeout=60)
+                self.assertEqual(result.stderr, "", f"man warnings for {page}")
+                self.assertEqual(result.returncode, 0, f"man failed on {page}")
+                self.assertIn("EXIT STATUS" if page.endswith(".1") else "NAME", result.stdout)
+
+    def test_alternating_font_macros_do_not_glue_words(self):
+        for page in man_pages("1", "7"):
+            with self.subTest(page=os.path.basename(page)):
+                glued = []
+                for number, line in enumerate(read(page).splitlines(), start=1):
+                    match = ALTERNATING_FONT_MACRO.match(line)
+                    arguments = macro_arguments(match.group(1)) if match else []
+                    if any(PLAIN_WORD.match(first) and PLAIN_WORD.match(second)
+                           for first, second in zip(arguments, arguments[1:])):
+                        glued.append(f"{number}: {line}")
+                self.assertEqual(glued, [], "words after the last font change go on the "
+                                            "next line")
 
     def test_every_long_option_is_documented(self):
         tools = documented_tools()

@@ -293,6 +293,91 @@ class Price(ToolTestCase):
         self.assertError(self.price("publish", "--countries", "DE", "dup.jsonl", status=65), 65,
                          "dup.jsonl:2", "dup.jsonl:1")
 
+    def test_lookup_and_remove_refuse_a_bad_country_or_currency_as_usage_errors(self):
+        # Checked before the state file is opened, as calc and publish do: a web handler
+        # answers 400 for a bad request, not 404.
+        self.assertError(self.price("lookup", "--sku", "A", "--country", "de", status=2), 2,
+                         "--country: 'de' is not an ISO 3166-1 alpha-2 country code")
+        self.setup_markets()
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
+        self.price("publish", "--countries", "DE", "--date", DAY, "catalog.jsonl")
+        for country in ("de", "XX", "DE,JP", ""):
+            result = self.price("lookup", "--sku", "A", "--country", country, "--date", DAY,
+                                status=2)
+            self.assertError(result, 2, f"--country: '{country}'")
+            self.assertEqual(result.out, "")
+        self.assertError(self.price("lookup", "--sku", "A", "--country", "DE", "--date",
+                                    "2026-02-30", status=2), 2, "--date")
+        for command in ("ppp", "tax"):
+            self.assertError(self.price(command, "remove", "--country", "de", status=2), 2,
+                             "--country: 'de'")
+        self.assertError(self.price("rule", "remove", "--currency", "eur", status=2), 2,
+                         "unknown currency 'eur'")
+
+    def test_calc_and_publish_share_one_price_limit(self):
+        # The largest price is INT64_MAX minor units (92233720368547758.07 USD). With a
+        # multiplier of 2, a base one cent higher than half of it gives one cent too many.
+        self.price("ppp", "set", "--country", "US", "--multiplier", "2")
+        under, over = "46116860184273879.03", "46116860184273879.04"
+        largest = "92233720368547758.06"
+        calc = self.price("calc", "--base", under, "--country", "US", "--date", DAY)
+        self.assertEqual(calc[0]["amount"], largest)
+        self.write("under.jsonl", json.dumps({"sku": "A", "price": under}) + "\n")
+        self.price("publish", "--country", "US", "--date", DAY, "under.jsonl")
+        found = self.price("lookup", "--sku", "A", "--country", "US", "--date", DAY)
+        self.assertEqual(found[0]["amount"], largest)
+        too_large = "amount 92233720368547758.08 USD is above the largest price, " \
+                    "92233720368547758.07 USD"
+        self.assertError(self.price("calc", "--base", over, "--country", "US", "--date", DAY,
+                                    status=65), 65, too_large)
+        self.write("over.jsonl", json.dumps({"sku": "B", "price": over}) + "\n")
+        for command in ("calc", "publish"):
+            result = self.price(command, "--country", "US", "--date", DAY, "over.jsonl",
+                                status=65)
+            self.assertError(result, 65, "over.jsonl:1: sku B: " + too_large)
+            self.assertEqual(result.out, "")
+
+    def test_two_values_for_one_day_and_currency_are_refused(self):
+        self.write("twice.csv", "Date, USD, JPY\n2026-03-03, 1.0823, 151.23\n"
+                                "2026-03-04, 1.0850, 151.30\n2026-03-03, 1.0900, 151.23\n")
+        result = self.price("rates", "load", "twice.csv", status=65)
+        self.assertError(result, 65, "twice.csv:4: USD on 2026-03-03 is 1.0900 here and 1.0823 "
+                                     "on line 2")
+        self.write("twice.jsonl",
+                   '{"date":"2026-03-03","base":"EUR","currency":"USD","rate":"1.08"}\n'
+                   '{"date":"2026-03-03","base":"EUR","currency":"USD","rate":1.09}\n')
+        result = self.price("rates", "load", "twice.jsonl", status=65)
+        self.assertError(result, 65, "twice.jsonl:2: USD on 2026-03-03 is 1.09 here and 1.08 on "
+                                     "line 1")
+        self.assertError(self.price("rates", "show", "--date", DAY, status=1), 1, "no rates")
+        # The same value twice (an overlapping download) is one rate, however it is written.
+        self.write("same.csv", "Date, USD\n2026-03-03, 1.0823\n2026-03-03, 1.08230\n")
+        loaded = self.price("rates", "load", "same.csv")
+        self.assertEqual((loaded[0]["rows"], loaded[0]["changed"]), (1, 1))
+        self.assertEqual(self.price("rates", "show", "--date", DAY)[0]["rate"], "1.0823")
+
+    def test_a_json_number_price_is_read_exactly_from_its_text(self):
+        self.price("rule", "set", "--currency", "USD", "--rule", "none")
+        catalog = ('{"sku":"A","price":1e2}\n{"sku":"B","price":1.5e1}\n'
+                   '{"sku":"C","price":0.0199E2}\n{"sku":"D","price":4999e-2}\n'
+                   '{"sku":"E","price":49.99}\n')
+        out = self.price("calc", "--country", "US", "--date", DAY, stdin=catalog)
+        self.assertEqual([(r["sku"], r["amount"], r["base"]) for r in out],
+                         [("A", "100.00", "100.00"), ("B", "15.00", "15.00"),
+                          ("C", "1.99", "1.99"), ("D", "49.99", "49.99"),
+                          ("E", "49.99", "49.99")])
+        for line, message in [
+                ('{"sku":"F","price":1.001e0}',
+                 "field 'price': invalid amount '1.001e0': more than 2 decimal places"),
+                ('{"sku":"G","price":1e-3}',
+                 "field 'price': invalid amount '1e-3': more than 2 decimal places"),
+                ('{"sku":"H","price":1e400}', "field 'price': invalid amount '1e400': too large"),
+                ('{"sku":"I","price":-1e2}',
+                 "field 'price': invalid amount '-1e2': must not be negative")]:
+            result = self.price("calc", "--country", "US", "--date", DAY,
+                                stdin=catalog + line + "\n", status=65)
+            self.assertError(result, 65, "<stdin>:6: " + message)
+
     def quote(self, *extra, now="2026-03-03T12:00:00Z"):
         return self.price("quote", "--amount", "100.00", "--from", "USD", "--to", "EUR",
                           "--now", now, *extra)[0]

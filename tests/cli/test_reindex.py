@@ -167,6 +167,41 @@ class Refusals(ReindexCase):
         self.assertRefused(self.reindex("start", "--table", "users", "--dest-ddl", self.path("v2.sql")),
                            "DDL failed")
 
+    def test_a_mistake_in_the_ddl_is_bad_input_named_with_its_file_on_one_line(self):
+        self.make_users()
+        for ddl, shown in [
+                ("CREATE TABLE {name} (\n  id INTEGER PRIMARY KEY,\n  email TEXT,\n  name TEXT\n",
+                 'incomplete input (in: CREATE TABLE "users__v2" ( id INTEGER PRIMARY KEY, '
+                 'email TEXT, name TEXT)'),
+                ("CREATE TABLE {name} (\n  id INTEGER PRIMARY KEY,\n  email TEXT COLLATE nope,\n"
+                 "  name TEXT\n)\n", "no such collation sequence: nope (in: CREATE TABLE "
+                 '"users__v2" ( id INTEGER PRIMARY KEY, email TEXT COLLATE nope, name TEXT ))'),
+                ('CREATE VIRTUAL TABLE {name} USING fts5(id, email, name, tokenize="nope")',
+                 "no such tokenizer: nope")]:
+            self.ddl(ddl)
+            result = self.reindex("start", "--table", "users", "--dest-ddl", self.path("v2.sql"))
+            self.assertRefused(result, "v2.sql: the new table's DDL failed: " + shown)
+            self.assertEqual(len(result.err.splitlines()), 1, result)
+            for wording in ("bug", "state file", "\\u000a"):
+                self.assertNotIn(wording, result.err)
+
+    def test_a_projection_is_quoted_on_one_line(self):
+        self.make_users()
+        result = self.reindex("start", "--table", "users", "--like", "--select",
+                              "id,\n  email,\n  nosuch AS name")
+        self.assertRefused(result, "the projection 'id, email, nosuch AS name' over 'users' "
+                                   "does not work: no such column: nosuch")
+        self.assertNotIn("\\u000a", result.err)
+
+    def test_the_application_database_is_called_a_database(self):
+        missing = self.run_tool("status", "--db", self.path("nope.db"))
+        self.assertError(missing, 66, f"database '{self.path('nope.db')}' does not exist")
+        self.write("not.db", "this is not an SQLite database, just text long enough for a header")
+        result = self.run_tool("status", "--db", self.path("not.db"))
+        self.assertError(result, 65, f"database '{self.path('not.db')}'")
+        for outcome in (missing, result):
+            self.assertNotIn("state file", outcome.err)
+
     def test_a_second_job_on_the_same_table(self):
         self.make_users()
         self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)

@@ -157,6 +157,32 @@ TEST(PriceEngine, TooLargeAPriceIsBadData) {
   EXPECT_EQ(exit_status_of([&] { (void)pricer.price(static_cast<Int128>(INT64_MAX) * 1000); }), 65);
 }
 
+TEST(PriceEngine, APriceAboveTheLargestStorableFigureIsBadDataNamingIt) {
+  // Twice half of INT64_MAX is the largest even figure that fits; one cent more does not.
+  Market doubled = market("US", "USD", "1");
+  doubled.multiplier = Fraction{2, 1};
+  EXPECT_EQ(price(doubled, "46116860184273879.03").amount, "92233720368547758.06");
+  Market taxed = doubled;
+  taxed.tax = Tax{decimal::parse_rate("rate", "100%"), false};  // tax equal to the net
+  EXPECT_EQ(price(taxed, "46116860184273879.03").tax, "92233720368547758.06");
+  auto refusal = [](const Market& setup, Int128 base) {
+    MarketPricer pricer(setup, usd, Rounding::half_up, TaxRounding::net);
+    try {
+      (void)pricer.price(base);
+    } catch (const Error& error) {
+      return std::pair(error.code(), std::string(error.what()));
+    }
+    return std::pair(0, std::string());
+  };
+  EXPECT_EQ(refusal(doubled, max_price_minor_units / 2 + 1),
+            std::pair(65, std::string("amount 92233720368547758.08 USD is above the largest "
+                                      "price, 92233720368547758.07 USD")));
+  taxed.tax = Tax{decimal::parse_rate("rate", "200%"), false};  // the tax alone is too large
+  EXPECT_EQ(refusal(taxed, max_price_minor_units / 4 + 1),
+            std::pair(65, std::string("tax 92233720368547758.08 USD is above the largest "
+                                      "price, 92233720368547758.07 USD")));
+}
+
 class PriceStoreTest : public ::testing::Test {
  protected:
   testing::TempDir directory;

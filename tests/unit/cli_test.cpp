@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -140,6 +141,27 @@ TEST(RunMain, MapsParseErrorsTo2AndErrorsToTheirCode) {
   EXPECT_EQ(run_with({"demo", "--value", "3"}, define), exit_code::temporary);
   EXPECT_EQ(run_with({"demo", "--value", "4"}, define), exit_code::internal);
   EXPECT_EQ(run_with({"demo", "--help"}, define), exit_code::success);
+}
+
+TEST(RunMain, HelpShowsNoDefaultForARequiredOption) {
+  // always_capture_default() records every option's initial value, and CLI11 prints it even
+  // when the option must be given: "--months INT=0 REQUIRED" reads as if 0 were allowed.
+  auto define = [](CLI::App& app) -> Action {
+    static int months = 0;
+    static int retries = 5;
+    app.add_option("--months", months, "Term")->required();
+    app.add_option("--retries", retries, "Attempts");
+    auto* sub = app.add_subcommand("calc", "A subcommand");
+    sub->add_option("--principal", months, "Amount")->required();
+    return [] { return 0; };
+  };
+  ::testing::internal::CaptureStdout();
+  int status = run_with({"demo", "--help-all"}, define);
+  std::string help = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(status, exit_code::success);
+  EXPECT_NE(help.find("--months INT REQUIRED"), std::string::npos) << help;
+  EXPECT_NE(help.find("--principal INT REQUIRED"), std::string::npos) << help;
+  EXPECT_NE(help.find("--retries INT=5"), std::string::npos) << help;
 }
 
 }  // namespace

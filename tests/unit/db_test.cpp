@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sluice/error.hpp"
@@ -282,6 +283,36 @@ TEST(Database, AStatementIsOneStatement) {
   ASSERT_TRUE(count.step());
   EXPECT_EQ(count->integer(0), 3);
   EXPECT_EQ(count->integer(1), 8);
+}
+
+TEST(Database, ACreatingScriptSqliteCannotRunIsBadInputShownOnOneLine) {
+  TempDir dir;
+  Database database(dir.file("app.db"), {.foreign_file = true});
+  try {
+    database.execute_creating_script("CREATE TABLE t (\n  id INTEGER PRIMARY KEY,\n  x TEXT\n");
+    ADD_FAILURE() << "no exception";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_EQ(std::string(error.what()),
+              "incomplete input (in: CREATE TABLE t ( id INTEGER PRIMARY KEY, x TEXT)");
+  }
+}
+
+TEST(Database, MessagesCallAForeignFileADatabaseAndOurOwnAStateFile) {
+  TempDir dir;
+  auto message = [&](const OpenOptions& options) {
+    try {
+      Database database(dir.file("missing.db"), options);
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), exit_code::no_input);
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message({.must_exist = true, .foreign_file = true}),
+            fmt::format("database '{}' does not exist", dir.file("missing.db")));
+  EXPECT_EQ(message({.must_exist = true}),
+            fmt::format("state file '{}' does not exist", dir.file("missing.db")));
 }
 
 TEST(Database, ACreatingScriptMayCreateTablesAndIndexesOnly) {

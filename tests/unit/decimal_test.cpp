@@ -116,6 +116,42 @@ TEST(Decimal, RejectsAmountsThatAreNotExact) {
   EXPECT_EQ(exit_status_of([] { parse_amount("92233720368547758.08", 2); }), 2);
 }
 
+TEST(Decimal, ReadsJsonNumberAmountsExactlyFromTheirText) {
+  EXPECT_EQ(parse_json_amount("1e2", 2), 10000);
+  EXPECT_EQ(parse_json_amount("1.5e1", 2), 1500);
+  EXPECT_EQ(parse_json_amount("1.5E+1", 0), 15);
+  EXPECT_EQ(parse_json_amount("0.0199e2", 2), 199);
+  EXPECT_EQ(parse_json_amount("4999e-2", 2), 4999);
+  EXPECT_EQ(parse_json_amount("49.99", 2), 4999);
+  EXPECT_EQ(parse_json_amount("1.2340e0", 3), 1234);  // a zero past the minor unit is fine
+  EXPECT_EQ(parse_json_amount("0e999999999999999999999", 2), 0);
+  EXPECT_EQ(parse_json_amount("-1.5e1", 2, Negative::allowed), -1500);
+  EXPECT_EQ(parse_json_amount("9.223372036854775807e16", 2), INT64_MAX);
+}
+
+TEST(Decimal, JsonNumberAmountsNameTheTextAndWhatIsWrong) {
+  auto message = [](std::string_view text, int exponent) {
+    try {
+      parse_json_amount(text, exponent);
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), exit_code::usage) << text;
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("1.001e0", 2),
+            "invalid amount '1.001e0': more than 2 decimal places for this currency");
+  EXPECT_EQ(message("1e-1", 0),
+            "invalid amount '1e-1': more than 0 decimal places for this currency");
+  EXPECT_EQ(message("1e999", 2), "invalid amount '1e999': too large");
+  EXPECT_EQ(message("9.223372036854775808e16", 2),
+            "invalid amount '9.223372036854775808e16': too large");
+  EXPECT_EQ(message("-0", 2), "invalid amount '-0': must not be negative");
+  for (const char* text : {"", "01", ".5", "5.", "1e", "1e+", "+1", "1.5.2", "0x10", "1 ", "e2"}) {
+    EXPECT_NE(message(text, 2).find("expected a JSON number"), std::string::npos) << text;
+  }
+}
+
 TEST(Decimal, FormatsAmountsWithTheCurrencyPlaces) {
   EXPECT_EQ(format_amount(879159, 2), "8791.59");
   EXPECT_EQ(format_amount(5, 2), "0.05");

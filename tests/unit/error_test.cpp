@@ -13,5 +13,13 @@ TEST(WithoutControlCharacters, EscapesC0DelAndC1ButKeepsOtherText) {
   EXPECT_EQ(without_control_characters(""), "");
 }
 
+TEST(SingleLine, JoinsWhiteSpaceRunsIntoOneSpace) {
+  EXPECT_EQ(single_line("CREATE TABLE t (\n  id INTEGER,\r\n\tname TEXT\n)\n"),
+            "CREATE TABLE t ( id INTEGER, name TEXT )");
+  EXPECT_EQ(single_line("  id,\n email  "), "id, email");
+  EXPECT_EQ(single_line("\n\n"), "");
+  EXPECT_EQ(single_line("a\x1b b"), "a\x1b b");  // other control characters are left to the printer
+}
+
 }  // namespace
 }  // namespace sluice

@@ -38,12 +38,6 @@ std::string members_text(const JsonValue& header, std::string_view first, std::s
   return text;
 }
 
-std::string price_text(const JsonValue& record, std::string_view key, bool& is_valid) {
-  const JsonValue* value = record.find(key);
-  is_valid = value != nullptr && (value->is_string() || value->is_number());
-  return is_valid ? value->text() : std::string();
-}
-
 }  // namespace
 
 JsonValue market_header(const MarketPricer& pricer, const decimal::Currency& base_currency) {
@@ -120,19 +114,29 @@ std::optional<CatalogItem> CatalogReader::next() {
       reader_.reject(*record, "field 'sku' must be a non-empty string");
       continue;
     }
-    bool has_price = false;
-    std::string price = price_text(record->value, "price", has_price);
-    if (!has_price) {
+    const JsonValue* price = record->value.find("price");
+    if (price == nullptr || !(price->is_string() || price->is_number())) {
       reader_.reject(*record, "field 'price' must be a decimal string like \"49.99\"");
       continue;
     }
     try {
-      return CatalogItem{sku->text(), decimal::parse_amount(price, base_exponent_)};
+      Int128 base = price->is_number() ? decimal::parse_json_amount(price->text(), base_exponent_)
+                                       : decimal::parse_amount(price->text(), base_exponent_);
+      return CatalogItem{sku->text(), base};
     } catch (const Error& error) {
       reader_.reject(*record, fmt::format("field 'price': {}", error.what()));
     }
   }
   return std::nullopt;
+}
+
+Breakdown price_item(const MarketPricer& pricer, const CatalogItem& item,
+                     const std::string& where) {
+  try {
+    return pricer.price(item.base);
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("sku {}: {}", item.sku, error.what()), where);
+  }
 }
 
 std::vector<MarketPricer> market_pricers(Store& store, const std::vector<MarketRequest>& markets,
@@ -181,13 +185,7 @@ int calc_stream(Store& store, const std::vector<std::string>& inputs,
   while (auto item = catalog.next()) {
     progress.update(catalog.bytes_read(), ++items);
     for (std::size_t i = 0; i < pricers.size(); ++i) {
-      Breakdown breakdown;
-      try {
-        breakdown = pricers[i].price(item->base);
-      } catch (const Error& error) {
-        throw Error(error.code(), fmt::format("sku {}: {}", item->sku, error.what()),
-                    catalog.location());
-      }
+      Breakdown breakdown = price_item(pricers[i], *item, catalog.location());
       if (options.format != cli::Format::jsonl) {
         printer.print(breakdown_record(item->sku, headers[i], breakdown, item->base));
         continue;

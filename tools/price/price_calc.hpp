@@ -57,8 +57,13 @@ struct CatalogItem {
   Int128 base = 0;
 };
 
-// Reads {"sku":..,"price":..} records. The price is a decimal string or number in the base
-// currency's precision, not negative. Bad records follow the reader's --skip-invalid policy.
+// `pricer`'s breakdown of `item`, its errors (a price above max_price_minor_units) naming
+// the SKU at `where`, its catalog line. Error(65).
+Breakdown price_item(const MarketPricer& pricer, const CatalogItem& item, const std::string& where);
+
+// Reads {"sku":..,"price":..} records. The price is a decimal string, or a JSON number read
+// exactly from its text (1e2 is 100), in the base currency's precision and not negative. Bad
+// records follow the reader's --skip-invalid policy.
 class CatalogReader {
  public:
   CatalogReader(std::vector<std::string> inputs, const InputOptions& input,

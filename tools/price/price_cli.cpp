@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "price_calc.hpp"
+#include "price_countries.hpp"
 #include "price_load.hpp"
 #include "price_publish.hpp"
 #include "price_quote.hpp"
@@ -345,6 +346,17 @@ int run_settings(const Settings& s, const Commands& c, Store& store, OutputStrea
   return list_settings(store, "rule", s.format, out);
 }
 
+// The keys a command looks up are checked before the state file is opened, as calc checks
+// its markets: a mistyped country is a bad request (2), not "nothing published" (1) or a
+// missing state file (66).
+void check_lookup_keys(const Settings& s, const Commands& c) {
+  if (c.lookup->parsed() || c.ppp_remove->parsed() || c.tax_remove->parsed()) {
+    known_country("--country", s.country);
+  }
+  if (c.rule_remove->parsed()) decimal::currency(s.currency);
+  if (c.lookup->parsed() || c.rates_show->parsed()) today(s);  // a bad --date is Error(2)
+}
+
 int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
   if (c.allocate->parsed()) return allocate(s.amount, s.currency, s.ratios, s.format, out);
   if (c.calc->parsed() || c.publish->parsed()) {
@@ -369,6 +381,7 @@ int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
   // Loading and setting create the state file; other commands need an existing one.
   bool creates = c.rates_load->parsed() || c.ppp_load->parsed() || c.ppp_set->parsed() ||
                  c.tax_set->parsed() || c.rule_set->parsed();
+  check_lookup_keys(s, c);
   Store store = open_store(s, !creates);
   if (c.accept->parsed()) return accept(store, s.quote_id, s.amount_to, now, out);
   if (c.lookup->parsed()) return lookup(store, s.sku, s.country, today(s), s.format, out);

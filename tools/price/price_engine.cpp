@@ -1,5 +1,7 @@
 #include "price_engine.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
@@ -107,6 +109,21 @@ MarketPricer::MarketPricer(Market market, const decimal::Currency& base_currency
 }
 
 Breakdown MarketPricer::price(Int128 base) const {
+  Breakdown result = unchecked_price(base);
+  const decimal::Currency& currency = market_.currency;
+  for (auto [name, part] : {std::pair{"amount", result.amount}, std::pair{"net", result.net},
+                            std::pair{"tax", result.tax}}) {
+    if (part <= max_price_minor_units) continue;
+    throw Error(exit_code::data,
+                fmt::format("{} {} {} is above the largest price, {} {}", name,
+                            decimal::format_amount(part, currency.exponent), currency.code,
+                            decimal::format_amount(max_price_minor_units, currency.exponent),
+                            currency.code));
+  }
+  return result;
+}
+
+Breakdown MarketPricer::unchecked_price(Int128 base) const {
   Breakdown result;
   Int128 figure = decimal::divide(multiply_or_fail(base, displayed_factor_.numerator),
                                   displayed_factor_.denominator, rounding_);

@@ -4,6 +4,7 @@
 // fractions; the only roundings are the documented ones.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,14 @@ struct Market {
   DisplayRule rule;
 };
 
+// The largest amount, net or tax of a price, in minor units: 2^63 - 1 (92233720368547758.07
+// in a two-decimal currency). Not the 127 bits the engine computes in: publish stores prices
+// as SQLite integers (64 bits) for lookup to read back, and every amount the toolkit reads
+// (decimal::parse_amount) is a 64-bit count of minor units, so a larger price could be printed
+// but neither published nor read back. MarketPricer::price refuses it, for calc and publish
+// alike.
+inline constexpr Int128 max_price_minor_units = INT64_MAX;
+
 struct Breakdown {
   Int128 amount = 0;  // the displayed price (gross in inclusive markets, net otherwise)
   Int128 net = 0;
@@ -76,11 +85,14 @@ class MarketPricer {
   MarketPricer(Market market, const decimal::Currency& base_currency, Rounding rounding,
                TaxRounding tax_rounding);
   // The breakdown for a base price in the base currency's minor units (>= 0). Error(65) when
-  // the price is too large to compute exactly.
+  // the price is too large to compute exactly or its amount, net or tax is above
+  // max_price_minor_units (the message names which, with both figures in the currency).
   [[nodiscard]] Breakdown price(Int128 base) const;
   [[nodiscard]] const Market& market() const { return market_; }
 
  private:
+  [[nodiscard]] Breakdown unchecked_price(Int128 base) const;
+
   Market market_;
   Rounding rounding_;
   TaxRounding tax_rounding_;

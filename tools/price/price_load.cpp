@@ -1,7 +1,9 @@
 #include "price_load.hpp"
 
 #include <array>
+#include <map>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -107,31 +109,65 @@ std::vector<std::string> ecb_columns(const std::vector<std::string>& fields, Par
   return columns;
 }
 
+// The rates of one file by day and currency, each with the line it came from.
+class RateDays {
+ public:
+  // Appends `row`, read on line `number`, to parsed.rows unless the file gave the same value
+  // for its day and currency before (1.08 and 1.080 are the same): an overlapping download
+  // appended to the history file repeats days, and that is one rate, kept as first written.
+  // A different value is Error(65) naming both lines: either may be the wrong one, and
+  // letting the last win would hide it.
+  void add(ParsedRates& parsed, RateRow row, long long number) {
+    auto [first, added] = first_.try_emplace({row.date, row.currency}, row.rate, number);
+    if (added) {
+      parsed.rows.push_back(std::move(row));
+      return;
+    }
+    const auto& [first_rate, first_line] = first->second;
+    if (decimal::parse_decimal("rate", first_rate) == decimal::parse_decimal("rate", row.rate)) {
+      return;
+    }
+    throw Error(exit_code::data, fmt::format("{} on {} is {} here and {} on line {}", row.currency,
+                                             row.date, row.rate, first_rate, first_line));
+  }
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, long long>> first_;
+};
+
+// One ECB row after the header: a rate per column that has one.
+void read_ecb_row(const std::vector<std::string>& fields, const std::vector<std::string>& columns,
+                  long long number, ParsedRates& parsed, RateDays& days) {
+  std::string date = ecb_date(trimmed(fields[0]));
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    std::string_view value = trimmed(fields[i]);
+    if (i > columns.size()) {
+      if (value.empty()) continue;
+      throw Error(exit_code::data, fmt::format("more fields than the header has columns"));
+    }
+    if (columns[i - 1].empty() || value.empty() || value == "N/A") continue;
+    std::string rate;
+    try {
+      rate = checked_rate(value);
+    } catch (const Error& error) {
+      throw Error(exit_code::data, fmt::format("{}: {}", columns[i - 1], error.what()));
+    }
+    days.add(parsed, {date, columns[i - 1], std::move(rate)}, number);
+  }
+}
+
 ParsedRates parse_ecb_csv(const Lines& input) {
   ParsedRates parsed{"EUR", {}, {}};
   std::vector<std::string> columns;  // "" for a column that is skipped
+  RateDays days;
   for_each_line(input.text, [&](std::string_view line, long long number) {
     std::string where = location(input.name, number);
     at_line(where, [&] {
       std::vector<std::string> fields = csv::split_line(line);
       if (number == 1) {
         columns = ecb_columns(fields, parsed);
-        return;
-      }
-      if (trimmed(line).empty()) return;
-      std::string date = ecb_date(trimmed(fields[0]));
-      for (std::size_t i = 1; i < fields.size(); ++i) {
-        std::string_view value = trimmed(fields[i]);
-        if (i > columns.size()) {
-          if (value.empty()) continue;
-          throw Error(exit_code::data, fmt::format("more fields than the header has columns"));
-        }
-        if (columns[i - 1].empty() || value.empty() || value == "N/A") continue;
-        try {
-          parsed.rows.push_back({date, columns[i - 1], checked_rate(value)});
-        } catch (const Error& error) {
-          throw Error(exit_code::data, fmt::format("{}: {}", columns[i - 1], error.what()));
-        }
+      } else if (!trimmed(line).empty()) {
+        read_ecb_row(fields, columns, number, parsed, days);
       }
     });
   });
@@ -147,7 +183,7 @@ const JsonValue& string_field(const JsonValue& record, std::string_view key, boo
   return *value;
 }
 
-// Every object of a JSONL input, with its location.
+// Every object of a JSONL input with its line number; errors get the line's location.
 template <typename Visit>
 void for_each_record(const Lines& input, Visit&& visit) {
   JsonParser parser;
@@ -155,13 +191,14 @@ void for_each_record(const Lines& input, Visit&& visit) {
     std::string where = location(input.name, number);
     ParseOutcome outcome = parser.parse_object(framed_line(line, where));
     if (!outcome.value) throw Error(exit_code::data, outcome.error, where);
-    at_line(where, [&] { visit(*outcome.value); });
+    at_line(where, [&] { visit(*outcome.value, number); });
   });
 }
 
 ParsedRates parse_rates_jsonl(const Lines& input) {
   ParsedRates parsed;
-  for_each_record(input, [&](const JsonValue& record) {
+  RateDays days;
+  for_each_record(input, [&](const JsonValue& record, long long number) {
     std::string base = decimal::currency(string_field(record, "base", false).text()).code;
     if (parsed.base.empty()) parsed.base = base;
     if (base != parsed.base) {
@@ -177,8 +214,8 @@ ParsedRates parse_rates_jsonl(const Lines& input) {
     }
     std::string currency = decimal::currency(string_field(record, "currency", false).text()).code;
     if (currency == base) throw Error(exit_code::data, "currency equals base");
-    parsed.rows.push_back(
-        {date, currency, checked_rate(string_field(record, "rate", true).text())});
+    days.add(parsed, {date, currency, checked_rate(string_field(record, "rate", true).text())},
+             number);
   });
   return parsed;
 }
@@ -249,7 +286,7 @@ ParsedPpp parse_wb_csv(const Lines& input, const Adjustment& defaults) {
 
 ParsedPpp parse_ppp_jsonl(const Lines& input, const Adjustment& defaults) {
   ParsedPpp parsed;
-  for_each_record(input, [&](const JsonValue& record) {
+  for_each_record(input, [&](const JsonValue& record, long long) {
     Adjustment adjustment = defaults;
     adjustment.country = string_field(record, "country", false).text();
     if (find_country(adjustment.country) == nullptr) {

@@ -42,10 +42,9 @@ std::vector<PublishedItem> read_catalog(const std::vector<std::string>& inputs,
   return catalog;
 }
 
-std::int64_t stored_integer(Int128 value, const std::string& sku) {
-  if (value > INT64_MAX || value < INT64_MIN) {
-    throw Error(exit_code::data, fmt::format("sku {}: the price is too large to store", sku));
-  }
+// Every figure of a breakdown fits: MarketPricer::price refuses one above
+// max_price_minor_units (INT64_MAX), the limit calc shares.
+std::int64_t stored_integer(Int128 value) {
   return static_cast<std::int64_t>(value);
 }
 
@@ -54,12 +53,11 @@ std::string market_digest(const MarketPricer& pricer, const std::string& header,
   Sha256 hash;
   hash.update_framed(header);
   for (const PublishedItem& entry : catalog) {
-    Breakdown breakdown = pricer.price(entry.item.base);
+    Breakdown breakdown = price_item(pricer, entry.item, entry.where);
     hash.update_framed(entry.item.sku);
-    hash.update(fmt::format("{} {} {} {};", stored_integer(entry.item.base, entry.item.sku),
-                            stored_integer(breakdown.amount, entry.item.sku),
-                            stored_integer(breakdown.net, entry.item.sku),
-                            stored_integer(breakdown.tax, entry.item.sku)));
+    hash.update(fmt::format("{} {} {} {};", stored_integer(entry.item.base),
+                            stored_integer(breakdown.amount), stored_integer(breakdown.net),
+                            stored_integer(breakdown.tax)));
   }
   return to_hex(hash.finish());
 }
@@ -74,15 +72,15 @@ void replace_market(db::Database& database, const std::string& date, const Marke
       "INSERT INTO price_published (price_date, country, sku, base, amount, net, tax) "
       "VALUES (?, ?, ?, ?, ?, ?, ?)");
   for (const PublishedItem& entry : catalog) {
-    Breakdown breakdown = pricer.price(entry.item.base);
+    Breakdown breakdown = price_item(pricer, entry.item, entry.where);
     db::Query row(insert);
     insert.bind(1, date);
     insert.bind(2, country);
     insert.bind(3, entry.item.sku);
-    insert.bind(4, static_cast<std::int64_t>(entry.item.base));
-    insert.bind(5, static_cast<std::int64_t>(breakdown.amount));
-    insert.bind(6, static_cast<std::int64_t>(breakdown.net));
-    insert.bind(7, static_cast<std::int64_t>(breakdown.tax));
+    insert.bind(4, stored_integer(entry.item.base));
+    insert.bind(5, stored_integer(breakdown.amount));
+    insert.bind(6, stored_integer(breakdown.net));
+    insert.bind(7, stored_integer(breakdown.tax));
     row.step();
     progress.update(0, ++rows);
   }

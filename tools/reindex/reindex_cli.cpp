@@ -155,6 +155,7 @@ void finish_start_options(Settings& settings, bool starting) {
   if (!settings.dest_ddl_file.empty()) {
     InputFile file(settings.dest_ddl_file);
     settings.start.dest_ddl = read_all(file.fd(), file.name(), 16 << 20);
+    settings.start.dest_ddl_name = file.name();
   }
 }
 

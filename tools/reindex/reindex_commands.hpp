@@ -19,7 +19,8 @@ namespace sluice::reindex {
 
 struct StartOptions {
   std::string table;
-  std::string dest_ddl;  // the DDL text (the CLI reads the file); empty with `like`
+  std::string dest_ddl;       // the DDL text (the CLI reads the file); empty with `like`
+  std::string dest_ddl_name;  // the DDL file's name, for messages
   bool like = false;
   std::string select;          // empty: every column
   std::string reverse_select;  // empty: none

@@ -158,7 +158,8 @@ std::size_t name_token(std::string_view sql, const std::vector<Token>& tokens) {
 std::string rewrite_table(std::string_view sql, std::string_view dest) {
   auto tokens = leading_tokens(sql, 8);
   std::size_t name = name_token(sql, tokens);
-  if (name >= tokens.size()) refuse(fmt::format("cannot read the definition: {}", sql));
+  if (name >= tokens.size())
+    refuse(fmt::format("cannot read the definition: {}", single_line(sql)));
   return std::string(sql.substr(0, tokens[name].begin)) + db::quote_identifier(dest) +
          std::string(sql.substr(tokens[name].end));
 }
@@ -168,7 +169,8 @@ std::string rewrite_index(std::string_view sql, std::string_view index_name,
   auto tokens = leading_tokens(sql, 10);
   std::size_t name = name_token(sql, tokens);
   std::size_t table = name + 2;  // NAME ON TABLE
-  if (table >= tokens.size()) refuse(fmt::format("cannot read the definition: {}", sql));
+  if (table >= tokens.size())
+    refuse(fmt::format("cannot read the definition: {}", single_line(sql)));
   return std::string(sql.substr(0, tokens[name].begin)) + db::quote_identifier(index_name) +
          std::string(sql.substr(tokens[name].end, tokens[table].begin - tokens[name].end)) +
          db::quote_identifier(dest) + std::string(sql.substr(tokens[table].end));
@@ -312,7 +314,7 @@ void refuse_comments_and_statement_ends(std::string_view select) {
       refuse(
           fmt::format("the projection '{}' has a comment or a ';': it must be the column "
                       "list of one SELECT",
-                      select));
+                      single_line(select)));
     }
   }
 }
@@ -320,45 +322,46 @@ void refuse_comments_and_statement_ends(std::string_view select) {
 Projection check_projection(db::Database& database, std::string_view select, std::string_view table,
                             const std::vector<std::string>& key) {
   refuse_comments_and_statement_ends(select);
+  const std::string shown = single_line(select);  // for messages
   db::Database::SelectShape shape;
   try {
     shape = database.describe_select(
         fmt::format("SELECT {} FROM {}", select, db::quote_identifier(table)));
   } catch (const Error& error) {
-    refuse(fmt::format("the projection '{}' over '{}' does not work: {}", select, table,
-                       error.what()));
+    refuse(
+        fmt::format("the projection '{}' over '{}' does not work: {}", shown, table, error.what()));
   }
   for (const auto& read : shape.tables_read) {
     if (!same_name(read, table)) {
-      refuse(fmt::format("the projection '{}' reads table '{}': it may read only '{}'", select,
-                         read, table));
+      refuse(fmt::format("the projection '{}' reads table '{}': it may read only '{}'", shown, read,
+                         table));
     }
   }
   if (shape.selects > 1) {
     refuse(
         fmt::format("the projection '{}' has a subquery: each row must come from its own "
                     "source row only",
-                    select));
+                    shown));
   }
   for (const auto& function : shape.functions) {
     if (!database.is_deterministic_scalar(function)) {
       refuse(
           fmt::format("the projection '{}' calls {}(), which is not a deterministic scalar "
                       "function: copies made at different times would differ",
-                      select, function));
+                      shown, function));
     }
   }
   if (calls_date_function(shape.functions) && lower(select).find("'now'") != std::string::npos) {
     refuse(
         fmt::format("the projection '{}' uses 'now': copies made at different times would "
                     "differ",
-                    select));
+                    shown));
   }
   Projection projection;
   for (const auto& column : shape.columns) {
     for (const auto& seen : projection.columns) {
       if (same_name(seen, column.name)) {
-        refuse(fmt::format("the projection '{}' names column '{}' twice", select, column.name));
+        refuse(fmt::format("the projection '{}' names column '{}' twice", shown, column.name));
       }
     }
     projection.columns.push_back(column.name);
@@ -371,7 +374,7 @@ Projection check_projection(db::Database& database, std::string_view select, std
       refuse(
           fmt::format("the projection '{}' must carry key column '{}' of '{}' unchanged (as "
                       "a plain column, renamed with AS if you like)",
-                      select, key_column, table));
+                      shown, key_column, table));
     }
     projection.carried_key.push_back(carried->name);
   }

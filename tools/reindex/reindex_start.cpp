@@ -71,7 +71,9 @@ void create_destination(Context& context, const StartOptions& options, const Job
   try {
     context.database.execute_creating_script(ddl);
   } catch (const Error& error) {
-    refuse(fmt::format("the new table's DDL failed: {}", error.what()));
+    // A mistake in the user's DDL is bad input, named with its file (none with --like).
+    throw Error(exit_code::data, fmt::format("the new table's DDL failed: {}", error.what()),
+                options.dest_ddl_name);
   }
 }
 

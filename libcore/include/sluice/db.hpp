@@ -41,7 +41,8 @@ struct OpenOptions {
   bool serialize_writers = false;
   // Accept an SQLite file that is not sluice state (reindex works on the user's own file).
   // Otherwise such a file is refused with Error(65) before anything is written to it. A
-  // foreign file keeps its journal mode: switching it to WAL is the owner's decision.
+  // foreign file keeps its journal mode: switching it to WAL is the owner's decision, and
+  // messages call it a "database" where they call sluice's own file a "state file".
   bool foreign_file = false;
   // Page cache size in KiB (0: SQLite's default of 2 MiB). Bulk writers with random keys
   // want their index in memory; the cache grows only as pages are used.
@@ -161,7 +162,8 @@ class Database {
   // Runs a script given by a user to create tables: it may create tables, indexes and
   // virtual tables (and write the tables it creates), nothing else. Any other statement
   // (DML on other tables, ATTACH, PRAGMA, triggers, views, DROP, transaction control) throws
-  // Error(65) naming it, before it runs.
+  // Error(65) naming it, before it runs. SQL SQLite cannot run (a syntax error, an unknown
+  // collation or tokenizer) throws Error(65) with SQLite's message and the script on one line.
   void execute_creating_script(std::string_view sql);
 
   // What a single SELECT statement would read and call, learnt by preparing it (it is not
@@ -197,7 +199,7 @@ class Database {
   [[nodiscard]] std::string side_file(std::string_view suffix) const;
   [[nodiscard]] const OpenOptions& options() const { return options_; }
 
-  // Throws the Error matching SQLite result code `code` for `what`.
+  // Throws the Error matching SQLite result code `code` for `what` (SQL, quoted on one line).
   [[noreturn]] void fail(int code, std::string_view what) const;
 
   // Used by WriteTransaction.

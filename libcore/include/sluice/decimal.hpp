@@ -48,6 +48,17 @@ Currency currency(std::string_view code);
 // sign unless allow_negative) into minor units. Error(2) saying what is wrong otherwise.
 std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negative = false);
 
+// Whether a parser accepts a negative value.
+enum class Negative { refused, allowed };
+
+// Reads a JSON number's text (RFC 8259: "49.99", "1e2", "1.5E1", "4999e-2") exactly, as minor
+// units of a currency with `exponent` decimals: "1e2" is 100 major units, "0.0199e2" is 1.99.
+// Error(2) with parse_amount's messages (naming `text` as written) when it is not a JSON
+// number, has digits below the minor unit ("1.001e0" in USD), is above INT64_MAX minor units,
+// or starts with '-' (even "-0") while negatives are refused.
+std::int64_t parse_json_amount(std::string_view text, int exponent,
+                               Negative negative = Negative::refused);
+
 // Minor units as a decimal string with exactly `exponent` fraction digits ("8791.59", "-0.50").
 std::string format_amount(Int128 minor, int exponent);
 // The same text appended to `out` without a temporary (for output loops).

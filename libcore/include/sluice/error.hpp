@@ -54,6 +54,11 @@ const std::string& program_name();
 // quoted from input cannot end a line, move the cursor or change colours where it is shown.
 std::string without_control_characters(std::string_view text);
 
+// TEXT on one line for quoting in a diagnostic: each run of white space (spaces, tabs, line
+// ends) becomes one space and the ends are trimmed, so that multi-line SQL or DDL reads as
+// written rather than as \u000a escapes.
+std::string single_line(std::string_view text);
+
 // Prints one diagnostic line to stderr, its location and message passed through
 // without_control_characters. Colour is used only when stderr is a terminal and NO_COLOR is
 // unset. Never throws.
