@@ -7,9 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/keys.hpp"
 #include "sluice/progress.hpp"
 #include "sluice/signals.hpp"
 #include "sluice/timeutil.hpp"
@@ -174,6 +176,13 @@ void apply_grace(Store& store, Date today) {
   }
 }
 
+std::string idempotency_key(std::string_view loan, int number, int attempt) {
+  constexpr std::string_view derived_prefix = "sha256:";
+  std::string readable = fmt::format("{}:{}:{}", loan, number, attempt);
+  if (is_valid_key(readable) && !loan.starts_with(derived_prefix)) return readable;
+  return fmt::format("{}{}:{}:{}", derived_prefix, to_hex(sha256(loan)), number, attempt);
+}
+
 int collect(Store& store, Date today) {
   std::vector<StoredInstallment> items;
   {
@@ -185,15 +194,14 @@ int collect(Store& store, Date today) {
   OutputStream out(STDOUT_FILENO);
   for (const auto& item : items) {
     int attempt = item.attempts + 1;
-    out.write_line(to_json(
-        JsonValue::object({{"loan", text(item.loan)},
-                           {"n", JsonValue::integer(item.row.number)},
-                           {"attempt", JsonValue::integer(attempt)},
-                           {"amount", money(item.currency, item.outstanding())},
-                           {"currency", text(item.currency.code)},
-                           {"due_date", text(format_date(item.row.due))},
-                           {"idempotency_key",
-                            text(fmt::format("{}:{}:{}", item.loan, item.row.number, attempt))}})));
+    out.write_line(to_json(JsonValue::object(
+        {{"loan", text(item.loan)},
+         {"n", JsonValue::integer(item.row.number)},
+         {"attempt", JsonValue::integer(attempt)},
+         {"amount", money(item.currency, item.outstanding())},
+         {"currency", text(item.currency.code)},
+         {"due_date", text(format_date(item.row.due))},
+         {"idempotency_key", text(idempotency_key(item.loan, item.row.number, attempt))}})));
   }
   out.flush();
   return exit_code::success;

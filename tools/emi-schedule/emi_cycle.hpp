@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "emi_calc.hpp"
@@ -69,6 +70,14 @@ int create_from(Store& store, const std::string& path, const InputOptions& input
 int show(Store& store, const std::string& loan, cli::Format format);
 int list(Store& store, cli::Format format);
 int remind(Store& store, Date today, int ahead_days);
+
+// The idempotency key of one presentment: "LOAN:N:ATTEMPT" when that is a valid key
+// (sluice/keys.hpp) and LOAN does not start with "sha256:"; otherwise "sha256:HEX:N:ATTEMPT",
+// HEX being the SHA-256 of the loan ID's bytes in lower-case hex. Always a valid key; the same
+// for the same presentment and different for different ones (N and ATTEMPT are the last two
+// fields, and only derived keys have a LOAN part starting with "sha256:").
+std::string idempotency_key(std::string_view loan, int number, int attempt);
+
 int collect(Store& store, Date today);
 // Reads every result first (bad input: nothing written), then applies them `batch` per write
 // transaction; each result and its effects commit together, so a re-run after a crash
