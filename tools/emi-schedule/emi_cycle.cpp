@@ -529,7 +529,7 @@ int create_from(Store& store, const std::string& path, const InputOptions& input
 namespace {
 
 // A loan and where its rebuilt part starts: the last installment due on or before `on`
-// (0 when none is) and the scheduled balance after it.
+// (0 when none is) and the balance still owed after it.
 struct Split {
   Loan loan;
   int after = 0;
@@ -537,24 +537,43 @@ struct Split {
   std::optional<std::int64_t> current_emi;  // the payment of the next regular installment
 };
 
+// Rebuilding from a period before the latest revision's would rebuild that revision's rows
+// from a balance that predates it, silently undoing it: revisions go in date order, though
+// several may share a period (interest is monthly, so their days within it do not matter).
+void refuse_earlier_period(const Split& split, Date on, std::optional<Date> latest,
+                           int latest_after) {
+  if (!latest || split.after >= latest_after) return;
+  throw Error(
+      exit_code::data,
+      fmt::format("loan '{}' was last revised on {}, after installment {}; a revision on "
+                  "{} (after installment {}) would undo that: revisions must come in "
+                  "date order (the latest one's period or later)",
+                  split.loan.id, format_date(*latest), latest_after, format_date(on), split.after));
+}
+
 Split split_at(Store& store, const std::string& id, Date on) {
   auto loan = store.find(id);
   if (!loan) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
-  Split split{*loan, 0, loan->terms.principal, std::nullopt};
-  auto items = store.installments(id);
-  for (const auto& item : items) {
+  Split split{*loan, 0, 0, std::nullopt};
+  std::optional<Date> latest = store.latest_revision(id);
+  int latest_after = 0;
+  for (const auto& item : store.installments(id)) {
     if (item.row.number == 0) continue;  // a separate broken-period charge
+    if (latest && item.row.due <= *latest) latest_after = item.row.number;
     if (item.row.due <= on) {
       split.after = item.row.number;
-      split.balance = item.row.closing;
     } else if (!split.current_emi) {
+      // The first installment rebuilt opens with the balance after every earlier revision
+      // (each rewrites it), where the scheduled closing balance before it does not.
+      split.balance = item.row.opening;
       split.current_emi = item.row.payment;
     }
   }
-  if (split.after >= split.loan.terms.months) {
+  if (!split.current_emi) {
     throw Error(exit_code::data,
                 fmt::format("loan '{}' has no installment due after {}", id, format_date(on)));
   }
+  refuse_earlier_period(split, on, latest, latest_after);
   return split;
 }
 

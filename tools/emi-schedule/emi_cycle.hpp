@@ -85,8 +85,10 @@ int collect(Store& store, Date today);
 int record(Store& store, const std::vector<std::string>& inputs, Date today,
            const InputOptions& input, std::size_t batch);
 // Pays `amount` (text in the loan's currency) off the principal on date `on` and rebuilds the
-// installments due after it: reduce_tenure keeps the EMI, otherwise the EMI is recomputed
-// over the same remaining months. Paying the whole balance closes the loan.
+// installments due after it from the balance they open with (which reflects every earlier
+// revision): reduce_tenure keeps the EMI, otherwise the EMI is recomputed over the same
+// remaining months. Paying the whole balance closes the loan. Prepay and reprice refuse
+// (Error(65)) a date in an earlier period than the loan's latest revision.
 int prepay(Store& store, const std::string& loan, const std::string& amount, Date on,
            bool reduce_tenure);
 // Applies a new annual rate to the installments due after `from`: a new EMI over the same

@@ -330,6 +330,12 @@ void Store::charge_penalty(const StoredInstallment& item, Date today) {
                     item.row.number, item.penalty, format_date(today));
 }
 
+std::optional<Date> Store::latest_revision(const std::string& loan) {
+  auto query = database_.query("SELECT max(on_date) FROM emi_revisions WHERE loan = ?1", loan);
+  if (!query.step() || query->is_null(0)) return std::nullopt;
+  return parse_date(query->text(0));
+}
+
 int Store::replace_future(const std::string& loan, int after, const std::vector<Installment>& rows,
                           const Revision& revision) {
   {

@@ -91,6 +91,8 @@ class Store {
     Date on;
     std::string detail;
   };
+  // The date of the loan's latest revision, or nullopt when it has none.
+  std::optional<Date> latest_revision(const std::string& loan);
   // Replaces the installments after `after` by `rows`, keeping the old ones in
   // emi_installments_history; Error(65) if one of them already has presentments or payments.
   // Returns the revision number. Call inside a write transaction.
