@@ -13,6 +13,7 @@ import unittest
 from fractions import Fraction
 
 import datetime
+from decimal import Decimal
 
 from sluice_cli import ToolTestCase, tool_path
 from test_emi_schedule import minor as minor_units, oracle, round_half_up
@@ -204,6 +205,42 @@ class EmiCycle(ToolTestCase):
                               stdin=self.results(good).encode() + bad, status=65)
             self.assertError(result, 65, "<stdin>:2", fragment)
             self.assertEqual(self.dump(), before)
+
+    def stored_amounts(self):
+        connection = sqlite3.connect(self.path("loans.db"))
+        try:
+            return connection.execute(
+                "SELECT loan, n, attempt, result, amount FROM emi_results ORDER BY 1, 2, 3"
+            ).fetchall()
+        finally:
+            connection.close()
+
+    def test_paid_without_amount_pays_what_the_attempt_presented(self):
+        self.emi("create", "--loan", "A", *LOAN, "--grace", "5d", "--penalty", "flat:25.00")
+        intents = self.emi("collect", "--today", "2026-02-15")
+        self.assertEqual([(i["attempt"], i["amount"]) for i in intents], [(1, "8791.59")])
+        # The debit is presented; before the gateway answers, the installment goes past its
+        # grace period and is charged the penalty.
+        self.assertEqual(self.emi("collect", "--today", "2026-02-21"), [])
+        self.assertEqual(self.emi("status", "--today", "2026-02-21")[0]["penalties"], "25.00")
+        result = {"loan": "A", "n": 1, "attempt": 1, "result": "paid"}
+        recorded = self.emi("record", "--today", "2026-02-21", stdin=self.results(result))[0]
+        # The gateway took what was presented; the penalty added since stays outstanding.
+        owed = Decimal("8791.59") + Decimal("25.00") - Decimal(intents[0]["amount"])
+        self.assertEqual((recorded["applied"], recorded["outstanding"]), (True, str(owed)))
+        self.assertEqual(self.stored_amounts(), [("A", 1, 1, "paid", 879159)])
+        again = self.emi("record", "--today", "2026-02-22", stdin=self.results(result))[0]
+        self.assertEqual((again["applied"], again["reason"]), (False, "duplicate"))
+
+    def test_collect_repeats_the_amount_it_first_presented(self):
+        self.emi("create", "--loan", "A", *LOAN)
+        first = self.emi("collect", "--today", "2026-02-15")
+        self.assertEqual(self.emi("collect", "--today", "2026-02-16"), first)
+        connection = sqlite3.connect(self.path("loans.db"))
+        self.assertEqual(connection.execute(
+            "SELECT loan, n, attempt, amount FROM emi_presentments").fetchall(),
+            [("A", 1, 1, 879159)])
+        connection.close()
 
     def applied(self):
         connection = sqlite3.connect(self.path("loans.db"))

@@ -249,6 +249,14 @@ TEST(EmiCollection, DuplicatesConflictsAndStaleAttemptsAreNotApplied) {
   EXPECT_EQ(item.attempts, 0);
 }
 
+TEST(EmiCollection, AnAppliedPaymentSaysWhatItPaid) {
+  StoredInstallment item = due_installment();
+  PaymentResult presented{"L1", 1, 1, true, "", 800000};
+  EXPECT_EQ(apply_result(item, Policy{}, presented, std::nullopt, today).paid, 800000);
+  PaymentResult rest{"L1", 1, 2, true, "", std::nullopt};
+  EXPECT_EQ(apply_result(item, Policy{}, rest, std::nullopt, today).paid, 79159);
+}
+
 TEST(EmiCollection, IdempotencyKeysStayReadableWhenTheyAreValid) {
   EXPECT_EQ(idempotency_key("L1", 1, 1), "L1:1:1");
   EXPECT_EQ(idempotency_key("A:7", 12, 3), "A:7:12:3");

@@ -56,7 +56,7 @@ void settle(StoredInstallment& item, std::int64_t amount) {
 }
 
 Outcome refused(std::string reason) {
-  return Outcome{false, std::move(reason), false};
+  return Outcome{false, std::move(reason), false, 0};
 }
 
 void fail_attempt(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
@@ -94,13 +94,14 @@ Outcome apply_result(StoredInstallment& item, const Policy& policy, const Paymen
   if (result.attempt != item.attempts + 1) return refused("superseded");
   std::int64_t amount = result.amount.value_or(item.outstanding());
   if (result.paid && (amount <= 0 || amount > item.outstanding())) return refused("amount_not_due");
-  Outcome outcome{true, "", false};
+  Outcome outcome{true, "", false, 0};
   item.attempts = result.attempt;
   if (!result.paid) {
     fail_attempt(item, policy, result, today, outcome);
     return outcome;
   }
   settle(item, amount);
+  outcome.paid = amount;
   if (item.outstanding() == 0) {
     item.state = "paid";
   } else {
@@ -183,26 +184,36 @@ std::string idempotency_key(std::string_view loan, int number, int attempt) {
   return fmt::format("{}{}:{}:{}", derived_prefix, to_hex(sha256(loan)), number, attempt);
 }
 
+namespace {
+
+// The intent for the next attempt at `item`, recording what it presents.
+JsonValue present(Store& store, const StoredInstallment& item, Date today) {
+  int attempt = item.attempts + 1;
+  std::int64_t amount = store.present(item, attempt, today);
+  return JsonValue::object(
+      {{"loan", text(item.loan)},
+       {"n", JsonValue::integer(item.row.number)},
+       {"attempt", JsonValue::integer(attempt)},
+       {"amount", money(item.currency, amount)},
+       {"currency", text(item.currency.code)},
+       {"due_date", text(format_date(item.row.due))},
+       {"idempotency_key", text(idempotency_key(item.loan, item.row.number, attempt))}});
+}
+
+}  // namespace
+
 int collect(Store& store, Date today) {
-  std::vector<StoredInstallment> items;
+  std::vector<JsonValue> intents;
   {
+    // Printed after the commit: a crash in between prints nothing, and the re-run offers the
+    // same intents for the same amounts.
     db::WriteTransaction transaction(store.database());
     apply_grace(store, today);
-    items = store.to_collect(today);
+    for (const auto& item : store.to_collect(today)) intents.push_back(present(store, item, today));
     transaction.commit();
   }
   OutputStream out(STDOUT_FILENO);
-  for (const auto& item : items) {
-    int attempt = item.attempts + 1;
-    out.write_line(to_json(JsonValue::object(
-        {{"loan", text(item.loan)},
-         {"n", JsonValue::integer(item.row.number)},
-         {"attempt", JsonValue::integer(attempt)},
-         {"amount", money(item.currency, item.outstanding())},
-         {"currency", text(item.currency.code)},
-         {"due_date", text(format_date(item.row.due))},
-         {"idempotency_key", text(idempotency_key(item.loan, item.row.number, attempt))}})));
-  }
+  for (const auto& intent : intents) out.write_line(to_json(intent));
   out.flush();
   return exit_code::success;
 }
@@ -338,19 +349,24 @@ JsonValue outcome_record(const ReadResult& read, const Outcome& outcome,
 }
 
 Outcome apply_one(Store& store, std::map<std::string, std::optional<Loan>>& loans,
-                  const PaymentResult& result, Date today, std::optional<StoredInstallment>& item) {
+                  PaymentResult result, Date today, std::optional<StoredInstallment>& item) {
   auto [entry, fresh] = loans.try_emplace(result.loan);
   if (fresh) entry->second = store.find(result.loan);
   if (!entry->second) return refused("unknown_loan");
   item = store.installment(result.loan, result.number);
   if (!item) return refused("unknown_installment");
+  // The gateway took what was presented, not what is outstanding now: a penalty may have been
+  // added since the debit went out.
+  if (result.paid && !result.amount) {
+    result.amount = store.presented(result.loan, result.number, result.attempt);
+  }
   Outcome outcome = apply_result(*item, entry->second->policy, result,
                                  store.result(result.loan, result.number, result.attempt), today);
   if (!outcome.applied) return outcome;
   store.save_progress(*item);
-  store.save_result(
-      result.loan, result.number, result.attempt,
-      StoredResult{result.paid ? "paid" : "failed", result.code, result.amount.value_or(0)}, today);
+  store.save_result(result.loan, result.number, result.attempt,
+                    StoredResult{result.paid ? "paid" : "failed", result.code, outcome.paid},
+                    today);
   if (outcome.penalty_charged) store.charge_penalty(*item, today);
   return outcome;
 }

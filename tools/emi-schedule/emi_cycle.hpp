@@ -22,7 +22,10 @@ struct PaymentResult {
   int attempt = 0;
   bool paid = false;
   std::string code;
-  std::optional<std::int64_t> amount;  // minor units; paid without amount = everything due
+  // Minor units. A payment without an amount pays what collect presented for that attempt
+  // (record fills it in from the presentment), or, for an attempt collect never presented,
+  // everything outstanding.
+  std::optional<std::int64_t> amount;
 };
 
 // A result as `record` reads it from one line, with where it came from for messages. The
@@ -49,6 +52,7 @@ struct Outcome {
   bool applied = false;
   std::string reason;  // "" when applied; duplicate, conflict, superseded, already_paid, ...
   bool penalty_charged = false;
+  std::int64_t paid = 0;  // what an applied payment paid
 };
 
 // The pure rule for one result against the installment as stored (and the result already
@@ -78,6 +82,9 @@ int remind(Store& store, Date today, int ahead_days);
 // fields, and only derived keys have a LOAN part starting with "sha256:").
 std::string idempotency_key(std::string_view loan, int number, int attempt);
 
+// Prints a debit intent for every installment due for collection, after recording the amount
+// each presents (emi_presentments); an attempt presented before is offered again for the
+// amount it was first presented for.
 int collect(Store& store, Date today);
 // Reads every result first (bad input: nothing written), then applies them `batch` per write
 // transaction; each result and its effects commit together, so a re-run after a crash

@@ -55,7 +55,8 @@ struct StoredInstallment {
 struct StoredResult {
   std::string result;
   std::string code;
-  std::int64_t amount = 0;
+  std::int64_t amount = 0;  // what a payment paid; 0 for failures (and for payments stored
+                            // before presentments were kept, which stored no amount)
 };
 
 class Store {
@@ -82,6 +83,12 @@ class Store {
   std::optional<StoredResult> result(const std::string& loan, int number, int attempt);
   void save_result(const std::string& loan, int number, int attempt, const StoredResult& result,
                    Date today);
+  // Records that collect presents `attempt` of `item` for what is outstanding now, unless that
+  // attempt was presented before; returns the amount presented (the first one, on a re-run).
+  // Call inside a write transaction.
+  std::int64_t present(const StoredInstallment& item, int attempt, Date today);
+  // The amount presented for an attempt, or nullopt when collect never presented it.
+  std::optional<std::int64_t> presented(const std::string& loan, int number, int attempt);
   void save_progress(const StoredInstallment& item);
   void charge_penalty(const StoredInstallment& item, Date today);
 
