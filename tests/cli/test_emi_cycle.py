@@ -242,6 +242,28 @@ class EmiCycle(ToolTestCase):
             [("A", 1, 1, 879159)])
         connection.close()
 
+    def test_a_result_that_differs_in_amount_is_a_conflict(self):
+        for loan in ("L1", "L2"):
+            self.emi("create", "--loan", loan, *LOAN)
+        self.emi("collect", "--today", "2026-02-15")
+        partial = {"loan": "L1", "n": 1, "attempt": 1, "result": "paid", "amount": "8000.00"}
+        self.assertTrue(self.emi("record", "--today", "2026-02-15",
+                                 stdin=self.results(partial))[0]["applied"])
+        self.assertEqual(self.emi("record", "--today", "2026-02-15", stdin=self.results(
+            partial))[0]["reason"], "duplicate")
+        before = self.stored_amounts()
+        corrected = dict(partial, amount="8791.59")
+        without_amount = {key: partial[key] for key in ("loan", "n", "attempt", "result")}
+        other = {"loan": "L2", "n": 1, "attempt": 1, "result": "paid"}
+        result = self.emi("record", "--today", "2026-02-16", status=65,
+                          stdin=self.results(corrected, without_amount, other))
+        self.assertError(result, 65, "<stdin>:1", "<stdin>:2", "conflict", "8000.00")
+        outcomes = records(result.out)
+        self.assertEqual([(r["loan"], r["applied"], r.get("reason")) for r in outcomes],
+                         [("L1", False, "conflict"), ("L1", False, "conflict"), ("L2", True, None)])
+        self.assertEqual(outcomes[0]["outstanding"], "791.59")  # 8791.59 - 8000.00, unchanged
+        self.assertEqual(self.stored_amounts(), before + [("L2", 1, 1, "paid", 879159)])
+
     def applied(self):
         connection = sqlite3.connect(self.path("loans.db"))
         try:

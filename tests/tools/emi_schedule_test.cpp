@@ -249,6 +249,21 @@ TEST(EmiCollection, DuplicatesConflictsAndStaleAttemptsAreNotApplied) {
   EXPECT_EQ(item.attempts, 0);
 }
 
+TEST(EmiCollection, ADifferentAmountForAStoredPaymentIsAConflict) {
+  StoredInstallment item = due_installment();
+  StoredResult stored{"paid", "", 800000};
+  PaymentResult same{"L1", 1, 1, true, "", 800000};
+  PaymentResult corrected{"L1", 1, 1, true, "", 879159};
+  PaymentResult everything{"L1", 1, 1, true, "", std::nullopt};
+  EXPECT_EQ(apply_result(item, Policy{}, same, stored, today).reason, "duplicate");
+  EXPECT_EQ(apply_result(item, Policy{}, corrected, stored, today).reason, "conflict");
+  EXPECT_EQ(apply_result(item, Policy{}, everything, stored, today).reason, "duplicate");
+  // Stored before amounts were kept: 0, which any amount repeats.
+  EXPECT_EQ(apply_result(item, Policy{}, corrected, StoredResult{"paid", "", 0}, today).reason,
+            "duplicate");
+  EXPECT_EQ(item.attempts, 0);
+}
+
 TEST(EmiCollection, AnAppliedPaymentSaysWhatItPaid) {
   StoredInstallment item = due_installment();
   PaymentResult presented{"L1", 1, 1, true, "", 800000};

@@ -84,12 +84,18 @@ std::int64_t penalty_for(const Installment& row, const Policy& policy) {
                       policy.penalty_rate.denominator, decimal::Rounding::half_up));
 }
 
+bool repeats(const StoredResult& stored, const PaymentResult& result) {
+  if (stored.result != (result.paid ? "paid" : "failed") || stored.code != result.code) {
+    return false;
+  }
+  // A payment of "everything outstanding" names no amount to compare.
+  if (!result.paid || !result.amount || stored.amount == 0) return true;
+  return *result.amount == stored.amount;
+}
+
 Outcome apply_result(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
                      const std::optional<StoredResult>& stored, Date today) {
-  if (stored) {
-    bool same = stored->result == (result.paid ? "paid" : "failed") && stored->code == result.code;
-    return refused(same ? "duplicate" : "conflict");
-  }
+  if (stored) return refused(repeats(*stored, result) ? "duplicate" : "conflict");
   if (item.state == "paid") return refused("already_paid");
   if (result.attempt != item.attempts + 1) return refused("superseded");
   std::int64_t amount = result.amount.value_or(item.outstanding());
@@ -371,6 +377,22 @@ Outcome apply_one(Store& store, std::map<std::string, std::optional<Loan>>& loan
   return outcome;
 }
 
+// One line on stderr for a result that conflicts with the one recorded for its attempt.
+void report_conflict(Store& store, const ReadResult& read) {
+  const PaymentResult& result = read.result;
+  auto stored = store.result(result.loan, result.number, result.attempt);
+  auto loan = store.find(result.loan);
+  std::string recorded = stored->result;
+  if (!stored->code.empty()) recorded += " " + stored->code;
+  if (stored->amount != 0) {
+    recorded += " " + decimal::format_amount(stored->amount, loan->terms.currency.exponent);
+  }
+  print_diagnostic(Severity::error, read.location,
+                   fmt::format("conflict: loan '{}' installment {} attempt {} was recorded as {}; "
+                               "this different result is not applied",
+                               result.loan, result.number, result.attempt, recorded));
+}
+
 }  // namespace
 
 int record(Store& store, const std::vector<std::string>& inputs, Date today,
@@ -379,6 +401,7 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
   std::vector<ReadResult> results = read_results(store, reader);
   std::map<std::string, std::optional<Loan>> loans;
   OutputStream out(STDOUT_FILENO);
+  bool conflicted = false;
   for (std::size_t start = 0; start < results.size(); start += batch) {
     throw_if_interrupted();
     db::WriteTransaction transaction(store.database());
@@ -387,11 +410,16 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
       std::optional<StoredInstallment> item;
       Outcome outcome = apply_one(store, loans, results[index].result, today, item);
       out.write_line(to_json(outcome_record(results[index], outcome, item)));
+      if (outcome.reason == "conflict") {
+        report_conflict(store, results[index]);
+        conflicted = true;
+      }
     }
     transaction.commit();
     out.flush();
   }
   out.flush();
+  if (conflicted) return exit_code::data;
   return reader.skipped() > 0 ? exit_code::definite_no : exit_code::success;
 }
 

@@ -55,8 +55,14 @@ struct Outcome {
   std::int64_t paid = 0;  // what an applied payment paid
 };
 
+// Whether `result` repeats `stored` (the result recorded for the same attempt): the same
+// outcome and code and, for a payment that names an amount, the same amount. A stored payment
+// of 0 was recorded before amounts were kept, so any amount repeats it.
+bool repeats(const StoredResult& stored, const PaymentResult& result);
+
 // The pure rule for one result against the installment as stored (and the result already
-// stored for that attempt, if any). Updates `item` when the result applies.
+// stored for that attempt, if any): a repeat is a duplicate, any other result for a stored
+// attempt a conflict. Updates `item` when the result applies.
 Outcome apply_result(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
                      const std::optional<StoredResult>& stored, Date today);
 
@@ -88,7 +94,8 @@ std::string idempotency_key(std::string_view loan, int number, int attempt);
 int collect(Store& store, Date today);
 // Reads every result first (bad input: nothing written), then applies them `batch` per write
 // transaction; each result and its effects commit together, so a re-run after a crash
-// applies every result exactly once.
+// applies every result exactly once. A conflicting result is reported on stdout and stderr,
+// the rest applied, and the run exits 65.
 int record(Store& store, const std::vector<std::string>& inputs, Date today,
            const InputOptions& input, std::size_t batch);
 // Pays `amount` (text in the loan's currency) off the principal on date `on` and rebuilds the
