@@ -415,8 +415,10 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
         conflicted = true;
       }
     }
-    transaction.commit();
+    // Deliver before committing, as remind and idemkey filter do: a crash in between makes
+    // the re-run apply and report this batch again; it never loses a report.
     out.flush();
+    transaction.commit();
   }
   out.flush();
   if (conflicted) return exit_code::data;

@@ -94,8 +94,10 @@ std::string idempotency_key(std::string_view loan, int number, int attempt);
 int collect(Store& store, Date today);
 // Reads every result first (bad input: nothing written), then applies them `batch` per write
 // transaction; each result and its effects commit together, so a re-run after a crash
-// applies every result exactly once. A conflicting result is reported on stdout and stderr,
-// the rest applied, and the run exits 65.
+// applies every result exactly once. A batch's outcomes are written and flushed before it
+// commits: a crash may report a result applied twice (the re-run applies it again, as it was
+// not committed), never applied without reporting it. A conflicting result is reported on
+// stdout and stderr, the rest applied, and the run exits 65.
 int record(Store& store, const std::vector<std::string>& inputs, Date today,
            const InputOptions& input, std::size_t batch);
 // Pays `amount` (text in the loan's currency) off the principal on date `on` and rebuilds the
