@@ -13,6 +13,10 @@ import unittest
 from fractions import Fraction
 
 import datetime
+import fcntl
+import struct
+import termios
+from decimal import Decimal
 
 from sluice_cli import ToolTestCase, tool_path
 from test_emi_schedule import minor as minor_units, oracle, round_half_up
@@ -205,6 +209,103 @@ class EmiCycle(ToolTestCase):
             self.assertError(result, 65, "<stdin>:2", fragment)
             self.assertEqual(self.dump(), before)
 
+    def stored_amounts(self):
+        connection = sqlite3.connect(self.path("loans.db"))
+        try:
+            return connection.execute(
+                "SELECT loan, n, attempt, result, amount FROM emi_results ORDER BY 1, 2, 3"
+            ).fetchall()
+        finally:
+            connection.close()
+
+    def test_paid_without_amount_pays_what_the_attempt_presented(self):
+        self.emi("create", "--loan", "A", *LOAN, "--grace", "5d", "--penalty", "flat:25.00")
+        intents = self.emi("collect", "--today", "2026-02-15")
+        self.assertEqual([(i["attempt"], i["amount"]) for i in intents], [(1, "8791.59")])
+        # The debit is presented; before the gateway answers, the installment goes past its
+        # grace period and is charged the penalty.
+        self.assertEqual(self.emi("collect", "--today", "2026-02-21"), [])
+        self.assertEqual(self.emi("status", "--today", "2026-02-21")[0]["penalties"], "25.00")
+        result = {"loan": "A", "n": 1, "attempt": 1, "result": "paid"}
+        recorded = self.emi("record", "--today", "2026-02-21", stdin=self.results(result))[0]
+        # The gateway took what was presented; the penalty added since stays outstanding.
+        owed = Decimal("8791.59") + Decimal("25.00") - Decimal(intents[0]["amount"])
+        self.assertEqual((recorded["applied"], recorded["outstanding"]), (True, str(owed)))
+        self.assertEqual(self.stored_amounts(), [("A", 1, 1, "paid", 879159)])
+        again = self.emi("record", "--today", "2026-02-22", stdin=self.results(result))[0]
+        self.assertEqual((again["applied"], again["reason"]), (False, "duplicate"))
+
+    def test_collect_repeats_the_amount_it_first_presented(self):
+        self.emi("create", "--loan", "A", *LOAN)
+        first = self.emi("collect", "--today", "2026-02-15")
+        self.assertEqual(self.emi("collect", "--today", "2026-02-16"), first)
+        connection = sqlite3.connect(self.path("loans.db"))
+        self.assertEqual(connection.execute(
+            "SELECT loan, n, attempt, amount FROM emi_presentments").fetchall(),
+            [("A", 1, 1, 879159)])
+        connection.close()
+
+    def test_a_result_that_differs_in_amount_is_a_conflict(self):
+        for loan in ("L1", "L2"):
+            self.emi("create", "--loan", loan, *LOAN)
+        self.emi("collect", "--today", "2026-02-15")
+        partial = {"loan": "L1", "n": 1, "attempt": 1, "result": "paid", "amount": "8000.00"}
+        self.assertTrue(self.emi("record", "--today", "2026-02-15",
+                                 stdin=self.results(partial))[0]["applied"])
+        self.assertEqual(self.emi("record", "--today", "2026-02-15", stdin=self.results(
+            partial))[0]["reason"], "duplicate")
+        before = self.stored_amounts()
+        corrected = dict(partial, amount="8791.59")
+        without_amount = {key: partial[key] for key in ("loan", "n", "attempt", "result")}
+        other = {"loan": "L2", "n": 1, "attempt": 1, "result": "paid"}
+        result = self.emi("record", "--today", "2026-02-16", status=65,
+                          stdin=self.results(corrected, without_amount, other))
+        self.assertError(result, 65, "<stdin>:1", "<stdin>:2", "conflict", "8000.00")
+        outcomes = records(result.out)
+        self.assertEqual([(r["loan"], r["applied"], r.get("reason")) for r in outcomes],
+                         [("L1", False, "conflict"), ("L1", False, "conflict"), ("L2", True, None)])
+        self.assertEqual(outcomes[0]["outstanding"], "791.59")  # 8791.59 - 8000.00, unchanged
+        self.assertEqual(self.stored_amounts(), before + [("L2", 1, 1, "paid", 879159)])
+
+    def test_record_prints_each_applied_result_before_committing_it(self):
+        # A reader that stops reading (a stalled pipe, then SIGKILL) must not leave results
+        # committed that no output ever reported as applied.
+        loans = 20
+        for number in range(loans):
+            self.emi("create", "--loan", f"L{number}", *LOAN)
+        lines = [{"loan": f"L{loan}", "n": n, "attempt": 1, "result": "failed", "code": "R01"}
+                 for loan in range(loans) for n in range(1, 13)]
+        self.write("results.jsonl", self.results(*lines))
+        reader, writer = os.pipe()
+        # One batch prints about 30 KB: more than the pipe holds, less than the tool's buffer.
+        fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
+        capacity = fcntl.fcntl(writer, fcntl.F_GETPIPE_SZ)
+        child = self.start_tool("record", "--today", "2026-02-15", "--db", "loans.db",
+                                "--batch", "240", "results.jsonl", stdout=writer)
+        os.close(writer)
+        deadline = time.monotonic() + 60
+        while (child.poll() is None and self.pipe_bytes(reader) < capacity
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
+        self.assertIsNone(child.poll(), "record ended instead of blocking on a full pipe")
+        committed = {(loan, n, attempt) for loan, n, attempt, *_ in self.stored_amounts()}
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        with os.fdopen(reader, "rb") as pipe:
+            printed = pipe.read().decode()
+        complete = printed[:printed.rfind("\n") + 1]
+        reported = {(r["loan"], r["n"], r["attempt"]) for r in records(complete) if r["applied"]}
+        self.assertEqual(len(committed - reported), 0, "results committed but never printed")
+        rerun = self.emi("record", "--today", "2026-02-15", "results.jsonl")
+        reported |= {(r["loan"], r["n"], r["attempt"]) for r in rerun if r["applied"]}
+        stored = {(loan, n, attempt) for loan, n, attempt, *_ in self.stored_amounts()}
+        self.assertEqual(len(stored), len(lines))
+        self.assertEqual(stored, reported)
+
+    @staticmethod
+    def pipe_bytes(descriptor):
+        return struct.unpack("i", fcntl.ioctl(descriptor, termios.FIONREAD, b"\0" * 4))[0]
+
     def applied(self):
         connection = sqlite3.connect(self.path("loans.db"))
         try:
@@ -251,12 +352,13 @@ class EmiCycle(ToolTestCase):
         self.write("results.jsonl", self.results(*lines))
         generator = random.Random(7)
         applied_after_kill = []
-        for _ in range(3):
-            with open(self.path("results.jsonl"), "rb") as source:
+        for round_number in range(3):
+            with open(self.path("results.jsonl"), "rb") as source, \
+                    open(self.path(f"killed{round_number}.jsonl"), "wb") as output:
                 # Small batches: many commits (synchronous=FULL), so the kill lands mid-run.
                 child = subprocess.Popen([tool_path("emi-schedule"), "record", "--today",
                                           "2026-02-15", "--db", "loans.db", "--batch", "7"],
-                                         stdin=source, stdout=subprocess.DEVNULL, cwd=self.dir,
+                                         stdin=source, stdout=output, cwd=self.dir,
                                          env=self.env)
                 # Kill once the run has committed something new (an event, not a time: a
                 # sanitizer build starts far slower), a little later still.
@@ -275,6 +377,15 @@ class EmiCycle(ToolTestCase):
         rerun = self.emi("record", "--today", "2026-02-15", "results.jsonl")
         self.assertEqual(len(rerun), len(lines))
         self.assertTrue(all(r["applied"] or r["reason"] == "duplicate" for r in rerun))
+        # Every result applied was reported applied by some run: a killed run printed what it
+        # committed (its last line may be cut short by the kill).
+        reported = {(r["loan"], r["n"], r["attempt"]) for r in rerun if r["applied"]}
+        for round_number in range(3):
+            printed = self.read(f"killed{round_number}.jsonl").decode()
+            complete = records(printed[:printed.rfind("\n") + 1])
+            reported |= {(r["loan"], r["n"], r["attempt"]) for r in complete if r["applied"]}
+        never_reported = {(line["loan"], line["n"], 1) for line in lines} - reported
+        self.assertEqual(len(never_reported), 0, "results applied but never reported applied")
         connection = sqlite3.connect(self.path("loans.db"))
         self.assertEqual(connection.execute("PRAGMA integrity_check").fetchone()[0], "ok")
         self.assertEqual(connection.execute("SELECT count(*) FROM emi_results").fetchone()[0],

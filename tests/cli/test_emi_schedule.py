@@ -3,6 +3,7 @@
 import calendar
 import datetime
 import json
+import os
 import random
 import unittest
 from fractions import Fraction
@@ -68,6 +69,28 @@ class EmiCalc(ToolTestCase):
         self.assertError(self.run_tool(*base, "--rate", "10%", "--bpi", "later"), 2, "later")
         self.assertError(self.run_tool(*base, "--rate", "10%", "--disbursed", "2026-02-30"), 2,
                          "2026-02-30")
+
+    def test_out_of_range_principal_and_months_are_usage_errors(self):
+        # An option value outside its range is a usage error (2), as in backoff and zscore;
+        # sluice(7) decides, and emi-schedule(1) says the same.
+        terms = {"--principal": "100.00", "--rate": "10%", "--months": "3"}
+        for option, value, fragment in (("--principal", "0", "more than zero"),
+                                        ("--principal", "0.00", "more than zero"),
+                                        ("--months", "0", "between 1 and 1200"),
+                                        ("--months", "1201", "between 1 and 1200")):
+            args = [word for name, given in dict(terms, **{option: value}).items()
+                    for word in (name, given)]
+            for command in (["calc"], ["create", "--loan", "L1", "--db", "loans.db"]):
+                with self.subTest(command=command[0], option=option, value=value):
+                    result = self.run_tool(*command, *args, "--disbursed", "2026-01-15")
+                    self.assertError(result, 2, option, fragment)
+                    self.assertEqual(result.stdout, b"")
+        self.assertFalse(os.path.exists(self.path("loans.db")))
+        # In a create --from file the same value is bad input (65) naming its line and field.
+        self.write("loans.jsonl", '{"loan":"A","principal":"100.00","rate":"10%","months":3}\n'
+                                  '{"loan":"B","principal":"100.00","rate":"10%","months":0}\n')
+        result = self.run_tool("create", "--from", "loans.jsonl", "--db", "loans.db")
+        self.assertError(result, 65, "loans.jsonl:2", '"months"', "between 1 and 1200")
 
     def test_golden_schedules_from_the_issue(self):
         rows = self.calc("--principal", "100000.00", "--rate", "10%", "--months", "12",

@@ -2,6 +2,7 @@
 
 #include "emi_cycle.hpp"
 #include "emi_schedule.hpp"
+#include "sluice/keys.hpp"
 #include "sluice/random.hpp"
 #include "sluice/timeutil.hpp"
 #include "test_support.hpp"
@@ -246,6 +247,56 @@ TEST(EmiCollection, DuplicatesConflictsAndStaleAttemptsAreNotApplied) {
   EXPECT_EQ(apply_result(item, Policy{}, failed(1, "R09"), stored, today).reason, "conflict");
   EXPECT_EQ(apply_result(item, Policy{}, failed(2), std::nullopt, today).reason, "superseded");
   EXPECT_EQ(item.attempts, 0);
+}
+
+TEST(EmiCollection, ADifferentAmountForAStoredPaymentIsAConflict) {
+  StoredInstallment item = due_installment();
+  StoredResult stored{"paid", "", 800000};
+  PaymentResult same{"L1", 1, 1, true, "", 800000};
+  PaymentResult corrected{"L1", 1, 1, true, "", 879159};
+  PaymentResult everything{"L1", 1, 1, true, "", std::nullopt};
+  EXPECT_EQ(apply_result(item, Policy{}, same, stored, today).reason, "duplicate");
+  EXPECT_EQ(apply_result(item, Policy{}, corrected, stored, today).reason, "conflict");
+  EXPECT_EQ(apply_result(item, Policy{}, everything, stored, today).reason, "duplicate");
+  // Stored before amounts were kept: 0, which any amount repeats.
+  EXPECT_EQ(apply_result(item, Policy{}, corrected, StoredResult{"paid", "", 0}, today).reason,
+            "duplicate");
+  EXPECT_EQ(item.attempts, 0);
+}
+
+TEST(EmiCollection, AnAppliedPaymentSaysWhatItPaid) {
+  StoredInstallment item = due_installment();
+  PaymentResult presented{"L1", 1, 1, true, "", 800000};
+  EXPECT_EQ(apply_result(item, Policy{}, presented, std::nullopt, today).paid, 800000);
+  PaymentResult rest{"L1", 1, 2, true, "", std::nullopt};
+  EXPECT_EQ(apply_result(item, Policy{}, rest, std::nullopt, today).paid, 79159);
+}
+
+TEST(EmiCollection, IdempotencyKeysStayReadableWhenTheyAreValid) {
+  EXPECT_EQ(idempotency_key("L1", 1, 1), "L1:1:1");
+  EXPECT_EQ(idempotency_key("A:7", 12, 3), "A:7:12:3");
+  EXPECT_EQ(idempotency_key(std::string(250, 'x'), 1, 1), std::string(250, 'x') + ":1:1");
+}
+
+TEST(EmiCollection, OtherLoanIdsGetAValidKeyFromTheirSha256) {
+  // SHA-256 of "ACME Corp/loan 7", from Python's hashlib.
+  EXPECT_EQ(idempotency_key("ACME Corp/loan 7", 2, 1),
+            "sha256:edda75149de2792444be4ab9bfdac7b3eec13d95486d29b184492f894d4dab22:2:1");
+  for (const std::string& id : {std::string("ACME Corp/loan 7"),
+                                std::string("\xC5\x81\xC3\xB3"
+                                            "d\xC5\xBA-7"),
+                                std::string(300, 'x'), std::string(254, 'x'), std::string("tab\t"),
+                                std::string("sha256:abc")}) {
+    std::string key = idempotency_key(id, 1200, 100);
+    EXPECT_TRUE(is_valid_key(key)) << key;
+    EXPECT_TRUE(key.starts_with("sha256:")) << key;
+    EXPECT_EQ(key, idempotency_key(id, 1200, 100));
+  }
+  // A readable ID that looks like a derived key is derived too, so no readable key can equal
+  // a derived one.
+  std::string derived = idempotency_key("a b", 1, 1);
+  std::string lookalike = derived.substr(0, derived.size() - 4);
+  EXPECT_NE(idempotency_key(lookalike, 1, 1), derived);
 }
 
 TEST(EmiCollection, PartialPaymentsSettlePenaltyThenInterestThenPrincipal) {

@@ -130,7 +130,8 @@ Store open_store(const Settings& settings, bool must_exist) {
                cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
 }
 
-int create_loans(const Settings& settings) {
+// `command` tells a --months not given from one given as 0 (a usage error naming the range).
+int create_loans(const Settings& settings, const CLI::App& command) {
   Date day = today(settings);
   if (!settings.from.empty()) {
     // Checked before the state file is opened: a bad policy option creates nothing.
@@ -141,7 +142,7 @@ int create_loans(const Settings& settings) {
   }
   if (settings.loan.empty()) throw Error(exit_code::usage, "create needs --loan or --from");
   if (settings.terms.principal.empty() || settings.terms.rate.empty() ||
-      settings.terms.months == 0) {
+      command.count("--months") == 0) {
     throw Error(exit_code::usage, "create --loan needs --principal, --rate and --months");
   }
   Loan loan{settings.loan, parse_terms(settings.terms, day), {}};
@@ -229,7 +230,7 @@ cli::Action define_command_line(CLI::App& app) {
   return [=]() -> int {
     const Settings& s = *settings;
     if (calc_command->parsed()) return calc(parse_terms(s.terms, today(s)), s.calc);
-    if (create_command->parsed()) return create_loans(s);
+    if (create_command->parsed()) return create_loans(s, *create_command);
     // Only create makes a state file; every other subcommand needs an existing one.
     Store store = open_store(s, true);
     if (show_command->parsed()) return show(store, s.loan, s.calc.format);

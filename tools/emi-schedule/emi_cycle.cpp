@@ -7,9 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/keys.hpp"
 #include "sluice/progress.hpp"
 #include "sluice/signals.hpp"
 #include "sluice/timeutil.hpp"
@@ -54,7 +56,7 @@ void settle(StoredInstallment& item, std::int64_t amount) {
 }
 
 Outcome refused(std::string reason) {
-  return Outcome{false, std::move(reason), false};
+  return Outcome{false, std::move(reason), false, 0};
 }
 
 void fail_attempt(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
@@ -82,23 +84,30 @@ std::int64_t penalty_for(const Installment& row, const Policy& policy) {
                       policy.penalty_rate.denominator, decimal::Rounding::half_up));
 }
 
+bool repeats(const StoredResult& stored, const PaymentResult& result) {
+  if (stored.result != (result.paid ? "paid" : "failed") || stored.code != result.code) {
+    return false;
+  }
+  // A payment of "everything outstanding" names no amount to compare.
+  if (!result.paid || !result.amount || stored.amount == 0) return true;
+  return *result.amount == stored.amount;
+}
+
 Outcome apply_result(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
                      const std::optional<StoredResult>& stored, Date today) {
-  if (stored) {
-    bool same = stored->result == (result.paid ? "paid" : "failed") && stored->code == result.code;
-    return refused(same ? "duplicate" : "conflict");
-  }
+  if (stored) return refused(repeats(*stored, result) ? "duplicate" : "conflict");
   if (item.state == "paid") return refused("already_paid");
   if (result.attempt != item.attempts + 1) return refused("superseded");
   std::int64_t amount = result.amount.value_or(item.outstanding());
   if (result.paid && (amount <= 0 || amount > item.outstanding())) return refused("amount_not_due");
-  Outcome outcome{true, "", false};
+  Outcome outcome{true, "", false, 0};
   item.attempts = result.attempt;
   if (!result.paid) {
     fail_attempt(item, policy, result, today, outcome);
     return outcome;
   }
   settle(item, amount);
+  outcome.paid = amount;
   if (item.outstanding() == 0) {
     item.state = "paid";
   } else {
@@ -174,27 +183,43 @@ void apply_grace(Store& store, Date today) {
   }
 }
 
+std::string idempotency_key(std::string_view loan, int number, int attempt) {
+  constexpr std::string_view derived_prefix = "sha256:";
+  std::string readable = fmt::format("{}:{}:{}", loan, number, attempt);
+  if (is_valid_key(readable) && !loan.starts_with(derived_prefix)) return readable;
+  return fmt::format("{}{}:{}:{}", derived_prefix, to_hex(sha256(loan)), number, attempt);
+}
+
+namespace {
+
+// The intent for the next attempt at `item`, recording what it presents.
+JsonValue present(Store& store, const StoredInstallment& item, Date today) {
+  int attempt = item.attempts + 1;
+  std::int64_t amount = store.present(item, attempt, today);
+  return JsonValue::object(
+      {{"loan", text(item.loan)},
+       {"n", JsonValue::integer(item.row.number)},
+       {"attempt", JsonValue::integer(attempt)},
+       {"amount", money(item.currency, amount)},
+       {"currency", text(item.currency.code)},
+       {"due_date", text(format_date(item.row.due))},
+       {"idempotency_key", text(idempotency_key(item.loan, item.row.number, attempt))}});
+}
+
+}  // namespace
+
 int collect(Store& store, Date today) {
-  std::vector<StoredInstallment> items;
+  std::vector<JsonValue> intents;
   {
+    // Printed after the commit: a crash in between prints nothing, and the re-run offers the
+    // same intents for the same amounts.
     db::WriteTransaction transaction(store.database());
     apply_grace(store, today);
-    items = store.to_collect(today);
+    for (const auto& item : store.to_collect(today)) intents.push_back(present(store, item, today));
     transaction.commit();
   }
   OutputStream out(STDOUT_FILENO);
-  for (const auto& item : items) {
-    int attempt = item.attempts + 1;
-    out.write_line(to_json(
-        JsonValue::object({{"loan", text(item.loan)},
-                           {"n", JsonValue::integer(item.row.number)},
-                           {"attempt", JsonValue::integer(attempt)},
-                           {"amount", money(item.currency, item.outstanding())},
-                           {"currency", text(item.currency.code)},
-                           {"due_date", text(format_date(item.row.due))},
-                           {"idempotency_key",
-                            text(fmt::format("{}:{}:{}", item.loan, item.row.number, attempt))}})));
-  }
+  for (const auto& intent : intents) out.write_line(to_json(intent));
   out.flush();
   return exit_code::success;
 }
@@ -330,21 +355,42 @@ JsonValue outcome_record(const ReadResult& read, const Outcome& outcome,
 }
 
 Outcome apply_one(Store& store, std::map<std::string, std::optional<Loan>>& loans,
-                  const PaymentResult& result, Date today, std::optional<StoredInstallment>& item) {
+                  PaymentResult result, Date today, std::optional<StoredInstallment>& item) {
   auto [entry, fresh] = loans.try_emplace(result.loan);
   if (fresh) entry->second = store.find(result.loan);
   if (!entry->second) return refused("unknown_loan");
   item = store.installment(result.loan, result.number);
   if (!item) return refused("unknown_installment");
+  // The gateway took what was presented, not what is outstanding now: a penalty may have been
+  // added since the debit went out.
+  if (result.paid && !result.amount) {
+    result.amount = store.presented(result.loan, result.number, result.attempt);
+  }
   Outcome outcome = apply_result(*item, entry->second->policy, result,
                                  store.result(result.loan, result.number, result.attempt), today);
   if (!outcome.applied) return outcome;
   store.save_progress(*item);
-  store.save_result(
-      result.loan, result.number, result.attempt,
-      StoredResult{result.paid ? "paid" : "failed", result.code, result.amount.value_or(0)}, today);
+  store.save_result(result.loan, result.number, result.attempt,
+                    StoredResult{result.paid ? "paid" : "failed", result.code, outcome.paid},
+                    today);
   if (outcome.penalty_charged) store.charge_penalty(*item, today);
   return outcome;
+}
+
+// One line on stderr for a result that conflicts with the one recorded for its attempt.
+void report_conflict(Store& store, const ReadResult& read) {
+  const PaymentResult& result = read.result;
+  auto stored = store.result(result.loan, result.number, result.attempt);
+  auto loan = store.find(result.loan);
+  std::string recorded = stored->result;
+  if (!stored->code.empty()) recorded += " " + stored->code;
+  if (stored->amount != 0) {
+    recorded += " " + decimal::format_amount(stored->amount, loan->terms.currency.exponent);
+  }
+  print_diagnostic(Severity::error, read.location,
+                   fmt::format("conflict: loan '{}' installment {} attempt {} was recorded as {}; "
+                               "this different result is not applied",
+                               result.loan, result.number, result.attempt, recorded));
 }
 
 }  // namespace
@@ -355,6 +401,7 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
   std::vector<ReadResult> results = read_results(store, reader);
   std::map<std::string, std::optional<Loan>> loans;
   OutputStream out(STDOUT_FILENO);
+  bool conflicted = false;
   for (std::size_t start = 0; start < results.size(); start += batch) {
     throw_if_interrupted();
     db::WriteTransaction transaction(store.database());
@@ -363,11 +410,18 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
       std::optional<StoredInstallment> item;
       Outcome outcome = apply_one(store, loans, results[index].result, today, item);
       out.write_line(to_json(outcome_record(results[index], outcome, item)));
+      if (outcome.reason == "conflict") {
+        report_conflict(store, results[index]);
+        conflicted = true;
+      }
     }
-    transaction.commit();
+    // Deliver before committing, as remind and idemkey filter do: a crash in between makes
+    // the re-run apply and report this batch again; it never loses a report.
     out.flush();
+    transaction.commit();
   }
   out.flush();
+  if (conflicted) return exit_code::data;
   return reader.skipped() > 0 ? exit_code::definite_no : exit_code::success;
 }
 
@@ -521,7 +575,7 @@ int create_from(Store& store, const std::string& path, const InputOptions& input
 namespace {
 
 // A loan and where its rebuilt part starts: the last installment due on or before `on`
-// (0 when none is) and the scheduled balance after it.
+// (0 when none is) and the balance still owed after it.
 struct Split {
   Loan loan;
   int after = 0;
@@ -529,24 +583,43 @@ struct Split {
   std::optional<std::int64_t> current_emi;  // the payment of the next regular installment
 };
 
+// Rebuilding from a period before the latest revision's would rebuild that revision's rows
+// from a balance that predates it, silently undoing it: revisions go in date order, though
+// several may share a period (interest is monthly, so their days within it do not matter).
+void refuse_earlier_period(const Split& split, Date on, std::optional<Date> latest,
+                           int latest_after) {
+  if (!latest || split.after >= latest_after) return;
+  throw Error(
+      exit_code::data,
+      fmt::format("loan '{}' was last revised on {}, after installment {}; a revision on "
+                  "{} (after installment {}) would undo that: revisions must come in "
+                  "date order (the latest one's period or later)",
+                  split.loan.id, format_date(*latest), latest_after, format_date(on), split.after));
+}
+
 Split split_at(Store& store, const std::string& id, Date on) {
   auto loan = store.find(id);
   if (!loan) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
-  Split split{*loan, 0, loan->terms.principal, std::nullopt};
-  auto items = store.installments(id);
-  for (const auto& item : items) {
+  Split split{*loan, 0, 0, std::nullopt};
+  std::optional<Date> latest = store.latest_revision(id);
+  int latest_after = 0;
+  for (const auto& item : store.installments(id)) {
     if (item.row.number == 0) continue;  // a separate broken-period charge
+    if (latest && item.row.due <= *latest) latest_after = item.row.number;
     if (item.row.due <= on) {
       split.after = item.row.number;
-      split.balance = item.row.closing;
     } else if (!split.current_emi) {
+      // The first installment rebuilt opens with the balance after every earlier revision
+      // (each rewrites it), where the scheduled closing balance before it does not.
+      split.balance = item.row.opening;
       split.current_emi = item.row.payment;
     }
   }
-  if (split.after >= split.loan.terms.months) {
+  if (!split.current_emi) {
     throw Error(exit_code::data,
                 fmt::format("loan '{}' has no installment due after {}", id, format_date(on)));
   }
+  refuse_earlier_period(split, on, latest, latest_after);
   return split;
 }
 

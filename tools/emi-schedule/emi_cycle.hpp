@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "emi_calc.hpp"
@@ -21,7 +22,10 @@ struct PaymentResult {
   int attempt = 0;
   bool paid = false;
   std::string code;
-  std::optional<std::int64_t> amount;  // minor units; paid without amount = everything due
+  // Minor units. A payment without an amount pays what collect presented for that attempt
+  // (record fills it in from the presentment), or, for an attempt collect never presented,
+  // everything outstanding.
+  std::optional<std::int64_t> amount;
 };
 
 // A result as `record` reads it from one line, with where it came from for messages. The
@@ -48,10 +52,17 @@ struct Outcome {
   bool applied = false;
   std::string reason;  // "" when applied; duplicate, conflict, superseded, already_paid, ...
   bool penalty_charged = false;
+  std::int64_t paid = 0;  // what an applied payment paid
 };
 
+// Whether `result` repeats `stored` (the result recorded for the same attempt): the same
+// outcome and code and, for a payment that names an amount, the same amount. A stored payment
+// of 0 was recorded before amounts were kept, so any amount repeats it.
+bool repeats(const StoredResult& stored, const PaymentResult& result);
+
 // The pure rule for one result against the installment as stored (and the result already
-// stored for that attempt, if any). Updates `item` when the result applies.
+// stored for that attempt, if any): a repeat is a duplicate, any other result for a stored
+// attempt a conflict. Updates `item` when the result applies.
 Outcome apply_result(StoredInstallment& item, const Policy& policy, const PaymentResult& result,
                      const std::optional<StoredResult>& stored, Date today);
 
@@ -69,15 +80,31 @@ int create_from(Store& store, const std::string& path, const InputOptions& input
 int show(Store& store, const std::string& loan, cli::Format format);
 int list(Store& store, cli::Format format);
 int remind(Store& store, Date today, int ahead_days);
+
+// The idempotency key of one presentment: "LOAN:N:ATTEMPT" when that is a valid key
+// (sluice/keys.hpp) and LOAN does not start with "sha256:"; otherwise "sha256:HEX:N:ATTEMPT",
+// HEX being the SHA-256 of the loan ID's bytes in lower-case hex. Always a valid key; the same
+// for the same presentment and different for different ones (N and ATTEMPT are the last two
+// fields, and only derived keys have a LOAN part starting with "sha256:").
+std::string idempotency_key(std::string_view loan, int number, int attempt);
+
+// Prints a debit intent for every installment due for collection, after recording the amount
+// each presents (emi_presentments); an attempt presented before is offered again for the
+// amount it was first presented for.
 int collect(Store& store, Date today);
 // Reads every result first (bad input: nothing written), then applies them `batch` per write
 // transaction; each result and its effects commit together, so a re-run after a crash
-// applies every result exactly once.
+// applies every result exactly once. A batch's outcomes are written and flushed before it
+// commits: a crash may report a result applied twice (the re-run applies it again, as it was
+// not committed), never applied without reporting it. A conflicting result is reported on
+// stdout and stderr, the rest applied, and the run exits 65.
 int record(Store& store, const std::vector<std::string>& inputs, Date today,
            const InputOptions& input, std::size_t batch);
 // Pays `amount` (text in the loan's currency) off the principal on date `on` and rebuilds the
-// installments due after it: reduce_tenure keeps the EMI, otherwise the EMI is recomputed
-// over the same remaining months. Paying the whole balance closes the loan.
+// installments due after it from the balance they open with (which reflects every earlier
+// revision): reduce_tenure keeps the EMI, otherwise the EMI is recomputed over the same
+// remaining months. Paying the whole balance closes the loan. Prepay and reprice refuse
+// (Error(65)) a date in an earlier period than the loan's latest revision.
 int prepay(Store& store, const std::string& loan, const std::string& amount, Date on,
            bool reduce_tenure);
 // Applies a new annual rate to the installments due after `from`: a new EMI over the same

@@ -98,7 +98,20 @@ CREATE TABLE emi_installments_history (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
+// What collect presented for each attempt: a result without an amount pays this, not what is
+// outstanding when the result arrives (a penalty may have been added in between).
+constexpr std::string_view schema_v3 = R"sql(
+CREATE TABLE emi_presentments (
+  loan TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  amount INTEGER NOT NULL,
+  presented_on TEXT NOT NULL,
+  PRIMARY KEY (loan, n, attempt)
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 3> migrations{schema_v1, schema_v2, schema_v3};
 
 constexpr std::string_view installment_columns =
     "i.loan, l.currency, l.exponent, i.n, i.due_date, i.opening, i.payment, i.interest, "
@@ -315,6 +328,20 @@ void Store::save_result(const std::string& loan, int number, int attempt,
                     attempt, result.result, result.code, result.amount, format_date(today));
 }
 
+std::int64_t Store::present(const StoredInstallment& item, int attempt, Date today) {
+  database_.execute("INSERT OR IGNORE INTO emi_presentments VALUES (?1, ?2, ?3, ?4, ?5)", item.loan,
+                    item.row.number, attempt, item.outstanding(), format_date(today));
+  return *presented(item.loan, item.row.number, attempt);
+}
+
+std::optional<std::int64_t> Store::presented(const std::string& loan, int number, int attempt) {
+  auto query = database_.query(
+      "SELECT amount FROM emi_presentments WHERE loan = ?1 AND n = ?2 AND attempt = ?3", loan,
+      number, attempt);
+  if (!query.step()) return std::nullopt;
+  return query->integer(0);
+}
+
 void Store::save_progress(const StoredInstallment& item) {
   database_.execute(
       "UPDATE emi_installments SET state = ?3, attempts = ?4, next_attempt = ?5, reminded = ?6, "
@@ -330,12 +357,21 @@ void Store::charge_penalty(const StoredInstallment& item, Date today) {
                     item.row.number, item.penalty, format_date(today));
 }
 
+std::optional<Date> Store::latest_revision(const std::string& loan) {
+  auto query = database_.query("SELECT max(on_date) FROM emi_revisions WHERE loan = ?1", loan);
+  if (!query.step() || query->is_null(0)) return std::nullopt;
+  return parse_date(query->text(0));
+}
+
 int Store::replace_future(const std::string& loan, int after, const std::vector<Installment>& rows,
                           const Revision& revision) {
   {
+    // A presentment without a recorded result is a debit the gateway may still be taking.
     auto touched = database_.query(
-        "SELECT n FROM emi_installments WHERE loan = ?1 AND n > ?2 AND (attempts > 0 OR "
-        "paid_penalty + paid_interest + paid_principal > 0 OR state != 'due') ORDER BY n LIMIT 1",
+        "SELECT n FROM emi_installments i WHERE loan = ?1 AND n > ?2 AND (attempts > 0 OR "
+        "paid_penalty + paid_interest + paid_principal > 0 OR state != 'due' OR EXISTS "
+        "(SELECT 1 FROM emi_presentments p WHERE p.loan = i.loan AND p.n = i.n)) "
+        "ORDER BY n LIMIT 1",
         loan, after);
     if (touched.step()) {
       throw Error(exit_code::data,

@@ -55,7 +55,8 @@ struct StoredInstallment {
 struct StoredResult {
   std::string result;
   std::string code;
-  std::int64_t amount = 0;
+  std::int64_t amount = 0;  // what a payment paid; 0 for failures (and for payments stored
+                            // before presentments were kept, which stored no amount)
 };
 
 class Store {
@@ -82,6 +83,12 @@ class Store {
   std::optional<StoredResult> result(const std::string& loan, int number, int attempt);
   void save_result(const std::string& loan, int number, int attempt, const StoredResult& result,
                    Date today);
+  // Records that collect presents `attempt` of `item` for what is outstanding now, unless that
+  // attempt was presented before; returns the amount presented (the first one, on a re-run).
+  // Call inside a write transaction.
+  std::int64_t present(const StoredInstallment& item, int attempt, Date today);
+  // The amount presented for an attempt, or nullopt when collect never presented it.
+  std::optional<std::int64_t> presented(const std::string& loan, int number, int attempt);
   void save_progress(const StoredInstallment& item);
   void charge_penalty(const StoredInstallment& item, Date today);
 
@@ -91,6 +98,8 @@ class Store {
     Date on;
     std::string detail;
   };
+  // The date of the loan's latest revision, or nullopt when it has none.
+  std::optional<Date> latest_revision(const std::string& loan);
   // Replaces the installments after `after` by `rows`, keeping the old ones in
   // emi_installments_history; Error(65) if one of them already has presentments or payments.
   // Returns the revision number. Call inside a write transaction.

@@ -105,24 +105,6 @@ Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, 
   return stale == StalePolicy::steal ? take : Decision::stale_locked;
 }
 
-bool is_valid_key(std::string_view key) {
-  bool valid = !key.empty() && key.size() <= 255;
-  for (char c : key) valid = valid && c >= 0x21 && c <= 0x7e;
-  return valid;
-}
-
-void validate_key(std::string_view what, std::string_view key) {
-  if (!is_valid_key(key)) {
-    // Quoted as JSON so that control characters in the bad key do not reach the terminal.
-    std::string quoted;
-    append_json_string(quoted, key.substr(0, 300));
-    throw Error(exit_code::usage,
-                fmt::format("invalid {} {}: use 1 to 255 printable ASCII characters without "
-                            "spaces",
-                            what, quoted));
-  }
-}
-
 std::int64_t key_hash(std::string_view scope, std::string_view key) {
   // FNV-1a, 64-bit: stable across builds and platforms (it is stored), and cheap. Collisions
   // are harmless: every lookup also compares the scope and the key.

@@ -12,6 +12,7 @@
 
 #include "sluice/clock.hpp"
 #include "sluice/db.hpp"
+#include "sluice/keys.hpp"
 
 namespace sluice::idemkey {
 
@@ -86,10 +87,9 @@ struct Claim {
 Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, Instant now,
                 StalePolicy stale, Holder holder = Holder::none);
 
-// Keys and scopes: 1 to 255 characters in 0x21-0x7E.
-bool is_valid_key(std::string_view key);
-// Throws Error(2) naming `what` unless is_valid_key.
-void validate_key(std::string_view what, std::string_view key);
+// Keys and scopes follow the toolkit's one key rule (sluice/keys.hpp).
+using sluice::is_valid_key;
+using sluice::validate_key;
 
 // The stored 64-bit hash of (scope, key) that the key index is built on.
 std::int64_t key_hash(std::string_view scope, std::string_view key);

@@ -1,0 +1,30 @@
+#include "sluice/keys.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+
+#include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
+
+namespace sluice {
+
+bool is_valid_key(std::string_view key) {
+  bool valid = !key.empty() && key.size() <= max_key_length;
+  for (char c : key) valid = valid && c >= 0x21 && c <= 0x7e;
+  return valid;
+}
+
+void validate_key(std::string_view what, std::string_view key) {
+  if (!is_valid_key(key)) {
+    // Quoted as JSON so that control characters in the bad key do not reach the terminal.
+    std::string quoted;
+    append_json_string(quoted, key.substr(0, 300));
+    throw Error(exit_code::usage,
+                fmt::format("invalid {} {}: use 1 to 255 printable ASCII characters without "
+                            "spaces",
+                            what, quoted));
+  }
+}
+
+}  // namespace sluice

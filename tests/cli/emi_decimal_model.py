@@ -1,0 +1,167 @@
+"""An independent model of an emi-schedule loan's installments under prepayments and repricings,
+in Python's decimal (money rounded half-up to the paisa, never a binary float), written from the
+rules of emi-schedule(1):
+
+- EMI = B r (1+r)^n / ((1+r)^n - 1) with r = annual / 12 (B / n when r = 0), rounded half-up once;
+- each month's interest is the opening balance times r, rounded half-up; principal = EMI -
+  interest, except the last installment, which pays the whole opening balance;
+- installment k is due on the first due date plus k-1 months (the day clamped to short months);
+- a revision (prepay, reprice) dated ON rebuilds the installments after the last one due on or
+  before ON, from the opening balance of the first installment it rebuilds (which already
+  reflects every earlier revision); reduce-emi and reprice without --keep-emi spread it over the
+  same remaining months, reduce-tenure and --keep-emi keep the payment of that installment;
+- a revision in an earlier period than the latest one, or with nothing left to rebuild, is
+  refused (exit status 65), and so is anything the schedule rules refuse.
+"""
+
+import calendar
+import datetime
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+CENT = Decimal("0.01")
+MAX_MONTHS = 1200
+
+
+class Refused(Exception):
+    """emi-schedule must refuse this request with exit status 65 and change nothing."""
+
+
+def money(value):
+    with localcontext() as context:
+        context.prec = 120
+        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def add_months(date, months):
+    month_index = date.month - 1 + months
+    year, month = date.year + month_index // 12, month_index % 12 + 1
+    return datetime.date(year, month, min(date.day, calendar.monthrange(year, month)[1]))
+
+
+def monthly_interest(balance, basis_points):
+    """balance x (basis_points / 10000) / 12, rounded half-up: a tie is a terminating decimal,
+    so 120 significant digits hold it exactly."""
+    with localcontext() as context:
+        context.prec = 120
+        return money(balance * basis_points / Decimal(120000))
+
+
+def equated_installment(balance, basis_points, months):
+    """The EMI of `balance` over `months` at an annual rate of `basis_points`: with r = a/b,
+    B a (b+a)^n / (b ((b+a)^n - b^n)), numerator and denominator exact integers of paise."""
+    with localcontext() as context:
+        context.prec = 120
+        if basis_points == 0:
+            return money(balance / months)
+        a, b = basis_points, 120000
+        grown, base = (b + a) ** months, b ** months
+        paise = int(balance * 100)
+        return money(Decimal(paise * a * grown) / Decimal(b * (grown - base)) / 100)
+
+
+class Row:
+    def __init__(self, number, due, opening, interest, principal):
+        self.number, self.due, self.opening = number, due, opening
+        self.interest, self.principal = interest, principal
+        self.payment = principal + interest
+        self.closing = opening - principal
+
+    def shown(self):
+        """The fields `emi-schedule show` prints, as text."""
+        return {"n": self.number, "due_date": self.due.isoformat(), "payment": str(self.payment),
+                "interest": str(self.interest), "principal": str(self.principal),
+                "closing": str(self.closing)}
+
+
+class LoanModel:
+    def __init__(self, principal, basis_points, months, first_due):
+        self.basis_points, self.months, self.first_due = basis_points, months, first_due
+        self.latest_after = None  # the period of the latest revision
+        self.rows = []
+        self.emi = equated_installment(principal, basis_points, months)
+        self.rows = self.rebuild(0, principal, None)
+
+    def due(self, number):
+        return add_months(self.first_due, number - 1)
+
+    def installment(self, number, opening, payment, last):
+        interest = monthly_interest(opening, self.basis_points)
+        principal = opening if last else payment - interest
+        if not last and (principal <= 0 or principal >= opening):
+            raise Refused(f"the EMI {payment} does not fit month {number}")
+        return Row(number, self.due(number), opening, interest, principal)
+
+    def rebuild(self, after, balance, keep_emi):
+        """The installments after `after`, from `balance`; sets self.emi."""
+        rows = []
+        if keep_emi is None:
+            self.emi = equated_installment(balance, self.basis_points, self.months - after)
+            if self.emi <= 0:
+                raise Refused("the EMI rounds to zero")
+            for number in range(after + 1, self.months + 1):
+                rows.append(self.installment(number, balance, self.emi, number == self.months))
+                balance = rows[-1].closing
+            return rows
+        self.emi = keep_emi
+        number = after + 1
+        while balance > 0:
+            if number > after + MAX_MONTHS:
+                raise Refused("more than 1200 months")
+            last = keep_emi >= balance + monthly_interest(balance, self.basis_points)
+            rows.append(self.installment(number, balance, keep_emi, last))
+            balance = rows[-1].closing
+            number += 1
+        return rows
+
+    def split(self, on):
+        """(after, balance, payment of the next installment) for a revision dated `on`."""
+        after = max((row.number for row in self.rows if row.due <= on), default=0)
+        if after >= self.months:
+            raise Refused("no installment is due after the date")
+        if self.latest_after is not None and after < self.latest_after:
+            raise Refused("a revision in an earlier period than the latest one")
+        following = self.rows[after]
+        assert following.number == after + 1
+        return after, following.opening, following.payment
+
+    def commit(self, after, rows, basis_points):
+        """Takes a revision's result (only once nothing refused it)."""
+        self.rows = self.rows[:after] + rows
+        self.months = after + len(rows)
+        self.basis_points = basis_points
+        self.latest_after = after
+
+    def prepay(self, amount, on, mode):
+        """Returns (after, balance, new balance, emi, months) as prepay prints them."""
+        after, balance, next_payment = self.split(on)
+        if amount <= 0 or amount > balance:
+            raise Refused("the amount is not between zero and the balance")
+        saved_emi = self.emi
+        rows = []
+        try:
+            if amount < balance:
+                keep = next_payment if mode == "reduce-tenure" else None
+                rows = self.rebuild(after, balance - amount, keep)
+            else:
+                self.emi = Decimal("0.00")
+        except Refused:
+            self.emi = saved_emi
+            raise
+        self.commit(after, rows, self.basis_points)
+        return after, balance, balance - amount, self.emi, self.months
+
+    def reprice(self, basis_points, on, keep_emi):
+        """Returns (after, balance, emi, months) as reprice prints them."""
+        after, balance, next_payment = self.split(on)
+        saved = (self.emi, self.basis_points)
+        self.basis_points = basis_points
+        try:
+            rows = self.rebuild(after, balance, next_payment if keep_emi else None)
+        except Refused:
+            self.emi, self.basis_points = saved
+            raise
+        self.commit(after, rows, basis_points)
+        return after, balance, self.emi, self.months
+
+    def outstanding_principal(self):
+        return sum((row.principal for row in self.rows), Decimal("0.00"))
