@@ -3,7 +3,6 @@ revisions, a revision in an earlier period than the latest one is refused, and r
 revisions match an independent model in Python's decimal (emi_decimal_model)."""
 
 import datetime
-import json
 import random
 import sqlite3
 import unittest
@@ -11,13 +10,7 @@ from decimal import Decimal
 
 from emi_decimal_model import LoanModel, Refused, add_months
 from sluice_cli import ToolTestCase
-
-LOAN = ("--principal", "100000.00", "--rate", "10%", "--months", "12", "--disbursed",
-        "2026-01-15")
-
-
-def records(text):
-    return [json.loads(line) for line in text.splitlines() if line]
+from test_emi_cycle import LOAN, records
 
 
 class EmiRevisions(ToolTestCase):
