@@ -267,15 +267,20 @@ class EmiCycle(ToolTestCase):
         self.assertEqual(outcomes[0]["outstanding"], "791.59")  # 8791.59 - 8000.00, unchanged
         self.assertEqual(self.stored_amounts(), before + [("L2", 1, 1, "paid", 879159)])
 
-    def test_record_prints_each_applied_result_before_committing_it(self):
-        # A reader that stops reading (a stalled pipe, then SIGKILL) must not leave results
-        # committed that no output ever reported as applied.
-        loans = 20
+    def loans_with_failed_results(self, loans):
+        """Creates loans L0.. and writes results.jsonl: a failed first attempt at each of their
+        12 installments. Returns the result records."""
         for number in range(loans):
             self.emi("create", "--loan", f"L{number}", *LOAN)
         lines = [{"loan": f"L{loan}", "n": n, "attempt": 1, "result": "failed", "code": "R01"}
                  for loan in range(loans) for n in range(1, 13)]
         self.write("results.jsonl", self.results(*lines))
+        return lines
+
+    def test_record_prints_each_applied_result_before_committing_it(self):
+        # A reader that stops reading (a stalled pipe, then SIGKILL) must not leave results
+        # committed that no output ever reported as applied.
+        lines = self.loans_with_failed_results(20)
         reader, writer = os.pipe()
         # One batch prints about 30 KB: more than the pipe holds, less than the tool's buffer.
         fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
@@ -344,12 +349,7 @@ class EmiCycle(ToolTestCase):
                          {(12, "0.00")})
 
     def test_sigkill_during_record_then_rerun_applies_each_result_once(self):
-        loans = 150
-        for number in range(loans):
-            self.emi("create", "--loan", f"L{number}", *LOAN)
-        lines = [{"loan": f"L{loan}", "n": n, "attempt": 1, "result": "failed", "code": "R01"}
-                 for loan in range(loans) for n in range(1, 13)]
-        self.write("results.jsonl", self.results(*lines))
+        lines = self.loans_with_failed_results(150)
         generator = random.Random(7)
         applied_after_kill = []
         for round_number in range(3):
