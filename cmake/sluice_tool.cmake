@@ -1,7 +1,15 @@
+# sluice_use_precompiled_headers(TARGET): TARGET compiles with libcore's precompiled header
+# (libcore/CMakeLists.txt) when SLUICE_PRECOMPILE is on. Only for targets compiled with the
+# same flags as libcore, which every tool and test target is.
+function(sluice_use_precompiled_headers target)
+  if(SLUICE_PRECOMPILE)
+    target_precompile_headers(${target} REUSE_FROM sluice_core)
+  endif()
+endfunction()
+
 # sluice_add_tool(NAME SOURCES file... [LIBRARIES lib...] [FULLY_STATIC])
 # Adds the tool's logic library (NAME_lib, from SOURCES, linked by the tests), the NAME binary
-# (tools/NAME/main.cpp) and the install rules for the binary and man/NAME.1. A fuzzing build
-# (SLUICE_FUZZ) adds only the library, built when a fuzz target links it. With FULLY_STATIC
+# (tools/NAME/main.cpp) and the install rules for the binary and man/NAME.1. With FULLY_STATIC
 # (and SLUICE_STATIC_RUNTIME on) the binary is linked with -static: no dynamic loader at
 # start-up, about 0.3 ms per run on the benchmark VM. The tool must then use no shared-only
 # library (simdjson). A static PIE is not possible with Debian's libm.a.
@@ -11,13 +19,15 @@ function(sluice_add_tool name)
   list(TRANSFORM ARG_SOURCES PREPEND ${dir}/)
   string(REPLACE "-" "_" lib ${name})
   add_library(${lib}_lib STATIC ${ARG_SOURCES})
+  # The command-line file is the one that compiles CLI11 (docs/ARCHITECTURE.md, "Build"): kept
+  # out of the unity batches, an edit to it or to a logic file recompiles only one of the two.
+  list(FILTER ARG_SOURCES INCLUDE REGEX "_cli\\.cpp$")
+  set_source_files_properties(${ARG_SOURCES} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+  sluice_use_precompiled_headers(${lib}_lib)
   target_include_directories(${lib}_lib PUBLIC ${dir})
   target_link_libraries(${lib}_lib PUBLIC sluice::core ${ARG_LIBRARIES})
-  if(SLUICE_FUZZ)
-    set_target_properties(${lib}_lib PROPERTIES EXCLUDE_FROM_ALL ON)
-    return()
-  endif()
   add_executable(${name} ${dir}/main.cpp)
+  sluice_use_precompiled_headers(${name})
   target_link_libraries(${name} PRIVATE ${lib}_lib)
   if(ARG_FULLY_STATIC AND SLUICE_STATIC_RUNTIME AND NOT SLUICE_SANITIZE
      AND SLUICE_SQLITE_ARCHIVE AND SLUICE_CRYPTO_ARCHIVE)

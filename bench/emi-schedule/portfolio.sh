@@ -3,12 +3,12 @@
 # (fixed seed; 100,000, or 10,000 with --quick), times `emi-schedule create --from` on a fresh
 # state file and then `collect` for one day, three times each, with peak memory, and checks
 # the counts (every loan created; intents = installments due by that day).
-# Environment: EMI (binary; default build/bin/emi-schedule, built if missing).
+# Environment: EMI_SCHEDULE (binary; default build/bin/emi-schedule, built if missing).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 loans=100000 mode=full
 [[ ${1:-} == --quick ]] && loans=10000 mode=quick
-emi=${EMI:-$root/build/bin/emi-schedule}
+emi=${EMI_SCHEDULE:-$root/build/bin/emi-schedule}
 [[ -x $emi ]] || "$root/scripts/build" "$root/build" >/dev/null
 [[ -x /usr/bin/time ]] || apt-get install -y -qq time sqlite3 >/dev/null
 out=$root/bench/emi-schedule/results/$mode

@@ -28,8 +28,8 @@
 #
 # hyperfine is installed with bench_need; under SLUICE_BENCH_NO_INSTALL=1, without it, bash
 # times the commands. Python 3 is needed (the peer, the checks, bench/lib.sh).
-# Environment: EMI (binary; default build-bench-emi/bin/emi-schedule, built with scripts/build if
-# missing), PYTHON (the peer's interpreter; default /usr/bin/python3, the distribution's, which
+# Environment: EMI_SCHEDULE (binary; default build-bench-emi/bin/emi-schedule, built with
+# scripts/build if missing), PYTHON (the peer's interpreter; default /usr/bin/python3, the distribution's, which
 # this script installs if missing), SLUICE_BENCH_NO_INSTALL. The other interpreter is the
 # executable behind `python3` on PATH (sys.executable), so a pyenv shim script is never what is
 # timed.
@@ -62,7 +62,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 PATH_PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo "$PYTHON")
 [[ $(readlink -f "$PATH_PYTHON") == "$(readlink -f "$PYTHON")" ]] && PATH_PYTHON=""
 PEER=$here/calc_decimal.py
-EMI=${EMI:-$root/build-bench-emi/bin/emi-schedule}
+EMI=${EMI_SCHEDULE:-$root/build-bench-emi/bin/emi-schedule}
 if [[ ! -x $EMI ]]; then
   echo "run.sh: building emi-schedule in $root/build-bench-emi" >&2
   "$root/scripts/build" "$root/build-bench-emi" >&2

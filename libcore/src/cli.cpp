@@ -13,6 +13,7 @@
 #include <map>
 #include <type_traits>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"

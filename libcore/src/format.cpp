@@ -39,23 +39,23 @@ void RecordPrinter::print_csv_row(const std::vector<std::string>& cells) {
 }
 
 void RecordPrinter::print(const JsonValue& record) {
-  if (format_ == cli::Format::jsonl) {
+  if (format_ == Format::jsonl) {
     out_.write_line(to_json(record));
     return;
   }
   bool first = columns_.empty();
   if (first) {
     for (const auto& member : record.members()) columns_.push_back(member.first);
-    if (format_ == cli::Format::csv) print_csv_row(columns_);
+    if (format_ == Format::csv) print_csv_row(columns_);
   }
   std::vector<std::string> cells;
   for (const auto& column : columns_) {
     const JsonValue* value = record.find(column);
     std::string text = value ? cell(*value) : std::string();
     // A table is for a terminal: text from the input must not drive it. CSV keeps the data.
-    cells.push_back(format_ == cli::Format::table ? without_control_characters(text) : text);
+    cells.push_back(format_ == Format::table ? without_control_characters(text) : text);
   }
-  if (format_ == cli::Format::csv) {
+  if (format_ == Format::csv) {
     print_csv_row(cells);
   } else {
     rows_.push_back(std::move(cells));
@@ -63,7 +63,7 @@ void RecordPrinter::print(const JsonValue& record) {
 }
 
 void RecordPrinter::finish() {
-  if (format_ != cli::Format::table || columns_.empty()) {
+  if (format_ != Format::table || columns_.empty()) {
     out_.flush();
     return;
   }
@@ -88,7 +88,7 @@ void RecordPrinter::finish() {
   out_.flush();
 }
 
-void print_record(OutputStream& out, cli::Format format, const JsonValue& record) {
+void print_record(OutputStream& out, Format format, const JsonValue& record) {
   RecordPrinter printer(out, format);
   printer.print(record);
   printer.finish();

@@ -10,14 +10,35 @@ import unittest
 BIN = os.environ.get("SLUICE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("SLUICE_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
-# `scripts/test --long` sets SLUICE_TEST_LONG=1: the crash and concurrency tests then run far
-# more rounds than the bounded CI-sized run.
-LONG = os.environ.get("SLUICE_TEST_LONG") == "1"
+# How deep the crash and concurrency tests go, set by scripts/test: "normal" (the release pass
+# and the default), "short" (the sanitizer pass, where every process is several times slower)
+# or "long" (scripts/test --long).
+DEPTH = os.environ.get("SLUICE_TEST_DEPTH", "normal")
+if DEPTH not in ("short", "normal", "long"):
+    raise ValueError(f"SLUICE_TEST_DEPTH must be short, normal or long, not {DEPTH!r}")
 
 
-def rounds(ci, long):
-    """How many rounds a crash or concurrency test runs: `ci`, or `long` under --long."""
-    return long if LONG else ci
+def rounds(normal, long):
+    """How many rounds a crash or concurrency test runs: `normal`, a third of it (at least 2)
+    when short, or `long`."""
+    if DEPTH == "long":
+        return long
+    if DEPTH == "short":
+        return max(2, normal // 3)
+    return normal
+
+
+BUILD = os.environ.get("SLUICE_BUILD") or os.path.dirname(os.path.abspath(BIN))
+
+
+def known_tools():
+    """The tools the build knows, in the order tools/CMakeLists.txt adds them (CMake writes the
+    list to BUILD/tools.txt): adding a tool there is enough for the suites that cover them all."""
+    with open(os.path.join(BUILD, "tools.txt")) as listing:
+        tools = listing.read().split()
+    if not tools:
+        raise AssertionError(f"{BUILD}/tools.txt lists no tool")
+    return tools
 
 
 def tool_path(tool):

@@ -45,6 +45,16 @@ PROCESS_CALL = re.compile(
     r"|waitpid|wait3|wait4|waitid|system|popen)\s*\(")
 PROCESS_HEADERS = re.compile(r"^(?:spawn\.h|sys/wait\.h)$")
 
+# Only the files that declare options include CLI11: each tool's <tool>_cli.cpp and libcore's
+# cli and completion. CLI11 is header-only, and every translation unit that includes it compiles
+# its validators and App's virtual members again (about 8 s of build time each); other code
+# names CLI::App through the declarations in sluice/cli.hpp. tests/ is outside the scope.
+CLI11_SCOPE = ("libcore", "tools", "fuzz")
+CLI11_ALLOWED = re.compile(r"^(?:tools/[^/]+/\w+_cli\.cpp|libcore/src/(?:cli|completion)\.cpp"
+                           r"|libcore/include/sluice/completion\.hpp)$")
+CLI11_HEADERS = re.compile(r"^CLI/")
+NOTHING = re.compile(r"(?!)")
+
 # Citations of files that are not in the repository: the design contract this project started
 # from (now docs/ARCHITECTURE.md) and the machine's shared directory beside the checkout. The
 # patterns are written so that this file does not match them.
@@ -328,6 +338,13 @@ def simdjson_violations(root):
                              SIMDJSON_HEADERS, "simdjson outside the jsonl reader")
 
 
+def cli11_violations(root):
+    allowed = {relative for relative in tree_files(root, CLI11_SCOPE, CXX_SUFFIXES)
+               if CLI11_ALLOWED.match(relative)}
+    return symbol_violations(root, CLI11_SCOPE, allowed, NOTHING, CLI11_HEADERS,
+                             "CLI11 outside the files that declare options")
+
+
 def process_violations(root):
     return symbol_violations(root, PROCESS_SCOPE, PROCESS_ALLOWED, PROCESS_CALL, PROCESS_HEADERS,
                              "processes outside proc")
@@ -352,6 +369,9 @@ class DependencyRuleTest(unittest.TestCase):
 
     def test_only_proc_starts_and_waits_for_processes(self):
         self.assertEqual(process_violations(self.root), [])
+
+    def test_only_command_line_files_include_cli11(self):
+        self.assertEqual(cli11_violations(self.root), [])
 
     def test_libcore_includes_nothing_from_tools(self):
         self.assertEqual(libcore_include_violations(self.root), [])
@@ -395,6 +415,7 @@ class CheckerTest(unittest.TestCase):
         self.assertEqual(sqlite_violations(self.root), [])
         self.assertEqual(simdjson_violations(self.root), [])
         self.assertEqual(process_violations(self.root), [])
+        self.assertEqual(cli11_violations(self.root), [])
         self.assertEqual(libcore_include_violations(self.root), [])
         self.assertEqual(tool_include_violations(self.root), [])
         self.assertEqual(outside_citation_violations(self.root, {}), [])
@@ -442,6 +463,19 @@ class CheckerTest(unittest.TestCase):
             "libcore/src/tree_lock.cpp:3: execvp( (processes outside proc)",
             "libcore/src/tree_lock.cpp:4: posix_spawnp( (processes outside proc)",
             "libcore/src/tree_lock.cpp:6: system( (processes outside proc)",
+        ])
+
+    def test_cli11_outside_the_command_line_files(self):
+        self.write("tools/a/a_cli.cpp", "#include <CLI/CLI.hpp>\n")
+        self.write("libcore/src/cli.cpp", "#include <CLI/CLI.hpp>\n")
+        self.write("tools/a/a_run.cpp", "\n#include <CLI/App.hpp>\nCLI::App* app;\n")
+        self.write("libcore/include/sluice/cli.hpp", "#include <CLI/CLI.hpp>\n")
+        self.write("tests/unit/cli_test.cpp", "#include <CLI/CLI.hpp>\n")
+        self.assertEqual(cli11_violations(self.root), [
+            "libcore/include/sluice/cli.hpp:1: #include <CLI/CLI.hpp> "
+            "(CLI11 outside the files that declare options)",
+            "tools/a/a_run.cpp:2: #include <CLI/App.hpp> "
+            "(CLI11 outside the files that declare options)",
         ])
 
     def test_libcore_including_a_tool_header(self):

@@ -108,6 +108,9 @@ class HarnessRunTest(unittest.TestCase):
         with open(binary, "w") as handle:
             handle.write("#!/bin/sh\n")
         os.chmod(binary, 0o755)
+        # The build's list of tools (CMake writes it); "unbenched" has no bench/unbenched/run.sh.
+        with open(os.path.join(self.dir, "build", "tools.txt"), "w") as handle:
+            handle.write("idemkey\nunbenched\n")
         self.harness.ROOT = self.dir
 
     def tearDown(self):
@@ -138,6 +141,13 @@ class HarnessRunTest(unittest.TestCase):
         finally:
             sys.argv = saved
         return status, stdout.getvalue(), stderr.getvalue()
+
+    def test_the_tools_are_the_builds_that_have_a_benchmark(self):
+        self.stand_in("ok")
+        self.assertEqual(self.harness.benchmarked_tools(), ["idemkey"])
+        with self.assertRaises(SystemExit) as refused:
+            self.run_harness("--installed-peers-only", "unbenched")
+        self.assertEqual(refused.exception.code, 2)
 
     def test_smoke_run_passes_on_right_answers_and_writes_no_results(self):
         self.stand_in("ok")

@@ -35,13 +35,15 @@ def shim_path():
 
 
 def sanitizer_preload():
-    """A sanitizer build needs its runtime first in LD_PRELOAD."""
-    with open(os.path.join(BUILD, "CMakeCache.txt")) as cache:
-        if "SLUICE_SANITIZE:BOOL=ON" not in cache.read():
-            return []
-    runtime = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True,
-                             text=True).stdout.strip()
-    return [runtime]
+    """A binary that loads ASan's runtime as a shared library (GCC's way) needs it first in
+    LD_PRELOAD; clang links the runtime into the binary, which then needs nothing."""
+    libraries = subprocess.run(["ldd", tool_path("idemkey")], capture_output=True, text=True,
+                               check=True).stdout
+    for line in libraries.splitlines():
+        name, _, rest = line.strip().partition(" => ")
+        if name.startswith("libasan.so"):
+            return [rest.split(" (")[0]]
+    return []
 
 
 def lines(*records):

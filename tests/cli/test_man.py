@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import unittest
 
-from sluice_cli import BIN, SOURCE
+from sluice_cli import BIN, SOURCE, known_tools
 
 MAN_DIR = os.path.join(SOURCE, "man")
 
@@ -122,13 +122,11 @@ def long_options_in_help(text):
 
 
 def documented_tools():
-    """Binaries in SLUICE_BIN that have a section 1 page (test binaries have none)."""
-    tools = []
-    for name in sorted(os.listdir(BIN)):
-        binary = os.path.join(BIN, name)
-        if (os.path.isfile(binary) and os.access(binary, os.X_OK)
-                and os.path.isfile(os.path.join(MAN_DIR, f"{name}.1"))):
-            tools.append(name)
+    """Every tool of the build; each must have its section 1 page."""
+    tools = known_tools()
+    for tool in tools:
+        if not os.path.isfile(os.path.join(MAN_DIR, f"{tool}.1")):
+            raise AssertionError(f"{tool} has no page {MAN_DIR}/{tool}.1")
     return tools
 
 

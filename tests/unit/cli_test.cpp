@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
 
 #include "sluice/error.hpp"

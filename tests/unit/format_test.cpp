@@ -11,7 +11,7 @@
 namespace sluice {
 namespace {
 
-std::string render(cli::Format format) {
+std::string render(Format format) {
   testing::TempDir dir;
   std::string path = dir.file("out");
   FILE* file = std::fopen(path.c_str(), "w");
@@ -29,16 +29,16 @@ std::string render(cli::Format format) {
 }
 
 TEST(RecordPrinter, JsonLines) {
-  EXPECT_EQ(render(cli::Format::jsonl),
+  EXPECT_EQ(render(Format::jsonl),
             "{\"name\":\"a,b\",\"n\":10}\n{\"name\":\"say \\\"hi\\\"\",\"n\":null}\n");
 }
 
 TEST(RecordPrinter, CsvQuotesPerRfc4180) {
-  EXPECT_EQ(render(cli::Format::csv), "name,n\r\n\"a,b\",10\r\n\"say \"\"hi\"\"\",\r\n");
+  EXPECT_EQ(render(Format::csv), "name,n\r\n\"a,b\",10\r\n\"say \"\"hi\"\"\",\r\n");
 }
 
 TEST(RecordPrinter, TableShowsControlCharactersEscapedAndCsvKeepsThem) {
-  auto render_one = [](cli::Format format) {
+  auto render_one = [](Format format) {
     testing::TempDir dir;
     std::string path = dir.file("out");
     FILE* file = std::fopen(path.c_str(), "w");
@@ -51,12 +51,12 @@ TEST(RecordPrinter, TableShowsControlCharactersEscapedAndCsvKeepsThem) {
     std::fclose(file);
     return testing::read_text(path);
   };
-  EXPECT_EQ(render_one(cli::Format::table), "k\\u001b[2J\nx\\u0007y\n");
-  EXPECT_EQ(render_one(cli::Format::csv), "k\x1b[2J\r\nx\x07y\r\n");
+  EXPECT_EQ(render_one(Format::table), "k\\u001b[2J\nx\\u0007y\n");
+  EXPECT_EQ(render_one(Format::csv), "k\x1b[2J\r\nx\x07y\r\n");
 }
 
 TEST(RecordPrinter, TableAlignsColumns) {
-  EXPECT_EQ(render(cli::Format::table), "name      n\na,b       10\nsay \"hi\"\n");
+  EXPECT_EQ(render(Format::table), "name      n\na,b       10\nsay \"hi\"\n");
 }
 
 }  // namespace

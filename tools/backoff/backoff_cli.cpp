@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "backoff_run.hpp"
@@ -44,7 +45,7 @@ struct Settings {
   cli::StateOptions state;
   bool quiet = false;
   std::vector<std::string> command;
-  cli::Format format = cli::Format::jsonl;
+  Format format = Format::jsonl;
   int clients = 100;
   int runs = 100;
   std::string strategy = "all";

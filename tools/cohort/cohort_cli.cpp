@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cohort_events.hpp"
@@ -42,7 +43,7 @@ struct Settings {
   std::string save_state;
   bool summary = false;
   InputOptions input;
-  cli::Format format = cli::Format::jsonl;
+  Format format = Format::jsonl;
   cli::StateOptions state;
 };
 

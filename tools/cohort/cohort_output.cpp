@@ -63,7 +63,7 @@ void print_triangle(OutputStream& out, const std::vector<Cell>& cells,
                     const ReportSettings& settings, bool summary) {
   int width = 0;
   for (const Cell& cell : cells) width = std::max(width, cell.offset + 1);
-  RecordPrinter printer(out, cli::Format::table);
+  RecordPrinter printer(out, Format::table);
   auto row_of = [width](std::string first, std::string size) {
     std::vector<JsonValue::Member> row = {{"cohort", JsonValue::string(std::move(first))},
                                           {"size", JsonValue::string(std::move(size))}};
@@ -101,9 +101,9 @@ std::string rate_text(std::uint64_t retained, std::uint64_t size) {
   return ratio_text(retained, size, 4);
 }
 
-void print_matrix(OutputStream& out, cli::Format format, const std::vector<Cell>& cells,
+void print_matrix(OutputStream& out, Format format, const std::vector<Cell>& cells,
                   const ReportSettings& settings, bool summary) {
-  if (format == cli::Format::table) {
+  if (format == Format::table) {
     print_triangle(out, cells, settings, summary);
     return;
   }

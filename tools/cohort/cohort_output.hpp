@@ -23,7 +23,7 @@ std::string rate_text(std::uint64_t retained, std::uint64_t size);
 // jsonl and csv: one record per cell, then with `summary` one record per offset (in CSV a
 // second table). table: one row per cohort with a column per offset (percentages, a '*' on
 // incomplete cells), then with `summary` an "average" row.
-void print_matrix(OutputStream& out, cli::Format format, const std::vector<Cell>& cells,
+void print_matrix(OutputStream& out, Format format, const std::vector<Cell>& cells,
                   const ReportSettings& settings, bool summary);
 
 }  // namespace sluice::cohort

@@ -85,7 +85,7 @@ int calc(const LoanTerms& terms, const CalcOptions& options) {
   for (const auto& row : schedule.installments) rows.print(installment_record(terms, row));
   rows.finish();
   if (options.summary) {
-    if (options.format == cli::Format::table) out.write("\n");
+    if (options.format == Format::table) out.write("\n");
     RecordPrinter summary(out, options.format);
     summary.print(summary_record(terms, schedule));
     summary.finish();

@@ -34,7 +34,7 @@ JsonValue summary_record(const LoanTerms& terms, const Schedule& schedule);
 
 struct CalcOptions {
   bool summary = false;
-  cli::Format format = cli::Format::jsonl;
+  Format format = Format::jsonl;
 };
 
 int calc(const LoanTerms& terms, const CalcOptions& options);

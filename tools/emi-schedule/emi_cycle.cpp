@@ -135,7 +135,7 @@ int create(Store& store, const Loan& loan) {
   return exit_code::success;
 }
 
-int show(Store& store, const std::string& loan, cli::Format format) {
+int show(Store& store, const std::string& loan, Format format) {
   db::ReadTransaction read(store.database());
   if (!store.find(loan)) throw Error(exit_code::no_input, fmt::format("no loan '{}'", loan));
   auto items = store.installments(loan);
@@ -425,7 +425,7 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
   return reader.skipped() > 0 ? exit_code::definite_no : exit_code::success;
 }
 
-int list(Store& store, cli::Format format) {
+int list(Store& store, Format format) {
   db::ReadTransaction read(store.database());
   OutputStream out(STDOUT_FILENO);
   RecordPrinter printer(out, format);
@@ -445,7 +445,7 @@ int list(Store& store, cli::Format format) {
   return exit_code::success;
 }
 
-int status(Store& store, const std::optional<std::string>& loan, Date today, cli::Format format) {
+int status(Store& store, const std::optional<std::string>& loan, Date today, Format format) {
   db::ReadTransaction read(store.database());
   std::vector<std::string> ids = loan ? std::vector<std::string>{*loan} : store.loan_ids();
   OutputStream out(STDOUT_FILENO);

@@ -77,8 +77,8 @@ int create(Store& store, const Loan& loan);
 // creates nothing. Prints one summary record.
 int create_from(Store& store, const std::string& path, const InputOptions& input,
                 const TermsText& defaults, const Policy& policy, Date today, ProgressMode progress);
-int show(Store& store, const std::string& loan, cli::Format format);
-int list(Store& store, cli::Format format);
+int show(Store& store, const std::string& loan, Format format);
+int list(Store& store, Format format);
 int remind(Store& store, Date today, int ahead_days);
 
 // The idempotency key of one presentment: "LOAN:N:ATTEMPT" when that is a valid key
@@ -111,6 +111,6 @@ int prepay(Store& store, const std::string& loan, const std::string& amount, Dat
 // months, or with keep_emi the same EMI and as many months as it takes.
 int reprice(Store& store, const std::string& loan, const decimal::Fraction& rate, Date from,
             bool keep_emi);
-int status(Store& store, const std::optional<std::string>& loan, Date today, cli::Format format);
+int status(Store& store, const std::optional<std::string>& loan, Date today, Format format);
 
 }  // namespace sluice::emi

@@ -66,16 +66,16 @@ int release(Store& store, const std::string& scope, const std::string& key,
             const std::optional<std::string>& token, OutputStream& out);
 
 int show(Store& store, const Clock& clock, const std::string& scope, const std::string& key,
-         cli::Format format, OutputStream& out);
+         Format format, OutputStream& out);
 
 // scope: "" lists every scope. state_filter: "", "in_progress", "completed" or "expired".
 int list(Store& store, const Clock& clock, const std::string& scope,
-         const std::string& state_filter, cli::Format format, OutputStream& out);
+         const std::string& state_filter, Format format, OutputStream& out);
 
 int collect_garbage(Store& store, const Clock& clock, int batch, OutputStream& out);
 
 // scope: "" counts every scope.
-int stats(Store& store, const Clock& clock, const std::string& scope, cli::Format format,
+int stats(Store& store, const Clock& clock, const std::string& scope, Format format,
           OutputStream& out);
 
 struct FilterOptions {

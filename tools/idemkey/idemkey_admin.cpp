@@ -111,7 +111,7 @@ int release(Store& store, const std::string& scope, const std::string& key,
 }
 
 int show(Store& store, const Clock& clock, const std::string& scope, const std::string& key,
-         cli::Format format, OutputStream& out) {
+         Format format, OutputStream& out) {
   auto row = store.find(scope, key, false);
   if (!row) {
     print_diagnostic(Severity::error, {}, fmt::format("no key '{}' in scope '{}'", key, scope));
@@ -124,7 +124,7 @@ int show(Store& store, const Clock& clock, const std::string& scope, const std::
 }
 
 int list(Store& store, const Clock& clock, const std::string& scope,
-         const std::string& state_filter, cli::Format format, OutputStream& out) {
+         const std::string& state_filter, Format format, OutputStream& out) {
   RecordPrinter printer(out, format);
   Instant now = clock.now();
   store.list(scope, [&](const KeyRow& row) {
@@ -141,7 +141,7 @@ int collect_garbage(Store& store, const Clock& clock, int batch, OutputStream& o
   return exit_code::success;
 }
 
-int stats(Store& store, const Clock& clock, const std::string& scope, cli::Format format,
+int stats(Store& store, const Clock& clock, const std::string& scope, Format format,
           OutputStream& out) {
   std::int64_t keys = 0, in_progress = 0, completed = 0, expired = 0, bytes = 0;
   Instant now = clock.now();

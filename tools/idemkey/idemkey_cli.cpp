@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "idemkey.hpp"
@@ -34,7 +35,7 @@ struct Settings {
   std::string state_filter;
   int gc_batch = 1000;
   int filter_batch = 65536;
-  cli::Format format = cli::Format::jsonl;
+  Format format = Format::jsonl;
   std::string key_field;
   std::vector<std::string> fingerprint_fields;
   std::string duplicates_file;

@@ -186,7 +186,7 @@ int calc_stream(Store& store, const std::vector<std::string>& inputs,
     progress.update(catalog.bytes_read(), ++items);
     for (std::size_t i = 0; i < pricers.size(); ++i) {
       Breakdown breakdown = price_item(pricers[i], *item, catalog.location());
-      if (options.format != cli::Format::jsonl) {
+      if (options.format != Format::jsonl) {
         printer.print(breakdown_record(item->sku, headers[i], breakdown, item->base));
         continue;
       }

@@ -19,7 +19,7 @@ struct CalcOptions {
   PricingDay day;
   Rounding rounding = Rounding::half_up;
   TaxRounding tax_rounding = TaxRounding::net;
-  cli::Format format = cli::Format::jsonl;
+  Format format = Format::jsonl;
   InputOptions input;  // --skip-invalid, --max-line-bytes
   Instant now;         // recorded as a publication's time
   ProgressMode progress = ProgressMode::automatic;

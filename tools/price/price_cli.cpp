@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "price_calc.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 struct Settings {
   cli::StateOptions state;
-  cli::Format format = cli::Format::jsonl;
+  Format format = Format::jsonl;
   std::string base;
   std::string base_currency = "USD";
   std::string country;

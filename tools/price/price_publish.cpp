@@ -138,7 +138,7 @@ int publish(Store& store, const std::vector<std::string>& inputs,
 }
 
 int lookup(Store& store, const std::string& sku, const std::string& country,
-           const std::string& date, cli::Format format, OutputStream& out) {
+           const std::string& date, Format format, OutputStream& out) {
   db::Database& database = store.database();
   db::ReadTransaction transaction(database);
   auto publication = database.query(

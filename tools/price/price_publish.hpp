@@ -21,6 +21,6 @@ int publish(Store& store, const std::vector<std::string>& inputs,
 // The price published for `sku` in `country` by the latest publication on or before `date`:
 // the calc record plus price_date. Returns 1 (with a message) when there is none.
 int lookup(Store& store, const std::string& sku, const std::string& country,
-           const std::string& date, cli::Format format, OutputStream& out);
+           const std::string& date, Format format, OutputStream& out);
 
 }  // namespace sluice::price

@@ -136,7 +136,7 @@ int accept(Store& store, const std::string& quote_id, const std::string& amount_
 }
 
 int allocate(const std::string& amount, const std::string& currency, const std::string& ratios,
-             cli::Format format, OutputStream& out) {
+             Format format, OutputStream& out) {
   decimal::Currency money = decimal::currency(currency);
   Int128 total = amount_option("--amount", amount, money, true);
   std::vector<std::string> texts;

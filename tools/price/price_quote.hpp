@@ -35,6 +35,6 @@ int accept(Store& store, const std::string& quote_id, const std::string& amount_
 // Splits amount (in currency's precision, may be negative) by comma-separated decimal ratios;
 // one record per part: part, ratio, amount, currency.
 int allocate(const std::string& amount, const std::string& currency, const std::string& ratios,
-             cli::Format format, OutputStream& out);
+             Format format, OutputStream& out);
 
 }  // namespace sluice::price

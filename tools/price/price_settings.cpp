@@ -42,7 +42,7 @@ JsonValue rule_record(const RuleRow& rule) {
 
 }  // namespace
 
-int set_tax(Store& store, const TaxRow& tax, cli::Format format, OutputStream& out) {
+int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
   known_country("--country", tax.country);
   TaxRow stored = tax;
   stored.rate = decimal::format_rate(decimal::parse_rate("--rate", tax.rate));
@@ -53,7 +53,7 @@ int set_tax(Store& store, const TaxRow& tax, cli::Format format, OutputStream& o
   return 0;
 }
 
-int set_adjustment(Store& store, const Adjustment& adjustment, cli::Format format,
+int set_adjustment(Store& store, const Adjustment& adjustment, Format format,
                    OutputStream& out) {
   known_country("--country", adjustment.country);
   check_adjustment(adjustment);
@@ -64,7 +64,7 @@ int set_adjustment(Store& store, const Adjustment& adjustment, cli::Format forma
   return 0;
 }
 
-int set_rule(Store& store, const RuleRow& rule, cli::Format format, OutputStream& out) {
+int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out) {
   // Parsing for the currency proves the rule fits its precision before it is stored.
   parse_rule(rule.rule, rule.minimum, decimal::currency(rule.currency));
   db::WriteTransaction transaction(store.database());
@@ -74,7 +74,7 @@ int set_rule(Store& store, const RuleRow& rule, cli::Format format, OutputStream
   return 0;
 }
 
-int list_settings(Store& store, std::string_view what, cli::Format format, OutputStream& out) {
+int list_settings(Store& store, std::string_view what, Format format, OutputStream& out) {
   RecordPrinter printer(out, format);
   db::ReadTransaction transaction(store.database());
   if (what == "tax") {
@@ -100,7 +100,7 @@ int remove_setting(Store& store, std::string_view what, const std::string& key) 
   return 0;
 }
 
-int show_rates(Store& store, const std::string& date, cli::Format format, OutputStream& out) {
+int show_rates(Store& store, const std::string& date, Format format, OutputStream& out) {
   db::ReadTransaction transaction(store.database());
   auto base = store.rates_base();
   std::vector<RateRow> rows = store.latest_rates_on_or_before(date);

@@ -2,6 +2,10 @@
 // CLI11 setup, maps parse errors to exit 2 (never CLI11's own codes), catches sluice::Error
 // (printing `TOOL: error: ...` and returning its code) and any other exception (70, a bug),
 // and checks that stdout was written successfully.
+//
+// This header only declares CLI11's classes: CLI11 is header-only and each translation unit
+// that includes <CLI/CLI.hpp> compiles its validators and App's virtual members again (about
+// 8 s), so only the files that declare options (each tool's *_cli.cpp) include it.
 #pragma once
 
 #include <cstdint>
@@ -12,12 +16,17 @@
 #include <string_view>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "sluice/clock.hpp"
+#include "sluice/format.hpp"
 #include "sluice/jsonl.hpp"
 #include "sluice/progress.hpp"
 #include "sluice/timeutil.hpp"
+
+namespace CLI {
+class App;
+class Option;
+class Validator;
+}  // namespace CLI
 
 namespace sluice::cli {
 
@@ -102,7 +111,6 @@ CLI::Validator unsigned_whole_number(std::uint64_t maximum);
 void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_invalid = true);
 
 // --format jsonl|table|csv.
-enum class Format { jsonl, table, csv };
 void add_format_option(CLI::App& app, Format& format);
 
 // --progress auto|always|never.

@@ -6,14 +6,16 @@
 #include <string>
 #include <vector>
 
-#include "sluice/cli.hpp"
 #include "sluice/jsonl.hpp"
 
 namespace sluice {
 
+// What --format (cli::add_format_option) chooses.
+enum class Format { jsonl, table, csv };
+
 class RecordPrinter {
  public:
-  RecordPrinter(OutputStream& out, cli::Format format) : out_(out), format_(format) {}
+  RecordPrinter(OutputStream& out, Format format) : out_(out), format_(format) {}
   // `record` must be an object. JSON Lines and CSV are written at once; a table waits for
   // finish() to know its column widths.
   void print(const JsonValue& record);
@@ -23,12 +25,12 @@ class RecordPrinter {
   static std::string cell(const JsonValue& value);
   void print_csv_row(const std::vector<std::string>& cells);
   OutputStream& out_;
-  cli::Format format_;
+  Format format_;
   std::vector<std::string> columns_;
   std::vector<std::vector<std::string>> rows_;
 };
 
 // Prints one record in `format` (a one-row table or CSV with its header).
-void print_record(OutputStream& out, cli::Format format, const JsonValue& record);
+void print_record(OutputStream& out, Format format, const JsonValue& record);
 
 }  // namespace sluice
