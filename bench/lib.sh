@@ -1,5 +1,7 @@
-# bench/lib.sh: sourced by every bench/<tool>/run.sh. It holds the contract bench/run relies on,
-# so that the harness never needs to know how a tool's benchmark works inside:
+# bench/lib.sh: sourced by every bench/<tool>/run.sh (and by the profile.sh scripts, for
+# bench_install_missing). It holds the contract bench/run relies on, so that the harness never
+# needs to know how a tool's benchmark works inside, and the steps several of those scripts
+# share, so that each is written once. The contract:
 #
 #   run.sh [--quick | --smoke] [--out DIR]          (bench_parse_arguments)
 #     (default)  the full data set, several runs of every command;
@@ -39,6 +41,62 @@ bench_start_measurements() {
   mkdir -p "$bench_out"
   printf 'benchmark\trole\tname\trun\tseconds\tmaxrss_kib\texit\tverdict\tcommand\n' \
     >"$bench_out/measurements.tsv"
+}
+
+# bench_dated_results RESULTS: for the scripts that keep each run's log as a dated file, so that a
+# run never overwrites an earlier day's. Sets txt and tsv (the log and the per-run timings) to
+# RESULTS/<UTC date>.txt and .tsv (RESULTS/<date>-MODE.* in quick and smoke mode), or to
+# DIR/run.txt and .tsv under --out DIR, and starts the measurements in DIR (default
+# RESULTS/MODE).
+bench_dated_results() {
+  local results=$1 stem
+  stem=$results/$(date -u +%Y-%m-%d)
+  [[ $bench_mode == full ]] || stem+=-$bench_mode
+  mkdir -p "$results"
+  if [[ -n $out ]]; then mkdir -p "$out"; stem=$out/run; fi
+  bench_start_measurements "${out:-$results/$bench_mode}"
+  # shellcheck disable=SC2034 # txt and tsv are the calling script's
+  txt=$stem.txt tsv=$stem.tsv
+}
+
+# bench_work_dir NAME: sets work to $WORK, created if need be and kept afterwards (so that a rerun
+# can reuse the data it made there), or else to a fresh directory NAME.XXXXXX under $TMPDIR or
+# /tmp, removed when the script exits.
+bench_work_dir() {
+  if [[ -n ${WORK:-} ]]; then
+    work=$WORK
+    mkdir -p "$work"
+  else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+  fi
+}
+
+# bench_machine_lines: the first lines of a run's machine file (UTC date, mode, CPU, cores,
+# memory, kernel), so that every figure comes with the machine it was measured on.
+bench_machine_lines() {
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "mode: $bench_mode"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "cores: $(nproc)"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "kernel: $(uname -r)"
+}
+
+# bench_log_head TITLE WORK BINARY: the head of a dated log (bench_dated_results), so that every
+# figure in it comes with what was measured and where: TITLE and the UTC time; the CPU, memory,
+# kernel and WORK's file system; the line BINARY (the tool under test, as the script describes
+# it); the commit, and the files uncommitted outside bench/.
+bench_log_head() {
+  local checkout
+  checkout=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  printf '%s\n' "# $1: $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), nproc $(nproc)" \
+    "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
+    "kernel: $(uname -r); work dir $2 ($(df -T "$2" | awk 'NR==2 {print $2}'))" \
+    "$3" \
+    "source tree: $(git -C "$checkout" rev-parse --short HEAD), uncommitted outside bench/: \
+$(git -C "$checkout" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
 }
 
 # bench_record BENCHMARK ROLE NAME RUN SECONDS MAXRSS_KIB EXIT VERDICT COMMAND
@@ -106,6 +164,20 @@ bench_need() {
     "$@" >/dev/null 2>&1; }; then
     echo "run.sh: could not install $package" >&2
     exit 1
+  fi
+}
+
+# bench_install_missing COMMAND...: installs, with one apt-get, the Debian package of each COMMAND
+# (named alike) that is not on PATH. For the profile.sh scripts: bench/run does not run them, so
+# they need neither SLUICE_BENCH_NO_INSTALL nor bench_need's peer-by-peer skipping. A failed
+# apt-get install stops the script; a failed apt-get update only skips the install.
+bench_install_missing() {
+  local command missing=()
+  for command; do
+    command -v "$command" >/dev/null || missing+=("$command")
+  done
+  if ((${#missing[@]})) && apt-get update -qq; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   fi
 }
 
@@ -183,5 +255,57 @@ EOF
   fi
   for i in "${!names[@]}"; do
     bench_record_hyperfine "$json" "$benchmark" "${roles[i]}" "${names[i]}" "${commands[i]}"
+  done
+}
+
+# bench_busy_percent: how busy all the CPUs were, with anything, over the next second (from
+# /proc/stat), in percent.
+bench_busy_percent() {
+  local a b
+  read -ra a < <(head -1 /proc/stat); sleep 1; read -ra b < <(head -1 /proc/stat)
+  local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  echo $((total > 0 ? 100 * (total - idle) / total : 0))
+}
+
+# bench_wait_quiet MAX_PERCENT WAIT_SECONDS: waits until the CPUs have been at most MAX_PERCENT
+# busy for a second, or WAIT_SECONDS have passed, and prints the last busy share: other work on
+# a 2-core machine (a compiler, say) moves millisecond timings a lot. Smoke mode neither waits
+# nor measures, and prints "?".
+bench_wait_quiet() {
+  if [[ $bench_mode == smoke ]]; then echo "?"; return; fi
+  local max=$1 wait_seconds=$2 start=$SECONDS busy
+  while busy=$(bench_busy_percent); ((busy > max && SECONDS - start < wait_seconds)); do
+    echo "run.sh: CPUs ${busy}% busy, waiting (${wait_seconds}s at most)" >&2
+  done
+  echo "$busy"
+}
+
+# bench_time_rounds ROUNDS WAIT_SECONDS TSV STEM BENCHMARK RUNS WARMUP ROLE NAME COMMAND...:
+# ROUNDS rounds of bench_time_commands BENCHMARK RUNS WARMUP (into STEM-1.json, STEM-2.json,
+# ...), each after bench_wait_quiet 10 WAIT_SECONDS, with the order of the ROLE NAME COMMAND
+# triples rotated by one place from one round to the next, so that no command always runs
+# first. TSV gets a row per round (round, busy_before_pct, loadavg_before, loadavg_after: how
+# busy the machine was around it), except in smoke mode, which measures no busy share.
+bench_time_rounds() {
+  local rounds=$1 wait_seconds=$2 tsv=$3 stem=$4 benchmark=$5 runs=$6 warmup=$7
+  shift 7
+  local triples=("$@") count=$(($# / 3)) round i busy load args
+  if [[ $bench_mode != smoke ]]; then
+    printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$tsv"
+  fi
+  for ((round = 1; round <= rounds; round++)); do
+    busy=$(bench_wait_quiet 10 "$wait_seconds")
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    echo "run.sh: round $round/$rounds, ${stem##*/}-$round.json (CPUs ${busy}% busy just before," \
+      "loadavg $load)" >&2
+    args=()
+    for ((i = 0; i < count; i++)); do
+      args+=("${triples[@]:3 * ((i + round - 1) % count):3}")
+    done
+    bench_time_commands "$stem-$round.json" "$benchmark" "$runs" "$warmup" "${args[@]}"
+    if [[ $bench_mode != smoke ]]; then
+      printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$tsv"
+    fi
   done
 }

@@ -22,6 +22,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 out=$here/results/profile
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -31,14 +33,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-missing=()
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-command -v valgrind >/dev/null || missing+=(valgrind)
-command -v strace >/dev/null || missing+=(strace)
-command -v g++ >/dev/null || missing+=(g++)
-if ((${#missing[@]})); then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
-fi
+bench_install_missing hyperfine valgrind strace g++
 BACKOFF=${BACKOFF:-$root/build-bench-backoff/bin/backoff}
 [[ -x $BACKOFF ]] || "$root/scripts/build" "$root/build-bench-backoff" >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/backoff-profile.XXXXXX")

@@ -67,12 +67,7 @@ skipped() { echo "skip $1 ($2 is not installed)" >>"$out/checks.txt"; }
 
 # --- machine -----------------------------------------------------------------------------------
 {
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "mode: $bench_mode"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  echo "cores: $(nproc)"
-  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-  echo "kernel: $(uname -r)"
+  bench_machine_lines
   echo "backoff: $BACKOFF ($("$BACKOFF" --version 2>&1 | head -1)), binary built \
 $(date -u -r "$BACKOFF" +%Y-%m-%dT%H:%M:%SZ)"
   cache=$(dirname "$(dirname "$BACKOFF")")/CMakeCache.txt
@@ -162,50 +157,16 @@ if ((failures)); then
 fi
 
 # --- (a) wrapper overhead ----------------------------------------------------------------------
-# Other work on this 2-core machine (a compiler, say) moves millisecond timings a lot, so before
-# each round wait until the CPUs have been at most $idle_max% busy for a second (up to
-# $idle_wait s; the busy share is recorded in rounds.tsv either way). Not in smoke mode.
-busy_pct() {  # CPU time used (by anything) over the next second, in percent of all CPUs
-  local a b
-  read -ra a < <(head -1 /proc/stat); sleep 1; read -ra b < <(head -1 /proc/stat)
-  local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=0 i
-  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-  echo $((total > 0 ? 100 * (total - idle) / total : 0))
-}
-wait_quiet() {  # wait_quiet: print the busy share once it is low enough, or when time is up
-  if [[ $bench_mode == smoke ]]; then echo "?"; return; fi  # smoke: no waiting, not measured
-  local start=$SECONDS busy
-  while busy=$(busy_pct); ((busy > idle_max && SECONDS - start < idle_wait)); do
-    echo "run.sh: CPUs ${busy}% busy, waiting (${idle_wait}s at most)" >&2
-  done
-  echo "$busy"
-}
-idle_max=10
-roles=(floor tool)
-names=("true" "backoff -- true")
-commands=("true" "$BACKOFF -- true")
-if ((have_retry)); then roles+=(peer) names+=("retry -t 1 true") commands+=("$RETRY -t 1 true"); fi
-if ((have_timeout)); then roles+=(peer) names+=("timeout 10 true") commands+=("$TIMEOUT 10 true"); fi
-# rounds.tsv is not written in smoke mode, which measures no busy share.
-[[ $bench_mode == smoke ]] || printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$out/rounds.tsv"
-for round in $(seq "$hf_rounds"); do
-  busy=$(wait_quiet)
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  echo "run.sh: overhead round $round/$hf_rounds (CPUs ${busy}% busy just before, loadavg $load)" >&2
-  args=()
-  for i in "${!names[@]}"; do  # rotate the order by one place each round
-    j=$(((i + round - 1) % ${#names[@]}))
-    args+=("${roles[j]}" "${names[j]}" "${commands[j]}")
-  done
-  bench_time_commands "$out/overhead-$round.json" "wrapper overhead: running true once (one process)" \
-    "$hf_runs" "$hf_warmup" "${args[@]}"
-  if [[ $bench_mode != smoke ]]; then
-    printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/rounds.tsv"
-  fi
-done
+# Other work on this 2-core machine moves millisecond timings a lot: each round waits up to
+# $idle_wait s for quiet CPUs, and rounds.tsv records how busy they were (bench_time_rounds).
+overhead=(floor "true" "true" tool "backoff -- true" "$BACKOFF -- true")
+if ((have_retry)); then overhead+=(peer "retry -t 1 true" "$RETRY -t 1 true"); fi
+if ((have_timeout)); then overhead+=(peer "timeout 10 true" "$TIMEOUT 10 true"); fi
+bench_time_rounds "$hf_rounds" "$idle_wait" "$out/rounds.tsv" "$out/overhead" \
+  "wrapper overhead: running true once (one process)" "$hf_runs" "$hf_warmup" "${overhead[@]}"
 
 # --- (b) simulate ------------------------------------------------------------------------------
-busy=$(wait_quiet)
+busy=$(bench_wait_quiet 10 "$idle_wait")
 echo "run.sh: simulate (CPUs ${busy}% busy just before, loadavg $(cut -d' ' -f1 /proc/loadavg))" >&2
 echo "simulate: CPUs ${busy}% busy just before" >>"$out/machine.txt"
 bench_time_commands "$out/simulate-time.json" \

@@ -6,12 +6,15 @@ DIR/simulate.jsonl and DIR/simulate-seed-*.jsonl (backoff simulate's output) and
 those files.
 """
 
-import csv
 import glob
 import json
 import os
 import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ left in the checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 
 OVERHEAD_TARGET_MS = 1.0
 SIMULATE_TARGET_S = 1.0
@@ -20,23 +23,11 @@ BACKOFF = "backoff -- true"
 REFERENCE_STRATEGY = "full"
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def overhead_section(directory):
     files = sorted(glob.glob(os.path.join(directory, "overhead-*.json")))
     if not files:
         return [], None
-    pooled, round_medians = {}, {}
-    for path in files:
-        with open(path) as handle:
-            for result in json.load(handle)["results"]:
-                name = result["command"]
-                pooled.setdefault(name, []).extend(result["times"])
-                round_medians.setdefault(name, []).append(result["median"])
+    pooled, round_medians = benchlib.pool_rounds(files, "median")
     # Report in a fixed order (run.sh rotates the order from one round to the next).
     order = [BASELINE, BACKOFF] + sorted(n for n in pooled if n not in (BASELINE, BACKOFF))
     names = [n for n in order if n in pooled]
@@ -52,8 +43,8 @@ def overhead_section(directory):
     ]
     for name in names:
         ms = [t * 1000 for t in pooled[name]]
-        p10, p90 = percentile(ms, 0.1), percentile(ms, 0.9)
-        rounds = ", ".join(f"{m * 1000:.2f}" for m in round_medians[name])
+        p10, p90 = benchlib.percentile(ms, 0.1), benchlib.percentile(ms, 0.9)
+        rounds = benchlib.milliseconds_list(round_medians[name])
         added = "–"
         if BASELINE in median_ms and name != BASELINE:
             added = f"{median_ms[name] - median_ms[BASELINE]:+.2f} ms"
@@ -63,14 +54,7 @@ def overhead_section(directory):
         lines.append(
             f"| `{name}` | {median_ms[name]:.2f} ms | {p10:.2f} | {p90:.2f} | {p90 - p10:.2f} | "
             f"{min(ms):.2f} | {max(ms):.2f} | {rounds} | {added} | {ratio} |")
-    rounds_path = os.path.join(directory, "rounds.tsv")
-    if os.path.exists(rounds_path):
-        with open(rounds_path) as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-        lines += ["", "Machine during each round (CPU busy share in the second before it; "
-                  "1-minute load average before and after): " + "; ".join(
-                      f"round {r['round']}: {r['busy_before_pct']}% busy, load "
-                      f"{r['loadavg_before']} → {r['loadavg_after']}" for r in rows)]
+    lines += benchlib.rounds_note(os.path.join(directory, "rounds.tsv"))
     added_ms = None
     if BACKOFF in median_ms and BASELINE in median_ms:
         added_ms = median_ms[BACKOFF] - median_ms[BASELINE]
@@ -167,10 +151,8 @@ def simulate_table(directory):
 
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "."
-    out = ["# backoff benchmark summary", "", "```"]
-    with open(os.path.join(directory, "machine.txt")) as handle:
-        out += [line.rstrip("\n") for line in handle]
-    out += ["```", ""]
+    out = benchlib.summary_head("backoff benchmark summary",
+                                os.path.join(directory, "machine.txt"))
 
     overhead_lines, overhead = overhead_section(directory)
     added_ms, per_round = overhead if overhead else (None, [])
@@ -195,14 +177,7 @@ def main():
         verdict = "met" if sim_s < SIMULATE_TARGET_S else "MISSED"
         out.append(f"- simulate median {sim_s:.3f} s (target < {SIMULATE_TARGET_S} s): {verdict}")
     out.append("")
-    checks = os.path.join(directory, "checks.txt")
-    if os.path.exists(checks):
-        with open(checks) as handle:
-            results = [line.rstrip("\n") for line in handle]
-        verdicts = [line for line in results if line.startswith(("ok", "FAIL"))]
-        failed = [line for line in verdicts if line.startswith("FAIL")]
-        out.append(f"Correctness checks: {len(verdicts) - len(failed)} ok, {len(failed)} failed")
-        out += [f"- {line}" for line in results if not line.startswith("ok")]
+    out += benchlib.checks_block(os.path.join(directory, "checks.txt"))
     print("\n".join(out))
 
 

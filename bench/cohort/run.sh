@@ -39,6 +39,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
 source "$here/../lib.sh"
 bench_parse_arguments "$@"
 
@@ -73,36 +74,19 @@ fi
 bench_need python3-pandas "$PYTHON" -c 'import pandas' && peer_names+=("pandas")
 bench_need sqlite3 command -v sqlite3 && peer_names+=("sqlite3")
 
-day=$(date -u +%Y-%m-%d)
-mkdir -p "$here/results"
-stem=$here/results/$day
-[[ $mode == full ]] || stem=$here/results/$day-$mode
-if [[ -n $out ]]; then mkdir -p "$out"; stem=$out/run; fi
-bench_start_measurements "${out:-$here/results/$mode}"
-txt=$stem.txt tsv=$stem.tsv
-if [[ -n ${WORK:-} ]]; then
-  work=$WORK
-  mkdir -p "$work"
-else
-  work=$(mktemp -d "${TMPDIR:-/tmp}/cohort-bench.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-fi
+bench_dated_results "$here/results"
+bench_work_dir cohort-bench
 exec > >(tee "$txt") 2>&1
 
 say() { printf '%s\n' "$*"; }
 # --- machine -------------------------------------------------------------------------------------
 COHORT=$work/cohort
 cp "$COHORT_SRC" "$COHORT"
-say "# bench/cohort/run.sh ($mode): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-say "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), nproc $(nproc)"
-say "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-say "kernel: $(uname -r); work dir $work ($(df -T "$work" | awk 'NR==2 {print $2}'))"
-say "cohort: $COHORT_SRC ($("$COHORT" --version 2>&1 | head -1)), binary built \
+bench_log_head "bench/cohort/run.sh ($mode)" "$work" \
+  "cohort: $COHORT_SRC ($("$COHORT" --version 2>&1 | head -1)), binary built \
 $(date -u -r "$COHORT_SRC" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum <"$COHORT" | cut -c1-16), build type \
 $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$COHORT_SRC")")/CMakeCache.txt" 2>/dev/null || echo '?'); \
 timed as a copy in the work dir"
-say "source tree: $(git -C "$root" rev-parse --short HEAD), uncommitted outside bench/: \
-$(git -C "$root" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
 say "peers: ${peer_names[*]:-none}: node $(node --version 2>/dev/null || echo absent), @duckdb/node-api \
 $(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$here/node_modules/@duckdb/node-api/package.json" 2>/dev/null | head -1); \
 $PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)' 2>/dev/null || echo absent), \

@@ -11,9 +11,12 @@ correct answer count; a stopped or wrong run is shown as such and enters no rati
 issue's two targets. Prints only figures found in the file.
 """
 
-import csv
-import statistics
+import os
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ left in the checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 
 COHORT = "cohort --period week < FILE"
 COHORT_FORMS = (COHORT, "cohort --period week FILE")
@@ -22,40 +25,22 @@ RSS_TARGET = 500_000_000  # bytes ("under 500 MB")
 FULL_EVENTS = 10_000_000
 
 
-def good(row):
-    check = row["check"]
-    return row["status"] == "0" and (check.startswith(("ok", "-", "reference", "same")))
-
-
 def main():
     path, size = sys.argv[1], int(sys.argv[2])
-    rows = {}
-    with open(path) as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            rows.setdefault(row["name"], []).append(row)
-    ref = None
-    if COHORT in rows:
-        runs = [r for r in rows[COHORT] if good(r)]
-        if runs:
-            ref = (statistics.median(float(r["wall_s"]) for r in runs),
-                   statistics.median(float(r["user_s"]) + float(r["sys_s"]) for r in runs))
+    rows = benchlib.group_by(benchlib.read_tsv(path), "name")
+    ref = benchlib.counted_medians(rows.get(COHORT, []))
     print("| command | runs | median wall | min – max | events/s (at median) | MB/s | median CPU "
           "(user+sys) | peak RSS, median (max) | ÷ cohort, wall | ÷ cohort, CPU | answer |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, runs in rows.items():
-        shown = f"`{name}`".replace("|", "\\|")
+        shown = benchlib.cell(f"`{name}`")
         events = int(runs[0]["events"])
-        ok = [r for r in runs if good(r)]
-        bad = [r for r in runs if not good(r)]
+        ok = [r for r in runs if benchlib.counted(r)]
+        bad = [r for r in runs if not benchlib.counted(r)]
         if not ok:
-            r = bad[0]
-            print(f"| {shown} | {len(runs)} | {r['check']} after {float(r['wall_s']):.1f} s | – | – "
-                  f"| – | – | – | – | – | {r['check']} |")
+            print(benchlib.not_counted_row(shown, runs))
             continue
-        walls = [float(r["wall_s"]) for r in ok]
-        cpus = [float(r["user_s"]) + float(r["sys_s"]) for r in ok]
-        rss = [int(r["maxrss_kib"]) for r in ok]
-        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        wall, cpu, _ = benchlib.counted_medians(ok)
         ratio_wall = ratio_cpu = "–"
         if ref:
             ratio_wall = f"{wall / ref[0]:.2f}×"
@@ -65,10 +50,7 @@ def main():
             answer = "(floor) line count correct"
         if bad:
             answer += f"; {len(bad)} run(s) not counted: {bad[0]['check']}"
-        print(f"| {shown} | {len(ok)} | {wall:.3f} s | {min(walls):.3f} – {max(walls):.3f} s | "
-              f"{events / wall:,.0f} | {size / wall / 1e6:,.0f} | {cpu:.2f} s | "
-              f"{statistics.median(rss) / 1024:.1f} MiB ({max(rss) / 1024:.1f}) | {ratio_wall} | "
-              f"{ratio_cpu} | {answer} |")
+        print(benchlib.throughput_row(shown, ok, events, size, ratio_wall, ratio_cpu, answer))
     print()
     print("Ratios: the command's median wall time (CPU time) divided by cohort's, on the same "
           "file; above 1 means slower than cohort.")
@@ -82,12 +64,11 @@ def main():
               f"({rate:,.0f} events/s at the median wall time of `{COHORT}`, "
               f"{ref[1]:.2f} s CPU for {ref[0]:.3f} s wall){scale}.")
         for form in COHORT_FORMS[1:]:
-            ok = [r for r in rows.get(form, []) if good(r)]
-            if ok:
-                wall = statistics.median(float(r["wall_s"]) for r in ok)
-                print(f"  `{form}`: {events / wall:,.0f} events/s at its median wall time.")
+            medians = benchlib.counted_medians(rows.get(form, []))
+            if medians:
+                print(f"  `{form}`: {events / medians[0]:,.0f} events/s at its median wall time.")
         peak = max(int(r["maxrss_kib"]) * 1024 for form in COHORT_FORMS
-                   for r in rows.get(form, []) if good(r))
+                   for r in rows.get(form, []) if benchlib.counted(r))
         verdict = "met" if peak < RSS_TARGET else "NOT met"
         print(f"Target peak memory under 500 MB: {verdict} ({peak / 1e6:,.1f} MB = "
               f"{peak / 2**20:,.1f} MiB, the largest peak RSS of any cohort run){scale}.")

@@ -80,12 +80,7 @@ check() {  # check DESCRIPTION COMMAND...: record a correctness check
 
 # --- machine -----------------------------------------------------------------------------------
 {
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "mode: $bench_mode"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  echo "cores: $(nproc)"
-  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-  echo "kernel: $(uname -r)"
+  bench_machine_lines
   echo "emi-schedule: $EMI ($("$EMI" --version 2>&1 | head -1)), binary built \
 $(date -u -r "$EMI" +%Y-%m-%dT%H:%M:%SZ)"
   cache=$(dirname "$(dirname "$EMI")")/CMakeCache.txt
@@ -178,50 +173,17 @@ if ((failures)); then
 fi
 
 # --- (b) whole-process time --------------------------------------------------------------------
-# Other work on this 2-core machine moves millisecond timings a lot, so before each round wait
-# until the CPUs have been at most $idle_max% busy for a second (up to $idle_wait s; the busy
-# share is recorded in run-rounds.tsv either way). Not in smoke mode.
-busy_pct() {  # CPU time used (by anything) over the next second, in percent of all CPUs
-  local a b
-  read -ra a < <(head -1 /proc/stat); sleep 1; read -ra b < <(head -1 /proc/stat)
-  local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=0 i
-  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-  echo $((total > 0 ? 100 * (total - idle) / total : 0))
-}
-wait_quiet() {  # wait_quiet: print the busy share once it is low enough, or when time is up
-  if [[ $bench_mode == smoke ]]; then echo "?"; return; fi  # smoke: no waiting, not measured
-  local start=$SECONDS busy
-  while busy=$(busy_pct); ((busy > idle_max && SECONDS - start < idle_wait)); do
-    echo "run.sh: CPUs ${busy}% busy, waiting (${idle_wait}s at most)" >&2
-  done
-  echo "$busy"
-}
-idle_max=10
-roles=(floor tool peer peer)
-names=("true" "emi-schedule calc (360)" "python3 calc_decimal.py (360)" "python3 -c pass")
-commands=("true" "$EMI calc ${loan[*]}" "$PYTHON $PEER ${loan[*]}" "$PYTHON -c pass")
+# Other work on this 2-core machine moves millisecond timings a lot: each round waits up to
+# $idle_wait s for quiet CPUs, and run-rounds.tsv records how busy they were (bench_time_rounds).
+timed=(floor "true" "true"
+  tool "emi-schedule calc (360)" "$EMI calc ${loan[*]}"
+  peer "python3 calc_decimal.py (360)" "$PYTHON $PEER ${loan[*]}"
+  peer "python3 -c pass" "$PYTHON -c pass")
 if [[ -n $PATH_PYTHON ]]; then
-  roles+=(peer)
-  names+=("PATH python3 calc_decimal.py (360)")
-  commands+=("$PATH_PYTHON $PEER ${loan[*]}")
+  timed+=(peer "PATH python3 calc_decimal.py (360)" "$PATH_PYTHON $PEER ${loan[*]}")
 fi
-# run-rounds.tsv is not written in smoke mode, which measures no busy share.
-[[ $bench_mode == smoke ]] || printf 'round\tbusy_before_pct\tloadavg_before\tloadavg_after\n' >"$out/run-rounds.tsv"
-for round in $(seq "$hf_rounds"); do
-  busy=$(wait_quiet)
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  echo "run.sh: round $round/$hf_rounds (CPUs ${busy}% busy just before, loadavg $load)" >&2
-  args=()
-  for i in "${!names[@]}"; do  # rotate the order by one place each round
-    j=$(((i + round - 1) % ${#names[@]}))
-    args+=("${roles[j]}" "${names[j]}" "${commands[j]}")
-  done
-  bench_time_commands "$out/run-$round.json" "emi-schedule calc: 360-month schedule (one process)" \
-    "$hf_runs" "$hf_warmup" "${args[@]}"
-  if [[ $bench_mode != smoke ]]; then
-    printf '%s\t%s\t%s\t%s\n' "$round" "$busy" "$load" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/run-rounds.tsv"
-  fi
-done
+bench_time_rounds "$hf_rounds" "$idle_wait" "$out/run-rounds.tsv" "$out/run" \
+  "emi-schedule calc: 360-month schedule (one process)" "$hf_runs" "$hf_warmup" "${timed[@]}"
 
 # --- (c) the Python schedule without start-up --------------------------------------------------
 # inprocess: checks that the schedule timed in-process makes emi-schedule's bytes, then times it

@@ -6,12 +6,14 @@ DIR/run-inprocess.txt and DIR/run-checks.txt (run.sh's files; calc.sh's are not 
 only figures found in those files.
 """
 
-import csv
 import glob
-import json
 import os
 import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ left in the checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 
 TARGET_MS = 5.0
 BASELINE = "true"
@@ -21,29 +23,13 @@ PY_START = "python3 -c pass"
 PATH_PEER = "PATH python3 calc_decimal.py (360)"
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "."
-    out = ["# emi-schedule calc benchmark summary", "", "```"]
-    with open(os.path.join(directory, "run-machine.txt")) as handle:
-        out += [line.rstrip("\n") for line in handle]
-    out += ["```", ""]
+    out = benchlib.summary_head("emi-schedule calc benchmark summary",
+                                os.path.join(directory, "run-machine.txt"))
 
     files = sorted(glob.glob(os.path.join(directory, "run-[0-9]*.json")))
-    pooled, round_medians, user, system = {}, {}, {}, {}
-    for path in files:
-        with open(path) as handle:
-            for result in json.load(handle)["results"]:
-                name = result["command"]
-                pooled.setdefault(name, []).extend(result["times"])
-                round_medians.setdefault(name, []).append(result["median"])
-                user.setdefault(name, []).append(result["user"])
-                system.setdefault(name, []).append(result["system"])
+    pooled, round_medians, user, system = benchlib.pool_rounds(files, "median", "user", "system")
     order = [BASELINE, EMI, PEER, PY_START, PATH_PEER]
     names = [n for n in order if n in pooled] + sorted(n for n in pooled if n not in order)
     median_ms = {name: statistics.median(times) * 1000 for name, times in pooled.items()}
@@ -59,7 +45,7 @@ def main():
         ]
         for name in names:
             ms = [t * 1000 for t in pooled[name]]
-            rounds = ", ".join(f"{m * 1000:.2f}" for m in round_medians[name])
+            rounds = benchlib.milliseconds_list(round_medians[name])
             cpu = (statistics.mean(user[name]) + statistics.mean(system[name])) * 1000
             added = "–"
             if BASELINE in median_ms and name != BASELINE:
@@ -68,28 +54,20 @@ def main():
             if EMI in median_ms:
                 ratio = f"{median_ms[name] / median_ms[EMI]:.2f}×"
             out.append(
-                f"| `{name}` | {median_ms[name]:.2f} | {percentile(ms, 0.1):.2f} | "
-                f"{percentile(ms, 0.9):.2f} | {min(ms):.2f} | {max(ms):.2f} | {rounds} | "
+                f"| `{name}` | {median_ms[name]:.2f} | {benchlib.percentile(ms, 0.1):.2f} | "
+                f"{benchlib.percentile(ms, 0.9):.2f} | {min(ms):.2f} | {max(ms):.2f} | {rounds} | "
                 f"{cpu:.2f} | {added} | {ratio} |")
-        rounds_path = os.path.join(directory, "run-rounds.tsv")
-        if os.path.exists(rounds_path):
-            with open(rounds_path) as handle:
-                rows = list(csv.DictReader(handle, delimiter="\t"))
-            out += ["", "Machine during each round (CPU busy share in the second before it; "
-                    "1-minute load average before and after): " + "; ".join(
-                        f"round {r['round']}: {r['busy_before_pct']}% busy, load "
-                        f"{r['loadavg_before']} → {r['loadavg_after']}" for r in rows)]
+        out += benchlib.rounds_note(os.path.join(directory, "run-rounds.tsv"))
         out.append("")
 
     inprocess = os.path.join(directory, "run-inprocess.txt")
     if os.path.exists(inprocess):
-        with open(inprocess) as handle:
-            out += [line.rstrip("\n") for line in handle] + [""]
+        out += benchlib.read_lines(inprocess) + [""]
 
     if EMI in median_ms:
         emi = median_ms[EMI]
         emi_ms = [t * 1000 for t in pooled[EMI]]
-        p90 = percentile(emi_ms, 0.9)
+        p90 = benchlib.percentile(emi_ms, 0.9)
         worst_round = max(round_medians[EMI]) * 1000
         out += ["Comparison and target:", ""]
         if PEER in median_ms:
@@ -114,22 +92,14 @@ def main():
                    f"(target < {TARGET_MS:g} ms): {verdict}")
         rounds_path = os.path.join(directory, "run-rounds.tsv")
         if os.path.exists(rounds_path):
-            with open(rounds_path) as handle:
-                busy = [int(r["busy_before_pct"]) for r in csv.DictReader(handle, delimiter="\t")]
+            busy = [int(r["busy_before_pct"]) for r in benchlib.read_tsv(rounds_path)]
             noisy = sum(b > 10 for b in busy)
             if noisy:
                 out.append(f"- caution: in {noisy} of {len(busy)} round(s) the CPUs were over 10% "
                            "busy with other work just before; those timings include waiting for a CPU")
         out.append("")
 
-    checks = os.path.join(directory, "run-checks.txt")
-    if os.path.exists(checks):
-        with open(checks) as handle:
-            results = [line.rstrip("\n") for line in handle]
-        verdicts = [line for line in results if line.startswith(("ok", "FAIL"))]
-        failed = [line for line in verdicts if line.startswith("FAIL")]
-        out.append(f"Correctness checks: {len(verdicts) - len(failed)} ok, {len(failed)} failed")
-        out += [f"- {line}" for line in results if not line.startswith("ok")]
+    out += benchlib.checks_block(os.path.join(directory, "run-checks.txt"))
     print("\n".join(out))
 
 

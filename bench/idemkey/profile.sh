@@ -14,6 +14,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 records=50000
 perf_records=1000000
 out=$here/results/profile
@@ -26,12 +28,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-missing=()
-command -v valgrind >/dev/null || missing+=(valgrind)
-command -v strace >/dev/null || missing+=(strace)
-if ((${#missing[@]})); then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
-fi
+bench_install_missing valgrind strace
 IDEMKEY=${IDEMKEY:-$root/build-bench/bin/idemkey}
 [[ -x $IDEMKEY ]] || "$root/scripts/build" "$root/build-bench" >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/idemkey-profile.XXXXXX")

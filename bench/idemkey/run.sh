@@ -79,12 +79,7 @@ skipped() { echo "skip $1 ($2 is not installed)" >>"$out/checks.txt"; }
 
 # --- machine -----------------------------------------------------------------------------------
 {
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "mode: $bench_mode"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-  echo "cores: $(nproc)"
-  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-  echo "kernel: $(uname -r)"
+  bench_machine_lines
   echo "state dir filesystem: $(df -T "$work" | awk 'NR == 2 {print $2, $1}')"
   echo "idemkey: $IDEMKEY ($("$IDEMKEY" --version 2>&1 | head -1))"
   echo "source tree at run time: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), \

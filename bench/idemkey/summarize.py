@@ -5,12 +5,14 @@ Reads DIR/machine.txt, DIR/replay-*.json (hyperfine exports), DIR/filter.tsv and
 Prints only figures found in those files.
 """
 
-import csv
 import glob
-import json
 import os
 import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ left in the checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 
 REPLAY_TARGET_MS = 3.0
 FILTER_TARGET_RPS = 200_000
@@ -18,28 +20,11 @@ IDEMKEY_REPLAY = "idemkey run (replay)"
 IDEMKEY_FRESH = "idemkey filter (fresh state)"
 
 
-def cell(text):
-    """Text for a Markdown table cell (GitHub tables split on an unescaped pipe)."""
-    return text.replace("|", "\\|")
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def replay_section(directory):
     files = sorted(glob.glob(os.path.join(directory, "replay-*.json")))
     if not files:
         return [], None
-    pooled, round_medians = {}, {}
-    for path in files:
-        with open(path) as handle:
-            for result in json.load(handle)["results"]:
-                name = result["command"]
-                pooled.setdefault(name, []).extend(result["times"])
-                round_medians.setdefault(name, []).append(result["median"])
+    pooled, round_medians = benchlib.pool_rounds(files, "median")
     baseline = {name: statistics.median(times) for name, times in pooled.items()}
     lines = [
         f"Replay latency: {len(files)} hyperfine round(s), "
@@ -51,13 +36,14 @@ def replay_section(directory):
     ]
     for name, times in pooled.items():
         ms = [t * 1000 for t in times]
-        rounds = ", ".join(f"{m * 1000:.2f}" for m in round_medians[name])
+        rounds = benchlib.milliseconds_list(round_medians[name])
         ratio = "–"
         if IDEMKEY_REPLAY in baseline:
             ratio = f"{baseline[IDEMKEY_REPLAY] / baseline[name]:.2f}×"
         lines.append(
-            f"| `{name}` | {statistics.median(ms):.2f} ms | {percentile(ms, 0.1):.2f} | "
-            f"{percentile(ms, 0.9):.2f} | {min(ms):.2f} | {max(ms):.2f} | {rounds} | {ratio} |")
+            f"| `{name}` | {statistics.median(ms):.2f} ms | {benchlib.percentile(ms, 0.1):.2f} | "
+            f"{benchlib.percentile(ms, 0.9):.2f} | {min(ms):.2f} | {max(ms):.2f} | {rounds} | "
+            f"{ratio} |")
     replay_ms = baseline.get(IDEMKEY_REPLAY)
     return lines, None if replay_ms is None else replay_ms * 1000
 
@@ -66,11 +52,7 @@ def filter_rows(directory):
     path = os.path.join(directory, "filter.tsv")
     if not os.path.exists(path):
         return {}
-    rows = {}
-    with open(path) as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            rows.setdefault(row["label"], []).append(row)
-    return rows
+    return benchlib.group_by(benchlib.read_tsv(path), "label")
 
 
 def filter_table(rows, labels, reference):
@@ -83,25 +65,22 @@ def filter_table(rows, labels, reference):
     for label in labels:
         walls = [float(r["wall_s"]) for r in rows[label]]
         rss = [int(r["max_rss_kb"]) for r in rows[label] if r["max_rss_kb"]]  # empty: no GNU time
-        cpu = [float(r["user_s"]) + float(r["sys_s"]) for r in rows[label]]
+        cpu = [benchlib.cpu_seconds(r) for r in rows[label]]
         records = int(rows[label][0]["records"])
         median = statistics.median(walls)
         bad = sum(1 for r in rows[label] if r["exit"] != "0")
         note = f" ({bad} failed)" if bad else ""
         lines.append(
-            f"| `{cell(label)}`{note} | {len(walls)} | {median:.3f} s | {min(walls):.3f} – "
-            f"{max(walls):.3f} s | {records / median:,.0f} | {statistics.median(cpu):.2f} s | "
-            + (f"{statistics.median(rss) / 1024:.1f} MiB ({max(rss) / 1024:.1f})" if rss else "–")
-            + f" | {ref_time / median:.2f}× |")
+            f"| `{benchlib.cell(label)}`{note} | {len(walls)} | {median:.3f} s | "
+            f"{min(walls):.3f} – {max(walls):.3f} s | {records / median:,.0f} | {statistics.median(cpu):.2f} s | "
+            f"{benchlib.peak_rss_text(rss)} | {ref_time / median:.2f}× |")
     return lines
 
 
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "."
-    out = ["# idemkey benchmark summary", "", "```"]
-    with open(os.path.join(directory, "machine.txt")) as handle:
-        out += [line.rstrip("\n") for line in handle]
-    out += ["```", ""]
+    out = benchlib.summary_head("idemkey benchmark summary",
+                                os.path.join(directory, "machine.txt"))
 
     replay_lines, replay_ms = replay_section(directory)
     out += replay_lines + [""]
@@ -131,13 +110,8 @@ def main():
         verdict = "met" if fresh_rps >= FILTER_TARGET_RPS else "MISSED"
         out.append(f"- filter {fresh_rps:,.0f} records/s (target >= {FILTER_TARGET_RPS:,}): {verdict}")
     out.append("")
-    checks = os.path.join(directory, "checks.txt")
-    if os.path.exists(checks):
-        with open(checks) as handle:
-            results = [line.rstrip("\n") for line in handle]
-        failed = [line for line in results if not line.startswith("ok")]
-        out.append(f"Correctness checks: {len(results) - len(failed)} ok, {len(failed)} failed")
-        out += [f"- {line}" for line in failed]
+    # Unlike the other summaries, every line that is not ok counts as failed (a skipped peer too).
+    out += benchlib.checks_block(os.path.join(directory, "checks.txt"), failure_prefixes="")
     print("\n".join(out))
 
 

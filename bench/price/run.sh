@@ -28,6 +28,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
 source "$here/../lib.sh"
 bench_parse_arguments "$@"
 
@@ -54,27 +55,16 @@ fi
 hyperfine=1
 bench_need hyperfine command -v hyperfine || hyperfine=0
 
-day=$(date -u +%Y-%m-%d)
-mkdir -p "$here/results"
-stem=$here/results/$day
-[[ $mode == full ]] || stem=$here/results/$day-$mode
-if [[ -n $out ]]; then mkdir -p "$out"; stem=$out/run; fi
-bench_start_measurements "${out:-$here/results/$mode}"
-txt=$stem.txt tsv=$stem.tsv
+bench_dated_results "$here/results"
 work=$(mktemp -d "${TMPDIR:-/tmp}/price-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 exec > >(tee "$txt") 2>&1
 
 say() { printf '%s\n' "$*"; }
 # --- machine -------------------------------------------------------------------------------------
-say "# bench/price/run.sh ($mode): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-say "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), nproc $(nproc)"
-say "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-say "kernel: $(uname -r); work dir $work ($(df -T "$work" | awk 'NR==2 {print $2}'))"
-say "price: $PRICE ($("$PRICE" --version 2>&1 | head -1)), binary built $(date -u -r "$PRICE" +%Y-%m-%dT%H:%M:%SZ), \
+bench_log_head "bench/price/run.sh ($mode)" "$work" \
+  "price: $PRICE ($("$PRICE" --version 2>&1 | head -1)), binary built $(date -u -r "$PRICE" +%Y-%m-%dT%H:%M:%SZ), \
 build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$PRICE")")/CMakeCache.txt" 2>/dev/null || echo '?')"
-say "source tree: $(git -C "$root" rev-parse --short HEAD), uncommitted outside bench/: \
-$(git -C "$root" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
 say "python (the peer): $PYTHON ($("$PYTHON" --version 2>&1)); hyperfine: $(hyperfine --version 2>/dev/null || echo absent)"
 say "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 

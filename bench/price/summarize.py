@@ -9,9 +9,13 @@ at the median (SKUs x MARKETS / wall), median CPU (user+sys), prices per CPU-sec
 then the issue's two targets. Prints only figures found in the file.
 """
 
-import csv
+import os
 import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ left in the checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 
 CALC, PUBLISH = "price calc", "price publish (fresh)"
 CALC_TARGET = 2_000_000  # prices/s per core, end to end
@@ -20,21 +24,18 @@ PUBLISH_TARGET_S = 30.0  # 1M SKUs x 10 markets
 
 def main():
     path, markets = sys.argv[1], int(sys.argv[2])
-    rows = {}
-    with open(path) as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            rows.setdefault(row["name"], []).append(row)
+    rows = benchlib.group_by(benchlib.read_tsv(path), "name")
     medians = {}
     print("| command | runs | SKUs | median wall | min – max | prices/s (at median) | median CPU "
           "(user+sys) | prices per CPU-s | peak RSS (max) | ÷ price calc (time per price) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, runs in rows.items():
-        shown = name.replace("|", "\\|")  # a pipe inside a Markdown table cell
+        shown = benchlib.cell(name)
         walls = [float(r["wall_s"]) for r in runs]
         skus = int(runs[0]["skus"])
         wall = statistics.median(walls)
         medians[name] = (wall, skus)
-        cpu = [float(r["user_s"]) + float(r["sys_s"]) for r in runs if r["user_s"]]
+        cpu = [benchlib.cpu_seconds(r) for r in runs if r["user_s"]]
         rss = [int(r["maxrss_kib"]) for r in runs if r["maxrss_kib"]]
         prices = skus * markets
         if name == "price lookup":
@@ -44,7 +45,7 @@ def main():
             continue
         cpu_text = f"{statistics.median(cpu):.2f} s" if cpu else "–"
         per_cpu = f"{prices / statistics.median(cpu):,.0f}" if cpu and statistics.median(cpu) > 0 else "–"
-        rss_text = f"{statistics.median(rss) / 1024:.1f} MiB ({max(rss) / 1024:.1f})" if rss else "–"
+        rss_text = benchlib.peak_rss_text(rss)
         ratio = "–"
         if CALC in medians:
             calc_wall, calc_skus = medians[CALC]

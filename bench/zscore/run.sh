@@ -56,6 +56,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
 source "$here/../lib.sh"
 bench_parse_arguments "$@"
 
@@ -79,36 +80,19 @@ fi
 pandas=1
 bench_need python3-pandas "$PYTHON" -c 'import pandas' || pandas=0
 
-day=$(date -u +%Y-%m-%d)
-mkdir -p "$here/results"
-stem=$here/results/$day
-[[ $mode == full ]] || stem=$here/results/$day-$mode
-if [[ -n $out ]]; then mkdir -p "$out"; stem=$out/run; fi
-bench_start_measurements "${out:-$here/results/$mode}"
-txt=$stem.txt tsv=$stem.tsv
-if [[ -n ${WORK:-} ]]; then
-  work=$WORK
-  mkdir -p "$work"
-else
-  work=$(mktemp -d "${TMPDIR:-/tmp}/zscore-bench.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-fi
+bench_dated_results "$here/results"
+bench_work_dir zscore-bench
 exec > >(tee "$txt") 2>&1
 
 say() { printf '%s\n' "$*"; }
 # --- machine -------------------------------------------------------------------------------------
 ZSCORE=$work/zscore
 cp "$ZSCORE_SRC" "$ZSCORE"
-say "# bench/zscore/run.sh ($mode): $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-say "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), nproc $(nproc)"
-say "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-say "kernel: $(uname -r); work dir $work ($(df -T "$work" | awk 'NR==2 {print $2}'))"
-say "zscore: $ZSCORE_SRC ($("$ZSCORE" --version 2>&1 | head -1)), binary built \
+bench_log_head "bench/zscore/run.sh ($mode)" "$work" \
+  "zscore: $ZSCORE_SRC ($("$ZSCORE" --version 2>&1 | head -1)), binary built \
 $(date -u -r "$ZSCORE_SRC" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum <"$ZSCORE" | cut -c1-16), build type \
 $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$ZSCORE_SRC")")/CMakeCache.txt" 2>/dev/null || echo '?'); \
 timed as a copy in the work dir"
-say "source tree: $(git -C "$root" rev-parse --short HEAD), uncommitted outside bench/: \
-$(git -C "$root" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
 if ((pandas)); then
   say "peer: $PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)'), \
 numpy $("$PYTHON" -c 'import numpy; print(numpy.__version__)')"

@@ -15,17 +15,17 @@ points/s, memory in proportion to series x window (peak RSS of the 1-series and 
 """
 
 import argparse
-import csv
-import statistics
+import os
+import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ left in the checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
 
 ZSCORE_TARGET = 5_000_000  # points/s, the default method, one core
 ROBUST_TARGET = 1_000_000  # points/s, --method robust --window 1000
 FULL_POINTS = 10_000_000
 FLOORS = ("wc -l", "cat > /dev/null")
-
-
-def good(row):
-    return row["status"] == "0" and row["check"].startswith(("ok", "-", "reference", "same"))
 
 
 def shown(name, data, window, robust_window):
@@ -47,25 +47,14 @@ def shown(name, data, window, robust_window):
     return name
 
 
-def medians(runs):
-    ok = [r for r in runs if good(r)]
-    if not ok:
-        return None
-    return (statistics.median(float(r["wall_s"]) for r in ok),
-            statistics.median(float(r["user_s"]) + float(r["sys_s"]) for r in ok),
-            max(int(r["maxrss_kib"]) for r in ok))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tsv")
     parser.add_argument("--window", type=int, default=30)
     parser.add_argument("--robust-window", type=int, default=1000)
     args = parser.parse_args()
-    data = {}
-    with open(args.tsv) as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            data.setdefault(row["data"], {}).setdefault(row["name"], []).append(row)
+    data = {series: benchlib.group_by(rows, "name")
+            for series, rows in benchlib.group_by(benchlib.read_tsv(args.tsv), "data").items()}
     if not data:
         print("(no timed runs)")
         return
@@ -80,20 +69,15 @@ def main():
               "(user+sys) | peak RSS, median (max) | pandas ÷ this, wall | pandas ÷ this, CPU "
               "| answer |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-        ref = medians(rows.get("pandas", []))
+        ref = benchlib.counted_medians(rows.get("pandas", []))
         for name, runs in rows.items():
-            label = f"`{shown(name, d, args.window, args.robust_window)}`".replace("|", "\\|")
-            ok = [r for r in runs if good(r)]
-            bad = [r for r in runs if not good(r)]
+            label = benchlib.cell(f"`{shown(name, d, args.window, args.robust_window)}`")
+            ok = [r for r in runs if benchlib.counted(r)]
+            bad = [r for r in runs if not benchlib.counted(r)]
             if not ok:
-                r = bad[0]
-                print(f"| {label} | {len(runs)} | {r['check']} after {float(r['wall_s']):.1f} s | – "
-                      f"| – | – | – | – | – | – | {r['check']} |")
+                print(benchlib.not_counted_row(label, runs))
                 continue
-            walls = [float(r["wall_s"]) for r in ok]
-            cpus = [float(r["user_s"]) + float(r["sys_s"]) for r in ok]
-            rss = [int(r["maxrss_kib"]) for r in ok]
-            wall, cpu = statistics.median(walls), statistics.median(cpus)
+            wall, cpu, _ = benchlib.counted_medians(ok)
             ratio_wall = ratio_cpu = "–"
             if ref and wall > 0:
                 ratio_wall = f"{ref[0] / wall:.1f}×"
@@ -110,10 +94,7 @@ def main():
                 answer = "exit 0 (output not kept)"
             if bad:
                 answer += f"; {len(bad)} run(s) not counted: {bad[0]['check']}"
-            print(f"| {label} | {len(ok)} | {wall:.3f} s | {min(walls):.3f} – {max(walls):.3f} s | "
-                  f"{n / wall:,.0f} | {size / wall / 1e6:,.0f} | {cpu:.2f} s | "
-                  f"{statistics.median(rss) / 1024:.1f} MiB ({max(rss) / 1024:.1f}) | {ratio_wall} | "
-                  f"{ratio_cpu} | {answer} |")
+            print(benchlib.throughput_row(label, ok, n, size, ratio_wall, ratio_cpu, answer))
         print()
     print("pandas ÷ this: pandas' median wall (CPU) time divided by the command's, on the same "
           "file; 8.0× means the command took an eighth of pandas' time. pandas computes the "
@@ -131,8 +112,8 @@ def main():
                                    f"--method robust --window {args.robust_window}")):
         figures, verdicts = [], []
         for d, rows in data.items():
-            full = medians(rows.get(method, []))
-            only = medians(rows.get(f"{method} --only-anomalies", []))
+            full = benchlib.counted_medians(rows.get(method, []))
+            only = benchlib.counted_medians(rows.get(f"{method} --only-anomalies", []))
             if full is None:
                 continue
             rate = points[d] / full[0]
@@ -152,8 +133,8 @@ def main():
     for method, window in (("zscore", args.window), ("robust", args.robust_window)):
         rss = {}
         for d, rows in data.items():
-            counted = [m for m in (medians(rows.get(method, [])),
-                                   medians(rows.get(f"{method} --only-anomalies", []))) if m]
+            counted = [m for m in (benchlib.counted_medians(rows.get(form, []))
+                                   for form in (method, f"{method} --only-anomalies")) if m]
             if counted:
                 rss[d] = max(m[2] for m in counted) * 1024
         if not rss:

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
+#include "sluice/names.hpp"
 
 namespace sluice::decimal {
 namespace {
@@ -68,30 +69,22 @@ Int128 power_of_ten(int exponent) {
   return value;
 }
 
+namespace {
+
+constexpr NameTable<Rounding, 5> rounding_names({{{"half-up", Rounding::half_up},
+                                                  {"half-even", Rounding::half_even},
+                                                  {"ceiling", Rounding::ceiling},
+                                                  {"floor", Rounding::floor},
+                                                  {"down", Rounding::down}}});
+
+}  // namespace
+
 Rounding parse_rounding(std::string_view option, std::string_view text) {
-  for (Rounding rounding : {Rounding::half_up, Rounding::half_even, Rounding::ceiling,
-                            Rounding::floor, Rounding::down}) {
-    if (text == rounding_name(rounding)) return rounding;
-  }
-  throw Error(
-      exit_code::usage,
-      fmt::format("{}: '{}' is not one of half-up, half-even, ceiling, floor, down", option, text));
+  return rounding_names.parse(option, text);
 }
 
 std::string_view rounding_name(Rounding rounding) {
-  switch (rounding) {
-    case Rounding::half_up:
-      return "half-up";
-    case Rounding::half_even:
-      return "half-even";
-    case Rounding::ceiling:
-      return "ceiling";
-    case Rounding::floor:
-      return "floor";
-    case Rounding::down:
-      return "down";
-  }
-  return "half-up";
+  return rounding_names.name(rounding);
 }
 
 Int128 divide(Int128 numerator, Int128 denominator, Rounding rounding) {

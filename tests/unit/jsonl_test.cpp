@@ -336,6 +336,46 @@ TEST(ReadAll, RefusesMoreThanTheLimit) {
 namespace sluice {
 namespace {
 
+// The message of the Error(65) `read` throws for `field`, or "no error".
+template <typename Read>
+std::string field_error(Read read, const FieldView& field) {
+  try {
+    (void)read(field, "v");
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    return error.what();
+  }
+  return "no error";
+}
+
+TEST(FieldReaders, NumberInFieldReadsFiniteNumbers) {
+  EXPECT_EQ(number_in_field(FieldView{true, JsonValue::Kind::number, "-2.5e3"}, "v"), -2500.0);
+  EXPECT_EQ(field_error(number_in_field, FieldView{}), "field 'v' is missing");
+  EXPECT_EQ(field_error(number_in_field, FieldView{true, JsonValue::Kind::string, "1"}),
+            "field 'v' must be a number, not string");
+  EXPECT_EQ(field_error(number_in_field, FieldView{true, JsonValue::Kind::number, "1e999"}),
+            "field 'v': 1e999 is not a finite number");
+}
+
+TEST(FieldReaders, StringInFieldReadsStringsOnly) {
+  EXPECT_EQ(string_in_field(FieldView{true, JsonValue::Kind::string, "open"}, "v"), "open");
+  EXPECT_EQ(field_error(string_in_field, FieldView{}), "field 'v' is missing");
+  EXPECT_EQ(field_error(string_in_field, FieldView{true, JsonValue::Kind::null, "null"}),
+            "field 'v' must be a string, not null");
+}
+
+TEST(FieldReaders, KeyInFieldTakesStringsAndIntegers) {
+  EXPECT_EQ(key_in_field(FieldView{true, JsonValue::Kind::string, "u1"}, "v"), "u1");
+  EXPECT_EQ(key_in_field(FieldView{true, JsonValue::Kind::number, "-42"}, "v"), "-42");
+  EXPECT_EQ(field_error(key_in_field, FieldView{}), "field 'v' is missing");
+  EXPECT_EQ(field_error(key_in_field, FieldView{true, JsonValue::Kind::number, "4.0"}),
+            "field 'v' must be a string or an integer, not a fraction");
+  EXPECT_EQ(field_error(key_in_field, FieldView{true, JsonValue::Kind::number, "1e3"}),
+            "field 'v' must be a string or an integer, not a fraction");
+  EXPECT_EQ(field_error(key_in_field, FieldView{true, JsonValue::Kind::array, ""}),
+            "field 'v' must be a string or an integer, not array");
+}
+
 TEST(InstantInField, ReadsTimesAndNamesTheFieldInErrors) {
   FieldView text{true, JsonValue::Kind::string, "2026-03-02T10:00:00Z"};
   EXPECT_EQ(instant_in_field(text, "ts"), parse_instant("2026-03-02T10:00:00Z"));

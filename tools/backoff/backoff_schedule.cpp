@@ -6,30 +6,25 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
+#include "sluice/names.hpp"
 
 namespace sluice::backoff {
 
+namespace {
+
+constexpr NameTable<Jitter, 4> jitter_names({{{"none", Jitter::none},
+                                              {"equal", Jitter::equal},
+                                              {"full", Jitter::full},
+                                              {"decorrelated", Jitter::decorrelated}}});
+
+}  // namespace
+
 Jitter parse_jitter(std::string_view text) {
-  if (text == "none") return Jitter::none;
-  if (text == "equal") return Jitter::equal;
-  if (text == "full") return Jitter::full;
-  if (text == "decorrelated") return Jitter::decorrelated;
-  throw Error(exit_code::usage,
-              fmt::format("--jitter: '{}' is not one of none, equal, full, decorrelated", text));
+  return jitter_names.parse("--jitter", text);
 }
 
 std::string_view jitter_name(Jitter jitter) {
-  switch (jitter) {
-    case Jitter::none:
-      return "none";
-    case Jitter::equal:
-      return "equal";
-    case Jitter::full:
-      return "full";
-    case Jitter::decorrelated:
-      return "decorrelated";
-  }
-  return "none";
+  return jitter_names.name(jitter);
 }
 
 std::int64_t exponential_ceiling_ms(const ScheduleSettings& settings, long long failures) {

@@ -11,33 +11,10 @@ namespace sluice::cohort {
 
 namespace {
 
-bool is_integer_text(std::string_view text) {
-  return text.find_first_of(".eE") == std::string_view::npos;
-}
-
-const FieldView& required_field(const FieldView& field, const std::string& name) {
-  if (!field.present) throw Error(exit_code::data, fmt::format("field '{}' is missing", name));
-  return field;
-}
-
-std::string_view user_key(const FieldView& field, const std::string& name) {
-  const FieldView& user = required_field(field, name);
-  bool is_number = user.kind == JsonValue::Kind::number;
-  if (user.kind == JsonValue::Kind::string || (is_number && is_integer_text(user.text))) {
-    return user.text;
-  }
-  throw Error(exit_code::data, fmt::format("field '{}' must be a string or an integer, not {}",
-                                           name, is_number ? "a fraction" : kind_name(user.kind)));
-}
-
 // The event name, or nullopt when the record has none (missing or null).
 std::optional<std::string_view> event_name(const FieldView& event, const std::string& name) {
   if (!event.present || event.kind == JsonValue::Kind::null) return std::nullopt;
-  if (event.kind != JsonValue::Kind::string) {
-    throw Error(exit_code::data,
-                fmt::format("field '{}' must be a string, not {}", name, kind_name(event.kind)));
-  }
-  return event.text;
+  return string_in_field(event, name);
 }
 
 bool selected(const std::optional<std::string>& wanted, std::optional<std::string_view> event) {
@@ -111,7 +88,7 @@ ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions
   ReadResult result;
   while (auto line = reader.next_fields(names, views)) {
     try {
-      std::string_view user = user_key(views[0], fields.user);
+      std::string_view user = key_in_field(views[0], fields.user);
       Instant time = instant_in_field(views[1], fields.time);
       std::optional<std::string_view> event = event_name(views[2], fields.event);
       batch.add(user, time, calendar.period_of(time),

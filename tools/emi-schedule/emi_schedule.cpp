@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
+#include "sluice/names.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice::emi {
@@ -121,24 +122,21 @@ Installment next_installment(const LoanTerms& terms, const Fraction& rate, std::
 
 }  // namespace
 
+namespace {
+
+constexpr NameTable<BrokenPeriod, 3> broken_period_names({{{"none", BrokenPeriod::none},
+                                                           {"add-to-first",
+                                                            BrokenPeriod::add_to_first},
+                                                           {"separate", BrokenPeriod::separate}}});
+
+}  // namespace
+
 BrokenPeriod parse_broken_period(std::string_view text) {
-  if (text == "none") return BrokenPeriod::none;
-  if (text == "add-to-first") return BrokenPeriod::add_to_first;
-  if (text == "separate") return BrokenPeriod::separate;
-  throw Error(exit_code::usage,
-              fmt::format("--bpi: '{}' is not one of none, add-to-first, separate", text));
+  return broken_period_names.parse("--bpi", text);
 }
 
 std::string_view broken_period_name(BrokenPeriod mode) {
-  switch (mode) {
-    case BrokenPeriod::none:
-      return "none";
-    case BrokenPeriod::add_to_first:
-      return "add-to-first";
-    case BrokenPeriod::separate:
-      return "separate";
-  }
-  return "none";
+  return broken_period_names.name(mode);
 }
 
 std::int64_t compute_emi(std::int64_t principal, const Fraction& annual_rate, int months,

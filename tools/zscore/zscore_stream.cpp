@@ -14,23 +14,6 @@ namespace sluice::zscore {
 
 namespace {
 
-double point_value(const FieldView& field, const std::string& name) {
-  if (!field.present) throw Error(exit_code::data, fmt::format("field '{}' is missing", name));
-  if (field.kind != JsonValue::Kind::number) {
-    throw Error(exit_code::data,
-                fmt::format("field '{}' must be a number, not {}", name, kind_name(field.kind)));
-  }
-  double value = 0;
-  auto [end, error] =
-      std::from_chars(field.text.data(), field.text.data() + field.text.size(), value);
-  if (error != std::errc() || end != field.text.data() + field.text.size() ||
-      !std::isfinite(value)) {
-    throw Error(exit_code::data,
-                fmt::format("field '{}': {} is not a finite number", name, field.text));
-  }
-  return value;
-}
-
 // The series a point belongs to: each key field's kind and text (a missing field counts as
 // null, like an absent label).
 void series_key(std::span<const FieldView> keys, std::string& key) {
@@ -121,7 +104,7 @@ struct Point {
 std::optional<Point> read_point(const StreamOptions& options, std::span<const FieldView> fields,
                                 JsonlReader& reader, std::uint64_t line) {
   try {
-    return Point{point_value(fields[0], options.value_field),
+    return Point{number_in_field(fields[0], options.value_field),
                  instant_in_field(fields[1], options.time_field)};
   } catch (const Error& error) {
     if (error.code() != exit_code::data) throw;

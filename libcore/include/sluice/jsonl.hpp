@@ -102,10 +102,24 @@ struct FieldView {
   std::string_view text;
 };
 
-// The instant in a field read by parse_fields: an RFC 3339 string, "@EPOCH", or a number of
-// epoch seconds or milliseconds (instant_from_field). Throws Error(65) naming the field when
-// it is missing, of another kind, or not a time.
+// Field readers: the value of a field read by parse_fields, as the type a tool needs. Each
+// throws Error(65) worded the same for every tool: "field 'NAME' is missing", "field 'NAME'
+// must be a number, not string", "field 'NAME': <why the text is wrong>". The caller adds
+// the source and line.
+
+// The instant in a field: an RFC 3339 string, "@EPOCH", or a number of epoch seconds or
+// milliseconds (instant_from_field).
 Instant instant_in_field(const FieldView& field, std::string_view name);
+
+// A JSON number that is finite as a double.
+double number_in_field(const FieldView& field, std::string_view name);
+
+// A string (its unescaped text).
+std::string_view string_in_field(const FieldView& field, std::string_view name);
+
+// An identifier: a string, or an integer (its source text; a fraction or exponent is refused),
+// as user and entity ids come in event streams.
+std::string_view key_in_field(const FieldView& field, std::string_view name);
 
 class JsonParser {
  public:
