@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -593,9 +594,10 @@ Int128 divide(const BigUnsigned& numerator, const BigUnsigned& denominator, Roun
     case Rounding::ceiling:
       return quotient + 1;
     case Rounding::half_up:
-      return twice >= 0 ? quotient + 1 : quotient;
+      return std::is_gteq(twice) ? quotient + 1 : quotient;
     case Rounding::half_even:
-      return twice > 0 || (twice == 0 && quotient % 2 != 0) ? quotient + 1 : quotient;
+      return std::is_gt(twice) || (std::is_eq(twice) && quotient % 2 != 0) ? quotient + 1
+                                                                           : quotient;
   }
   return quotient;
 }

@@ -10,7 +10,7 @@
 namespace sluice {
 
 Error::Error(int code, std::string message, std::string location)
-    : std::runtime_error(std::move(message)), code_(code), location_(std::move(location)) {}
+    : std::runtime_error(message), code_(code), location_(std::move(location)) {}
 
 std::string location(std::string_view source, long long line) {
   return fmt::format("{}:{}", source, line);

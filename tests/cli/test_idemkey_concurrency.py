@@ -50,8 +50,9 @@ class IdemkeyConcurrency(ToolTestCase):
                 self.assertIn(child.returncode, (0, 75), err)
 
     def test_1000_keys_across_8_processes_each_execute_exactly_once(self):
+        # 8 idemkey processes per key: a third of the keys in the sanitizer pass (depth short).
         db = self.path("s.db")
-        keys = [f"key-{index}" for index in range(1000)]
+        keys = [f"key-{index}" for index in range(rounds(1000, 1000))]
         scripts = []
         for worker in range(8):
             order = keys[:]

@@ -1,5 +1,7 @@
 #include "cohort_output.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "sluice/decimal.hpp"
@@ -9,7 +11,6 @@ namespace sluice::cohort {
 
 namespace {
 
-using decimal::Fraction;
 using decimal::Int128;
 
 // retained / size in units of 10^-places, half-even.
@@ -80,7 +81,7 @@ void print_triangle(OutputStream& out, const std::vector<Cell>& cells,
     row[static_cast<std::size_t>(cell.offset) + 2].second =
         JsonValue::string(percent_text(cell.retained, cell.size) + (cell.complete ? "" : "*"));
     if (index + 1 == cells.size() || cells[index + 1].offset == 0) {
-      printer.print(JsonValue::object(std::move(row)));
+      printer.print(JsonValue::object(std::exchange(row, {})));
     }
   }
   if (summary) {
