@@ -13,8 +13,8 @@
 #include <map>
 #include <type_traits>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
 #include "sluice/signals.hpp"
@@ -248,9 +248,8 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
 void add_state_options(CLI::App& app, StateOptions& options, bool with_now) {
   app.add_option("--db", options.db_path, "State file (default: $SLUICE_STATE_DIR/<tool>.db)")
       ->type_name("FILE");
-  app.add_option("--busy-timeout", options.busy_timeout,
-                 "How long to wait for a busy state file before exit 75")
-      ->type_name("DURATION");
+  add_duration_option(app, "--busy-timeout", options.busy_timeout,
+                      "How long to wait for a busy state file before exit 75");
   if (!with_now) return;
   app.add_option("--now", options.now, "Use this time as now (RFC 3339 or @EPOCH)")
       ->type_name("TIME");
@@ -322,6 +321,16 @@ Clock make_clock(const StateOptions& options) {
 
 Instant instant_option(std::string_view option, std::string_view text) {
   return with_option_name(option, [&] { return parse_instant(text); });
+}
+
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
+                                 const std::string& help) {
+  return app
+      .add_option_function<std::string>(
+          name, [&target, name](const std::string& text) { target = duration_option(name, text); },
+          help)
+      ->type_name("DURATION")
+      ->default_str(format_duration(target));
 }
 
 Duration duration_option(std::string_view option, std::string_view text) {

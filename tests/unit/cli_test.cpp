@@ -144,6 +144,33 @@ TEST(RunMain, MapsParseErrorsTo2AndErrorsToTheirCode) {
   EXPECT_EQ(run_with({"demo", "--help"}, define), exit_code::success);
 }
 
+TEST(AddDurationOption, ParsesWhileTheCommandLineIsParsedAndShowsItsDefault) {
+  static Duration ttl = std::chrono::minutes(10);
+  static bool ran = false;
+  auto define = [](CLI::App& app) -> Action {
+    ttl = std::chrono::minutes(10);
+    ran = false;
+    add_duration_option(app, "--ttl", ttl, "How long");
+    return [] {
+      ran = true;
+      return 0;
+    };
+  };
+  EXPECT_EQ(run_with({"demo"}, define), exit_code::success);
+  EXPECT_EQ(ttl, std::chrono::minutes(10));
+  EXPECT_EQ(run_with({"demo", "--ttl", "1h30m"}, define), exit_code::success);
+  EXPECT_EQ(ttl, std::chrono::minutes(90));
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run_with({"demo", "--ttl", "soon"}, define), exit_code::usage);
+  std::string error = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(error.rfind("demo: error: --ttl: ", 0), 0u) << error;
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(run_with({"demo", "--help"}, define), exit_code::success);
+  std::string help = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(help.find("--ttl DURATION=10m"), std::string::npos) << help;
+}
+
 TEST(RunMain, HelpShowsNoDefaultForARequiredOption) {
   // always_capture_default() records every option's initial value, and CLI11 prints it even
   // when the option must be given: "--months INT=0 REQUIRED" reads as if 0 were allowed.

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "backoff_run.hpp"
 #include "backoff_schedule.hpp"
@@ -107,7 +107,7 @@ RunSettings run_settings(const Settings& settings) {
   run.budget_key = settings.budget;
   if (!settings.budget.empty()) {
     run.budget_path = cli::state_path(settings.state, "backoff", true);
-    run.busy_timeout = cli::duration_option("--busy-timeout", settings.state.busy_timeout);
+    run.busy_timeout = settings.state.busy_timeout;
   }
   run.quiet = settings.quiet;
   run.command = settings.command;

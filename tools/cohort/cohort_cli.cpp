@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cohort_events.hpp"
 #include "cohort_matrix.hpp"
@@ -162,8 +162,8 @@ int run_matrix(const Settings& settings, OutputStream& out) {
 }
 
 Store open_store(const Settings& settings, bool must_exist) {
-  return Store(cli::state_path(settings.state, "cohort", !must_exist),
-               cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
+  return Store(cli::state_path(settings.state, "cohort", !must_exist), settings.state.busy_timeout,
+               must_exist);
 }
 
 bool bucketing_given(const CLI::App& command) {

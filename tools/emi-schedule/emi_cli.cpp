@@ -3,8 +3,8 @@
 #include <chrono>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "emi_calc.hpp"
 #include "emi_cycle.hpp"
@@ -128,7 +128,7 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
 
 Store open_store(const Settings& settings, bool must_exist) {
   return Store(cli::state_path(settings.state, "emi-schedule", !must_exist),
-               cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
+               settings.state.busy_timeout, must_exist);
 }
 
 // `command` tells a --months not given from one given as 0 (a usage error naming the range).

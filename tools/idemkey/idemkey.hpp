@@ -18,12 +18,15 @@
 namespace sluice::idemkey {
 
 inline constexpr std::uint64_t default_max_output = 16u << 20;
+// --ttl and --lease when not given (idemkey(1)).
+inline constexpr Duration default_ttl = std::chrono::hours(24);
+inline constexpr Duration default_lease = std::chrono::seconds(90);
 
 struct RunOptions {
   std::string scope = "default";
   std::string key;
-  Duration ttl = std::chrono::hours(24);
-  Duration lease = std::chrono::seconds(90);
+  Duration ttl = default_ttl;
+  Duration lease = default_lease;
   // nullopt: do not wait for a live holder; Duration::max(): wait as long as it lives.
   std::optional<Duration> wait;
   StalePolicy stale = StalePolicy::steal;
@@ -47,8 +50,8 @@ struct BeginOptions {
   std::string scope = "default";
   std::string key;
   std::string fingerprint;
-  Duration lease = std::chrono::seconds(90);
-  Duration ttl = std::chrono::hours(24);
+  Duration lease = default_lease;
+  Duration ttl = default_ttl;
 };
 int begin(Store& store, const Clock& clock, const BeginOptions& options, OutputStream& out);
 
@@ -88,7 +91,7 @@ struct FilterOptions {
   // A batch is settled early once its records' text reaches this many bytes, so that --batch
   // long lines are not all held at once.
   std::size_t batch_bytes = std::size_t{64} << 20;
-  Duration ttl = std::chrono::hours(24);
+  Duration ttl = default_ttl;
   std::vector<std::string> inputs;
   ProgressMode progress = ProgressMode::never;
 };

@@ -4,8 +4,8 @@
 
 #include <cctype>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "idemkey.hpp"
 #include "sluice/error.hpp"
@@ -18,8 +18,8 @@ struct Settings {
   cli::StateOptions state;
   std::string scope = "default";
   std::string key;
-  std::string ttl = "24h";
-  std::string lease = "90s";
+  Duration ttl = default_ttl;
+  Duration lease = default_lease;
   std::string wait;
   std::string stale = "steal";
   std::string release_on_exit;
@@ -50,13 +50,12 @@ CLI::Option* add_key(CLI::App& command, Settings& settings) {
 }
 
 void add_ttl(CLI::App& command, Settings& settings) {
-  command.add_option("--ttl", settings.ttl, "How long a completed result is kept")
-      ->type_name("DURATION");
+  cli::add_duration_option(command, "--ttl", settings.ttl, "How long a completed result is kept");
 }
 
 void add_lease(CLI::App& command, Settings& settings) {
-  command.add_option("--lease", settings.lease, "How long a claim lasts without renewal")
-      ->type_name("DURATION");
+  cli::add_duration_option(command, "--lease", settings.lease,
+                           "How long a claim lasts without renewal");
 }
 
 void add_max_output(CLI::App& command, Settings& settings) {
@@ -161,7 +160,7 @@ Store open_store(const Settings& settings, bool must_exist) {
   db::OpenOptions options;
   options.must_exist = must_exist;
   options.synchronous = db::Synchronous::full;
-  options.busy_timeout = cli::duration_option("--busy-timeout", settings.state.busy_timeout);
+  options.busy_timeout = settings.state.busy_timeout;
   options.serialize_writers = true;
   // filter inserts keys in random order; a 64 MiB cache (allocated only as used) keeps the
   // key index in memory instead of re-reading pages for every batch.
@@ -188,7 +187,7 @@ std::vector<std::string> checked_names(std::string_view option,
 }
 
 Duration lease_option(const Settings& settings) {
-  Duration lease = cli::duration_option("--lease", settings.lease);
+  Duration lease = settings.lease;
   // The holder renews every lease/3; below a second, scheduling delays could let a live
   // holder's lease lapse and the key be taken over while the command still runs.
   if (lease < std::chrono::seconds(1)) {
@@ -207,7 +206,7 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   RunOptions options;
   options.scope = settings.scope;
   options.key = settings.key;
-  options.ttl = cli::duration_option("--ttl", settings.ttl);
+  options.ttl = settings.ttl;
   options.lease = lease_option(settings);
   options.wait = wait_option(run, settings);
   options.stale = settings.stale == "fail" ? StalePolicy::fail : StalePolicy::steal;
@@ -245,7 +244,7 @@ int run_filter(Settings& settings, OutputStream& out) {
   options.duplicates_file = settings.duplicates_file;
   options.input = settings.input;
   options.batch = static_cast<std::size_t>(settings.filter_batch);
-  options.ttl = cli::duration_option("--ttl", settings.ttl);
+  options.ttl = settings.ttl;
   options.inputs = settings.inputs;
   options.progress = settings.progress;
   FilterCounts counts = filter(store, cli::make_clock(settings.state), options, out);
@@ -275,7 +274,7 @@ int dispatch(CLI::App& app, Settings& settings) {
   } else if (app.got_subcommand("begin")) {
     Store store = open_store(settings, false);
     BeginOptions options{settings.scope, settings.key, validated_fingerprint(settings.fingerprint),
-                         lease_option(settings), cli::duration_option("--ttl", settings.ttl)};
+                         lease_option(settings), settings.ttl};
     status = begin(store, clock, options, out);
   } else if (app.got_subcommand("finish")) {
     Store store = open_store(settings, true);

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "price_calc.hpp"
 #include "price_countries.hpp"
@@ -40,7 +40,6 @@ struct Settings {
   std::string sku;
   std::string input_format;
   QuoteRequest quote;
-  std::string ttl = "10m";
   std::string quote_id;
   std::string amount_to;
   std::string amount;
@@ -130,8 +129,8 @@ std::vector<MarketRequest> markets_of(const Settings& settings) {
 }
 
 Store open_store(const Settings& settings, bool must_exist) {
-  return Store(cli::state_path(settings.state, "price", !must_exist),
-               cli::duration_option("--busy-timeout", settings.state.busy_timeout), must_exist);
+  return Store(cli::state_path(settings.state, "price", !must_exist), settings.state.busy_timeout,
+               must_exist);
 }
 
 // Runs `work` with stdout, flushing it so that write errors surface.
@@ -180,7 +179,7 @@ CLI::App* add_quote(CLI::App& app, Settings& settings) {
   command->add_option("--amount", quote.amount, "Amount in the --from currency")->required();
   command->add_option("--from", quote.from, "Currency paid in")->required();
   command->add_option("--to", quote.to, "Currency received")->required();
-  command->add_option("--ttl", settings.ttl, "How long the rate holds")->type_name("DURATION");
+  cli::add_duration_option(*command, "--ttl", quote.ttl, "How long the rate holds");
   command->add_option("--fee", quote.fee, "Spread taken from the rate: 1%, 50bp");
   command->add_option("--rounding", settings.rounding, "Rounding of amount_to")
       ->check(CLI::IsMember({"half-up", "half-even"}));
@@ -373,7 +372,6 @@ int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
   Instant now = cli::make_clock(s.state).now();
   if (c.quote->parsed()) {
     QuoteRequest request = s.quote;
-    request.ttl = cli::duration_option("--ttl", s.ttl);
     request.rounding = decimal::parse_rounding("--rounding", s.rounding);
     request.max_rate_age_days = whole_days("--max-rate-age", s.max_rate_age);
     Store store = open_store(s, true);  // a quote needs rates already loaded

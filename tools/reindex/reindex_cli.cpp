@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "reindex_commands.hpp"
 #include "sluice/error.hpp"
@@ -166,7 +166,7 @@ db::OpenOptions open_options(const Settings& settings, bool bulk) {
   options.foreign_file = true;
   // A batch or a switch lost to a power cut is redone from the job's recorded phase.
   options.synchronous = bulk ? db::Synchronous::normal : db::Synchronous::full;
-  options.busy_timeout = cli::duration_option("--busy-timeout", settings.state.busy_timeout);
+  options.busy_timeout = settings.state.busy_timeout;
   return options;
 }
 

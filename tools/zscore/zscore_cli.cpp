@@ -8,9 +8,9 @@
 #include <string>
 #include <utility>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
 #include "sluice/jsonl.hpp"
@@ -147,8 +147,6 @@ void check_spacing(Settings& settings) {
 }
 
 void check_settings(Settings& settings) {
-  // Checked with or without --db, like every other option's value.
-  (void)cli::duration_option("--busy-timeout", settings.state.busy_timeout);
   check_spacing(settings);
   DetectorOptions& detector = settings.stream.detector;
   detector.method = parse_method(settings.method);
@@ -215,8 +213,7 @@ int run_detect(Settings& settings) {
   check_settings(settings);
   std::optional<SeriesStore> store;
   if (!settings.state.db_path.empty()) {
-    store.emplace(settings.state.db_path,
-                  cli::duration_option("--busy-timeout", settings.state.busy_timeout),
+    store.emplace(settings.state.db_path, settings.state.busy_timeout,
                   canonical_settings(settings));
   }
   OutputStream out(STDOUT_FILENO);

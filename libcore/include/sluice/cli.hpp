@@ -47,9 +47,9 @@ std::string version_text(std::string_view tool);
 
 // Options every stateful tool shares (docs/ARCHITECTURE.md, "Command line").
 struct StateOptions {
-  std::string db_path;              // --db; empty means the default state file
-  std::string busy_timeout = "5s";  // --busy-timeout
-  std::string now;                  // --now; empty means the system clock
+  std::string db_path;                              // --db; empty means the default state file
+  Duration busy_timeout = std::chrono::seconds(5);  // --busy-timeout
+  std::string now;                                  // --now; empty means the system clock
 };
 
 // Adds --db, --busy-timeout and (unless with_now is false, for a tool whose only time is the
@@ -69,6 +69,13 @@ Clock make_clock(const StateOptions& options);
 
 // Parses a duration option's value, naming the option in the error (exit 2).
 Duration duration_option(std::string_view option, std::string_view text);
+
+// Adds a DURATION option whose value is parsed into `target` as the command line is parsed
+// (a bad value is Error(2) naming the option, before any work starts); `target`'s value
+// beforehand is the default, written once where the settings are declared, and --help shows
+// it as format_duration writes it.
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
+                                 const std::string& help);
 
 // Parses an RFC 3339 or @EPOCH option's value, naming the option in the error (exit 2).
 Instant instant_option(std::string_view option, std::string_view text);
