@@ -455,35 +455,28 @@ CLI::Validator unsigned_whole_number(std::uint64_t maximum) {
   return whole_number_validator(std::uint64_t{0}, maximum);
 }
 
+CLI::Option* add_word_option(CLI::App& app, const std::string& name, std::vector<std::string> words,
+                             std::string default_word,
+                             std::function<void(const std::string&)> store,
+                             const std::string& help) {
+  return app.add_option_function<std::string>(name, std::move(store), help)
+      ->check(CLI::IsMember(std::move(words)))
+      ->default_str(std::move(default_word));
+}
+
 namespace {
 
-// An option whose value is one of a few words, stored as the matching enum value. (CLI11's
-// CheckedTransformer would also accept the enum's numbers and print them in messages.)
-template <typename Enum>
-void add_choice_option(CLI::App& app, const std::string& name, Enum& target,
-                       const std::vector<std::pair<std::string, Enum>>& choices,
-                       const std::string& help, const std::string& default_word) {
-  std::vector<std::string> words;
-  for (const auto& choice : choices) words.push_back(choice.first);
-  app.add_option_function<std::string>(
-         name,
-         [&target, choices](const std::string& word) {
-           for (const auto& [text, value] : choices) {
-             if (text == word) target = value;
-           }
-         },
-         help)
-      ->check(CLI::IsMember(words))
-      ->default_str(default_word);
-}
+constexpr NameTable<Format, 3> format_names(
+    {{{"jsonl", Format::jsonl}, {"table", Format::table}, {"csv", Format::csv}}});
+
+constexpr NameTable<ProgressMode, 3> progress_names({{{"auto", ProgressMode::automatic},
+                                                      {"always", ProgressMode::always},
+                                                      {"never", ProgressMode::never}}});
 
 }  // namespace
 
 void add_format_option(CLI::App& app, Format& format) {
-  add_choice_option<Format>(
-      app, "--format", format,
-      {{"jsonl", Format::jsonl}, {"table", Format::table}, {"csv", Format::csv}},
-      "Output format: jsonl, table or csv", "jsonl");
+  add_choice_option(app, "--format", format, format_names, "Output format: jsonl, table or csv");
 }
 
 void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_invalid) {
@@ -505,12 +498,8 @@ void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_inva
 }
 
 void add_progress_option(CLI::App& app, ProgressMode& mode) {
-  add_choice_option<ProgressMode>(app, "--progress", mode,
-                                  {{"auto", ProgressMode::automatic},
-                                   {"always", ProgressMode::always},
-                                   {"never", ProgressMode::never}},
-                                  "Progress meter on stderr: auto (when a terminal), always, never",
-                                  "auto");
+  add_choice_option(app, "--progress", mode, progress_names,
+                    "Progress meter on stderr: auto (when a terminal), always, never");
 }
 
 }  // namespace sluice::cli

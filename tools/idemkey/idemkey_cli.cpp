@@ -13,6 +13,9 @@
 namespace sluice::idemkey {
 namespace {
 
+constexpr NameTable<StalePolicy, 2> stale_policy_names({{{"steal", StalePolicy::steal},
+                                                         {"fail", StalePolicy::fail}}});
+
 // Everything the command line can set; the subcommands read the parts they use.
 struct Settings {
   cli::StateOptions state;
@@ -21,7 +24,7 @@ struct Settings {
   Duration ttl = default_ttl;
   Duration lease = default_lease;
   std::string wait;
-  std::string stale = "steal";
+  StalePolicy stale = StalePolicy::steal;
   std::string release_on_exit;
   std::vector<std::string> environment_names;
   bool use_stdin = false;
@@ -73,8 +76,8 @@ CLI::App* add_run(CLI::App& app, Settings& settings) {
   run->add_flag("--wait{forever}", settings.wait,
                 "Wait for a running attempt (--wait=DURATION: at most that long), then replay")
       ->type_name("[=DURATION]");
-  run->add_option("--stale", settings.stale, "When a lease expired: steal (run again) or fail")
-      ->check(CLI::IsMember({"steal", "fail"}));
+  cli::add_choice_option(*run, "--stale", settings.stale, stale_policy_names,
+                         "When a lease expired: steal (run again) or fail");
   run->add_option("--release-on-exit", settings.release_on_exit,
                   "Exit statuses that store nothing and release the key (e.g. 75,69)")
       ->type_name("CODES");
@@ -209,7 +212,7 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   options.ttl = settings.ttl;
   options.lease = lease_option(settings);
   options.wait = wait_option(run, settings);
-  options.stale = settings.stale == "fail" ? StalePolicy::fail : StalePolicy::steal;
+  options.stale = settings.stale;
   options.release_on_exit = cli::exit_code_set("--release-on-exit", settings.release_on_exit);
   options.environment_names = checked_names("--env", settings.environment_names, true);
   options.use_stdin = settings.use_stdin;

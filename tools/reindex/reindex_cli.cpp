@@ -23,7 +23,6 @@ struct Settings {
   std::string lock_timeout = "3s";
   StartOptions start;
   std::string dest_ddl_file;
-  std::string alias_mode = "rename";
   BackfillOptions backfill;
   std::string max_runtime;
   std::string lock_pause = "30ms";
@@ -59,11 +58,9 @@ void add_start_options(CLI::App& command, Settings& settings) {
       ->type_name("COLUMN[,COLUMN...]")
       ->delimiter(',');
   command.add_option("--dest", settings.start.dest, "Name of the new table (default: TABLE__v2)");
-  command
-      .add_option("--alias-mode", settings.alias_mode,
-                  "rename: the new table takes the old one's name; view: a view is switched")
-      ->check(CLI::IsMember({"rename", "view"}))
-      ->capture_default_str();
+  cli::add_choice_option(
+      command, "--alias-mode", settings.start.mode, alias_mode_names,
+      "rename: the new table takes the old one's name; view: a view is switched");
   command.add_option("--alias", settings.start.alias, "The view to switch (--alias-mode view)");
   command.add_flag("--allow-fk", settings.start.allow_foreign_keys,
                    "Rebuild a table other tables reference by foreign key");
@@ -151,7 +148,6 @@ void resolve_job_name(Settings& settings, JobStore& store, db::Database& databas
 
 // `run` checks the same when it has a job to start (not when it resumes one).
 void finish_start_options(Settings& settings, bool starting) {
-  settings.start.mode = settings.alias_mode == "view" ? AliasMode::view : AliasMode::rename;
   if (starting) check_start_options(settings.start, !settings.dest_ddl_file.empty());
   if (!settings.dest_ddl_file.empty()) {
     InputFile file(settings.dest_ddl_file);

@@ -78,7 +78,7 @@ Job job_from_row(db::Statement& row) {
   job.source = row.text(1);
   job.dest = row.text(2);
   job.old_name = row.text(3);
-  job.mode = row.text(4) == "view" ? AliasMode::view : AliasMode::rename;
+  job.mode = alias_mode_names.find(row.text(4)).value_or(AliasMode::rename);
   job.alias = row.text(5);
   job.alias_sql = row.text(6);
   job.select = row.text(7);
@@ -98,7 +98,7 @@ std::string_view phase_name(Phase phase) {
 }
 
 std::string_view mode_name(AliasMode mode) {
-  return mode == AliasMode::view ? "view" : "rename";
+  return alias_mode_names.name(mode);
 }
 
 std::string v1_table(const Job& job) {

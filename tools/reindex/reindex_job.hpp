@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sluice/db.hpp"
+#include "sluice/names.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice::reindex {
@@ -15,6 +16,8 @@ namespace sluice::reindex {
 // A rollback goes from switched back to backfilled (or to backfilling when forced).
 enum class Phase { backfilling, backfilled, switched, done, aborted };
 enum class AliasMode { rename, view };
+inline constexpr NameTable<AliasMode, 2> alias_mode_names({{{"rename", AliasMode::rename},
+                                                            {"view", AliasMode::view}}});
 
 std::string_view phase_name(Phase phase);
 std::string_view mode_name(AliasMode mode);

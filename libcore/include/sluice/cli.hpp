@@ -19,6 +19,7 @@
 #include "sluice/clock.hpp"
 #include "sluice/format.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/names.hpp"
 #include "sluice/progress.hpp"
 #include "sluice/timeutil.hpp"
 
@@ -116,6 +117,27 @@ CLI::Validator unsigned_whole_number(std::uint64_t maximum);
 // --skip-invalid (unless with_skip_invalid is false) and --max-line-bytes SIZE, the options
 // of every command that reads JSON Lines.
 void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_invalid = true);
+
+// An option whose value is one of `words` (CLI11's "not in {...}" error, exit 2 otherwise):
+// `store` receives the word given, and --help shows `default_word`. add_choice_option is the
+// typed form; use this one directly only for a word that is not an enum's.
+CLI::Option* add_word_option(CLI::App& app, const std::string& name, std::vector<std::string> words,
+                             std::string default_word,
+                             std::function<void(const std::string&)> store,
+                             const std::string& help);
+
+// An option whose value is a word of `table`, stored in `target` as the matching enum value;
+// `target`'s value beforehand is the default. `table` must outlive parsing (a constexpr
+// table at namespace scope does).
+template <typename Enum, std::size_t Count>
+CLI::Option* add_choice_option(CLI::App& app, const std::string& name, Enum& target,
+                               const NameTable<Enum, Count>& table, const std::string& help) {
+  std::vector<std::string> words;
+  for (const Named<Enum>& entry : table.entries()) words.emplace_back(entry.name);
+  return add_word_option(
+      app, name, std::move(words), std::string(table.name(target)),
+      [&target, &table](const std::string& word) { target = *table.find(word); }, help);
+}
 
 // --format jsonl|table|csv.
 void add_format_option(CLI::App& app, Format& format);
