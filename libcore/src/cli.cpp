@@ -245,12 +245,12 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
   }
 }
 
-void add_state_options(CLI::App& app, StateOptions& options, bool with_now) {
+void add_state_options(CLI::App& app, StateOptions& options, WithNow with_now) {
   app.add_option("--db", options.db_path, "State file (default: $SLUICE_STATE_DIR/<tool>.db)")
       ->type_name("FILE");
   add_duration_option(app, "--busy-timeout", options.busy_timeout,
                       "How long to wait for a busy state file before exit 75");
-  if (!with_now) return;
+  if (with_now == WithNow::no) return;
   app.add_option("--now", options.now, "Use this time as now (RFC 3339 or @EPOCH)")
       ->type_name("TIME");
 }
@@ -479,8 +479,8 @@ void add_format_option(CLI::App& app, Format& format) {
   add_choice_option(app, "--format", format, format_names, "Output format: jsonl, table or csv");
 }
 
-void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_invalid) {
-  if (with_skip_invalid) {
+void add_input_options(CLI::App& app, InputOptions& options, WithSkipInvalid with_skip_invalid) {
+  if (with_skip_invalid == WithSkipInvalid::yes) {
     app.add_flag("--skip-invalid", options.skip_invalid, "Report bad lines, go on, exit 1");
   }
   app.add_option_function<std::string>(

@@ -163,7 +163,7 @@ void add_run_options(CLI::App& command, Settings& settings) {
       ->type_name("DURATION");
   command.add_option("--budget", settings.budget, "Share a retry budget under KEY (with --db)")
       ->type_name("KEY");
-  cli::add_state_options(command, settings.state, false);
+  cli::add_state_options(command, settings.state, cli::WithNow::no);
   command.add_flag("--quiet,-q", settings.quiet, "No notes about retries on stderr");
 }
 

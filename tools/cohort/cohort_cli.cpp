@@ -161,7 +161,8 @@ int run_matrix(const Settings& settings, OutputStream& out) {
   return read.skipped > 0 ? exit_code::definite_no : 0;
 }
 
-Store open_store(const Settings& settings, bool must_exist) {
+Store open_store(const Settings& settings, cli::StateFile file) {
+  bool must_exist = file == cli::StateFile::must_exist;
   return Store(cli::state_path(settings.state, "cohort", !must_exist), settings.state.busy_timeout,
                must_exist);
 }
@@ -180,7 +181,7 @@ int run_ingest(const Settings& settings, const CLI::App& command, OutputStream& 
   for (const std::string& path : settings.inputs) {
     if (path != "-") InputFile check(path);  // a missing input creates no state file (66)
   }
-  Store store = open_store(settings, false);
+  Store store = open_store(settings, cli::StateFile::create);
   if (!bucketing_given(command)) fresh.bucketing = store.bucketing().value_or(fresh.bucketing);
   Calendar calendar = fresh.bucketing.calendar();
   ReadOptions options{settings.fields, fresh.bucketing.selection, settings.input};
@@ -200,7 +201,7 @@ int run_ingest(const Settings& settings, const CLI::App& command, OutputStream& 
 int run_report(const Settings& settings, OutputStream& out) {
   matrix_options_of(settings);
   as_of_of(settings);
-  Store store = open_store(settings, true);
+  Store store = open_store(settings, cli::StateFile::must_exist);
   report(settings, store.load(!settings.save_state.empty()), out);
   return 0;
 }
@@ -243,10 +244,10 @@ cli::Action define_command_line(CLI::App& app) {
   ingest->add_option("inputs", settings->inputs, "Event files (default: stdin)");
   add_bucketing_options(*ingest, *settings);
   cli::add_format_option(*ingest, settings->format);
-  cli::add_state_options(*ingest, settings->state, false);
+  cli::add_state_options(*ingest, settings->state, cli::WithNow::no);
   auto* report = app.add_subcommand("report", "Retention matrix of a store");
   add_report_options(*report, *settings);
-  cli::add_state_options(*report, settings->state, false);
+  cli::add_state_options(*report, settings->state, cli::WithNow::no);
   return [settings, merge, ingest, report]() -> int {
     OutputStream out(STDOUT_FILENO);
     int status = merge->parsed()    ? run_merge(*settings, out)

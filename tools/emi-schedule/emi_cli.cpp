@@ -90,7 +90,7 @@ void add_policy_options(CLI::App& command, Settings& settings) {
 }
 
 void add_state(CLI::App& command, Settings& settings) {
-  cli::add_state_options(command, settings.state, false);
+  cli::add_state_options(command, settings.state, cli::WithNow::no);
 }
 
 Date today(const Settings& settings) {
@@ -126,7 +126,8 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
   return policy;
 }
 
-Store open_store(const Settings& settings, bool must_exist) {
+Store open_store(const Settings& settings, cli::StateFile file) {
+  bool must_exist = file == cli::StateFile::must_exist;
   return Store(cli::state_path(settings.state, "emi-schedule", !must_exist),
                settings.state.busy_timeout, must_exist);
 }
@@ -137,7 +138,7 @@ int create_loans(const Settings& settings, const CLI::App& command) {
   if (!settings.from.empty()) {
     // Checked before the state file is opened: a bad policy option creates nothing.
     Policy policy = policy_of(settings, decimal::currency(settings.terms.currency));
-    Store store = open_store(settings, false);
+    Store store = open_store(settings, cli::StateFile::create);
     return create_from(store, settings.from, settings.input, settings.terms, policy, day,
                        settings.progress);
   }
@@ -148,7 +149,7 @@ int create_loans(const Settings& settings, const CLI::App& command) {
   }
   Loan loan{settings.loan, parse_terms(settings.terms, day), {}};
   loan.policy = policy_of(settings, loan.terms.currency);
-  Store store = open_store(settings, false);
+  Store store = open_store(settings, cli::StateFile::create);
   return create(store, loan);
 }
 
@@ -171,7 +172,7 @@ cli::Action define_command_line(CLI::App& app) {
       ->excludes(loan_option);
   add_terms_options(*create_command, *settings, false);
   cli::add_progress_option(*create_command, settings->progress);
-  cli::add_input_options(*create_command, settings->input, false);
+  cli::add_input_options(*create_command, settings->input, cli::WithSkipInvalid::no);
   add_policy_options(*create_command, *settings);
   add_state(*create_command, *settings);
 
@@ -233,7 +234,7 @@ cli::Action define_command_line(CLI::App& app) {
     if (calc_command->parsed()) return calc(parse_terms(s.terms, today(s)), s.calc);
     if (create_command->parsed()) return create_loans(s, *create_command);
     // Only create makes a state file; every other subcommand needs an existing one.
-    Store store = open_store(s, true);
+    Store store = open_store(s, cli::StateFile::must_exist);
     if (show_command->parsed()) return show(store, s.loan, s.calc.format);
     if (list_command->parsed()) return list(store, s.calc.format);
     if (remind_command->parsed()) return remind(store, today(s), whole_days("--ahead", s.ahead));

@@ -151,7 +151,7 @@ void add_filter(CLI::App& app, Settings& settings) {
       ->type_name("FILE");
   filter->add_flag("--skip-invalid", settings.input.skip_invalid,
                    "Report bad lines and conflicts, go on, and exit 1 at the end");
-  cli::add_input_options(*filter, settings.input, false);
+  cli::add_input_options(*filter, settings.input, cli::WithSkipInvalid::no);
   filter->add_option("--batch", settings.filter_batch, "Records per commit")
       ->check(CLI::Range(1, 1000000));
   add_ttl(*filter, settings);
@@ -159,7 +159,8 @@ void add_filter(CLI::App& app, Settings& settings) {
   filter->add_option("files", settings.inputs, "Input files (none or - is stdin)");
 }
 
-Store open_store(const Settings& settings, bool must_exist) {
+Store open_store(const Settings& settings, cli::StateFile file) {
+  bool must_exist = file == cli::StateFile::must_exist;
   db::OpenOptions options;
   options.must_exist = must_exist;
   options.synchronous = db::Synchronous::full;
@@ -238,7 +239,7 @@ std::string validated_fingerprint(const std::string& text) {
 }
 
 int run_filter(Settings& settings, OutputStream& out) {
-  Store store = open_store(settings, false);
+  Store store = open_store(settings, cli::StateFile::create);
   FilterOptions options;
   options.scope = settings.scope;
   options.key_field = settings.key_field;
@@ -269,29 +270,29 @@ int dispatch(CLI::App& app, Settings& settings) {
   OutputStream out(STDOUT_FILENO);
   int status = exit_code::success;
   if (auto* run = app.get_subcommand("run"); run->parsed()) {
-    Store store = open_store(settings, false);
+    Store store = open_store(settings, cli::StateFile::create);
     return idemkey::run(store, clock, run_options(*run, settings));
   }
   if (app.got_subcommand("filter")) {
     status = run_filter(settings, out);
   } else if (app.got_subcommand("begin")) {
-    Store store = open_store(settings, false);
+    Store store = open_store(settings, cli::StateFile::create);
     BeginOptions options{settings.scope, settings.key, validated_fingerprint(settings.fingerprint),
                          lease_option(settings), settings.ttl};
     status = begin(store, clock, options, out);
   } else if (app.got_subcommand("finish")) {
-    Store store = open_store(settings, true);
+    Store store = open_store(settings, cli::StateFile::must_exist);
     FinishOptions options{
         settings.scope,         settings.key,
         settings.token,         settings.status,
         settings.response_file, cli::size_option("--max-output", settings.max_output)};
     status = finish(store, clock, options);
   } else if (app.got_subcommand("release")) {
-    Store store = open_store(settings, true);
+    Store store = open_store(settings, cli::StateFile::must_exist);
     auto token = settings.token.empty() ? std::nullopt : std::optional<std::string>(settings.token);
     status = release(store, settings.scope, settings.key, token, out);
   } else {
-    Store store = open_store(settings, true);
+    Store store = open_store(settings, cli::StateFile::must_exist);
     if (app.got_subcommand("show")) {
       status = show(store, clock, settings.scope, settings.key, settings.format, out);
     } else if (app.got_subcommand("list")) {

@@ -54,7 +54,7 @@ struct Settings {
 };
 
 // Commands that never look at the clock get no --now.
-void add_state(CLI::App& command, Settings& settings, bool with_now = true) {
+void add_state(CLI::App& command, Settings& settings, cli::WithNow with_now = cli::WithNow::yes) {
   cli::add_state_options(command, settings.state, with_now);
 }
 
@@ -128,7 +128,8 @@ std::vector<MarketRequest> markets_of(const Settings& settings) {
   throw Error(exit_code::usage, "name the markets with --country, --countries or --markets");
 }
 
-Store open_store(const Settings& settings, bool must_exist) {
+Store open_store(const Settings& settings, cli::StateFile file) {
+  bool must_exist = file == cli::StateFile::must_exist;
   return Store(cli::state_path(settings.state, "price", !must_exist), settings.state.busy_timeout,
                must_exist);
 }
@@ -232,7 +233,7 @@ void add_rates_commands(CLI::App& app, Settings& settings, Commands& commands) {
   commands.rates_load->add_flag("--quiet,-q", settings.quiet, "No note about skipped columns");
   commands.rates_load->add_option("inputs", settings.inputs, "The file (default: stdin)")
       ->expected(0, 1);
-  add_state(*commands.rates_load, settings, false);
+  add_state(*commands.rates_load, settings, cli::WithNow::no);
   commands.rates_show = rates->add_subcommand("show", "The rates in effect on a date");
   add_date(*commands.rates_show, settings);
   cli::add_format_option(*commands.rates_show, settings.format);
@@ -246,7 +247,7 @@ void add_ppp_commands(CLI::App& app, Settings& settings, Commands& commands) {
   commands.ppp_load->add_option("inputs", settings.inputs, "The file (default: stdin)")
       ->expected(0, 1);
   add_ppp_shape(*commands.ppp_load, settings);
-  add_state(*commands.ppp_load, settings, false);
+  add_state(*commands.ppp_load, settings, cli::WithNow::no);
   commands.ppp_set = ppp->add_subcommand("set", "Set one country's adjustment");
   commands.ppp_set->add_option("--country", settings.adjustment.country, "Country")->required();
   auto* plr = commands.ppp_set->add_option("--plr", settings.plr, "Price level ratio");
@@ -254,13 +255,13 @@ void add_ppp_commands(CLI::App& app, Settings& settings, Commands& commands) {
       ->excludes(plr);
   add_ppp_shape(*commands.ppp_set, settings);
   cli::add_format_option(*commands.ppp_set, settings.format);
-  add_state(*commands.ppp_set, settings, false);
+  add_state(*commands.ppp_set, settings, cli::WithNow::no);
   commands.ppp_remove = ppp->add_subcommand("remove", "Remove a country's adjustment");
   commands.ppp_remove->add_option("--country", settings.country, "Country")->required();
-  add_state(*commands.ppp_remove, settings, false);
+  add_state(*commands.ppp_remove, settings, cli::WithNow::no);
   commands.ppp_list = ppp->add_subcommand("list", "Print the adjustments");
   cli::add_format_option(*commands.ppp_list, settings.format);
-  add_state(*commands.ppp_list, settings, false);
+  add_state(*commands.ppp_list, settings, cli::WithNow::no);
 }
 
 void add_tax_commands(CLI::App& app, Settings& settings, Commands& commands) {
@@ -274,13 +275,13 @@ void add_tax_commands(CLI::App& app, Settings& settings, Commands& commands) {
   commands.tax_set->add_flag("--exclusive", settings.exclusive, "Prices shown before tax")
       ->excludes(inclusive);
   cli::add_format_option(*commands.tax_set, settings.format);
-  add_state(*commands.tax_set, settings, false);
+  add_state(*commands.tax_set, settings, cli::WithNow::no);
   commands.tax_remove = tax->add_subcommand("remove", "Make a country untaxed");
   commands.tax_remove->add_option("--country", settings.country, "Country")->required();
-  add_state(*commands.tax_remove, settings, false);
+  add_state(*commands.tax_remove, settings, cli::WithNow::no);
   commands.tax_list = tax->add_subcommand("list", "Print the taxes");
   cli::add_format_option(*commands.tax_list, settings.format);
-  add_state(*commands.tax_list, settings, false);
+  add_state(*commands.tax_list, settings, cli::WithNow::no);
 }
 
 void add_rule_commands(CLI::App& app, Settings& settings, Commands& commands) {
@@ -293,13 +294,13 @@ void add_rule_commands(CLI::App& app, Settings& settings, Commands& commands) {
       ->required();
   commands.rule_set->add_option("--min", settings.rule.minimum, "Below this, no rule");
   cli::add_format_option(*commands.rule_set, settings.format);
-  add_state(*commands.rule_set, settings, false);
+  add_state(*commands.rule_set, settings, cli::WithNow::no);
   commands.rule_remove = rule->add_subcommand("remove", "Remove a currency's rule");
   commands.rule_remove->add_option("--currency", settings.currency, "ISO 4217 code")->required();
-  add_state(*commands.rule_remove, settings, false);
+  add_state(*commands.rule_remove, settings, cli::WithNow::no);
   commands.rule_list = rule->add_subcommand("list", "Print the rules");
   cli::add_format_option(*commands.rule_list, settings.format);
-  add_state(*commands.rule_list, settings, false);
+  add_state(*commands.rule_list, settings, cli::WithNow::no);
 }
 
 std::string single_input(const Settings& settings) {
@@ -364,7 +365,8 @@ int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
     CalcOptions options = calc_options(s);
     std::vector<MarketRequest> markets = markets_of(s);
     // calc only reads: a mistyped --db must not leave an empty state file behind.
-    Store store = open_store(s, c.calc->parsed());
+    Store store =
+        open_store(s, c.calc->parsed() ? cli::StateFile::must_exist : cli::StateFile::create);
     if (c.publish->parsed()) return publish(store, s.inputs, markets, options, out);
     if (!s.base.empty()) return calc_one(store, s.base, markets, options, out);
     return calc_stream(store, s.inputs, markets, options, out);
@@ -374,14 +376,14 @@ int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
     QuoteRequest request = s.quote;
     request.rounding = decimal::parse_rounding("--rounding", s.rounding);
     request.max_rate_age_days = whole_days("--max-rate-age", s.max_rate_age);
-    Store store = open_store(s, true);  // a quote needs rates already loaded
+    Store store = open_store(s, cli::StateFile::must_exist);  // a quote needs rates already loaded
     return quote(store, request, now, out);
   }
   // Loading and setting create the state file; other commands need an existing one.
   bool creates = c.rates_load->parsed() || c.ppp_load->parsed() || c.ppp_set->parsed() ||
                  c.tax_set->parsed() || c.rule_set->parsed();
   check_lookup_keys(s, c);
-  Store store = open_store(s, !creates);
+  Store store = open_store(s, creates ? cli::StateFile::create : cli::StateFile::must_exist);
   if (c.accept->parsed()) return accept(store, s.quote_id, s.amount_to, now, out);
   if (c.lookup->parsed()) return lookup(store, s.sku, s.country, today(s), s.format, out);
   return run_settings(s, c, store, out);

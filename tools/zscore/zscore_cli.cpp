@@ -297,7 +297,7 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   command.add_flag("--fail-on-anomaly", settings.fail_on_anomaly, "Exit 1 if a point was flagged");
   cli::add_input_options(command, stream.input);
   command.add_flag("--quiet", settings.quiet, "No note about dropped points");
-  cli::add_state_options(command, settings.state, false);
+  cli::add_state_options(command, settings.state, cli::WithNow::no);
   command.get_option("--db")->description(
       "Keep each series' state in FILE between runs (default: none, state lives for the run)");
 }

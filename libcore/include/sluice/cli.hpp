@@ -53,14 +53,21 @@ struct StateOptions {
   std::string now;                                  // --now; empty means the system clock
 };
 
-// Adds --db, --busy-timeout and (unless with_now is false, for a tool whose only time is the
-// monotonic clock) --now to `app`.
-void add_state_options(CLI::App& app, StateOptions& options, bool with_now = true);
+// Whether a command offers --now: not one whose only time is the monotonic clock, or that
+// never looks at the clock.
+enum class WithNow { yes, no };
+
+// Adds --db, --busy-timeout and (with WithNow::yes) --now to `app`.
+void add_state_options(CLI::App& app, StateOptions& options, WithNow with_now = WithNow::yes);
 
 // $SLUICE_STATE_DIR/<tool>.db, where SLUICE_STATE_DIR defaults to
 // ${XDG_STATE_HOME:-$HOME/.local/state}/sluice. With create_directory, the directory is
 // created (mode 0700) when missing; failure throws Error(73).
 std::string default_state_path(std::string_view tool, bool create_directory);
+
+// Whether a command may create its state file: one that only reads state refuses a missing
+// file (exit 66) rather than create an empty one.
+enum class StateFile { create, must_exist };
 
 // The --db path, or the default one.
 std::string state_path(const StateOptions& options, std::string_view tool, bool create_directory);
@@ -114,9 +121,14 @@ CLI::Validator whole_number(long long minimum, long long maximum);
 // are refused instead of wrapped or clamped.
 CLI::Validator unsigned_whole_number(std::uint64_t maximum);
 
-// --skip-invalid (unless with_skip_invalid is false) and --max-line-bytes SIZE, the options
-// of every command that reads JSON Lines.
-void add_input_options(CLI::App& app, InputOptions& options, bool with_skip_invalid = true);
+// Whether a command that reads JSON Lines offers the shared --skip-invalid (one that must not
+// skip lines, or declares its own, says no).
+enum class WithSkipInvalid { yes, no };
+
+// --skip-invalid (with WithSkipInvalid::yes) and --max-line-bytes SIZE, the options of every
+// command that reads JSON Lines.
+void add_input_options(CLI::App& app, InputOptions& options,
+                       WithSkipInvalid with_skip_invalid = WithSkipInvalid::yes);
 
 // An option whose value is one of `words` (CLI11's "not in {...}" error, exit 2 otherwise):
 // `store` receives the word given, and --help shows `default_word`. add_choice_option is the
