@@ -13,6 +13,8 @@
 #   Every timed run is one row of $bench_out/measurements.tsv, written by bench_record.
 #   Peers are installed with bench_need, which installs nothing when SLUICE_BENCH_NO_INSTALL=1:
 #   the peer is then skipped, and said so on stderr.
+#   The binary under test comes in the variable named after the tool, upper case with '_' for
+#   '-' (IDEMKEY, EMI_SCHEDULE): bench/run sets it to build/bin/TOOL.
 #
 # The harness reads only measurements.tsv and the script's exit status.
 

@@ -1,6 +1,7 @@
 # sluice_use_precompiled_headers(TARGET): TARGET compiles with libcore's precompiled header
 # (libcore/CMakeLists.txt) when SLUICE_PRECOMPILE is on. Only for targets compiled with the
-# same flags as libcore, which every tool and test target is.
+# same language and code-generation flags as libcore (every tool, libcore library and fuzz
+# target is; their own -D definitions do not touch the precompiled headers).
 function(sluice_use_precompiled_headers target)
   if(SLUICE_PRECOMPILE)
     target_precompile_headers(${target} REUSE_FROM sluice_core)

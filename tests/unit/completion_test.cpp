@@ -1,6 +1,7 @@
 #include "sluice/completion.hpp"
 
 #include <gtest/gtest.h>
+#include <CLI/CLI.hpp>
 
 #include "test_support.hpp"
 

@@ -139,8 +139,7 @@ CLI::Option* add_word_option(CLI::App& app, const std::string& name, std::vector
                              const std::string& help);
 
 // An option whose value is a word of `table`, stored in `target` as the matching enum value;
-// `target`'s value beforehand is the default. `table` must outlive parsing (a constexpr
-// table at namespace scope does).
+// `target`'s value beforehand is the default.
 template <typename Enum, std::size_t Count>
 CLI::Option* add_choice_option(CLI::App& app, const std::string& name, Enum& target,
                                const NameTable<Enum, Count>& table, const std::string& help) {
@@ -148,7 +147,7 @@ CLI::Option* add_choice_option(CLI::App& app, const std::string& name, Enum& tar
   for (const Named<Enum>& entry : table.entries()) words.emplace_back(entry.name);
   return add_word_option(
       app, name, std::move(words), std::string(table.name(target)),
-      [&target, &table](const std::string& word) { target = *table.find(word); }, help);
+      [&target, table](const std::string& word) { target = *table.find(word); }, help);
 }
 
 // --format jsonl|table|csv.
