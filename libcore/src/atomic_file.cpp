@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 
 namespace sluice {
 

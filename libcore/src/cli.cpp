@@ -255,7 +255,7 @@ void add_state_options(CLI::App& app, StateOptions& options, WithNow with_now) {
       ->type_name("TIME");
 }
 
-std::string default_state_path(std::string_view tool, bool create_directory) {
+std::string default_state_path(std::string_view tool, StateFile file) {
   std::string directory;
   if (const char* explicit_dir = std::getenv("SLUICE_STATE_DIR"); explicit_dir && *explicit_dir) {
     directory = explicit_dir;
@@ -267,7 +267,7 @@ std::string default_state_path(std::string_view tool, bool create_directory) {
     throw Error(exit_code::cannot_create,
                 "no state directory: set SLUICE_STATE_DIR or HOME, or pass --db");
   }
-  if (create_directory) {
+  if (file == StateFile::create) {
     // mkdir -p, component by component.
     for (std::size_t slash = directory.find('/', 1); slash != std::string::npos;
          slash = directory.find('/', slash + 1)) {
@@ -293,9 +293,16 @@ std::string default_state_path(std::string_view tool, bool create_directory) {
   return fmt::format("{}/{}.db", directory, tool);
 }
 
-std::string state_path(const StateOptions& options, std::string_view tool, bool create_directory) {
+std::string state_path(const StateOptions& options, std::string_view tool, StateFile file) {
   if (!options.db_path.empty()) return options.db_path;
-  return default_state_path(tool, create_directory);
+  return default_state_path(tool, file);
+}
+
+StateTarget state_target(const StateOptions& options, std::string_view tool, StateFile file) {
+  StateTarget target{state_path(options, tool, file), {}};
+  target.options.must_exist = file == StateFile::must_exist;
+  target.options.busy_timeout = options.busy_timeout;
+  return target;
 }
 
 namespace {
@@ -364,6 +371,22 @@ void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> defin
   postponed_definitions().push_back({&subcommand, once});
 }
 
+Action add_subcommands(CLI::App& app, std::vector<Subcommand> table) {
+  app.require_subcommand(1);
+  std::vector<std::pair<const CLI::App*, Action>> actions;
+  for (Subcommand& row : table) {
+    CLI::App* command = app.add_subcommand(row.name, row.help);
+    if (row.define) row.define(*command);
+    actions.emplace_back(command, std::move(row.run));
+  }
+  return [actions = std::move(actions)]() -> int {
+    for (const auto& [command, run] : actions) {
+      if (command->parsed()) return run();
+    }
+    throw Error(exit_code::internal, "no subcommand was chosen");  // require_subcommand(1)
+  };
+}
+
 CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& command) {
   command_operand = &command;
   wrapper_command = &app;
@@ -417,6 +440,38 @@ std::uint64_t size_option(std::string_view option, std::string_view text) {
                             option, text));
   }
   return amount * unit->second;
+}
+
+namespace {
+
+// "16MiB" for 16 << 20; a count no binary unit divides stays plain bytes.
+std::string size_text(std::uint64_t bytes) {
+  for (auto [unit, shift] : {std::pair{"GiB", 30}, {"MiB", 20}, {"KiB", 10}}) {
+    std::uint64_t size = std::uint64_t{1} << shift;
+    if (bytes != 0 && bytes % size == 0) return fmt::format("{}{}", bytes / size, unit);
+  }
+  return std::to_string(bytes);
+}
+
+}  // namespace
+
+CLI::Option* add_size_option(CLI::App& app, const std::string& name, std::uint64_t& target,
+                             const std::string& help, SizeRange range) {
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&target, name, range](const std::string& text) {
+            std::uint64_t bytes = size_option(name, text);
+            if (bytes < range.minimum || bytes > range.maximum) {
+              throw Error(exit_code::usage,
+                          fmt::format("{}: {} is not between {} and {}", name, text,
+                                      size_text(range.minimum), size_text(range.maximum)));
+            }
+            target = bytes;
+          },
+          help)
+      ->type_name("SIZE")
+      ->default_str(size_text(target));
 }
 
 namespace {
@@ -483,18 +538,9 @@ void add_input_options(CLI::App& app, InputOptions& options, WithSkipInvalid wit
   if (with_skip_invalid == WithSkipInvalid::yes) {
     app.add_flag("--skip-invalid", options.skip_invalid, "Report bad lines, go on, exit 1");
   }
-  app.add_option_function<std::string>(
-         "--max-line-bytes",
-         [&options](const std::string& text) {
-           std::uint64_t bytes = size_option("--max-line-bytes", text);
-           if (bytes == 0 || bytes > max_line_bytes_limit) {
-             throw Error(exit_code::usage,
-                         fmt::format("--max-line-bytes: {} is not between 1 and 1GiB", text));
-           }
-           options.max_line_bytes = static_cast<std::size_t>(bytes);
-         },
-         "Longest input line accepted, e.g. 1MiB; a longer one is a bad line")
-      ->default_str("64MiB");
+  add_size_option(app, "--max-line-bytes", options.max_line_bytes,
+                  "Longest input line accepted, e.g. 1MiB; a longer one is a bad line",
+                  {1, max_line_bytes_limit});
 }
 
 void add_progress_option(CLI::App& app, ProgressMode& mode) {

@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "sluice/jsonl.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice {
 

@@ -1,15 +1,10 @@
 // The reading half of the jsonl module, the only code that touches simdjson. It lives in its
 // own object file so that a tool that only writes JSON Lines (backoff) does not load
 // libsimdjson at start-up.
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <csignal>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -325,151 +320,6 @@ std::string JsonParser::parse_fields(std::string_view text, std::span<const std:
   } catch (const BuildError& error) {
     return error.message;
   }
-}
-
-// ---------------------------------------------------------------- reading lines
-
-namespace {
-
-// A reader starts with a small buffer (a one-record input, a test, a fuzz input pays for
-// little) and doubles it while the input keeps coming, up to 1 MiB reads for large inputs.
-constexpr std::size_t first_buffer_bytes = 64u << 10;
-constexpr std::size_t steady_buffer_bytes = 1u << 20;
-
-}  // namespace
-
-LineReader::LineReader(int fd, std::string source_name, std::size_t max_line_bytes)
-    : fd_(fd), source_name_(std::move(source_name)), max_line_bytes_(max_line_bytes) {
-  buffer_.resize(first_buffer_bytes);
-}
-
-bool LineReader::fill() {
-  // A signal must end a tool reading a regular file too, where read() is never interrupted.
-  throw_if_interrupted();
-  if (begin_ > 0) {
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-  }
-  bool large_input = buffer_.size() < steady_buffer_bytes && bytes_read_ >= buffer_.size();
-  if (end_ == buffer_.size() || large_input) buffer_.resize(buffer_.size() * 2);
-  if (on_idle_) {
-    pollfd ready{fd_, POLLIN, 0};
-    if (::poll(&ready, 1, 0) == 0) on_idle_();
-  }
-  for (;;) {
-    ssize_t got = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
-    if (got > 0) {
-      end_ += static_cast<std::size_t>(got);
-      bytes_read_ += static_cast<std::uint64_t>(got);
-      return true;
-    }
-    if (got == 0) return false;
-    if (errno == EINTR) {
-      throw_if_interrupted();
-      continue;
-    }
-    throw Error(exit_code::io, fmt::format("cannot read: {}", std::strerror(errno)), source_name_);
-  }
-}
-
-namespace {
-
-std::string line_too_long_message(std::size_t max_line_bytes) {
-  return fmt::format("line is longer than the limit of {} bytes", max_line_bytes);
-}
-
-std::string_view without_carriage_return(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
-}  // namespace
-
-std::string_view framed_line(std::string_view line, std::string_view where,
-                             std::size_t max_line_bytes) {
-  if (line.size() > max_line_bytes) {
-    throw Error(exit_code::data, line_too_long_message(max_line_bytes), std::string(where));
-  }
-  return without_carriage_return(line);
-}
-
-bool LineReader::next(std::string_view& line) {
-  if (discarding_ && !discard_rest_of_line()) return false;
-  std::size_t scanned = 0;  // bytes after begin_ already known to hold no '\n'
-  for (;;) {
-    const char* start = buffer_.data() + begin_ + scanned;
-    const void* found = std::memchr(start, '\n', end_ - begin_ - scanned);
-    if (found != nullptr) {
-      auto newline = static_cast<std::size_t>(static_cast<const char*>(found) - buffer_.data());
-      std::size_t size = newline - begin_;
-      std::size_t first = begin_;
-      begin_ = newline + 1;
-      if (size > max_line_bytes_) too_long();
-      line = without_carriage_return(std::string_view(buffer_.data() + first, size));
-      ++line_number_;
-      return true;
-    }
-    scanned = end_ - begin_;
-    if (scanned > max_line_bytes_) {
-      // The rest of this line is read and dropped by the next call, never buffered.
-      begin_ = end_;
-      discarding_ = true;
-      too_long();
-    }
-    if (eof_ || !fill()) {
-      eof_ = true;
-      if (begin_ == end_) return false;
-      line = without_carriage_return(std::string_view(buffer_.data() + begin_, end_ - begin_));
-      begin_ = end_;
-      ++line_number_;
-      return true;
-    }
-  }
-}
-
-void LineReader::too_long() {
-  ++line_number_;
-  throw Error(exit_code::data, line_too_long_message(max_line_bytes_),
-              location(source_name_, line_number_));
-}
-
-bool LineReader::discard_rest_of_line() {
-  for (;;) {
-    const void* found = std::memchr(buffer_.data() + begin_, '\n', end_ - begin_);
-    if (found != nullptr) {
-      begin_ = static_cast<std::size_t>(static_cast<const char*>(found) - buffer_.data()) + 1;
-      discarding_ = false;
-      return true;
-    }
-    begin_ = end_;
-    if (eof_ || !fill()) {
-      eof_ = true;
-      discarding_ = false;
-      return false;
-    }
-  }
-}
-
-// ---------------------------------------------------------------- input files
-
-InputFile::InputFile(const std::string& path) {
-  if (path.empty() || path == "-") {
-    fd_ = STDIN_FILENO;
-    name_ = "<stdin>";
-    return;
-  }
-  name_ = path;
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) {
-    int code = errno == ENOENT ? exit_code::no_input : exit_code::io;
-    throw Error(code, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
-  }
-  owned_ = true;
-}
-
-InputFile::~InputFile() {
-  if (owned_) ::close(fd_);
 }
 
 // ---------------------------------------------------------------- JSON Lines reader

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice {
 

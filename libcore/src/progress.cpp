@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 
 namespace sluice {
 namespace {

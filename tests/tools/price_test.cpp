@@ -191,7 +191,7 @@ class PriceStoreTest : public ::testing::Test {
     std::ofstream(path) << text;
     return path;
   }
-  Store open() { return Store(directory.file("price.db"), std::chrono::seconds(5), false); }
+  Store open() { return Store(directory.file("price.db"), db::OpenOptions{}); }
 };
 
 constexpr const char* ecb_csv =

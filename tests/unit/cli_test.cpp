@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
+#include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
 #include "test_support.hpp"
@@ -73,23 +73,24 @@ TEST(DurationOption, NamesTheOptionInErrors) {
 TEST(StatePath, FollowsSluiceStateDirThenXdgThenHome) {
   testing::TempDir dir;
   ::setenv("SLUICE_STATE_DIR", (dir.path() + "/a/b").c_str(), 1);
-  EXPECT_EQ(default_state_path("idemkey", true), dir.path() + "/a/b/idemkey.db");
+  EXPECT_EQ(default_state_path("idemkey", StateFile::create), dir.path() + "/a/b/idemkey.db");
   struct stat info {};
   EXPECT_EQ(::stat((dir.path() + "/a/b").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0700u);
   // A relative directory is created as given, with no stray directories along the way.
   ASSERT_EQ(::chdir(dir.path().c_str()), 0);
   ::setenv("SLUICE_STATE_DIR", "rel/sub", 1);
-  EXPECT_EQ(default_state_path("t", true), "rel/sub/t.db");
+  EXPECT_EQ(default_state_path("t", StateFile::create), "rel/sub/t.db");
   EXPECT_EQ(::stat((dir.path() + "/rel/sub").c_str(), &info), 0);
   EXPECT_NE(::stat((dir.path() + "/r").c_str(), &info), 0);
   ASSERT_EQ(::chdir("/"), 0);
   ::unsetenv("SLUICE_STATE_DIR");
   ::setenv("XDG_STATE_HOME", dir.path().c_str(), 1);
-  EXPECT_EQ(default_state_path("t", false), dir.path() + "/sluice/t.db");
+  EXPECT_EQ(default_state_path("t", StateFile::must_exist), dir.path() + "/sluice/t.db");
   ::unsetenv("XDG_STATE_HOME");
   ::setenv("HOME", "/home/someone", 1);
-  EXPECT_EQ(default_state_path("t", false), "/home/someone/.local/state/sluice/t.db");
+  EXPECT_EQ(default_state_path("t", StateFile::must_exist),
+            "/home/someone/.local/state/sluice/t.db");
 }
 
 TEST(StatePath, WarnsAboutADirectoryOthersMayWriteUnlessSticky) {
@@ -99,14 +100,14 @@ TEST(StatePath, WarnsAboutADirectoryOthersMayWriteUnlessSticky) {
   ::setenv("SLUICE_STATE_DIR", shared.c_str(), 1);
   ::chmod(shared.c_str(), 0777);
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(default_state_path("t", true), shared + "/t.db");
+  EXPECT_EQ(default_state_path("t", StateFile::create), shared + "/t.db");
   EXPECT_NE(::testing::internal::GetCapturedStderr().find(
                 "warning: state directory '" + shared +
                 "' may be written by others (mode 0777): chmod 700 it"),
             std::string::npos);
   ::chmod(shared.c_str(), 01777);
   ::testing::internal::CaptureStderr();
-  default_state_path("t", true);
+  default_state_path("t", StateFile::create);
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
   ::unsetenv("SLUICE_STATE_DIR");
 }

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "sluice/jsonl.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice {
 namespace {

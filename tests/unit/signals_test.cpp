@@ -1,7 +1,7 @@
 #include "sluice/signals.hpp"
 
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -12,7 +12,8 @@
 #include "backoff_simulate.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice::backoff {
 namespace {
@@ -106,7 +107,7 @@ RunSettings run_settings(const Settings& settings) {
   run.stagger = optional_duration("--stagger", settings.stagger);
   run.budget_key = settings.budget;
   if (!settings.budget.empty()) {
-    run.budget_path = cli::state_path(settings.state, "backoff", true);
+    run.budget_path = cli::state_path(settings.state, "backoff", cli::StateFile::create);
     run.busy_timeout = settings.state.busy_timeout;
   }
   run.quiet = settings.quiet;

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 
 namespace sluice::backoff {
 namespace {

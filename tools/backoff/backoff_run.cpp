@@ -10,7 +10,8 @@
 #include "backoff_budget.hpp"
 #include "backoff_output.hpp"
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
+#include "sluice/json.hpp"
 #include "sluice/proc.hpp"
 #include "sluice/signals.hpp"
 

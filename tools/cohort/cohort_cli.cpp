@@ -162,9 +162,7 @@ int run_matrix(const Settings& settings, OutputStream& out) {
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
-  bool must_exist = file == cli::StateFile::must_exist;
-  return Store(cli::state_path(settings.state, "cohort", !must_exist), settings.state.busy_timeout,
-               must_exist);
+  return cli::open_state<Store>(settings.state, "cohort", file);
 }
 
 bool bucketing_given(const CLI::App& command) {

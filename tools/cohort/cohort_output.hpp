@@ -6,7 +6,7 @@
 
 #include "cohort_matrix.hpp"
 #include "sluice/cli.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 
 namespace sluice::cohort {
 

@@ -29,10 +29,8 @@ CREATE TABLE cohort_bitmaps (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
-db::OpenOptions open_options(Duration busy_timeout, bool must_exist) {
-  db::OpenOptions options;
-  options.must_exist = must_exist;
-  options.busy_timeout = busy_timeout;
+// The caller chose must_exist and the busy timeout; the rest is this store's profile.
+db::OpenOptions open_options(db::OpenOptions options) {
   options.synchronous = db::Synchronous::normal;
   options.serialize_writers = true;
   options.cache_kib = 64 * 1024;
@@ -54,8 +52,8 @@ Roaring deserialized(std::string_view bytes) {
 
 }  // namespace
 
-Store::Store(const std::string& path, Duration busy_timeout, bool must_exist)
-    : database_(path, open_options(busy_timeout, must_exist)) {
+Store::Store(const std::string& location, db::OpenOptions options)
+    : database_(location, open_options(options)) {
   std::array<std::string_view, 1> steps{schema_v1};
   db::migrate(database_, "cohort", steps);
 }

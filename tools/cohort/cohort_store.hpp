@@ -22,7 +22,7 @@ class Store {
  public:
   // Opens (creating unless must_exist) and migrates the file. synchronous=NORMAL: the store
   // can be rebuilt from the events; writers are serialised through the lock file.
-  Store(const std::string& path, Duration busy_timeout, bool must_exist);
+  Store(const std::string& location, db::OpenOptions options);
 
   // The stored bucketing, if any events were ingested.
   std::optional<Bucketing> bucketing();

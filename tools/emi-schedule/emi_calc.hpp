@@ -5,7 +5,7 @@
 
 #include "emi_schedule.hpp"
 #include "sluice/cli.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice::emi {
 

@@ -33,7 +33,7 @@ struct Settings {
   std::string from;
   std::string amount;
   std::string on;
-  std::string mode = "reduce-tenure";
+  PrepayMode mode = PrepayMode::reduce_tenure;
   std::string rate;
   bool keep_emi = false;
   std::vector<std::string> inputs;
@@ -127,9 +127,7 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
-  bool must_exist = file == cli::StateFile::must_exist;
-  return Store(cli::state_path(settings.state, "emi-schedule", !must_exist),
-               settings.state.busy_timeout, must_exist);
+  return cli::open_state<Store>(settings.state, "emi-schedule", file);
 }
 
 // `command` tells a --months not given from one given as 0 (a usage error naming the range).
@@ -153,105 +151,150 @@ int create_loans(const Settings& settings, const CLI::App& command) {
   return create(store, loan);
 }
 
+// The options of `show`: one loan, printed in --format.
+void add_show_options(CLI::App& command, Settings& settings) {
+  command.add_option("--loan", settings.loan, "The loan's ID")->required();
+  cli::add_format_option(command, settings.calc.format);
+  add_state(command, settings);
+}
+
+void add_create_options(CLI::App& command, Settings& settings) {
+  auto* loan_option = command.add_option("--loan", settings.loan, "The loan's ID");
+  command
+      .add_option("--from", settings.from,
+                  "Create every loan of a JSONL file (- is stdin) in one transaction")
+      ->type_name("FILE")
+      ->excludes(loan_option);
+  add_terms_options(command, settings, false);
+  cli::add_progress_option(command, settings.progress);
+  cli::add_input_options(command, settings.input, cli::WithSkipInvalid::no);
+  add_policy_options(command, settings);
+  add_state(command, settings);
+}
+
+void add_record_options(CLI::App& command, Settings& settings) {
+  add_today(command, settings);
+  cli::add_input_options(command, settings.input);
+  command.add_option("--batch", settings.batch, "Results applied per transaction")
+      ->check(CLI::Range(1, 1000000));
+  command.add_option("inputs", settings.inputs, "Result files (default: stdin)");
+  add_state(command, settings);
+}
+
+void add_prepay_options(CLI::App& command, Settings& settings) {
+  command.add_option("--loan", settings.loan, "The loan's ID")->required();
+  command.add_option("--amount", settings.amount, "Amount prepaid")->required();
+  command.add_option("--on", settings.on, "Date of the prepayment")->type_name("DATE")->required();
+  cli::add_choice_option(command, "--mode", settings.mode, prepay_mode_names,
+                         "reduce-tenure or reduce-emi");
+  add_state(command, settings);
+}
+
+void add_reprice_options(CLI::App& command, Settings& settings) {
+  command.add_option("--loan", settings.loan, "The loan's ID")->required();
+  command.add_option("--rate", settings.rate, "New annual rate: 9%, 875bp")->required();
+  command.add_option("--from", settings.on, "Installments due after DATE")
+      ->type_name("DATE")
+      ->required();
+  command.add_flag("--keep-emi", settings.keep_emi, "Keep the EMI and change the number of months");
+  add_state(command, settings);
+}
+
+// Only create makes a state file; every other stateful subcommand needs an existing one.
+Store existing_store(const Settings& settings) {
+  return open_store(settings, cli::StateFile::must_exist);
+}
+
 }  // namespace
 
 cli::Action define_command_line(CLI::App& app) {
   auto settings = std::make_shared<Settings>();
-  app.require_subcommand(1);
-  auto* calc_command = app.add_subcommand("calc", "Print a loan's schedule (no state)");
-  add_terms_options(*calc_command, *settings, true);
-  calc_command->add_flag("--summary", settings->calc.summary, "Add a summary record");
-  cli::add_format_option(*calc_command, settings->calc.format);
-
-  auto* create_command = app.add_subcommand("create", "Store a loan, its schedule and policy");
-  auto* loan_option = create_command->add_option("--loan", settings->loan, "The loan's ID");
-  create_command
-      ->add_option("--from", settings->from,
-                   "Create every loan of a JSONL file (- is stdin) in one transaction")
-      ->type_name("FILE")
-      ->excludes(loan_option);
-  add_terms_options(*create_command, *settings, false);
-  cli::add_progress_option(*create_command, settings->progress);
-  cli::add_input_options(*create_command, settings->input, cli::WithSkipInvalid::no);
-  add_policy_options(*create_command, *settings);
-  add_state(*create_command, *settings);
-
-  auto* show_command = app.add_subcommand("show", "Print a stored loan's installments");
-  show_command->add_option("--loan", settings->loan, "The loan's ID")->required();
-  cli::add_format_option(*show_command, settings->calc.format);
-  add_state(*show_command, *settings);
-
-  auto* list_command = app.add_subcommand("list", "Print the stored loans");
-  cli::add_format_option(*list_command, settings->calc.format);
-  add_state(*list_command, *settings);
-
-  auto* remind_command = app.add_subcommand("remind", "Emit reminders for installments due soon");
-  add_today(*remind_command, *settings);
-  remind_command->add_option("--ahead", settings->ahead, "How far ahead to remind")
-      ->type_name("DAYS");
-  add_state(*remind_command, *settings);
-
-  auto* collect_command = app.add_subcommand("collect", "Emit debit intents for what is due");
-  add_today(*collect_command, *settings);
-  add_state(*collect_command, *settings);
-
-  auto* record_command = app.add_subcommand("record", "Apply payment results (JSONL)");
-  add_today(*record_command, *settings);
-  cli::add_input_options(*record_command, settings->input);
-  record_command->add_option("--batch", settings->batch, "Results applied per transaction")
-      ->check(CLI::Range(1, 1000000));
-  record_command->add_option("inputs", settings->inputs, "Result files (default: stdin)");
-  add_state(*record_command, *settings);
-
-  auto* prepay_command = app.add_subcommand("prepay", "Pay principal early; rebuild the rest");
-  prepay_command->add_option("--loan", settings->loan, "The loan's ID")->required();
-  prepay_command->add_option("--amount", settings->amount, "Amount prepaid")->required();
-  prepay_command->add_option("--on", settings->on, "Date of the prepayment")
-      ->type_name("DATE")
-      ->required();
-  prepay_command->add_option("--mode", settings->mode, "reduce-tenure or reduce-emi")
-      ->check(CLI::IsMember({"reduce-tenure", "reduce-emi"}));
-  add_state(*prepay_command, *settings);
-
-  auto* reprice_command = app.add_subcommand("reprice", "Apply a new rate to what remains");
-  reprice_command->add_option("--loan", settings->loan, "The loan's ID")->required();
-  reprice_command->add_option("--rate", settings->rate, "New annual rate: 9%, 875bp")->required();
-  reprice_command->add_option("--from", settings->on, "Installments due after DATE")
-      ->type_name("DATE")
-      ->required();
-  reprice_command->add_flag("--keep-emi", settings->keep_emi,
-                            "Keep the EMI and change the number of months");
-  add_state(*reprice_command, *settings);
-
-  auto* status_command = app.add_subcommand("status", "Per loan: paid, due, overdue, penalties");
-  status_command->add_option("--loan", settings->loan, "Only this loan");
-  add_today(*status_command, *settings);
-  cli::add_format_option(*status_command, settings->calc.format);
-  add_state(*status_command, *settings);
-
-  return [=]() -> int {
-    const Settings& s = *settings;
-    if (calc_command->parsed()) return calc(parse_terms(s.terms, today(s)), s.calc);
-    if (create_command->parsed()) return create_loans(s, *create_command);
-    // Only create makes a state file; every other subcommand needs an existing one.
-    Store store = open_store(s, cli::StateFile::must_exist);
-    if (show_command->parsed()) return show(store, s.loan, s.calc.format);
-    if (list_command->parsed()) return list(store, s.calc.format);
-    if (remind_command->parsed()) return remind(store, today(s), whole_days("--ahead", s.ahead));
-    if (collect_command->parsed()) return collect(store, today(s));
-    if (prepay_command->parsed()) {
-      return prepay(store, s.loan, s.amount, cli::date_option("--on", s.on),
-                    s.mode == "reduce-tenure");
-    }
-    if (reprice_command->parsed()) {
-      return reprice(store, s.loan, decimal::parse_rate("--rate", s.rate),
-                     cli::date_option("--from", s.on), s.keep_emi);
-    }
-    if (record_command->parsed())
-      return record(store, s.inputs, today(s), s.input, static_cast<std::size_t>(s.batch));
-    return status(store, s.loan.empty() ? std::nullopt : std::optional(s.loan), today(s),
-                  s.calc.format);
-  };
+  Settings& s = *settings;
+  // Each row's run reads the settings its define bound, through the shared pointer.
+  return cli::add_subcommands(
+      app, {{"calc", "Print a loan's schedule (no state)",
+             [&s](CLI::App& command) {
+               add_terms_options(command, s, true);
+               command.add_flag("--summary", s.calc.summary, "Add a summary record");
+               cli::add_format_option(command, s.calc.format);
+             },
+             [settings] {
+               return calc(parse_terms(settings->terms, today(*settings)), settings->calc);
+             }},
+            {"create", "Store a loan, its schedule and policy",
+             [&s](CLI::App& command) { add_create_options(command, s); },
+             [settings, &app] { return create_loans(*settings, *app.get_subcommand("create")); }},
+            {"show", "Print a stored loan's installments",
+             [&s](CLI::App& command) { add_show_options(command, s); },
+             [settings] {
+               Store store = existing_store(*settings);
+               return show(store, settings->loan, settings->calc.format);
+             }},
+            {"list", "Print the stored loans",
+             [&s](CLI::App& command) {
+               cli::add_format_option(command, s.calc.format);
+               add_state(command, s);
+             },
+             [settings] {
+               Store store = existing_store(*settings);
+               return list(store, settings->calc.format);
+             }},
+            {"remind", "Emit reminders for installments due soon",
+             [&s](CLI::App& command) {
+               add_today(command, s);
+               command.add_option("--ahead", s.ahead, "How far ahead to remind")->type_name("DAYS");
+               add_state(command, s);
+             },
+             [settings] {
+               Store store = existing_store(*settings);
+               return remind(store, today(*settings), whole_days("--ahead", settings->ahead));
+             }},
+            {"collect", "Emit debit intents for what is due",
+             [&s](CLI::App& command) {
+               add_today(command, s);
+               add_state(command, s);
+             },
+             [settings] {
+               Store store = existing_store(*settings);
+               return collect(store, today(*settings));
+             }},
+            {"record", "Apply payment results (JSONL)",
+             [&s](CLI::App& command) { add_record_options(command, s); },
+             [settings] {
+               const Settings& given = *settings;
+               Store store = existing_store(given);
+               return record(store, given.inputs, today(given), given.input,
+                             static_cast<std::size_t>(given.batch));
+             }},
+            {"prepay", "Pay principal early; rebuild the rest",
+             [&s](CLI::App& command) { add_prepay_options(command, s); },
+             [settings] {
+               const Settings& given = *settings;
+               Store store = existing_store(given);
+               return prepay(store, given.loan, given.amount, cli::date_option("--on", given.on),
+                             given.mode);
+             }},
+            {"reprice", "Apply a new rate to what remains",
+             [&s](CLI::App& command) { add_reprice_options(command, s); },
+             [settings] {
+               const Settings& given = *settings;
+               Store store = existing_store(given);
+               return reprice(store, given.loan, decimal::parse_rate("--rate", given.rate),
+                              cli::date_option("--from", given.on), given.keep_emi);
+             }},
+            {"status", "Per loan: paid, due, overdue, penalties",
+             [&s](CLI::App& command) {
+               command.add_option("--loan", s.loan, "Only this loan");
+               add_today(command, s);
+               cli::add_format_option(command, s.calc.format);
+               add_state(command, s);
+             },
+             [settings] {
+               const Settings& given = *settings;
+               Store store = existing_store(given);
+               auto loan = given.loan.empty() ? std::nullopt : std::optional(given.loan);
+               return status(store, loan, today(given), given.calc.format);
+             }}});
 }
 
 }  // namespace sluice::emi

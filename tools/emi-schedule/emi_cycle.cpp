@@ -646,7 +646,7 @@ int print_revision(const Split& split, int revision, std::string_view kind, Date
 }  // namespace
 
 int prepay(Store& store, const std::string& loan, const std::string& amount_text, Date on,
-           bool reduce_tenure) {
+           PrepayMode mode) {
   db::WriteTransaction transaction(store.database());
   Split split = split_at(store, loan, on);
   const auto& currency = split.loan.terms.currency;
@@ -666,19 +666,19 @@ int prepay(Store& store, const std::string& loan, const std::string& amount_text
   Remainder remainder;
   if (amount < split.balance) {
     std::optional<std::int64_t> keep;
-    if (reduce_tenure) keep = split.current_emi;
+    if (mode == PrepayMode::reduce_tenure) keep = split.current_emi;
     remainder = reschedule(split.loan.terms, split.after, split.balance - amount, keep);
   }
-  std::string mode = reduce_tenure ? "reduce-tenure" : "reduce-emi";
   int revision = store.replace_future(
       loan, split.after, remainder.installments,
       {"prepay", on,
-       fmt::format("amount={} mode={}", decimal::format_amount(amount, currency.exponent), mode)});
+       fmt::format("amount={} mode={}", decimal::format_amount(amount, currency.exponent),
+                   prepay_mode_names.name(mode))});
   transaction.commit();
   return print_revision(split, revision, "prepay", on, remainder,
                         {{"amount", money(currency, amount)},
                          {"new_balance", money(currency, split.balance - amount)},
-                         {"mode", text(mode)}});
+                         {"mode", text(std::string(prepay_mode_names.name(mode)))}});
 }
 
 int reprice(Store& store, const std::string& loan, const decimal::Fraction& rate, Date from,

@@ -11,6 +11,7 @@
 #include "emi_store.hpp"
 #include "sluice/cli.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/names.hpp"
 #include "sluice/progress.hpp"
 
 namespace sluice::emi {
@@ -100,13 +101,19 @@ int collect(Store& store, Date today);
 // stdout and stderr, the rest applied, and the run exits 65.
 int record(Store& store, const std::vector<std::string>& inputs, Date today,
            const InputOptions& input, std::size_t batch);
+// What a prepayment shortens: the number of installments (the EMI stays) or the EMI (the
+// months stay).
+enum class PrepayMode { reduce_tenure, reduce_emi };
+inline constexpr NameTable<PrepayMode, 2> prepay_mode_names(
+    {{{"reduce-tenure", PrepayMode::reduce_tenure}, {"reduce-emi", PrepayMode::reduce_emi}}});
+
 // Pays `amount` (text in the loan's currency) off the principal on date `on` and rebuilds the
 // installments due after it from the balance they open with (which reflects every earlier
-// revision): reduce_tenure keeps the EMI, otherwise the EMI is recomputed over the same
+// revision): PrepayMode::reduce_tenure keeps the EMI, otherwise the EMI is recomputed over the same
 // remaining months. Paying the whole balance closes the loan. Prepay and reprice refuse
 // (Error(65)) a date in an earlier period than the loan's latest revision.
 int prepay(Store& store, const std::string& loan, const std::string& amount, Date on,
-           bool reduce_tenure);
+           PrepayMode mode);
 // Applies a new annual rate to the installments due after `from`: a new EMI over the same
 // months, or with keep_emi the same EMI and as many months as it takes.
 int reprice(Store& store, const std::string& loan, const decimal::Fraction& rate, Date from,

@@ -118,11 +118,9 @@ constexpr std::string_view installment_columns =
     "i.principal, i.closing, i.state, i.attempts, i.next_attempt, i.reminded, i.penalty, "
     "i.paid_penalty, i.paid_interest, i.paid_principal";
 
-db::OpenOptions open_options(Duration busy_timeout, bool must_exist) {
-  db::OpenOptions options;
-  options.must_exist = must_exist;
+// The caller chose must_exist and the busy timeout; the rest is this store's profile.
+db::OpenOptions open_options(db::OpenOptions options) {
   options.synchronous = db::Synchronous::full;
-  options.busy_timeout = busy_timeout;
   options.serialize_writers = true;
   return options;
 }
@@ -173,8 +171,8 @@ StoredInstallment read_installment(db::Statement& row) {
 
 }  // namespace
 
-Store::Store(const std::string& path, Duration busy_timeout, bool must_exist)
-    : database_(path, open_options(busy_timeout, must_exist)) {
+Store::Store(const std::string& location, db::OpenOptions options)
+    : database_(location, open_options(options)) {
   db::migrate(database_, "emi-schedule", migrations);
 }
 

@@ -61,7 +61,7 @@ struct StoredResult {
 
 class Store {
  public:
-  Store(const std::string& path, Duration busy_timeout, bool must_exist);
+  Store(const std::string& location, db::OpenOptions options);
   db::Database& database() { return database_; }
 
   // The canonical text of a loan's terms and policy: equal text means identical loans.

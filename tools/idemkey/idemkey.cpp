@@ -230,12 +230,20 @@ auto persist_after_run(const RunOptions& options, Write&& write) {
                           outcome.exit_status, error.what(), options.key, scope, options.key));
 }
 
+// The command's run as it is settled: the claim it ran under, how it ended, what it wrote.
+struct FinishedRun {
+  const KeyRow& row;
+  const proc::Outcome& outcome;
+  const Capture& out;
+  const Capture& err;
+};
+
 // Saves the exit status of a command that ran, with its output when it is kept; when the
 // output cannot be written (a full disk), the status alone. Returns whether this attempt still
 // held the key.
-bool save_outcome(Store& store, const Clock& clock, const RunOptions& options, const KeyRow& row,
-                  const proc::Outcome& outcome, const Capture& out, const Capture& err,
-                  RunReport& report) {
+bool save_outcome(Store& store, const Clock& clock, const RunOptions& options,
+                  const FinishedRun& run, RunReport& report) {
+  const auto& [row, outcome, out, err] = run;
   auto save = [&](OutputKept kept) {
     return persist_after_run(options, [&] {
       return store.complete(options.scope, options.key, row.token, outcome.exit_status, out.bytes,
@@ -270,9 +278,9 @@ bool save_outcome(Store& store, const Clock& clock, const RunOptions& options, c
 }
 
 // Settles the claim after the command ended: store the result, or release the key.
-int settle(Store& store, const Clock& clock, const RunOptions& options, const KeyRow& row,
-           const proc::Outcome& outcome, const Capture& out, const Capture& err,
+int settle(Store& store, const Clock& clock, const RunOptions& options, const FinishedRun& run,
            StatusFile& status_file) {
+  const auto& [row, outcome, out, err] = run;
   RunReport report{"executed", row.attempt, outcome.exit_status, false};
   auto release_and_report = [&] {
     try {
@@ -312,7 +320,7 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Ke
     release_and_report();
     return outcome.exit_status;
   }
-  report.stored = save_outcome(store, clock, options, row, outcome, out, err, report);
+  report.stored = save_outcome(store, clock, options, run, report);
   if (!report.stored) {
     report.output_stored = false;
     warn(
@@ -372,7 +380,7 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
     }
     throw;
   }
-  return settle(store, clock, options, row, outcome, out, err, status_file);
+  return settle(store, clock, options, {row, outcome, out, err}, status_file);
 }
 
 }  // namespace sluice::idemkey

@@ -29,7 +29,7 @@ struct Settings {
   std::vector<std::string> environment_names;
   bool use_stdin = false;
   std::string status_file;
-  std::string max_output = "16MiB";
+  std::uint64_t max_output = default_max_output;
   std::vector<std::string> command;
   std::string fingerprint;
   std::string token;
@@ -62,114 +62,91 @@ void add_lease(CLI::App& command, Settings& settings) {
 }
 
 void add_max_output(CLI::App& command, Settings& settings) {
-  command.add_option("--max-output", settings.max_output, "Largest output or response stored")
-      ->type_name("SIZE");
+  cli::add_size_option(command, "--max-output", settings.max_output,
+                       "Largest output or response stored");
 }
 
-CLI::App* add_run(CLI::App& app, Settings& settings) {
-  auto* run = app.add_subcommand("run", "Run CMD once per key; replay the saved result after");
-  add_key(*run, settings);
-  add_ttl(*run, settings);
-  add_lease(*run, settings);
+void add_run_options(CLI::App& command, Settings& settings) {
+  add_key(command, settings);
+  add_ttl(command, settings);
+  add_lease(command, settings);
   // A flag with an optional "=DURATION", like GNU --color[=WHEN]: a separate word after
   // --wait is never taken as its value, so "--wait -- CMD" keeps its "--".
-  run->add_flag("--wait{forever}", settings.wait,
+  command
+      .add_flag("--wait{forever}", settings.wait,
                 "Wait for a running attempt (--wait=DURATION: at most that long), then replay")
       ->type_name("[=DURATION]");
-  cli::add_choice_option(*run, "--stale", settings.stale, stale_policy_names,
+  cli::add_choice_option(command, "--stale", settings.stale, stale_policy_names,
                          "When a lease expired: steal (run again) or fail");
-  run->add_option("--release-on-exit", settings.release_on_exit,
+  command
+      .add_option("--release-on-exit", settings.release_on_exit,
                   "Exit statuses that store nothing and release the key (e.g. 75,69)")
       ->type_name("CODES");
-  run->add_option("--env", settings.environment_names,
+  command
+      .add_option("--env", settings.environment_names,
                   "Include this environment variable in the request fingerprint (repeatable)")
       ->type_name("NAME[,NAME...]")
       ->delimiter(',')
       ->allow_extra_args(false);
-  run->add_flag("--stdin", settings.use_stdin,
-                "Read stdin, include it in the fingerprint and feed it to CMD");
-  run->add_option("--status-file", settings.status_file,
+  command.add_flag("--stdin", settings.use_stdin,
+                   "Read stdin, include it in the fingerprint and feed it to CMD");
+  command
+      .add_option("--status-file", settings.status_file,
                   "Write what happened as one JSON object to FILE")
       ->type_name("FILE");
-  add_max_output(*run, settings);
-  cli::add_command_operand(*run, settings.command)->required();
-  return run;
+  add_max_output(command, settings);
+  cli::add_command_operand(command, settings.command)->required();
 }
 
-void add_admin_commands(CLI::App& app, Settings& settings) {
-  auto* begin = app.add_subcommand("begin", "Claim a key for work done elsewhere");
-  add_key(*begin, settings);
-  begin->add_option("--fingerprint", settings.fingerprint, "The request's fingerprint (hex)")
+void add_begin_options(CLI::App& begin, Settings& settings) {
+  add_key(begin, settings);
+  begin.add_option("--fingerprint", settings.fingerprint, "The request's fingerprint (hex)")
       ->required();
-  add_lease(*begin, settings);
-  add_ttl(*begin, settings);
+  add_lease(begin, settings);
+  add_ttl(begin, settings);
+}
 
-  auto* finish = app.add_subcommand("finish", "Store the result of a begun key");
-  add_key(*finish, settings);
-  finish->add_option("--token", settings.token, "The token begin printed")->required();
-  finish->add_option("--status", settings.status, "The outcome's exit status")
+void add_finish_options(CLI::App& finish, Settings& settings) {
+  add_key(finish, settings);
+  finish.add_option("--token", settings.token, "The token begin printed")->required();
+  finish.add_option("--status", settings.status, "The outcome's exit status")
       ->required()
       ->check(CLI::Range(0, 255));
   finish
-      ->add_option("--response-file", settings.response_file, "The response to store (- is stdin)")
+      .add_option("--response-file", settings.response_file, "The response to store (- is stdin)")
       ->type_name("FILE");
-  add_max_output(*finish, settings);
-
-  auto* release = app.add_subcommand("release", "Forget a key so that the next run executes");
-  add_key(*release, settings);
-  release->add_option("--token", settings.token, "Release only if this token holds the key");
-
-  auto* show = app.add_subcommand("show", "Print one key's record");
-  add_key(*show, settings);
-  cli::add_format_option(*show, settings.format);
-
-  auto* list = app.add_subcommand("list", "Print every key's record");
-  list->add_option("--state", settings.state_filter, "Only keys in this state")
-      ->check(CLI::IsMember({"in_progress", "completed", "expired"}));
-  cli::add_format_option(*list, settings.format);
-
-  auto* gc = app.add_subcommand("gc", "Delete expired keys");
-  gc->add_option("--batch", settings.gc_batch, "Rows deleted per transaction")
-      ->check(CLI::Range(1, 1000000));
-
-  auto* stats = app.add_subcommand("stats", "Count keys by state");
-  cli::add_format_option(*stats, settings.format);
+  add_max_output(finish, settings);
 }
 
-void add_filter(CLI::App& app, Settings& settings) {
-  auto* filter =
-      app.add_subcommand("filter", "Pass each JSONL record whose key is new; drop duplicates");
-  filter->add_option("--key-field", settings.key_field, "The field holding the record's key")
+void add_list_options(CLI::App& list, Settings& settings) {
+  list.add_option("--state", settings.state_filter, "Only keys in this state")
+      ->check(CLI::IsMember({"in_progress", "completed", "expired"}));
+  cli::add_format_option(list, settings.format);
+}
+
+void add_filter_options(CLI::App& command, Settings& settings) {
+  command.add_option("--key-field", settings.key_field, "The field holding the record's key")
       ->required();
-  filter
-      ->add_option("--fingerprint-fields", settings.fingerprint_fields,
-                   "Fields whose canonical JSON is the fingerprint (default: the whole record)")
+  command
+      .add_option("--fingerprint-fields", settings.fingerprint_fields,
+                  "Fields whose canonical JSON is the fingerprint (default: the whole record)")
       ->delimiter(',')
       ->allow_extra_args(false)
       ->type_name("A,B,...");
-  filter->add_option("--duplicates", settings.duplicates_file, "Append dropped duplicates to FILE")
+  command.add_option("--duplicates", settings.duplicates_file, "Append dropped duplicates to FILE")
       ->type_name("FILE");
-  filter->add_flag("--skip-invalid", settings.input.skip_invalid,
+  command.add_flag("--skip-invalid", settings.input.skip_invalid,
                    "Report bad lines and conflicts, go on, and exit 1 at the end");
-  cli::add_input_options(*filter, settings.input, cli::WithSkipInvalid::no);
-  filter->add_option("--batch", settings.filter_batch, "Records per commit")
+  cli::add_input_options(command, settings.input, cli::WithSkipInvalid::no);
+  command.add_option("--batch", settings.filter_batch, "Records per commit")
       ->check(CLI::Range(1, 1000000));
-  add_ttl(*filter, settings);
-  cli::add_progress_option(*filter, settings.progress);
-  filter->add_option("files", settings.inputs, "Input files (none or - is stdin)");
+  add_ttl(command, settings);
+  cli::add_progress_option(command, settings.progress);
+  command.add_option("files", settings.inputs, "Input files (none or - is stdin)");
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
-  bool must_exist = file == cli::StateFile::must_exist;
-  db::OpenOptions options;
-  options.must_exist = must_exist;
-  options.synchronous = db::Synchronous::full;
-  options.busy_timeout = settings.state.busy_timeout;
-  options.serialize_writers = true;
-  // filter inserts keys in random order; a 64 MiB cache (allocated only as used) keeps the
-  // key index in memory instead of re-reading pages for every batch.
-  options.cache_kib = 64 * 1024;
-  return Store(cli::state_path(settings.state, "idemkey", !must_exist), options);
+  return cli::open_state<Store>(settings.state, "idemkey", file);
 }
 
 // Names given to --env (environment variable names) or --fingerprint-fields (non-empty).
@@ -218,7 +195,7 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   options.environment_names = checked_names("--env", settings.environment_names, true);
   options.use_stdin = settings.use_stdin;
   options.status_file = settings.status_file;
-  options.max_output = cli::size_option("--max-output", settings.max_output);
+  options.max_output = settings.max_output;
   options.command = settings.command;
   return options;
 }
@@ -259,52 +236,124 @@ int run_filter(Settings& settings, OutputStream& out) {
   return counts.invalid > 0 ? exit_code::definite_no : exit_code::success;
 }
 
-int dispatch(CLI::App& app, Settings& settings) {
+// Whether a subcommand names one key with --key (checked before any state is opened).
+enum class Keyed { yes, no };
+
+// Runs a subcommand's work with the clock and stdout (flushed after, so that a write error
+// surfaces), after checking --scope and, for a keyed subcommand, --key.
+template <typename Work>
+int with_output(const Settings& settings, Keyed keyed, Work&& work) {
   validate_key("scope", settings.scope);
-  for (const char* keyed : {"run", "begin", "finish", "release", "show"}) {
-    if (app.got_subcommand(keyed)) validate_key("key", settings.key);
-  }
-  // list and stats cover every scope unless --scope names one.
-  const std::string chosen_scope = app.count("--scope") > 0 ? settings.scope : std::string();
+  if (keyed == Keyed::yes) validate_key("key", settings.key);
   Clock clock = cli::make_clock(settings.state);
   OutputStream out(STDOUT_FILENO);
-  int status = exit_code::success;
-  if (auto* run = app.get_subcommand("run"); run->parsed()) {
-    Store store = open_store(settings, cli::StateFile::create);
-    return idemkey::run(store, clock, run_options(*run, settings));
-  }
-  if (app.got_subcommand("filter")) {
-    status = run_filter(settings, out);
-  } else if (app.got_subcommand("begin")) {
-    Store store = open_store(settings, cli::StateFile::create);
-    BeginOptions options{settings.scope, settings.key, validated_fingerprint(settings.fingerprint),
-                         lease_option(settings), settings.ttl};
-    status = begin(store, clock, options, out);
-  } else if (app.got_subcommand("finish")) {
-    Store store = open_store(settings, cli::StateFile::must_exist);
-    FinishOptions options{
-        settings.scope,         settings.key,
-        settings.token,         settings.status,
-        settings.response_file, cli::size_option("--max-output", settings.max_output)};
-    status = finish(store, clock, options);
-  } else if (app.got_subcommand("release")) {
-    Store store = open_store(settings, cli::StateFile::must_exist);
-    auto token = settings.token.empty() ? std::nullopt : std::optional<std::string>(settings.token);
-    status = release(store, settings.scope, settings.key, token, out);
-  } else {
-    Store store = open_store(settings, cli::StateFile::must_exist);
-    if (app.got_subcommand("show")) {
-      status = show(store, clock, settings.scope, settings.key, settings.format, out);
-    } else if (app.got_subcommand("list")) {
-      status = list(store, clock, chosen_scope, settings.state_filter, settings.format, out);
-    } else if (app.got_subcommand("gc")) {
-      status = collect_garbage(store, clock, settings.gc_batch, out);
-    } else {
-      status = stats(store, clock, chosen_scope, settings.format, out);
-    }
-  }
+  int status = work(clock, out);
   out.flush();
   return status;
+}
+
+// list and stats cover every scope unless --scope names one.
+std::string chosen_scope(const CLI::App& app, const Settings& settings) {
+  return app.count("--scope") > 0 ? settings.scope : std::string();
+}
+
+std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  auto existing = [settings] { return open_store(*settings, cli::StateFile::must_exist); };
+  return {
+      {"run", "Run CMD once per key; replay the saved result after",
+       [&s](CLI::App& command) { add_run_options(command, s); },
+       [settings, &app] {
+         return with_output(*settings, Keyed::yes, [&](const Clock& clock, OutputStream&) {
+           Store store = open_store(*settings, cli::StateFile::create);
+           return idemkey::run(store, clock, run_options(*app.get_subcommand("run"), *settings));
+         });
+       }},
+      {"begin", "Claim a key for work done elsewhere",
+       [&s](CLI::App& command) { add_begin_options(command, s); },
+       [settings] {
+         const Settings& given = *settings;
+         return with_output(given, Keyed::yes, [&](const Clock& clock, OutputStream& out) {
+           Store store = open_store(given, cli::StateFile::create);
+           BeginOptions options{given.scope, given.key, validated_fingerprint(given.fingerprint),
+                                lease_option(given), given.ttl};
+           return begin(store, clock, options, out);
+         });
+       }},
+      {"finish", "Store the result of a begun key",
+       [&s](CLI::App& command) { add_finish_options(command, s); },
+       [settings, existing] {
+         const Settings& given = *settings;
+         return with_output(given, Keyed::yes, [&](const Clock& clock, OutputStream&) {
+           Store store = existing();
+           FinishOptions options{given.scope,  given.key,           given.token,
+                                 given.status, given.response_file, given.max_output};
+           return finish(store, clock, options);
+         });
+       }},
+      {"release", "Forget a key so that the next run executes",
+       [&s](CLI::App& command) {
+         add_key(command, s);
+         command.add_option("--token", s.token, "Release only if this token holds the key");
+       },
+       [settings, existing] {
+         const Settings& given = *settings;
+         return with_output(given, Keyed::yes, [&](const Clock&, OutputStream& out) {
+           Store store = existing();
+           auto token = given.token.empty() ? std::nullopt : std::optional(given.token);
+           return release(store, given.scope, given.key, token, out);
+         });
+       }},
+      {"show", "Print one key's record",
+       [&s](CLI::App& command) {
+         add_key(command, s);
+         cli::add_format_option(command, s.format);
+       },
+       [settings, existing] {
+         const Settings& given = *settings;
+         return with_output(given, Keyed::yes, [&](const Clock& clock, OutputStream& out) {
+           Store store = existing();
+           return show(store, clock, given.scope, given.key, given.format, out);
+         });
+       }},
+      {"list", "Print every key's record",
+       [&s](CLI::App& command) { add_list_options(command, s); },
+       [settings, existing, &app] {
+         const Settings& given = *settings;
+         return with_output(given, Keyed::no, [&](const Clock& clock, OutputStream& out) {
+           Store store = existing();
+           return list(store, clock, chosen_scope(app, given), given.state_filter, given.format,
+                       out);
+         });
+       }},
+      {"gc", "Delete expired keys",
+       [&s](CLI::App& command) {
+         command.add_option("--batch", s.gc_batch, "Rows deleted per transaction")
+             ->check(CLI::Range(1, 1000000));
+       },
+       [settings, existing] {
+         return with_output(*settings, Keyed::no, [&](const Clock& clock, OutputStream& out) {
+           Store store = existing();
+           return collect_garbage(store, clock, settings->gc_batch, out);
+         });
+       }},
+      {"stats", "Count keys by state",
+       [&s](CLI::App& command) { cli::add_format_option(command, s.format); },
+       [settings, existing, &app] {
+         const Settings& given = *settings;
+         return with_output(given, Keyed::no, [&](const Clock& clock, OutputStream& out) {
+           Store store = existing();
+           return stats(store, clock, chosen_scope(app, given), given.format, out);
+         });
+       }},
+      {"filter", "Pass each JSONL record whose key is new; drop duplicates",
+       [&s](CLI::App& command) { add_filter_options(command, s); },
+       [settings] {
+         return with_output(*settings, Keyed::no, [&](const Clock&, OutputStream& out) {
+           return run_filter(*settings, out);
+         });
+       }},
+  };
 }
 
 }  // namespace
@@ -314,12 +363,8 @@ cli::Action define_command_line(CLI::App& app) {
   cli::add_state_options(app, settings->state);
   app.add_option("--scope", settings->scope, "Namespace for keys (independent sets)");
   app.add_flag("--quiet,-q", settings->quiet, "Print no notes (errors still print)");
-  app.require_subcommand(1);
   app.fallthrough();
-  add_run(app, *settings);
-  add_admin_commands(app, *settings);
-  add_filter(app, *settings);
-  return [&app, settings] { return dispatch(app, *settings); };
+  return cli::add_subcommands(app, subcommands(app, settings));
 }
 
 }  // namespace sluice::idemkey

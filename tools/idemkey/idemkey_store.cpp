@@ -7,7 +7,6 @@
 
 #include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
 
 namespace sluice::idemkey {
 namespace {
@@ -129,7 +128,22 @@ std::string downstream_key(std::string_view scope, std::string_view key) {
   return to_hex(hasher.finish()).substr(0, 32);
 }
 
-Store::Store(const std::string& path, db::OpenOptions options) : database_(path, options) {
+namespace {
+
+// The caller chose must_exist and the busy timeout; the rest is this store's profile.
+db::OpenOptions open_options(db::OpenOptions options) {
+  options.synchronous = db::Synchronous::full;
+  options.serialize_writers = true;
+  // filter inserts keys in random order; a 64 MiB cache (allocated only as used) keeps the
+  // key index in memory instead of re-reading pages for every batch.
+  options.cache_kib = 64 * 1024;
+  return options;
+}
+
+}  // namespace
+
+Store::Store(const std::string& location, db::OpenOptions options)
+    : database_(location, open_options(options)) {
   db::migrate(database_, "idemkey", migrations);
 }
 

@@ -100,7 +100,7 @@ std::string downstream_key(std::string_view scope, std::string_view key);
 class Store {
  public:
   // Opens (creating unless must_exist) and migrates the state file.
-  Store(const std::string& path, db::OpenOptions options);
+  Store(const std::string& location, db::OpenOptions options);
 
   db::Database& database() { return database_; }
 

@@ -20,6 +20,11 @@
 namespace sluice::price {
 namespace {
 
+// Prices round to the minor unit half up or half to even; the directed modes of
+// decimal::Rounding would bias every price one way.
+constexpr NameTable<decimal::Rounding, 2> price_rounding_names(
+    {{{"half-up", decimal::Rounding::half_up}, {"half-even", decimal::Rounding::half_even}}});
+
 struct Settings {
   cli::StateOptions state;
   Format format = Format::jsonl;
@@ -31,8 +36,8 @@ struct Settings {
   std::string currency;
   std::string date;
   std::string max_rate_age = "4d";
-  std::string rounding = "half-up";
-  std::string tax_rounding = "net";
+  decimal::Rounding rounding = decimal::Rounding::half_up;
+  TaxRounding tax_rounding = TaxRounding::net;
   InputOptions input;
   bool quiet = false;
   ProgressMode progress = ProgressMode::automatic;
@@ -81,10 +86,10 @@ void add_pricing_options(CLI::App& command, Settings& settings) {
   command.add_option("--base-currency", settings.base_currency, "Currency of base prices");
   command.add_option("--max-rate-age", settings.max_rate_age, "Oldest usable rates (whole days)")
       ->type_name("DAYS");
-  command.add_option("--rounding", settings.rounding, "Rounding to the minor unit")
-      ->check(CLI::IsMember({"half-up", "half-even"}));
-  command.add_option("--tax-rounding", settings.tax_rounding, "Inclusive markets: net or tax")
-      ->check(CLI::IsMember({"net", "tax"}));
+  cli::add_choice_option(command, "--rounding", settings.rounding, price_rounding_names,
+                         "Rounding to the minor unit");
+  cli::add_choice_option(command, "--tax-rounding", settings.tax_rounding, tax_rounding_names,
+                         "Inclusive markets: net or tax");
   cli::add_input_options(command, settings.input);
   cli::add_progress_option(command, settings.progress);
   add_state(command, settings);
@@ -105,8 +110,8 @@ CalcOptions calc_options(const Settings& settings) {
   options.day.base_currency = decimal::currency(settings.base_currency);
   options.day.date = today(settings);
   options.day.max_rate_age_days = whole_days("--max-rate-age", settings.max_rate_age);
-  options.rounding = decimal::parse_rounding("--rounding", settings.rounding);
-  options.tax_rounding = settings.tax_rounding == "tax" ? TaxRounding::tax : TaxRounding::net;
+  options.rounding = settings.rounding;
+  options.tax_rounding = settings.tax_rounding;
   options.format = settings.format;
   options.input = settings.input;
   options.progress = settings.progress;
@@ -129,9 +134,7 @@ std::vector<MarketRequest> markets_of(const Settings& settings) {
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
-  bool must_exist = file == cli::StateFile::must_exist;
-  return Store(cli::state_path(settings.state, "price", !must_exist), settings.state.busy_timeout,
-               must_exist);
+  return cli::open_state<Store>(settings.state, "price", file);
 }
 
 // Runs `work` with stdout, flushing it so that write errors surface.
@@ -182,8 +185,8 @@ CLI::App* add_quote(CLI::App& app, Settings& settings) {
   command->add_option("--to", quote.to, "Currency received")->required();
   cli::add_duration_option(*command, "--ttl", quote.ttl, "How long the rate holds");
   command->add_option("--fee", quote.fee, "Spread taken from the rate: 1%, 50bp");
-  command->add_option("--rounding", settings.rounding, "Rounding of amount_to")
-      ->check(CLI::IsMember({"half-up", "half-even"}));
+  cli::add_choice_option(*command, "--rounding", settings.rounding, price_rounding_names,
+                         "Rounding of amount_to");
   command->add_option("--max-rate-age", settings.max_rate_age, "Oldest usable rates")
       ->type_name("DAYS");
   add_state(*command, settings);
@@ -374,7 +377,7 @@ int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
   Instant now = cli::make_clock(s.state).now();
   if (c.quote->parsed()) {
     QuoteRequest request = s.quote;
-    request.rounding = decimal::parse_rounding("--rounding", s.rounding);
+    request.rounding = s.rounding;
     request.max_rate_age_days = whole_days("--max-rate-age", s.max_rate_age);
     Store store = open_store(s, cli::StateFile::must_exist);  // a quote needs rates already loaded
     return quote(store, request, now, out);

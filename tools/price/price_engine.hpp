@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "sluice/decimal.hpp"
+#include "sluice/names.hpp"
 
 namespace sluice::price {
 
@@ -52,6 +53,8 @@ struct Tax {
 // Inclusive markets: `net` rounds net = gross / (1 + rate) and tax is the rest; `tax` rounds
 // the tax and net is the rest.
 enum class TaxRounding { net, tax };
+inline constexpr NameTable<TaxRounding, 2> tax_rounding_names({{{"net", TaxRounding::net},
+                                                                {"tax", TaxRounding::tax}}});
 
 // Everything that decides one market's prices.
 struct Market {

@@ -12,6 +12,7 @@
 #include "sluice/csv.hpp"
 #include "sluice/decimal.hpp"
 #include "sluice/error.hpp"
+#include "sluice/jsonl.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice::price {

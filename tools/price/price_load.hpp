@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "price_store.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice::price {
 

@@ -8,7 +8,7 @@
 #include "price_store.hpp"
 #include "sluice/cli.hpp"
 #include "sluice/clock.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 
 namespace sluice::price {
 

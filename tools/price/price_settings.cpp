@@ -53,8 +53,7 @@ int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
   return 0;
 }
 
-int set_adjustment(Store& store, const Adjustment& adjustment, Format format,
-                   OutputStream& out) {
+int set_adjustment(Store& store, const Adjustment& adjustment, Format format, OutputStream& out) {
   known_country("--country", adjustment.country);
   check_adjustment(adjustment);
   db::WriteTransaction transaction(store.database());

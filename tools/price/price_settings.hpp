@@ -7,13 +7,12 @@
 
 #include "price_store.hpp"
 #include "sluice/cli.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 
 namespace sluice::price {
 
 int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out);
-int set_adjustment(Store& store, const Adjustment& adjustment, Format format,
-                   OutputStream& out);
+int set_adjustment(Store& store, const Adjustment& adjustment, Format format, OutputStream& out);
 int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out);
 // `what` is "tax", "ppp" or "rule".
 int list_settings(Store& store, std::string_view what, Format format, OutputStream& out);

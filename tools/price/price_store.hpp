@@ -48,7 +48,7 @@ struct RuleRow {
 class Store {
  public:
   // Opens (creating unless must_exist) and migrates the file.
-  Store(const std::string& path, Duration busy_timeout, bool must_exist);
+  Store(const std::string& location, db::OpenOptions options);
   db::Database& database() { return database_; }
 
   // The base currency every stored rate is quoted against, once rates were loaded.

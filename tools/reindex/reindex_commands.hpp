@@ -12,7 +12,8 @@
 #include "reindex_job.hpp"
 #include "sluice/clock.hpp"
 #include "sluice/db.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
+#include "sluice/json.hpp"
 #include "sluice/progress.hpp"
 
 namespace sluice::reindex {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "sluice/db.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice::reindex {
 

@@ -13,7 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
 #include "sluice/timezone.hpp"
 #include "zscore_store.hpp"
 #include "zscore_stream.hpp"

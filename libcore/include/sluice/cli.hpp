@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sluice/clock.hpp"
+#include "sluice/db.hpp"
 #include "sluice/format.hpp"
 #include "sluice/jsonl.hpp"
 #include "sluice/names.hpp"
@@ -60,17 +61,34 @@ enum class WithNow { yes, no };
 // Adds --db, --busy-timeout and (with WithNow::yes) --now to `app`.
 void add_state_options(CLI::App& app, StateOptions& options, WithNow with_now = WithNow::yes);
 
-// $SLUICE_STATE_DIR/<tool>.db, where SLUICE_STATE_DIR defaults to
-// ${XDG_STATE_HOME:-$HOME/.local/state}/sluice. With create_directory, the directory is
-// created (mode 0700) when missing; failure throws Error(73).
-std::string default_state_path(std::string_view tool, bool create_directory);
-
 // Whether a command may create its state file: one that only reads state refuses a missing
 // file (exit 66) rather than create an empty one.
 enum class StateFile { create, must_exist };
 
+// $SLUICE_STATE_DIR/<tool>.db, where SLUICE_STATE_DIR defaults to
+// ${XDG_STATE_HOME:-$HOME/.local/state}/sluice. With StateFile::create, the directory is
+// created (mode 0700) when missing; failure throws Error(73).
+std::string default_state_path(std::string_view tool, StateFile file);
+
 // The --db path, or the default one.
-std::string state_path(const StateOptions& options, std::string_view tool, bool create_directory);
+std::string state_path(const StateOptions& options, std::string_view tool, StateFile file);
+
+// What a command opens as its state: where (state_path) and the open options every tool
+// shares (must_exist from `file`, --busy-timeout). The tool's store adds its own (synchronous
+// level, serialised writers, cache size) before opening it.
+struct StateTarget {
+  std::string location;
+  db::OpenOptions options;
+};
+StateTarget state_target(const StateOptions& options, std::string_view tool, StateFile file);
+
+// Opens a tool's state as its Store, constructed from (location, open options) of the
+// state_target: every tool finds, creates and refuses state files the same way.
+template <typename Store>
+Store open_state(const StateOptions& options, std::string_view tool, StateFile file) {
+  StateTarget target = state_target(options, tool, file);
+  return Store(target.location, target.options);
+}
 
 // The clock --now asks for. Throws Error(2) naming --now on bad text.
 Clock make_clock(const StateOptions& options);
@@ -96,6 +114,19 @@ std::chrono::year_month_day date_option(std::string_view option, std::string_vie
 std::int64_t duration_in_units(std::string_view option, std::string_view text, Duration unit,
                                std::string_view unit_name);
 
+// One subcommand of a tool, a row of its table: `define` declares its options (bound to the
+// tool's settings), `run` does its work once the command line is parsed.
+struct Subcommand {
+  std::string name;
+  std::string help;
+  std::function<void(CLI::App&)> define;
+  Action run;
+};
+
+// Adds each row of `table` as a subcommand of `app`, exactly one of which must be given, and
+// returns the Action that runs the row chosen.
+Action add_subcommands(CLI::App& app, std::vector<Subcommand> table);
+
 // Declares `subcommand`'s options only when the command line selects it and gives it options
 // (or asks for --help-all): a tool with several subcommands then pays at start-up only for
 // the options it uses, and `TOOL SUBCOMMAND -- CMD` for none, which matters for wrappers run
@@ -111,6 +142,18 @@ std::set<int> exit_code_set(std::string_view option, std::string_view text);
 
 // A byte count: "1048576", "64KiB", "16MiB", "1GiB" (also kB/MB/GB, powers of 1000).
 std::uint64_t size_option(std::string_view option, std::string_view text);
+
+// The byte counts a SIZE option accepts.
+struct SizeRange {
+  std::uint64_t minimum = 0;
+  std::uint64_t maximum = UINT64_MAX;
+};
+
+// Adds a SIZE option parsed (size_option) into `target` as the command line is parsed; a
+// value outside `range` is Error(2) naming the option. `target`'s value beforehand is the
+// default, and --help shows it in the largest binary unit that divides it ("16MiB").
+CLI::Option* add_size_option(CLI::App& app, const std::string& name, std::uint64_t& target,
+                             const std::string& help, SizeRange range = {});
 
 // A check for an integer option: its text must be decimal digits (a leading '-' only when
 // `minimum` is negative) whose value lies in [minimum, maximum]. CLI11's own conversion

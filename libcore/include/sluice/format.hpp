@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-// jsonl: JSON Lines in and out (docs/ARCHITECTURE.md, "Input and output"). The only module
+// jsonl: reading JSON Lines (docs/ARCHITECTURE.md, "Input and output"). The only module
 // that touches simdjson.
 //
 // Reading is strict: one JSON object per line, fully validated (UTF-8, structure, literals,
@@ -14,79 +14,13 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
+#include "sluice/fdio.hpp"
+#include "sluice/json.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice {
-
-// A parsed JSON value. Objects keep their members in input order.
-class JsonValue {
- public:
-  enum class Kind { null, boolean, number, string, array, object };
-  using Member = std::pair<std::string, JsonValue>;
-
-  JsonValue() = default;
-  static JsonValue null() { return JsonValue(); }
-  static JsonValue boolean(bool value);
-  // `text` must be a valid JSON number; it is kept verbatim.
-  static JsonValue number(std::string text);
-  static JsonValue integer(long long value) { return number(std::to_string(value)); }
-  static JsonValue string(std::string text);
-  static JsonValue array(std::vector<JsonValue> items);
-  static JsonValue object(std::vector<Member> members);
-
-  [[nodiscard]] Kind kind() const { return kind_; }
-  [[nodiscard]] bool is_object() const { return kind_ == Kind::object; }
-  [[nodiscard]] bool is_string() const { return kind_ == Kind::string; }
-  [[nodiscard]] bool is_number() const { return kind_ == Kind::number; }
-  [[nodiscard]] bool as_boolean() const { return boolean_; }
-  // The unescaped string, or the number's source text.
-  [[nodiscard]] const std::string& text() const { return text_; }
-  [[nodiscard]] const std::vector<JsonValue>& items() const { return items_; }
-  [[nodiscard]] const std::vector<Member>& members() const { return members_; }
-  // The member named `key` of an object, or nullptr.
-  [[nodiscard]] const JsonValue* find(std::string_view key) const;
-
- private:
-  Kind kind_ = Kind::null;
-  bool boolean_ = false;
-  std::string text_;
-  std::vector<JsonValue> items_;
-  std::vector<Member> members_;
-};
-
-// "string", "number", ... for messages.
-std::string_view kind_name(JsonValue::Kind kind);
-
-// True when `text` is exactly one JSON number per RFC 8259.
-bool is_json_number(std::string_view text);
-
-// True when `text` is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view text);
-
-// Appends `text` as a JSON string literal. Invalid UTF-8 becomes U+FFFD so the output is
-// always valid JSON.
-void append_json_string(std::string& out, std::string_view text);
-
-// The longest text write_json_number writes (-1.7976931348623157e+308 is 24 bytes).
-inline constexpr std::size_t max_json_number_length = 32;
-
-// Writes `value` at `out` (room for max_json_number_length) as the shortest text that reads
-// back as the same double, laid out as std::to_chars(first, last, value) lays it out: fixed or
-// scientific (1e+20), whichever is shorter. A non-finite value, which JSON cannot hold, is
-// written as null. Returns the end of the text.
-char* write_json_number(char* out, double value);
-// The same, appended to `out`.
-void append_json_number(std::string& out, double value);
-
-// Compact JSON with members in their stored order.
-std::string to_json(const JsonValue& value);
-
-// Canonical JSON for fingerprints: compact, object members sorted by key (bytewise), strings
-// escaped minimally, numbers as their source text (so 1 and 1.0 differ).
-std::string canonical_json(const JsonValue& value);
 
 // Parses one JSON text that must be an object. Returns an error description on failure.
 struct ParseOutcome {
@@ -138,64 +72,6 @@ class JsonParser {
  private:
   struct State;
   std::unique_ptr<State> state_;
-};
-
-// Reads '\n'-terminated lines from a file descriptor with 1-based numbering. The last line
-// may lack its '\n'. A line end may also be CRLF: the '\r' before the '\n' (or before the
-// end of input) is not part of the line. A line longer than max_line_bytes throws Error(65)
-// at its location; the next call goes on after that line's '\n' without buffering the rest
-// of it, so a caller that skips bad lines can skip this one too.
-class LineReader {
- public:
-  static constexpr std::size_t default_max_line_bytes = 64u << 20;
-  LineReader(int fd, std::string source_name, std::size_t max_line_bytes = default_max_line_bytes);
-  // Sets `line` (without '\n') and returns true, or returns false at end of input.
-  // Throws Error(74) on a read error and Error(128+N) when interrupted by a signal.
-  bool next(std::string_view& line);
-  [[nodiscard]] long long line_number() const { return line_number_; }
-  [[nodiscard]] const std::string& source_name() const { return source_name_; }
-  [[nodiscard]] std::uint64_t bytes_read() const { return bytes_read_; }
-  // Called before a read that would block (input is a pipe or terminal with nothing
-  // ready), so a stream filter can flush and commit what it has before waiting.
-  void on_idle(std::function<void()> callback) { on_idle_ = std::move(callback); }
-
- private:
-  bool fill();
-  [[noreturn]] void too_long();
-  bool discard_rest_of_line();
-  int fd_;
-  std::string source_name_;
-  std::size_t max_line_bytes_;
-  std::string buffer_;
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
-  bool eof_ = false;
-  bool discarding_ = false;  // the current line was too long: skip to its '\n'
-  long long line_number_ = 0;
-  std::uint64_t bytes_read_ = 0;
-  std::function<void()> on_idle_;
-};
-
-// The framing LineReader applies, for a reader that holds a whole input and splits it at
-// '\n' itself: returns `line` without the '\r' of a CRLF line end, and throws Error(65) at
-// `where` when it is longer than max_line_bytes.
-std::string_view framed_line(std::string_view line, std::string_view where,
-                             std::size_t max_line_bytes = LineReader::default_max_line_bytes);
-
-// An input operand opened for reading: "-" is stdin. A missing file throws Error(66).
-class InputFile {
- public:
-  explicit InputFile(const std::string& path);
-  ~InputFile();
-  InputFile(const InputFile&) = delete;
-  InputFile& operator=(const InputFile&) = delete;
-  [[nodiscard]] int fd() const { return fd_; }
-  [[nodiscard]] const std::string& name() const { return name_; }
-
- private:
-  int fd_ = -1;
-  bool owned_ = false;
-  std::string name_;
 };
 
 // What the shared input options (--skip-invalid, --max-line-bytes) ask of a JsonlReader.
@@ -255,56 +131,6 @@ class JsonlReader {
   std::unique_ptr<LineReader> lines_;
   JsonParser parser_;
   std::function<void()> on_idle_;
-};
-
-// Buffered output to a file descriptor. A closed pipe (EPIPE, when SIGPIPE is ignored) throws
-// Error with code 141 and no message so the run ends quietly; other errors throw Error(74).
-class OutputStream {
- public:
-  explicit OutputStream(int fd, std::string name = "<stdout>");
-  ~OutputStream();  // flushes, ignoring errors; call flush() to see them
-  OutputStream(const OutputStream&) = delete;
-  OutputStream& operator=(const OutputStream&) = delete;
-  void write(std::string_view bytes);
-  // Writes one record line: `line` followed by '\n'.
-  void write_line(std::string_view line);
-  // For a writer that builds a line in place rather than copying it in: append the line's
-  // bytes to line_buffer(), then call end_line(), which adds the '\n'.
-  std::string& line_buffer() { return buffer_; }
-  void end_line();
-  void flush();
-  [[nodiscard]] int fd() const { return fd_; }
-
- private:
-  int fd_;
-  std::string name_;
-  std::string buffer_;
-};
-
-// Writes all of `bytes` to fd, retrying short writes and EINTR. Returns errno or 0.
-int write_all(int fd, std::string_view bytes);
-
-// write_all, then: a closed pipe (EPIPE, when SIGPIPE is ignored) throws Error(141) with no
-// message so the run ends quietly; any other error throws Error(74) naming `name`.
-void write_or_throw(int fd, std::string_view bytes, std::string_view name);
-
-// Reads fd to its end. More than `limit` bytes throws Error(65) naming `name`; a read error
-// throws Error(74); a termination signal throws Error(128+N).
-std::string read_all(int fd, std::string_view name, std::uint64_t limit);
-
-// Builds one compact JSON object incrementally, keys in the order added.
-class ObjectWriter {
- public:
-  ObjectWriter& add_string(std::string_view key, std::string_view value);
-  ObjectWriter& add_int(std::string_view key, long long value);
-  ObjectWriter& add_bool(std::string_view key, bool value);
-  ObjectWriter& add_null(std::string_view key);
-  ObjectWriter& add_raw(std::string_view key, std::string_view json);
-  [[nodiscard]] std::string finish() const { return text_ + "}"; }
-
- private:
-  void add_key(std::string_view key);
-  std::string text_ = "{";
 };
 
 }  // namespace sluice

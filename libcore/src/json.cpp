@@ -1,22 +1,10 @@
-#include "sluice/jsonl.hpp"
-
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "sluice/json.hpp"
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <charconv>
-#include <cmath>
-#include <csignal>
 #include <cstring>
 
 #include <fmt/format.h>
-
-#include "sluice/error.hpp"
-#include "sluice/signals.hpp"
 
 namespace sluice {
 
@@ -80,63 +68,6 @@ std::string_view kind_name(JsonValue::Kind kind) {
       return "object";
   }
   return "value";
-}
-
-namespace {
-
-const FieldView& present_field(const FieldView& field, std::string_view name) {
-  if (!field.present) throw Error(exit_code::data, fmt::format("field '{}' is missing", name));
-  return field;
-}
-
-[[noreturn]] void throw_field_kind(std::string_view name, std::string_view wanted,
-                                   std::string_view found) {
-  throw Error(exit_code::data, fmt::format("field '{}' must be {}, not {}", name, wanted, found));
-}
-
-}  // namespace
-
-double number_in_field(const FieldView& field, std::string_view name) {
-  if (present_field(field, name).kind != JsonValue::Kind::number) {
-    throw_field_kind(name, "a number", kind_name(field.kind));
-  }
-  double value = 0;
-  const char* end = field.text.data() + field.text.size();
-  auto [stop, error] = std::from_chars(field.text.data(), end, value);
-  if (error != std::errc() || stop != end || !std::isfinite(value)) {
-    throw Error(exit_code::data,
-                fmt::format("field '{}': {} is not a finite number", name, field.text));
-  }
-  return value;
-}
-
-std::string_view string_in_field(const FieldView& field, std::string_view name) {
-  if (present_field(field, name).kind != JsonValue::Kind::string) {
-    throw_field_kind(name, "a string", kind_name(field.kind));
-  }
-  return field.text;
-}
-
-std::string_view key_in_field(const FieldView& field, std::string_view name) {
-  bool is_number = present_field(field, name).kind == JsonValue::Kind::number;
-  bool is_integer = is_number && field.text.find_first_of(".eE") == std::string_view::npos;
-  if (field.kind == JsonValue::Kind::string || is_integer) return field.text;
-  throw_field_kind(name, "a string or an integer",
-                   is_number ? "a fraction" : kind_name(field.kind));
-}
-
-Instant instant_in_field(const FieldView& field, std::string_view name) {
-  present_field(field, name);
-  bool is_number = field.kind == JsonValue::Kind::number;
-  if (field.kind != JsonValue::Kind::string && !is_number) {
-    throw_field_kind(name, "an RFC 3339 string or epoch seconds or milliseconds",
-                     kind_name(field.kind));
-  }
-  try {
-    return instant_from_field(field.text, is_number);
-  } catch (const Error& error) {
-    throw Error(exit_code::data, fmt::format("field '{}': {}", name, error.what()));
-  }
 }
 
 bool is_json_number(std::string_view text) {
@@ -329,80 +260,6 @@ std::string canonical_json(const JsonValue& value) {
   std::string out;
   append_value(out, value, true);
   return out;
-}
-
-// ---------------------------------------------------------------- output
-
-int write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t wrote = ::write(fd, bytes.data(), bytes.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(wrote));
-  }
-  return 0;
-}
-
-std::string read_all(int fd, std::string_view name, std::uint64_t limit) {
-  std::string bytes;
-  std::array<char, 65536> chunk{};
-  for (;;) {
-    ssize_t got = ::read(fd, chunk.data(), chunk.size());
-    if (got == 0) return bytes;
-    if (got < 0) {
-      if (errno == EINTR) {
-        throw_if_interrupted();
-        continue;
-      }
-      throw Error(exit_code::io, fmt::format("cannot read {}: {}", name, std::strerror(errno)));
-    }
-    bytes.append(chunk.data(), static_cast<std::size_t>(got));
-    if (bytes.size() > limit) {
-      throw Error(exit_code::data,
-                  fmt::format("{} is larger than the limit of {} bytes", name, limit));
-    }
-  }
-}
-
-OutputStream::OutputStream(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
-  buffer_.reserve(1u << 16);
-}
-
-OutputStream::~OutputStream() {
-  if (!buffer_.empty()) write_all(fd_, buffer_);
-}
-
-void OutputStream::write(std::string_view bytes) {
-  buffer_.append(bytes);
-  if (buffer_.size() >= (1u << 16)) flush();
-}
-
-void OutputStream::write_line(std::string_view line) {
-  buffer_.append(line);
-  end_line();
-}
-
-void OutputStream::end_line() {
-  buffer_ += '\n';
-  if (buffer_.size() >= (1u << 16)) flush();
-}
-
-void write_or_throw(int fd, std::string_view bytes, std::string_view name) {
-  int error = write_all(fd, bytes);
-  if (error == EPIPE) throw Error(exit_code::signal_base + SIGPIPE, "");
-  if (error != 0) {
-    throw Error(exit_code::io, fmt::format("cannot write {}: {}", name, std::strerror(error)));
-  }
-}
-
-void OutputStream::flush() {
-  if (buffer_.empty()) return;
-  std::string pending;
-  pending.swap(buffer_);
-  buffer_.reserve(pending.capacity());
-  write_or_throw(fd_, pending, name_);
 }
 
 // ---------------------------------------------------------------- ObjectWriter
