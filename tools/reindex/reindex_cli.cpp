@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,8 @@
 
 #include "reindex_commands.hpp"
 #include "sluice/error.hpp"
-#include "sluice/jsonl.hpp"
+#include "sluice/fdio.hpp"
+#include "sluice/json.hpp"
 
 namespace sluice::reindex {
 
@@ -20,12 +22,11 @@ namespace {
 struct Settings {
   cli::StateOptions state;  // --db (required here), --busy-timeout, --now
   std::string job;
-  std::string lock_timeout = "3s";
+  Duration lock_timeout = std::chrono::seconds(3);
   StartOptions start;
   std::string dest_ddl_file;
   BackfillOptions backfill;
   std::string max_runtime;
-  std::string lock_pause = "30ms";
   bool force = false;
   bool drop_old = false;
 };
@@ -80,50 +81,17 @@ void add_backfill_options(CLI::App& command, Settings& settings) {
       .add_option("--max-runtime", settings.max_runtime,
                   "Stop after this long with exit 75 (run again to go on)")
       ->type_name("DURATION");
-  command
-      .add_option("--lock-pause", settings.lock_pause,
-                  "After each 50ms holding the write lock, leave it free this long so "
-                  "that waiting writers get in (0: never)")
-      ->type_name("DURATION")
-      ->capture_default_str();
+  cli::add_duration_option(command, "--lock-pause", settings.backfill.lock_pause,
+                           "After each 50ms holding the write lock, leave it free this long so "
+                           "that waiting writers get in (0: never)");
   command.add_flag("--report", settings.backfill.report,
                    "Print progress as JSON Lines on stdout (once a second and at the end)");
   cli::add_progress_option(command, settings.backfill.progress);
 }
 
 void add_lock_timeout(CLI::App& command, Settings& settings) {
-  command
-      .add_option("--lock-timeout", settings.lock_timeout,
-                  "How long the switch waits for the write lock before exit 75")
-      ->type_name("DURATION")
-      ->capture_default_str();
-}
-
-void define_subcommands(CLI::App& app, Settings& settings) {
-  auto* start = app.add_subcommand("start", "Create the new table and the triggers that fill it");
-  add_start_options(*start, settings);
-  auto* backfill = app.add_subcommand("backfill", "Copy the rows, in batches; resumable");
-  add_backfill_options(*backfill, settings);
-  app.add_subcommand("verify",
-                     "Compare the new table with the projection of the old (exit 1 "
-                     "on a difference)");
-  auto* switch_command = app.add_subcommand("switch", "Point the alias at the new table");
-  add_lock_timeout(*switch_command, settings);
-  auto* rollback = app.add_subcommand("rollback", "Point the alias back at the old table");
-  rollback->add_flag("--force", settings.force,
-                     "Roll back even though the new table's writes would be lost");
-  add_lock_timeout(*rollback, settings);
-  auto* cleanup = app.add_subcommand("cleanup", "Remove the job's triggers after a switch");
-  cleanup->add_flag("--drop-old", settings.drop_old, "Also drop the old table");
-  app.add_subcommand("abort", "Remove the new table and the triggers; the source stays as it was");
-  app.add_subcommand("status", "Print the jobs (or --job's) as JSON Lines");
-  auto* run = app.add_subcommand("run",
-                                 "start, backfill, verify and switch, resuming where a "
-                                 "previous run stopped");
-  add_start_options(*run, settings);
-  add_backfill_options(*run, settings);
-  add_lock_timeout(*run, settings);
-  for (auto* command : app.get_subcommands({})) add_common(*command, settings);
+  cli::add_duration_option(command, "--lock-timeout", settings.lock_timeout,
+                           "How long the switch waits for the write lock before exit 75");
 }
 
 void resolve_job_name(Settings& settings, JobStore& store, db::Database& database, bool any) {
@@ -166,45 +134,151 @@ db::OpenOptions open_options(const Settings& settings, bool bulk) {
   return options;
 }
 
-int dispatch(CLI::App& app, Settings& settings) {
-  CLI::App* command = app.get_subcommands().front();
-  const std::string name = command->get_name();
-  bool bulk = name == "backfill" || name == "run";
+// How a subcommand uses the database: backfill and run copy rows in batches; the others
+// change the schema or read.
+enum class Load { bulk, schema };
+
+// Whether a subcommand needs one job (named, or the only one in progress) or may cover them
+// all (status without --job).
+enum class JobChoice { one, any };
+
+// The database, job store and stdout a subcommand works with, opened once its options are
+// checked.
+class Session {
+ public:
+  Session(Settings& settings, Load load, JobChoice choice)
+      : database_(settings.state.db_path, open_options(settings, load == Load::bulk)),
+        store_(database_),
+        out_(STDOUT_FILENO) {
+    resolve_job_name(settings, store_, database_, choice == JobChoice::any);
+    context_.emplace(
+        Context{database_, store_, cli::make_clock(settings.state), out_, settings.job});
+  }
+  Context& context() { return *context_; }
+  db::Database& database() { return database_; }
+
+ private:
+  db::Database database_;
+  JobStore store_;
+  OutputStream out_;
+  std::optional<Context> context_;
+};
+
+// --max-runtime has no default (no limit), so it stays text until a copy needs it.
+BackfillOptions backfill_options(const Settings& settings) {
+  BackfillOptions options = settings.backfill;
   if (!settings.max_runtime.empty()) {
-    settings.backfill.max_runtime = cli::duration_option("--max-runtime", settings.max_runtime);
+    options.max_runtime = cli::duration_option("--max-runtime", settings.max_runtime);
   }
-  Duration lock_timeout = cli::duration_option("--lock-timeout", settings.lock_timeout);
-  settings.backfill.lock_pause = cli::duration_option("--lock-pause", settings.lock_pause);
-  if (name == "start" || name == "run") finish_start_options(settings, name == "start");
-  db::Database database(settings.state.db_path, open_options(settings, bulk));
-  JobStore store(database);
-  resolve_job_name(settings, store, database, name == "status");
-  OutputStream out(STDOUT_FILENO);
-  Context context{database, store, cli::make_clock(settings.state), out, settings.job};
-  if (name == "start") {
-    out.write_line(to_json(job_record(start(context, settings.start))));
-    return exit_code::success;
-  }
-  if (name == "backfill") return backfill(context, settings.backfill);
-  if (name == "verify") return verify(context);
-  if (name == "status") return status(context);
-  if (name == "run") return run(context, settings.start, settings.backfill, lock_timeout);
-  // The commands that move the job print it as it now is.
-  if (name == "cleanup") cleanup(context, settings.drop_old);
-  if (name == "abort") abort_job(context);
-  database.set_busy_timeout(lock_timeout);
-  if (name == "switch") switch_alias(context);
-  if (name == "rollback") rollback(context, settings.force);
-  return status(context);
+  return options;
+}
+
+// The commands that move a job print it as it now is; those that take the alias's write lock
+// wait --lock-timeout for it.
+using Move = void (*)(Context&, const Settings&);
+int move_job(Settings& settings, Move move, Duration lock_timeout) {
+  Session session(settings, Load::schema, JobChoice::one);
+  session.database().set_busy_timeout(lock_timeout);
+  move(session.context(), settings);
+  return status(session.context());
+}
+
+// A row of the table: every subcommand also takes --db, --busy-timeout, --now and --job.
+cli::Subcommand with_common(Settings& settings, cli::Subcommand row) {
+  auto define = std::move(row.define);
+  row.define = [&settings, define](CLI::App& command) {
+    if (define) define(command);
+    add_common(command, settings);
+  };
+  return row;
+}
+
+std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& shared) {
+  Settings& s = *shared;
+  std::vector<cli::Subcommand> table{
+      {"start", "Create the new table and the triggers that fill it",
+       [&s](CLI::App& command) { add_start_options(command, s); },
+       [shared] {
+         finish_start_options(*shared, true);
+         Session session(*shared, Load::schema, JobChoice::one);
+         session.context().out.write_line(
+             to_json(job_record(start(session.context(), shared->start))));
+         return exit_code::success;
+       }},
+      {"backfill", "Copy the rows, in batches; resumable",
+       [&s](CLI::App& command) { add_backfill_options(command, s); },
+       [shared] {
+         BackfillOptions options = backfill_options(*shared);
+         Session session(*shared, Load::bulk, JobChoice::one);
+         return backfill(session.context(), options);
+       }},
+      {"verify", "Compare the new table with the projection of the old (exit 1 on a difference)",
+       nullptr,
+       [shared] {
+         Session session(*shared, Load::schema, JobChoice::one);
+         return verify(session.context());
+       }},
+      {"switch", "Point the alias at the new table",
+       [&s](CLI::App& command) { add_lock_timeout(command, s); },
+       [shared] {
+         return move_job(
+             *shared, [](Context& context, const Settings&) { switch_alias(context); },
+             shared->lock_timeout);
+       }},
+      {"rollback", "Point the alias back at the old table",
+       [&s](CLI::App& command) {
+         command.add_flag("--force", s.force,
+                          "Roll back even though the new table's writes would be lost");
+         add_lock_timeout(command, s);
+       },
+       [shared] {
+         return move_job(
+             *shared,
+             [](Context& context, const Settings& given) { rollback(context, given.force); },
+             shared->lock_timeout);
+       }},
+      {"cleanup", "Remove the job's triggers after a switch",
+       [&s](CLI::App& command) {
+         command.add_flag("--drop-old", s.drop_old, "Also drop the old table");
+       },
+       [shared] {
+         return move_job(
+             *shared,
+             [](Context& context, const Settings& given) { cleanup(context, given.drop_old); },
+             shared->state.busy_timeout);
+       }},
+      {"abort", "Remove the new table and the triggers; the source stays as it was", nullptr,
+       [shared] {
+         return move_job(
+             *shared, [](Context& context, const Settings&) { abort_job(context); },
+             shared->state.busy_timeout);
+       }},
+      {"status", "Print the jobs (or --job's) as JSON Lines", nullptr,
+       [shared] {
+         Session session(*shared, Load::schema, JobChoice::any);
+         return status(session.context());
+       }},
+      {"run", "start, backfill, verify and switch, resuming where a previous run stopped",
+       [&s](CLI::App& command) {
+         add_start_options(command, s);
+         add_backfill_options(command, s);
+         add_lock_timeout(command, s);
+       },
+       [shared] {
+         BackfillOptions options = backfill_options(*shared);
+         finish_start_options(*shared, false);
+         Session session(*shared, Load::bulk, JobChoice::one);
+         return run(session.context(), shared->start, options, shared->lock_timeout);
+       }},
+  };
+  for (cli::Subcommand& row : table) row = with_common(s, std::move(row));
+  return table;
 }
 
 }  // namespace
 
 cli::Action define_command_line(CLI::App& app) {
-  auto settings = std::make_shared<Settings>();
-  app.require_subcommand(1);
-  define_subcommands(app, *settings);
-  return [&app, settings] { return dispatch(app, *settings); };
+  return cli::add_subcommands(app, subcommands(std::make_shared<Settings>()));
 }
 
 }  // namespace sluice::reindex
