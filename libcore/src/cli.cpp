@@ -310,15 +310,6 @@ namespace {
 // A line is held whole (and copied once for parsing): beyond this, memory not data decides.
 constexpr std::uint64_t max_line_bytes_limit = std::uint64_t{1} << 30;
 
-template <typename Parse>
-auto with_option_name(std::string_view option, Parse&& parse) {
-  try {
-    return parse();
-  } catch (const Error& error) {
-    throw Error(exit_code::usage, fmt::format("{}: {}", option, error.what()));
-  }
-}
-
 }  // namespace
 
 Clock make_clock(const StateOptions& options) {
@@ -327,7 +318,7 @@ Clock make_clock(const StateOptions& options) {
 }
 
 Instant instant_option(std::string_view option, std::string_view text) {
-  return with_option_name(option, [&] { return parse_instant(text); });
+  return with_context(exit_code::usage, option, [&] { return parse_instant(text); });
 }
 
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duration& target,
@@ -341,11 +332,11 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, Duratio
 }
 
 Duration duration_option(std::string_view option, std::string_view text) {
-  return with_option_name(option, [&] { return parse_duration(text); });
+  return with_context(exit_code::usage, option, [&] { return parse_duration(text); });
 }
 
 std::chrono::year_month_day date_option(std::string_view option, std::string_view text) {
-  return with_option_name(option, [&] { return parse_date(text); });
+  return with_context(exit_code::usage, option, [&] { return parse_date(text); });
 }
 
 std::int64_t duration_in_units(std::string_view option, std::string_view text, Duration unit,

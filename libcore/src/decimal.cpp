@@ -359,11 +359,9 @@ Fraction parse_decimal(std::string_view what, std::string_view text, bool allow_
   if (places > 18) {
     throw Error(exit_code::usage, fmt::format("{}: '{}' has too many digits", what, text));
   }
-  try {
+  return with_context(exit_code::usage, what, [&] {
     return make_fraction(parse_amount(text, places, allow_negative), power_of_ten(places));
-  } catch (const Error& error) {
-    throw Error(exit_code::usage, fmt::format("{}: {}", what, error.what()));
-  }
+  });
 }
 
 std::string format_decimal(const Fraction& value, int max_places) {

@@ -60,11 +60,8 @@ Instant instant_in_field(const FieldView& field, std::string_view name) {
     throw_field_kind(name, "an RFC 3339 string or epoch seconds or milliseconds",
                      kind_name(field.kind));
   }
-  try {
-    return instant_from_field(field.text, is_number);
-  } catch (const Error& error) {
-    throw Error(exit_code::data, fmt::format("field '{}': {}", name, error.what()));
-  }
+  return with_context(exit_code::data, fmt::format("field '{}'", name),
+                      [&] { return instant_from_field(field.text, is_number); });
 }
 
 }  // namespace sluice

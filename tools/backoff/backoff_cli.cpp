@@ -11,8 +11,8 @@
 #include "backoff_schedule.hpp"
 #include "backoff_simulate.hpp"
 #include "sluice/error.hpp"
-#include "sluice/format.hpp"
 #include "sluice/fdio.hpp"
+#include "sluice/format.hpp"
 #include "sluice/json.hpp"
 
 namespace sluice::backoff {

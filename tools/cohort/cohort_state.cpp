@@ -138,7 +138,7 @@ Bucketing Bucketing::from_canonical(std::string_view text) {
   if (!parsed.value) throw Error(exit_code::data, "the bucketing is not JSON");
   const JsonValue& record = *parsed.value;
   Bucketing bucketing;
-  try {
+  with_context(exit_code::data, "the bucketing is malformed", [&] {
     bucketing.unit = parse_period_unit(optional_text(record, "period").value_or(""));
     bucketing.tz = optional_text(record, "tz").value_or("");
     const JsonValue* start = record.find("week_start");
@@ -148,9 +148,7 @@ Bucketing Bucketing::from_canonical(std::string_view text) {
     }
     if (day > 6) throw Error(exit_code::data, "no week_start from 0 to 6");
     bucketing.week_start = std::chrono::weekday(day);
-  } catch (const Error& error) {
-    throw Error(exit_code::data, fmt::format("the bucketing is malformed: {}", error.what()));
-  }
+  });
   bucketing.rolling = optional_text(record, "windows") == "rolling";
   bucketing.selection.start_event = optional_text(record, "start_event");
   bucketing.selection.return_event = optional_text(record, "return_event");

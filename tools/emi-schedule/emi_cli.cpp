@@ -111,11 +111,9 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
   std::string_view rule = settings.penalty;
   if (rule.starts_with("flat:")) {
     policy.penalty_is_flat = true;
-    try {
-      policy.penalty_flat = decimal::parse_amount(rule.substr(5), currency.exponent);
-    } catch (const Error& error) {
-      throw Error(exit_code::usage, std::string("--penalty: ") + error.what());
-    }
+    policy.penalty_flat = with_context(exit_code::usage, "--penalty", [&] {
+      return decimal::parse_amount(rule.substr(5), currency.exponent);
+    });
   } else if (rule.starts_with("percent:")) {
     policy.penalty_rate = decimal::parse_rate("--penalty", rule.substr(8));
   } else {

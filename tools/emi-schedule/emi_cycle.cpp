@@ -650,12 +650,9 @@ int prepay(Store& store, const std::string& loan, const std::string& amount_text
   db::WriteTransaction transaction(store.database());
   Split split = split_at(store, loan, on);
   const auto& currency = split.loan.terms.currency;
-  std::int64_t amount = 0;
-  try {
-    amount = decimal::parse_amount(amount_text, currency.exponent);
-  } catch (const Error& error) {
-    throw Error(exit_code::usage, std::string("--amount: ") + error.what());
-  }
+  std::int64_t amount = with_context(exit_code::usage, "--amount", [&] {
+    return decimal::parse_amount(amount_text, currency.exponent);
+  });
   if (amount <= 0 || amount > split.balance) {
     throw Error(exit_code::data,
                 fmt::format("--amount {} must be more than zero and at most the balance {} of "

@@ -151,12 +151,9 @@ std::vector<MarketPricer> market_pricers(Store& store, const std::vector<MarketR
 
 int calc_one(Store& store, std::string_view base_text, const std::vector<MarketRequest>& markets,
              const CalcOptions& options, OutputStream& out) {
-  Int128 base = 0;
-  try {
-    base = decimal::parse_amount(base_text, options.day.base_currency.exponent);
-  } catch (const Error& error) {
-    throw Error(exit_code::usage, fmt::format("--base: {}", error.what()));
-  }
+  Int128 base = with_context(exit_code::usage, "--base", [&] {
+    return decimal::parse_amount(base_text, options.day.base_currency.exponent);
+  });
   RecordPrinter printer(out, options.format);
   for (const MarketPricer& pricer : market_pricers(store, markets, options)) {
     JsonValue header = market_header(pricer, options.day.base_currency);

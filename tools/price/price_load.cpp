@@ -147,12 +147,8 @@ void read_ecb_row(const std::vector<std::string>& fields, const std::vector<std:
       throw Error(exit_code::data, fmt::format("more fields than the header has columns"));
     }
     if (columns[i - 1].empty() || value.empty() || value == "N/A") continue;
-    std::string rate;
-    try {
-      rate = checked_rate(value);
-    } catch (const Error& error) {
-      throw Error(exit_code::data, fmt::format("{}: {}", columns[i - 1], error.what()));
-    }
+    std::string rate =
+        with_context(exit_code::data, columns[i - 1], [&] { return checked_rate(value); });
     days.add(parsed, {date, columns[i - 1], std::move(rate)}, number);
   }
 }
@@ -207,12 +203,9 @@ ParsedRates parse_rates_jsonl(const Lines& input) {
                                                "(all rates must be quoted against one base)",
                                                base, parsed.base));
     }
-    std::string date;
-    try {
-      date = format_date(parse_date(string_field(record, "date", false).text()));
-    } catch (const Error& error) {
-      throw Error(exit_code::data, fmt::format("field 'date': {}", error.what()));
-    }
+    std::string date = with_context(exit_code::data, "field 'date'", [&] {
+      return format_date(parse_date(string_field(record, "date", false).text()));
+    });
     std::string currency = decimal::currency(string_field(record, "currency", false).text()).code;
     if (currency == base) throw Error(exit_code::data, "currency equals base");
     days.add(parsed, {date, currency, checked_rate(string_field(record, "rate", true).text())},

@@ -11,11 +11,9 @@ namespace {
 
 Int128 amount_option(std::string_view option, std::string_view text,
                      const decimal::Currency& currency, bool allow_negative) {
-  try {
+  return with_context(exit_code::usage, option, [&] {
     return decimal::parse_amount(text, currency.exponent, allow_negative);
-  } catch (const Error& error) {
-    throw Error(exit_code::usage, fmt::format("{}: {}", option, error.what()));
-  }
+  });
 }
 
 std::string utc_day(Instant now) {

@@ -41,6 +41,19 @@ class Error : public std::runtime_error {
   std::string location_;
 };
 
+// Runs `work` and returns its result; an Error it throws comes back as Error(code, "CONTEXT:
+// MESSAGE"). A parser says what is wrong with a text; the caller that knows where the text came
+// from (an option, a field, a column) names it and assigns the exit status: 2 for an option,
+// 65 for input.
+template <typename Work>
+auto with_context(int code, std::string_view context, Work&& work) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const Error& error) {
+    throw Error(code, std::string(context) + ": " + error.what(), error.location());
+  }
+}
+
 // "SOURCE:LINE" as used in locations; SOURCE is the file name or "<stdin>".
 std::string location(std::string_view source, long long line);
 
