@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <type_traits>
 
 #include <fmt/format.h>
@@ -376,6 +377,16 @@ Action add_subcommands(CLI::App& app, std::vector<Subcommand> table) {
     }
     throw Error(exit_code::internal, "no subcommand was chosen");  // require_subcommand(1)
   };
+}
+
+Subcommand subcommand_group(std::string name, std::string help, std::vector<Subcommand> table) {
+  // The group's action exists once its define has added the nested table.
+  auto chosen = std::make_shared<Action>();
+  return {std::move(name), std::move(help),
+          [chosen, table = std::move(table)](CLI::App& group) {
+            *chosen = add_subcommands(group, table);
+          },
+          [chosen] { return (*chosen)(); }};
 }
 
 CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& command) {

@@ -235,4 +235,11 @@ InputFile::~InputFile() {
   if (owned_) ::close(fd_);
 }
 
+int with_stdout(const std::function<int(OutputStream&)>& work) {
+  OutputStream out(STDOUT_FILENO);
+  int status = work(out);
+  out.flush();
+  return status;
+}
+
 }  // namespace sluice

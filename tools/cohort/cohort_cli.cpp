@@ -230,31 +230,45 @@ int run_merge(const Settings& settings, OutputStream& out) {
 
 cli::Action define_command_line(CLI::App& app) {
   auto settings = std::make_shared<Settings>();
-  app.require_subcommand(1);
-  auto* matrix = app.add_subcommand("matrix", "Retention matrix of event files (the default)");
-  matrix->add_option("inputs", settings->inputs, "Event files (default: stdin)");
-  add_bucketing_options(*matrix, *settings);
-  add_report_options(*matrix, *settings);
-  auto* merge = app.add_subcommand("merge", "Retention matrix of saved states, merged");
-  merge->add_option("states", settings->inputs, "State files from --save-state")->required();
-  add_report_options(*merge, *settings);
-  auto* ingest = app.add_subcommand("ingest", "Add event files to a store (idempotent)");
-  ingest->add_option("inputs", settings->inputs, "Event files (default: stdin)");
-  add_bucketing_options(*ingest, *settings);
-  cli::add_format_option(*ingest, settings->format);
-  cli::add_state_options(*ingest, settings->state, cli::WithNow::no);
-  auto* report = app.add_subcommand("report", "Retention matrix of a store");
-  add_report_options(*report, *settings);
-  cli::add_state_options(*report, settings->state, cli::WithNow::no);
-  return [settings, merge, ingest, report]() -> int {
-    OutputStream out(STDOUT_FILENO);
-    int status = merge->parsed()    ? run_merge(*settings, out)
-                 : ingest->parsed() ? run_ingest(*settings, *ingest, out)
-                 : report->parsed() ? run_report(*settings, out)
-                                    : run_matrix(*settings, out);
-    out.flush();
-    return status;
-  };
+  Settings& s = *settings;
+  return cli::add_subcommands(
+      app, {{"matrix", "Retention matrix of event files (the default)",
+             [&s](CLI::App& command) {
+               command.add_option("inputs", s.inputs, "Event files (default: stdin)");
+               add_bucketing_options(command, s);
+               add_report_options(command, s);
+             },
+             [settings] {
+               return with_stdout([&](OutputStream& out) { return run_matrix(*settings, out); });
+             }},
+            {"merge", "Retention matrix of saved states, merged",
+             [&s](CLI::App& command) {
+               command.add_option("states", s.inputs, "State files from --save-state")->required();
+               add_report_options(command, s);
+             },
+             [settings] {
+               return with_stdout([&](OutputStream& out) { return run_merge(*settings, out); });
+             }},
+            {"ingest", "Add event files to a store (idempotent)",
+             [&s](CLI::App& command) {
+               command.add_option("inputs", s.inputs, "Event files (default: stdin)");
+               add_bucketing_options(command, s);
+               cli::add_format_option(command, s.format);
+               cli::add_state_options(command, s.state, cli::WithNow::no);
+             },
+             [settings, &app] {
+               return with_stdout([&](OutputStream& out) {
+                 return run_ingest(*settings, *app.get_subcommand("ingest"), out);
+               });
+             }},
+            {"report", "Retention matrix of a store",
+             [&s](CLI::App& command) {
+               add_report_options(command, s);
+               cli::add_state_options(command, s.state, cli::WithNow::no);
+             },
+             [settings] {
+               return with_stdout([&](OutputStream& out) { return run_report(*settings, out); });
+             }}});
 }
 
 }  // namespace sluice::cohort

@@ -243,7 +243,11 @@ struct FinishedRun {
 // held the key.
 bool save_outcome(Store& store, const Clock& clock, const RunOptions& options,
                   const FinishedRun& run, RunReport& report) {
-  const auto& [row, outcome, out, err] = run;
+  // References, not a structured binding: clang 14 cannot capture bindings in lambdas.
+  const KeyRow& row = run.row;
+  const proc::Outcome& outcome = run.outcome;
+  const Capture& out = run.out;
+  const Capture& err = run.err;
   auto save = [&](OutputKept kept) {
     return persist_after_run(options, [&] {
       return store.complete(options.scope, options.key, row.token, outcome.exit_status, out.bytes,
@@ -280,7 +284,8 @@ bool save_outcome(Store& store, const Clock& clock, const RunOptions& options,
 // Settles the claim after the command ended: store the result, or release the key.
 int settle(Store& store, const Clock& clock, const RunOptions& options, const FinishedRun& run,
            StatusFile& status_file) {
-  const auto& [row, outcome, out, err] = run;
+  const KeyRow& row = run.row;
+  const proc::Outcome& outcome = run.outcome;
   RunReport report{"executed", row.attempt, outcome.exit_status, false};
   auto release_and_report = [&] {
     try {

@@ -246,10 +246,7 @@ int with_output(const Settings& settings, Keyed keyed, Work&& work) {
   validate_key("scope", settings.scope);
   if (keyed == Keyed::yes) validate_key("key", settings.key);
   Clock clock = cli::make_clock(settings.state);
-  OutputStream out(STDOUT_FILENO);
-  int status = work(clock, out);
-  out.flush();
-  return status;
+  return with_stdout([&](OutputStream& out) { return work(clock, out); });
 }
 
 // list and stats cover every scope unless --scope names one.

@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -137,173 +140,101 @@ Store open_store(const Settings& settings, cli::StateFile file) {
   return cli::open_state<Store>(settings.state, "price", file);
 }
 
-// Runs `work` with stdout, flushing it so that write errors surface.
-template <typename Work>
-int with_stdout(Work&& work) {
-  OutputStream out(STDOUT_FILENO);
-  int status = work(out);
-  out.flush();
-  return status;
+// A row's work, run with stdout once the command line is parsed.
+using Work = std::function<int(const Settings&, OutputStream&)>;
+
+cli::Action with_output(const std::shared_ptr<Settings>& settings, Work work) {
+  return [settings, work = std::move(work)] {
+    return with_stdout([&](OutputStream& out) { return work(*settings, out); });
+  };
 }
 
-CLI::App* add_calc(CLI::App& app, Settings& settings) {
-  auto* command = app.add_subcommand("calc", "Prices of a base price or a catalog in markets");
-  command->add_option("inputs", settings.inputs, "Catalog files of {sku, price} (default: stdin)");
-  cli::define_when_used(*command, [&settings](CLI::App& calc) {
+// A row's work on the state file, which loading and setting create and every other command
+// needs to exist.
+using StoreWork = std::function<int(const Settings&, Store&, OutputStream&)>;
+
+cli::Action with_store(const std::shared_ptr<Settings>& settings, cli::StateFile file,
+                       StoreWork work) {
+  return with_output(settings,
+                     [file, work = std::move(work)](const Settings& s, OutputStream& out) {
+                       Store store = open_store(s, file);
+                       return work(s, store, out);
+                     });
+}
+
+// calc and publish: options are checked before the state file is opened; calc only reads,
+// so a mistyped --db must not leave an empty state file behind.
+enum class Pricing { calc, publish };
+
+int run_pricing(const Settings& s, Pricing pricing, OutputStream& out) {
+  CalcOptions options = calc_options(s);
+  std::vector<MarketRequest> markets = markets_of(s);
+  if (pricing == Pricing::publish) {
+    Store store = open_store(s, cli::StateFile::create);
+    return publish(store, s.inputs, markets, options, out);
+  }
+  Store store = open_store(s, cli::StateFile::must_exist);
+  if (!s.base.empty()) return calc_one(store, s.base, markets, options, out);
+  return calc_stream(store, s.inputs, markets, options, out);
+}
+
+void add_calc_options(CLI::App& command, Settings& settings) {
+  command.add_option("inputs", settings.inputs, "Catalog files of {sku, price} (default: stdin)");
+  cli::define_when_used(command, [&settings](CLI::App& calc) {
     calc.add_option("--base", settings.base, "One base price (instead of a catalog)");
     add_pricing_options(calc, settings);
     cli::add_format_option(calc, settings.format);
   });
-  return command;
 }
 
-CLI::App* add_publish(CLI::App& app, Settings& settings) {
-  auto* command = app.add_subcommand("publish", "Store a catalog's prices for lookup");
-  command->add_option("inputs", settings.inputs, "Catalog files (default: stdin)");
-  cli::define_when_used(*command, [&settings](CLI::App& publish) {
+void add_publish_options(CLI::App& command, Settings& settings) {
+  command.add_option("inputs", settings.inputs, "Catalog files (default: stdin)");
+  cli::define_when_used(command, [&settings](CLI::App& publish) {
     add_pricing_options(publish, settings);
     cli::add_format_option(publish, settings.format);
   });
-  return command;
 }
 
-CLI::App* add_lookup(CLI::App& app, Settings& settings) {
-  auto* command = app.add_subcommand("lookup", "A published price");
-  command->add_option("--sku", settings.sku, "The SKU")->required();
-  command->add_option("--country", settings.country, "The market's country")->required();
-  add_date(*command, settings);
-  cli::add_format_option(*command, settings.format);
-  add_state(*command, settings);
-  return command;
+void add_lookup_options(CLI::App& command, Settings& settings) {
+  command.add_option("--sku", settings.sku, "The SKU")->required();
+  command.add_option("--country", settings.country, "The market's country")->required();
+  add_date(command, settings);
+  cli::add_format_option(command, settings.format);
+  add_state(command, settings);
 }
 
-CLI::App* add_quote(CLI::App& app, Settings& settings) {
-  auto* command = app.add_subcommand("quote", "Lock an FX rate for a time (checkout quote)");
+void add_quote_options(CLI::App& command, Settings& settings) {
   QuoteRequest& quote = settings.quote;
-  command->add_option("--amount", quote.amount, "Amount in the --from currency")->required();
-  command->add_option("--from", quote.from, "Currency paid in")->required();
-  command->add_option("--to", quote.to, "Currency received")->required();
-  cli::add_duration_option(*command, "--ttl", quote.ttl, "How long the rate holds");
-  command->add_option("--fee", quote.fee, "Spread taken from the rate: 1%, 50bp");
-  cli::add_choice_option(*command, "--rounding", settings.rounding, price_rounding_names,
+  command.add_option("--amount", quote.amount, "Amount in the --from currency")->required();
+  command.add_option("--from", quote.from, "Currency paid in")->required();
+  command.add_option("--to", quote.to, "Currency received")->required();
+  cli::add_duration_option(command, "--ttl", quote.ttl, "How long the rate holds");
+  command.add_option("--fee", quote.fee, "Spread taken from the rate: 1%, 50bp");
+  cli::add_choice_option(command, "--rounding", settings.rounding, price_rounding_names,
                          "Rounding of amount_to");
-  command->add_option("--max-rate-age", settings.max_rate_age, "Oldest usable rates")
+  command.add_option("--max-rate-age", settings.max_rate_age, "Oldest usable rates")
       ->type_name("DAYS");
-  add_state(*command, settings);
-  return command;
+  add_state(command, settings);
 }
 
-CLI::App* add_accept(CLI::App& app, Settings& settings) {
-  auto* command = app.add_subcommand("accept", "Use a quote once, before it expires");
-  command->add_option("--quote", settings.quote_id, "The quote_id")->required();
-  command->add_option("--amount-to", settings.amount_to, "Must equal the quote's amount_to");
-  add_state(*command, settings);
-  return command;
+void add_accept_options(CLI::App& command, Settings& settings) {
+  command.add_option("--quote", settings.quote_id, "The quote_id")->required();
+  command.add_option("--amount-to", settings.amount_to, "Must equal the quote's amount_to");
+  add_state(command, settings);
 }
 
-CLI::App* add_allocate(CLI::App& app, Settings& settings) {
-  auto* command = app.add_subcommand("allocate", "Split an amount exactly by ratios");
-  command->add_option("--amount", settings.amount, "The amount")->required();
-  command->add_option("--currency", settings.currency, "ISO 4217 code")->required();
-  command->add_option("--ratios", settings.ratios, "Comma-separated: 1,1,1 or 75,25")->required();
-  cli::add_format_option(*command, settings.format);
-  return command;
+void add_allocate_options(CLI::App& command, Settings& settings) {
+  command.add_option("--amount", settings.amount, "The amount")->required();
+  command.add_option("--currency", settings.currency, "ISO 4217 code")->required();
+  command.add_option("--ratios", settings.ratios, "Comma-separated: 1,1,1 or 75,25")->required();
+  cli::add_format_option(command, settings.format);
 }
-
-}  // namespace
-
-namespace {
-
-struct Commands {
-  CLI::App *calc, *publish, *lookup, *quote, *accept, *allocate;
-  CLI::App *rates_load, *rates_show;
-  CLI::App *ppp_load, *ppp_set, *ppp_remove, *ppp_list;
-  CLI::App *tax_set, *tax_remove, *tax_list;
-  CLI::App *rule_set, *rule_remove, *rule_list;
-};
 
 void add_ppp_shape(CLI::App& command, Settings& settings) {
   Adjustment& adjustment = settings.adjustment;
   command.add_option("--smoothing", adjustment.smoothing, "s in m = PLR + (1 - PLR) * s");
   command.add_option("--min", adjustment.minimum, "Lowest multiplier");
   command.add_option("--max", adjustment.maximum, "Highest multiplier");
-}
-
-void add_rates_commands(CLI::App& app, Settings& settings, Commands& commands) {
-  auto* rates = app.add_subcommand("rates", "Daily FX rates")->require_subcommand(1);
-  commands.rates_load = rates->add_subcommand("load", "Load ECB CSV or JSONL rates");
-  commands.rates_load->add_option("--format", settings.input_format, "ecb-csv or jsonl");
-  commands.rates_load->add_flag("--quiet,-q", settings.quiet, "No note about skipped columns");
-  commands.rates_load->add_option("inputs", settings.inputs, "The file (default: stdin)")
-      ->expected(0, 1);
-  add_state(*commands.rates_load, settings, cli::WithNow::no);
-  commands.rates_show = rates->add_subcommand("show", "The rates in effect on a date");
-  add_date(*commands.rates_show, settings);
-  cli::add_format_option(*commands.rates_show, settings.format);
-  add_state(*commands.rates_show, settings);
-}
-
-void add_ppp_commands(CLI::App& app, Settings& settings, Commands& commands) {
-  auto* ppp = app.add_subcommand("ppp", "Country price adjustments")->require_subcommand(1);
-  commands.ppp_load = ppp->add_subcommand("load", "Load price level ratios (World Bank or JSONL)");
-  commands.ppp_load->add_option("--format", settings.input_format, "wb-csv or jsonl");
-  commands.ppp_load->add_option("inputs", settings.inputs, "The file (default: stdin)")
-      ->expected(0, 1);
-  add_ppp_shape(*commands.ppp_load, settings);
-  add_state(*commands.ppp_load, settings, cli::WithNow::no);
-  commands.ppp_set = ppp->add_subcommand("set", "Set one country's adjustment");
-  commands.ppp_set->add_option("--country", settings.adjustment.country, "Country")->required();
-  auto* plr = commands.ppp_set->add_option("--plr", settings.plr, "Price level ratio");
-  commands.ppp_set->add_option("--multiplier", settings.multiplier, "Explicit multiplier")
-      ->excludes(plr);
-  add_ppp_shape(*commands.ppp_set, settings);
-  cli::add_format_option(*commands.ppp_set, settings.format);
-  add_state(*commands.ppp_set, settings, cli::WithNow::no);
-  commands.ppp_remove = ppp->add_subcommand("remove", "Remove a country's adjustment");
-  commands.ppp_remove->add_option("--country", settings.country, "Country")->required();
-  add_state(*commands.ppp_remove, settings, cli::WithNow::no);
-  commands.ppp_list = ppp->add_subcommand("list", "Print the adjustments");
-  cli::add_format_option(*commands.ppp_list, settings.format);
-  add_state(*commands.ppp_list, settings, cli::WithNow::no);
-}
-
-void add_tax_commands(CLI::App& app, Settings& settings, Commands& commands) {
-  auto* tax =
-      app.add_subcommand("tax", "VAT, GST and sales tax per country")->require_subcommand(1);
-  commands.tax_set = tax->add_subcommand("set", "Set a country's tax");
-  commands.tax_set->add_option("--country", settings.country, "Country")->required();
-  commands.tax_set->add_option("--rate", settings.rate, "Rate: 19%, 8.875%")->required();
-  auto* inclusive =
-      commands.tax_set->add_flag("--inclusive", settings.inclusive, "Prices shown with tax");
-  commands.tax_set->add_flag("--exclusive", settings.exclusive, "Prices shown before tax")
-      ->excludes(inclusive);
-  cli::add_format_option(*commands.tax_set, settings.format);
-  add_state(*commands.tax_set, settings, cli::WithNow::no);
-  commands.tax_remove = tax->add_subcommand("remove", "Make a country untaxed");
-  commands.tax_remove->add_option("--country", settings.country, "Country")->required();
-  add_state(*commands.tax_remove, settings, cli::WithNow::no);
-  commands.tax_list = tax->add_subcommand("list", "Print the taxes");
-  cli::add_format_option(*commands.tax_list, settings.format);
-  add_state(*commands.tax_list, settings, cli::WithNow::no);
-}
-
-void add_rule_commands(CLI::App& app, Settings& settings, Commands& commands) {
-  auto* rule = app.add_subcommand("rule", "Display rules per currency")->require_subcommand(1);
-  commands.rule_set = rule->add_subcommand("set", "Set a currency's display rule");
-  commands.rule_set->add_option("--currency", settings.rule.currency, "ISO 4217 code")->required();
-  commands.rule_set
-      ->add_option("--rule", settings.rule.rule,
-                   "none, end-99, end-95, end-90, ceil:STEP, nearest:STEP")
-      ->required();
-  commands.rule_set->add_option("--min", settings.rule.minimum, "Below this, no rule");
-  cli::add_format_option(*commands.rule_set, settings.format);
-  add_state(*commands.rule_set, settings, cli::WithNow::no);
-  commands.rule_remove = rule->add_subcommand("remove", "Remove a currency's rule");
-  commands.rule_remove->add_option("--currency", settings.currency, "ISO 4217 code")->required();
-  add_state(*commands.rule_remove, settings, cli::WithNow::no);
-  commands.rule_list = rule->add_subcommand("list", "Print the rules");
-  cli::add_format_option(*commands.rule_list, settings.format);
-  add_state(*commands.rule_list, settings, cli::WithNow::no);
 }
 
 std::string single_input(const Settings& settings) {
@@ -322,95 +253,225 @@ Adjustment adjustment_of(const Settings& settings) {
   return adjustment;
 }
 
-int run_settings(const Settings& s, const Commands& c, Store& store, OutputStream& out) {
-  if (c.rates_load->parsed()) {
-    print_record(out, s.format,
-                 load_rates(store, single_input(s), parse_rates_format(s.input_format), s.quiet));
-    return 0;
-  }
-  if (c.rates_show->parsed()) return show_rates(store, today(s), s.format, out);
-  if (c.ppp_load->parsed()) {
-    print_record(out, s.format,
-                 load_ppp(store, single_input(s), parse_ppp_format(s.input_format), s.adjustment));
-    return 0;
-  }
-  if (c.ppp_set->parsed()) return set_adjustment(store, adjustment_of(s), s.format, out);
-  if (c.tax_set->parsed()) {
-    if (!s.inclusive && !s.exclusive) {
-      throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
-    }
-    return set_tax(store, {s.country, s.rate, s.inclusive}, s.format, out);
-  }
-  if (c.rule_set->parsed()) return set_rule(store, s.rule, s.format, out);
-  if (c.ppp_remove->parsed()) return remove_setting(store, "ppp", s.country);
-  if (c.tax_remove->parsed()) return remove_setting(store, "tax", s.country);
-  if (c.rule_remove->parsed()) return remove_setting(store, "rule", s.currency);
-  if (c.ppp_list->parsed()) return list_settings(store, "ppp", s.format, out);
-  if (c.tax_list->parsed()) return list_settings(store, "tax", s.format, out);
-  return list_settings(store, "rule", s.format, out);
+// The state options of the settings commands, which never look at the clock.
+void add_settings_state(CLI::App& command, Settings& settings) {
+  add_state(command, settings, cli::WithNow::no);
 }
 
-// The keys a command looks up are checked before the state file is opened, as calc checks
-// its markets: a mistyped country is a bad request (2), not "nothing published" (1) or a
-// missing state file (66).
-void check_lookup_keys(const Settings& s, const Commands& c) {
-  if (c.lookup->parsed() || c.ppp_remove->parsed() || c.tax_remove->parsed()) {
-    known_country("--country", s.country);
-  }
-  if (c.rule_remove->parsed()) decimal::currency(s.currency);
-  if (c.lookup->parsed() || c.rates_show->parsed()) today(s);  // a bad --date is Error(2)
+// `list`: the stored rows of one kind of setting.
+cli::Subcommand list_row(const std::shared_ptr<Settings>& settings, std::string kind,
+                         std::string help) {
+  Settings& s = *settings;
+  return {"list", std::move(help),
+          [&s](CLI::App& command) {
+            cli::add_format_option(command, s.format);
+            add_settings_state(command, s);
+          },
+          with_store(settings, cli::StateFile::must_exist,
+                     [kind](const Settings& given, Store& store, OutputStream& out) {
+                       return list_settings(store, kind, given.format, out);
+                     })};
 }
 
-int run_pricing(const Settings& s, const Commands& c, OutputStream& out) {
-  if (c.allocate->parsed()) return allocate(s.amount, s.currency, s.ratios, s.format, out);
-  if (c.calc->parsed() || c.publish->parsed()) {
-    // Options are checked before the state file is opened.
-    CalcOptions options = calc_options(s);
-    std::vector<MarketRequest> markets = markets_of(s);
-    // calc only reads: a mistyped --db must not leave an empty state file behind.
-    Store store =
-        open_store(s, c.calc->parsed() ? cli::StateFile::must_exist : cli::StateFile::create);
-    if (c.publish->parsed()) return publish(store, s.inputs, markets, options, out);
-    if (!s.base.empty()) return calc_one(store, s.base, markets, options, out);
-    return calc_stream(store, s.inputs, markets, options, out);
-  }
-  Instant now = cli::make_clock(s.state).now();
-  if (c.quote->parsed()) {
-    QuoteRequest request = s.quote;
-    request.rounding = s.rounding;
-    request.max_rate_age_days = whole_days("--max-rate-age", s.max_rate_age);
-    Store store = open_store(s, cli::StateFile::must_exist);  // a quote needs rates already loaded
-    return quote(store, request, now, out);
-  }
-  // Loading and setting create the state file; other commands need an existing one.
-  bool creates = c.rates_load->parsed() || c.ppp_load->parsed() || c.ppp_set->parsed() ||
-                 c.tax_set->parsed() || c.rule_set->parsed();
-  check_lookup_keys(s, c);
-  Store store = open_store(s, creates ? cli::StateFile::create : cli::StateFile::must_exist);
-  if (c.accept->parsed()) return accept(store, s.quote_id, s.amount_to, now, out);
-  if (c.lookup->parsed()) return lookup(store, s.sku, s.country, today(s), s.format, out);
-  return run_settings(s, c, store, out);
+// `remove`: one country's or currency's setting, its key checked before the state file is
+// opened (a mistyped key is a bad request, 2, not a missing state file, 66).
+cli::Subcommand remove_row(const std::shared_ptr<Settings>& settings, std::string kind,
+                           std::string help, std::string key_option) {
+  Settings& s = *settings;
+  bool by_currency = key_option == "--currency";
+  return {
+      "remove", std::move(help),
+      [&s, by_currency, key_option](CLI::App& command) {
+        std::string& key = by_currency ? s.currency : s.country;
+        command.add_option(key_option, key, by_currency ? "ISO 4217 code" : "Country")->required();
+        add_settings_state(command, s);
+      },
+      with_output(settings, [kind, by_currency](const Settings& given, OutputStream&) {
+        if (by_currency) {
+          decimal::currency(given.currency);
+        } else {
+          known_country("--country", given.country);
+        }
+        Store store = open_store(given, cli::StateFile::must_exist);
+        return remove_setting(store, kind, by_currency ? given.currency : given.country);
+      })};
+}
+
+cli::Subcommand rates_group(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  return cli::subcommand_group(
+      "rates", "Daily FX rates",
+      {{"load", "Load ECB CSV or JSONL rates",
+        [&s](CLI::App& command) {
+          command.add_option("--format", s.input_format, "ecb-csv or jsonl");
+          command.add_flag("--quiet,-q", s.quiet, "No note about skipped columns");
+          command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     print_record(out, given.format,
+                                  load_rates(store, single_input(given),
+                                             parse_rates_format(given.input_format), given.quiet));
+                     return exit_code::success;
+                   })},
+       {"show", "The rates in effect on a date",
+        [&s](CLI::App& command) {
+          add_date(command, s);
+          cli::add_format_option(command, s.format);
+          add_state(command, s);
+        },
+        with_output(settings, [](const Settings& given, OutputStream& out) {
+          std::string day = today(given);  // a bad --date is Error(2), before the state file
+          Store store = open_store(given, cli::StateFile::must_exist);
+          return show_rates(store, day, given.format, out);
+        })}});
+}
+
+cli::Subcommand ppp_group(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  return cli::subcommand_group(
+      "ppp", "Country price adjustments",
+      {{"load", "Load price level ratios (World Bank or JSONL)",
+        [&s](CLI::App& command) {
+          command.add_option("--format", s.input_format, "wb-csv or jsonl");
+          command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
+          add_ppp_shape(command, s);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     print_record(out, given.format,
+                                  load_ppp(store, single_input(given),
+                                           parse_ppp_format(given.input_format), given.adjustment));
+                     return exit_code::success;
+                   })},
+       {"set", "Set one country's adjustment",
+        [&s](CLI::App& command) {
+          command.add_option("--country", s.adjustment.country, "Country")->required();
+          auto* plr = command.add_option("--plr", s.plr, "Price level ratio");
+          command.add_option("--multiplier", s.multiplier, "Explicit multiplier")->excludes(plr);
+          add_ppp_shape(command, s);
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     return set_adjustment(store, adjustment_of(given), given.format, out);
+                   })},
+       remove_row(settings, "ppp", "Remove a country's adjustment", "--country"),
+       list_row(settings, "ppp", "Print the adjustments")});
+}
+
+cli::Subcommand tax_group(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  return cli::subcommand_group(
+      "tax", "VAT, GST and sales tax per country",
+      {{"set", "Set a country's tax",
+        [&s](CLI::App& command) {
+          command.add_option("--country", s.country, "Country")->required();
+          command.add_option("--rate", s.rate, "Rate: 19%, 8.875%")->required();
+          auto* inclusive = command.add_flag("--inclusive", s.inclusive, "Prices shown with tax");
+          command.add_flag("--exclusive", s.exclusive, "Prices shown before tax")
+              ->excludes(inclusive);
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     if (!given.inclusive && !given.exclusive) {
+                       throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
+                     }
+                     return set_tax(store, {given.country, given.rate, given.inclusive},
+                                    given.format, out);
+                   })},
+       remove_row(settings, "tax", "Make a country untaxed", "--country"),
+       list_row(settings, "tax", "Print the taxes")});
+}
+
+cli::Subcommand rule_group(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  return cli::subcommand_group(
+      "rule", "Display rules per currency",
+      {{"set", "Set a currency's display rule",
+        [&s](CLI::App& command) {
+          command.add_option("--currency", s.rule.currency, "ISO 4217 code")->required();
+          command
+              .add_option("--rule", s.rule.rule,
+                          "none, end-99, end-95, end-90, ceil:STEP, nearest:STEP")
+              ->required();
+          command.add_option("--min", s.rule.minimum, "Below this, no rule");
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     return set_rule(store, given.rule, given.format, out);
+                   })},
+       remove_row(settings, "rule", "Remove a currency's rule", "--currency"),
+       list_row(settings, "rule", "Print the rules")});
+}
+
+std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  return {
+      {"calc", "Prices of a base price or a catalog in markets",
+       [&s](CLI::App& command) { add_calc_options(command, s); },
+       with_output(settings,
+                   [](const Settings& given, OutputStream& out) {
+                     return run_pricing(given, Pricing::calc, out);
+                   })},
+      {"publish", "Store a catalog's prices for lookup",
+       [&s](CLI::App& command) { add_publish_options(command, s); },
+       with_output(settings,
+                   [](const Settings& given, OutputStream& out) {
+                     return run_pricing(given, Pricing::publish, out);
+                   })},
+      {"lookup", "A published price", [&s](CLI::App& command) { add_lookup_options(command, s); },
+       with_output(settings,
+                   [](const Settings& given, OutputStream& out) {
+                     known_country("--country", given.country);
+                     std::string day = today(given);
+                     Store store = open_store(given, cli::StateFile::must_exist);
+                     return lookup(store, given.sku, given.country, day, given.format, out);
+                   })},
+      {"quote", "Lock an FX rate for a time (checkout quote)",
+       [&s](CLI::App& command) { add_quote_options(command, s); },
+       with_output(settings,
+                   [](const Settings& given, OutputStream& out) {
+                     Instant now = cli::make_clock(given.state).now();
+                     QuoteRequest request = given.quote;
+                     request.rounding = given.rounding;
+                     request.max_rate_age_days = whole_days("--max-rate-age", given.max_rate_age);
+                     // a quote needs rates already loaded
+                     Store store = open_store(given, cli::StateFile::must_exist);
+                     return quote(store, request, now, out);
+                   })},
+      {"accept", "Use a quote once, before it expires",
+       [&s](CLI::App& command) { add_accept_options(command, s); },
+       with_output(settings,
+                   [](const Settings& given, OutputStream& out) {
+                     Instant now = cli::make_clock(given.state).now();
+                     Store store = open_store(given, cli::StateFile::must_exist);
+                     return accept(store, given.quote_id, given.amount_to, now, out);
+                   })},
+      {"allocate", "Split an amount exactly by ratios",
+       [&s](CLI::App& command) { add_allocate_options(command, s); },
+       with_output(settings,
+                   [](const Settings& given, OutputStream& out) {
+                     return allocate(given.amount, given.currency, given.ratios, given.format, out);
+                   })},
+      rates_group(settings),
+      ppp_group(settings),
+      tax_group(settings),
+      rule_group(settings),
+  };
 }
 
 }  // namespace
 
 cli::Action define_command_line(CLI::App& app) {
-  auto settings = std::make_shared<Settings>();
-  app.require_subcommand(1);
-  Commands commands{};
-  commands.calc = add_calc(app, *settings);
-  commands.publish = add_publish(app, *settings);
-  commands.lookup = add_lookup(app, *settings);
-  commands.quote = add_quote(app, *settings);
-  commands.accept = add_accept(app, *settings);
-  commands.allocate = add_allocate(app, *settings);
-  add_rates_commands(app, *settings, commands);
-  add_ppp_commands(app, *settings, commands);
-  add_tax_commands(app, *settings, commands);
-  add_rule_commands(app, *settings, commands);
-  return [settings, commands]() -> int {
-    return with_stdout([&](OutputStream& out) { return run_pricing(*settings, commands, out); });
-  };
+  return cli::add_subcommands(app, subcommands(std::make_shared<Settings>()));
 }
 
 }  // namespace sluice::price

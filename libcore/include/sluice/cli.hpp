@@ -127,6 +127,9 @@ struct Subcommand {
 // returns the Action that runs the row chosen.
 Action add_subcommands(CLI::App& app, std::vector<Subcommand> table);
 
+// A row whose subcommands are a table of their own (`price rates load`, `price rates show`).
+Subcommand subcommand_group(std::string name, std::string help, std::vector<Subcommand> table);
+
 // Declares `subcommand`'s options only when the command line selects it and gives it options
 // (or asks for --help-all): a tool with several subcommands then pays at start-up only for
 // the options it uses, and `TOOL SUBCOMMAND -- CMD` for none, which matters for wrappers run

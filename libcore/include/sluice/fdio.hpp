@@ -95,6 +95,11 @@ class OutputStream {
   std::string buffer_;
 };
 
+// Runs `work` with a buffered stdout and flushes it after, so that a write error surfaces
+// (Error(74), or 141 for a closed pipe) instead of being lost in a destructor. Returns what
+// `work` returns: the exit status.
+int with_stdout(const std::function<int(OutputStream&)>& work);
+
 // Writes all of `bytes` to fd, retrying short writes and EINTR. Returns errno or 0.
 int write_all(int fd, std::string_view bytes);
 
