@@ -18,10 +18,11 @@ from sluice_cli import SOURCE
 
 CXX_SUFFIXES = (".cpp", ".hpp", ".h", ".cc", ".c")
 
-# Only `db` touches SQLite's C API (libcore/include/sluice/db.hpp forward-declares the opaque
-# sqlite3 and sqlite3_stmt types its classes hold). Scope: all C++ code, tests included.
+# Only `db`'s SQLite backend touches SQLite's C API (libcore/src/db_backend.hpp, private to
+# libcore, forward-declares the opaque sqlite3 and sqlite3_stmt types its classes hold).
+# Scope: all C++ code, tests included.
 SQLITE_SCOPE = ("libcore", "tools", "fuzz", "tests")
-SQLITE_ALLOWED = {"libcore/src/db.cpp", "libcore/include/sluice/db.hpp"}
+SQLITE_ALLOWED = {"libcore/src/db_sqlite.cpp", "libcore/src/db_backend.hpp"}
 SQLITE_SYMBOL = re.compile(r"\bsqlite3(?:_\w*)?\b")
 SQLITE_HEADERS = re.compile(r"^sqlite3(?:ext)?\.h$")
 
@@ -35,6 +36,14 @@ SIMDJSON_ALLOWED = {
 }
 SIMDJSON_SYMBOL = re.compile(r"\bsimdjson\b")
 SIMDJSON_HEADERS = re.compile(r"^simdjson(?:\.h$|/)")
+
+# Only `pg` touches libpq, which it loads with dlopen when a postgresql:// location is opened
+# (no tool links it: its twenty shared libraries would slow every start-up). tests/ is outside
+# the scope: the fault injector (tests/fault) wraps libc calls it finds with dlsym.
+LIBPQ_SCOPE = ("libcore", "tools", "fuzz")
+LIBPQ_ALLOWED = {"libcore/src/pg.cpp"}
+LIBPQ_SYMBOL = re.compile(r"\b(?:PQ[a-z]\w*|PG(?:conn|result)|dlopen|dlsym)\b")
+LIBPQ_HEADERS = re.compile(r"^(?:(?:postgresql/)?libpq-fe\.h|dlfcn\.h)$")
 
 # Only `proc` starts and reaps processes. tests/ is outside the scope: a unit test may fork
 # to check signal handling or a lock held across processes (tests/unit/signals_test.cpp does).
@@ -344,6 +353,11 @@ def cli11_violations(root):
                              "CLI11 outside the files that declare options")
 
 
+def libpq_violations(root):
+    return symbol_violations(root, LIBPQ_SCOPE, LIBPQ_ALLOWED, LIBPQ_SYMBOL, LIBPQ_HEADERS,
+                             "libpq outside pg")
+
+
 def process_violations(root):
     return symbol_violations(root, PROCESS_SCOPE, PROCESS_ALLOWED, PROCESS_CALL, PROCESS_HEADERS,
                              "processes outside proc")
@@ -365,6 +379,9 @@ class DependencyRuleTest(unittest.TestCase):
 
     def test_only_jsonl_reader_touches_simdjson(self):
         self.assertEqual(simdjson_violations(self.root), [])
+
+    def test_only_pg_loads_libpq(self):
+        self.assertEqual(libpq_violations(self.root), [])
 
     def test_only_proc_starts_and_waits_for_processes(self):
         self.assertEqual(process_violations(self.root), [])
@@ -394,9 +411,12 @@ class CheckerTest(unittest.TestCase):
         self.root = tempfile.mkdtemp(prefix="sluice-architecture-")
         self.addCleanup(shutil.rmtree, self.root)
         self.write(ARCHITECTURE, "# sluice architecture\n\n## State\n")
-        self.write("libcore/include/sluice/db.hpp", "struct sqlite3_stmt;\n")
+        self.write("libcore/include/sluice/db.hpp", "")
+        self.write("libcore/src/db_backend.hpp", "struct sqlite3_stmt;\n")
+        self.write("libcore/src/pg.cpp", '#include <dlfcn.h>\n#include <libpq-fe.h>\n'
+                   'void* h = dlopen("libpq.so.5", 0); PGconn* c = PQconnectdb("");\n')
         self.write("libcore/include/sluice/version.hpp.in", "")
-        self.write("libcore/src/db.cpp", '#include <sqlite3.h>\nint f() { sqlite3_open(); }\n')
+        self.write("libcore/src/db_sqlite.cpp", '#include <sqlite3.h>\nint f() { sqlite3_open(); }\n')
         self.write("libcore/src/proc.cpp", "#include <spawn.h>\nvoid g() { ::waitpid(1, 0, 0); }\n")
         self.write("libcore/src/jsonl_reader.cpp",
                    "#include <simdjson.h>\nsimdjson::ondemand::parser p;\n")
@@ -413,6 +433,7 @@ class CheckerTest(unittest.TestCase):
     def test_a_clean_tree_passes(self):
         self.assertEqual(sqlite_violations(self.root), [])
         self.assertEqual(simdjson_violations(self.root), [])
+        self.assertEqual(libpq_violations(self.root), [])
         self.assertEqual(process_violations(self.root), [])
         self.assertEqual(cli11_violations(self.root), [])
         self.assertEqual(libcore_include_violations(self.root), [])
@@ -441,6 +462,15 @@ class CheckerTest(unittest.TestCase):
             "tests/unit/x_test.cpp:1: sqlite3 (SQLite outside db)",
             "tools/a/a.cpp:2: #include <sqlite3.h> (SQLite outside db)",
             "tools/a/a.cpp:3: sqlite3_exec (SQLite outside db)",
+        ])
+
+    def test_libpq_outside_pg(self):
+        self.write("libcore/src/db.cpp", "#include <postgresql/libpq-fe.h>\nPGresult* r;\n")
+        self.write("tools/a/a.cpp", "\nvoid* h = dlopen(\"x\", 0); PQclear(r);\n")
+        self.assertEqual(libpq_violations(self.root), [
+            "libcore/src/db.cpp:1: #include <postgresql/libpq-fe.h> (libpq outside pg)",
+            "libcore/src/db.cpp:2: PGresult (libpq outside pg)",
+            "tools/a/a.cpp:2: dlopen (libpq outside pg)",
         ])
 
     def test_simdjson_outside_the_reader(self):

@@ -3,14 +3,17 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
 
 #include "sluice/error.hpp"
+#include "sluice/pg.hpp"
 
 namespace sluice::testing {
 
@@ -67,6 +70,22 @@ inline std::string read_text(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// The URL of the test PostgreSQL server (SLUICE_TEST_PG_URL, which scripts/test sets through
+// scripts/pg) with a new, empty schema of its own first on the search path, so that tests
+// running at once never share state; nullopt when no server was started.
+inline std::optional<std::string> fresh_pg_schema() {
+  const char* base = std::getenv("SLUICE_TEST_PG_URL");
+  if (base == nullptr || *base == 0) return std::nullopt;
+  static int created = 0;
+  std::string schema = "t_" + std::to_string(::getpid()) + "_" + std::to_string(++created);
+  pg::Connection connection(base, std::chrono::seconds(10));
+  connection.execute_script("DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " +
+                            schema);
+  std::string url = base;
+  url += url.find('?') == std::string::npos ? '?' : '&';
+  return url + "options=-csearch_path%3D" + schema;
 }
 
 }  // namespace sluice::testing

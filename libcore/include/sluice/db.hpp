@@ -1,4 +1,5 @@
-// db: SQLite state files (docs/ARCHITECTURE.md, "State"). The only module that calls sqlite3_*.
+// db: state in an SQLite file or on a PostgreSQL server (docs/ARCHITECTURE.md, "State"). Its
+// SQLite backend is the only code that calls sqlite3_*; its PostgreSQL backend goes through pg.
 //
 // A Database opens (or creates, mode 0600) a file with WAL, the busy timeout (set before WAL),
 // foreign_keys=ON, journal_size_limit and the chosen synchronous level; caches prepared
@@ -23,9 +24,6 @@
 
 #include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace sluice::db {
 
@@ -68,21 +66,25 @@ using Value = std::variant<std::monostate, std::int64_t, double, std::string, Bl
 // "name" with embedded quotes doubled: an identifier SQL can name whatever it holds.
 std::string quote_identifier(std::string_view name);
 
-// A prepared statement from the Database's cache. Bind indexes are 1-based. Use through
-// Query, which resets the statement when it goes out of scope.
+// Where the state lives: an SQLite file, or a PostgreSQL server (a postgresql:// location).
+enum class Backend { sqlite, postgresql };
+
+// A statement from the Database's cache. Bind indexes are 1-based. Use through Query, which
+// resets the statement when it goes out of scope. On PostgreSQL the statement runs at its
+// first step, with the values bound so far, and its rows are then read one by one.
 class Statement {
  public:
-  Statement(Database& database, sqlite3_stmt* handle) : database_(database), handle_(handle) {}
-  ~Statement();
+  Statement() = default;
+  virtual ~Statement() = default;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  void bind(int index, std::int64_t value);
+  virtual void bind(int index, std::int64_t value) = 0;
   void bind(int index, int value) { bind(index, static_cast<std::int64_t>(value)); }
-  void bind(int index, std::string_view text);
+  virtual void bind(int index, std::string_view text) = 0;
   void bind(int index, const char* text) { bind(index, std::string_view(text)); }
   void bind(int index, const std::string& text) { bind(index, std::string_view(text)); }
-  void bind(int index, std::nullopt_t);
+  virtual void bind(int index, std::nullopt_t) = 0;
   template <typename T>
   void bind(int index, const std::optional<T>& value) {
     if (value) {
@@ -91,24 +93,21 @@ class Statement {
       bind(index, std::nullopt);
     }
   }
-  void bind_blob(int index, std::string_view bytes);
+  virtual void bind_double(int index, double value) = 0;
+  virtual void bind_blob(int index, std::string_view bytes) = 0;
   void bind(int index, const Value& value);
 
   // Advances; true when a row is available. Throws on error.
-  bool step();
-  void reset();
+  virtual bool step() = 0;
+  virtual void reset() = 0;
 
-  [[nodiscard]] bool is_null(int column) const;
-  [[nodiscard]] std::int64_t integer(int column) const;
-  [[nodiscard]] std::string text(int column) const;
+  [[nodiscard]] virtual bool is_null(int column) const = 0;
+  [[nodiscard]] virtual std::int64_t integer(int column) const = 0;
+  [[nodiscard]] virtual std::string text(int column) const = 0;
   // Valid until the next step or reset.
-  [[nodiscard]] std::string_view blob(int column) const;
-  [[nodiscard]] Value value(int column) const;
-  [[nodiscard]] int column_count() const;
-
- private:
-  Database& database_;
-  sqlite3_stmt* handle_;
+  [[nodiscard]] virtual std::string_view blob(int column) const = 0;
+  [[nodiscard]] virtual Value value(int column) const = 0;
+  [[nodiscard]] virtual int column_count() const = 0;
 };
 
 // One use of a cached statement, bound to arguments; resets the statement when destroyed.
@@ -126,25 +125,38 @@ class Query {
   Statement* statement_;
 };
 
+// Binds `args` to ?1..?N of `statement` and returns the query ready to step.
+template <typename... Args>
+Query bind_all(Statement& statement, const Args&... args) {
+  int index = 0;
+  (statement.bind(++index, args), ...);
+  return Query(statement);
+}
+
+class Connection;
+class SqliteConnection;
+
 class Database {
  public:
-  Database(const std::string& path, const OpenOptions& options);
+  // Opens `location`: a postgresql:// or postgres:// URL (libpq is loaded then, not before),
+  // or the path of an SQLite file.
+  Database(const std::string& location, const OpenOptions& options);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // The cached prepared statement for `sql` (prepared on first use). `sql` is one statement:
+  [[nodiscard]] Backend backend() const;
+
+  // The cached statement for `sql` (prepared on first use). `sql` is one statement:
   // text after it that is a second statement throws Error(65), so that SQL spliced from
-  // stored or user text cannot run more than was meant.
+  // stored or user text cannot run more than was meant. Placeholders are ?N or ?; on
+  // PostgreSQL they become $N.
   Statement& statement(std::string_view sql);
 
-  // Prepares (cached), binds `args` to ?1..?N and returns the query ready to step.
+  // Binds `args` to ?1..?N and returns the query ready to step.
   template <typename... Args>
   Query query(std::string_view sql, const Args&... args) {
-    Statement& prepared = statement(sql);
-    int index = 0;
-    (prepared.bind(++index, args), ...);
-    return Query(prepared);
+    return bind_all(statement(sql), args...);
   }
 
   // Runs a statement to completion, discarding rows; returns the number of rows changed.
@@ -159,6 +171,8 @@ class Database {
   // Runs one or more statements without parameters (schema scripts).
   void execute_script(std::string_view sql);
 
+  // SQLite only (Error(70) on another backend): reindex works in the user's own SQLite file.
+  //
   // Runs a script given by a user to create tables: it may create tables, indexes and
   // virtual tables (and write the tables it creates), nothing else. Any other statement
   // (DML on other tables, ATTACH, PRAGMA, triggers, views, DROP, transaction control) throws
@@ -190,35 +204,25 @@ class Database {
   // 2^64 (as a signed 64-bit integer) of a hash of each row's values with their storage
   // classes. The same rows in any order give the same sum; 0 for no rows.
   void add_checksum_function();
-  [[nodiscard]] int changes() const;
-  // Changes how long later statements wait for a lock (and the writer lock) before Error(75).
-  void set_busy_timeout(Duration timeout);
-  [[nodiscard]] const std::string& path() const { return path_; }
+
   // A file beside the state file, named after the file SQLite opened (absolute, symlinks
   // resolved) plus `suffix`, so that every path to one state file names the same side file.
   [[nodiscard]] std::string side_file(std::string_view suffix) const;
-  [[nodiscard]] const OpenOptions& options() const { return options_; }
 
-  // Throws the Error matching SQLite result code `code` for `what` (SQL, quoted on one line).
-  [[noreturn]] void fail(int code, std::string_view what) const;
+  // Rows the last statement changed.
+  [[nodiscard]] int changes() const;
+  // Changes how long later statements wait for a lock (and the writer lock) before Error(75).
+  void set_busy_timeout(Duration timeout);
+  // The state file's path, or the server's URL without its password: for messages.
+  [[nodiscard]] const std::string& path() const;
+  [[nodiscard]] const OpenOptions& options() const;
 
-  // Used by WriteTransaction.
-  void lock_writers();
-  void unlock_writers();
+  // The backend, for WriteTransaction, ReadTransaction and migrate.
+  [[nodiscard]] Connection& connection() { return *connection_; }
 
  private:
-  void open_handle(bool created);
-  void check_is_sluice_state();
-  void switch_to_wal();
-  void close();
-  void harden();
-  void apply_pragmas();
-  void refuse_second_statement(sqlite3_stmt* first, std::string_view tail, std::string_view sql);
-  sqlite3* handle_ = nullptr;
-  std::string path_;
-  OpenOptions options_;
-  int lock_fd_ = -1;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
+  SqliteConnection& sqlite() const;
+  std::unique_ptr<Connection> connection_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.

@@ -1,0 +1,189 @@
+// db::Database on its PostgreSQL backend, and the pg module, against the throw-away server
+// scripts/test starts (SLUICE_TEST_PG_URL). Each test works in a schema of its own.
+#include "sluice/pg.hpp"
+
+#include <array>
+#include <optional>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "sluice/db.hpp"
+#include "sluice/error.hpp"
+#include "test_support.hpp"
+
+namespace sluice::db {
+namespace {
+
+using sluice::testing::exit_status_of;
+using sluice::testing::fresh_pg_schema;
+
+constexpr std::array<std::string_view, 2> steps{
+    "CREATE TABLE demo_items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, data BYTEA, x DOUBLE "
+    "PRECISION)",
+    "ALTER TABLE demo_items ADD COLUMN note TEXT"};
+
+// The URL of a fresh schema, or skips the test when no server was started.
+#define SLUICE_PG_URL(url)                                                                  \
+  std::optional<std::string> url##_found = fresh_pg_schema();                               \
+  if (!url##_found) GTEST_SKIP() << "SLUICE_TEST_PG_URL is not set (scripts/test sets it)"; \
+  const std::string url = *url##_found
+
+TEST(PgUrl, IsUrlTellsServersFromFiles) {
+  EXPECT_TRUE(pg::is_url("postgresql:///db?host=/tmp"));
+  EXPECT_TRUE(pg::is_url("postgres://u@h/db"));
+  EXPECT_FALSE(pg::is_url("state.db"));
+  EXPECT_FALSE(pg::is_url("./postgresql://x"));
+}
+
+TEST(PgUrl, MessagesNeverShowAPassword) {
+  EXPECT_EQ(pg::url_for_messages("postgresql://alice:s3cret@db.example/app"),
+            "postgresql://alice:***@db.example/app");
+  EXPECT_EQ(pg::url_for_messages("postgresql://alice@db/app?x=a:b@c"),
+            "postgresql://alice@db/app?x=a:b@c");
+  EXPECT_EQ(pg::url_for_messages("postgresql:///app?host=/tmp"), "postgresql:///app?host=/tmp");
+}
+
+TEST(PgUrl, APasswordOnTheCommandLineIsRefused) {
+  EXPECT_EQ(exit_status_of([] { pg::check_no_password("postgresql://a:b@h/d", "--db"); }),
+            exit_code::usage);
+  EXPECT_EQ(exit_status_of([] { pg::check_no_password("postgresql://h/d?password=x", "--db"); }),
+            exit_code::usage);
+  EXPECT_EQ(
+      exit_status_of([] { pg::check_no_password("postgresql://a@h/d?sslmode=require", "--db"); }),
+      0);
+}
+
+TEST(PgDatabase, AnUnreachableServerIs69) {
+  OpenOptions options;
+  options.busy_timeout = std::chrono::seconds(2);
+  EXPECT_EQ(exit_status_of([&] {
+              Database database("postgresql:///postgres?host=/nonexistent-sluice-dir", options);
+            }),
+            exit_code::unavailable);
+}
+
+TEST(PgDatabase, MigratesOnceAndRecordsTheVersion) {
+  SLUICE_PG_URL(url);
+  Database database(url, {});
+  EXPECT_EQ(database.backend(), Backend::postgresql);
+  migrate(database, "demo", steps);
+  migrate(database, "demo", steps);  // already current: nothing to do
+  EXPECT_EQ(schema_version(database, "demo"), 2);
+  EXPECT_EQ(database.execute("INSERT INTO demo_items (id, name, note) VALUES (?1, ?2, ?3)", 1,
+                             "one", std::nullopt),
+            1);
+  std::array<std::string_view, 1> older{steps[0]};
+  EXPECT_EQ(exit_status_of([&] { migrate(database, "demo", older); }), exit_code::data);
+}
+
+TEST(PgDatabase, ValuesRoundTripExactly) {
+  SLUICE_PG_URL(url);
+  Database database(url, {});
+  migrate(database, "demo", steps);
+  std::string every_byte;
+  for (int byte = 0; byte < 256; ++byte) every_byte += static_cast<char>(byte);
+  auto& insert =
+      database.statement("INSERT INTO demo_items (id, name, data, x) VALUES (?, ?, ?, ?)");
+  insert.bind(1, std::int64_t{9007199254740993});  // 2^53 + 1: not a double
+  insert.bind(2, "it's \"quoted\" ? and $1");
+  insert.bind_blob(3, every_byte);
+  insert.bind_double(4, 0.1);
+  {
+    Query run(insert);
+    EXPECT_FALSE(run.step());
+  }
+  database.execute("INSERT INTO demo_items (id, name, data) VALUES (?1, ?2, ?3)", 2, "", Blob{});
+  auto query = database.query("SELECT id, name, data, x, note, '?' FROM demo_items ORDER BY id DESC");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->integer(0), 9007199254740993);
+  EXPECT_EQ(query->text(1), "it's \"quoted\" ? and $1");
+  EXPECT_EQ(query->blob(2), every_byte);
+  EXPECT_EQ(query->value(3), Value(0.1));
+  EXPECT_TRUE(query->is_null(4));
+  EXPECT_EQ(query->value(4), Value(std::monostate{}));
+  EXPECT_EQ(query->text(5), "?");  // a ? inside quotes is not a placeholder
+  EXPECT_EQ(query->value(0), Value(std::int64_t{9007199254740993}));
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->text(1), "");
+  EXPECT_FALSE(query->is_null(2));  // an empty blob is not NULL
+  EXPECT_EQ(query->value(2), Value(Blob{}));
+  EXPECT_FALSE(query.step());
+}
+
+TEST(PgDatabase, ChangesCountsTheRowsOfTheLastStatement) {
+  SLUICE_PG_URL(url);
+  Database database(url, {});
+  migrate(database, "demo", steps);
+  for (int id = 1; id <= 3; ++id) database.execute("INSERT INTO demo_items VALUES (?1, 'a')", id);
+  EXPECT_EQ(database.execute("UPDATE demo_items SET name = 'b' WHERE id >= ?1", 2), 2);
+  EXPECT_EQ(database.changes(), 2);
+  EXPECT_EQ(database.execute("DELETE FROM demo_items WHERE id = 7"), 0);
+}
+
+TEST(PgDatabase, AViolatedConstraintIsAConstraintViolation) {
+  SLUICE_PG_URL(url);
+  Database database(url, {});
+  migrate(database, "demo", steps);
+  database.execute("INSERT INTO demo_items VALUES (1, 'a')");
+  EXPECT_THROW(database.execute("INSERT INTO demo_items VALUES (1, 'b')"), ConstraintViolation);
+  EXPECT_EQ(exit_status_of([&] { database.execute("INSERT INTO demo_items VALUES (2, NULL)"); }),
+            exit_code::data);
+}
+
+TEST(PgDatabase, ARolledBackTransactionLeavesNothing) {
+  SLUICE_PG_URL(url);
+  Database database(url, {});
+  migrate(database, "demo", steps);
+  {
+    WriteTransaction transaction(database);
+    database.execute("INSERT INTO demo_items VALUES (1, 'gone')");
+  }
+  {
+    WriteTransaction transaction(database);
+    database.execute("INSERT INTO demo_items VALUES (2, 'kept')");
+    transaction.commit();
+  }
+  Database other(url, {});
+  auto query = other.query("SELECT string_agg(name, ',') FROM demo_items");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->text(0), "kept");
+}
+
+TEST(PgDatabase, ALockHeldPastTheBusyTimeoutIs75) {
+  SLUICE_PG_URL(url);
+  Database holder(url, {});
+  migrate(holder, "demo", steps);
+  holder.execute("INSERT INTO demo_items VALUES (1, 'a')");
+  WriteTransaction held(holder);
+  holder.execute("UPDATE demo_items SET name = 'held' WHERE id = 1");
+  OpenOptions impatient;
+  impatient.busy_timeout = std::chrono::milliseconds(200);
+  Database waiter(url, impatient);
+  WriteTransaction waiting(waiter);
+  EXPECT_EQ(
+      exit_status_of([&] { waiter.execute("UPDATE demo_items SET name = 'b' WHERE id = 1"); }),
+      exit_code::temporary);
+}
+
+TEST(PgDatabase, MustExistRefusesASchemaWithoutSluiceState) {
+  SLUICE_PG_URL(url);
+  OpenOptions options;
+  options.must_exist = true;
+  EXPECT_EQ(exit_status_of([&] { Database database(url, options); }), exit_code::no_input);
+  {
+    Database creating(url, {});
+    migrate(creating, "demo", steps);
+  }
+  EXPECT_EQ(exit_status_of([&] { Database database(url, options); }), 0);
+}
+
+TEST(PgDatabase, SqliteOnlyOperationsRefuseAServer) {
+  SLUICE_PG_URL(url);
+  Database database(url, {});
+  EXPECT_EQ(exit_status_of([&] { static_cast<void>(database.side_file(".lock")); }),
+            exit_code::internal);
+}
+
+}  // namespace
+}  // namespace sluice::db
