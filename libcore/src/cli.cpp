@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
+#include "sluice/pg.hpp"
 #include "sluice/signals.hpp"
 #include "sluice/version.hpp"
 
@@ -257,6 +258,10 @@ void add_state_options(CLI::App& app, StateOptions& options, WithNow with_now) {
 }
 
 std::string default_state_path(std::string_view tool, StateFile file) {
+  return fmt::format("{}/{}.db", default_state_directory(file), tool);
+}
+
+std::string default_state_directory(StateFile file) {
   std::string directory;
   if (const char* explicit_dir = std::getenv("SLUICE_STATE_DIR"); explicit_dir && *explicit_dir) {
     directory = explicit_dir;
@@ -291,16 +296,34 @@ std::string default_state_path(std::string_view tool, StateFile file) {
     warn(fmt::format("state directory '{}' may be written by others (mode {:04o}): chmod 700 it",
                      directory, info.st_mode & 07777));
   }
-  return fmt::format("{}/{}.db", directory, tool);
+  return directory;
 }
 
-std::string state_path(const StateOptions& options, std::string_view tool, StateFile file) {
-  if (!options.db_path.empty()) return options.db_path;
-  return default_state_path(tool, file);
+std::string state_path(const StateOptions& options, std::string_view tool, StateFile file,
+                       Backends backends) {
+  const bool server_allowed = backends == Backends::sqlite_or_postgresql;
+  if (options.db_path.empty()) {
+    const char* url = std::getenv("SLUICE_STATE_URL");
+    if (!server_allowed || url == nullptr || *url == 0) return default_state_path(tool, file);
+    if (!pg::is_url(url)) {
+      throw Error(exit_code::usage,
+                  fmt::format("SLUICE_STATE_URL: '{}' is not a postgresql:// URL", url));
+    }
+    return url;
+  }
+  if (pg::is_url(options.db_path)) {
+    if (!server_allowed) {
+      throw Error(exit_code::usage,
+                  fmt::format("--db: {} keeps its state in SQLite files, not on a server", tool));
+    }
+    pg::check_no_password(options.db_path, "--db");
+  }
+  return options.db_path;
 }
 
-StateTarget state_target(const StateOptions& options, std::string_view tool, StateFile file) {
-  StateTarget target{state_path(options, tool, file), {}};
+StateTarget state_target(const StateOptions& options, std::string_view tool, StateFile file,
+                         Backends backends) {
+  StateTarget target{state_path(options, tool, file, backends), {}};
   target.options.must_exist = file == StateFile::must_exist;
   target.options.busy_timeout = options.busy_timeout;
   return target;

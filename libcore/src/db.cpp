@@ -44,6 +44,11 @@ Backend Database::backend() const {
   return connection_->backend();
 }
 
+Clock Database::clock(const Clock& requested) {
+  if (requested.is_fixed() || !connection_->has_clock()) return requested;
+  return Clock([this] { return connection_->server_now(); });
+}
+
 Statement& Database::statement(std::string_view sql) {
   return connection_->statement(sql);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,6 +50,9 @@ class Connection {
   [[nodiscard]] virtual const std::string& location() const = 0;
   [[nodiscard]] virtual std::string_view noun() const = 0;
   [[nodiscard]] virtual const OpenOptions& options() const = 0;
+  // Whether the state has a clock of its own (a server's), and reading it.
+  [[nodiscard]] virtual bool has_clock() const = 0;
+  virtual Instant server_now() = 0;
 };
 
 class SqliteConnection;
@@ -100,6 +104,8 @@ class SqliteConnection final : public Connection {
   [[nodiscard]] const std::string& location() const override { return path_; }
   [[nodiscard]] std::string_view noun() const override;
   [[nodiscard]] const OpenOptions& options() const override { return options_; }
+  [[nodiscard]] bool has_clock() const override { return false; }
+  Instant server_now() override { return Clock().now(); }
 
   // The SQLite-only operations of Database (reindex works in the user's own file).
   void execute_creating_script(std::string_view sql);

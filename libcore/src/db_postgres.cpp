@@ -188,6 +188,17 @@ class PostgresConnection final : public Connection {
   [[nodiscard]] std::string_view noun() const override { return "state database"; }
   [[nodiscard]] const OpenOptions& options() const override { return options_; }
 
+  [[nodiscard]] bool has_clock() const override { return true; }
+  Instant server_now() override {
+    // extract() gives an exact numeric since PostgreSQL 14: microseconds without rounding.
+    pg::Result result =
+        connection_.execute("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint");
+    std::string_view text = result.text(0, 0);
+    std::int64_t micros = 0;
+    std::from_chars(text.data(), text.data() + text.size(), micros);
+    return Instant(Duration(micros));
+  }
+
   pg::Result run(const std::string& sql, std::span<const pg::Param> parameters) {
     pg::Result result = connection_.execute(sql, parameters);
     changes_ = static_cast<int>(result.changed());

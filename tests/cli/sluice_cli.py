@@ -1,8 +1,12 @@
 """Shared helpers for the CLI tests: run the real binaries in a temporary state directory."""
 
+import functools
+import itertools
 import os
 import shutil
+import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -41,6 +45,44 @@ def known_tools():
     return tools
 
 
+# The throw-away PostgreSQL server scripts/test starts (scripts/pg); empty when none was.
+PG_URL = os.environ.get("SLUICE_TEST_PG_URL", "")
+_schemas = itertools.count(1)
+
+
+def fresh_pg_schema():
+    """The test server's URL with a new, empty schema first on the search path: tests running
+    at once never share state."""
+    schema = f"cli_{os.getpid()}_{next(_schemas)}"
+    subprocess.run(["psql", PG_URL, "-qAtc", f"CREATE SCHEMA {schema}"], check=True,
+                   capture_output=True, timeout=60)
+    separator = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+def on_both_backends(cls):
+    """Class decorator: the suite runs as written (state in SQLite files) and again as
+    <Class>OnPostgres with the tool's default state on the test PostgreSQL server
+    (SLUICE_STATE_URL; an explicit --db FILE still names a file). The variant is skipped when no
+    server was started."""
+    variant = type(f"{cls.__name__}OnPostgres", (cls,), {"backend": "postgresql"})
+    variant.__module__ = cls.__module__
+    variant.__qualname__ = variant.__name__
+    setattr(sys.modules[cls.__module__], variant.__name__, variant)
+    return cls
+
+
+def sqlite_only(test):
+    """A test about SQLite state files (modes, paths, the run lock beside the file): skipped in
+    a suite's PostgreSQL variant."""
+    @functools.wraps(test)
+    def run_on_sqlite(self, *args, **kwargs):
+        if self.backend != "sqlite":
+            self.skipTest("about SQLite state files")
+        return test(self, *args, **kwargs)
+    return run_on_sqlite
+
+
 def tool_path(tool):
     return os.path.join(BIN, tool)
 
@@ -67,11 +109,18 @@ class ToolTestCase(unittest.TestCase):
     """Each test gets a fresh directory (cwd of the commands) and SLUICE_STATE_DIR inside it."""
 
     tool = None
+    backend = "sqlite"
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-cli-")
         self.env = dict(os.environ)
         self.env["SLUICE_STATE_DIR"] = os.path.join(self.dir, "state")
+        self.env.pop("SLUICE_STATE_URL", None)
+        self.named_states = {}
+        if self.backend == "postgresql":
+            if not PG_URL:
+                self.skipTest("SLUICE_TEST_PG_URL is not set (scripts/test starts a server)")
+            self.env["SLUICE_STATE_URL"] = fresh_pg_schema()
         self.env.pop("NO_COLOR", None)
         self.children = []
 
@@ -84,6 +133,44 @@ class ToolTestCase(unittest.TestCase):
 
     def path(self, name):
         return os.path.join(self.dir, name)
+
+    def state(self, name):
+        """The --db location of the test's state called `name`: the file of that name in the
+        test's directory or, in a suite's PostgreSQL variant, a schema of its own on the test
+        server."""
+        if self.backend == "sqlite":
+            return self.path(name)
+        if name not in self.named_states:
+            self.named_states[name] = fresh_pg_schema()
+        return self.named_states[name]
+
+    def state_rows(self, location, sql):
+        """The rows (tuples of text, NULL as None) that `sql` reads from the state at
+        `location`, or [] when it has no such table yet: what a test checks the state with,
+        on either backend."""
+        if self.backend == "sqlite":
+            if not os.path.exists(location):
+                return []
+            with sqlite3.connect(location) as connection:
+                try:
+                    rows = connection.execute(sql).fetchall()
+                except sqlite3.OperationalError as error:
+                    if "no such table" in str(error):
+                        return []
+                    raise
+            return [tuple(None if value is None else str(value) for value in row) for row in rows]
+        result = subprocess.run(["psql", location, "-qAtX", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                                 "-c", sql], capture_output=True, timeout=60)
+        if result.returncode != 0:
+            if b"does not exist" in result.stderr:
+                return []
+            raise AssertionError(result.stderr.decode())
+        return [tuple(line.split("\t")) for line in result.stdout.decode().splitlines()]
+
+    def assertStateIntact(self, location):
+        """SQLite's integrity check of a state file (a server keeps its own consistency)."""
+        if self.backend == "sqlite":
+            self.assertEqual(self.state_rows(location, "PRAGMA integrity_check"), [("ok",)])
 
     def write(self, name, content):
         mode = "wb" if isinstance(content, bytes) else "w"

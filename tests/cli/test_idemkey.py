@@ -8,12 +8,13 @@ import stat
 import time
 import unittest
 
-from sluice_cli import ToolTestCase
+from sluice_cli import ToolTestCase, on_both_backends, sqlite_only
 
 T0 = "2026-03-01T12:00:00Z"
 COUNTER = 'echo run >> counter.txt; echo "attempt $IDEMKEY_ATTEMPT"'
 
 
+@on_both_backends
 class IdemkeyRun(ToolTestCase):
     tool = "idemkey"
 
@@ -126,6 +127,7 @@ class IdemkeyRun(ToolTestCase):
         self.assertEqual(self.runs(), 0)
         self.assertStatus(self.run_tool("run", "--key", "u", "--", "sh", "-c", COUNTER), 0)
 
+    @sqlite_only
     def test_busy_state_after_the_run_is_waited_out_not_75(self):
         # A process holds the writer lock when the command ends; a 75 here would make a retry
         # wrapper run the command twice, so idemkey waits (up to the lease) and stores it.
@@ -228,6 +230,7 @@ class IdemkeyRun(ToolTestCase):
         self.assertEqual(json.loads(self.read("s.json"))["output_stored"], False)
         self.assertEqual(self.runs(), 1)
 
+    @sqlite_only
     def test_state_file_is_private_and_default_path(self):
         self.run_tool("run", "--key", "k", "--", "true")
         path = os.path.join(self.dir, "state", "idemkey.db")
@@ -236,6 +239,7 @@ class IdemkeyRun(ToolTestCase):
             self.assertEqual(connection.execute("PRAGMA journal_mode").fetchone()[0], "wal")
             self.assertEqual(connection.execute("PRAGMA integrity_check").fetchone()[0], "ok")
 
+    @sqlite_only
     def test_foreign_and_newer_state_files_are_refused_untouched(self):
         foreign = self.path("app.db")
         with sqlite3.connect(foreign) as connection:
@@ -250,15 +254,18 @@ class IdemkeyRun(ToolTestCase):
         self.assertError(self.run_tool("--db", self.path("s.db"), "run", "--key", "k", "--", "true"), 65,
                          "newer version")
 
+    @sqlite_only
     def test_missing_state_file_for_read_commands_is_66(self):
         for args in (["show", "--key", "k"], ["list"], ["stats"], ["gc"], ["release", "--key", "k"]):
             self.assertError(self.run_tool("--db", self.path("none.db"), *args), 66, "does not exist")
         self.assertFalse(os.path.exists(self.path("none.db")))
 
+    @sqlite_only
     def test_uncreatable_state_file_is_73(self):
         self.assertError(self.run_tool("--db", "/nonexistent/dir/s.db", "run", "--key", "k", "--", "true"), 73)
 
 
+@on_both_backends
 class IdemkeyLeases(ToolTestCase):
     tool = "idemkey"
 
@@ -523,6 +530,7 @@ class IdemkeyFullDisk(ToolTestCase):
         self.assertEqual(self.read("counter.txt"), b"run\n")
 
 
+@on_both_backends
 class IdemkeyLowLevel(ToolTestCase):
     tool = "idemkey"
 

@@ -8,9 +8,10 @@ import subprocess
 import time
 import unittest
 
-from sluice_cli import ToolTestCase, tool_path
+from sluice_cli import ToolTestCase, on_both_backends, tool_path
 
 
+@on_both_backends
 class IdemkeyFilter(ToolTestCase):
     tool = "idemkey"
 
@@ -42,7 +43,7 @@ class IdemkeyFilter(ToolTestCase):
         for data, line in cases.items():
             raw = data.encode("latin-1") if "\xff" in data else data.encode()
             self.write("in.jsonl", raw)
-            result = self.run_tool("--db", self.path(f"s{line}.db"), "filter", "--key-field", "id", "in.jsonl")
+            result = self.run_tool("--db", self.state(f"s{line}.db"), "filter", "--key-field", "id", "in.jsonl")
             self.assertError(result, 65, f"in.jsonl:{line}:")
             self.assertEqual(len(result.err.splitlines()), 1, result)
 
@@ -107,7 +108,7 @@ class IdemkeyFilter(ToolTestCase):
             out_name = f"out{run}.jsonl"
             with open(self.path(out_name), "wb") as out:
                 child = subprocess.Popen(
-                    [tool_path("idemkey"), "--db", self.path("s.db"), "--quiet", "filter",
+                    [tool_path("idemkey"), "--db", self.state("s.db"), "--quiet", "filter",
                      "--key-field", "id", "--batch", str(batch), "events.jsonl"],
                     cwd=self.dir, env=self.env, stdout=out, stderr=subprocess.PIPE)
                 if run < 3:

@@ -84,17 +84,19 @@ struct Capture {
 };
 
 // A claim, and the key's run lock when this run may go ahead: the lock is passed on to the
-// command so that it outlives this process for as long as the command does.
+// command so that it outlives this process for as long as the command does. The run lock is
+// this host's: with state on a server, a command still running on another host is known only
+// by its lease (renewed while it runs).
 struct HeldClaim {
   Claim claim;
   std::optional<TreeLock> lock;
 };
 
-HeldClaim try_claim(Store& store, const Clock& clock, const ClaimRequest& request) {
+HeldClaim try_claim(Store& store, const Clock& clock, const RunOptions& options,
+                    const ClaimRequest& request) {
   HeldClaim held;
-  held.lock =
-      TreeLock::try_acquire(store.database().side_file(".run.lock"),
-                            static_cast<std::uint64_t>(key_hash(request.scope, request.key)));
+  held.lock = TreeLock::try_acquire(
+      options.run_lock_path, static_cast<std::uint64_t>(key_hash(request.scope, request.key)));
   ClaimRequest checked = request;
   checked.holder = held.lock ? Holder::none : Holder::alive;
   held.claim = store.claim(checked, clock.now());
@@ -109,7 +111,7 @@ HeldClaim claim_with_wait(Store& store, const Clock& clock, const RunOptions& op
   auto started = std::chrono::steady_clock::now();
   auto pause = std::chrono::milliseconds(10);
   for (;;) {
-    HeldClaim held = try_claim(store, clock, request);
+    HeldClaim held = try_claim(store, clock, options, request);
     Decision decision = held.claim.decision;
     bool waitable = decision == Decision::busy || decision == Decision::still_running;
     if (!waitable || !options.wait) return held;

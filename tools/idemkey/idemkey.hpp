@@ -36,6 +36,9 @@ struct RunOptions {
   std::string status_file;
   std::uint64_t max_output = default_max_output;
   std::vector<std::string> command;
+  // The file whose byte-range locks tell that a key's command still runs on this host (see
+  // TreeLock): beside an SQLite state file, or in the state directory for state on a server.
+  std::string run_lock_path;
 };
 
 // The request fingerprint of `run`: SHA-256 (hex) over a framed encoding of the argv, the

@@ -146,7 +146,8 @@ void add_filter_options(CLI::App& command, Settings& settings) {
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
-  return cli::open_state<Store>(settings.state, "idemkey", file);
+  return cli::open_state<Store>(settings.state, "idemkey", file,
+                                cli::Backends::sqlite_or_postgresql);
 }
 
 // Names given to --env (environment variable names) or --fingerprint-fields (non-empty).
@@ -200,6 +201,16 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   return options;
 }
 
+// Beside an SQLite state file; for state on a server, in this host's state directory, one
+// file per server (named by a hash of its URL, so that two servers' keys never share a lock).
+std::string run_lock_path(Store& store) {
+  db::Database& database = store.database();
+  if (database.backend() == db::Backend::sqlite) return database.side_file(".run.lock");
+  auto server = static_cast<std::uint64_t>(key_hash("server", database.path()));
+  return fmt::format("{}/idemkey-{:016x}.run.lock",
+                     cli::default_state_directory(cli::StateFile::create), server);
+}
+
 std::string validated_fingerprint(const std::string& text) {
   bool valid = !text.empty() && text.size() <= 128;
   std::string lower;
@@ -228,7 +239,7 @@ int run_filter(Settings& settings, OutputStream& out) {
   options.ttl = settings.ttl;
   options.inputs = settings.inputs;
   options.progress = settings.progress;
-  FilterCounts counts = filter(store, cli::make_clock(settings.state), options, out);
+  FilterCounts counts = filter(store, store.clock(cli::make_clock(settings.state)), options, out);
   if (!settings.quiet) {
     note(fmt::format("{} passed, {} duplicates dropped, {} invalid", counts.passed,
                      counts.duplicates, counts.invalid));
@@ -263,7 +274,9 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        [settings, &app] {
          return with_output(*settings, Keyed::yes, [&](const Clock& clock, OutputStream&) {
            Store store = open_store(*settings, cli::StateFile::create);
-           return idemkey::run(store, clock, run_options(*app.get_subcommand("run"), *settings));
+           RunOptions options = run_options(*app.get_subcommand("run"), *settings);
+           options.run_lock_path = run_lock_path(store);
+           return idemkey::run(store, store.clock(clock), options);
          });
        }},
       {"begin", "Claim a key for work done elsewhere",
@@ -274,7 +287,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
            Store store = open_store(given, cli::StateFile::create);
            BeginOptions options{given.scope, given.key, validated_fingerprint(given.fingerprint),
                                 lease_option(given), given.ttl};
-           return begin(store, clock, options, out);
+           return begin(store, store.clock(clock), options, out);
          });
        }},
       {"finish", "Store the result of a begun key",
@@ -285,7 +298,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
            Store store = existing();
            FinishOptions options{given.scope,  given.key,           given.token,
                                  given.status, given.response_file, given.max_output};
-           return finish(store, clock, options);
+           return finish(store, store.clock(clock), options);
          });
        }},
       {"release", "Forget a key so that the next run executes",
@@ -310,7 +323,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          return with_output(given, Keyed::yes, [&](const Clock& clock, OutputStream& out) {
            Store store = existing();
-           return show(store, clock, given.scope, given.key, given.format, out);
+           return show(store, store.clock(clock), given.scope, given.key, given.format, out);
          });
        }},
       {"list", "Print every key's record",
@@ -319,8 +332,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          return with_output(given, Keyed::no, [&](const Clock& clock, OutputStream& out) {
            Store store = existing();
-           return list(store, clock, chosen_scope(app, given), given.state_filter, given.format,
-                       out);
+           return list(store, store.clock(clock), chosen_scope(app, given), given.state_filter,
+                       given.format, out);
          });
        }},
       {"gc", "Delete expired keys",
@@ -331,7 +344,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        [settings, existing] {
          return with_output(*settings, Keyed::no, [&](const Clock& clock, OutputStream& out) {
            Store store = existing();
-           return collect_garbage(store, clock, settings->gc_batch, out);
+           return collect_garbage(store, store.clock(clock), settings->gc_batch, out);
          });
        }},
       {"stats", "Count keys by state",
@@ -340,7 +353,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          return with_output(given, Keyed::no, [&](const Clock& clock, OutputStream& out) {
            Store store = existing();
-           return stats(store, clock, chosen_scope(app, given), given.format, out);
+           return stats(store, store.clock(clock), chosen_scope(app, given), given.format, out);
          });
        }},
       {"filter", "Pass each JSONL record whose key is new; drop duplicates",

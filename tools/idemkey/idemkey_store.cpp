@@ -42,6 +42,54 @@ ALTER TABLE idemkey_keys ADD COLUMN output_stored INTEGER NOT NULL DEFAULT 1
 
 constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
 
+// The same schema on PostgreSQL, version for version, with a real primary key: several hosts
+// claim keys at once, and the key's row lock (not one writer at a time, as in SQLite) is what
+// serialises them.
+constexpr std::string_view postgresql_v1 = R"sql(
+CREATE TABLE idemkey_keys (
+  scope TEXT NOT NULL,
+  key TEXT NOT NULL,
+  key_hash BIGINT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('in_progress', 'completed')),
+  token TEXT NOT NULL,
+  attempt INTEGER NOT NULL CHECK (attempt >= 1),
+  created_at BIGINT NOT NULL,
+  lease_until BIGINT,
+  ttl BIGINT NOT NULL,
+  completed_at BIGINT,
+  expires_at BIGINT,
+  exit_status INTEGER,
+  stdout BYTEA,
+  stderr BYTEA,
+  PRIMARY KEY (scope, key)
+);
+CREATE INDEX idemkey_keys_by_expiry ON idemkey_keys (expires_at);
+)sql";
+
+constexpr std::string_view postgresql_v2 = R"sql(
+ALTER TABLE idemkey_keys ADD COLUMN output_stored INTEGER NOT NULL DEFAULT 1
+  CHECK (output_stored IN (0, 1));
+)sql";
+
+constexpr std::array<std::string_view, 2> postgresql_migrations{postgresql_v1, postgresql_v2};
+
+// The text of a statement whose two dialects differ.
+struct Dialects {
+  std::string_view sqlite;
+  std::string_view postgresql;
+  [[nodiscard]] std::string_view of(const db::Database& database) const {
+    return database.backend() == db::Backend::postgresql ? postgresql : sqlite;
+  }
+};
+
+// Deletes up to ?2 keys that expired at or before ?1.
+constexpr Dialects delete_expired{
+    "DELETE FROM idemkey_keys WHERE rowid IN (SELECT rowid FROM idemkey_keys "
+    "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
+    "DELETE FROM idemkey_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idemkey_keys "
+    "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2 FOR UPDATE SKIP LOCKED))"};
+
 constexpr std::string_view row_columns =
     "scope, key, fingerprint, state, token, attempt, created_at, lease_until, ttl, completed_at, "
     "expires_at, exit_status, coalesce(length(stdout), 0) + coalesce(length(stderr), 0), "
@@ -144,13 +192,19 @@ db::OpenOptions open_options(db::OpenOptions options) {
 
 Store::Store(const std::string& location, db::OpenOptions options)
     : database_(location, open_options(options)) {
-  db::migrate(database_, "idemkey", migrations);
+  bool server = database_.backend() == db::Backend::postgresql;
+  db::migrate(database_, "idemkey", server ? postgresql_migrations : migrations);
 }
 
-std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, bool with_outputs) {
+std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, bool with_outputs,
+                                  RowLock lock) {
   static const std::string sql =
       fmt::format("SELECT {}, stdout, stderr FROM idemkey_keys WHERE {}", row_columns, key_match);
-  auto query = database_.query(sql, key_hash(scope, key), scope, key);
+  // On a server, the claim's transaction locks the row it decides on; SQLite's transaction
+  // already holds the one write lock.
+  static const std::string locking_sql = sql + " FOR UPDATE";
+  bool locks = lock == RowLock::for_update && database_.backend() == db::Backend::postgresql;
+  auto query = database_.query(locks ? locking_sql : sql, key_hash(scope, key), scope, key);
   if (!query.step()) return std::nullopt;
   KeyRow row = read_row(query.row());
   if (with_outputs) {
@@ -161,8 +215,8 @@ std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, 
 }
 
 Claim Store::claim(const ClaimRequest& request, Instant now) {
-  auto examine = [&] {
-    std::optional<KeyRow> existing = find(request.scope, request.key, false);
+  auto examine = [&](RowLock lock) {
+    std::optional<KeyRow> existing = find(request.scope, request.key, false, lock);
     Claim result{decide(existing, request.fingerprint, now, request.stale, request.holder),
                  existing};
     if (result.decision == Decision::replay) result.row = find(request.scope, request.key, true);
@@ -172,13 +226,25 @@ Claim Store::claim(const ClaimRequest& request, Instant now) {
   // the common replay takes neither the writer lock nor SQLite's write lock.
   {
     db::ReadTransaction read(database_);
-    Claim result = examine();
+    Claim result = examine(RowLock::none);
     if (result.decision != Decision::proceed) return result;
   }
-  // Decide again under the write lock: another process may have claimed the key meanwhile.
+  // Decide again under the write lock (on a server, the row's lock): another process may have
+  // claimed the key meanwhile.
   db::WriteTransaction transaction(database_);
-  Claim result = examine();
-  if (result.decision != Decision::proceed) return result;
+  for (;;) {
+    Claim result = examine(RowLock::for_update);
+    if (result.decision != Decision::proceed) return result;
+    if (write_claim(request, now, result)) {
+      transaction.commit();
+      return result;
+    }
+    // Only on a server: another host inserted the key after this one found none (there was no
+    // row to lock). The insert waited for that host's transaction; look again.
+  }
+}
+
+bool Store::write_claim(const ClaimRequest& request, Instant now, Claim& result) {
   const std::optional<KeyRow>& existing = result.row;
   KeyRow row;
   row.scope = request.scope;
@@ -195,14 +261,15 @@ Claim Store::claim(const ClaimRequest& request, Instant now) {
     database_.execute(fmt::format("DELETE FROM idemkey_keys WHERE {}", key_match),
                       key_hash(row.scope, row.key), row.scope, row.key);
   }
-  database_.execute(
+  int inserted = database_.execute(
       "INSERT INTO idemkey_keys (key_hash, scope, key, fingerprint, state, token, attempt, "
-      "created_at, lease_until, ttl) VALUES (?1, ?2, ?3, ?4, 'in_progress', ?5, ?6, ?7, ?8, ?9)",
+      "created_at, lease_until, ttl) VALUES (?1, ?2, ?3, ?4, 'in_progress', ?5, ?6, ?7, ?8, ?9) "
+      "ON CONFLICT DO NOTHING",
       key_hash(row.scope, row.key), row.scope, row.key, row.fingerprint, row.token, row.attempt,
       micros(row.created_at), micros(*row.lease_until), row.ttl.count());
-  transaction.commit();
+  if (inserted != 1) return false;
   result.row = std::move(row);
-  return result;
+  return true;
 }
 
 bool Store::complete(std::string_view scope, std::string_view key, std::string_view token,
@@ -237,8 +304,8 @@ bool Store::renew(std::string_view scope, std::string_view key, std::string_view
                   Instant lease_until) {
   db::WriteTransaction transaction(database_);
   static const std::string sql = fmt::format(
-      "UPDATE idemkey_keys SET lease_until = max(lease_until, ?5) WHERE {} AND token = ?4 AND "
-      "state = 'in_progress'",
+      "UPDATE idemkey_keys SET lease_until = CASE WHEN lease_until > ?5 THEN lease_until ELSE ?5 "
+      "END WHERE {} AND token = ?4 AND state = 'in_progress'",
       key_match);
   int changed =
       database_.execute(sql, key_hash(scope, key), scope, key, token, micros(lease_until));
@@ -249,8 +316,8 @@ bool Store::renew(std::string_view scope, std::string_view key, std::string_view
 bool Store::release(std::string_view scope, std::string_view key,
                     std::optional<std::string_view> token) {
   db::WriteTransaction transaction(database_);
-  static const std::string sql =
-      fmt::format("DELETE FROM idemkey_keys WHERE {} AND (?4 IS NULL OR token = ?4)", key_match);
+  static const std::string sql = fmt::format(
+      "DELETE FROM idemkey_keys WHERE {} AND (CAST(?4 AS TEXT) IS NULL OR token = ?4)", key_match);
   int changed = database_.execute(sql, key_hash(scope, key), scope, key, token);
   transaction.commit();
   return changed == 1;
@@ -261,10 +328,7 @@ std::int64_t Store::collect_garbage(Instant now, int batch) {
   std::int64_t deleted = 0;
   for (;;) {
     db::WriteTransaction transaction(database_);
-    int changed = database_.execute(
-        "DELETE FROM idemkey_keys WHERE rowid IN (SELECT rowid FROM idemkey_keys "
-        "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
-        micros(now), batch);
+    int changed = database_.execute(delete_expired.of(database_), micros(now), batch);
     transaction.commit();
     deleted += changed;
     if (changed < batch) return deleted;
@@ -275,24 +339,30 @@ std::optional<std::string> Store::remember_if_new(std::string_view scope, std::s
                                                   std::string_view fingerprint, Instant now,
                                                   Duration ttl) {
   static const std::string find_sql = fmt::format(
-      "SELECT rowid, fingerprint, expires_at IS NULL OR expires_at > ?4 FROM idemkey_keys WHERE {}",
+      "SELECT fingerprint, expires_at IS NULL OR expires_at > ?4 FROM idemkey_keys WHERE {}",
       key_match);
+  static const std::string delete_sql =
+      fmt::format("DELETE FROM idemkey_keys WHERE {} AND expires_at <= ?4", key_match);
   const std::int64_t hash = key_hash(scope, key);
-  std::optional<std::int64_t> expired_row;
-  {
-    auto query = database_.query(find_sql, hash, scope, key, micros(now));
-    if (query.step()) {
-      if (query->integer(2) != 0) return query->text(1);
-      expired_row = query->integer(0);
+  for (;;) {
+    bool expired = false;
+    {
+      auto query = database_.query(find_sql, hash, scope, key, micros(now));
+      if (query.step()) {
+        if (query->integer(1) != 0) return query->text(0);
+        expired = true;
+      }
     }
+    if (expired) database_.execute(delete_sql, hash, scope, key, micros(now));
+    int inserted = database_.execute(
+        "INSERT INTO idemkey_keys (key_hash, scope, key, fingerprint, state, token, attempt, "
+        "created_at, ttl, completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, ?4, "
+        "'completed', '', 1, ?5, ?6, ?5, CAST(?5 AS BIGINT) + CAST(?6 AS BIGINT), 0) "
+        "ON CONFLICT DO NOTHING",
+        hash, scope, key, fingerprint, micros(now), ttl.count());
+    if (inserted == 1) return std::nullopt;
+    // Only on a server: another host recorded the key after this one looked; look again.
   }
-  if (expired_row) database_.execute("DELETE FROM idemkey_keys WHERE rowid = ?1", *expired_row);
-  database_.execute(
-      "INSERT INTO idemkey_keys (key_hash, scope, key, fingerprint, state, token, attempt, "
-      "created_at, ttl, completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, ?4, "
-      "'completed', '', 1, ?5, ?6, ?5, ?5 + ?6, 0)",
-      hash, scope, key, fingerprint, micros(now), ttl.count());
-  return std::nullopt;
 }
 
 std::optional<std::string> Store::live_fingerprint(std::string_view scope, std::string_view key,

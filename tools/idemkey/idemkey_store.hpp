@@ -97,6 +97,9 @@ std::int64_t key_hash(std::string_view scope, std::string_view key);
 // IDEMKEY_DOWNSTREAM_KEY: a stable key derived from scope and key.
 std::string downstream_key(std::string_view scope, std::string_view key);
 
+// Whether a read takes the row's lock (on a server: FOR UPDATE) for a decision it will act on.
+enum class RowLock { none, for_update };
+
 class Store {
  public:
   // Opens (creating unless must_exist) and migrates the state file.
@@ -105,7 +108,8 @@ class Store {
   db::Database& database() { return database_; }
 
   // Reads a row; outputs are loaded only with `with_outputs`.
-  std::optional<KeyRow> find(std::string_view scope, std::string_view key, bool with_outputs);
+  std::optional<KeyRow> find(std::string_view scope, std::string_view key, bool with_outputs,
+                             RowLock lock = RowLock::none);
 
   // Decides and, on proceed, writes the claim (new token, attempt, lease) in one transaction.
   Claim claim(const ClaimRequest& request, Instant now);
@@ -141,7 +145,12 @@ class Store {
   // outputs, inside one read transaction.
   void list(std::string_view scope, const std::function<void(const KeyRow&)>& visit);
 
+  // The clock leases and expiry are judged by: the server's on PostgreSQL unless --now.
+  Clock clock(const Clock& requested) { return database_.clock(requested); }
+
  private:
+  // Writes the claim `result` decided on; false when another host inserted the key first.
+  bool write_claim(const ClaimRequest& request, Instant now, Claim& result);
   db::Database database_;
 };
 

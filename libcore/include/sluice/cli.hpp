@@ -69,9 +69,21 @@ enum class StateFile { create, must_exist };
 // ${XDG_STATE_HOME:-$HOME/.local/state}/sluice. With StateFile::create, the directory is
 // created (mode 0700) when missing; failure throws Error(73).
 std::string default_state_path(std::string_view tool, StateFile file);
+// The directory of default_state_path, made the same way: for files a tool keeps on this host
+// beside state it keeps on a server.
+std::string default_state_directory(StateFile file);
 
-// The --db path, or the default one.
-std::string state_path(const StateOptions& options, std::string_view tool, StateFile file);
+// Where a tool's state may live: SQLite files only (cohort and zscore keep per-shard files that
+// merge; reindex works in the application's own file), or also a PostgreSQL server.
+enum class Backends { sqlite_only, sqlite_or_postgresql };
+
+// The --db location (a file, or with Backends::sqlite_or_postgresql a postgresql:// URL);
+// without --db, $SLUICE_STATE_URL for a tool that may use a server, else the default file. A
+// URL for a tool that keeps files, a password in a --db URL (argv is visible to every user of
+// the host: ~/.pgpass is the place), or a SLUICE_STATE_URL that is no postgresql:// URL is
+// Error(2).
+std::string state_path(const StateOptions& options, std::string_view tool, StateFile file,
+                       Backends backends = Backends::sqlite_only);
 
 // What a command opens as its state: where (state_path) and the open options every tool
 // shares (must_exist from `file`, --busy-timeout). The tool's store adds its own (synchronous
@@ -80,13 +92,15 @@ struct StateTarget {
   std::string location;
   db::OpenOptions options;
 };
-StateTarget state_target(const StateOptions& options, std::string_view tool, StateFile file);
+StateTarget state_target(const StateOptions& options, std::string_view tool, StateFile file,
+                         Backends backends = Backends::sqlite_only);
 
 // Opens a tool's state as its Store, constructed from (location, open options) of the
 // state_target: every tool finds, creates and refuses state files the same way.
 template <typename Store>
-Store open_state(const StateOptions& options, std::string_view tool, StateFile file) {
-  StateTarget target = state_target(options, tool, file);
+Store open_state(const StateOptions& options, std::string_view tool, StateFile file,
+                 Backends backends = Backends::sqlite_only) {
+  StateTarget target = state_target(options, tool, file, backends);
   return Store(target.location, target.options);
 }
 

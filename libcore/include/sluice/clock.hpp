@@ -2,6 +2,7 @@
 // can fix the time with --now instead of sleeping.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "sluice/timeutil.hpp"
@@ -14,11 +15,16 @@ class Clock {
   Clock() = default;
   // A clock frozen at `fixed` (what --now sets).
   explicit Clock(Instant fixed) : fixed_(fixed) {}
+  // A clock read from `source` (a state server's clock).
+  explicit Clock(std::function<Instant()> source) : source_(std::move(source)) {}
 
   [[nodiscard]] Instant now() const;
+  // Whether --now fixed it.
+  [[nodiscard]] bool is_fixed() const { return fixed_.has_value(); }
 
  private:
   std::optional<Instant> fixed_;
+  std::function<Instant()> source_;
 };
 
 }  // namespace sluice

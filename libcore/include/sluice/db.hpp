@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "sluice/clock.hpp"
 #include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
 
@@ -146,6 +147,11 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   [[nodiscard]] Backend backend() const;
+
+  // The clock for this state: `requested` when --now fixed it or the state is a file; on a
+  // server, the server's clock (clock_timestamp()), so that hosts whose clocks disagree still
+  // agree on leases and expiry. The clock reads through this Database: it must not outlive it.
+  [[nodiscard]] Clock clock(const Clock& requested);
 
   // The cached statement for `sql` (prepared on first use). `sql` is one statement:
   // text after it that is a second statement throws Error(65), so that SQL spliced from
