@@ -468,6 +468,46 @@ class IdemkeyLeases(ToolTestCase):
             os.kill(int(self.read("grandchild.pid")), 9)
 
 
+class StateOnAServer(ToolTestCase):
+    """Choosing a server: what is refused before anything connects, and what a server that
+    cannot be reached is (no server is needed for these)."""
+    tool = "idemkey"
+
+    def test_a_password_in_a_db_url_is_2_and_never_shown(self):
+        for url in ("postgresql://alice:s3cret@localhost/app", "postgres://localhost/app?password=s3cret"):
+            with self.subTest(url=url):
+                result = self.run_tool("--db", url, "run", "--key", "k", "--", "sh", "-c", COUNTER)
+                self.assertError(result, 2, "--db: the URL carries a password", "~/.pgpass")
+                self.assertNotIn("s3cret", result.err)
+                self.assertEqual(self.runs(), 0)
+
+    def runs(self):
+        return self.read("counter.txt").count(b"run") if os.path.exists(self.path("counter.txt")) else 0
+
+    def test_an_unreachable_server_is_69_and_runs_nothing(self):
+        url = f"postgresql:///app?host={self.path('no-server-here')}&connect_timeout=2"
+        result = self.run_tool("--db", url, "run", "--key", "k", "--", "sh", "-c", COUNTER)
+        self.assertError(result, 69, "cannot connect to postgresql:///app")
+        self.assertEqual(self.runs(), 0)
+
+    def test_sluice_state_url_must_be_a_server_url(self):
+        env = dict(self.env, SLUICE_STATE_URL="state.db")
+        self.assertError(self.run_tool("show", "--key", "k", env=env), 2,
+                         "SLUICE_STATE_URL: 'state.db' is not a postgresql:// URL")
+
+    def test_tools_that_keep_files_refuse_a_url_and_ignore_sluice_state_url(self):
+        refused = self.run_tool("report", "--db", "postgresql:///x", tool="cohort")
+        self.assertStatus(refused, 2)
+        self.assertEqual(refused.err.splitlines()[0],
+                         "cohort: error: --db: cohort keeps its state in SQLite files, not on a "
+                         "server")
+        env = dict(self.env, SLUICE_STATE_URL="postgresql:///x?host=/nonexistent")
+        self.write("events.jsonl", '{"user":"u","ts":"2026-03-02T10:00:00Z","event":"open"}\n')
+        result = self.run_tool("ingest", "events.jsonl", env=env, tool="cohort")
+        self.assertStatus(result, 0)
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "state", "cohort.db")))
+
+
 class IdemkeyFullDisk(ToolTestCase):
     """The state file on a 1 MiB tmpfs that the command itself fills: once a command has run,
     its exit status is kept whatever happens to its output, and when not even that can be
