@@ -45,8 +45,10 @@ def known_tools():
     return tools
 
 
-# The throw-away PostgreSQL server scripts/test starts (scripts/pg); empty when none was.
+# The throw-away PostgreSQL server scripts/test starts (scripts/pg), and the pgbouncer in
+# transaction pooling in front of it; empty when none was started.
 PG_URL = os.environ.get("SLUICE_TEST_PG_URL", "")
+PGBOUNCER_URL = os.environ.get("SLUICE_TEST_PGBOUNCER_URL", "")
 _schemas = itertools.count(1)
 
 
@@ -60,15 +62,36 @@ def fresh_pg_schema():
     return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
 
 
+def fresh_pg_database():
+    """A new, empty database on the test server, as a URL through its pgbouncer: pgbouncer
+    does not pass a search_path on, so tests that go through it get a database each."""
+    name = f"cli_{os.getpid()}_{next(_schemas)}"
+    subprocess.run(["psql", PG_URL, "-qAtc", f"CREATE DATABASE {name}"], check=True,
+                   capture_output=True, timeout=60)
+    return PGBOUNCER_URL.replace("/postgres?", f"/{name}?", 1)
+
+
+def _variant(cls, suffix, backend):
+    variant = type(f"{cls.__name__}{suffix}", (cls,), {"backend": backend})
+    variant.__module__ = cls.__module__
+    variant.__qualname__ = variant.__name__
+    setattr(sys.modules[cls.__module__], variant.__name__, variant)
+
+
+def also_through_pgbouncer(cls):
+    """Class decorator: the suite runs once more as <Class>ThroughPgbouncer, with the tool's
+    state on the test server reached through pgbouncer in transaction pooling (each statement
+    may land on another server connection). Skipped when no pgbouncer was started."""
+    _variant(cls, "ThroughPgbouncer", "pgbouncer")
+    return cls
+
+
 def on_both_backends(cls):
     """Class decorator: the suite runs as written (state in SQLite files) and again as
     <Class>OnPostgres with the tool's default state on the test PostgreSQL server
     (SLUICE_STATE_URL; an explicit --db FILE still names a file). The variant is skipped when no
     server was started."""
-    variant = type(f"{cls.__name__}OnPostgres", (cls,), {"backend": "postgresql"})
-    variant.__module__ = cls.__module__
-    variant.__qualname__ = variant.__name__
-    setattr(sys.modules[cls.__module__], variant.__name__, variant)
+    _variant(cls, "OnPostgres", "postgresql")
     return cls
 
 
@@ -117,10 +140,12 @@ class ToolTestCase(unittest.TestCase):
         self.env["SLUICE_STATE_DIR"] = os.path.join(self.dir, "state")
         self.env.pop("SLUICE_STATE_URL", None)
         self.named_states = {}
-        if self.backend == "postgresql":
+        if self.backend != "sqlite":
             if not PG_URL:
                 self.skipTest("SLUICE_TEST_PG_URL is not set (scripts/test starts a server)")
-            self.env["SLUICE_STATE_URL"] = fresh_pg_schema()
+            if self.backend == "pgbouncer" and not PGBOUNCER_URL:
+                self.skipTest("SLUICE_TEST_PGBOUNCER_URL is not set (pgbouncer is not installed)")
+            self.env["SLUICE_STATE_URL"] = self.fresh_server_state()
         self.env.pop("NO_COLOR", None)
         self.children = []
 
@@ -141,8 +166,11 @@ class ToolTestCase(unittest.TestCase):
         if self.backend == "sqlite":
             return self.path(name)
         if name not in self.named_states:
-            self.named_states[name] = fresh_pg_schema()
+            self.named_states[name] = self.fresh_server_state()
         return self.named_states[name]
+
+    def fresh_server_state(self):
+        return fresh_pg_database() if self.backend == "pgbouncer" else fresh_pg_schema()
 
     def state_rows(self, location, sql):
         """The rows (tuples of text, NULL as None) that `sql` reads from the state at

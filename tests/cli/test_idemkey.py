@@ -8,13 +8,14 @@ import stat
 import time
 import unittest
 
-from sluice_cli import ToolTestCase, on_both_backends, sqlite_only
+from sluice_cli import ToolTestCase, also_through_pgbouncer, on_both_backends, sqlite_only
 
 T0 = "2026-03-01T12:00:00Z"
 COUNTER = 'echo run >> counter.txt; echo "attempt $IDEMKEY_ATTEMPT"'
 
 
 @on_both_backends
+@also_through_pgbouncer
 class IdemkeyRun(ToolTestCase):
     tool = "idemkey"
 
@@ -571,6 +572,7 @@ class IdemkeyFullDisk(ToolTestCase):
 
 
 @on_both_backends
+@also_through_pgbouncer
 class IdemkeyLowLevel(ToolTestCase):
     tool = "idemkey"
 

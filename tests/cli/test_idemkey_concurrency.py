@@ -7,10 +7,11 @@ import subprocess
 import time
 import unittest
 
-from sluice_cli import ToolTestCase, on_both_backends, rounds, tool_path
+from sluice_cli import ToolTestCase, also_through_pgbouncer, on_both_backends, rounds, tool_path
 
 
 @on_both_backends
+@also_through_pgbouncer
 class IdemkeyConcurrency(ToolTestCase):
     tool = "idemkey"
 
