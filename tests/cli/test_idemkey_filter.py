@@ -90,6 +90,29 @@ class IdemkeyFilter(ToolTestCase):
         self.assertEqual(pipeline.stdout, b'{"id":0}\n{"id":1}\n')
         self.assertEqual(pipeline.stderr, b"")
 
+    def test_concurrent_filters_pass_each_key_exactly_once(self):
+        # Two filters over the same keys in different orders, at once: on a server their
+        # batches lock keys in one order (no deadlock), and each key passes in one of them.
+        keys = [f"k{index}" for index in range(20000)]
+        for name, seed in (("a.jsonl", 1), ("b.jsonl", 2)):
+            order = keys[:]
+            random.Random(seed).shuffle(order)
+            self.write(name, "".join(f'{{"id":"{key}"}}\n' for key in order))
+        db = self.state("s.db")
+        children = []
+        for name in ("a", "b"):
+            with open(self.path(f"{name}.out"), "wb") as out:
+                children.append(subprocess.Popen(
+                    [tool_path("idemkey"), "--db", db, "--quiet", "filter", "--key-field", "id",
+                     "--batch", "1000", f"{name}.jsonl"],
+                    cwd=self.dir, env=self.env, stdout=out, stderr=subprocess.PIPE))
+        for child in children:
+            _, err = child.communicate(timeout=300)
+            self.assertEqual((child.returncode, err), (0, b""))
+        passed = [json.loads(line)["id"] for name in ("a", "b")
+                  for line in self.read(f"{name}.out").decode().splitlines()]
+        self.assertEqual(sorted(passed), sorted(keys))
+
     def test_sigkill_mid_stream_loses_nothing_and_repeats_at_most_one_batch(self):
         rng = random.Random(11)
         records = [json.dumps({"id": f"e{index}", "n": index}, separators=(",", ":"))

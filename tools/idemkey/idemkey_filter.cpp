@@ -123,12 +123,16 @@ void Filter::read(const Record& record) {
 
 // Claims the first occurrences among pending_[0, before) in key order.
 void Filter::claim(const std::vector<std::size_t>& firsts, std::size_t before) {
-  Instant now = clock_.now();
+  std::vector<std::size_t> claimed;
+  std::vector<Store::Sighting> sightings;
   for (std::size_t index : firsts) {
     if (index >= before) continue;
-    Pending& record = pending_[index];
-    record.stored =
-        store_.remember_if_new(options_.scope, record.key, record.fingerprint, now, options_.ttl);
+    claimed.push_back(index);
+    sightings.push_back({pending_[index].key, pending_[index].fingerprint});
+  }
+  auto answers = store_.remember_all(options_.scope, sightings, clock_.now(), options_.ttl);
+  for (std::size_t position = 0; position < claimed.size(); ++position) {
+    pending_[claimed[position]].stored = std::move(answers[position]);
   }
 }
 

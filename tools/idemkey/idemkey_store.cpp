@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -363,6 +365,88 @@ std::optional<std::string> Store::remember_if_new(std::string_view scope, std::s
     if (inserted == 1) return std::nullopt;
     // Only on a server: another host recorded the key after this one looked; look again.
   }
+}
+
+namespace {
+
+// A PostgreSQL array literal of text values: {"a","b\"c"}.
+std::string text_array(const std::vector<Store::Sighting>& sightings,
+                       std::string_view Store::Sighting::*field) {
+  std::string literal = "{";
+  for (const Store::Sighting& sighting : sightings) {
+    if (literal.size() > 1) literal += ',';
+    literal += '"';
+    for (char c : sighting.*field) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  return literal + "}";
+}
+
+// Inserts every key that is new, or replaces it when it expired, in the order given (so that
+// concurrent batches lock keys in one order and never deadlock), and returns the keys written.
+constexpr std::string_view remember_batch_sql = R"sql(
+INSERT INTO idemkey_keys AS stored (key_hash, scope, key, fingerprint, state, token, attempt,
+  created_at, ttl, completed_at, expires_at, exit_status)
+SELECT key_hash, ?1, key, fingerprint, 'completed', '', 1, ?5::bigint, ?6::bigint, ?5::bigint,
+  ?5::bigint + ?6::bigint, 0
+FROM unnest(?2::bigint[], ?3::text[], ?4::text[]) WITH ORDINALITY
+  AS given(key_hash, key, fingerprint, position)
+ORDER BY position
+ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'completed',
+  token = '', attempt = 1, created_at = excluded.created_at, lease_until = NULL,
+  ttl = excluded.ttl, completed_at = excluded.completed_at, expires_at = excluded.expires_at,
+  exit_status = 0, stdout = NULL, stderr = NULL, output_stored = 1
+WHERE stored.expires_at IS NOT NULL AND stored.expires_at <= ?5::bigint
+RETURNING key
+)sql";
+
+}  // namespace
+
+std::vector<std::optional<std::string>> Store::remember_all(std::string_view scope,
+                                                            const std::vector<Sighting>& sightings,
+                                                            Instant now, Duration ttl) {
+  std::vector<std::optional<std::string>> answers;
+  answers.reserve(sightings.size());
+  if (database_.backend() == db::Backend::sqlite) {
+    for (const Sighting& sighting : sightings) {
+      answers.push_back(remember_if_new(scope, sighting.key, sighting.fingerprint, now, ttl));
+    }
+    return answers;
+  }
+  if (sightings.empty()) return answers;
+  std::string hashes = "{";
+  for (const Sighting& sighting : sightings) {
+    if (hashes.size() > 1) hashes += ',';
+    hashes += std::to_string(key_hash(scope, sighting.key));
+  }
+  hashes += '}';
+  std::string keys = text_array(sightings, &Sighting::key);
+  std::unordered_set<std::string> written;
+  {
+    auto insert =
+        database_.query(remember_batch_sql, scope, hashes, keys,
+                        text_array(sightings, &Sighting::fingerprint), micros(now), ttl.count());
+    while (insert.step()) written.insert(insert->text(0));
+  }
+  std::unordered_map<std::string, std::string> live;
+  if (written.size() < sightings.size()) {
+    auto query = database_.query(
+        "SELECT key, fingerprint FROM idemkey_keys WHERE scope = ?1 AND key = ANY (?2::text[])",
+        scope, keys);
+    while (query.step()) live.emplace(query->text(0), query->text(1));
+  }
+  for (const Sighting& sighting : sightings) {
+    std::string key(sighting.key);
+    if (written.contains(key)) {
+      answers.emplace_back(std::nullopt);
+    } else {
+      answers.emplace_back(live.at(key));
+    }
+  }
+  return answers;
 }
 
 std::optional<std::string> Store::live_fingerprint(std::string_view scope, std::string_view key,

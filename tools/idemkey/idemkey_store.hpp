@@ -137,6 +137,17 @@ class Store {
   std::optional<std::string> remember_if_new(std::string_view scope, std::string_view key,
                                              std::string_view fingerprint, Instant now,
                                              Duration ttl);
+  // remember_if_new for many keys at once (distinct keys, in the order given), inside the
+  // caller's write transaction: one answer per key. On a server this is two statements for the
+  // whole batch, whatever its size.
+  struct Sighting {
+    std::string_view key;
+    std::string_view fingerprint;
+  };
+  std::vector<std::optional<std::string>> remember_all(std::string_view scope,
+                                                       const std::vector<Sighting>& sightings,
+                                                       Instant now, Duration ttl);
+
   // The fingerprint of a live (unexpired) key, or nullopt when it is absent or expired.
   std::optional<std::string> live_fingerprint(std::string_view scope, std::string_view key,
                                               Instant now);
