@@ -62,14 +62,20 @@ void on_alarm(int) {}
 // Takes an exclusive flock, waiting at most `timeout`. A repeating interval timer interrupts
 // the blocking call so that the deadline and termination signals are checked; blocking
 // (rather than polling with LOCK_NB) keeps the kernel's FIFO-like fairness between writers.
+//
+// The no-op SIGALRM handler is installed once and stays: restoring the previous (default,
+// fatal) action while another thread's timer still runs would let its next tick kill the
+// process. Child processes get the default action back (proc).
 bool lock_with_timeout(int fd, Duration timeout) {
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
   if (errno != EWOULDBLOCK) return false;
-  struct sigaction action {
-  }, previous{};
-  action.sa_handler = on_alarm;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGALRM, &action, &previous);
+  static const bool handler_installed = [] {
+    struct sigaction action {};
+    action.sa_handler = on_alarm;
+    sigemptyset(&action.sa_mask);
+    return sigaction(SIGALRM, &action, nullptr) == 0;
+  }();
+  static_cast<void>(handler_installed);
   itimerval tick{{0, 50'000}, {0, 50'000}}, stopped{};
   setitimer(ITIMER_REAL, &tick, nullptr);
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -87,7 +93,6 @@ bool lock_with_timeout(int fd, Duration timeout) {
   }
   int saved = errno;
   setitimer(ITIMER_REAL, &stopped, nullptr);
-  sigaction(SIGALRM, &previous, nullptr);
   errno = saved;
   return locked;
 }

@@ -245,16 +245,18 @@ int Connection::server_version() const {
 
 void Connection::fail(void* result, std::string_view sql) const {
   const Library& library = libpq();
-  const char* state =
+  // Copied out: both point into the result, which is freed before the throw.
+  const char* field =
       result == nullptr ? nullptr : library.result_error_field(result_of(result), PG_DIAG_SQLSTATE);
+  const std::string state = field == nullptr ? "" : field;
   std::string message =
       one_line(result == nullptr ? library.error_message(connection_of(handle_))
                                  : library.result_error_message(result_of(result)));
   if (result != nullptr) library.clear(result_of(result));
   // No SQLSTATE: libpq itself failed, which means the connection is gone.
-  int code = state == nullptr ? exit_code::temporary : code_for_state(state);
+  int code = state.empty() ? exit_code::temporary : code_for_state(state);
   std::string where = fmt::format("{}: {}", url_for_messages(url_), single_line(sql));
-  if (code == exit_code::data && state != nullptr && std::string_view(state).starts_with("23")) {
+  if (state.starts_with("23")) {
     throw db::ConstraintViolation(code, message, where);
   }
   throw Error(code, message, where);

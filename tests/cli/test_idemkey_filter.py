@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from sluice_cli import PG_URL, SOURCE, ToolTestCase, on_both_backends, tool_path
+from sluice_cli import PG_URL, SOURCE, ToolTestCase, on_both_backends, rounds, tool_path
 
 
 @on_both_backends
@@ -93,7 +93,7 @@ class IdemkeyFilter(ToolTestCase):
     def test_concurrent_filters_pass_each_key_exactly_once(self):
         # Two filters over the same keys in different orders, at once: on a server their
         # batches lock keys in one order (no deadlock), and each key passes in one of them.
-        keys = [f"k{index}" for index in range(20000)]
+        keys = [f"k{index}" for index in range(rounds(20000, 100000))]
         for name, seed in (("a.jsonl", 1), ("b.jsonl", 2)):
             order = keys[:]
             random.Random(seed).shuffle(order)
