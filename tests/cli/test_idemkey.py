@@ -497,11 +497,15 @@ class StateOnAServer(ToolTestCase):
                          "SLUICE_STATE_URL: 'state.db' is not a postgresql:// URL")
 
     def test_tools_that_keep_files_refuse_a_url_and_ignore_sluice_state_url(self):
-        refused = self.run_tool("report", "--db", "postgresql:///x", tool="cohort")
-        self.assertStatus(refused, 2)
-        self.assertEqual(refused.err.splitlines()[0],
-                         "cohort: error: --db: cohort keeps its state in SQLite files, not on a "
-                         "server")
+        for tool, args in (("cohort", ["report"]), ("zscore", ["detect"]),
+                           ("reindex", ["status"]), ("price", ["rates", "show"]),
+                           ("emi-schedule", ["list"])):
+            with self.subTest(tool=tool):
+                refused = self.run_tool(*args, "--db", "postgresql:///x", tool=tool)
+                self.assertStatus(refused, 2)
+                self.assertEqual(refused.err.splitlines()[0],
+                                 f"{tool}: error: --db: {tool} keeps its state in SQLite files, "
+                                 "not on a server")
         env = dict(self.env, SLUICE_STATE_URL="postgresql:///x?host=/nonexistent")
         self.write("events.jsonl", '{"user":"u","ts":"2026-03-02T10:00:00Z","event":"open"}\n')
         result = self.run_tool("ingest", "events.jsonl", env=env, tool="cohort")

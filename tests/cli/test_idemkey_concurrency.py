@@ -48,10 +48,10 @@ class IdemkeyConcurrency(ToolTestCase):
 
     def test_1000_keys_across_8_processes_each_execute_exactly_once(self):
         # 8 idemkey processes per key: a third of the keys in the sanitizer pass (depth short).
-        # On a server each process also connects (about 20 ms): a quarter of the keys there,
-        # all of them in the long tier.
+        # On a server each process also loads libpq and connects (about 20 ms): a tenth of the
+        # keys there, all of them in the long tier.
         db = self.state("s.db")
-        count = rounds(1000, 1000) if self.backend == "sqlite" else rounds(250, 1000)
+        count = rounds(1000, 1000) if self.backend == "sqlite" else rounds(100, 1000)
         keys = [f"key-{index}" for index in range(count)]
         scripts = []
         for worker in range(8):

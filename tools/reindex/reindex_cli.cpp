@@ -147,7 +147,8 @@ enum class JobChoice { one, any };
 class Session {
  public:
   Session(Settings& settings, Load load, JobChoice choice)
-      : database_(settings.state.db_path, open_options(settings, load == Load::bulk)),
+      : database_(cli::state_path(settings.state, "reindex", cli::StateFile::must_exist),
+                  open_options(settings, load == Load::bulk)),
         store_(database_),
         out_(STDOUT_FILENO) {
     resolve_job_name(settings, store_, database_, choice == JobChoice::any);

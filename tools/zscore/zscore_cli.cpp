@@ -213,8 +213,9 @@ int run_detect(Settings& settings) {
   check_settings(settings);
   std::optional<SeriesStore> store;
   if (!settings.state.db_path.empty()) {
-    store.emplace(settings.state.db_path, settings.state.busy_timeout,
-                  canonical_settings(settings));
+    // Only --db gives zscore state (there is no default file); state_path refuses a URL.
+    store.emplace(cli::state_path(settings.state, "zscore", cli::StateFile::create),
+                  settings.state.busy_timeout, canonical_settings(settings));
   }
   OutputStream out(STDOUT_FILENO);
   StreamResult result = run_stream(settings.stream, out, store ? &*store : nullptr);
