@@ -12,7 +12,8 @@ endfunction()
 # Adds the tool's logic library (NAME_lib, from SOURCES, linked by the tests), the NAME binary
 # (tools/NAME/main.cpp) and the install rules for the binary and man/NAME.1. With FULLY_STATIC
 # (and SLUICE_STATIC_RUNTIME on) the binary is linked with -static: no dynamic loader at
-# start-up, about 0.3 ms per run on the benchmark VM. The tool must then use no shared-only
+# start-up, about 0.3 ms per run on the benchmark VM, and a dynamically linked twin goes to
+# libexec/sluice/NAME for what needs the loader (libpq). The tool must then use no shared-only
 # library (simdjson). A static PIE is not possible with Debian's libm.a.
 function(sluice_add_tool name)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "FULLY_STATIC" "" "SOURCES;LIBRARIES")
@@ -33,6 +34,14 @@ function(sluice_add_tool name)
   if(ARG_FULLY_STATIC AND SLUICE_STATIC_RUNTIME AND NOT SLUICE_SANITIZE
      AND SLUICE_SQLITE_ARCHIVE AND SLUICE_CRYPTO_ARCHIVE)
     target_link_options(${name} PRIVATE -static)
+    # A static binary cannot load libpq: for a postgresql:// state it re-executes this twin,
+    # the same program linked dynamically (cli::state_target), from libexec/sluice/.
+    add_executable(${name}_twin ${dir}/main.cpp)
+    sluice_use_precompiled_headers(${name}_twin)
+    target_link_libraries(${name}_twin PRIVATE ${lib}_lib)
+    set_target_properties(${name}_twin PROPERTIES OUTPUT_NAME ${name}
+      RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/${SLUICE_TWINS_DIRECTORY})
+    install(TARGETS ${name}_twin RUNTIME DESTINATION ${SLUICE_TWINS_DIRECTORY})
   endif()
   # Shell completions, printed by the tool itself from its CLI11 definitions.
   set(completions ${PROJECT_BINARY_DIR}/completions)

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -18,7 +19,9 @@
 #include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
+#include "sluice/install_dirs.hpp"
 #include "sluice/pg.hpp"
+#include "sluice/proc.hpp"
 #include "sluice/signals.hpp"
 #include "sluice/version.hpp"
 
@@ -205,8 +208,16 @@ std::vector<char*> with_default_subcommand(int argc, char** argv, const CLI::App
 
 }  // namespace
 
+namespace {
+
+// The program's own arguments, for re-executing its twin.
+char** program_arguments = nullptr;
+
+}  // namespace
+
 int run_main(int argc, char** argv, std::string_view tool, std::string_view description,
              const Define& define, std::string_view default_subcommand) {
+  program_arguments = argv;
   set_program_name(tool);
   install_termination_handlers();
   CLI::App app{std::string(description), std::string(tool)};
@@ -321,9 +332,29 @@ std::string state_path(const StateOptions& options, std::string_view tool, State
   return options.db_path;
 }
 
+namespace {
+
+// Replaces this static executable by its dynamically linked twin (which can load libpq), run
+// with the same arguments; returns only by throwing.
+[[noreturn]] void execute_dynamic_twin(std::string_view tool) {
+  std::error_code error;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  std::filesystem::path twin =
+      (self.parent_path() / install_dirs::twins_from_binaries / tool).lexically_normal();
+  std::string reason = error ? error.message() : "not started through run_main";
+  if (!error && program_arguments != nullptr)
+    reason = proc::replace_program(twin, program_arguments);
+  throw Error(exit_code::unavailable,
+              fmt::format("this static build of {} needs {} for a postgresql:// state: {}", tool,
+                          twin.string(), reason));
+}
+
+}  // namespace
+
 StateTarget state_target(const StateOptions& options, std::string_view tool, StateFile file,
                          Backends backends) {
   StateTarget target{state_path(options, tool, file, backends), {}};
+  if (pg::is_url(target.location) && !pg::can_load_libpq()) execute_dynamic_twin(tool);
   target.options.must_exist = file == StateFile::must_exist;
   target.options.busy_timeout = options.busy_timeout;
   return target;

@@ -32,6 +32,44 @@ void Statement::bind(int index, const Value& value) {
   std::visit(Binder{*this, index}, value);
 }
 
+// ---------------------------------------------------------------- BulkInsert
+
+namespace {
+
+// One cached INSERT, stepped once per row.
+class StatementRowWriter final : public RowWriter {
+ public:
+  explicit StatementRowWriter(Statement& insert) : insert_(insert) {}
+  void add(std::int64_t value) override { insert_.bind(++column_, value); }
+  void add(std::string_view text) override { insert_.bind(++column_, text); }
+  void end_row() override {
+    Query row(insert_);
+    row.step();
+    column_ = 0;
+    ++rows_;
+  }
+  std::int64_t finish() override { return rows_; }
+
+ private:
+  Statement& insert_;
+  int column_ = 0;
+  std::int64_t rows_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<RowWriter> Connection::row_writer(std::string_view table,
+                                                  std::span<const std::string_view> columns) {
+  std::string placeholders;
+  for (std::size_t i = 0; i < columns.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
+  return std::make_unique<StatementRowWriter>(statement(fmt::format(
+      "INSERT INTO {} ({}) VALUES ({})", table, fmt::join(columns, ", "), placeholders)));
+}
+
+BulkInsert::BulkInsert(Database& database, std::string_view table,
+                       std::span<const std::string_view> columns)
+    : writer_(database.connection().row_writer(table, columns)) {}
+
 // ---------------------------------------------------------------- Database
 
 Database::Database(const std::string& location, const OpenOptions& options)
@@ -134,6 +172,16 @@ int schema_version(Database& database, std::string_view component, std::string_v
       fmt::format("SELECT version FROM {} WHERE component = ?1", quote_identifier(meta_table)),
       component);
   return query.step() ? static_cast<int>(query->integer(0)) : 0;
+}
+
+void migrate(Database& database, std::string_view component, const Schema& schema) {
+  if (schema.sqlite.size() != schema.postgresql.size()) {
+    throw Error(
+        exit_code::internal,
+        fmt::format("{}: its SQLite and PostgreSQL schemas have different versions", component));
+  }
+  bool server = database.backend() == Backend::postgresql;
+  migrate(database, component, server ? schema.postgresql : schema.sqlite);
 }
 
 void migrate(Database& database, std::string_view component,

@@ -50,6 +50,9 @@ class Connection {
   [[nodiscard]] virtual const std::string& location() const = 0;
   [[nodiscard]] virtual std::string_view noun() const = 0;
   [[nodiscard]] virtual const OpenOptions& options() const = 0;
+  // The writer of BulkInsert: by default a cached INSERT statement per row.
+  virtual std::unique_ptr<RowWriter> row_writer(std::string_view table,
+                                                std::span<const std::string_view> columns);
   // Whether the state has a clock of its own (a server's), and reading it.
   [[nodiscard]] virtual bool has_clock() const = 0;
   virtual Instant server_now() = 0;

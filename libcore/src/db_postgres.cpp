@@ -90,6 +90,70 @@ std::string hex_from_bytes(std::string_view bytes) {
 
 class PostgresConnection;
 
+// COPY ... FROM STDIN in its text format: tab between columns, newline after a row, and
+// backslash escapes for the characters that would end either. Rows are sent in batches.
+class CopyRowWriter final : public RowWriter {
+ public:
+  CopyRowWriter(pg::Connection& connection, std::string_view table,
+                std::span<const std::string_view> columns)
+      : connection_(connection) {
+    connection_.copy_in(fmt::format("COPY {} ({}) FROM STDIN", table, fmt::join(columns, ", ")));
+  }
+  ~CopyRowWriter() override {
+    if (!finished_) connection_.copy_abort();
+  }
+  void add(std::int64_t value) override {
+    separate();
+    fmt::format_to(std::back_inserter(buffer_), "{}", value);
+  }
+  void add(std::string_view text) override {
+    separate();
+    for (char c : text) {
+      switch (c) {
+        case '\\':
+          buffer_ += "\\\\";
+          break;
+        case '\t':
+          buffer_ += "\\t";
+          break;
+        case '\n':
+          buffer_ += "\\n";
+          break;
+        case '\r':
+          buffer_ += "\\r";
+          break;
+        default:
+          buffer_ += c;
+      }
+    }
+  }
+  void end_row() override {
+    buffer_ += '\n';
+    first_column_ = true;
+    if (buffer_.size() >= batch_bytes) flush();
+  }
+  std::int64_t finish() override {
+    flush();
+    finished_ = true;
+    return connection_.copy_end();
+  }
+
+ private:
+  static constexpr std::size_t batch_bytes = 1 << 20;
+  void separate() {
+    if (!first_column_) buffer_ += '\t';
+    first_column_ = false;
+  }
+  void flush() {
+    connection_.copy_data(buffer_);
+    buffer_.clear();
+  }
+  pg::Connection& connection_;
+  std::string buffer_;
+  bool first_column_ = true;
+  bool finished_ = false;
+};
+
 class PostgresStatement final : public Statement {
  public:
   PostgresStatement(PostgresConnection& connection, std::string sql)
@@ -159,14 +223,24 @@ class PostgresConnection final : public Connection {
     options_.busy_timeout = timeout;
     connection_.set_busy_timeout(timeout);
   }
-  void begin_write() override { connection_.begin(); }
+  void begin_write() override {
+    connection_.begin();
+    in_transaction_ = true;
+  }
   // One snapshot for every read of the transaction, as SQLite's read transaction gives.
   void begin_read() override {
-    connection_.execute_script("BEGIN ISOLATION LEVEL REPEATABLE READ");
+    connection_.begin(pg::Connection::Isolation::repeatable_read);
+    in_transaction_ = true;
   }
-  void end_read() noexcept override { connection_.rollback(); }
-  void commit() override { connection_.commit(); }
-  void rollback() noexcept override { connection_.rollback(); }
+  void end_read() noexcept override { rollback(); }
+  void commit() override {
+    in_transaction_ = false;
+    connection_.commit();
+  }
+  void rollback() noexcept override {
+    in_transaction_ = false;
+    connection_.rollback();
+  }
 
   bool has_table(std::string_view name) override {
     std::array<pg::Param, 1> parameters{std::string(name)};
@@ -188,6 +262,11 @@ class PostgresConnection final : public Connection {
   [[nodiscard]] std::string_view noun() const override { return "state database"; }
   [[nodiscard]] const OpenOptions& options() const override { return options_; }
 
+  std::unique_ptr<RowWriter> row_writer(std::string_view table,
+                                        std::span<const std::string_view> columns) override {
+    return std::make_unique<CopyRowWriter>(connection_, table, columns);
+  }
+
   [[nodiscard]] bool has_clock() const override { return true; }
   Instant server_now() override {
     // extract() gives an exact numeric since PostgreSQL 14: microseconds without rounding.
@@ -199,17 +278,33 @@ class PostgresConnection final : public Connection {
     return Instant(Duration(micros));
   }
 
+  // Runs a statement; outside a transaction, in one of its own, so that --busy-timeout bounds
+  // its lock waits too (lock_timeout is set per transaction, never per session: pgbouncer).
   pg::Result run(const std::string& sql, std::span<const pg::Param> parameters) {
+    if (in_transaction_) return execute(sql, parameters);
+    begin_write();
+    try {
+      pg::Result result = execute(sql, parameters);
+      commit();
+      return result;
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
+
+ private:
+  pg::Result execute(const std::string& sql, std::span<const pg::Param> parameters) {
     pg::Result result = connection_.execute(sql, parameters);
     changes_ = static_cast<int>(result.changed());
     return result;
   }
 
- private:
   pg::Connection connection_;
   std::string location_;
   OpenOptions options_;
   int changes_ = 0;
+  bool in_transaction_ = false;
   std::unordered_map<std::string, std::unique_ptr<PostgresStatement>> statements_;
 };
 

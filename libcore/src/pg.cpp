@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <libpq-fe.h>
+#include <link.h>
 
 #include <algorithm>
 #include <array>
@@ -14,7 +15,15 @@
 #include "sluice/db.hpp"
 #include "sluice/error.hpp"
 
+// The executable's dynamic section (declared by <link.h>): defined in every dynamically
+// linked program, absent in a fully static one, where this weak reference stays null.
+#pragma weak _DYNAMIC
+
 namespace sluice::pg {
+
+bool can_load_libpq() {
+  return _DYNAMIC != nullptr;
+}
 
 namespace {
 
@@ -41,6 +50,9 @@ struct Library {
   decltype(&PQtransactionStatus) transaction_status;
   decltype(&PQserverVersion) server_version;
   decltype(&PQftype) ftype;
+  decltype(&PQputCopyData) put_copy_data;
+  decltype(&PQputCopyEnd) put_copy_end;
+  decltype(&PQgetResult) get_result;
 };
 
 template <typename Function>
@@ -84,6 +96,9 @@ Library load_library() {
   resolve(handle, library.transaction_status, "PQtransactionStatus");
   resolve(handle, library.server_version, "PQserverVersion");
   resolve(handle, library.ftype, "PQftype");
+  resolve(handle, library.put_copy_data, "PQputCopyData");
+  resolve(handle, library.put_copy_end, "PQputCopyEnd");
+  resolve(handle, library.get_result, "PQgetResult");
   return library;  // the handle stays open for the life of the process
 }
 
@@ -285,11 +300,53 @@ void Connection::execute_script(std::string_view sql) {
   library.clear(result);
 }
 
-void Connection::begin() {
+void Connection::copy_in(std::string_view copy_sql) {
+  const Library& library = libpq();
+  std::string text(copy_sql);
+  PGresult* result = library.exec(connection_of(handle_), text.c_str());
+  ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : library.result_status(result);
+  if (status != PGRES_COPY_IN) fail(result, copy_sql);
+  library.clear(result);
+  copy_sql_ = std::move(text);
+}
+
+void Connection::copy_data(std::string_view rows) {
+  if (rows.empty()) return;
+  // Blocking connection: 1 means queued; -1 means the connection failed.
+  if (libpq().put_copy_data(connection_of(handle_), rows.data(), static_cast<int>(rows.size())) !=
+      1) {
+    fail(nullptr, copy_sql_);
+  }
+}
+
+std::int64_t Connection::copy_end() {
+  const Library& library = libpq();
+  if (library.put_copy_end(connection_of(handle_), nullptr) != 1) fail(nullptr, copy_sql_);
+  PGresult* result = library.get_result(connection_of(handle_));
+  ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : library.result_status(result);
+  if (status != PGRES_COMMAND_OK) {
+    // Drain what follows the failed result, so that the connection is ready for ROLLBACK.
+    while (PGresult* rest = library.get_result(connection_of(handle_))) library.clear(rest);
+    fail(result, copy_sql_);
+  }
+  std::int64_t rows = Result(result).changed();
+  while (PGresult* rest = library.get_result(connection_of(handle_))) library.clear(rest);
+  return rows;
+}
+
+void Connection::copy_abort() noexcept {
+  const Library& library = libpq();
+  library.put_copy_end(connection_of(handle_), "abandoned by the client");
+  while (PGresult* rest = library.get_result(connection_of(handle_))) library.clear(rest);
+}
+
+void Connection::begin(Isolation isolation) {
   auto milliseconds = std::chrono::ceil<std::chrono::milliseconds>(busy_timeout_).count();
   // SET LOCAL lasts for this transaction only: nothing stays on a pooled server connection.
   execute_script(
-      fmt::format("BEGIN; SET LOCAL lock_timeout = {};", std::max<long long>(1, milliseconds)));
+      fmt::format("BEGIN{}; SET LOCAL lock_timeout = {};",
+                  isolation == Isolation::repeatable_read ? " ISOLATION LEVEL REPEATABLE READ" : "",
+                  std::max<long long>(1, milliseconds)));
 }
 
 void Connection::commit() {

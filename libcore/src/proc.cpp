@@ -411,4 +411,9 @@ Outcome run(const Command& command, const Handlers& handlers, const Limits& limi
   return supervisor.run();
 }
 
+std::string replace_program(const std::string& path, char** argv) {
+  ::execv(path.c_str(), argv);
+  return std::strerror(errno);
+}
+
 }  // namespace sluice::proc

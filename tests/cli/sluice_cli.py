@@ -52,12 +52,19 @@ PGBOUNCER_URL = os.environ.get("SLUICE_TEST_PGBOUNCER_URL", "")
 _schemas = itertools.count(1)
 
 
+def _psql(sql):
+    """Runs `sql` on the test server as its superuser; a failure says what psql said."""
+    result = subprocess.run(["psql", PG_URL, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise AssertionError(f"psql {sql!r}: exit {result.returncode}: {result.stderr.strip()}")
+
+
 def fresh_pg_schema():
     """The test server's URL with a new, empty schema first on the search path: tests running
     at once never share state."""
     schema = f"cli_{os.getpid()}_{next(_schemas)}"
-    subprocess.run(["psql", PG_URL, "-qAtc", f"CREATE SCHEMA {schema}"], check=True,
-                   capture_output=True, timeout=60)
+    _psql(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in PG_URL else "?"
     return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
 
@@ -66,8 +73,7 @@ def fresh_pg_database():
     """A new, empty database on the test server, as a URL through its pgbouncer: pgbouncer
     does not pass a search_path on, so tests that go through it get a database each."""
     name = f"cli_{os.getpid()}_{next(_schemas)}"
-    subprocess.run(["psql", PG_URL, "-qAtc", f"CREATE DATABASE {name}"], check=True,
-                   capture_output=True, timeout=60)
+    _psql(f"CREATE DATABASE {name}")
     return PGBOUNCER_URL.replace("/postgres?", f"/{name}?", 1)
 
 
@@ -201,8 +207,10 @@ class ToolTestCase(unittest.TestCase):
         return [tuple(line.split("\t")) for line in result.stdout.decode().splitlines()]
 
     def assertStateIntact(self, location):
-        """SQLite's integrity check of a state file (a server keeps its own consistency)."""
-        if self.backend == "sqlite":
+        """SQLite's integrity check of a state file (a server keeps its own consistency).
+        A file that does not exist is intact: a process killed before it opened its state
+        has created nothing."""
+        if self.backend == "sqlite" and os.path.exists(location):
             self.assertEqual(self.state_rows(location, "PRAGMA integrity_check"), [("ok",)])
 
     def write(self, name, content):
@@ -228,6 +236,26 @@ class ToolTestCase(unittest.TestCase):
                                  env=env or self.env, **popen)
         self.children.append(child)
         return child
+
+    def hold_write_lock(self, location, table):
+        """Holds the state's write lock until the test ends, and returns once it is held: the
+        flock of "<file>.lock" every SQLite writer queues on, or on a server an exclusive lock
+        on `table` in an open transaction (its session checks every second that the client is
+        still there, so the lock ends with the test)."""
+        marker = f"held-{len(self.children)}"
+        if self.backend == "sqlite":
+            holder = subprocess.Popen(["flock", location + ".lock", "sh", "-c",
+                                       f"touch {marker}; sleep 60"], cwd=self.dir)
+        else:
+            holder = subprocess.Popen(["psql", location, "-qAtX", "-v", "ON_ERROR_STOP=1"],
+                                      cwd=self.dir, stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL)
+            holder.stdin.write(f"SET client_connection_check_interval = '1s';\nBEGIN;\n"
+                               f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n"
+                               f"\\! touch {marker}\nSELECT pg_sleep(60);\n".encode())
+            holder.stdin.flush()
+        self.children.append(holder)
+        self.wait_for_file(marker)
 
     def wait_for_file(self, name, timeout=30):
         """Waits for an event (a file the child creates), not for time to pass."""

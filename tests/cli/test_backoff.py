@@ -2,12 +2,13 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
 import unittest
 
-from sluice_cli import ToolTestCase, tool_path
+from sluice_cli import BUILD, ToolTestCase, also_through_pgbouncer, on_both_backends, sqlite_only, tool_path
 
 # Fails until the attempt named in the environment reaches $GOAL; logs each attempt.
 UNTIL_GOAL = 'echo "$BACKOFF_ATTEMPT $BACKOFF_MAX_ATTEMPTS" >> attempts.txt; ' \
@@ -359,6 +360,8 @@ class BackoffRun(ToolTestCase):
         self.assertLessEqual(first["ms"], 200)
 
 
+@on_both_backends
+@also_through_pgbouncer
 class BackoffBudget(ToolTestCase):
     tool = "backoff"
 
@@ -369,7 +372,7 @@ class BackoffBudget(ToolTestCase):
 
     def drain_budget_with(self, count):
         children = [
-            self.start_tool("--budget", "api", "--db", f"budget{count}.db", "--base", "0",
+            self.start_tool("--budget", "api", "--db", self.state(f"budget{count}"), "--base", "0",
                             "--attempts", "0", "--max-time", "60s", "--quiet", "--report",
                             f"r{count}-{n}.jsonl", "--", "false")
             for n in range(count)
@@ -386,8 +389,8 @@ class BackoffBudget(ToolTestCase):
     def test_an_empty_budget_gives_up_at_once_and_a_success_refunds(self):
         self.drain_budget_with(2)
         # An empty bucket gives up at once; a clean success refunds one token.
-        self.assertStatus(self.run_tool("--budget", "api", "--db", "budget2.db", "--", "true"), 0)
-        result = self.run_tool("--budget", "api", "--db", "budget2.db", "--base", "0",
+        self.assertStatus(self.run_tool("--budget", "api", "--db", self.state("budget2"), "--", "true"), 0)
+        result = self.run_tool("--budget", "api", "--db", self.state("budget2"), "--base", "0",
                                "--report", "-", "--", "false")
         self.assertStatus(result, 1)
         report = events(result.out)
@@ -395,27 +398,39 @@ class BackoffBudget(ToolTestCase):
         self.assertEqual(report[-1]["budget_tokens"], 1)
 
     def test_busy_budget_never_turns_a_success_into_75(self):
-        self.assertStatus(self.run_tool("--budget", "k", "--db", "b.db", "--", "true"), 0)
-        holder = subprocess.Popen(["flock", self.path("b.db.lock"), "sh", "-c",
-                                   "touch held; sleep 30"], cwd=self.dir)
-        self.children.append(holder)
-        self.wait_for_file("held")
-        success = self.run_tool("--budget", "k", "--db", "b.db", "--busy-timeout", "100ms",
+        self.assertStatus(self.run_tool("--budget", "k", "--db", self.state("b"), "--", "true"), 0)
+        self.hold_write_lock(self.state("b"), "backoff_budget")
+        success = self.run_tool("--budget", "k", "--db", self.state("b"), "--busy-timeout", "100ms",
                                 "--", "true")
         self.assertStatus(success, 0)
         self.assertIn("not refunded", success.err)
-        failure = self.run_tool("--budget", "k", "--db", "b.db", "--busy-timeout", "100ms",
+        failure = self.run_tool("--budget", "k", "--db", self.state("b"), "--busy-timeout", "100ms",
                                 "--base", "0", "--report", "-", "--", "sh", "-c", "exit 3")
         self.assertStatus(failure, 3)
         self.assertEqual(events(failure.out)[-2]["reason"], "budget_unavailable")
 
     def test_success_after_retries_refunds_what_it_took(self):
         env = dict(self.env, GOAL="3")
-        result = self.run_tool("--budget", "k", "--db", "b.db", "--base", "0", "--report", "-",
+        result = self.run_tool("--budget", "k", "--db", self.state("b"), "--base", "0", "--report", "-",
                                "--", "sh", "-c", UNTIL_GOAL, env=env)
         self.assertStatus(result, 0)
         self.assertEqual(events(result.out)[-1]["budget_tokens"], 500)
 
+    def test_a_static_build_without_its_twin_is_69_for_a_server(self):
+        # The static backoff re-executes its dynamically linked twin for a server; copied
+        # away from it, it says where it looked. (Sanitizer builds are dynamic: no twin.)
+        if self.backend == "sqlite" or not os.path.exists(
+                os.path.join(BUILD, "libexec", "sluice", "backoff")):
+            self.skipTest("needs a server and the static build")
+        os.mkdir(self.path("bin"))
+        shutil.copy(tool_path("backoff"), self.path("bin"))
+        result = subprocess.run([self.path("bin/backoff"), "--budget", "k", "--db", self.state("b"),
+                                 "--", "true"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 69, result.stderr)
+        self.assertIn(f"needs {self.dir}/libexec/sluice/backoff for a postgresql:// state",
+                      result.stderr)
+
+    @sqlite_only
     def test_foreign_state_file_is_65_and_untouched(self):
         import sqlite3
         connection = sqlite3.connect(self.path("other.db"))

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from cohort_oracle import matrix as oracle
-from sluice_cli import ToolTestCase
+from sluice_cli import ToolTestCase, rounds
 
 
 def lines(events):
@@ -139,7 +139,8 @@ class Cohort(ToolTestCase):
         generator = random.Random(2026)
         zones = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "America/Santiago",
                  "Australia/Lord_Howe"]
-        cases = int(os.environ.get("SLUICE_COHORT_CASES", "1000"))
+        # A process per case: a third of them under the sanitizers (short depth).
+        cases = int(os.environ.get("SLUICE_COHORT_CASES", rounds(1000, 5000)))
         non_empty = 0
         for case in range(cases):
             base = 1767225600 + generator.randint(0, 300) * 86400  # 2026-01-01 onwards

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from sluice_cli import known_tools
+from sluice_cli import PG_URL, fresh_pg_schema, known_tools
 
 
 class Install(unittest.TestCase):
@@ -35,8 +35,23 @@ class Install(unittest.TestCase):
                 self.assertEqual(version.returncode, 0)
                 self.assertTrue(version.stdout.startswith(f"{tool} "))
             self.assertTrue(os.path.isfile(os.path.join(prefix, "share", "man", "man7", "sluice.7")))
+            self.check_twins(build, prefix)
         finally:
             shutil.rmtree(prefix, ignore_errors=True)
+
+    def check_twins(self, build, prefix):
+        """A fully static tool's dynamically linked twin (what it re-executes for a server) is
+        installed where the installed tool looks for it."""
+        twins = os.path.join(build, "libexec", "sluice")
+        names = sorted(os.listdir(twins)) if os.path.isdir(twins) else []
+        for name in names:
+            self.assertTrue(os.access(os.path.join(prefix, "libexec", "sluice", name), os.X_OK), name)
+        if "backoff" in names and PG_URL:
+            result = subprocess.run([os.path.join(prefix, "bin", "backoff"), "--budget", "k", "--db",
+                                     fresh_pg_schema(), "--report", "-", "--", "true"],
+                                    capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn('"budget_tokens":500', result.stdout)
 
 
 if __name__ == "__main__":

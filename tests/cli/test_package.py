@@ -60,13 +60,16 @@ class Package(unittest.TestCase):
 
     def test_build_install_and_remove_the_package(self):
         deb = self.build_package()
-        info = subprocess.run(["dpkg-deb", "--field", deb, "Package", "Depends", "Section"],
-                              capture_output=True, text=True, check=True).stdout
+        info = subprocess.run(["dpkg-deb", "--field", deb, "Package", "Depends", "Recommends",
+                               "Section"], capture_output=True, text=True, check=True).stdout
         self.assertIn("Package: sluice", info)
         self.assertIn("Section: utils", info)
         depends = info.split("Depends:")[1].splitlines()[0]
         self.assertIn("tzdata", depends)
         self.assertNotIn("-dev", depends)  # run-time libraries only
+        # libpq is loaded only for a server: recommended, never a dependency.
+        self.assertNotIn("libpq", depends)
+        self.assertEqual(info.split("Recommends:")[1].splitlines()[0].strip(), "libpq5")
         root = os.path.join(self.dir, "root")
         subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
         self.check_installed(root, dict(os.environ, MANPATH=os.path.join(root, "usr", "share", "man")))

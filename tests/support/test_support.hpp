@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "sluice/db.hpp"
 #include "sluice/error.hpp"
 #include "sluice/pg.hpp"
 
@@ -86,6 +87,31 @@ inline std::optional<std::string> fresh_pg_schema() {
   std::string url = base;
   url += url.find('?') == std::string::npos ? '?' : '&';
   return url + "options=-csearch_path%3D" + schema;
+}
+
+// A place for one test's state on `backend`: a file "state.db" in a temporary directory, or
+// a fresh schema on the test server (nullopt when no server was started: skip the test).
+// Parameterised store tests (TEST_P over db::Backend) run the same assertions on both.
+class StateLocation {
+ public:
+  explicit StateLocation(db::Backend backend) {
+    if (backend == db::Backend::sqlite) {
+      location_ = directory_.file("state.db");
+    } else {
+      location_ = fresh_pg_schema();
+    }
+  }
+  [[nodiscard]] bool available() const { return location_.has_value(); }
+  [[nodiscard]] const std::string& location() const { return *location_; }
+
+ private:
+  TempDir directory_;
+  std::optional<std::string> location_;
+};
+
+// The name gtest gives a backend's instance of a parameterised test.
+inline std::string backend_name(db::Backend backend) {
+  return backend == db::Backend::sqlite ? "sqlite" : "postgresql";
 }
 
 }  // namespace sluice::testing

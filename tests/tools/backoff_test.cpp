@@ -132,9 +132,22 @@ TEST(BackoffSchedule, RejectsUnknownJitter) {
   EXPECT_EQ(parse_jitter("decorrelated"), Jitter::decorrelated);
 }
 
-TEST(BackoffBudget, NewKeyStartsFullAndRetriesDrainIt) {
-  TempDir dir;
-  Budget budget(dir.file("b.db"), std::chrono::seconds(5), "api");
+// The budget's rules on each backend (the PostgreSQL instances skip without a test server).
+class BackoffBudget : public ::testing::TestWithParam<db::Backend> {
+ protected:
+  void SetUp() override {
+    if (!state_.available()) GTEST_SKIP() << "SLUICE_TEST_PG_URL is not set (scripts/test sets it)";
+  }
+  Budget open(const std::string& key, Duration busy_timeout = std::chrono::seconds(5)) {
+    db::OpenOptions options;
+    options.busy_timeout = busy_timeout;
+    return Budget(state_.location(), options, key);
+  }
+  sluice::testing::StateLocation state_{GetParam()};
+};
+
+TEST_P(BackoffBudget, NewKeyStartsFullAndRetriesDrainIt) {
+  Budget budget = open("api");
   EXPECT_EQ(budget.tokens(), 500);
   for (int retry = 0; retry < 100; ++retry) ASSERT_TRUE(budget.take(5)) << retry;
   EXPECT_EQ(budget.tokens(), 0);
@@ -142,9 +155,15 @@ TEST(BackoffBudget, NewKeyStartsFullAndRetriesDrainIt) {
   EXPECT_EQ(budget.tokens(), 0);
 }
 
-TEST(BackoffBudget, RefundsNeverExceedTheCapacity) {
-  TempDir dir;
-  Budget budget(dir.file("b.db"), std::chrono::seconds(5), "api");
+TEST_P(BackoffBudget, ACostAboveTheCapacityIsNeverPaidAndTakesNothing) {
+  Budget budget = open("api");
+  EXPECT_FALSE(budget.take(501));
+  EXPECT_TRUE(budget.take(500));
+  EXPECT_EQ(budget.tokens(), 0);
+}
+
+TEST_P(BackoffBudget, RefundsNeverExceedTheCapacity) {
+  Budget budget = open("api");
   ASSERT_TRUE(budget.take(10));
   budget.refund(3);
   EXPECT_EQ(budget.tokens(), 493);
@@ -152,11 +171,10 @@ TEST(BackoffBudget, RefundsNeverExceedTheCapacity) {
   EXPECT_EQ(budget.tokens(), 500);
 }
 
-TEST(BackoffBudget, KeysAreIndependentAndSharedThroughTheFile) {
-  TempDir dir;
-  Budget first(dir.file("b.db"), std::chrono::seconds(5), "a");
-  Budget second(dir.file("b.db"), std::chrono::seconds(5), "a");
-  Budget other(dir.file("b.db"), std::chrono::seconds(5), "b");
+TEST_P(BackoffBudget, KeysAreIndependentAndSharedThroughTheState) {
+  Budget first = open("a");
+  Budget second = open("a");
+  Budget other = open("b");
   ASSERT_TRUE(first.take(200));
   ASSERT_TRUE(second.take(200));
   EXPECT_FALSE(first.take(200));
@@ -164,20 +182,25 @@ TEST(BackoffBudget, KeysAreIndependentAndSharedThroughTheFile) {
   EXPECT_EQ(other.tokens(), 500);
 }
 
-TEST(BackoffBudget, ConcurrentTakersNeverOverdraw) {
-  TempDir dir;
-  { Budget create(dir.file("b.db"), std::chrono::seconds(5), "k"); }
+TEST_P(BackoffBudget, ConcurrentTakersNeverOverdraw) {
+  { Budget create = open("k"); }
   std::vector<int> granted(4, 0);
   std::vector<std::thread> threads;
   for (int worker = 0; worker < 4; ++worker) {
     threads.emplace_back([&, worker] {
-      Budget budget(dir.file("b.db"), std::chrono::seconds(30), "k");
+      Budget budget = open("k", std::chrono::seconds(30));
       while (budget.take(5)) ++granted[static_cast<std::size_t>(worker)];
     });
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(granted[0] + granted[1] + granted[2] + granted[3], 100);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackoffBudget,
+                         ::testing::Values(db::Backend::sqlite, db::Backend::postgresql),
+                         [](const auto& info) {
+                           return sluice::testing::backend_name(info.param);
+                         });
 
 TEST(BackoffRun, ValidateRejectsContradictions) {
   RunSettings settings;

@@ -3,6 +3,7 @@
 #include "sluice/pg.hpp"
 
 #include <array>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -94,7 +95,8 @@ TEST(PgDatabase, ValuesRoundTripExactly) {
     EXPECT_FALSE(run.step());
   }
   database.execute("INSERT INTO demo_items (id, name, data) VALUES (?1, ?2, ?3)", 2, "", Blob{});
-  auto query = database.query("SELECT id, name, data, x, note, '?' FROM demo_items ORDER BY id DESC");
+  auto query =
+      database.query("SELECT id, name, data, x, note, '?' FROM demo_items ORDER BY id DESC");
   ASSERT_TRUE(query.step());
   EXPECT_EQ(query->integer(0), 9007199254740993);
   EXPECT_EQ(query->text(1), "it's \"quoted\" ? and $1");
@@ -184,6 +186,115 @@ TEST(PgDatabase, SqliteOnlyOperationsRefuseAServer) {
   EXPECT_EQ(exit_status_of([&] { static_cast<void>(database.side_file(".lock")); }),
             exit_code::internal);
 }
+
+TEST(PgDatabase, AStatementOutsideATransactionWaitsOnlyTheBusyTimeout) {
+  SLUICE_PG_URL(url);
+  Database holder(url, {});
+  migrate(holder, "demo", steps);
+  holder.execute("INSERT INTO demo_items VALUES (1, 'a')");
+  WriteTransaction held(holder);
+  holder.execute("UPDATE demo_items SET name = 'held' WHERE id = 1");
+  OpenOptions impatient;
+  impatient.busy_timeout = std::chrono::milliseconds(200);
+  Database waiter(url, impatient);
+  EXPECT_EQ(
+      exit_status_of([&] { waiter.execute("UPDATE demo_items SET name = 'b' WHERE id = 1"); }),
+      exit_code::temporary);
+}
+
+// BulkInsert on each backend: COPY on PostgreSQL, an INSERT per row on SQLite.
+class BulkInsertTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (!state_.available()) GTEST_SKIP() << "SLUICE_TEST_PG_URL is not set (scripts/test sets it)";
+    database_.emplace(state_.location(), OpenOptions{});
+    migrate(*database_, "demo", steps);
+  }
+  Database& database() { return *database_; }
+  sluice::testing::StateLocation state_{GetParam()};
+  std::optional<Database> database_;
+};
+
+constexpr std::array<std::string_view, 2> id_and_name{"id", "name"};
+
+TEST_P(BulkInsertTest, EveryByteOfTextAndEveryIntegerComesBackExactly) {
+  const std::vector<std::pair<std::int64_t, std::string>> rows{
+      {std::numeric_limits<std::int64_t>::min(), "tab\there"},
+      {-1, "line\nfeed and \r return"},
+      {0, "back\\slash \\N not null"},
+      {7, ""},
+      {std::numeric_limits<std::int64_t>::max(), "caf\xc3\xa9 \xe2\x82\xac"}};  // in id order
+  WriteTransaction transaction(database());
+  BulkInsert insert(database(), "demo_items", id_and_name);
+  for (const auto& [id, name] : rows) {
+    insert.add(id).add(name);
+    insert.end_row();
+  }
+  EXPECT_EQ(insert.finish(), 5);
+  transaction.commit();
+  auto query = database().query("SELECT id, name FROM demo_items ORDER BY id");
+  for (const auto& [id, name] : rows) {
+    ASSERT_TRUE(query.step());
+    EXPECT_EQ(query->integer(0), id);
+    EXPECT_EQ(query->text(1), name);
+    EXPECT_FALSE(query->is_null(1));
+  }
+}
+
+TEST_P(BulkInsertTest, ManyBatchesArriveWhole) {
+  WriteTransaction transaction(database());
+  BulkInsert insert(database(), "demo_items", id_and_name);
+  const std::string name(100, 'x');
+  for (std::int64_t id = 0; id < 30000; ++id) {  // about 3 MiB: several batches
+    insert.add(id).add(name);
+    insert.end_row();
+  }
+  EXPECT_EQ(insert.finish(), 30000);
+  transaction.commit();
+  auto query = database().query("SELECT count(*), sum(id), min(length(name)) FROM demo_items");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->integer(0), 30000);
+  EXPECT_EQ(query->integer(1), 30000LL * 29999 / 2);
+  EXPECT_EQ(query->integer(2), 100);
+}
+
+TEST_P(BulkInsertTest, ARefusedRowIs65AndTheTransactionWritesNothing) {
+  database().execute("INSERT INTO demo_items (id, name) VALUES (2, 'there')");
+  int status = exit_status_of([&] {
+    WriteTransaction transaction(database());
+    BulkInsert insert(database(), "demo_items", id_and_name);
+    for (std::int64_t id : {1, 2, 3}) {  // 2 is taken
+      insert.add(id).add(std::string_view("new"));
+      insert.end_row();
+    }
+    insert.finish();
+    transaction.commit();
+  });
+  EXPECT_EQ(status, exit_code::data);
+  auto query = database().query("SELECT count(*) FROM demo_items");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->integer(0), 1);
+}
+
+TEST_P(BulkInsertTest, AnAbandonedInsertLeavesTheConnectionUsable) {
+  {
+    WriteTransaction transaction(database());
+    BulkInsert insert(database(), "demo_items", id_and_name);
+    insert.add(std::int64_t{1}).add(std::string_view("never"));
+    insert.end_row();
+  }  // destroyed unfinished, then rolled back
+  database().execute("INSERT INTO demo_items (id, name) VALUES (5, 'after')");
+  auto query = database().query("SELECT id FROM demo_items");
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query->integer(0), 5);
+  EXPECT_FALSE(query.step());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BulkInsertTest,
+                         ::testing::Values(Backend::sqlite, Backend::postgresql),
+                         [](const auto& info) {
+                           return sluice::testing::backend_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace sluice::db

@@ -1,7 +1,7 @@
-// The shared retry budget (--budget KEY --db FILE): a token bucket per key in an SQLite file,
-// shared by every process that uses the same file and key, in the style of the AWS SDKs'
-// retry quota. A retry must take tokens first; when the bucket cannot pay, the caller gives
-// up instead of retrying, so a fleet hitting a dead service stops hammering it.
+// The shared retry budget (--budget KEY --db STATE): a token bucket per key in an SQLite file
+// or on a PostgreSQL server, shared by every process that uses the same state and key, in the
+// style of the AWS SDKs' retry quota. A retry must take tokens first; when the bucket cannot pay,
+// the caller gives up instead of retrying, so a fleet hitting a dead service stops hammering it.
 #pragma once
 
 #include <cstdint>
@@ -20,11 +20,14 @@ struct BudgetCosts {
 
 class Budget {
  public:
-  // Opens (creating) the state file. Throws Error like db::Database.
-  Budget(const std::string& path, Duration busy_timeout, std::string key, BudgetCosts costs = {});
+  // Opens (creating) the state at `location` (a file or a postgresql:// URL) with the
+  // caller's open options. Throws Error like db::Database.
+  Budget(const std::string& location, db::OpenOptions options, std::string key,
+         BudgetCosts costs = {});
 
-  // Takes `cost` tokens if the bucket holds that many (a new key starts full). Returns false,
-  // taking nothing, when it does not.
+  // Takes `cost` tokens if the bucket holds that many (a new key starts full), in one
+  // conditional upsert: concurrent takers on any number of hosts never overdraw. Returns
+  // false, taking nothing, when it does not.
   bool take(std::int64_t cost);
   // Puts tokens back, never above the capacity.
   void refund(std::int64_t amount);

@@ -107,8 +107,10 @@ RunSettings run_settings(const Settings& settings) {
   run.stagger = optional_duration("--stagger", settings.stagger);
   run.budget_key = settings.budget;
   if (!settings.budget.empty()) {
-    run.budget_path = cli::state_path(settings.state, "backoff", cli::StateFile::create);
-    run.busy_timeout = settings.state.busy_timeout;
+    auto target = cli::state_target(settings.state, "backoff", cli::StateFile::create,
+                                    cli::Backends::sqlite_or_postgresql);
+    run.budget_location = target.location;
+    run.budget_options = target.options;
   }
   run.quiet = settings.quiet;
   run.command = settings.command;

@@ -92,8 +92,8 @@ Retrier::Retrier(const RunSettings& settings)
     input_ = read_all(STDIN_FILENO, "<stdin>", *settings.replay_stdin_limit);
   }
   if (!settings.budget_key.empty()) {
-    budget_ =
-        std::make_unique<Budget>(settings.budget_path, settings.busy_timeout, settings.budget_key);
+    budget_ = std::make_unique<Budget>(settings.budget_location, settings.budget_options,
+                                       settings.budget_key);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backoff_schedule.hpp"
+#include "sluice/db.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice::backoff {
@@ -29,9 +30,9 @@ struct RunSettings {
   std::string report_path;                          // "" none, "-" stdout
   std::optional<std::uint64_t> seed;
   std::optional<Duration> stagger;
-  std::string budget_key;  // "" no shared budget
-  std::string budget_path;
-  Duration busy_timeout = std::chrono::seconds(5);
+  std::string budget_key;       // "" no shared budget
+  std::string budget_location;  // a state file or a postgresql:// URL
+  db::OpenOptions budget_options;
   bool quiet = false;
   std::vector<std::string> command;
 };

@@ -76,17 +76,10 @@ ALTER TABLE idemkey_keys ADD COLUMN output_stored INTEGER NOT NULL DEFAULT 1
 
 constexpr std::array<std::string_view, 2> postgresql_migrations{postgresql_v1, postgresql_v2};
 
-// The text of a statement whose two dialects differ.
-struct Dialects {
-  std::string_view sqlite;
-  std::string_view postgresql;
-  [[nodiscard]] std::string_view of(const db::Database& database) const {
-    return database.backend() == db::Backend::postgresql ? postgresql : sqlite;
-  }
-};
+constexpr db::Schema schema{migrations, postgresql_migrations};
 
 // Deletes up to ?2 keys that expired at or before ?1.
-constexpr Dialects delete_expired{
+constexpr db::Dialects delete_expired{
     "DELETE FROM idemkey_keys WHERE rowid IN (SELECT rowid FROM idemkey_keys "
     "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
     "DELETE FROM idemkey_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idemkey_keys "
@@ -194,8 +187,7 @@ db::OpenOptions open_options(db::OpenOptions options) {
 
 Store::Store(const std::string& location, db::OpenOptions options)
     : database_(location, open_options(options)) {
-  bool server = database_.backend() == db::Backend::postgresql;
-  db::migrate(database_, "idemkey", server ? postgresql_migrations : migrations);
+  db::migrate(database_, "idemkey", schema);
 }
 
 std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, bool with_outputs,
@@ -330,7 +322,7 @@ std::int64_t Store::collect_garbage(Instant now, int batch) {
   std::int64_t deleted = 0;
   for (;;) {
     db::WriteTransaction transaction(database_);
-    int changed = database_.execute(delete_expired.of(database_), micros(now), batch);
+    int changed = database_.execute(delete_expired.of(database_.backend()), micros(now), batch);
     transaction.commit();
     deleted += changed;
     if (changed < batch) return deleted;

@@ -88,6 +88,10 @@ std::string state_path(const StateOptions& options, std::string_view tool, State
 // What a command opens as its state: where (state_path) and the open options every tool
 // shares (must_exist from `file`, --busy-timeout). The tool's store adds its own (synchronous
 // level, serialised writers, cache size) before opening it.
+//
+// A fully static tool cannot load libpq: given a server, it re-executes here, with the same
+// arguments and environment, its dynamically linked twin (libexec/sluice/TOOL beside bin/), so
+// a tool must call this before it reads input or starts anything. A missing twin is Error(69).
 struct StateTarget {
   std::string location;
   db::OpenOptions options;

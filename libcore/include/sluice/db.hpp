@@ -70,6 +70,22 @@ std::string quote_identifier(std::string_view name);
 // Where the state lives: an SQLite file, or a PostgreSQL server (a postgresql:// location).
 enum class Backend { sqlite, postgresql };
 
+// The text of a statement whose SQLite and PostgreSQL dialects differ.
+struct Dialects {
+  std::string_view sqlite;
+  std::string_view postgresql;
+  [[nodiscard]] std::string_view of(Backend backend) const {
+    return backend == Backend::postgresql ? postgresql : sqlite;
+  }
+};
+
+// A component's schema on each backend, version for version: step i moves it from version i
+// to i+1. Both lists have the same length (a version means the same tables on both).
+struct Schema {
+  std::span<const std::string_view> sqlite;
+  std::span<const std::string_view> postgresql;
+};
+
 // A statement from the Database's cache. Bind indexes are 1-based. Use through Query, which
 // resets the statement when it goes out of scope. On PostgreSQL the statement runs at its
 // first step, with the values bound so far, and its rows are then read one by one.
@@ -136,6 +152,20 @@ Query bind_all(Statement& statement, const Args&... args) {
 
 class Connection;
 class SqliteConnection;
+
+// How BulkInsert writes rows on one backend (db.cpp and db_postgres.cpp).
+class RowWriter {
+ public:
+  RowWriter() = default;
+  virtual ~RowWriter() = default;
+  RowWriter(const RowWriter&) = delete;
+  RowWriter& operator=(const RowWriter&) = delete;
+  virtual void add(std::int64_t value) = 0;
+  virtual void add(std::string_view text) = 0;
+  virtual void end_row() = 0;
+  // Returns the rows written.
+  virtual std::int64_t finish() = 0;
+};
 
 class Database {
  public:
@@ -231,6 +261,30 @@ class Database {
   std::unique_ptr<Connection> connection_;
 };
 
+// Many rows into one table inside the current write transaction, as fast as the backend
+// allows: a cached INSERT per row on SQLite, one COPY ... FROM STDIN on PostgreSQL (rows go
+// to the server in batches, not one round trip each). Add each row's values in column order,
+// integers or text, then end_row(); finish() at the end reports what the server refused. A
+// BulkInsert destroyed unfinished leaves its transaction to be rolled back.
+class BulkInsert {
+ public:
+  BulkInsert(Database& database, std::string_view table, std::span<const std::string_view> columns);
+  BulkInsert& add(std::int64_t value) {
+    writer_->add(value);
+    return *this;
+  }
+  BulkInsert& add(std::string_view text) {
+    writer_->add(text);
+    return *this;
+  }
+  void end_row() { writer_->end_row(); }
+  // Returns the rows written.
+  std::int64_t finish() { return writer_->finish(); }
+
+ private:
+  std::unique_ptr<RowWriter> writer_;
+};
+
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
 class WriteTransaction {
  public:
@@ -268,6 +322,9 @@ class ReadTransaction {
 // version greater than steps.size()) throws Error(65).
 void migrate(Database& database, std::string_view component,
              std::span<const std::string_view> steps, std::string_view meta_table = "sluice_meta");
+
+// migrate() with the steps for the database's backend.
+void migrate(Database& database, std::string_view component, const Schema& schema);
 
 // The schema version recorded for `component`, or 0.
 int schema_version(Database& database, std::string_view component,

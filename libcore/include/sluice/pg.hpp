@@ -35,6 +35,11 @@ std::string url_for_messages(std::string_view url);
 // service file.
 void check_no_password(std::string_view url, std::string_view option);
 
+// Whether this process can load libpq: false in a fully static executable (backoff's, for
+// its start-up time), which has no dynamic loader. Such a tool re-executes its dynamically
+// linked twin for a server (cli::state_target).
+bool can_load_libpq();
+
 // One parameter of a statement: its text, or SQL NULL.
 using Param = std::optional<std::string>;
 
@@ -79,10 +84,20 @@ class Connection {
   // Runs one or more statements without parameters (schema scripts).
   void execute_script(std::string_view sql);
 
+  // COPY ... FROM STDIN: copy_in starts it, copy_data sends rows in COPY's text format (any
+  // number of whole or partial rows per call), copy_end finishes it and returns the rows
+  // copied. A row the server refuses fails copy_end, like execute.
+  void copy_in(std::string_view copy_sql);
+  void copy_data(std::string_view rows);
+  std::int64_t copy_end();
+  // Ends a COPY in progress without its rows (the transaction is then failed: roll it back).
+  void copy_abort() noexcept;
+
   // BEGIN (with the lock timeout for this transaction only), COMMIT, ROLLBACK. A COMMIT whose
   // outcome is unknown because the connection dropped throws Error(75): the caller's work
-  // must be safe to run again.
-  void begin();
+  // must be safe to run again. A repeatable-read transaction reads one snapshot throughout.
+  enum class Isolation { read_committed, repeatable_read };
+  void begin(Isolation isolation = Isolation::read_committed);
   void commit();
   void rollback() noexcept;
   void set_busy_timeout(Duration timeout) { busy_timeout_ = timeout; }
@@ -93,6 +108,7 @@ class Connection {
 
  private:
   [[noreturn]] void fail(void* result, std::string_view sql) const;
+  std::string copy_sql_;    // the COPY in progress, for messages
   void* handle_ = nullptr;  // PGconn
   std::string url_;
   Duration busy_timeout_;

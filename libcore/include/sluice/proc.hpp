@@ -68,4 +68,8 @@ Outcome run(const Command& command, const Handlers& handlers = {}, const Limits&
 // Decodes a waitpid status into the shell-style exit status.
 int decode_wait_status(int status);
 
+// Replaces this process's program by `path`, run with `argv` (null-terminated) and the same
+// environment and open files. Returns only when that fails, with errno's description.
+std::string replace_program(const std::string& path, char** argv);
+
 }  // namespace sluice::proc
