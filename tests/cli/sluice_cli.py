@@ -237,6 +237,27 @@ class ToolTestCase(unittest.TestCase):
         self.children.append(child)
         return child
 
+    def start_private_server(self):
+        """A PostgreSQL server of this test's own (scripts/pg), for tests that crash it;
+        returns its URL. Skips when the tests run without server binaries."""
+        if not PG_URL:
+            self.skipTest("no PostgreSQL server binaries (scripts/test starts one)")
+        self.pg = os.path.join(SOURCE, "scripts", "pg")
+        # Its own directory under /tmp: the server runs as the postgres user when the tests run
+        # as root, and cannot enter the test's private directory.
+        self.server = tempfile.mkdtemp(prefix="sluice-pg-")
+        url = subprocess.run([self.pg, "start", self.server], check=True, capture_output=True,
+                             text=True, timeout=120).stdout.strip()
+        self.addCleanup(subprocess.run, [self.pg, "stop", self.server], capture_output=True)
+        return url
+
+    def crash_private_server(self):
+        """pg_ctl stop -m immediate: what a crash of the server looks like to its clients."""
+        subprocess.run([self.pg, "crash", self.server], check=True, capture_output=True)
+
+    def restart_private_server(self):
+        subprocess.run([self.pg, "restart", self.server], check=True, capture_output=True)
+
     def hold_write_lock(self, location, table):
         """Holds the state's write lock until the test ends, and returns once it is held: the
         flock of "<file>.lock" every SQLite writer queues on, or on a server an exclusive lock

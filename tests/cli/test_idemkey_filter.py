@@ -5,11 +5,10 @@ import os
 import random
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-from sluice_cli import PG_URL, SOURCE, ToolTestCase, on_both_backends, rounds, tool_path
+from sluice_cli import ToolTestCase, on_both_backends, rounds, tool_path
 
 
 @on_both_backends
@@ -168,15 +167,7 @@ class IdemkeyFilterServerCrash(ToolTestCase):
 
     def setUp(self):
         super().setUp()
-        if not PG_URL:
-            self.skipTest("no PostgreSQL server binaries (scripts/test starts one)")
-        self.pg = os.path.join(SOURCE, "scripts", "pg")
-        # Its own directory under /tmp: the server runs as the postgres user when the tests run
-        # as root, and cannot enter the test's private directory.
-        self.server = tempfile.mkdtemp(prefix="sluice-pg-")
-        self.url = subprocess.run([self.pg, "start", self.server], check=True, capture_output=True,
-                                  text=True, timeout=120).stdout.strip()
-        self.addCleanup(subprocess.run, [self.pg, "stop", self.server], capture_output=True)
+        self.url = self.start_private_server()
 
     def filter_run(self, out_name, crash_after=None):
         with open(self.path(out_name), "wb") as out:
@@ -187,7 +178,7 @@ class IdemkeyFilterServerCrash(ToolTestCase):
             if crash_after is not None:
                 while child.poll() is None and os.path.getsize(self.path(out_name)) < crash_after:
                     time.sleep(0.001)
-                subprocess.run([self.pg, "crash", self.server], check=True, capture_output=True)
+                self.crash_private_server()
             _, err = child.communicate(timeout=300)
         text = self.read(out_name).decode()
         return child.returncode, err, text[: text.rfind("\n") + 1].splitlines()
@@ -201,7 +192,7 @@ class IdemkeyFilterServerCrash(ToolTestCase):
         status, err, first = self.filter_run("out0.jsonl", crash_after=60000)
         self.assertIn(status, (69, 75), err)
         self.assertTrue(err.startswith(b"idemkey: error: "), err)
-        subprocess.run([self.pg, "restart", self.server], check=True, capture_output=True)
+        self.restart_private_server()
         status, err, second = self.filter_run("out1.jsonl")
         self.assertEqual((status, err), (0, b""))
         self.assertEqual(len(first), len(set(first)))

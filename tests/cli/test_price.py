@@ -12,7 +12,7 @@ import unittest
 
 from fractions import Fraction
 
-from sluice_cli import ToolTestCase
+from sluice_cli import ToolTestCase, also_through_pgbouncer, on_both_backends, sqlite_only
 
 DAY = "2026-03-03"
 # ECB-style rates against EUR, so USD->X cross rates do not terminate.
@@ -70,11 +70,13 @@ def oracle(base, market, fx):
     return text(amount, exponent), text(amount, exponent), text(tax, exponent)
 
 
+@on_both_backends
+@also_through_pgbouncer
 class Price(ToolTestCase):
     tool = "price"
 
     def price(self, *args, stdin=b"", status=0):
-        result = self.run_tool(*args, "--db", "price.db", stdin=stdin)
+        result = self.run_tool(*args, "--db", self.state("price"), stdin=stdin)
         self.assertStatus(result, status)
         return records(result.out) if status == 0 else result
 
@@ -183,7 +185,7 @@ class Price(ToolTestCase):
         self.assertError(bad, 65, "<stdin>:2", "price", "negative")
         self.assertEqual(bad.out, "")
         skipped = self.run_tool("calc", "--countries", "DE", "--date", DAY, "--skip-invalid",
-                                "--db", "price.db", stdin=stdin)
+                                "--db", self.state("price"), stdin=stdin)
         self.assertStatus(skipped, 1)
         self.assertEqual([r["sku"] for r in records(skipped.out)], ["A"])
         for line in (":2:", ":3:", ":4:", ":5:"):
@@ -195,7 +197,8 @@ class Price(ToolTestCase):
                         for i in range(50000))
         self.write("catalog.jsonl", stdin)
         pipeline = subprocess.run(
-            f"'{self.bin()}' calc --db price.db --countries DE,JP --date {DAY} catalog.jsonl "
+            f"'{self.bin()}' calc --db '{self.state('price')}' --countries DE,JP --date {DAY} "
+            "catalog.jsonl "
             "| head -1", shell=True, cwd=self.dir, capture_output=True, env=self.env)
         self.assertEqual(pipeline.stderr, b"")
         self.assertEqual(len(pipeline.stdout.splitlines()), 1)
@@ -204,6 +207,7 @@ class Price(ToolTestCase):
         from sluice_cli import tool_path
         return tool_path("price")
 
+    @sqlite_only
     def test_usage_and_missing_state(self):
         self.assertStatus(self.run_tool("--help"), 0)
         self.assertStatus(self.run_tool("calc", "--help"), 0)
@@ -223,11 +227,11 @@ class Price(ToolTestCase):
 
     def test_skipped_ecb_columns_are_listed_and_quiet_drops_the_note(self):
         self.write("rates.csv", RATES_CSV)
-        loud = self.run_tool("rates", "load", "rates.csv", "--db", "price.db")
+        loud = self.run_tool("rates", "load", "rates.csv", "--db", self.state("price"))
         self.assertStatus(loud, 0)
         self.assertEqual(records(loud.out)[0]["skipped_currencies"], ["CYP"])
         self.assertIn("price: note: rates.csv: skipped the columns", loud.err)
-        quiet = self.run_tool("rates", "load", "--quiet", "rates.csv", "--db", "price.db")
+        quiet = self.run_tool("rates", "load", "--quiet", "rates.csv", "--db", self.state("price"))
         self.assertStatus(quiet, 0)
         self.assertEqual(quiet.err, "")
         self.assertEqual(records(quiet.out)[0]["changed"], 0)
@@ -412,19 +416,25 @@ class Price(ToolTestCase):
         # The mismatch did not use the quote.
         self.price("accept", "--quote", quote["quote_id"], "--now", "2026-03-03T12:00:02Z")
 
-    def test_sixteen_concurrent_accepts_succeed_once(self):
+    def test_2_8_and_32_concurrent_accepts_succeed_once(self):
         self.setup_markets()
-        quote = self.quote()
-        children = [self.start_tool("accept", "--quote", quote["quote_id"], "--db", "price.db",
-                                    "--now", "2026-03-03T12:01:00Z", stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE) for _ in range(16)]
-        outcomes = []
-        for child in children:
-            out, _ = child.communicate(timeout=60)
-            outcomes.append((child.returncode, json.loads(out).get("error")))
-        self.assertEqual(sorted(outcomes, key=str),
-                         sorted([(0, None)] + [(1, "quote_used")] * 15, key=str))
+        for count in (2, 8, 32):
+            with self.subTest(processes=count):
+                quote = self.quote()
+                children = [self.start_tool("accept", "--quote", quote["quote_id"], "--db",
+                                            self.state("price"), "--busy-timeout", "60s",
+                                            "--now", "2026-03-03T12:01:00Z",
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            for _ in range(count)]
+                outcomes = []
+                for child in children:
+                    out, err = child.communicate(timeout=120)
+                    self.assertIn(child.returncode, (0, 1), err)
+                    outcomes.append((child.returncode, json.loads(out).get("error")))
+                self.assertEqual(sorted(outcomes, key=str),
+                                 sorted([(0, None)] + [(1, "quote_used")] * (count - 1), key=str))
 
+    @sqlite_only
     def test_sigkill_during_publish_leaves_whole_markets(self):
         self.setup_markets()
         catalog = "".join(json.dumps({"sku": f"S{i:07}", "price": "9.99"}) + "\n"
@@ -434,16 +444,16 @@ class Price(ToolTestCase):
         self.price(*args)
         self.price("tax", "set", "--country", "DE", "--rate", "7%", "--inclusive")
         self.price("tax", "set", "--country", "JP", "--rate", "8%", "--inclusive")
-        child = self.start_tool(*args, "--db", "price.db", stdout=subprocess.DEVNULL)
+        child = self.start_tool(*args, "--db", self.state("price"), stdout=subprocess.DEVNULL)
         # Wait for the write transaction to start (its WAL grows), then kill mid-write.
-        wal = self.path("price.db-wal")
+        wal = self.state("price") + "-wal"
         deadline = time.monotonic() + 60
         while (not os.path.exists(wal) or os.path.getsize(wal) < 1 << 20) and child.poll() is None:
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.005)
         child.send_signal(signal.SIGKILL)
         child.wait()
-        with sqlite3.connect(self.path("price.db")) as db:
+        with sqlite3.connect(self.state("price")) as db:
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
             for country, skus in db.execute(
                     "SELECT country, skus FROM price_publications WHERE price_date = ?", (DAY,)):
@@ -456,6 +466,56 @@ class Price(ToolTestCase):
                                     "IN": "unchanged"})
         found = self.price("lookup", "--sku", "S0000001", "--country", "DE", "--date", DAY)[0]
         self.assertEqual(found["tax_rate"], "7%")
+
+
+class PriceServerCrash(ToolTestCase):
+    """The PostgreSQL server dies (pg_ctl stop -m immediate) while publish copies its rows,
+    then comes back: the interrupted publish fails with 69 or 75, every market is whole or
+    absent, and a rerun publishes each market once."""
+    tool = "price"
+
+    def test_a_server_crash_mid_publish_leaves_whole_markets_and_a_rerun_completes(self):
+        url = self.start_private_server()
+        self.write("rates.csv", RATES_CSV)
+        self.assertStatus(self.run_tool("rates", "load", "rates.csv", "--db", url), 0)
+        catalog = "".join(json.dumps({"sku": f"S{i:07}", "price": "9.99"}) + "\n"
+                          for i in range(200000))
+        self.write("catalog.jsonl", catalog)
+        args = ("publish", "--countries", "DE,JP,US,IN", "--date", DAY, "catalog.jsonl", "--db", url)
+        child = self.start_tool(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not self.copying(url) and child.poll() is None:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.005)
+        self.crash_private_server()
+        out, err = child.communicate(timeout=120)
+        self.assertIn(child.returncode, (69, 75), err)
+        self.assertEqual(out, b"")
+        self.restart_private_server()
+        self.assertEqual(self.published(url), {})  # one transaction: nothing of it stayed
+        rerun = self.run_tool(*args)
+        self.assertStatus(rerun, 0)
+        self.assertEqual({r["country"]: r["status"] for r in records(rerun.out)},
+                         dict.fromkeys(("DE", "JP", "US", "IN"), "published"))
+        self.assertEqual(self.published(url), dict.fromkeys(("DE", "JP", "US", "IN"),
+                                                            (200000, 200000)))
+
+    def copying(self, url):
+        rows = subprocess.run(["psql", url, "-qAtX", "-c",
+                               "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%'"
+                               " AND pid != pg_backend_pid()"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+        return rows not in ("", "0")
+
+    def published(self, url):
+        """{country: (skus the publication says, rows published)}."""
+        rows = subprocess.run(["psql", url, "-qAtX", "-F", " ", "-c",
+                               "SELECT p.country, p.skus, (SELECT count(*) FROM price_published r "
+                               "WHERE r.price_date = p.price_date AND r.country = p.country) "
+                               "FROM price_publications p"],
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+        return {line.split()[0]: (int(line.split()[1]), int(line.split()[2]))
+                for line in rows.splitlines()}
 
 
 if __name__ == "__main__":

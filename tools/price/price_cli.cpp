@@ -137,7 +137,13 @@ std::vector<MarketRequest> markets_of(const Settings& settings) {
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
-  return cli::open_state<Store>(settings.state, "price", file);
+  return cli::open_state<Store>(settings.state, "price", file, cli::Backends::sqlite_or_postgresql);
+}
+
+// Quotes expire by the state's clock: a server's, so that hosts whose clocks disagree agree,
+// unless --now fixes it.
+Instant state_now(Store& store, const Settings& settings) {
+  return store.database().clock(cli::make_clock(settings.state)).now();
 }
 
 // A row's work, run with stdout once the command line is parsed.
@@ -439,21 +445,20 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settin
        [&s](CLI::App& command) { add_quote_options(command, s); },
        with_output(settings,
                    [](const Settings& given, OutputStream& out) {
-                     Instant now = cli::make_clock(given.state).now();
                      QuoteRequest request = given.quote;
                      request.rounding = given.rounding;
                      request.max_rate_age_days = whole_days("--max-rate-age", given.max_rate_age);
                      // a quote needs rates already loaded
                      Store store = open_store(given, cli::StateFile::must_exist);
-                     return quote(store, request, now, out);
+                     return quote(store, request, state_now(store, given), out);
                    })},
       {"accept", "Use a quote once, before it expires",
        [&s](CLI::App& command) { add_accept_options(command, s); },
        with_output(settings,
                    [](const Settings& given, OutputStream& out) {
-                     Instant now = cli::make_clock(given.state).now();
                      Store store = open_store(given, cli::StateFile::must_exist);
-                     return accept(store, given.quote_id, given.amount_to, now, out);
+                     return accept(store, given.quote_id, given.amount_to, state_now(store, given),
+                                   out);
                    })},
       {"allocate", "Split an amount exactly by ratios",
        [&s](CLI::App& command) { add_allocate_options(command, s); },

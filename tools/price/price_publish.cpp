@@ -1,6 +1,7 @@
 #include "price_publish.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 
@@ -68,22 +69,19 @@ void replace_market(db::Database& database, const std::string& date, const Marke
   const std::string& country = pricer.market().country;
   database.execute("DELETE FROM price_published WHERE price_date = ? AND country = ?", date,
                    country);
-  db::Statement& insert = database.statement(
-      "INSERT INTO price_published (price_date, country, sku, base, amount, net, tax) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  static constexpr std::array<std::string_view, 7> columns{"price_date", "country", "sku", "base",
+                                                           "amount",     "net",     "tax"};
+  db::BulkInsert insert(database, "price_published", columns);
   for (const PublishedItem& entry : catalog) {
     Breakdown breakdown = price_item(pricer, entry.item, entry.where);
-    db::Query row(insert);
-    insert.bind(1, date);
-    insert.bind(2, country);
-    insert.bind(3, entry.item.sku);
-    insert.bind(4, stored_integer(entry.item.base));
-    insert.bind(5, stored_integer(breakdown.amount));
-    insert.bind(6, stored_integer(breakdown.net));
-    insert.bind(7, stored_integer(breakdown.tax));
-    row.step();
+    insert.add(date).add(country).add(entry.item.sku).add(stored_integer(entry.item.base));
+    insert.add(stored_integer(breakdown.amount))
+        .add(stored_integer(breakdown.net))
+        .add(stored_integer(breakdown.tax));
+    insert.end_row();
     progress.update(0, ++rows);
   }
+  insert.finish();
 }
 
 std::optional<std::string> stored_digest(db::Database& database, const std::string& date,
@@ -118,8 +116,10 @@ int publish(Store& store, const std::vector<std::string>& inputs,
     if (status != "unchanged") {
       replace_market(database, date, pricer, catalog, progress, rows);
       database.execute(
-          "INSERT OR REPLACE INTO price_publications "
-          "(price_date, country, digest, skus, published_at, header) VALUES (?, ?, ?, ?, ?, ?)",
+          "INSERT INTO price_publications (price_date, country, digest, skus, published_at, "
+          "header) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (price_date, country) DO UPDATE SET "
+          "digest = excluded.digest, skus = excluded.skus, published_at = excluded.published_at, "
+          "header = excluded.header",
           date, market.country, digest, static_cast<std::int64_t>(catalog.size()), now, header);
     }
     summaries.push_back(JsonValue::object(
@@ -149,7 +149,7 @@ int lookup(Store& store, const std::string& sku, const std::string& country,
                                       "SELECT base, amount, net, tax FROM price_published "
                                       "WHERE price_date = ? AND country = ? AND sku = ?",
                                       publication.row().text(0), country, sku)
-                                : database.query("SELECT 1 WHERE 0");
+                                : database.query("SELECT 1 WHERE 1 = 0");
   if (!row.step()) {
     print_diagnostic(
         Severity::error, {},

@@ -124,9 +124,21 @@ int accept(Store& store, const std::string& quote_id, const std::string& amount_
                   fmt::format("quote {} expired at {}: request a new quote", quote_id, expired));
   }
   std::string accepted_at = format_instant(now);
-  store.database().execute(
-      "UPDATE price_quotes SET accepted_at = ? WHERE quote_id = ? AND accepted_at IS NULL",
-      accepted_at, quote_id);
+  // Conditional on the quote being unused: on a server, a concurrent accept that committed
+  // first (the row lock orders them, not one writer at a time) leaves no row to update.
+  bool accepted = false;
+  {
+    auto update = store.database().query(
+        "UPDATE price_quotes SET accepted_at = ?1 WHERE quote_id = ?2 AND accepted_at IS NULL "
+        "RETURNING quote_id",
+        accepted_at, quote_id);
+    accepted = update.step();
+  }
+  if (!accepted) {
+    std::string first = find_quote(store.database(), quote_id)->accepted_at.value_or("");
+    return refuse(out, quote_id, "quote_used", {"accepted_at", JsonValue::string(first)},
+                  fmt::format("quote {} was already accepted at {}", quote_id, first));
+  }
   transaction.commit();
   out.write_line(to_json(quote_with(*quote, {{"status", JsonValue::string("accepted")},
                                              {"accepted_at", JsonValue::string(accepted_at)}})));

@@ -75,6 +75,74 @@ CREATE TABLE price_quotes (
 ) STRICT;
 )sql";
 
+// The same schema on PostgreSQL, version for version.
+constexpr std::string_view postgresql_v1 = R"sql(
+CREATE TABLE price_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE price_rates (
+  currency TEXT NOT NULL,
+  date TEXT NOT NULL,
+  rate TEXT NOT NULL,
+  PRIMARY KEY (currency, date)
+);
+CREATE TABLE price_adjustments (
+  country TEXT PRIMARY KEY,
+  multiplier TEXT,
+  plr TEXT,
+  smoothing TEXT NOT NULL,
+  minimum TEXT NOT NULL,
+  maximum TEXT NOT NULL,
+  CHECK ((multiplier IS NULL) != (plr IS NULL))
+);
+CREATE TABLE price_taxes (
+  country TEXT PRIMARY KEY,
+  rate TEXT NOT NULL,
+  inclusive BIGINT NOT NULL
+);
+CREATE TABLE price_rules (
+  currency TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  minimum TEXT NOT NULL
+);
+CREATE TABLE price_publications (
+  price_date TEXT NOT NULL,
+  country TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  skus BIGINT NOT NULL,
+  published_at TEXT NOT NULL,
+  header TEXT NOT NULL,
+  PRIMARY KEY (price_date, country)
+);
+CREATE TABLE price_published (
+  price_date TEXT NOT NULL,
+  country TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  base BIGINT NOT NULL,
+  amount BIGINT NOT NULL,
+  net BIGINT NOT NULL,
+  tax BIGINT NOT NULL,
+  PRIMARY KEY (price_date, country, sku)
+);
+CREATE TABLE price_quotes (
+  quote_id TEXT PRIMARY KEY,
+  from_currency TEXT NOT NULL,
+  to_currency TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  amount_to BIGINT NOT NULL,
+  rate_numerator TEXT NOT NULL,
+  rate_denominator TEXT NOT NULL,
+  record TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  accepted_at TEXT
+);
+)sql";
+
+constexpr std::array<std::string_view, 1> migrations{schema_v1};
+constexpr std::array<std::string_view, 1> postgresql_migrations{postgresql_v1};
+constexpr db::Schema schema{migrations, postgresql_migrations};
+
 // The caller chose must_exist and the busy timeout; the rest is this store's profile.
 db::OpenOptions open_options(db::OpenOptions options) {
   options.synchronous = db::Synchronous::full;
@@ -109,8 +177,7 @@ constexpr std::string_view adjustment_columns =
 
 Store::Store(const std::string& location, db::OpenOptions options)
     : database_(location, open_options(options)) {
-  std::array<std::string_view, 1> steps{schema_v1};
-  db::migrate(database_, "price", steps);
+  db::migrate(database_, "price", schema);
 }
 
 std::optional<std::string> Store::rates_base() {
@@ -120,15 +187,17 @@ std::optional<std::string> Store::rates_base() {
 }
 
 void Store::set_rates_base(std::string_view base) {
-  database_.execute("INSERT OR REPLACE INTO price_settings (name, value) VALUES ('rates_base', ?)",
-                    base);
+  database_.execute(
+      "INSERT INTO price_settings (name, value) VALUES ('rates_base', ?1) "
+      "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      base);
 }
 
 bool Store::put_rate(const RateRow& row) {
   return database_.execute(
-             "INSERT INTO price_rates (currency, date, rate) VALUES (?1, ?2, ?3) "
+             "INSERT INTO price_rates AS stored (currency, date, rate) VALUES (?1, ?2, ?3) "
              "ON CONFLICT (currency, date) DO UPDATE SET rate = excluded.rate "
-             "WHERE rate != excluded.rate",
+             "WHERE stored.rate != excluded.rate",
              row.currency, row.date, row.rate) > 0;
 }
 
@@ -143,11 +212,12 @@ std::optional<StoredRate> Store::rate_on_or_before(std::string_view currency,
 }
 
 std::vector<RateRow> Store::latest_rates_on_or_before(std::string_view date) {
-  // SQLite takes the bare columns of an aggregate query with max() from the row holding the max.
+  // Each currency's latest date on or before `date`, found through the primary key.
   std::vector<RateRow> rows;
   auto query = database_.query(
-      "SELECT max(date), currency, rate FROM price_rates WHERE date <= ? "
-      "GROUP BY currency ORDER BY currency",
+      "SELECT latest.date, latest.currency, latest.rate FROM price_rates AS latest "
+      "WHERE latest.date = (SELECT max(date) FROM price_rates "
+      "WHERE currency = latest.currency AND date <= ?1) ORDER BY latest.currency",
       date);
   while (query.step())
     rows.push_back({query.row().text(0), query.row().text(1), query.row().text(2)});
@@ -156,8 +226,10 @@ std::vector<RateRow> Store::latest_rates_on_or_before(std::string_view date) {
 
 void Store::put_adjustment(const Adjustment& adjustment) {
   database_.execute(
-      "INSERT OR REPLACE INTO price_adjustments "
-      "(country, multiplier, plr, smoothing, minimum, maximum) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO price_adjustments (country, multiplier, plr, smoothing, minimum, maximum) "
+      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (country) DO UPDATE SET "
+      "multiplier = excluded.multiplier, plr = excluded.plr, smoothing = excluded.smoothing, "
+      "minimum = excluded.minimum, maximum = excluded.maximum",
       adjustment.country, adjustment.multiplier, adjustment.plr, adjustment.smoothing,
       adjustment.minimum, adjustment.maximum);
 }
@@ -177,8 +249,9 @@ std::vector<Adjustment> Store::adjustments() {
 
 void Store::put_tax(const TaxRow& tax) {
   database_.execute(
-      "INSERT OR REPLACE INTO price_taxes (country, rate, inclusive) VALUES (?, ?, ?)", tax.country,
-      tax.rate, tax.inclusive ? 1 : 0);
+      "INSERT INTO price_taxes (country, rate, inclusive) VALUES (?, ?, ?) ON CONFLICT (country) "
+      "DO UPDATE SET rate = excluded.rate, inclusive = excluded.inclusive",
+      tax.country, tax.rate, tax.inclusive ? 1 : 0);
 }
 
 std::optional<TaxRow> Store::tax(std::string_view country) {
@@ -196,8 +269,10 @@ std::vector<TaxRow> Store::taxes() {
 }
 
 void Store::put_rule(const RuleRow& rule) {
-  database_.execute("INSERT OR REPLACE INTO price_rules (currency, rule, minimum) VALUES (?, ?, ?)",
-                    rule.currency, rule.rule, rule.minimum);
+  database_.execute(
+      "INSERT INTO price_rules (currency, rule, minimum) VALUES (?, ?, ?) ON CONFLICT (currency) "
+      "DO UPDATE SET rule = excluded.rule, minimum = excluded.minimum",
+      rule.currency, rule.rule, rule.minimum);
 }
 
 std::optional<RuleRow> Store::rule(std::string_view currency) {
