@@ -32,6 +32,14 @@ void Statement::bind(int index, const Value& value) {
   std::visit(Binder{*this, index}, value);
 }
 
+std::string row_lock_clause(Backend backend, RowLock lock, std::string_view table) {
+  if (backend == Backend::sqlite || lock == RowLock::none) return {};
+  std::string clause = " FOR UPDATE";
+  if (!table.empty()) clause += fmt::format(" OF {}", table);
+  if (lock == RowLock::skip_locked) clause += " SKIP LOCKED";
+  return clause;
+}
+
 // ---------------------------------------------------------------- BulkInsert
 
 namespace {

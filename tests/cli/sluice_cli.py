@@ -60,6 +60,10 @@ def _psql(sql):
         raise AssertionError(f"psql {sql!r}: exit {result.returncode}: {result.stderr.strip()}")
 
 
+def is_server_url(location):
+    return location.startswith(("postgresql://", "postgres://"))
+
+
 def fresh_pg_schema():
     """The test server's URL with a new, empty schema first on the search path: tests running
     at once never share state."""
@@ -88,7 +92,7 @@ def also_through_pgbouncer(cls):
     """Class decorator: the suite runs once more as <Class>ThroughPgbouncer, with the tool's
     state on the test server reached through pgbouncer in transaction pooling (each statement
     may land on another server connection). Skipped when no pgbouncer was started, and in the
-    sanitizer pass (SLUICE_TEST_DEPTH=short)."""
+    sanitizer pass (SLUICE_TEST_DEPTH=short), like every server variant."""
     _variant(cls, "ThroughPgbouncer", "pgbouncer")
     return cls
 
@@ -97,7 +101,7 @@ def on_both_backends(cls):
     """Class decorator: the suite runs as written (state in SQLite files) and again as
     <Class>OnPostgres with the tool's default state on the test PostgreSQL server
     (SLUICE_STATE_URL; an explicit --db FILE still names a file). The variant is skipped when no
-    server was started."""
+    server was started, and in the sanitizer pass (SLUICE_TEST_DEPTH=short)."""
     _variant(cls, "OnPostgres", "postgresql")
     return cls
 
@@ -152,10 +156,11 @@ class ToolTestCase(unittest.TestCase):
                 self.skipTest("SLUICE_TEST_PG_URL is not set (scripts/test starts a server)")
             if self.backend == "pgbouncer" and not PGBOUNCER_URL:
                 self.skipTest("SLUICE_TEST_PGBOUNCER_URL is not set (pgbouncer is not installed)")
-            if self.backend == "pgbouncer" and DEPTH == "short":
-                # What pgbouncer checks is the protocol (no session state), which the release
-                # pass covers; the sanitizer pass keeps its minutes for memory errors.
-                self.skipTest("the pgbouncer variants run in the release pass")
+            if DEPTH == "short":
+                # The server variants check SQL, locking and the protocol, which the release
+                # pass covers; the sanitizer pass keeps its minutes for memory errors, and
+                # runs the backend's own unit tests (and the server crash tests) for those.
+                self.skipTest("the server variants run in the release pass")
             self.env["SLUICE_STATE_URL"] = self.fresh_server_state()
         self.env.pop("NO_COLOR", None)
         self.children = []
@@ -187,7 +192,7 @@ class ToolTestCase(unittest.TestCase):
         """The rows (tuples of text, NULL as None) that `sql` reads from the state at
         `location`, or [] when it has no such table yet: what a test checks the state with,
         on either backend."""
-        if self.backend == "sqlite":
+        if not is_server_url(location):
             if not os.path.exists(location):
                 return []
             with sqlite3.connect(location) as connection:
@@ -206,11 +211,17 @@ class ToolTestCase(unittest.TestCase):
             raise AssertionError(result.stderr.decode())
         return [tuple(line.split("\t")) for line in result.stdout.decode().splitlines()]
 
+    def state_dump(self, location, tables):
+        """Every row of `tables`, as text and sorted, on either backend: what a test compares
+        to show that a refused command left the state untouched."""
+        return {table: sorted(self.state_rows(location, f"SELECT * FROM {table}"), key=repr)
+                for table in tables}
+
     def assertStateIntact(self, location):
         """SQLite's integrity check of a state file (a server keeps its own consistency).
         A file that does not exist is intact: a process killed before it opened its state
         has created nothing."""
-        if self.backend == "sqlite" and os.path.exists(location):
+        if not is_server_url(location) and os.path.exists(location):
             self.assertEqual(self.state_rows(location, "PRAGMA integrity_check"), [("ok",)])
 
     def write(self, name, content):

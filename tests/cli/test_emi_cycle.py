@@ -5,7 +5,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import time
 import unittest
@@ -18,7 +17,7 @@ import struct
 import termios
 from decimal import Decimal
 
-from sluice_cli import ToolTestCase, tool_path
+from sluice_cli import ToolTestCase, on_both_backends, sqlite_only, tool_path
 from test_emi_schedule import minor as minor_units, oracle, round_half_up
 
 
@@ -33,11 +32,21 @@ def records(text):
     return [json.loads(line) for line in text.splitlines() if line]
 
 
+EMI_TABLES = ("emi_loans", "emi_installments", "emi_results", "emi_charges", "emi_revisions",
+              "emi_installments_history", "emi_presentments")
+
+
+def hours_from_now(hours):
+    """--now for a run `hours` from now: after the leases of the intents earlier runs took."""
+    return f"@{int(time.time()) + hours * 3600}"
+
+
+@on_both_backends
 class EmiCycle(ToolTestCase):
     tool = "emi-schedule"
 
     def emi(self, *args, stdin=b"", status=0):
-        result = self.run_tool(*args, "--db", "loans.db", stdin=stdin)
+        result = self.run_tool(*args, "--db", self.state("loans"), stdin=stdin)
         self.assertStatus(result, status)
         return records(result.out) if status == 0 else result
 
@@ -107,12 +116,11 @@ class EmiCycle(ToolTestCase):
         self.assertEqual(self.schedule_rows("L1")[5:],
                          [(n + 5, due, payment, interest, principal, closing)
                           for n, due, _, payment, interest, principal, closing in expected])
-        connection = sqlite3.connect(self.path("loans.db"))
-        self.assertEqual([r[0] for r in connection.execute(
-            "SELECT kind FROM emi_revisions ORDER BY revision")], ["prepay", "prepay", "reprice"])
-        self.assertEqual(connection.execute(
-            "SELECT count(*) FROM emi_installments_history WHERE revision = 1").fetchone()[0], 9)
-        connection.close()
+        loans = self.state("loans")
+        self.assertEqual(self.state_rows(loans, "SELECT kind FROM emi_revisions ORDER BY revision"),
+                         [("prepay",), ("prepay",), ("reprice",)])
+        self.assertEqual(self.state_rows(
+            loans, "SELECT count(*) FROM emi_installments_history WHERE revision = 1"), [("9",)])
         # Re-running create with the original terms still finds them identical.
         self.assertFalse(self.emi("create", "--loan", "L1", *LOAN)[0]["created"])
 
@@ -144,11 +152,15 @@ class EmiCycle(ToolTestCase):
         self.assertEqual(intents, [{"loan": "L1", "n": 1, "attempt": 1, "amount": "8791.59",
                                     "currency": "INR", "due_date": "2026-02-15",
                                     "idempotency_key": "L1:1:1"}])
-        # Collect is a read: running it again offers the same intent (same key).
-        self.assertEqual(self.emi("collect", "--today", "2026-02-15"), intents)
+        # The intent is leased to that run for an hour: a second run meanwhile emits nothing,
+        # one after it offers the same intent (same key).
+        self.assertEqual(self.emi("collect", "--today", "2026-02-15"), [])
+        self.assertEqual(self.emi("collect", "--today", "2026-02-15", "--now", hours_from_now(2)),
+                         intents)
         days = {1: "2026-02-15", 2: "2026-02-17", 3: "2026-02-19"}
         for attempt, day in days.items():
-            offered = self.emi("collect", "--today", day)
+            # Recording a result ends the lease: the next attempt is offered when it is due.
+            offered = self.emi("collect", "--today", day, "--now", hours_from_now(4))
             self.assertEqual([i["attempt"] for i in offered], [attempt])
             failure = {"loan": "L1", "n": 1, "attempt": attempt, "result": "failed",
                        "code": "R01"}
@@ -167,10 +179,8 @@ class EmiCycle(ToolTestCase):
             {"loan": "L1", "n": 1, "attempt": 4, "result": "paid", "amount": "8967.42"}))
         self.assertEqual((paid[0]["applied"], paid[0]["state"], paid[0]["outstanding"]),
                          (True, "paid", "0.00"))
-        connection = sqlite3.connect(self.path("loans.db"))
-        self.assertEqual(connection.execute(
-            "SELECT kind, amount FROM emi_charges").fetchall(), [("penalty", 17583)])
-        connection.close()
+        self.assertEqual(self.state_rows(self.state("loans"), "SELECT kind, amount FROM emi_charges"),
+                         [("penalty", "17583")])
 
     def test_grace_period_makes_unpaid_installments_overdue_once(self):
         self.emi("create", "--loan", "G", *LOAN, "--grace", "5d", "--penalty", "flat:100.00")
@@ -180,9 +190,8 @@ class EmiCycle(ToolTestCase):
         status = self.emi("status", "--today", "2026-02-22")[0]
         self.assertEqual((status["overdue"], status["penalties"], status["overdue_amount"]),
                          (1, "100.00", "8891.59"))
-        connection = sqlite3.connect(self.path("loans.db"))
-        self.assertEqual(connection.execute("SELECT count(*) FROM emi_charges").fetchone()[0], 1)
-        connection.close()
+        self.assertEqual(self.state_rows(self.state("loans"), "SELECT count(*) FROM emi_charges"),
+                         [("1",)])
 
     def test_record_reports_unknown_and_superseded_results(self):
         self.emi("create", "--loan", "L1", *LOAN)
@@ -210,13 +219,10 @@ class EmiCycle(ToolTestCase):
             self.assertEqual(self.dump(), before)
 
     def stored_amounts(self):
-        connection = sqlite3.connect(self.path("loans.db"))
-        try:
-            return connection.execute(
-                "SELECT loan, n, attempt, result, amount FROM emi_results ORDER BY 1, 2, 3"
-            ).fetchall()
-        finally:
-            connection.close()
+        rows = self.state_rows(self.state("loans"), "SELECT loan, n, attempt, result, amount "
+                                                    "FROM emi_results ORDER BY 1, 2, 3")
+        return [(loan, int(n), int(attempt), result, int(amount))
+                for loan, n, attempt, result, amount in rows]
 
     def test_paid_without_amount_pays_what_the_attempt_presented(self):
         self.emi("create", "--loan", "A", *LOAN, "--grace", "5d", "--penalty", "flat:25.00")
@@ -238,12 +244,11 @@ class EmiCycle(ToolTestCase):
     def test_collect_repeats_the_amount_it_first_presented(self):
         self.emi("create", "--loan", "A", *LOAN)
         first = self.emi("collect", "--today", "2026-02-15")
-        self.assertEqual(self.emi("collect", "--today", "2026-02-16"), first)
-        connection = sqlite3.connect(self.path("loans.db"))
-        self.assertEqual(connection.execute(
-            "SELECT loan, n, attempt, amount FROM emi_presentments").fetchall(),
-            [("A", 1, 1, 879159)])
-        connection.close()
+        self.assertEqual(self.emi("collect", "--today", "2026-02-16", "--now", hours_from_now(2)),
+                         first)
+        self.assertEqual(self.state_rows(self.state("loans"),
+                                         "SELECT loan, n, attempt, amount FROM emi_presentments"),
+                         [("A", "1", "1", "879159")])
 
     def test_a_result_that_differs_in_amount_is_a_conflict(self):
         for loan in ("L1", "L2"):
@@ -285,7 +290,7 @@ class EmiCycle(ToolTestCase):
         # One batch prints about 30 KB: more than the pipe holds, less than the tool's buffer.
         fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 4096)
         capacity = fcntl.fcntl(writer, fcntl.F_GETPIPE_SZ)
-        child = self.start_tool("record", "--today", "2026-02-15", "--db", "loans.db",
+        child = self.start_tool("record", "--today", "2026-02-15", "--db", self.state("loans"),
                                 "--batch", "240", "results.jsonl", stdout=writer)
         os.close(writer)
         deadline = time.monotonic() + 60
@@ -312,18 +317,33 @@ class EmiCycle(ToolTestCase):
         return struct.unpack("i", fcntl.ioctl(descriptor, termios.FIONREAD, b"\0" * 4))[0]
 
     def applied(self):
-        connection = sqlite3.connect(self.path("loans.db"))
-        try:
-            return connection.execute("SELECT count(*) FROM emi_results").fetchone()[0]
-        finally:
-            connection.close()
+        return int(self.state_rows(self.state("loans"), "SELECT count(*) FROM emi_results")[0][0])
 
     def dump(self):
-        connection = sqlite3.connect(self.path("loans.db"))
-        rows = list(connection.iterdump())
-        connection.close()
-        return rows
+        return self.state_dump(self.state("loans"), EMI_TABLES)
 
+    def test_2_and_4_concurrent_collects_emit_every_intent_once(self):
+        # Collect on several hosts at once: each due installment goes to one of them (its row
+        # lock and lease), whichever way their transactions interleave.
+        for count in (2, 4):
+            with self.subTest(collectors=count):
+                loans = self.state(f"collect{count}")
+                self.write("many.jsonl", "".join(
+                    json.dumps({"loan": f"C{i}", "principal": "1000.00", "rate": "12%",
+                                "months": 6}) + "\n" for i in range(300)))
+                self.assertStatus(self.run_tool("create", "--from", "many.jsonl", "--disbursed",
+                                                "2026-01-15", "--db", loans), 0)
+                children = [self.start_tool("collect", "--today", "2026-02-15", "--db", loans,
+                                            "--busy-timeout", "60s", stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE) for _ in range(count)]
+                emitted = []
+                for child in children:
+                    out, err = child.communicate(timeout=120)
+                    self.assertEqual((child.returncode, err), (0, b""))
+                    emitted += [(i["loan"], i["n"], i["attempt"]) for i in records(out.decode())]
+                self.assertEqual(sorted(emitted), sorted((f"C{i}", 1, 1) for i in range(300)))
+
+    @sqlite_only
     def test_missing_state_file_is_66_for_readers(self):
         result = self.run_tool("collect", "--today", "2026-02-15", "--db", "absent.db")
         self.assertError(result, 66, "absent.db")
@@ -336,7 +356,7 @@ class EmiCycle(ToolTestCase):
                  for loan in range(20) for n in range(1, 13)]
         self.write("results.jsonl", self.results(*lines))
         children = [subprocess.Popen([tool_path("emi-schedule"), "record", "--today",
-                                      "2026-02-15", "--db", "loans.db", "--batch", "5",
+                                      "2026-02-15", "--db", self.state("loans"), "--batch", "5",
                                       "results.jsonl"], stdout=subprocess.PIPE, cwd=self.dir,
                                      env=self.env) for _ in range(6)]
         outputs = [child.communicate(timeout=120)[0] for child in children]
@@ -357,7 +377,7 @@ class EmiCycle(ToolTestCase):
                     open(self.path(f"killed{round_number}.jsonl"), "wb") as output:
                 # Small batches: many commits (synchronous=FULL), so the kill lands mid-run.
                 child = subprocess.Popen([tool_path("emi-schedule"), "record", "--today",
-                                          "2026-02-15", "--db", "loans.db", "--batch", "7"],
+                                          "2026-02-15", "--db", self.state("loans"), "--batch", "7"],
                                          stdin=source, stdout=output, cwd=self.dir,
                                          env=self.env)
                 # Kill once the run has committed something new (an event, not a time: a
@@ -386,13 +406,57 @@ class EmiCycle(ToolTestCase):
             reported |= {(r["loan"], r["n"], r["attempt"]) for r in complete if r["applied"]}
         never_reported = {(line["loan"], line["n"], 1) for line in lines} - reported
         self.assertEqual(len(never_reported), 0, "results applied but never reported applied")
-        connection = sqlite3.connect(self.path("loans.db"))
-        self.assertEqual(connection.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-        self.assertEqual(connection.execute("SELECT count(*) FROM emi_results").fetchone()[0],
-                         len(lines))
-        self.assertEqual(connection.execute(
-            "SELECT DISTINCT attempts FROM emi_installments").fetchall(), [(1,)])
-        connection.close()
+        loans = self.state("loans")
+        self.assertStateIntact(loans)
+        self.assertEqual(self.applied(), len(lines))
+        self.assertEqual(self.state_rows(loans, "SELECT DISTINCT attempts FROM emi_installments"),
+                         [("1",)])
+
+
+class EmiRecordServerCrash(ToolTestCase):
+    """The PostgreSQL server dies (pg_ctl stop -m immediate) while record applies results in
+    batches, then comes back: the interrupted run fails with 69 or 75, and a rerun applies
+    every result not yet committed, none twice."""
+    tool = "emi-schedule"
+
+    def test_a_server_crash_mid_record_loses_no_result_and_applies_none_twice(self):
+        url = self.start_private_server()
+        self.write("many.jsonl", "".join(
+            json.dumps({"loan": f"C{i}", "principal": "1000.00", "rate": "12%", "months": 6})
+            + "\n" for i in range(2000)))
+        self.assertStatus(self.run_tool("create", "--from", "many.jsonl", "--disbursed",
+                                        "2026-01-15", "--db", url), 0)
+        intents = records(self.run_tool("collect", "--today", "2026-02-15", "--db", url).out)
+        self.write("results.jsonl", "".join(
+            json.dumps({"loan": i["loan"], "n": i["n"], "attempt": i["attempt"],
+                        "result": "paid", "amount": i["amount"]}) + "\n" for i in intents))
+        with open(self.path("first.jsonl"), "wb") as out:
+            child = self.start_tool("record", "--today", "2026-02-15", "--batch", "10",
+                                    "results.jsonl", "--db", url, stdout=out,
+                                    stderr=subprocess.PIPE)
+            while child.poll() is None and os.path.getsize(self.path("first.jsonl")) < 20000:
+                time.sleep(0.001)
+            self.crash_private_server()
+            _, err = child.communicate(timeout=120)
+        self.assertIn(child.returncode, (69, 75), err)
+        self.restart_private_server()
+        second = self.run_tool("record", "--today", "2026-02-15", "results.jsonl", "--db", url)
+        self.assertStatus(second, 0)
+        first = self.read("first.jsonl").decode()
+        first = records(first[:first.rfind("\n") + 1])
+        applied_first = {(r["loan"], r["n"]) for r in first if r["applied"]}
+        applied_second = {(r["loan"], r["n"]) for r in records(second.out) if r["applied"]}
+        everything = {(i["loan"], i["n"]) for i in intents}
+        self.assertEqual(len(everything), 2000)
+        self.assertEqual(applied_first | applied_second, everything)  # none lost
+        # Outcomes are printed before their batch commits: at most the batch being committed
+        # when the server died is reported by both runs.
+        self.assertLessEqual(len(applied_first & applied_second), 10)
+        self.assertEqual(self.state_rows(url, "SELECT count(*), count(DISTINCT loan) FROM "
+                                              "emi_results"), [("2000", "2000")])
+        self.assertEqual(self.state_rows(url, "SELECT state, attempts, count(*) FROM "
+                                              "emi_installments WHERE n = 1 GROUP BY 1, 2"),
+                         [("paid", "1", "2000")])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import unittest
 
 from sluice_cli import BIN, ToolTestCase
@@ -27,9 +28,10 @@ IDS = [
 
 # The cookbook's collection loop (docs/cookbook.md), with a gateway that writes every charge
 # it makes to ledger.txt. With "$1" = record, the results go to emi-schedule record; otherwise
-# they are kept in lost.jsonl, as if the job died before recording them.
+# they are kept in lost.jsonl, as if the job died before recording them. "$2", when given, is
+# collect's --now (a run after the leases of the intents a lost run emitted).
 LOOP = r"""
-emi-schedule collect --db loans.db --today 2026-02-15 |
+emi-schedule collect --db loans.db --today 2026-02-15 ${2:+--now "$2"} |
   while IFS= read -r intent; do
     key=$(jq -r .idempotency_key <<<"$intent")
     amount=$(jq -r .amount <<<"$intent")
@@ -58,9 +60,9 @@ def is_valid_key(key):
 class EmiKeys(ToolTestCase):
     tool = "emi-schedule"
 
-    def loop(self, mode):
+    def loop(self, mode, *now):
         env = dict(self.env, PATH=f"{BIN}:{os.environ['PATH']}")
-        result = subprocess.run(["bash", "-euo", "pipefail", "-c", LOOP, "loop", mode],
+        result = subprocess.run(["bash", "-euo", "pipefail", "-c", LOOP, "loop", mode, *now],
                                 cwd=self.dir, env=env, capture_output=True, text=True,
                                 timeout=300)
         self.assertEqual(result.returncode, 0, result.stderr)
@@ -83,7 +85,9 @@ class EmiKeys(ToolTestCase):
         self.assertEqual((keys["L1"], keys["A:1"], keys["A"], keys['"quoted"']),
                          ("L1:1:1", "A:1:1:1", "A:1:1", '"quoted":1:1'))
         self.loop("lose")     # charged, but the results never reach record
-        recorded = self.loop("record")  # cron runs again: idemkey replays, nothing charged twice
+        # Cron runs again once the intents' leases (1h) have passed: idemkey replays, nothing
+        # is charged twice.
+        recorded = self.loop("record", f"@{int(time.time()) + 2 * 3600}")
         with open(self.path("ledger.txt"), encoding="utf-8") as ledger:
             charges = ledger.read().splitlines()
         self.assertEqual(sorted(charges), sorted(f"{keys[loan]} 400.00" for loan in IDS))

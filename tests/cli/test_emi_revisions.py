@@ -4,20 +4,20 @@ revisions match an independent model in Python's decimal (emi_decimal_model)."""
 
 import datetime
 import random
-import sqlite3
 import unittest
 from decimal import Decimal
 
 from emi_decimal_model import LoanModel, Refused, add_months
-from sluice_cli import ToolTestCase
-from test_emi_cycle import LOAN, records
+from sluice_cli import ToolTestCase, on_both_backends
+from test_emi_cycle import EMI_TABLES, LOAN, records
 
 
+@on_both_backends
 class EmiRevisions(ToolTestCase):
     tool = "emi-schedule"
 
     def emi(self, *args, status=0):
-        result = self.run_tool(*args, "--db", "loans.db")
+        result = self.run_tool(*args, "--db", self.state("loans"))
         self.assertStatus(result, status)
         return records(result.out) if status == 0 else result
 
@@ -71,11 +71,7 @@ class EmiRevisions(ToolTestCase):
         self.assertEqual(later[0]["after"], 3)
 
     def dump(self):
-        connection = sqlite3.connect(self.path("loans.db"))
-        try:
-            return list(connection.iterdump())
-        finally:
-            connection.close()
+        return self.state_dump(self.state("loans"), EMI_TABLES)
 
     def apply(self, model, loan, operation):
         """Runs one revision on the tool and the model; checks the printed record."""
@@ -92,7 +88,7 @@ class EmiRevisions(ToolTestCase):
             expected = (model.prepay(amount, on, mode) if kind == "prepay"
                         else model.reprice(basis_points, on, keep_emi))
         except Refused as refusal:
-            result = self.run_tool(*args, "--db", "loans.db")
+            result = self.run_tool(*args, "--db", self.state("loans"))
             self.assertEqual(result.status, 65, (args, str(refusal), result))
             return "refused"
         printed = self.emi(*args)[0]

@@ -498,8 +498,7 @@ class StateOnAServer(ToolTestCase):
 
     def test_tools_that_keep_files_refuse_a_url_and_ignore_sluice_state_url(self):
         for tool, args in (("cohort", ["report"]), ("zscore", ["detect"]),
-                           ("reindex", ["status"]), ("price", ["rates", "show"]),
-                           ("emi-schedule", ["list"])):
+                           ("reindex", ["status"])):
             with self.subTest(tool=tool):
                 refused = self.run_tool(*args, "--db", "postgresql:///x", tool=tool)
                 self.assertStatus(refused, 2)

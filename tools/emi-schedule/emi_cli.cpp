@@ -26,6 +26,7 @@ struct Settings {
   std::string penalty = "percent:2%";
   std::string non_retryable = "R02,R03,R04,R07,R10";
   std::string ahead = "1d";
+  Duration lease = std::chrono::hours(1);
   std::string grace;
   ProgressMode progress = ProgressMode::automatic;
   InputOptions input;  // record: --skip-invalid; create --from, record: --max-line-bytes
@@ -125,7 +126,8 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
-  return cli::open_state<Store>(settings.state, "emi-schedule", file);
+  return cli::open_state<Store>(settings.state, "emi-schedule", file,
+                                cli::Backends::sqlite_or_postgresql);
 }
 
 // `command` tells a --months not given from one given as 0 (a usage error naming the range).
@@ -250,11 +252,15 @@ cli::Action define_command_line(CLI::App& app) {
             {"collect", "Emit debit intents for what is due",
              [&s](CLI::App& command) {
                add_today(command, s);
-               add_state(command, s);
+               cli::add_duration_option(command, "--lease", s.lease,
+                                        "No other collect emits an intent for this long");
+               // --now: the instant leases are taken and judged at (the state's clock).
+               cli::add_state_options(command, s.state, cli::WithNow::yes);
              },
              [settings] {
                Store store = existing_store(*settings);
-               return collect(store, today(*settings));
+               Instant now = store.database().clock(cli::make_clock(settings->state)).now();
+               return collect(store, today(*settings), now, settings->lease);
              }},
             {"record", "Apply payment results (JSONL)",
              [&s](CLI::App& command) { add_record_options(command, s); },

@@ -208,14 +208,17 @@ JsonValue present(Store& store, const StoredInstallment& item, Date today) {
 
 }  // namespace
 
-int collect(Store& store, Date today) {
+int collect(Store& store, Date today, Instant now, Duration lease) {
   std::vector<JsonValue> intents;
   {
-    // Printed after the commit: a crash in between prints nothing, and the re-run offers the
-    // same intents for the same amounts.
+    // Printed after the commit: a crash in between prints nothing, and a run after the lease
+    // offers the same intents for the same amounts.
     db::WriteTransaction transaction(store.database());
     apply_grace(store, today);
-    for (const auto& item : store.to_collect(today)) intents.push_back(present(store, item, today));
+    for (const auto& item : store.to_collect(today, now)) {
+      intents.push_back(present(store, item, today));
+      store.lease(item, now + lease);
+    }
     transaction.commit();
   }
   OutputStream out(STDOUT_FILENO);
@@ -359,7 +362,8 @@ Outcome apply_one(Store& store, std::map<std::string, std::optional<Loan>>& loan
   auto [entry, fresh] = loans.try_emplace(result.loan);
   if (fresh) entry->second = store.find(result.loan);
   if (!entry->second) return refused("unknown_loan");
-  item = store.installment(result.loan, result.number);
+  // Held until the batch commits: the same result arriving twice at once applies once.
+  item = store.installment(result.loan, result.number, db::RowLock::for_update);
   if (!item) return refused("unknown_installment");
   // The gateway took what was presented, not what is outstanding now: a penalty may have been
   // added since the debit went out.
@@ -598,7 +602,9 @@ void refuse_earlier_period(const Split& split, Date on, std::optional<Date> late
 }
 
 Split split_at(Store& store, const std::string& id, Date on) {
-  auto loan = store.find(id);
+  // Held until the revision commits: the revision number and the installments it replaces
+  // are read and written by one change of this loan at a time.
+  auto loan = store.find(id, db::RowLock::for_update);
   if (!loan) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
   Split split{*loan, 0, 0, std::nullopt};
   std::optional<Date> latest = store.latest_revision(id);

@@ -89,10 +89,12 @@ int remind(Store& store, Date today, int ahead_days);
 // fields, and only derived keys have a LOAN part starting with "sha256:").
 std::string idempotency_key(std::string_view loan, int number, int attempt);
 
-// Prints a debit intent for every installment due for collection, after recording the amount
-// each presents (emi_presentments); an attempt presented before is offered again for the
-// amount it was first presented for.
-int collect(Store& store, Date today);
+// Prints a debit intent for every installment due for collection and not leased to another
+// run, after recording the amount each presents (emi_presentments) and leasing it to this run
+// until now + lease: runs on several hosts at once emit each intent once. An attempt presented
+// before is offered again, once its lease has passed, for the amount it was first presented
+// for.
+int collect(Store& store, Date today, Instant now, Duration lease);
 // Reads every result first (bad input: nothing written), then applies them `batch` per write
 // transaction; each result and its effects commit together, so a re-run after a crash
 // applies every result exactly once. A batch's outcomes are written and flushed before it

@@ -111,7 +111,120 @@ CREATE TABLE emi_presentments (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 3> migrations{schema_v1, schema_v2, schema_v3};
+// The lease of an intent collect emitted: until then (microseconds since the epoch), no other
+// collect emits that installment's attempt again.
+constexpr std::string_view schema_v4 = R"sql(
+ALTER TABLE emi_installments ADD COLUMN lease_until INTEGER;
+)sql";
+
+constexpr std::array<std::string_view, 4> migrations{schema_v1, schema_v2, schema_v3, schema_v4};
+
+// The same schema on PostgreSQL, version for version.
+constexpr std::string_view postgresql_v1 = R"sql(
+CREATE TABLE emi_loans (
+  loan TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  exponent BIGINT NOT NULL,
+  principal BIGINT NOT NULL,
+  rate_numerator BIGINT NOT NULL,
+  rate_denominator BIGINT NOT NULL,
+  months BIGINT NOT NULL,
+  disbursed TEXT NOT NULL,
+  first_due TEXT NOT NULL,
+  eom BIGINT NOT NULL,
+  bpi TEXT NOT NULL,
+  rounding TEXT NOT NULL,
+  interest_rounding TEXT NOT NULL,
+  retry_after_days BIGINT NOT NULL,
+  max_attempts BIGINT NOT NULL,
+  penalty_flat BIGINT,
+  penalty_numerator BIGINT NOT NULL,
+  penalty_denominator BIGINT NOT NULL,
+  non_retryable TEXT NOT NULL,
+  grace_days BIGINT
+);
+CREATE TABLE emi_installments (
+  loan TEXT NOT NULL REFERENCES emi_loans (loan),
+  n BIGINT NOT NULL,
+  due_date TEXT NOT NULL,
+  opening BIGINT NOT NULL,
+  payment BIGINT NOT NULL,
+  interest BIGINT NOT NULL,
+  principal BIGINT NOT NULL,
+  closing BIGINT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'due' CHECK (state IN ('due', 'paid', 'overdue')),
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt TEXT NOT NULL,
+  reminded BIGINT NOT NULL DEFAULT 0,
+  penalty BIGINT NOT NULL DEFAULT 0,
+  paid_penalty BIGINT NOT NULL DEFAULT 0,
+  paid_interest BIGINT NOT NULL DEFAULT 0,
+  paid_principal BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (loan, n)
+);
+CREATE INDEX emi_installments_by_due_date ON emi_installments (due_date) WHERE state != 'paid';
+CREATE TABLE emi_results (
+  loan TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  attempt BIGINT NOT NULL,
+  result TEXT NOT NULL,
+  code TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  recorded_on TEXT NOT NULL,
+  PRIMARY KEY (loan, n, attempt)
+);
+CREATE TABLE emi_charges (
+  loan TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  charged_on TEXT NOT NULL,
+  PRIMARY KEY (loan, n, kind)
+);
+)sql";
+
+constexpr std::string_view postgresql_v2 = R"sql(
+CREATE TABLE emi_revisions (
+  loan TEXT NOT NULL REFERENCES emi_loans (loan),
+  revision BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  on_date TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  PRIMARY KEY (loan, revision)
+);
+CREATE TABLE emi_installments_history (
+  loan TEXT NOT NULL,
+  revision BIGINT NOT NULL,
+  n BIGINT NOT NULL,
+  due_date TEXT NOT NULL,
+  opening BIGINT NOT NULL,
+  payment BIGINT NOT NULL,
+  interest BIGINT NOT NULL,
+  principal BIGINT NOT NULL,
+  closing BIGINT NOT NULL,
+  PRIMARY KEY (loan, revision, n)
+);
+)sql";
+
+constexpr std::string_view postgresql_v3 = R"sql(
+CREATE TABLE emi_presentments (
+  loan TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  attempt BIGINT NOT NULL,
+  amount BIGINT NOT NULL,
+  presented_on TEXT NOT NULL,
+  PRIMARY KEY (loan, n, attempt)
+);
+)sql";
+
+constexpr std::string_view postgresql_v4 = R"sql(
+ALTER TABLE emi_installments ADD COLUMN lease_until BIGINT;
+)sql";
+
+constexpr std::array<std::string_view, 4> postgresql_migrations{postgresql_v1, postgresql_v2,
+                                                                postgresql_v3, postgresql_v4};
+constexpr db::Schema schema{migrations, postgresql_migrations};
 
 constexpr std::string_view installment_columns =
     "i.loan, l.currency, l.exponent, i.n, i.due_date, i.opening, i.payment, i.interest, "
@@ -173,7 +286,7 @@ StoredInstallment read_installment(db::Statement& row) {
 
 Store::Store(const std::string& location, db::OpenOptions options)
     : database_(location, open_options(options)) {
-  db::migrate(database_, "emi-schedule", migrations);
+  db::migrate(database_, "emi-schedule", schema);
 }
 
 std::string Store::describe(const Loan& loan) {
@@ -197,20 +310,13 @@ std::string Store::describe(const Loan& loan) {
 
 bool Store::insert(const Loan& loan, const Schedule& schedule) {
   std::string description = describe(loan);
-  {
-    auto existing = database_.query("SELECT description FROM emi_loans WHERE loan = ?1", loan.id);
-    if (existing.step()) {
-      if (existing->text(0) == description) return false;
-      throw Error(exit_code::data,
-                  fmt::format("loan '{}' already exists with different terms (stored: {})", loan.id,
-                              existing->text(0)));
-    }
-  }
   const LoanTerms& t = loan.terms;
   const Policy& p = loan.policy;
-  database_.execute(
+  // Inserted only if new: a create of the same loan on another host at the same moment waits
+  // for this one's key and then finds the loan, instead of failing on the key.
+  int inserted = database_.execute(
       "INSERT INTO emi_loans VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-      "?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+      "?15, ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT (loan) DO NOTHING",
       loan.id, description, t.currency.code, t.currency.exponent, t.principal,
       static_cast<std::int64_t>(t.annual_rate.numerator),
       static_cast<std::int64_t>(t.annual_rate.denominator), t.months, format_date(t.disbursed),
@@ -221,6 +327,14 @@ bool Store::insert(const Loan& loan, const Schedule& schedule) {
       p.penalty_is_flat ? std::optional<std::int64_t>(p.penalty_flat) : std::nullopt,
       static_cast<std::int64_t>(p.penalty_rate.numerator),
       static_cast<std::int64_t>(p.penalty_rate.denominator), join(p.non_retryable), p.grace_days);
+  if (inserted == 0) {
+    auto existing = database_.query("SELECT description FROM emi_loans WHERE loan = ?1", loan.id);
+    existing.step();
+    if (existing->text(0) == description) return false;
+    throw Error(exit_code::data,
+                fmt::format("loan '{}' already exists with different terms (stored: {})", loan.id,
+                            existing->text(0)));
+  }
   for (const auto& row : schedule.installments) {
     database_.execute(
         "INSERT INTO emi_installments (loan, n, due_date, opening, payment, interest, principal, "
@@ -231,12 +345,13 @@ bool Store::insert(const Loan& loan, const Schedule& schedule) {
   return true;
 }
 
-std::optional<Loan> Store::find(const std::string& id) {
+std::optional<Loan> Store::find(const std::string& id, db::RowLock lock) {
   auto query = database_.query(
       "SELECT currency, exponent, principal, rate_numerator, rate_denominator, months, "
       "disbursed, first_due, eom, bpi, rounding, interest_rounding, retry_after_days, "
       "max_attempts, penalty_flat, penalty_numerator, penalty_denominator, non_retryable, "
-      "grace_days FROM emi_loans WHERE loan = ?1",
+      "grace_days FROM emi_loans WHERE loan = ?1" +
+          db::row_lock_clause(database_.backend(), lock),
       id);
   if (!query.step()) return std::nullopt;
   db::Statement& row = query.row();
@@ -272,11 +387,12 @@ std::vector<std::string> Store::loan_ids() {
 }
 
 template <typename... Args>
-std::vector<StoredInstallment> Store::select(std::string_view where, const Args&... args) {
+std::vector<StoredInstallment> Store::select(std::string_view where, db::RowLock lock,
+                                             const Args&... args) {
   std::string sql = fmt::format(
       "SELECT {} FROM emi_installments i JOIN emi_loans l USING (loan) WHERE {} "
-      "ORDER BY i.due_date, i.loan, i.n",
-      installment_columns, where);
+      "ORDER BY i.due_date, i.loan, i.n{}",
+      installment_columns, where, db::row_lock_clause(database_.backend(), lock, "i"));
   std::vector<StoredInstallment> items;
   auto query = database_.query(sql, args...);
   while (query.step()) items.push_back(read_installment(query.row()));
@@ -284,32 +400,40 @@ std::vector<StoredInstallment> Store::select(std::string_view where, const Args&
 }
 
 std::vector<StoredInstallment> Store::installments(const std::string& loan) {
-  return select("i.loan = ?1", loan);
+  return select("i.loan = ?1", db::RowLock::none, loan);
 }
 
-std::optional<StoredInstallment> Store::installment(const std::string& loan, int number) {
-  auto items = select("i.loan = ?1 AND i.n = ?2", loan, number);
+std::optional<StoredInstallment> Store::installment(const std::string& loan, int number,
+                                                    db::RowLock lock) {
+  auto items = select("i.loan = ?1 AND i.n = ?2", lock, loan, number);
   if (items.empty()) return std::nullopt;
   return items.front();
 }
 
 std::vector<StoredInstallment> Store::to_remind(Date from, Date to) {
   return select("i.state != 'paid' AND i.reminded = 0 AND i.due_date BETWEEN ?1 AND ?2",
-                format_date(from), format_date(to));
+                db::RowLock::skip_locked, format_date(from), format_date(to));
 }
 
-std::vector<StoredInstallment> Store::to_collect(Date today) {
+std::vector<StoredInstallment> Store::to_collect(Date today, Instant now) {
   return select(
       "i.state = 'due' AND i.due_date <= ?1 AND i.next_attempt <= ?1 AND "
-      "i.attempts < l.max_attempts",
-      format_date(today));
+      "i.attempts < l.max_attempts AND (i.lease_until IS NULL OR i.lease_until <= ?2)",
+      db::RowLock::skip_locked, format_date(today), now.time_since_epoch().count());
 }
 
 std::vector<StoredInstallment> Store::past_grace(Date today) {
-  return select(
-      "i.state = 'due' AND l.grace_days IS NOT NULL AND "
+  static constexpr db::Dialects past_due_date_plus_grace{
       "date(i.due_date, printf('+%d days', l.grace_days)) < ?1",
-      format_date(today));
+      "CAST(i.due_date AS date) + CAST(l.grace_days AS integer) < CAST(?1 AS date)"};
+  return select(fmt::format("i.state = 'due' AND l.grace_days IS NOT NULL AND {}",
+                            past_due_date_plus_grace.of(database_.backend())),
+                db::RowLock::skip_locked, format_date(today));
+}
+
+void Store::lease(const StoredInstallment& item, Instant until) {
+  database_.execute("UPDATE emi_installments SET lease_until = ?3 WHERE loan = ?1 AND n = ?2",
+                    item.loan, item.row.number, until.time_since_epoch().count());
 }
 
 std::optional<StoredResult> Store::result(const std::string& loan, int number, int attempt) {
@@ -327,8 +451,9 @@ void Store::save_result(const std::string& loan, int number, int attempt,
 }
 
 std::int64_t Store::present(const StoredInstallment& item, int attempt, Date today) {
-  database_.execute("INSERT OR IGNORE INTO emi_presentments VALUES (?1, ?2, ?3, ?4, ?5)", item.loan,
-                    item.row.number, attempt, item.outstanding(), format_date(today));
+  database_.execute(
+      "INSERT INTO emi_presentments VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING", item.loan,
+      item.row.number, attempt, item.outstanding(), format_date(today));
   return *presented(item.loan, item.row.number, attempt);
 }
 
@@ -343,8 +468,8 @@ std::optional<std::int64_t> Store::presented(const std::string& loan, int number
 void Store::save_progress(const StoredInstallment& item) {
   database_.execute(
       "UPDATE emi_installments SET state = ?3, attempts = ?4, next_attempt = ?5, reminded = ?6, "
-      "penalty = ?7, paid_penalty = ?8, paid_interest = ?9, paid_principal = ?10 "
-      "WHERE loan = ?1 AND n = ?2",
+      "penalty = ?7, paid_penalty = ?8, paid_interest = ?9, paid_principal = ?10, "
+      "lease_until = CASE WHEN attempts = ?4 THEN lease_until END WHERE loan = ?1 AND n = ?2",
       item.loan, item.row.number, item.state, item.attempts, format_date(item.next_attempt),
       item.reminded ? 1 : 0, item.penalty, item.paid_penalty, item.paid_interest,
       item.paid_principal);

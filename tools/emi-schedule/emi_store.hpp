@@ -69,17 +69,28 @@ class Store {
   // Inserts the loan and its schedule, or returns false when the ID exists with identical
   // terms; Error(65) when it exists with different ones. Call inside a write transaction.
   bool insert(const Loan& loan, const Schedule& schedule);
-  std::optional<Loan> find(const std::string& id);
+  // On a server, RowLock::for_update holds the loan's row until the transaction ends: changes
+  // to one loan's future (prepay, reprice) then queue instead of racing.
+  std::optional<Loan> find(const std::string& id, db::RowLock lock = db::RowLock::none);
   std::vector<std::string> loan_ids();
   std::vector<StoredInstallment> installments(const std::string& loan);
-  std::optional<StoredInstallment> installment(const std::string& loan, int number);
+  std::optional<StoredInstallment> installment(const std::string& loan, int number,
+                                               db::RowLock lock = db::RowLock::none);
+  // The selections of remind and collect. Each locks the rows it returns and skips rows
+  // another transaction holds (on a server: FOR UPDATE SKIP LOCKED), so that runs on several
+  // hosts at once share the work instead of repeating it; a row changed by a run that
+  // committed meanwhile is judged again as it is now.
+  //
   // Not paid, not reminded, due in [from, to].
   std::vector<StoredInstallment> to_remind(Date from, Date to);
-  // Not paid, not overdue, due on or before today, next attempt due on or before today.
-  std::vector<StoredInstallment> to_collect(Date today);
+  // Not paid, not overdue, due on or before today, next attempt due on or before today, and
+  // not leased to another collect run (lease_until unset or not after `now`).
+  std::vector<StoredInstallment> to_collect(Date today, Instant now);
   // Due (not paid, not overdue) installments of loans with a grace period, unpaid more than
   // that many days after their due date.
   std::vector<StoredInstallment> past_grace(Date today);
+  // Leases the installment's next attempt to this collect run until `until`.
+  void lease(const StoredInstallment& item, Instant until);
   std::optional<StoredResult> result(const std::string& loan, int number, int attempt);
   void save_result(const std::string& loan, int number, int attempt, const StoredResult& result,
                    Date today);
@@ -89,6 +100,7 @@ class Store {
   std::int64_t present(const StoredInstallment& item, int attempt, Date today);
   // The amount presented for an attempt, or nullopt when collect never presented it.
   std::optional<std::int64_t> presented(const std::string& loan, int number, int attempt);
+  // Writes the installment's progress; a change of its attempt count ends its lease.
   void save_progress(const StoredInstallment& item);
   void charge_penalty(const StoredInstallment& item, Date today);
 
@@ -110,7 +122,8 @@ class Store {
  private:
   // Installments joined with their loan's currency, matching `where` (SQL with ?1..?N).
   template <typename... Args>
-  std::vector<StoredInstallment> select(std::string_view where, const Args&... args);
+  std::vector<StoredInstallment> select(std::string_view where, db::RowLock lock,
+                                        const Args&... args);
   db::Database database_;
 };
 

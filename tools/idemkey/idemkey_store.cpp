@@ -194,9 +194,9 @@ std::optional<KeyRow> Store::find(std::string_view scope, std::string_view key, 
                                   RowLock lock) {
   static const std::string sql =
       fmt::format("SELECT {}, stdout, stderr FROM idemkey_keys WHERE {}", row_columns, key_match);
-  // On a server, the claim's transaction locks the row it decides on; SQLite's transaction
-  // already holds the one write lock.
-  static const std::string locking_sql = sql + " FOR UPDATE";
+  // On a server, the claim's transaction locks the row it decides on.
+  static const std::string locking_sql =
+      sql + db::row_lock_clause(db::Backend::postgresql, RowLock::for_update);
   bool locks = lock == RowLock::for_update && database_.backend() == db::Backend::postgresql;
   auto query = database_.query(locks ? locking_sql : sql, key_hash(scope, key), scope, key);
   if (!query.step()) return std::nullopt;

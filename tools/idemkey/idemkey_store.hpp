@@ -97,8 +97,7 @@ std::int64_t key_hash(std::string_view scope, std::string_view key);
 // IDEMKEY_DOWNSTREAM_KEY: a stable key derived from scope and key.
 std::string downstream_key(std::string_view scope, std::string_view key);
 
-// Whether a read takes the row's lock (on a server: FOR UPDATE) for a decision it will act on.
-enum class RowLock { none, for_update };
+using db::RowLock;
 
 class Store {
  public:

@@ -79,6 +79,16 @@ struct Dialects {
   }
 };
 
+// Whether a read takes the locks of the rows it returns, for a decision it will act on: on a
+// server, where writers do not queue for one lock as they do on SQLite. skip_locked passes
+// over rows another transaction holds (workers sharing a queue of rows).
+enum class RowLock { none, for_update, skip_locked };
+
+// The clause to append to a SELECT for `lock` (" FOR UPDATE [OF table] [SKIP LOCKED]"), or ""
+// on SQLite, whose write transaction already holds the one write lock. `table` names the
+// table whose rows are locked when the SELECT joins others.
+std::string row_lock_clause(Backend backend, RowLock lock, std::string_view table = {});
+
 // A component's schema on each backend, version for version: step i moves it from version i
 // to i+1. Both lists have the same length (a version means the same tables on both).
 struct Schema {
