@@ -21,7 +21,8 @@ import tempfile
 import time
 
 ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PG = os.path.join(ROOT, "scripts", "pg")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from pgserver import throwaway_server  # noqa: E402
 
 DLOPEN_C = r"""
 #include <dlfcn.h>
@@ -57,15 +58,8 @@ def main():
     parser.add_argument("--records", type=int, default=100000)
     options = parser.parse_args()
     work = tempfile.mkdtemp(prefix="sluice-bench-pg-")
-    server = tempfile.mkdtemp(prefix="sluice-pg-")
-    url = subprocess.run([PG, "start", server], check=True, capture_output=True,
-                         text=True).stdout.strip()
-    bouncer = subprocess.run([PG, "bouncer-url", server], check=True, capture_output=True,
-                             text=True).stdout.strip()
-    try:
+    with throwaway_server() as (url, bouncer):
         run(options, work, url, bouncer)
-    finally:
-        subprocess.run([PG, "stop", server], capture_output=True)
 
 
 def run(options, work, url, bouncer):

@@ -206,10 +206,6 @@ std::vector<char*> with_default_subcommand(int argc, char** argv, const CLI::App
   return words;
 }
 
-}  // namespace
-
-namespace {
-
 // The program's own arguments, for re-executing its twin.
 char** program_arguments = nullptr;
 

@@ -152,7 +152,7 @@ TEST(PgDatabase, ARolledBackTransactionLeavesNothing) {
   EXPECT_EQ(query->text(0), "kept");
 }
 
-TEST(PgDatabase, ALockHeldPastTheBusyTimeoutIs75) {
+TEST(PgDatabase, ALockHeldPastTheBusyTimeoutIs75InOrOutOfATransaction) {
   SLUICE_PG_URL(url);
   Database holder(url, {});
   migrate(holder, "demo", steps);
@@ -162,10 +162,11 @@ TEST(PgDatabase, ALockHeldPastTheBusyTimeoutIs75) {
   OpenOptions impatient;
   impatient.busy_timeout = std::chrono::milliseconds(200);
   Database waiter(url, impatient);
+  auto update = [&] { waiter.execute("UPDATE demo_items SET name = 'b' WHERE id = 1"); };
+  // Outside a transaction too: the statement runs in one of its own, with the lock timeout.
+  EXPECT_EQ(exit_status_of(update), exit_code::temporary);
   WriteTransaction waiting(waiter);
-  EXPECT_EQ(
-      exit_status_of([&] { waiter.execute("UPDATE demo_items SET name = 'b' WHERE id = 1"); }),
-      exit_code::temporary);
+  EXPECT_EQ(exit_status_of(update), exit_code::temporary);
 }
 
 TEST(PgDatabase, MustExistRefusesASchemaWithoutSluiceState) {
@@ -185,21 +186,6 @@ TEST(PgDatabase, SqliteOnlyOperationsRefuseAServer) {
   Database database(url, {});
   EXPECT_EQ(exit_status_of([&] { static_cast<void>(database.side_file(".lock")); }),
             exit_code::internal);
-}
-
-TEST(PgDatabase, AStatementOutsideATransactionWaitsOnlyTheBusyTimeout) {
-  SLUICE_PG_URL(url);
-  Database holder(url, {});
-  migrate(holder, "demo", steps);
-  holder.execute("INSERT INTO demo_items VALUES (1, 'a')");
-  WriteTransaction held(holder);
-  holder.execute("UPDATE demo_items SET name = 'held' WHERE id = 1");
-  OpenOptions impatient;
-  impatient.busy_timeout = std::chrono::milliseconds(200);
-  Database waiter(url, impatient);
-  EXPECT_EQ(
-      exit_status_of([&] { waiter.execute("UPDATE demo_items SET name = 'b' WHERE id = 1"); }),
-      exit_code::temporary);
 }
 
 // BulkInsert on each backend: COPY on PostgreSQL, an INSERT per row on SQLite.
