@@ -338,25 +338,23 @@ std::optional<std::string> Store::remember_if_new(std::string_view scope, std::s
   static const std::string delete_sql =
       fmt::format("DELETE FROM idemkey_keys WHERE {} AND expires_at <= ?4", key_match);
   const std::int64_t hash = key_hash(scope, key);
-  for (;;) {
-    bool expired = false;
-    {
-      auto query = database_.query(find_sql, hash, scope, key, micros(now));
-      if (query.step()) {
-        if (query->integer(1) != 0) return query->text(0);
-        expired = true;
-      }
+  bool expired = false;
+  {
+    auto query = database_.query(find_sql, hash, scope, key, micros(now));
+    if (query.step()) {
+      if (query->integer(1) != 0) return query->text(0);
+      expired = true;
     }
-    if (expired) database_.execute(delete_sql, hash, scope, key, micros(now));
-    int inserted = database_.execute(
-        "INSERT INTO idemkey_keys (key_hash, scope, key, fingerprint, state, token, attempt, "
-        "created_at, ttl, completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, ?4, "
-        "'completed', '', 1, ?5, ?6, ?5, CAST(?5 AS BIGINT) + CAST(?6 AS BIGINT), 0) "
-        "ON CONFLICT DO NOTHING",
-        hash, scope, key, fingerprint, micros(now), ttl.count());
-    if (inserted == 1) return std::nullopt;
-    // Only on a server: another host recorded the key after this one looked; look again.
   }
+  if (expired) database_.execute(delete_sql, hash, scope, key, micros(now));
+  // The caller's write transaction holds SQLite's one write lock: nobody records the key
+  // between the look and the insert. (A server takes the batched path of remember_all.)
+  database_.execute(
+      "INSERT INTO idemkey_keys (key_hash, scope, key, fingerprint, state, token, attempt, "
+      "created_at, ttl, completed_at, expires_at, exit_status) VALUES (?1, ?2, ?3, ?4, "
+      "'completed', '', 1, ?5, ?6, ?5, ?5 + ?6, 0)",
+      hash, scope, key, fingerprint, micros(now), ttl.count());
+  return std::nullopt;
 }
 
 namespace {

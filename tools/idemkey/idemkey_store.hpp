@@ -130,9 +130,9 @@ class Store {
   // Deletes completed keys whose expiry is at or before `now`, `batch` rows per transaction.
   std::int64_t collect_garbage(Instant now, int batch);
 
-  // For filter, inside the caller's write transaction: records a new (or expired) key as
-  // completed with no saved output and returns nullopt; for a live key, changes nothing and
-  // returns the fingerprint it was first seen with.
+  // For filter on SQLite, inside the caller's write transaction: records a new (or expired)
+  // key as completed with no saved output and returns nullopt; for a live key, changes
+  // nothing and returns the fingerprint it was first seen with.
   std::optional<std::string> remember_if_new(std::string_view scope, std::string_view key,
                                              std::string_view fingerprint, Instant now,
                                              Duration ttl);

@@ -59,6 +59,11 @@ int refuse(OutputStream& out, const std::string& quote_id, std::string_view erro
   return exit_code::definite_no;
 }
 
+int refuse_used(OutputStream& out, const std::string& quote_id, const std::string& accepted_at) {
+  return refuse(out, quote_id, "quote_used", {"accepted_at", JsonValue::string(accepted_at)},
+                fmt::format("quote {} was already accepted at {}", quote_id, accepted_at));
+}
+
 }  // namespace
 
 int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& out) {
@@ -113,11 +118,7 @@ int accept(Store& store, const std::string& quote_id, const std::string& amount_
                               quote_id, decimal::format_amount(quote->amount_to, to.exponent)));
     }
   }
-  if (quote->accepted_at) {
-    return refuse(
-        out, quote_id, "quote_used", {"accepted_at", JsonValue::string(*quote->accepted_at)},
-        fmt::format("quote {} was already accepted at {}", quote_id, *quote->accepted_at));
-  }
+  if (quote->accepted_at) return refuse_used(out, quote_id, *quote->accepted_at);
   if (now >= quote->expires_at) {
     std::string expired = format_instant(quote->expires_at);
     return refuse(out, quote_id, "quote_expired", {"expires_at", JsonValue::string(expired)},
@@ -135,9 +136,8 @@ int accept(Store& store, const std::string& quote_id, const std::string& amount_
     accepted = update.step();
   }
   if (!accepted) {
-    std::string first = find_quote(store.database(), quote_id)->accepted_at.value_or("");
-    return refuse(out, quote_id, "quote_used", {"accepted_at", JsonValue::string(first)},
-                  fmt::format("quote {} was already accepted at {}", quote_id, first));
+    return refuse_used(out, quote_id,
+                       find_quote(store.database(), quote_id)->accepted_at.value_or(""));
   }
   transaction.commit();
   out.write_line(to_json(quote_with(*quote, {{"status", JsonValue::string("accepted")},
