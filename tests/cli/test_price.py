@@ -236,6 +236,23 @@ class Price(ToolTestCase):
         self.assertEqual(quiet.err, "")
         self.assertEqual(records(quiet.out)[0]["changed"], 0)
 
+    def test_a_repeated_row_counts_once_and_only_changes_count(self):
+        self.write("rates.jsonl", "".join(json.dumps(row) + "\n" for row in [
+            {"date": "2026-03-02", "base": "EUR", "currency": "USD", "rate": "1.01"},
+            {"date": "2026-03-02", "base": "EUR", "currency": "JPY", "rate": "150"},
+            {"date": "2026-03-02", "base": "EUR", "currency": "USD", "rate": "1.01"}]))
+        loaded = self.price("rates", "load", "--format", "jsonl", "rates.jsonl")[0]
+        self.assertEqual((loaded["rows"], loaded["changed"]), (2, 2))  # one USD row kept
+        self.write("again.jsonl", "".join(json.dumps(row) + "\n" for row in [
+            {"date": "2026-03-02", "base": "EUR", "currency": "USD", "rate": "1.01"},
+            {"date": "2026-03-02", "base": "EUR", "currency": "JPY", "rate": "151"},
+            {"date": "2026-03-03", "base": "EUR", "currency": "USD", "rate": "1.03"}]))
+        again = self.price("rates", "load", "--format", "jsonl", "again.jsonl")[0]
+        self.assertEqual(again["changed"], 2)  # the unchanged USD day is not counted
+        shown = {r["currency"]: (r["date"], r["rate"])
+                 for r in self.price("rates", "show", "--date", "2026-03-03")}
+        self.assertEqual(shown, {"USD": ("2026-03-03", "1.03"), "JPY": ("2026-03-02", "151")})
+
     def test_bad_rates_file_leaves_state_untouched(self):
         self.setup_markets()
         before = self.price("rates", "show", "--date", DAY)

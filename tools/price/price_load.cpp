@@ -319,11 +319,10 @@ JsonValue load_rates(Store& store, const std::string& path, RatesFormat format, 
   Lines input = read_input(path);
   ParsedRates parsed = parse_rates(input.name, std::move(input.text), format);
   db::WriteTransaction transaction(store.database());
-  long long changed = 0;
   std::set<std::string> currencies, dates;
   if (!parsed.rows.empty()) check_same_base(store, input.name, parsed.base);
+  long long changed = store.put_rates(parsed.rows);
   for (const RateRow& row : parsed.rows) {
-    changed += store.put_rate(row) ? 1 : 0;
     currencies.insert(row.currency);
     dates.insert(row.date);
   }

@@ -193,12 +193,35 @@ void Store::set_rates_base(std::string_view base) {
       base);
 }
 
-bool Store::put_rate(const RateRow& row) {
-  return database_.execute(
-             "INSERT INTO price_rates AS stored (currency, date, rate) VALUES (?1, ?2, ?3) "
-             "ON CONFLICT (currency, date) DO UPDATE SET rate = excluded.rate "
-             "WHERE stored.rate != excluded.rate",
-             row.currency, row.date, row.rate) > 0;
+std::int64_t Store::put_rates(const std::vector<RateRow>& rows) {
+  static constexpr std::string_view upsert =
+      " ON CONFLICT (currency, date) DO UPDATE SET rate = excluded.rate "
+      "WHERE stored.rate != excluded.rate";
+  std::int64_t changed = 0;
+  if (database_.backend() == db::Backend::sqlite) {
+    static const std::string insert = fmt::format(
+        "INSERT INTO price_rates AS stored (currency, date, rate) VALUES (?1, ?2, ?3){}", upsert);
+    for (const RateRow& row : rows)
+      changed += database_.execute(insert, row.currency, row.date, row.rate);
+    return changed;
+  }
+  // On a server, one round trip per row would make a rates history take minutes: the rows
+  // are copied into a table of this transaction, then upserted in one statement. (The parser
+  // keeps one of repeated rows; DISTINCT ON keeps the upsert valid whatever it is given.)
+  database_.execute_script(
+      "CREATE TEMP TABLE price_rates_load (currency TEXT, date TEXT, rate TEXT) ON COMMIT DROP");
+  static constexpr std::array<std::string_view, 3> columns{"currency", "date", "rate"};
+  db::BulkInsert copy(database_, "price_rates_load", columns);
+  for (const RateRow& row : rows) {
+    copy.add(row.currency).add(row.date).add(row.rate);
+    copy.end_row();
+  }
+  copy.finish();
+  static const std::string insert = fmt::format(
+      "INSERT INTO price_rates AS stored (currency, date, rate) SELECT DISTINCT ON (currency, "
+      "date) currency, date, rate FROM price_rates_load{}",
+      upsert);
+  return database_.execute(insert);
 }
 
 std::optional<StoredRate> Store::rate_on_or_before(std::string_view currency,

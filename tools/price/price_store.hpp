@@ -54,8 +54,9 @@ class Store {
   // The base currency every stored rate is quoted against, once rates were loaded.
   std::optional<std::string> rates_base();
   void set_rates_base(std::string_view base);
-  // Inserts or replaces one rate; returns true when it added or changed a row.
-  bool put_rate(const RateRow& row);
+  // Stores rates, a later row for the same currency and date replacing an earlier one;
+  // returns how many were new or changed. Call inside a write transaction.
+  std::int64_t put_rates(const std::vector<RateRow>& rows);
   // The latest rate of `currency` published on or before `date`.
   std::optional<StoredRate> rate_on_or_before(std::string_view currency, std::string_view date);
   // Each currency's latest rate published on or before `date`, by currency.
