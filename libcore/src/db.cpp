@@ -1,6 +1,10 @@
 // Database, the transactions and migrations over either backend (db_backend.hpp).
 #include "sluice/db.hpp"
 
+#include <algorithm>
+#include <array>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "db_backend.hpp"
@@ -182,8 +186,62 @@ int schema_version(Database& database, std::string_view component, std::string_v
   return query.step() ? static_cast<int>(query->integer(0)) : 0;
 }
 
+namespace {
+
+bool is_word_character(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Where the text at `at` starting with `opening` ends: after the closing quote, or at the end
+// of a -- comment's line.
+std::size_t end_of_quoted(std::string_view text, std::size_t at, std::string_view opening) {
+  std::size_t end = text.find(opening == "--" ? '\n' : opening[0], at + opening.size());
+  if (end == std::string_view::npos) return text.size();
+  return opening == "--" ? end : end + 1;
+}
+
+}  // namespace
+
+std::string postgresql_ddl(std::string_view sqlite_ddl) {
+  static constexpr std::array<std::string_view, 4> table_options{
+      ") STRICT, WITHOUT ROWID;", ") WITHOUT ROWID, STRICT;", ") STRICT;", ") WITHOUT ROWID;"};
+  std::string out;
+  out.reserve(sqlite_ddl.size());
+  std::size_t at = 0;
+  while (at < sqlite_ddl.size()) {
+    std::string_view rest = sqlite_ddl.substr(at);
+    auto option = std::find_if(table_options.begin(), table_options.end(),
+                               [&](std::string_view text) { return rest.starts_with(text); });
+    std::size_t end = at + 1;
+    if (option != table_options.end()) {
+      out += ");";
+      at += option->size();
+      continue;
+    }
+    for (std::string_view opening : {"'", "\"", "--"}) {
+      if (rest.starts_with(opening)) end = end_of_quoted(sqlite_ddl, at, opening);
+    }
+    if (end == at + 1 && is_word_character(rest[0])) {
+      while (end < sqlite_ddl.size() && is_word_character(sqlite_ddl[end])) ++end;
+      std::string_view word = sqlite_ddl.substr(at, end - at);
+      out += word == "INTEGER" ? "BIGINT" : word == "BLOB" ? "BYTEA" : word;
+    } else {
+      out += sqlite_ddl.substr(at, end - at);
+    }
+    at = end;
+  }
+  return out;
+}
+
 void migrate(Database& database, std::string_view component, const Schema& schema) {
-  if (schema.sqlite.size() != schema.postgresql.size()) {
+  if (schema.postgresql.empty() && database.backend() == Backend::postgresql) {
+    std::vector<std::string> translated;
+    for (std::string_view step : schema.sqlite) translated.push_back(postgresql_ddl(step));
+    std::vector<std::string_view> steps(translated.begin(), translated.end());
+    migrate(database, component, steps);
+    return;
+  }
+  if (!schema.postgresql.empty() && schema.sqlite.size() != schema.postgresql.size()) {
     throw Error(
         exit_code::internal,
         fmt::format("{}: its SQLite and PostgreSQL schemas have different versions", component));

@@ -26,6 +26,21 @@ constexpr std::array<std::string_view, 2> steps{
     "CREATE TABLE demo_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT",
     "ALTER TABLE demo_items ADD COLUMN note TEXT"};
 
+TEST(PostgresqlDdl, TranslatesTableOptionsAndTypesOnly) {
+  EXPECT_EQ(
+      postgresql_ddl("CREATE TABLE t (\n  a INTEGER NOT NULL,\n  b BLOB,\n  c TEXT\n) STRICT;\n"
+                     "CREATE TABLE u (k TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;\n"
+                     "CREATE TABLE v (k TEXT PRIMARY KEY) WITHOUT ROWID;"),
+      "CREATE TABLE t (\n  a BIGINT NOT NULL,\n  b BYTEA,\n  c TEXT\n);\n"
+      "CREATE TABLE u (k TEXT PRIMARY KEY);\n"
+      "CREATE TABLE v (k TEXT PRIMARY KEY);");
+  // Whole words only, and never inside quotes or comments.
+  EXPECT_EQ(postgresql_ddl("-- INTEGER counts\nALTER TABLE t ADD COLUMN integers INTEGER "
+                           "DEFAULT 'BLOB' CHECK (\"INTEGER\" > 0);"),
+            "-- INTEGER counts\nALTER TABLE t ADD COLUMN integers BIGINT "
+            "DEFAULT 'BLOB' CHECK (\"INTEGER\" > 0);");
+}
+
 TEST(Database, CreatesFileWithMode0600AndWal) {
   TempDir dir;
   Database database(dir.file("s.db"), {});

@@ -13,16 +13,10 @@ CREATE TABLE backoff_budget (
 ) STRICT;
 )sql";
 
-constexpr std::string_view postgresql_v1 = R"sql(
-CREATE TABLE backoff_budget (
-  key TEXT PRIMARY KEY,
-  tokens BIGINT NOT NULL CHECK (tokens >= 0)
-);
-)sql";
-
 constexpr std::array<std::string_view, 1> migrations{schema_v1};
-constexpr std::array<std::string_view, 1> postgresql_migrations{postgresql_v1};
-constexpr db::Schema schema{migrations, postgresql_migrations};
+
+// PostgreSQL runs the same steps, translated (db::postgresql_ddl).
+constexpr db::Schema schema{migrations};
 
 // The caller chose the busy timeout; the rest is this store's profile.
 db::OpenOptions open_options(db::OpenOptions options) {

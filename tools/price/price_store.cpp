@@ -75,73 +75,10 @@ CREATE TABLE price_quotes (
 ) STRICT;
 )sql";
 
-// The same schema on PostgreSQL, version for version.
-constexpr std::string_view postgresql_v1 = R"sql(
-CREATE TABLE price_settings (
-  name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE price_rates (
-  currency TEXT NOT NULL,
-  date TEXT NOT NULL,
-  rate TEXT NOT NULL,
-  PRIMARY KEY (currency, date)
-);
-CREATE TABLE price_adjustments (
-  country TEXT PRIMARY KEY,
-  multiplier TEXT,
-  plr TEXT,
-  smoothing TEXT NOT NULL,
-  minimum TEXT NOT NULL,
-  maximum TEXT NOT NULL,
-  CHECK ((multiplier IS NULL) != (plr IS NULL))
-);
-CREATE TABLE price_taxes (
-  country TEXT PRIMARY KEY,
-  rate TEXT NOT NULL,
-  inclusive BIGINT NOT NULL
-);
-CREATE TABLE price_rules (
-  currency TEXT PRIMARY KEY,
-  rule TEXT NOT NULL,
-  minimum TEXT NOT NULL
-);
-CREATE TABLE price_publications (
-  price_date TEXT NOT NULL,
-  country TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  skus BIGINT NOT NULL,
-  published_at TEXT NOT NULL,
-  header TEXT NOT NULL,
-  PRIMARY KEY (price_date, country)
-);
-CREATE TABLE price_published (
-  price_date TEXT NOT NULL,
-  country TEXT NOT NULL,
-  sku TEXT NOT NULL,
-  base BIGINT NOT NULL,
-  amount BIGINT NOT NULL,
-  net BIGINT NOT NULL,
-  tax BIGINT NOT NULL,
-  PRIMARY KEY (price_date, country, sku)
-);
-CREATE TABLE price_quotes (
-  quote_id TEXT PRIMARY KEY,
-  from_currency TEXT NOT NULL,
-  to_currency TEXT NOT NULL,
-  amount BIGINT NOT NULL,
-  amount_to BIGINT NOT NULL,
-  rate_numerator TEXT NOT NULL,
-  rate_denominator TEXT NOT NULL,
-  record TEXT NOT NULL,
-  expires_at TEXT NOT NULL,
-  accepted_at TEXT
-);
-)sql";
-
 constexpr std::array<std::string_view, 1> migrations{schema_v1};
-constexpr std::array<std::string_view, 1> postgresql_migrations{postgresql_v1};
-constexpr db::Schema schema{migrations, postgresql_migrations};
+
+// PostgreSQL runs the same steps, translated (db::postgresql_ddl).
+constexpr db::Schema schema{migrations};
 
 // The caller chose must_exist and the busy timeout; the rest is this store's profile.
 db::OpenOptions open_options(db::OpenOptions options) {

@@ -90,11 +90,17 @@ enum class RowLock { none, for_update, skip_locked };
 std::string row_lock_clause(Backend backend, RowLock lock, std::string_view table = {});
 
 // A component's schema on each backend, version for version: step i moves it from version i
-// to i+1. Both lists have the same length (a version means the same tables on both).
+// to i+1. Both lists have the same length (a version means the same tables on both). Without
+// PostgreSQL steps, the SQLite ones are translated (postgresql_ddl).
 struct Schema {
   std::span<const std::string_view> sqlite;
-  std::span<const std::string_view> postgresql;
+  std::span<const std::string_view> postgresql = {};
 };
+
+// SQLite DDL in PostgreSQL's words: the table options STRICT and WITHOUT ROWID dropped, the
+// types INTEGER and BLOB written BIGINT and BYTEA (whole words outside quotes and comments).
+// Enough for schemas that use only TEXT, INTEGER and BLOB columns, keys, CHECKs and indexes.
+std::string postgresql_ddl(std::string_view sqlite_ddl);
 
 // A statement from the Database's cache. Bind indexes are 1-based. Use through Query, which
 // resets the statement when it goes out of scope. On PostgreSQL the statement runs at its
