@@ -233,14 +233,21 @@ class BackoffRun(ToolTestCase):
         self.assertLess(elapsed, 2.5)
 
     def test_environment_of_each_attempt(self):
-        result = self.run_tool("--base", "0", "--attempts", "2", "--", "sh", "-c",
+        started = time.monotonic()
+        result = self.run_tool("--base", "300ms", "--jitter", "none", "--attempts", "2", "--",
+                               "sh", "-c",
                                'echo "$BACKOFF_ATTEMPT $BACKOFF_MAX_ATTEMPTS $BACKOFF_ELAPSED_MS"'
                                " >> attempts.txt; exit 1")
+        wall_ms = (time.monotonic() - started) * 1000
         self.assertStatus(result, 1)
         lines = [line.split() for line in self.attempts()]
         self.assertEqual([(a, m) for a, m, _ in lines], [("1", "2"), ("2", "2")])
-        self.assertEqual(lines[0][2], "0")
-        self.assertGreaterEqual(int(lines[1][2]), 0)
+        # The first attempt starts as soon as backoff has (a loaded machine may take a few
+        # milliseconds); the second after the 300 ms sleep; neither after backoff ended.
+        first, second = int(lines[0][2]), int(lines[1][2])
+        self.assertLess(first, 300)
+        self.assertGreaterEqual(second - first, 300)
+        self.assertLessEqual(second, wall_ms)
 
     def test_replay_stdin_feeds_every_attempt_the_same_bytes(self):
         data = bytes(range(256)) * 1000
