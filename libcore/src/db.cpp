@@ -36,12 +36,31 @@ void Statement::bind(int index, const Value& value) {
   std::visit(Binder{*this, index}, value);
 }
 
+std::string postgresql_array(std::span<const std::string> values) {
+  std::string literal = "{";
+  for (const std::string& value : values) {
+    if (literal.size() > 1) literal += ',';
+    literal += '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  return literal + "}";
+}
+
 std::string row_lock_clause(Backend backend, RowLock lock, std::string_view table) {
   if (backend == Backend::sqlite || lock == RowLock::none) return {};
   std::string clause = " FOR UPDATE";
   if (!table.empty()) clause += fmt::format(" OF {}", table);
   if (lock == RowLock::skip_locked) clause += " SKIP LOCKED";
   return clause;
+}
+
+void take_turns_writing(Database& database, std::string_view table) {
+  if (database.backend() == Backend::sqlite) return;
+  database.execute(fmt::format("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", table));
 }
 
 // ---------------------------------------------------------------- BulkInsert

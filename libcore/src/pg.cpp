@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@
 
 #include "sluice/db.hpp"
 #include "sluice/error.hpp"
+#include "sluice/timeutil.hpp"
 
 // The executable's dynamic section (declared by <link.h>): defined in every dynamically
 // linked program, absent in a fully static one, where this weak reference stays null.
@@ -146,6 +148,15 @@ int code_for_state(std::string_view state) {
   return exit_code::internal;
 }
 
+// Why a statement that failed with `state` may succeed when run again, for the states that
+// mean a concurrent transaction was in the way (all of them exit 75).
+std::optional<std::string> busy_reason(std::string_view state, Duration busy_timeout) {
+  if (state == "55P03") return fmt::format("waited {} for a lock", format_duration(busy_timeout));
+  if (state == "40P01") return "a concurrent transaction deadlocked with this one";
+  if (state == "40001") return "a concurrent transaction changed what this one read";
+  return std::nullopt;
+}
+
 void ignore_notice(void*, const char*) {}
 
 }  // namespace
@@ -270,6 +281,11 @@ void Connection::fail(void* result, std::string_view sql) const {
   if (result != nullptr) library.clear(result_of(result));
   // No SQLSTATE: libpq itself failed, which means the connection is gone.
   int code = state.empty() ? exit_code::temporary : code_for_state(state);
+  if (auto reason = busy_reason(state, busy_timeout_)) {
+    // What SQLite's busy state file says: the statement is of no use to the reader.
+    throw Error(code, fmt::format("state '{}' is busy ({}); try again later",
+                                  url_for_messages(url_), *reason));
+  }
   std::string where = fmt::format("{}: {}", url_for_messages(url_), single_line(sql));
   if (state.starts_with("23")) {
     throw db::ConstraintViolation(code, message, where);

@@ -1,5 +1,6 @@
 """Shared helpers for the CLI tests: run the real binaries in a temporary state directory."""
 
+import fcntl
 import functools
 import itertools
 import os
@@ -139,6 +140,18 @@ class Result:
         return f"Result(status={self.status}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
 
+class WriteLockHold:
+    """A write lock held by ToolTestCase.hold_write_lock; release() ends it (once)."""
+
+    def __init__(self, end):
+        self._end = end
+
+    def release(self):
+        end, self._end = self._end, None
+        if end is not None:
+            end()
+
+
 class ToolTestCase(unittest.TestCase):
     """Each test gets a fresh directory (cwd of the commands) and SLUICE_STATE_DIR inside it."""
 
@@ -270,24 +283,34 @@ class ToolTestCase(unittest.TestCase):
         subprocess.run([self.pg, "restart", self.server], check=True, capture_output=True)
 
     def hold_write_lock(self, location, table):
-        """Holds the state's write lock until the test ends, and returns once it is held: the
-        flock of "<file>.lock" every SQLite writer queues on, or on a server an exclusive lock
-        on `table` in an open transaction (its session checks every second that the client is
-        still there, so the lock ends with the test)."""
-        marker = f"held-{len(self.children)}"
-        if self.backend == "sqlite":
-            holder = subprocess.Popen(["flock", location + ".lock", "sh", "-c",
-                                       f"touch {marker}; sleep 60"], cwd=self.dir)
+        """Holds the state's write lock, as another writer would, and returns once it is held:
+        the flock of "<file>.lock" every SQLite writer queues on, or on a server an exclusive
+        lock on `table` in an open transaction. Returns a WriteLockHold; what release() does
+        not end, the test's end does."""
+        if not is_server_url(location):
+            descriptor = os.open(location + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                                 0o600)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            hold = WriteLockHold(lambda: os.close(descriptor))
         else:
+            marker = f"held-{len(self.children)}"
+            # psql then waits on its standard input with the transaction open; closing it
+            # ends the session, and the server rolls the transaction back at once.
             holder = subprocess.Popen(["psql", location, "-qAtX", "-v", "ON_ERROR_STOP=1"],
                                       cwd=self.dir, stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL)
-            holder.stdin.write(f"SET client_connection_check_interval = '1s';\nBEGIN;\n"
-                               f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n"
-                               f"\\! touch {marker}\nSELECT pg_sleep(60);\n".encode())
+            holder.stdin.write(f"BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n"
+                               f"\\! touch {marker}\n".encode())
             holder.stdin.flush()
-        self.children.append(holder)
-        self.wait_for_file(marker)
+            self.children.append(holder)
+            self.wait_for_file(marker)
+
+            def end_session():
+                holder.stdin.close()
+                holder.wait(timeout=60)
+            hold = WriteLockHold(end_session)
+        self.addCleanup(hold.release)
+        return hold
 
     def wait_for_file(self, name, timeout=30):
         """Waits for an event (a file the child creates), not for time to pass."""

@@ -10,10 +10,12 @@ exits 75 is retried until it gets through, so that the work is complete; then th
 invariant is checked exactly against an independent computation (nothing lost, nothing done
 twice). The generous runs use --busy-timeout 30s, so 75 should be rare; each tool also has a
 run with --busy-timeout 1ms, where the test holds the writer lock until some process has
-exited 75, so that 75 is certain, must be the only failure and retries must finish the work."""
+exited 75, so that 75 is certain, must be the only failure and retries must finish the work.
+emi-schedule and price run again with their state on the test PostgreSQL server
+(EmiConcurrencyOnPostgres, PriceConcurrencyOnPostgres), where the lock held is an exclusive
+table lock in an open transaction."""
 
 import collections
-import fcntl
 import json
 import os
 import random
@@ -29,7 +31,7 @@ from fractions import Fraction
 import test_emi_schedule
 import test_price
 from cohort_oracle import matrix as cohort_matrix
-from sluice_cli import ToolTestCase, tool_path
+from sluice_cli import ToolTestCase, on_both_backends, tool_path
 from test_cohort import random_events
 from test_zscore_state import hourly, lines as zscore_lines
 
@@ -99,19 +101,6 @@ class Worker(threading.Thread):
 
     def all(self, name):
         return [a for a in self.attempts if a.step.name == name]
-
-
-class WriterLock:
-    """Holds a state file's writer lock, as another writer would: the `FILE.lock` flock the
-    stateful tools serialise their writers on (see FILES in their man pages)."""
-
-    def __init__(self, db):
-        self.fd = os.open(db + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def release(self):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
 
 
 class SqliteWriteLock:
@@ -363,6 +352,7 @@ class EmiModel:
                 "outstanding_principal": money(sum(i["principal"] for i in items) - repaid)}
 
 
+@on_both_backends
 class EmiConcurrency(WorkerCounts, ConcurrencyCase):
     tool = "emi-schedule"
     SHARED = 6   # loans created before the workers start, whose results many workers record
@@ -374,7 +364,7 @@ class EmiConcurrency(WorkerCounts, ConcurrencyCase):
                 "--disbursed", disbursed)
 
     def run_scenario(self, workers_count, busy_timeout, hold_lock=False):
-        db = self.path(f"emi{workers_count}-{busy_timeout}.db")
+        db = self.state(f"emi{workers_count}-{busy_timeout}.db")
         state = ("--db", db, "--busy-timeout", busy_timeout)
         rng = random.Random(1000 + workers_count)
         loans = [{"loan": f"S{i}", "principal": f"{100000 + 1000 * i}.00", "rate": "10%",
@@ -437,7 +427,7 @@ class EmiConcurrency(WorkerCounts, ConcurrencyCase):
                     result = json.loads(line)
                     if result["loan"] == f"W{w}":
                         models[f"W{w}"].apply(result)
-        hold = WriterLock(db) if hold_lock else None
+        hold = self.hold_write_lock(db, "emi_loans") if hold_lock else None
         label = f"emi-schedule N={workers_count} --busy-timeout {busy_timeout}"
         workers = self.run_workers(plans, label, hold)
         self.check_emi(workers, db, models, label)
@@ -472,10 +462,9 @@ class EmiConcurrency(WorkerCounts, ConcurrencyCase):
         self.assertEqual(sorted(reminders),
                          [(f"R{i}", 1, money(models[f"R{i}"].items[1]["payment"]))
                           for i in range(self.REMIND)], label)
-        with sqlite3.connect(db) as connection:
-            self.assertEqual(connection.execute("SELECT count(*) FROM emi_results").fetchone()[0],
-                             len(expected), label)
-        self.assertEqual(integrity(db), [("ok",)])
+        self.assertEqual(self.state_rows(db, "SELECT count(*) FROM emi_results"),
+                         [(str(len(expected)),)], label)
+        self.assertStateIntact(db)
         for loan, model in sorted(models.items()):
             shown = self.run_tool("show", "--loan", loan, "--db", db)
             self.assertStatus(shown, 0)
@@ -528,6 +517,7 @@ def price_expected(base, country):
     return test_price.oracle(base, market, price_fx(market["currency"]))
 
 
+@on_both_backends
 class PriceConcurrency(WorkerCounts, ConcurrencyCase):
     tool = "price"
     SHARED_QUOTES = 4
@@ -545,7 +535,7 @@ class PriceConcurrency(WorkerCounts, ConcurrencyCase):
             self.assertStatus(self.run_tool(*args, "--db", db), 0)
 
     def run_scenario(self, workers_count, busy_timeout, hold_lock=False):
-        db = self.path(f"price{workers_count}-{busy_timeout}.db")
+        db = self.state(f"price{workers_count}-{busy_timeout}.db")
         state = ["--db", db, "--busy-timeout", busy_timeout]
         self.configure(db)
         rng = random.Random(2000 + workers_count)
@@ -606,7 +596,7 @@ class PriceConcurrency(WorkerCounts, ConcurrencyCase):
                                                             "--country", "JP", "--date",
                                                             PRICE_DAY, *state]))
             plans.append((steps, sku))
-        hold = WriterLock(db) if hold_lock else None
+        hold = self.hold_write_lock(db, "price_rates") if hold_lock else None
         label = f"price N={workers_count} --busy-timeout {busy_timeout}"
         workers = self.run_workers([steps for steps, _ in plans], label, hold)
         self.check_price(workers, [sku for _, sku in plans], db, catalog, shared, label)
@@ -626,11 +616,10 @@ class PriceConcurrency(WorkerCounts, ConcurrencyCase):
             self.assertEqual(sorted(statuses[country]),
                              ["published"] + ["unchanged"] * (len(workers) - 1), label)
         # The published rows are the oracle's, whole, for every market.
-        with sqlite3.connect(db) as connection:
-            rows = connection.execute("SELECT country, sku, base, amount, net, tax "
-                                      "FROM price_published WHERE price_date = ?",
-                                      (PRICE_DAY,)).fetchall()
-            quotes = dict(connection.execute("SELECT quote_id, accepted_at FROM price_quotes"))
+        rows = [(country, sku, *map(int, figures)) for country, sku, *figures in self.state_rows(
+            db, "SELECT country, sku, base, amount, net, tax FROM price_published "
+                f"WHERE price_date = '{PRICE_DAY}'")]
+        quotes = dict(self.state_rows(db, "SELECT quote_id, accepted_at FROM price_quotes"))
         expected = []
         for country in PRICE_MARKETS:
             exponent = test_price.EXPONENT[test_price.Price.MARKETS[country]["currency"]]
@@ -677,7 +666,7 @@ class PriceConcurrency(WorkerCounts, ConcurrencyCase):
         self.assertEqual({r["country"]: r["multiplier"] for r in map(json.loads,
                                                                        listed.out.splitlines())},
                          {"IN": "0.392", "GB": "1.1"})
-        self.assertEqual(integrity(db), [("ok",)])
+        self.assertStateIntact(db)
 
 
 # ------------------------------------------------------------------------------------ cohort
@@ -718,7 +707,7 @@ class CohortConcurrency(WorkerCounts, ConcurrencyCase):
                                ["ingest", *COHORT_BUCKETING, *state, neighbour]),
                 self.tool_step("cohort", "report-again", ["report", *COHORT_REPORT, *state]),
             ])
-        hold = WriterLock(db) if hold_lock else None
+        hold = self.hold_write_lock(db, None) if hold_lock else None
         label = f"cohort N={workers_count} --busy-timeout {busy_timeout}"
         workers = self.run_workers(plans, label, hold)
         users = {user_key(e) for e in events}
@@ -791,7 +780,7 @@ class ZscoreConcurrency(WorkerCounts, ConcurrencyCase):
                                                    f"own{w}-1.jsonl"]),
                 self.tool_step("zscore", "run-2", [*state, *ZSCORE_ARGS, f"own{w}-2.jsonl"]),
             ])
-        hold = WriterLock(db) if hold_lock else None
+        hold = self.hold_write_lock(db, None) if hold_lock else None
         label = f"zscore N={workers_count} --busy-timeout {busy_timeout}"
         workers = self.run_workers(plans, label, hold)
         one_shot = self.run_tool(*ZSCORE_ARGS, *union)

@@ -487,5 +487,11 @@ TEST(Database, OpensANewFileWhileAnotherConnectionWritesToIt) {
   }
 }
 
+TEST(PostgresqlArray, QuotesEveryValueAndEscapesQuotesAndBackslashes) {
+  const std::vector<std::string> values{"a", "b\"c", "d\\e", ""};
+  EXPECT_EQ(postgresql_array(values), R"({"a","b\"c","d\\e",""})");
+  EXPECT_EQ(postgresql_array({}), "{}");
+}
+
 }  // namespace
 }  // namespace sluice::db

@@ -6,7 +6,9 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sluice/db.hpp"
@@ -165,8 +167,44 @@ TEST(PgDatabase, ALockHeldPastTheBusyTimeoutIs75InOrOutOfATransaction) {
   auto update = [&] { waiter.execute("UPDATE demo_items SET name = 'b' WHERE id = 1"); };
   // Outside a transaction too: the statement runs in one of its own, with the lock timeout.
   EXPECT_EQ(exit_status_of(update), exit_code::temporary);
+  // The one-line message SQLite's busy file gives, without the statement.
+  EXPECT_EQ(sluice::testing::error_message_of(update),
+            fmt::format("state '{}' is busy (waited 200ms for a lock); try again later", url));
   WriteTransaction waiting(waiter);
   EXPECT_EQ(exit_status_of(update), exit_code::temporary);
+}
+
+TEST(PgDatabase, WritersTakingTurnsQueueWhileReadersGoOn) {
+  SLUICE_PG_URL(url);
+  Database first(url, {});
+  migrate(first, "demo", steps);
+  first.execute("INSERT INTO demo_items VALUES (1, 'a')");
+  WriteTransaction turn(first);
+  take_turns_writing(first, "demo_items");
+  OpenOptions impatient;
+  impatient.busy_timeout = std::chrono::milliseconds(100);
+  Database second(url, impatient);
+  EXPECT_EQ(exit_status_of([&] {
+              WriteTransaction waiting(second);
+              take_turns_writing(second, "demo_items");
+            }),
+            exit_code::temporary);
+  auto read = second.query("SELECT name FROM demo_items");
+  ASSERT_TRUE(read.step());
+  EXPECT_EQ(read->text(0), "a");
+}
+
+TEST(PgDatabase, AnArrayParameterCarriesEveryByteOfEachValue) {
+  SLUICE_PG_URL(url);
+  Database database(url, {});
+  const std::vector<std::string> values{"plain", "with \"quotes\"", "back\\slash", "", "{,}",
+                                        "NULL", "caf\xc3\xa9"};
+  auto query = database.query("SELECT value FROM unnest(?::text[]) WITH ORDINALITY AS given(value, "
+                              "position) ORDER BY position",
+                              postgresql_array(values));
+  std::vector<std::string> back;
+  while (query.step()) back.push_back(query->text(0));
+  EXPECT_EQ(back, values);
 }
 
 TEST(PgDatabase, MustExistRefusesASchemaWithoutSluiceState) {

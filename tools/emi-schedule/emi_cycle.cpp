@@ -410,10 +410,18 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
     throw_if_interrupted();
     db::WriteTransaction transaction(store.database());
     std::size_t end = std::min(results.size(), start + batch);
+    std::vector<std::pair<std::string, int>> keys;
+    for (std::size_t index = start; index < end; ++index) {
+      keys.emplace_back(results[index].result.loan, results[index].result.number);
+    }
+    store.lock_installments(keys);
+    // The batch's reports wait until all of it has been applied: on a server a statement can
+    // still fail (a lock wait that runs out), and the batch then rolls back unreported.
+    std::vector<std::string> reports;
     for (std::size_t index = start; index < end; ++index) {
       std::optional<StoredInstallment> item;
       Outcome outcome = apply_one(store, loans, results[index].result, today, item);
-      out.write_line(to_json(outcome_record(results[index], outcome, item)));
+      reports.push_back(to_json(outcome_record(results[index], outcome, item)));
       if (outcome.reason == "conflict") {
         report_conflict(store, results[index]);
         conflicted = true;
@@ -421,6 +429,7 @@ int record(Store& store, const std::vector<std::string>& inputs, Date today,
     }
     // Deliver before committing, as remind and idemkey filter do: a crash in between makes
     // the re-run apply and report this batch again; it never loses a report.
+    for (const std::string& report : reports) out.write_line(report);
     out.flush();
     transaction.commit();
   }

@@ -306,6 +306,22 @@ std::optional<StoredInstallment> Store::installment(const std::string& loan, int
   return items.front();
 }
 
+void Store::lock_installments(const std::vector<std::pair<std::string, int>>& keys) {
+  if (database_.backend() == db::Backend::sqlite || keys.empty()) return;
+  std::vector<std::string> loans, numbers;
+  for (const auto& [loan, number] : keys) {
+    loans.push_back(loan);
+    numbers.push_back(std::to_string(number));
+  }
+  // The sort runs below the row locks: rows are locked in (loan, n) order.
+  auto query = database_.query(
+      "SELECT 1 FROM emi_installments i JOIN unnest(?1::text[], ?2::int[]) AS k(loan, n) "
+      "USING (loan, n) ORDER BY i.loan, i.n FOR UPDATE OF i",
+      db::postgresql_array(loans), db::postgresql_array(numbers));
+  while (query.step()) {
+  }
+}
+
 std::vector<StoredInstallment> Store::to_remind(Date from, Date to) {
   return select("i.state != 'paid' AND i.reminded = 0 AND i.due_date BETWEEN ?1 AND ?2",
                 db::RowLock::skip_locked, format_date(from), format_date(to));

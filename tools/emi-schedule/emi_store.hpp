@@ -76,6 +76,11 @@ class Store {
   std::vector<StoredInstallment> installments(const std::string& loan);
   std::optional<StoredInstallment> installment(const std::string& loan, int number,
                                                db::RowLock lock = db::RowLock::none);
+  // On a server, locks the installments (loan, number) that a write transaction is about to
+  // change, all at once and in one order for every process: two batches naming the same
+  // installments in different orders would otherwise deadlock. Nothing on SQLite, whose
+  // write transaction already excludes every other writer.
+  void lock_installments(const std::vector<std::pair<std::string, int>>& keys);
   // The selections of remind and collect. Each locks the rows it returns and skips rows
   // another transaction holds (on a server: FOR UPDATE SKIP LOCKED), so that runs on several
   // hosts at once share the work instead of repeating it; a row changed by a run that

@@ -359,22 +359,6 @@ std::optional<std::string> Store::remember_if_new(std::string_view scope, std::s
 
 namespace {
 
-// A PostgreSQL array literal of text values: {"a","b\"c"}.
-std::string text_array(const std::vector<Store::Sighting>& sightings,
-                       std::string_view Store::Sighting::*field) {
-  std::string literal = "{";
-  for (const Store::Sighting& sighting : sightings) {
-    if (literal.size() > 1) literal += ',';
-    literal += '"';
-    for (char c : sighting.*field) {
-      if (c == '"' || c == '\\') literal += '\\';
-      literal += c;
-    }
-    literal += '"';
-  }
-  return literal + "}";
-}
-
 // Inserts every key that is new, or replaces it when it expired, in the order given (so that
 // concurrent batches lock keys in one order and never deadlock), and returns the keys written.
 constexpr std::string_view remember_batch_sql = R"sql(
@@ -407,25 +391,25 @@ std::vector<std::optional<std::string>> Store::remember_all(std::string_view sco
     return answers;
   }
   if (sightings.empty()) return answers;
-  std::string hashes = "{";
+  std::vector<std::string> hashes, keys, fingerprints;
   for (const Sighting& sighting : sightings) {
-    if (hashes.size() > 1) hashes += ',';
-    hashes += std::to_string(key_hash(scope, sighting.key));
+    hashes.push_back(std::to_string(key_hash(scope, sighting.key)));
+    keys.emplace_back(sighting.key);
+    fingerprints.emplace_back(sighting.fingerprint);
   }
-  hashes += '}';
-  std::string keys = text_array(sightings, &Sighting::key);
+  std::string key_array = db::postgresql_array(keys);
   std::unordered_set<std::string> written;
   {
-    auto insert =
-        database_.query(remember_batch_sql, scope, hashes, keys,
-                        text_array(sightings, &Sighting::fingerprint), micros(now), ttl.count());
+    auto insert = database_.query(remember_batch_sql, scope, db::postgresql_array(hashes),
+                                  key_array, db::postgresql_array(fingerprints), micros(now),
+                                  ttl.count());
     while (insert.step()) written.insert(insert->text(0));
   }
   std::unordered_map<std::string, std::string> live;
   if (written.size() < sightings.size()) {
     auto query = database_.query(
         "SELECT key, fingerprint FROM idemkey_keys WHERE scope = ?1 AND key = ANY (?2::text[])",
-        scope, keys);
+        scope, key_array);
     while (query.step()) live.emplace(query->text(0), query->text(1));
   }
   for (const Sighting& sighting : sightings) {

@@ -104,6 +104,8 @@ int publish(Store& store, const std::vector<std::string>& inputs,
   std::vector<JsonValue> summaries;
   db::Database& database = store.database();
   db::WriteTransaction transaction(database);
+  // Two publishers of a market must not both find it unpublished and both write it.
+  db::take_turns_writing(database, "price_publications");
   std::string now = format_instant(options.now);
   Progress progress(options.progress, "price publish: writing", 0);
   std::uint64_t rows = 0;

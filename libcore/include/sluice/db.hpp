@@ -67,6 +67,10 @@ using Value = std::variant<std::monostate, std::int64_t, double, std::string, Bl
 // "name" with embedded quotes doubled: an identifier SQL can name whatever it holds.
 std::string quote_identifier(std::string_view name);
 
+// A PostgreSQL array literal of text values, {"a","b\"c"}: a list passed as one parameter
+// (`= ANY (?::text[])`, `unnest(?::text[])`; `?::bigint[]` reads it as numbers).
+std::string postgresql_array(std::span<const std::string> values);
+
 // Where the state lives: an SQLite file, or a PostgreSQL server (a postgresql:// location).
 enum class Backend { sqlite, postgresql };
 
@@ -88,6 +92,12 @@ enum class RowLock { none, for_update, skip_locked };
 // on SQLite, whose write transaction already holds the one write lock. `table` names the
 // table whose rows are locked when the SELECT joins others.
 std::string row_lock_clause(Backend backend, RowLock lock, std::string_view table = {});
+
+// Within a write transaction, before its first read: makes the writers of `table` take turns,
+// as every SQLite writer does, for a decision that depends on rows that may not exist yet (a
+// row lock cannot hold a row that is not there). On a server, LOCK TABLE in SHARE ROW
+// EXCLUSIVE mode, which readers do not wait for; nothing on SQLite.
+void take_turns_writing(Database& database, std::string_view table);
 
 // A component's schema on each backend, version for version: step i moves it from version i
 // to i+1. Both lists have the same length (a version means the same tables on both). Without
