@@ -216,13 +216,15 @@ class ToolTestCase(unittest.TestCase):
                         return []
                     raise
             return [tuple(None if value is None else str(value) for value in row) for row in rows]
-        result = subprocess.run(["psql", location, "-qAtX", "-F", "\t", "-v", "ON_ERROR_STOP=1",
-                                 "-c", sql], capture_output=True, timeout=60)
+        result = subprocess.run(["psql", location, "-qAtX", "-F", "\t", "-P", "null=\\N",
+                                 "-v", "ON_ERROR_STOP=1", "-c", sql],
+                                capture_output=True, timeout=60)
         if result.returncode != 0:
             if b"does not exist" in result.stderr:
                 return []
             raise AssertionError(result.stderr.decode())
-        return [tuple(line.split("\t")) for line in result.stdout.decode().splitlines()]
+        return [tuple(None if value == "\\N" else value for value in line.split("\t"))
+                for line in result.stdout.decode().splitlines()]
 
     def state_dump(self, location, tables):
         """Every row of `tables`, as text and sorted, on either backend: what a test compares

@@ -16,7 +16,10 @@ run again to completion and the tool's invariant is checked exactly:
   cohort ingest: the store equals a clean ingest of the same files, and its report a naive
     oracle's;
   zscore: the output of the runs that committed equals the output of one run over all the
-    input, and the saved state equals that of one run."""
+    input, and the saved state equals that of one run.
+emi-schedule and price run again with their state on the test PostgreSQL server
+(EmiRecordCrashOnPostgres, PriceCrashOnPostgres): the process is killed, the server rolls its
+open transaction back, and the same states must be found."""
 
 import copy
 import json
@@ -33,7 +36,7 @@ from fractions import Fraction
 
 import test_price
 from cohort_oracle import matrix as cohort_matrix
-from sluice_cli import ToolTestCase, rounds, tool_path
+from sluice_cli import ToolTestCase, on_both_backends, rounds, tool_path
 from test_concurrency import (COHORT_BUCKETING, COHORT_ORACLE, COHORT_REPORT, ECB_RATES,
                               PRICE_DAY, SCENARIOS, EmiModel, assert_same, emi_results,
                               interleave, jsonl, price_minor)
@@ -136,6 +139,7 @@ EMI_LOANS = 60
 EMI_BATCH = 8
 
 
+@on_both_backends
 class EmiRecordCrash(CrashCase):
     tool = "emi-schedule"
 
@@ -144,8 +148,9 @@ class EmiRecordCrash(CrashCase):
         loans = [{"loan": f"L{i:03}", "principal": f"{60000 + 500 * i}.00", "rate": "10%",
                   "months": 12, "disbursed": "2026-01-01"} for i in range(EMI_LOANS)]
         self.write("loans.jsonl", jsonl(loans))
-        created = self.run_tool("create", "--from", "loans.jsonl", "--db", "template.db")
-        self.assertStatus(created, 0)
+        if self.backend == "sqlite":
+            created = self.run_tool("create", "--from", "loans.jsonl", "--db", "template.db")
+            self.assertStatus(created, 0)
         names = list(SCENARIOS)
         sequences = [emi_results(loan["loan"], n, self.rng.choice(names)) for loan in loans
                      for n in range(1, 13)]
@@ -163,11 +168,23 @@ class EmiRecordCrash(CrashCase):
             models[result["loan"]].apply(result)
         return models
 
+    def fresh_loans(self, name):
+        """A state holding the loans and no result yet."""
+        if self.backend == "sqlite":
+            copy_database(self.path("template.db"), self.path(name))
+            return self.path(name)
+        location = self.state(name)
+        self.assertStatus(self.run_tool("create", "--from", "loans.jsonl", "--db", location), 0)
+        return location
+
     def stored(self, db):
-        keys = query(db, "SELECT loan, n, attempt FROM emi_results")
-        items = query(db, "SELECT loan, n, state, attempts, penalty, "
-                          "paid_penalty + paid_interest + paid_principal FROM emi_installments")
-        return keys, {(loan, n): rest for loan, n, *rest in items}
+        keys = [(loan, int(n), int(attempt)) for loan, n, attempt in
+                self.state_rows(db, "SELECT loan, n, attempt FROM emi_results")]
+        items = self.state_rows(db, "SELECT loan, n, state, attempts, penalty, "
+                                    "paid_penalty + paid_interest + paid_principal "
+                                    "FROM emi_installments")
+        return keys, {(loan, int(n)): [state, int(attempts), int(penalty), int(paid)]
+                      for loan, n, state, attempts, penalty, paid in items}
 
     def expected_items(self, models):
         return {(loan, n): [i["state"], i["attempts"], i["penalty"], i["paid"]]
@@ -176,14 +193,14 @@ class EmiRecordCrash(CrashCase):
     def check_prefix(self, db, where):
         """The results stored are the file's first k (whole batches), and every installment is
         exactly what applying them gives. Returns k."""
-        self.assertEqual(integrity(db), [("ok",)], where)
+        self.assertStateIntact(db)
         keys, items = self.stored(db)
         count = len(keys)
         self.assertTrue(count % EMI_BATCH == 0 or count == len(self.results), f"{where}: {count}")
         prefix = {(r["loan"], r["n"], r["attempt"]) for r in self.results[:count]}
         assert_same(self, set(keys), prefix, f"{where}: the stored results are not a prefix")
-        assert_same(self, {k: list(v) for k, v in items.items()},
-                    self.expected_items(self.models(count)), f"{where}: installments")
+        assert_same(self, items, self.expected_items(self.models(count)),
+                    f"{where}: installments")
         return count
 
     def check_complete_run(self, out, before, where):
@@ -196,17 +213,17 @@ class EmiRecordCrash(CrashCase):
         assert_same(self, outcomes, expected, f"{where}: outcomes of a complete run")
 
     def test_sigkill_during_record_at_random_instants(self):
-        db = self.path("loans.db")
-        args = ("record", "--today", EMI_TODAY, "--batch", str(EMI_BATCH), "--db", db,
-                "results.jsonl")
-        copy_database(self.path("template.db"), db)
-        self.estimates["record"] = self.timed(*args)
+        def record(db):
+            return ("record", "--today", EMI_TODAY, "--batch", str(EMI_BATCH), "--db", db,
+                    "results.jsonl")
+        self.estimates["record"] = self.timed(*record(self.fresh_loans("timing.db")))
         epochs, stored = 0, None
         for round_number in range(ROUNDS):
             if stored is None:  # a new epoch: the loans, no result yet
-                copy_database(self.path("template.db"), db)
-                stored = 0
                 epochs += 1
+                db = self.fresh_loans(f"loans{epochs}.db")
+                args = record(db)
+                stored = 0
             where = self.where(round_number, f"epoch {epochs}")
             killed, status, err = self.kill_at_random(args, "record", stdout_name="out.jsonl")
             if not killed:
@@ -250,6 +267,7 @@ def market(country, setting):
     return chosen
 
 
+@on_both_backends
 class PriceCrash(CrashCase):
     tool = "price"
 
@@ -292,49 +310,25 @@ class PriceCrash(CrashCase):
     def published(self, db):
         """{country: {sku: (base, amount, net, tax)}} for the price date, and the SKU count each
         publication row declares."""
-        rows = query(db, "SELECT country, sku, base, amount, net, tax FROM price_published "
-                         "WHERE price_date = ?", PRICE_DAY)
+        rows = self.state_rows(db, "SELECT country, sku, base, amount, net, tax "
+                                   f"FROM price_published WHERE price_date = '{PRICE_DAY}'")
         markets = {}
         for country, sku, *figures in rows:
-            markets.setdefault(country, {})[sku] = tuple(figures)
-        declared = dict(query(db, "SELECT country, skus FROM price_publications "
-                                  "WHERE price_date = ?", PRICE_DAY))
+            markets.setdefault(country, {})[sku] = tuple(map(int, figures))
+        declared = {country: int(skus) for country, skus in self.state_rows(
+            db, f"SELECT country, skus FROM price_publications WHERE price_date = '{PRICE_DAY}'")}
         return markets, declared
 
-    def save_expected(self, tables):
-        """The oracle's tables in a file of their own, which the checks ATTACH, so that SQLite
-        compares the 120,000 published rows with them after every kill."""
-        path = self.path("expected.db")
-        with sqlite3.connect(path) as connection:
-            connection.execute("CREATE TABLE expected (setting INTEGER, country TEXT, sku TEXT, "
-                               "base INTEGER, amount INTEGER, net INTEGER, tax INTEGER, "
-                               "PRIMARY KEY (setting, country, sku))")
-            connection.executemany(
-                "INSERT INTO expected VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((setting, country, sku, *figures) for setting, markets in tables.items()
-                 for country, prices in markets.items() for sku, figures in prices.items()))
-        return path
-
-    def settings_now(self, db, expected, known, target, where):
+    def settings_now(self, db, tables, known, target, where):
         """Each market is absent (never published) or whole and equal to the oracle's prices
         under the setting it had or the one being published. Returns the settings found."""
-        self.assertEqual(integrity(db), [("ok",)], where)
-        connection = sqlite3.connect(db)
-        try:
-            connection.execute("ATTACH DATABASE ? AS oracle", (expected,))
-            declared = dict(connection.execute(
-                "SELECT country, skus FROM price_publications WHERE price_date = ?", (PRICE_DAY,)))
-            counts = dict(connection.execute(
-                "SELECT country, count(*) FROM price_published WHERE price_date = ? "
-                "GROUP BY country", (PRICE_DAY,)))
-            matching = {setting: dict(connection.execute(
-                "SELECT p.country, count(*) FROM price_published AS p JOIN oracle.expected AS e "
-                "ON e.setting = ? AND e.country = p.country AND e.sku = p.sku AND "
-                "e.base = p.base AND e.amount = p.amount AND e.net = p.net AND e.tax = p.tax "
-                "WHERE p.price_date = ? GROUP BY p.country", (setting, PRICE_DAY)))
-                for setting in range(len(TAXES))}
-        finally:
-            connection.close()
+        self.assertStateIntact(db)
+        markets, declared = self.published(db)
+        counts = {country: len(prices) for country, prices in markets.items()}
+        matching = {setting: {country: sum(1 for sku, figures in prices.items()
+                                           if tables[setting][country].get(sku) == figures)
+                              for country, prices in markets.items()}
+                    for setting in range(len(TAXES))}
         self.assertEqual(set(counts), set(declared), where)
         found = {}
         for country in PRICE_MARKETS:
@@ -356,18 +350,17 @@ class PriceCrash(CrashCase):
         return found
 
     def test_sigkill_during_publish_leaves_whole_markets(self):
-        db = self.path("price.db")
+        db = self.state("price.db")
         self.configure(db)
         catalog = [{"sku": f"S{i:06}", "price": f"{self.rng.randrange(300) * 1.37:.2f}"}
                    for i in range(CATALOG)]
         self.write("catalog.jsonl", jsonl(catalog))
         tables = self.expected_tables(catalog)
-        expected = self.save_expected(tables)
         args = ("publish", "--countries", ",".join(PRICE_MARKETS), "--date", PRICE_DAY,
                 "--db", db, "catalog.jsonl")
         # A first publish writes four markets, later ones replace two: time both, on a copy.
-        scratch = self.path("scratch.db")
-        copy_database(db, scratch)
+        scratch = self.state("scratch.db")
+        self.configure(scratch)
         self.set_taxes(scratch, 1)
         self.estimates["first"] = self.timed(*args[:-3], "--db", scratch, "catalog.jsonl")
         self.set_taxes(scratch, 0)
@@ -379,7 +372,7 @@ class PriceCrash(CrashCase):
             self.set_taxes(db, target)
             killed, status, err = self.kill_at_random(args, "replace" if known else "first",
                                                       stdout_name="out.jsonl")
-            found = self.settings_now(db, expected, known, target, where)
+            found = self.settings_now(db, tables, known, target, where)
             if not killed:
                 self.assertEqual(status, 0, f"{where}: {err}")
                 self.assertEqual(found, {c: target for c in PRICE_MARKETS}, where)
@@ -400,7 +393,7 @@ class PriceCrash(CrashCase):
             assert_same(self, markets.get(country), tables[target][country],
                         self.where(ROUNDS, "final", country))
         self.assertEqual(declared, {c: CATALOG for c in PRICE_MARKETS})
-        self.assertEqual(integrity(db), [("ok",)])
+        self.assertStateIntact(db)
         item = catalog[12345]
         found = self.run_tool("lookup", "--sku", item["sku"], "--country", "DE", "--date",
                               PRICE_DAY, "--db", db)
@@ -413,7 +406,7 @@ class PriceCrash(CrashCase):
                           ROUNDS)
 
     def test_sigkill_during_accept_never_accepts_twice(self):
-        db = self.path("price.db")
+        db = self.state("price.db")
         self.configure(db)
         start = 1772539200  # 2026-03-03T12:00:00Z
 
@@ -427,8 +420,8 @@ class PriceCrash(CrashCase):
             return json.loads(quote.out)["quote_id"]
 
         def accepted_at(quote):
-            return query(db, "SELECT accepted_at FROM price_quotes WHERE quote_id = ?",
-                         quote)[0][0]
+            return self.state_rows(db, "SELECT accepted_at FROM price_quotes "
+                                       f"WHERE quote_id = '{quote}'")[0][0]
 
         def stamp(seconds):
             return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + seconds))
@@ -465,7 +458,7 @@ class PriceCrash(CrashCase):
                     child.send_signal(signal.SIGKILL)
                     statuses[index] = child.wait(timeout=60)
                     self.kills += statuses[index] == -signal.SIGKILL
-            self.assertEqual(integrity(db), [("ok",)], where)
+            self.assertStateIntact(db)
             for index, quote in enumerate(chosen):
                 after = accepted_at(quote)
                 if before[quote] is not None:
@@ -497,8 +490,8 @@ class PriceCrash(CrashCase):
                 else:
                     self.assertEqual((again.status, body["error"], body["accepted_at"]),
                                      (1, "quote_used", stored), where)
-        self.assertEqual(integrity(db), [("ok",)])
-        stored = dict(query(db, "SELECT quote_id, accepted_at FROM price_quotes"))
+        self.assertStateIntact(db)
+        stored = dict(self.state_rows(db, "SELECT quote_id, accepted_at FROM price_quotes"))
         self.assertEqual(set(stored), set(quotes))
         self.assertTrue(all(stored.values()), self.where(ROUNDS, "a quote left unaccepted"))
         self.assertEqual([q for q, count in successes.items() if count > 1], [],
