@@ -7,14 +7,22 @@
   - price publish: SKUS catalog lines x 10 markets into fresh state on each backend (rows
     copied with COPY on PostgreSQL);
   - idemkey claims: 1, 8 and 32 processes, each running `idemkey run --key K -- true` for
-    its share of distinct keys; claims per second on each backend.
+    its share of distinct keys; claims per second on each backend;
+  - idemkey run replay: the whole process, for a key that completed, on each backend, beside
+    `flock -n FILE true`;
+  - idemkey filter: RECORDS JSON lines with 10% duplicates into fresh state on each backend,
+    beside the naive way on the server: psql running one INSERT ... ON CONFLICT DO NOTHING per
+    record.
 
-Usage: bench/backends.py [--bin BUILD/bin] [--runs N] [--skus N] [--claims N]
+Usage: bench/backends.py [--bin BUILD/bin] [--runs N] [--skus N] [--claims N] [--records N]
+                         [--sections budget,claims,publish,replay,filter]
 Starts its own throw-away server with scripts/pg and stops it at the end.
 """
 
 import argparse
+import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -130,20 +138,91 @@ def claim_rows(options, backends):
             print(f"| {label} | {processes} | {wall:.2f} s | {per * processes / wall:,.0f} |")
 
 
+def replay_rows(options, backends):
+    idemkey = os.path.join(options.bin, "idemkey")
+    lock = os.path.join(backends.work, "flock.lock")
+    rows = [("`flock -n FILE true`", *timed(["flock", "-n", lock, "true"], options.runs))]
+    for label, location in backends.fresh():
+        replay = [idemkey, "--db", location, "run", "--key", "k", "--", "true"]
+        subprocess.run(replay, check=True, capture_output=True)
+        rows.append((f"`idemkey run` replay, {label}", *timed(replay, options.runs)))
+    print("\n### idemkey run: replay of a completed key (whole process)\n")
+    print("| command | runs | median | p95 |\n|---|---|---|---|")
+    for label, median, p95 in rows:
+        print(f"| {label} | {options.runs} | {median:.2f} ms | {p95:.2f} ms |")
+
+
+def filter_input(work, records):
+    """RECORDS JSON lines, a tenth of them repeating an earlier key, in a fixed random order."""
+    rng = random.Random(20261207)
+    distinct = records - records // 10
+    keys = [f"order-{index}" for index in range(distinct)]
+    keys += [rng.choice(keys) for _ in range(records - distinct)]
+    rng.shuffle(keys)
+    path = os.path.join(work, "filter.jsonl")
+    with open(path, "w") as out:
+        for key in keys:  # a repeated key repeats its whole record
+            out.write(json.dumps({"id": key, "amount": int(key[6:]) % 1000}) + "\n")
+    return path, keys
+
+
+def naive_filter(url, work, keys):
+    """One statement per record through psql, on the server directly: the seconds it took."""
+    name = f"naive_{len(keys)}"
+    psql(url, f"CREATE SCHEMA {name}; CREATE TABLE {name}.seen (key text PRIMARY KEY)")
+    script = os.path.join(work, "naive.sql")
+    with open(script, "w") as out:
+        out.write(f"SET search_path = {name};\n")
+        for key in keys:
+            out.write(f"INSERT INTO seen VALUES ('{key}') ON CONFLICT DO NOTHING;\n")
+    started = time.perf_counter()
+    subprocess.run(["psql", url, "-qX", "-v", "ON_ERROR_STOP=1", "-f", script], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def filter_rows(options, backends):
+    idemkey = os.path.join(options.bin, "idemkey")
+    path, keys = filter_input(backends.work, options.records)
+    print(f"\n### idemkey filter: {options.records} records, 10% duplicates, fresh state\n")
+    print("| backend | records | wall | records/s |\n|---|---|---|---|")
+    for label, location in backends.fresh():
+        started = time.perf_counter()
+        with open(path, "rb") as source:
+            subprocess.run([idemkey, "--db", location, "filter", "--key-field", "id"],
+                           stdin=source, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        print(f"| `idemkey filter`, {label} | {options.records} | {wall:.1f} s | "
+              f"{options.records / wall:,.0f} |")
+    wall = naive_filter(backends.url, backends.work, keys)
+    print(f"| naive: psql, one `INSERT ... ON CONFLICT DO NOTHING` per record, PostgreSQL, unix "
+          f"socket | {options.records} | {wall:.1f} s | {options.records / wall:,.0f} |")
+
+
+SECTIONS = {"budget": budget_rows, "claims": claim_rows, "publish": publish_rows,
+            "replay": replay_rows, "filter": filter_rows}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--skus", type=int, default=1000000)
     parser.add_argument("--claims", type=int, default=1920)
+    parser.add_argument("--records", type=int, default=1000000)
+    parser.add_argument("--sections", default=",".join(SECTIONS))
     options = parser.parse_args()
+    chosen = options.sections.split(",")
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {unknown[0]} (sections: {', '.join(SECTIONS)})")
     work = tempfile.mkdtemp(prefix="sluice-bench-backends-")
     try:
         with throwaway_server() as (url, bouncer):
             backends = Backends(work, url, bouncer)
-            budget_rows(options, backends)
-            claim_rows(options, backends)
-            publish_rows(options, backends)
+            for name in chosen:
+                SECTIONS[name](options, backends)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
