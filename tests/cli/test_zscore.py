@@ -186,13 +186,109 @@ class Zscore(ToolTestCase):
             self.assertMatchesOracle(got, detect(values, window=5), name)
 
     def test_points_at_or_before_the_latest_time_are_dropped(self):
+        # 1 of 5 points out of order (20%, over the 1% allowed): 65 unless --allow-unsorted.
         rows = points([1, 2, 3, 4]) + [{"ts": 1767225600 + 60, "value": 99}]
-        result = self.run_tool("--window", "2", stdin=lines(rows))
+        refused = self.run_tool("--window", "2", stdin=lines(rows))
+        self.assertError(refused, 65, "1 of 5 points (20.0%) came before their series' latest "
+                         "point", "--reorder-window", "--allow-unsorted")
+        result = self.run_tool("--window", "2", "--allow-unsorted", stdin=lines(rows))
         self.assertStatus(result, 0)
         self.assertEqual(len(result.out.splitlines()), 4)
-        self.assertIn("1 point(s) at or before the latest time", result.err)
-        quiet = self.run_tool("--window", "2", "--quiet", stdin=lines(rows))
+        self.assertEqual(result.err, "zscore: note: 1 point(s) at or before the latest time of "
+                         "their series were dropped: 1 out of time order\n")
+        quiet = self.run_tool("--window", "2", "--quiet", "--allow-unsorted", stdin=lines(rows))
         self.assertEqual(quiet.err, "")
+
+    def test_a_repeated_point_is_used_once_and_is_not_disorder(self):
+        rows = points([1, 2, 3, 4])
+        rows.insert(2, dict(rows[1]))
+        result = self.run_tool("--window", "2", stdin=lines(rows))
+        self.assertStatus(result, 0)
+        self.assertEqual([json.loads(line)["value"] for line in result.out.splitlines()],
+                         [1, 2, 3, 4])
+        self.assertIn("dropped: 1 repeating their series' latest time", result.err)
+
+    def test_a_little_disorder_is_counted_and_allowed(self):
+        rows = points(list(range(300)))
+        rows[150], rows[151] = rows[151], rows[150]  # 1 of 300 out of order: under 1%
+        result = self.run_tool("--window", "5", stdin=lines(rows))
+        self.assertStatus(result, 0)
+        self.assertEqual(len(result.out.splitlines()), 299)
+        self.assertIn("1 out of time order", result.err)
+
+    def test_shuffled_input_is_refused_and_the_state_kept_as_it_was(self):
+        rng = random.Random(7)
+        rows = points([rng.gauss(100, 5) for _ in range(500)], key="m")
+        shuffled = rows[:]
+        rng.shuffle(shuffled)
+        db = self.path("state.db")
+        first = self.run_tool("--key", "metric", "--db", db, stdin=lines(rows[:100]))
+        self.assertStatus(first, 0)
+        before = self.state_dump(db, ["zscore_series"])
+        result = self.run_tool("--key", "metric", "--db", db, stdin=lines(shuffled))
+        self.assertStatus(result, 65)
+        self.assertIn("not in time order", result.err)
+        self.assertEqual(self.state_dump(db, ["zscore_series"]), before)
+
+    def test_reorder_window_judges_disorder_within_it_as_if_sorted(self):
+        rng = random.Random(11)
+        rows = []
+        for host in ("a", "b"):
+            rows += [{"ts": 1767225600 + 60 * i, "host": host, "value": rng.gauss(50, 3)}
+                     for i in range(400)]
+        ordered = sorted(rows, key=lambda row: row["ts"])
+        # Every point moved by up to 2 minutes, so no point comes after one more than 4 minutes
+        # later than itself: a 5-minute window sorts it all.
+        jittered = sorted(ordered, key=lambda row: row["ts"] + rng.uniform(-120, 120))
+        self.assertNotEqual(jittered, ordered)
+
+        def by_time(records):  # points of one time may come in either host's order
+            return sorted(records, key=lambda record: (record["ts"], record["host"]))
+        want = self.detect(ordered, "--key", "host", "--window", "20")
+        refused = self.run_tool("--key", "host", "--window", "20", stdin=lines(jittered))
+        self.assertStatus(refused, 65)
+        got = self.detect(jittered, "--key", "host", "--window", "20", "--reorder-window", "5m")
+        self.assertEqual(by_time(got), by_time(want))
+        self.assertEqual([record["ts"] for record in got], [record["ts"] for record in want])
+        # A window too short for the disorder sorts part of it and refuses the rest.
+        short = self.run_tool("--key", "host", "--window", "20", "--reorder-window", "1m",
+                              stdin=lines(jittered))
+        self.assertStatus(short, 65)
+
+    def test_cron_runs_over_the_same_file_are_not_disorder(self):
+        rows = points(list(range(100)), key="m")
+        db = self.path("state.db")
+        first = self.run_tool("--key", "metric", "--db", db, stdin=lines(rows[:60]))
+        self.assertStatus(first, 0)
+        again = self.run_tool("--key", "metric", "--db", db, stdin=lines(rows))
+        self.assertStatus(again, 0)
+        self.assertEqual(len(again.out.splitlines()), 40)
+        self.assertIn("dropped: 60 judged by an earlier run", again.err)
+
+    def test_key_takes_a_comma_list_or_repeats(self):
+        rows = [{"ts": 1767225600 + 60 * i, "metric": metric, "host": host, "value": i % 7}
+                for i in range(30) for metric in ("cpu", "mem") for host in ("h1", "h2")]
+        listed = self.detect(rows, "--key", "metric,host", "--window", "3")
+        repeated = self.detect(rows, "--key", "metric", "--key", "host", "--window", "3")
+        self.assertEqual(listed, repeated)
+        for metric in ("cpu", "mem"):
+            for host in ("h1", "h2"):
+                got = [r for r in listed if (r["metric"], r["host"]) == (metric, host)]
+                self.assertMatchesOracle(got, detect([r["value"] for r in got], window=3),
+                                         (metric, host))
+        self.assertError(self.run_tool("--key", "", stdin=lines(rows)), 2, "--key")
+
+    def test_a_key_field_no_point_has_is_an_error(self):
+        rows = points([1, 2, 3], key="m")
+        db = self.path("state.db")
+        result = self.run_tool("--key", "metirc", "--db", db, stdin=lines(rows))
+        self.assertError(result, 65, "--key metirc: no point has this field")
+        self.assertEqual(self.state_dump(db, ["zscore_series"]), {"zscore_series": []})
+        both = self.run_tool("--key", "metric,hots", stdin=lines(rows))
+        self.assertError(both, 65, "--key hots: no point has this field")
+        # A field some points lack is a series of its own (null), not an error.
+        mixed = self.run_tool("--key", "metric", stdin=lines(rows + points([5], start=1767300000)))
+        self.assertStatus(mixed, 0)
 
     def test_only_anomalies_and_fail_on_anomaly(self):
         rows = points([10, 12, 14, 20, 14])

@@ -65,6 +65,11 @@ inline std::pair<int, std::string> failure_of(const std::function<void()>& actio
   return {0, ""};
 }
 
+// Writes `text` as the whole content of the file at `path`.
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
 // The whole content of a file ("" when it cannot be read).
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -31,7 +30,7 @@ class IdemkeyStore : public ::testing::Test {
     return {"default", "k", std::move(fingerprint), 90s, 24h, StalePolicy::steal};
   }
   std::string file(const std::string& name, const std::string& content) {
-    std::ofstream(dir_ + "/" + name) << content;
+    testing::write_text(dir_ + "/" + name, content);
     return dir_ + "/" + name;
   }
   std::string dir_;

@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <fstream>
 
 #include "price_calc.hpp"
 #include "price_engine.hpp"
@@ -188,7 +187,7 @@ class PriceStoreTest : public ::testing::Test {
   testing::TempDir directory;
   std::string file(const std::string& name, const std::string& text) {
     std::string path = directory.file(name);
-    std::ofstream(path) << text;
+    testing::write_text(path, text);
     return path;
   }
   Store open() { return Store(directory.file("price.db"), db::OpenOptions{}); }

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -9,6 +12,8 @@
 #include "zscore_detector.hpp"
 #include "zscore_series_table.hpp"
 #include "zscore_state_buffer.hpp"
+#include "zscore_stream.hpp"
+#include "test_support.hpp"
 
 namespace sluice::zscore {
 namespace {
@@ -205,6 +210,59 @@ TEST(ZscoreHoltWinters, FitDoesAtLeastAsWellAsAnyGridPoint) {
     EXPECT_GE(value, 0);
     EXPECT_LE(value, 1);
   }
+}
+
+// run_stream over `input` (JSON Lines): what it printed, and its result.
+std::pair<std::string, StreamResult> stream_of(const std::string& input, StreamOptions options) {
+  testing::TempDir dir;
+  options.inputs = {dir.file("in.jsonl")};
+  testing::write_text(options.inputs[0], input);
+  std::string output = dir.file("out.jsonl");
+  StreamResult result;
+  FILE* file = std::fopen(output.c_str(), "w");
+  {
+    OutputStream out(fileno(file));
+    result = run_stream(options, out);
+  }
+  std::fclose(file);
+  return {testing::read_text(output), result};
+}
+
+TEST(ZscoreStream, DroppedPointsAreRepeatsOrOutOfOrder) {
+  StreamOptions options;
+  options.keys = {"k"};
+  auto [output, result] = stream_of(
+      "{\"ts\":10,\"k\":\"a\",\"value\":1}\n{\"ts\":10,\"k\":\"a\",\"value\":1}\n"
+      "{\"ts\":20,\"k\":\"a\",\"value\":2}\n{\"ts\":15,\"k\":\"a\",\"value\":9}\n"
+      "{\"ts\":5,\"k\":\"b\",\"value\":3}\n",
+      options);
+  EXPECT_EQ(result.points, 5U);
+  EXPECT_EQ(result.repeated, 1U);
+  EXPECT_EQ(result.out_of_order, 1U);
+  EXPECT_EQ(result.seen_before, 0U);
+  EXPECT_TRUE(result.absent_keys.empty());
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 3);
+}
+
+TEST(ZscoreStream, AReorderWindowJudgesHeldPointsInTimeOrder) {
+  StreamOptions options;
+  options.reorder_window = std::chrono::seconds(10);
+  auto [output, result] = stream_of(
+      "{\"ts\":20,\"value\":2}\n{\"ts\":10,\"value\":1}\n{\"ts\":30,\"value\":3}\n"
+      "{\"ts\":5,\"value\":0}\n",  // 25 s before the latest: outside the window
+      options);
+  EXPECT_EQ(result.out_of_order, 1U);
+  EXPECT_TRUE(output.starts_with("{\"ts\":10,")) << output;
+  EXPECT_LT(output.find("\"ts\":10"), output.find("\"ts\":20"));
+  EXPECT_LT(output.find("\"ts\":20"), output.find("\"ts\":30"));
+  EXPECT_EQ(output.find("\"ts\":5,"), std::string::npos);
+}
+
+TEST(ZscoreStream, AKeyFieldNoPointHasIsReported) {
+  StreamOptions options;
+  options.keys = {"host", "hots"};
+  auto [output, result] = stream_of("{\"ts\":1,\"host\":\"a\",\"value\":1}\n", options);
+  EXPECT_EQ(result.absent_keys, std::vector<std::string>{"hots"});
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ struct Settings {
   std::string missing = "skip";
   std::string time_zone = "UTC";
   std::optional<TimeZone> zone;
+  std::optional<std::string> reorder_window;
+  bool allow_unsorted = false;
   cli::StateOptions state;
   CLI::Option* window_option = nullptr;
   bool fail_on_anomaly = false;
@@ -144,6 +146,12 @@ void check_spacing(Settings& settings) {
   if (stream.missing_as_zero && !stream.interval) {
     throw Error(exit_code::usage, "--missing zero needs --interval (the points' spacing)");
   }
+  if (settings.reorder_window) {
+    stream.reorder_window = cli::duration_option("--reorder-window", *settings.reorder_window);
+    if (stream.reorder_window->count() <= 0) {
+      throw Error(exit_code::usage, "--reorder-window must be positive");
+    }
+  }
 }
 
 void check_settings(Settings& settings) {
@@ -169,6 +177,7 @@ void check_settings(Settings& settings) {
     throw Error(exit_code::usage, "--value-field and --time-field must name different fields");
   }
   for (const std::string& key : stream.keys) {
+    if (key.empty()) throw Error(exit_code::usage, "--key: a field name is empty");
     if (key == stream.value_field || key == stream.time_field) {
       throw Error(exit_code::usage,
                   fmt::format("--key {}: the value and time fields cannot name a series", key));
@@ -209,6 +218,47 @@ std::string canonical_settings(const Settings& settings) {
   return text;
 }
 
+// Above this share of points out of time order, the input is taken for unsorted: its results
+// would be a fraction of what it holds.
+constexpr double max_out_of_order_share = 0.01;
+
+// An error for a --key no point had, and for input out of time order beyond
+// max_out_of_order_share (unless --allow-unsorted): either leaves the state uncommitted.
+// Otherwise a note on what the run dropped, on standard error.
+void report_drops(const StreamResult& result, const Settings& settings) {
+  if (!result.absent_keys.empty()) {
+    throw Error(exit_code::data,
+                fmt::format("--key {}: no point has this field (misspelt? several fields are "
+                            "a comma list: --key metric,host)",
+                            fmt::join(result.absent_keys, ",")));
+  }
+  double share = result.points == 0 ? 0
+                                    : static_cast<double>(result.out_of_order) /
+                                          static_cast<double>(result.points);
+  if (share > max_out_of_order_share && !settings.allow_unsorted) {
+    throw Error(exit_code::data,
+                fmt::format("{} of {} points ({:.1f}%) came before their series' latest point "
+                            "and were not judged: the input is not in time order. Sort it by "
+                            "time, or give --reorder-window D, or --allow-unsorted to accept "
+                            "the loss",
+                            result.out_of_order, result.points, 100 * share));
+  }
+  const std::pair<std::uint64_t, std::string_view> kinds[] = {
+      {result.seen_before, "judged by an earlier run"},
+      {result.repeated, "repeating their series' latest time"},
+      {result.out_of_order, "out of time order"}};
+  std::vector<std::string> parts;
+  std::uint64_t dropped = 0;
+  for (const auto& [count, kind] : kinds) {
+    if (count > 0) parts.push_back(fmt::format("{} {}", count, kind));
+    dropped += count;
+  }
+  if (dropped > 0 && !settings.quiet) {
+    note(fmt::format("{} point(s) at or before the latest time of their series were dropped: {}",
+                     dropped, fmt::join(parts, ", ")));
+  }
+}
+
 int run_detect(Settings& settings) {
   check_settings(settings);
   std::optional<SeriesStore> store;
@@ -220,11 +270,8 @@ int run_detect(Settings& settings) {
   OutputStream out(STDOUT_FILENO);
   StreamResult result = run_stream(settings.stream, out, store ? &*store : nullptr);
   out.flush();
+  report_drops(result, settings);
   if (store) store->commit();
-  if (result.stale > 0 && !settings.quiet) {
-    note(fmt::format("{} point(s) at or before the latest time of their series were dropped",
-                     result.stale));
-  }
   bool flagged = settings.fail_on_anomaly && result.anomalies > 0;
   return flagged || result.skipped > 0 ? exit_code::definite_no : 0;
 }
@@ -234,8 +281,11 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   DetectorOptions& detector = stream.detector;
   command.add_option("inputs", stream.inputs, "Metric files (default: stdin)");
   // One field per occurrence: `--key host FILE` reads FILE (CLI11 would take it as a key).
-  command.add_option("--key", stream.keys, "Field naming the series (repeat for several)")
-      ->allow_extra_args(false);
+  command
+      .add_option("-k,--key", stream.keys,
+                  "Fields naming the series: a comma list, or the option repeated")
+      ->allow_extra_args(false)
+      ->delimiter(',');
   command.add_option("--value-field", stream.value_field, "Field holding the value")
       ->capture_default_str();
   command.add_option("--time-field", stream.time_field, "Field holding the time")
@@ -297,7 +347,11 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   command.add_flag("--only-anomalies", stream.only_anomalies, "Print only flagged points");
   command.add_flag("--fail-on-anomaly", settings.fail_on_anomaly, "Exit 1 if a point was flagged");
   cli::add_input_options(command, stream.input);
-  command.add_flag("--quiet", settings.quiet, "No note about dropped points");
+  command.add_option("--reorder-window", settings.reorder_window,
+                     "Judge points in time order within this span of their own time (5m)");
+  command.add_flag("--allow-unsorted", settings.allow_unsorted,
+                   "Exit 0 though over 1% of points came out of time order (and were dropped)");
+  command.add_flag("-q,--quiet", settings.quiet, "No note about dropped points");
   cli::add_state_options(command, settings.state, cli::WithNow::no);
   command.get_option("--db")->description(
       "Keep each series' state in FILE between runs (default: none, state lives for the run)");

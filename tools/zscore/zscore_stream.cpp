@@ -3,7 +3,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
+#include <queue>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -92,12 +95,19 @@ class RecordWriter {
 struct Series {
   Detector detector;
   std::optional<Instant> latest;
-  bool changed = false;  // learnt a point this run
+  std::optional<Instant> saved;  // the latest time of the saved state the run started from
+  bool changed = false;          // learnt a point this run
 };
 
 struct Point {
   double value = 0;
   Instant time;
+};
+
+// Where a point's line is: for a message about it after later lines were read.
+struct Origin {
+  std::size_t input = 0;
+  long long line = 0;
 };
 
 // The point on a line, or nothing for a bad line rejected under --skip-invalid.
@@ -111,17 +121,6 @@ std::optional<Point> read_point(const StreamOptions& options, std::span<const Fi
     reader.reject_line(line, error.what());
     return std::nullopt;
   }
-}
-
-// The series a key names, made (and loaded from the store) on first sight; nullptr when a
-// new one would be more than options.max_series.
-Series* find_series(SeriesTable<Series>& series, const std::string& key,
-                    const StreamOptions& options, SeriesStore* store) {
-  if (Series* found = series.find(key)) return found;
-  if (series.size() >= options.max_series) return nullptr;
-  Series fresh{Detector(options.detector), std::nullopt};
-  if (store != nullptr) fresh.latest = store->load(key, fresh.detector);
-  return &series.insert(key, std::move(fresh));
 }
 
 // A gap larger than this many intervals is taken for a wrong --interval or a bad time rather
@@ -145,63 +144,157 @@ void fill_gap(Series& series, Instant time, Duration interval) {
   }
 }
 
-}  // namespace
+// A point --reorder-window holds until no earlier point can still be in its window.
+struct HeldPoint {
+  Point point;
+  std::uint64_t arrival = 0;  // equal times keep their input order
+  Series* series = nullptr;
+  std::string record;
+  bool has_added_names = false;
+  Origin origin;
+  bool operator>(const HeldPoint& other) const {
+    return std::tie(point.time, arrival) > std::tie(other.point.time, other.arrival);
+  }
+};
 
-StreamResult run_stream(const StreamOptions& options, OutputStream& out, SeriesStore* store) {
-  std::vector<std::string_view> names = {options.value_field, options.time_field};
-  for (const std::string& key : options.keys) names.emplace_back(key);
+class Stream {
+ public:
+  Stream(const StreamOptions& options, OutputStream& out, SeriesStore* store)
+      : options_(options), out_(out), store_(store), reader_(options.inputs, options.input) {}
+
+  StreamResult run();
+
+ private:
+  // The series a key names, made (and loaded from the store) on first sight; nullptr when a
+  // new one would be more than options.max_series.
+  Series* find_series(const std::string& key);
+  // Judges the point (or counts it dropped, when it is not after its series' latest) and
+  // writes its record with the verdict.
+  void judge(Series& series, const Point& point, std::string_view record, bool has_added_names,
+             const Origin& origin);
+  // --reorder-window: holds the point, and judges, in time order, those no later point can
+  // come before any more.
+  void hold(HeldPoint held);
+  void release_until(std::optional<Instant> bound);
+  void save_series();
+
+  const StreamOptions& options_;
+  OutputStream& out_;
+  SeriesStore* store_;
+  JsonlReader reader_;
+  SeriesTable<Series> series_;
+  RecordWriter writer_;
+  StreamResult result_;
+  std::string_view method_ = method_name(options_.detector.method);
+  std::priority_queue<HeldPoint, std::vector<HeldPoint>, std::greater<>> held_;
+  std::optional<Instant> newest_;  // the latest time read, of any series
+  std::uint64_t arrivals_ = 0;
+};
+
+Series* Stream::find_series(const std::string& key) {
+  if (Series* found = series_.find(key)) return found;
+  if (series_.size() >= options_.max_series) return nullptr;
+  Series fresh{Detector(options_.detector), std::nullopt, std::nullopt};
+  if (store_ != nullptr) fresh.latest = fresh.saved = store_->load(key, fresh.detector);
+  return &series_.insert(key, std::move(fresh));
+}
+
+void Stream::judge(Series& series, const Point& point, std::string_view record,
+                   bool has_added_names, const Origin& origin) {
+  if (series.latest && point.time <= *series.latest) {
+    if (series.saved && point.time <= *series.saved) {
+      ++result_.seen_before;
+    } else if (point.time == *series.latest) {
+      ++result_.repeated;
+    } else {
+      ++result_.out_of_order;
+    }
+    return;
+  }
+  if (options_.missing_as_zero && series.latest) {
+    try {
+      fill_gap(series, point.time, *options_.interval);
+    } catch (const Error& error) {
+      reader_.reject_at(reader_.location_of(origin.input, origin.line), error.what());
+      return;
+    }
+  }
+  series.latest = point.time;
+  series.changed = true;
+  Verdict verdict = series.detector.observe(point.value, point.time);
+  bool anomaly = verdict.anomaly.value_or(false);
+  result_.anomalies += anomaly ? 1 : 0;
+  if (options_.only_anomalies && !anomaly) return;
+  writer_.write(record, has_added_names, verdict, method_, out_);
+}
+
+void Stream::hold(HeldPoint held) {
+  held.arrival = arrivals_++;
+  if (!newest_ || held.point.time > *newest_) newest_ = held.point.time;
+  held_.push(std::move(held));
+  release_until(*newest_ - *options_.reorder_window);
+}
+
+void Stream::release_until(std::optional<Instant> bound) {
+  while (!held_.empty() && (!bound || held_.top().point.time <= *bound)) {
+    // The queue's top is const: the element is moved out just before it is popped.
+    HeldPoint next = std::move(const_cast<HeldPoint&>(held_.top()));
+    held_.pop();
+    judge(*next.series, next.point, next.record, next.has_added_names, next.origin);
+  }
+}
+
+void Stream::save_series() {
+  if (store_ == nullptr) return;
+  for (const auto& [name, each] : series_.entries()) {
+    if (each.changed) store_->save(name, *each.latest, each.detector);
+  }
+}
+
+StreamResult Stream::run() {
+  std::vector<std::string_view> names = {options_.value_field, options_.time_field};
+  for (const std::string& key : options_.keys) names.emplace_back(key);
   std::size_t added_at = names.size();
   for (std::string_view name : added_fields) names.push_back(name);
   std::vector<FieldView> fields(names.size());
-  std::span<const FieldView> key_fields(fields.data() + 2, options.keys.size());
-  std::string_view method = method_name(options.detector.method);
-
-  JsonlReader reader(options.inputs, options.input);
-  SeriesTable<Series> series;
+  std::span<const FieldView> key_fields(fields.data() + 2, options_.keys.size());
+  std::vector<bool> key_seen(options_.keys.size(), false);
   std::string key;
-  RecordWriter writer;
-  StreamResult result;
-  while (auto line = reader.next_fields(names, fields)) {
-    std::optional<Point> point = read_point(options, fields, reader, *line);
+  while (auto line = reader_.next_fields(names, fields)) {
+    std::optional<Point> point = read_point(options_, fields, reader_, *line);
     if (!point) continue;
     series_key(key_fields, key);
-    Series* current = find_series(series, key, options, store);
+    Series* current = find_series(key);
     if (current == nullptr) {
-      reader.reject_line(*line, fmt::format("this point starts a new series, one more than "
-                                            "--max-series {}",
-                                            options.max_series));
+      reader_.reject_line(*line, fmt::format("this point starts a new series, one more than "
+                                             "--max-series {}",
+                                             options_.max_series));
       continue;
     }
-    ++result.points;
-    if (current->latest && point->time <= *current->latest) {
-      ++result.stale;
-      continue;
-    }
-    if (options.missing_as_zero && current->latest) {
-      try {
-        fill_gap(*current, point->time, *options.interval);
-      } catch (const Error& error) {
-        reader.reject_line(*line, error.what());
-        continue;
-      }
-    }
-    current->latest = point->time;
-    current->changed = true;
-    Verdict verdict = current->detector.observe(point->value, point->time);
-    bool anomaly = verdict.anomaly.value_or(false);
-    result.anomalies += anomaly ? 1 : 0;
-    if (options.only_anomalies && !anomaly) continue;
+    ++result_.points;
+    for (std::size_t i = 0; i < key_fields.size(); ++i) key_seen[i] = key_seen[i] || key_fields[i].present;
     bool has_added_names = false;
     for (std::size_t i = added_at; i < fields.size(); ++i) has_added_names |= fields[i].present;
-    writer.write(reader.line_text(), has_added_names, verdict, method, out);
-  }
-  result.skipped = reader.skipped();
-  if (store != nullptr) {
-    for (const auto& [name, each] : series.entries()) {
-      if (each.changed) store->save(name, *each.latest, each.detector);
+    Origin origin{reader_.current_input(), static_cast<long long>(*line)};
+    if (options_.reorder_window) {
+      hold({*point, 0, current, std::string(reader_.line_text()), has_added_names, origin});
+    } else {
+      judge(*current, *point, reader_.line_text(), has_added_names, origin);
     }
   }
-  return result;
+  release_until(std::nullopt);
+  result_.skipped = reader_.skipped();
+  for (std::size_t i = 0; i < key_seen.size(); ++i) {
+    if (result_.points > 0 && !key_seen[i]) result_.absent_keys.push_back(options_.keys[i]);
+  }
+  if (result_.absent_keys.empty()) save_series();
+  return result_;
+}
+
+}  // namespace
+
+StreamResult run_stream(const StreamOptions& options, OutputStream& out, SeriesStore* store) {
+  return Stream(options, out, store).run();
 }
 
 }  // namespace sluice::zscore

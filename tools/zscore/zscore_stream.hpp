@@ -29,19 +29,31 @@ struct StreamOptions {
   // more is a bad line, so that an input with millions of distinct keys cannot exhaust memory.
   std::size_t max_series = default_max_series;
   static constexpr std::size_t default_max_series = 1'000'000;
+  // --reorder-window: each point waits until one this much later (in the points' own time,
+  // of any series) has been read, and the waiting points are judged in time order; input
+  // out of order by less than the window is judged as if sorted. None: judged as read.
+  std::optional<Duration> reorder_window;
   DetectorOptions detector;
 };
 
 struct StreamResult {
   std::uint64_t points = 0;     // valid points read
   std::uint64_t anomalies = 0;  // points with "anomaly": true
-  std::uint64_t stale = 0;      // points at or before their series' latest time: dropped
-  std::uint64_t skipped = 0;    // bad lines skipped under --skip-invalid
+  // Points at or before their series' latest time, dropped unjudged, in three kinds: at or
+  // before the latest time of the saved state (--db: an earlier run judged them), at the
+  // very time of the latest point, or before it (the input is out of time order).
+  std::uint64_t seen_before = 0;
+  std::uint64_t repeated = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t skipped = 0;  // bad lines skipped under --skip-invalid
+  // --key fields that no point had: most likely misspelt. The store is then left unsaved.
+  std::vector<std::string> absent_keys;
 };
 
 // Throws Error(65) on a bad line unless input.skip_invalid (then counted in `skipped`). With a
 // store, each series starts from its saved state and every series that learnt a point is
-// saved into the store's transaction at the end (the caller commits it).
+// saved into the store's transaction at the end (the caller commits it), unless a --key
+// field was absent from every point.
 StreamResult run_stream(const StreamOptions& options, OutputStream& out,
                         SeriesStore* store = nullptr);
 
