@@ -52,6 +52,14 @@ def rate(retained, size):
 ROLLING_SECONDS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400}
 
 
+def selected(wanted, name):
+    """Whether an event called `name` is one of `wanted`: None (any event), a name or a list
+    of names."""
+    if wanted is None:
+        return True
+    return name in wanted if isinstance(wanted, list) else name == wanted
+
+
 def rolling_cells(events, calendar, unit, cohort, criterion, start_event, return_event,
                   periods, as_of, last):
     """Rolling windows: user's period k is [anchor + k*P, anchor + (k+1)*P)."""
@@ -62,9 +70,9 @@ def rolling_cells(events, calendar, unit, cohort, criterion, start_event, return
         if calendar.period(instant) > last:
             continue
         user, name, seconds = str(event["user"]), event.get("event"), int(instant.timestamp())
-        if start_event is None or name == start_event:
+        if selected(start_event, name):
             starts.setdefault(user, []).append(seconds)
-        if return_event is None or name == return_event:
+        if selected(return_event, name):
             returns.setdefault(user, []).append(seconds)
     cohorts = {}  # first day -> [size, first anchor, last anchor, {offset: users}]
     for user, times in starts.items():
@@ -121,9 +129,9 @@ def matrix(events, unit="day", tz="UTC", week_start="monday", cohort="first", cr
         if period > last:
             continue
         user, name = str(event["user"]), event.get("event")
-        if start_event is None or name == start_event:
+        if selected(start_event, name):
             started.setdefault(user, set()).add(period)
-        if return_event is None or name == return_event:
+        if selected(return_event, name):
             active.setdefault(user, set()).add(period)
     cohorts = {}
     for user, periods_started in started.items():

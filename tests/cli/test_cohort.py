@@ -159,7 +159,7 @@ class Cohort(ToolTestCase):
                        "cohort": generator.choice(["first", "recurring"]),
                        "criterion": generator.choice(["on", "on-or-after"]),
                        "start_event": generator.choice([None, "signup"]),
-                       "return_event": generator.choice([None, "open"]),
+                       "return_event": generator.choice([None, ["open"], ["open", "buy"]]),
                        "periods": generator.choice([0, 0, 3]),
                        "summary": generator.random() < 0.5,
                        "windows": generator.choice(["calendar", "calendar", "rolling"])}
@@ -169,17 +169,64 @@ class Cohort(ToolTestCase):
                     options["week_start"], "--cohort", options["cohort"], "--criterion",
                     options["criterion"], "--periods", str(options["periods"]),
                     "--windows", options["windows"]]
-            for flag, key in (("--start-event", "start_event"), ("--return-event", "return_event"),
-                              ("--as-of", "as_of")):
+            for flag, key in (("--start-event", "start_event"), ("--as-of", "as_of")):
                 if options.get(key):
                     args += [flag, options[key]]
+            if options["return_event"]:
+                args += ["--return-event", ",".join(options["return_event"])]
             if options["summary"]:
                 args.append("--summary")
+            # An event name no event has is an error, not an empty matrix.
+            wanted = [options["start_event"]] if options["start_event"] else []
+            wanted += options["return_event"] or []
+            names = {event["event"] for event in events}
+            missing = [name for name in wanted if name not in names]
+            if events and missing:
+                self.assertError(self.matrix(events, *args, status=65), 65,
+                                 "no event has", missing[0])
+                non_empty += 1  # a case checked all the same
+                continue
             result = self.matrix(events, *args)
             expected = oracle(events, **options)
             self.assertEqual(cells(result.out), expected, f"case {case}: {args}\n{lines(events)}")
             non_empty += bool(expected)
         self.assertGreater(non_empty, cases * 3 // 4)
+
+    def test_an_event_name_no_event_has_is_an_error_naming_those_seen(self):
+        events = [event("2026-01-05T09:00:00Z", "a", "signup"), event("2026-01-06T09:00:00Z", "a"),
+                  event("2026-01-07T09:00:00Z", "b", "purchase")]
+        self.write("events.jsonl", lines(events))
+        result = self.run_tool("--start-event", "signin", "--save-state", "s.state",
+                               "events.jsonl")
+        self.assertError(result, 65, "--start-event signin: no event has this name (names seen: "
+                         "signup, open, purchase)")
+        self.assertEqual(result.out, "")
+        self.assertFalse(os.path.exists(self.path("s.state")))
+        both = self.run_tool("--start-event", "signin", "--return-event", "open,opn",
+                             "events.jsonl")
+        self.assertError(both, 65, "--start-event signin, --return-event opn: no event has "
+                         "these names")
+        self.assertStatus(self.run_tool("--start-event", "signup", "events.jsonl"), 0)
+        self.assertStatus(self.run_tool("--start-event", "signin"), 0)  # no events: no error
+
+    def test_several_return_events_count_any_of_them(self):
+        # a returns by opening on day 1, b by buying on day 2, c only by an event not counted.
+        events = [event("2026-01-05T09:00:00Z", user, "signup") for user in "abc"]
+        events += [event("2026-01-06T09:00:00Z", "a", "open"),
+                   event("2026-01-07T09:00:00Z", "b", "purchase"),
+                   event("2026-01-07T10:00:00Z", "c", "share")]
+        base = ("--start-event", "signup", "--criterion", "on-or-after", "--as-of",
+                "2026-01-08T00:00:00Z")
+        listed = self.retained(events, *base, "--return-event", "open,purchase")
+        self.assertEqual(listed[("2026-01-05", 1)], (3, 2, True))  # a (open on day 1), b
+        self.assertEqual(listed[("2026-01-05", 2)], (3, 1, True))  # b
+        repeated = self.retained(events, *base, "--return-event", "purchase",
+                                 "--return-event", "open")
+        self.assertEqual(repeated, listed)
+        self.assertEqual(self.retained(events, *base, "--return-event", "open")[
+            ("2026-01-05", 1)], (3, 1, True))
+        self.assertError(self.run_tool("--return-event", "", stdin=lines(events)), 2,
+                         "--return-event")
 
     def test_table_and_csv(self):
         events = [event("2026-01-05T10:00:00Z", "a"), event("2026-01-05T11:00:00Z", "b"),
@@ -324,6 +371,29 @@ class CohortState(ToolTestCase):
                          65, "--period")
         self.assertError(self.run_tool("report", "--db", "none.db"), 66, "none.db")
         self.assertFalse(os.path.exists(self.path("none.db")))
+
+    def test_ingest_keeps_the_stores_options_that_are_not_given(self):
+        self.write("a.jsonl", lines(random_events(3, 300)))
+        self.write("quiet.jsonl", lines([event("2026-03-01T10:00:00Z", "u1", "open")]))
+        self.run_ok("ingest", "--db", "c.db", *self.BUCKETING, "a.jsonl")
+        # Only the time zone given again: the store's week and start event still apply.
+        self.run_ok("ingest", "--db", "c.db", "--tz", "Europe/Berlin", "a.jsonl")
+        # A file without the start event (a day without signups) is fine, with a note.
+        quiet = self.run_tool("ingest", "--db", "c.db", "quiet.jsonl")
+        self.assertStatus(quiet, 0)
+        self.assertIn("--start-event signup: no event has this name (names seen: open)",
+                      quiet.err)
+        changed = self.run_tool("ingest", "--db", "c.db", "--tz", "UTC", "a.jsonl")
+        self.assertError(changed, 65, "c.db: the store was built with", "tz\":\"UTC")
+        # The first day of a week does not matter to days or months.
+        self.run_ok("ingest", "--db", "d.db", "--period", "day", "--week-start", "sunday",
+                    "a.jsonl")
+        self.run_ok("ingest", "--db", "d.db", "--period", "day", "a.jsonl")
+        self.run_ok("--period", "month", "--week-start", "friday", "--save-state", "m1.state",
+                    "a.jsonl")
+        self.run_ok("--period", "month", "--save-state", "m2.state", "a.jsonl")
+        self.assertEqual(self.run_ok("merge", "m1.state", "m2.state"),
+                         self.run_ok("--period", "month", "a.jsonl"))
 
     def test_concurrent_ingests_lose_nothing(self):
         events = random_events(9, 4000, users=300)

@@ -5,13 +5,13 @@
 #include <climits>
 
 #include <algorithm>
-#include <array>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
 #include "cohort_events.hpp"
@@ -31,7 +31,7 @@ struct Settings {
   std::vector<std::string> inputs;
   EventFields fields;
   std::string start_event;
-  std::string return_event;
+  std::vector<std::string> return_events;
   std::string period = "day";
   std::string tz = "UTC";
   std::string week_start = "monday";
@@ -47,10 +47,6 @@ struct Settings {
   cli::StateOptions state;
 };
 
-// The options that decide which bitmap an event lands in (a store keeps them).
-constexpr std::array<const char*, 6> bucketing_option_names = {
-    "--start-event", "--return-event", "--period", "--tz", "--week-start", "--windows"};
-
 void add_bucketing_options(CLI::App& command, Settings& settings) {
   command.add_option("--user-field", settings.fields.user, "Field holding the user id")
       ->capture_default_str();
@@ -60,8 +56,12 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--start-event", settings.start_event,
                      "Event that puts a user in a cohort (default: any)");
-  command.add_option("--return-event", settings.return_event,
-                     "Event that counts as a return (default: any)");
+  command
+      .add_option("--return-event", settings.return_events,
+                  "Events that count as a return: a comma list, or the option repeated (default: "
+                  "any)")
+      ->allow_extra_args(false)
+      ->delimiter(',');
   command.add_option("--period", settings.period, "day, week or month")->capture_default_str();
   command.add_option("--tz", settings.tz, "IANA time zone of the calendar")->capture_default_str();
   command.add_option("--week-start", settings.week_start, "First day of a week")
@@ -100,8 +100,50 @@ Bucketing bucketing_of(const Settings& settings) {
   }
   bucketing.rolling = settings.windows == "rolling";
   if (!settings.start_event.empty()) bucketing.selection.start_event = settings.start_event;
-  if (!settings.return_event.empty()) bucketing.selection.return_event = settings.return_event;
+  std::vector<std::string>& returns = bucketing.selection.return_events;
+  returns = settings.return_events;
+  if (std::find(returns.begin(), returns.end(), "") != returns.end()) {
+    throw Error(exit_code::usage, "--return-event: an event name is empty");
+  }
+  std::sort(returns.begin(), returns.end());
+  returns.erase(std::unique(returns.begin(), returns.end()), returns.end());
   return bucketing;
+}
+
+// The bucketing a store's ingest uses: the store's own, with the options given on this
+// command line put over it (a store without one takes them all, defaults included).
+Bucketing ingest_bucketing(const Settings& settings, const CLI::App& command,
+                           const std::optional<Bucketing>& stored) {
+  Bucketing given = bucketing_of(settings);
+  if (!stored) return given;
+  Bucketing bucketing = *stored;
+  auto is_given = [&command](const char* name) { return command.count(name) > 0; };
+  if (is_given("--period")) bucketing.unit = given.unit;
+  if (is_given("--tz")) bucketing.tz = given.tz;
+  if (is_given("--week-start")) bucketing.week_start = given.week_start;
+  if (is_given("--windows")) bucketing.rolling = given.rolling;
+  if (is_given("--start-event")) bucketing.selection.start_event = given.selection.start_event;
+  if (is_given("--return-event")) bucketing.selection.return_events = given.selection.return_events;
+  return bucketing;
+}
+
+// "--start-event signin: no event has this name (names seen: open, signup)" for the selected
+// names no event had; "" when every one matched.
+std::string unmatched_names(const ReadResult& read, const EventSelection& selection) {
+  std::vector<std::string> options;
+  for (const std::string& name : read.unmatched) {
+    bool starts = selection.start_event == name;
+    bool returns = std::binary_search(selection.return_events.begin(),
+                                      selection.return_events.end(), name);
+    if (starts) options.push_back(fmt::format("--start-event {}", name));
+    if (returns) options.push_back(fmt::format("--return-event {}", name));
+  }
+  if (options.empty()) return {};
+  std::string seen = fmt::format("{}", fmt::join(read.names_seen, ", "));
+  if (read.names_seen.size() == ReadResult::max_names_seen) seen += ", ...";
+  return fmt::format("{}: no event has {} (names seen: {})", fmt::join(options, ", "),
+                     options.size() == 1 ? "this name" : "these names",
+                     read.names_seen.empty() ? "none" : seen);
 }
 
 MatrixOptions matrix_options_of(const Settings& settings) {
@@ -157,17 +199,17 @@ int run_matrix(const Settings& settings, OutputStream& out) {
   RollingEvents* keep = state.bucketing.rolling ? &rolling : nullptr;
   ReadResult read =
       read_events(settings.inputs, options, calendar, state.users, state.activity, keep);
+  // A misspelt event name would give an empty matrix or 0% retention, plausible and wrong.
+  if (std::string unmatched = unmatched_names(read, state.bucketing.selection);
+      !unmatched.empty()) {
+    throw Error(exit_code::data, unmatched);
+  }
   report(settings, state, out, keep);
   return read.skipped > 0 ? exit_code::definite_no : 0;
 }
 
 Store open_store(const Settings& settings, cli::StateFile file) {
   return cli::open_state<Store>(settings.state, "cohort", file);
-}
-
-bool bucketing_given(const CLI::App& command) {
-  return std::any_of(bucketing_option_names.begin(), bucketing_option_names.end(),
-                     [&command](const char* name) { return command.count(name) > 0; });
 }
 
 // Later ingests may leave the bucketing options out: the store's own apply. Given ones must
@@ -180,10 +222,15 @@ int run_ingest(const Settings& settings, const CLI::App& command, OutputStream& 
     if (path != "-") InputFile check(path);  // a missing input creates no state file (66)
   }
   Store store = open_store(settings, cli::StateFile::create);
-  if (!bucketing_given(command)) fresh.bucketing = store.bucketing().value_or(fresh.bucketing);
+  fresh.bucketing = ingest_bucketing(settings, command, store.bucketing());
   Calendar calendar = fresh.bucketing.calendar();
   ReadOptions options{settings.fields, fresh.bucketing.selection, settings.input};
   ReadResult read = read_events(settings.inputs, options, calendar, fresh.users, fresh.activity);
+  // One file may lack an event others have (a day without signups): a note, not an error.
+  if (std::string unmatched = unmatched_names(read, fresh.bucketing.selection);
+      !unmatched.empty()) {
+    note(unmatched);
+  }
   IngestResult result = store.ingest(fresh);
   print_record(out, settings.format,
                JsonValue::object(

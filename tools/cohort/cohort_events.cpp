@@ -1,6 +1,8 @@
 #include "cohort_events.hpp"
 
+#include <algorithm>
 #include <array>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -17,9 +19,52 @@ std::optional<std::string_view> event_name(const FieldView& event, const std::st
   return string_in_field(event, name);
 }
 
-bool selected(const std::optional<std::string>& wanted, std::optional<std::string_view> event) {
-  return !wanted || (event && *event == *wanted);
-}
+// Which of the selected names the events matched so far, and the names they had while one
+// has not been matched yet (once all have, nothing can be reported and nothing is kept).
+class SelectionCheck {
+ public:
+  explicit SelectionCheck(const EventSelection& selection) : selection_(selection) {
+    if (selection.start_event) wanted_.push_back(*selection.start_event);
+    wanted_.insert(wanted_.end(), selection.return_events.begin(), selection.return_events.end());
+    matched_.assign(wanted_.size(), false);
+    missing_ = wanted_.size();
+  }
+  // Whether the event starts a cohort and whether it is a return.
+  std::pair<bool, bool> select(std::optional<std::string_view> event) {
+    bool starts = !selection_.start_event || (event && *event == *selection_.start_event);
+    bool returns = selection_.return_events.empty() ||
+                   (event && std::binary_search(selection_.return_events.begin(),
+                                                selection_.return_events.end(), *event));
+    if (missing_ > 0 && event) note(*event);
+    return {starts, returns};
+  }
+  void report(ReadResult& result) const {
+    for (std::size_t i = 0; i < wanted_.size(); ++i) {
+      if (!matched_[i]) result.unmatched.push_back(wanted_[i]);
+    }
+    if (!result.unmatched.empty()) result.names_seen = names_seen_;
+  }
+
+ private:
+  void note(std::string_view event) {
+    for (std::size_t i = 0; i < wanted_.size(); ++i) {
+      if (!matched_[i] && wanted_[i] == event) {
+        matched_[i] = true;
+        --missing_;
+      }
+    }
+    if (names_seen_.size() < ReadResult::max_names_seen &&
+        std::find(names_seen_.begin(), names_seen_.end(), event) == names_seen_.end()) {
+      names_seen_.emplace_back(event);
+    }
+  }
+
+  const EventSelection& selection_;
+  std::vector<std::string> wanted_;
+  std::vector<bool> matched_;
+  std::size_t missing_ = 0;
+  std::vector<std::string> names_seen_;
+};
 
 }  // namespace
 
@@ -85,15 +130,15 @@ ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions
   std::array<std::string_view, 3> names = {fields.user, fields.time, fields.event};
   std::array<FieldView, 3> views;
   EventBatch batch(users, activity, rolling);
+  SelectionCheck check(options.selection);
   ReadResult result;
   while (auto line = reader.next_fields(names, views)) {
     try {
       std::string_view user = key_in_field(views[0], fields.user);
       Instant time = instant_in_field(views[1], fields.time);
       std::optional<std::string_view> event = event_name(views[2], fields.event);
-      batch.add(user, time, calendar.period_of(time),
-                selected(options.selection.start_event, event),
-                selected(options.selection.return_event, event));
+      auto [starts, returns] = check.select(event);
+      batch.add(user, time, calendar.period_of(time), starts, returns);
       ++result.events;
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;
@@ -103,6 +148,7 @@ ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions
   }
   batch.flush();
   result.skipped = reader.skipped();
+  if (result.events > 0) check.report(result);
   return result;
 }
 

@@ -19,10 +19,12 @@ struct EventFields {
   std::string event = "event";
 };
 
-// Which events start a cohort and which count as a return; nullopt means any event.
+// Which events start a cohort and which count as a return: nullopt (no names) means any
+// event. The return events are sorted and distinct.
 struct EventSelection {
   std::optional<std::string> start_event;
-  std::optional<std::string> return_event;
+  std::vector<std::string> return_events;
+  friend bool operator==(const EventSelection&, const EventSelection&) = default;
 };
 
 struct ReadOptions {
@@ -34,6 +36,11 @@ struct ReadOptions {
 struct ReadResult {
   std::uint64_t events = 0;   // valid event records read
   std::uint64_t skipped = 0;  // bad lines skipped under skip_invalid
+  // The selected event names that no event had (most likely misspelt), and the distinct
+  // names the events had (the first max_names_seen), for the message that says so.
+  std::vector<std::string> unmatched;
+  std::vector<std::string> names_seen;
+  static constexpr std::size_t max_names_seen = 20;
 };
 
 // Reads the events of `inputs` (none or "-" is stdin) into `users` and `activity`. The user

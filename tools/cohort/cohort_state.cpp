@@ -120,16 +120,43 @@ void check_envelope(std::string_view bytes, Cursor& cursor) {
     cursor.fail(fmt::format("version {} (this cohort reads {})", found, version));
 }
 
+// No return event is null (any event), one a string (as states before lists were), several
+// an array.
+JsonValue return_events_json(const std::vector<std::string>& names) {
+  if (names.empty()) return JsonValue::null();
+  if (names.size() == 1) return JsonValue::string(names.front());
+  std::vector<JsonValue> items;
+  for (const std::string& name : names) items.push_back(JsonValue::string(name));
+  return JsonValue::array(std::move(items));
+}
+
+std::vector<std::string> return_events_of(const JsonValue& record) {
+  const JsonValue* value = record.find("return_event");
+  if (value == nullptr || value->kind() == JsonValue::Kind::null) return {};
+  if (value->is_string()) return {std::string(value->text())};
+  if (value->kind() != JsonValue::Kind::array) throw Error(exit_code::data, "the bucketing's return_event is malformed");
+  std::vector<std::string> names;
+  for (const JsonValue& item : value->items()) {
+    if (!item.is_string()) throw Error(exit_code::data, "the bucketing's return_event is malformed");
+    names.emplace_back(item.text());
+  }
+  return names;
+}
+
 }  // namespace
 
 std::string Bucketing::canonical() const {
   return canonical_json(
       JsonValue::object({{"period", JsonValue::string(std::string(period_unit_name(unit)))},
                          {"tz", JsonValue::string(tz)},
-                         {"week_start", JsonValue::integer(week_start.c_encoding())},
+                         // A day or a month does not depend on the week's first day: states
+                         // differing only in it are the same.
+                         {"week_start", JsonValue::integer(unit == PeriodUnit::week
+                                                               ? week_start.c_encoding()
+                                                               : std::chrono::Monday.c_encoding())},
                          {"windows", JsonValue::string(rolling ? "rolling" : "calendar")},
                          {"start_event", optional_string(selection.start_event)},
-                         {"return_event", optional_string(selection.return_event)}}));
+                         {"return_event", return_events_json(selection.return_events)}}));
 }
 
 Bucketing Bucketing::from_canonical(std::string_view text) {
@@ -151,7 +178,7 @@ Bucketing Bucketing::from_canonical(std::string_view text) {
   });
   bucketing.rolling = optional_text(record, "windows") == "rolling";
   bucketing.selection.start_event = optional_text(record, "start_event");
-  bucketing.selection.return_event = optional_text(record, "return_event");
+  bucketing.selection.return_events = return_events_of(record);
   return bucketing;
 }
 

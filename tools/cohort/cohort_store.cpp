@@ -71,9 +71,10 @@ void Store::store_bucketing(const Bucketing& bucketing) {
                       bucketing.canonical());
   } else if (!(*stored == bucketing)) {
     throw Error(exit_code::data,
-                fmt::format("the state file was built with {}, not {}: use the same --period, "
-                            "--tz, --week-start, --start-event and --return-event",
-                            stored->canonical(), bucketing.canonical()));
+                fmt::format("{}: the store was built with {}, not {}: use the same --period, "
+                            "--tz, --week-start, --start-event and --return-event, or leave "
+                            "them out to use the store's",
+                            database_.path(), stored->canonical(), bucketing.canonical()));
   }
 }
 
