@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <type_traits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
@@ -33,10 +35,23 @@ std::string version_text(std::string_view tool) {
 
 namespace {
 
-int report_parse_error(const CLI::App& app, const CLI::ParseError& error) {
+void define_postponed(const CLI::App* subcommand);
+
+int report_parse_error(const CLI::App& app, const CLI::ParseError& error,
+                       std::string_view default_subcommand) {
   if (error.get_exit_code() == 0) {
     // --help or --version: CLI11 prints them to stdout.
     app.exit(error, std::cout, std::cerr);
+    // `TOOL --help` of a tool whose command lines may leave the subcommand out: the default
+    // subcommand's options too, which such a command line takes.
+    bool top_level_help =
+        dynamic_cast<const CLI::CallForHelp*>(&error) != nullptr && app.get_subcommands().empty();
+    if (top_level_help && !default_subcommand.empty()) {
+      const CLI::App* subcommand = app.get_subcommand(std::string(default_subcommand));
+      define_postponed(subcommand);
+      std::cout << "\nWithout a subcommand, " << default_subcommand << " runs:\n"
+                << subcommand->help(app.get_name());
+    }
     return exit_code::success;
   }
   print_diagnostic(Severity::error, {}, error.what());
@@ -206,6 +221,48 @@ std::vector<char*> with_default_subcommand(int argc, char** argv, const CLI::App
   return words;
 }
 
+// The edit distance between two words (insertions, deletions, substitutions).
+std::size_t edit_distance(std::string_view from, std::string_view to) {
+  std::vector<std::size_t> row(to.size() + 1);
+  for (std::size_t j = 0; j <= to.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= from.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= to.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] =
+          std::min({row[j] + 1, row[j - 1] + 1, diagonal + (from[i - 1] == to[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[to.size()];
+}
+
+// `idemkey runn`: a first word that is not an option must name a subcommand when the tool has
+// no default one (CLI11 would only say that a subcommand is required).
+void check_subcommand_word(const std::vector<char*>& words, const CLI::App& app) {
+  std::vector<const CLI::App*> subcommands = app.get_subcommands({});
+  if (words.size() < 2 || subcommands.empty()) return;
+  std::string_view first = words[1];
+  if (first.empty() || first.front() == '-') return;
+  std::vector<std::string> names;
+  const std::string* closest = nullptr;
+  std::size_t best = 3;  // suggest only a name at most two edits away
+  for (const CLI::App* subcommand : subcommands) {
+    if (subcommand->get_name() == first) return;
+    names.push_back(subcommand->get_name());
+    std::size_t distance = edit_distance(first, subcommand->get_name());
+    if (distance < best) {
+      best = distance;
+      closest = &subcommand->get_name();
+    }
+  }
+  throw Error(exit_code::usage,
+              fmt::format("'{}' is not a subcommand{} (subcommands: {})", first,
+                          closest ? fmt::format("; did you mean '{}'?", *closest) : "",
+                          fmt::join(names, ", ")));
+}
+
 // The program's own arguments, for re-executing its twin.
 char** program_arguments = nullptr;
 
@@ -226,16 +283,17 @@ int run_main(int argc, char** argv, std::string_view tool, std::string_view desc
     action = define(app);
     if (argc == 3 && std::string_view(argv[1]) == "--completion") {
       define_postponed(nullptr);
-      std::cout << completion_script(app, argv[2]);
+      std::cout << completion_script(app, argv[2], default_subcommand);
       return finish_stdout(exit_code::success);
     }
     std::vector<char*> words = with_default_subcommand(argc, argv, app, default_subcommand);
+    if (default_subcommand.empty()) check_subcommand_word(words, app);
     delimit_wrapped_command(words, app);
     plan_postponed_definitions(words);
     app.parse(static_cast<int>(words.size()), words.data());
     restore_command_words(static_cast<int>(words.size()), words.data());
   } catch (const CLI::ParseError& error) {
-    return report_parse_error(app, error);
+    return report_parse_error(app, error, default_subcommand);
   } catch (const Error& error) {
     return report_error(error);
   }

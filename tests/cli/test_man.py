@@ -130,6 +130,42 @@ def documented_tools():
     return tools
 
 
+class HelpAndUsage(unittest.TestCase):
+    """What `TOOL --help` and a mistyped subcommand tell a user."""
+
+    def run_tool(self, tool, *words):
+        return subprocess.run([os.path.join(BIN, tool), *words], capture_output=True,
+                              text=True, timeout=60)
+
+    def test_top_level_help_shows_the_default_subcommands_options(self):
+        checked = 0
+        for tool in documented_tools():
+            top = self.run_tool(tool, "--help").stdout
+            default = [line.split()[0] for line in help_sections(top).get("Subcommands", [])
+                       if "(the default)" in line]
+            if not default:
+                continue
+            checked += 1
+            own = long_options_in_help(self.run_tool(tool, default[0], "--help").stdout)
+            with self.subTest(tool=tool):
+                self.assertIn(f"Without a subcommand, {default[0]} runs:", top)
+                shown = long_options_in_help(top.split("Without a subcommand", 1)[1])
+                self.assertEqual(sorted(own - shown), [])
+        self.assertGreaterEqual(checked, 2)
+
+    def test_a_mistyped_subcommand_is_named_with_the_closest_one(self):
+        result = self.run_tool("idemkey", "runn", "--key", "k", "--", "true")
+        self.assertEqual(result.returncode, 2, result)
+        self.assertEqual(result.stderr.splitlines()[0],
+                         "idemkey: error: 'runn' is not a subcommand; did you mean 'run'? "
+                         "(subcommands: run, begin, finish, release, show, list, gc, stats, "
+                         "filter)")
+        far = self.run_tool("idemkey", "xyzzy")
+        self.assertEqual(far.returncode, 2)
+        self.assertNotIn("did you mean", far.stderr)
+        self.assertIn("'xyzzy' is not a subcommand", far.stderr)
+
+
 class ManPages(unittest.TestCase):
     def run_help(self, tool, *words):
         command = [os.path.join(BIN, tool), *words, "--help"]

@@ -2,6 +2,7 @@
 failed run leaves the state as it was, and gaps, seasons and time zones behave as documented."""
 
 import json
+import math
 import os
 import random
 import signal
@@ -11,6 +12,7 @@ import time
 import unittest
 
 from sluice_cli import ToolTestCase
+from zscore_oracle import detect
 
 START = 1767225600  # 2026-01-01T00:00:00Z
 
@@ -184,11 +186,24 @@ class ZscoreState(ToolTestCase):
     def test_missing_zero_fills_gaps_with_zeros(self):
         rows = [{"ts": START, "value": 5}, {"ts": START + 60, "value": 5},
                 {"ts": START + 300, "value": 9}]
-        out = self.run_ok("--window", "3", "--interval", "1m", "--missing", "zero",
-                          stdin=lines(rows)).out.splitlines()
-        self.assertEqual(len(out), 3)  # the three zeros are learnt, not printed
-        last = json.loads(out[2])
+        out = [json.loads(line) for line in self.run_ok(
+            "--window", "3", "--interval", "1m", "--missing", "zero",
+            stdin=lines(rows)).out.splitlines()]
+        # The three zeros are judged and printed as records of their own, between the points.
+        self.assertEqual([(r["ts"], r["value"], r.get("filled")) for r in out],
+                         [(START, 5, None), (START + 60, 5, None),
+                          ("2026-01-01T00:02:00Z", 0, True), ("2026-01-01T00:03:00Z", 0, True),
+                          ("2026-01-01T00:04:00Z", 0, True), (START + 300, 9, None)])
+        self.assertEqual(out[2]["reason"], "warming_up")
+        # By hand: before 00:03 the window is 5, 5, 0 (mean 10/3, sample deviation 5/sqrt(3));
+        # before 00:04 it is 5, 0, 0 (mean 5/3, the same deviation).
+        self.assertAlmostEqual(out[3]["z"], -2 / math.sqrt(3), places=12)
+        self.assertAlmostEqual(out[4]["z"], -1 / math.sqrt(3), places=12)
+        last = out[5]
         self.assertEqual((last["expected"], last["z"], last["anomaly"]), (0, None, True))
+        only = self.run_ok("--window", "3", "--interval", "1m", "--missing", "zero",
+                           "--only-anomalies", stdin=lines(rows)).out.splitlines()
+        self.assertEqual([json.loads(line)["value"] for line in only], [9])
         skip = self.run_ok("--window", "2", "--interval", "1m", stdin=lines(rows)).out.splitlines()
         self.assertEqual(json.loads(skip[2])["expected"], 5)
         self.assertError(self.run_tool("--missing", "zero"), 2, "--interval")
@@ -196,6 +211,72 @@ class ZscoreState(ToolTestCase):
         huge = lines([{"ts": 0, "value": 1}, {"ts": 10 ** 9, "value": 1}])
         self.assertError(self.run_tool("--interval", "1s", "--missing", "zero", stdin=huge), 65,
                          "<stdin>:2:", "check --interval")
+
+    def test_an_outage_that_removes_rows_is_flagged(self):
+        rng = random.Random(5)
+        hours = [100 + rng.randint(-3, 3) for _ in range(48)]
+        rows = [{"ts": START + 3600 * hour, "metric": "orders", "value": value}
+                for hour, value in enumerate(hours) if not 30 <= hour <= 32]
+        out = [json.loads(line) for line in self.run_ok(
+            "--key", "metric", "--window", "24", "--interval", "1h", "--missing", "zero",
+            stdin=lines(rows)).out.splitlines()]
+        self.assertEqual(len(out), 48)
+        filled = [r for r in out if r.get("filled")]
+        self.assertEqual([(r["ts"], r["metric"], r["value"], r["anomaly"]) for r in filled],
+                         [("2026-01-02T06:00:00Z", "orders", 0, True),
+                          ("2026-01-02T07:00:00Z", "orders", 0, True),
+                          ("2026-01-02T08:00:00Z", "orders", 0, True)])
+        # Every record, filled ones included, is the oracle's judgement of the zero-filled
+        # series.
+        values = [0 if 30 <= hour <= 32 else value for hour, value in enumerate(hours)]
+        want = detect(values, window=24)
+        for index, (record, reference) in enumerate(zip(out, want)):
+            self.assertEqual(record["anomaly"], reference["anomaly"], index)
+            if reference["z"] is not None:
+                self.assertAlmostEqual(record["z"], reference["z"], places=9)
+
+    def test_fit_says_what_it_chose_once_per_series(self):
+        rng = random.Random(9)
+        rows = [{"ts": START + 3600 * hour, "host": host,
+                 "value": 50 + 10 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 1)}
+                for hour in range(24 * 5) for host in ("a", "b")]
+        args = ("--key", "host", "--method", "holt-winters", "--season-length", "24", "--fit")
+        result = self.run_tool(*args, "--db", "z.db", stdin=lines(rows[:24 * 8]))
+        self.assertStatus(result, 0)
+        notes = result.err.splitlines()
+        self.assertEqual(len(notes), 2, result.err)
+        for note, host in zip(notes, ("a", "b")):
+            self.assertRegex(note, r'^zscore: note: series \{"host":"%s"\}: --fit chose alpha '
+                             r'[0-9.e-]+ beta [0-9.e-]+ gamma [0-9.e-]+ from its first 72 '
+                             r'points$' % host)
+        # Fitted before: a later run says nothing; --quiet says nothing either.
+        later = self.run_tool(*args, "--db", "z.db", stdin=lines(rows[24 * 8:]))
+        self.assertStatus(later, 0)
+        self.assertEqual(later.err, "")
+        self.assertEqual(self.run_tool(*args, "--quiet", stdin=lines(rows)).err, "")
+
+    def test_absent_after_alerts_for_a_series_gone_silent(self):
+        rows = [{"ts": START + 600 * step, "host": host, "value": 1}
+                for step in range(12) for host in ("a", "b") if host == "a" or step < 6]
+        result = self.run_tool("--key", "host", "--window", "3", "--absent-after", "30m",
+                               "--only-anomalies", "--fail-on-anomaly", stdin=lines(rows))
+        self.assertStatus(result, 1)
+        self.assertEqual([json.loads(line) for line in result.out.splitlines()],
+                         [{"ts": "2026-01-01T01:50:00Z", "host": "b",
+                           "absent_since": "2026-01-01T00:50:00Z", "anomaly": True,
+                           "method": "zscore", "reason": "absent"}])
+        calm = self.run_tool("--key", "host", "--window", "3", "--absent-after", "2h",
+                             "--only-anomalies", "--fail-on-anomaly", stdin=lines(rows))
+        self.assertStatus(calm, 0)
+        # With --db a series that sends nothing at all in this run is alerted from the store.
+        self.run_ok("--db", "z.db", "--key", "host", "--window", "3", stdin=lines(rows[:4]))
+        later = [{"ts": START + 7200 + 600 * step, "host": "a", "value": 1} for step in range(3)]
+        alerted = self.run_tool("--db", "z.db", "--key", "host", "--window", "3",
+                                "--absent-after", "1h", "--only-anomalies", stdin=lines(later))
+        self.assertStatus(alerted, 0)
+        self.assertEqual([(r["host"], r["absent_since"]) for r in
+                          map(json.loads, alerted.out.splitlines())],
+                         [("b", "2026-01-01T00:10:00Z")])
 
     def test_seasonal_phases_follow_the_local_clock(self):
         """Daily points at 09:00 in New York, across the switch to summer time on 2026-03-08:

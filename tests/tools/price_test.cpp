@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-
 #include "price_calc.hpp"
 #include "price_engine.hpp"
 #include "price_load.hpp"

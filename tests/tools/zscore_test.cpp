@@ -3,17 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <string>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
+#include "test_support.hpp"
 #include "zscore_detector.hpp"
 #include "zscore_series_table.hpp"
 #include "zscore_state_buffer.hpp"
 #include "zscore_stream.hpp"
-#include "test_support.hpp"
 
 namespace sluice::zscore {
 namespace {

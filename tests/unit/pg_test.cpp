@@ -198,10 +198,11 @@ TEST(PgDatabase, AnArrayParameterCarriesEveryByteOfEachValue) {
   SLUICE_PG_URL(url);
   Database database(url, {});
   const std::vector<std::string> values{"plain", "with \"quotes\"", "back\\slash", "", "{,}",
-                                        "NULL", "caf\xc3\xa9"};
-  auto query = database.query("SELECT value FROM unnest(?::text[]) WITH ORDINALITY AS given(value, "
-                              "position) ORDER BY position",
-                              postgresql_array(values));
+                                        "NULL",  "caf\xc3\xa9"};
+  auto query = database.query(
+      "SELECT value FROM unnest(?::text[]) WITH ORDINALITY AS given(value, "
+      "position) ORDER BY position",
+      postgresql_array(values));
   std::vector<std::string> back;
   while (query.step()) back.push_back(query->text(0));
   EXPECT_EQ(back, values);

@@ -133,8 +133,8 @@ std::string unmatched_names(const ReadResult& read, const EventSelection& select
   std::vector<std::string> options;
   for (const std::string& name : read.unmatched) {
     bool starts = selection.start_event == name;
-    bool returns = std::binary_search(selection.return_events.begin(),
-                                      selection.return_events.end(), name);
+    bool returns =
+        std::binary_search(selection.return_events.begin(), selection.return_events.end(), name);
     if (starts) options.push_back(fmt::format("--start-event {}", name));
     if (returns) options.push_back(fmt::format("--return-event {}", name));
   }

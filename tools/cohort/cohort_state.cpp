@@ -134,10 +134,12 @@ std::vector<std::string> return_events_of(const JsonValue& record) {
   const JsonValue* value = record.find("return_event");
   if (value == nullptr || value->kind() == JsonValue::Kind::null) return {};
   if (value->is_string()) return {std::string(value->text())};
-  if (value->kind() != JsonValue::Kind::array) throw Error(exit_code::data, "the bucketing's return_event is malformed");
+  if (value->kind() != JsonValue::Kind::array)
+    throw Error(exit_code::data, "the bucketing's return_event is malformed");
   std::vector<std::string> names;
   for (const JsonValue& item : value->items()) {
-    if (!item.is_string()) throw Error(exit_code::data, "the bucketing's return_event is malformed");
+    if (!item.is_string())
+      throw Error(exit_code::data, "the bucketing's return_event is malformed");
     names.emplace_back(item.text());
   }
   return names;

@@ -400,9 +400,9 @@ std::vector<std::optional<std::string>> Store::remember_all(std::string_view sco
   std::string key_array = db::postgresql_array(keys);
   std::unordered_set<std::string> written;
   {
-    auto insert = database_.query(remember_batch_sql, scope, db::postgresql_array(hashes),
-                                  key_array, db::postgresql_array(fingerprints), micros(now),
-                                  ttl.count());
+    auto insert =
+        database_.query(remember_batch_sql, scope, db::postgresql_array(hashes), key_array,
+                        db::postgresql_array(fingerprints), micros(now), ttl.count());
     while (insert.step()) written.insert(insert->text(0));
   }
   std::unordered_map<std::string, std::string> live;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
@@ -39,6 +40,7 @@ struct Settings {
   std::string time_zone = "UTC";
   std::optional<TimeZone> zone;
   std::optional<std::string> reorder_window;
+  std::optional<std::string> absent_after;
   bool allow_unsorted = false;
   cli::StateOptions state;
   CLI::Option* window_option = nullptr;
@@ -146,11 +148,13 @@ void check_spacing(Settings& settings) {
   if (stream.missing_as_zero && !stream.interval) {
     throw Error(exit_code::usage, "--missing zero needs --interval (the points' spacing)");
   }
-  if (settings.reorder_window) {
-    stream.reorder_window = cli::duration_option("--reorder-window", *settings.reorder_window);
-    if (stream.reorder_window->count() <= 0) {
-      throw Error(exit_code::usage, "--reorder-window must be positive");
-    }
+  for (auto [name, text, span] :
+       {std::tuple{"--reorder-window", &settings.reorder_window, &stream.reorder_window},
+        std::tuple{"--absent-after", &settings.absent_after, &stream.absent_after}}) {
+    if (!*text) continue;
+    *span = cli::duration_option(name, **text);
+    if ((*span)->count() <= 0)
+      throw Error(exit_code::usage, fmt::format("{} must be positive", name));
   }
 }
 
@@ -268,6 +272,15 @@ int run_detect(Settings& settings) {
                   settings.state.busy_timeout, canonical_settings(settings));
   }
   OutputStream out(STDOUT_FILENO);
+  if (settings.stream.detector.holt_winters.fit && !settings.quiet) {
+    settings.stream.on_fit = [&settings](std::string_view series, const Smoothing& chosen) {
+      note(
+          fmt::format("series {}: --fit chose alpha {} beta {} gamma {} from its first {} "
+                      "points",
+                      series, chosen.alpha, chosen.beta, chosen.gamma,
+                      settings.stream.detector.holt_winters.start_points()));
+    };
+  }
   StreamResult result = run_stream(settings.stream, out, store ? &*store : nullptr);
   out.flush();
   report_drops(result, settings);
@@ -331,8 +344,9 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   command.add_option("--direction", settings.direction, "both, up or down")->capture_default_str();
   command
       .add_option("--min-history", detector.min_history,
-                  "Points a series needs before it is judged (default: --window for "
-                  "zscore, ceil(1/alpha) for ewma)")
+                  "Points a series needs before it is judged (default: min(--window, 30) "
+                  "for zscore and robust, ceil(1/alpha) for ewma, a lookback of values per "
+                  "phase for seasonal, two seasons for holt-winters, three with --fit)")
       ->check(cli::whole_number(0, max_count));
   command.add_option("--trigger", settings.trigger, "Alert when K of the last N points exceed")
       ->capture_default_str();
@@ -349,9 +363,12 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   cli::add_input_options(command, stream.input);
   command.add_option("--reorder-window", settings.reorder_window,
                      "Judge points in time order within this span of their own time (5m)");
+  command.add_option("--absent-after", settings.absent_after,
+                     "Alert for a series silent this long before the run's latest point");
   command.add_flag("--allow-unsorted", settings.allow_unsorted,
                    "Exit 0 though over 1% of points came out of time order (and were dropped)");
-  command.add_flag("-q,--quiet", settings.quiet, "No note about dropped points");
+  command.add_flag("-q,--quiet", settings.quiet,
+                   "No notes on standard error (dropped points, parameters --fit chose)");
   cli::add_state_options(command, settings.state, cli::WithNow::no);
   command.get_option("--db")->description(
       "Keep each series' state in FILE between runs (default: none, state lives for the run)");

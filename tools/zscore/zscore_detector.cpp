@@ -132,6 +132,11 @@ void Detector::save(StateWriter& out) const {
   std::visit([&out](const auto& method) { method.save(out); }, method_);
 }
 
+std::optional<Smoothing> Detector::fitted() const {
+  if (const auto* method = std::get_if<HoltWintersMethod>(&method_)) return method->fitted();
+  return std::nullopt;
+}
+
 void Detector::load(StateReader& in) {
   seen_ = in.get_size();
   std::size_t recent = in.get_size();

@@ -60,6 +60,8 @@ class Detector {
   // The detector's whole state, and back (Error(65) for a damaged state).
   void save(StateWriter& out) const;
   void load(StateReader& in);
+  // holt-winters --fit: the parameters chosen for this series, once chosen.
+  [[nodiscard]] std::optional<Smoothing> fitted() const;
 
  private:
   [[nodiscard]] Verdict judge(const Prediction& prediction, double value);

@@ -111,12 +111,13 @@ struct HoltWintersOptions {
   std::size_t season_length = 0;  // points per season, at least 2
   double alpha = 0.1, beta = 0.05, gamma = 0.1;
   std::size_t residual_window = 0;  // 0: 2 * season_length
-  // --fit: choose alpha, beta and gamma once, from the first max(2m, fit_history) points.
+  // --fit: choose alpha, beta and gamma once, from the first max(3m, fit_history) points
+  // (on two seasons alone the fit follows the noise).
   bool fit = false;
   std::size_t fit_history = 0;
   // The points a series collects before it starts.
   [[nodiscard]] std::size_t start_points() const {
-    return fit ? std::max(2 * season_length, fit_history) : 2 * season_length;
+    return fit ? std::max(3 * season_length, fit_history) : 2 * season_length;
   }
 };
 
@@ -164,6 +165,11 @@ class HoltWintersMethod {
   void learn(double value, Instant time);
   void save(StateWriter& out) const;
   void load(StateReader& in);
+  // --fit: the parameters chosen, once the series has had its first points; else nothing.
+  [[nodiscard]] std::optional<Smoothing> fitted() const {
+    if (!options_->fit || !smoother_) return std::nullopt;
+    return smoothing_;
+  }
 
  private:
   void start();

@@ -85,6 +85,11 @@ void SeriesStore::save(std::string_view key, Instant latest, const Detector& det
   query.step();
 }
 
+void SeriesStore::each_series(const std::function<void(std::string_view, Instant)>& visit) {
+  auto query = database_.query("SELECT key, latest FROM zscore_series ORDER BY key");
+  while (query.step()) visit(query->blob(0), Instant(Duration(query->integer(1))));
+}
+
 void SeriesStore::commit() {
   transaction_->commit();
 }

@@ -5,6 +5,7 @@
 // was. synchronous=NORMAL: losing the last run to a power cut re-judges its points.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ class SeriesStore {
   std::optional<Instant> load(std::string_view key, Detector& detector);
   // Records the series' state, to be committed with the run.
   void save(std::string_view key, Instant latest, const Detector& detector);
+  // Calls `visit` with the key and latest time of every saved series.
+  void each_series(const std::function<void(std::string_view, Instant)>& visit);
   // Commits the run. Call it only after every output of the run has been written.
   void commit();
 

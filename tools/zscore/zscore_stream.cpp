@@ -97,7 +97,45 @@ struct Series {
   std::optional<Instant> latest;
   std::optional<Instant> saved;  // the latest time of the saved state the run started from
   bool changed = false;          // learnt a point this run
+  std::string members;           // its key fields as JSON members, for records zscore makes
+  bool fit_told = false;         // holt-winters --fit: on_fit was called (or a run before)
 };
+
+// `"name":value,` for each key field, as in a point's record (a missing field as null).
+std::string key_members(std::span<const FieldView> fields, const std::vector<std::string>& names) {
+  std::string members;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    append_json_string(members, names[i]);
+    members += ':';
+    const FieldView& field = fields[i];
+    if (!field.present) {
+      members += "null";
+    } else if (field.kind == JsonValue::Kind::string) {
+      append_json_string(members, field.text);
+    } else if (field.kind == JsonValue::Kind::number || field.kind == JsonValue::Kind::boolean) {
+      members += field.text;
+    } else {
+      members += "null";  // an array or an object: the series key keeps no more (series_key)
+    }
+    members += ',';
+  }
+  return members;
+}
+
+// key_members of a series known only by its key (series_key's encoding: a kind digit, the
+// text, a unit separator, for each field).
+std::string key_members(std::string_view key, const std::vector<std::string>& names) {
+  std::vector<FieldView> fields;
+  for (std::size_t i = 0; i < names.size() && !key.empty(); ++i) {
+    auto kind = static_cast<JsonValue::Kind>(key.front() - '0');
+    key.remove_prefix(1);
+    std::size_t end = std::min(key.find('\x1f'), key.size());
+    fields.push_back({kind != JsonValue::Kind::null, kind, key.substr(0, end)});
+    key.remove_prefix(std::min(end + 1, key.size()));
+  }
+  fields.resize(names.size());
+  return key_members(fields, names);
+}
 
 struct Point {
   double value = 0;
@@ -127,23 +165,6 @@ std::optional<Point> read_point(const StreamOptions& options, std::span<const Fi
 // than filled point by point.
 constexpr std::int64_t max_gap_slots = 10'000'000;
 
-// --missing zero: learns a zero for every interval slot between the series' latest point
-// and `time`.
-void fill_gap(Series& series, Instant time, Duration interval) {
-  auto intervals =
-      static_cast<std::int64_t>(std::llround(static_cast<double>((time - *series.latest).count()) /
-                                             static_cast<double>(interval.count())));
-  if (intervals - 1 > max_gap_slots) {
-    throw Error(exit_code::data,
-                fmt::format("a gap of {} intervals since the series' last point (at {}) is more "
-                            "than {} to fill: check --interval",
-                            intervals - 1, format_instant(*series.latest), max_gap_slots));
-  }
-  for (std::int64_t slot = 1; slot < intervals; ++slot) {
-    series.detector.observe(0, *series.latest + slot * interval);
-  }
-}
-
 // A point --reorder-window holds until no earlier point can still be in its window.
 struct HeldPoint {
   Point point;
@@ -167,11 +188,23 @@ class Stream {
  private:
   // The series a key names, made (and loaded from the store) on first sight; nullptr when a
   // new one would be more than options.max_series.
-  Series* find_series(const std::string& key);
+  Series* find_series(const std::string& key, std::span<const FieldView> key_fields);
   // Judges the point (or counts it dropped, when it is not after its series' latest) and
   // writes its record with the verdict.
   void judge(Series& series, const Point& point, std::string_view record, bool has_added_names,
              const Origin& origin);
+  // holt-winters --fit: calls on_fit once the series' parameters are chosen.
+  void tell_fit(Series& series);
+  // --missing zero: judges a zero for every interval slot between the series' latest point
+  // and `time`, and writes those it prints as records of their own ("filled": true).
+  void fill_gap(Series& series, Instant time);
+  // --absent-after: an alert record for every series, read or saved, whose latest point is
+  // more than the span before the latest point of the run.
+  void report_absent();
+  // A record zscore makes: the time, the series' key members, `fields` (each ending with a
+  // comma) and the verdict's fields, or none.
+  void write_made_record(std::string_view members, Instant time, std::string_view fields,
+                         const Verdict* verdict);
   // --reorder-window: holds the point, and judges, in time order, those no later point can
   // come before any more.
   void hold(HeldPoint held);
@@ -189,13 +222,16 @@ class Stream {
   std::priority_queue<HeldPoint, std::vector<HeldPoint>, std::greater<>> held_;
   std::optional<Instant> newest_;  // the latest time read, of any series
   std::uint64_t arrivals_ = 0;
+  std::string made_;  // a record zscore makes, built here
 };
 
-Series* Stream::find_series(const std::string& key) {
+Series* Stream::find_series(const std::string& key, std::span<const FieldView> key_fields) {
   if (Series* found = series_.find(key)) return found;
   if (series_.size() >= options_.max_series) return nullptr;
-  Series fresh{Detector(options_.detector), std::nullopt, std::nullopt};
+  Series fresh{Detector(options_.detector), std::nullopt, std::nullopt, false,
+               key_members(key_fields, options_.keys)};
   if (store_ != nullptr) fresh.latest = fresh.saved = store_->load(key, fresh.detector);
+  fresh.fit_told = fresh.detector.fitted().has_value();
   return &series_.insert(key, std::move(fresh));
 }
 
@@ -213,7 +249,7 @@ void Stream::judge(Series& series, const Point& point, std::string_view record,
   }
   if (options_.missing_as_zero && series.latest) {
     try {
-      fill_gap(series, point.time, *options_.interval);
+      fill_gap(series, point.time);
     } catch (const Error& error) {
       reader_.reject_at(reader_.location_of(origin.input, origin.line), error.what());
       return;
@@ -222,15 +258,91 @@ void Stream::judge(Series& series, const Point& point, std::string_view record,
   series.latest = point.time;
   series.changed = true;
   Verdict verdict = series.detector.observe(point.value, point.time);
+  if (!series.fit_told && options_.on_fit) tell_fit(series);
   bool anomaly = verdict.anomaly.value_or(false);
   result_.anomalies += anomaly ? 1 : 0;
   if (options_.only_anomalies && !anomaly) return;
   writer_.write(record, has_added_names, verdict, method_, out_);
 }
 
+void Stream::tell_fit(Series& series) {
+  std::optional<Smoothing> fitted = series.detector.fitted();
+  if (!fitted) return;
+  series.fit_told = true;
+  std::string object = "{" + series.members;
+  if (object.back() == ',') object.pop_back();
+  options_.on_fit(object + "}", *fitted);
+}
+
+void Stream::fill_gap(Series& series, Instant time) {
+  Duration interval = *options_.interval;
+  auto intervals =
+      static_cast<std::int64_t>(std::llround(static_cast<double>((time - *series.latest).count()) /
+                                             static_cast<double>(interval.count())));
+  if (intervals - 1 > max_gap_slots) {
+    throw Error(exit_code::data,
+                fmt::format("a gap of {} intervals since the series' last point (at {}) is more "
+                            "than {} to fill: check --interval",
+                            intervals - 1, format_instant(*series.latest), max_gap_slots));
+  }
+  std::string fields;
+  append_json_string(fields, options_.value_field);
+  fields += ":0,\"filled\":true,";
+  for (std::int64_t slot = 1; slot < intervals; ++slot) {
+    Instant slot_time = *series.latest + slot * interval;
+    Verdict verdict = series.detector.observe(0, slot_time);
+    if (!series.fit_told && options_.on_fit) tell_fit(series);
+    bool anomaly = verdict.anomaly.value_or(false);
+    result_.anomalies += anomaly ? 1 : 0;
+    if (!options_.only_anomalies || anomaly) {
+      write_made_record(series.members, slot_time, fields, &verdict);
+    }
+  }
+}
+
+void Stream::write_made_record(std::string_view members, Instant time, std::string_view fields,
+                               const Verdict* verdict) {
+  made_.clear();
+  made_ += '{';
+  append_json_string(made_, options_.time_field);
+  made_ += ':';
+  append_json_string(made_, format_instant(time));
+  made_ += ',';
+  made_ += members;
+  made_ += fields;
+  if (verdict != nullptr) {
+    char added[max_verdict_length];
+    made_.append(added, static_cast<std::size_t>(write_verdict(added, *verdict, method_) - added));
+  } else {
+    made_.back() = '}';
+  }
+  out_.line_buffer().append(made_);
+  out_.end_line();
+}
+
+void Stream::report_absent() {
+  if (!options_.absent_after || !newest_) return;
+  Instant bound = *newest_ - *options_.absent_after;
+  auto alert = [&](std::string_view members, Instant latest) {
+    if (latest >= bound) return;
+    std::string fields = "\"absent_since\":";
+    append_json_string(fields, format_instant(latest));
+    fields += fmt::format(",\"anomaly\":true,\"method\":\"{}\",\"reason\":\"absent\",", method_);
+    write_made_record(members, *newest_, fields, nullptr);
+    ++result_.anomalies;
+    ++result_.absent;
+  };
+  for (const auto& entry : series_.entries()) {
+    if (entry.value.latest) alert(entry.value.members, *entry.value.latest);
+  }
+  if (store_ == nullptr) return;
+  store_->each_series([&](std::string_view key, Instant latest) {
+    if (series_.find(key) == nullptr) alert(key_members(key, options_.keys), latest);
+  });
+}
+
 void Stream::hold(HeldPoint held) {
   held.arrival = arrivals_++;
-  if (!newest_ || held.point.time > *newest_) newest_ = held.point.time;
   held_.push(std::move(held));
   release_until(*newest_ - *options_.reorder_window);
 }
@@ -264,7 +376,7 @@ StreamResult Stream::run() {
     std::optional<Point> point = read_point(options_, fields, reader_, *line);
     if (!point) continue;
     series_key(key_fields, key);
-    Series* current = find_series(key);
+    Series* current = find_series(key, key_fields);
     if (current == nullptr) {
       reader_.reject_line(*line, fmt::format("this point starts a new series, one more than "
                                              "--max-series {}",
@@ -272,7 +384,9 @@ StreamResult Stream::run() {
       continue;
     }
     ++result_.points;
-    for (std::size_t i = 0; i < key_fields.size(); ++i) key_seen[i] = key_seen[i] || key_fields[i].present;
+    if (!newest_ || point->time > *newest_) newest_ = point->time;
+    for (std::size_t i = 0; i < key_fields.size(); ++i)
+      key_seen[i] = key_seen[i] || key_fields[i].present;
     bool has_added_names = false;
     for (std::size_t i = added_at; i < fields.size(); ++i) has_added_names |= fields[i].present;
     Origin origin{reader_.current_input(), static_cast<long long>(*line)};
@@ -283,6 +397,7 @@ StreamResult Stream::run() {
     }
   }
   release_until(std::nullopt);
+  report_absent();
   result_.skipped = reader_.skipped();
   for (std::size_t i = 0; i < key_seen.size(); ++i) {
     if (result_.points > 0 && !key_seen[i]) result_.absent_keys.push_back(options_.keys[i]);

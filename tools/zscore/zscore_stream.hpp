@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +23,8 @@ struct StreamOptions {
   bool only_anomalies = false;
   // --interval and --missing: with missing_as_zero, the slots of a gap (whole intervals
   // between a series' latest point and its next, the count rounded to the nearest) are
-  // learnt as zeros, unprinted; otherwise a gap is just a gap.
+  // judged as zeros and printed as records zscore makes ("filled": true); otherwise a gap
+  // is just a gap.
   std::optional<Duration> interval;
   bool missing_as_zero = false;
   // The most series one run holds in memory (--max-series): a point that would start one
@@ -33,6 +35,12 @@ struct StreamOptions {
   // of any series) has been read, and the waiting points are judged in time order; input
   // out of order by less than the window is judged as if sorted. None: judged as read.
   std::optional<Duration> reorder_window;
+  // --absent-after: at the end, a series (read or saved in the store) whose latest point is
+  // more than this before the run's latest point gets an alert record.
+  std::optional<Duration> absent_after;
+  // holt-winters --fit: called once per series when its parameters are chosen, with the
+  // series' key fields as a JSON object ({} without --key).
+  std::function<void(std::string_view series, const Smoothing&)> on_fit;
   DetectorOptions detector;
 };
 
@@ -46,6 +54,7 @@ struct StreamResult {
   std::uint64_t repeated = 0;
   std::uint64_t out_of_order = 0;
   std::uint64_t skipped = 0;  // bad lines skipped under --skip-invalid
+  std::uint64_t absent = 0;   // series alerted as absent (counted in anomalies too)
   // --key fields that no point had: most likely misspelt. The store is then left unsaved.
   std::vector<std::string> absent_keys;
 };
