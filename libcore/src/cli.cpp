@@ -620,13 +620,33 @@ CLI::Validator unsigned_whole_number(std::uint64_t maximum) {
   return whole_number_validator(std::uint64_t{0}, maximum);
 }
 
+namespace {
+
+std::map<const CLI::Option*, std::vector<std::string>>& completion_registry() {
+  static std::map<const CLI::Option*, std::vector<std::string>> words;
+  return words;
+}
+
+}  // namespace
+
+CLI::Option* complete_with(CLI::Option* option, std::vector<std::string> words) {
+  completion_registry()[option] = std::move(words);
+  return option;
+}
+
+const std::vector<std::string>* completion_words(const CLI::Option* option) {
+  auto found = completion_registry().find(option);
+  return found == completion_registry().end() ? nullptr : &found->second;
+}
+
 CLI::Option* add_word_option(CLI::App& app, const std::string& name, std::vector<std::string> words,
                              std::string default_word,
                              std::function<void(const std::string&)> store,
                              const std::string& help) {
-  return app.add_option_function<std::string>(name, std::move(store), help)
-      ->check(CLI::IsMember(std::move(words)))
-      ->default_str(std::move(default_word));
+  CLI::Option* option = app.add_option_function<std::string>(name, std::move(store), help)
+                            ->check(CLI::IsMember(words))
+                            ->default_str(std::move(default_word));
+  return complete_with(option, std::move(words));
 }
 
 namespace {

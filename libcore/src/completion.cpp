@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
+#include "sluice/cli.hpp"
 #include "sluice/error.hpp"
 
 namespace sluice {
@@ -21,6 +22,8 @@ struct Words {
   std::vector<std::string> flags;                              // options without a value
   std::vector<std::string> valued;                             // options followed by a value
   std::vector<std::pair<std::string, std::string>> described;  // option name, description
+  // Valued options whose values are words (cli::complete_with), with the words.
+  std::vector<std::pair<std::string, std::vector<std::string>>> choices;
 };
 
 Words words_of(const CLI::App& command) {
@@ -28,9 +31,11 @@ Words words_of(const CLI::App& command) {
   for (const CLI::Option* option : command.get_options()) {
     if (option->get_positional()) continue;
     bool takes_value = option->get_expected_max() > 0;
+    const std::vector<std::string>* choices = cli::completion_words(option);
     for (const auto& name : option->get_lnames()) {
       (takes_value ? words.valued : words.flags).push_back("--" + name);
       words.described.emplace_back("--" + name, option->get_description());
+      if (takes_value && choices != nullptr) words.choices.emplace_back("--" + name, *choices);
     }
     for (const auto& name : option->get_snames()) {
       (takes_value ? words.valued : words.flags).push_back("-" + name);
@@ -94,6 +99,8 @@ Model model_of(const CLI::App& app, std::string_view default_subcommand) {
     if (words.name == default_subcommand) {
       append_missing(model.first.flags, words.flags);
       append_missing(model.first.valued, words.valued);
+      model.first.choices.insert(model.first.choices.end(), words.choices.begin(),
+                                 words.choices.end());
       for (const auto& entry : words.described) {
         if (std::find(model.first.described.begin(), model.first.described.end(), entry) ==
             model.first.described.end()) {
@@ -104,14 +111,34 @@ Model model_of(const CLI::App& app, std::string_view default_subcommand) {
     // Top-level options stay valid after a subcommand (run_main's tools use fallthrough).
     append_missing(words.flags, top_flags);
     append_missing(words.valued, model.top.valued);
+    words.choices.insert(words.choices.end(), model.top.choices.begin(), model.top.choices.end());
     model.names.push_back(words.name);
     model.subcommands.push_back(std::move(words));
   }
   return model;
 }
 
+// "COMMAND OPTION" patterns (COMMAND empty before any subcommand) and the words each offers.
+std::vector<std::pair<std::string, std::vector<std::string>>> choice_patterns(const Model& model) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> patterns;
+  for (const auto& [option, words] : model.first.choices)
+    patterns.emplace_back(" " + option, words);
+  for (const auto& command : model.subcommands) {
+    for (const auto& [option, words] : command.choices) {
+      patterns.emplace_back(command.name + " " + option, words);
+    }
+  }
+  return patterns;
+}
+
 std::string bash_script(const Model& model) {
   const std::string function = "_sluice_" + identifier(model.top.name);
+  std::string choices;
+  for (const auto& [pattern, words] : choice_patterns(model)) {
+    choices +=
+        fmt::format("    \"{}\") COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return 0 ;;\n",
+                    pattern, joined(words));
+  }
   std::string cases;
   for (const auto& command : model.subcommands) {
     cases +=
@@ -134,6 +161,8 @@ std::string bash_script(const Model& model) {
   done
   case $command in
 {cases}  esac
+  case "$command $prev" in
+{choices}  esac
   if [[ -n $prev && " $valued " == *" $prev "* ]]; then
     COMPREPLY=($(compgen -f -- "$cur"))
   elif [[ $cur == -* || -z $command ]]; then
@@ -147,7 +176,7 @@ complete -F {function} {name}
       fmt::arg("name", model.top.name), fmt::arg("function", function),
       fmt::arg("alternatives",
                model.names.empty() ? "''" : fmt::format("{}", fmt::join(model.names, "|"))),
-      fmt::arg("cases", cases));
+      fmt::arg("cases", cases), fmt::arg("choices", choices));
 }
 
 std::string zsh_array(const std::vector<std::string>& items) {
@@ -156,6 +185,10 @@ std::string zsh_array(const std::vector<std::string>& items) {
 
 std::string zsh_script(const Model& model) {
   const std::string function = "_sluice_" + identifier(model.top.name);
+  std::string choices;
+  for (const auto& [pattern, words] : choice_patterns(model)) {
+    choices += fmt::format("    \"{}\") compadd -- {}; return ;;\n", pattern, joined(words));
+  }
   std::string cases;
   for (const auto& command : model.subcommands) {
     cases += fmt::format("    {}) options={} valued={} ;;\n", command.name,
@@ -181,6 +214,8 @@ std::string zsh_script(const Model& model) {
   done
   case $command in
 {cases}  esac
+  case "$command ${{words[CURRENT-1]}}" in
+{choices}  esac
   if (( ${{valued[(Ie)${{words[CURRENT-1]}}]}} )); then
     _files
   elif [[ $PREFIX == -* ]]; then
@@ -198,7 +233,8 @@ else
 fi
 )",
                      fmt::arg("name", model.top.name), fmt::arg("function", function),
-                     fmt::arg("commands", zsh_array(model.names)), fmt::arg("cases", cases));
+                     fmt::arg("commands", zsh_array(model.names)), fmt::arg("cases", cases),
+                     fmt::arg("choices", choices));
 }
 
 std::string fish_script(const Model& model) {
@@ -209,8 +245,14 @@ std::string fish_script(const Model& model) {
     for (const auto& [option, description] : words.described) {
       bool valued =
           std::find(words.valued.begin(), words.valued.end(), option) != words.valued.end();
+      auto choice = std::find_if(words.choices.begin(), words.choices.end(),
+                                 [&option](const auto& entry) { return entry.first == option; });
+      std::string value = !valued ? ""
+                          : choice == words.choices.end()
+                              ? " -r -F"
+                              : " -x -a " + fish_quoted(joined(choice->second));
       script += fmt::format("complete -c {} -n {} -l {}{} -d {}\n", name, fish_quoted(condition),
-                            option.substr(2), valued ? " -r -F" : "", fish_quoted(description));
+                            option.substr(2), value, fish_quoted(description));
     }
   };
   add_options(model.first, "not __fish_seen_subcommand_from --");

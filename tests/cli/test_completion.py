@@ -68,6 +68,21 @@ class Completion(unittest.TestCase):
         self.assertEqual(offered, {"/etc/hostname"})
         self.assertEqual(self.bash_complete("reindex", ["reindex", "backfill", "--rep"]), {"--report"})
 
+    def test_bash_completes_the_words_of_an_option_that_takes_one_of_a_few(self):
+        self.assertEqual(self.bash_complete("cohort", ["cohort", "--period", ""]),
+                         {"day", "week", "month"})
+        self.assertEqual(self.bash_complete("cohort", ["cohort", "ingest", "--period", "w"]),
+                         {"week"})
+        self.assertEqual(self.bash_complete("zscore", ["zscore", "--method", "holt"]),
+                         {"holt-winters"})
+        self.assertEqual(self.bash_complete("price", ["price", "calc", "--format", ""]),
+                         {"jsonl", "table", "csv"})
+        # The default subcommand's options complete before any subcommand, and --version
+        # only there.
+        self.assertIn("--reorder-window", self.bash_complete("zscore", ["zscore", "--re"]))
+        self.assertIn("--version", self.bash_complete("zscore", ["zscore", "--ver"]))
+        self.assertEqual(self.bash_complete("zscore", ["zscore", "detect", "--ver"]), set())
+
     def test_unknown_shell_is_a_usage_error(self):
         result = run(os.path.join(BIN, "idemkey"), "--completion", "tcsh")
         self.assertEqual(result.returncode, 2)

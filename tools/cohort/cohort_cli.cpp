@@ -62,18 +62,28 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
                   "any)")
       ->allow_extra_args(false)
       ->delimiter(',');
-  command.add_option("--period", settings.period, "day, week or month")->capture_default_str();
+  cli::complete_with(
+      command.add_option("--period", settings.period, "day, week or month")->capture_default_str(),
+      {"day", "week", "month"});
   command.add_option("--tz", settings.tz, "IANA time zone of the calendar")->capture_default_str();
-  command.add_option("--week-start", settings.week_start, "First day of a week")
-      ->capture_default_str();
-  command.add_option("--windows", settings.windows, "calendar or rolling (24h, 7d, 30d)")
-      ->capture_default_str();
+  cli::complete_with(
+      command.add_option("--week-start", settings.week_start, "First day of a week")
+          ->capture_default_str(),
+      {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"});
+  cli::complete_with(
+      command.add_option("--windows", settings.windows, "calendar or rolling (24h, 7d, 30d)")
+          ->capture_default_str(),
+      {"calendar", "rolling"});
   cli::add_input_options(command, settings.input);
 }
 
 void add_report_options(CLI::App& command, Settings& settings) {
-  command.add_option("--cohort", settings.cohort, "first or recurring")->capture_default_str();
-  command.add_option("--criterion", settings.criterion, "on or on-or-after")->capture_default_str();
+  cli::complete_with(
+      command.add_option("--cohort", settings.cohort, "first or recurring")->capture_default_str(),
+      {"first", "recurring"});
+  cli::complete_with(command.add_option("--criterion", settings.criterion, "on or on-or-after")
+                         ->capture_default_str(),
+                     {"on", "on-or-after"});
   command.add_option("--periods", settings.periods, "At most N periods per cohort (0 = all)")
       ->check(cli::whole_number(0, INT_MAX));
   command.add_option("--as-of", settings.as_of,

@@ -303,8 +303,11 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--time-field", stream.time_field, "Field holding the time")
       ->capture_default_str();
-  command.add_option("--method", settings.method, "zscore, robust, seasonal, ewma, holt-winters")
-      ->capture_default_str();
+  cli::complete_with(
+      command
+          .add_option("--method", settings.method, "zscore, robust, seasonal, ewma, holt-winters")
+          ->capture_default_str(),
+      {"zscore", "robust", "seasonal", "ewma", "holt-winters"});
   settings.window_option =
       command
           .add_option("--window", detector.window,
@@ -325,10 +328,12 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--interval", settings.interval,
                      "The points' spacing (seasonal: phases are rounded down to it)");
-  command
-      .add_option("--missing", settings.missing,
-                  "What a gap of whole intervals means: skip (nothing) or zero (zeros)")
-      ->capture_default_str();
+  cli::complete_with(command
+                         .add_option("--missing", settings.missing,
+                                     "What a gap of whole intervals means: skip (nothing) or "
+                                     "zero (zeros)")
+                         ->capture_default_str(),
+                     {"skip", "zero"});
   command
       .add_option("--season-length", detector.holt_winters.season_length,
                   "holt-winters: points per season")
@@ -341,7 +346,9 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_option("--threshold", settings.threshold,
                      "|z| above this exceeds (default 3; 3.5 for robust)");
-  command.add_option("--direction", settings.direction, "both, up or down")->capture_default_str();
+  cli::complete_with(command.add_option("--direction", settings.direction, "both, up or down")
+                         ->capture_default_str(),
+                     {"both", "up", "down"});
   command
       .add_option("--min-history", detector.min_history,
                   "Points a series needs before it is judged (default: min(--window, 30) "

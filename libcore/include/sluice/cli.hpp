@@ -194,6 +194,12 @@ enum class WithSkipInvalid { yes, no };
 void add_input_options(CLI::App& app, InputOptions& options,
                        WithSkipInvalid with_skip_invalid = WithSkipInvalid::yes);
 
+// The words shell completion offers as `option`'s value, instead of file names: for an option
+// whose value is one of a few words that the tool checks itself (add_word_option registers
+// its own). completion_words is nullptr for an option without any.
+CLI::Option* complete_with(CLI::Option* option, std::vector<std::string> words);
+const std::vector<std::string>* completion_words(const CLI::Option* option);
+
 // An option whose value is one of `words` (CLI11's "not in {...}" error, exit 2 otherwise):
 // `store` receives the word given, and --help shows `default_word`. add_choice_option is the
 // typed form; use this one directly only for a word that is not an enum's.
