@@ -1,6 +1,7 @@
 """idemkey run/begin/finish/release/show/list/gc/stats: every documented scenario and status."""
 
 import datetime
+import hashlib
 import json
 import os
 import sqlite3
@@ -66,6 +67,42 @@ class IdemkeyRun(ToolTestCase):
         self.assertEqual(result.stdout, b"")
         self.assertEqual(self.runs(), 1)
         self.assertEqual(self.run_tool("show", "--key", "k").out, before)
+
+    def test_a_given_fingerprint_lets_the_command_line_change(self):
+        first = self.run_tool("run", "--key", "o1", "--fingerprint", "order 1 10.00 EUR", "--",
+                              "sh", "-c", COUNTER + "; echo charged")
+        self.assertStatus(first, 0)
+        moved = self.run_tool("run", "--key", "o1", "--fingerprint", "order 1 10.00 EUR", "--",
+                              "sh", "-c", "echo run >> counter.txt; echo charged # moved")
+        self.assertStatus(moved, 0)
+        self.assertEqual(moved.stdout, first.stdout)
+        self.assertEqual(self.runs(), 1)
+        self.assertError(self.run_tool("run", "--key", "o1", "--fingerprint", "order 1 12.00 EUR",
+                                       "--", "true"), 65, "different request")
+        # Framed apart: the text equal to a computed request's parts is another request.
+        self.assertStatus(self.run_tool("run", "--key", "o2", "--", "true"), 0)
+        self.assertError(self.run_tool("run", "--key", "o2", "--fingerprint", "true", "--",
+                                       "true"), 65)
+        self.assertError(self.run_tool("run", "--key", "o3", "--fingerprint", "x", "--env", "A",
+                                       "--", "true"), 2, "--env")
+
+    def test_conflict_exit_replaces_75_for_a_key_held_elsewhere(self):
+        # begin holds the key with the fingerprint idemkey(1) documents for --fingerprint
+        # TEXT: SHA-256 of the framed "idemkey-run-given-v1", TEXT.
+        framed = b"".join(b"%d:%s" % (len(part), part)
+                          for part in (b"idemkey-run-given-v1", b"job 7"))
+        begun = self.run_tool("begin", "--key", "held", "--fingerprint",
+                              hashlib.sha256(framed).hexdigest())
+        self.assertStatus(begun, 0)
+        run = ("run", "--key", "held", "--fingerprint", "job 7")
+        self.assertError(self.run_tool(*run, "--", "true"), 75, "key 'held' is in progress")
+        flock_style = self.run_tool(*run, "--conflict-exit", "1", "--", "true")
+        self.assertError(flock_style, 1, "key 'held' is in progress")
+        self.assertStatus(self.run_tool(*run, "--conflict-exit", "0", "--", "true"), 2)
+        # A different request is still 65, whatever --conflict-exit says.
+        self.assertStatus(self.run_tool("run", "--key", "done", "--", "true"), 0)
+        self.assertStatus(self.run_tool("run", "--key", "done", "--conflict-exit", "1", "--",
+                                        "false"), 65)
 
     def test_env_and_stdin_are_part_of_the_request(self):
         env = dict(self.env, REGION="eu")

@@ -123,8 +123,10 @@ void add_schedule_options(CLI::App& command, Settings& settings) {
   command.add_option("--base", settings.base, "The first retry's ceiling")->type_name("DURATION");
   command.add_option("--multiplier", settings.multiplier, "Growth of the ceiling per failure");
   command.add_option("--cap", settings.cap, "The largest ceiling")->type_name("DURATION");
-  command.add_option("--jitter", settings.jitter, "equal, full, decorrelated or none")
-      ->type_name("MODE");
+  cli::complete_with(
+      command.add_option("--jitter", settings.jitter, "equal, full, decorrelated or none")
+          ->type_name("MODE"),
+      {"equal", "full", "decorrelated", "none"});
   command.add_option("--min-delay", settings.min_delay, "A floor under every sleep")
       ->type_name("DURATION");
   command.add_option("--seed", settings.seed, "Make every random draw reproducible")

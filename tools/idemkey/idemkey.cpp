@@ -133,12 +133,12 @@ HeldClaim claim_with_wait(Store& store, const Clock& clock, const RunOptions& op
     // killed or stopped), or by a run that is claiming the key right now.
     if (claim.row && claim.row->state == KeyState::in_progress) {
       throw Error(
-          exit_code::temporary,
+          options.conflict_exit,
           fmt::format("key '{}' is in progress (attempt {}): its lease expired at {}, "
                       "but its command is still running; try again later or use --wait",
                       options.key, claim.row->attempt, format_instant(*claim.row->lease_until)));
     }
-    throw Error(exit_code::temporary,
+    throw Error(options.conflict_exit,
                 fmt::format("key '{}' is in progress in another process, or a process of an "
                             "earlier attempt is still running; try again later or use --wait",
                             options.key));
@@ -146,13 +146,13 @@ HeldClaim claim_with_wait(Store& store, const Clock& clock, const RunOptions& op
   const KeyRow& row = *claim.row;
   if (claim.decision == Decision::stale_locked) {
     throw Error(
-        exit_code::temporary,
+        options.conflict_exit,
         fmt::format("key '{}' was left in progress by attempt {} whose lease expired at {}; "
                     "run 'idemkey{} release --key {}' to allow a new attempt",
                     options.key, row.attempt, format_instant(*row.lease_until),
                     options.scope == "default" ? "" : " --scope " + options.scope, options.key));
   }
-  throw Error(exit_code::temporary,
+  throw Error(options.conflict_exit,
               fmt::format("key '{}' is in progress (attempt {}, lease until {}); try again later "
                           "or use --wait",
                           options.key, row.attempt, format_instant(*row.lease_until)));
@@ -343,6 +343,11 @@ int settle(Store& store, const Clock& clock, const RunOptions& options, const Fi
 
 std::string run_fingerprint(const RunOptions& options, const std::optional<std::string>& input) {
   Sha256 hasher;
+  if (options.given_fingerprint) {
+    hasher.update_framed("idemkey-run-given-v1");
+    hasher.update_framed(*options.given_fingerprint);
+    return to_hex(hasher.finish());
+  }
   hasher.update_framed("idemkey-run-v1");
   hasher.update_framed(std::to_string(options.command.size()));
   for (const auto& argument : options.command) hasher.update_framed(argument);

@@ -13,6 +13,7 @@
 #include "idemkey_store.hpp"
 #include "sluice/cli.hpp"
 #include "sluice/clock.hpp"
+#include "sluice/error.hpp"
 #include "sluice/jsonl.hpp"
 
 namespace sluice::idemkey {
@@ -32,6 +33,11 @@ struct RunOptions {
   StalePolicy stale = StalePolicy::steal;
   std::set<int> release_on_exit;
   std::vector<std::string> environment_names;  // --env: part of the fingerprint
+  // --fingerprint TEXT: the request is TEXT, not the command line, --env and stdin (a deploy
+  // that moves ./charge to /srv/app/charge is then the same request).
+  std::optional<std::string> given_fingerprint;
+  // --conflict-exit: the status when the key is held by another run (flock -E).
+  int conflict_exit = exit_code::temporary;
   bool use_stdin = false;
   std::string status_file;
   std::uint64_t max_output = default_max_output;
@@ -42,7 +48,9 @@ struct RunOptions {
 };
 
 // The request fingerprint of `run`: SHA-256 (hex) over a framed encoding of the argv, the
-// named environment variables (set or unset, and their values) and, with --stdin, the bytes.
+// named environment variables (set or unset, and their values) and, with --stdin, the bytes;
+// or, with --fingerprint TEXT, over TEXT alone (framed apart, so it never equals a computed
+// one).
 std::string run_fingerprint(const RunOptions& options, const std::optional<std::string>& input);
 
 // `idemkey run`: claims the key and runs the command, or replays the saved result. Returns

@@ -32,6 +32,8 @@ struct Settings {
   std::uint64_t max_output = default_max_output;
   std::vector<std::string> command;
   std::string fingerprint;
+  std::optional<std::string> request_text;  // run --fingerprint
+  int conflict_exit = exit_code::temporary;
   std::string token;
   int status = 0;
   std::string response_file;
@@ -82,12 +84,23 @@ void add_run_options(CLI::App& command, Settings& settings) {
       .add_option("--release-on-exit", settings.release_on_exit,
                   "Exit statuses that store nothing and release the key (e.g. 75,69)")
       ->type_name("CODES");
+  CLI::Option* environment =
+      command
+          .add_option("--env", settings.environment_names,
+                      "Include this environment variable in the request fingerprint (repeatable)")
+          ->type_name("NAME[,NAME...]")
+          ->delimiter(',')
+          ->allow_extra_args(false);
   command
-      .add_option("--env", settings.environment_names,
-                  "Include this environment variable in the request fingerprint (repeatable)")
-      ->type_name("NAME[,NAME...]")
-      ->delimiter(',')
-      ->allow_extra_args(false);
+      .add_option("--fingerprint", settings.request_text,
+                  "The request is TEXT, not the command line (which may then change)")
+      ->type_name("TEXT")
+      ->excludes(environment);
+  command
+      .add_option("--conflict-exit", settings.conflict_exit,
+                  "Exit status when another run holds the key (flock -E)")
+      ->check(cli::whole_number(1, 255))
+      ->capture_default_str();
   command.add_flag("--stdin", settings.use_stdin,
                    "Read stdin, include it in the fingerprint and feed it to CMD");
   command
@@ -194,6 +207,8 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   options.stale = settings.stale;
   options.release_on_exit = cli::exit_code_set("--release-on-exit", settings.release_on_exit);
   options.environment_names = checked_names("--env", settings.environment_names, true);
+  options.given_fingerprint = settings.request_text;
+  options.conflict_exit = settings.conflict_exit;
   options.use_stdin = settings.use_stdin;
   options.status_file = settings.status_file;
   options.max_output = settings.max_output;
