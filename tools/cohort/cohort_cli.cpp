@@ -140,13 +140,15 @@ Bucketing ingest_bucketing(const Settings& settings, const CLI::App& command,
 // "--start-event signin: no event has this name (names seen: open, signup)" for the selected
 // names no event had; "" when every one matched.
 std::string unmatched_names(const ReadResult& read, const EventSelection& selection) {
+  auto unmatched = [&read](const std::string& name) {
+    return std::find(read.unmatched.begin(), read.unmatched.end(), name) != read.unmatched.end();
+  };
   std::vector<std::string> options;
-  for (const std::string& name : read.unmatched) {
-    bool starts = selection.start_event == name;
-    bool returns =
-        std::binary_search(selection.return_events.begin(), selection.return_events.end(), name);
-    if (starts) options.push_back(fmt::format("--start-event {}", name));
-    if (returns) options.push_back(fmt::format("--return-event {}", name));
+  if (selection.start_event && unmatched(*selection.start_event)) {
+    options.push_back(fmt::format("--start-event {}", *selection.start_event));
+  }
+  for (const std::string& name : selection.return_events) {
+    if (unmatched(name)) options.push_back(fmt::format("--return-event {}", name));
   }
   if (options.empty()) return {};
   std::string seen = fmt::format("{}", fmt::join(read.names_seen, ", "));

@@ -26,6 +26,8 @@ class SelectionCheck {
   explicit SelectionCheck(const EventSelection& selection) : selection_(selection) {
     if (selection.start_event) wanted_.push_back(*selection.start_event);
     wanted_.insert(wanted_.end(), selection.return_events.begin(), selection.return_events.end());
+    std::sort(wanted_.begin(), wanted_.end());  // a start event may be a return event too
+    wanted_.erase(std::unique(wanted_.begin(), wanted_.end()), wanted_.end());
     matched_.assign(wanted_.size(), false);
     missing_ = wanted_.size();
   }
@@ -35,7 +37,7 @@ class SelectionCheck {
     bool returns = selection_.return_events.empty() ||
                    (event && std::binary_search(selection_.return_events.begin(),
                                                 selection_.return_events.end(), *event));
-    if (missing_ > 0 && event) note(*event);
+    if (missing_ > 0 && event) see(*event);
     return {starts, returns};
   }
   void report(ReadResult& result) const {
@@ -46,7 +48,7 @@ class SelectionCheck {
   }
 
  private:
-  void note(std::string_view event) {
+  void see(std::string_view event) {
     for (std::size_t i = 0; i < wanted_.size(); ++i) {
       if (!matched_[i] && wanted_[i] == event) {
         matched_[i] = true;

@@ -330,7 +330,6 @@ void Stream::report_absent() {
     fields += fmt::format(",\"anomaly\":true,\"method\":\"{}\",\"reason\":\"absent\",", method_);
     write_made_record(members, *newest_, fields, nullptr);
     ++result_.anomalies;
-    ++result_.absent;
   };
   for (const auto& entry : series_.entries()) {
     if (entry.value.latest) alert(entry.value.members, *entry.value.latest);

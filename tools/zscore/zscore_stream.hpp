@@ -46,7 +46,7 @@ struct StreamOptions {
 
 struct StreamResult {
   std::uint64_t points = 0;     // valid points read
-  std::uint64_t anomalies = 0;  // points with "anomaly": true
+  std::uint64_t anomalies = 0;  // records with "anomaly": true (absence alerts included)
   // Points at or before their series' latest time, dropped unjudged, in three kinds: at or
   // before the latest time of the saved state (--db: an earlier run judged them), at the
   // very time of the latest point, or before it (the input is out of time order).
@@ -54,7 +54,6 @@ struct StreamResult {
   std::uint64_t repeated = 0;
   std::uint64_t out_of_order = 0;
   std::uint64_t skipped = 0;  // bad lines skipped under --skip-invalid
-  std::uint64_t absent = 0;   // series alerted as absent (counted in anomalies too)
   // --key fields that no point had: most likely misspelt. The store is then left unsaved.
   std::vector<std::string> absent_keys;
 };
