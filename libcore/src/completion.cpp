@@ -245,8 +245,11 @@ std::string fish_script(const Model& model) {
     for (const auto& [option, description] : words.described) {
       bool valued =
           std::find(words.valued.begin(), words.valued.end(), option) != words.valued.end();
-      auto choice = std::find_if(words.choices.begin(), words.choices.end(),
-                                 [&option](const auto& entry) { return entry.first == option; });
+      // By name: clang 14 cannot capture a structured binding.
+      const std::string& name_of_option = option;
+      auto choice = std::find_if(
+          words.choices.begin(), words.choices.end(),
+          [&name_of_option](const auto& entry) { return entry.first == name_of_option; });
       std::string value = !valued ? ""
                           : choice == words.choices.end()
                               ? " -r -F"
