@@ -26,7 +26,7 @@ struct Reading {
 
 std::vector<Reading> make_readings() {
   EventSelection any;
-  EventSelection signup{"signup", "buy"};
+  EventSelection signup{"signup", {"buy"}};
   Calendar daily(PeriodUnit::day, TimeZone::utc(), std::chrono::Monday);
   Calendar weekly(PeriodUnit::week, TimeZone::named("--tz", "America/Sao_Paulo"),
                   std::chrono::Sunday);
