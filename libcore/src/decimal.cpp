@@ -80,6 +80,10 @@ constexpr NameTable<Rounding, 5> rounding_names({{{"half-up", Rounding::half_up}
 
 }  // namespace
 
+std::vector<std::string> rounding_words() {
+  return rounding_names.words();
+}
+
 Rounding parse_rounding(std::string_view option, std::string_view text) {
   return rounding_names.parse(option, text);
 }

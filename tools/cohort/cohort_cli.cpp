@@ -67,7 +67,10 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
       {"day", "week", "month"});
   command.add_option("--tz", settings.tz, "IANA time zone of the calendar")->capture_default_str();
   cli::complete_with(
-      command.add_option("--week-start", settings.week_start, "First day of a week")
+      command
+          .add_option("--week-start", settings.week_start,
+                      "First day of a week: monday, tuesday, wednesday, thursday, friday, saturday "
+                      "or sunday")
           ->capture_default_str(),
       {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"});
   cli::complete_with(

@@ -61,16 +61,23 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
   command.add_option("--first-due", terms.first_due, "First due date (default: a month later)")
       ->type_name("DATE");
   command.add_flag("--eom", terms.end_of_month, "Keep month-end due dates on month ends");
-  command
-      .add_option("--bpi", terms.broken_period,
-                  "Broken-period interest: none, add-to-first or separate")
-      ->type_name("MODE");
-  command
-      .add_option("--rounding", terms.rounding,
-                  "EMI rounding: half-up, half-even, ceiling, floor or down")
-      ->type_name("MODE");
-  command.add_option("--interest-rounding", terms.interest_rounding, "Monthly interest rounding")
-      ->type_name("MODE");
+  // The modes stay text until the terms are read, so that a stored loan's own can fill in.
+  cli::complete_with(command
+                         .add_option("--bpi", terms.broken_period,
+                                     "Broken-period interest: none, add-to-first or separate")
+                         ->type_name("MODE"),
+                     broken_period_words());
+  cli::complete_with(command
+                         .add_option("--rounding", terms.rounding,
+                                     "EMI rounding: half-up, half-even, ceiling, floor or down")
+                         ->type_name("MODE"),
+                     decimal::rounding_words());
+  cli::complete_with(
+      command
+          .add_option("--interest-rounding", terms.interest_rounding,
+                      "Monthly interest rounding: half-up, half-even, ceiling, floor or down")
+          ->type_name("MODE"),
+      decimal::rounding_words());
   add_today(command, settings);
 }
 

@@ -135,6 +135,10 @@ BrokenPeriod parse_broken_period(std::string_view text) {
   return broken_period_names.parse("--bpi", text);
 }
 
+std::vector<std::string> broken_period_words() {
+  return broken_period_names.words();
+}
+
 std::string_view broken_period_name(BrokenPeriod mode) {
   return broken_period_names.name(mode);
 }

@@ -21,6 +21,7 @@ using Date = std::chrono::year_month_day;
 enum class BrokenPeriod { none, add_to_first, separate };
 BrokenPeriod parse_broken_period(std::string_view text);  // Error(2) for an unknown mode
 std::string_view broken_period_name(BrokenPeriod mode);
+std::vector<std::string> broken_period_words();  // for shell completion
 
 struct LoanTerms {
   decimal::Currency currency{"INR", 2};

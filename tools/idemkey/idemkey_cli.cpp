@@ -132,8 +132,11 @@ void add_finish_options(CLI::App& finish, Settings& settings) {
 }
 
 void add_list_options(CLI::App& list, Settings& settings) {
-  list.add_option("--state", settings.state_filter, "Only keys in this state")
-      ->check(CLI::IsMember({"in_progress", "completed", "expired"}));
+  const std::vector<std::string> states = {"in_progress", "completed", "expired"};
+  cli::complete_with(list.add_option("--state", settings.state_filter,
+                                     "Only keys in this state: in_progress, completed or expired")
+                         ->check(CLI::IsMember(states)),
+                     states);
   cli::add_format_option(list, settings.format);
 }
 

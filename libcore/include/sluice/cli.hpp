@@ -213,10 +213,8 @@ CLI::Option* add_word_option(CLI::App& app, const std::string& name, std::vector
 template <typename Enum, std::size_t Count>
 CLI::Option* add_choice_option(CLI::App& app, const std::string& name, Enum& target,
                                const NameTable<Enum, Count>& table, const std::string& help) {
-  std::vector<std::string> words;
-  for (const Named<Enum>& entry : table.entries()) words.emplace_back(entry.name);
   return add_word_option(
-      app, name, std::move(words), std::string(table.name(target)),
+      app, name, table.words(), std::string(table.name(target)),
       [&target, table](const std::string& word) { target = *table.find(word); }, help);
 }
 

@@ -24,6 +24,7 @@ enum class Rounding { half_up, half_even, ceiling, floor, down };
 // "half-up", "half-even", "ceiling", "floor", "down"; Error(2) naming `option` otherwise.
 Rounding parse_rounding(std::string_view option, std::string_view text);
 std::string_view rounding_name(Rounding rounding);
+std::vector<std::string> rounding_words();  // the names above, for shell completion
 
 // numerator / denominator rounded to an integer (half-up and half-even break ties away from
 // zero / to even; ceiling and floor toward +/- infinity; down toward zero). denominator != 0.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sluice/error.hpp"
 
@@ -47,6 +48,13 @@ class NameTable {
       text += entry.name;
     }
     return text;
+  }
+
+  // The words in table order, for shell completion (cli::complete_with).
+  [[nodiscard]] std::vector<std::string> words() const {
+    std::vector<std::string> names;
+    for (const Named<Enum>& entry : entries_) names.emplace_back(entry.name);
+    return names;
   }
 
   // The value `text` names, or Error(2): "OPTION: 'TEXT' is not one of a, b, c".
