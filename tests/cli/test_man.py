@@ -72,6 +72,17 @@ def mentions_option(plain, option):
     return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", plain) is not None
 
 
+def documented_options(source):
+    """The long options that tag an item (the line after .TP) in the OPTIONS section."""
+    options = set()
+    section = source.split("\n.SH OPTIONS", 1)[-1].split("\n.SH ", 1)[0]
+    lines = section.splitlines()
+    for request, tag in zip(lines, lines[1:]):
+        if request.startswith(".TP"):
+            options |= set(re.findall(r"(?<![\w-])--[A-Za-z0-9][\w-]*", plain_source(tag)))
+    return options
+
+
 def section_headings(source):
     headings = []
     for line in source.splitlines():
@@ -82,12 +93,13 @@ def section_headings(source):
 
 
 def help_sections(text):
-    """Maps each 'Header:' line of CLI11 help output to the lines under it."""
+    """Maps each 'Header:' line of CLI11 help output to the lines under it (under every such
+    line: `TOOL --help` goes on with its default subcommand's 'Options:')."""
     sections, current = {}, None
     for line in text.splitlines():
         if line and not line[0].isspace() and line.rstrip().endswith(":"):
             current = line.rstrip()[:-1]
-            sections[current] = []
+            sections.setdefault(current, [])
         elif current is not None:
             sections[current].append(line)
     return sections
@@ -261,6 +273,17 @@ class ManPages(unittest.TestCase):
                                  for option, place in options.items()
                                  if not mentions_option(plain, option))
                 self.assertEqual(missing, [], f"options missing from {page}")
+
+    def test_every_documented_option_exists(self):
+        # The other direction: an option the page's OPTIONS section describes (the tag line of
+        # a .TP item) that no --help lists is a renamed or removed option the page kept.
+        for tool in documented_tools():
+            with self.subTest(tool=tool):
+                options = self.options_of(tool)
+                page = os.path.join(MAN_DIR, f"{tool}.1")
+                stale = sorted(option for option in documented_options(read(page))
+                               if option not in options)
+                self.assertEqual(stale, [], f"{page} describes options no --help lists")
 
     def test_options_are_written_with_escaped_hyphens(self):
         # An unescaped '-' may render as a hyphen (U+2010) that cannot be pasted into a shell.
