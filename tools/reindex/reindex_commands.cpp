@@ -42,8 +42,16 @@ JsonValue job_record(const Job& job) {
 
 void check_start_options(const StartOptions& options, bool has_ddl) {
   if (options.table.empty()) throw Error(exit_code::usage, "a new job needs --table");
-  if (options.like == has_ddl)
-    throw Error(exit_code::usage, "give either --dest-ddl FILE or --like");
+  int sources = (options.like ? 1 : 0) + (has_ddl ? 1 : 0) + (options.changes.empty() ? 0 : 1);
+  if (sources != 1) {
+    throw Error(exit_code::usage,
+                "give one of --dest-ddl FILE, --like, or column operations (--type, --rename, "
+                "--drop, --not-null, --default)");
+  }
+  if (!options.changes.empty() && !options.select.empty()) {
+    throw Error(exit_code::usage,
+                "--select cannot be combined with column operations: they make the projection");
+  }
 }
 
 int status(Context& context) {
@@ -78,7 +86,7 @@ bool overtaken(Context& context, const Error& error) {
 }  // namespace
 
 int run(Context& context, const StartOptions& start_options, const BackfillOptions& options,
-        Duration lock_timeout) {
+        Duration lock_timeout, Inserts inserts) {
   std::optional<Job> job = current_job(context);
   if (!job || job->phase == Phase::done || job->phase == Phase::aborted) {
     check_start_options(start_options, !start_options.dest_ddl.empty());
@@ -93,7 +101,7 @@ int run(Context& context, const StartOptions& start_options, const BackfillOptio
     if (job && job->phase == Phase::backfilled) {
       verify(context);  // throws Error(1) on a mismatch
       context.database.set_busy_timeout(lock_timeout);
-      switch_alias(context);
+      switch_alias(context, inserts);
     }
   } catch (const Error& error) {
     if (!overtaken(context, error)) throw;
