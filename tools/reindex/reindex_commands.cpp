@@ -8,16 +8,6 @@
 
 namespace sluice::reindex {
 
-namespace {
-
-JsonValue names_json(const std::vector<std::string>& names) {
-  std::vector<JsonValue> items;
-  for (const auto& name : names) items.push_back(JsonValue::string(name));
-  return JsonValue::array(std::move(items));
-}
-
-}  // namespace
-
 JsonValue job_record(const Job& job) {
   return JsonValue::object({
       {"job", JsonValue::string(job.name)},
@@ -27,7 +17,7 @@ JsonValue job_record(const Job& job) {
       {"alias", JsonValue::string(job.alias)},
       {"old_table", JsonValue::string(v1_table(job))},
       {"new_table", JsonValue::string(v2_table(job))},
-      {"key", names_json(job.key)},
+      {"key", strings_json(job.key)},
       {"select", JsonValue::string(job.select)},
       {"reverse_select",
        job.reverse_select.empty() ? JsonValue::null() : JsonValue::string(job.reverse_select)},

@@ -460,6 +460,12 @@ JsonValue value_json(const db::Value& value) {
   return std::visit(ToJson{}, value);
 }
 
+JsonValue strings_json(const std::vector<std::string>& texts) {
+  std::vector<JsonValue> items;
+  for (const auto& text : texts) items.push_back(JsonValue::string(text));
+  return JsonValue::array(std::move(items));
+}
+
 JsonValue key_json(const std::vector<std::string>& names, const std::vector<db::Value>& values) {
   std::vector<JsonValue::Member> members;
   for (std::size_t index = 0; index < names.size() && index < values.size(); ++index) {

@@ -108,6 +108,9 @@ void refuse_comments_and_statement_ends(std::string_view select);
 // A stored value as JSON: numbers, strings, null; a blob as {"blob":"HEX"}.
 [[nodiscard]] JsonValue value_json(const db::Value& value);
 
+// ["text", ...].
+[[nodiscard]] JsonValue strings_json(const std::vector<std::string>& texts);
+
 // {"column": value, ...} for a key.
 [[nodiscard]] JsonValue key_json(const std::vector<std::string>& names,
                                  const std::vector<db::Value>& values);

@@ -113,12 +113,6 @@ void check_reverse(Context& context, Job& job) {
                     "triggers on virtual tables",
                     job.dest));
   }
-  if (table_info(context.database, job.dest).kind == "virtual") {
-    refuse(
-        fmt::format("--reverse-select: the new table '{}' is virtual, and SQLite has no "
-                    "triggers on virtual tables",
-                    job.dest));
-  }
   Projection reverse =
       check_projection(context.database, job.reverse_select, job.dest, job.dest_key);
   for (std::size_t index = 0; index < job.key.size(); ++index) {
@@ -177,12 +171,6 @@ Job create_job(Context& context, const StartOptions& options) {
   return job;
 }
 
-JsonValue texts_json(const std::vector<std::string>& texts) {
-  std::vector<JsonValue> items;
-  for (const auto& text : texts) items.push_back(JsonValue::string(text));
-  return JsonValue::array(std::move(items));
-}
-
 std::int64_t integer_of(db::Database& database, const std::string& sql) {
   auto query = database.query(sql);
   return query.step() ? query->integer(0) : 0;
@@ -226,16 +214,16 @@ JsonValue plan(Context& context, const StartOptions& options, std::int64_t batch
       {"alias", JsonValue::string(job.alias)},
       {"new_table", JsonValue::string(job.dest)},
       {"old_table", JsonValue::string(job.mode == AliasMode::rename ? job.old_name : job.source)},
-      {"key", texts_json(job.key)},
+      {"key", strings_json(job.key)},
       {"select", JsonValue::string(job.select)},
       {"reverse_select",
        job.reverse_select.empty() ? JsonValue::null() : JsonValue::string(job.reverse_select)},
-      {"create", texts_json(created)},
+      {"create", strings_json(created)},
       {"rows", JsonValue::integer(rows)},
       {"batch", JsonValue::integer(batch)},
       {"batches", JsonValue::integer((rows + batch - 1) / batch)},
-      {"switch", texts_json(switching)},
-      {"breaking_inserts", texts_json(breaking)},
+      {"switch", strings_json(switching)},
+      {"breaking_inserts", strings_json(breaking)},
   });
 }
 

@@ -64,10 +64,14 @@ const std::string* assigned(const ColumnChanges::Assignments& assignments, std::
 
 // Every column an operation names must exist; a dropped one may not be in the primary key.
 void check_columns(const TableInfo& table, const ColumnChanges& changes) {
-  for (const auto& [name, type] : changes.types) (void)known_column(table, "--type", name);
-  for (const auto& [name, new_name] : changes.renames) (void)known_column(table, "--rename", name);
-  for (const auto& name : changes.not_null) (void)known_column(table, "--not-null", name);
-  for (const auto& [name, value] : changes.defaults) (void)known_column(table, "--default", name);
+  for (const auto& assignment : changes.types) known_column(table, "--type", assignment.first);
+  for (const auto& assignment : changes.renames) {
+    known_column(table, "--rename", assignment.first);
+  }
+  for (const auto& name : changes.not_null) known_column(table, "--not-null", name);
+  for (const auto& assignment : changes.defaults) {
+    known_column(table, "--default", assignment.first);
+  }
   for (const auto& name : changes.drops) {
     if (known_column(table, "--drop", name).primary_key_position > 0) {
       refuse(fmt::format("--drop: column '{}' is in the primary key of '{}'", name, table.name));
