@@ -601,10 +601,21 @@ class InsertCheck(ReindexCase):
     def test_switch_refuses_unless_allowed_and_the_insert_it_protects_would_fail(self):
         self.make_users(rows=5)
         self.ddl(self.NEW.format(name="{name}", default=""))
-        result = self.reindex("run", "--table", "users", "--dest-ddl", self.path("v2.sql"),
-                              "--select", self.SELECT)
-        self.assertError(result, 65, "column 'source' is NOT NULL without a default",
-                         "--allow-breaking-inserts")
+        start = ("--table", "users", "--dest-ddl", self.path("v2.sql"), "--select", self.SELECT)
+        message = ("column 'source' is NOT NULL without a default", "--allow-breaking-inserts")
+        # run refuses before it creates anything (not after a long copy).
+        self.assertError(self.reindex("run", *start), 65, *message)
+        self.assertEqual(self.sql("SELECT name FROM sqlite_schema WHERE name LIKE 'users%'"),
+                         [("users",)])
+        # start alone warns; run resuming the job refuses before copying; switch refuses.
+        result = self.reindex("start", *start)
+        self.assertStatus(result, 0)
+        self.assertIn("note: job 'users': the application's INSERTs into 'users' will fail after "
+                      "the switch unless they fill source", result.err)
+        self.assertError(self.reindex("run", "--table", "users"), 65, *message)
+        self.assertEqual((self.status()["phase"], self.status()["rows_copied"]), ("backfilling", 0))
+        self.assertStatus(self.reindex("backfill", "--job", "users"), 0)
+        self.assertError(self.reindex("switch", "--job", "users"), 65, *message)
         self.assertEqual(self.status()["phase"], "backfilled")
         self.sql("INSERT INTO users (email, name) VALUES ('app@x', 'still works')")
         # What the check prevents: once switched, the application's INSERT fails.

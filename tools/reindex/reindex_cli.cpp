@@ -274,8 +274,9 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& shared
          if (shared->dry_run) return print_plan(*shared);
          finish_start_options(*shared, true);
          Session session(*shared, Load::schema, JobChoice::one);
-         session.context().out.write_line(
-             to_json(job_record(start(session.context(), shared->start))));
+         Job job = start(session.context(), shared->start);
+         session.context().out.write_line(to_json(job_record(job)));
+         note_breaking_inserts(session.context(), job);
          return exit_code::success;
        }},
       {"backfill", "Copy the rows, in batches; resumable",

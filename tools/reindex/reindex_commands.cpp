@@ -80,7 +80,9 @@ int run(Context& context, const StartOptions& start_options, const BackfillOptio
   std::optional<Job> job = current_job(context);
   if (!job || job->phase == Phase::done || job->phase == Phase::aborted) {
     check_start_options(start_options, !start_options.dest_ddl.empty());
-    job = start(context, start_options, true);
+    job = start(context, start_options, true, inserts);
+  } else if (inserts == Inserts::must_fit && job->phase != Phase::switched) {
+    refuse_breaking_inserts(context.database, *job);  // before a copy the switch would refuse
   }
   try {
     if (job->phase == Phase::backfilling) {

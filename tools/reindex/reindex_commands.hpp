@@ -65,19 +65,22 @@ struct Context {
   std::string job;
 };
 
+// Whether the switch first checks that the application's INSERTs, naming the old table's
+// columns, still work on the new table.
+enum class Inserts { must_fit, may_break };
+
 // Each returns the exit status. Refusals throw Error(65); a busy database Error(75).
 // start refuses a job of that name that is neither done nor aborted, or with join_running
-// returns it as it is (another `run` started it first).
-Job start(Context& context, const StartOptions& options, bool join_running = false);
+// returns it as it is (another `run` started it first). A new table the application's
+// INSERTs would break on (columns_breaking_inserts) is refused with Inserts::must_fit, before
+// anything is created.
+Job start(Context& context, const StartOptions& options, bool join_running = false,
+          Inserts inserts = Inserts::may_break);
 // 0 when the copy is complete, 75 when --max-runtime ended it first.
 int backfill(Context& context, const BackfillOptions& options);
 // Prints the comparison and returns 0 when V2 holds exactly the projection of V1 (after a
 // switch with reverse triggers: V1 the reverse projection of V2); throws Error(1) otherwise.
 int verify(Context& context);
-// Whether the switch first checks that the application's INSERTs, naming the old table's
-// columns, still work on the new table.
-enum class Inserts { must_fit, may_break };
-
 // These four succeed or throw; each is a no-op when the job is already where it would take it.
 // The switch refuses (65) when columns_breaking_inserts finds any, unless told they may break.
 void switch_alias(Context& context, Inserts inserts = Inserts::must_fit);
@@ -104,6 +107,13 @@ JsonValue plan(Context& context, const StartOptions& options, std::int64_t batch
 // would leave without a value although they need one (NOT NULL, no default).
 [[nodiscard]] std::vector<std::string> columns_breaking_inserts(db::Database& database,
                                                                 const Job& job);
+
+// A note on stderr naming the columns columns_breaking_inserts finds, if any: the switch will
+// refuse them (the start subcommand says so early, before a long copy).
+void note_breaking_inserts(Context& context, const Job& job);
+
+// Error(65) naming the columns when columns_breaking_inserts finds any.
+void refuse_breaking_inserts(db::Database& database, const Job& job);
 
 // The job as the JSON record status prints.
 JsonValue job_record(const Job& job);

@@ -178,16 +178,31 @@ std::int64_t integer_of(db::Database& database, const std::string& sql) {
 
 }  // namespace
 
-Job start(Context& context, const StartOptions& options, bool join_running) {
+Job start(Context& context, const StartOptions& options, bool join_running, Inserts inserts) {
   db::WriteTransaction transaction(context.database);
   if (auto existing = running_job(context)) {
     if (join_running) return *existing;
     refuse(fmt::format("job '{}' exists and is {}", context.job, phase_name(existing->phase)));
   }
   Job job = create_job(context, options);
+  if (inserts == Inserts::must_fit) refuse_breaking_inserts(context.database, job);
   context.store.save(job, context.clock.now());
   transaction.commit();
   return job;
+}
+
+void note_breaking_inserts(Context& context, const Job& job) {
+  std::vector<std::string> breaking;
+  {
+    db::ReadTransaction read(context.database);
+    breaking = columns_breaking_inserts(context.database, job);
+  }
+  if (breaking.empty()) return;
+  note(
+      fmt::format("job '{}': the application's INSERTs into '{}' will fail after the switch "
+                  "unless they fill {} (NOT NULL, no default, new): the switch refuses without "
+                  "--allow-breaking-inserts",
+                  job.name, job.source, joined(breaking)));
 }
 
 JsonValue plan(Context& context, const StartOptions& options, std::int64_t batch) {

@@ -115,8 +115,6 @@ std::vector<std::string> columns_breaking_inserts(db::Database& database, const 
   return columns;
 }
 
-namespace {
-
 void refuse_breaking_inserts(db::Database& database, const Job& job) {
   std::vector<std::string> columns = columns_breaking_inserts(database, job);
   if (columns.empty()) return;
@@ -131,8 +129,6 @@ void refuse_breaking_inserts(db::Database& database, const Job& job) {
       job.name, job.source, one ? "column" : "columns", quoted, one ? "is" : "are",
       one ? "it" : "them", one ? "it" : "them"));
 }
-
-}  // namespace
 
 void switch_alias(Context& context, Inserts inserts) {
   RenameSession session(context.database);
