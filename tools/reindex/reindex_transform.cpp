@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -10,7 +9,8 @@
 
 namespace sluice::reindex {
 
-namespace {
+// Named, not anonymous: in a unity build the other files' helpers share the translation unit.
+namespace transform {
 
 // Clauses of a column or table definition that the rebuilt definition would lose: the word
 // that starts each, and how a message names it.
@@ -191,7 +191,7 @@ bool is_number(std::string_view text) {
   return at == text.size();
 }
 
-}  // namespace
+}  // namespace transform
 
 bool ColumnChanges::empty() const {
   return types.empty() && renames.empty() && drops.empty() && not_null.empty() && defaults.empty();
@@ -223,7 +223,7 @@ void check_type_name(std::string_view option, std::string_view type) {
 }
 
 std::string default_literal(std::string_view value) {
-  if (is_number(value)) return std::string(value);
+  if (transform::is_number(value)) return std::string(value);
   std::string literal = "'";
   for (char character : value) {
     if (character == '\'') literal += '\'';
@@ -234,10 +234,10 @@ std::string default_literal(std::string_view value) {
 
 Transformed transformed_table(db::Database& database, const TableInfo& table,
                               const ColumnChanges& changes) {
-  refuse_uncarried_clauses(database, table);
-  check_columns(table, changes);
-  const std::vector<NewColumn> columns = new_columns(table, changes);
-  std::vector<const NewColumn*> key(columns.size(), nullptr);
+  transform::refuse_uncarried_clauses(database, table);
+  transform::check_columns(table, changes);
+  const std::vector<transform::NewColumn> columns = transform::new_columns(table, changes);
+  std::vector<const transform::NewColumn*> key(columns.size(), nullptr);
   std::size_t key_size = 0;
   for (const auto& column : columns) {
     if (column.old->primary_key_position > 0) {
@@ -249,7 +249,8 @@ Transformed transformed_table(db::Database& database, const TableInfo& table,
   std::string definitions;
   for (const auto& column : columns) {
     bool sole_key = key_size == 1 && column.old->primary_key_position == 1;
-    definitions += (definitions.empty() ? "" : ", ") + column_definition(changes, column, sole_key);
+    definitions +=
+        (definitions.empty() ? "" : ", ") + transform::column_definition(changes, column, sole_key);
     result.select += (result.select.empty() ? "" : ", ") + db::quote_identifier(column.old->name);
     if (column.name != column.old->name)
       result.select += " AS " + db::quote_identifier(column.name);
@@ -262,7 +263,7 @@ Transformed transformed_table(db::Database& database, const TableInfo& table,
     definitions += ", PRIMARY KEY (" + names + ")";
   }
   std::string script;
-  for (const auto& index : indexes(database, table, columns)) {
+  for (const auto& index : transform::indexes(database, table, columns)) {
     if (index.origin == "u") {
       definitions += ", UNIQUE (" + index.columns + ")";
       continue;
