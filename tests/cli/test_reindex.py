@@ -394,7 +394,7 @@ class Scenarios(ReindexCase):
                  "email_norm TEXT NOT NULL, name TEXT)")
         self.run_job("--table", "users", "--dest-ddl", self.path("v2.sql"), "--select",
                      "id, email, lower(email) AS email_norm, name", "--reverse-select",
-                     "id, email, name")
+                     "id, email, name", "--allow-breaking-inserts")  # the app fills email_norm
         self.sql("INSERT INTO users VALUES (11, 'New@X', 'new@x', 'eleven');\n"
                  "DELETE FROM users WHERE id = 2;\nUPDATE users SET id = 20 WHERE id = 3")
         self.assertEqual(self.sql("SELECT id, email FROM users__v1 WHERE id IN (2, 3, 11, 20) ORDER BY id"),
@@ -446,6 +446,192 @@ class Scenarios(ReindexCase):
         self.assertEqual(self.sql("PRAGMA journal_mode"), [("delete",)])
 
 
+class DryRun(ReindexCase):
+    """--dry-run prints the plan of a new job and leaves the file exactly as it was."""
+
+    def files(self):
+        directory, contents = os.path.dirname(self.db), {}
+        for name in sorted(os.listdir(directory)):
+            if name.startswith("app"):
+                with open(os.path.join(directory, name), "rb") as handle:
+                    contents[name] = handle.read()
+        return contents
+
+    def dump(self):
+        return (self.sql("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name"),
+                self.sql("SELECT * FROM _reindex_jobs ORDER BY job"),
+                self.sql("SELECT * FROM users ORDER BY id"))
+
+    def test_plan_and_the_file_left_byte_for_byte(self):
+        for wal in (True, False):
+            with self.subTest(wal=wal):
+                self.db = self.path(f"app-{'wal' if wal else 'delete'}.db")
+                self.make_users(rows=50, wal=wal)
+                before = self.files()
+                result = self.reindex("run", "--dry-run", "--table", "users", "--like", "--batch", "7")
+                self.assertStatus(result, 0)
+                self.assertEqual(self.files(), before)  # no -wal, -shm or -journal left either
+                plan = json.loads(result.out)
+                self.assertEqual((plan["job"], plan["dry_run"], plan["table"], plan["new_table"],
+                                  plan["old_table"], plan["key"]),
+                                 ("users", True, "users", "users__v2", "users__v1", ["id"]))
+                self.assertEqual(plan["create"][0], 'CREATE TABLE "users__v2" (id INTEGER PRIMARY '
+                                 'KEY, email TEXT NOT NULL, name TEXT)')
+                self.assertEqual([sql.split()[2] for sql in plan["create"][1:]],
+                                 ['"_reindex_users_insert"', '"_reindex_users_update"',
+                                  '"_reindex_users_delete"'])
+                self.assertEqual((plan["rows"], plan["batch"], plan["batches"]), (50, 7, 8))
+                self.assertEqual(plan["switch"][:5], [
+                    'DROP TRIGGER "_reindex_users_insert"', 'DROP TRIGGER "_reindex_users_update"',
+                    'DROP TRIGGER "_reindex_users_delete"',
+                    'ALTER TABLE "users" RENAME TO "users__v1"',
+                    'ALTER TABLE "users__v2" RENAME TO "users"'])
+                self.assertEqual([sql.split()[2] for sql in plan["switch"][5:]],
+                                 ['"_reindex_users_marks_insert"', '"_reindex_users_marks_update"',
+                                  '"_reindex_users_marks_delete"'])
+                self.assertEqual(plan["breaking_inserts"], [])
+        # The plan is what start then creates.
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        created = self.sql("SELECT sql FROM sqlite_schema WHERE name = 'users__v2' OR name LIKE "
+                           "'\\_reindex\\_users\\_%' ESCAPE '\\' ORDER BY rowid")
+        self.assertEqual([row[0] for row in created], plan["create"])
+
+    def test_a_file_with_jobs_keeps_its_tables_and_refusals_change_nothing(self):
+        self.make_users(rows=5)
+        self.assertStatus(self.reindex("run", "--table", "users", "--like"), 0)
+        self.assertStatus(self.reindex("cleanup", "--job", "users", "--drop-old"), 0)
+        before = self.dump()
+        result = self.reindex("start", "--dry-run", "--table", "users", "--like")
+        self.assertStatus(result, 0)
+        self.assertEqual(json.loads(result.out)["rows"], 5)
+        self.assertEqual(self.dump(), before)
+        self.assertError(self.reindex("start", "--dry-run", "--table", "nope", "--like"), 65,
+                         "no table 'nope'")
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        before = self.dump()
+        self.assertError(self.reindex("start", "--dry-run", "--table", "users", "--like"), 65,
+                         "job 'users' exists and is backfilling")
+        self.assertError(self.reindex("run", "--dry-run", "--table", "users", "--like", "--job",
+                                      "other"), 65, "already has a reindex job running")
+        self.assertEqual(self.dump(), before)
+
+
+class ColumnOperations(ReindexCase):
+    """--type, --rename, --drop, --not-null and --default make the new table from the old."""
+
+    def make_items(self):
+        self.sql("CREATE TABLE items (id INTEGER PRIMARY KEY, sku TEXT NOT NULL UNIQUE, price TEXT, "
+                 "qty INTEGER DEFAULT 1, note TEXT)")
+        self.sql("CREATE INDEX items_price ON items (price DESC, sku)")
+        self.sql("INSERT INTO items VALUES (1, 'a', '10', 2, 'x'), (2, 'b', '2.5', 1, NULL)")
+
+    def schema(self, table):
+        return [row[0] for row in self.sql(
+            "SELECT sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('table', 'index') AND "
+            "sql IS NOT NULL ORDER BY type DESC, name", table)]
+
+    def test_the_new_table_is_the_old_one_changed(self):
+        self.make_items()
+        result = self.reindex("run", "--table", "items", "--type", "price=REAL", "--rename",
+                              "note=comment", "--drop", "qty", "--not-null", "price", "--default",
+                              "price=0", "--default", "note=it's")
+        self.assertStatus(result, 0)
+        self.assertEqual(self.schema("items"), [
+            'CREATE TABLE "items" ("id" INTEGER PRIMARY KEY, "sku" TEXT NOT NULL, "price" REAL NOT '
+            "NULL DEFAULT 0, \"comment\" TEXT DEFAULT 'it''s', UNIQUE (\"sku\"))",
+            'CREATE INDEX "items_price__v2" ON "items" ("price" DESC, "sku")'])
+        self.assertEqual(self.sql("SELECT id, sku, price, typeof(price), comment FROM items ORDER BY id"),
+                         [(1, "a", 10.0, "real", "x"), (2, "b", 2.5, "real", None)])
+        self.sql("INSERT INTO items (sku) VALUES ('c')")  # the defaults at work
+        self.assertEqual(self.sql("SELECT price, comment FROM items WHERE sku = 'c'"), [(0.0, "it's")])
+
+    def test_compound_key_strict_without_rowid_and_a_renamed_key_column(self):
+        self.sql("CREATE TABLE prices (sku TEXT NOT NULL, country TEXT NOT NULL, amount INTEGER, "
+                 "PRIMARY KEY (country, sku)) STRICT, WITHOUT ROWID")
+        self.sql("INSERT INTO prices VALUES ('a', 'DE', 10), ('b', 'FR', 20)")
+        result = self.reindex("start", "--dry-run", "--table", "prices", "--rename",
+                              "country=region", "--rename", "amount=cents", "--type", "amount=TEXT")
+        self.assertStatus(result, 0)
+        plan = json.loads(result.out)
+        self.assertEqual(plan["create"][0],
+                         'CREATE TABLE "prices__v2" ("sku" TEXT NOT NULL, "region" TEXT NOT NULL, '
+                         '"cents" TEXT, PRIMARY KEY ("region", "sku")) WITHOUT ROWID, STRICT')
+        self.assertEqual(plan["select"], '"sku", "country" AS "region", "amount" AS "cents"')
+        self.assertEqual(plan["breaking_inserts"], ["region"])  # NOT NULL, new, no default
+        self.assertStatus(self.reindex("run", "--table", "prices", "--rename", "country=region",
+                                       "--rename", "amount=cents", "--type", "amount=TEXT",
+                                       "--allow-breaking-inserts"), 0)
+        self.assertEqual(self.sql("SELECT region, sku, cents, typeof(cents) FROM prices ORDER BY region"),
+                         [("DE", "a", "10", "text"), ("FR", "b", "20", "text")])
+
+    def test_an_unknown_column_is_65_naming_it_and_creates_nothing(self):
+        self.make_items()
+        for option, value in (("--type", "nope=TEXT"), ("--rename", "nope=x"), ("--drop", "nope"),
+                              ("--not-null", "nope"), ("--default", "nope=1")):
+            for dry_run in ((), ("--dry-run",)):
+                result = self.reindex("start", *dry_run, "--table", "items", option, value)
+                self.assertError(result, 65, f"{option}: table 'items' has no column 'nope'")
+        names = {row[0] for row in self.sql("SELECT name FROM sqlite_schema")}
+        self.assertFalse(any(name.startswith(("items__", "_reindex_items")) for name in names), names)
+
+    def test_what_the_operations_cannot_do(self):
+        self.make_items()
+        for args, status, message in [
+                (("--type", "price"), 2, "--type: 'price' is not COLUMN=VALUE"),
+                (("--type", "price=TEXT); DROP TABLE items"), 2, "is not a type name"),
+                (("--like", "--drop", "qty"), 2, "give one of"),
+                (("--select", "id, sku", "--drop", "qty"), 2, "--select cannot be combined"),
+                (("--drop", "id"), 65, "column 'id' is in the primary key"),
+                (("--drop", "price"), 65, "column 'price' is used by index 'items_price'"),
+                (("--rename", "note=sku"), 65, "two columns named 'sku'")]:
+            self.assertError(self.reindex("start", "--table", "items", *args), status, message)
+        self.sql("CREATE TABLE checked (id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0))")
+        self.assertError(self.reindex("start", "--table", "checked", "--drop", "n"), 65,
+                         "CHECK", "--dest-ddl")
+
+
+class InsertCheck(ReindexCase):
+    """The switch refuses a new table the application's INSERTs (naming the old table's columns)
+    would fail on: a NOT NULL column without a default that the old table lacks."""
+
+    NEW = ("CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT, "
+           "source TEXT NOT NULL{default})")
+    SELECT = "id, email, name, 'import' AS source"
+
+    def test_switch_refuses_unless_allowed_and_the_insert_it_protects_would_fail(self):
+        self.make_users(rows=5)
+        self.ddl(self.NEW.format(name="{name}", default=""))
+        start = ("--table", "users", "--dest-ddl", self.path("v2.sql"), "--select", self.SELECT)
+        message = ("column 'source' is NOT NULL without a default", "--allow-breaking-inserts")
+        # run refuses before it creates anything (not after a long copy).
+        self.assertError(self.reindex("run", *start), 65, *message)
+        self.assertEqual(self.sql("SELECT name FROM sqlite_schema WHERE name LIKE 'users%'"),
+                         [("users",)])
+        # start alone warns; run resuming the job refuses before copying; switch refuses.
+        result = self.reindex("start", *start)
+        self.assertStatus(result, 0)
+        self.assertIn("note: job 'users': the application's INSERTs into 'users' will fail after "
+                      "the switch unless they fill source", result.err)
+        self.assertError(self.reindex("run", "--table", "users"), 65, *message)
+        self.assertEqual((self.status()["phase"], self.status()["rows_copied"]), ("backfilling", 0))
+        self.assertStatus(self.reindex("backfill", "--job", "users"), 0)
+        self.assertError(self.reindex("switch", "--job", "users"), 65, *message)
+        self.assertEqual(self.status()["phase"], "backfilled")
+        self.sql("INSERT INTO users (email, name) VALUES ('app@x', 'still works')")
+        # What the check prevents: once switched, the application's INSERT fails.
+        self.assertStatus(self.reindex("switch", "--job", "users", "--allow-breaking-inserts"), 0)
+        with self.assertRaisesRegex(sqlite3.IntegrityError, "NOT NULL constraint failed: users.source"):
+            self.sql("INSERT INTO users (email, name) VALUES ('app@x', 'broken')")
+
+    def test_a_default_makes_the_switch_safe(self):
+        self.make_users(rows=5)
+        self.ddl(self.NEW.format(name="{name}", default=" DEFAULT 'app'"))
+        self.assertStatus(self.reindex("run", "--table", "users", "--dest-ddl", self.path("v2.sql"),
+                                       "--select", self.SELECT), 0)
+        self.sql("INSERT INTO users (email, name) VALUES ('app@x', 'new')")
+        self.assertEqual(self.sql("SELECT source FROM users WHERE email = 'app@x'"), [("app",)])
+
+
 class Throttling(ReindexCase):
     def test_max_runtime_ends_with_75_and_backfill_goes_on_later(self):
         self.make_users(rows=200)
@@ -460,8 +646,21 @@ class Throttling(ReindexCase):
         result = self.reindex("backfill", "--job", "users", "--batch", "50", "--report")
         self.assertStatus(result, 0)
         last = json.loads(result.out.splitlines()[-1])
-        self.assertEqual((last["phase"], last["rows_scanned"], last["rows_total"], last["rows_copied"]),
-                         ("backfilled", 200, 200, 200))
+        self.assertEqual((last["phase"], last["rows_scanned"], last["rows_total"], last["rows_copied"],
+                          last["batch"]), ("backfilled", 200, 200, 200, 50))
+
+    def test_chunk_time_resizes_batches_within_bounds(self):
+        # The sizes themselves are checked with given durations in tests/tools (ReindexBatchSizer).
+        self.make_users(rows=300)
+        self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
+        result = self.reindex("backfill", "--job", "users", "--batch", "1", "--chunk-time", "1s",
+                              "--report")
+        self.assertStatus(result, 0)
+        lines = [json.loads(line) for line in result.out.splitlines()]
+        self.assertEqual((lines[-1]["rows_scanned"], lines[-1]["rows_copied"]), (300, 300))
+        self.assertTrue(all(10 <= line["batch"] <= 100000 for line in lines), lines)
+        self.assertError(self.reindex("backfill", "--job", "users", "--chunk-time", "5"), 2,
+                         "--chunk-time")
 
     def test_switch_waits_for_the_lock_then_exits_75(self):
         self.make_users(rows=5)

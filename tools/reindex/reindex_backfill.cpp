@@ -145,7 +145,8 @@ struct Pacer {
   SteadyClock::time_point started = SteadyClock::now();
   SteadyClock::time_point last_report{};
   SteadyClock::time_point batch_began{};
-  Duration held{};  // lock time since the last pause
+  Duration last_batch{};  // how long the last batch's transaction took
+  Duration held{};        // lock time since the last pause
 
   [[nodiscard]] double seconds() const {
     return std::chrono::duration<double>(SteadyClock::now() - started).count();
@@ -155,7 +156,8 @@ struct Pacer {
   }
   void begin_batch() { batch_began = SteadyClock::now(); }
   void end_batch() {
-    held += std::chrono::duration_cast<Duration>(SteadyClock::now() - batch_began);
+    last_batch = std::chrono::duration_cast<Duration>(SteadyClock::now() - batch_began);
+    held += last_batch;
   }
 
   // Sleeps: a pause after each lock slice, while the pause file exists, and while the copy
@@ -177,8 +179,9 @@ struct Pacer {
   }
 };
 
-// `done` of `total` rows, this run copying at `rate` rows a second.
-void report(Context& context, const Job& job, std::int64_t done, std::int64_t total, double rate) {
+// `done` of `total` rows, this run copying at `rate` rows a second, `batch` rows a batch now.
+void report(Context& context, const Job& job, std::int64_t done, std::int64_t total, double rate,
+            std::int64_t batch) {
   double eta = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
   context.out.write_line(to_json(JsonValue::object({
       {"job", JsonValue::string(job.name)},
@@ -188,24 +191,26 @@ void report(Context& context, const Job& job, std::int64_t done, std::int64_t to
       {"rows_copied", JsonValue::integer(job.rows_copied)},
       {"rows_per_second", JsonValue::integer(static_cast<long long>(rate))},
       {"eta_seconds", JsonValue::integer(static_cast<long long>(eta))},
+      {"batch", JsonValue::integer(batch)},
   })));
   context.out.flush();
 }
 
-// One batch in one write transaction, committed with the job's progress. Returns whether rows
-// remain after it.
-bool copy_batch(Context& context, const BackfillOptions& options, Job& job, Progress& progress) {
+// One batch of `batch` rows in one write transaction, committed with the job's progress.
+// Returns whether rows remain after it.
+bool copy_batch(Context& context, const BackfillOptions& options, std::int64_t batch, Job& job,
+                Progress& progress) {
   db::WriteTransaction transaction(context.database);
   job = context.store.load(context.job);
   if (job.phase != Phase::backfilling) return false;
   const Sync sync = forward_sync(job);
-  auto end = batch_end(context.database, sync, job.checkpoint, options.batch);
+  auto end = batch_end(context.database, sync, job.checkpoint, batch);
   try {
     job.rows_copied += copy_range(context.database, sync, job.checkpoint, end.value_or(Key{}));
   } catch (const db::ConstraintViolation&) {
     transaction.rollback();
     progress.finish();
-    report_violation(context, job, sync, job.checkpoint, options.batch);
+    report_violation(context, job, sync, job.checkpoint, batch);
   }
   if (end) {
     job.checkpoint = *end;
@@ -230,6 +235,7 @@ int backfill(Context& context, const BackfillOptions& options) {
   }
   const Position start = position(context.database, job);
   Pacer pacer{options};
+  BatchSizer sizer(options.batch, options.chunk_time);
   Progress progress(options.progress, "backfill " + job.name, 0);
   std::int64_t scanned = 0;  // by this run
   while (job.phase == Phase::backfilling) {
@@ -243,18 +249,20 @@ int backfill(Context& context, const BackfillOptions& options) {
                       job.name, scanned));
       return exit_code::temporary;
     }
+    const std::int64_t batch = sizer.size();
     pacer.begin_batch();
-    bool more = copy_batch(context, options, job, progress);
+    bool more = copy_batch(context, options, batch, job, progress);
     pacer.end_batch();
+    if (more) sizer.record(batch, pacer.last_batch);
     if (options.after_commit) options.after_commit();
-    scanned = more ? scanned + options.batch : start.total - start.done;
+    scanned = more ? scanned + batch : start.total - start.done;
     const std::int64_t done = std::min(start.done + scanned, start.total);
     progress.update_rows(static_cast<std::uint64_t>(done), static_cast<std::uint64_t>(start.total));
     bool due = SteadyClock::now() - pacer.last_report >= std::chrono::seconds(1);
     if (options.report && (due || !more)) {
       double seconds = pacer.seconds();
       report(context, job, done, start.total,
-             seconds > 0 ? static_cast<double>(scanned) / seconds : 0);
+             seconds > 0 ? static_cast<double>(scanned) / seconds : 0, sizer.size());
       pacer.last_report = SteadyClock::now();
     }
   }

@@ -25,6 +25,12 @@ struct Settings {
   Duration lock_timeout = std::chrono::seconds(3);
   StartOptions start;
   std::string dest_ddl_file;
+  // Column operations as given (COLUMN=VALUE words), parsed into start.changes.
+  std::vector<std::string> types;
+  std::vector<std::string> renames;
+  std::vector<std::string> defaults;
+  bool dry_run = false;
+  bool allow_breaking_inserts = false;
   BackfillOptions backfill;
   std::string max_runtime;
   bool force = false;
@@ -35,6 +41,26 @@ void add_common(CLI::App& command, Settings& settings) {
   cli::add_state_options(command, settings.state);
   command.get_option("--db")->description("The application's SQLite file")->required();
   command.add_option("--job", settings.job, "The job's name (default: the table's name)");
+}
+
+// sqlite-utils transform's operations: the new table is the old one changed by them.
+void add_column_operations(CLI::App& command, Settings& settings) {
+  command.add_option("--type", settings.types, "Give a column another type (repeatable)")
+      ->type_name("COLUMN=TYPE");
+  command.add_option("--rename", settings.renames, "Rename a column (repeatable)")
+      ->type_name("OLD=NEW");
+  command.add_option("--drop", settings.start.changes.drops, "Leave columns out of the new table")
+      ->type_name("COLUMN[,COLUMN...]")
+      ->delimiter(',');
+  command
+      .add_option("--not-null", settings.start.changes.not_null,
+                  "Declare columns NOT NULL in the new table")
+      ->type_name("COLUMN[,COLUMN...]")
+      ->delimiter(',');
+  command
+      .add_option("--default", settings.defaults,
+                  "Give a column a default: a number, or else a string (repeatable)")
+      ->type_name("COLUMN=VALUE");
 }
 
 void add_start_options(CLI::App& command, Settings& settings) {
@@ -65,12 +91,20 @@ void add_start_options(CLI::App& command, Settings& settings) {
   command.add_option("--alias", settings.start.alias, "The view to switch (--alias-mode view)");
   command.add_flag("--allow-fk", settings.start.allow_foreign_keys,
                    "Rebuild a table other tables reference by foreign key");
+  add_column_operations(command, settings);
+  command.add_flag("--dry-run", settings.dry_run,
+                   "Print what would be created, copied and switched, as JSON; change nothing");
 }
 
 void add_backfill_options(CLI::App& command, Settings& settings) {
-  command.add_option("--batch", settings.backfill.batch, "Rows per transaction")
+  command
+      .add_option("--batch", settings.backfill.batch,
+                  "Rows per transaction (with --chunk-time: of the first)")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
+  cli::add_duration_option(command, "--chunk-time", settings.backfill.chunk_time,
+                           "Resize batches so that each transaction takes about this long "
+                           "(0: fixed --batch)");
   command
       .add_option("--max-rows-per-sec", settings.backfill.max_rows_per_second,
                   "Throttle the copy (0: no limit)")
@@ -94,6 +128,17 @@ void add_lock_timeout(CLI::App& command, Settings& settings) {
                            "How long the switch waits for the write lock before exit 75");
 }
 
+void add_switch_options(CLI::App& command, Settings& settings) {
+  add_lock_timeout(command, settings);
+  command.add_flag("--allow-breaking-inserts", settings.allow_breaking_inserts,
+                   "Switch although a NOT NULL column without a default, new to the table, "
+                   "would fail the application's INSERTs");
+}
+
+Inserts inserts(const Settings& settings) {
+  return settings.allow_breaking_inserts ? Inserts::may_break : Inserts::must_fit;
+}
+
 void resolve_job_name(Settings& settings, JobStore& store, db::Database& database, bool any) {
   if (settings.job.empty()) settings.job = settings.start.table;
   if (!settings.job.empty()) {
@@ -114,8 +159,24 @@ void resolve_job_name(Settings& settings, JobStore& store, db::Database& databas
   settings.job = active.front();
 }
 
+void parse_column_operations(Settings& settings) {
+  ColumnChanges& changes = settings.start.changes;
+  for (const auto& text : settings.types) {
+    auto assignment = parse_assignment("--type", text);
+    check_type_name("--type", assignment.second);
+    changes.types.push_back(std::move(assignment));
+  }
+  for (const auto& text : settings.renames) {
+    changes.renames.push_back(parse_assignment("--rename", text));
+  }
+  for (const auto& text : settings.defaults) {
+    changes.defaults.push_back(parse_assignment("--default", text));
+  }
+}
+
 // `run` checks the same when it has a job to start (not when it resumes one).
 void finish_start_options(Settings& settings, bool starting) {
+  parse_column_operations(settings);
   if (starting) check_start_options(settings.start, !settings.dest_ddl_file.empty());
   if (!settings.dest_ddl_file.empty()) {
     InputFile file(settings.dest_ddl_file);
@@ -146,10 +207,11 @@ enum class JobChoice { one, any };
 // checked.
 class Session {
  public:
-  Session(Settings& settings, Load load, JobChoice choice)
+  Session(Settings& settings, Load load, JobChoice choice,
+          Bookkeeping bookkeeping = Bookkeeping::create)
       : database_(cli::state_path(settings.state, "reindex", cli::StateFile::must_exist),
                   open_options(settings, load == Load::bulk)),
-        store_(database_),
+        store_(database_, bookkeeping),
         out_(STDOUT_FILENO) {
     resolve_job_name(settings, store_, database_, choice == JobChoice::any);
     context_.emplace(
@@ -172,6 +234,15 @@ BackfillOptions backfill_options(const Settings& settings) {
     options.max_runtime = cli::duration_option("--max-runtime", settings.max_runtime);
   }
   return options;
+}
+
+// start --dry-run and run --dry-run: the plan of a new job, and the file left as it was.
+int print_plan(Settings& settings) {
+  finish_start_options(settings, true);
+  Session session(settings, Load::schema, JobChoice::one, Bookkeeping::only_if_present);
+  session.context().out.write_line(
+      to_json(plan(session.context(), settings.start, settings.backfill.batch)));
+  return exit_code::success;
 }
 
 // The commands that move a job print it as it now is; those that take the alias's write lock
@@ -200,10 +271,12 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& shared
       {"start", "Create the new table and the triggers that fill it",
        [&s](CLI::App& command) { add_start_options(command, s); },
        [shared] {
+         if (shared->dry_run) return print_plan(*shared);
          finish_start_options(*shared, true);
          Session session(*shared, Load::schema, JobChoice::one);
-         session.context().out.write_line(
-             to_json(job_record(start(session.context(), shared->start))));
+         Job job = start(session.context(), shared->start);
+         session.context().out.write_line(to_json(job_record(job)));
+         note_breaking_inserts(session.context(), job);
          return exit_code::success;
        }},
       {"backfill", "Copy the rows, in batches; resumable",
@@ -220,10 +293,11 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& shared
          return verify(session.context());
        }},
       {"switch", "Point the alias at the new table",
-       [&s](CLI::App& command) { add_lock_timeout(command, s); },
+       [&s](CLI::App& command) { add_switch_options(command, s); },
        [shared] {
          return move_job(
-             *shared, [](Context& context, const Settings&) { switch_alias(context); },
+             *shared,
+             [](Context& context, const Settings& given) { switch_alias(context, inserts(given)); },
              shared->lock_timeout);
        }},
       {"rollback", "Point the alias back at the old table",
@@ -263,13 +337,15 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& shared
        [&s](CLI::App& command) {
          add_start_options(command, s);
          add_backfill_options(command, s);
-         add_lock_timeout(command, s);
+         add_switch_options(command, s);
        },
        [shared] {
+         if (shared->dry_run) return print_plan(*shared);
          BackfillOptions options = backfill_options(*shared);
          finish_start_options(*shared, false);
          Session session(*shared, Load::bulk, JobChoice::one);
-         return run(session.context(), shared->start, options, shared->lock_timeout);
+         return run(session.context(), shared->start, options, shared->lock_timeout,
+                    inserts(*shared));
        }},
   };
   for (cli::Subcommand& row : table) row = with_common(s, std::move(row));

@@ -8,16 +8,6 @@
 
 namespace sluice::reindex {
 
-namespace {
-
-JsonValue names_json(const std::vector<std::string>& names) {
-  std::vector<JsonValue> items;
-  for (const auto& name : names) items.push_back(JsonValue::string(name));
-  return JsonValue::array(std::move(items));
-}
-
-}  // namespace
-
 JsonValue job_record(const Job& job) {
   return JsonValue::object({
       {"job", JsonValue::string(job.name)},
@@ -27,7 +17,7 @@ JsonValue job_record(const Job& job) {
       {"alias", JsonValue::string(job.alias)},
       {"old_table", JsonValue::string(v1_table(job))},
       {"new_table", JsonValue::string(v2_table(job))},
-      {"key", names_json(job.key)},
+      {"key", strings_json(job.key)},
       {"select", JsonValue::string(job.select)},
       {"reverse_select",
        job.reverse_select.empty() ? JsonValue::null() : JsonValue::string(job.reverse_select)},
@@ -42,8 +32,16 @@ JsonValue job_record(const Job& job) {
 
 void check_start_options(const StartOptions& options, bool has_ddl) {
   if (options.table.empty()) throw Error(exit_code::usage, "a new job needs --table");
-  if (options.like == has_ddl)
-    throw Error(exit_code::usage, "give either --dest-ddl FILE or --like");
+  int sources = (options.like ? 1 : 0) + (has_ddl ? 1 : 0) + (options.changes.empty() ? 0 : 1);
+  if (sources != 1) {
+    throw Error(exit_code::usage,
+                "give one of --dest-ddl FILE, --like, or column operations (--type, --rename, "
+                "--drop, --not-null, --default)");
+  }
+  if (!options.changes.empty() && !options.select.empty()) {
+    throw Error(exit_code::usage,
+                "--select cannot be combined with column operations: they make the projection");
+  }
 }
 
 int status(Context& context) {
@@ -78,11 +76,13 @@ bool overtaken(Context& context, const Error& error) {
 }  // namespace
 
 int run(Context& context, const StartOptions& start_options, const BackfillOptions& options,
-        Duration lock_timeout) {
+        Duration lock_timeout, Inserts inserts) {
   std::optional<Job> job = current_job(context);
   if (!job || job->phase == Phase::done || job->phase == Phase::aborted) {
     check_start_options(start_options, !start_options.dest_ddl.empty());
-    job = start(context, start_options, true);
+    job = start(context, start_options, true, inserts);
+  } else if (inserts == Inserts::must_fit && job->phase != Phase::switched) {
+    refuse_breaking_inserts(context.database, *job);  // before a copy the switch would refuse
   }
   try {
     if (job->phase == Phase::backfilling) {
@@ -93,7 +93,7 @@ int run(Context& context, const StartOptions& start_options, const BackfillOptio
     if (job && job->phase == Phase::backfilled) {
       verify(context);  // throws Error(1) on a mismatch
       context.database.set_busy_timeout(lock_timeout);
-      switch_alias(context);
+      switch_alias(context, inserts);
     }
   } catch (const Error& error) {
     if (!overtaken(context, error)) throw;

@@ -128,15 +128,21 @@ void check_job_name(std::string_view name) {
   }
 }
 
-JobStore::JobStore(db::Database& database) : database_(database) {
+JobStore::JobStore(db::Database& database, Bookkeeping bookkeeping) : database_(database) {
+  if (bookkeeping == Bookkeeping::only_if_present) {
+    db::ReadTransaction read(database_);
+    absent_ = db::schema_version(database_, "reindex", "_reindex_meta") == 0;
+    if (absent_) return;
+  }
   std::array<std::string_view, 1> steps{schema_v1};
   db::migrate(database_, "reindex", steps, "_reindex_meta");
 }
 
 std::optional<Job> JobStore::find(std::string_view name) {
+  if (absent_) return std::nullopt;
   std::optional<Job> job;
   {
-    auto query = database_.query(std::string(select_job) + " WHERE job = ?1", name);
+    auto query = database_.query(fmt::format("{} WHERE job = ?1", select_job), name);
     if (!query.step()) return std::nullopt;
     job = job_from_row(query.row());
   }
@@ -156,6 +162,7 @@ Job JobStore::load(std::string_view name) {
 }
 
 std::vector<Job> JobStore::all() {
+  if (absent_) return {};
   std::vector<std::string> names =
       first_column(database_.query("SELECT job FROM _reindex_jobs ORDER BY created, job"));
   std::vector<Job> jobs;
@@ -164,6 +171,7 @@ std::vector<Job> JobStore::all() {
 }
 
 std::optional<Job> JobStore::active_on(std::string_view table) {
+  if (absent_) return std::nullopt;
   std::string name;
   {
     auto query = database_.query(

@@ -51,11 +51,15 @@ std::string v2_table(const Job& job);
 // A job name: 1 to 64 of [A-Za-z0-9_.-]. Error(2) naming --job otherwise.
 void check_job_name(std::string_view name);
 
+// Whether opening the job store may create the _reindex_* tables (a dry run must not).
+enum class Bookkeeping { create, only_if_present };
+
 // The bookkeeping tables. Every function must run inside the caller's transaction.
 class JobStore {
  public:
-  // Creates or upgrades the _reindex_* tables (its own write transaction).
-  explicit JobStore(db::Database& database);
+  // Creates or upgrades the _reindex_* tables (its own write transaction). With
+  // only_if_present, a file without them is left alone and holds no jobs.
+  explicit JobStore(db::Database& database, Bookkeeping bookkeeping = Bookkeeping::create);
 
   [[nodiscard]] std::optional<Job> find(std::string_view name);
   // find, or Error(65) naming the job when there is none.
@@ -72,6 +76,7 @@ class JobStore {
   void load_columns(Job& job);
   void save_checkpoint(const Job& job);
   db::Database& database_;
+  bool absent_ = false;  // only_if_present found no _reindex_* tables
 };
 
 }  // namespace sluice::reindex

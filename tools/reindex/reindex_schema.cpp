@@ -215,6 +215,16 @@ const TableInfo::Column* TableInfo::column(std::string_view wanted) const {
   return nullptr;
 }
 
+bool TableInfo::needs_value(const Column& wanted) const {
+  bool rowid_alias = !without_rowid && wanted.primary_key_position == 1 &&
+                     same_name(wanted.type, "INTEGER") &&
+                     std::count_if(columns.begin(), columns.end(), [](const Column& candidate) {
+                       return candidate.primary_key_position > 0;
+                     }) == 1;
+  bool not_null = wanted.not_null || (without_rowid && wanted.primary_key_position > 0);
+  return not_null && !wanted.default_value && !rowid_alias;
+}
+
 bool same_name(std::string_view first, std::string_view second) {
   return first.size() == second.size() && lower(first) == lower(second);
 }
@@ -234,12 +244,14 @@ TableInfo table_info(db::Database& database, std::string_view name) {
     table.strict = query->integer(3) != 0;
   }
   auto query = database.query(
-      "SELECT name, type, \"notnull\", pk FROM pragma_table_xinfo(?1) WHERE hidden IN (0, 1) "
-      "ORDER BY cid",
+      "SELECT name, type, \"notnull\", pk, dflt_value FROM pragma_table_xinfo(?1) WHERE hidden "
+      "IN (0, 1) ORDER BY cid",
       table.name);
   while (query.step()) {
+    std::optional<std::string> default_value;
+    if (!query->is_null(4)) default_value = query->text(4);
     table.columns.push_back({query->text(0), query->text(1), query->integer(2) != 0,
-                             static_cast<int>(query->integer(3))});
+                             static_cast<int>(query->integer(3)), std::move(default_value)});
   }
   return table;
 }
@@ -409,6 +421,17 @@ std::string copied_definition(db::Database& database, std::string_view source,
   return script;
 }
 
+std::vector<std::string> sql_words(std::string_view sql) {
+  std::vector<std::string> words;
+  for (std::size_t at = skip_space(sql, 0); at < sql.size(); at = skip_space(sql, at)) {
+    std::size_t end = token_end(sql, at);
+    auto first = static_cast<unsigned char>(sql[at]);
+    if (std::isalpha(first) != 0 || first == '_') words.push_back(lower(sql.substr(at, end - at)));
+    at = end;
+  }
+  return words;
+}
+
 std::string with_name(std::string ddl, std::string_view dest) {
   const std::string placeholder = "{name}";
   const std::string quoted = db::quote_identifier(dest);
@@ -435,6 +458,12 @@ JsonValue value_json(const db::Value& value) {
     }
   };
   return std::visit(ToJson{}, value);
+}
+
+JsonValue strings_json(const std::vector<std::string>& texts) {
+  std::vector<JsonValue> items;
+  for (const auto& text : texts) items.push_back(JsonValue::string(text));
+  return JsonValue::array(std::move(items));
 }
 
 JsonValue key_json(const std::vector<std::string>& names, const std::vector<db::Value>& values) {

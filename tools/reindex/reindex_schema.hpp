@@ -3,6 +3,7 @@
 // Every function reads through the caller's connection, inside the caller's transaction.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,7 @@ struct TableInfo {
     std::string type;
     bool not_null = false;
     int primary_key_position = 0;  // 1-based position in the PRIMARY KEY, 0 if not in it
+    std::optional<std::string> default_value;  // the DEFAULT expression's text, if any
   };
   bool exists = false;
   std::string name;  // as spelt in the schema
@@ -38,6 +40,9 @@ struct TableInfo {
   bool strict = false;
   std::vector<Column> columns;  // ordinary columns (generated columns left out)
   [[nodiscard]] const Column* column(std::string_view name) const;
+  // Whether an INSERT that leaves `column` out fails: NOT NULL (a WITHOUT ROWID key is, too)
+  // without a default, and not the rowid itself (an INTEGER PRIMARY KEY numbers itself).
+  [[nodiscard]] bool needs_value(const Column& column) const;
 };
 
 [[nodiscard]] TableInfo table_info(db::Database& database, std::string_view name);
@@ -93,11 +98,18 @@ void refuse_comments_and_statement_ends(std::string_view select);
 [[nodiscard]] std::string copied_definition(db::Database& database, std::string_view source,
                                             std::string_view dest, std::string_view index_suffix);
 
+// The words of `sql` outside quotes, string literals and comments, in lower case: keywords
+// and bare names, in order.
+[[nodiscard]] std::vector<std::string> sql_words(std::string_view sql);
+
 // `ddl` with every "{name}" replaced by `dest`, quoted.
 [[nodiscard]] std::string with_name(std::string ddl, std::string_view dest);
 
 // A stored value as JSON: numbers, strings, null; a blob as {"blob":"HEX"}.
 [[nodiscard]] JsonValue value_json(const db::Value& value);
+
+// ["text", ...].
+[[nodiscard]] JsonValue strings_json(const std::vector<std::string>& texts);
 
 // {"column": value, ...} for a key.
 [[nodiscard]] JsonValue key_json(const std::vector<std::string>& names,

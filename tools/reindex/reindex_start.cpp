@@ -5,6 +5,7 @@
 #include "reindex_commands.hpp"
 #include "reindex_schema.hpp"
 #include "reindex_sync.hpp"
+#include "reindex_transform.hpp"
 #include "sluice/error.hpp"
 
 namespace sluice::reindex {
@@ -65,9 +66,18 @@ void prepare_alias(Context& context, Job& job) {
                                               db::quote_identifier(job.source)));
 }
 
-void create_destination(Context& context, const StartOptions& options, const Job& job) {
-  std::string ddl = options.like ? copied_definition(context.database, job.source, job.dest, "__v2")
-                                 : with_name(options.dest_ddl, job.dest);
+// The new table's DDL from --like, column operations or --dest-ddl; column operations also
+// give the projection.
+std::string destination_ddl(Context& context, const StartOptions& options, const TableInfo& source,
+                            Job& job) {
+  if (options.like) return copied_definition(context.database, job.source, job.dest, "__v2");
+  if (options.changes.empty()) return with_name(options.dest_ddl, job.dest);
+  Transformed transformed = transformed_table(context.database, source, options.changes);
+  job.select = transformed.select;
+  return with_name(transformed.ddl, job.dest);
+}
+
+void create_destination(Context& context, const StartOptions& options, const std::string& ddl) {
   try {
     context.database.execute_creating_script(ddl);
   } catch (const Error& error) {
@@ -103,12 +113,6 @@ void check_reverse(Context& context, Job& job) {
                     "triggers on virtual tables",
                     job.dest));
   }
-  if (table_info(context.database, job.dest).kind == "virtual") {
-    refuse(
-        fmt::format("--reverse-select: the new table '{}' is virtual, and SQLite has no "
-                    "triggers on virtual tables",
-                    job.dest));
-  }
   Projection reverse =
       check_projection(context.database, job.reverse_select, job.dest, job.dest_key);
   for (std::size_t index = 0; index < job.key.size(); ++index) {
@@ -129,14 +133,19 @@ void check_reverse(Context& context, Job& job) {
 
 }  // namespace
 
-Job start(Context& context, const StartOptions& options, bool join_running) {
-  db::WriteTransaction transaction(context.database);
-  if (auto existing = context.store.find(context.job)) {
-    if (existing->phase != Phase::done && existing->phase != Phase::aborted) {
-      if (join_running) return *existing;
-      refuse(fmt::format("job '{}' exists and is {}", context.job, phase_name(existing->phase)));
-    }
+namespace {
+
+// The job of this name that is neither done nor aborted, if any.
+std::optional<Job> running_job(Context& context) {
+  std::optional<Job> existing = context.store.find(context.job);
+  if (existing && (existing->phase == Phase::done || existing->phase == Phase::aborted)) {
+    return std::nullopt;
   }
+  return existing;
+}
+
+// Everything start does but recording the job, inside the caller's write transaction.
+Job create_job(Context& context, const StartOptions& options) {
   TableInfo source = checked_source(context, options);
   Job job;
   job.name = context.job;
@@ -150,17 +159,87 @@ Job start(Context& context, const StartOptions& options, bool join_running) {
   job.reverse_select = options.reverse_select;
   check_free_name(context, job.dest, "new table");
   if (job.mode == AliasMode::rename) check_free_name(context, job.old_name, "old table's name");
+  std::string ddl = destination_ddl(context, options, source, job);
   Projection projection = check_projection(context.database, job.select, job.source, job.key);
   job.columns = projection.columns;
   job.dest_key = projection.carried_key;
   if (job.mode == AliasMode::view) prepare_alias(context, job);
-  create_destination(context, options, job);
+  create_destination(context, options, ddl);
   check_destination(context, job);
   if (!job.reverse_select.empty()) check_reverse(context, job);
   create_sync_triggers(context.database, job, forward_sync(job));
+  return job;
+}
+
+std::int64_t integer_of(db::Database& database, const std::string& sql) {
+  auto query = database.query(sql);
+  return query.step() ? query->integer(0) : 0;
+}
+
+}  // namespace
+
+Job start(Context& context, const StartOptions& options, bool join_running, Inserts inserts) {
+  db::WriteTransaction transaction(context.database);
+  if (auto existing = running_job(context)) {
+    if (join_running) return *existing;
+    refuse(fmt::format("job '{}' exists and is {}", context.job, phase_name(existing->phase)));
+  }
+  Job job = create_job(context, options);
+  if (inserts == Inserts::must_fit) refuse_breaking_inserts(context.database, job);
   context.store.save(job, context.clock.now());
   transaction.commit();
   return job;
+}
+
+void note_breaking_inserts(Context& context, const Job& job) {
+  std::vector<std::string> breaking;
+  {
+    db::ReadTransaction read(context.database);
+    breaking = columns_breaking_inserts(context.database, job);
+  }
+  if (breaking.empty()) return;
+  note(
+      fmt::format("job '{}': the application's INSERTs into '{}' will fail after the switch "
+                  "unless they fill {} (NOT NULL, no default, new): the switch refuses without "
+                  "--allow-breaking-inserts",
+                  job.name, job.source, joined(breaking)));
+}
+
+JsonValue plan(Context& context, const StartOptions& options, std::int64_t batch) {
+  db::WriteTransaction transaction(context.database);  // never committed
+  if (auto existing = running_job(context)) {
+    refuse(fmt::format("job '{}' exists and is {}: a dry run plans a new job", context.job,
+                       phase_name(existing->phase)));
+  }
+  // sqlite_schema numbers its rows in the order objects are created.
+  const std::int64_t before = integer_of(context.database, "SELECT max(rowid) FROM sqlite_schema");
+  Job job = create_job(context, options);
+  std::vector<std::string> created = first_column(context.database.query(
+      "SELECT sql FROM sqlite_schema WHERE rowid > ?1 AND sql IS NOT NULL ORDER BY rowid", before));
+  const std::int64_t rows =
+      integer_of(context.database, "SELECT count(*) FROM " + db::quote_identifier(job.source));
+  std::vector<std::string> switching = switch_statements(context.database, job);
+  std::vector<std::string> breaking = columns_breaking_inserts(context.database, job);
+  transaction.rollback();
+  return JsonValue::object({
+      {"job", JsonValue::string(job.name)},
+      {"dry_run", JsonValue::boolean(true)},
+      {"table", JsonValue::string(job.source)},
+      {"mode", JsonValue::string(std::string(mode_name(job.mode)))},
+      {"alias", JsonValue::string(job.alias)},
+      {"new_table", JsonValue::string(job.dest)},
+      {"old_table", JsonValue::string(job.mode == AliasMode::rename ? job.old_name : job.source)},
+      {"key", strings_json(job.key)},
+      {"select", JsonValue::string(job.select)},
+      {"reverse_select",
+       job.reverse_select.empty() ? JsonValue::null() : JsonValue::string(job.reverse_select)},
+      {"create", strings_json(created)},
+      {"rows", JsonValue::integer(rows)},
+      {"batch", JsonValue::integer(batch)},
+      {"batches", JsonValue::integer((rows + batch - 1) / batch)},
+      {"switch", strings_json(switching)},
+      {"breaking_inserts", strings_json(breaking)},
+  });
 }
 
 }  // namespace sluice::reindex

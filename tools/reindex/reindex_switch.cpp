@@ -34,27 +34,28 @@ class RenameSession {
   db::Database& database_;
 };
 
-void rename_table(db::Database& database, std::string_view from, std::string_view to) {
-  database.execute_script(fmt::format("ALTER TABLE {} RENAME TO {}", db::quote_identifier(from),
-                                      db::quote_identifier(to)));
+std::string rename_statement(std::string_view from, std::string_view to) {
+  return fmt::format("ALTER TABLE {} RENAME TO {}", db::quote_identifier(from),
+                     db::quote_identifier(to));
 }
 
 // A view over the table, exposing an FTS5 table's rowid and hidden column (under the alias's
 // name) so that `SELECT ... FROM alias WHERE alias MATCH 'q'` works through the view.
-void point_view_at(db::Database& database, const Job& job, const std::string& table) {
+std::vector<std::string> view_statements(db::Database& database, const Job& job,
+                                         const std::string& table) {
   TableInfo target = table_info(database, table);
   std::string quoted = db::quote_identifier(table);
   std::string select = target.kind == "virtual"
                            ? fmt::format("SELECT rowid AS rowid, *, {} AS {} FROM {}", quoted,
                                          db::quote_identifier(job.alias), quoted)
                            : fmt::format("SELECT * FROM {}", quoted);
-  database.execute_script(fmt::format("DROP VIEW IF EXISTS {0}; CREATE VIEW {0} AS {1}",
-                                      db::quote_identifier(job.alias), select));
+  return {"DROP VIEW IF EXISTS " + db::quote_identifier(job.alias),
+          fmt::format("CREATE VIEW {} AS {}", db::quote_identifier(job.alias), select)};
 }
 
 void restore_view(db::Database& database, const Job& job) {
   if (job.alias_sql.empty()) {
-    point_view_at(database, job, job.source);
+    execute_each(database, view_statements(database, job, job.source));
     return;
   }
   database.execute("DROP VIEW IF EXISTS " + db::quote_identifier(job.alias));
@@ -67,14 +68,14 @@ bool new_table_is_virtual(db::Database& database, const Job& job) {
   return table_info(database, v2_table(job)).kind == "virtual";
 }
 
-// Installs what keeps V1 informed of writes to V2 after a switch.
-void watch_new_table(db::Database& database, const Job& job) {
-  if (new_table_is_virtual(database, job)) return;
-  if (job.reverse_select.empty()) {
-    create_write_marker_triggers(database, job, v2_table(job));
-  } else {
-    create_sync_triggers(database, job, reverse_sync(job));
+// What keeps V1 informed of writes to V2 after the switch (`switched` is the job at that
+// phase; `virtual_table`: V2 is virtual and can have no triggers).
+std::vector<std::string> watch_statements(const Job& switched, bool virtual_table) {
+  if (virtual_table) return {};
+  if (switched.reverse_select.empty()) {
+    return write_marker_trigger_statements(switched, v2_table(switched));
   }
+  return sync_trigger_statements(switched, reverse_sync(switched));
 }
 
 void expect_phase(const Job& job, Phase wanted, std::string_view action) {
@@ -86,22 +87,59 @@ void expect_phase(const Job& job, Phase wanted, std::string_view action) {
 
 }  // namespace
 
-void switch_alias(Context& context) {
+std::vector<std::string> switch_statements(db::Database& database, const Job& job) {
+  std::vector<std::string> statements = drop_trigger_statements(database, job);
+  std::vector<std::string> move =
+      job.mode == AliasMode::rename
+          ? std::vector<std::string>{rename_statement(job.source, job.old_name),
+                                     rename_statement(job.dest, job.source)}
+          : view_statements(database, job, job.dest);
+  Job switched = job;
+  switched.phase = Phase::switched;
+  std::vector<std::string> watch = watch_statements(switched, new_table_is_virtual(database, job));
+  statements.insert(statements.end(), move.begin(), move.end());
+  statements.insert(statements.end(), watch.begin(), watch.end());
+  return statements;
+}
+
+std::vector<std::string> columns_breaking_inserts(db::Database& database, const Job& job) {
+  std::vector<std::string> columns;
+  if (job.mode != AliasMode::rename) return columns;  // the application writes no view
+  TableInfo old_table = table_info(database, v1_table(job));
+  TableInfo new_table = table_info(database, v2_table(job));
+  for (const auto& column : new_table.columns) {
+    if (new_table.needs_value(column) && old_table.column(column.name) == nullptr) {
+      columns.push_back(column.name);
+    }
+  }
+  return columns;
+}
+
+void refuse_breaking_inserts(db::Database& database, const Job& job) {
+  std::vector<std::string> columns = columns_breaking_inserts(database, job);
+  if (columns.empty()) return;
+  std::string quoted;
+  for (const auto& column : columns)
+    quoted += fmt::format("{}'{}'", quoted.empty() ? "" : ", ", column);
+  bool one = columns.size() == 1;
+  refuse(fmt::format(
+      "job '{}': after the switch the application's INSERTs into '{}' would fail: the new "
+      "table's {} {} {} NOT NULL without a default, and the old table has no such column; give "
+      "{} a DEFAULT, or pass --allow-breaking-inserts once the application fills {}",
+      job.name, job.source, one ? "column" : "columns", quoted, one ? "is" : "are",
+      one ? "it" : "them", one ? "it" : "them"));
+}
+
+void switch_alias(Context& context, Inserts inserts) {
   RenameSession session(context.database);
   db::WriteTransaction transaction(context.database);
   Job job = context.store.load(context.job);
   if (job.phase == Phase::switched) return;  // a re-run after a kill
   expect_phase(job, Phase::backfilled, "switch");
-  drop_job_triggers(context.database, job);
-  if (job.mode == AliasMode::rename) {
-    rename_table(context.database, job.source, job.old_name);
-    rename_table(context.database, job.dest, job.source);
-  } else {
-    point_view_at(context.database, job, job.dest);
-  }
+  if (inserts == Inserts::must_fit) refuse_breaking_inserts(context.database, job);
+  execute_each(context.database, switch_statements(context.database, job));
   job.phase = Phase::switched;
   job.writes_after_switch = false;
-  watch_new_table(context.database, job);
   context.store.save(job, context.clock.now());
   transaction.commit();
 }
@@ -124,8 +162,8 @@ void rollback(Context& context, bool force) {
   }
   drop_job_triggers(context.database, job);
   if (job.mode == AliasMode::rename) {
-    rename_table(context.database, job.source, job.dest);
-    rename_table(context.database, job.old_name, job.source);
+    context.database.execute(rename_statement(job.source, job.dest));
+    context.database.execute(rename_statement(job.old_name, job.source));
   } else {
     restore_view(context.database, job);
   }

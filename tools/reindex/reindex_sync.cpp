@@ -78,41 +78,54 @@ std::string copy_statement(const Sync& sync, std::string_view conflict) {
                      db::quote_identifier(sync.from));
 }
 
-void create_sync_triggers(db::Database& database, const Job& job, const Sync& sync) {
+std::vector<std::string> sync_trigger_statements(const Job& job, const Sync& sync) {
   const std::string prefix = trigger_prefix(job);
   const std::string from = db::quote_identifier(sync.from);
-  // One statement per execute: the projection spliced into the bodies cannot add another.
   auto create = [&](std::string_view event, const std::string& body) {
-    database.execute(fmt::format("CREATE TRIGGER {} AFTER {} ON {} BEGIN\n{}END",
-                                 db::quote_identifier(prefix + std::string(event)), event, from,
-                                 body));
+    return fmt::format("CREATE TRIGGER {} AFTER {} ON {} BEGIN\n{}END",
+                       db::quote_identifier(prefix + std::string(event)), event, from, body);
   };
-  create("insert", resync(sync, "NEW", ""));
-  create("update", resync(sync, "OLD", key_changed(sync)) + resync(sync, "NEW", ""));
-  create("delete", resync(sync, "OLD", ""));
+  return {create("insert", resync(sync, "NEW", "")),
+          create("update", resync(sync, "OLD", key_changed(sync)) + resync(sync, "NEW", "")),
+          create("delete", resync(sync, "OLD", ""))};
 }
 
-void create_write_marker_triggers(db::Database& database, const Job& job, std::string_view table) {
+std::vector<std::string> write_marker_trigger_statements(const Job& job, std::string_view table) {
   const std::string prefix = trigger_prefix(job);
   const std::string mark = fmt::format(
       "UPDATE _reindex_jobs SET writes_after_switch = 1 WHERE job = {} AND writes_after_switch "
       "= 0;",
       string_literal(job.name));
+  std::vector<std::string> statements;
   for (const char* event : {"insert", "update", "delete"}) {
-    database.execute_script(fmt::format("CREATE TRIGGER {} AFTER {} ON {} BEGIN {} END",
-                                        db::quote_identifier(prefix + "marks_" + event), event,
-                                        db::quote_identifier(table), mark));
+    statements.push_back(fmt::format("CREATE TRIGGER {} AFTER {} ON {} BEGIN {} END",
+                                     db::quote_identifier(prefix + "marks_" + event), event,
+                                     db::quote_identifier(table), mark));
   }
+  return statements;
 }
 
-void drop_job_triggers(db::Database& database, const Job& job) {
+std::vector<std::string> drop_trigger_statements(db::Database& database, const Job& job) {
   const std::string prefix = trigger_prefix(job);
   std::vector<std::string> names = first_column(database.query(
       "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND substr(name, 1, ?2) = ?1", prefix,
       static_cast<std::int64_t>(prefix.size())));
-  for (const auto& name : names) {
-    database.execute_script("DROP TRIGGER " + db::quote_identifier(name));
-  }
+  std::vector<std::string> statements;
+  for (const auto& name : names) statements.push_back("DROP TRIGGER " + db::quote_identifier(name));
+  return statements;
+}
+
+// One statement per execute: the projection spliced into a trigger body cannot add another.
+void execute_each(db::Database& database, const std::vector<std::string>& statements) {
+  for (const auto& statement : statements) database.execute(statement);
+}
+
+void create_sync_triggers(db::Database& database, const Job& job, const Sync& sync) {
+  execute_each(database, sync_trigger_statements(job, sync));
+}
+
+void drop_job_triggers(db::Database& database, const Job& job) {
+  execute_each(database, drop_trigger_statements(database, job));
 }
 
 }  // namespace sluice::reindex

@@ -37,17 +37,28 @@ struct Sync {
 // "INSERT OR IGNORE INTO to (columns) SELECT select FROM from": append a WHERE clause.
 [[nodiscard]] std::string copy_statement(const Sync& sync, std::string_view conflict = "OR IGNORE");
 
-// Installs the AFTER INSERT/UPDATE/DELETE triggers on sync.from that make sync.to hold the
-// projection of each written key: for each key a write touches, the `to` row is deleted and
-// copied again (INSERT OR IGNORE, so that a constraint of the new table never fails the
-// application's write; verify reports a row that was not copied).
+// The AFTER INSERT/UPDATE/DELETE triggers on sync.from that make sync.to hold the projection
+// of each written key: for each key a write touches, the `to` row is deleted and copied again
+// (INSERT OR IGNORE, so that a constraint of the new table never fails the application's
+// write; verify reports a row that was not copied).
+[[nodiscard]] std::vector<std::string> sync_trigger_statements(const Job& job, const Sync& sync);
+
+// Triggers on `table` that record in _reindex_jobs that it took a write (so that a rollback
+// without reverse triggers can refuse to lose it).
+[[nodiscard]] std::vector<std::string> write_marker_trigger_statements(const Job& job,
+                                                                       std::string_view table);
+
+// DROP TRIGGER for every trigger the job installed.
+[[nodiscard]] std::vector<std::string> drop_trigger_statements(db::Database& database,
+                                                               const Job& job);
+
+// Runs each statement on its own (a statement text may hold only one).
+void execute_each(db::Database& database, const std::vector<std::string>& statements);
+
+// Installs sync_trigger_statements.
 void create_sync_triggers(db::Database& database, const Job& job, const Sync& sync);
 
-// Installs triggers on `table` that record in _reindex_jobs that it took a write (so that a
-// rollback without reverse triggers can refuse to lose it).
-void create_write_marker_triggers(db::Database& database, const Job& job, std::string_view table);
-
-// Drops every trigger the job installed.
+// Runs drop_trigger_statements.
 void drop_job_triggers(db::Database& database, const Job& job);
 
 }  // namespace sluice::reindex
