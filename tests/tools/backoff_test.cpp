@@ -132,6 +132,82 @@ TEST(BackoffSchedule, RejectsUnknownJitter) {
   EXPECT_EQ(parse_jitter("decorrelated"), Jitter::decorrelated);
 }
 
+TEST(BackoffSchedule, DelayListIsSleptInTurnAndItsLastDelayRepeats) {
+  Random random(1);
+  ScheduleSettings settings = settings_with(Jitter::none);
+  settings.delays_ms = {1000, 5000, 30000};
+  Schedule schedule(settings, random);
+  std::vector<std::int64_t> sleeps;
+  for (int failure = 0; failure < 5; ++failure) sleeps.push_back(schedule.next().sleep_ms);
+  EXPECT_EQ(sleeps, (std::vector<std::int64_t>{1000, 5000, 30000, 30000, 30000}));
+  // --base, --multiplier and --cap have no say: 30s stays above the 5s cap.
+  EXPECT_EQ(ceiling_ms(settings, 10000), 30000);
+  EXPECT_EQ(ceiling_ms(settings, 1), 1000);
+}
+
+TEST(BackoffSchedule, JitterOnADelayListDrawsBelowEachDelay) {
+  for (Jitter jitter : {Jitter::equal, Jitter::full}) {
+    Random random(8);
+    ScheduleSettings settings = settings_with(jitter);
+    settings.delays_ms = {101, 7};
+    settings.min_delay_ms = 2;
+    Schedule schedule(settings, random);
+    Delay first = schedule.next();
+    // equal: [101 - 50, 101]; full: [0, 101], floored at the 2 ms --min-delay.
+    EXPECT_EQ(first.min_ms, jitter == Jitter::equal ? 51 : 2) << jitter_name(jitter);
+    EXPECT_EQ(first.max_ms, 101);
+    for (int failure = 0; failure < 100; ++failure) {
+      Delay delay = schedule.next();
+      ASSERT_EQ(delay.ceiling_ms, 7);
+      ASSERT_GE(delay.sleep_ms, jitter == Jitter::equal ? 4 : 2);
+      ASSERT_LE(delay.sleep_ms, 7);
+    }
+  }
+}
+
+// RETRY-AFTER in backoff(1): each accepted form, with values worked out by hand (the HTTP-date
+// instants from Python's email.utils.parsedate and calendar.timegm).
+TEST(BackoffRetryAfter, AcceptsSecondsDurationsAndInstants) {
+  Instant now = Instant(std::chrono::seconds(784111777));  // Sun, 06 Nov 1994 08:49:37 GMT
+  EXPECT_EQ(requested_delay_ms("30", now), 30000);
+  EXPECT_EQ(requested_delay_ms("0\n", now), 0);
+  EXPECT_EQ(requested_delay_ms(" 1.5 \r\n", now), 1500);
+  EXPECT_EQ(requested_delay_ms("1.5s", now), 1500);
+  EXPECT_EQ(requested_delay_ms("0.0001", now), 1);  // rounded up, never sooner than asked
+  EXPECT_EQ(requested_delay_ms("1500ms", now), 1500);
+  EXPECT_EQ(requested_delay_ms("2m", now), 120000);
+  EXPECT_EQ(requested_delay_ms("1h30m", now), 5400000);
+  EXPECT_EQ(requested_delay_ms("Sun, 06 Nov 1994 08:50:07 GMT", now), 30000);
+  EXPECT_EQ(requested_delay_ms("Sun, 06 Nov 1994 08:49:07 GMT", now), 0);  // passed
+  EXPECT_EQ(requested_delay_ms("1994-11-06T08:49:39.250Z", now), 2250);
+  EXPECT_EQ(requested_delay_ms("1994-11-06T09:49:37+01:00", now), 0);  // the same instant
+  EXPECT_EQ(requested_delay_ms("@784111787", now), 10000);
+  Instant leap_day = Instant(std::chrono::seconds(1709251199 - 5));
+  EXPECT_EQ(requested_delay_ms("Thu, 29 Feb 2024 23:59:59 GMT", leap_day), 5000);
+}
+
+TEST(BackoffRetryAfter, WhitespaceOnlyIsNoRequest) {
+  EXPECT_EQ(requested_delay_ms("", Instant{}), std::nullopt);
+  EXPECT_EQ(requested_delay_ms(" \n\t", Instant{}), std::nullopt);
+}
+
+TEST(BackoffRetryAfter, AnythingElseIsBadDataNamingTheText) {
+  for (std::string_view text :
+       {"soon", "-5", "1.5m", "1.1234567", "2.", "90x", "Sun, 31 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+        "Sun, 06 Nov 1994 24:00:00 GMT", "1994-11-06T08:49:37", "99999999999", "36501d"}) {
+    try {
+      (void)requested_delay_ms(text, Instant{});
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), exit_code::data) << text;
+      EXPECT_NE(std::string(error.what()).find(text.substr(0, 4)), std::string::npos) << text;
+    }
+  }
+  EXPECT_EQ(exit_status_of([] { (void)requested_delay_ms(std::string(1025, '1'), Instant{}); }),
+            65);
+}
+
 // The budget's rules on each backend (the PostgreSQL instances skip without a test server).
 class BackoffBudget : public ::testing::TestWithParam<db::Backend> {
  protected:

@@ -18,16 +18,23 @@
 namespace sluice::backoff {
 namespace {
 
-int create_spill_file() {
+// A new file in TMPDIR (default /tmp) named after `stem`, mode 0600; `path` gets its name.
+int create_temporary_file(std::string_view stem, std::string_view purpose, std::string& path) {
   const char* directory = std::getenv("TMPDIR");
-  std::string path = fmt::format("{}/backoff-stdout-XXXXXX",
-                                 directory != nullptr && *directory != '\0' ? directory : "/tmp");
+  path = fmt::format("{}/{}-XXXXXX",
+                     directory != nullptr && *directory != '\0' ? directory : "/tmp", stem);
   int fd = ::mkostemp(path.data(), O_CLOEXEC);
   if (fd < 0) {
     throw Error(exit_code::cannot_create,
-                fmt::format("cannot create a spill file for --hold-stdout in {}: {}",
-                            path.substr(0, path.rfind('/')), std::strerror(errno)));
+                fmt::format("cannot create {} in {}: {}", purpose, path.substr(0, path.rfind('/')),
+                            std::strerror(errno)));
   }
+  return fd;
+}
+
+int create_spill_file() {
+  std::string path;
+  int fd = create_temporary_file("backoff-stdout", "a spill file for --hold-stdout", path);
   ::unlink(path.c_str());  // nothing to clean up, whatever happens to this process
   return fd;
 }
@@ -81,6 +88,40 @@ void Spool::clear() {
   if (file_ >= 0) ::close(file_);
   file_ = -1;
   spilled_ = 0;
+}
+
+RequestFile::RequestFile() {
+  int fd = create_temporary_file("backoff-retry-after", "BACKOFF_RETRY_AFTER_FILE", path_);
+  ::close(fd);
+}
+
+RequestFile::~RequestFile() {
+  ::unlink(path_.c_str());
+}
+
+std::string RequestFile::contents(std::size_t max_bytes) const {
+  // O_NOFOLLOW: the path is read as the file backoff made, never as a link put in its place.
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) return {};  // the command removed it: no request
+  if (fd < 0) {
+    throw Error(exit_code::io, fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
+  }
+  std::string text(max_bytes + 1, '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t count = ::read(fd, text.data() + got, text.size() - got);
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) {
+      int error = errno;
+      ::close(fd);
+      throw Error(exit_code::io, fmt::format("cannot read {}: {}", path_, std::strerror(error)));
+    }
+    if (count == 0) break;
+    got += static_cast<std::size_t>(count);
+  }
+  ::close(fd);
+  text.resize(got);
+  return text;
 }
 
 bool stdout_is_closed_pipe() {

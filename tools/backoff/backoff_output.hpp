@@ -1,5 +1,6 @@
-// Where backoff's own output goes: the held stdout of an attempt (--hold-stdout), the event
-// report (--report) and the check for a closed stdout pipe downstream.
+// Where backoff's own output goes, and what it reads back from the command: the held stdout of
+// an attempt (--hold-stdout), the event report (--report), the check for a closed stdout pipe
+// downstream, and each attempt's BACKOFF_RETRY_AFTER_FILE.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,24 @@ class Spool {
   std::string memory_;
   int file_ = -1;
   std::uint64_t spilled_ = 0;
+};
+
+// BACKOFF_RETRY_AFTER_FILE: an empty file made for one attempt, in which the command may
+// write the wait it asks for (see backoff(1), RETRY-AFTER); removed with this object.
+class RequestFile {
+ public:
+  // Creates it in TMPDIR (default /tmp) with mode 0600; Error(73) when it cannot.
+  RequestFile();
+  ~RequestFile();
+  RequestFile(const RequestFile&) = delete;
+  RequestFile& operator=(const RequestFile&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+  // What the command wrote: at most max_bytes + 1 bytes, so that a longer text shows as
+  // longer. A file the command removed reads as empty; Error(74) when it cannot be read.
+  [[nodiscard]] std::string contents(std::size_t max_bytes) const;
+
+ private:
+  std::string path_;
 };
 
 // True when stdout is a pipe or socket whose reading end is gone: more attempts could not

@@ -9,6 +9,7 @@
 
 #include "backoff_budget.hpp"
 #include "backoff_output.hpp"
+#include "sluice/clock.hpp"
 #include "sluice/error.hpp"
 #include "sluice/fdio.hpp"
 #include "sluice/json.hpp"
@@ -31,6 +32,7 @@ struct AttemptResult {
   proc::Outcome outcome;
   bool deadline_hit = false;  // --max-time (not --timeout) ended it
   long long duration_ms = 0;
+  std::optional<std::int64_t> requested_ms;  // the wait it asked for (BACKOFF_RETRY_AFTER_FILE)
 };
 
 // Why the loop stops without a success. `code` goes in the report; `text` on stderr.
@@ -38,6 +40,12 @@ struct GiveUp {
   std::string code;
   std::string text;
 };
+
+std::string describe(const AttemptResult& result) {
+  if (result.outcome.timed_out) return "timed out";
+  if (result.outcome.signal != 0) return fmt::format("killed by signal {}", result.outcome.signal);
+  return fmt::format("exit status {}", result.status);
+}
 
 class Retrier {
  public:
@@ -47,7 +55,10 @@ class Retrier {
  private:
   void stagger();
   AttemptResult attempt(long long number);
-  proc::Command command_for(long long number) const;
+  proc::Command command_for(long long number, const RequestFile& request) const;
+  std::optional<std::int64_t> requested_delay(const RequestFile& request, long long number) const;
+  [[nodiscard]] std::int64_t sleep_ms_after(const AttemptResult& result, const Delay& delay) const;
+  void report_sleep(const AttemptResult& result, long long number, std::int64_t sleep_ms);
   std::optional<GiveUp> reason_to_stop(const AttemptResult& result, long long number) const;
   std::optional<GiveUp> reason_not_to_sleep(const AttemptResult& result, std::int64_t sleep_ms);
   int succeed(const AttemptResult& result, long long number);
@@ -109,11 +120,13 @@ void Retrier::stagger() {
                     .add_int("ms", sleep.count())
                     .add_string("reason", "stagger")
                     .add_int("elapsed_ms", elapsed_ms())
+                    .add_string("source", "stagger")
+                    .add_null("requested_ms")
                     .finish());
   if (sleep_unless_interrupted(sleep)) slept_ms_ += sleep.count();
 }
 
-proc::Command Retrier::command_for(long long number) const {
+proc::Command Retrier::command_for(long long number, const RequestFile& request) const {
   proc::Command command;
   command.argv = settings_.command;
   // Its own process group, so a timeout or a forwarded signal reaches every descendant.
@@ -124,6 +137,7 @@ proc::Command Retrier::command_for(long long number) const {
       {"BACKOFF_ATTEMPT", std::to_string(number)},
       {"BACKOFF_MAX_ATTEMPTS", std::to_string(settings_.attempts)},
       {"BACKOFF_ELAPSED_MS", std::to_string(elapsed_ms())},
+      {"BACKOFF_RETRY_AFTER_FILE", request.path()},
   };
   return command;
 }
@@ -148,13 +162,57 @@ AttemptResult Retrier::attempt(long long number) {
   proc::Handlers handlers;
   if (held_stdout_)
     handlers.on_stdout = [this](std::string_view bytes) { held_stdout_->append(bytes); };
+  RequestFile request;
   AttemptResult result;
-  result.outcome = proc::run(command_for(number), handlers, limits);
+  result.outcome = proc::run(command_for(number, request), handlers, limits);
   result.duration_ms = to_ms(std::chrono::steady_clock::now() - began);
+  result.requested_ms = requested_delay(request, number);
   result.status = result.outcome.timed_out ? exit_code::timed_out : result.outcome.exit_status;
   result.deadline_hit = result.outcome.timed_out && deadline_limits;
   report_attempt_end(result, number);
   return result;
+}
+
+// Text the command left that is not a delay must not cost it its retry: backoff warns and
+// sleeps by the schedule (a command that could not reach its server may well write nothing
+// sensible, and the schedule is what it would have had without the file).
+std::optional<std::int64_t> Retrier::requested_delay(const RequestFile& request,
+                                                     long long number) const {
+  try {
+    return requested_delay_ms(request.contents(max_requested_delay_bytes), Clock().now());
+  } catch (const Error& error) {
+    warn(fmt::format("attempt {}: BACKOFF_RETRY_AFTER_FILE ignored: {}", number, error.what()));
+    return std::nullopt;
+  }
+}
+
+// The wait the command asked for replaces the schedule's sleep: neither capped (a retry sooner
+// than asked for would only be refused again) nor jittered (the server chose the time), but
+// never under --min-delay. The schedule still counts the failure.
+std::int64_t Retrier::sleep_ms_after(const AttemptResult& result, const Delay& delay) const {
+  if (!result.requested_ms) return delay.sleep_ms;
+  return std::max(*result.requested_ms, settings_.schedule.min_delay_ms);
+}
+
+void Retrier::report_sleep(const AttemptResult& result, long long number, std::int64_t sleep_ms) {
+  ObjectWriter event;
+  event.add_string("event", "sleep")
+      .add_int("attempt", number)
+      .add_int("ms", sleep_ms)
+      .add_string("reason", describe(result))
+      .add_int("elapsed_ms", elapsed_ms())
+      .add_string("source", result.requested_ms ? "retry_after" : "schedule");
+  if (result.requested_ms) {
+    event.add_int("requested_ms", *result.requested_ms);
+  } else {
+    event.add_null("requested_ms");
+  }
+  report_.write(event.finish());
+  if (!settings_.quiet) {
+    note(fmt::format("attempt {} failed ({}); retrying in {}{}", number, describe(result),
+                     format_duration(milliseconds(sleep_ms)),
+                     result.requested_ms ? " (BACKOFF_RETRY_AFTER_FILE)" : ""));
+  }
 }
 
 void Retrier::report_attempt_end(const AttemptResult& result, long long number) {
@@ -171,12 +229,6 @@ void Retrier::report_attempt_end(const AttemptResult& result, long long number) 
                     .add_int("duration_ms", result.duration_ms)
                     .add_int("elapsed_ms", elapsed_ms())
                     .finish());
-}
-
-std::string describe(const AttemptResult& result) {
-  if (result.outcome.timed_out) return "timed out";
-  if (result.outcome.signal != 0) return fmt::format("killed by signal {}", result.outcome.signal);
-  return fmt::format("exit status {}", result.status);
 }
 
 std::optional<GiveUp> Retrier::reason_to_stop(const AttemptResult& result, long long number) const {
@@ -208,8 +260,9 @@ std::optional<GiveUp> Retrier::reason_to_stop(const AttemptResult& result, long 
 std::optional<GiveUp> Retrier::reason_not_to_sleep(const AttemptResult& result,
                                                    std::int64_t sleep_ms) {
   if (deadline_ && std::chrono::steady_clock::now() + milliseconds(sleep_ms) > *deadline_) {
-    return GiveUp{"deadline", fmt::format("{}; a {}ms sleep would pass --max-time",
-                                          describe(result), sleep_ms)};
+    return GiveUp{"deadline",
+                  fmt::format("{}; a {}ms sleep{} would pass --max-time", describe(result),
+                              sleep_ms, result.requested_ms ? " (BACKOFF_RETRY_AFTER_FILE)" : "")};
   }
   if (budget_) {
     auto cost = result.outcome.timed_out ? budget_->costs().timeout_retry : budget_->costs().retry;
@@ -326,24 +379,13 @@ int Retrier::run() {
     }
     if (held_stdout_) held_stdout_->deliver(STDERR_FILENO, false);
     if (auto why = reason_to_stop(result, number)) return give_up(result, number, *why);
-    Delay delay = schedule_.next();
-    if (auto why = reason_not_to_sleep(result, delay.sleep_ms))
-      return give_up(result, number, *why);
-    report_.write(ObjectWriter()
-                      .add_string("event", "sleep")
-                      .add_int("attempt", number)
-                      .add_int("ms", delay.sleep_ms)
-                      .add_string("reason", describe(result))
-                      .add_int("elapsed_ms", elapsed_ms())
-                      .finish());
-    if (!settings_.quiet) {
-      note(fmt::format("attempt {} failed ({}); retrying in {}", number, describe(result),
-                       format_duration(milliseconds(delay.sleep_ms))));
-    }
-    if (!sleep_unless_interrupted(milliseconds(delay.sleep_ms))) {
+    std::int64_t sleep_ms = sleep_ms_after(result, schedule_.next());
+    if (auto why = reason_not_to_sleep(result, sleep_ms)) return give_up(result, number, *why);
+    report_sleep(result, number, sleep_ms);
+    if (!sleep_unless_interrupted(milliseconds(sleep_ms))) {
       return interrupted(number, pending_signal());
     }
-    slept_ms_ += delay.sleep_ms;
+    slept_ms_ += sleep_ms;
   }
 }
 
