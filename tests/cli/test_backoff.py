@@ -494,6 +494,77 @@ class BackoffRetryAfter(ToolTestCase):
         self.assertLess(elapsed, 1.5)
 
 
+class BackoffOutputPatterns(ToolTestCase):
+    """--retry-on-output and --stop-on-output: the output still reaches the user, unchanged."""
+    tool = "backoff"
+
+    def run_script(self, *args, script):
+        return self.run_tool("--base", "1ms", "--report", "r.jsonl", *args, "--", "sh", "-c", script)
+
+    def report(self):
+        return events(self.read("r.jsonl").decode())
+
+    def test_a_success_whose_output_matches_is_retried_and_all_output_passes_through(self):
+        result = self.run_script("--retry-on-output", "^busy", script=(
+            'echo "out $BACKOFF_ATTEMPT"; '
+            'if [ "$BACKOFF_ATTEMPT" -lt 3 ]; then echo "busy, try later" >&2; fi'))
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, "out 1\nout 2\nout 3\n")
+        self.assertEqual([line for line in result.err.splitlines() if not line.startswith("backoff:")],
+                         ["busy, try later"] * 2)
+        self.assertIn("attempt 1 failed (exit status 0, output matched --retry-on-output)", result.err)
+        self.assertEqual([e["output_match"] for e in self.report() if e["event"] == "attempt_end"],
+                         ["retry_on_output", "retry_on_output", None])
+
+    def test_giving_up_after_a_matched_success_is_1_or_the_giveup_code(self):
+        result = self.run_script("--attempts", "2", "--retry-on-output", "rate limit",
+                                 script="echo 'error: rate limit'")
+        self.assertStatus(result, 1)
+        self.assertEqual(result.out, "error: rate limit\n" * 2)
+        self.assertIn("exiting 1, not its success status 0", result.err)
+        self.assertEqual((self.report()[-1]["result"], self.report()[-1]["exit_status"]),
+                         ("giveup", 1))
+        result = self.run_script("--attempts", "2", "--retry-on-output", "rate limit",
+                                 "--exit-code-on-giveup", "9", script="echo 'rate limit'")
+        self.assertStatus(result, 9)
+
+    def test_a_match_makes_a_status_retryable_that_retry_on_leaves_out(self):
+        result = self.run_script("--retry-on", "75", "--retry-on-output", "deadlock", script=(
+            'echo x >> attempts.txt; [ "$BACKOFF_ATTEMPT" -ge 2 ] || { echo deadlock; exit 3; }'))
+        self.assertStatus(result, 0)
+        self.assertEqual(self.read("attempts.txt"), b"x\nx\n")
+
+    def test_stop_on_output_gives_up_at_once_and_wins_over_retry_on_output(self):
+        result = self.run_script("--retry-on-output", "error", "--stop-on-output", "credentials",
+                                 script="echo 'error: bad credentials' >&2; exit 5")
+        self.assertStatus(result, 5)
+        self.assertEqual(sum(e["event"] == "attempt_start" for e in self.report()), 1)
+        self.assertEqual(self.report()[-2]["reason"], "stop_on_output")
+        self.assertIn("giving up: exit status 5; its output matched --stop-on-output", result.err)
+        # A success whose output matches --stop-on-output is still a success.
+        success = self.run_tool("--stop-on-output", "x", "--retry-on-output", "x", "--", "echo", "x")
+        self.assertEqual((success.status, success.out), (0, "x\n"))
+
+    def test_a_long_line_without_newline_passes_through_exactly_and_is_matched(self):
+        self.write("big.bin", b"y" * 300_000 + b" rate limit")
+        result = self.run_script("--attempts", "2", "--retry-on-output", "rate limit",
+                                 script="cat big.bin")
+        self.assertStatus(result, 1)
+        self.assertEqual(result.stdout, self.read("big.bin") * 2)
+
+    def test_hold_stdout_still_holds_watched_output(self):
+        result = self.run_script("--hold-stdout", "--retry-on-output", "retry me", script=(
+            'echo "out $BACKOFF_ATTEMPT"; [ "$BACKOFF_ATTEMPT" -ge 2 ] || echo "retry me"'))
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, "out 2\n")
+        self.assertIn("out 1\nretry me\n", result.err)
+
+    def test_a_bad_pattern_is_a_usage_error_before_anything_runs(self):
+        result = self.run_tool("--retry-on-output", "(unclosed", "--", "touch", "ran")
+        self.assertError(result, 2, "--retry-on-output", "(unclosed", "not an extended regular expression")
+        self.assertFalse(os.path.exists(self.path("ran")))
+
+
 @on_both_backends
 @also_through_pgbouncer
 class BackoffBudget(ToolTestCase):

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backoff_budget.hpp"
+#include "backoff_output.hpp"
 #include "backoff_run.hpp"
 #include "backoff_schedule.hpp"
 #include "backoff_simulate.hpp"
@@ -206,6 +207,56 @@ TEST(BackoffRetryAfter, AnythingElseIsBadDataNamingTheText) {
   }
   EXPECT_EQ(exit_status_of([] { (void)requested_delay_ms(std::string(1025, '1'), Instant{}); }),
             65);
+}
+
+std::vector<std::string> lines_of(const std::vector<std::string_view>& chunks,
+                                  std::size_t max_line_bytes = 64) {
+  std::vector<std::string> lines;
+  LineSplitter splitter(max_line_bytes,
+                        [&lines](std::string_view line) { lines.emplace_back(line); });
+  for (std::string_view chunk : chunks) splitter.feed(chunk);
+  splitter.finish();
+  return lines;
+}
+
+TEST(BackoffOutput, LinesAreWholeWhateverTheChunksAndLoseTheirLineEnds) {
+  using Lines = std::vector<std::string>;
+  EXPECT_EQ(lines_of({"rate li", "mit\nnext\r\n", "\nlast"}),
+            (Lines{"rate limit", "next", "", "last"}));
+  EXPECT_EQ(lines_of({"a\nb\n"}), (Lines{"a", "b"}));
+  EXPECT_EQ(lines_of({}), Lines{});
+  EXPECT_EQ(lines_of({std::string_view("nul\0byte\n", 9)}), Lines{std::string("nul\0byte", 8)});
+}
+
+TEST(BackoffOutput, ALongLineIsCutIntoPiecesOfTheLimitSoMemoryStaysBounded) {
+  std::string megabyte(1 << 20, 'x');
+  std::vector<std::size_t> sizes;
+  LineSplitter splitter(1000, [&sizes](std::string_view line) { sizes.push_back(line.size()); });
+  for (std::size_t at = 0; at < megabyte.size(); at += 4096) {
+    splitter.feed(std::string_view(megabyte).substr(at, 4096));
+    // Never more than one piece held back: every full piece has been passed on already.
+    ASSERT_EQ(sizes.size(), (at + 4096) / 1000);
+  }
+  splitter.finish();
+  EXPECT_EQ(sizes.size(), 1049u);  // 1048576 = 1048 * 1000 + 576
+  EXPECT_EQ(sizes.back(), 576u);
+  // A line that ends exactly at a cut gives no extra empty line.
+  using Lines = std::vector<std::string>;
+  EXPECT_EQ(lines_of({"abcd\nefgh", "ij\n"}, 4), (Lines{"abcd", "efgh", "ij"}));
+}
+
+TEST(BackoffOutput, PatternsAreExtendedRegularExpressionsMatchedAnywhere) {
+  OutputPattern pattern("--retry-on-output", "rate limit|HTTP/[0-9.]+ 5[0-9]{2}");
+  EXPECT_TRUE(pattern.matches("error: rate limit exceeded"));
+  EXPECT_TRUE(pattern.matches("< HTTP/1.1 503 Service Unavailable"));
+  EXPECT_FALSE(pattern.matches("< HTTP/1.1 200 OK"));
+  EXPECT_FALSE(pattern.matches("Rate Limit"));  // case matters
+  OutputPattern anchored("--stop-on-output", "^done$");
+  EXPECT_TRUE(anchored.matches("done"));
+  EXPECT_FALSE(anchored.matches("not done"));
+  // The whole line is matched, past a NUL byte.
+  EXPECT_TRUE(pattern.matches(std::string_view("\0rate limit", 11)));
+  EXPECT_EQ(exit_status_of([] { OutputPattern bad("--retry-on-output", "a{2"); }), 2);
 }
 
 // The budget's rules on each backend (the PostgreSQL instances skip without a test server).

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "backoff_output.hpp"
 #include "backoff_run.hpp"
 #include "backoff_schedule.hpp"
 #include "backoff_simulate.hpp"
@@ -40,6 +41,8 @@ struct Settings {
   std::string retry_on;
   std::string stop_on = "126,127,130,143";
   std::string success = "0";
+  std::optional<std::string> retry_on_output;
+  std::optional<std::string> stop_on_output;
   std::optional<int> exit_code_on_giveup;
   std::string replay_stdin;
   std::string hold_stdout;
@@ -132,6 +135,14 @@ RunSettings run_settings(const Settings& settings) {
     run.retry_on = cli::exit_code_set("--retry-on", settings.retry_on);
   run.stop_on = cli::exit_code_set("--stop-on", settings.stop_on);
   run.success = cli::exit_code_set("--success", settings.success);
+  if (settings.retry_on_output) {
+    run.retry_on_output =
+        std::make_shared<OutputPattern>("--retry-on-output", *settings.retry_on_output);
+  }
+  if (settings.stop_on_output) {
+    run.stop_on_output =
+        std::make_shared<OutputPattern>("--stop-on-output", *settings.stop_on_output);
+  }
   run.exit_code_on_giveup = settings.exit_code_on_giveup;
   if (!settings.replay_stdin.empty())
     run.replay_stdin_limit = cli::size_option("--replay-stdin", settings.replay_stdin);
@@ -199,6 +210,14 @@ void add_run_options(CLI::App& command, Settings& settings) {
       ->type_name("CODES");
   command.add_option("--success", settings.success, "Statuses that mean success")
       ->type_name("CODES");
+  command
+      .add_option("--retry-on-output", settings.retry_on_output,
+                  "Retry when a line of stdout or stderr matches (POSIX ERE), even after a success")
+      ->type_name("REGEX");
+  command
+      .add_option("--stop-on-output", settings.stop_on_output,
+                  "Never retry when a line of stdout or stderr matches (POSIX ERE)")
+      ->type_name("REGEX");
   command
       .add_option("--exit-code-on-giveup", settings.exit_code_on_giveup,
                   "Exit with N instead of the last status when giving up")

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -122,6 +123,75 @@ std::string RequestFile::contents(std::size_t max_bytes) const {
   ::close(fd);
   text.resize(got);
   return text;
+}
+
+OutputPattern::OutputPattern(std::string_view option, const std::string& text) {
+  // REG_NOSUB: only whether a line matches counts, which lets the matcher skip submatches.
+  int error = ::regcomp(&regex_, text.c_str(), REG_EXTENDED | REG_NOSUB);
+  if (error != 0) {
+    std::array<char, 256> message{};
+    ::regerror(error, &regex_, message.data(), message.size());
+    throw Error(exit_code::usage, fmt::format("{}: '{}' is not an extended regular expression: {}",
+                                              option, text, message.data()));
+  }
+}
+
+OutputPattern::~OutputPattern() {
+  ::regfree(&regex_);
+}
+
+bool OutputPattern::matches(std::string_view line) const {
+  regmatch_t bounds{};
+  bounds.rm_so = 0;
+  bounds.rm_eo = static_cast<regoff_t>(line.size());
+  // REG_STARTEND reads the line's bounds from `bounds`: no copy, no terminating NUL needed.
+  return ::regexec(&regex_, line.data(), 1, &bounds, REG_STARTEND) == 0;
+}
+
+void LineSplitter::feed(std::string_view bytes) {
+  while (!bytes.empty()) {
+    std::size_t newline = bytes.find('\n');
+    if (newline == std::string_view::npos) {
+      keep(bytes);
+      return;
+    }
+    std::string_view piece = bytes.substr(0, newline);
+    bytes.remove_prefix(newline + 1);
+    if (partial_.empty() && piece.size() <= max_line_bytes_) {
+      end_line(piece);  // the common case: a whole line within one chunk, matched in place
+    } else {
+      keep(piece);
+      end_line(partial_);
+      partial_.clear();
+    }
+  }
+}
+
+void LineSplitter::finish() {
+  if (!partial_.empty()) end_line(partial_);
+  partial_.clear();
+  cut_ = false;
+}
+
+void LineSplitter::keep(std::string_view piece) {
+  while (!piece.empty()) {
+    std::size_t take = std::min(piece.size(), max_line_bytes_ - partial_.size());
+    partial_.append(piece.substr(0, take));
+    piece.remove_prefix(take);
+    if (partial_.size() == max_line_bytes_) {
+      on_line_(partial_);
+      partial_.clear();
+      cut_ = true;
+    }
+  }
+}
+
+void LineSplitter::end_line(std::string_view line) {
+  bool rest_of_a_cut_line = cut_;
+  cut_ = false;
+  if (line.empty() && rest_of_a_cut_line) return;  // the line ended exactly at a cut
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  on_line_(line);
 }
 
 bool stdout_is_closed_pipe() {

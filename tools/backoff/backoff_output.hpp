@@ -1,9 +1,13 @@
 // Where backoff's own output goes, and what it reads back from the command: the held stdout of
 // an attempt (--hold-stdout), the event report (--report), the check for a closed stdout pipe
-// downstream, and each attempt's BACKOFF_RETRY_AFTER_FILE.
+// downstream, each attempt's BACKOFF_RETRY_AFTER_FILE, and the lines of its output that
+// --retry-on-output and --stop-on-output look for.
 #pragma once
 
+#include <regex.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +53,46 @@ class RequestFile {
 
  private:
   std::string path_;
+};
+
+// A POSIX extended regular expression (regcomp(3), REG_EXTENDED) that lines are matched
+// against: matches anywhere in the line unless anchored with ^ or $.
+class OutputPattern {
+ public:
+  // Throws Error(2) naming `option` when `text` is not a valid ERE.
+  OutputPattern(std::string_view option, const std::string& text);
+  ~OutputPattern();
+  OutputPattern(const OutputPattern&) = delete;
+  OutputPattern& operator=(const OutputPattern&) = delete;
+  // The whole of `line` is matched, NUL bytes included (glibc's REG_STARTEND).
+  [[nodiscard]] bool matches(std::string_view line) const;
+
+ private:
+  regex_t regex_{};
+};
+
+// The longest line matched as one: a longer one is matched in pieces of this size, so that
+// watching the output of a command that never writes a newline takes bounded memory.
+inline constexpr std::size_t max_matched_line_bytes = 64 * 1024;
+
+// Cuts a stream, fed in chunks as they arrive, into lines for `on_line`, without their "\n"
+// and a "\r" before it. Holds at most one partial line of max_line_bytes: a longer line goes to
+// `on_line` in pieces of max_line_bytes, and its rest as a line of its own.
+class LineSplitter {
+ public:
+  LineSplitter(std::size_t max_line_bytes, std::function<void(std::string_view)> on_line)
+      : max_line_bytes_(max_line_bytes), on_line_(std::move(on_line)) {}
+  void feed(std::string_view bytes);
+  // The last line, when the stream did not end with a newline.
+  void finish();
+
+ private:
+  void keep(std::string_view piece);
+  void end_line(std::string_view line);
+  std::size_t max_line_bytes_;
+  std::function<void(std::string_view)> on_line_;
+  std::string partial_;
+  bool cut_ = false;  // pieces of the current line have gone to on_line_ already
 };
 
 // True when stdout is a pipe or socket whose reading end is gone: more attempts could not
