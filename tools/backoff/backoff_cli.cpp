@@ -31,8 +31,9 @@ struct Settings {
   std::string base = "1s";
   double multiplier = 2.0;
   std::string cap = "60s";
-  std::string delays;
-  std::string jitter;  // default: equal, or none with --delays
+  std::vector<std::int64_t> delays_ms;  // --delays, parsed as the command line is
+  Jitter jitter = Jitter::equal;        // none with --delays, unless --jitter is given
+  CLI::Option* jitter_option = nullptr;
   std::string min_delay = "0";
   std::string max_time;
   std::string timeout;
@@ -41,8 +42,8 @@ struct Settings {
   std::string retry_on;
   std::string stop_on = "126,127,130,143";
   std::string success = "0";
-  std::optional<std::string> retry_on_output;
-  std::optional<std::string> stop_on_output;
+  std::shared_ptr<const OutputPattern> retry_on_output;  // compiled as the command line is parsed
+  std::shared_ptr<const OutputPattern> stop_on_output;
   std::optional<int> exit_code_on_giveup;
   std::string replay_stdin;
   std::string hold_stdout;
@@ -66,7 +67,6 @@ std::int64_t whole_milliseconds(std::string_view option, const std::string& text
 // --delays 1s,5s,30s: one comma-separated word (docs/ARCHITECTURE.md, "Command line").
 std::vector<std::int64_t> listed_delays(const std::string& text) {
   std::vector<std::int64_t> delays;
-  if (text.empty()) return delays;
   for (std::size_t start = 0;;) {
     std::size_t comma = text.find(',', start);
     std::string part = text.substr(start, comma == std::string::npos ? comma : comma - start);
@@ -79,14 +79,14 @@ std::vector<std::int64_t> listed_delays(const std::string& text) {
 }
 
 Jitter jitter_of(const Settings& settings, bool listed) {
-  if (settings.jitter.empty()) return listed ? Jitter::none : Jitter::equal;
-  Jitter jitter = parse_jitter(settings.jitter);
-  if (listed && jitter == Jitter::decorrelated) {
+  bool given = settings.jitter_option != nullptr && settings.jitter_option->count() > 0;
+  if (!given) return listed ? Jitter::none : settings.jitter;
+  if (listed && settings.jitter == Jitter::decorrelated) {
     throw Error(exit_code::usage,
                 "--jitter decorrelated cannot be used with --delays (it grows from the previous "
                 "sleep, not from a list)");
   }
-  return jitter;
+  return settings.jitter;
 }
 
 ScheduleSettings schedule_settings(const Settings& settings) {
@@ -97,7 +97,7 @@ ScheduleSettings schedule_settings(const Settings& settings) {
   schedule.base_ms = whole_milliseconds("--base", settings.base);
   schedule.multiplier = settings.multiplier;
   schedule.cap_ms = whole_milliseconds("--cap", settings.cap);
-  schedule.delays_ms = listed_delays(settings.delays);
+  schedule.delays_ms = settings.delays_ms;
   schedule.jitter = jitter_of(settings, !schedule.delays_ms.empty());
   schedule.min_delay_ms = whole_milliseconds("--min-delay", settings.min_delay);
   return schedule;
@@ -135,14 +135,8 @@ RunSettings run_settings(const Settings& settings) {
     run.retry_on = cli::exit_code_set("--retry-on", settings.retry_on);
   run.stop_on = cli::exit_code_set("--stop-on", settings.stop_on);
   run.success = cli::exit_code_set("--success", settings.success);
-  if (settings.retry_on_output) {
-    run.retry_on_output =
-        std::make_shared<OutputPattern>("--retry-on-output", *settings.retry_on_output);
-  }
-  if (settings.stop_on_output) {
-    run.stop_on_output =
-        std::make_shared<OutputPattern>("--stop-on-output", *settings.stop_on_output);
-  }
+  run.retry_on_output = settings.retry_on_output;
+  run.stop_on_output = settings.stop_on_output;
   run.exit_code_on_giveup = settings.exit_code_on_giveup;
   if (!settings.replay_stdin.empty())
     run.replay_stdin_limit = cli::size_option("--replay-stdin", settings.replay_stdin);
@@ -175,23 +169,36 @@ void add_schedule_options(CLI::App& command, Settings& settings) {
       command.add_option("--cap", settings.cap, "The largest ceiling")->type_name("DURATION");
   // A fixed list instead of the exponential ceilings, as `retry -d 1,5,30`.
   command
-      .add_option("--delays", settings.delays,
-                  "Sleep these delays in turn, the last one repeated (instead of --base, "
-                  "--multiplier, --cap)")
+      .add_option_function<std::string>(
+          "--delays",
+          [&settings](const std::string& text) { settings.delays_ms = listed_delays(text); },
+          "Sleep these delays in turn, the last one repeated (instead of --base, "
+          "--multiplier, --cap)")
       ->type_name("DURATIONS")
       ->excludes(base)
       ->excludes(multiplier)
       ->excludes(cap);
-  cli::complete_with(
-      command
-          .add_option("--jitter", settings.jitter,
-                      "equal, full, decorrelated or none (default equal; none with --delays)")
-          ->type_name("MODE"),
-      {"equal", "full", "decorrelated", "none"});
+  settings.jitter_option =
+      cli::add_choice_option(command, "--jitter", settings.jitter, jitter_names,
+                             "How a sleep is drawn below its ceiling (none with --delays)");
   command.add_option("--min-delay", settings.min_delay, "A floor under every sleep")
       ->type_name("DURATION");
   command.add_option("--seed", settings.seed, "Make every random draw reproducible")
       ->check(cli::unsigned_whole_number(UINT64_MAX));
+}
+
+// A REGEX option, compiled as the command line is parsed: a bad expression is exit 2 before
+// anything runs.
+void add_pattern_option(CLI::App& command, const std::string& name,
+                        std::shared_ptr<const OutputPattern>& target, const std::string& help) {
+  command
+      .add_option_function<std::string>(
+          name,
+          [&target, name](const std::string& text) {
+            target = std::make_shared<const OutputPattern>(name, text);
+          },
+          help)
+      ->type_name("REGEX");
 }
 
 void add_run_options(CLI::App& command, Settings& settings) {
@@ -210,14 +217,11 @@ void add_run_options(CLI::App& command, Settings& settings) {
       ->type_name("CODES");
   command.add_option("--success", settings.success, "Statuses that mean success")
       ->type_name("CODES");
-  command
-      .add_option("--retry-on-output", settings.retry_on_output,
-                  "Retry when a line of stdout or stderr matches (POSIX ERE), even after a success")
-      ->type_name("REGEX");
-  command
-      .add_option("--stop-on-output", settings.stop_on_output,
-                  "Never retry when a line of stdout or stderr matches (POSIX ERE)")
-      ->type_name("REGEX");
+  add_pattern_option(command, "--retry-on-output", settings.retry_on_output,
+                     "Retry when a line of stdout or stderr matches (POSIX ERE), even after a "
+                     "success");
+  add_pattern_option(command, "--stop-on-output", settings.stop_on_output,
+                     "Never retry when a line of stdout or stderr matches (POSIX ERE)");
   command
       .add_option("--exit-code-on-giveup", settings.exit_code_on_giveup,
                   "Exit with N instead of the last status when giving up")

@@ -8,16 +8,10 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
-#include "sluice/names.hpp"
 
 namespace sluice::backoff {
 
 namespace {
-
-constexpr NameTable<Jitter, 4> jitter_names({{{"none", Jitter::none},
-                                              {"equal", Jitter::equal},
-                                              {"full", Jitter::full},
-                                              {"decorrelated", Jitter::decorrelated}}});
 
 constexpr std::array<std::string_view, 7> http_day_names{"Mon", "Tue", "Wed", "Thu",
                                                          "Fri", "Sat", "Sun"};

@@ -8,12 +8,18 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/names.hpp"
 #include "sluice/random.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice::backoff {
 
 enum class Jitter { none, equal, full, decorrelated };
+
+inline constexpr NameTable<Jitter, 4> jitter_names({{{"none", Jitter::none},
+                                                     {"equal", Jitter::equal},
+                                                     {"full", Jitter::full},
+                                                     {"decorrelated", Jitter::decorrelated}}});
 
 // "none", "equal", "full", "decorrelated"; throws Error(2) for anything else.
 Jitter parse_jitter(std::string_view text);
