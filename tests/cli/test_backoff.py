@@ -485,6 +485,12 @@ class BackoffRetryAfter(ToolTestCase):
                                      "'soon' is not a delay (use seconds, a duration such as 1500ms, "
                                      "an HTTP-date or an RFC 3339 time)\n")
 
+    def test_a_request_file_that_cannot_be_made_is_73_before_the_attempt(self):
+        env = dict(self.env, TMPDIR=self.path("no-such-dir"))
+        result = self.run_tool("--", "touch", "ran", env=env)
+        self.assertError(result, 73, "cannot create BACKOFF_RETRY_AFTER_FILE in", "no-such-dir")
+        self.assertFalse(os.path.exists(self.path("ran")))
+
     def test_the_last_attempt_and_a_success_ignore_the_request(self):
         result, elapsed = self.ask("--attempts", "1", goal=9, **{"1": "30"})
         self.assertStatus(result, 1)

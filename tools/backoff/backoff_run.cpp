@@ -75,6 +75,9 @@ class OutputWatch {
         stop_(stop),
         stdout_lines_(max_matched_line_bytes, [this](std::string_view line) { look_at(line); }),
         stderr_lines_(max_matched_line_bytes, [this](std::string_view line) { look_at(line); }) {}
+  // The splitters call back into this object: it must stay where it was made.
+  OutputWatch(const OutputWatch&) = delete;
+  OutputWatch& operator=(const OutputWatch&) = delete;
   void on_stdout(std::string_view bytes) { stdout_lines_.feed(bytes); }
   void on_stderr(std::string_view bytes) { stderr_lines_.feed(bytes); }
   OutputMatch finish() {
