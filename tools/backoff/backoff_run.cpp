@@ -476,7 +476,7 @@ int Retrier::run() {
     AttemptResult result = attempt(number);
     bool succeeded = !result.outcome.launch_failed && !result.outcome.timed_out &&
                      settings_.success.contains(result.status) &&
-                     !result.succeeded_with_retry_output(settings_.success);
+                     result.output != OutputMatch::retry;
     // A command that caught the forwarded signal and still succeeded has done its work.
     if (succeeded) return succeed(result, number);
     if (result.outcome.forwarded_signal != 0) {
