@@ -196,7 +196,8 @@ TEST(BackoffRetryAfter, AnythingElseIsBadDataNamingTheText) {
   for (std::string_view text :
        {"soon", "-5", "1.5m", "1.1234567", "2.", "90x", "Sun, 31 Nov 1994 08:49:37 GMT",
         "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
-        "Sun, 06 Nov 1994 24:00:00 GMT", "1994-11-06T08:49:37", "99999999999", "36501d"}) {
+        "Sun, 06 Nov 1994 24:00:00 GMT", "1994-11-06T08:49:37", "99999999999", "36501d",
+        "9999-12-31T23:59:59Z", "Fri, 31 Dec 9999 23:59:59 GMT"}) {
     try {
       (void)requested_delay_ms(text, Instant{});
       ADD_FAILURE() << "accepted " << text;

@@ -117,7 +117,11 @@ std::optional<std::int64_t> requested_delay_ms(std::string_view text, Instant no
   }
   text = without_whitespace(text);
   if (text.empty()) return std::nullopt;
-  auto until = [now](Instant instant) { return milliseconds_rounded_up(instant - now); };
+  // As far ahead as a duration may reach: a sleep that long still fits the clocks' arithmetic.
+  auto until = [now, text](Instant instant) {
+    if (instant - now > std::chrono::days(36500)) refuse_request(text, "more than 36500d away");
+    return milliseconds_rounded_up(instant - now);
+  };
   bool starts_with_digit = text[0] >= '0' && text[0] <= '9';
   if (text[0] == '@' || (text.size() >= 10 && text[4] == '-')) {
     return until(parsed_request([text] { return parse_instant(text); }));
