@@ -385,7 +385,7 @@ class BackoffDelays(ToolTestCase):
         waits = [(later - earlier) / 1e6 for earlier, later in zip(started, started[1:])]
         self.assertGreaterEqual(waits[0], 50)
         self.assertGreaterEqual(waits[1], 150)
-        self.assertLess(sum(waits), 200 + 400, "tolerance for a loaded machine")
+        self.assertLess(sum(waits), 200 + 1100, "tolerance for a loaded machine")
 
     def test_the_last_delay_repeats_up_to_attempts_and_jitter_draws_below_it(self):
         result = self.run_tool("--delays", "1ms,4ms", "--attempts", "5", "--report", "-", "--",
@@ -451,7 +451,7 @@ class BackoffRetryAfter(ToolTestCase):
         self.assertEqual(self.sleeps(), [(200, "retry_after", 200)])
         [wait] = self.waits_ms()
         self.assertGreaterEqual(wait, 200)
-        self.assertLess(wait, 200 + 400, "tolerance for a loaded machine")
+        self.assertLess(wait, 2000, "far below the schedule's 5 s (a loaded machine is slow)")
         self.assertLess(elapsed, 4)
         self.assertIn("retrying in 200ms (BACKOFF_RETRY_AFTER_FILE)", result.err)
         files = self.read("files.txt").decode().split()
@@ -467,7 +467,7 @@ class BackoffRetryAfter(ToolTestCase):
         first, second = self.waits_ms()
         self.assertGreaterEqual(first, 300)
         self.assertGreaterEqual(second, 100)
-        self.assertLess(first + second, 400 + 400)
+        self.assertLess(first + second, 400 + 1100, "tolerance for a loaded machine")
 
     def test_a_wait_past_the_deadline_gives_up_at_once(self):
         result, elapsed = self.ask("--max-time", "2s", "--attempts", "0", goal=9, **{"1": "30"})
