@@ -172,8 +172,7 @@ void add_schedule_options(CLI::App& command, Settings& settings) {
       .add_option_function<std::string>(
           "--delays",
           [&settings](const std::string& text) { settings.delays_ms = listed_delays(text); },
-          "Sleep these delays in turn, the last one repeated (instead of --base, "
-          "--multiplier, --cap)")
+          "Sleep these delays in turn, the last one repeated (like retry -d 1,5,30)")
       ->type_name("DURATIONS")
       ->excludes(base)
       ->excludes(multiplier)
@@ -313,6 +312,9 @@ cli::Action define_command_line(CLI::App& app) {
   app.footer("Without a subcommand, run is meant: backoff [options] -- CMD [ARG...]");
   auto* run = app.add_subcommand("run", "Run CMD until it succeeds, backing off between attempts");
   cli::add_command_operand(*run, settings->command);
+  run->footer(
+      "Each attempt may ask for the wait before the next one by writing it (30, 1500ms, an "
+      "HTTP-date) to the file $BACKOFF_RETRY_AFTER_FILE names: see RETRY-AFTER in backoff(1).");
   cli::define_when_used(*run,
                         [settings](CLI::App& command) { add_run_options(command, *settings); });
 
