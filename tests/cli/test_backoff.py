@@ -367,6 +367,210 @@ class BackoffRun(ToolTestCase):
         self.assertLessEqual(first["ms"], 200)
 
 
+class BackoffDelays(ToolTestCase):
+    """--delays: a fixed list of sleeps, as `retry -d 1,5,30`."""
+    tool = "backoff"
+
+    def test_each_delay_once_then_give_up_by_default(self):
+        result = self.run_tool("--delays", "50ms,150ms", "--report", "r.jsonl", "--", "sh", "-c",
+                               'date +%s%N >> started.txt; echo "$BACKOFF_MAX_ATTEMPTS" >> max.txt; '
+                               "exit 3")
+        self.assertStatus(result, 3)
+        self.assertIn("giving up: exit status 3 after 3 attempts", result.err)
+        self.assertEqual(self.read("max.txt").split(), [b"3"] * 3)
+        report = events(self.read("r.jsonl").decode())
+        self.assertEqual([(e["ms"], e["source"]) for e in report if e["event"] == "sleep"],
+                         [(50, "schedule"), (150, "schedule")])
+        started = [int(line) for line in self.read("started.txt").split()]
+        waits = [(later - earlier) / 1e6 for earlier, later in zip(started, started[1:])]
+        self.assertGreaterEqual(waits[0], 50)
+        self.assertGreaterEqual(waits[1], 150)
+        self.assertLess(sum(waits), 200 + 1100, "tolerance for a loaded machine")
+
+    def test_the_last_delay_repeats_up_to_attempts_and_jitter_draws_below_it(self):
+        result = self.run_tool("--delays", "1ms,4ms", "--attempts", "5", "--report", "-", "--",
+                               "false")
+        self.assertStatus(result, 1)
+        self.assertEqual([e["ms"] for e in events(result.out) if e["event"] == "sleep"],
+                         [1, 4, 4, 4])
+        rows = events(self.run_tool("schedule", "--delays", "10ms,100ms", "--attempts", "4",
+                                    "--jitter", "equal", "--seed", "3").out)
+        self.assertEqual([(r["min_ms"], r["max_ms"]) for r in rows], [(5, 10), (50, 100), (50, 100)])
+        for row in rows:
+            self.assertTrue(row["min_ms"] <= row["sleep_ms"] <= row["max_ms"], row)
+
+    def test_schedule_prints_the_list(self):
+        result = self.run_tool("schedule", "--delays", "1s,5s,30s", "--format", "csv")
+        self.assertStatus(result, 0)
+        self.assertEqual([line.split(",")[5] for line in result.out.splitlines()[1:]],
+                         ["1000", "5000", "30000"])
+
+    def test_conflicting_or_malformed_delays_are_usage_errors(self):
+        for option, value in (("--base", "2s"), ("--multiplier", "3"), ("--cap", "1m")):
+            with self.subTest(option=option):
+                self.assertError(self.run_tool("--delays", "1s", option, value, "--", "true"), 2,
+                                 "--delays", option)
+        self.assertError(self.run_tool("--delays", "1s", "--jitter", "decorrelated", "--", "true"),
+                         2, "--jitter decorrelated cannot be used with --delays")
+        self.assertError(self.run_tool("--delays", "1s,,2s", "--", "true"), 2, "empty delay")
+        self.assertError(self.run_tool("--delays", "1.5s", "--", "true"), 2, "--delays", "1.5s")
+        self.assertError(self.run_tool("schedule", "--delays", "1s,5"), 2, "--delays", "'5'")
+
+
+# Writes the attempt's wait request ($ASK_1 for attempt 1, ...), notes when the attempt started
+# (nanoseconds) and where its request file was, and fails until attempt $GOAL.
+ASK_AND_FAIL = 'date +%s%N >> started.txt; echo "$BACKOFF_RETRY_AFTER_FILE" >> files.txt; ' \
+               '[ -f "$BACKOFF_RETRY_AFTER_FILE" ] && [ ! -s "$BACKOFF_RETRY_AFTER_FILE" ] || exit 99; ' \
+               'eval "printf %s \\"\\$ASK_$BACKOFF_ATTEMPT\\"" > "$BACKOFF_RETRY_AFTER_FILE"; ' \
+               '[ "$BACKOFF_ATTEMPT" -ge "$GOAL" ]'
+
+
+class BackoffRetryAfter(ToolTestCase):
+    """The command's own wait (BACKOFF_RETRY_AFTER_FILE), measured on the wall clock."""
+    tool = "backoff"
+
+    def ask(self, *args, goal=2, **asks):
+        env = dict(self.env, GOAL=str(goal), **{f"ASK_{n}": v for n, v in asks.items()})
+        started = time.monotonic()
+        result = self.run_tool("--seed", "1", "--report", "r.jsonl", *args, "--", "sh", "-c",
+                               ASK_AND_FAIL, env=env)
+        return result, time.monotonic() - started
+
+    def waits_ms(self):
+        started = [int(line) for line in self.read("started.txt").split()]
+        return [(later - earlier) / 1e6 for earlier, later in zip(started, started[1:])]
+
+    def sleeps(self):
+        return [(e["ms"], e["source"], e["requested_ms"])
+                for e in events(self.read("r.jsonl").decode()) if e["event"] == "sleep"]
+
+    def test_the_wait_asked_for_replaces_the_schedule_and_the_file_is_removed(self):
+        # Without the request the sleep would be 5 s; the command asks for 0.2 s.
+        result, elapsed = self.ask("--base", "5s", "--jitter", "none", **{"1": "0.2\n"})
+        self.assertStatus(result, 0)
+        self.assertEqual(self.sleeps(), [(200, "retry_after", 200)])
+        [wait] = self.waits_ms()
+        self.assertGreaterEqual(wait, 200)
+        self.assertLess(wait, 2000, "far below the schedule's 5 s (a loaded machine is slow)")
+        self.assertLess(elapsed, 4)
+        self.assertIn("retrying in 200ms (BACKOFF_RETRY_AFTER_FILE)", result.err)
+        files = self.read("files.txt").decode().split()
+        self.assertEqual(len(set(files)), 2)  # a fresh file for each attempt
+        for path in files:
+            self.assertFalse(os.path.exists(path), path)
+
+    def test_neither_cap_nor_jitter_applies_but_min_delay_does(self):
+        result, _ = self.ask("--base", "10ms", "--cap", "10ms", "--jitter", "full", "--min-delay",
+                             "100ms", goal=3, **{"1": "300ms", "2": "0"})
+        self.assertStatus(result, 0)
+        self.assertEqual(self.sleeps(), [(300, "retry_after", 300), (100, "retry_after", 0)])
+        first, second = self.waits_ms()
+        self.assertGreaterEqual(first, 300)
+        self.assertGreaterEqual(second, 100)
+        self.assertLess(first + second, 400 + 1100, "tolerance for a loaded machine")
+
+    def test_a_wait_past_the_deadline_gives_up_at_once(self):
+        result, elapsed = self.ask("--max-time", "2s", "--attempts", "0", goal=9, **{"1": "30"})
+        self.assertStatus(result, 1)
+        self.assertLess(elapsed, 1.5)
+        giveup = events(self.read("r.jsonl").decode())[-2]
+        self.assertEqual((giveup["event"], giveup["reason"], giveup["attempt"]), ("giveup", "deadline", 1))
+        self.assertIn("a 30000ms sleep (BACKOFF_RETRY_AFTER_FILE) would pass --max-time", result.err)
+
+    def test_bad_content_is_a_warning_and_the_schedule_sleeps(self):
+        result, _ = self.ask("--base", "20ms", "--jitter", "none", "--quiet", **{"1": "soon"})
+        self.assertStatus(result, 0)
+        self.assertEqual(self.sleeps(), [(20, "schedule", None)])
+        self.assertEqual(result.err, "backoff: warning: attempt 1: BACKOFF_RETRY_AFTER_FILE ignored: "
+                                     "'soon' is not a delay (use seconds, a duration such as 1500ms, "
+                                     "an HTTP-date or an RFC 3339 time)\n")
+
+    def test_a_request_file_that_cannot_be_made_is_73_before_the_attempt(self):
+        env = dict(self.env, TMPDIR=self.path("no-such-dir"))
+        result = self.run_tool("--", "touch", "ran", env=env)
+        self.assertError(result, 73, "cannot create BACKOFF_RETRY_AFTER_FILE in", "no-such-dir")
+        self.assertFalse(os.path.exists(self.path("ran")))
+
+    def test_the_last_attempt_and_a_success_ignore_the_request(self):
+        result, elapsed = self.ask("--attempts", "1", goal=9, **{"1": "30"})
+        self.assertStatus(result, 1)
+        self.assertLess(elapsed, 1.5)
+        result, elapsed = self.ask(goal=1, **{"1": "30"})
+        self.assertStatus(result, 0)
+        self.assertLess(elapsed, 1.5)
+
+
+class BackoffOutputPatterns(ToolTestCase):
+    """--retry-on-output and --stop-on-output: the output still reaches the user, unchanged."""
+    tool = "backoff"
+
+    def run_script(self, *args, script):
+        return self.run_tool("--base", "1ms", "--report", "r.jsonl", *args, "--", "sh", "-c", script)
+
+    def report(self):
+        return events(self.read("r.jsonl").decode())
+
+    def test_a_success_whose_output_matches_is_retried_and_all_output_passes_through(self):
+        result = self.run_script("--retry-on-output", "^busy", script=(
+            'echo "out $BACKOFF_ATTEMPT"; '
+            'if [ "$BACKOFF_ATTEMPT" -lt 3 ]; then echo "busy, try later" >&2; fi'))
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, "out 1\nout 2\nout 3\n")
+        self.assertEqual([line for line in result.err.splitlines() if not line.startswith("backoff:")],
+                         ["busy, try later"] * 2)
+        self.assertIn("attempt 1 failed (exit status 0, output matched --retry-on-output)", result.err)
+        self.assertEqual([e["output_match"] for e in self.report() if e["event"] == "attempt_end"],
+                         ["retry_on_output", "retry_on_output", None])
+
+    def test_giving_up_after_a_matched_success_is_1_or_the_giveup_code(self):
+        result = self.run_script("--attempts", "2", "--retry-on-output", "rate limit",
+                                 script="echo 'error: rate limit'")
+        self.assertStatus(result, 1)
+        self.assertEqual(result.out, "error: rate limit\n" * 2)
+        self.assertIn("exiting 1, not its success status 0", result.err)
+        self.assertEqual((self.report()[-1]["result"], self.report()[-1]["exit_status"]),
+                         ("giveup", 1))
+        result = self.run_script("--attempts", "2", "--retry-on-output", "rate limit",
+                                 "--exit-code-on-giveup", "9", script="echo 'rate limit'")
+        self.assertStatus(result, 9)
+
+    def test_a_match_makes_a_status_retryable_that_retry_on_leaves_out(self):
+        result = self.run_script("--retry-on", "75", "--retry-on-output", "deadlock", script=(
+            'echo x >> attempts.txt; [ "$BACKOFF_ATTEMPT" -ge 2 ] || { echo deadlock; exit 3; }'))
+        self.assertStatus(result, 0)
+        self.assertEqual(self.read("attempts.txt"), b"x\nx\n")
+
+    def test_stop_on_output_gives_up_at_once_and_wins_over_retry_on_output(self):
+        result = self.run_script("--retry-on-output", "error", "--stop-on-output", "credentials",
+                                 script="echo 'error: bad credentials' >&2; exit 5")
+        self.assertStatus(result, 5)
+        self.assertEqual(sum(e["event"] == "attempt_start" for e in self.report()), 1)
+        self.assertEqual(self.report()[-2]["reason"], "stop_on_output")
+        self.assertIn("giving up: exit status 5; its output matched --stop-on-output", result.err)
+        # A success whose output matches --stop-on-output is still a success.
+        success = self.run_tool("--stop-on-output", "x", "--retry-on-output", "x", "--", "echo", "x")
+        self.assertEqual((success.status, success.out), (0, "x\n"))
+
+    def test_a_long_line_without_newline_passes_through_exactly_and_is_matched(self):
+        self.write("big.bin", b"y" * 300_000 + b" rate limit")
+        result = self.run_script("--attempts", "2", "--retry-on-output", "rate limit",
+                                 script="cat big.bin")
+        self.assertStatus(result, 1)
+        self.assertEqual(result.stdout, self.read("big.bin") * 2)
+
+    def test_hold_stdout_still_holds_watched_output(self):
+        result = self.run_script("--hold-stdout", "--retry-on-output", "retry me", script=(
+            'echo "out $BACKOFF_ATTEMPT"; [ "$BACKOFF_ATTEMPT" -ge 2 ] || echo "retry me"'))
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, "out 2\n")
+        self.assertIn("out 1\nretry me\n", result.err)
+
+    def test_a_bad_pattern_is_a_usage_error_before_anything_runs(self):
+        result = self.run_tool("--retry-on-output", "(unclosed", "--", "touch", "ran")
+        self.assertError(result, 2, "--retry-on-output", "(unclosed", "not an extended regular expression")
+        self.assertFalse(os.path.exists(self.path("ran")))
+
+
 @on_both_backends
 @also_through_pgbouncer
 class BackoffBudget(ToolTestCase):

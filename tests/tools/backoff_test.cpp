@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backoff_budget.hpp"
+#include "backoff_output.hpp"
 #include "backoff_run.hpp"
 #include "backoff_schedule.hpp"
 #include "backoff_simulate.hpp"
@@ -130,6 +131,133 @@ TEST(BackoffSchedule, EqualJitterMeanIsThreeQuartersOfTheCeiling) {
 TEST(BackoffSchedule, RejectsUnknownJitter) {
   EXPECT_EQ(exit_status_of([] { parse_jitter("random"); }), 2);
   EXPECT_EQ(parse_jitter("decorrelated"), Jitter::decorrelated);
+}
+
+TEST(BackoffSchedule, DelayListIsSleptInTurnAndItsLastDelayRepeats) {
+  Random random(1);
+  ScheduleSettings settings = settings_with(Jitter::none);
+  settings.delays_ms = {1000, 5000, 30000};
+  Schedule schedule(settings, random);
+  std::vector<std::int64_t> sleeps;
+  for (int failure = 0; failure < 5; ++failure) sleeps.push_back(schedule.next().sleep_ms);
+  EXPECT_EQ(sleeps, (std::vector<std::int64_t>{1000, 5000, 30000, 30000, 30000}));
+  // --base, --multiplier and --cap have no say: 30s stays above the 5s cap.
+  EXPECT_EQ(ceiling_ms(settings, 10000), 30000);
+  EXPECT_EQ(ceiling_ms(settings, 1), 1000);
+}
+
+TEST(BackoffSchedule, JitterOnADelayListDrawsBelowEachDelay) {
+  for (Jitter jitter : {Jitter::equal, Jitter::full}) {
+    Random random(8);
+    ScheduleSettings settings = settings_with(jitter);
+    settings.delays_ms = {101, 7};
+    settings.min_delay_ms = 2;
+    Schedule schedule(settings, random);
+    Delay first = schedule.next();
+    // equal: [101 - 50, 101]; full: [0, 101], floored at the 2 ms --min-delay.
+    EXPECT_EQ(first.min_ms, jitter == Jitter::equal ? 51 : 2) << jitter_name(jitter);
+    EXPECT_EQ(first.max_ms, 101);
+    for (int failure = 0; failure < 100; ++failure) {
+      Delay delay = schedule.next();
+      ASSERT_EQ(delay.ceiling_ms, 7);
+      ASSERT_GE(delay.sleep_ms, jitter == Jitter::equal ? 4 : 2);
+      ASSERT_LE(delay.sleep_ms, 7);
+    }
+  }
+}
+
+// RETRY-AFTER in backoff(1): each accepted form, with values worked out by hand (the HTTP-date
+// instants from Python's email.utils.parsedate and calendar.timegm).
+TEST(BackoffRetryAfter, AcceptsSecondsDurationsAndInstants) {
+  Instant now = Instant(std::chrono::seconds(784111777));  // Sun, 06 Nov 1994 08:49:37 GMT
+  EXPECT_EQ(requested_delay_ms("30", now), 30000);
+  EXPECT_EQ(requested_delay_ms("0\n", now), 0);
+  EXPECT_EQ(requested_delay_ms(" 1.5 \r\n", now), 1500);
+  EXPECT_EQ(requested_delay_ms("1.5s", now), 1500);
+  EXPECT_EQ(requested_delay_ms("0.0001", now), 1);  // rounded up, never sooner than asked
+  EXPECT_EQ(requested_delay_ms("1500ms", now), 1500);
+  EXPECT_EQ(requested_delay_ms("2m", now), 120000);
+  EXPECT_EQ(requested_delay_ms("1h30m", now), 5400000);
+  EXPECT_EQ(requested_delay_ms("Sun, 06 Nov 1994 08:50:07 GMT", now), 30000);
+  EXPECT_EQ(requested_delay_ms("Sun, 06 Nov 1994 08:49:07 GMT", now), 0);  // passed
+  EXPECT_EQ(requested_delay_ms("1994-11-06T08:49:39.250Z", now), 2250);
+  EXPECT_EQ(requested_delay_ms("1994-11-06T09:49:37+01:00", now), 0);  // the same instant
+  EXPECT_EQ(requested_delay_ms("@784111787", now), 10000);
+  Instant leap_day = Instant(std::chrono::seconds(1709251199 - 5));
+  EXPECT_EQ(requested_delay_ms("Thu, 29 Feb 2024 23:59:59 GMT", leap_day), 5000);
+}
+
+TEST(BackoffRetryAfter, WhitespaceOnlyIsNoRequest) {
+  EXPECT_EQ(requested_delay_ms("", Instant{}), std::nullopt);
+  EXPECT_EQ(requested_delay_ms(" \n\t", Instant{}), std::nullopt);
+}
+
+TEST(BackoffRetryAfter, AnythingElseIsBadDataNamingTheText) {
+  for (std::string_view text :
+       {"soon", "-5", "1.5m", "1.1234567", "2.", "90x", "Sun, 31 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+        "Sun, 06 Nov 1994 24:00:00 GMT", "1994-11-06T08:49:37", "99999999999", "36501d",
+        "9999-12-31T23:59:59Z", "Fri, 31 Dec 9999 23:59:59 GMT"}) {
+    try {
+      (void)requested_delay_ms(text, Instant{});
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), exit_code::data) << text;
+      EXPECT_NE(std::string(error.what()).find(text.substr(0, 4)), std::string::npos) << text;
+    }
+  }
+  EXPECT_EQ(exit_status_of([] { (void)requested_delay_ms(std::string(1025, '1'), Instant{}); }),
+            65);
+}
+
+std::vector<std::string> lines_of(const std::vector<std::string_view>& chunks,
+                                  std::size_t max_line_bytes = 64) {
+  std::vector<std::string> lines;
+  LineSplitter splitter(max_line_bytes,
+                        [&lines](std::string_view line) { lines.emplace_back(line); });
+  for (std::string_view chunk : chunks) splitter.feed(chunk);
+  splitter.finish();
+  return lines;
+}
+
+TEST(BackoffOutput, LinesAreWholeWhateverTheChunksAndLoseTheirLineEnds) {
+  using Lines = std::vector<std::string>;
+  EXPECT_EQ(lines_of({"rate li", "mit\nnext\r\n", "\nlast"}),
+            (Lines{"rate limit", "next", "", "last"}));
+  EXPECT_EQ(lines_of({"a\nb\n"}), (Lines{"a", "b"}));
+  EXPECT_EQ(lines_of({}), Lines{});
+  EXPECT_EQ(lines_of({std::string_view("nul\0byte\n", 9)}), Lines{std::string("nul\0byte", 8)});
+}
+
+TEST(BackoffOutput, ALongLineIsCutIntoPiecesOfTheLimitSoMemoryStaysBounded) {
+  std::string megabyte(1 << 20, 'x');
+  std::vector<std::size_t> sizes;
+  LineSplitter splitter(1000, [&sizes](std::string_view line) { sizes.push_back(line.size()); });
+  for (std::size_t at = 0; at < megabyte.size(); at += 4096) {
+    splitter.feed(std::string_view(megabyte).substr(at, 4096));
+    // Never more than one piece held back: every full piece has been passed on already.
+    ASSERT_EQ(sizes.size(), (at + 4096) / 1000);
+  }
+  splitter.finish();
+  EXPECT_EQ(sizes.size(), 1049u);  // 1048576 = 1048 * 1000 + 576
+  EXPECT_EQ(sizes.back(), 576u);
+  // A line that ends exactly at a cut gives no extra empty line.
+  using Lines = std::vector<std::string>;
+  EXPECT_EQ(lines_of({"abcd\nefgh", "ij\n"}, 4), (Lines{"abcd", "efgh", "ij"}));
+}
+
+TEST(BackoffOutput, PatternsAreExtendedRegularExpressionsMatchedAnywhere) {
+  OutputPattern pattern("--retry-on-output", "rate limit|HTTP/[0-9.]+ 5[0-9]{2}");
+  EXPECT_TRUE(pattern.matches("error: rate limit exceeded"));
+  EXPECT_TRUE(pattern.matches("< HTTP/1.1 503 Service Unavailable"));
+  EXPECT_FALSE(pattern.matches("< HTTP/1.1 200 OK"));
+  EXPECT_FALSE(pattern.matches("Rate Limit"));  // case matters
+  OutputPattern anchored("--stop-on-output", "^done$");
+  EXPECT_TRUE(anchored.matches("done"));
+  EXPECT_FALSE(anchored.matches("not done"));
+  // The whole line is matched, past a NUL byte.
+  EXPECT_TRUE(pattern.matches(std::string_view("\0rate limit", 11)));
+  EXPECT_EQ(exit_status_of([] { OutputPattern bad("--retry-on-output", "a{2"); }), 2);
 }
 
 // The budget's rules on each backend (the PostgreSQL instances skip without a test server).

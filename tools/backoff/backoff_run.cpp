@@ -9,6 +9,7 @@
 
 #include "backoff_budget.hpp"
 #include "backoff_output.hpp"
+#include "sluice/clock.hpp"
 #include "sluice/error.hpp"
 #include "sluice/fdio.hpp"
 #include "sluice/json.hpp"
@@ -25,18 +26,79 @@ long long to_ms(std::chrono::steady_clock::duration duration) {
   return std::chrono::duration_cast<milliseconds>(duration).count();
 }
 
+// Which of --retry-on-output and --stop-on-output a line of the attempt's output matched; when
+// both did, stop (a reason not to retry wins, as --stop-on wins over --retry-on).
+enum class OutputMatch { none, retry, stop };
+
+// An attempt that succeeded by its status but whose output matched --retry-on-output ends
+// the run with this status when it is not retried: a failure, not the command's 0.
+constexpr int failed_by_output = 1;
+
 // What one attempt came to, from backoff's point of view.
 struct AttemptResult {
   int status = 0;  // 124 for an attempt ended by a time limit
   proc::Outcome outcome;
   bool deadline_hit = false;  // --max-time (not --timeout) ended it
   long long duration_ms = 0;
+  std::optional<std::int64_t> requested_ms;  // the wait it asked for (BACKOFF_RETRY_AFTER_FILE)
+  OutputMatch output = OutputMatch::none;
+  // Its status is a success, but its output matched --retry-on-output.
+  [[nodiscard]] bool succeeded_with_retry_output(const std::set<int>& success) const {
+    return output == OutputMatch::retry && !outcome.timed_out && !outcome.launch_failed &&
+           success.contains(status);
+  }
 };
 
 // Why the loop stops without a success. `code` goes in the report; `text` on stderr.
 struct GiveUp {
   std::string code;
   std::string text;
+};
+
+std::string describe_status(const AttemptResult& result) {
+  if (result.outcome.timed_out) return "timed out";
+  if (result.outcome.signal != 0) return fmt::format("killed by signal {}", result.outcome.signal);
+  return fmt::format("exit status {}", result.status);
+}
+
+std::string describe(const AttemptResult& result) {
+  if (result.output == OutputMatch::retry)
+    return describe_status(result) + ", output matched --retry-on-output";
+  return describe_status(result);
+}
+
+// Lines of an attempt's stdout and stderr, matched as they arrive.
+class OutputWatch {
+ public:
+  OutputWatch(const OutputPattern* retry, const OutputPattern* stop)
+      : retry_(retry),
+        stop_(stop),
+        stdout_lines_(max_matched_line_bytes, [this](std::string_view line) { look_at(line); }),
+        stderr_lines_(max_matched_line_bytes, [this](std::string_view line) { look_at(line); }) {}
+  // The splitters call back into this object: it must stay where it was made.
+  OutputWatch(const OutputWatch&) = delete;
+  OutputWatch& operator=(const OutputWatch&) = delete;
+  void on_stdout(std::string_view bytes) { stdout_lines_.feed(bytes); }
+  void on_stderr(std::string_view bytes) { stderr_lines_.feed(bytes); }
+  OutputMatch finish() {
+    stdout_lines_.finish();
+    stderr_lines_.finish();
+    if (stop_matched_) return OutputMatch::stop;
+    return retry_matched_ ? OutputMatch::retry : OutputMatch::none;
+  }
+
+ private:
+  // Each pattern is tried until it has matched once: later lines cannot change the verdict.
+  void look_at(std::string_view line) {
+    if (retry_ != nullptr && !retry_matched_) retry_matched_ = retry_->matches(line);
+    if (stop_ != nullptr && !stop_matched_) stop_matched_ = stop_->matches(line);
+  }
+  const OutputPattern* retry_;
+  const OutputPattern* stop_;
+  bool retry_matched_ = false;
+  bool stop_matched_ = false;
+  LineSplitter stdout_lines_;
+  LineSplitter stderr_lines_;
 };
 
 class Retrier {
@@ -46,8 +108,16 @@ class Retrier {
 
  private:
   void stagger();
+  [[nodiscard]] bool watches_output() const {
+    return settings_.retry_on_output != nullptr || settings_.stop_on_output != nullptr;
+  }
+  proc::Handlers handlers_for(OutputWatch* watch);
+  void pass_on_stdout(std::string_view bytes);
   AttemptResult attempt(long long number);
-  proc::Command command_for(long long number) const;
+  proc::Command command_for(long long number, const RequestFile& request) const;
+  std::optional<std::int64_t> requested_delay(const RequestFile& request, long long number) const;
+  [[nodiscard]] std::int64_t sleep_ms_after(const AttemptResult& result, const Delay& delay) const;
+  void report_sleep(const AttemptResult& result, long long number, std::int64_t sleep_ms);
   std::optional<GiveUp> reason_to_stop(const AttemptResult& result, long long number) const;
   std::optional<GiveUp> reason_not_to_sleep(const AttemptResult& result, std::int64_t sleep_ms);
   int succeed(const AttemptResult& result, long long number);
@@ -109,21 +179,27 @@ void Retrier::stagger() {
                     .add_int("ms", sleep.count())
                     .add_string("reason", "stagger")
                     .add_int("elapsed_ms", elapsed_ms())
+                    .add_string("source", "stagger")
+                    .add_null("requested_ms")
                     .finish());
   if (sleep_unless_interrupted(sleep)) slept_ms_ += sleep.count();
 }
 
-proc::Command Retrier::command_for(long long number) const {
+proc::Command Retrier::command_for(long long number, const RequestFile& request) const {
   proc::Command command;
   command.argv = settings_.command;
   // Its own process group, so a timeout or a forwarded signal reaches every descendant.
   command.own_process_group = true;
   command.input = input_;
-  command.capture_stdout = held_stdout_.has_value();
+  // Watched output passes through backoff (pass_on_stdout, handlers_for); otherwise the
+  // command writes to backoff's stdout and stderr itself.
+  command.capture_stdout = held_stdout_.has_value() || watches_output();
+  command.capture_stderr = watches_output();
   command.environment = {
       {"BACKOFF_ATTEMPT", std::to_string(number)},
       {"BACKOFF_MAX_ATTEMPTS", std::to_string(settings_.attempts)},
       {"BACKOFF_ELAPSED_MS", std::to_string(elapsed_ms())},
+      {"BACKOFF_RETRY_AFTER_FILE", request.path()},
   };
   return command;
 }
@@ -145,16 +221,88 @@ AttemptResult Retrier::attempt(long long number) {
     deadline_limits = !limits.timeout || left <= *limits.timeout;
     if (deadline_limits) limits.timeout = left;
   }
-  proc::Handlers handlers;
-  if (held_stdout_)
-    handlers.on_stdout = [this](std::string_view bytes) { held_stdout_->append(bytes); };
+  std::optional<OutputWatch> watch;
+  if (watches_output())
+    watch.emplace(settings_.retry_on_output.get(), settings_.stop_on_output.get());
+  RequestFile request;
   AttemptResult result;
-  result.outcome = proc::run(command_for(number), handlers, limits);
+  result.outcome =
+      proc::run(command_for(number, request), handlers_for(watch ? &*watch : nullptr), limits);
+  if (watch) result.output = watch->finish();
   result.duration_ms = to_ms(std::chrono::steady_clock::now() - began);
+  result.requested_ms = requested_delay(request, number);
   result.status = result.outcome.timed_out ? exit_code::timed_out : result.outcome.exit_status;
   result.deadline_hit = result.outcome.timed_out && deadline_limits;
   report_attempt_end(result, number);
   return result;
+}
+
+proc::Handlers Retrier::handlers_for(OutputWatch* watch) {
+  proc::Handlers handlers;
+  if (watch != nullptr) {
+    handlers.on_stdout = [this, watch](std::string_view bytes) {
+      watch->on_stdout(bytes);
+      pass_on_stdout(bytes);
+    };
+    handlers.on_stderr = [watch](std::string_view bytes) {
+      watch->on_stderr(bytes);
+      // As the command's own writes to a broken stderr would, a failure here changes nothing.
+      [[maybe_unused]] int ignored = write_all(STDERR_FILENO, bytes);
+    };
+  } else if (held_stdout_) {
+    handlers.on_stdout = [this](std::string_view bytes) { held_stdout_->append(bytes); };
+  }
+  return handlers;
+}
+
+void Retrier::pass_on_stdout(std::string_view bytes) {
+  if (held_stdout_) {
+    held_stdout_->append(bytes);
+  } else {
+    write_or_throw(STDOUT_FILENO, bytes, "<stdout>");
+  }
+}
+
+// Text the command left that is not a delay must not cost it its retry: backoff warns and
+// sleeps by the schedule (a command that could not reach its server may well write nothing
+// sensible, and the schedule is what it would have had without the file).
+std::optional<std::int64_t> Retrier::requested_delay(const RequestFile& request,
+                                                     long long number) const {
+  try {
+    return requested_delay_ms(request.contents(max_requested_delay_bytes), Clock().now());
+  } catch (const Error& error) {
+    warn(fmt::format("attempt {}: BACKOFF_RETRY_AFTER_FILE ignored: {}", number, error.what()));
+    return std::nullopt;
+  }
+}
+
+// The wait the command asked for replaces the schedule's sleep: neither capped (a retry sooner
+// than asked for would only be refused again) nor jittered (the server chose the time), but
+// never under --min-delay. The schedule still counts the failure.
+std::int64_t Retrier::sleep_ms_after(const AttemptResult& result, const Delay& delay) const {
+  if (!result.requested_ms) return delay.sleep_ms;
+  return std::max(*result.requested_ms, settings_.schedule.min_delay_ms);
+}
+
+void Retrier::report_sleep(const AttemptResult& result, long long number, std::int64_t sleep_ms) {
+  ObjectWriter event;
+  event.add_string("event", "sleep")
+      .add_int("attempt", number)
+      .add_int("ms", sleep_ms)
+      .add_string("reason", describe(result))
+      .add_int("elapsed_ms", elapsed_ms())
+      .add_string("source", result.requested_ms ? "retry_after" : "schedule");
+  if (result.requested_ms) {
+    event.add_int("requested_ms", *result.requested_ms);
+  } else {
+    event.add_null("requested_ms");
+  }
+  report_.write(event.finish());
+  if (!settings_.quiet) {
+    note(fmt::format("attempt {} failed ({}); retrying in {}{}", number, describe(result),
+                     format_duration(milliseconds(sleep_ms)),
+                     result.requested_ms ? " (BACKOFF_RETRY_AFTER_FILE)" : ""));
+  }
 }
 
 void Retrier::report_attempt_end(const AttemptResult& result, long long number) {
@@ -167,16 +315,16 @@ void Retrier::report_attempt_end(const AttemptResult& result, long long number) 
   } else {
     event.add_null("signal");
   }
-  report_.write(event.add_bool("timed_out", result.outcome.timed_out)
-                    .add_int("duration_ms", result.duration_ms)
-                    .add_int("elapsed_ms", elapsed_ms())
-                    .finish());
-}
-
-std::string describe(const AttemptResult& result) {
-  if (result.outcome.timed_out) return "timed out";
-  if (result.outcome.signal != 0) return fmt::format("killed by signal {}", result.outcome.signal);
-  return fmt::format("exit status {}", result.status);
+  event.add_bool("timed_out", result.outcome.timed_out)
+      .add_int("duration_ms", result.duration_ms)
+      .add_int("elapsed_ms", elapsed_ms());
+  if (result.output == OutputMatch::none) {
+    event.add_null("output_match");
+  } else {
+    event.add_string("output_match",
+                     result.output == OutputMatch::retry ? "retry_on_output" : "stop_on_output");
+  }
+  report_.write(event.finish());
 }
 
 std::optional<GiveUp> Retrier::reason_to_stop(const AttemptResult& result, long long number) const {
@@ -188,13 +336,19 @@ std::optional<GiveUp> Retrier::reason_to_stop(const AttemptResult& result, long 
                                                                     : outcome.launch_error)};
   }
   if (result.deadline_hit) return GiveUp{"deadline", "--max-time reached during the attempt"};
+  if (result.output == OutputMatch::stop) {
+    return GiveUp{"stop_on_output",
+                  fmt::format("{}; its output matched --stop-on-output", describe(result))};
+  }
   if (outcome.timed_out && !settings_.retry_on_timeout) {
     return GiveUp{"timeout", "the attempt timed out (--no-retry-on-timeout)"};
   }
   if (!outcome.timed_out) {
     if (settings_.stop_on.contains(result.status))
       return GiveUp{"stop_on", fmt::format("{} is in --stop-on", describe(result))};
-    if (settings_.retry_on && !settings_.retry_on->contains(result.status))
+    // A line matching --retry-on-output makes the attempt retryable whatever its status.
+    if (settings_.retry_on && result.output != OutputMatch::retry &&
+        !settings_.retry_on->contains(result.status))
       return GiveUp{"not_retryable", fmt::format("{} is not in --retry-on", describe(result))};
   }
   if (settings_.attempts != 0 && number >= settings_.attempts) {
@@ -208,8 +362,9 @@ std::optional<GiveUp> Retrier::reason_to_stop(const AttemptResult& result, long 
 std::optional<GiveUp> Retrier::reason_not_to_sleep(const AttemptResult& result,
                                                    std::int64_t sleep_ms) {
   if (deadline_ && std::chrono::steady_clock::now() + milliseconds(sleep_ms) > *deadline_) {
-    return GiveUp{"deadline", fmt::format("{}; a {}ms sleep would pass --max-time",
-                                          describe(result), sleep_ms)};
+    return GiveUp{"deadline",
+                  fmt::format("{}; a {}ms sleep{} would pass --max-time", describe(result),
+                              sleep_ms, result.requested_ms ? " (BACKOFF_RETRY_AFTER_FILE)" : "")};
   }
   if (budget_) {
     auto cost = result.outcome.timed_out ? budget_->costs().timeout_retry : budget_->costs().retry;
@@ -262,16 +417,19 @@ std::optional<std::int64_t> Retrier::budget_tokens() {
 }
 
 int Retrier::give_up(const AttemptResult& result, long long attempts, const GiveUp& why) {
-  int status = result.status;
-  bool replaceable = !result.outcome.launch_failed;
-  if (replaceable && settings_.exit_code_on_giveup) status = *settings_.exit_code_on_giveup;
+  int status =
+      result.succeeded_with_retry_output(settings_.success) ? failed_by_output : result.status;
+  std::string exiting =
+      status == result.status
+          ? ""
+          : fmt::format("; exiting {}, not its success status {}", status, result.status);
+  if (!result.outcome.launch_failed && settings_.exit_code_on_giveup) {
+    status = *settings_.exit_code_on_giveup;
+    exiting = fmt::format("; exiting {} (--exit-code-on-giveup)", status);
+  }
   report_end("giveup", why.code, status, attempts);
   if (result.outcome.launch_failed) throw Error(status, why.text);
-  if (!settings_.quiet) {
-    note(status == result.status
-             ? fmt::format("giving up: {}", why.text)
-             : fmt::format("giving up: {}; exiting {} (--exit-code-on-giveup)", why.text, status));
-  }
+  if (!settings_.quiet) note(fmt::format("giving up: {}{}", why.text, exiting));
   return status;
 }
 
@@ -317,7 +475,8 @@ int Retrier::run() {
     if (int signal = pending_signal(); signal != 0) return interrupted(number - 1, signal);
     AttemptResult result = attempt(number);
     bool succeeded = !result.outcome.launch_failed && !result.outcome.timed_out &&
-                     settings_.success.contains(result.status);
+                     settings_.success.contains(result.status) &&
+                     result.output != OutputMatch::retry;
     // A command that caught the forwarded signal and still succeeded has done its work.
     if (succeeded) return succeed(result, number);
     if (result.outcome.forwarded_signal != 0) {
@@ -326,24 +485,13 @@ int Retrier::run() {
     }
     if (held_stdout_) held_stdout_->deliver(STDERR_FILENO, false);
     if (auto why = reason_to_stop(result, number)) return give_up(result, number, *why);
-    Delay delay = schedule_.next();
-    if (auto why = reason_not_to_sleep(result, delay.sleep_ms))
-      return give_up(result, number, *why);
-    report_.write(ObjectWriter()
-                      .add_string("event", "sleep")
-                      .add_int("attempt", number)
-                      .add_int("ms", delay.sleep_ms)
-                      .add_string("reason", describe(result))
-                      .add_int("elapsed_ms", elapsed_ms())
-                      .finish());
-    if (!settings_.quiet) {
-      note(fmt::format("attempt {} failed ({}); retrying in {}", number, describe(result),
-                       format_duration(milliseconds(delay.sleep_ms))));
-    }
-    if (!sleep_unless_interrupted(milliseconds(delay.sleep_ms))) {
+    std::int64_t sleep_ms = sleep_ms_after(result, schedule_.next());
+    if (auto why = reason_not_to_sleep(result, sleep_ms)) return give_up(result, number, *why);
+    report_sleep(result, number, sleep_ms);
+    if (!sleep_unless_interrupted(milliseconds(sleep_ms))) {
       return interrupted(number, pending_signal());
     }
-    slept_ms_ += delay.sleep_ms;
+    slept_ms_ += sleep_ms;
   }
 }
 

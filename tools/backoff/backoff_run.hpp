@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,6 +14,8 @@
 #include "sluice/timeutil.hpp"
 
 namespace sluice::backoff {
+
+class OutputPattern;
 
 struct RunSettings {
   ScheduleSettings schedule;
@@ -28,6 +31,9 @@ struct RunSettings {
   std::optional<std::uint64_t> replay_stdin_limit;  // --replay-stdin[=MAX]
   std::optional<std::uint64_t> hold_stdout_limit;   // --hold-stdout[=MAX]: memory before spill
   std::string report_path;                          // "" none, "-" stdout
+  // --retry-on-output, --stop-on-output: a line of stdout or stderr that matches (nullptr: none).
+  std::shared_ptr<const OutputPattern> retry_on_output;
+  std::shared_ptr<const OutputPattern> stop_on_output;
   std::optional<std::uint64_t> seed;
   std::optional<Duration> stagger;
   std::string budget_key;       // "" no shared budget
