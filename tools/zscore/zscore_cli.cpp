@@ -15,6 +15,7 @@
 
 #include "sluice/error.hpp"
 #include "sluice/fdio.hpp"
+#include "sluice/names.hpp"
 #include "sluice/timezone.hpp"
 #include "zscore_store.hpp"
 #include "zscore_stream.hpp"
@@ -22,6 +23,10 @@
 namespace sluice::zscore {
 
 namespace {
+
+constexpr NameTable<RecordKinds, 3> record_kinds_names({{{"points", RecordKinds::points},
+                                                         {"incidents", RecordKinds::incidents},
+                                                         {"both", RecordKinds::both}}});
 
 // Bounds of the counting options: the points a series keeps (each costs memory per series)
 // and the counters that only count.
@@ -45,6 +50,7 @@ struct Settings {
   cli::StateOptions state;
   CLI::Option* window_option = nullptr;
   bool fail_on_anomaly = false;
+  bool fail_on_alert_start = false;
   bool quiet = false;
 };
 
@@ -285,7 +291,8 @@ int run_detect(Settings& settings) {
   out.flush();
   report_drops(result, settings);
   if (store) store->commit();
-  bool flagged = settings.fail_on_anomaly && result.anomalies > 0;
+  bool flagged = (settings.fail_on_anomaly && result.anomalies > 0) ||
+                 (settings.fail_on_alert_start && result.incidents_started > 0);
   return flagged || result.skipped > 0 ? exit_code::definite_no : 0;
 }
 
@@ -367,6 +374,10 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_flag("--only-anomalies", stream.only_anomalies, "Print only flagged points");
   command.add_flag("--fail-on-anomaly", settings.fail_on_anomaly, "Exit 1 if a point was flagged");
+  cli::add_choice_option(command, "--records", stream.records, record_kinds_names,
+                         "points (one per point), incidents (alert_start, alert_end) or both");
+  command.add_flag("--fail-on-alert-start", settings.fail_on_alert_start,
+                   "Exit 1 if an incident (an alert, or an absence) started in this run");
   cli::add_input_options(command, stream.input);
   command.add_option("--reorder-window", settings.reorder_window,
                      "Judge points in time order within this span of their own time (5m)");

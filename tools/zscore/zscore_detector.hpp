@@ -62,6 +62,9 @@ class Detector {
   void load(StateReader& in);
   // holt-winters --fit: the parameters chosen for this series, once chosen.
   [[nodiscard]] std::optional<Smoothing> fitted() const;
+  // In an alert (--trigger started one, --recover has not ended it): the series' anomaly
+  // incident is open.
+  [[nodiscard]] bool alerting() const { return alerting_; }
 
  private:
   [[nodiscard]] Verdict judge(const Prediction& prediction, double value);
