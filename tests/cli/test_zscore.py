@@ -44,6 +44,26 @@ def z_tolerance(reference):
     return 1e-7 * abs(reference["z"]) + 16 * math.ulp(abs(reference["expected"])) / spread
 
 
+def multiplicative_holt_winters(values, m, alpha, beta, gamma):
+    """One-step forecasts of Holt-Winters with an additive trend and a multiplicative season
+    (Hyndman and Athanasopoulos, "Forecasting: principles and practice", 8.3; statsmodels'
+    ExponentialSmoothing(trend='add', seasonal='mul')), started as zscore(1) says: level the
+    mean of the first season, trend the difference of the first two seasons' means over m,
+    season factors the first season's values over that level."""
+    level = sum(values[:m]) / m
+    trend = (sum(values[m:2 * m]) / m - level) / m
+    season = [value / level for value in values[:m]]
+    forecasts = []
+    for t, value in enumerate(values):
+        factor = season[t % m]
+        forecasts.append((level + trend) * factor)
+        new_level = alpha * value / factor + (1 - alpha) * (level + trend)
+        new_trend = beta * (new_level - level) + (1 - beta) * trend
+        season[t % m] = gamma * value / (level + trend) + (1 - gamma) * factor
+        level, trend = new_level, new_trend
+    return forecasts
+
+
 class Zscore(ToolTestCase):
     tool = "zscore"
 
@@ -134,6 +154,69 @@ class Zscore(ToolTestCase):
                                              rel_tol=1e-9, abs_tol=1e-6),
                                 f"{case['name']} point {index}: {out[index]['expected']} != "
                                 f"{case['forecasts'][index]}")
+
+    def test_multiplicative_holt_winters_matches_the_recurrences(self):
+        """A daily cycle whose swing grows with the level: forecasts and z from the
+        recurrences written out in multiplicative_holt_winters (the spread is the root mean
+        square of the last two seasons' one-step errors)."""
+        rng = random.Random(11)
+        m = 12
+        values = [(100 + 2 * t) * (1 + 0.4 * math.sin(2 * math.pi * t / m)) *
+                  (1 + rng.gauss(0, 0.02)) for t in range(10 * m)]
+        out = self.detect(points(values), "--method", "holt-winters", "--season-length", str(m),
+                          "--seasonality", "multiplicative", "--alpha", "0.3", "--beta", "0.1",
+                          "--gamma", "0.2")
+        forecasts = multiplicative_holt_winters(values, m, 0.3, 0.1, 0.2)
+        errors = [value - forecast for value, forecast in zip(values, forecasts)]
+        self.assertEqual([r["expected"] for r in out[:2 * m]], [None] * (2 * m))
+        for t in range(2 * m, len(values)):
+            spread = math.sqrt(sum(e * e for e in errors[t - 2 * m:t]) / (2 * m))
+            self.assertTrue(math.isclose(out[t]["expected"], forecasts[t], rel_tol=1e-9), t)
+            self.assertTrue(math.isclose(out[t]["z"], errors[t] / spread, rel_tol=1e-7,
+                                         abs_tol=1e-9), t)
+        # The additive season cannot follow the growing swing: its forecasts are further off.
+        additive = self.detect(points(values), "--method", "holt-winters", "--season-length",
+                               str(m), "--alpha", "0.3", "--beta", "0.1", "--gamma", "0.2")
+        def squared(records):
+            return sum((r["expected"] - v) ** 2 for r, v in zip(records, values)
+                       if r["expected"] is not None)
+        self.assertLess(squared(out), squared(additive) / 2)
+
+    def test_transforms_judge_on_their_scale(self):
+        # log: ln(1 + v) of 0, 2, 8 is 0, L, 2L with L = ln 3 (mean L, sd L); 242 is 5L, z = 4.
+        # Back in values: expected e^L - 1 = 2, the band L -+ 3L is 3^-2 - 1 to 3^4 - 1.
+        out = self.detect(points([0, 2, 8, 242]), "--window", "3", "--transform", "log")
+        last = out[3]
+        self.assertAlmostEqual(last["z"], 4, places=12)
+        self.assertAlmostEqual(last["expected"], 2, places=12)
+        self.assertAlmostEqual(last["lower"], 1 / 9 - 1, places=12)
+        self.assertAlmostEqual(last["upper"], 80, places=12)
+        self.assertIs(last["anomaly"], True)
+        sqrt = self.detect(points([4, 16, 36, 100]), "--window", "3", "--transform", "sqrt")
+        self.assertEqual([sqrt[3][f] for f in ("expected", "lower", "upper", "z", "anomaly")],
+                         [16, 0, 100, 3, False])
+        negative = self.run_tool("--transform", "log", stdin=lines(points([1, -1])))
+        self.assertError(negative, 65, "<stdin>:2:",
+                         "field 'value': -1 is below 0: --transform log takes values of 0")
+        zero = self.run_tool("--method", "holt-winters", "--season-length", "2", "--seasonality",
+                             "multiplicative", stdin=lines(points([3, 1, 0])))
+        self.assertError(zero, 65, "<stdin>:3:", "field 'value': 0 is not above 0")
+        zero_logged = self.run_tool("--method", "holt-winters", "--season-length", "2",
+                                    "--seasonality", "multiplicative", "--transform", "log",
+                                    stdin=lines(points([3, 0])))
+        self.assertError(zero_logged, 65, "<stdin>:2:", "0 is not above 0 once transformed")
+        skipped = self.run_tool("--transform", "sqrt", "--skip-invalid",
+                                stdin=lines(points([1, -4, 9])))
+        self.assertStatus(skipped, 1)
+        self.assertEqual([json.loads(line)["value"] for line in skipped.out.splitlines()], [1, 9])
+        for args in (["--transform", "exp"], ["--seasonality", "multiplied"],
+                     ["--method", "holt-winters", "--season-length", "2", "--seasonality",
+                      "multiplicative", "--interval", "1m", "--missing", "zero"]):
+            self.assertStatus(self.run_tool(*args), 2)
+        # The transform shapes the saved state: a file kept without one refuses it.
+        self.assertStatus(self.run_tool("--db", "z.db", stdin=lines(points([1]))), 0)
+        self.assertError(self.run_tool("--db", "z.db", "--transform", "sqrt"), 65,
+                         "the state was kept with")
 
     def test_a_long_window_judges_after_thirty_points(self):
         values = [float(v % 7) for v in range(40)]

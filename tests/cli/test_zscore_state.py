@@ -375,6 +375,11 @@ class ZscoreState(ToolTestCase):
         values = [10, 12, 14, 30]
         rows = [{"ts": START + 60 * i, "value": v} for i, v in enumerate(values)]
         self.run_ok("--db", "z.db", "--window", "3", stdin=lines(rows))
+        # The settings text of the defaults is the one earlier versions wrote (new options add
+        # to it only when not at their default), so their files are still accepted.
+        self.assertEqual(table(self.path("z.db"), "SELECT value FROM zscore_settings"),
+                         [("method=zscore window=3 missing=skip min-history=0 trigger=1/1 key= "
+                           "value-field=value time-field=ts",)])
         with sqlite3.connect(self.path("z.db")) as db:  # as zscore wrote it before
             db.execute("ALTER TABLE zscore_series DROP COLUMN alert_started")
             db.execute("ALTER TABLE zscore_series DROP COLUMN absent_started")

@@ -154,6 +154,12 @@ void check_spacing(Settings& settings) {
   if (stream.missing_as_zero && !stream.interval) {
     throw Error(exit_code::usage, "--missing zero needs --interval (the points' spacing)");
   }
+  if (stream.missing_as_zero &&
+      stream.detector.holt_winters.seasonality == Seasonality::multiplicative) {
+    throw Error(exit_code::usage,
+                "--missing zero cannot go with --seasonality multiplicative (it divides by "
+                "values)");
+  }
   for (auto [name, text, span] :
        {std::tuple{"--reorder-window", &settings.reorder_window, &stream.reorder_window},
         std::tuple{"--absent-after", &settings.absent_after, &stream.absent_after}}) {
@@ -217,8 +223,15 @@ std::string canonical_settings(const Settings& settings) {
       text +=
           fmt::format(" season-length={} alpha={} beta={} gamma={} fit={} window={}",
                       hw.season_length, hw.alpha, hw.beta, hw.gamma, hw.fit, hw.residual_window);
+      // Written only when not the default, so that files kept before it existed still match.
+      if (hw.seasonality != Seasonality::additive) {
+        text += fmt::format(" seasonality={}", seasonality_names.name(hw.seasonality));
+      }
       break;
     }
+  }
+  if (detector.transform != Transform::none) {
+    text += fmt::format(" transform={}", transform_names.name(detector.transform));
   }
   text += fmt::format(" missing={}", settings.missing);
   if (stream.interval) text += fmt::format(" interval={}", format_duration(*stream.interval));
@@ -351,6 +364,12 @@ void add_detect_options(CLI::App& command, Settings& settings) {
                    "holt-winters: choose alpha, beta, gamma from the first points");
   command.add_option("--gamma", detector.holt_winters.gamma, "holt-winters: season smoothing")
       ->capture_default_str();
+  cli::add_choice_option(command, "--seasonality", detector.holt_winters.seasonality,
+                         seasonality_names,
+                         "holt-winters: the season is added to the level, or multiplies it");
+  cli::add_choice_option(command, "--transform", detector.transform, transform_names,
+                         "The model sees sqrt(value) or log (ln(1 + value)); values below 0 "
+                         "are bad input");
   command.add_option("--threshold", settings.threshold,
                      "|z| above this exceeds (default 3; 3.5 for robust)");
   cli::complete_with(command.add_option("--direction", settings.direction, "both, up or down")

@@ -149,12 +149,33 @@ struct Origin {
   long long line = 0;
 };
 
+// Error(65) for a value the method cannot take: below 0 under --transform, not above 0
+// (transformed) for multiplicative holt-winters.
+void check_value_domain(const DetectorOptions& detector, double value, std::string_view field) {
+  if (detector.transform != Transform::none && value < 0) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}': {} is below 0: --transform {} takes values of 0 and more",
+                            field, value, transform_names.name(detector.transform)));
+  }
+  if (detector.method == MethodKind::holt_winters &&
+      detector.holt_winters.seasonality == Seasonality::multiplicative &&
+      !(transformed(detector.transform, value) > 0)) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}': {} is not above 0{}: --seasonality multiplicative "
+                            "divides by values",
+                            field, value,
+                            detector.transform == Transform::none ? "" : " once transformed"));
+  }
+}
+
 // The point on a line, or nothing for a bad line rejected under --skip-invalid.
 std::optional<Point> read_point(const StreamOptions& options, std::span<const FieldView> fields,
                                 JsonlReader& reader, std::uint64_t line) {
   try {
-    return Point{number_in_field(fields[0], options.value_field),
-                 instant_in_field(fields[1], options.time_field)};
+    Point point{number_in_field(fields[0], options.value_field),
+                instant_in_field(fields[1], options.time_field)};
+    check_value_domain(options.detector, point.value, options.value_field);
+    return point;
   } catch (const Error& error) {
     if (error.code() != exit_code::data) throw;
     reader.reject_line(line, error.what());
