@@ -5,6 +5,8 @@ import json
 import math
 import os
 import random
+import subprocess
+import time
 import unittest
 
 from sluice_cli import ToolTestCase
@@ -411,6 +413,28 @@ class Zscore(ToolTestCase):
                          ["a", "b"] * 3)
         self.assertEqual(skipped.err.count("--max-series 2 (skipped)"), 3, skipped.err)
         self.assertStatus(self.run_tool("--key", "host", "--max-series", "3", stdin=lines(rows)), 0)
+
+    def test_progress_goes_to_standard_error_only(self):
+        """--progress always: after the first second the meter (points, bytes, rate, series)
+        is drawn in place on standard error and erased at the end; stdout has only records."""
+        rows = [{"ts": 1767225600 + index, "host": f"h{index % 3}", "value": index % 5}
+                for index in range(4096)]
+        with open(self.path("out.jsonl"), "wb") as out:
+            child = self.start_tool("--key", "host", "--progress", "always",
+                                    stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+            child.stdin.write(lines(rows[:2048]).encode())
+            child.stdin.flush()
+            time.sleep(1.1)  # the meter waits for the first second of work
+            _, err = child.communicate(lines(rows[2048:]).encode(), timeout=60)
+        self.assertEqual(child.returncode, 0, err)
+        self.assertRegex(err.decode(), r"^(\rzscore: [0-9]+ records, [0-9.]+ KiB, [0-9]+ "
+                                       r"records/s, 3 series\x1b\[K)+\r\x1b\[K$")
+        output = self.read("out.jsonl").decode()
+        self.assertEqual(len(output.splitlines()), 4096)
+        self.assertNotIn("\r", output)
+        # auto: standard error is not a terminal here, so nothing.
+        self.assertEqual(self.run_tool("--progress", "auto", stdin=lines(rows)).err, "")
+        self.assertStatus(self.run_tool("--progress", "sometimes"), 2)
 
     def test_usage_errors(self):
         for args in [["--window", "1"], ["--alpha", "0"], ["--alpha", "1.5"], ["--threshold", "0"],

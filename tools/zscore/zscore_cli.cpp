@@ -398,6 +398,7 @@ void add_detect_options(CLI::App& command, Settings& settings) {
   command.add_flag("--fail-on-alert-start", settings.fail_on_alert_start,
                    "Exit 1 if an incident (an alert, or an absence) started in this run");
   cli::add_input_options(command, stream.input);
+  cli::add_progress_option(command, stream.progress);
   command.add_option("--reorder-window", settings.reorder_window,
                      "Judge points in time order within this span of their own time (5m)");
   command.add_option("--absent-after", settings.absent_after,

@@ -486,7 +486,10 @@ StreamResult Stream::run() {
   std::span<const FieldView> key_fields(fields.data() + 2, options_.keys.size());
   std::vector<bool> key_seen(options_.keys.size(), false);
   std::string key;
+  Progress progress(options_.progress, "zscore", total_input_bytes(options_.inputs));
+  progress.add_detail([this] { return fmt::format(", {} series", series_.size()); });
   while (auto line = reader_.next_fields(names, fields)) {
+    progress.update(reader_.bytes_read(), result_.points);
     std::optional<Point> point = read_point(options_, fields, reader_, *line);
     if (!point) continue;
     series_key(key_fields, key);
@@ -510,6 +513,7 @@ StreamResult Stream::run() {
       judge(*current, *point, reader_.line_text(), has_added_names, origin);
     }
   }
+  progress.finish();
   release_until(std::nullopt);
   report_absent();
   result_.skipped = reader_.skipped();

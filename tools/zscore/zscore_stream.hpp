@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sluice/jsonl.hpp"
+#include "sluice/progress.hpp"
 #include "zscore_detector.hpp"
 #include "zscore_store.hpp"
 
@@ -24,7 +25,9 @@ struct StreamOptions {
   std::vector<std::string> keys;    // fields whose values name the series (none: one series)
   std::string value_field = "value";
   std::string time_field = "ts";
-  InputOptions input;           // --skip-invalid, --max-line-bytes
+  InputOptions input;  // --skip-invalid, --max-line-bytes
+  // --progress: points read, series and rate on standard error.
+  ProgressMode progress = ProgressMode::automatic;
   bool only_anomalies = false;  // of the point records
   RecordKinds records = RecordKinds::points;
   // --interval and --missing: with missing_as_zero, the slots of a gap (whole intervals
