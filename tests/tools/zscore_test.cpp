@@ -297,6 +297,41 @@ TEST(ZscoreStream, AReorderWindowJudgesHeldPointsInTimeOrder) {
   EXPECT_EQ(output.find("\"ts\":5,"), std::string::npos);
 }
 
+// An incident can start at a slot --missing zero fills: its alert_start follows the filled
+// record, and the next point, calm, ends it. By hand: before 00:04 the window is 12, 14, 13
+// (mean 13, sd 1), so the filled 0 is z = -13.
+TEST(ZscoreStream, IncidentRecordsFollowThePointsThatStartAndEndThem) {
+  StreamOptions options;
+  options.detector.window = 3;
+  options.interval = std::chrono::seconds(60);
+  options.missing_as_zero = true;
+  options.records = RecordKinds::both;
+  const std::string input =
+      "{\"ts\":0,\"value\":10}\n{\"ts\":60,\"value\":12}\n{\"ts\":120,\"value\":14}\n"
+      "{\"ts\":180,\"value\":13}\n{\"ts\":300,\"value\":13}\n";
+  auto [output, result] = stream_of(input, options);
+  std::vector<std::string> lines;
+  for (std::size_t start = 0, end; (end = output.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    lines.push_back(output.substr(start, end - start));
+  }
+  ASSERT_EQ(lines.size(), 8U) << output;
+  EXPECT_EQ(lines[4],
+            "{\"ts\":\"1970-01-01T00:04:00Z\",\"value\":0,\"filled\":true,\"expected\":13,"
+            "\"lower\":10,\"upper\":16,\"z\":-13,\"score\":1,\"anomaly\":true,\"method\":"
+            "\"zscore\"}");
+  EXPECT_EQ(lines[5],
+            "{\"ts\":\"1970-01-01T00:04:00Z\",\"event\":\"alert_start\",\"reason\":\"anomaly\","
+            "\"value\":0,\"z\":-13,\"method\":\"zscore\"}");
+  EXPECT_TRUE(lines[6].starts_with("{\"ts\":300,\"value\":13,")) << lines[6];
+  EXPECT_EQ(lines[7],
+            "{\"ts\":\"1970-01-01T00:05:00Z\",\"event\":\"alert_end\",\"reason\":\"anomaly\","
+            "\"started\":\"1970-01-01T00:04:00Z\",\"method\":\"zscore\"}");
+  EXPECT_EQ(result.incidents_started, 1U);
+  options.records = RecordKinds::incidents;
+  EXPECT_EQ(stream_of(input, options).first, lines[5] + "\n" + lines[7] + "\n");
+}
+
 TEST(ZscoreStream, AKeyFieldNoPointHasIsReported) {
   StreamOptions options;
   options.keys = {"host", "hots"};

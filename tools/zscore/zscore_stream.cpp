@@ -265,8 +265,8 @@ class Stream {
 Series* Stream::find_series(const std::string& key, std::span<const FieldView> key_fields) {
   if (Series* found = series_.find(key)) return found;
   if (series_.size() >= options_.max_series) return nullptr;
-  Series fresh{Detector(options_.detector),           {}, std::nullopt, std::nullopt, false,
-               key_members(key_fields, options_.keys)};
+  Series fresh{.detector = Detector(options_.detector),
+               .members = key_members(key_fields, options_.keys)};
   if (store_ != nullptr) {
     fresh.latest = fresh.saved = store_->load(key, fresh.detector, fresh.incidents);
   }
@@ -294,7 +294,6 @@ void Stream::judge(Series& series, const Point& point, std::string_view record,
       return;
     }
   }
-  if (series.incidents.absence) end_absence(series, point.time);
   series.latest = point.time;
   series.changed = true;
   bool was_alerting = series.detector.alerting();
@@ -305,6 +304,7 @@ void Stream::judge(Series& series, const Point& point, std::string_view record,
   if (prints_points_ && (!options_.only_anomalies || anomaly)) {
     writer_.write(record, has_added_names, verdict, method_, out_);
   }
+  if (series.incidents.absence) end_absence(series, point.time);
   follow_alert(series, point.time, point.value, verdict, was_alerting);
 }
 
