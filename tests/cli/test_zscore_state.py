@@ -369,6 +369,25 @@ class ZscoreState(ToolTestCase):
                          [None, None, None, None, "alert_start"])
         self.assertError(self.run_tool("--records", "some"), 2, "--records")
 
+    def test_a_silence_found_while_only_stale_points_came_is_kept(self):
+        """A series whose points this run were all judged before is silent all the same: its
+        alert_start is kept for the alert_end of a later run."""
+        args = ("--db", "z.db", "--key", "host", "--absent-after", "1h", "--records",
+                "incidents")
+        self.run_ok(*args, stdin=lines([{"ts": START, "host": "b", "value": 1}]))
+        stale_and_late = [{"ts": START, "host": "b", "value": 1},
+                          {"ts": START + 7200, "host": "a", "value": 1}]
+        self.assertEqual([json.loads(line) for line in self.run_ok(
+            *args, stdin=lines(stale_and_late)).out.splitlines()],
+                         [{"ts": "2026-01-01T02:00:00Z", "host": "b", "event": "alert_start",
+                           "reason": "absent", "absent_since": "2026-01-01T00:00:00Z",
+                           "method": "zscore"}])
+        back = self.run_ok(*args, stdin=lines([{"ts": START + 7260, "host": "b", "value": 1}]))
+        self.assertEqual([json.loads(line) for line in back.out.splitlines()],
+                         [{"ts": "2026-01-01T02:01:00Z", "host": "b", "event": "alert_end",
+                           "reason": "absent", "started": "2026-01-01T02:00:00Z",
+                           "method": "zscore"}])
+
     def test_a_state_from_before_incidents_is_upgraded(self):
         """A file of schema version 1 (no incident columns) is read and upgraded; an alert it
         held open ends with "started": null."""
