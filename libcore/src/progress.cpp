@@ -65,7 +65,7 @@ void Progress::update(std::uint64_t bytes, std::uint64_t records) {
   if (now < next_draw_) return;
   next_draw_ = now + std::chrono::milliseconds(200);
   double seconds = std::chrono::duration<double>(now - started_).count();
-  draw(render(label_, bytes, records, total_bytes_, seconds));
+  draw(render(label_, bytes, records, total_bytes_, seconds) + (detail_ ? detail_() : ""));
 }
 
 void Progress::update_rows(std::uint64_t rows, std::uint64_t total_rows) {

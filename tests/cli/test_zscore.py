@@ -5,6 +5,8 @@ import json
 import math
 import os
 import random
+import subprocess
+import time
 import unittest
 
 from sluice_cli import ToolTestCase
@@ -42,6 +44,30 @@ def z_tolerance(reference):
         return 1e-9
     spread = (reference["upper"] - reference["expected"]) / reference["threshold"]
     return 1e-7 * abs(reference["z"]) + 16 * math.ulp(abs(reference["expected"])) / spread
+
+
+def multiplicative_holt_winters(values, m, alpha, beta, gamma):
+    """One-step forecasts of Holt-Winters with an additive trend and a multiplicative season
+    (Hyndman and Athanasopoulos, "Forecasting: principles and practice", 8.3; statsmodels'
+    ExponentialSmoothing(trend='add', seasonal='mul')), started as zscore(1) says: level the
+    mean of the first season, trend the difference of the first two seasons' means over m,
+    season factors the first season's values over that level. Checked once by hand against
+    statsmodels 0.13.5 (Debian python3-statsmodels): ExponentialSmoothing(trend='add',
+    seasonal='mul', initialization_method='known') with these initial values and
+    fit(optimized=False) gives the same fittedvalues, bit for bit, on the series of
+    test_multiplicative_holt_winters_matches_the_recurrences."""
+    level = sum(values[:m]) / m
+    trend = (sum(values[m:2 * m]) / m - level) / m
+    season = [value / level for value in values[:m]]
+    forecasts = []
+    for t, value in enumerate(values):
+        factor = season[t % m]
+        forecasts.append((level + trend) * factor)
+        new_level = alpha * value / factor + (1 - alpha) * (level + trend)
+        new_trend = beta * (new_level - level) + (1 - beta) * trend
+        season[t % m] = gamma * value / (level + trend) + (1 - gamma) * factor
+        level, trend = new_level, new_trend
+    return forecasts
 
 
 class Zscore(ToolTestCase):
@@ -134,6 +160,69 @@ class Zscore(ToolTestCase):
                                              rel_tol=1e-9, abs_tol=1e-6),
                                 f"{case['name']} point {index}: {out[index]['expected']} != "
                                 f"{case['forecasts'][index]}")
+
+    def test_multiplicative_holt_winters_matches_the_recurrences(self):
+        """A daily cycle whose swing grows with the level: forecasts and z from the
+        recurrences written out in multiplicative_holt_winters (the spread is the root mean
+        square of the last two seasons' one-step errors)."""
+        rng = random.Random(11)
+        m = 12
+        values = [(100 + 2 * t) * (1 + 0.4 * math.sin(2 * math.pi * t / m)) *
+                  (1 + rng.gauss(0, 0.02)) for t in range(10 * m)]
+        out = self.detect(points(values), "--method", "holt-winters", "--season-length", str(m),
+                          "--seasonality", "multiplicative", "--alpha", "0.3", "--beta", "0.1",
+                          "--gamma", "0.2")
+        forecasts = multiplicative_holt_winters(values, m, 0.3, 0.1, 0.2)
+        errors = [value - forecast for value, forecast in zip(values, forecasts)]
+        self.assertEqual([r["expected"] for r in out[:2 * m]], [None] * (2 * m))
+        for t in range(2 * m, len(values)):
+            spread = math.sqrt(sum(e * e for e in errors[t - 2 * m:t]) / (2 * m))
+            self.assertTrue(math.isclose(out[t]["expected"], forecasts[t], rel_tol=1e-9), t)
+            self.assertTrue(math.isclose(out[t]["z"], errors[t] / spread, rel_tol=1e-7,
+                                         abs_tol=1e-9), t)
+        # The additive season cannot follow the growing swing: its forecasts are further off.
+        additive = self.detect(points(values), "--method", "holt-winters", "--season-length",
+                               str(m), "--alpha", "0.3", "--beta", "0.1", "--gamma", "0.2")
+        def squared(records):
+            return sum((r["expected"] - v) ** 2 for r, v in zip(records, values)
+                       if r["expected"] is not None)
+        self.assertLess(squared(out), squared(additive) / 2)
+
+    def test_transforms_judge_on_their_scale(self):
+        # log: ln(1 + v) of 0, 2, 8 is 0, L, 2L with L = ln 3 (mean L, sd L); 242 is 5L, z = 4.
+        # Back in values: expected e^L - 1 = 2, the band L -+ 3L is 3^-2 - 1 to 3^4 - 1.
+        out = self.detect(points([0, 2, 8, 242]), "--window", "3", "--transform", "log")
+        last = out[3]
+        self.assertAlmostEqual(last["z"], 4, places=12)
+        self.assertAlmostEqual(last["expected"], 2, places=12)
+        self.assertAlmostEqual(last["lower"], 1 / 9 - 1, places=12)
+        self.assertAlmostEqual(last["upper"], 80, places=12)
+        self.assertIs(last["anomaly"], True)
+        sqrt = self.detect(points([4, 16, 36, 100]), "--window", "3", "--transform", "sqrt")
+        self.assertEqual([sqrt[3][f] for f in ("expected", "lower", "upper", "z", "anomaly")],
+                         [16, 0, 100, 3, False])
+        negative = self.run_tool("--transform", "log", stdin=lines(points([1, -1])))
+        self.assertError(negative, 65, "<stdin>:2:",
+                         "field 'value': -1 is below 0: --transform log takes values of 0")
+        zero = self.run_tool("--method", "holt-winters", "--season-length", "2", "--seasonality",
+                             "multiplicative", stdin=lines(points([3, 1, 0])))
+        self.assertError(zero, 65, "<stdin>:3:", "field 'value': 0 is not above 0")
+        zero_logged = self.run_tool("--method", "holt-winters", "--season-length", "2",
+                                    "--seasonality", "multiplicative", "--transform", "log",
+                                    stdin=lines(points([3, 0])))
+        self.assertError(zero_logged, 65, "<stdin>:2:", "0 is not above 0 once transformed")
+        skipped = self.run_tool("--transform", "sqrt", "--skip-invalid",
+                                stdin=lines(points([1, -4, 9])))
+        self.assertStatus(skipped, 1)
+        self.assertEqual([json.loads(line)["value"] for line in skipped.out.splitlines()], [1, 9])
+        for args in (["--transform", "exp"], ["--seasonality", "multiplied"],
+                     ["--method", "holt-winters", "--season-length", "2", "--seasonality",
+                      "multiplicative", "--interval", "1m", "--missing", "zero"]):
+            self.assertStatus(self.run_tool(*args), 2)
+        # The transform shapes the saved state: a file kept without one refuses it.
+        self.assertStatus(self.run_tool("--db", "z.db", stdin=lines(points([1]))), 0)
+        self.assertError(self.run_tool("--db", "z.db", "--transform", "sqrt"), 65,
+                         "the state was kept with")
 
     def test_a_long_window_judges_after_thirty_points(self):
         values = [float(v % 7) for v in range(40)]
@@ -328,6 +417,28 @@ class Zscore(ToolTestCase):
                          ["a", "b"] * 3)
         self.assertEqual(skipped.err.count("--max-series 2 (skipped)"), 3, skipped.err)
         self.assertStatus(self.run_tool("--key", "host", "--max-series", "3", stdin=lines(rows)), 0)
+
+    def test_progress_goes_to_standard_error_only(self):
+        """--progress always: after the first second the meter (points, bytes, rate, series)
+        is drawn in place on standard error and erased at the end; stdout has only records."""
+        rows = [{"ts": 1767225600 + index, "host": f"h{index % 3}", "value": index % 5}
+                for index in range(4096)]
+        with open(self.path("out.jsonl"), "wb") as out:
+            child = self.start_tool("--key", "host", "--progress", "always",
+                                    stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
+            child.stdin.write(lines(rows[:2048]).encode())
+            child.stdin.flush()
+            time.sleep(1.1)  # the meter waits for the first second of work
+            _, err = child.communicate(lines(rows[2048:]).encode(), timeout=60)
+        self.assertEqual(child.returncode, 0, err)
+        self.assertRegex(err.decode(), r"^(\rzscore: [0-9]+ records, [0-9.]+ KiB, [0-9]+ "
+                                       r"records/s, 3 series\x1b\[K)+\r\x1b\[K$")
+        output = self.read("out.jsonl").decode()
+        self.assertEqual(len(output.splitlines()), 4096)
+        self.assertNotIn("\r", output)
+        # auto: standard error is not a terminal here, so nothing.
+        self.assertEqual(self.run_tool("--progress", "auto", stdin=lines(rows)).err, "")
+        self.assertStatus(self.run_tool("--progress", "sometimes"), 2)
 
     def test_usage_errors(self):
         for args in [["--window", "1"], ["--alpha", "0"], ["--alpha", "1.5"], ["--threshold", "0"],

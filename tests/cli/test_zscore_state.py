@@ -44,6 +44,38 @@ def lines(rows):
     return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
 
 
+def incidents_of(records, threshold, recover):
+    """The alert_start and alert_end records the rule of zscore(1), Incidents, derives from
+    the point records of one run (trigger 1/1): a series' incident starts at a point whose
+    |z| exceeds the threshold, and ends at the recover-th judged point in a row that does
+    not."""
+    state, events = {}, []
+    for record in records:
+        if "event" in record or record["anomaly"] is None:
+            continue
+        series = record["metric"]
+        started, calm = state.get(series, (None, 0))
+        exceeds = abs(record["z"]) > threshold
+        if started is None and exceeds:
+            events.append({"ts": record["ts"], "metric": series, "event": "alert_start",
+                           "reason": "anomaly", "value": record["value"], "z": record["z"],
+                           "method": record["method"]})
+            state[series] = (record["ts"], 0)
+        elif started is not None:
+            calm = 0 if exceeds else calm + 1
+            if calm < recover:
+                state[series] = (started, calm)
+                continue
+            events.append({"ts": record["ts"], "metric": series, "event": "alert_end",
+                           "reason": "anomaly", "started": started, "method": record["method"]})
+            state[series] = (None, 0)
+    return events
+
+
+def iso(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def table(path, sql):
     with sqlite3.connect(path) as db:
         return db.execute(sql).fetchall()
@@ -58,18 +90,33 @@ class ZscoreState(ToolTestCase):
         return result
 
     def test_incremental_runs_equal_one_run(self):
+        """Point and incident records alike: an incident open at a cut ends in a later run."""
         rows = hourly(24 * 12, seed=1)
         rng = random.Random(2)
+        ended_in_a_later_run = 0
         for method in METHODS:
-            args = ["--key", "metric", *method]
+            args = ["--key", "metric", "--recover", "3", "--records", "both", *method]
             whole = self.run_ok(*args, stdin=lines(rows)).out
-            self.assertEqual(len(whole.splitlines()), len(rows))
+            records = [json.loads(line) for line in whole.splitlines()]
+            points = [record for record in records if "event" not in record]
+            self.assertEqual(len(points), len(rows))
+            for record in points:
+                record["ts"] = iso(record["ts"])
+            threshold = 3.5 if "robust" in method else 3
+            events = incidents_of(points, threshold, recover=3)
+            self.assertGreater(len(events), 2, method)
+            self.assertEqual([record for record in records if "event" in record], events)
             for pieces in (2, 5):
                 db = f"{METHODS.index(method)}-{pieces}.db"
                 cuts = sorted(rng.sample(range(1, len(rows)), pieces - 1))
                 out = ""
                 for first, last in zip([0] + cuts, cuts + [len(rows)]):
-                    out += self.run_ok("--db", db, *args, stdin=lines(rows[first:last])).out
+                    piece = self.run_ok("--db", db, *args, stdin=lines(rows[first:last])).out
+                    events = [json.loads(line) for line in piece.splitlines() if '"event"' in line]
+                    starts = {(e["metric"], e["ts"]) for e in events if e["event"] == "alert_start"}
+                    ended_in_a_later_run += sum((e["metric"], e["started"]) not in starts
+                                                for e in events if e["event"] == "alert_end")
+                    out += piece
                 self.assertEqual(out, whole, f"{method} in {pieces} pieces")
                 self.assertEqual(os.stat(self.path(db)).st_mode & 0o777, 0o600)
             # Feeding the file again judges nothing: every point is at or before its series'
@@ -78,6 +125,7 @@ class ZscoreState(ToolTestCase):
             self.assertStatus(again, 0)
             self.assertEqual(again.out, "")
             self.assertIn(f"{len(rows)} point(s) at or before", again.err)
+        self.assertGreater(ended_in_a_later_run, 0)
 
     def test_other_settings_on_the_same_file_are_refused(self):
         rows = hourly(40, seed=3)
@@ -277,6 +325,92 @@ class ZscoreState(ToolTestCase):
         self.assertEqual([(r["host"], r["absent_since"]) for r in
                           map(json.loads, alerted.out.splitlines())],
                          [("b", "2026-01-01T00:10:00Z")])
+
+    def test_incidents_start_and_end_once_across_runs(self):
+        """An alert and a silence, each an incident: alert_start once, alert_end once, and
+        --fail-on-alert-start 1 only for the run in which one started."""
+        def run(rows, *extra):
+            result = self.run_tool("--db", "z.db", "--key", "host", "--window", "3",
+                                   "--recover", "2", "--absent-after", "20m", "--records",
+                                   "incidents", "--fail-on-alert-start", *extra,
+                                   stdin=lines(rows))
+            return result.status, [json.loads(line) for line in result.out.splitlines()]
+
+        def point(step, host, value):
+            return {"ts": START + 600 * step, "host": host, "value": value}
+
+        # a: 10, 12, 14 warm up (mean 12, sd 2); 30 is z = 9 and starts an alert. b: its
+        # latest point is 30 minutes before the run's (step 4), more than --absent-after.
+        first = [point(0, "a", 10), point(0, "b", 5), point(1, "a", 12), point(1, "b", 5),
+                 point(2, "a", 14), point(3, "a", 30), point(4, "a", 12)]
+        self.assertEqual(run(first), (1, [
+            {"ts": "2026-01-01T00:30:00Z", "host": "a", "event": "alert_start",
+             "reason": "anomaly", "value": 30, "z": 9, "method": "zscore"},
+            {"ts": "2026-01-01T00:40:00Z", "host": "b", "event": "alert_start",
+             "reason": "absent", "absent_since": "2026-01-01T00:10:00Z", "method": "zscore"}]))
+        self.assertEqual(table(self.path("z.db"), "SELECT alert_started, absent_started FROM "
+                               "zscore_series ORDER BY key"),
+                         [((START + 1800) * 10 ** 6, None), (None, (START + 2400) * 10 ** 6)])
+        # Still open: a's second calm point ends its alert (--recover 2); b stays silent and
+        # starts nothing new: status 0.
+        self.assertEqual(run([point(5, "a", 13)]), (0, [
+            {"ts": "2026-01-01T00:50:00Z", "host": "a", "event": "alert_end",
+             "reason": "anomaly", "started": "2026-01-01T00:30:00Z", "method": "zscore"}]))
+        # b's next point ends its silence.
+        self.assertEqual(run([point(6, "b", 5), point(6, "a", 13)]), (0, [
+            {"ts": "2026-01-01T01:00:00Z", "host": "b", "event": "alert_end",
+             "reason": "absent", "started": "2026-01-01T00:40:00Z", "method": "zscore"}]))
+        self.assertEqual(table(self.path("z.db"), "SELECT alert_started, absent_started FROM "
+                               "zscore_series"), [(None, None), (None, None)])
+        # --records both: each incident record follows the point that opened it.
+        both = self.run_tool("--window", "3", "--records", "both", stdin=lines(
+            [{"ts": START + 60 * i, "value": v} for i, v in enumerate([10, 12, 14, 30])]))
+        self.assertEqual([json.loads(line).get("event") for line in both.out.splitlines()],
+                         [None, None, None, None, "alert_start"])
+        self.assertError(self.run_tool("--records", "some"), 2, "--records")
+
+    def test_a_silence_found_while_only_stale_points_came_is_kept(self):
+        """A series whose points this run were all judged before is silent all the same: its
+        alert_start is kept for the alert_end of a later run."""
+        args = ("--db", "z.db", "--key", "host", "--absent-after", "1h", "--records",
+                "incidents")
+        self.run_ok(*args, stdin=lines([{"ts": START, "host": "b", "value": 1}]))
+        stale_and_late = [{"ts": START, "host": "b", "value": 1},
+                          {"ts": START + 7200, "host": "a", "value": 1}]
+        self.assertEqual([json.loads(line) for line in self.run_ok(
+            *args, stdin=lines(stale_and_late)).out.splitlines()],
+                         [{"ts": "2026-01-01T02:00:00Z", "host": "b", "event": "alert_start",
+                           "reason": "absent", "absent_since": "2026-01-01T00:00:00Z",
+                           "method": "zscore"}])
+        back = self.run_ok(*args, stdin=lines([{"ts": START + 7260, "host": "b", "value": 1}]))
+        self.assertEqual([json.loads(line) for line in back.out.splitlines()],
+                         [{"ts": "2026-01-01T02:01:00Z", "host": "b", "event": "alert_end",
+                           "reason": "absent", "started": "2026-01-01T02:00:00Z",
+                           "method": "zscore"}])
+
+    def test_a_state_from_before_incidents_is_upgraded(self):
+        """A file of schema version 1 (no incident columns) is read and upgraded; an alert it
+        held open ends with "started": null."""
+        values = [10, 12, 14, 30]
+        rows = [{"ts": START + 60 * i, "value": v} for i, v in enumerate(values)]
+        self.run_ok("--db", "z.db", "--window", "3", stdin=lines(rows))
+        # The settings text of the defaults is the one earlier versions wrote (new options add
+        # to it only when not at their default), so their files are still accepted.
+        self.assertEqual(table(self.path("z.db"), "SELECT value FROM zscore_settings"),
+                         [("method=zscore window=3 missing=skip min-history=0 trigger=1/1 key= "
+                           "value-field=value time-field=ts",)])
+        with sqlite3.connect(self.path("z.db")) as db:  # as zscore wrote it before
+            db.execute("ALTER TABLE zscore_series DROP COLUMN alert_started")
+            db.execute("ALTER TABLE zscore_series DROP COLUMN absent_started")
+            db.execute("UPDATE sluice_meta SET version = 1 WHERE component = 'zscore'")
+        later = self.run_tool("--db", "z.db", "--window", "3", "--records", "incidents",
+                              stdin=lines([{"ts": START + 600, "value": 14}]))
+        self.assertStatus(later, 0)
+        self.assertEqual([json.loads(line) for line in later.out.splitlines()],
+                         [{"ts": "2026-01-01T00:10:00Z", "event": "alert_end",
+                           "reason": "anomaly", "started": None, "method": "zscore"}])
+        self.assertEqual(table(self.path("z.db"), "SELECT version FROM sluice_meta WHERE "
+                               "component = 'zscore'"), [(2,)])
 
     def test_seasonal_phases_follow_the_local_clock(self):
         """Daily points at 09:00 in New York, across the switch to summer time on 2026-03-08:

@@ -194,22 +194,61 @@ TEST(ZscoreHoltWinters, FitDoesAtLeastAsWellAsAnyGridPoint) {
   for (std::size_t i = 0; i < 2 * m; ++i) {
     points.push_back(50 + 10 * std::sin(2 * M_PI * static_cast<double>(i) / m) + noise(random));
   }
-  Smoother truth(points, m);
+  Smoother truth(points, m, Seasonality::additive);
   Smoothing true_smoothing{0.6, 0.1, 0.3};
   for (std::size_t i = 2 * m; i < 20 * m; ++i) {
     double value = truth.forecast() + 3 * noise(random);
     truth.step(value, true_smoothing);
     points.push_back(value);
   }
-  Smoothing fitted = fit_smoothing(points, m);
-  double best = squared_errors(points, m, fitted);
-  EXPECT_LE(best, squared_errors(points, m, true_smoothing));
-  EXPECT_LE(best, squared_errors(points, m, Smoothing{0.1, 0.05, 0.1}));
-  EXPECT_LT(best, 0.9 * squared_errors(points, m, Smoothing{0.05, 0.5, 0.9}));
+  Smoothing fitted = fit_smoothing(points, m, Seasonality::additive);
+  double best = squared_errors(points, m, Seasonality::additive, fitted);
+  EXPECT_LE(best, squared_errors(points, m, Seasonality::additive, true_smoothing));
+  EXPECT_LE(best, squared_errors(points, m, Seasonality::additive, Smoothing{0.1, 0.05, 0.1}));
+  EXPECT_LT(best,
+            0.9 * squared_errors(points, m, Seasonality::additive, Smoothing{0.05, 0.5, 0.9}));
   for (double value : {fitted.alpha, fitted.beta, fitted.gamma}) {
     EXPECT_GE(value, 0);
     EXPECT_LE(value, 1);
   }
+}
+
+// Two seasons of two points, alpha = beta = gamma = 1/2, worked by hand from the recurrences
+// of zscore_methods.hpp: L0 = 15, B0 = (18 - 15) / 2 = 1.5, S0 = 10/15, 20/15.
+TEST(ZscoreHoltWinters, MultiplicativeSeasonScalesTheLevel) {
+  Smoother smoother({10, 20, 12, 24}, 2, Seasonality::multiplicative);
+  Smoothing half{0.5, 0.5, 0.5};
+  EXPECT_DOUBLE_EQ(smoother.forecast(), 16.5 * 2 / 3);  // 11
+  EXPECT_DOUBLE_EQ(smoother.step(10, half), -1);
+  // level 10 / (2/3) / 2 + 16.5 / 2 = 15.75; trend 0.75 / 2 + 1.5 / 2 = 1.125;
+  // season 10 / 16.5 / 2 + (2/3) / 2 = 7/11.
+  EXPECT_DOUBLE_EQ(smoother.level, 15.75);
+  EXPECT_DOUBLE_EQ(smoother.trend, 1.125);
+  EXPECT_NEAR(smoother.season[0], 7.0 / 11, 1e-15);
+  EXPECT_DOUBLE_EQ(smoother.forecast(), 16.875 * 4 / 3);  // 22.5
+  EXPECT_DOUBLE_EQ(smoother.step(20, half), -2.5);
+  // level 20 / (4/3) / 2 + 16.875 / 2 = 15.9375; trend 0.1875 / 2 + 1.125 / 2 = 0.65625;
+  // season 20 / 16.875 / 2 + (4/3) / 2 = 34/27.
+  EXPECT_DOUBLE_EQ(smoother.level, 15.9375);
+  EXPECT_DOUBLE_EQ(smoother.trend, 0.65625);
+  EXPECT_NEAR(smoother.season[1], 34.0 / 27, 1e-15);
+  EXPECT_NEAR(smoother.forecast(), 16.59375 * 7 / 11, 1e-12);
+}
+
+TEST(ZscoreDetector, ATransformJudgesOnItsScaleAndPrintsTheBandInValues) {
+  DetectorOptions options;
+  options.window = 3;
+  options.transform = Transform::sqrt;
+  Detector detector(options);
+  for (double value : {4, 16, 36}) detector.observe(value);
+  // sqrt: 2, 4, 6 (mean 4, sd 2); 100 is 10 there, z = 3; the band 4 -+ 6 is -2 (no count
+  // is below it: 0) to 10, that is 0 to 100.
+  Verdict verdict = detector.observe(100);
+  EXPECT_EQ(verdict.z, 3);
+  EXPECT_EQ(verdict.expected, 16);
+  EXPECT_EQ(verdict.lower, 0);
+  EXPECT_EQ(verdict.upper, 100);
+  EXPECT_EQ(verdict.anomaly, false);
 }
 
 // run_stream over `input` (JSON Lines): what it printed, and its result.
@@ -256,6 +295,41 @@ TEST(ZscoreStream, AReorderWindowJudgesHeldPointsInTimeOrder) {
   EXPECT_LT(output.find("\"ts\":10"), output.find("\"ts\":20"));
   EXPECT_LT(output.find("\"ts\":20"), output.find("\"ts\":30"));
   EXPECT_EQ(output.find("\"ts\":5,"), std::string::npos);
+}
+
+// An incident can start at a slot --missing zero fills: its alert_start follows the filled
+// record, and the next point, calm, ends it. By hand: before 00:04 the window is 12, 14, 13
+// (mean 13, sd 1), so the filled 0 is z = -13.
+TEST(ZscoreStream, IncidentRecordsFollowThePointsThatStartAndEndThem) {
+  StreamOptions options;
+  options.detector.window = 3;
+  options.interval = std::chrono::seconds(60);
+  options.missing_as_zero = true;
+  options.records = RecordKinds::both;
+  const std::string input =
+      "{\"ts\":0,\"value\":10}\n{\"ts\":60,\"value\":12}\n{\"ts\":120,\"value\":14}\n"
+      "{\"ts\":180,\"value\":13}\n{\"ts\":300,\"value\":13}\n";
+  auto [output, result] = stream_of(input, options);
+  std::vector<std::string> lines;
+  for (std::size_t start = 0, end; (end = output.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    lines.push_back(output.substr(start, end - start));
+  }
+  ASSERT_EQ(lines.size(), 8U) << output;
+  EXPECT_EQ(lines[4],
+            "{\"ts\":\"1970-01-01T00:04:00Z\",\"value\":0,\"filled\":true,\"expected\":13,"
+            "\"lower\":10,\"upper\":16,\"z\":-13,\"score\":1,\"anomaly\":true,\"method\":"
+            "\"zscore\"}");
+  EXPECT_EQ(lines[5],
+            "{\"ts\":\"1970-01-01T00:04:00Z\",\"event\":\"alert_start\",\"reason\":\"anomaly\","
+            "\"value\":0,\"z\":-13,\"method\":\"zscore\"}");
+  EXPECT_TRUE(lines[6].starts_with("{\"ts\":300,\"value\":13,")) << lines[6];
+  EXPECT_EQ(lines[7],
+            "{\"ts\":\"1970-01-01T00:05:00Z\",\"event\":\"alert_end\",\"reason\":\"anomaly\","
+            "\"started\":\"1970-01-01T00:04:00Z\",\"method\":\"zscore\"}");
+  EXPECT_EQ(result.incidents_started, 1U);
+  options.records = RecordKinds::incidents;
+  EXPECT_EQ(stream_of(input, options).first, lines[5] + "\n" + lines[7] + "\n");
 }
 
 TEST(ZscoreStream, AKeyFieldNoPointHasIsReported) {

@@ -15,6 +15,7 @@
 
 #include "sluice/error.hpp"
 #include "sluice/fdio.hpp"
+#include "sluice/names.hpp"
 #include "sluice/timezone.hpp"
 #include "zscore_store.hpp"
 #include "zscore_stream.hpp"
@@ -22,6 +23,10 @@
 namespace sluice::zscore {
 
 namespace {
+
+constexpr NameTable<RecordKinds, 3> record_kinds_names({{{"points", RecordKinds::points},
+                                                         {"incidents", RecordKinds::incidents},
+                                                         {"both", RecordKinds::both}}});
 
 // Bounds of the counting options: the points a series keeps (each costs memory per series)
 // and the counters that only count.
@@ -45,6 +50,7 @@ struct Settings {
   cli::StateOptions state;
   CLI::Option* window_option = nullptr;
   bool fail_on_anomaly = false;
+  bool fail_on_alert_start = false;
   bool quiet = false;
 };
 
@@ -148,6 +154,12 @@ void check_spacing(Settings& settings) {
   if (stream.missing_as_zero && !stream.interval) {
     throw Error(exit_code::usage, "--missing zero needs --interval (the points' spacing)");
   }
+  if (stream.missing_as_zero &&
+      stream.detector.holt_winters.seasonality == Seasonality::multiplicative) {
+    throw Error(exit_code::usage,
+                "--missing zero cannot go with --seasonality multiplicative (it divides by "
+                "values)");
+  }
   for (auto [name, text, span] :
        {std::tuple{"--reorder-window", &settings.reorder_window, &stream.reorder_window},
         std::tuple{"--absent-after", &settings.absent_after, &stream.absent_after}}) {
@@ -211,8 +223,15 @@ std::string canonical_settings(const Settings& settings) {
       text +=
           fmt::format(" season-length={} alpha={} beta={} gamma={} fit={} window={}",
                       hw.season_length, hw.alpha, hw.beta, hw.gamma, hw.fit, hw.residual_window);
+      // Written only when not the default, so that files kept before it existed still match.
+      if (hw.seasonality != Seasonality::additive) {
+        text += fmt::format(" seasonality={}", seasonality_names.name(hw.seasonality));
+      }
       break;
     }
+  }
+  if (detector.transform != Transform::none) {
+    text += fmt::format(" transform={}", transform_names.name(detector.transform));
   }
   text += fmt::format(" missing={}", settings.missing);
   if (stream.interval) text += fmt::format(" interval={}", format_duration(*stream.interval));
@@ -285,7 +304,8 @@ int run_detect(Settings& settings) {
   out.flush();
   report_drops(result, settings);
   if (store) store->commit();
-  bool flagged = settings.fail_on_anomaly && result.anomalies > 0;
+  bool flagged = (settings.fail_on_anomaly && result.anomalies > 0) ||
+                 (settings.fail_on_alert_start && result.incidents_started > 0);
   return flagged || result.skipped > 0 ? exit_code::definite_no : 0;
 }
 
@@ -344,6 +364,12 @@ void add_detect_options(CLI::App& command, Settings& settings) {
                    "holt-winters: choose alpha, beta, gamma from the first points");
   command.add_option("--gamma", detector.holt_winters.gamma, "holt-winters: season smoothing")
       ->capture_default_str();
+  cli::add_choice_option(command, "--seasonality", detector.holt_winters.seasonality,
+                         seasonality_names,
+                         "holt-winters: the season is added to the level, or multiplies it");
+  cli::add_choice_option(command, "--transform", detector.transform, transform_names,
+                         "The model sees sqrt(value) or log (ln(1 + value)); values below 0 "
+                         "are bad input");
   command.add_option("--threshold", settings.threshold,
                      "|z| above this exceeds (default 3; 3.5 for robust)");
   cli::complete_with(command.add_option("--direction", settings.direction, "both, up or down")
@@ -367,7 +393,12 @@ void add_detect_options(CLI::App& command, Settings& settings) {
       ->capture_default_str();
   command.add_flag("--only-anomalies", stream.only_anomalies, "Print only flagged points");
   command.add_flag("--fail-on-anomaly", settings.fail_on_anomaly, "Exit 1 if a point was flagged");
+  cli::add_choice_option(command, "--records", stream.records, record_kinds_names,
+                         "points (one per point), incidents (alert_start, alert_end) or both");
+  command.add_flag("--fail-on-alert-start", settings.fail_on_alert_start,
+                   "Exit 1 if an incident (an alert, or an absence) started in this run");
   cli::add_input_options(command, stream.input);
+  cli::add_progress_option(command, stream.progress);
   command.add_option("--reorder-window", settings.reorder_window,
                      "Judge points in time order within this span of their own time (5m)");
   command.add_option("--absent-after", settings.absent_after,

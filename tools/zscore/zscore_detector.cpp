@@ -42,6 +42,31 @@ std::size_t min_history_of(const DetectorOptions& options) {
   return 0;
 }
 
+double transformed(Transform transform, double value) {
+  switch (transform) {
+    case Transform::sqrt:
+      return std::sqrt(value);
+    case Transform::log:
+      return std::log1p(value);
+    case Transform::none:
+      break;
+  }
+  return value;
+}
+
+double untransformed(Transform transform, double value) {
+  switch (transform) {
+    case Transform::sqrt:
+      // A bound below 0 on the square-root scale lets every count through: 0 in counts.
+      return value > 0 ? value * value : 0;
+    case Transform::log:
+      return std::expm1(value);
+    case Transform::none:
+      break;
+  }
+  return value;
+}
+
 namespace {
 
 Method make_method(const DetectorOptions& options) {
@@ -86,6 +111,7 @@ bool Detector::alert_after(bool exceeds) {
 }
 
 Verdict Detector::observe(double value, Instant time) {
+  value = transformed(options_->transform, value);
   Prediction prediction =
       std::visit([time](auto& method) { return method.predict(time); }, method_);
   if (seen_ < min_history_of(*options_)) prediction.ready = false;
@@ -120,6 +146,11 @@ Verdict Detector::judge(const Prediction& prediction, double value) {
                  : options_->direction == Direction::down ? down
                                                           : up || down;
   verdict.anomaly = alert_after(exceeds) && exceeds;
+  if (options_->transform != Transform::none) {
+    for (std::optional<double>* bound : {&verdict.expected, &verdict.lower, &verdict.upper}) {
+      *bound = untransformed(options_->transform, **bound);
+    }
+  }
   return verdict;
 }
 

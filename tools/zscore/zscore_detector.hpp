@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "sluice/names.hpp"
 #include "sluice/stats.hpp"
 #include "sluice/timeutil.hpp"
 #include "zscore_methods.hpp"
@@ -16,9 +17,23 @@ namespace sluice::zscore {
 
 enum class MethodKind { zscore, ewma, robust, seasonal, holt_winters };
 enum class Direction { both, up, down };
+// --transform: what the method sees of a value. sqrt for counts (their spread grows with
+// their square root), log (ln(1 + value)) for values that grow by factors; both take values
+// of 0 and more only.
+enum class Transform { none, sqrt, log };
+
+inline constexpr NameTable<Transform, 3> transform_names(
+    {{{"none", Transform::none}, {"sqrt", Transform::sqrt}, {"log", Transform::log}}});
+inline constexpr NameTable<Seasonality, 2> seasonality_names(
+    {{{"additive", Seasonality::additive}, {"multiplicative", Seasonality::multiplicative}}});
+
+// The value the method sees, and back: a band's bounds are printed in the value's own units.
+double transformed(Transform transform, double value);
+double untransformed(Transform transform, double value);
 
 struct DetectorOptions {
   MethodKind method = MethodKind::zscore;
+  Transform transform = Transform::none;
   std::size_t window = 300;  // zscore, robust: trailing points, the current one excluded
   double alpha = 0.1;        // ewma: weight of the newest point
   SeasonalOptions seasonal;
@@ -40,7 +55,9 @@ std::size_t min_history_of(const DetectorOptions& options);
 
 // What the detector says of one point. Without enough history every number is empty,
 // `anomaly` too, and `reason` says why. With a zero spread `z` and `score` are empty and the
-// point exceeds when it differs from `expected` (in the watched direction).
+// point exceeds when it differs from `expected` (in the watched direction). With a
+// --transform, z is measured on the transformed values, and expected, lower and upper are
+// transformed back into the value's units.
 struct Verdict {
   std::optional<double> expected, lower, upper, z;
   std::optional<bool> anomaly;
@@ -62,6 +79,9 @@ class Detector {
   void load(StateReader& in);
   // holt-winters --fit: the parameters chosen for this series, once chosen.
   [[nodiscard]] std::optional<Smoothing> fitted() const;
+  // In an alert (--trigger started one, --recover has not ended it): the series' anomaly
+  // incident is open.
+  [[nodiscard]] bool alerting() const { return alerting_; }
 
  private:
   [[nodiscard]] Verdict judge(const Prediction& prediction, double value);

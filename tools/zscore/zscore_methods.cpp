@@ -164,8 +164,9 @@ void SeasonalMethod::load(StateReader& in) {
   updates_ = in.get_count();
 }
 
-double squared_errors(const std::vector<double>& points, std::size_t m, const Smoothing& s) {
-  Smoother smoother(points, m);
+double squared_errors(const std::vector<double>& points, std::size_t m, Seasonality seasonality,
+                      const Smoothing& s) {
+  Smoother smoother(points, m, seasonality);
   double sum = 0;
   for (double point : points) {
     double error = smoother.step(point, s);
@@ -174,7 +175,8 @@ double squared_errors(const std::vector<double>& points, std::size_t m, const Sm
   return std::isfinite(sum) ? sum : std::numeric_limits<double>::infinity();
 }
 
-Smoother::Smoother(const std::vector<double>& points, std::size_t m) : season(m) {
+Smoother::Smoother(const std::vector<double>& points, std::size_t m, Seasonality seasonality)
+    : seasonality(seasonality), season(m) {
   double first = 0, second = 0;
   for (std::size_t i = 0; i < m; ++i) {
     first += points[i];
@@ -184,27 +186,37 @@ Smoother::Smoother(const std::vector<double>& points, std::size_t m) : season(m)
   second /= static_cast<double>(m);
   level = first;
   trend = (second - first) / static_cast<double>(m);
-  for (std::size_t i = 0; i < m; ++i) season[i] = points[i] - first;
+  for (std::size_t i = 0; i < m; ++i) {
+    season[i] = seasonality == Seasonality::additive ? points[i] - first : points[i] / first;
+  }
 }
 
 double Smoother::step(double value, const Smoothing& s) {
   double& slot = season[position];
-  double error = value - (level + trend + slot);
-  double next_level = s.alpha * (value - slot) + (1 - s.alpha) * (level + trend);
+  double error = value - forecast();
+  double base = level + trend;
+  double next_level = 0;
+  if (seasonality == Seasonality::additive) {
+    next_level = s.alpha * (value - slot) + (1 - s.alpha) * base;
+    slot = s.gamma * (value - level - trend) + (1 - s.gamma) * slot;
+  } else {
+    next_level = s.alpha * (value / slot) + (1 - s.alpha) * base;
+    slot = s.gamma * (value / base) + (1 - s.gamma) * slot;
+  }
   double next_trend = s.beta * (next_level - level) + (1 - s.beta) * trend;
-  slot = s.gamma * (value - level - trend) + (1 - s.gamma) * slot;
   level = next_level;
   trend = next_trend;
   position = (position + 1) % season.size();
   return error;
 }
 
-Smoothing fit_smoothing(const std::vector<double>& points, std::size_t season_length) {
+Smoothing fit_smoothing(const std::vector<double>& points, std::size_t season_length,
+                        Seasonality seasonality) {
   Smoothing best{0.5, 0.05, 0.1};
   double best_errors = std::numeric_limits<double>::infinity();
   double step = 0.1;
   auto consider = [&](Smoothing candidate) {
-    double errors = squared_errors(points, season_length, candidate);
+    double errors = squared_errors(points, season_length, seasonality, candidate);
     if (errors < best_errors) {
       best_errors = errors;
       best = candidate;
@@ -257,8 +269,10 @@ void HoltWintersMethod::learn(double value, Instant) {
 }
 
 void HoltWintersMethod::start() {
-  if (options_->fit) smoothing_ = fit_smoothing(first_points_, options_->season_length);
-  smoother_.emplace(first_points_, options_->season_length);
+  if (options_->fit) {
+    smoothing_ = fit_smoothing(first_points_, options_->season_length, options_->seasonality);
+  }
+  smoother_.emplace(first_points_, options_->season_length, options_->seasonality);
   std::vector<double> points = std::move(first_points_);
   first_points_.clear();
   for (double point : points) residuals_.add(smoother_->step(point, smoothing_));
@@ -286,6 +300,7 @@ void HoltWintersMethod::load(StateReader& in) {
   smoother_.reset();
   if (in.get_bool()) {
     Smoother& smoother = smoother_.emplace();
+    smoother.seasonality = options_->seasonality;
     smoother.level = in.get_double();
     smoother.trend = in.get_double();
     smoother.season = in.get_doubles();

@@ -107,8 +107,13 @@ class SeasonalMethod {
   std::uint64_t updates_ = 0;         // since the last resum
 };
 
+// How holt-winters' season combines with level and trend: added (a season of +-k), or
+// multiplied (a season of x k, for values whose swing grows with their level).
+enum class Seasonality { additive, multiplicative };
+
 struct HoltWintersOptions {
   std::size_t season_length = 0;  // points per season, at least 2
+  Seasonality seasonality = Seasonality::additive;
   double alpha = 0.1, beta = 0.05, gamma = 0.1;
   std::size_t residual_window = 0;  // 0: 2 * season_length
   // --fit: choose alpha, beta and gamma once, from the first max(3m, fit_history) points
@@ -125,28 +130,34 @@ struct Smoothing {
   double alpha = 0, beta = 0, gamma = 0;
 };
 
-// The additive Holt-Winters recursion's state (see HoltWintersMethod).
+// The Holt-Winters recursion's state (see HoltWintersMethod).
 struct Smoother {
+  Seasonality seasonality = Seasonality::additive;
   double level = 0, trend = 0;
   std::vector<double> season;
   std::size_t position = 0;  // t mod m of the next point
 
   Smoother() = default;
   // Starts from the first two seasons of `points` (at least 2m of them).
-  Smoother(const std::vector<double>& points, std::size_t m);
-  [[nodiscard]] double forecast() const { return level + trend + season[position]; }
+  Smoother(const std::vector<double>& points, std::size_t m, Seasonality seasonality);
+  [[nodiscard]] double forecast() const {
+    return seasonality == Seasonality::additive ? level + trend + season[position]
+                                                : (level + trend) * season[position];
+  }
   // Learns `value`; returns its one-step error.
   double step(double value, const Smoothing& smoothing);
 };
 
 // The sum of the squared one-step errors of a Smoother started from `points` and run over
 // them (infinity when it overflows).
-double squared_errors(const std::vector<double>& points, std::size_t m, const Smoothing& smoothing);
+double squared_errors(const std::vector<double>& points, std::size_t m, Seasonality seasonality,
+                      const Smoothing& smoothing);
 
 // The smoothing parameters that minimise the sum of squared one-step errors over `points`
 // (at least two seasons), starting as HoltWintersMethod starts: a grid over [0, 1]^3, then
 // three rounds of a finer grid around the best point. Ties go to the first found.
-Smoothing fit_smoothing(const std::vector<double>& points, std::size_t season_length);
+Smoothing fit_smoothing(const std::vector<double>& points, std::size_t season_length,
+                        Seasonality seasonality);
 
 // Additive Holt-Winters (--method holt-winters), in statsmodels' ExponentialSmoothing form:
 //   forecast_t = level + trend + season[t mod m]
@@ -158,6 +169,14 @@ Smoothing fit_smoothing(const std::vector<double>& points, std::size_t season_le
 // through the recurrences, so forecasts from point 2m on are statsmodels' fittedvalues with
 // these initial values ('known' initialisation). With --fit the parameters are chosen once,
 // by fit_smoothing over the first points, and kept with the state.
+//
+// Multiplicative seasonality (--seasonality multiplicative), statsmodels' seasonal='mul'
+// with an additive trend (Hyndman and Athanasopoulos' Holt-Winters multiplicative method):
+//   forecast_t = (level + trend) season[t mod m]
+//   level' = alpha y / season[t mod m] + (1 - alpha)(level + trend)
+//   trend' = beta (level' - level) + (1 - beta) trend
+//   season[t mod m]' = gamma y / (level + trend) + (1 - gamma) season[t mod m]
+// starting from season[i] = y_i / level (values must be above 0).
 class HoltWintersMethod {
  public:
   explicit HoltWintersMethod(const HoltWintersOptions& options);

@@ -46,6 +46,8 @@ class SeriesTable {
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
   // The entries in the order they were inserted.
   [[nodiscard]] const std::deque<Entry>& entries() const { return entries_; }
+  // The same, values changeable (keys must stay as they are: the slots hash them).
+  [[nodiscard]] std::deque<Entry>& entries() { return entries_; }
 
  private:
   struct Slot {

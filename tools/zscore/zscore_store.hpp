@@ -16,6 +16,21 @@
 
 namespace sluice::zscore {
 
+// When a series' open incidents started (the time of their alert_start records), or nothing.
+// Whether an anomaly incident is open is the detector's alert state; its start is nothing when
+// unknown too (a state saved before zscore kept it).
+struct OpenIncidents {
+  std::optional<Instant> anomaly;
+  std::optional<Instant> absence;
+};
+
+// What each_series visits of every saved series.
+struct SavedSeries {
+  std::string_view key;
+  Instant latest;
+  std::optional<Instant> absence;  // the start of its open absence incident
+};
+
 class SeriesStore {
  public:
   // Opens (creating) and migrates the file and begins the run's transaction. `settings` is
@@ -23,13 +38,16 @@ class SeriesStore {
   // it, later runs with other settings get Error(65).
   SeriesStore(const std::string& path, Duration busy_timeout, const std::string& settings);
 
-  // Loads the saved state of series `key` into `detector`; returns the series' latest time,
-  // or nothing (detector untouched) for a series the file does not know.
-  std::optional<Instant> load(std::string_view key, Detector& detector);
+  // Loads the saved state of series `key` into `detector` and `incidents`; returns the
+  // series' latest time, or nothing (both untouched) for a series the file does not know.
+  std::optional<Instant> load(std::string_view key, Detector& detector, OpenIncidents& incidents);
   // Records the series' state, to be committed with the run.
-  void save(std::string_view key, Instant latest, const Detector& detector);
-  // Calls `visit` with the key and latest time of every saved series.
-  void each_series(const std::function<void(std::string_view, Instant)>& visit);
+  void save(std::string_view key, Instant latest, const Detector& detector,
+            const OpenIncidents& incidents);
+  // Records the start of a saved series' absence incident (one that learnt no point).
+  void save_absence(std::string_view key, Instant started);
+  // Calls `visit` for every saved series, in key order.
+  void each_series(const std::function<void(const SavedSeries&)>& visit);
   // Commits the run. Call it only after every output of the run has been written.
   void commit();
 

@@ -94,6 +94,7 @@ class RecordWriter {
 
 struct Series {
   Detector detector;
+  OpenIncidents incidents;
   std::optional<Instant> latest;
   std::optional<Instant> saved;  // the latest time of the saved state the run started from
   bool changed = false;          // learnt a point this run
@@ -148,12 +149,33 @@ struct Origin {
   long long line = 0;
 };
 
+// Error(65) for a value the method cannot take: below 0 under --transform, not above 0
+// (transformed) for multiplicative holt-winters.
+void check_value_domain(const DetectorOptions& detector, double value, std::string_view field) {
+  if (detector.transform != Transform::none && value < 0) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}': {} is below 0: --transform {} takes values of 0 and more",
+                            field, value, transform_names.name(detector.transform)));
+  }
+  if (detector.method == MethodKind::holt_winters &&
+      detector.holt_winters.seasonality == Seasonality::multiplicative &&
+      !(transformed(detector.transform, value) > 0)) {
+    throw Error(exit_code::data,
+                fmt::format("field '{}': {} is not above 0{}: --seasonality multiplicative "
+                            "divides by values",
+                            field, value,
+                            detector.transform == Transform::none ? "" : " once transformed"));
+  }
+}
+
 // The point on a line, or nothing for a bad line rejected under --skip-invalid.
 std::optional<Point> read_point(const StreamOptions& options, std::span<const FieldView> fields,
                                 JsonlReader& reader, std::uint64_t line) {
   try {
-    return Point{number_in_field(fields[0], options.value_field),
-                 instant_in_field(fields[1], options.time_field)};
+    Point point{number_in_field(fields[0], options.value_field),
+                instant_in_field(fields[1], options.time_field)};
+    check_value_domain(options.detector, point.value, options.value_field);
+    return point;
   } catch (const Error& error) {
     if (error.code() != exit_code::data) throw;
     reader.reject_line(line, error.what());
@@ -198,8 +220,21 @@ class Stream {
   // --missing zero: judges a zero for every interval slot between the series' latest point
   // and `time`, and writes those it prints as records of their own ("filled": true).
   void fill_gap(Series& series, Instant time);
+  // An alert_start record when the point just judged started the series' alert, an
+  // alert_end record when it ended it; the open incident's start follows.
+  void follow_alert(Series& series, Instant time, double value, const Verdict& verdict,
+                    bool was_alerting);
+  // The series' absence incident ends at its first point judged after it.
+  void end_absence(Series& series, Instant time);
+  // `"started":"TIME",` (null when unknown).
+  static std::string started_field(std::optional<Instant> started);
+  // An alert_start or alert_end record (under --records incidents or both): `fields` end
+  // with a comma.
+  void write_incident(std::string_view members, Instant time, std::string_view event,
+                      std::string_view reason, std::string_view fields);
   // --absent-after: an alert record for every series, read or saved, whose latest point is
-  // more than the span before the latest point of the run.
+  // more than the span before the latest point of the run, and an alert_start for each
+  // whose absence incident is not open yet.
   void report_absent();
   // A record zscore makes: the time, the series' key members, `fields` (each ending with a
   // comma) and the verdict's fields, or none.
@@ -219,6 +254,8 @@ class Stream {
   RecordWriter writer_;
   StreamResult result_;
   std::string_view method_ = method_name(options_.detector.method);
+  bool prints_points_ = options_.records != RecordKinds::incidents;
+  bool prints_incidents_ = options_.records != RecordKinds::points;
   std::priority_queue<HeldPoint, std::vector<HeldPoint>, std::greater<>> held_;
   std::optional<Instant> newest_;  // the latest time read, of any series
   std::uint64_t arrivals_ = 0;
@@ -228,9 +265,11 @@ class Stream {
 Series* Stream::find_series(const std::string& key, std::span<const FieldView> key_fields) {
   if (Series* found = series_.find(key)) return found;
   if (series_.size() >= options_.max_series) return nullptr;
-  Series fresh{Detector(options_.detector), std::nullopt, std::nullopt, false,
-               key_members(key_fields, options_.keys)};
-  if (store_ != nullptr) fresh.latest = fresh.saved = store_->load(key, fresh.detector);
+  Series fresh{.detector = Detector(options_.detector),
+               .members = key_members(key_fields, options_.keys)};
+  if (store_ != nullptr) {
+    fresh.latest = fresh.saved = store_->load(key, fresh.detector, fresh.incidents);
+  }
   fresh.fit_told = fresh.detector.fitted().has_value();
   return &series_.insert(key, std::move(fresh));
 }
@@ -257,12 +296,66 @@ void Stream::judge(Series& series, const Point& point, std::string_view record,
   }
   series.latest = point.time;
   series.changed = true;
+  bool was_alerting = series.detector.alerting();
   Verdict verdict = series.detector.observe(point.value, point.time);
   if (!series.fit_told && options_.on_fit) tell_fit(series);
   bool anomaly = verdict.anomaly.value_or(false);
   result_.anomalies += anomaly ? 1 : 0;
-  if (options_.only_anomalies && !anomaly) return;
-  writer_.write(record, has_added_names, verdict, method_, out_);
+  if (prints_points_ && (!options_.only_anomalies || anomaly)) {
+    writer_.write(record, has_added_names, verdict, method_, out_);
+  }
+  if (series.incidents.absence) end_absence(series, point.time);
+  follow_alert(series, point.time, point.value, verdict, was_alerting);
+}
+
+void Stream::follow_alert(Series& series, Instant time, double value, const Verdict& verdict,
+                          bool was_alerting) {
+  bool alerting = series.detector.alerting();
+  if (alerting == was_alerting) return;
+  std::string fields;
+  if (alerting) {
+    series.incidents.anomaly = time;
+    ++result_.incidents_started;
+    append_json_string(fields, options_.value_field);
+    fields += ':';
+    append_json_number(fields, value);
+    fields += ",\"z\":";
+    if (verdict.z) {
+      append_json_number(fields, *verdict.z);
+    } else {
+      fields += "null";
+    }
+    fields += ',';
+  } else {
+    fields = started_field(series.incidents.anomaly);
+    series.incidents.anomaly.reset();
+  }
+  write_incident(series.members, time, alerting ? "alert_start" : "alert_end", "anomaly", fields);
+}
+
+void Stream::end_absence(Series& series, Instant time) {
+  write_incident(series.members, time, "alert_end", "absent",
+                 started_field(series.incidents.absence));
+  series.incidents.absence.reset();
+}
+
+std::string Stream::started_field(std::optional<Instant> started) {
+  std::string field = "\"started\":";
+  if (started) {
+    append_json_string(field, format_instant(*started));
+  } else {
+    field += "null";  // opened in a state saved before zscore kept the start
+  }
+  return field + ',';
+}
+
+void Stream::write_incident(std::string_view members, Instant time, std::string_view event,
+                            std::string_view reason, std::string_view fields) {
+  if (!prints_incidents_) return;
+  write_made_record(members, time,
+                    fmt::format("\"event\":\"{}\",\"reason\":\"{}\",{}\"method\":\"{}\",", event,
+                                reason, fields, method_),
+                    nullptr);
 }
 
 void Stream::tell_fit(Series& series) {
@@ -290,13 +383,15 @@ void Stream::fill_gap(Series& series, Instant time) {
   fields += ":0,\"filled\":true,";
   for (std::int64_t slot = 1; slot < intervals; ++slot) {
     Instant slot_time = *series.latest + slot * interval;
+    bool was_alerting = series.detector.alerting();
     Verdict verdict = series.detector.observe(0, slot_time);
     if (!series.fit_told && options_.on_fit) tell_fit(series);
     bool anomaly = verdict.anomaly.value_or(false);
     result_.anomalies += anomaly ? 1 : 0;
-    if (!options_.only_anomalies || anomaly) {
+    if (prints_points_ && (!options_.only_anomalies || anomaly)) {
       write_made_record(series.members, slot_time, fields, &verdict);
     }
+    follow_alert(series, slot_time, 0, verdict, was_alerting);
   }
 }
 
@@ -323,20 +418,40 @@ void Stream::write_made_record(std::string_view members, Instant time, std::stri
 void Stream::report_absent() {
   if (!options_.absent_after || !newest_) return;
   Instant bound = *newest_ - *options_.absent_after;
-  auto alert = [&](std::string_view members, Instant latest) {
-    if (latest >= bound) return;
+  // Alerts for a silent series; returns whether its absence incident starts now.
+  auto alert = [&](std::string_view members, Instant latest, bool open) {
+    if (latest >= bound) return false;
     std::string fields = "\"absent_since\":";
     append_json_string(fields, format_instant(latest));
-    fields += fmt::format(",\"anomaly\":true,\"method\":\"{}\",\"reason\":\"absent\",", method_);
-    write_made_record(members, *newest_, fields, nullptr);
+    fields += ',';
+    if (prints_points_) {
+      write_made_record(members, *newest_,
+                        fmt::format("{}\"anomaly\":true,\"method\":\"{}\",\"reason\":\"absent\",",
+                                    fields, method_),
+                        nullptr);
+    }
     ++result_.anomalies;
+    if (open) return false;
+    ++result_.incidents_started;
+    write_incident(members, *newest_, "alert_start", "absent", fields);
+    return true;
   };
-  for (const auto& entry : series_.entries()) {
-    if (entry.value.latest) alert(entry.value.members, *entry.value.latest);
+  for (auto& entry : series_.entries()) {
+    Series& series = entry.value;
+    if (!series.latest ||
+        !alert(series.members, *series.latest, series.incidents.absence.has_value())) {
+      continue;
+    }
+    series.incidents.absence = newest_;
+    // A series that learnt nothing is not saved whole: its saved row takes the start.
+    if (store_ != nullptr && !series.changed) store_->save_absence(entry.key, *newest_);
   }
   if (store_ == nullptr) return;
-  store_->each_series([&](std::string_view key, Instant latest) {
-    if (series_.find(key) == nullptr) alert(key_members(key, options_.keys), latest);
+  store_->each_series([&](const SavedSeries& saved) {
+    if (series_.find(saved.key) != nullptr) return;
+    if (alert(key_members(saved.key, options_.keys), saved.latest, saved.absence.has_value())) {
+      store_->save_absence(saved.key, *newest_);
+    }
   });
 }
 
@@ -358,7 +473,7 @@ void Stream::release_until(std::optional<Instant> bound) {
 void Stream::save_series() {
   if (store_ == nullptr) return;
   for (const auto& [name, each] : series_.entries()) {
-    if (each.changed) store_->save(name, *each.latest, each.detector);
+    if (each.changed) store_->save(name, *each.latest, each.detector, each.incidents);
   }
 }
 
@@ -371,7 +486,10 @@ StreamResult Stream::run() {
   std::span<const FieldView> key_fields(fields.data() + 2, options_.keys.size());
   std::vector<bool> key_seen(options_.keys.size(), false);
   std::string key;
+  Progress progress(options_.progress, "zscore", total_input_bytes(options_.inputs));
+  progress.add_detail([this] { return fmt::format(", {} series", series_.size()); });
   while (auto line = reader_.next_fields(names, fields)) {
+    progress.update(reader_.bytes_read(), result_.points);
     std::optional<Point> point = read_point(options_, fields, reader_, *line);
     if (!point) continue;
     series_key(key_fields, key);
@@ -395,6 +513,7 @@ StreamResult Stream::run() {
       judge(*current, *point, reader_.line_text(), has_added_names, origin);
     }
   }
+  progress.finish();
   release_until(std::nullopt);
   report_absent();
   result_.skipped = reader_.skipped();

@@ -9,10 +9,16 @@
 #include <vector>
 
 #include "sluice/jsonl.hpp"
+#include "sluice/progress.hpp"
 #include "zscore_detector.hpp"
 #include "zscore_store.hpp"
 
 namespace sluice::zscore {
+
+// --records: the records a run prints. points: one per point judged (and zscore's own filled
+// and absent records); incidents: only alert_start and alert_end; both: each incident
+// record right after the point that started or ended it.
+enum class RecordKinds { points, incidents, both };
 
 struct StreamOptions {
   std::vector<std::string> inputs;  // none: stdin
@@ -20,7 +26,10 @@ struct StreamOptions {
   std::string value_field = "value";
   std::string time_field = "ts";
   InputOptions input;  // --skip-invalid, --max-line-bytes
-  bool only_anomalies = false;
+  // --progress: points read, series and rate on standard error.
+  ProgressMode progress = ProgressMode::automatic;
+  bool only_anomalies = false;  // of the point records
+  RecordKinds records = RecordKinds::points;
   // --interval and --missing: with missing_as_zero, the slots of a gap (whole intervals
   // between a series' latest point and its next, the count rounded to the nearest) are
   // judged as zeros and printed as records zscore makes ("filled": true); otherwise a gap
@@ -45,8 +54,9 @@ struct StreamOptions {
 };
 
 struct StreamResult {
-  std::uint64_t points = 0;     // valid points read
-  std::uint64_t anomalies = 0;  // records with "anomaly": true (absence alerts included)
+  std::uint64_t points = 0;             // valid points read
+  std::uint64_t anomalies = 0;          // records with "anomaly": true (absence alerts included)
+  std::uint64_t incidents_started = 0;  // alert_start records, printed or not
   // Points at or before their series' latest time, dropped unjudged, in three kinds: at or
   // before the latest time of the saved state (--db: an earlier run judged them), at the
   // very time of the latest point, or before it (the input is out of time order).

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ class Progress {
   // For work counted in rows against a known total (a table copy), called once per batch:
   // looks at the clock on every call and redraws at most five times a second.
   void update_rows(std::uint64_t rows, std::uint64_t total_rows);
+  // Text appended to the meter at each redraw of update() (", 42 series"): asked for only
+  // when the meter is drawn, so it may count what per-record code should not format.
+  void add_detail(std::function<std::string()> detail) { detail_ = std::move(detail); }
   // Erases the meter line (if one was drawn).
   void finish();
   [[nodiscard]] bool enabled() const { return enabled_; }
@@ -45,6 +49,7 @@ class Progress {
   std::uint32_t calls_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point next_draw_;
+  std::function<std::string()> detail_;
   void draw(const std::string& text);
 };
 
