@@ -108,8 +108,8 @@ def by_groups(events, starts, field):
         if user not in first or key < first[user]:
             first[user] = key
     groups = {}
-    for user, (_, _, value) in first.items():
-        groups.setdefault(value, set()).add(user)
+    for user, (_, no_value, value) in first.items():
+        groups.setdefault(None if no_value else value, set()).add(user)
     values = sorted(v for v in groups if v is not None) + ([None] if None in groups else [])
     return [(value, groups[value]) for value in values]
 

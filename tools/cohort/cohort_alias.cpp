@@ -20,12 +20,16 @@ struct Alias {
 };
 
 // The cycle at the end of `walk` (from index `from`) as an error at the line of its last link
-// in the file (the one that closed it).
+// in the file (the one that closed it), the cycle written from that link on.
 [[noreturn]] void refuse_cycle(const std::string& path, const std::vector<std::string_view>& walk,
                                std::size_t from, const StringMap<Alias>& aliases) {
   std::vector<std::string_view> cycle(walk.begin() + static_cast<std::ptrdiff_t>(from), walk.end());
-  long long line = 0;
-  for (std::string_view id : cycle) line = std::max(line, aliases.find(id)->second.line);
+  auto line_of = [&aliases](std::string_view id) { return aliases.find(id)->second.line; };
+  auto last = std::max_element(
+      cycle.begin(), cycle.end(),
+      [&](std::string_view a, std::string_view b) { return line_of(a) < line_of(b); });
+  long long line = line_of(*last);
+  std::rotate(cycle.begin(), last, cycle.end());
   cycle.push_back(cycle.front());
   throw Error(exit_code::data, fmt::format("alias cycle: {}", fmt::join(cycle, " -> ")),
               fmt::format("{}:{}", path, line));

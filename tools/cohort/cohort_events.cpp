@@ -137,8 +137,11 @@ class Properties {
     Field field;
     const Condition* condition;
   };
+  // A field named twice is read once (the reader fills one view per distinct name).
   Field add(const std::string& name) {
     if (name.find('.') == std::string::npos) {
+      auto known = std::find(names_.begin(), names_.end(), name);
+      if (known != names_.end()) return {static_cast<std::size_t>(known - names_.begin()), false};
       names_.push_back(name);
       return {names_.size() - 1, false};
     }
