@@ -282,7 +282,6 @@ class Cohort(ToolTestCase):
         self.assertStatus(empty, 0)
         self.assertEqual(empty.out, "")
 
-
 BREAKDOWN_EVENTS = [
     # b's first signup (01-05, DE) comes later in the input than their second (01-06, FR);
     # c has two at one instant (AT wins, the smaller); d's signup has no country.
@@ -613,3 +612,33 @@ class CohortState(ToolTestCase):
         self.run_ok("ingest", "--db", "clean.db", *self.BUCKETING, "small.jsonl", "big.jsonl")
         self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT),
                          self.run_ok("report", "--db", "clean.db", *self.REPORT))
+
+    def test_forget_equals_a_store_built_without_the_users(self):
+        events = random_events(21, 1500, users=40)
+        gone = {"user3", "7", "user11"}
+        self.write("all.jsonl", lines(events))
+        self.write("kept.jsonl", lines([e for e in events if str(e["user"]) not in gone]))
+        self.run_ok("ingest", "--db", "c.db", *self.BUCKETING, "all.jsonl")
+        self.run_ok("ingest", "--db", "clean.db", *self.BUCKETING, "kept.jsonl")
+        forgot = json.loads(self.run_ok("forget", "--db", "c.db", "--user", "user3", "--user", "7",
+                                        "--user", "user11", "--user", "nobody"))
+        self.assertEqual((forgot["forgotten"], forgot["unknown"]), (3, 1))
+        self.assertGreater(forgot["bitmaps_changed"], 0)
+        for options in ((), ("--cohort", "recurring"), ("--criterion", "on-or-after")):
+            self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT, *options),
+                             self.run_ok("report", "--db", "clean.db", *self.REPORT, *options))
+        with sqlite3.connect(self.path("c.db")) as db:
+            keys = {row[0] for row in db.execute("SELECT key FROM cohort_users")}
+        self.assertFalse(keys & gone)
+        self.assertEqual(keys, {str(e["user"]) for e in events} - gone)
+        # Again: nothing left to forget. Later ingests go on with the gaps in the ids.
+        again = json.loads(self.run_ok("forget", "--db", "c.db", "--user", "7"))
+        self.assertEqual(again, {"forgotten": 0, "unknown": 1, "bitmaps_changed": 0})
+        more = [e for e in random_events(22, 300, users=60) if str(e["user"]) not in gone]
+        self.write("more.jsonl", lines(more))
+        self.assertEqual(json.loads(self.run_ok("ingest", "--db", "c.db", "more.jsonl"))["users"],
+                         json.loads(self.run_ok("ingest", "--db", "clean.db", "more.jsonl"))["users"])
+        self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT),
+                         self.run_ok("report", "--db", "clean.db", *self.REPORT))
+        self.assertError(self.run_tool("forget", "--db", "none.db", "--user", "a"), 66, "none.db")
+        self.assertError(self.run_tool("forget", "--db", "c.db"), 2, "--user")
