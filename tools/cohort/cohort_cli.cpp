@@ -198,6 +198,14 @@ std::string unmatched_names(const ReadResult& read, const EventSelection& select
                      read.names_seen.empty() ? "none" : seen);
 }
 
+// "--start-where plan=gold: no event meets this condition" for the conditions no event met;
+// "" when every one was.
+std::string unmet_conditions(const ReadResult& read) {
+  if (read.unmet.empty()) return {};
+  return fmt::format("{}: no event meets {}", fmt::join(read.unmet, ", "),
+                     read.unmet.size() == 1 ? "this condition" : "these conditions");
+}
+
 MatrixOptions matrix_options_of(const Settings& settings) {
   MatrixOptions options;
   options.type = parse_cohort_type(settings.cohort);
@@ -284,9 +292,10 @@ int run_matrix(const Settings& settings, OutputStream& out) {
   ReadResult read = read_events(settings.inputs, options, calendar, state.users, state.activity,
                                 keep, &breakdown);
   // A misspelt event name would give an empty matrix or 0% retention, plausible and wrong.
-  if (std::string unmatched = unmatched_names(read, state.bucketing.selection);
-      !unmatched.empty()) {
-    throw Error(exit_code::data, unmatched);
+  // So would a misspelt field or value of a condition.
+  for (const std::string& message :
+       {unmatched_names(read, state.bucketing.selection), unmet_conditions(read)}) {
+    if (!message.empty()) throw Error(exit_code::data, message);
   }
   report(settings, state, out, keep, options.by ? &breakdown : nullptr);
   return read.skipped > 0 ? exit_code::definite_no : 0;
@@ -313,9 +322,9 @@ int run_ingest(const Settings& settings, const CLI::App& command, OutputStream& 
   options.progress_label = "cohort ingest";
   ReadResult read = read_events(settings.inputs, options, calendar, fresh.users, fresh.activity);
   // One file may lack an event others have (a day without signups): a note, not an error.
-  if (std::string unmatched = unmatched_names(read, fresh.bucketing.selection);
-      !unmatched.empty()) {
-    note(unmatched);
+  for (const std::string& message :
+       {unmatched_names(read, fresh.bucketing.selection), unmet_conditions(read)}) {
+    if (!message.empty()) note(message);
   }
   IngestResult result = store.ingest(fresh);
   print_record(out, settings.format,

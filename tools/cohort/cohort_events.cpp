@@ -99,21 +99,35 @@ class Properties {
       by_name_ = &*options.by;
     }
     for (const Condition& condition : options.selection.start_where) {
-      start_where_.push_back({add(condition.field), &condition});
+      start_where_.push_back({add(condition.field), &condition, "--start-where"});
     }
     for (const Condition& condition : options.selection.return_where) {
-      return_where_.push_back({add(condition.field), &condition});
+      return_where_.push_back({add(condition.field), &condition, "--return-where"});
     }
     views_.resize(names_.size());
+    unmet_ = start_where_.size() + return_where_.size();
   }
   std::span<const std::string_view> names() const { return names_; }
   std::span<FieldView> views() { return views_; }
 
-  // Reads this line's properties (after the reader filled views()).
+  // Reads this line's properties (after the reader filled views()), and notes the conditions
+  // it meets, whatever its event name, until every one was met once.
   void read(std::string_view line) {
-    if (paths_.empty()) return;
-    ParseOutcome parsed = parser_.parse_object(line);
-    record_ = std::move(parsed.value);
+    if (!paths_.empty()) record_ = parser_.parse_object(line).value;
+    if (unmet_ > 0) {
+      note_met(start_where_);
+      note_met(return_where_);
+    }
+  }
+  void report(ReadResult& result) const {
+    for (const std::vector<Test>* tests : {&start_where_, &return_where_}) {
+      for (const Test& test : *tests) {
+        if (!test.met) {
+          result.unmet.push_back(
+              fmt::format("{} {}={}", test.option, test.condition->field, test.condition->value));
+        }
+      }
+    }
   }
   [[nodiscard]] bool starts(bool named) const { return named && all_met(start_where_); }
   [[nodiscard]] bool returns(bool named) const { return named && all_met(return_where_); }
@@ -136,6 +150,8 @@ class Properties {
   struct Test {
     Field field;
     const Condition* condition;
+    std::string_view option;
+    bool met = false;  // by some event
   };
   // A field named twice is read once (the reader fills one view per distinct name).
   Field add(const std::string& name) {
@@ -170,13 +186,21 @@ class Properties {
     }
     return value_of(value->kind(), value->text());
   }
+  [[nodiscard]] bool meets(const Test& test) const {
+    PropertyValue value = value_at(test.field);
+    return value.kind == PropertyValue::Kind::scalar && value.text == test.condition->value;
+  }
   [[nodiscard]] bool all_met(const std::vector<Test>& tests) const {
-    for (const Test& test : tests) {
-      PropertyValue value = value_at(test.field);
-      if (value.kind != PropertyValue::Kind::scalar || value.text != test.condition->value)
-        return false;
+    return std::all_of(tests.begin(), tests.end(),
+                       [this](const Test& test) { return meets(test); });
+  }
+  void note_met(std::vector<Test>& tests) {
+    for (Test& test : tests) {
+      if (!test.met && meets(test)) {
+        test.met = true;
+        --unmet_;
+      }
     }
-    return true;
   }
 
   std::vector<std::string_view> names_;  // user, time, event, then the top-level keys
@@ -185,6 +209,7 @@ class Properties {
   std::optional<Field> by_;
   const std::string* by_name_ = nullptr;
   std::vector<Test> start_where_, return_where_;
+  std::size_t unmet_ = 0;  // conditions no event met yet
   JsonParser parser_;
   std::optional<JsonValue> record_;
 };
@@ -297,7 +322,10 @@ ReadResult read_events(const std::vector<std::string>& inputs, const ReadOptions
   batch.flush();
   progress.finish();
   result.skipped = reader.skipped();
-  if (result.events > 0) check.report(result);
+  if (result.events > 0) {
+    check.report(result);
+    properties.report(result);
+  }
   return result;
 }
 

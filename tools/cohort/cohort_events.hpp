@@ -66,6 +66,8 @@ struct ReadResult {
   std::vector<std::string> unmatched;
   std::vector<std::string> names_seen;
   static constexpr std::size_t max_names_seen = 20;
+  // The conditions no event met (a misspelt field or value), as "--start-where FIELD=VALUE".
+  std::vector<std::string> unmet;
 };
 
 // Reads the events of `inputs` (none or "-" is stdin) into `users` and `activity`. The user
