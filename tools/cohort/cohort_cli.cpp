@@ -73,10 +73,14 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
       .add_option("--start-where", settings.start_where,
                   "Only start events whose FIELD (or path a.b) is VALUE: FIELD=VALUE, "
                   "repeatable (all must hold)")
+      ->type_name("FIELD=VALUE")
+      ->default_str("")
       ->allow_extra_args(false);
   command
       .add_option("--return-where", settings.return_where,
                   "Only return events whose FIELD is VALUE: FIELD=VALUE, repeatable")
+      ->type_name("FIELD=VALUE")
+      ->default_str("")
       ->allow_extra_args(false);
   cli::complete_with(
       command.add_option("--period", settings.period, "day, week or month")->capture_default_str(),
@@ -96,11 +100,15 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
 
 // Options of matrix alone: a saved state or a store keeps neither (see run_matrix).
 void add_matrix_options(CLI::App& command, Settings& settings) {
-  command.add_option("--by", settings.by,
-                     "One matrix per value of FIELD (or path a.b) on each user's first start "
-                     "event");
-  command.add_option("--alias-file", settings.alias_file,
-                     "JSON Lines of {\"from\":ID,\"to\":ID}: count user from as user to");
+  command
+      .add_option("--by", settings.by,
+                  "One matrix per value of FIELD (or path a.b) on each user's first start "
+                  "event")
+      ->type_name("FIELD");
+  command
+      .add_option("--alias-file", settings.alias_file,
+                  "JSON Lines of {\"from\":ID,\"to\":ID}: count user from as user to")
+      ->type_name("FILE");
 }
 
 void add_report_options(CLI::App& command, Settings& settings) {
@@ -434,6 +442,7 @@ cli::Action define_command_line(CLI::App& app) {
                command
                    .add_option("--user", s.users,
                                "User id to forget (repeatable; the option once per id)")
+                   ->type_name("ID")
                    ->allow_extra_args(false)
                    ->required();
                cli::add_format_option(command, s.format);
