@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "cohort_activity.hpp"
+#include "cohort_alias.hpp"
 #include "cohort_matrix.hpp"
 #include "cohort_period.hpp"
+#include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
+#include "test_support.hpp"
 
 namespace sluice::cohort {
 namespace {
@@ -128,6 +133,34 @@ TEST(CohortMatrix, AGroupsCohortsHoldItsUsersOnly) {
   EXPECT_EQ(one[0].size, 1u);
   EXPECT_EQ(one[1].retained, 1u);
   EXPECT_EQ(compute_matrix(activity, days, {}, days.start_of(12), &group).size(), all.size());
+}
+
+TEST(CohortAliases, ChainsResolveToTheirEndAndACycleNamesItsClosingLine) {
+  testing::TempDir directory;
+  std::string path = directory.file("aliases.jsonl");
+  // A long chain written from its end: each id must still reach "root".
+  std::string text;
+  for (int i = 1; i <= 200; ++i) {
+    text += fmt::format("{{\"from\":\"id{}\",\"to\":\"{}\"}}\n", i,
+                        i == 1 ? "root" : fmt::format("id{}", i - 1));
+  }
+  testing::write_text(path, text + "{\"from\":7,\"to\":\"id3\"}\n");
+  Aliases aliases = Aliases::load(path);
+  EXPECT_EQ(aliases.resolve("id200"), "root");
+  EXPECT_EQ(aliases.resolve("7"), "root");
+  EXPECT_EQ(aliases.resolve("root"), "root");
+  EXPECT_EQ(aliases.resolve("stranger"), "stranger");
+  EXPECT_EQ(aliases.size(), 201u);
+  testing::write_text(path, text + "{\"from\":\"root\",\"to\":\"id150\"}\n");
+  try {
+    Aliases::load(path);
+    FAIL() << "a cycle was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_EQ(error.location(), path + ":201");
+    EXPECT_TRUE(std::string(error.what()).starts_with("alias cycle: root -> id150 -> id149"))
+        << error.what();
+  }
 }
 
 TEST(CohortUsers, IdsAreDenseInFirstSeenOrder) {
