@@ -647,6 +647,13 @@ class CohortState(ToolTestCase):
             keys = {row[0] for row in db.execute("SELECT key FROM cohort_users")}
         self.assertFalse(keys & gone)
         self.assertEqual(keys, {str(e["user"]) for e in events} - gone)
+        # A store another process is writing: 75 after the busy timeout, and nothing changed.
+        before = self.run_ok("report", "--db", "c.db", *self.REPORT)
+        hold = self.hold_write_lock(self.path("c.db"), "cohort_users")
+        self.assertError(self.run_tool("forget", "--db", "c.db", "--busy-timeout", "50ms",
+                                       "--user", "user5"), 75)
+        hold.release()
+        self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT), before)
         # Again: nothing left to forget. Later ingests go on with the gaps in the ids.
         again = json.loads(self.run_ok("forget", "--db", "c.db", "--user", "7"))
         self.assertEqual(again, {"forgotten": 0, "unknown": 1, "bitmaps_changed": 0})
