@@ -289,10 +289,16 @@ int run_matrix(const Settings& settings, OutputStream& out) {
   matrix_options_of(settings);
   as_of_of(settings);
   if (!settings.save_state.empty()) refuse_rolling_state(state.bucketing, "--save-state");
+  std::optional<std::string> by = by_of(settings);
+  // The links are read whole before the events (a bad link is found before any event).
   std::optional<Aliases> aliases;
   if (!settings.alias_file.empty()) aliases = Aliases::load(settings.alias_file);
-  ReadOptions options{settings.fields, state.bucketing.selection,     settings.input,
-                      by_of(settings), aliases ? &*aliases : nullptr, settings.progress,
+  ReadOptions options{settings.fields,
+                      state.bucketing.selection,
+                      settings.input,
+                      by,
+                      aliases ? &*aliases : nullptr,
+                      settings.progress,
                       "cohort matrix"};
   RollingEvents rolling;
   RollingEvents* keep = state.bucketing.rolling ? &rolling : nullptr;
