@@ -60,8 +60,62 @@ def selected(wanted, name):
     return name in wanted if isinstance(wanted, list) else name == wanted
 
 
-def rolling_cells(events, calendar, unit, cohort, criterion, start_event, return_event,
-                  periods, as_of, last):
+def property_text(event, path):
+    """The text of the event's field `path` (dots go into nested objects): None when missing
+    or null, "composite" markers for objects and arrays."""
+    value = event
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return {"composite": True}
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def chooser(names, conditions):
+    """A predicate: the event is one of `names` (see selected) and meets every FIELD=VALUE."""
+    pairs = [condition.split("=", 1) for condition in conditions]
+    return lambda event: selected(names, event.get("event")) and all(
+        property_text(event, field) == value for field, value in pairs)
+
+
+def resolve_aliases(events, aliases):
+    """Events with each user replaced by the end of its alias chain ((from, to) pairs)."""
+    links = {str(source): str(target) for source, target in aliases if str(source) != str(target)}
+
+    def resolve(user):
+        while user in links:
+            user = links[user]
+        return user
+    return [dict(event, user=resolve(str(event["user"]))) for event in events]
+
+
+def by_groups(events, starts, field):
+    """[(value, users)] of --by: each user's value on their earliest start event (ties: the
+    smallest value, None last), by value with None last."""
+    first = {}
+    for event in events:
+        if not starts(event):
+            continue
+        value = property_text(event, field)
+        key = (parse_time(event["ts"]), value is None, value or "")
+        user = str(event["user"])
+        if user not in first or key < first[user]:
+            first[user] = key
+    groups = {}
+    for user, (_, no_value, value) in first.items():
+        groups.setdefault(None if no_value else value, set()).add(user)
+    values = sorted(v for v in groups if v is not None) + ([None] if None in groups else [])
+    return [(value, groups[value]) for value in values]
+
+
+def rolling_cells(events, calendar, unit, cohort, criterion, starts_, returns_, periods, as_of,
+                  last):
     """Rolling windows: user's period k is [anchor + k*P, anchor + (k+1)*P)."""
     length = ROLLING_SECONDS[unit]
     starts, returns = {}, {}  # user -> sorted epoch seconds
@@ -69,10 +123,10 @@ def rolling_cells(events, calendar, unit, cohort, criterion, start_event, return
         instant = parse_time(event["ts"])
         if calendar.period(instant) > last:
             continue
-        user, name, seconds = str(event["user"]), event.get("event"), int(instant.timestamp())
-        if selected(start_event, name):
+        user, seconds = str(event["user"]), int(instant.timestamp())
+        if starts_(event):
             starts.setdefault(user, []).append(seconds)
-        if selected(return_event, name):
+        if returns_(event):
             returns.setdefault(user, []).append(seconds)
     cohorts = {}  # first day -> [size, first anchor, last anchor, {offset: users}]
     for user, times in starts.items():
@@ -109,29 +163,44 @@ def rolling_cells(events, calendar, unit, cohort, criterion, start_event, return
 
 def matrix(events, unit="day", tz="UTC", week_start="monday", cohort="first", criterion="on",
            start_event=None, return_event=None, periods=0, as_of=None, summary=False,
-           windows="calendar"):
+           windows="calendar", by=None, start_where=(), return_where=(), aliases=()):
     """The records `cohort matrix` prints for `events` (dicts with ts, user, event)."""
     calendar = Calendar(unit, tz, week_start)
     if not events:
         return []
+    events = resolve_aliases(events, aliases)
     as_of = parse_time(as_of) if as_of else max(parse_time(e["ts"]) for e in events)
-    last = calendar.period(as_of)
     settings = {"period_unit": unit, "tz": tz, "windows": windows, "cohort_type": cohort,
                 "criterion": criterion}
+    starts = chooser(start_event, start_where)
+    returns = chooser(return_event, return_where)
+    groups = by_groups(events, starts, by) if by else [(None, None)]
+    cells, summaries = [], []
+    for value, users in groups:
+        chosen = [e for e in events if users is None or str(e["user"]) in users]
+        group_cells = [dict(cell, **settings) for cell in group_matrix(
+            chosen, calendar, unit, cohort, criterion, starts, returns, periods, as_of, windows)]
+        label = {"by": value} if by else {}
+        cells += [dict(label, **cell) for cell in group_cells]
+        summaries += [dict(label, **record) for record in averages(group_cells, settings)]
+    return cells + summaries if summary else cells
+
+
+def group_matrix(events, calendar, unit, cohort, criterion, starts, returns, periods, as_of,
+                 windows):
+    last = calendar.period(as_of)
     if windows == "rolling":
-        cells = [dict(cell, **settings) for cell in rolling_cells(
-            events, calendar, unit, cohort, criterion, start_event, return_event, periods,
-            as_of, last)]
-        return with_summary(cells, settings) if summary else cells
+        return rolling_cells(events, calendar, unit, cohort, criterion, starts, returns,
+                             periods, as_of, last)
     started, active = {}, {}  # user -> set of periods
     for event in events:
         period = calendar.period(parse_time(event["ts"]))
         if period > last:
             continue
-        user, name = str(event["user"]), event.get("event")
-        if selected(start_event, name):
+        user = str(event["user"])
+        if starts(event):
             started.setdefault(user, set()).add(period)
-        if selected(return_event, name):
+        if returns(event):
             active.setdefault(user, set()).add(period)
     cohorts = {}
     for user, periods_started in started.items():
@@ -149,25 +218,24 @@ def matrix(events, unit="day", tz="UTC", week_start="monday", cohort="first", cr
                 retained = sum(1 for user in members
                                if any(target <= p <= last for p in active.get(user, ())))
             complete = calendar.start(calendar.advance(target, 1)) <= as_of
-            cells.append(dict({"cohort": first_day.isoformat(), "period": offset,
-                               "size": len(members), "retained": retained,
-                               "rate": rate(retained, len(members)), "complete": complete},
-                              **settings))
+            cells.append({"cohort": first_day.isoformat(), "period": offset,
+                          "size": len(members), "retained": retained,
+                          "rate": rate(retained, len(members)), "complete": complete})
             offset += 1
-    return with_summary(cells, settings) if summary else cells
+    return cells
 
 
-def with_summary(cells, settings):
-    averages = {}
+def averages(cells, settings):
+    totals = {}
     for cell in cells:
         if cell["complete"]:
-            total = averages.setdefault(cell["period"], [0, 0, 0])
+            total = totals.setdefault(cell["period"], [0, 0, 0])
             total[0] += 1
             total[1] += cell["size"]
             total[2] += cell["retained"]
-    return cells + [dict({"summary": "average", "period": k, "cohorts": n, "size": s,
-                          "retained": r, "rate": rate(r, s)}, **settings)
-                    for k, (n, s, r) in sorted(averages.items())]
+    return [dict({"summary": "average", "period": k, "cohorts": n, "size": s,
+                  "retained": r, "rate": rate(r, s)}, **settings)
+            for k, (n, s, r) in sorted(totals.items())]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from cohort_oracle import matrix as oracle
+from cohort_oracle import matrix as oracle, property_text
 from sluice_cli import ToolTestCase, rounds
 
 
@@ -282,6 +282,205 @@ class Cohort(ToolTestCase):
         self.assertStatus(empty, 0)
         self.assertEqual(empty.out, "")
 
+BREAKDOWN_EVENTS = [
+    # b's first signup (01-05, DE) comes later in the input than their second (01-06, FR);
+    # c has two at one instant (AT wins, the smaller); d's signup has no country.
+    {"ts": "2026-01-05T09:00:00Z", "user": "a", "event": "signup", "country": "DE"},
+    {"ts": "2026-01-06T09:00:00Z", "user": "a", "event": "open"},
+    {"ts": "2026-01-06T10:00:00Z", "user": "b", "event": "signup", "country": "FR"},
+    {"ts": "2026-01-05T08:00:00Z", "user": "b", "event": "signup", "country": "DE"},
+    {"ts": "2026-01-07T09:00:00Z", "user": "b", "event": "open"},
+    {"ts": "2026-01-05T12:00:00Z", "user": "c", "event": "signup", "country": "FR"},
+    {"ts": "2026-01-05T12:00:00Z", "user": "c", "event": "signup", "country": "AT"},
+    {"ts": "2026-01-06T09:00:00Z", "user": "c", "event": "open"},
+    {"ts": "2026-01-06T09:00:00Z", "user": "d", "event": "signup"},
+    {"ts": "2026-01-07T09:00:00Z", "user": "d", "event": "open", "country": "DE"}]
+
+
+class CohortBreakdown(ToolTestCase):
+    """--by, --start-where/--return-where, --alias-file and --progress: hand-derived cases, the
+    oracle on random inputs, and the refusals."""
+
+    tool = "cohort"
+    BY = ("--by", "country", "--start-event", "signup", "--return-event", "open",
+          "--as-of", "2026-01-08T00:00:00Z")
+
+    def run_ok(self, *args, stdin=""):
+        result = self.run_tool(*args, stdin=stdin)
+        self.assertStatus(result, 0)
+        return result.out
+
+    def test_by_takes_the_value_of_each_users_first_start_event(self):
+        got = self.run_ok(*self.BY, "--format", "table", "--summary",
+                          stdin=lines(BREAKDOWN_EVENTS))
+        self.assertEqual(got, "by      cohort      size  0     1       2      3\n"
+                              "AT      2026-01-05  1     0.0%  100.0%  0.0%   0.0%*\n"
+                              "AT      average           0.0%  100.0%  0.0%\n"
+                              "DE      2026-01-05  2     0.0%  50.0%   50.0%  0.0%*\n"
+                              "DE      average           0.0%  50.0%   50.0%\n"
+                              "(none)  2026-01-06  1     0.0%  100.0%  0.0%*\n"
+                              "(none)  average           0.0%  100.0%\n")
+        records = self.run_ok(*self.BY, "--periods", "1", "--summary",
+                              stdin=lines(reversed(BREAKDOWN_EVENTS)))
+        self.assertEqual(records.splitlines()[0],
+                         '{"by":"AT","cohort":"2026-01-05","period":0,"size":1,"retained":0,'
+                         '"rate":"0.0000","complete":true,"period_unit":"day","tz":"UTC",'
+                         '"windows":"calendar","cohort_type":"first","criterion":"on"}')
+        self.assertEqual([(c["by"], c.get("cohort", c.get("summary")), c["size"])
+                          for c in cells(records)],
+                         [("AT", "2026-01-05", 1), ("DE", "2026-01-05", 2), (None, "2026-01-06", 1),
+                          ("AT", "average", 1), ("DE", "average", 2), (None, "average", 1)])
+        # A number is the group of its digits; an object is a bad line, at its start event.
+        numbers = [event("2026-01-05T09:00:00Z", "a", "signup") | {"country": 49},
+                   event("2026-01-05T10:00:00Z", "b", "signup") | {"country": "49"}]
+        self.assertEqual([c["size"] for c in cells(self.run_ok("--by", "country",
+                                                               stdin=lines(numbers)))], [2])
+        nested = numbers + [event("2026-01-06T09:00:00Z", "c", "signup") | {"country": {"a": 1}}]
+        self.assertError(self.run_tool("--by", "country", stdin=lines(nested)), 65,
+                         "<stdin>:3", "'country'", "--by")
+        self.assertError(self.run_tool("--by", "country", "--save-state", "s.state",
+                                       stdin=lines(numbers)), 2, "--by", "--save-state")
+        self.assertFalse(os.path.exists(self.path("s.state")))
+        self.assertError(self.run_tool("ingest", "--db", "c.db", "--by", "country"), 2, "--by")
+
+    def test_where_conditions_filter_start_and_return_events(self):
+        events = [{"ts": "2026-01-05T09:00:00Z", "user": u, "event": "signup",
+                   "props": {"plan": plan, "seats": seats}, "paid": paid}
+                  for u, plan, seats, paid in (("a", "pro", 10, True), ("b", "pro", 2, False),
+                                               ("c", "free", 10, True))]
+        events += [{"ts": "2026-01-06T09:00:00Z", "user": u, "event": "open", "device": device}
+                   for u, device in (("a", "ios"), ("b", "web"), ("c", "ios"))]
+        base = ("--start-event", "signup", "--as-of", "2026-01-07T00:00:00Z")
+        got = self.retained(events, *base, "--start-where", "props.plan=pro")
+        self.assertEqual(got[("2026-01-05", 1)], (2, 2, True))
+        both = self.retained(events, *base, "--start-where", "props.plan=pro",
+                             "--start-where", "props.seats=10", "--return-where", "device=ios")
+        self.assertEqual(both[("2026-01-05", 1)], (1, 1, True))  # a only
+        self.assertEqual(self.retained(events, *base, "--start-where", "paid=true",
+                                       "--return-where", "device=web")[("2026-01-05", 1)],
+                         (2, 0, True))  # a and c start, only b returns on the web
+        # 10.0 is not the text 10: a condition no event meets is an error, as a misspelt
+        # event name is (for ingest, a note).
+        self.assertError(self.run_tool(*base, "--start-where", "props.seats=10.0",
+                                       "--return-where", "device=ios", "--return-where",
+                                       "device=mac", stdin=lines(events)), 65,
+                         "--start-where props.seats=10.0, --return-where device=mac: no event "
+                         "meets these conditions")
+        self.write("e.jsonl", lines(events))
+        ingest = self.run_tool("ingest", "--db", "c.db", "--start-where", "plan=gold", "e.jsonl")
+        self.assertStatus(ingest, 0)
+        self.assertIn("--start-where plan=gold: no event meets this condition", ingest.err)
+        for bad in ("plan", "=pro"):
+            self.assertError(self.run_tool("--start-where", bad), 2, "--start-where", bad)
+
+    def retained(self, events, *args):
+        return {(c["cohort"], c["period"]): (c["size"], c["retained"], c["complete"])
+                for c in cells(self.run_ok(*args, stdin=lines(events)))}
+
+    def test_conditions_are_part_of_a_stores_bucketing(self):
+        events = [event("2026-01-05T09:00:00Z", u, "signup") | {"plan": p}
+                  for u, p in (("a", "pro"), ("b", "free"))]
+        self.write("e.jsonl", lines(events))
+        self.run_ok("ingest", "--db", "c.db", "--start-where", "plan=pro", "e.jsonl")
+        self.run_ok("ingest", "--db", "c.db", "e.jsonl")  # the store's condition applies
+        self.assertEqual([c["size"] for c in cells(self.run_ok("report", "--db", "c.db"))], [1])
+        self.assertError(self.run_tool("ingest", "--db", "c.db", "--start-where", "plan=free",
+                                       "e.jsonl"), 65, "c.db", "start_where")
+        self.run_ok("--start-where", "plan=pro", "--save-state", "pro.state", "e.jsonl")
+        self.run_ok("--save-state", "all.state", "e.jsonl")
+        self.assertError(self.run_tool("merge", "pro.state", "all.state"), 65, "all.state")
+
+    def test_alias_file_resolves_chains_and_refuses_cycles(self):
+        # anon1 -> dev7 -> ana (a chain, out of order); 42 (an integer) -> ben.
+        self.write("aliases.jsonl", '{"from":"dev7","to":"ana"}\n{"from":"anon1","to":"dev7"}\n'
+                   '{"from":42,"to":"ben"}\n{"from":"ben","to":"ben"}\n'
+                   '{"from":"anon1","to":"dev7"}\n')
+        events = [event("2026-01-05T09:00:00Z", "ana", "signup"),
+                  event("2026-01-05T09:00:00Z", "anon1", "signup"),
+                  event("2026-01-06T09:00:00Z", "dev7"),
+                  event("2026-01-05T10:00:00Z", "ben", "signup"), event("2026-01-06T10:00:00Z", 42)]
+        base = ("--start-event", "signup", "--as-of", "2026-01-07T00:00:00Z")
+        self.assertEqual(self.retained(events, *base)[("2026-01-05", 1)], (3, 0, True))
+        got = self.retained(events, *base, "--alias-file", "aliases.jsonl")
+        self.assertEqual(got[("2026-01-05", 1)], (2, 2, True))
+        for text, where, why in (
+                ('{"from":"a","to":"b"}\n{"from":"b","to":"c"}\n{"from":"c","to":"a"}\n',
+                 "bad.jsonl:3", "alias cycle: c -> a -> b -> c"),
+                ('{"from":"a","to":"b"}\n{"from":"a","to":"c"}\n', "bad.jsonl:2",
+                 "user 'a' is already aliased to 'b' (line 1), not to 'c'"),
+                ('{"from":"a","to":"b"}\n{"from":"a"}\n', "bad.jsonl:2", "'to'")):
+            self.write("bad.jsonl", text)
+            result = self.run_tool(*base, "--alias-file", "bad.jsonl", stdin=lines(events))
+            self.assertError(result, 65, where, why)
+            self.assertEqual(result.out, "")
+        self.assertError(self.run_tool("--alias-file", "none.jsonl"), 66, "none.jsonl")
+
+    def test_random_breakdowns_conditions_and_aliases_match_the_oracle(self):
+        generator = random.Random(34)
+        zones = ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
+        cases, refused = rounds(30, 300), 0
+        for case in range(cases):
+            base = 1767225600 + generator.randint(0, 300) * 86400
+            events = []
+            for _ in range(generator.randint(1, 80)):
+                record = {"ts": base + generator.randint(0, 90 * 86400),
+                          "user": generator.choice([generator.randint(1, 12),
+                                                    f"u{generator.randint(1, 12)}"]),
+                          "event": generator.choice(["signup", "open", "buy"])}
+                if generator.random() < 0.8:
+                    record["country"] = generator.choice(["DE", "FR", 7, None])
+                if generator.random() < 0.7:
+                    record["props"] = {"plan": generator.choice(["pro", "free", True])}
+                events.append(record)
+            ids = [str(n) for n in range(1, 13)] + [f"u{n}" for n in range(1, 13)]
+            generator.shuffle(ids)
+            aliases = [(ids[i], ids[i + 1]) for i in range(generator.randint(0, 6))]
+            self.write("aliases.jsonl", "".join(json.dumps({"from": a, "to": b}) + "\n"
+                                                for a, b in aliases))
+            options = {"unit": generator.choice(["day", "week", "month"]),
+                       "tz": generator.choice(zones),
+                       "cohort": generator.choice(["first", "recurring"]),
+                       "criterion": generator.choice(["on", "on-or-after"]),
+                       "windows": generator.choice(["calendar", "calendar", "rolling"]),
+                       "summary": generator.random() < 0.5,
+                       "by": generator.choice([None, "country", "props.plan"]),
+                       "start_where": generator.choice([(), ("props.plan=pro",),
+                                                        ("country=DE", "props.plan=true")]),
+                       "return_where": generator.choice([(), ("country=7",)]),
+                       "aliases": aliases}
+            args = ["--period", options["unit"], "--tz", options["tz"], "--cohort",
+                    options["cohort"], "--criterion", options["criterion"], "--windows",
+                    options["windows"], "--alias-file", "aliases.jsonl"]
+            args += ["--summary"] if options["summary"] else []
+            args += ["--by", options["by"]] if options["by"] else []
+            for condition in options["start_where"]:
+                args += ["--start-where", condition]
+            for condition in options["return_where"]:
+                args += ["--return-where", condition]
+            result = self.run_tool(*args, stdin=lines(events))
+            unmet = [c for c in options["start_where"] + options["return_where"]
+                     if not any(property_text(e, c.split("=")[0]) == c.split("=")[1]
+                                for e in events)]
+            if unmet:
+                self.assertError(result, 65, unmet[0], "no event meets")
+                refused += 1
+                continue
+            self.assertStatus(result, 0)
+            self.assertEqual(cells(result.out), oracle(events, **options),
+                             f"case {case}: {args}\n{aliases}\n{lines(events)}")
+        self.assertLess(refused, cases // 3)  # most cases compare matrices
+
+    def test_progress_goes_to_stderr_only(self):
+        events = lines(BREAKDOWN_EVENTS)
+        quiet = self.run_ok(*self.BY, stdin=events)
+        shown = self.run_tool(*self.BY, "--progress", "always", stdin=events)
+        self.assertStatus(shown, 0)
+        self.assertEqual(shown.out, quiet)
+        self.assertEqual(shown.err, "")  # the meter shows only after a second
+        self.assertError(self.run_tool("--progress", "sometimes"), 2, "--progress")
+        self.assertStatus(self.run_tool("ingest", "--db", "c.db", "--progress", "never",
+                                        stdin=events), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
@@ -429,3 +628,40 @@ class CohortState(ToolTestCase):
         self.run_ok("ingest", "--db", "clean.db", *self.BUCKETING, "small.jsonl", "big.jsonl")
         self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT),
                          self.run_ok("report", "--db", "clean.db", *self.REPORT))
+
+    def test_forget_equals_a_store_built_without_the_users(self):
+        events = random_events(21, 1500, users=40)
+        gone = {"user3", "7", "user11"}
+        self.write("all.jsonl", lines(events))
+        self.write("kept.jsonl", lines([e for e in events if str(e["user"]) not in gone]))
+        self.run_ok("ingest", "--db", "c.db", *self.BUCKETING, "all.jsonl")
+        self.run_ok("ingest", "--db", "clean.db", *self.BUCKETING, "kept.jsonl")
+        forgot = json.loads(self.run_ok("forget", "--db", "c.db", "--user", "user3", "--user", "7",
+                                        "--user", "user11", "--user", "nobody"))
+        self.assertEqual((forgot["forgotten"], forgot["unknown"]), (3, 1))
+        self.assertGreater(forgot["bitmaps_changed"], 0)
+        for options in ((), ("--cohort", "recurring"), ("--criterion", "on-or-after")):
+            self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT, *options),
+                             self.run_ok("report", "--db", "clean.db", *self.REPORT, *options))
+        with sqlite3.connect(self.path("c.db")) as db:
+            keys = {row[0] for row in db.execute("SELECT key FROM cohort_users")}
+        self.assertFalse(keys & gone)
+        self.assertEqual(keys, {str(e["user"]) for e in events} - gone)
+        # A store another process is writing: 75 after the busy timeout, and nothing changed.
+        before = self.run_ok("report", "--db", "c.db", *self.REPORT)
+        hold = self.hold_write_lock(self.path("c.db"), "cohort_users")
+        self.assertError(self.run_tool("forget", "--db", "c.db", "--busy-timeout", "50ms",
+                                       "--user", "user5"), 75)
+        hold.release()
+        self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT), before)
+        # Again: nothing left to forget. Later ingests go on with the gaps in the ids.
+        again = json.loads(self.run_ok("forget", "--db", "c.db", "--user", "7"))
+        self.assertEqual(again, {"forgotten": 0, "unknown": 1, "bitmaps_changed": 0})
+        more = [e for e in random_events(22, 300, users=60) if str(e["user"]) not in gone]
+        self.write("more.jsonl", lines(more))
+        self.assertEqual(json.loads(self.run_ok("ingest", "--db", "c.db", "more.jsonl"))["users"],
+                         json.loads(self.run_ok("ingest", "--db", "clean.db", "more.jsonl"))["users"])
+        self.assertEqual(self.run_ok("report", "--db", "c.db", *self.REPORT),
+                         self.run_ok("report", "--db", "clean.db", *self.REPORT))
+        self.assertError(self.run_tool("forget", "--db", "none.db", "--user", "a"), 66, "none.db")
+        self.assertError(self.run_tool("forget", "--db", "c.db"), 2, "--user")

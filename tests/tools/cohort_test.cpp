@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "cohort_activity.hpp"
+#include "cohort_alias.hpp"
 #include "cohort_matrix.hpp"
 #include "cohort_period.hpp"
+#include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
+#include "test_support.hpp"
 
 namespace sluice::cohort {
 namespace {
@@ -85,6 +90,77 @@ TEST(CohortMatrix, AveragesWeighBySizeAndSkipIncompleteCells) {
   EXPECT_EQ(averages[0].size, 40u);
   EXPECT_EQ(averages[1].cohorts, 1u);
   EXPECT_EQ(averages[1].retained, 4u);
+}
+
+TEST(CohortBreakdown, EachUserTakesTheValueOfTheirEarliestStartWhateverTheOrder) {
+  Breakdown breakdown;
+  std::uint32_t de = breakdown.value_id("DE");
+  std::uint32_t at = breakdown.value_id("AT");
+  EXPECT_EQ(breakdown.value_id("DE"), de);
+  breakdown.add_start(0, parse_instant("2026-01-06T00:00:00Z"), at);
+  breakdown.add_start(0, parse_instant("2026-01-05T00:00:00Z"), de);  // earlier: DE
+  // At one instant the smaller value wins, and any value wins over none.
+  breakdown.add_start(1, parse_instant("2026-01-05T00:00:00Z"), de);
+  breakdown.add_start(1, parse_instant("2026-01-05T00:00:00Z"), Breakdown::no_value);
+  breakdown.add_start(1, parse_instant("2026-01-05T00:00:00Z"), at);
+  breakdown.add_start(3, parse_instant("2026-01-07T00:00:00Z"), Breakdown::no_value);
+  std::vector<Breakdown::Group> groups = breakdown.groups();
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].value, "AT");
+  EXPECT_EQ(groups[0].users.toString(), "{1}");
+  EXPECT_EQ(groups[1].value, "DE");
+  EXPECT_EQ(groups[1].users.toString(), "{0}");
+  EXPECT_EQ(groups[2].value, std::nullopt);  // user 2 did no start event: in no group
+  EXPECT_EQ(groups[2].users.toString(), "{3}");
+}
+
+TEST(CohortMatrix, AGroupsCohortsHoldItsUsersOnly) {
+  Calendar days = calendar(PeriodUnit::day);
+  Activity activity;
+  activity.add_start(10, 1);
+  activity.add_start(10, 2);
+  activity.add_start(9, 2);  // user 2's first cohort is day 9
+  activity.add_return(11, 1);
+  Roaring group;
+  group.add(2);
+  group.add(1);
+  std::vector<Cell> all = compute_matrix(activity, days, {}, days.start_of(12));
+  Roaring only_one;
+  only_one.add(1);
+  std::vector<Cell> one = compute_matrix(activity, days, {}, days.start_of(12), &only_one);
+  ASSERT_EQ(one.size(), 3u);  // cohort 10 alone: offsets 0..2
+  EXPECT_EQ(one[0].cohort, 10);
+  EXPECT_EQ(one[0].size, 1u);
+  EXPECT_EQ(one[1].retained, 1u);
+  EXPECT_EQ(compute_matrix(activity, days, {}, days.start_of(12), &group).size(), all.size());
+}
+
+TEST(CohortAliases, ChainsResolveToTheirEndAndACycleNamesItsClosingLine) {
+  testing::TempDir directory;
+  std::string path = directory.file("aliases.jsonl");
+  // A long chain written from its end: each id must still reach "root".
+  std::string text;
+  for (int i = 1; i <= 200; ++i) {
+    text += fmt::format("{{\"from\":\"id{}\",\"to\":\"{}\"}}\n", i,
+                        i == 1 ? "root" : fmt::format("id{}", i - 1));
+  }
+  testing::write_text(path, text + "{\"from\":7,\"to\":\"id3\"}\n");
+  Aliases aliases = Aliases::load(path);
+  EXPECT_EQ(aliases.resolve("id200"), "root");
+  EXPECT_EQ(aliases.resolve("7"), "root");
+  EXPECT_EQ(aliases.resolve("root"), "root");
+  EXPECT_EQ(aliases.resolve("stranger"), "stranger");
+  EXPECT_EQ(aliases.size(), 201u);
+  testing::write_text(path, text + "{\"from\":\"root\",\"to\":\"id150\"}\n");
+  try {
+    Aliases::load(path);
+    FAIL() << "a cycle was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), exit_code::data);
+    EXPECT_EQ(error.location(), path + ":201");
+    EXPECT_TRUE(std::string(error.what()).starts_with("alias cycle: root -> id150 -> id149"))
+        << error.what();
+  }
 }
 
 TEST(CohortUsers, IdsAreDenseInFirstSeenOrder) {

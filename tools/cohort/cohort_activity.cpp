@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -99,6 +100,48 @@ void Activity::merge(const Activity& other, const std::vector<std::uint32_t>& id
 void Activity::put(bool started, int period, Roaring bitmap) {
   (started ? started_ : active_)[period] = std::move(bitmap);
   last_started_ = last_active_ = {0, nullptr};
+}
+
+std::uint32_t Breakdown::value_id(std::string_view value) {
+  if (auto found = ids_.find(value); found != ids_.end()) return found->second;
+  auto id = static_cast<std::uint32_t>(values_.size());
+  if (id == no_value) throw Error(exit_code::data, "more than 4294967294 distinct --by values");
+  values_.emplace_back(value);
+  ids_.emplace(value, id);
+  return id;
+}
+
+bool Breakdown::before(std::int64_t time, std::uint32_t value, std::int64_t other_time,
+                       std::uint32_t other_value) const {
+  if (time != other_time) return time < other_time;
+  if (value == other_value || value == no_value) return false;
+  return other_value == no_value || values_[value] < values_[other_value];
+}
+
+void Breakdown::add_start(std::uint32_t user, Instant time, std::uint32_t value) {
+  if (first_.size() <= user) first_.resize(std::size_t{user} + 1);
+  First& first = first_[user];
+  std::int64_t micros = time.time_since_epoch().count();
+  if (before(micros, value, first.time, first.value)) first = {micros, value};
+}
+
+std::vector<Breakdown::Group> Breakdown::groups() const {
+  std::vector<Roaring> users(values_.size() + 1);  // the last: no value
+  for (std::uint32_t user = 0; user < first_.size(); ++user) {
+    const First& first = first_[user];
+    if (first.time == INT64_MAX) continue;
+    users[first.value == no_value ? values_.size() : first.value].add(user);
+  }
+  std::vector<std::uint32_t> order(values_.size());
+  for (std::uint32_t id = 0; id < order.size(); ++id) order[id] = id;
+  std::sort(order.begin(), order.end(),
+            [this](std::uint32_t a, std::uint32_t b) { return values_[a] < values_[b]; });
+  std::vector<Group> groups;
+  for (std::uint32_t id : order) {
+    if (!users[id].isEmpty()) groups.push_back({values_[id], std::move(users[id])});
+  }
+  if (!users.back().isEmpty()) groups.push_back({std::nullopt, std::move(users.back())});
+  return groups;
 }
 
 }  // namespace sluice::cohort

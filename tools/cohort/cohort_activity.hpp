@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <roaring/roaring.hh>
@@ -127,6 +128,46 @@ class Activity {
   PeriodBitmaps started_, active_;
   std::pair<int, Roaring*> last_started_{0, nullptr}, last_active_{0, nullptr};
   std::optional<Instant> latest_;
+};
+
+// Lets a std::unordered_map keyed by std::string find a std::string_view without a copy.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const {
+    return std::hash<std::string_view>()(text);
+  }
+};
+template <typename Value>
+using StringMap = std::unordered_map<std::string, Value, StringHash, std::equal_to<>>;
+
+// The --by group of each user: the field's value on their earliest start event. Of several
+// start events at that instant the one with the smallest value (bytewise, a missing value
+// last) wins, so that the order of the input does not matter.
+class Breakdown {
+ public:
+  static constexpr std::uint32_t no_value = UINT32_MAX;  // the field is missing or null
+
+  // The number standing for `value` from now on.
+  std::uint32_t value_id(std::string_view value);
+  void add_start(std::uint32_t user, Instant time, std::uint32_t value);
+
+  struct Group {
+    std::optional<std::string> value;  // nullopt: the users whose start event had none
+    Roaring users;
+  };
+  // The users of each value, by value (bytewise), then the users without one.
+  [[nodiscard]] std::vector<Group> groups() const;
+
+ private:
+  [[nodiscard]] bool before(std::int64_t time, std::uint32_t value, std::int64_t other_time,
+                            std::uint32_t other_value) const;
+  struct First {
+    std::int64_t time = INT64_MAX;  // microseconds since the epoch; INT64_MAX: no start yet
+    std::uint32_t value = no_value;
+  };
+  std::vector<First> first_;  // by user id
+  std::vector<std::string> values_;
+  StringMap<std::uint32_t> ids_;
 };
 
 }  // namespace sluice::cohort

@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
+#include "cohort_alias.hpp"
 #include "cohort_events.hpp"
 #include "cohort_matrix.hpp"
 #include "cohort_output.hpp"
@@ -32,6 +33,12 @@ struct Settings {
   EventFields fields;
   std::string start_event;
   std::vector<std::string> return_events;
+  std::vector<std::string> start_where;
+  std::vector<std::string> return_where;
+  std::string by;
+  std::string alias_file;
+  std::vector<std::string> users;  // forget
+  ProgressMode progress = ProgressMode::automatic;
   std::string period = "day";
   std::string tz = "UTC";
   std::string week_start = "monday";
@@ -62,6 +69,19 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
                   "any)")
       ->allow_extra_args(false)
       ->delimiter(',');
+  command
+      .add_option("--start-where", settings.start_where,
+                  "Only start events whose FIELD (or path a.b) is VALUE: FIELD=VALUE, "
+                  "repeatable (all must hold)")
+      ->type_name("FIELD=VALUE")
+      ->default_str("")
+      ->allow_extra_args(false);
+  command
+      .add_option("--return-where", settings.return_where,
+                  "Only return events whose FIELD is VALUE: FIELD=VALUE, repeatable")
+      ->type_name("FIELD=VALUE")
+      ->default_str("")
+      ->allow_extra_args(false);
   cli::complete_with(
       command.add_option("--period", settings.period, "day, week or month")->capture_default_str(),
       {"day", "week", "month"});
@@ -78,6 +98,20 @@ void add_bucketing_options(CLI::App& command, Settings& settings) {
           ->capture_default_str(),
       {"calendar", "rolling"});
   cli::add_input_options(command, settings.input);
+  cli::add_progress_option(command, settings.progress);
+}
+
+// Options of matrix alone: a saved state or a store keeps neither (see run_matrix).
+void add_matrix_options(CLI::App& command, Settings& settings) {
+  command
+      .add_option("--by", settings.by,
+                  "One matrix per value of FIELD (or path a.b) on each user's first start "
+                  "event")
+      ->type_name("FIELD");
+  command
+      .add_option("--alias-file", settings.alias_file,
+                  "JSON Lines of {\"from\":ID,\"to\":ID}: count user from as user to")
+      ->type_name("FILE");
 }
 
 void add_report_options(CLI::App& command, Settings& settings) {
@@ -95,6 +129,16 @@ void add_report_options(CLI::App& command, Settings& settings) {
   command.add_option("--save-state", settings.save_state,
                      "Also write the partial state to FILE (for cohort merge)");
   cli::add_format_option(command, settings.format);
+}
+
+// Sorted and distinct, so that the same conditions in any order are the same bucketing.
+std::vector<Condition> conditions_of(std::string_view option,
+                                     const std::vector<std::string>& texts) {
+  std::vector<Condition> conditions;
+  for (const std::string& text : texts) conditions.push_back(parse_condition(option, text));
+  std::sort(conditions.begin(), conditions.end());
+  conditions.erase(std::unique(conditions.begin(), conditions.end()), conditions.end());
+  return conditions;
 }
 
 Bucketing bucketing_of(const Settings& settings) {
@@ -120,6 +164,8 @@ Bucketing bucketing_of(const Settings& settings) {
   }
   std::sort(returns.begin(), returns.end());
   returns.erase(std::unique(returns.begin(), returns.end()), returns.end());
+  bucketing.selection.start_where = conditions_of("--start-where", settings.start_where);
+  bucketing.selection.return_where = conditions_of("--return-where", settings.return_where);
   return bucketing;
 }
 
@@ -137,6 +183,8 @@ Bucketing ingest_bucketing(const Settings& settings, const CLI::App& command,
   if (is_given("--windows")) bucketing.rolling = given.rolling;
   if (is_given("--start-event")) bucketing.selection.start_event = given.selection.start_event;
   if (is_given("--return-event")) bucketing.selection.return_events = given.selection.return_events;
+  if (is_given("--start-where")) bucketing.selection.start_where = given.selection.start_where;
+  if (is_given("--return-where")) bucketing.selection.return_where = given.selection.return_where;
   return bucketing;
 }
 
@@ -161,6 +209,14 @@ std::string unmatched_names(const ReadResult& read, const EventSelection& select
                      read.names_seen.empty() ? "none" : seen);
 }
 
+// "--start-where plan=gold: no event meets this condition" for the conditions no event met;
+// "" when every one was.
+std::string unmet_conditions(const ReadResult& read) {
+  if (read.unmet.empty()) return {};
+  return fmt::format("{}: no event meets {}", fmt::join(read.unmet, ", "),
+                     read.unmet.size() == 1 ? "this condition" : "these conditions");
+}
+
 MatrixOptions matrix_options_of(const Settings& settings) {
   MatrixOptions options;
   options.type = parse_cohort_type(settings.cohort);
@@ -174,21 +230,36 @@ std::optional<Instant> as_of_of(const Settings& settings) {
   return cli::instant_option("--as-of", settings.as_of);
 }
 
-// Saves the state when asked, then prints its matrix (from `rolling` for rolling windows).
+// The cells of every --by group with cells (of all users without `breakdown`).
+std::vector<GroupCells> groups_of(const State& state, const Calendar& calendar,
+                                  const MatrixOptions& matrix, Instant as_of,
+                                  RollingEvents* rolling, const Breakdown* breakdown) {
+  auto cells_of = [&](const Roaring* users) {
+    return rolling != nullptr ? rolling->matrix(calendar, matrix, as_of, users)
+                              : compute_matrix(state.activity, calendar, matrix, as_of, users);
+  };
+  if (breakdown == nullptr) return {{std::nullopt, cells_of(nullptr)}};
+  std::vector<GroupCells> groups;
+  for (Breakdown::Group& group : breakdown->groups()) {
+    std::vector<Cell> cells = cells_of(&group.users);
+    if (!cells.empty()) groups.push_back({std::move(group.value), std::move(cells)});
+  }
+  return groups;
+}
+
+// Saves the state when asked, then prints its matrix (from `rolling` for rolling windows; one
+// per group with a `breakdown`).
 void report(const Settings& settings, const State& state, OutputStream& out,
-            RollingEvents* rolling = nullptr) {
+            RollingEvents* rolling = nullptr, const Breakdown* breakdown = nullptr) {
   MatrixOptions matrix = matrix_options_of(settings);
   std::optional<Instant> as_of = as_of_of(settings);
   if (!settings.save_state.empty()) write_state_file(settings.save_state, state);
   if (!as_of) as_of = state.activity.latest();
   Calendar calendar = state.bucketing.calendar();
-  std::vector<Cell> cells;
-  if (as_of) {
-    cells = rolling != nullptr ? rolling->matrix(calendar, matrix, *as_of)
-                               : compute_matrix(state.activity, calendar, matrix, *as_of);
-  }
-  print_matrix(out, settings.format, cells, {calendar, matrix, state.bucketing.rolling},
-               settings.summary);
+  std::vector<GroupCells> groups;
+  if (as_of) groups = groups_of(state, calendar, matrix, *as_of, rolling, breakdown);
+  print_matrix(out, settings.format, groups,
+               {calendar, matrix, state.bucketing.rolling, breakdown != nullptr}, settings.summary);
 }
 
 // Saved states and the store keep period bitmaps, which rolling windows cannot use.
@@ -201,6 +272,18 @@ void refuse_rolling_state(const Bucketing& bucketing, std::string_view what) {
   }
 }
 
+// --by needs each user's first start event, which saved states keep no trace of: their
+// bitmaps say who started in a period, not when or with what value.
+std::optional<std::string> by_of(const Settings& settings) {
+  if (settings.by.empty()) return std::nullopt;
+  if (!settings.save_state.empty()) {
+    throw Error(exit_code::usage,
+                "--by needs each user's first start event and its value, which --save-state "
+                "does not keep: run it on the events");
+  }
+  return settings.by;
+}
+
 int run_matrix(const Settings& settings, OutputStream& out) {
   // Every option is checked before any input is read.
   State state;
@@ -209,17 +292,29 @@ int run_matrix(const Settings& settings, OutputStream& out) {
   matrix_options_of(settings);
   as_of_of(settings);
   if (!settings.save_state.empty()) refuse_rolling_state(state.bucketing, "--save-state");
-  ReadOptions options{settings.fields, state.bucketing.selection, settings.input};
+  std::optional<std::string> by = by_of(settings);
+  // The links are read whole before the events (a bad link is found before any event).
+  std::optional<Aliases> aliases;
+  if (!settings.alias_file.empty()) aliases = Aliases::load(settings.alias_file);
+  ReadOptions options{settings.fields,
+                      state.bucketing.selection,
+                      settings.input,
+                      by,
+                      aliases ? &*aliases : nullptr,
+                      settings.progress,
+                      "cohort matrix"};
   RollingEvents rolling;
   RollingEvents* keep = state.bucketing.rolling ? &rolling : nullptr;
-  ReadResult read =
-      read_events(settings.inputs, options, calendar, state.users, state.activity, keep);
+  Breakdown breakdown;
+  ReadResult read = read_events(settings.inputs, options, calendar, state.users, state.activity,
+                                keep, &breakdown);
   // A misspelt event name would give an empty matrix or 0% retention, plausible and wrong.
-  if (std::string unmatched = unmatched_names(read, state.bucketing.selection);
-      !unmatched.empty()) {
-    throw Error(exit_code::data, unmatched);
+  // So would a misspelt field or value of a condition.
+  for (const std::string& message :
+       {unmatched_names(read, state.bucketing.selection), unmet_conditions(read)}) {
+    if (!message.empty()) throw Error(exit_code::data, message);
   }
-  report(settings, state, out, keep);
+  report(settings, state, out, keep, options.by ? &breakdown : nullptr);
   return read.skipped > 0 ? exit_code::definite_no : 0;
 }
 
@@ -240,11 +335,13 @@ int run_ingest(const Settings& settings, const CLI::App& command, OutputStream& 
   fresh.bucketing = ingest_bucketing(settings, command, store.bucketing());
   Calendar calendar = fresh.bucketing.calendar();
   ReadOptions options{settings.fields, fresh.bucketing.selection, settings.input};
+  options.progress = settings.progress;
+  options.progress_label = "cohort ingest";
   ReadResult read = read_events(settings.inputs, options, calendar, fresh.users, fresh.activity);
   // One file may lack an event others have (a day without signups): a note, not an error.
-  if (std::string unmatched = unmatched_names(read, fresh.bucketing.selection);
-      !unmatched.empty()) {
-    note(unmatched);
+  for (const std::string& message :
+       {unmatched_names(read, fresh.bucketing.selection), unmet_conditions(read)}) {
+    if (!message.empty()) note(message);
   }
   IngestResult result = store.ingest(fresh);
   print_record(out, settings.format,
@@ -266,6 +363,23 @@ int run_report(const Settings& settings, OutputStream& out) {
   return 0;
 }
 
+// Takes the users out of the store, as if their events had never been ingested.
+int run_forget(const Settings& settings, OutputStream& out) {
+  if (std::find(settings.users.begin(), settings.users.end(), "") != settings.users.end()) {
+    throw Error(exit_code::usage, "--user: a user id is empty");
+  }
+  Store store = open_store(settings, cli::StateFile::must_exist);
+  ForgetResult result = store.forget(settings.users);
+  auto count = [](std::uint64_t value) {
+    return JsonValue::integer(static_cast<long long>(value));
+  };
+  print_record(out, settings.format,
+               JsonValue::object({{"forgotten", count(result.forgotten)},
+                                  {"unknown", count(result.unknown)},
+                                  {"bitmaps_changed", count(result.bitmaps_changed)}}));
+  return 0;
+}
+
 int run_merge(const Settings& settings, OutputStream& out) {
   matrix_options_of(settings);
   as_of_of(settings);
@@ -278,7 +392,7 @@ int run_merge(const Settings& settings, OutputStream& out) {
     } else if (!(state.bucketing == merged.bucketing)) {
       throw Error(exit_code::data,
                   fmt::format("{}: bucketed as {}, but {} as {}: states merge only when built "
-                              "with the same --period, --tz, --week-start and events",
+                              "with the same --period, --tz, --week-start, events and conditions",
                               path, state.bucketing.canonical(), settings.inputs.front(),
                               merged.bucketing.canonical()));
     }
@@ -298,6 +412,7 @@ cli::Action define_command_line(CLI::App& app) {
              [&s](CLI::App& command) {
                command.add_option("inputs", s.inputs, "Event files (default: stdin)");
                add_bucketing_options(command, s);
+               add_matrix_options(command, s);
                add_report_options(command, s);
              },
              [settings] {
@@ -330,6 +445,20 @@ cli::Action define_command_line(CLI::App& app) {
              },
              [settings] {
                return with_stdout([&](OutputStream& out) { return run_report(*settings, out); });
+             }},
+            {"forget", "Take users out of a store (a data subject's erasure request)",
+             [&s](CLI::App& command) {
+               command
+                   .add_option("--user", s.users,
+                               "User id to forget (repeatable; the option once per id)")
+                   ->type_name("ID")
+                   ->allow_extra_args(false)
+                   ->required();
+               cli::add_format_option(command, s.format);
+               cli::add_state_options(command, s.state, cli::WithNow::no);
+             },
+             [settings] {
+               return with_stdout([&](OutputStream& out) { return run_forget(*settings, out); });
              }}});
 }
 

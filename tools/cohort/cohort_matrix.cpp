@@ -10,14 +10,16 @@ namespace sluice::cohort {
 
 namespace {
 
-// Each cohort's members, by cohort period, up to `last_period`.
-std::map<int, Roaring> cohorts_of(const Activity& activity, CohortType type, int last_period) {
+// Each cohort's members (of `users` when given), by cohort period, up to `last_period`.
+std::map<int, Roaring> cohorts_of(const Activity& activity, CohortType type, int last_period,
+                                  const Roaring* users) {
   std::map<int, Roaring> cohorts;
   Roaring seen;  // users with a start in an earlier period
   for (const auto& [period, started] : activity.started()) {
     if (period > last_period) break;
     Roaring members = type == CohortType::first ? started - seen : started;
     if (type == CohortType::first) seen |= started;
+    if (users != nullptr) members &= *users;
     if (!members.isEmpty()) cohorts.emplace(period, std::move(members));
   }
   return cohorts;
@@ -68,14 +70,15 @@ std::string_view criterion_name(Criterion criterion) {
 }
 
 std::vector<Cell> compute_matrix(const Activity& activity, const Calendar& calendar,
-                                 const MatrixOptions& options, Instant as_of) {
+                                 const MatrixOptions& options, Instant as_of,
+                                 const Roaring* users) {
   const int last_period = calendar.period_of(as_of);
   const bool on_or_after = options.criterion == Criterion::on_or_after;
   std::map<int, Roaring> suffixes;
   if (on_or_after) suffixes = active_from(activity, last_period);
   const std::map<int, Roaring>& returns = on_or_after ? suffixes : activity.active();
   std::vector<Cell> cells;
-  for (const auto& [cohort, members] : cohorts_of(activity, options.type, last_period)) {
+  for (const auto& [cohort, members] : cohorts_of(activity, options.type, last_period, users)) {
     int width = last_period - cohort + 1;
     if (options.periods) width = std::min(width, *options.periods);
     std::uint64_t size = members.cardinality();

@@ -38,9 +38,11 @@ struct Cell {
 };
 
 // The cells of every non-empty cohort up to the as-of period, by cohort then offset. Periods
-// after the one holding `as_of` are left out; starts in them make no cohort.
+// after the one holding `as_of` are left out; starts in them make no cohort. With `users`,
+// cohorts hold only those users (one group of a --by breakdown).
 std::vector<Cell> compute_matrix(const Activity& activity, const Calendar& calendar,
-                                 const MatrixOptions& options, Instant as_of);
+                                 const MatrixOptions& options, Instant as_of,
+                                 const Roaring* users = nullptr);
 
 // The size-weighted average retention of each offset over the complete cells.
 struct Average {

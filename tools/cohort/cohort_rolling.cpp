@@ -58,7 +58,7 @@ Duration rolling_length(PeriodUnit unit) {
 }
 
 std::vector<Cell> RollingEvents::matrix(const Calendar& calendar, const MatrixOptions& options,
-                                        Instant as_of) {
+                                        Instant as_of, const Roaring* users) {
   const int last_period = calendar.period_of(as_of);
   const std::int64_t length = rolling_length(calendar.unit()).count();
   std::sort(events_.begin(), events_.end(), [](const Event& a, const Event& b) {
@@ -71,8 +71,10 @@ std::vector<Cell> RollingEvents::matrix(const Calendar& calendar, const MatrixOp
     std::size_t end = begin;
     returns.clear();
     anchors.clear();
+    const bool counted = users == nullptr || users->contains(events_[begin].user);
     for (; end < events_.size() && events_[end].user == events_[begin].user; ++end) {
       const Event& event = events_[end];
+      if (!counted) continue;
       int period = calendar.period_of(Instant(Duration(event.time)));
       if (period > last_period) continue;
       if (event.returns) returns.push_back(event.time);

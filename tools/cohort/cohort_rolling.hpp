@@ -26,9 +26,10 @@ class RollingEvents {
   // The cells of every cohort (labelled by the calendar period of its members' anchors).
   // Offsets run while the cohort's earliest anchor + k*P is at or before as-of; a cell is
   // complete when its latest member's window k ended at or before as-of. Events in calendar
-  // periods after the one holding as-of are left out, as in calendar windows.
+  // periods after the one holding as-of are left out, as in calendar windows. With `users`,
+  // only those users count (one group of a --by breakdown).
   [[nodiscard]] std::vector<Cell> matrix(const Calendar& calendar, const MatrixOptions& options,
-                                         Instant as_of);
+                                         Instant as_of, const Roaring* users = nullptr);
 
  private:
   struct Event {

@@ -145,20 +145,55 @@ std::vector<std::string> return_events_of(const JsonValue& record) {
   return names;
 }
 
+// Conditions as [[field, value], ...].
+JsonValue conditions_json(const std::vector<Condition>& conditions) {
+  std::vector<JsonValue> items;
+  for (const Condition& condition : conditions) {
+    items.push_back(
+        JsonValue::array({JsonValue::string(condition.field), JsonValue::string(condition.value)}));
+  }
+  return JsonValue::array(std::move(items));
+}
+
+std::vector<Condition> conditions_of(const JsonValue& record, std::string_view key) {
+  const JsonValue* value = record.find(key);
+  if (value == nullptr) return {};
+  std::vector<Condition> conditions;
+  auto malformed = [key] {
+    return Error(exit_code::data, fmt::format("the bucketing's {} is malformed", key));
+  };
+  if (value->kind() != JsonValue::Kind::array) throw malformed();
+  for (const JsonValue& item : value->items()) {
+    if (item.kind() != JsonValue::Kind::array || item.items().size() != 2 ||
+        !item.items()[0].is_string() || !item.items()[1].is_string()) {
+      throw malformed();
+    }
+    conditions.push_back({item.items()[0].text(), item.items()[1].text()});
+  }
+  return conditions;
+}
+
 }  // namespace
 
 std::string Bucketing::canonical() const {
-  return canonical_json(
-      JsonValue::object({{"period", JsonValue::string(std::string(period_unit_name(unit)))},
-                         {"tz", JsonValue::string(tz)},
-                         // A day or a month does not depend on the week's first day: states
-                         // differing only in it are the same.
-                         {"week_start", JsonValue::integer(unit == PeriodUnit::week
-                                                               ? week_start.c_encoding()
-                                                               : std::chrono::Monday.c_encoding())},
-                         {"windows", JsonValue::string(rolling ? "rolling" : "calendar")},
-                         {"start_event", optional_string(selection.start_event)},
-                         {"return_event", return_events_json(selection.return_events)}}));
+  std::vector<JsonValue::Member> members(
+      {{"period", JsonValue::string(std::string(period_unit_name(unit)))},
+       {"tz", JsonValue::string(tz)},
+       // A day or a month does not depend on the week's first day: states
+       // differing only in it are the same.
+       {"week_start",
+        JsonValue::integer(unit == PeriodUnit::week ? week_start.c_encoding()
+                                                    : std::chrono::Monday.c_encoding())},
+       {"windows", JsonValue::string(rolling ? "rolling" : "calendar")},
+       {"start_event", optional_string(selection.start_event)},
+       {"return_event", return_events_json(selection.return_events)}});
+  // Only when there are some: the bucketing of states and stores from before conditions
+  // keeps its text.
+  if (!selection.start_where.empty())
+    members.emplace_back("start_where", conditions_json(selection.start_where));
+  if (!selection.return_where.empty())
+    members.emplace_back("return_where", conditions_json(selection.return_where));
+  return canonical_json(JsonValue::object(std::move(members)));
 }
 
 Bucketing Bucketing::from_canonical(std::string_view text) {
@@ -181,6 +216,8 @@ Bucketing Bucketing::from_canonical(std::string_view text) {
   bucketing.rolling = optional_text(record, "windows") == "rolling";
   bucketing.selection.start_event = optional_text(record, "start_event");
   bucketing.selection.return_events = return_events_of(record);
+  bucketing.selection.start_where = conditions_of(record, "start_where");
+  bucketing.selection.return_where = conditions_of(record, "return_where");
   return bucketing;
 }
 

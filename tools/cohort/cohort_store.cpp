@@ -1,6 +1,8 @@
 #include "cohort_store.hpp"
 
 #include <array>
+#include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -15,7 +17,8 @@ CREATE TABLE cohort_settings (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) STRICT;
--- Users by dense id (ids start at 0 and have no gaps: bitmaps hold ids).
+-- Users by dense id (ids start at 0; bitmaps hold ids). A forgotten user's row is deleted,
+-- leaving a gap.
 CREATE TABLE cohort_users (
   id INTEGER PRIMARY KEY,
   key TEXT NOT NULL UNIQUE
@@ -78,13 +81,19 @@ void Store::store_bucketing(const Bucketing& bucketing) {
   }
 }
 
-void Store::load_users(UserDictionary& users) {
+// Loads the users in id order; the id of a forgotten user gets a key no event can have (not
+// UTF-8), so that the others keep their ids. Returns the number of such gaps.
+std::uint64_t Store::load_users(UserDictionary& users) {
+  std::uint64_t gaps = 0;
   auto query = database_.query("SELECT id, key FROM cohort_users ORDER BY id");
   while (query.step()) {
-    if (users.intern(query.row().text(1)) != static_cast<std::uint64_t>(query.row().integer(0))) {
-      throw Error(exit_code::data, "the state file's user ids have gaps");
+    auto id = static_cast<std::uint64_t>(query.row().integer(0));
+    for (; users.size() < id; ++gaps) users.intern(fmt::format("\xff{}", users.size()));
+    if (users.intern(query.row().text(1)) != id) {
+      throw Error(exit_code::data, "the state file lists a user twice");
     }
   }
+  return gaps;
 }
 
 bool Store::merge_bitmap(int kind, int period, const Roaring& bitmap) {
@@ -115,7 +124,7 @@ IngestResult Store::ingest(const State& fresh) {
   db::WriteTransaction transaction(database_);
   store_bucketing(fresh.bucketing);
   State stored;
-  load_users(stored.users);
+  std::uint64_t gaps = load_users(stored.users);
   std::uint64_t old_users = stored.users.size();
   merge_into(stored, fresh);  // stored.activity: the fresh bitmaps in the stored user ids
   for (std::uint64_t id = old_users; id < stored.users.size(); ++id) {
@@ -123,7 +132,7 @@ IngestResult Store::ingest(const State& fresh) {
                       static_cast<std::int64_t>(id),
                       stored.users.key_of(static_cast<std::uint32_t>(id)));
   }
-  IngestResult result{stored.users.size(), stored.users.size() - old_users, 0};
+  IngestResult result{stored.users.size() - gaps, stored.users.size() - old_users, 0};
   for (const auto& [period, bitmap] : stored.activity.started()) {
     result.bitmaps_changed += merge_bitmap(0, period, bitmap) ? 1 : 0;
   }
@@ -137,6 +146,48 @@ IngestResult Store::ingest(const State& fresh) {
         "CAST(max(CAST(value AS INTEGER), CAST(?1 AS INTEGER)) AS TEXT)",
         std::to_string(latest->time_since_epoch().count()));
   }
+  transaction.commit();
+  return result;
+}
+
+ForgetResult Store::forget(const std::vector<std::string>& keys) {
+  db::WriteTransaction transaction(database_);
+  ForgetResult result;
+  Roaring ids;
+  for (const std::string& key : keys) {
+    auto query = database_.query("SELECT id FROM cohort_users WHERE key = ?", key);
+    if (!query.step()) {
+      ++result.unknown;
+      continue;
+    }
+    ids.add(static_cast<std::uint32_t>(query.row().integer(0)));
+  }
+  result.forgotten = ids.cardinality();
+  result.unknown = keys.size() - result.forgotten;  // an id given twice is forgotten once
+  for (std::uint32_t id : ids) {
+    database_.execute("DELETE FROM cohort_users WHERE id = ?", static_cast<std::int64_t>(id));
+  }
+  // Changed bitmaps are written after the scan: no statement changes the table it reads.
+  std::vector<std::tuple<int, int, Roaring>> changed;
+  if (!ids.isEmpty()) {
+    auto query = database_.query("SELECT kind, period, bits FROM cohort_bitmaps");
+    while (query.step()) {
+      Roaring bitmap = deserialized(query.row().blob(2));
+      if (!bitmap.intersect(ids)) continue;
+      bitmap -= ids;
+      changed.emplace_back(static_cast<int>(query.row().integer(0)),
+                           static_cast<int>(query.row().integer(1)), std::move(bitmap));
+    }
+  }
+  for (auto& [kind, period, bitmap] : changed) {
+    if (bitmap.isEmpty()) {
+      database_.execute("DELETE FROM cohort_bitmaps WHERE kind = ? AND period = ?", kind, period);
+    } else {
+      database_.execute("UPDATE cohort_bitmaps SET bits = ? WHERE kind = ? AND period = ?",
+                        db::Blob{serialized(std::move(bitmap))}, kind, period);
+    }
+  }
+  result.bitmaps_changed = changed.size();
   transaction.commit();
   return result;
 }

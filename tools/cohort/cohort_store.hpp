@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cohort_state.hpp"
 #include "sluice/db.hpp"
@@ -16,6 +17,12 @@ struct IngestResult {
   std::uint64_t users = 0;            // users in the store afterwards
   std::uint64_t new_users = 0;        // of which added by this ingest
   std::uint64_t bitmaps_changed = 0;  // period bitmaps created or grown
+};
+
+struct ForgetResult {
+  std::uint64_t forgotten = 0;        // users taken out
+  std::uint64_t unknown = 0;          // ids the store did not hold (already forgotten, say)
+  std::uint64_t bitmaps_changed = 0;  // period bitmaps that held one of them
 };
 
 class Store {
@@ -31,13 +38,18 @@ class Store {
   // the store was built with another bucketing.
   IngestResult ingest(const State& fresh);
 
+  // Takes `keys` out in one transaction: their rows in cohort_users go, and their ids out of
+  // every bitmap (a bitmap left empty goes too), so that every report equals the one of a
+  // store that never had them. Their ids are not given again: ids have gaps after this.
+  ForgetResult forget(const std::vector<std::string>& keys);
+
   // The stored state, read in one transaction; the user dictionary only `with_users` (a
   // report needs just the bitmaps). Error(65) for a store with no events yet.
   State load(bool with_users);
 
  private:
   void store_bucketing(const Bucketing& bucketing);
-  void load_users(UserDictionary& users);
+  std::uint64_t load_users(UserDictionary& users);
   bool merge_bitmap(int kind, int period, const Roaring& bitmap);
   db::Database database_;
 };
