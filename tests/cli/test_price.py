@@ -56,6 +56,21 @@ def apply_rule(rule, minimum, figure, exponent):
     return round_half_up(Fraction(figure, step)) * step or step  # never shown as free
 
 
+def nearest_point(figure, ending, unit):
+    """nearest-NN from its definition: the closer of the points either side, the higher on a
+    tie, and the first point when none lies below."""
+    points = [k * unit + ending for k in range(figure // unit - 1, figure // unit + 2)]
+    below = max(p for p in points if p <= figure) if figure >= ending else None
+    above = min(p for p in points if p >= figure)
+    if below is None:
+        return above
+    return below if figure - below < above - figure else above
+
+
+def capped(point, figure, cap):
+    return point if abs(point - figure) <= cap * figure else figure
+
+
 def oracle(base, market, fx):
     """The issue's layers, computed with Python fractions from the definitions."""
     exponent = EXPONENT[market["currency"]]
@@ -295,6 +310,42 @@ class Price(ToolTestCase):
         self.assertEqual(parts("10", "JPY", "0.5,0.25,0.25"), ["5", "3", "2"])
         self.assertError(self.run_tool("allocate", "--amount", "1.001", "--currency", "USD",
                                        "--ratios", "1"), 2, "--amount")
+
+    def test_nearest_price_point_under_a_cap_matches_the_oracle(self):
+        self.setup_markets()
+        stored = self.price("rule", "set", "--currency", "EUR", "--rule", "nearest-99",
+                            "--max-uplift", "5.0%")
+        self.assertEqual(stored, [{"currency": "EUR", "rule": "nearest-99", "min": None,
+                                   "max_uplift": "5%"}])
+        bases = ["0.30", "1.00", "1.17", "1.29", "4.17", "9.10", "24.30", "49.99", "99.00"]
+        self.write("catalog.jsonl", "".join(f'{{"sku":"s{i}","price":"{b}"}}\n'
+                                            for i, b in enumerate(bases)))
+        out = self.price("calc", "--country", "DE", "--date", DAY, "catalog.jsonl")
+        fx = 1 / Fraction("1.0823")
+        for base, record in zip(bases, out):
+            figure = round_half_up(Fraction(base) * fx * Fraction(119, 100) * 100)
+            expected = capped(nearest_point(figure, 99, 100), figure, Fraction(5, 100))
+            self.assertEqual(record["amount"], text(expected, 2), base)
+        # Down, up and the fallback all occur (by hand, gross = base * 1.19 / 1.0823): 9.10 is
+        # 10.0055 -> 10.01 -> 9.99; 24.30 is 26.7181 -> 26.72 -> 26.99; 1.17 is 1.2864 -> 1.29,
+        # whose nearest point 0.99 is 23% away, so it stays 1.29.
+        self.assertEqual([out[i]["amount"] for i in (5, 6, 2)], ["9.99", "26.99", "1.29"])
+        for bad in (["--max-uplift", "5"], ["--max-uplift", "-1%"], ["--rule", "nearest-98"]):
+            args = ["rule", "set", "--currency", "EUR", "--rule", "nearest-99", *bad]
+            self.assertError(self.price(*args, status=2), 2, bad[0])
+
+    @sqlite_only
+    def test_a_version_1_state_is_migrated_and_keeps_its_rows(self):
+        self.setup_markets()
+        with sqlite3.connect(self.state("price")) as connection:
+            connection.execute("ALTER TABLE price_rules DROP COLUMN max_uplift")
+            connection.execute("UPDATE sluice_meta SET version = 1 WHERE component = 'price'")
+        listed = self.price("rule", "list")
+        self.assertEqual(listed[0], {"currency": "CHF", "rule": "nearest:0.05", "min": None,
+                                     "max_uplift": None})
+        self.assertEqual(self.state_rows(self.state("price"),
+                                         "SELECT version FROM sluice_meta WHERE component = "
+                                         "'price'"), [("2",)])
 
     def test_publish_is_idempotent_replaces_on_change_and_lookup_answers(self):
         self.setup_markets()

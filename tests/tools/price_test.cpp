@@ -52,7 +52,7 @@ TEST(PriceEngine, GermanyInclusiveEndNinetyNine) {
   // 49.99 * 0.92 * 1.19 = 54.729052 -> 54.73 -> end-99 54.99; net 54.99 / 1.19 = 46.2101 -> 46.21.
   Market germany = market("DE", "EUR", "0.92");
   germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
-  germany.rule = parse_rule("end-99", "", germany.currency);
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
   EXPECT_EQ(price(germany, "49.99"), (Shown{"54.99", "46.21", "8.78"}));
 }
 
@@ -92,7 +92,7 @@ TEST(PriceEngine, HalfUpAndHalfEvenAtAnExactTie) {
 TEST(PriceEngine, ZeroAndThreeDecimalCurrencies) {
   // 49.99 * 150.5 = 7523.495 JPY -> 7523 -> ceil:10 7530; 49.99 * 0.3075 = 15.371925 -> 15.372.
   Market japan = market("JP", "JPY", "150.5");
-  japan.rule = parse_rule("ceil:10", "", japan.currency);
+  japan.rule = parse_rule("ceil:10", "", "", japan.currency);
   EXPECT_EQ(price(japan, "49.99"), (Shown{"7530", "7530", "0"}));
   EXPECT_EQ(price(market("KW", "KWD", "0.3075"), "49.99"), (Shown{"15.372", "15.372", "0.000"}));
 }
@@ -118,7 +118,7 @@ TEST(PriceEngine, ParityMultiplierIsClamped) {
 
 Int128 shown_by(const char* rule, const char* minimum, const char* currency, const char* figure) {
   decimal::Currency money = decimal::currency(currency);
-  return apply_rule(parse_rule(rule, minimum, money), minor(figure, money));
+  return apply_rule(parse_rule(rule, minimum, "", money), minor(figure, money));
 }
 
 TEST(PriceEngine, DisplayRulesMoveTheFigureAsDocumented) {
@@ -139,14 +139,51 @@ TEST(PriceEngine, DisplayRulesMoveTheFigureAsDocumented) {
   EXPECT_EQ(shown_by("end-99", "", "EUR", "0.00"), 0);  // a free item stays free
 }
 
+Int128 shown_capped(const char* rule, const char* max_uplift, const char* currency,
+                    const char* figure) {
+  decimal::Currency money = decimal::currency(currency);
+  return apply_rule(parse_rule(rule, "", max_uplift, money), minor(figure, money));
+}
+
+TEST(PriceEngine, NearestPricePointGoesEitherWayAndTiesGoUp) {
+  // 1.08: 0.99 is 0.09 away, 1.99 is 0.91 away (end-99 gives 1.99).
+  EXPECT_EQ(shown_by("end-99", "", "EUR", "1.08"), 199);
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "1.08"), 99);
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "1.48"), 99);   // 0.49 down, 0.51 up
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "1.49"), 199);  // 0.50 either way: the higher
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "54.99"), 5499);
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "0.40"), 99);       // no point below: never free
+  EXPECT_EQ(shown_by("nearest-90", "", "EUR", "5.35"), 490);      // 0.45 down, 0.55 up
+  EXPECT_EQ(shown_by("nearest-95", "", "KWD", "15.372"), 14950);  // 0.422 down, 0.578 up
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "0.00"), 0);
+}
+
+TEST(PriceEngine, MaxUpliftFallsBackToTheRoundedFigure) {
+  // 1.08 -> 0.99 moves 0.09: more than 5% (0.054), within 10% (0.108).
+  EXPECT_EQ(shown_capped("nearest-99", "5%", "EUR", "1.08"), 108);
+  EXPECT_EQ(shown_capped("nearest-99", "10%", "EUR", "1.08"), 99);
+  // 20.00 -> 20.99 moves 0.99: exactly 4.95% of 20.00 is allowed, 4.9% (0.98) is not.
+  EXPECT_EQ(shown_capped("end-99", "4.95%", "EUR", "20.00"), 2099);
+  EXPECT_EQ(shown_capped("end-99", "4.9%", "EUR", "20.00"), 2000);
+  // 19.50 -> 19.99 moves 0.49: 2.5% is 0.4875, 2.52% is 0.4914.
+  EXPECT_EQ(shown_capped("nearest-99", "2.5%", "EUR", "19.50"), 1950);
+  EXPECT_EQ(shown_capped("nearest-99", "2.52%", "EUR", "19.50"), 1999);
+  EXPECT_EQ(shown_capped("ceil:10", "0%", "JPY", "7518"), 7518);
+  EXPECT_EQ(shown_capped("ceil:10", "0%", "JPY", "7520"), 7520);
+}
+
 TEST(PriceEngine, RulesThatBreakTheCurrencyPrecisionAreRefused) {
   const decimal::Currency jpy = decimal::currency("JPY"), eur = decimal::currency("EUR");
-  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", jpy); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest:0.05", "", jpy); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0.001", "", eur); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0", "", eur); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("round:10", "", eur); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "1.001", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest:0.05", "", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0.001", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("round:10", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "1.001", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest-99", "", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest-98", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", "5", eur); }), 2);  // a bare number
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", "-5%", eur); }), 2);
 }
 
 TEST(PriceEngine, TooLargeAPriceIsBadData) {
@@ -263,7 +300,7 @@ TEST_F(PriceStoreTest, WorldBankFileGivesEachCountryItsLatestRatio) {
 TEST(PriceCalc, FastLinesEqualTheRecordBuilder) {
   Market germany = market("DE", "EUR", "0.92");
   germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
-  germany.rule = parse_rule("end-99", "", germany.currency);
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
   Market untaxed = market("US", "USD", "1");
   untaxed.fx_date.reset();
   for (const Market& setup : {germany, untaxed}) {

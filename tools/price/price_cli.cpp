@@ -309,7 +309,8 @@ cli::Subcommand rates_group(const std::shared_ptr<Settings>& settings) {
       "rates", "Daily FX rates",
       {{"load", "Load ECB CSV or JSONL rates",
         [&s](CLI::App& command) {
-          command.add_option("--format", s.input_format, "ecb-csv or jsonl");
+          cli::complete_with(command.add_option("--format", s.input_format, "ecb-csv or jsonl"),
+                             {"ecb-csv", "jsonl"});
           command.add_flag("--quiet,-q", s.quiet, "No note about skipped columns");
           command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
           add_settings_state(command, s);
@@ -340,7 +341,8 @@ cli::Subcommand ppp_group(const std::shared_ptr<Settings>& settings) {
       "ppp", "Country price adjustments",
       {{"load", "Load price level ratios (World Bank or JSONL)",
         [&s](CLI::App& command) {
-          command.add_option("--format", s.input_format, "wb-csv or jsonl");
+          cli::complete_with(command.add_option("--format", s.input_format, "wb-csv or jsonl"),
+                             {"wb-csv", "jsonl"});
           command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
           add_ppp_shape(command, s);
           add_settings_state(command, s);
@@ -402,11 +404,17 @@ cli::Subcommand rule_group(const std::shared_ptr<Settings>& settings) {
       {{"set", "Set a currency's display rule",
         [&s](CLI::App& command) {
           command.add_option("--currency", s.rule.currency, "ISO 4217 code")->required();
-          command
-              .add_option("--rule", s.rule.rule,
-                          "none, end-99, end-95, end-90, ceil:STEP, nearest:STEP")
-              ->required();
+          // The fixed words complete; ceil:STEP and nearest:STEP take a number.
+          cli::complete_with(
+              command
+                  .add_option("--rule", s.rule.rule,
+                              "none, end-99, end-95, end-90, nearest-99, nearest-95, nearest-90, "
+                              "ceil:STEP, nearest:STEP")
+                  ->required(),
+              {"none", "end-99", "end-95", "end-90", "nearest-99", "nearest-95", "nearest-90"});
           command.add_option("--min", s.rule.minimum, "Below this, no rule");
+          command.add_option("--max-uplift", s.rule.max_uplift,
+                             "Most the rule may move a price: 5%");
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },

@@ -29,23 +29,81 @@ Int128 minor_units(std::string_view option, std::string_view text,
   }
 }
 
+// end-99 and nearest-99 (95, 90): the kind, or none for another rule.
+std::optional<DisplayRule::Kind> ending_kind(std::string_view rule) {
+  std::string_view fraction;
+  std::optional<DisplayRule::Kind> kind;
+  if (rule.starts_with("end-")) {
+    fraction = rule.substr(4);
+    kind = DisplayRule::Kind::ending;
+  } else if (rule.starts_with("nearest-")) {
+    fraction = rule.substr(8);
+    kind = DisplayRule::Kind::nearest_ending;
+  }
+  if (fraction == "99" || fraction == "95" || fraction == "90") return kind;
+  return std::nullopt;
+}
+
+// Is `point` within `cap` (a share of `figure`) of `figure`? Exact: |point - figure| <= cap *
+// figure, cross-multiplied.
+bool within_cap(Int128 point, Int128 figure, const Fraction& cap) {
+  Int128 move = point > figure ? point - figure : figure - point;
+  return move * cap.denominator <= cap.numerator * figure;
+}
+
+Int128 nearest_ending(const DisplayRule& rule, Int128 figure) {
+  // The largest point at or below the figure, and the next one up.
+  Int128 below =
+      decimal::divide(figure - rule.value, rule.unit, Rounding::floor) * rule.unit + rule.value;
+  if (below == figure) return figure;
+  Int128 above = below + rule.unit;
+  if (below < 0) return above;  // no point below: a paid item never shows as free
+  return figure - below < above - figure ? below : above;  // a tie goes to the higher point
+}
+
+Int128 rule_point(const DisplayRule& rule, Int128 figure) {
+  switch (rule.kind) {
+    case DisplayRule::Kind::none:
+      return figure;
+    case DisplayRule::Kind::ending:
+      return decimal::divide(figure - rule.value, rule.unit, Rounding::ceiling) * rule.unit +
+             rule.value;
+    case DisplayRule::Kind::nearest_ending:
+      return nearest_ending(rule, figure);
+    case DisplayRule::Kind::ceiling:
+      return decimal::divide(figure, rule.value, Rounding::ceiling) * rule.value;
+    case DisplayRule::Kind::nearest: {
+      // A positive price never displays as free: below half a step it shows one step.
+      Int128 nearest = decimal::divide(figure, rule.value, Rounding::half_up) * rule.value;
+      return nearest == 0 ? rule.value : nearest;
+    }
+  }
+  return figure;
+}
+
 }  // namespace
 
-DisplayRule parse_rule(std::string_view rule, std::string_view minimum,
+DisplayRule parse_rule(std::string_view rule, std::string_view minimum, std::string_view max_uplift,
                        const decimal::Currency& currency) {
   DisplayRule parsed;
   parsed.text = std::string(rule);
   if (!minimum.empty()) parsed.minimum = minor_units("--min", minimum, currency);
+  if (!max_uplift.empty()) {
+    parsed.max_uplift = decimal::parse_rate("--max-uplift", max_uplift);
+    if (parsed.max_uplift->numerator < 0) {
+      throw Error(exit_code::usage, "--max-uplift: must be 0% or more");
+    }
+  }
   if (rule == "none") return parsed;
-  if (rule == "end-99" || rule == "end-95" || rule == "end-90") {
+  if (auto ending = ending_kind(rule)) {
     if (currency.exponent < 2) {
       throw Error(exit_code::usage,
                   fmt::format("--rule: {} needs cents, and {} has {} decimals (use ceil:STEP)",
                               rule, currency.code, currency.exponent));
     }
-    parsed.kind = DisplayRule::Kind::ending;
+    parsed.kind = *ending;
     parsed.unit = decimal::power_of_ten(currency.exponent);
-    parsed.value = (rule[4] - '0') * 10 + (rule[5] - '0');
+    parsed.value = (rule[rule.size() - 2] - '0') * 10 + (rule.back() - '0');
     parsed.value *= decimal::power_of_ten(currency.exponent - 2);
     return parsed;
   }
@@ -53,8 +111,8 @@ DisplayRule parse_rule(std::string_view rule, std::string_view minimum,
   std::string_view kind = rule.substr(0, colon);
   if (colon == std::string_view::npos || (kind != "ceil" && kind != "nearest")) {
     throw Error(exit_code::usage,
-                fmt::format("--rule: '{}' is not none, end-99, end-95, end-90, ceil:STEP or "
-                            "nearest:STEP",
+                fmt::format("--rule: '{}' is not none, end-99, end-95, end-90, nearest-99, "
+                            "nearest-95, nearest-90, ceil:STEP or nearest:STEP",
                             rule));
   }
   parsed.kind = kind == "ceil" ? DisplayRule::Kind::ceiling : DisplayRule::Kind::nearest;
@@ -65,21 +123,9 @@ DisplayRule parse_rule(std::string_view rule, std::string_view minimum,
 
 Int128 apply_rule(const DisplayRule& rule, Int128 figure) {
   if (figure == 0 || figure < rule.minimum) return figure;
-  switch (rule.kind) {
-    case DisplayRule::Kind::none:
-      return figure;
-    case DisplayRule::Kind::ending:
-      return decimal::divide(figure - rule.value, rule.unit, Rounding::ceiling) * rule.unit +
-             rule.value;
-    case DisplayRule::Kind::ceiling:
-      return decimal::divide(figure, rule.value, Rounding::ceiling) * rule.value;
-    case DisplayRule::Kind::nearest: {
-      // A positive price never displays as free: below half a step it shows one step.
-      Int128 nearest = decimal::divide(figure, rule.value, Rounding::half_up) * rule.value;
-      return nearest == 0 ? rule.value : nearest;
-    }
-  }
-  return figure;
+  Int128 point = rule_point(rule, figure);
+  if (rule.max_uplift && !within_cap(point, figure, *rule.max_uplift)) return figure;
+  return point;
 }
 
 Fraction ppp_multiplier(const Fraction& plr, const Fraction& smoothing, const Fraction& minimum,

@@ -20,24 +20,33 @@ using decimal::Rounding;
 
 // A currency's display rule, applied to the rounded displayed figure.
 struct DisplayRule {
-  enum class Kind { none, ending, ceiling, nearest };
+  // ending: the price point at or above (end-99); nearest_ending: the nearest price point
+  // either way (nearest-99).
+  enum class Kind { none, ending, nearest_ending, ceiling, nearest };
   Kind kind = Kind::none;
-  Int128 value = 0;    // ending: the fraction's minor units (99 for .99); else the step
-  Int128 unit = 1;     // ending: one major unit in minor units
+  Int128 value = 0;    // ending kinds: the fraction's minor units (99 for .99); else the step
+  Int128 unit = 1;     // ending kinds: one major unit in minor units
   Int128 minimum = 0;  // minor units; a figure below it is left as it is
+  // The most the rule may move a figure, as a share of it; a rule that would move it further
+  // leaves the figure as it is (plain rounding to the minor unit). None: no cap.
+  std::optional<Fraction> max_uplift;
   std::string text = "none";
 };
 
-// "none", "end-99", "end-95", "end-90", "ceil:STEP", "nearest:STEP" (STEP in major units,
-// e.g. 10 or 0.05) with the figure below which it does not apply (major units, "" for none).
-// Error(2) naming --rule or --min when the rule is unknown or needs digits the currency does
-// not have (end-99 in JPY, ceil:0.001 in USD).
-DisplayRule parse_rule(std::string_view rule, std::string_view minimum,
+// "none", "end-99", "end-95", "end-90", "nearest-99", "nearest-95", "nearest-90",
+// "ceil:STEP", "nearest:STEP" (STEP in major units, e.g. 10 or 0.05) with the figure below
+// which it does not apply (major units, "" for none) and the cap on the move ("5%", "" for
+// none). Error(2) naming --rule, --min or --max-uplift when the rule is unknown or needs
+// digits the currency does not have (end-99 in JPY, ceil:0.001 in USD), or the cap is not a
+// rate of 0% or more.
+DisplayRule parse_rule(std::string_view rule, std::string_view minimum, std::string_view max_uplift,
                        const decimal::Currency& currency);
 
 // The displayed figure: zero and figures below the minimum are left unchanged (a free item
-// stays free); end-NN gives the smallest N.NN >= figure; ceil:STEP the smallest multiple of
-// STEP >= figure; nearest:STEP the nearest multiple (ties away from zero).
+// stays free); end-NN gives the smallest N.NN >= figure; nearest-NN the nearest N.NN (ties
+// to the higher, never below the first point); ceil:STEP the smallest multiple of STEP >=
+// figure; nearest:STEP the nearest multiple (ties away from zero). Under a max_uplift, a
+// result further than max_uplift * figure from the figure gives the figure instead.
 Int128 apply_rule(const DisplayRule& rule, Int128 figure);
 
 // The purchasing-power multiplier m = PLR + (1 - PLR) * smoothing, clamped to

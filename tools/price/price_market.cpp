@@ -147,7 +147,7 @@ Market resolve_market(Store& store, const MarketRequest& request, const PricingD
     market.tax = Tax{decimal::parse_rate("stored tax rate", tax->rate), tax->inclusive};
   }
   if (auto rule = store.rule(market.currency.code)) {
-    market.rule = parse_rule(rule->rule, rule->minimum, market.currency);
+    market.rule = parse_rule(rule->rule, rule->minimum, rule->max_uplift, market.currency);
   }
   return market;
 }

@@ -37,7 +37,9 @@ JsonValue rule_record(const RuleRow& rule) {
   return JsonValue::object(
       {{"currency", JsonValue::string(rule.currency)},
        {"rule", JsonValue::string(rule.rule)},
-       {"min", rule.minimum.empty() ? JsonValue::null() : JsonValue::string(rule.minimum)}});
+       {"min", rule.minimum.empty() ? JsonValue::null() : JsonValue::string(rule.minimum)},
+       {"max_uplift",
+        rule.max_uplift.empty() ? JsonValue::null() : JsonValue::string(rule.max_uplift)}});
 }
 
 }  // namespace
@@ -65,11 +67,14 @@ int set_adjustment(Store& store, const Adjustment& adjustment, Format format, Ou
 
 int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out) {
   // Parsing for the currency proves the rule fits its precision before it is stored.
-  parse_rule(rule.rule, rule.minimum, decimal::currency(rule.currency));
+  DisplayRule parsed =
+      parse_rule(rule.rule, rule.minimum, rule.max_uplift, decimal::currency(rule.currency));
+  RuleRow stored = rule;
+  if (parsed.max_uplift) stored.max_uplift = decimal::format_rate(*parsed.max_uplift);
   db::WriteTransaction transaction(store.database());
-  store.put_rule(rule);
+  store.put_rule(stored);
   transaction.commit();
-  print_record(out, format, rule_record(rule));
+  print_record(out, format, rule_record(stored));
   return 0;
 }
 

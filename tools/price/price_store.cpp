@@ -75,7 +75,12 @@ CREATE TABLE price_quotes (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 1> migrations{schema_v1};
+// Version 2: a display rule's cap on how far it moves a figure ('' for none).
+constexpr std::string_view schema_v2 = R"sql(
+ALTER TABLE price_rules ADD COLUMN max_uplift TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
 
 // PostgreSQL runs the same steps, translated (db::postgresql_ddl).
 constexpr db::Schema schema{migrations};
@@ -104,7 +109,7 @@ TaxRow tax_of(db::Statement& row) {
 }
 
 RuleRow rule_of(db::Statement& row) {
-  return {row.text(0), row.text(1), row.text(2)};
+  return {row.text(0), row.text(1), row.text(2), row.text(3)};
 }
 
 constexpr std::string_view adjustment_columns =
@@ -230,21 +235,23 @@ std::vector<TaxRow> Store::taxes() {
 
 void Store::put_rule(const RuleRow& rule) {
   database_.execute(
-      "INSERT INTO price_rules (currency, rule, minimum) VALUES (?, ?, ?) ON CONFLICT (currency) "
-      "DO UPDATE SET rule = excluded.rule, minimum = excluded.minimum",
-      rule.currency, rule.rule, rule.minimum);
+      "INSERT INTO price_rules (currency, rule, minimum, max_uplift) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (currency) DO UPDATE SET rule = excluded.rule, minimum = excluded.minimum, "
+      "max_uplift = excluded.max_uplift",
+      rule.currency, rule.rule, rule.minimum, rule.max_uplift);
 }
 
 std::optional<RuleRow> Store::rule(std::string_view currency) {
-  auto query = database_.query("SELECT currency, rule, minimum FROM price_rules WHERE currency = ?",
-                               currency);
+  auto query = database_.query(
+      "SELECT currency, rule, minimum, max_uplift FROM price_rules WHERE currency = ?", currency);
   if (!query.step()) return std::nullopt;
   return rule_of(query.row());
 }
 
 std::vector<RuleRow> Store::rules() {
   std::vector<RuleRow> rows;
-  auto query = database_.query("SELECT currency, rule, minimum FROM price_rules ORDER BY currency");
+  auto query = database_.query(
+      "SELECT currency, rule, minimum, max_uplift FROM price_rules ORDER BY currency");
   while (query.step()) rows.push_back(rule_of(query.row()));
   return rows;
 }

@@ -42,7 +42,8 @@ struct TaxRow {
 struct RuleRow {
   std::string currency;
   std::string rule;
-  std::string minimum;  // "" for none
+  std::string minimum;     // "" for none
+  std::string max_uplift;  // "5%", "" for none
 };
 
 class Store {
