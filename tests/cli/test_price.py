@@ -146,7 +146,8 @@ class Price(ToolTestCase):
         first = out[0]
         self.assertEqual(list(first), ["sku", "country", "currency", "amount", "net", "tax",
                                        "tax_rate", "inclusive", "fx_rate", "fx_date",
-                                       "multiplier", "rule", "base", "base_currency"])
+                                       "multiplier", "rule", "base", "base_currency",
+                                       "tax_category", "source"])
 
     def test_worked_case_of_the_issue(self):
         self.write("rates.jsonl",
@@ -159,7 +160,8 @@ class Price(ToolTestCase):
                                 "net": "46.21", "tax": "8.78", "tax_rate": "19%",
                                 "inclusive": True, "fx_rate": "0.92", "fx_date": "2026-03-02",
                                 "multiplier": "1", "rule": "end-99", "base": "49.99",
-                                "base_currency": "USD"}])
+                                "base_currency": "USD", "tax_category": None,
+                                "source": "conversion"}])
 
     def test_untaxed_country_says_so(self):
         self.setup_markets()
@@ -334,18 +336,129 @@ class Price(ToolTestCase):
             args = ["rule", "set", "--currency", "EUR", "--rule", "nearest-99", *bad]
             self.assertError(self.price(*args, status=2), 2, bad[0])
 
+    def test_tax_categories_pay_their_rate_and_an_unknown_one_is_bad_data(self):
+        self.setup_markets()
+        stored = self.price("tax", "set", "--country", "DE", "--category", "food", "--rate", "7%")
+        self.assertEqual(stored, [{"country": "DE", "rate": "7%", "inclusive": True,
+                                   "category": "food"}])
+        self.price("tax", "set", "--country", "US", "--category", "books", "--rate", "0%")
+        catalog = [("A", "49.99", "food"), ("B", "49.99", None), ("C", "3.10", "books"),
+                   ("D", "12.00", "food")]
+        self.write("catalog.jsonl", "".join(
+            json.dumps({"sku": sku, "price": price, **({"tax_category": c} if c else {})}) + "\n"
+            for sku, price, c in catalog))
+        out = self.price("calc", "--countries", "DE,US,KW", "--date", DAY, "catalog.jsonl")
+        fx = {"DE": 1 / Fraction("1.0823"), "US": Fraction(1), "KW": Fraction("0.3321") /
+              Fraction("1.0823")}
+        own = {("DE", "food"): Fraction(7, 100), ("US", "books"): Fraction(0)}
+        for record in out:
+            sku, base, category = next(item for item in catalog if item[0] == record["sku"])
+            market = dict(self.MARKETS[record["country"]])
+            if market.get("tax") is not None:
+                market["tax"] = own.get((record["country"], category), market["tax"])
+            self.assertEqual((record["amount"], record["net"], record["tax"]),
+                             oracle(base, market, fx[record["country"]]), record)
+            self.assertEqual(record["tax_category"], category)
+        # By hand: 49.99 USD food in DE is 49.99 / 1.0823 * 1.07 = 49.4219 -> 49.42 -> 49.99,
+        # net 49.99 / 1.07 = 46.72; books in the US pay 0%, food there the standard 8.875%.
+        self.assertEqual([(r["amount"], r["net"], r["tax_rate"]) for r in out[0:2]],
+                         [("49.99", "46.72", "7%"), ("49.99", "49.99", "8.875%")])
+        self.assertEqual(out[7]["tax_rate"], "0%")
+        self.assertEqual(out[2]["tax_rate"], None)  # KW is untaxed whatever the category
+        # An unknown category names the file, line and field: 65, or skipped with 1.
+        self.write("bad.jsonl", '{"sku":"A","price":"1"}\n{"sku":"B","price":"1",'
+                                '"tax_category":"fod"}\n{"sku":"C","price":"1","tax_category":7}\n')
+        bad = self.price("calc", "--country", "DE", "--date", DAY, "bad.jsonl", status=65)
+        self.assertError(bad, 65, "bad.jsonl:2", "field 'tax_category'", "'fod'",
+                         "known: books, food")
+        skipped = self.run_tool("calc", "--country", "DE", "--date", DAY, "--skip-invalid",
+                                "bad.jsonl", "--db", self.state("price"))
+        self.assertStatus(skipped, 1)
+        self.assertEqual([r["sku"] for r in records(skipped.out)], ["A"])
+        self.assertIn("bad.jsonl:3: field 'tax_category'", skipped.err)
+        self.assertError(self.price("calc", "--country", "DE", "--date", DAY, "--base", "1",
+                                    "--tax-category", "fod", status=65), 65, "--tax-category")
+        # A category needs its country's tax, and goes with it.
+        self.assertError(self.price("tax", "set", "--country", "FR", "--category", "food",
+                                    "--rate", "5.5%", status=65), 65, "FR has no tax")
+        self.assertError(self.price("tax", "set", "--country", "DE", "--category", "food",
+                                    "--rate", "7%", "--inclusive", status=2), 2, "--category")
+        self.price("tax", "remove", "--country", "DE")
+        self.assertEqual([(r["country"], r["category"]) for r in self.price("tax", "list")],
+                         [("CH", None), ("JP", None), ("US", None), ("US", "books")])
+        self.assertError(self.price("tax", "remove", "--country", "US", "--category", "food",
+                                    status=1), 1, "food")
+
+    def test_overrides_win_over_conversion_and_are_published_as_such(self):
+        self.setup_markets()
+        self.assertEqual(self.price("override", "set", "--country", "DE", "--sku", "A",
+                                    "--price", "45"),
+                         [{"country": "DE", "currency": "EUR", "sku": "A", "price": "45.00"}])
+        self.write("fixed.jsonl", '{"country":"JP","sku":"B","price":"1000"}\n'
+                                  '{"country":"DE","currency":"USD","sku":"B","price":9.5}\n')
+        self.assertEqual(self.price("override", "load", "fixed.jsonl"), [{"overrides": 2}])
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n{"sku":"B","price":"2.99"}\n')
+        out = self.price("calc", "--countries", "DE,JP", "--date", DAY, "catalog.jsonl")
+        # By hand: 45.00 gross at 19% is net 45 / 1.19 = 37.8151 -> 37.82, tax 7.18 (no end-99);
+        # 1000 JPY at 10% is net 909.09 -> 909, tax 91. B in DE is converted (its fixed price
+        # is for DE in USD); A in JP too.
+        shown = [(r["sku"], r["country"], r["amount"], r["net"], r["tax"], r["source"])
+                 for r in out]
+        self.assertEqual(shown, [
+            ("A", "DE", "45.00", "37.82", "7.18", "override"),
+            ("A", "JP", *oracle("49.99", self.MARKETS["JP"], Fraction("151.23") /
+                                Fraction("1.0823")), "conversion"),
+            ("B", "DE", *oracle("2.99", self.MARKETS["DE"], 1 / Fraction("1.0823")),
+             "conversion"),
+            ("B", "JP", "1000", "909", "91", "override")])
+        usd = self.price("calc", "--country", "DE", "--currency", "USD", "--date", DAY,
+                         "catalog.jsonl")
+        self.assertEqual([(r["amount"], r["source"]) for r in usd][1], ("9.50", "override"))
+        self.price("publish", "--countries", "DE,JP", "--date", DAY, "catalog.jsonl")
+        found = self.price("lookup", "--sku", "A", "--country", "DE", "--date", DAY)[0]
+        self.assertEqual(found, dict(out[0], price_date=DAY))
+        # Changing a fixed price replaces the market at the next publish.
+        self.price("override", "set", "--country", "DE", "--sku", "A", "--price", "44.00")
+        statuses = self.price("publish", "--countries", "DE,JP", "--date", DAY, "catalog.jsonl")
+        self.assertEqual([r["status"] for r in statuses], ["replaced", "unchanged"])
+        # A bad file changes nothing and names the line and field.
+        before = self.state_dump(self.state("price"), ["price_overrides"])
+        self.write("bad.jsonl", '{"country":"DE","sku":"C","price":"1.00"}\n'
+                                '{"country":"DE","sku":"D","price":"1.001"}\n')
+        self.assertError(self.price("override", "load", "bad.jsonl", status=65), 65,
+                         "bad.jsonl:2", "field 'price'")
+        self.assertEqual(self.state_dump(self.state("price"), ["price_overrides"]), before)
+        self.assertError(self.price("override", "set", "--country", "JP", "--sku", "A",
+                                    "--price", "1.5", status=2), 2, "--price")
+        self.price("override", "remove", "--country", "DE", "--sku", "A")
+        self.assertError(self.price("override", "remove", "--country", "DE", "--sku", "A",
+                                    status=1), 1, "no override")
+        self.assertEqual([(r["country"], r["sku"]) for r in self.price("override", "list")],
+                         [("DE", "B"), ("JP", "B")])
+
     @sqlite_only
     def test_a_version_1_state_is_migrated_and_keeps_its_rows(self):
         self.setup_markets()
-        with sqlite3.connect(self.state("price")) as connection:
-            connection.execute("ALTER TABLE price_rules DROP COLUMN max_uplift")
-            connection.execute("UPDATE sluice_meta SET version = 1 WHERE component = 'price'")
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
+        self.price("publish", "--country", "DE", "--date", DAY, "catalog.jsonl")
+        with sqlite3.connect(self.state("price")) as connection:  # back to version 1
+            for statement in ("ALTER TABLE price_rules DROP COLUMN max_uplift",
+                              "DROP TABLE price_overrides", "DROP TABLE price_tax_categories",
+                              "ALTER TABLE price_published DROP COLUMN tax_category",
+                              "ALTER TABLE price_published DROP COLUMN tax_rate",
+                              "ALTER TABLE price_published DROP COLUMN source",
+                              "UPDATE sluice_meta SET version = 1 WHERE component = 'price'"):
+                connection.execute(statement)
         listed = self.price("rule", "list")
         self.assertEqual(listed[0], {"currency": "CHF", "rule": "nearest:0.05", "min": None,
                                      "max_uplift": None})
         self.assertEqual(self.state_rows(self.state("price"),
                                          "SELECT version FROM sluice_meta WHERE component = "
                                          "'price'"), [("2",)])
+        # A price published by version 1 is a conversion at the publication's tax rate.
+        found = self.price("lookup", "--sku", "A", "--country", "DE", "--date", DAY)[0]
+        self.assertEqual((found["amount"], found["tax_rate"], found["tax_category"],
+                          found["source"]), ("54.99", "19%", None, "conversion"))
 
     def test_publish_is_idempotent_replaces_on_change_and_lookup_answers(self):
         self.setup_markets()

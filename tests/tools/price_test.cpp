@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "price_calc.hpp"
 #include "price_engine.hpp"
 #include "price_load.hpp"
@@ -40,7 +42,7 @@ Shown price(const Market& setup, const char* base, Rounding rounding = Rounding:
             TaxRounding tax_rounding = TaxRounding::net,
             const decimal::Currency& base_currency = usd) {
   MarketPricer pricer(setup, base_currency, rounding, tax_rounding);
-  Breakdown result = pricer.price(minor(base, base_currency));
+  Breakdown result = pricer.price(minor(base, base_currency), "");
   int exponent = setup.currency.exponent;
   return {decimal::format_amount(result.amount, exponent),
           decimal::format_amount(result.net, exponent),
@@ -189,7 +191,8 @@ TEST(PriceEngine, RulesThatBreakTheCurrencyPrecisionAreRefused) {
 TEST(PriceEngine, TooLargeAPriceIsBadData) {
   Market huge = market("XX", "USD", "1000000000000000000");
   MarketPricer pricer(huge, usd, Rounding::half_up, TaxRounding::net);
-  EXPECT_EQ(exit_status_of([&] { (void)pricer.price(static_cast<Int128>(INT64_MAX) * 1000); }), 65);
+  EXPECT_EQ(exit_status_of([&] { (void)pricer.price(static_cast<Int128>(INT64_MAX) * 1000, ""); }),
+            65);
 }
 
 TEST(PriceEngine, APriceAboveTheLargestStorableFigureIsBadDataNamingIt) {
@@ -203,7 +206,7 @@ TEST(PriceEngine, APriceAboveTheLargestStorableFigureIsBadDataNamingIt) {
   auto refusal = [](const Market& setup, Int128 base) {
     MarketPricer pricer(setup, usd, Rounding::half_up, TaxRounding::net);
     try {
-      (void)pricer.price(base);
+      (void)pricer.price(base, "");
     } catch (const Error& error) {
       return std::pair(error.code(), std::string(error.what()));
     }
@@ -300,18 +303,60 @@ TEST_F(PriceStoreTest, WorldBankFileGivesEachCountryItsLatestRatio) {
 TEST(PriceCalc, FastLinesEqualTheRecordBuilder) {
   Market germany = market("DE", "EUR", "0.92");
   germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
+  germany.category_rates.emplace("food", decimal::parse_rate("--rate", "7%"));
   germany.rule = parse_rule("end-99", "", "", germany.currency);
   Market untaxed = market("US", "USD", "1");
   untaxed.fx_date.reset();
   for (const Market& setup : {germany, untaxed}) {
     MarketPricer pricer(setup, usd, Rounding::half_up, TaxRounding::net);
-    JsonValue header = market_header(pricer, usd);
-    BreakdownLines lines(header, setup.currency.exponent, usd.exponent);
-    Breakdown breakdown = pricer.price(4999);
-    std::string fast;
-    lines.append(fast, "SKU \"1\"", breakdown, 4999);
-    EXPECT_EQ(fast, to_json(breakdown_record("SKU \"1\"", header, breakdown, 4999)) + "\n");
+    BreakdownLines lines(pricer, usd);
+    for (std::string_view category : {"", "food", "books"}) {
+      JsonValue header = market_header(pricer, usd, category);
+      for (Source source : {Source::conversion, Source::override}) {
+        Priced priced{pricer.price(4999, category), source};
+        std::string fast;
+        lines.append(fast, "SKU \"1\"", priced, 4999, category);
+        EXPECT_EQ(fast,
+                  to_json(breakdown_record("SKU \"1\"", header, priced, 4999, category)) + "\n");
+      }
+    }
   }
+}
+
+// By hand: 49.99 USD * 0.92 = 45.9908 EUR net. Food at 7%: 45.9908 * 1.07 = 49.210156 ->
+// 49.21 -> end-99 49.99, net 49.99 / 1.07 = 46.7196 -> 46.72, tax 3.27. The standard 19%:
+// 54.729052 -> 54.99, net 46.21, tax 8.78. Books have no rate of their own in DE: 19%.
+TEST(PriceEngine, ACategoryPaysItsOwnRateAndOthersTheStandardOne) {
+  Market germany = market("DE", "EUR", "0.92");
+  germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
+  germany.category_rates.emplace("food", decimal::parse_rate("--rate", "7%"));
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
+  MarketPricer pricer(germany, usd, Rounding::half_up, TaxRounding::net);
+  Breakdown food = pricer.price(4999, "food");
+  EXPECT_EQ((std::array{food.amount, food.net, food.tax}),
+            (std::array<Int128, 3>{4999, 4672, 327}));
+  Breakdown books = pricer.price(4999, "books");
+  EXPECT_EQ((std::array{books.amount, books.net, books.tax}),
+            (std::array<Int128, 3>{5499, 4621, 878}));
+  EXPECT_EQ(pricer.tax_rate("food"), (Fraction{7, 100}));
+  EXPECT_EQ(pricer.tax_rate(""), (Fraction{19, 100}));
+}
+
+// A fixed price is shown as it is (no end-99), its tax split at the product's rate: 10.00
+// gross at 7% gives net 10.00 / 1.07 = 9.3458 -> 9.35, tax 0.65; untaxed, net = amount.
+TEST(PriceEngine, AFixedPriceSkipsTheRuleAndSplitsItsTax) {
+  Market germany = market("DE", "EUR", "0.92");
+  germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
+  germany.category_rates.emplace("food", decimal::parse_rate("--rate", "7%"));
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
+  MarketPricer pricer(germany, usd, Rounding::half_up, TaxRounding::net);
+  Breakdown fixed = pricer.fixed(1000, "food");
+  EXPECT_EQ((std::array{fixed.amount, fixed.net, fixed.tax}),
+            (std::array<Int128, 3>{1000, 935, 65}));
+  MarketPricer untaxed(market("US", "USD", "1"), usd, Rounding::half_up, TaxRounding::net);
+  Breakdown plain = untaxed.fixed(1234, "");
+  EXPECT_EQ((std::array{plain.amount, plain.net, plain.tax}),
+            (std::array<Int128, 3>{1234, 1234, 0}));
 }
 
 }  // namespace

@@ -59,6 +59,9 @@ struct Settings {
   std::string multiplier;
   std::string plr;
   RuleRow rule;
+  std::string category;      // tax set/remove --category
+  std::string tax_category;  // calc --tax-category
+  OverrideRequest fixed;     // override set/remove
 };
 
 // Commands that never look at the clock get no --now.
@@ -119,6 +122,7 @@ CalcOptions calc_options(const Settings& settings) {
   options.input = settings.input;
   options.progress = settings.progress;
   options.now = cli::make_clock(settings.state).now();
+  options.tax_category = settings.tax_category;
   return options;
 }
 
@@ -187,7 +191,9 @@ int run_pricing(const Settings& s, Pricing pricing, OutputStream& out) {
 void add_calc_options(CLI::App& command, Settings& settings) {
   command.add_option("inputs", settings.inputs, "Catalog files of {sku, price} (default: stdin)");
   cli::define_when_used(command, [&settings](CLI::App& calc) {
-    calc.add_option("--base", settings.base, "One base price (instead of a catalog)");
+    auto* base = calc.add_option("--base", settings.base, "One base price (instead of a catalog)");
+    calc.add_option("--tax-category", settings.tax_category, "The product's tax category")
+        ->needs(base);
     add_pricing_options(calc, settings);
     cli::add_format_option(calc, settings.format);
   });
@@ -380,20 +386,43 @@ cli::Subcommand tax_group(const std::shared_ptr<Settings>& settings) {
           command.add_option("--country", s.country, "Country")->required();
           command.add_option("--rate", s.rate, "Rate: 19%, 8.875%")->required();
           auto* inclusive = command.add_flag("--inclusive", s.inclusive, "Prices shown with tax");
-          command.add_flag("--exclusive", s.exclusive, "Prices shown before tax")
-              ->excludes(inclusive);
+          auto* exclusive = command.add_flag("--exclusive", s.exclusive, "Prices shown before tax")
+                                ->excludes(inclusive);
+          command
+              .add_option("--category", s.category,
+                          "A product category's rate (with the country's inclusiveness)")
+              ->excludes(inclusive)
+              ->excludes(exclusive);
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
         with_store(settings, cli::StateFile::create,
                    [](const Settings& given, Store& store, OutputStream& out) {
+                     if (!given.category.empty()) {
+                       return set_tax_category(store, {given.country, given.category, given.rate},
+                                               given.format, out);
+                     }
                      if (!given.inclusive && !given.exclusive) {
                        throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
                      }
                      return set_tax(store, {given.country, given.rate, given.inclusive},
                                     given.format, out);
                    })},
-       remove_row(settings, "tax", "Make a country untaxed", "--country"),
+       {"remove", "Make a country untaxed, or remove one category's rate",
+        [&s](CLI::App& command) {
+          command.add_option("--country", s.country, "Country")->required();
+          command.add_option("--category", s.category, "Only this category's rate");
+          add_settings_state(command, s);
+        },
+        with_output(settings,
+                    [](const Settings& given, OutputStream&) {
+                      known_country("--country", given.country);
+                      Store store = open_store(given, cli::StateFile::must_exist);
+                      if (!given.category.empty()) {
+                        return remove_tax_category(store, given.country, given.category);
+                      }
+                      return remove_setting(store, "tax", given.country);
+                    })},
        list_row(settings, "tax", "Print the taxes")});
 }
 
@@ -424,6 +453,60 @@ cli::Subcommand rule_group(const std::shared_ptr<Settings>& settings) {
                    })},
        remove_row(settings, "rule", "Remove a currency's rule", "--currency"),
        list_row(settings, "rule", "Print the rules")});
+}
+
+void add_override_key(CLI::App& command, Settings& settings) {
+  command.add_option("--country", settings.fixed.country, "Country")->required();
+  command.add_option("--sku", settings.fixed.sku, "The SKU")->required();
+  command.add_option("--currency", settings.fixed.currency,
+                     "The market's currency (default: the country's)");
+}
+
+cli::Subcommand override_group(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  return cli::subcommand_group(
+      "override", "Fixed prices of SKUs in markets",
+      {{"set", "Fix a SKU's price in a market",
+        [&s](CLI::App& command) {
+          add_override_key(command, s);
+          command.add_option("--price", s.fixed.price, "The displayed price: 49.00")->required();
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     return set_override(store, given.fixed, given.format, out);
+                   })},
+       {"load", "Load fixed prices from JSONL",
+        [&s](CLI::App& command) {
+          command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     return load_overrides(store, single_input(given), given.format, out);
+                   })},
+       {"remove", "Remove a fixed price",
+        [&s](CLI::App& command) {
+          add_override_key(command, s);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::must_exist,
+                   [](const Settings& given, Store& store, OutputStream&) {
+                     return remove_override(store, given.fixed);
+                   })},
+       {"list", "Print the fixed prices",
+        [&s](CLI::App& command) {
+          command.add_option("--country", s.country, "Only this country's");
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_output(settings, [](const Settings& given, OutputStream& out) {
+          if (!given.country.empty()) known_country("--country", given.country);
+          Store store = open_store(given, cli::StateFile::must_exist);
+          return list_overrides(store, given.country, given.format, out);
+        })}});
 }
 
 std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settings) {
@@ -478,6 +561,7 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settin
       ppp_group(settings),
       tax_group(settings),
       rule_group(settings),
+      override_group(settings),
   };
 }
 

@@ -141,21 +141,49 @@ MarketPricer::MarketPricer(Market market, const decimal::Currency& base_currency
     : market_(std::move(market)), rounding_(rounding), tax_rounding_(tax_rounding) {
   Fraction scale = decimal::make_fraction(decimal::power_of_ten(market_.currency.exponent),
                                           decimal::power_of_ten(base_currency.exponent));
-  displayed_factor_ = market_.fx_rate * market_.multiplier * scale;
-  if (!market_.tax) return;
-  const Fraction& rate = market_.tax->rate;
-  if (!market_.tax->inclusive) {
-    tax_fraction_ = rate;
+  Fraction fx_scale = market_.fx_rate * market_.multiplier * scale;
+  if (!market_.tax) {
+    standard_ = {fx_scale, {0, 1}};
     return;
   }
-  Fraction gross_over_net = Fraction{1, 1} + rate;
-  displayed_factor_ = displayed_factor_ * gross_over_net;
-  tax_fraction_ =
-      tax_rounding_ == TaxRounding::net ? Fraction{1, 1} / gross_over_net : rate / gross_over_net;
+  standard_ = factors_for(fx_scale, market_.tax->rate);
+  for (const auto& entry : market_.category_rates) {
+    by_category_.emplace(entry.first, factors_for(fx_scale, entry.second));
+  }
 }
 
-Breakdown MarketPricer::price(Int128 base) const {
-  Breakdown result = unchecked_price(base);
+MarketPricer::Factors MarketPricer::factors_for(const Fraction& fx_scale,
+                                                const Fraction& rate) const {
+  if (!market_.tax->inclusive) return {fx_scale, rate};
+  Fraction gross_over_net = Fraction{1, 1} + rate;
+  return {fx_scale * gross_over_net, tax_rounding_ == TaxRounding::net
+                                         ? Fraction{1, 1} / gross_over_net
+                                         : rate / gross_over_net};
+}
+
+const MarketPricer::Factors& MarketPricer::factors(std::string_view category) const {
+  auto found = by_category_.find(category);
+  return found == by_category_.end() ? standard_ : found->second;
+}
+
+std::optional<Fraction> MarketPricer::tax_rate(std::string_view category) const {
+  if (!market_.tax) return std::nullopt;
+  auto found = market_.category_rates.find(category);
+  return found == market_.category_rates.end() ? market_.tax->rate : found->second;
+}
+
+Breakdown MarketPricer::price(Int128 base, std::string_view category) const {
+  const Factors& chosen = factors(category);
+  Int128 figure = decimal::divide(multiply_or_fail(base, chosen.displayed.numerator),
+                                  chosen.displayed.denominator, rounding_);
+  return checked(split(apply_rule(market_.rule, figure), chosen));
+}
+
+Breakdown MarketPricer::fixed(Int128 amount, std::string_view category) const {
+  return checked(split(amount, factors(category)));
+}
+
+Breakdown MarketPricer::checked(Breakdown result) const {
   const decimal::Currency& currency = market_.currency;
   for (auto [name, part] : {std::pair{"amount", result.amount}, std::pair{"net", result.net},
                             std::pair{"tax", result.tax}}) {
@@ -169,17 +197,15 @@ Breakdown MarketPricer::price(Int128 base) const {
   return result;
 }
 
-Breakdown MarketPricer::unchecked_price(Int128 base) const {
+Breakdown MarketPricer::split(Int128 amount, const Factors& chosen) const {
   Breakdown result;
-  Int128 figure = decimal::divide(multiply_or_fail(base, displayed_factor_.numerator),
-                                  displayed_factor_.denominator, rounding_);
-  result.amount = apply_rule(market_.rule, figure);
+  result.amount = amount;
   if (!market_.tax) {
     result.net = result.amount;
     return result;
   }
-  Int128 share = decimal::divide(multiply_or_fail(result.amount, tax_fraction_.numerator),
-                                 tax_fraction_.denominator, rounding_);
+  Int128 share = decimal::divide(multiply_or_fail(result.amount, chosen.tax_fraction.numerator),
+                                 chosen.tax_fraction.denominator, rounding_);
   if (!market_.tax->inclusive) {
     result.net = result.amount;
     result.tax = share;
