@@ -447,6 +447,7 @@ class Price(ToolTestCase):
                               "ALTER TABLE price_published DROP COLUMN tax_category",
                               "ALTER TABLE price_published DROP COLUMN tax_rate",
                               "ALTER TABLE price_published DROP COLUMN source",
+                              "ALTER TABLE price_quotes DROP COLUMN cancelled_at",
                               "UPDATE sluice_meta SET version = 1 WHERE component = 'price'"):
                 connection.execute(statement)
         listed = self.price("rule", "list")
@@ -596,6 +597,53 @@ class Price(ToolTestCase):
         self.assertError(self.price("accept", "--quote", "q_nope", status=65), 65, "q_nope")
         # The mismatch did not use the quote.
         self.price("accept", "--quote", quote["quote_id"], "--now", "2026-03-03T12:00:02Z")
+
+    def test_quotes_are_shown_listed_and_cancelled_and_a_long_ttl_is_refused(self):
+        self.setup_markets()
+        first, second, third = self.quote(), self.quote(), self.quote("--ttl", "24h")
+        at = lambda clock: ("--now", f"2026-03-03T{clock}Z")
+        shown = self.price("quote", "show", "--quote", first["quote_id"], *at("12:05:00"))[0]
+        self.assertEqual(shown, dict(first, status="open", accepted_at=None, cancelled_at=None))
+        cancelled = self.price("quote", "cancel", "--quote", first["quote_id"], *at("12:05:00"))
+        self.assertEqual((cancelled[0]["status"], cancelled[0]["cancelled_at"]),
+                         ("cancelled", "2026-03-03T12:05:00Z"))
+        again = self.price("quote", "cancel", "--quote", first["quote_id"], *at("12:06:00"))
+        self.assertEqual(again, cancelled)  # cancelling twice changes nothing
+        refused = self.price("accept", "--quote", first["quote_id"], *at("12:06:00"), status=1)
+        self.assertEqual(json.loads(refused.out)["error"], "quote_cancelled")
+        self.price("accept", "--quote", second["quote_id"], *at("12:07:00"))
+        used = self.price("quote", "cancel", "--quote", second["quote_id"], *at("12:08:00"),
+                          status=1)
+        self.assertEqual(json.loads(used.out)["error"], "quote_used")
+        statuses = {r["quote_id"]: r["status"] for r in self.price("quote", "list", *at("12:10:00"))}
+        self.assertEqual(statuses, {first["quote_id"]: "cancelled", second["quote_id"]: "accepted",
+                                    third["quote_id"]: "open"})
+        self.assertEqual(third["expires_at"], "2026-03-04T12:00:00Z")
+        expired = self.price("quote", "cancel", "--quote", third["quote_id"], "--now",
+                             "2026-03-04T12:00:00Z", status=1)
+        self.assertEqual(json.loads(expired.out)["error"], "quote_expired")
+        self.assertError(self.price("quote", "show", "--quote", "q_nope", status=65), 65,
+                         "q_nope")
+        for ttl in ("24h1s", "2d"):
+            self.assertError(self.price("quote", "--amount", "1", "--from", "USD", "--to", "EUR",
+                                        "--ttl", ttl, status=2), 2, "--ttl", "1d")
+        self.assertError(self.price("quote", "--from", "USD", "--to", "EUR", status=2), 2,
+                         "--amount")
+
+    def test_lookup_refuses_a_price_or_rates_older_than_max_age(self):
+        self.setup_markets()
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
+        self.price("publish", "--country", "DE", "--date", "2026-03-05", "catalog.jsonl")
+        lookup = ("lookup", "--sku", "A", "--country", "DE")
+        # Published for 2026-03-05 with the rates of 2026-03-03: on 03-08 the price is 3 days
+        # old and its rates 5.
+        self.assertEqual(len(self.price(*lookup, "--date", "2026-03-08", "--max-age", "5d")), 1)
+        self.assertError(self.price(*lookup, "--date", "2026-03-08", "--max-age", "4d",
+                                    status=1), 1, "uses rates from 2026-03-03, 5 days")
+        self.assertError(self.price(*lookup, "--date", "2026-03-08", "--max-age", "2d",
+                                    status=1), 1, "published for 2026-03-05, 3 days")
+        self.assertEqual(len(self.price(*lookup, "--date", "2026-03-08")), 1)  # no limit
+        self.assertError(self.price(*lookup, "--max-age", "2", status=2), 2, "--max-age")
 
     def test_2_8_and_32_concurrent_accepts_succeed_once(self):
         self.setup_markets()

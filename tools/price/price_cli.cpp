@@ -39,6 +39,7 @@ struct Settings {
   std::string currency;
   std::string date;
   std::string max_rate_age = "4d";
+  std::string max_age;  // lookup: "" for any age
   decimal::Rounding rounding = decimal::Rounding::half_up;
   TaxRounding tax_rounding = TaxRounding::net;
   InputOptions input;
@@ -211,15 +212,18 @@ void add_lookup_options(CLI::App& command, Settings& settings) {
   command.add_option("--sku", settings.sku, "The SKU")->required();
   command.add_option("--country", settings.country, "The market's country")->required();
   add_date(command, settings);
+  command.add_option("--max-age", settings.max_age, "Refuse prices or rates older (whole days)")
+      ->type_name("DAYS");
   cli::add_format_option(command, settings.format);
   add_state(command, settings);
 }
 
+// Required, but checked by hand (quote_row): `quote show` and the others go without them.
 void add_quote_options(CLI::App& command, Settings& settings) {
   QuoteRequest& quote = settings.quote;
-  command.add_option("--amount", quote.amount, "Amount in the --from currency")->required();
-  command.add_option("--from", quote.from, "Currency paid in")->required();
-  command.add_option("--to", quote.to, "Currency received")->required();
+  command.add_option("--amount", quote.amount, "Amount in the --from currency (required)");
+  command.add_option("--from", quote.from, "Currency paid in (required)");
+  command.add_option("--to", quote.to, "Currency received (required)");
   cli::add_duration_option(command, "--ttl", quote.ttl, "How long the rate holds");
   command.add_option("--fee", quote.fee, "Spread taken from the rate: 1%, 50bp");
   cli::add_choice_option(command, "--rounding", settings.rounding, price_rounding_names,
@@ -509,6 +513,79 @@ cli::Subcommand override_group(const std::shared_ptr<Settings>& settings) {
         })}});
 }
 
+// `quote` makes a quote; `quote show`, `quote list` and `quote cancel` work on stored ones.
+// A row of its own: the group helper requires a subcommand, and `quote` alone is a command.
+std::vector<cli::Subcommand> quote_table(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  auto add_quote_id = [&s](CLI::App& command) {
+    command.add_option("--quote", s.quote_id, "The quote_id")->required();
+  };
+  return {{"show", "A quote and its status",
+           [&s, add_quote_id](CLI::App& command) {
+             add_quote_id(command);
+             cli::add_format_option(command, s.format);
+             add_state(command, s);
+           },
+           with_store(settings, cli::StateFile::must_exist,
+                      [](const Settings& given, Store& store, OutputStream& out) {
+                        return show_quote(store, given.quote_id, state_now(store, given),
+                                          given.format, out);
+                      })},
+          {"list", "Every quote and its status",
+           [&s](CLI::App& command) {
+             cli::add_format_option(command, s.format);
+             add_state(command, s);
+           },
+           with_store(settings, cli::StateFile::must_exist,
+                      [](const Settings& given, Store& store, OutputStream& out) {
+                        return list_quotes(store, state_now(store, given), given.format, out);
+                      })},
+          {"cancel", "Withdraw an open quote",
+           [&s, add_quote_id](CLI::App& command) {
+             add_quote_id(command);
+             add_state(command, s);
+           },
+           with_store(settings, cli::StateFile::must_exist,
+                      [](const Settings& given, Store& store, OutputStream& out) {
+                        return cancel_quote(store, given.quote_id, state_now(store, given), out);
+                      })}};
+}
+
+int make_quote(const Settings& given, OutputStream& out) {
+  for (auto [option, value] :
+       {std::pair{"--amount", &given.quote.amount}, std::pair{"--from", &given.quote.from},
+        std::pair{"--to", &given.quote.to}}) {
+    if (value->empty()) throw Error(exit_code::usage, fmt::format("quote needs {}", option));
+  }
+  QuoteRequest request = given.quote;
+  request.rounding = given.rounding;
+  request.max_rate_age_days = whole_days("--max-rate-age", given.max_rate_age);
+  // a quote needs rates already loaded
+  Store store = open_store(given, cli::StateFile::must_exist);
+  return quote(store, request, state_now(store, given), out);
+}
+
+cli::Subcommand quote_row(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  auto nested = std::make_shared<std::vector<std::pair<const CLI::App*, cli::Action>>>();
+  return {"quote", "Lock an FX rate for a time (checkout quote); show, list, cancel",
+          [&s, settings, nested](CLI::App& command) {
+            add_quote_options(command, s);
+            command.require_subcommand(0, 1);
+            for (cli::Subcommand& row : quote_table(settings)) {
+              CLI::App* sub = command.add_subcommand(row.name, row.help);
+              row.define(*sub);
+              nested->emplace_back(sub, std::move(row.run));
+            }
+          },
+          [settings, nested] {
+            for (const auto& entry : *nested) {
+              if (entry.first->parsed()) return entry.second();
+            }
+            return with_output(settings, make_quote)();
+          }};
+}
+
 std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settings) {
   Settings& s = *settings;
   return {
@@ -528,21 +605,14 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settin
        with_output(settings,
                    [](const Settings& given, OutputStream& out) {
                      known_country("--country", given.country);
-                     std::string day = today(given);
+                     LookupRequest request{given.sku, given.country, today(given), std::nullopt};
+                     if (!given.max_age.empty()) {
+                       request.max_age_days = whole_days("--max-age", given.max_age);
+                     }
                      Store store = open_store(given, cli::StateFile::must_exist);
-                     return lookup(store, given.sku, given.country, day, given.format, out);
+                     return lookup(store, request, given.format, out);
                    })},
-      {"quote", "Lock an FX rate for a time (checkout quote)",
-       [&s](CLI::App& command) { add_quote_options(command, s); },
-       with_output(settings,
-                   [](const Settings& given, OutputStream& out) {
-                     QuoteRequest request = given.quote;
-                     request.rounding = given.rounding;
-                     request.max_rate_age_days = whole_days("--max-rate-age", given.max_rate_age);
-                     // a quote needs rates already loaded
-                     Store store = open_store(given, cli::StateFile::must_exist);
-                     return quote(store, request, state_now(store, given), out);
-                   })},
+      quote_row(settings),
       {"accept", "Use a quote once, before it expires",
        [&s](CLI::App& command) { add_accept_options(command, s); },
        with_output(settings,

@@ -109,6 +109,27 @@ std::optional<std::string> stored_digest(db::Database& database, const std::stri
   return query.row().text(0);
 }
 
+// Why a published price is too old for `request`, or none: its price date, then its rates'
+// date, each more than max_age_days before the lookup date.
+std::optional<std::string> staleness(const LookupRequest& request, const std::string& price_date,
+                                     const std::optional<std::string>& rates_date) {
+  auto age = [&](const std::string& day) {
+    return days_between(parse_date(day), parse_date(request.date));
+  };
+  int max = *request.max_age_days;
+  if (age(price_date) > max) {
+    return fmt::format(
+        "the price of sku {} in {} was published for {}, {} days before {} (--max-age {}d)",
+        request.sku, request.country, price_date, age(price_date), request.date, max);
+  }
+  if (rates_date && age(*rates_date) > max) {
+    return fmt::format(
+        "the price of sku {} in {} uses rates from {}, {} days before {} (--max-age {}d)",
+        request.sku, request.country, *rates_date, age(*rates_date), request.date, max);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int publish(Store& store, const std::vector<std::string>& inputs,
@@ -157,8 +178,10 @@ int publish(Store& store, const std::vector<std::string>& inputs,
   return skipped > 0 ? exit_code::definite_no : exit_code::success;
 }
 
-int lookup(Store& store, const std::string& sku, const std::string& country,
-           const std::string& date, Format format, OutputStream& out) {
+int lookup(Store& store, const LookupRequest& request, Format format, OutputStream& out) {
+  const std::string& sku = request.sku;
+  const std::string& country = request.country;
+  const std::string& date = request.date;
   db::Database& database = store.database();
   db::ReadTransaction transaction(database);
   auto publication = database.query(
@@ -180,6 +203,15 @@ int lookup(Store& store, const std::string& sku, const std::string& country,
   JsonParser parser;
   ParseOutcome header = parser.parse_object(publication.row().text(1));
   if (!header.value) throw Error(exit_code::data, "a stored publication header is not JSON");
+  if (request.max_age_days) {
+    const JsonValue* fx_date = header.value->find("fx_date");
+    std::optional<std::string> rates_date;
+    if (fx_date != nullptr && fx_date->is_string()) rates_date = fx_date->text();
+    if (auto stale = staleness(request, publication.row().text(0), rates_date)) {
+      print_diagnostic(Severity::error, {}, *stale);
+      return exit_code::definite_no;
+    }
+  }
   db::Statement& found = row.row();
   std::optional<Source> source = source_names.find(found.text(6));
   if (!source)

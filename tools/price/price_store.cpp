@@ -79,7 +79,7 @@ CREATE TABLE price_quotes (
 // of a SKU in a market (country and currency), in the currency's minor units; reduced tax
 // rates by product category, which go with their country's tax; and, per published price,
 // its category ('' for none), the rate that category had ('' for the publication's) and
-// where the price came from.
+// where the price came from; when a quote was cancelled.
 constexpr std::string_view schema_v2 = R"sql(
 ALTER TABLE price_rules ADD COLUMN max_uplift TEXT NOT NULL DEFAULT '';
 CREATE TABLE price_overrides (
@@ -98,6 +98,7 @@ CREATE TABLE price_tax_categories (
 ALTER TABLE price_published ADD COLUMN tax_category TEXT NOT NULL DEFAULT '';
 ALTER TABLE price_published ADD COLUMN tax_rate TEXT NOT NULL DEFAULT '';
 ALTER TABLE price_published ADD COLUMN source TEXT NOT NULL DEFAULT 'conversion';
+ALTER TABLE price_quotes ADD COLUMN cancelled_at TEXT;
 )sql";
 
 constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
