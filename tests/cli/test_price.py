@@ -663,6 +663,25 @@ class Price(ToolTestCase):
                 self.assertEqual(sorted(outcomes, key=str),
                                  sorted([(0, None)] + [(1, "quote_used")] * (count - 1), key=str))
 
+    def test_of_accepts_and_cancels_racing_for_a_quote_exactly_one_succeeds(self):
+        self.setup_markets()
+        quote = self.quote()
+        commands = [["accept"], ["quote", "cancel"]] * 4
+        children = [self.start_tool(*command, "--quote", quote["quote_id"], "--db",
+                                    self.state("price"), "--busy-timeout", "60s", "--now",
+                                    "2026-03-03T12:01:00Z", stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+                    for command in commands]
+        statuses = []
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            self.assertIn(child.returncode, (0, 1), err)
+            statuses.append(child.returncode)
+        final = self.price("quote", "show", "--quote", quote["quote_id"])[0]["status"]
+        # A second cancel of a cancelled quote succeeds too: every cancel wins when one did.
+        expected = [0, 1] * 4 if final == "cancelled" else [0] + [1] * 7
+        self.assertEqual(sorted(statuses), sorted(expected), final)
+
     @sqlite_only
     def test_sigkill_during_publish_leaves_whole_markets(self):
         self.setup_markets()
