@@ -294,9 +294,11 @@ bool Store::remove_override(std::string_view country, std::string_view currency,
 std::vector<Override> Store::overrides(std::optional<std::string_view> country,
                                        std::optional<std::string_view> currency) {
   std::vector<Override> rows;
+  // The CASTs type the parameters for PostgreSQL, which cannot infer a type from IS NULL.
   auto query = database_.query(
       "SELECT country, currency, sku, amount FROM price_overrides "
-      "WHERE (?1 IS NULL OR country = ?1) AND (?2 IS NULL OR currency = ?2) "
+      "WHERE (CAST(?1 AS TEXT) IS NULL OR country = ?1) "
+      "AND (CAST(?2 AS TEXT) IS NULL OR currency = ?2) "
       "ORDER BY country, currency, sku",
       country, currency);
   while (query.step()) {
@@ -321,7 +323,8 @@ bool Store::remove_tax_category(std::string_view country, std::string_view categ
 std::vector<TaxCategoryRow> Store::tax_categories(std::optional<std::string_view> country) {
   std::vector<TaxCategoryRow> rows;
   auto query = database_.query(
-      "SELECT country, category, rate FROM price_tax_categories WHERE ?1 IS NULL OR country = ?1 "
+      "SELECT country, category, rate FROM price_tax_categories WHERE CAST(?1 AS TEXT) IS NULL OR "
+      "country = ?1 "
       "ORDER BY country, category",
       country);
   while (query.step())
