@@ -436,6 +436,27 @@ class Price(ToolTestCase):
         self.assertEqual([(r["country"], r["sku"]) for r in self.price("override", "list")],
                          [("DE", "B"), ("JP", "B")])
 
+    def test_locale_adds_the_amount_as_the_locale_writes_it(self):
+        self.setup_markets()
+        # CLDR's forms by hand: 1100 USD in DE is 1100 / 1.0823 * 1.19 = 1209.4613 -> 1209.46,
+        # end-99 1209.99; in JP 1100 * 151.23 / 1.0823 * 1.1 = 169073.55 -> 169074, ceil:10
+        # 169080; in IN 1100 * 0.392 * 90.1234 / 1.0823 = 35906.135 -> 35906.14 (the lakh
+        # grouping starts above 99,999).
+        out = self.price("calc", "--countries", "DE,JP", "--date", DAY, "--base", "1100",
+                         "--locale", "de-DE")
+        self.assertEqual([r["display"] for r in out], ["1.209,99\u00a0\u20ac", "169.080\u00a0\u00a5"])
+        self.write("catalog.jsonl", '{"sku":"A","price":"1100"}\n')
+        india = self.price("calc", "--country", "IN", "--date", DAY, "--locale", "en-IN",
+                           "catalog.jsonl")[0]
+        self.assertEqual((india["amount"], india["display"]), ("35906.14", "\u20b935,906.14"))
+        self.price("publish", "--country", "JP", "--date", DAY, "catalog.jsonl")
+        found = self.price("lookup", "--sku", "A", "--country", "JP", "--date", DAY, "--locale",
+                           "ja-JP")[0]
+        self.assertEqual(found["display"], "\uffe5169,080")
+        self.assertNotIn("display", self.price("lookup", "--sku", "A", "--country", "JP")[0])
+        self.assertError(self.run_tool("calc", "--country", "DE", "--base", "1", "--locale",
+                                       "xx-QQ", "--db", self.path("missing.db")), 2, "--locale")
+
     @sqlite_only
     def test_a_version_1_state_is_migrated_and_keeps_its_rows(self):
         self.setup_markets()

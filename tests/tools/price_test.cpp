@@ -3,6 +3,7 @@
 #include <array>
 
 #include "price_calc.hpp"
+#include "price_display.hpp"
 #include "price_engine.hpp"
 #include "price_load.hpp"
 #include "price_market.hpp"
@@ -357,6 +358,28 @@ TEST(PriceEngine, AFixedPriceSkipsTheRuleAndSplitsItsTax) {
   Breakdown plain = untaxed.fixed(1234, "");
   EXPECT_EQ((std::array{plain.amount, plain.net, plain.tax}),
             (std::array<Int128, 3>{1234, 1234, 0}));
+}
+
+// CLDR's published forms, written by hand from its patterns, not from ICU: de "#,##0.00 ¤"
+// (group ".", decimal ",", a no-break space before the symbol), ja "¤#,##0" with the
+// full-width yen sign, en-IN "¤#,##,##0.00" (lakh grouping).
+TEST(PriceDisplay, LocalesWriteAmountsAsCldrPublishesThem) {
+  auto shown = [](const char* locale, const char* code, const char* amount) {
+    decimal::Currency currency = decimal::currency(code);
+    return DisplayFormat("--locale", locale, currency).format(minor(amount, currency));
+  };
+  EXPECT_EQ(shown("de-DE", "EUR", "1234.56"), "1.234,56\u00a0\u20ac");
+  EXPECT_EQ(shown("ja-JP", "JPY", "4740"), "\uffe54,740");
+  EXPECT_EQ(shown("en-IN", "INR", "123456"), "\u20b91,23,456.00");
+  EXPECT_EQ(shown("en-US", "USD", "92233720368547758.07"), "$92,233,720,368,547,758.07");
+  EXPECT_EQ(shown("en-US", "KWD", "1.5"), "KWD\u00a01.500");  // ISO 4217's three decimals
+}
+
+TEST(PriceDisplay, AnUnknownOrMalformedLocaleIsAUsageError) {
+  for (const char* tag : {"xx-QQ", "de_DE!", "", "english"}) {
+    EXPECT_EQ(exit_status_of([&] { (void)icu_locale("--locale", tag); }), 2) << tag;
+  }
+  EXPECT_EQ(icu_locale("--locale", "de-DE"), "de_DE");
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ JsonValue breakdown_record(const std::optional<std::string>& sku, const JsonValu
   members.emplace_back("tax_category", category.empty() ? JsonValue::null()
                                                         : JsonValue::string(std::string(category)));
   members.emplace_back("source", JsonValue::string(std::string(source_names.name(priced.source))));
+  if (priced.display) members.emplace_back("display", JsonValue::string(*priced.display));
   return JsonValue::object(std::move(members));
 }
 
@@ -117,7 +118,12 @@ void BreakdownLines::append(std::string& out, std::string_view sku, const Priced
   }
   out += ",\"source\":\"";
   out += source_names.name(priced.source);
-  out += "\"}\n";
+  out += '"';
+  if (priced.display) {
+    out += ",\"display\":";
+    append_json_string(out, *priced.display);
+  }
+  out += "}\n";
 }
 
 void check_tax_category(std::string_view field, std::string_view category,
@@ -186,15 +192,17 @@ std::optional<CatalogItem> CatalogReader::next() {
 }
 
 Priced price_item(const MarketPrices& market, const CatalogItem& item, const std::string& where) {
+  Priced priced;
   try {
     auto fixed = market.overrides.find(item.sku);
-    if (fixed != market.overrides.end()) {
-      return {market.pricer.fixed(fixed->second, item.tax_category), Source::override};
-    }
-    return {market.pricer.price(item.base, item.tax_category), Source::conversion};
+    priced = fixed != market.overrides.end()
+                 ? Priced{market.pricer.fixed(fixed->second, item.tax_category), Source::override}
+                 : Priced{market.pricer.price(item.base, item.tax_category), Source::conversion};
   } catch (const Error& error) {
     throw Error(error.code(), fmt::format("sku {}: {}", item.sku, error.what()), where);
   }
+  if (market.display) priced.display = market.display->format(priced.breakdown.amount);
+  return priced;
 }
 
 std::vector<MarketPrices> market_prices(Store& store, const std::vector<MarketRequest>& markets,
@@ -208,7 +216,9 @@ std::vector<MarketPrices> market_prices(Store& store, const std::vector<MarketRe
     for (const Override& fixed : store.overrides(market.country, market.currency.code)) {
       overrides.emplace(fixed.sku, fixed.amount);
     }
-    prices.push_back({std::move(pricer), std::move(overrides)});
+    std::optional<DisplayFormat> display;
+    if (!options.locale.empty()) display.emplace("--locale", options.locale, market.currency);
+    prices.push_back({std::move(pricer), std::move(overrides), std::move(display)});
   }
   return prices;
 }
@@ -223,7 +233,9 @@ int calc_one(Store& store, std::string_view base_text, const std::vector<MarketR
   for (const MarketPrices& market : market_prices(store, markets, options)) {
     JsonValue header =
         market_header(market.pricer, options.day.base_currency, options.tax_category);
+    // No SKU: never an override.
     Priced priced{market.pricer.price(base, options.tax_category), Source::conversion};
+    if (market.display) priced.display = market.display->format(priced.breakdown.amount);
     printer.print(breakdown_record(std::nullopt, header, priced, base, options.tax_category));
   }
   printer.finish();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "price_display.hpp"
 #include "price_engine.hpp"
 #include "price_market.hpp"
 #include "price_store.hpp"
@@ -26,6 +27,7 @@ struct CalcOptions {
   Instant now;         // recorded as a publication's time
   ProgressMode progress = ProgressMode::automatic;
   std::string tax_category;  // calc --base: the product's category ("" standard)
+  std::string locale;        // --locale: "" for no display key
 };
 
 // The fields every price of a market in one tax category shares, in output order: country,
@@ -38,11 +40,13 @@ JsonValue market_header(const MarketPricer& pricer, const decimal::Currency& bas
 struct Priced {
   Breakdown breakdown;
   Source source = Source::conversion;
+  std::optional<std::string> display;  // the amount as --locale writes it
 };
 
 // The full breakdown record: sku (when given), country, currency, amount, net, tax,
 // tax_rate, inclusive, fx_rate, fx_date, multiplier, rule, base, base_currency, tax_category
-// (null for the standard rate), source ("conversion" or "override").
+// (null for the standard rate), source ("conversion" or "override"), display (with --locale
+// only).
 JsonValue breakdown_record(const std::optional<std::string>& sku, const JsonValue& header,
                            const Priced& priced, Int128 base, std::string_view category);
 
@@ -75,6 +79,7 @@ struct CatalogItem {
 struct MarketPrices {
   MarketPricer pricer;
   std::map<std::string, Int128, std::less<>> overrides;
+  std::optional<DisplayFormat> display;  // with --locale
 };
 
 // The price of `item` in `market`: its override, or its conversion; errors (a price above

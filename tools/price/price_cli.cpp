@@ -40,6 +40,7 @@ struct Settings {
   std::string date;
   std::string max_rate_age = "4d";
   std::string max_age;  // lookup: "" for any age
+  std::string locale;   // calc, lookup: "" for no display
   decimal::Rounding rounding = decimal::Rounding::half_up;
   TaxRounding tax_rounding = TaxRounding::net;
   InputOptions input;
@@ -124,6 +125,9 @@ CalcOptions calc_options(const Settings& settings) {
   options.progress = settings.progress;
   options.now = cli::make_clock(settings.state).now();
   options.tax_category = settings.tax_category;
+  // Checked here, before the state file is opened: a bad tag is a usage error.
+  if (!settings.locale.empty()) icu_locale("--locale", settings.locale);
+  options.locale = settings.locale;
   return options;
 }
 
@@ -189,12 +193,18 @@ int run_pricing(const Settings& s, Pricing pricing, OutputStream& out) {
   return calc_stream(store, s.inputs, markets, options, out);
 }
 
+void add_locale(CLI::App& command, Settings& settings) {
+  command.add_option("--locale", settings.locale, "Add the amount as shown there: de-DE, ja-JP")
+      ->type_name("TAG");
+}
+
 void add_calc_options(CLI::App& command, Settings& settings) {
   command.add_option("inputs", settings.inputs, "Catalog files of {sku, price} (default: stdin)");
   cli::define_when_used(command, [&settings](CLI::App& calc) {
     auto* base = calc.add_option("--base", settings.base, "One base price (instead of a catalog)");
     calc.add_option("--tax-category", settings.tax_category, "The product's tax category")
         ->needs(base);
+    add_locale(calc, settings);
     add_pricing_options(calc, settings);
     cli::add_format_option(calc, settings.format);
   });
@@ -214,6 +224,7 @@ void add_lookup_options(CLI::App& command, Settings& settings) {
   add_date(command, settings);
   command.add_option("--max-age", settings.max_age, "Refuse prices or rates older (whole days)")
       ->type_name("DAYS");
+  add_locale(command, settings);
   cli::add_format_option(command, settings.format);
   add_state(command, settings);
 }
@@ -605,7 +616,9 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settin
        with_output(settings,
                    [](const Settings& given, OutputStream& out) {
                      known_country("--country", given.country);
-                     LookupRequest request{given.sku, given.country, today(given), std::nullopt};
+                     LookupRequest request{given.sku, given.country, today(given), std::nullopt,
+                                           given.locale};
+                     if (!given.locale.empty()) icu_locale("--locale", given.locale);
                      if (!given.max_age.empty()) {
                        request.max_age_days = whole_days("--max-age", given.max_age);
                      }

@@ -224,6 +224,14 @@ int lookup(Store& store, const LookupRequest& request, Format format, OutputStre
       if (member.first == "tax_rate") member.second = JsonValue::string(found.text(5));
     }
   }
+  if (!request.locale.empty()) {
+    const JsonValue* currency = header.value->find("currency");
+    if (currency == nullptr || !currency->is_string()) {
+      throw Error(exit_code::data, "a stored publication header has no currency");
+    }
+    DisplayFormat display("--locale", request.locale, decimal::currency(currency->text()));
+    priced.display = display.format(priced.breakdown.amount);
+  }
   JsonValue record = breakdown_record(sku, JsonValue::object(std::move(shared)), priced,
                                       found.integer(0), category);
   std::vector<JsonValue::Member> members = record.members();

@@ -24,6 +24,7 @@ struct LookupRequest {
   std::string country;
   std::string date;
   std::optional<int> max_age_days;  // none: any age
+  std::string locale;               // --locale: "" for no display key
 };
 
 // The price published for the SKU in the country by the latest publication on or before the
