@@ -78,6 +78,8 @@ struct Model {
   Words top;
   std::vector<Words> subcommands;
   std::vector<std::string> names;  // subcommand names
+  // Subcommands of subcommands (`price rule set`), each named by both words ("rule set").
+  std::vector<Words> nested;
   // Before any subcommand: the top level's words, and the default subcommand's options (a
   // command line that leaves the subcommand out is that subcommand's).
   Words first;
@@ -113,9 +115,30 @@ Model model_of(const CLI::App& app, std::string_view default_subcommand) {
     append_missing(words.valued, model.top.valued);
     words.choices.insert(words.choices.end(), model.top.choices.begin(), model.top.choices.end());
     model.names.push_back(words.name);
+    for (const CLI::App* child : subcommand->get_subcommands({})) {
+      Words inner = words_of(*child);
+      inner.name = words.name + " " + inner.name;
+      append_missing(inner.flags, top_flags);
+      append_missing(inner.valued, model.top.valued);
+      model.nested.push_back(std::move(inner));
+    }
     model.subcommands.push_back(std::move(words));
   }
   return model;
+}
+
+// A case pattern for a command name: quoted when it is two words (a nested subcommand).
+std::string case_label(const std::string& name) {
+  return name.find(' ') == std::string::npos ? name : "\"" + name + "\"";
+}
+
+// "rule set"|"rule list"|...: the case patterns that recognise a nested subcommand.
+std::string nested_alternatives(const Model& model) {
+  std::string text;
+  for (const auto& command : model.nested) {
+    text += (text.empty() ? "\"" : "|\"") + command.name + "\"";
+  }
+  return text;
 }
 
 // "COMMAND OPTION" patterns (COMMAND empty before any subcommand) and the words each offers.
@@ -123,9 +146,11 @@ std::vector<std::pair<std::string, std::vector<std::string>>> choice_patterns(co
   std::vector<std::pair<std::string, std::vector<std::string>>> patterns;
   for (const auto& [option, words] : model.first.choices)
     patterns.emplace_back(" " + option, words);
-  for (const auto& command : model.subcommands) {
-    for (const auto& [option, words] : command.choices) {
-      patterns.emplace_back(command.name + " " + option, words);
+  for (const auto* commands : {&model.subcommands, &model.nested}) {
+    for (const auto& command : *commands) {
+      for (const auto& [option, words] : command.choices) {
+        patterns.emplace_back(command.name + " " + option, words);
+      }
     }
   }
   return patterns;
@@ -140,10 +165,20 @@ std::string bash_script(const Model& model) {
                     pattern, joined(words));
   }
   std::string cases;
-  for (const auto& command : model.subcommands) {
-    cases +=
-        fmt::format("    {}) options=\"{}\" valued=\"{}\" ;;\n", command.name,
-                    joined(command.flags) + " " + joined(command.valued), joined(command.valued));
+  for (const auto* commands : {&model.subcommands, &model.nested}) {
+    for (const auto& command : *commands) {
+      cases +=
+          fmt::format("    {}) options=\"{}\" valued=\"{}\" ;;\n", case_label(command.name),
+                      joined(command.flags) + " " + joined(command.valued), joined(command.valued));
+    }
+  }
+  std::string nested;
+  if (!model.nested.empty()) {
+    nested = fmt::format(
+        "    case \"$command ${{COMP_WORDS[index]}}\" in\n"
+        "      {}) command=\"$command ${{COMP_WORDS[index]}}\" ;;\n"
+        "    esac\n",
+        nested_alternatives(model));
   }
   cases += fmt::format("    *) options=\"{} {} {}\" valued=\"{}\" ;;\n", joined(model.names),
                        joined(model.first.flags), joined(model.first.valued),
@@ -156,9 +191,9 @@ std::string bash_script(const Model& model) {
   for ((index = 1; index < COMP_CWORD; index++)); do
     case ${{COMP_WORDS[index]}} in
       --) compopt -o default 2>/dev/null; COMPREPLY=(); return 0 ;;
-      {alternatives}) [[ -z $command ]] && command=${{COMP_WORDS[index]}} ;;
+      {alternatives}) [[ -z $command ]] && command=${{COMP_WORDS[index]}} && continue ;;
     esac
-  done
+{nested}  done
   case $command in
 {cases}  esac
   case "$command $prev" in
@@ -176,7 +211,7 @@ complete -F {function} {name}
       fmt::arg("name", model.top.name), fmt::arg("function", function),
       fmt::arg("alternatives",
                model.names.empty() ? "''" : fmt::format("{}", fmt::join(model.names, "|"))),
-      fmt::arg("cases", cases), fmt::arg("choices", choices));
+      fmt::arg("cases", cases), fmt::arg("choices", choices), fmt::arg("nested", nested));
 }
 
 std::string zsh_array(const std::vector<std::string>& items) {
@@ -190,9 +225,19 @@ std::string zsh_script(const Model& model) {
     choices += fmt::format("    \"{}\") compadd -- {}; return ;;\n", pattern, joined(words));
   }
   std::string cases;
-  for (const auto& command : model.subcommands) {
-    cases += fmt::format("    {}) options={} valued={} ;;\n", command.name,
-                         zsh_array(command.flags), zsh_array(command.valued));
+  for (const auto* commands : {&model.subcommands, &model.nested}) {
+    for (const auto& command : *commands) {
+      cases += fmt::format("    {}) options={} valued={} ;;\n", case_label(command.name),
+                           zsh_array(command.flags), zsh_array(command.valued));
+    }
+  }
+  std::string nested;
+  if (!model.nested.empty()) {
+    nested = fmt::format(
+        "    case \"$command $word\" in\n"
+        "      {}) command=\"$command $word\" ;;\n"
+        "    esac\n",
+        nested_alternatives(model));
   }
   cases += fmt::format("    *) options={} valued={} ;;\n", zsh_array(model.first.flags),
                        zsh_array(model.first.valued));
@@ -210,8 +255,8 @@ std::string zsh_script(const Model& model) {
   fi
   local command="" word
   for word in ${{words[2,CURRENT-1]}}; do
-    [[ -z $command ]] && (( ${{commands[(Ie)$word]}} )) && command=$word
-  done
+    [[ -z $command ]] && (( ${{commands[(Ie)$word]}} )) && command=$word && continue
+{nested}  done
   case $command in
 {cases}  esac
   case "$command ${{words[CURRENT-1]}}" in
@@ -234,7 +279,7 @@ fi
 )",
                      fmt::arg("name", model.top.name), fmt::arg("function", function),
                      fmt::arg("commands", zsh_array(model.names)), fmt::arg("cases", cases),
-                     fmt::arg("choices", choices));
+                     fmt::arg("choices", choices), fmt::arg("nested", nested));
 }
 
 std::string fish_script(const Model& model) {
@@ -263,6 +308,16 @@ std::string fish_script(const Model& model) {
     script += fmt::format("complete -c {} -f -n '__fish_use_subcommand' -a {} -d {}\n", name,
                           command.name, fish_quoted(command.description));
     add_options(command, "__fish_seen_subcommand_from " + command.name);
+  }
+  for (const auto& command : model.nested) {
+    auto space = command.name.find(' ');
+    std::string parent = command.name.substr(0, space), child = command.name.substr(space + 1);
+    script += fmt::format("complete -c {} -f -n {} -a {} -d {}\n", name,
+                          fish_quoted("__fish_seen_subcommand_from " + parent +
+                                      "; and not __fish_seen_subcommand_from " + child),
+                          child, fish_quoted(command.description));
+    add_options(command, "__fish_seen_subcommand_from " + parent +
+                             "; and __fish_seen_subcommand_from " + child);
   }
   return script;
 }

@@ -128,6 +128,13 @@ class Completion(unittest.TestCase):
                          {"holt-winters"})
         self.assertEqual(self.bash_complete("price", ["price", "calc", "--format", ""]),
                          {"jsonl", "table", "csv"})
+        # A subcommand's own subcommands (price rule set) complete their options and words.
+        self.assertEqual(self.bash_complete("price", ["price", "rule", "set", "--rule", "nearest-"]),
+                         {"nearest-99", "nearest-95", "nearest-90"})
+        self.assertEqual(self.bash_complete("price", ["price", "rates", "load", "--format", ""]),
+                         {"ecb-csv", "jsonl"})
+        self.assertEqual(self.bash_complete("price", ["price", "override", "set", "--pr"]),
+                         {"--price"})
         # The default subcommand's options complete before any subcommand, and --version
         # only there.
         self.assertIn("--reorder-window", self.bash_complete("zscore", ["zscore", "--re"]))

@@ -56,6 +56,21 @@ def apply_rule(rule, minimum, figure, exponent):
     return round_half_up(Fraction(figure, step)) * step or step  # never shown as free
 
 
+def nearest_point(figure, ending, unit):
+    """nearest-NN from its definition: the closer of the points either side, the higher on a
+    tie, and the first point when none lies below."""
+    points = [k * unit + ending for k in range(figure // unit - 1, figure // unit + 2)]
+    below = max(p for p in points if p <= figure) if figure >= ending else None
+    above = min(p for p in points if p >= figure)
+    if below is None:
+        return above
+    return below if figure - below < above - figure else above
+
+
+def capped(point, figure, cap):
+    return point if abs(point - figure) <= cap * figure else figure
+
+
 def oracle(base, market, fx):
     """The issue's layers, computed with Python fractions from the definitions."""
     exponent = EXPONENT[market["currency"]]
@@ -131,7 +146,8 @@ class Price(ToolTestCase):
         first = out[0]
         self.assertEqual(list(first), ["sku", "country", "currency", "amount", "net", "tax",
                                        "tax_rate", "inclusive", "fx_rate", "fx_date",
-                                       "multiplier", "rule", "base", "base_currency"])
+                                       "multiplier", "rule", "base", "base_currency",
+                                       "tax_category", "source"])
 
     def test_worked_case_of_the_issue(self):
         self.write("rates.jsonl",
@@ -144,7 +160,8 @@ class Price(ToolTestCase):
                                 "net": "46.21", "tax": "8.78", "tax_rate": "19%",
                                 "inclusive": True, "fx_rate": "0.92", "fx_date": "2026-03-02",
                                 "multiplier": "1", "rule": "end-99", "base": "49.99",
-                                "base_currency": "USD"}])
+                                "base_currency": "USD", "tax_category": None,
+                                "source": "conversion"}])
 
     def test_untaxed_country_says_so(self):
         self.setup_markets()
@@ -296,6 +313,175 @@ class Price(ToolTestCase):
         self.assertError(self.run_tool("allocate", "--amount", "1.001", "--currency", "USD",
                                        "--ratios", "1"), 2, "--amount")
 
+    def test_nearest_price_point_under_a_cap_matches_the_oracle(self):
+        self.setup_markets()
+        stored = self.price("rule", "set", "--currency", "EUR", "--rule", "nearest-99",
+                            "--max-uplift", "5.0%")
+        self.assertEqual(stored, [{"currency": "EUR", "rule": "nearest-99", "min": None,
+                                   "max_uplift": "5%"}])
+        bases = ["0.30", "1.00", "1.17", "1.29", "4.17", "9.10", "24.30", "49.99", "99.00"]
+        self.write("catalog.jsonl", "".join(f'{{"sku":"s{i}","price":"{b}"}}\n'
+                                            for i, b in enumerate(bases)))
+        out = self.price("calc", "--country", "DE", "--date", DAY, "catalog.jsonl")
+        fx = 1 / Fraction("1.0823")
+        for base, record in zip(bases, out):
+            figure = round_half_up(Fraction(base) * fx * Fraction(119, 100) * 100)
+            expected = capped(nearest_point(figure, 99, 100), figure, Fraction(5, 100))
+            self.assertEqual(record["amount"], text(expected, 2), base)
+        # Down, up and the fallback all occur (by hand, gross = base * 1.19 / 1.0823): 9.10 is
+        # 10.0055 -> 10.01 -> 9.99; 24.30 is 26.7181 -> 26.72 -> 26.99; 1.17 is 1.2864 -> 1.29,
+        # whose nearest point 0.99 is 23% away, so it stays 1.29.
+        self.assertEqual([out[i]["amount"] for i in (5, 6, 2)], ["9.99", "26.99", "1.29"])
+        for bad in (["--max-uplift", "5"], ["--max-uplift", "-1%"], ["--rule", "nearest-98"]):
+            args = ["rule", "set", "--currency", "EUR", "--rule", "nearest-99", *bad]
+            self.assertError(self.price(*args, status=2), 2, bad[0])
+
+    def test_tax_categories_pay_their_rate_and_an_unknown_one_is_bad_data(self):
+        self.setup_markets()
+        stored = self.price("tax", "set", "--country", "DE", "--category", "food", "--rate", "7%")
+        self.assertEqual(stored, [{"country": "DE", "rate": "7%", "inclusive": True,
+                                   "category": "food"}])
+        self.price("tax", "set", "--country", "US", "--category", "books", "--rate", "0%")
+        catalog = [("A", "49.99", "food"), ("B", "49.99", None), ("C", "3.10", "books"),
+                   ("D", "12.00", "food")]
+        self.write("catalog.jsonl", "".join(
+            json.dumps({"sku": sku, "price": price, **({"tax_category": c} if c else {})}) + "\n"
+            for sku, price, c in catalog))
+        out = self.price("calc", "--countries", "DE,US,KW", "--date", DAY, "catalog.jsonl")
+        fx = {"DE": 1 / Fraction("1.0823"), "US": Fraction(1), "KW": Fraction("0.3321") /
+              Fraction("1.0823")}
+        own = {("DE", "food"): Fraction(7, 100), ("US", "books"): Fraction(0)}
+        for record in out:
+            sku, base, category = next(item for item in catalog if item[0] == record["sku"])
+            market = dict(self.MARKETS[record["country"]])
+            if market.get("tax") is not None:
+                market["tax"] = own.get((record["country"], category), market["tax"])
+            self.assertEqual((record["amount"], record["net"], record["tax"]),
+                             oracle(base, market, fx[record["country"]]), record)
+            self.assertEqual(record["tax_category"], category)
+        # By hand: 49.99 USD food in DE is 49.99 / 1.0823 * 1.07 = 49.4219 -> 49.42 -> 49.99,
+        # net 49.99 / 1.07 = 46.72; books in the US pay 0%, food there the standard 8.875%.
+        self.assertEqual([(r["amount"], r["net"], r["tax_rate"]) for r in out[0:2]],
+                         [("49.99", "46.72", "7%"), ("49.99", "49.99", "8.875%")])
+        self.assertEqual(out[7]["tax_rate"], "0%")
+        self.assertEqual(out[2]["tax_rate"], None)  # KW is untaxed whatever the category
+        # An unknown category names the file, line and field: 65, or skipped with 1.
+        self.write("bad.jsonl", '{"sku":"A","price":"1"}\n{"sku":"B","price":"1",'
+                                '"tax_category":"fod"}\n{"sku":"C","price":"1","tax_category":7}\n')
+        bad = self.price("calc", "--country", "DE", "--date", DAY, "bad.jsonl", status=65)
+        self.assertError(bad, 65, "bad.jsonl:2", "field 'tax_category'", "'fod'",
+                         "known: books, food")
+        skipped = self.run_tool("calc", "--country", "DE", "--date", DAY, "--skip-invalid",
+                                "bad.jsonl", "--db", self.state("price"))
+        self.assertStatus(skipped, 1)
+        self.assertEqual([r["sku"] for r in records(skipped.out)], ["A"])
+        self.assertIn("bad.jsonl:3: field 'tax_category'", skipped.err)
+        self.assertError(self.price("calc", "--country", "DE", "--date", DAY, "--base", "1",
+                                    "--tax-category", "fod", status=65), 65, "--tax-category")
+        # A category needs its country's tax, and goes with it.
+        self.assertError(self.price("tax", "set", "--country", "FR", "--category", "food",
+                                    "--rate", "5.5%", status=65), 65, "FR has no tax")
+        self.assertError(self.price("tax", "set", "--country", "DE", "--category", "food",
+                                    "--rate", "7%", "--inclusive", status=2), 2, "--category")
+        self.price("tax", "remove", "--country", "DE")
+        self.assertEqual([(r["country"], r["category"]) for r in self.price("tax", "list")],
+                         [("CH", None), ("JP", None), ("US", None), ("US", "books")])
+        self.assertError(self.price("tax", "remove", "--country", "US", "--category", "food",
+                                    status=1), 1, "food")
+
+    def test_overrides_win_over_conversion_and_are_published_as_such(self):
+        self.setup_markets()
+        self.assertEqual(self.price("override", "set", "--country", "DE", "--sku", "A",
+                                    "--price", "45"),
+                         [{"country": "DE", "currency": "EUR", "sku": "A", "price": "45.00"}])
+        self.write("fixed.jsonl", '{"country":"JP","sku":"B","price":"1000"}\n'
+                                  '{"country":"DE","currency":"USD","sku":"B","price":9.5}\n')
+        self.assertEqual(self.price("override", "load", "fixed.jsonl"), [{"overrides": 2}])
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n{"sku":"B","price":"2.99"}\n')
+        out = self.price("calc", "--countries", "DE,JP", "--date", DAY, "catalog.jsonl")
+        # By hand: 45.00 gross at 19% is net 45 / 1.19 = 37.8151 -> 37.82, tax 7.18 (no end-99);
+        # 1000 JPY at 10% is net 909.09 -> 909, tax 91. B in DE is converted (its fixed price
+        # is for DE in USD); A in JP too.
+        shown = [(r["sku"], r["country"], r["amount"], r["net"], r["tax"], r["source"])
+                 for r in out]
+        self.assertEqual(shown, [
+            ("A", "DE", "45.00", "37.82", "7.18", "override"),
+            ("A", "JP", *oracle("49.99", self.MARKETS["JP"], Fraction("151.23") /
+                                Fraction("1.0823")), "conversion"),
+            ("B", "DE", *oracle("2.99", self.MARKETS["DE"], 1 / Fraction("1.0823")),
+             "conversion"),
+            ("B", "JP", "1000", "909", "91", "override")])
+        usd = self.price("calc", "--country", "DE", "--currency", "USD", "--date", DAY,
+                         "catalog.jsonl")
+        self.assertEqual([(r["amount"], r["source"]) for r in usd][1], ("9.50", "override"))
+        self.price("publish", "--countries", "DE,JP", "--date", DAY, "catalog.jsonl")
+        found = self.price("lookup", "--sku", "A", "--country", "DE", "--date", DAY)[0]
+        self.assertEqual(found, dict(out[0], price_date=DAY))
+        # Changing a fixed price replaces the market at the next publish.
+        self.price("override", "set", "--country", "DE", "--sku", "A", "--price", "44.00")
+        statuses = self.price("publish", "--countries", "DE,JP", "--date", DAY, "catalog.jsonl")
+        self.assertEqual([r["status"] for r in statuses], ["replaced", "unchanged"])
+        # A bad file changes nothing and names the line and field.
+        before = self.state_dump(self.state("price"), ["price_overrides"])
+        self.write("bad.jsonl", '{"country":"DE","sku":"C","price":"1.00"}\n'
+                                '{"country":"DE","sku":"D","price":"1.001"}\n')
+        self.assertError(self.price("override", "load", "bad.jsonl", status=65), 65,
+                         "bad.jsonl:2", "field 'price'")
+        self.assertEqual(self.state_dump(self.state("price"), ["price_overrides"]), before)
+        self.assertError(self.price("override", "set", "--country", "JP", "--sku", "A",
+                                    "--price", "1.5", status=2), 2, "--price")
+        self.price("override", "remove", "--country", "DE", "--sku", "A")
+        self.assertError(self.price("override", "remove", "--country", "DE", "--sku", "A",
+                                    status=1), 1, "no override")
+        self.assertEqual([(r["country"], r["sku"]) for r in self.price("override", "list")],
+                         [("DE", "B"), ("JP", "B")])
+
+    def test_locale_adds_the_amount_as_the_locale_writes_it(self):
+        self.setup_markets()
+        # CLDR's forms by hand: 1100 USD in DE is 1100 / 1.0823 * 1.19 = 1209.4613 -> 1209.46,
+        # end-99 1209.99; in JP 1100 * 151.23 / 1.0823 * 1.1 = 169073.55 -> 169074, ceil:10
+        # 169080; in IN 1100 * 0.392 * 90.1234 / 1.0823 = 35906.135 -> 35906.14 (the lakh
+        # grouping starts above 99,999).
+        out = self.price("calc", "--countries", "DE,JP", "--date", DAY, "--base", "1100",
+                         "--locale", "de-DE")
+        self.assertEqual([r["display"] for r in out], ["1.209,99\u00a0\u20ac", "169.080\u00a0\u00a5"])
+        self.write("catalog.jsonl", '{"sku":"A","price":"1100"}\n')
+        india = self.price("calc", "--country", "IN", "--date", DAY, "--locale", "en-IN",
+                           "catalog.jsonl")[0]
+        self.assertEqual((india["amount"], india["display"]), ("35906.14", "\u20b935,906.14"))
+        self.price("publish", "--country", "JP", "--date", DAY, "catalog.jsonl")
+        found = self.price("lookup", "--sku", "A", "--country", "JP", "--date", DAY, "--locale",
+                           "ja-JP")[0]
+        self.assertEqual(found["display"], "\uffe5169,080")
+        self.assertNotIn("display", self.price("lookup", "--sku", "A", "--country", "JP")[0])
+        self.assertError(self.run_tool("calc", "--country", "DE", "--base", "1", "--locale",
+                                       "xx-QQ", "--db", self.path("missing.db")), 2, "--locale")
+
+    @sqlite_only
+    def test_a_version_1_state_is_migrated_and_keeps_its_rows(self):
+        self.setup_markets()
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
+        self.price("publish", "--country", "DE", "--date", DAY, "catalog.jsonl")
+        with sqlite3.connect(self.state("price")) as connection:  # back to version 1
+            for statement in ("ALTER TABLE price_rules DROP COLUMN max_uplift",
+                              "DROP TABLE price_overrides", "DROP TABLE price_tax_categories",
+                              "ALTER TABLE price_published DROP COLUMN tax_category",
+                              "ALTER TABLE price_published DROP COLUMN tax_rate",
+                              "ALTER TABLE price_published DROP COLUMN source",
+                              "ALTER TABLE price_quotes DROP COLUMN cancelled_at",
+                              "UPDATE sluice_meta SET version = 1 WHERE component = 'price'"):
+                connection.execute(statement)
+        listed = self.price("rule", "list")
+        self.assertEqual(listed[0], {"currency": "CHF", "rule": "nearest:0.05", "min": None,
+                                     "max_uplift": None})
+        self.assertEqual(self.state_rows(self.state("price"),
+                                         "SELECT version FROM sluice_meta WHERE component = "
+                                         "'price'"), [("2",)])
+        # A price published by version 1 is a conversion at the publication's tax rate.
+        found = self.price("lookup", "--sku", "A", "--country", "DE", "--date", DAY)[0]
+        self.assertEqual((found["amount"], found["tax_rate"], found["tax_category"],
+                          found["source"]), ("54.99", "19%", None, "conversion"))
+
     def test_publish_is_idempotent_replaces_on_change_and_lookup_answers(self):
         self.setup_markets()
         self.write("catalog.jsonl", '{"sku":"B","price":"2.99"}\n{"sku":"A","price":"49.99"}\n')
@@ -433,6 +619,53 @@ class Price(ToolTestCase):
         # The mismatch did not use the quote.
         self.price("accept", "--quote", quote["quote_id"], "--now", "2026-03-03T12:00:02Z")
 
+    def test_quotes_are_shown_listed_and_cancelled_and_a_long_ttl_is_refused(self):
+        self.setup_markets()
+        first, second, third = self.quote(), self.quote(), self.quote("--ttl", "24h")
+        at = lambda clock: ("--now", f"2026-03-03T{clock}Z")
+        shown = self.price("quote", "show", "--quote", first["quote_id"], *at("12:05:00"))[0]
+        self.assertEqual(shown, dict(first, status="open", accepted_at=None, cancelled_at=None))
+        cancelled = self.price("quote", "cancel", "--quote", first["quote_id"], *at("12:05:00"))
+        self.assertEqual((cancelled[0]["status"], cancelled[0]["cancelled_at"]),
+                         ("cancelled", "2026-03-03T12:05:00Z"))
+        again = self.price("quote", "cancel", "--quote", first["quote_id"], *at("12:06:00"))
+        self.assertEqual(again, cancelled)  # cancelling twice changes nothing
+        refused = self.price("accept", "--quote", first["quote_id"], *at("12:06:00"), status=1)
+        self.assertEqual(json.loads(refused.out)["error"], "quote_cancelled")
+        self.price("accept", "--quote", second["quote_id"], *at("12:07:00"))
+        used = self.price("quote", "cancel", "--quote", second["quote_id"], *at("12:08:00"),
+                          status=1)
+        self.assertEqual(json.loads(used.out)["error"], "quote_used")
+        statuses = {r["quote_id"]: r["status"] for r in self.price("quote", "list", *at("12:10:00"))}
+        self.assertEqual(statuses, {first["quote_id"]: "cancelled", second["quote_id"]: "accepted",
+                                    third["quote_id"]: "open"})
+        self.assertEqual(third["expires_at"], "2026-03-04T12:00:00Z")
+        expired = self.price("quote", "cancel", "--quote", third["quote_id"], "--now",
+                             "2026-03-04T12:00:00Z", status=1)
+        self.assertEqual(json.loads(expired.out)["error"], "quote_expired")
+        self.assertError(self.price("quote", "show", "--quote", "q_nope", status=65), 65,
+                         "q_nope")
+        for ttl in ("24h1s", "2d"):
+            self.assertError(self.price("quote", "--amount", "1", "--from", "USD", "--to", "EUR",
+                                        "--ttl", ttl, status=2), 2, "--ttl", "1d")
+        self.assertError(self.price("quote", "--from", "USD", "--to", "EUR", status=2), 2,
+                         "--amount")
+
+    def test_lookup_refuses_a_price_or_rates_older_than_max_age(self):
+        self.setup_markets()
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
+        self.price("publish", "--country", "DE", "--date", "2026-03-05", "catalog.jsonl")
+        lookup = ("lookup", "--sku", "A", "--country", "DE")
+        # Published for 2026-03-05 with the rates of 2026-03-03: on 03-08 the price is 3 days
+        # old and its rates 5.
+        self.assertEqual(len(self.price(*lookup, "--date", "2026-03-08", "--max-age", "5d")), 1)
+        self.assertError(self.price(*lookup, "--date", "2026-03-08", "--max-age", "4d",
+                                    status=1), 1, "uses rates from 2026-03-03, 5 days")
+        self.assertError(self.price(*lookup, "--date", "2026-03-08", "--max-age", "2d",
+                                    status=1), 1, "published for 2026-03-05, 3 days")
+        self.assertEqual(len(self.price(*lookup, "--date", "2026-03-08")), 1)  # no limit
+        self.assertError(self.price(*lookup, "--max-age", "2", status=2), 2, "--max-age")
+
     def test_2_8_and_32_concurrent_accepts_succeed_once(self):
         self.setup_markets()
         for count in (2, 8, 32):
@@ -450,6 +683,25 @@ class Price(ToolTestCase):
                     outcomes.append((child.returncode, json.loads(out).get("error")))
                 self.assertEqual(sorted(outcomes, key=str),
                                  sorted([(0, None)] + [(1, "quote_used")] * (count - 1), key=str))
+
+    def test_of_accepts_and_cancels_racing_for_a_quote_exactly_one_succeeds(self):
+        self.setup_markets()
+        quote = self.quote()
+        commands = [["accept"], ["quote", "cancel"]] * 4
+        children = [self.start_tool(*command, "--quote", quote["quote_id"], "--db",
+                                    self.state("price"), "--busy-timeout", "60s", "--now",
+                                    "2026-03-03T12:01:00Z", stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+                    for command in commands]
+        statuses = []
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            self.assertIn(child.returncode, (0, 1), err)
+            statuses.append(child.returncode)
+        final = self.price("quote", "show", "--quote", quote["quote_id"])[0]["status"]
+        # A second cancel of a cancelled quote succeeds too: every cancel wins when one did.
+        expected = [0, 1] * 4 if final == "cancelled" else [0] + [1] * 7
+        self.assertEqual(sorted(statuses), sorted(expected), final)
 
     @sqlite_only
     def test_sigkill_during_publish_leaves_whole_markets(self):

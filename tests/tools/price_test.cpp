@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "price_calc.hpp"
+#include "price_display.hpp"
 #include "price_engine.hpp"
 #include "price_load.hpp"
 #include "price_market.hpp"
@@ -40,7 +43,7 @@ Shown price(const Market& setup, const char* base, Rounding rounding = Rounding:
             TaxRounding tax_rounding = TaxRounding::net,
             const decimal::Currency& base_currency = usd) {
   MarketPricer pricer(setup, base_currency, rounding, tax_rounding);
-  Breakdown result = pricer.price(minor(base, base_currency));
+  Breakdown result = pricer.price(minor(base, base_currency), "");
   int exponent = setup.currency.exponent;
   return {decimal::format_amount(result.amount, exponent),
           decimal::format_amount(result.net, exponent),
@@ -52,7 +55,7 @@ TEST(PriceEngine, GermanyInclusiveEndNinetyNine) {
   // 49.99 * 0.92 * 1.19 = 54.729052 -> 54.73 -> end-99 54.99; net 54.99 / 1.19 = 46.2101 -> 46.21.
   Market germany = market("DE", "EUR", "0.92");
   germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
-  germany.rule = parse_rule("end-99", "", germany.currency);
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
   EXPECT_EQ(price(germany, "49.99"), (Shown{"54.99", "46.21", "8.78"}));
 }
 
@@ -92,7 +95,7 @@ TEST(PriceEngine, HalfUpAndHalfEvenAtAnExactTie) {
 TEST(PriceEngine, ZeroAndThreeDecimalCurrencies) {
   // 49.99 * 150.5 = 7523.495 JPY -> 7523 -> ceil:10 7530; 49.99 * 0.3075 = 15.371925 -> 15.372.
   Market japan = market("JP", "JPY", "150.5");
-  japan.rule = parse_rule("ceil:10", "", japan.currency);
+  japan.rule = parse_rule("ceil:10", "", "", japan.currency);
   EXPECT_EQ(price(japan, "49.99"), (Shown{"7530", "7530", "0"}));
   EXPECT_EQ(price(market("KW", "KWD", "0.3075"), "49.99"), (Shown{"15.372", "15.372", "0.000"}));
 }
@@ -118,7 +121,7 @@ TEST(PriceEngine, ParityMultiplierIsClamped) {
 
 Int128 shown_by(const char* rule, const char* minimum, const char* currency, const char* figure) {
   decimal::Currency money = decimal::currency(currency);
-  return apply_rule(parse_rule(rule, minimum, money), minor(figure, money));
+  return apply_rule(parse_rule(rule, minimum, "", money), minor(figure, money));
 }
 
 TEST(PriceEngine, DisplayRulesMoveTheFigureAsDocumented) {
@@ -139,20 +142,58 @@ TEST(PriceEngine, DisplayRulesMoveTheFigureAsDocumented) {
   EXPECT_EQ(shown_by("end-99", "", "EUR", "0.00"), 0);  // a free item stays free
 }
 
+Int128 shown_capped(const char* rule, const char* max_uplift, const char* currency,
+                    const char* figure) {
+  decimal::Currency money = decimal::currency(currency);
+  return apply_rule(parse_rule(rule, "", max_uplift, money), minor(figure, money));
+}
+
+TEST(PriceEngine, NearestPricePointGoesEitherWayAndTiesGoUp) {
+  // 1.08: 0.99 is 0.09 away, 1.99 is 0.91 away (end-99 gives 1.99).
+  EXPECT_EQ(shown_by("end-99", "", "EUR", "1.08"), 199);
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "1.08"), 99);
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "1.48"), 99);   // 0.49 down, 0.51 up
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "1.49"), 199);  // 0.50 either way: the higher
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "54.99"), 5499);
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "0.40"), 99);       // no point below: never free
+  EXPECT_EQ(shown_by("nearest-90", "", "EUR", "5.35"), 490);      // 0.45 down, 0.55 up
+  EXPECT_EQ(shown_by("nearest-95", "", "KWD", "15.372"), 14950);  // 0.422 down, 0.578 up
+  EXPECT_EQ(shown_by("nearest-99", "", "EUR", "0.00"), 0);
+}
+
+TEST(PriceEngine, MaxUpliftFallsBackToTheRoundedFigure) {
+  // 1.08 -> 0.99 moves 0.09: more than 5% (0.054), within 10% (0.108).
+  EXPECT_EQ(shown_capped("nearest-99", "5%", "EUR", "1.08"), 108);
+  EXPECT_EQ(shown_capped("nearest-99", "10%", "EUR", "1.08"), 99);
+  // 20.00 -> 20.99 moves 0.99: exactly 4.95% of 20.00 is allowed, 4.9% (0.98) is not.
+  EXPECT_EQ(shown_capped("end-99", "4.95%", "EUR", "20.00"), 2099);
+  EXPECT_EQ(shown_capped("end-99", "4.9%", "EUR", "20.00"), 2000);
+  // 19.50 -> 19.99 moves 0.49: 2.5% is 0.4875, 2.52% is 0.4914.
+  EXPECT_EQ(shown_capped("nearest-99", "2.5%", "EUR", "19.50"), 1950);
+  EXPECT_EQ(shown_capped("nearest-99", "2.52%", "EUR", "19.50"), 1999);
+  EXPECT_EQ(shown_capped("ceil:10", "0%", "JPY", "7518"), 7518);
+  EXPECT_EQ(shown_capped("ceil:10", "0%", "JPY", "7520"), 7520);
+}
+
 TEST(PriceEngine, RulesThatBreakTheCurrencyPrecisionAreRefused) {
   const decimal::Currency jpy = decimal::currency("JPY"), eur = decimal::currency("EUR");
-  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", jpy); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest:0.05", "", jpy); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0.001", "", eur); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0", "", eur); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("round:10", "", eur); }), 2);
-  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "1.001", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest:0.05", "", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0.001", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("ceil:0", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("round:10", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "1.001", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest-99", "", "", jpy); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("nearest-98", "", "", eur); }), 2);
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", "5", eur); }), 2);  // a bare number
+  EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", "-5%", eur); }), 2);
 }
 
 TEST(PriceEngine, TooLargeAPriceIsBadData) {
   Market huge = market("XX", "USD", "1000000000000000000");
   MarketPricer pricer(huge, usd, Rounding::half_up, TaxRounding::net);
-  EXPECT_EQ(exit_status_of([&] { (void)pricer.price(static_cast<Int128>(INT64_MAX) * 1000); }), 65);
+  EXPECT_EQ(exit_status_of([&] { (void)pricer.price(static_cast<Int128>(INT64_MAX) * 1000, ""); }),
+            65);
 }
 
 TEST(PriceEngine, APriceAboveTheLargestStorableFigureIsBadDataNamingIt) {
@@ -166,7 +207,7 @@ TEST(PriceEngine, APriceAboveTheLargestStorableFigureIsBadDataNamingIt) {
   auto refusal = [](const Market& setup, Int128 base) {
     MarketPricer pricer(setup, usd, Rounding::half_up, TaxRounding::net);
     try {
-      (void)pricer.price(base);
+      (void)pricer.price(base, "");
     } catch (const Error& error) {
       return std::pair(error.code(), std::string(error.what()));
     }
@@ -263,18 +304,82 @@ TEST_F(PriceStoreTest, WorldBankFileGivesEachCountryItsLatestRatio) {
 TEST(PriceCalc, FastLinesEqualTheRecordBuilder) {
   Market germany = market("DE", "EUR", "0.92");
   germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
-  germany.rule = parse_rule("end-99", "", germany.currency);
+  germany.category_rates.emplace("food", decimal::parse_rate("--rate", "7%"));
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
   Market untaxed = market("US", "USD", "1");
   untaxed.fx_date.reset();
   for (const Market& setup : {germany, untaxed}) {
     MarketPricer pricer(setup, usd, Rounding::half_up, TaxRounding::net);
-    JsonValue header = market_header(pricer, usd);
-    BreakdownLines lines(header, setup.currency.exponent, usd.exponent);
-    Breakdown breakdown = pricer.price(4999);
-    std::string fast;
-    lines.append(fast, "SKU \"1\"", breakdown, 4999);
-    EXPECT_EQ(fast, to_json(breakdown_record("SKU \"1\"", header, breakdown, 4999)) + "\n");
+    BreakdownLines lines(pricer, usd);
+    for (std::string_view category : {"", "food", "books"}) {
+      JsonValue header = market_header(pricer, usd, category);
+      for (Source source : {Source::conversion, Source::override}) {
+        Priced priced{pricer.price(4999, category), source};
+        std::string fast;
+        lines.append(fast, "SKU \"1\"", priced, 4999, category);
+        EXPECT_EQ(fast,
+                  to_json(breakdown_record("SKU \"1\"", header, priced, 4999, category)) + "\n");
+      }
+    }
   }
+}
+
+// By hand: 49.99 USD * 0.92 = 45.9908 EUR net. Food at 7%: 45.9908 * 1.07 = 49.210156 ->
+// 49.21 -> end-99 49.99, net 49.99 / 1.07 = 46.7196 -> 46.72, tax 3.27. The standard 19%:
+// 54.729052 -> 54.99, net 46.21, tax 8.78. Books have no rate of their own in DE: 19%.
+TEST(PriceEngine, ACategoryPaysItsOwnRateAndOthersTheStandardOne) {
+  Market germany = market("DE", "EUR", "0.92");
+  germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
+  germany.category_rates.emplace("food", decimal::parse_rate("--rate", "7%"));
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
+  MarketPricer pricer(germany, usd, Rounding::half_up, TaxRounding::net);
+  Breakdown food = pricer.price(4999, "food");
+  EXPECT_EQ((std::array{food.amount, food.net, food.tax}),
+            (std::array<Int128, 3>{4999, 4672, 327}));
+  Breakdown books = pricer.price(4999, "books");
+  EXPECT_EQ((std::array{books.amount, books.net, books.tax}),
+            (std::array<Int128, 3>{5499, 4621, 878}));
+  EXPECT_EQ(pricer.tax_rate("food"), (Fraction{7, 100}));
+  EXPECT_EQ(pricer.tax_rate(""), (Fraction{19, 100}));
+}
+
+// A fixed price is shown as it is (no end-99), its tax split at the product's rate: 10.00
+// gross at 7% gives net 10.00 / 1.07 = 9.3458 -> 9.35, tax 0.65; untaxed, net = amount.
+TEST(PriceEngine, AFixedPriceSkipsTheRuleAndSplitsItsTax) {
+  Market germany = market("DE", "EUR", "0.92");
+  germany.tax = Tax{decimal::parse_rate("--rate", "19%"), true};
+  germany.category_rates.emplace("food", decimal::parse_rate("--rate", "7%"));
+  germany.rule = parse_rule("end-99", "", "", germany.currency);
+  MarketPricer pricer(germany, usd, Rounding::half_up, TaxRounding::net);
+  Breakdown fixed = pricer.fixed(1000, "food");
+  EXPECT_EQ((std::array{fixed.amount, fixed.net, fixed.tax}),
+            (std::array<Int128, 3>{1000, 935, 65}));
+  MarketPricer untaxed(market("US", "USD", "1"), usd, Rounding::half_up, TaxRounding::net);
+  Breakdown plain = untaxed.fixed(1234, "");
+  EXPECT_EQ((std::array{plain.amount, plain.net, plain.tax}),
+            (std::array<Int128, 3>{1234, 1234, 0}));
+}
+
+// CLDR's published forms, written by hand from its patterns, not from ICU: de "#,##0.00 ¤"
+// (group ".", decimal ",", a no-break space before the symbol), ja "¤#,##0" with the
+// full-width yen sign, en-IN "¤#,##,##0.00" (lakh grouping).
+TEST(PriceDisplay, LocalesWriteAmountsAsCldrPublishesThem) {
+  auto shown = [](const char* locale, const char* code, const char* amount) {
+    decimal::Currency currency = decimal::currency(code);
+    return DisplayFormat("--locale", locale, currency).format(minor(amount, currency));
+  };
+  EXPECT_EQ(shown("de-DE", "EUR", "1234.56"), "1.234,56\u00a0\u20ac");
+  EXPECT_EQ(shown("ja-JP", "JPY", "4740"), "\uffe54,740");
+  EXPECT_EQ(shown("en-IN", "INR", "123456"), "\u20b91,23,456.00");
+  EXPECT_EQ(shown("en-US", "USD", "92233720368547758.07"), "$92,233,720,368,547,758.07");
+  EXPECT_EQ(shown("en-US", "KWD", "1.5"), "KWD\u00a01.500");  // ISO 4217's three decimals
+}
+
+TEST(PriceDisplay, AnUnknownOrMalformedLocaleIsAUsageError) {
+  for (const char* tag : {"xx-QQ", "de_DE!", "", "english"}) {
+    EXPECT_EQ(exit_status_of([&] { (void)icu_locale("--locale", tag); }), 2) << tag;
+  }
+  EXPECT_EQ(icu_locale("--locale", "de-DE"), "de_DE");
 }
 
 }  // namespace

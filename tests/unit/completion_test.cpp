@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <CLI/CLI.hpp>
 
+#include "sluice/cli.hpp"
 #include "test_support.hpp"
 
 namespace sluice {
@@ -41,6 +42,28 @@ TEST(Completion, ZshAndFishScriptsNameEveryOption) {
   std::string fish = completion_script(tiny.app, "fish");
   EXPECT_NE(fish.find("complete -c tiny -n '__fish_seen_subcommand_from run' -l input -r -F -d "
                       "'Input \\'file\\''"),
+            std::string::npos)
+      << fish;
+}
+
+TEST(Completion, NestedSubcommandsAreNamedByBothWords) {
+  CLI::App app{"tiny", "tiny"};
+  std::string rule;
+  auto* set = app.add_subcommand("rule", "Rules")->add_subcommand("set", "Set one");
+  cli::complete_with(set->add_option("--rule", rule, "The rule"), {"none", "end-99"});
+  std::string bash = completion_script(app, "bash");
+  EXPECT_NE(bash.find("      \"rule set\") command=\"$command ${COMP_WORDS[index]}\" ;;"),
+            std::string::npos)
+      << bash;
+  EXPECT_NE(bash.find("    \"rule set\") options=\"--help -h --rule\" valued=\"--rule\" ;;"),
+            std::string::npos)
+      << bash;
+  EXPECT_NE(bash.find("    \"rule set --rule\") COMPREPLY=($(compgen -W \"none end-99\""),
+            std::string::npos)
+      << bash;
+  std::string fish = completion_script(app, "fish");
+  EXPECT_NE(fish.find("-n '__fish_seen_subcommand_from rule; and __fish_seen_subcommand_from "
+                      "set' -l rule -x -a 'none end-99'"),
             std::string::npos)
       << fish;
 }

@@ -39,6 +39,8 @@ struct Settings {
   std::string currency;
   std::string date;
   std::string max_rate_age = "4d";
+  std::string max_age;  // lookup: "" for any age
+  std::string locale;   // calc, lookup: "" for no display
   decimal::Rounding rounding = decimal::Rounding::half_up;
   TaxRounding tax_rounding = TaxRounding::net;
   InputOptions input;
@@ -59,6 +61,9 @@ struct Settings {
   std::string multiplier;
   std::string plr;
   RuleRow rule;
+  std::string category;      // tax set/remove --category
+  std::string tax_category;  // calc --tax-category
+  OverrideRequest fixed;     // override set/remove
 };
 
 // Commands that never look at the clock get no --now.
@@ -119,6 +124,10 @@ CalcOptions calc_options(const Settings& settings) {
   options.input = settings.input;
   options.progress = settings.progress;
   options.now = cli::make_clock(settings.state).now();
+  options.tax_category = settings.tax_category;
+  // Checked here, before the state file is opened: a bad tag is a usage error.
+  if (!settings.locale.empty()) icu_locale("--locale", settings.locale);
+  options.locale = settings.locale;
   return options;
 }
 
@@ -184,10 +193,18 @@ int run_pricing(const Settings& s, Pricing pricing, OutputStream& out) {
   return calc_stream(store, s.inputs, markets, options, out);
 }
 
+void add_locale(CLI::App& command, Settings& settings) {
+  command.add_option("--locale", settings.locale, "Add the amount as shown there: de-DE, ja-JP")
+      ->type_name("TAG");
+}
+
 void add_calc_options(CLI::App& command, Settings& settings) {
   command.add_option("inputs", settings.inputs, "Catalog files of {sku, price} (default: stdin)");
   cli::define_when_used(command, [&settings](CLI::App& calc) {
-    calc.add_option("--base", settings.base, "One base price (instead of a catalog)");
+    auto* base = calc.add_option("--base", settings.base, "One base price (instead of a catalog)");
+    calc.add_option("--tax-category", settings.tax_category, "The product's tax category")
+        ->needs(base);
+    add_locale(calc, settings);
     add_pricing_options(calc, settings);
     cli::add_format_option(calc, settings.format);
   });
@@ -205,15 +222,19 @@ void add_lookup_options(CLI::App& command, Settings& settings) {
   command.add_option("--sku", settings.sku, "The SKU")->required();
   command.add_option("--country", settings.country, "The market's country")->required();
   add_date(command, settings);
+  command.add_option("--max-age", settings.max_age, "Refuse prices or rates older (whole days)")
+      ->type_name("DAYS");
+  add_locale(command, settings);
   cli::add_format_option(command, settings.format);
   add_state(command, settings);
 }
 
+// Required, but checked by hand (quote_row): `quote show` and the others go without them.
 void add_quote_options(CLI::App& command, Settings& settings) {
   QuoteRequest& quote = settings.quote;
-  command.add_option("--amount", quote.amount, "Amount in the --from currency")->required();
-  command.add_option("--from", quote.from, "Currency paid in")->required();
-  command.add_option("--to", quote.to, "Currency received")->required();
+  command.add_option("--amount", quote.amount, "Amount in the --from currency (required)");
+  command.add_option("--from", quote.from, "Currency paid in (required)");
+  command.add_option("--to", quote.to, "Currency received (required)");
   cli::add_duration_option(command, "--ttl", quote.ttl, "How long the rate holds");
   command.add_option("--fee", quote.fee, "Spread taken from the rate: 1%, 50bp");
   cli::add_choice_option(command, "--rounding", settings.rounding, price_rounding_names,
@@ -309,7 +330,8 @@ cli::Subcommand rates_group(const std::shared_ptr<Settings>& settings) {
       "rates", "Daily FX rates",
       {{"load", "Load ECB CSV or JSONL rates",
         [&s](CLI::App& command) {
-          command.add_option("--format", s.input_format, "ecb-csv or jsonl");
+          cli::complete_with(command.add_option("--format", s.input_format, "ecb-csv or jsonl"),
+                             {"ecb-csv", "jsonl"});
           command.add_flag("--quiet,-q", s.quiet, "No note about skipped columns");
           command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
           add_settings_state(command, s);
@@ -340,7 +362,8 @@ cli::Subcommand ppp_group(const std::shared_ptr<Settings>& settings) {
       "ppp", "Country price adjustments",
       {{"load", "Load price level ratios (World Bank or JSONL)",
         [&s](CLI::App& command) {
-          command.add_option("--format", s.input_format, "wb-csv or jsonl");
+          cli::complete_with(command.add_option("--format", s.input_format, "wb-csv or jsonl"),
+                             {"wb-csv", "jsonl"});
           command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
           add_ppp_shape(command, s);
           add_settings_state(command, s);
@@ -378,20 +401,43 @@ cli::Subcommand tax_group(const std::shared_ptr<Settings>& settings) {
           command.add_option("--country", s.country, "Country")->required();
           command.add_option("--rate", s.rate, "Rate: 19%, 8.875%")->required();
           auto* inclusive = command.add_flag("--inclusive", s.inclusive, "Prices shown with tax");
-          command.add_flag("--exclusive", s.exclusive, "Prices shown before tax")
-              ->excludes(inclusive);
+          auto* exclusive = command.add_flag("--exclusive", s.exclusive, "Prices shown before tax")
+                                ->excludes(inclusive);
+          command
+              .add_option("--category", s.category,
+                          "A product category's rate (with the country's inclusiveness)")
+              ->excludes(inclusive)
+              ->excludes(exclusive);
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
         with_store(settings, cli::StateFile::create,
                    [](const Settings& given, Store& store, OutputStream& out) {
+                     if (!given.category.empty()) {
+                       return set_tax_category(store, {given.country, given.category, given.rate},
+                                               given.format, out);
+                     }
                      if (!given.inclusive && !given.exclusive) {
                        throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
                      }
                      return set_tax(store, {given.country, given.rate, given.inclusive},
                                     given.format, out);
                    })},
-       remove_row(settings, "tax", "Make a country untaxed", "--country"),
+       {"remove", "Make a country untaxed, or remove one category's rate",
+        [&s](CLI::App& command) {
+          command.add_option("--country", s.country, "Country")->required();
+          command.add_option("--category", s.category, "Only this category's rate");
+          add_settings_state(command, s);
+        },
+        with_output(settings,
+                    [](const Settings& given, OutputStream&) {
+                      known_country("--country", given.country);
+                      Store store = open_store(given, cli::StateFile::must_exist);
+                      if (!given.category.empty()) {
+                        return remove_tax_category(store, given.country, given.category);
+                      }
+                      return remove_setting(store, "tax", given.country);
+                    })},
        list_row(settings, "tax", "Print the taxes")});
 }
 
@@ -402,11 +448,17 @@ cli::Subcommand rule_group(const std::shared_ptr<Settings>& settings) {
       {{"set", "Set a currency's display rule",
         [&s](CLI::App& command) {
           command.add_option("--currency", s.rule.currency, "ISO 4217 code")->required();
-          command
-              .add_option("--rule", s.rule.rule,
-                          "none, end-99, end-95, end-90, ceil:STEP, nearest:STEP")
-              ->required();
+          // The fixed words complete; ceil:STEP and nearest:STEP take a number.
+          cli::complete_with(
+              command
+                  .add_option("--rule", s.rule.rule,
+                              "none, end-99, end-95, end-90, nearest-99, nearest-95, nearest-90, "
+                              "ceil:STEP, nearest:STEP")
+                  ->required(),
+              {"none", "end-99", "end-95", "end-90", "nearest-99", "nearest-95", "nearest-90"});
           command.add_option("--min", s.rule.minimum, "Below this, no rule");
+          command.add_option("--max-uplift", s.rule.max_uplift,
+                             "Most the rule may move a price: 5%");
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
@@ -416,6 +468,133 @@ cli::Subcommand rule_group(const std::shared_ptr<Settings>& settings) {
                    })},
        remove_row(settings, "rule", "Remove a currency's rule", "--currency"),
        list_row(settings, "rule", "Print the rules")});
+}
+
+void add_override_key(CLI::App& command, Settings& settings) {
+  command.add_option("--country", settings.fixed.country, "Country")->required();
+  command.add_option("--sku", settings.fixed.sku, "The SKU")->required();
+  command.add_option("--currency", settings.fixed.currency,
+                     "The market's currency (default: the country's)");
+}
+
+cli::Subcommand override_group(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  return cli::subcommand_group(
+      "override", "Fixed prices of SKUs in markets",
+      {{"set", "Fix a SKU's price in a market",
+        [&s](CLI::App& command) {
+          add_override_key(command, s);
+          command.add_option("--price", s.fixed.price, "The displayed price: 49.00")->required();
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     return set_override(store, given.fixed, given.format, out);
+                   })},
+       {"load", "Load fixed prices from JSONL",
+        [&s](CLI::App& command) {
+          command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::create,
+                   [](const Settings& given, Store& store, OutputStream& out) {
+                     return load_overrides(store, single_input(given), given.format, out);
+                   })},
+       {"remove", "Remove a fixed price",
+        [&s](CLI::App& command) {
+          add_override_key(command, s);
+          add_settings_state(command, s);
+        },
+        with_store(settings, cli::StateFile::must_exist,
+                   [](const Settings& given, Store& store, OutputStream&) {
+                     return remove_override(store, given.fixed);
+                   })},
+       {"list", "Print the fixed prices",
+        [&s](CLI::App& command) {
+          command.add_option("--country", s.country, "Only this country's");
+          cli::add_format_option(command, s.format);
+          add_settings_state(command, s);
+        },
+        with_output(settings, [](const Settings& given, OutputStream& out) {
+          if (!given.country.empty()) known_country("--country", given.country);
+          Store store = open_store(given, cli::StateFile::must_exist);
+          return list_overrides(store, given.country, given.format, out);
+        })}});
+}
+
+// `quote` makes a quote; `quote show`, `quote list` and `quote cancel` work on stored ones.
+// A row of its own: the group helper requires a subcommand, and `quote` alone is a command.
+std::vector<cli::Subcommand> quote_table(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  auto add_quote_id = [&s](CLI::App& command) {
+    command.add_option("--quote", s.quote_id, "The quote_id")->required();
+  };
+  return {{"show", "A quote and its status",
+           [&s, add_quote_id](CLI::App& command) {
+             add_quote_id(command);
+             cli::add_format_option(command, s.format);
+             add_state(command, s);
+           },
+           with_store(settings, cli::StateFile::must_exist,
+                      [](const Settings& given, Store& store, OutputStream& out) {
+                        return show_quote(store, given.quote_id, state_now(store, given),
+                                          given.format, out);
+                      })},
+          {"list", "Every quote and its status",
+           [&s](CLI::App& command) {
+             cli::add_format_option(command, s.format);
+             add_state(command, s);
+           },
+           with_store(settings, cli::StateFile::must_exist,
+                      [](const Settings& given, Store& store, OutputStream& out) {
+                        return list_quotes(store, state_now(store, given), given.format, out);
+                      })},
+          {"cancel", "Withdraw an open quote",
+           [&s, add_quote_id](CLI::App& command) {
+             add_quote_id(command);
+             add_state(command, s);
+           },
+           with_store(settings, cli::StateFile::must_exist,
+                      [](const Settings& given, Store& store, OutputStream& out) {
+                        return cancel_quote(store, given.quote_id, state_now(store, given), out);
+                      })}};
+}
+
+int make_quote(const Settings& given, OutputStream& out) {
+  for (auto [option, value] :
+       {std::pair{"--amount", &given.quote.amount}, std::pair{"--from", &given.quote.from},
+        std::pair{"--to", &given.quote.to}}) {
+    if (value->empty()) throw Error(exit_code::usage, fmt::format("quote needs {}", option));
+  }
+  QuoteRequest request = given.quote;
+  request.rounding = given.rounding;
+  request.max_rate_age_days = whole_days("--max-rate-age", given.max_rate_age);
+  // a quote needs rates already loaded
+  Store store = open_store(given, cli::StateFile::must_exist);
+  return quote(store, request, state_now(store, given), out);
+}
+
+cli::Subcommand quote_row(const std::shared_ptr<Settings>& settings) {
+  Settings& s = *settings;
+  auto nested = std::make_shared<std::vector<std::pair<const CLI::App*, cli::Action>>>();
+  return {"quote", "Lock an FX rate for a time (checkout quote); show, list, cancel",
+          [&s, settings, nested](CLI::App& command) {
+            add_quote_options(command, s);
+            command.require_subcommand(0, 1);
+            for (cli::Subcommand& row : quote_table(settings)) {
+              CLI::App* sub = command.add_subcommand(row.name, row.help);
+              row.define(*sub);
+              nested->emplace_back(sub, std::move(row.run));
+            }
+          },
+          [settings, nested] {
+            for (const auto& entry : *nested) {
+              if (entry.first->parsed()) return entry.second();
+            }
+            return with_output(settings, make_quote)();
+          }};
 }
 
 std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settings) {
@@ -437,21 +616,16 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settin
        with_output(settings,
                    [](const Settings& given, OutputStream& out) {
                      known_country("--country", given.country);
-                     std::string day = today(given);
+                     LookupRequest request{given.sku, given.country, today(given), std::nullopt,
+                                           given.locale};
+                     if (!given.locale.empty()) icu_locale("--locale", given.locale);
+                     if (!given.max_age.empty()) {
+                       request.max_age_days = whole_days("--max-age", given.max_age);
+                     }
                      Store store = open_store(given, cli::StateFile::must_exist);
-                     return lookup(store, given.sku, given.country, day, given.format, out);
+                     return lookup(store, request, given.format, out);
                    })},
-      {"quote", "Lock an FX rate for a time (checkout quote)",
-       [&s](CLI::App& command) { add_quote_options(command, s); },
-       with_output(settings,
-                   [](const Settings& given, OutputStream& out) {
-                     QuoteRequest request = given.quote;
-                     request.rounding = given.rounding;
-                     request.max_rate_age_days = whole_days("--max-rate-age", given.max_rate_age);
-                     // a quote needs rates already loaded
-                     Store store = open_store(given, cli::StateFile::must_exist);
-                     return quote(store, request, state_now(store, given), out);
-                   })},
+      quote_row(settings),
       {"accept", "Use a quote once, before it expires",
        [&s](CLI::App& command) { add_accept_options(command, s); },
        with_output(settings,
@@ -470,6 +644,7 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settin
       ppp_group(settings),
       tax_group(settings),
       rule_group(settings),
+      override_group(settings),
   };
 }
 

@@ -145,9 +145,13 @@ Market resolve_market(Store& store, const MarketRequest& request, const PricingD
   }
   if (auto tax = store.tax(market.country)) {
     market.tax = Tax{decimal::parse_rate("stored tax rate", tax->rate), tax->inclusive};
+    for (const TaxCategoryRow& row : store.tax_categories(market.country)) {
+      market.category_rates.emplace(row.category,
+                                    decimal::parse_rate("stored tax category rate", row.rate));
+    }
   }
   if (auto rule = store.rule(market.currency.code)) {
-    market.rule = parse_rule(rule->rule, rule->minimum, market.currency);
+    market.rule = parse_rule(rule->rule, rule->minimum, rule->max_uplift, market.currency);
   }
   return market;
 }

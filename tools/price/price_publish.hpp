@@ -5,6 +5,7 @@
 // reader sees the old catalog or the new one, never a mix.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,18 @@ int publish(Store& store, const std::vector<std::string>& inputs,
             const std::vector<MarketRequest>& markets, const CalcOptions& options,
             OutputStream& out);
 
-// The price published for `sku` in `country` by the latest publication on or before `date`:
-// the calc record plus price_date. Returns 1 (with a message) when there is none.
-int lookup(Store& store, const std::string& sku, const std::string& country,
-           const std::string& date, Format format, OutputStream& out);
+struct LookupRequest {
+  std::string sku;
+  std::string country;
+  std::string date;
+  std::optional<int> max_age_days;  // none: any age
+  std::string locale;               // --locale: "" for no display key
+};
+
+// The price published for the SKU in the country by the latest publication on or before the
+// date: the calc record plus price_date. Returns 1 (with a message) when there is none, or
+// when the publication's price date or its rates' date is more than max_age_days before the
+// date.
+int lookup(Store& store, const LookupRequest& request, Format format, OutputStream& out);
 
 }  // namespace sluice::price

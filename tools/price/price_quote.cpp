@@ -21,23 +21,45 @@ std::string utc_day(Instant now) {
 }
 
 struct StoredQuote {
+  std::string quote_id;
   std::string record;
   std::string to_currency;
   Int128 amount_to = 0;
   Instant expires_at;
   std::optional<std::string> accepted_at;
+  std::optional<std::string> cancelled_at;
 };
 
-std::optional<StoredQuote> find_quote(db::Database& database, const std::string& quote_id) {
-  auto query = database.query(
-      "SELECT record, to_currency, amount_to, expires_at, accepted_at FROM price_quotes "
-      "WHERE quote_id = ?",
-      quote_id);
-  if (!query.step()) return std::nullopt;
-  db::Statement& row = query.row();
-  StoredQuote quote{row.text(0), row.text(1), row.integer(2), parse_instant(row.text(3)), {}};
-  if (!row.is_null(4)) quote.accepted_at = row.text(4);
+constexpr std::string_view quote_columns =
+    "SELECT quote_id, record, to_currency, amount_to, expires_at, accepted_at, cancelled_at "
+    "FROM price_quotes";
+
+StoredQuote quote_of(db::Statement& row) {
+  StoredQuote quote{
+      row.text(0), row.text(1), row.text(2), row.integer(3), parse_instant(row.text(4)), {}, {}};
+  if (!row.is_null(5)) quote.accepted_at = row.text(5);
+  if (!row.is_null(6)) quote.cancelled_at = row.text(6);
   return quote;
+}
+
+std::optional<StoredQuote> find_quote(db::Database& database, const std::string& quote_id) {
+  auto query = database.query(std::string(quote_columns) + " WHERE quote_id = ?", quote_id);
+  if (!query.step()) return std::nullopt;
+  return quote_of(query.row());
+}
+
+StoredQuote known_quote(db::Database& database, const std::string& quote_id) {
+  auto quote = find_quote(database, quote_id);
+  if (!quote) throw Error(exit_code::data, fmt::format("no quote '{}'", quote_id));
+  return *quote;
+}
+
+// What a quote is at `now`: accepted and cancelled are final; an open quote expires at
+// expires_at.
+std::string_view quote_status(const StoredQuote& quote, Instant now) {
+  if (quote.accepted_at) return "accepted";
+  if (quote.cancelled_at) return "cancelled";
+  return now >= quote.expires_at ? "expired" : "open";
 }
 
 // The stored quote record with `extra` members appended.
@@ -48,6 +70,23 @@ JsonValue quote_with(const StoredQuote& quote, std::vector<JsonValue::Member> ex
   std::vector<JsonValue::Member> members = parsed.value->members();
   for (auto& member : extra) members.push_back(std::move(member));
   return JsonValue::object(std::move(members));
+}
+
+enum class QuoteEnd { accepted, cancelled };
+
+// Sets accepted_at or cancelled_at of a quote that has neither; false when another process
+// did first.
+bool mark_quote(db::Database& database, QuoteEnd end, const std::string& quote_id,
+                const std::string& at) {
+  // Fixed statements, one per column: nothing from outside reaches the SQL text.
+  std::string_view sql =
+      end == QuoteEnd::accepted
+          ? "UPDATE price_quotes SET accepted_at = ?1 WHERE quote_id = ?2 AND accepted_at IS "
+            "NULL AND cancelled_at IS NULL RETURNING quote_id"
+          : "UPDATE price_quotes SET cancelled_at = ?1 WHERE quote_id = ?2 AND accepted_at IS "
+            "NULL AND cancelled_at IS NULL RETURNING quote_id";
+  auto update = database.query(sql, at, quote_id);
+  return update.step();
 }
 
 int refuse(OutputStream& out, const std::string& quote_id, std::string_view error,
@@ -64,6 +103,35 @@ int refuse_used(OutputStream& out, const std::string& quote_id, const std::strin
                 fmt::format("quote {} was already accepted at {}", quote_id, accepted_at));
 }
 
+int refuse_expired(OutputStream& out, const StoredQuote& quote) {
+  std::string expired = format_instant(quote.expires_at);
+  return refuse(
+      out, quote.quote_id, "quote_expired", {"expires_at", JsonValue::string(expired)},
+      fmt::format("quote {} expired at {}: request a new quote", quote.quote_id, expired));
+}
+
+int refuse_cancelled(OutputStream& out, const std::string& quote_id,
+                     const std::string& cancelled_at) {
+  return refuse(out, quote_id, "quote_cancelled", {"cancelled_at", JsonValue::string(cancelled_at)},
+                fmt::format("quote {} was cancelled at {}", quote_id, cancelled_at));
+}
+
+// A quote that can no longer change (used, cancelled) refused as accept refuses it; the
+// status an accept or cancel that lost a race to the other reports.
+int refuse_final(OutputStream& out, const StoredQuote& quote) {
+  if (quote.accepted_at) return refuse_used(out, quote.quote_id, *quote.accepted_at);
+  return refuse_cancelled(out, quote.quote_id, quote.cancelled_at.value_or(""));
+}
+
+JsonValue status_record(const StoredQuote& quote, Instant now) {
+  auto text_or_null = [](const std::optional<std::string>& text) {
+    return text ? JsonValue::string(*text) : JsonValue::null();
+  };
+  return quote_with(quote, {{"status", JsonValue::string(std::string(quote_status(quote, now)))},
+                            {"accepted_at", text_or_null(quote.accepted_at)},
+                            {"cancelled_at", text_or_null(quote.cancelled_at)}});
+}
+
 }  // namespace
 
 int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& out) {
@@ -73,6 +141,12 @@ int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& 
   Fraction fee = decimal::parse_rate("--fee", request.fee);
   if (fee >= Fraction{1, 1}) throw Error(exit_code::usage, "--fee: must be below 100%");
   if (request.ttl <= Duration::zero()) throw Error(exit_code::usage, "--ttl: must be above zero");
+  if (request.ttl > max_quote_ttl) {
+    throw Error(exit_code::usage,
+                fmt::format("--ttl: {} is longer than a quote may hold its rate "
+                            "({})",
+                            format_duration(request.ttl), format_duration(max_quote_ttl)));
+  }
   db::WriteTransaction transaction(store.database());
   CrossRate cross = cross_rate(store, from.code, to.code, utc_day(now), request.max_rate_age_days);
   Fraction rate = cross.rate * (Fraction{1, 1} - fee);
@@ -107,41 +181,62 @@ int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& 
 int accept(Store& store, const std::string& quote_id, const std::string& amount_to, Instant now,
            OutputStream& out) {
   db::WriteTransaction transaction(store.database());
-  auto quote = find_quote(store.database(), quote_id);
-  if (!quote) throw Error(exit_code::data, fmt::format("no quote '{}'", quote_id));
+  StoredQuote quote = known_quote(store.database(), quote_id);
   if (!amount_to.empty()) {
-    const decimal::Currency to = decimal::currency(quote->to_currency);
+    const decimal::Currency to = decimal::currency(quote.to_currency);
     Int128 expected = amount_option("--amount-to", amount_to, to, false);
-    if (expected != quote->amount_to) {
+    if (expected != quote.amount_to) {
       throw Error(exit_code::data,
                   fmt::format("--amount-to {} differs from quote {}'s amount_to {}", amount_to,
-                              quote_id, decimal::format_amount(quote->amount_to, to.exponent)));
+                              quote_id, decimal::format_amount(quote.amount_to, to.exponent)));
     }
   }
-  if (quote->accepted_at) return refuse_used(out, quote_id, *quote->accepted_at);
-  if (now >= quote->expires_at) {
-    std::string expired = format_instant(quote->expires_at);
-    return refuse(out, quote_id, "quote_expired", {"expires_at", JsonValue::string(expired)},
-                  fmt::format("quote {} expired at {}: request a new quote", quote_id, expired));
-  }
+  if (quote.accepted_at || quote.cancelled_at) return refuse_final(out, quote);
+  if (now >= quote.expires_at) return refuse_expired(out, quote);
   std::string accepted_at = format_instant(now);
-  // Conditional on the quote being unused: on a server, a concurrent accept that committed
-  // first (the row lock orders them, not one writer at a time) leaves no row to update.
-  bool accepted = false;
-  {
-    auto update = store.database().query(
-        "UPDATE price_quotes SET accepted_at = ?1 WHERE quote_id = ?2 AND accepted_at IS NULL "
-        "RETURNING quote_id",
-        accepted_at, quote_id);
-    accepted = update.step();
-  }
-  if (!accepted) {
-    return refuse_used(out, quote_id,
-                       find_quote(store.database(), quote_id)->accepted_at.value_or(""));
+  // Conditional on the quote being unused: on a server, a concurrent accept or cancel that
+  // committed first (the row lock orders them, not one writer at a time) leaves no row to
+  // update.
+  if (!mark_quote(store.database(), QuoteEnd::accepted, quote_id, accepted_at)) {
+    return refuse_final(out, known_quote(store.database(), quote_id));
   }
   transaction.commit();
-  out.write_line(to_json(quote_with(*quote, {{"status", JsonValue::string("accepted")},
-                                             {"accepted_at", JsonValue::string(accepted_at)}})));
+  out.write_line(to_json(quote_with(quote, {{"status", JsonValue::string("accepted")},
+                                            {"accepted_at", JsonValue::string(accepted_at)}})));
+  return 0;
+}
+
+int show_quote(Store& store, const std::string& quote_id, Instant now, Format format,
+               OutputStream& out) {
+  db::ReadTransaction transaction(store.database());
+  StoredQuote quote = known_quote(store.database(), quote_id);
+  print_record(out, format, status_record(quote, now));
+  return 0;
+}
+
+int list_quotes(Store& store, Instant now, Format format, OutputStream& out) {
+  RecordPrinter printer(out, format);
+  db::ReadTransaction transaction(store.database());
+  auto query =
+      store.database().query(std::string(quote_columns) + " ORDER BY expires_at, quote_id");
+  while (query.step()) printer.print(status_record(quote_of(query.row()), now));
+  printer.finish();
+  return 0;
+}
+
+int cancel_quote(Store& store, const std::string& quote_id, Instant now, OutputStream& out) {
+  db::WriteTransaction transaction(store.database());
+  StoredQuote quote = known_quote(store.database(), quote_id);
+  if (quote.accepted_at) return refuse_final(out, quote);
+  if (!quote.cancelled_at) {
+    if (now >= quote.expires_at) return refuse_expired(out, quote);
+    if (!mark_quote(store.database(), QuoteEnd::cancelled, quote_id, format_instant(now))) {
+      return refuse_final(out, known_quote(store.database(), quote_id));
+    }
+    transaction.commit();
+    quote.cancelled_at = format_instant(now);
+  }
+  out.write_line(to_json(status_record(quote, now)));
   return 0;
 }
 

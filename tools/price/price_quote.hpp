@@ -22,15 +22,31 @@ struct QuoteRequest {
   int max_rate_age_days = 4;
 };
 
+// The longest a quote may hold its rate: a rate locked for longer than a day is a bet on
+// the market, not a checkout. A longer --ttl is Error(2).
+inline constexpr Duration max_quote_ttl = std::chrono::hours(24);
+
 // Locks today's cross rate (less the fee) for the TTL, stores the quote and prints it:
 // quote_id, from, to, amount, amount_to, rate, fee, fx_date, created_at, expires_at.
 int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& out);
 
 // Accepts a quote once while now < expires_at. Prints {"quote_id","status":"accepted",...}
-// and returns 0; or prints {"quote_id","error":"quote_used"|"quote_expired",...} and returns 1;
+// and returns 0; or prints {"quote_id","error":"quote_used"|"quote_expired"|
+// "quote_cancelled",...} and returns 1;
 // an --amount-to that differs from the quote's is Error(65), an unknown quote Error(65).
 int accept(Store& store, const std::string& quote_id, const std::string& amount_to, Instant now,
            OutputStream& out);
+
+// A stored quote as it stands at `now`: its record plus status (open, accepted, expired,
+// cancelled), accepted_at and cancelled_at (null unless so). Error(65) for an unknown quote.
+int show_quote(Store& store, const std::string& quote_id, Instant now, Format format,
+               OutputStream& out);
+// Every stored quote so, by expiry then ID.
+int list_quotes(Store& store, Instant now, Format format, OutputStream& out);
+// Cancels an open quote so that it can no longer be accepted: prints it with status
+// cancelled and returns 0 (also when it was cancelled before); an accepted or expired quote
+// is refused like accept refuses it (quote_used, quote_expired; 1). Error(65) when unknown.
+int cancel_quote(Store& store, const std::string& quote_id, Instant now, OutputStream& out);
 
 // Splits amount (in currency's precision, may be negative) by comma-separated decimal ratios;
 // one record per part: part, ratio, amount, currency.

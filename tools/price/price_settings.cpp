@@ -8,6 +8,7 @@
 #include "sluice/decimal.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
+#include "sluice/jsonl.hpp"
 
 namespace sluice::price {
 namespace {
@@ -16,10 +17,49 @@ JsonValue text_or_null(const std::optional<std::string>& text) {
   return text ? JsonValue::string(*text) : JsonValue::null();
 }
 
-JsonValue tax_record(const TaxRow& tax) {
+JsonValue tax_record(const TaxRow& tax, const std::optional<std::string>& category) {
   return JsonValue::object({{"country", JsonValue::string(tax.country)},
                             {"rate", JsonValue::string(tax.rate)},
-                            {"inclusive", JsonValue::boolean(tax.inclusive)}});
+                            {"inclusive", JsonValue::boolean(tax.inclusive)},
+                            {"category", text_or_null(category)}});
+}
+
+JsonValue override_record(const Override& fixed) {
+  int exponent = decimal::currency(fixed.currency).exponent;
+  return JsonValue::object(
+      {{"country", JsonValue::string(fixed.country)},
+       {"currency", JsonValue::string(fixed.currency)},
+       {"sku", JsonValue::string(fixed.sku)},
+       {"price", JsonValue::string(decimal::format_amount(fixed.amount, exponent))}});
+}
+
+// A checked override: a known country, a currency (the country's by default), a non-empty
+// SKU and a price in the currency's precision, not negative. Error(code) naming the field as
+// `name(field)` gives it.
+template <typename Name>
+Override checked_override(const OverrideRequest& request, int code, Name name) {
+  auto fail = [&](std::string_view field, std::string_view message) {
+    throw Error(code, fmt::format("{}: {}", name(field), message));
+  };
+  const Country* country = find_country(request.country);
+  if (country == nullptr) fail("country", fmt::format("unknown country '{}'", request.country));
+  std::string code_text =
+      request.currency.empty() ? std::string(country->currency) : request.currency;
+  decimal::Currency currency;
+  try {
+    currency = decimal::currency(code_text);
+  } catch (const Error& error) {
+    fail("currency", error.what());
+  }
+  if (request.sku.empty()) fail("sku", "must not be empty");
+  std::int64_t amount = 0;  // at most INT64_MAX, the largest price
+  try {
+    amount = decimal::parse_amount(request.price, currency.exponent);
+  } catch (const Error& error) {
+    fail("price",
+         fmt::format("{} ({} has {} decimals)", error.what(), currency.code, currency.exponent));
+  }
+  return {request.country, currency.code, request.sku, amount};
 }
 
 JsonValue adjustment_record(const Adjustment& adjustment) {
@@ -37,7 +77,9 @@ JsonValue rule_record(const RuleRow& rule) {
   return JsonValue::object(
       {{"currency", JsonValue::string(rule.currency)},
        {"rule", JsonValue::string(rule.rule)},
-       {"min", rule.minimum.empty() ? JsonValue::null() : JsonValue::string(rule.minimum)}});
+       {"min", rule.minimum.empty() ? JsonValue::null() : JsonValue::string(rule.minimum)},
+       {"max_uplift",
+        rule.max_uplift.empty() ? JsonValue::null() : JsonValue::string(rule.max_uplift)}});
 }
 
 }  // namespace
@@ -49,7 +91,111 @@ int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
   store.put_tax(stored);
   transaction.commit();
-  print_record(out, format, tax_record(stored));
+  print_record(out, format, tax_record(stored, std::nullopt));
+  return 0;
+}
+
+int set_tax_category(Store& store, const TaxCategoryRow& category, Format format,
+                     OutputStream& out) {
+  known_country("--country", category.country);
+  TaxCategoryRow stored = category;
+  stored.rate = decimal::format_rate(decimal::parse_rate("--rate", category.rate));
+  db::WriteTransaction transaction(store.database());
+  auto tax = store.tax(category.country);
+  if (!tax) {
+    throw Error(exit_code::data,
+                fmt::format("{} has no tax: set its standard rate first (price tax set "
+                            "--country {} --rate RATE --inclusive|--exclusive)",
+                            category.country, category.country));
+  }
+  store.put_tax_category(stored);
+  transaction.commit();
+  print_record(out, format,
+               tax_record({stored.country, stored.rate, tax->inclusive}, stored.category));
+  return 0;
+}
+
+int remove_tax_category(Store& store, const std::string& country, const std::string& category) {
+  db::WriteTransaction transaction(store.database());
+  bool removed = store.remove_tax_category(country, category);
+  transaction.commit();
+  if (!removed) {
+    print_diagnostic(Severity::error, {},
+                     fmt::format("no tax category '{}' for {}", category, country));
+    return exit_code::definite_no;
+  }
+  return 0;
+}
+
+int set_override(Store& store, const OverrideRequest& request, Format format, OutputStream& out) {
+  Override fixed = checked_override(
+      request, exit_code::usage, [](std::string_view field) { return "--" + std::string(field); });
+  db::WriteTransaction transaction(store.database());
+  store.put_override(fixed);
+  transaction.commit();
+  print_record(out, format, override_record(fixed));
+  return 0;
+}
+
+int load_overrides(Store& store, const std::string& path, Format format, OutputStream& out) {
+  JsonlReader reader({path});
+  std::vector<Override> rows;
+  while (auto record = reader.next()) {
+    OverrideRequest request;
+    try {
+      for (auto [field, target] :
+           {std::pair{"country", &request.country}, std::pair{"currency", &request.currency},
+            std::pair{"sku", &request.sku}, std::pair{"price", &request.price}}) {
+        const JsonValue* value = record->value.find(field);
+        bool optional = std::string_view(field) == "currency";
+        if (value == nullptr && optional) continue;
+        bool text =
+            value != nullptr && (value->is_string() || (value->is_number() && *field == 'p'));
+        if (!text) throw Error(exit_code::data, fmt::format("field '{}' must be a string", field));
+        *target = value->text();
+      }
+      rows.push_back(checked_override(request, exit_code::data, [](std::string_view field) {
+        return fmt::format("field '{}'", field);
+      }));
+    } catch (const Error& error) {
+      reader.reject(*record, error.what());
+    }
+  }
+  db::WriteTransaction transaction(store.database());
+  for (const Override& fixed : rows) store.put_override(fixed);
+  transaction.commit();
+  print_record(
+      out, format,
+      JsonValue::object({{"overrides", JsonValue::integer(static_cast<long long>(rows.size()))}}));
+  return 0;
+}
+
+int remove_override(Store& store, const OverrideRequest& request) {
+  OverrideRequest any_price = request;
+  any_price.price = "0";
+  Override key = checked_override(any_price, exit_code::usage,
+                                  [](std::string_view field) { return "--" + std::string(field); });
+  db::WriteTransaction transaction(store.database());
+  bool removed = store.remove_override(key.country, key.currency, key.sku);
+  transaction.commit();
+  if (!removed) {
+    print_diagnostic(
+        Severity::error, {},
+        fmt::format("no override for sku {} in {} ({})", key.sku, key.country, key.currency));
+    return exit_code::definite_no;
+  }
+  return 0;
+}
+
+int list_overrides(Store& store, const std::string& country, Format format, OutputStream& out) {
+  RecordPrinter printer(out, format);
+  db::ReadTransaction transaction(store.database());
+  std::optional<std::string_view> only;
+  if (!country.empty()) only = country;
+  for (const Override& fixed : store.overrides(only, std::nullopt)) {
+    printer.print(override_record(fixed));
+  }
+  printer.finish();
   return 0;
 }
 
@@ -65,11 +211,14 @@ int set_adjustment(Store& store, const Adjustment& adjustment, Format format, Ou
 
 int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out) {
   // Parsing for the currency proves the rule fits its precision before it is stored.
-  parse_rule(rule.rule, rule.minimum, decimal::currency(rule.currency));
+  DisplayRule parsed =
+      parse_rule(rule.rule, rule.minimum, rule.max_uplift, decimal::currency(rule.currency));
+  RuleRow stored = rule;
+  if (parsed.max_uplift) stored.max_uplift = decimal::format_rate(*parsed.max_uplift);
   db::WriteTransaction transaction(store.database());
-  store.put_rule(rule);
+  store.put_rule(stored);
   transaction.commit();
-  print_record(out, format, rule_record(rule));
+  print_record(out, format, rule_record(stored));
   return 0;
 }
 
@@ -77,7 +226,15 @@ int list_settings(Store& store, std::string_view what, Format format, OutputStre
   RecordPrinter printer(out, format);
   db::ReadTransaction transaction(store.database());
   if (what == "tax") {
-    for (const TaxRow& row : store.taxes()) printer.print(tax_record(row));
+    // Each country's standard rate, then its categories' rates.
+    std::vector<TaxCategoryRow> categories = store.tax_categories(std::nullopt);
+    for (const TaxRow& row : store.taxes()) {
+      printer.print(tax_record(row, std::nullopt));
+      for (const TaxCategoryRow& category : categories) {
+        if (category.country != row.country) continue;
+        printer.print(tax_record({row.country, category.rate, row.inclusive}, category.category));
+      }
+    }
   } else if (what == "ppp") {
     for (const Adjustment& row : store.adjustments()) printer.print(adjustment_record(row));
   } else {

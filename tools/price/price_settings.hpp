@@ -14,6 +14,30 @@ namespace sluice::price {
 int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out);
 int set_adjustment(Store& store, const Adjustment& adjustment, Format format, OutputStream& out);
 int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out);
+// A country's tax rate for one product category (`category` of `tax`); the country's
+// standard tax must be set (Error(65) otherwise). Prints the row as tax list does.
+int set_tax_category(Store& store, const TaxCategoryRow& category, Format format,
+                     OutputStream& out);
+// Removes one category's rate; returns 1 with a message when there was none.
+int remove_tax_category(Store& store, const std::string& country, const std::string& category);
+
+// A fixed price as given on the command line or in a file, before it is checked.
+struct OverrideRequest {
+  std::string country;
+  std::string currency;  // "" for the country's currency
+  std::string sku;
+  std::string price;
+};
+// Stores one override (Error(2) naming the option for a bad country, currency or price).
+int set_override(Store& store, const OverrideRequest& request, Format format, OutputStream& out);
+// Stores every {"country","sku","price"[,"currency"]} record of `path` in one transaction,
+// after checking them all (Error(65) naming the line and field); prints {"overrides":N}.
+int load_overrides(Store& store, const std::string& path, Format format, OutputStream& out);
+// Returns 1 with a message when there was no such override.
+int remove_override(Store& store, const OverrideRequest& request);
+// Every override, or one country's: country, currency, sku, price.
+int list_overrides(Store& store, const std::string& country, Format format, OutputStream& out);
+
 // `what` is "tax", "ppp" or "rule".
 int list_settings(Store& store, std::string_view what, Format format, OutputStream& out);
 // Removes a setting; Error(65)-free: returns 1 with a message when there was none.

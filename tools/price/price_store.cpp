@@ -75,7 +75,33 @@ CREATE TABLE price_quotes (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 1> migrations{schema_v1};
+// Version 2: a display rule's cap on how far it moves a figure ('' for none); fixed prices
+// of a SKU in a market (country and currency), in the currency's minor units; reduced tax
+// rates by product category, which go with their country's tax; and, per published price,
+// its category ('' for none), the rate that category had ('' for the publication's) and
+// where the price came from; when a quote was cancelled.
+constexpr std::string_view schema_v2 = R"sql(
+ALTER TABLE price_rules ADD COLUMN max_uplift TEXT NOT NULL DEFAULT '';
+CREATE TABLE price_overrides (
+  country TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  amount INTEGER NOT NULL,
+  PRIMARY KEY (country, currency, sku)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE price_tax_categories (
+  country TEXT NOT NULL REFERENCES price_taxes (country) ON DELETE CASCADE,
+  category TEXT NOT NULL,
+  rate TEXT NOT NULL,
+  PRIMARY KEY (country, category)
+) STRICT, WITHOUT ROWID;
+ALTER TABLE price_published ADD COLUMN tax_category TEXT NOT NULL DEFAULT '';
+ALTER TABLE price_published ADD COLUMN tax_rate TEXT NOT NULL DEFAULT '';
+ALTER TABLE price_published ADD COLUMN source TEXT NOT NULL DEFAULT 'conversion';
+ALTER TABLE price_quotes ADD COLUMN cancelled_at TEXT;
+)sql";
+
+constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
 
 // PostgreSQL runs the same steps, translated (db::postgresql_ddl).
 constexpr db::Schema schema{migrations};
@@ -104,7 +130,7 @@ TaxRow tax_of(db::Statement& row) {
 }
 
 RuleRow rule_of(db::Statement& row) {
-  return {row.text(0), row.text(1), row.text(2)};
+  return {row.text(0), row.text(1), row.text(2), row.text(3)};
 }
 
 constexpr std::string_view adjustment_columns =
@@ -230,23 +256,87 @@ std::vector<TaxRow> Store::taxes() {
 
 void Store::put_rule(const RuleRow& rule) {
   database_.execute(
-      "INSERT INTO price_rules (currency, rule, minimum) VALUES (?, ?, ?) ON CONFLICT (currency) "
-      "DO UPDATE SET rule = excluded.rule, minimum = excluded.minimum",
-      rule.currency, rule.rule, rule.minimum);
+      "INSERT INTO price_rules (currency, rule, minimum, max_uplift) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (currency) DO UPDATE SET rule = excluded.rule, minimum = excluded.minimum, "
+      "max_uplift = excluded.max_uplift",
+      rule.currency, rule.rule, rule.minimum, rule.max_uplift);
 }
 
 std::optional<RuleRow> Store::rule(std::string_view currency) {
-  auto query = database_.query("SELECT currency, rule, minimum FROM price_rules WHERE currency = ?",
-                               currency);
+  auto query = database_.query(
+      "SELECT currency, rule, minimum, max_uplift FROM price_rules WHERE currency = ?", currency);
   if (!query.step()) return std::nullopt;
   return rule_of(query.row());
 }
 
 std::vector<RuleRow> Store::rules() {
   std::vector<RuleRow> rows;
-  auto query = database_.query("SELECT currency, rule, minimum FROM price_rules ORDER BY currency");
+  auto query = database_.query(
+      "SELECT currency, rule, minimum, max_uplift FROM price_rules ORDER BY currency");
   while (query.step()) rows.push_back(rule_of(query.row()));
   return rows;
+}
+
+void Store::put_override(const Override& fixed) {
+  database_.execute(
+      "INSERT INTO price_overrides (country, currency, sku, amount) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (country, currency, sku) DO UPDATE SET amount = excluded.amount",
+      fixed.country, fixed.currency, fixed.sku, fixed.amount);
+}
+
+bool Store::remove_override(std::string_view country, std::string_view currency,
+                            std::string_view sku) {
+  return database_.execute(
+             "DELETE FROM price_overrides WHERE country = ? AND currency = ? AND sku = ?", country,
+             currency, sku) > 0;
+}
+
+std::vector<Override> Store::overrides(std::optional<std::string_view> country,
+                                       std::optional<std::string_view> currency) {
+  std::vector<Override> rows;
+  // The CASTs type the parameters for PostgreSQL, which cannot infer a type from IS NULL.
+  auto query = database_.query(
+      "SELECT country, currency, sku, amount FROM price_overrides "
+      "WHERE (CAST(?1 AS TEXT) IS NULL OR country = ?1) "
+      "AND (CAST(?2 AS TEXT) IS NULL OR currency = ?2) "
+      "ORDER BY country, currency, sku",
+      country, currency);
+  while (query.step()) {
+    db::Statement& row = query.row();
+    rows.push_back({row.text(0), row.text(1), row.text(2), row.integer(3)});
+  }
+  return rows;
+}
+
+void Store::put_tax_category(const TaxCategoryRow& category) {
+  database_.execute(
+      "INSERT INTO price_tax_categories (country, category, rate) VALUES (?, ?, ?) "
+      "ON CONFLICT (country, category) DO UPDATE SET rate = excluded.rate",
+      category.country, category.category, category.rate);
+}
+
+bool Store::remove_tax_category(std::string_view country, std::string_view category) {
+  return database_.execute("DELETE FROM price_tax_categories WHERE country = ? AND category = ?",
+                           country, category) > 0;
+}
+
+std::vector<TaxCategoryRow> Store::tax_categories(std::optional<std::string_view> country) {
+  std::vector<TaxCategoryRow> rows;
+  auto query = database_.query(
+      "SELECT country, category, rate FROM price_tax_categories WHERE CAST(?1 AS TEXT) IS NULL OR "
+      "country = ?1 "
+      "ORDER BY country, category",
+      country);
+  while (query.step())
+    rows.push_back({query.row().text(0), query.row().text(1), query.row().text(2)});
+  return rows;
+}
+
+std::set<std::string, std::less<>> Store::tax_category_names() {
+  std::set<std::string, std::less<>> names;
+  auto query = database_.query("SELECT DISTINCT category FROM price_tax_categories");
+  while (query.step()) names.insert(query.row().text(0));
+  return names;
 }
 
 bool Store::remove(std::string_view table, std::string_view key) {

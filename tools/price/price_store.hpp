@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,7 +43,23 @@ struct TaxRow {
 struct RuleRow {
   std::string currency;
   std::string rule;
-  std::string minimum;  // "" for none
+  std::string minimum;     // "" for none
+  std::string max_uplift;  // "5%", "" for none
+};
+
+// A fixed price: the SKU's displayed price in one market, instead of its conversion.
+struct Override {
+  std::string country;
+  std::string currency;
+  std::string sku;
+  std::int64_t amount = 0;  // minor units of `currency`
+};
+
+// A reduced (or other) tax rate of one product category in one country.
+struct TaxCategoryRow {
+  std::string country;
+  std::string category;
+  std::string rate;  // "7%"
 };
 
 class Store {
@@ -71,6 +88,18 @@ class Store {
   void put_rule(const RuleRow& rule);
   std::optional<RuleRow> rule(std::string_view currency);
   std::vector<RuleRow> rules();
+  void put_override(const Override& fixed);
+  bool remove_override(std::string_view country, std::string_view currency, std::string_view sku);
+  // The overrides of one country and currency, or all of them (nullopt), in key order.
+  std::vector<Override> overrides(std::optional<std::string_view> country,
+                                  std::optional<std::string_view> currency);
+  // Call inside a write transaction; the country's tax must exist (a constraint otherwise).
+  void put_tax_category(const TaxCategoryRow& category);
+  bool remove_tax_category(std::string_view country, std::string_view category);
+  // One country's category rates, or every country's (nullopt), in key order.
+  std::vector<TaxCategoryRow> tax_categories(std::optional<std::string_view> country);
+  // Every category some country has a rate for: the categories a catalog may name.
+  std::set<std::string, std::less<>> tax_category_names();
   // Removes a setting; returns false when there was none. `table` is one of adjustments,
   // taxes, rules.
   bool remove(std::string_view table, std::string_view key);
