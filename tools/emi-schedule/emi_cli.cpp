@@ -11,6 +11,7 @@
 #include "sluice/clock.hpp"
 #include "sluice/error.hpp"
 #include "sluice/timeutil.hpp"
+#include "sluice/timezone.hpp"
 
 namespace sluice::emi {
 namespace {
@@ -19,6 +20,7 @@ struct Settings {
   TermsText terms;
   CalcOptions calc;
   std::string today;
+  std::string time_zone;  // --tz; "" = UTC
   cli::StateOptions state;
   std::string loan;
   std::string retry_after = "2d";
@@ -40,9 +42,27 @@ struct Settings {
   std::vector<std::string> inputs;
 };
 
+// --today, and --tz for the zone whose calendar says what today is when --today is not given
+// (a cron job in India before 05:30 IST must not collect yesterday's installments).
 void add_today(CLI::App& command, Settings& settings) {
-  command.add_option("--today", settings.today, "Use this date as today (default: UTC today)")
+  command
+      .add_option("--today", settings.today,
+                  "Use this date as today (default: today in --tz at --now)")
       ->type_name("DATE");
+  command.add_option("--tz", settings.time_zone, "IANA time zone of today (default: UTC)")
+      ->type_name("ZONE");
+}
+
+// An option whose value is a word of `table`, kept as text in `target` (whose value is the
+// default).
+template <typename Enum, std::size_t Count>
+void add_term_word(CLI::App& command, const std::string& name, const NameTable<Enum, Count>& table,
+                   std::string& target, const std::string& help) {
+  std::vector<std::string> words;
+  for (const Named<Enum>& entry : table.entries()) words.emplace_back(entry.name);
+  cli::add_word_option(
+      command, name, std::move(words), target,
+      [&target](const std::string& word) { target = word; }, help);
 }
 
 // The loan terms; `required` marks principal, rate and months (create --from reads them from
@@ -53,9 +73,17 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
       ->required(required);
   command.add_option("--rate", terms.rate, "Annual rate with its unit: 10%, 8.5%, 850bp")
       ->required(required);
-  command.add_option("--months", terms.months, "Number of monthly installments")
+  command.add_option("--months", terms.months, "Number of installments (months if monthly)")
       ->required(required);
-  command.add_option("--currency", terms.currency, "ISO 4217 code (sets the minor unit)");
+  // Kept as words: a create --from record may override them, and parse_terms reads both.
+  add_term_word(command, "--frequency", frequency_names, terms.frequency,
+                "Installments monthly, weekly or fortnightly (rate / 12, 52 or 26)");
+  add_term_word(command, "--method", method_names, terms.method,
+                "Repayment: annuity (equal installments), equal-principal or flat");
+  command
+      .add_option("--currency", terms.currency,
+                  "ISO 4217 code (sets the minor unit); required, no default")
+      ->type_name("CODE");
   command.add_option("--disbursed", terms.disbursed, "Disbursal date (default: today)")
       ->type_name("DATE");
   command.add_option("--first-due", terms.first_due, "First due date (default: a month later)")
@@ -90,13 +118,17 @@ void add_policy_options(CLI::App& command, Settings& settings) {
       ->type_name("DAYS");
 }
 
-void add_state(CLI::App& command, Settings& settings) {
-  cli::add_state_options(command, settings.state, cli::WithNow::no);
+// Commands that take --today also take --now (the instant whose day in --tz is today).
+void add_state(CLI::App& command, Settings& settings, cli::WithNow with_now = cli::WithNow::no) {
+  cli::add_state_options(command, settings.state, with_now);
 }
 
 Date today(const Settings& settings) {
+  // The zone is checked even beside --today: a misspelt --tz is a usage error either way.
+  TimeZone zone =
+      settings.time_zone.empty() ? TimeZone::utc() : TimeZone::named("--tz", settings.time_zone);
   if (!settings.today.empty()) return cli::date_option("--today", settings.today);
-  return Date(std::chrono::floor<std::chrono::days>(Clock().now()));
+  return Date(zone.local_day(cli::make_clock(settings.state).now()));
 }
 
 int whole_days(std::string_view option, const std::string& text) {
@@ -104,7 +136,8 @@ int whole_days(std::string_view option, const std::string& text) {
   return static_cast<int>(cli::duration_in_units(option, text, std::chrono::days(1), "days"));
 }
 
-Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
+// `currency_code` is the currency a flat penalty is read in ("" when none was given).
+Policy policy_of(const Settings& settings, std::string_view currency_code) {
   Policy policy;
   policy.retry_after_days = whole_days("--retry-after", settings.retry_after);
   policy.max_attempts = settings.max_attempts;
@@ -112,8 +145,12 @@ Policy policy_of(const Settings& settings, const decimal::Currency& currency) {
   std::string_view rule = settings.penalty;
   if (rule.starts_with("flat:")) {
     policy.penalty_is_flat = true;
+    if (currency_code.empty()) {
+      throw Error(exit_code::usage, "a flat --penalty needs --currency (its amount's currency)");
+    }
+    int exponent = decimal::currency(currency_code).exponent;
     policy.penalty_flat = with_context(exit_code::usage, "--penalty", [&] {
-      return decimal::parse_amount(rule.substr(5), currency.exponent);
+      return decimal::parse_amount(rule.substr(5), exponent);
     });
   } else if (rule.starts_with("percent:")) {
     policy.penalty_rate = decimal::parse_rate("--penalty", rule.substr(8));
@@ -135,7 +172,7 @@ int create_loans(const Settings& settings, const CLI::App& command) {
   Date day = today(settings);
   if (!settings.from.empty()) {
     // Checked before the state file is opened: a bad policy option creates nothing.
-    Policy policy = policy_of(settings, decimal::currency(settings.terms.currency));
+    Policy policy = policy_of(settings, settings.terms.currency);
     Store store = open_store(settings, cli::StateFile::create);
     return create_from(store, settings.from, settings.input, settings.terms, policy, day,
                        settings.progress);
@@ -146,7 +183,7 @@ int create_loans(const Settings& settings, const CLI::App& command) {
     throw Error(exit_code::usage, "create --loan needs --principal, --rate and --months");
   }
   Loan loan{settings.loan, parse_terms(settings.terms, day), {}};
-  loan.policy = policy_of(settings, loan.terms.currency);
+  loan.policy = policy_of(settings, loan.terms.currency.code);
   Store store = open_store(settings, cli::StateFile::create);
   return create(store, loan);
 }
@@ -169,7 +206,7 @@ void add_create_options(CLI::App& command, Settings& settings) {
   cli::add_progress_option(command, settings.progress);
   cli::add_input_options(command, settings.input, cli::WithSkipInvalid::no);
   add_policy_options(command, settings);
-  add_state(command, settings);
+  add_state(command, settings, cli::WithNow::yes);
 }
 
 void add_record_options(CLI::App& command, Settings& settings) {
@@ -178,7 +215,7 @@ void add_record_options(CLI::App& command, Settings& settings) {
   command.add_option("--batch", settings.batch, "Results applied per transaction")
       ->check(CLI::Range(1, 1000000));
   command.add_option("inputs", settings.inputs, "Result files (default: stdin)");
-  add_state(command, settings);
+  add_state(command, settings, cli::WithNow::yes);
 }
 
 void add_prepay_options(CLI::App& command, Settings& settings) {
@@ -217,6 +254,10 @@ cli::Action define_command_line(CLI::App& app) {
                add_terms_options(command, s, true);
                command.add_flag("--summary", s.calc.summary, "Add a summary record");
                cli::add_format_option(command, s.calc.format);
+               // calc keeps no state, but its default disbursal date is today at --now.
+               command
+                   .add_option("--now", s.state.now, "Use this time as now (RFC 3339 or @EPOCH)")
+                   ->type_name("TIME");
              },
              [settings] {
                return calc(parse_terms(settings->terms, today(*settings)), settings->calc);
@@ -243,7 +284,7 @@ cli::Action define_command_line(CLI::App& app) {
              [&s](CLI::App& command) {
                add_today(command, s);
                command.add_option("--ahead", s.ahead, "How far ahead to remind")->type_name("DAYS");
-               add_state(command, s);
+               add_state(command, s, cli::WithNow::yes);
              },
              [settings] {
                Store store = existing_store(*settings);
@@ -291,7 +332,7 @@ cli::Action define_command_line(CLI::App& app) {
                command.add_option("--loan", s.loan, "Only this loan");
                add_today(command, s);
                cli::add_format_option(command, s.calc.format);
-               add_state(command, s);
+               add_state(command, s, cli::WithNow::yes);
              },
              [settings] {
                const Settings& given = *settings;

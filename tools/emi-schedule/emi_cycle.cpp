@@ -516,11 +516,16 @@ TermsText terms_of(JsonlReader& reader, const Record& record, const TermsText& d
   field("principal", terms.principal);
   field("rate", terms.rate);
   field("currency", terms.currency);
+  if (terms.currency.empty()) {
+    reader.reject(record, "field \"currency\" is missing and no --currency was given");
+  }
   field("disbursed", terms.disbursed);
   field("first_due", terms.first_due);
   field("bpi", terms.broken_period);
   field("rounding", terms.rounding);
   field("interest_rounding", terms.interest_rounding);
+  field("frequency", terms.frequency);
+  field("method", terms.method);
   std::string months = std::to_string(terms.months);
   field("months", months);
   if (months.empty() || months.size() > 4 ||
