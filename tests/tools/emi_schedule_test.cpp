@@ -158,6 +158,39 @@ TEST(EmiSchedule, DueDatesKeepTheAnchorDayWithoutDrift) {
 
 // The invariants over 10,000 random loans; build_schedule refuses rather than break them,
 // and check_invariants recomputes them independently of the loop that built the rows.
+TEST(EmiSchedule, WeeklyAndFortnightlyDueDatesStepFromTheFirstDueDate) {
+  LoanTerms terms = loan("1000.00", "10%", 60);
+  terms.frequency = Frequency::weekly;
+  terms.first_due = parse_date("2026-02-26");
+  EXPECT_EQ(format_date(due_date(terms, 2)), "2026-03-05");
+  EXPECT_EQ(format_date(due_date(terms, 53)), "2027-02-25");  // 52 weeks = 364 days later
+  EXPECT_EQ(format_date(one_period_after(terms, parse_date("2026-12-28"))), "2027-01-04");
+  terms.frequency = Frequency::fortnightly;
+  EXPECT_EQ(format_date(due_date(terms, 3)), "2026-03-26");
+  // 10% a year is 10/2600 a fortnight, exactly.
+  EXPECT_EQ(periodic_rate(terms).numerator, 1);
+  EXPECT_EQ(periodic_rate(terms).denominator, 260);
+}
+
+TEST(EmiSchedule, EqualPrincipalRepaysTheSameShareEachPeriod) {
+  LoanTerms terms = loan("1000.00", "12%", 3);
+  terms.method = Method::equal_principal;
+  Schedule schedule = build_schedule(terms);
+  // 1000.00 / 3 = 333.33 twice, then the 333.34 left; interest 1% of 1000.00, 666.67, 333.34.
+  ASSERT_EQ(schedule.installments.size(), 3U);
+  EXPECT_EQ(schedule.installments[0].principal, 33333);
+  EXPECT_EQ(schedule.installments[1].interest, 667);
+  EXPECT_EQ(schedule.installments[2].principal, 33334);
+  EXPECT_EQ(schedule.installments[2].interest, 333);
+  EXPECT_EQ(schedule.emi, 34333);
+}
+
+TEST(EmiSchedule, RevisionsOfLoansThatAreNotAnnuitiesAreRefused) {
+  LoanTerms terms = loan("1000.00", "12%", 3);
+  terms.method = Method::flat;
+  EXPECT_EQ(exit_status_of([&] { reschedule(terms, 1, 50000, std::nullopt); }), 65);
+}
+
 TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
   Random random(20261128);
   const char* currencies[] = {"INR", "USD", "JPY", "KWD"};
@@ -172,6 +205,8 @@ TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
     terms.first_due = add_months(terms.disbursed, 1 + static_cast<int>(random.uniform_int(0, 1)));
     terms.broken_period = static_cast<BrokenPeriod>(random.uniform_int(0, 2));
     terms.emi_rounding = static_cast<decimal::Rounding>(random.uniform_int(0, 2));
+    terms.frequency = static_cast<Frequency>(random.uniform_int(0, 2));
+    terms.method = static_cast<Method>(random.uniform_int(0, 2));
     try {
       Schedule schedule = build_schedule(terms);
       check_invariants(terms, schedule);
