@@ -122,6 +122,93 @@ class EmiTermsCalc(ToolTestCase):
         self.assertEqual(records(result.out)[-1]["disbursed"], "2026-03-01")
 
 
+# A hand-made calendar of 2026 (1 January 2026 is a Thursday): a Friday holiday before a month
+# end that falls on a Saturday, a Tuesday month end, a Monday holiday after a Sunday month end,
+# and a Friday holiday before a weekend at a month end.
+HOLIDAYS = ("# holidays of the test\n"
+            "2026-01-30  # Friday\n"
+            "\n"
+            "2026-03-31\n"
+            "2026-06-01\n"
+            "2026-07-31 # Friday, the weekend after it\n")
+
+# Month ends from 31 January (--eom) and where each roll takes them, derived by hand:
+# Sat 31 Jan: following Mon 2 Feb; preceding Fri 30 Jan is a holiday, so Thu 29 Jan, which is
+#   also modified-following's (following would cross into February).
+# Sat 28 Feb: Mon 2 Mar / Fri 27 Feb.   Tue 31 Mar (holiday): Wed 1 Apr / Mon 30 Mar.
+# Thu 30 Apr: itself.   Sun 31 May: Mon 1 Jun is a holiday, so Tue 2 Jun / Fri 29 May.
+# Tue 30 Jun: itself.   Fri 31 Jul (holiday): Mon 3 Aug / Thu 30 Jul.   Mon 31 Aug: itself.
+ROLLED = {
+    "none": ["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31", "2026-06-30",
+             "2026-07-31", "2026-08-31"],
+    "following": ["2026-02-02", "2026-03-02", "2026-04-01", "2026-04-30", "2026-06-02",
+                  "2026-06-30", "2026-08-03", "2026-08-31"],
+    "modified-following": ["2026-01-29", "2026-02-27", "2026-03-30", "2026-04-30", "2026-05-29",
+                           "2026-06-30", "2026-07-30", "2026-08-31"],
+    "preceding": ["2026-01-29", "2026-02-27", "2026-03-30", "2026-04-30", "2026-05-29",
+                  "2026-06-30", "2026-07-30", "2026-08-31"],
+}
+MONTH_ENDS = ("--principal", "8000.00", "--rate", "12%", "--months", "8", "--currency", "INR",
+              "--disbursed", "2025-12-31", "--eom")
+
+
+class EmiCalendar(ToolTestCase):
+    tool = "emi-schedule"
+
+    def due_dates(self, *args):
+        result = self.run_tool("calc", *args)
+        self.assertStatus(result, 0)
+        return [row["due_date"] for row in records(result.out)]
+
+    def test_each_roll_against_a_hand_made_calendar(self):
+        self.write("holidays.txt", HOLIDAYS)
+        unrolled = records(self.run_tool("calc", *MONTH_ENDS).out)
+        for roll, dates in ROLLED.items():
+            with self.subTest(roll=roll):
+                calendar = ("--calendar", "holidays.txt") if roll != "none" else ()
+                result = self.run_tool("calc", *MONTH_ENDS, *calendar, "--roll", roll)
+                self.assertStatus(result, 0)
+                rows = records(result.out)
+                self.assertEqual([row["due_date"] for row in rows], dates)
+                # Rolling moves dates only: every amount is that of the unrolled schedule.
+                self.assertEqual([{k: v for k, v in row.items() if k != "due_date"}
+                                  for row in rows],
+                                 [{k: v for k, v in row.items() if k != "due_date"}
+                                  for row in unrolled])
+
+    def test_modified_following_stays_in_the_month_when_it_can(self):
+        # Fri 13 Mar 2026 a holiday: following and modified-following Mon 16 Mar, preceding
+        # Thu 12 Mar.
+        self.write("holidays.txt", "2026-03-13\n")
+        base = ("--principal", "100.00", "--rate", "12%", "--months", "1", "--currency", "INR",
+                "--disbursed", "2026-02-13", "--calendar", "holidays.txt", "--roll")
+        self.assertEqual(self.due_dates(*base, "following"), ["2026-03-16"])
+        self.assertEqual(self.due_dates(*base, "modified-following"), ["2026-03-16"])
+        self.assertEqual(self.due_dates(*base, "preceding"), ["2026-03-12"])
+
+    def test_another_weekend(self):
+        # Friday and Saturday off: Sat 31 Jan moves to Sun 1 Feb, Sat 28 Feb to Sun 1 Mar.
+        self.assertEqual(self.due_dates(*MONTH_ENDS[:5], "2", *MONTH_ENDS[6:], "--weekend",
+                                        "fri,sat", "--roll", "following"),
+                         ["2026-02-01", "2026-03-01"])
+
+    def test_bad_calendars(self):
+        self.write("holidays.txt", "2026-01-26\n# fine\n2026-02-30\n")
+        result = self.run_tool("calc", *MONTH_ENDS, "--calendar", "holidays.txt", "--roll",
+                               "following")
+        self.assertError(result, 65, "holidays.txt:3", "2026-02-30")
+        self.assertEqual(result.stdout, b"")
+        result = self.run_tool("calc", *MONTH_ENDS, "--calendar", "missing.txt", "--roll",
+                               "following")
+        self.assertStatus(result, 66)
+        self.write("good.txt", "2026-01-26\n")
+        self.assertError(self.run_tool("calc", *MONTH_ENDS, "--calendar", "good.txt"), 2,
+                         "only with --roll")
+        self.assertError(self.run_tool("calc", *MONTH_ENDS, "--weekend", "sat,sun,funday",
+                                       "--roll", "following"), 2, "--weekend", "funday")
+        self.assertError(self.run_tool("calc", *MONTH_ENDS, "--roll", "nearest"), 2, "--roll")
+
+
 @on_both_backends
 class EmiTermsStored(ToolTestCase):
     tool = "emi-schedule"
@@ -176,14 +263,30 @@ class EmiTermsStored(ToolTestCase):
         self.assertEqual([(i["n"], i["amount"], i["due_date"]) for i in intents],
                          [(1, "400.00", "2026-02-15")])
 
+    def test_a_stored_loan_keeps_its_calendar_through_a_revision(self):
+        self.write("holidays.txt", HOLIDAYS)
+        created = self.emi("create", "--loan", "R", *MONTH_ENDS, "--calendar", "holidays.txt",
+                           "--roll", "modified-following")
+        self.assertEqual(created[0]["first_due"], "2026-01-31")
+        self.assertEqual([row["due_date"] for row in self.emi("show", "--loan", "R")],
+                         ROLLED["modified-following"])
+        # The file may change later; the loan keeps the calendar it was created with.
+        self.write("holidays.txt", "")
+        self.emi("prepay", "--loan", "R", "--amount", "1000.00", "--on", "2026-02-01",
+                 "--mode", "reduce-emi")
+        self.assertEqual([row["due_date"] for row in self.emi("show", "--loan", "R")],
+                         ROLLED["modified-following"])
+        # Collect on Thu 29 January: installment 1 is due then, a day before its Friday holiday.
+        self.assertEqual([i["n"] for i in self.emi("collect", "--today", "2026-01-29")], [1])
+
     @sqlite_only
     def test_a_loan_stored_before_frequencies_reads_as_a_monthly_annuity(self):
         self.emi("create", "--loan", "OLD", "--principal", "100000.00", "--rate", "10%",
                  "--months", "12", "--currency", "INR", "--disbursed", "2026-01-15")
-        # Make the file as version 4 left it: no frequency or method columns.
+        # Make the file as version 4 left it: no frequency, method or calendar columns.
         with sqlite3.connect(self.state("loans")) as database:
-            database.execute("ALTER TABLE emi_loans DROP COLUMN frequency")
-            database.execute("ALTER TABLE emi_loans DROP COLUMN method")
+            for column in ("frequency", "method", "roll", "weekend", "holidays"):
+                database.execute(f"ALTER TABLE emi_loans DROP COLUMN {column}")
             database.execute("UPDATE sluice_meta SET version = 4 WHERE component = 'emi-schedule'")
         database.close()
         self.assertEqual(self.emi("status", "--today", "2026-02-15")[0]["due_amount"], "8791.59")

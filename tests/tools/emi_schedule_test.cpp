@@ -191,6 +191,25 @@ TEST(EmiSchedule, RevisionsOfLoansThatAreNotAnnuitiesAreRefused) {
   EXPECT_EQ(exit_status_of([&] { reschedule(terms, 1, 50000, std::nullopt); }), 65);
 }
 
+TEST(EmiCalendar, RollsOffWeekendsAndHolidays) {
+  BusinessCalendar calendar;
+  calendar.holidays = {parse_date("2026-07-31")};  // a Friday, the weekend after it
+  auto rolled = [&](const char* date, Roll roll) {
+    return format_date(roll_date(parse_date(date), roll, calendar));
+  };
+  EXPECT_EQ(rolled("2026-07-31", Roll::following), "2026-08-03");
+  EXPECT_EQ(rolled("2026-07-31", Roll::modified_following), "2026-07-30");
+  EXPECT_EQ(rolled("2026-07-31", Roll::preceding), "2026-07-30");
+  EXPECT_EQ(rolled("2026-07-31", Roll::none), "2026-07-31");
+  EXPECT_EQ(rolled("2026-08-01", Roll::modified_following), "2026-08-03");  // a Saturday
+  calendar.weekend = parse_weekend("--weekend", "fri,sat");
+  EXPECT_EQ(weekend_text(calendar.weekend), "fri,sat");
+  EXPECT_EQ(rolled("2026-08-01", Roll::following), "2026-08-02");  // Sunday is a business day
+  EXPECT_EQ(exit_status_of([] { parse_weekend("--weekend", "sun,mon,tue,wed,thu,fri,sat"); }), 2);
+  EXPECT_EQ(exit_status_of([] { parse_weekend("--weekend", "saturday"); }), 2);
+  EXPECT_EQ(holidays_text(parse_holidays_text("2026-03-31,2026-01-30")), "2026-01-30,2026-03-31");
+}
+
 TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
   Random random(20261128);
   const char* currencies[] = {"INR", "USD", "JPY", "KWD"};

@@ -19,7 +19,7 @@ const char* const missing_currency_message =
     "--currency is required: name the loan's ISO 4217 currency (e.g. --currency INR); "
     "there is no default";
 
-LoanTerms parse_terms(const TermsText& text, Date today) {
+LoanTerms parse_terms(const TermsText& text, Date today, const std::set<Date>& holidays) {
   LoanTerms terms;
   if (text.currency.empty()) throw Error(exit_code::usage, missing_currency_message);
   terms.currency = decimal::currency(text.currency);
@@ -41,6 +41,15 @@ LoanTerms parse_terms(const TermsText& text, Date today) {
   if (terms.end_of_month && terms.frequency != Frequency::monthly) {
     throw Error(exit_code::usage, "--eom is for monthly loans only");
   }
+  terms.roll = roll_names.parse("--roll", text.roll);
+  terms.calendar.weekend = parse_weekend("--weekend", text.weekend);
+  // A calendar without a roll would change nothing: say so rather than ignore it.
+  bool calendar_given =
+      !text.calendar.empty() || terms.calendar.weekend != BusinessCalendar{}.weekend;
+  if (terms.roll == Roll::none && calendar_given) {
+    throw Error(exit_code::usage, "--calendar and --weekend move due dates only with --roll");
+  }
+  terms.calendar.holidays = holidays;
   terms.disbursed =
       text.disbursed.empty() ? today : cli::date_option("--disbursed", text.disbursed);
   terms.first_due = text.first_due.empty() ? one_period_after(terms, terms.disbursed)
@@ -87,7 +96,9 @@ JsonValue summary_record(const LoanTerms& terms, const Schedule& schedule) {
        {"day_count", JsonValue::string("ACT/365F")},
        {"eom", JsonValue::boolean(terms.end_of_month)},
        {"frequency", JsonValue::string(std::string(frequency_name(terms.frequency)))},
-       {"repayment", JsonValue::string(std::string(method_name(terms.method)))}});
+       {"repayment", JsonValue::string(std::string(method_name(terms.method)))},
+       {"roll", JsonValue::string(std::string(roll_names.name(terms.roll)))},
+       {"weekend", JsonValue::string(weekend_text(terms.calendar.weekend))}});
 }
 
 int calc(const LoanTerms& terms, const CalcOptions& options) {

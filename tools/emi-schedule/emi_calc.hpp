@@ -23,11 +23,15 @@ struct TermsText {
   std::string interest_rounding = "half-up";
   std::string frequency = "monthly";
   std::string method = "annuity";
+  std::string calendar;  // --calendar FILE; "" = no holidays
+  std::string weekend = "sat,sun";
+  std::string roll = "none";
 };
 
 // Parses and checks the terms (Error(2) for malformed options, and for a missing currency:
 // amounts are never read in a currency the user did not name). `today` fills in the dates.
-LoanTerms parse_terms(const TermsText& text, Date today);
+// `holidays` are those of text.calendar, read once by the caller (read_holidays).
+LoanTerms parse_terms(const TermsText& text, Date today, const std::set<Date>& holidays);
 extern const char* const missing_currency_message;
 
 // One installment as a record: n, due_date, opening, payment, interest, principal, closing.

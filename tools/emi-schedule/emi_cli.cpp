@@ -81,6 +81,16 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
   add_term_word(command, "--method", method_names, terms.method,
                 "Repayment: annuity (equal installments), equal-principal or flat");
   command
+      .add_option("--calendar", terms.calendar,
+                  "Holidays, one YYYY-MM-DD a line ('#' comments), for --roll")
+      ->type_name("FILE");
+  command.add_option("--weekend", terms.weekend, "Weekend days for --roll: sat,sun, fri,sat, none")
+      ->type_name("DAYS")
+      ->capture_default_str();
+  add_term_word(command, "--roll", roll_names, terms.roll,
+                "Due dates off weekends and holidays: none, following, modified-following or "
+                "preceding");
+  command
       .add_option("--currency", terms.currency,
                   "ISO 4217 code (sets the minor unit); required, no default")
       ->type_name("CODE");
@@ -100,6 +110,12 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
   command.add_option("--interest-rounding", terms.interest_rounding, "Monthly interest rounding")
       ->type_name("MODE");
   add_today(command, settings);
+}
+
+// The holidays of --calendar, read once (create --from applies them to every record).
+std::set<Date> holidays_of(const TermsText& terms) {
+  if (terms.calendar.empty()) return {};
+  return read_holidays(terms.calendar);
 }
 
 void add_policy_options(CLI::App& command, Settings& settings) {
@@ -174,15 +190,15 @@ int create_loans(const Settings& settings, const CLI::App& command) {
     // Checked before the state file is opened: a bad policy option creates nothing.
     Policy policy = policy_of(settings, settings.terms.currency);
     Store store = open_store(settings, cli::StateFile::create);
-    return create_from(store, settings.from, settings.input, settings.terms, policy, day,
-                       settings.progress);
+    return create_from(store, settings.from, settings.input, settings.terms,
+                       holidays_of(settings.terms), policy, day, settings.progress);
   }
   if (settings.loan.empty()) throw Error(exit_code::usage, "create needs --loan or --from");
   if (settings.terms.principal.empty() || settings.terms.rate.empty() ||
       command.count("--months") == 0) {
     throw Error(exit_code::usage, "create --loan needs --principal, --rate and --months");
   }
-  Loan loan{settings.loan, parse_terms(settings.terms, day), {}};
+  Loan loan{settings.loan, parse_terms(settings.terms, day, holidays_of(settings.terms)), {}};
   loan.policy = policy_of(settings, loan.terms.currency.code);
   Store store = open_store(settings, cli::StateFile::create);
   return create(store, loan);
@@ -249,97 +265,98 @@ cli::Action define_command_line(CLI::App& app) {
   Settings& s = *settings;
   // Each row's run reads the settings its define bound, through the shared pointer.
   return cli::add_subcommands(
-      app, {{"calc", "Print a loan's schedule (no state)",
-             [&s](CLI::App& command) {
-               add_terms_options(command, s, true);
-               command.add_flag("--summary", s.calc.summary, "Add a summary record");
-               cli::add_format_option(command, s.calc.format);
-               // calc keeps no state, but its default disbursal date is today at --now.
-               command
-                   .add_option("--now", s.state.now, "Use this time as now (RFC 3339 or @EPOCH)")
-                   ->type_name("TIME");
-             },
-             [settings] {
-               return calc(parse_terms(settings->terms, today(*settings)), settings->calc);
-             }},
-            {"create", "Store a loan, its schedule and policy",
-             [&s](CLI::App& command) { add_create_options(command, s); },
-             [settings, &app] { return create_loans(*settings, *app.get_subcommand("create")); }},
-            {"show", "Print a stored loan's installments",
-             [&s](CLI::App& command) { add_show_options(command, s); },
-             [settings] {
-               Store store = existing_store(*settings);
-               return show(store, settings->loan, settings->calc.format);
-             }},
-            {"list", "Print the stored loans",
-             [&s](CLI::App& command) {
-               cli::add_format_option(command, s.calc.format);
-               add_state(command, s);
-             },
-             [settings] {
-               Store store = existing_store(*settings);
-               return list(store, settings->calc.format);
-             }},
-            {"remind", "Emit reminders for installments due soon",
-             [&s](CLI::App& command) {
-               add_today(command, s);
-               command.add_option("--ahead", s.ahead, "How far ahead to remind")->type_name("DAYS");
-               add_state(command, s, cli::WithNow::yes);
-             },
-             [settings] {
-               Store store = existing_store(*settings);
-               return remind(store, today(*settings), whole_days("--ahead", settings->ahead));
-             }},
-            {"collect", "Emit debit intents for what is due",
-             [&s](CLI::App& command) {
-               add_today(command, s);
-               cli::add_duration_option(command, "--lease", s.lease,
-                                        "No other collect emits an intent for this long");
-               // --now: the instant leases are taken and judged at (the state's clock).
-               cli::add_state_options(command, s.state, cli::WithNow::yes);
-             },
-             [settings] {
-               Store store = existing_store(*settings);
-               Instant now = store.database().clock(cli::make_clock(settings->state)).now();
-               return collect(store, today(*settings), now, settings->lease);
-             }},
-            {"record", "Apply payment results (JSONL)",
-             [&s](CLI::App& command) { add_record_options(command, s); },
-             [settings] {
-               const Settings& given = *settings;
-               Store store = existing_store(given);
-               return record(store, given.inputs, today(given), given.input,
-                             static_cast<std::size_t>(given.batch));
-             }},
-            {"prepay", "Pay principal early; rebuild the rest",
-             [&s](CLI::App& command) { add_prepay_options(command, s); },
-             [settings] {
-               const Settings& given = *settings;
-               Store store = existing_store(given);
-               return prepay(store, given.loan, given.amount, cli::date_option("--on", given.on),
-                             given.mode);
-             }},
-            {"reprice", "Apply a new rate to what remains",
-             [&s](CLI::App& command) { add_reprice_options(command, s); },
-             [settings] {
-               const Settings& given = *settings;
-               Store store = existing_store(given);
-               return reprice(store, given.loan, decimal::parse_rate("--rate", given.rate),
-                              cli::date_option("--from", given.on), given.keep_emi);
-             }},
-            {"status", "Per loan: paid, due, overdue, penalties",
-             [&s](CLI::App& command) {
-               command.add_option("--loan", s.loan, "Only this loan");
-               add_today(command, s);
-               cli::add_format_option(command, s.calc.format);
-               add_state(command, s, cli::WithNow::yes);
-             },
-             [settings] {
-               const Settings& given = *settings;
-               Store store = existing_store(given);
-               auto loan = given.loan.empty() ? std::nullopt : std::optional(given.loan);
-               return status(store, loan, today(given), given.calc.format);
-             }}});
+      app,
+      {{"calc", "Print a loan's schedule (no state)",
+        [&s](CLI::App& command) {
+          add_terms_options(command, s, true);
+          command.add_flag("--summary", s.calc.summary, "Add a summary record");
+          cli::add_format_option(command, s.calc.format);
+          // calc keeps no state, but its default disbursal date is today at --now.
+          command.add_option("--now", s.state.now, "Use this time as now (RFC 3339 or @EPOCH)")
+              ->type_name("TIME");
+        },
+        [settings] {
+          const TermsText& terms = settings->terms;
+          return calc(parse_terms(terms, today(*settings), holidays_of(terms)), settings->calc);
+        }},
+       {"create", "Store a loan, its schedule and policy",
+        [&s](CLI::App& command) { add_create_options(command, s); },
+        [settings, &app] { return create_loans(*settings, *app.get_subcommand("create")); }},
+       {"show", "Print a stored loan's installments",
+        [&s](CLI::App& command) { add_show_options(command, s); },
+        [settings] {
+          Store store = existing_store(*settings);
+          return show(store, settings->loan, settings->calc.format);
+        }},
+       {"list", "Print the stored loans",
+        [&s](CLI::App& command) {
+          cli::add_format_option(command, s.calc.format);
+          add_state(command, s);
+        },
+        [settings] {
+          Store store = existing_store(*settings);
+          return list(store, settings->calc.format);
+        }},
+       {"remind", "Emit reminders for installments due soon",
+        [&s](CLI::App& command) {
+          add_today(command, s);
+          command.add_option("--ahead", s.ahead, "How far ahead to remind")->type_name("DAYS");
+          add_state(command, s, cli::WithNow::yes);
+        },
+        [settings] {
+          Store store = existing_store(*settings);
+          return remind(store, today(*settings), whole_days("--ahead", settings->ahead));
+        }},
+       {"collect", "Emit debit intents for what is due",
+        [&s](CLI::App& command) {
+          add_today(command, s);
+          cli::add_duration_option(command, "--lease", s.lease,
+                                   "No other collect emits an intent for this long");
+          // --now: the instant leases are taken and judged at (the state's clock).
+          cli::add_state_options(command, s.state, cli::WithNow::yes);
+        },
+        [settings] {
+          Store store = existing_store(*settings);
+          Instant now = store.database().clock(cli::make_clock(settings->state)).now();
+          return collect(store, today(*settings), now, settings->lease);
+        }},
+       {"record", "Apply payment results (JSONL)",
+        [&s](CLI::App& command) { add_record_options(command, s); },
+        [settings] {
+          const Settings& given = *settings;
+          Store store = existing_store(given);
+          return record(store, given.inputs, today(given), given.input,
+                        static_cast<std::size_t>(given.batch));
+        }},
+       {"prepay", "Pay principal early; rebuild the rest",
+        [&s](CLI::App& command) { add_prepay_options(command, s); },
+        [settings] {
+          const Settings& given = *settings;
+          Store store = existing_store(given);
+          return prepay(store, given.loan, given.amount, cli::date_option("--on", given.on),
+                        given.mode);
+        }},
+       {"reprice", "Apply a new rate to what remains",
+        [&s](CLI::App& command) { add_reprice_options(command, s); },
+        [settings] {
+          const Settings& given = *settings;
+          Store store = existing_store(given);
+          return reprice(store, given.loan, decimal::parse_rate("--rate", given.rate),
+                         cli::date_option("--from", given.on), given.keep_emi);
+        }},
+       {"status", "Per loan: paid, due, overdue, penalties",
+        [&s](CLI::App& command) {
+          command.add_option("--loan", s.loan, "Only this loan");
+          add_today(command, s);
+          cli::add_format_option(command, s.calc.format);
+          add_state(command, s, cli::WithNow::yes);
+        },
+        [settings] {
+          const Settings& given = *settings;
+          Store store = existing_store(given);
+          auto loan = given.loan.empty() ? std::nullopt : std::optional(given.loan);
+          return status(store, loan, today(given), given.calc.format);
+        }}});
 }
 
 }  // namespace sluice::emi

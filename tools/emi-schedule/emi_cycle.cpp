@@ -555,8 +555,8 @@ std::string field_message(const Record& record, const std::string& message) {
 }  // namespace
 
 int create_from(Store& store, const std::string& path, const InputOptions& input,
-                const TermsText& defaults, const Policy& policy, Date today,
-                ProgressMode progress_mode) {
+                const TermsText& defaults, const std::set<Date>& holidays, const Policy& policy,
+                Date today, ProgressMode progress_mode) {
   std::vector<std::string> inputs;
   if (path != "-") inputs.push_back(path);
   JsonlReader reader(inputs, input);
@@ -570,7 +570,8 @@ int create_from(Store& store, const std::string& path, const InputOptions& input
       reader.reject(*record, "field \"loan\" must be a non-empty string");
     }
     try {
-      Loan loan{id->text(), parse_terms(terms_of(reader, *record, defaults), today), policy};
+      Loan loan{id->text(), parse_terms(terms_of(reader, *record, defaults), today, holidays),
+                policy};
       if (!policy.penalty_is_flat || loan.terms.currency.code == defaults.currency) {
         (store.insert(loan, build_schedule(loan.terms)) ? created : unchanged) += 1;
       } else {

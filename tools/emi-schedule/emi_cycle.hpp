@@ -74,10 +74,12 @@ std::int64_t penalty_for(const Installment& row, const Policy& policy);
 int create(Store& store, const Loan& loan);
 // Creates every loan of a JSONL file in one transaction: each record has "loan" and any of
 // principal, rate, months, currency, disbursed, first_due, eom, bpi, rounding,
-// interest_rounding; missing ones come from `defaults`. A bad record (65, with its line)
-// creates nothing. Prints one summary record.
+// interest_rounding, frequency, method; missing ones come from `defaults` (the calendar and
+// roll come only from them, with the `holidays` of their --calendar). A bad record (65, with its
+// line) creates nothing. Prints one summary record.
 int create_from(Store& store, const std::string& path, const InputOptions& input,
-                const TermsText& defaults, const Policy& policy, Date today, ProgressMode progress);
+                const TermsText& defaults, const std::set<Date>& holidays, const Policy& policy,
+                Date today, ProgressMode progress);
 int show(Store& store, const std::string& loan, Format format);
 int list(Store& store, Format format);
 int remind(Store& store, Date today, int ahead_days);

@@ -208,7 +208,11 @@ std::int64_t compute_emi(std::int64_t principal, const Fraction& rate, int month
   return static_cast<std::int64_t>(decimal::divide(numerator, denominator, rounding));
 }
 
-Date due_date(const LoanTerms& terms, int number) {
+namespace {
+
+// The k-th due date before rolling: every one is counted from the first due date, so a
+// rolled date never shifts the ones after it.
+Date scheduled_date(const LoanTerms& terms, int number) {
   switch (terms.frequency) {
     case Frequency::weekly:
       return Date(std::chrono::sys_days(terms.first_due) + std::chrono::days(7 * (number - 1)));
@@ -218,6 +222,12 @@ Date due_date(const LoanTerms& terms, int number) {
       break;
   }
   return add_months(terms.first_due, number - 1, terms.end_of_month);
+}
+
+}  // namespace
+
+Date due_date(const LoanTerms& terms, int number) {
+  return roll_date(scheduled_date(terms, number), terms.roll, terms.calendar);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "emi_calendar.hpp"
 #include "sluice/decimal.hpp"
 #include "sluice/names.hpp"
 
@@ -57,6 +58,10 @@ struct LoanTerms {
   decimal::Rounding interest_rounding = decimal::Rounding::half_up;
   Frequency frequency = Frequency::monthly;
   Method method = Method::annuity;
+  // Due dates that fall on a weekend or holiday move by `roll`; periods and their interest
+  // are counted between the dates before rolling, so rolling never changes an amount.
+  Roll roll = Roll::none;
+  BusinessCalendar calendar;
 };
 
 // The annual rate divided by the periods in a year of the terms' frequency.
@@ -90,7 +95,8 @@ struct Schedule {
 std::int64_t compute_emi(std::int64_t principal, const decimal::Fraction& rate, int count,
                          decimal::Rounding rounding);
 
-// The k-th due date (k >= 1): first_due + (k - 1) periods, counted from the first due date.
+// The k-th due date (k >= 1): first_due + (k - 1) periods, counted from the first due date,
+// then rolled off weekends and holidays by the terms' roll.
 Date due_date(const LoanTerms& terms, int number);
 
 // Checks the terms (Error(65) naming the problem) and builds the schedule.

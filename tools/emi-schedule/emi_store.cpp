@@ -124,8 +124,16 @@ ALTER TABLE emi_loans ADD COLUMN frequency TEXT NOT NULL DEFAULT 'monthly';
 ALTER TABLE emi_loans ADD COLUMN method TEXT NOT NULL DEFAULT 'annuity';
 )sql";
 
-constexpr std::array<std::string_view, 5> migrations{schema_v1, schema_v2, schema_v3, schema_v4,
-                                                     schema_v5};
+// Due dates rolled off weekends and holidays: the calendar is kept with the loan, so that a
+// revision rolls the dates it rebuilds as create did (a later calendar moves no stored date).
+constexpr std::string_view schema_v6 = R"sql(
+ALTER TABLE emi_loans ADD COLUMN roll TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE emi_loans ADD COLUMN weekend TEXT NOT NULL DEFAULT 'sat,sun';
+ALTER TABLE emi_loans ADD COLUMN holidays TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<std::string_view, 6> migrations{schema_v1, schema_v2, schema_v3,
+                                                     schema_v4, schema_v5, schema_v6};
 
 // PostgreSQL runs the same steps, translated (db::postgresql_ddl).
 constexpr db::Schema schema{migrations};
@@ -215,6 +223,11 @@ std::string Store::describe(const Loan& loan) {
   if (t.frequency != Frequency::monthly)
     description += fmt::format(" frequency={}", frequency_name(t.frequency));
   if (t.method != Method::annuity) description += fmt::format(" method={}", method_name(t.method));
+  if (t.roll != Roll::none) {
+    description +=
+        fmt::format(" roll={} weekend={} holidays={}", roll_names.name(t.roll),
+                    weekend_text(t.calendar.weekend), holidays_text(t.calendar.holidays));
+  }
   return description;
 }
 
@@ -228,8 +241,9 @@ bool Store::insert(const Loan& loan, const Schedule& schedule) {
       "INSERT INTO emi_loans (loan, description, currency, exponent, principal, rate_numerator, "
       "rate_denominator, months, disbursed, first_due, eom, bpi, rounding, interest_rounding, "
       "retry_after_days, max_attempts, penalty_flat, penalty_numerator, penalty_denominator, "
-      "non_retryable, grace_days, frequency, method) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) "
+      "non_retryable, grace_days, frequency, method, roll, weekend, holidays) VALUES (?1, ?2, ?3, "
+      "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+      "?23, ?24, ?25, ?26) "
       "ON CONFLICT (loan) DO NOTHING",
       loan.id, description, t.currency.code, t.currency.exponent, t.principal,
       static_cast<std::int64_t>(t.annual_rate.numerator),
@@ -241,7 +255,9 @@ bool Store::insert(const Loan& loan, const Schedule& schedule) {
       p.penalty_is_flat ? std::optional<std::int64_t>(p.penalty_flat) : std::nullopt,
       static_cast<std::int64_t>(p.penalty_rate.numerator),
       static_cast<std::int64_t>(p.penalty_rate.denominator), join(p.non_retryable), p.grace_days,
-      std::string(frequency_name(t.frequency)), std::string(method_name(t.method)));
+      std::string(frequency_name(t.frequency)), std::string(method_name(t.method)),
+      std::string(roll_names.name(t.roll)), weekend_text(t.calendar.weekend),
+      holidays_text(t.calendar.holidays));
   if (inserted == 0) {
     auto existing = database_.query("SELECT description FROM emi_loans WHERE loan = ?1", loan.id);
     existing.step();
@@ -265,7 +281,7 @@ std::optional<Loan> Store::find(const std::string& id, db::RowLock lock) {
       "SELECT currency, exponent, principal, rate_numerator, rate_denominator, months, "
       "disbursed, first_due, eom, bpi, rounding, interest_rounding, retry_after_days, "
       "max_attempts, penalty_flat, penalty_numerator, penalty_denominator, non_retryable, "
-      "grace_days, frequency, method FROM emi_loans WHERE loan = ?1" +
+      "grace_days, frequency, method, roll, weekend, holidays FROM emi_loans WHERE loan = ?1" +
           db::row_lock_clause(database_.backend(), lock),
       id);
   if (!query.step()) return std::nullopt;
@@ -293,6 +309,9 @@ std::optional<Loan> Store::find(const std::string& id, db::RowLock lock) {
   if (!row.is_null(18)) p.grace_days = static_cast<int>(row.integer(18));
   t.frequency = parse_frequency(row.text(19));
   t.method = parse_method(row.text(20));
+  t.roll = roll_names.parse("roll", row.text(21));
+  t.calendar.weekend = parse_weekend("weekend", row.text(22));
+  t.calendar.holidays = parse_holidays_text(row.text(23));
   return loan;
 }
 
