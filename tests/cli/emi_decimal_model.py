@@ -236,3 +236,11 @@ def schedule(principal, basis_points, count, first_due, frequency="monthly", met
         rows.append(Row(number, due_date(first_due, number, frequency), balance, interest, repaid))
         balance = rows[-1].closing
     return rows
+
+
+def accrued_interest(balance, basis_points, days):
+    """A payoff quote's accrued interest: balance x annual rate x days / 365 (ACT/365F),
+    rounded half-up to the paisa."""
+    with localcontext() as context:
+        context.prec = 120
+        return money(balance * basis_points * days / Decimal(10000 * 365))

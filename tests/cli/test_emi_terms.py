@@ -9,7 +9,7 @@ import sqlite3
 import unittest
 from decimal import Decimal
 
-from emi_decimal_model import Refused, schedule
+from emi_decimal_model import LoanModel, Refused, accrued_interest, schedule
 from sluice_cli import ToolTestCase, on_both_backends, sqlite_only
 
 
@@ -278,6 +278,54 @@ class EmiTermsStored(ToolTestCase):
                          ROLLED["modified-following"])
         # Collect on Thu 29 January: installment 1 is due then, a day before its Friday holiday.
         self.assertEqual([i["n"] for i in self.emi("collect", "--today", "2026-01-29")], [1])
+
+    def test_payoff_quote_against_the_decimal_model(self):
+        self.emi("create", "--loan", "L1", "--principal", "100000.00", "--rate", "10%",
+                 "--months", "12", "--currency", "INR", "--disbursed", "2026-01-15")
+        rows = LoanModel(Decimal("100000.00"), 1000, 12, datetime.date(2026, 2, 15)).rows
+        # On 1 March nothing is paid: installment 1 (15 Feb) is due with its interest, and
+        # 14 days accrue on the principal of installments 2 to 12 (92041.74 -> 353.04).
+        not_yet_due = sum((row.principal for row in rows[1:]), Decimal("0.00"))
+        accrued = accrued_interest(not_yet_due, 1000, 14)
+        self.assertEqual((str(not_yet_due), str(accrued)), ("92041.74", "353.04"))
+        quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-01")[0]
+        expected = {"loan": "L1", "on": "2026-03-01", "currency": "INR",
+                    "principal": "100000.00", "interest_due": str(rows[0].interest),
+                    "interest_accrued": str(accrued), "accrued_from": "2026-02-15",
+                    "accrued_days": 14, "day_count": "ACT/365F", "fees": "0.00",
+                    "total": str(Decimal("100000.00") + rows[0].interest + accrued)}
+        self.assertEqual(quote, expected)
+        # Three failed presentments make installment 1 overdue with 2% of 8791.59 = 175.83.
+        for attempt in (1, 2, 3):
+            self.emi("collect", "--today", f"2026-02-{15 + 2 * (attempt - 1)}")
+            result = self.run_tool("record", "--today", f"2026-02-{15 + 2 * (attempt - 1)}",
+                                   "--db", self.state("loans"),
+                                   stdin=json.dumps({"loan": "L1", "n": 1, "attempt": attempt,
+                                                     "result": "failed", "code": "R01"}).encode())
+            self.assertStatus(result, 0)
+        quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-01")[0]
+        self.assertEqual((quote["fees"], quote["total"]),
+                         ("175.83", str(Decimal(expected["total"]) + Decimal("175.83"))))
+        # On a due date nothing accrues and that installment's interest is due.
+        quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-15")[0]
+        self.assertEqual((quote["interest_due"], quote["interest_accrued"], quote["accrued_days"]),
+                         (str(rows[0].interest + rows[1].interest), "0.00", 0))
+        # Paying installment 1 leaves its principal out of the quote.
+        result = self.run_tool("record", "--today", "2026-02-20", "--db", self.state("loans"),
+                               stdin=b'{"loan":"L1","n":1,"attempt":4,"result":"paid"}\n')
+        self.assertStatus(result, 0)
+        quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-01")[0]
+        self.assertEqual((quote["principal"], quote["interest_due"], quote["fees"],
+                          quote["total"]),
+                         ("92041.74", "0.00", "0.00", str(not_yet_due + accrued)))
+        # Today, from --now in --tz, is the default date.
+        quote = self.emi("payoff", "--loan", "L1", "--now", "2026-02-28T20:00:00Z", "--tz",
+                         "Asia/Kolkata")[0]
+        self.assertEqual((quote["on"], quote["accrued_days"]), ("2026-03-01", 14))
+        self.assertError(self.emi("payoff", "--loan", "L1", "--on", "2026-01-14", status=65), 65,
+                         "disbursed on 2026-01-15")
+        self.assertError(self.emi("payoff", "--loan", "NOPE", "--on", "2026-03-01", status=66),
+                         66, "no loan 'NOPE'")
 
     @sqlite_only
     def test_a_loan_stored_before_frequencies_reads_as_a_monthly_annuity(self):

@@ -210,6 +210,25 @@ TEST(EmiCalendar, RollsOffWeekendsAndHolidays) {
   EXPECT_EQ(holidays_text(parse_holidays_text("2026-03-31,2026-01-30")), "2026-01-30,2026-03-31");
 }
 
+TEST(EmiPayoff, AFlatLoanAccruesOnItsOriginalPrincipal) {
+  Loan flat{"F", loan("1000.00", "12%", 4), {}};
+  flat.terms.method = Method::flat;
+  std::vector<StoredInstallment> items;
+  for (const auto& row : build_schedule(flat.terms).installments) {
+    items.push_back(StoredInstallment{"F", flat.terms.currency, row, "due"});
+  }
+  // 10 days after the first due date (15 Feb): 1000.00 x 12% x 10 / 365 = 3.2876... -> 3.29,
+  // with installment 1's 10.00 of interest due and all the principal unpaid.
+  Payoff quote = payoff_quote(flat, items, parse_date("2026-02-25"));
+  EXPECT_EQ(quote.principal, 100000);
+  EXPECT_EQ(quote.interest_due, 1000);
+  EXPECT_EQ(quote.accrued_days, 10);
+  EXPECT_EQ(quote.interest_accrued, 329);
+  EXPECT_EQ(quote.total(), 101329);
+  // After the last due date nothing accrues.
+  EXPECT_EQ(payoff_quote(flat, items, parse_date("2026-06-01")).interest_accrued, 0);
+}
+
 TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
   Random random(20261128);
   const char* currencies[] = {"INR", "USD", "JPY", "KWD"};

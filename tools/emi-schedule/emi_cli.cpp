@@ -344,6 +344,21 @@ cli::Action define_command_line(CLI::App& app) {
           return reprice(store, given.loan, decimal::parse_rate("--rate", given.rate),
                          cli::date_option("--from", given.on), given.keep_emi);
         }},
+       {"payoff", "What closes a loan on a date: principal, interest, fees",
+        [&s](CLI::App& command) {
+          command.add_option("--loan", s.loan, "The loan's ID")->required();
+          command.add_option("--on", s.on, "Date of the payoff (default: today)")
+              ->type_name("DATE");
+          add_today(command, s);
+          cli::add_format_option(command, s.calc.format);
+          add_state(command, s, cli::WithNow::yes);
+        },
+        [settings] {
+          const Settings& given = *settings;
+          Store store = existing_store(given);
+          Date on = given.on.empty() ? today(given) : cli::date_option("--on", given.on);
+          return payoff(store, given.loan, on, given.calc.format);
+        }},
        {"status", "Per loan: paid, due, overdue, penalties",
         [&s](CLI::App& command) {
           command.add_option("--loan", s.loan, "Only this loan");

@@ -124,4 +124,24 @@ int reprice(Store& store, const std::string& loan, const decimal::Fraction& rate
             bool keep_emi);
 int status(Store& store, const std::optional<std::string>& loan, Date today, Format format);
 
+// What closes a loan on date `on`: every unpaid principal, the unpaid interest of installments
+// due on or before `on`, interest accrued from the latest of those due dates (or disbursal) to
+// `on` on the unpaid principal of the installments due after `on` (on the original principal
+// for a flat loan), ACT/365F at the loan's current rate rounded half-up, and unpaid penalties.
+// Payments are those recorded so far.
+struct Payoff {
+  std::int64_t principal = 0;
+  std::int64_t interest_due = 0;
+  std::int64_t interest_accrued = 0;
+  Date accrued_from;
+  int accrued_days = 0;
+  std::int64_t fees = 0;
+  [[nodiscard]] std::int64_t total() const {
+    return principal + interest_due + interest_accrued + fees;
+  }
+};
+// Error(65) for a date before disbursal.
+Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on);
+int payoff(Store& store, const std::string& loan, Date on, Format format);
+
 }  // namespace sluice::emi
