@@ -251,6 +251,20 @@ class EmiTermsStored(ToolTestCase):
         self.assertFalse(self.emi(*again, "--method", "flat")[0]["created"])
         self.assertError(self.emi(*again, status=65), 65, "different terms")
 
+    def test_create_from_reads_frequency_and_method_per_record(self):
+        self.write("loans.jsonl",
+                   '{"loan":"E","principal":"5000.00","rate":"18%","months":5,'
+                   '"frequency":"fortnightly","method":"equal-principal"}\n'
+                   '{"loan":"M","principal":"5000.00","rate":"18%","months":5}\n')
+        self.assertEqual(self.emi("create", "--from", "loans.jsonl", "--currency", "INR",
+                                  "--disbursed", "2026-01-15"), [{"created": 2, "unchanged": 0}])
+        for loan, first_due, frequency, method in (
+                ("E", datetime.date(2026, 1, 29), "fortnightly", "equal-principal"),
+                ("M", datetime.date(2026, 2, 15), "monthly", "annuity")):
+            expected = [row.shown() for row in schedule(Decimal("5000.00"), 1800, 5, first_due,
+                                                        frequency, method)]
+            self.assertEqual(shown(self.emi("show", "--loan", loan)), expected, loan)
+
     def test_tz_decides_what_collect_and_status_call_today(self):
         self.emi("create", "--loan", "L1", "--principal", "1200.00", "--rate", "0%", "--months",
                  "3", "--currency", "INR", "--disbursed", "2026-01-15")
@@ -293,7 +307,7 @@ class EmiTermsStored(ToolTestCase):
                     "principal": "100000.00", "interest_due": str(rows[0].interest),
                     "interest_accrued": str(accrued), "accrued_from": "2026-02-15",
                     "accrued_days": 14, "day_count": "ACT/365F", "fees": "0.00",
-                    "total": str(Decimal("100000.00") + rows[0].interest + accrued)}
+                    "late_interest": "0.00", "total": str(Decimal("100000.00") + rows[0].interest + accrued)}
         self.assertEqual(quote, expected)
         # Three failed presentments make installment 1 overdue with 2% of 8791.59 = 175.83.
         for attempt in (1, 2, 3):
@@ -304,8 +318,16 @@ class EmiTermsStored(ToolTestCase):
                                                      "result": "failed", "code": "R01"}).encode())
             self.assertStatus(result, 0)
         quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-01")[0]
-        self.assertEqual((quote["fees"], quote["total"]),
-                         ("175.83", str(Decimal(expected["total"]) + Decimal("175.83"))))
+        self.assertEqual((quote["fees"], quote["late_interest"], quote["total"]),
+                         ("175.83", "0.00", str(Decimal(expected["total"]) + Decimal("175.83"))))
+        # At 24% a year late, the unpaid 8791.59 of installment 1 owes 14 days of it.
+        late = accrued_interest(rows[0].payment, 2400, 14)
+        self.assertEqual(str(late), "80.93")  # 8791.59 x 0.24 x 14 / 365 = 80.9308...
+        quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-01", "--late-rate", "24%")[0]
+        self.assertEqual((quote["late_interest"], quote["total"]),
+                         (str(late), str(Decimal(expected["total"]) + Decimal("175.83") + late)))
+        self.assertError(self.emi("payoff", "--loan", "L1", "--late-rate", "24", status=2), 2,
+                         "--late-rate")
         # On a due date nothing accrues and that installment's interest is due.
         quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-15")[0]
         self.assertEqual((quote["interest_due"], quote["interest_accrued"], quote["accrued_days"]),

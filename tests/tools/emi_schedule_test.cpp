@@ -219,14 +219,21 @@ TEST(EmiPayoff, AFlatLoanAccruesOnItsOriginalPrincipal) {
   }
   // 10 days after the first due date (15 Feb): 1000.00 x 12% x 10 / 365 = 3.2876... -> 3.29,
   // with installment 1's 10.00 of interest due and all the principal unpaid.
-  Payoff quote = payoff_quote(flat, items, parse_date("2026-02-25"));
+  const decimal::Fraction none{0, 1};
+  Payoff quote = payoff_quote(flat, items, parse_date("2026-02-25"), none);
   EXPECT_EQ(quote.principal, 100000);
   EXPECT_EQ(quote.interest_due, 1000);
   EXPECT_EQ(quote.accrued_days, 10);
   EXPECT_EQ(quote.interest_accrued, 329);
   EXPECT_EQ(quote.total(), 101329);
+  EXPECT_EQ(quote.late_interest, 0);
   // After the last due date nothing accrues.
-  EXPECT_EQ(payoff_quote(flat, items, parse_date("2026-06-01")).interest_accrued, 0);
+  EXPECT_EQ(payoff_quote(flat, items, parse_date("2026-06-01"), none).interest_accrued, 0);
+  // At 36.5% a year late, installment 1 (260.00, due 15 Feb) owes 260.00 x 0.1% a day x 10
+  // days = 2.60 on 25 Feb.
+  quote = payoff_quote(flat, items, parse_date("2026-02-25"), decimal::Fraction{365, 1000});
+  EXPECT_EQ(quote.late_interest, 260);
+  EXPECT_EQ(quote.total(), 101329 + 260);
 }
 
 TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {

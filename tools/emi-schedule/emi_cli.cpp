@@ -38,6 +38,7 @@ struct Settings {
   std::string on;
   PrepayMode mode = PrepayMode::reduce_tenure;
   std::string rate;
+  std::string late_rate = "0%";
   bool keep_emi = false;
   std::vector<std::string> inputs;
 };
@@ -349,6 +350,10 @@ cli::Action define_command_line(CLI::App& app) {
           command.add_option("--loan", s.loan, "The loan's ID")->required();
           command.add_option("--on", s.on, "Date of the payoff (default: today)")
               ->type_name("DATE");
+          command
+              .add_option("--late-rate", s.late_rate,
+                          "Annual rate of interest on overdue installments (default: 0%)")
+              ->type_name("RATE");
           add_today(command, s);
           cli::add_format_option(command, s.calc.format);
           add_state(command, s, cli::WithNow::yes);
@@ -357,7 +362,8 @@ cli::Action define_command_line(CLI::App& app) {
           const Settings& given = *settings;
           Store store = existing_store(given);
           Date on = given.on.empty() ? today(given) : cli::date_option("--on", given.on);
-          return payoff(store, given.loan, on, given.calc.format);
+          return payoff(store, given.loan, on, decimal::parse_rate("--late-rate", given.late_rate),
+                        given.calc.format);
         }},
        {"status", "Per loan: paid, due, overdue, penalties",
         [&s](CLI::App& command) {

@@ -500,7 +500,19 @@ int status(Store& store, const std::optional<std::string>& loan, Date today, For
   return exit_code::success;
 }
 
-Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on) {
+namespace {
+
+// ACT/365F: amount x annual rate x days / 365, rounded half-up.
+std::int64_t actual_over_365(std::int64_t amount, const decimal::Fraction& rate, int days) {
+  decimal::Int128 numerator = static_cast<decimal::Int128>(amount) * rate.numerator * days;
+  return static_cast<std::int64_t>(
+      decimal::divide(numerator, rate.denominator * 365, decimal::Rounding::half_up));
+}
+
+}  // namespace
+
+Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on,
+                    const decimal::Fraction& late_rate) {
   const LoanTerms& terms = loan.terms;
   if (on < terms.disbursed) {
     throw Error(exit_code::data, fmt::format("loan '{}' was disbursed on {}, after {}", loan.id,
@@ -516,6 +528,8 @@ Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& item
     if (item.row.due <= on) {
       quote.interest_due += item.row.interest - item.paid_interest;
       if (item.row.number > 0) quote.accrued_from = item.row.due;
+      std::int64_t unpaid = item.row.payment - item.paid_interest - item.paid_principal;
+      quote.late_interest += actual_over_365(unpaid, late_rate, days_between(item.row.due, on));
     } else if (item.row.number > 0) {
       not_yet_due += item.row.principal - item.paid_principal;
       running = true;
@@ -524,19 +538,17 @@ Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& item
   if (!running) return quote;
   std::int64_t basis = terms.method == Method::flat ? terms.principal : not_yet_due;
   quote.accrued_days = days_between(quote.accrued_from, on);
-  // ACT/365F, as broken-period interest: basis x annual rate x days / 365.
-  decimal::Int128 numerator =
-      static_cast<decimal::Int128>(basis) * terms.annual_rate.numerator * quote.accrued_days;
-  quote.interest_accrued = static_cast<std::int64_t>(
-      decimal::divide(numerator, terms.annual_rate.denominator * 365, decimal::Rounding::half_up));
+  // ACT/365F, as broken-period interest.
+  quote.interest_accrued = actual_over_365(basis, terms.annual_rate, quote.accrued_days);
   return quote;
 }
 
-int payoff(Store& store, const std::string& id, Date on, Format format) {
+int payoff(Store& store, const std::string& id, Date on, const decimal::Fraction& late_rate,
+           Format format) {
   db::ReadTransaction read(store.database());
   auto loan = store.find(id);
   if (!loan) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
-  Payoff quote = payoff_quote(*loan, store.installments(id), on);
+  Payoff quote = payoff_quote(*loan, store.installments(id), on, late_rate);
   const decimal::Currency& currency = loan->terms.currency;
   OutputStream out(STDOUT_FILENO);
   RecordPrinter printer(out, format);
@@ -550,6 +562,7 @@ int payoff(Store& store, const std::string& id, Date on, Format format) {
                                    {"accrued_days", JsonValue::integer(quote.accrued_days)},
                                    {"day_count", text("ACT/365F")},
                                    {"fees", money(currency, quote.fees)},
+                                   {"late_interest", money(currency, quote.late_interest)},
                                    {"total", money(currency, quote.total())}}));
   printer.finish();
   out.flush();

@@ -136,12 +136,17 @@ struct Payoff {
   Date accrued_from;
   int accrued_days = 0;
   std::int64_t fees = 0;
+  std::int64_t late_interest = 0;
   [[nodiscard]] std::int64_t total() const {
-    return principal + interest_due + interest_accrued + fees;
+    return principal + interest_due + interest_accrued + fees + late_interest;
   }
 };
-// Error(65) for a date before disbursal.
-Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on);
-int payoff(Store& store, const std::string& loan, Date on, Format format);
+// With `late_rate`, each installment due before `on` and not paid also owes late interest:
+// its unpaid principal and interest x late_rate x the days from its due date to `on` / 365,
+// rounded half-up per installment. Error(65) for a date before disbursal.
+Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on,
+                    const decimal::Fraction& late_rate);
+int payoff(Store& store, const std::string& loan, Date on, const decimal::Fraction& late_rate,
+           Format format);
 
 }  // namespace sluice::emi
