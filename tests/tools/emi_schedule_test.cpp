@@ -215,7 +215,12 @@ TEST(EmiPayoff, AFlatLoanAccruesOnItsOriginalPrincipal) {
   flat.terms.method = Method::flat;
   std::vector<StoredInstallment> items;
   for (const auto& row : build_schedule(flat.terms).installments) {
-    items.push_back(StoredInstallment{"F", flat.terms.currency, row, "due"});
+    StoredInstallment item;
+    item.loan = "F";
+    item.currency = flat.terms.currency;
+    item.row = row;
+    item.state = "due";
+    items.push_back(item);
   }
   // 10 days after the first due date (15 Feb): 1000.00 x 12% x 10 / 365 = 3.2876... -> 3.29,
   // with installment 1's 10.00 of interest due and all the principal unpaid.
