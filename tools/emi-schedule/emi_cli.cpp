@@ -97,7 +97,7 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
       ->type_name("CODE");
   command.add_option("--disbursed", terms.disbursed, "Disbursal date (default: today)")
       ->type_name("DATE");
-  command.add_option("--first-due", terms.first_due, "First due date (default: a month later)")
+  command.add_option("--first-due", terms.first_due, "First due date (default: one period later)")
       ->type_name("DATE");
   command.add_flag("--eom", terms.end_of_month, "Keep month-end due dates on month ends");
   command
