@@ -88,6 +88,8 @@ def main():
     parser.add_argument("--principal", required=True, help="amount lent, 2 decimals")
     parser.add_argument("--rate", required=True, help="annual rate: 8.5%% or 850bp")
     parser.add_argument("--months", required=True, type=int)
+    parser.add_argument("--currency", required=True, choices=("INR",),
+                        help="the currency, as emi-schedule requires it (2 decimals)")
     parser.add_argument("--disbursed", required=True, help="YYYY-MM-DD")
     parser.add_argument("--naive-interest", action="store_true",
                         help="interest = opening x r with r rounded to 40 digits (see above)")

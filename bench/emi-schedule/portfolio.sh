@@ -38,7 +38,7 @@ PY
 for round in 1 2 3; do
   rm -f "$work"/state.db*
   /usr/bin/time -f "%e %M" -o "$work/create.time" \
-    "$emi" create --db "$work/state.db" --from "$work/loans.jsonl" > "$work/create.out"
+    "$emi" create --db "$work/state.db" --from "$work/loans.jsonl" --currency INR > "$work/create.out"
   grep -q "\"created\":$loans," "$work/create.out" || { echo "create did not create $loans loans" >&2; exit 1; }
   /usr/bin/time -f "%e %M" -o "$work/collect.time" \
     "$emi" collect --db "$work/state.db" --today 2026-03-01 > "$work/collect.out"

@@ -50,7 +50,7 @@ case $bench_mode in
 esac
 out=${out:-$here/results/$bench_mode}
 bench_start_measurements "$out"
-loan=(--principal 500000.00 --rate 8.5% --months 360 --disbursed 2026-01-15)
+loan=(--principal 500000.00 --rate 8.5% --months 360 --currency INR --disbursed 2026-01-15)
 
 # --- tools -------------------------------------------------------------------------------------
 if bench_need hyperfine hyperfine --version; then have_hyperfine=1; else have_hyperfine=0; fi

@@ -165,3 +165,82 @@ class LoanModel:
 
     def outstanding_principal(self):
         return sum((row.principal for row in self.rows), Decimal("0.00"))
+
+
+# Frequencies and repayment methods (emi-schedule(1), REPAYMENT METHODS), for `calc` and a loan
+# as `create` stores it: the periodic rate is annual / 12, 52 or 26; weekly and fortnightly due
+# dates step 7 or 14 days from the first due date.
+PERIODS_A_YEAR = {"monthly": 12, "weekly": 52, "fortnightly": 26}
+DAYS_A_PERIOD = {"weekly": 7, "fortnightly": 14}
+
+
+def due_date(first_due, number, frequency):
+    if frequency == "monthly":
+        return add_months(first_due, number - 1)
+    return first_due + datetime.timedelta(days=DAYS_A_PERIOD[frequency] * (number - 1))
+
+
+def periodic_interest(balance, basis_points, periods):
+    """balance x (basis_points / 10000) / periods, rounded half-up to the paisa."""
+    with localcontext() as context:
+        context.prec = 120
+        return money(balance * basis_points / Decimal(10000 * periods))
+
+
+def annuity_payment(balance, basis_points, count, periods):
+    """B a (b+a)^n / (b ((b+a)^n - b^n)) with r = a/b = basis_points / (10000 periods)."""
+    with localcontext() as context:
+        context.prec = 200
+        if basis_points == 0:
+            return money(balance / count)
+        a, b = basis_points, 10000 * periods
+        grown, base = (b + a) ** count, b ** count
+        paise = int(balance * 100)
+        return money(Decimal(paise * a * grown) / Decimal(b * (grown - base)) / 100)
+
+
+def schedule(principal, basis_points, count, first_due, frequency="monthly", method="annuity"):
+    """The rows `emi-schedule calc` prints (without broken-period interest), as Row objects;
+    raises Refused where emi-schedule must exit 65."""
+    periods = PERIODS_A_YEAR[frequency]
+    with localcontext() as context:
+        context.prec = 120
+        if method == "flat":
+            interest_total = money(principal * basis_points * count / Decimal(10000 * periods))
+            payment = money((principal + interest_total) / count)
+            def interest_of(number, balance):
+                return (money(interest_total * number / count)
+                        - money(interest_total * (number - 1) / count))
+            def principal_of(interest):
+                return payment - interest
+        elif method == "equal-principal":
+            share = money(principal / count)
+            def interest_of(number, balance):
+                return periodic_interest(balance, basis_points, periods)
+            def principal_of(interest):
+                return share
+        else:
+            payment = annuity_payment(principal, basis_points, count, periods)
+            if payment <= 0:
+                raise Refused("the EMI rounds to zero")
+            def interest_of(number, balance):
+                return periodic_interest(balance, basis_points, periods)
+            def principal_of(interest):
+                return payment - interest
+    rows, balance = [], principal
+    for number in range(1, count + 1):
+        interest = interest_of(number, balance)
+        repaid = balance if number == count else principal_of(interest)
+        if number != count and (repaid <= 0 or repaid >= balance):
+            raise Refused(f"installment {number} does not fit")
+        rows.append(Row(number, due_date(first_due, number, frequency), balance, interest, repaid))
+        balance = rows[-1].closing
+    return rows
+
+
+def accrued_interest(balance, basis_points, days):
+    """A payoff quote's accrued interest: balance x annual rate x days / 365 (ACT/365F),
+    rounded half-up to the paisa."""
+    with localcontext() as context:
+        context.prec = 120
+        return money(balance * basis_points * days / Decimal(10000 * 365))

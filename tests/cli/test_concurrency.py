@@ -360,7 +360,7 @@ class EmiConcurrency(WorkerCounts, ConcurrencyCase):
 
     @staticmethod
     def terms(principal, disbursed="2026-01-01"):
-        return ("--principal", principal, "--rate", "10%", "--months", "12",
+        return ("--principal", principal, "--rate", "10%", "--months", "12", "--currency", "INR",
                 "--disbursed", disbursed)
 
     def run_scenario(self, workers_count, busy_timeout, hold_lock=False):
@@ -372,7 +372,7 @@ class EmiConcurrency(WorkerCounts, ConcurrencyCase):
         loans += [{"loan": f"R{i}", "principal": "20000.00", "rate": "10%", "months": 12,
                    "disbursed": "2026-01-15"} for i in range(self.REMIND)]
         self.write("loans.jsonl", jsonl(loans))
-        setup = self.run_tool("create", "--from", "loans.jsonl", "--db", db)
+        setup = self.run_tool("create", "--from", "loans.jsonl", "--currency", "INR", "--db", db)
         self.assertStatus(setup, 0)
         models = {f"S{i}": EmiModel(10000000 + 100000 * i, date(2026, 2, 1))
                   for i in range(self.SHARED)}

@@ -150,7 +150,8 @@ class EmiRecordCrash(CrashCase):
     def setUp(self):
         super().setUp()
         loans = [{"loan": f"L{i:03}", "principal": f"{60000 + 500 * i}.00", "rate": "10%",
-                  "months": 12, "disbursed": "2026-01-01"} for i in range(EMI_LOANS)]
+                  "months": 12, "currency": "INR", "disbursed": "2026-01-01"}
+                 for i in range(EMI_LOANS)]
         self.write("loans.jsonl", jsonl(loans))
         if self.backend == "sqlite":
             created = self.run_tool("create", "--from", "loans.jsonl", "--db", "template.db")

@@ -24,8 +24,8 @@ from test_emi_schedule import minor as minor_units, oracle, round_half_up
 def minor(text):
     return minor_units(text, 2)
 
-LOAN = ("--principal", "100000.00", "--rate", "10%", "--months", "12", "--disbursed",
-        "2026-01-15")
+LOAN = ("--principal", "100000.00", "--rate", "10%", "--months", "12", "--currency", "INR",
+        "--disbursed", "2026-01-15")
 
 
 def records(text):
@@ -66,7 +66,7 @@ class EmiCycle(ToolTestCase):
 
     def test_create_from_file_is_one_transaction(self):
         self.write("loans.jsonl",
-                   '{"loan":"A","principal":"1000.00","rate":"12%","months":6}\n'
+                   '{"loan":"A","principal":"1000.00","rate":"12%","months":6,"currency":"INR"}\n'
                    '{"loan":"B","principal":5000,"rate":"850bp","months":12,"currency":"USD",'
                    '"first_due":"2026-02-28","eom":true}\n')
         self.assertEqual(self.emi("create", "--from", "loans.jsonl", "--disbursed", "2026-01-15"),
@@ -78,7 +78,11 @@ class EmiCycle(ToolTestCase):
         self.write("bad.jsonl", '{"loan":"C","principal":"1.00","rate":"1%","months":2}\n'
                                 '{"loan":"D","principal":"1.005","rate":"1%","months":2}\n')
         before = self.dump()
+        # No default currency: a record without one, and no --currency, is bad input.
         result = self.emi("create", "--from", "bad.jsonl", status=65)
+        self.assertError(result, 65, "bad.jsonl:1", 'field "currency" is missing')
+        # --currency is the default of records that name none.
+        result = self.emi("create", "--from", "bad.jsonl", "--currency", "INR", status=65)
         self.assertError(result, 65, "bad.jsonl:2", "1.005")
         self.assertEqual(self.dump(), before)
         self.assertEqual([loan["loan"] for loan in self.emi("list")], ["A", "B"])
@@ -331,8 +335,9 @@ class EmiCycle(ToolTestCase):
                 self.write("many.jsonl", "".join(
                     json.dumps({"loan": f"C{i}", "principal": "1000.00", "rate": "12%",
                                 "months": 6}) + "\n" for i in range(300)))
-                self.assertStatus(self.run_tool("create", "--from", "many.jsonl", "--disbursed",
-                                                "2026-01-15", "--db", loans), 0)
+                self.assertStatus(self.run_tool("create", "--from", "many.jsonl", "--currency",
+                                                "INR", "--disbursed", "2026-01-15", "--db", loans),
+                                  0)
                 children = [self.start_tool("collect", "--today", "2026-02-15", "--db", loans,
                                             "--busy-timeout", "60s", stdout=subprocess.PIPE,
                                             stderr=subprocess.PIPE) for _ in range(count)]
@@ -424,8 +429,8 @@ class EmiRecordServerCrash(ToolTestCase):
         self.write("many.jsonl", "".join(
             json.dumps({"loan": f"C{i}", "principal": "1000.00", "rate": "12%", "months": 6})
             + "\n" for i in range(2000)))
-        self.assertStatus(self.run_tool("create", "--from", "many.jsonl", "--disbursed",
-                                        "2026-01-15", "--db", url), 0)
+        self.assertStatus(self.run_tool("create", "--from", "many.jsonl", "--currency", "INR",
+                                        "--disbursed", "2026-01-15", "--db", url), 0)
         intents = records(self.run_tool("collect", "--today", "2026-02-15", "--db", url).out)
         self.write("results.jsonl", "".join(
             json.dumps({"loan": i["loan"], "n": i["n"], "attempt": i["attempt"],

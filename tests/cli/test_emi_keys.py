@@ -12,7 +12,8 @@ import unittest
 from sluice_cli import BIN, ToolTestCase
 
 # 0%: every installment is exactly 1200.00 / 3.
-LOAN = ("--principal", "1200.00", "--rate", "0%", "--months", "3", "--disbursed", "2026-01-15")
+LOAN = ("--principal", "1200.00", "--rate", "0%", "--months", "3", "--currency", "INR",
+        "--disbursed", "2026-01-15")
 
 IDS = [
     "L1",                          # a plain ID keeps the readable LOAN:N:ATTEMPT key

@@ -130,7 +130,8 @@ class EmiRevisions(ToolTestCase):
             basis_points = generator.choice([0, generator.randint(100, 2400)])
             months = generator.randint(6, 36)
             self.emi("create", "--loan", loan, "--principal", str(principal), "--rate",
-                     f"{basis_points}bp", "--months", str(months), "--disbursed", "2026-01-15")
+                     f"{basis_points}bp", "--months", str(months), "--currency", "INR",
+                     "--disbursed", "2026-01-15")
             model = LoanModel(principal, basis_points, months, datetime.date(2026, 2, 15))
             period = 0
             for _ in range(generator.randint(1, 6)):

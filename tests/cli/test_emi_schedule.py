@@ -53,7 +53,8 @@ class EmiCalc(ToolTestCase):
 
     def calc(self, *args):
         dates = () if "--disbursed" in args else ("--disbursed", "2026-01-15")
-        result = self.run_tool("calc", *dates, *args)
+        currency = () if "--currency" in args else ("--currency", "INR")
+        result = self.run_tool("calc", *dates, *currency, *args)
         self.assertStatus(result, 0)
         return [json.loads(line) for line in result.out.splitlines()]
 
@@ -62,10 +63,12 @@ class EmiCalc(ToolTestCase):
         self.assertStatus(self.run_tool("calc", "--help"), 0)
         base = ("calc", "--principal", "100.00", "--months", "3")
         self.assertError(self.run_tool(*base, "--rate", "1%", "--bogus"), 2, "--bogus")
-        self.assertError(self.run_tool(*base, "--rate", "10"), 2, "has no unit")
+        self.assertError(self.run_tool(*base, "--currency", "INR", "--rate", "10"), 2,
+                         "has no unit")
         self.assertError(self.run_tool(*base, "--rate", "10%", "--currency", "XXX"), 2, "XXX")
         self.assertError(self.run_tool("calc", "--principal", "12.345", "--currency", "USD",
                                        "--rate", "10%", "--months", "3"), 2, "12.345")
+        base += ("--currency", "INR")
         self.assertError(self.run_tool(*base, "--rate", "10%", "--bpi", "later"), 2, "later")
         self.assertError(self.run_tool(*base, "--rate", "10%", "--disbursed", "2026-02-30"), 2,
                          "2026-02-30")
@@ -73,7 +76,7 @@ class EmiCalc(ToolTestCase):
     def test_out_of_range_principal_and_months_are_usage_errors(self):
         # An option value outside its range is a usage error (2), as in backoff and zscore;
         # sluice(7) decides, and emi-schedule(1) says the same.
-        terms = {"--principal": "100.00", "--rate": "10%", "--months": "3"}
+        terms = {"--principal": "100.00", "--rate": "10%", "--months": "3", "--currency": "INR"}
         for option, value, fragment in (("--principal", "0", "more than zero"),
                                         ("--principal", "0.00", "more than zero"),
                                         ("--months", "0", "between 1 and 1200"),
@@ -87,8 +90,9 @@ class EmiCalc(ToolTestCase):
                     self.assertEqual(result.stdout, b"")
         self.assertFalse(os.path.exists(self.path("loans.db")))
         # In a create --from file the same value is bad input (65) naming its line and field.
-        self.write("loans.jsonl", '{"loan":"A","principal":"100.00","rate":"10%","months":3}\n'
-                                  '{"loan":"B","principal":"100.00","rate":"10%","months":0}\n')
+        self.write("loans.jsonl",
+                   '{"loan":"A","principal":"100.00","rate":"10%","months":3,"currency":"INR"}\n'
+                   '{"loan":"B","principal":"100.00","rate":"10%","months":0,"currency":"INR"}\n')
         result = self.run_tool("create", "--from", "loans.jsonl", "--db", "loans.db")
         self.assertError(result, 65, "loans.jsonl:2", '"months"', "between 1 and 1200")
 
@@ -134,7 +138,7 @@ class EmiCalc(ToolTestCase):
     def test_invariant_breaking_inputs_are_65_and_print_nothing(self):
         result = self.run_tool("calc", "--principal", "2", "--currency", "JPY", "--rate", "0%",
                                "--months", "4", "--disbursed", "2026-01-15")
-        self.assertError(result, 65, "month 2")
+        self.assertError(result, 65, "installment 2")
         self.assertEqual(result.stdout, b"")
 
     def test_month_end_due_dates(self):

@@ -62,7 +62,8 @@ def events(first, last):
 
 RATES = "Date, USD, JPY, GBP, \n2026-03-02, 1.0812, 162.31, 0.8551, \n"
 RATES_LATER = "Date, USD, JPY, GBP, \n2026-03-03, 1.0799, 161.95, 0.8533, \n"
-LOAN = ["--principal", "100000.00", "--rate", "10%", "--months", "12", "--disbursed", "2026-01-15"]
+LOAN = ["--principal", "100000.00", "--rate", "10%", "--months", "12", "--currency", "INR",
+        "--disbursed", "2026-01-15"]
 
 
 

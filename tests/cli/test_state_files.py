@@ -30,7 +30,7 @@ COMMANDS = [
     Command("backoff", "backoff", ["run", "--db", "DB", "--budget", "b", "--", "true"]),
     Command("emi-schedule", "emi-schedule",
             ["create", "--loan", "L1", "--principal", "1000.00", "--rate", "10%", "--months", "6",
-             "--disbursed", "2026-01-15", "--db", "DB"]),
+             "--currency", "INR", "--disbursed", "2026-01-15", "--db", "DB"]),
     Command("price", "price", ["rates", "load", "rates.csv", "--db", "DB"],
             {"rates.csv": "Date, USD\n2026-03-03, 1.08\n"}),
     Command("cohort", "cohort", ["ingest", "--db", "DB", "events.jsonl"],

@@ -158,6 +158,89 @@ TEST(EmiSchedule, DueDatesKeepTheAnchorDayWithoutDrift) {
 
 // The invariants over 10,000 random loans; build_schedule refuses rather than break them,
 // and check_invariants recomputes them independently of the loop that built the rows.
+TEST(EmiSchedule, WeeklyAndFortnightlyDueDatesStepFromTheFirstDueDate) {
+  LoanTerms terms = loan("1000.00", "10%", 60);
+  terms.frequency = Frequency::weekly;
+  terms.first_due = parse_date("2026-02-26");
+  EXPECT_EQ(format_date(due_date(terms, 2)), "2026-03-05");
+  EXPECT_EQ(format_date(due_date(terms, 53)), "2027-02-25");  // 52 weeks = 364 days later
+  EXPECT_EQ(format_date(one_period_after(terms, parse_date("2026-12-28"))), "2027-01-04");
+  terms.frequency = Frequency::fortnightly;
+  EXPECT_EQ(format_date(due_date(terms, 3)), "2026-03-26");
+  // 10% a year is 10/2600 a fortnight, exactly.
+  EXPECT_EQ(periodic_rate(terms).numerator, 1);
+  EXPECT_EQ(periodic_rate(terms).denominator, 260);
+}
+
+TEST(EmiSchedule, EqualPrincipalRepaysTheSameShareEachPeriod) {
+  LoanTerms terms = loan("1000.00", "12%", 3);
+  terms.method = Method::equal_principal;
+  Schedule schedule = build_schedule(terms);
+  // 1000.00 / 3 = 333.33 twice, then the 333.34 left; interest 1% of 1000.00, 666.67, 333.34.
+  ASSERT_EQ(schedule.installments.size(), 3U);
+  EXPECT_EQ(schedule.installments[0].principal, 33333);
+  EXPECT_EQ(schedule.installments[1].interest, 667);
+  EXPECT_EQ(schedule.installments[2].principal, 33334);
+  EXPECT_EQ(schedule.installments[2].interest, 333);
+  EXPECT_EQ(schedule.emi, 34333);
+}
+
+TEST(EmiSchedule, RevisionsOfLoansThatAreNotAnnuitiesAreRefused) {
+  LoanTerms terms = loan("1000.00", "12%", 3);
+  terms.method = Method::flat;
+  EXPECT_EQ(exit_status_of([&] { reschedule(terms, 1, 50000, std::nullopt); }), 65);
+}
+
+TEST(EmiCalendar, RollsOffWeekendsAndHolidays) {
+  BusinessCalendar calendar;
+  calendar.holidays = {parse_date("2026-07-31")};  // a Friday, the weekend after it
+  auto rolled = [&](const char* date, Roll roll) {
+    return format_date(roll_date(parse_date(date), roll, calendar));
+  };
+  EXPECT_EQ(rolled("2026-07-31", Roll::following), "2026-08-03");
+  EXPECT_EQ(rolled("2026-07-31", Roll::modified_following), "2026-07-30");
+  EXPECT_EQ(rolled("2026-07-31", Roll::preceding), "2026-07-30");
+  EXPECT_EQ(rolled("2026-07-31", Roll::none), "2026-07-31");
+  EXPECT_EQ(rolled("2026-08-01", Roll::modified_following), "2026-08-03");  // a Saturday
+  calendar.weekend = parse_weekend("--weekend", "fri,sat");
+  EXPECT_EQ(weekend_text(calendar.weekend), "fri,sat");
+  EXPECT_EQ(rolled("2026-08-01", Roll::following), "2026-08-02");  // Sunday is a business day
+  EXPECT_EQ(exit_status_of([] { parse_weekend("--weekend", "sun,mon,tue,wed,thu,fri,sat"); }), 2);
+  EXPECT_EQ(exit_status_of([] { parse_weekend("--weekend", "saturday"); }), 2);
+  EXPECT_EQ(holidays_text(parse_holidays_text("2026-03-31,2026-01-30")), "2026-01-30,2026-03-31");
+}
+
+TEST(EmiPayoff, AFlatLoanAccruesOnItsOriginalPrincipal) {
+  Loan flat{"F", loan("1000.00", "12%", 4), {}};
+  flat.terms.method = Method::flat;
+  std::vector<StoredInstallment> items;
+  for (const auto& row : build_schedule(flat.terms).installments) {
+    StoredInstallment item;
+    item.loan = "F";
+    item.currency = flat.terms.currency;
+    item.row = row;
+    item.state = "due";
+    items.push_back(item);
+  }
+  // 10 days after the first due date (15 Feb): 1000.00 x 12% x 10 / 365 = 3.2876... -> 3.29,
+  // with installment 1's 10.00 of interest due and all the principal unpaid.
+  const decimal::Fraction none{0, 1};
+  Payoff quote = payoff_quote(flat, items, parse_date("2026-02-25"), none);
+  EXPECT_EQ(quote.principal, 100000);
+  EXPECT_EQ(quote.interest_due, 1000);
+  EXPECT_EQ(quote.accrued_days, 10);
+  EXPECT_EQ(quote.interest_accrued, 329);
+  EXPECT_EQ(quote.total(), 101329);
+  EXPECT_EQ(quote.late_interest, 0);
+  // After the last due date nothing accrues.
+  EXPECT_EQ(payoff_quote(flat, items, parse_date("2026-06-01"), none).interest_accrued, 0);
+  // At 36.5% a year late, installment 1 (260.00, due 15 Feb) owes 260.00 x 0.1% a day x 10
+  // days = 2.60 on 25 Feb.
+  quote = payoff_quote(flat, items, parse_date("2026-02-25"), decimal::Fraction{365, 1000});
+  EXPECT_EQ(quote.late_interest, 260);
+  EXPECT_EQ(quote.total(), 101329 + 260);
+}
+
 TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
   Random random(20261128);
   const char* currencies[] = {"INR", "USD", "JPY", "KWD"};
@@ -172,6 +255,8 @@ TEST(EmiSchedule, InvariantsHoldForTenThousandRandomLoans) {
     terms.first_due = add_months(terms.disbursed, 1 + static_cast<int>(random.uniform_int(0, 1)));
     terms.broken_period = static_cast<BrokenPeriod>(random.uniform_int(0, 2));
     terms.emi_rounding = static_cast<decimal::Rounding>(random.uniform_int(0, 2));
+    terms.frequency = static_cast<Frequency>(random.uniform_int(0, 2));
+    terms.method = static_cast<Method>(random.uniform_int(0, 2));
     try {
       Schedule schedule = build_schedule(terms);
       check_invariants(terms, schedule);

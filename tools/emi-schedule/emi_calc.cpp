@@ -15,8 +15,13 @@ JsonValue amount(const LoanTerms& terms, std::int64_t minor) {
 
 }  // namespace
 
-LoanTerms parse_terms(const TermsText& text, Date today) {
+const char* const missing_currency_message =
+    "--currency is required: name the loan's ISO 4217 currency (e.g. --currency INR); "
+    "there is no default";
+
+LoanTerms parse_terms(const TermsText& text, Date today, const std::set<Date>& holidays) {
   LoanTerms terms;
+  if (text.currency.empty()) throw Error(exit_code::usage, missing_currency_message);
   terms.currency = decimal::currency(text.currency);
   try {
     terms.principal = decimal::parse_amount(text.principal, terms.currency.exponent);
@@ -30,10 +35,24 @@ LoanTerms parse_terms(const TermsText& text, Date today) {
     throw Error(exit_code::usage, "--months must be between 1 and 1200");
   }
   terms.months = text.months;
+  terms.frequency = parse_frequency(text.frequency);
+  terms.method = parse_method(text.method);
   terms.end_of_month = text.end_of_month;
+  if (terms.end_of_month && terms.frequency != Frequency::monthly) {
+    throw Error(exit_code::usage, "--eom is for monthly loans only");
+  }
+  terms.roll = roll_names.parse("--roll", text.roll);
+  terms.calendar.weekend = parse_weekend("--weekend", text.weekend);
+  // A calendar without a roll would change nothing: say so rather than ignore it.
+  bool calendar_given =
+      !text.calendar.empty() || terms.calendar.weekend != BusinessCalendar{}.weekend;
+  if (terms.roll == Roll::none && calendar_given) {
+    throw Error(exit_code::usage, "--calendar and --weekend move due dates only with --roll");
+  }
+  terms.calendar.holidays = holidays;
   terms.disbursed =
       text.disbursed.empty() ? today : cli::date_option("--disbursed", text.disbursed);
-  terms.first_due = text.first_due.empty() ? add_months(terms.disbursed, 1, terms.end_of_month)
+  terms.first_due = text.first_due.empty() ? one_period_after(terms, terms.disbursed)
                                            : cli::date_option("--first-due", text.first_due);
   if (days_between(terms.disbursed, terms.first_due) <= 0) {
     throw Error(exit_code::usage, "--first-due must be after --disbursed");
@@ -69,13 +88,17 @@ JsonValue summary_record(const LoanTerms& terms, const Schedule& schedule) {
        {"disbursed", JsonValue::string(format_date(terms.disbursed))},
        {"first_due", JsonValue::string(format_date(terms.first_due))},
        {"last_due", JsonValue::string(format_date(schedule.installments.back().due))},
-       {"method", JsonValue::string("reducing-balance")},
+       {"method", JsonValue::string(terms.method == Method::flat ? "flat" : "reducing-balance")},
        {"rounding", JsonValue::string(std::string(decimal::rounding_name(terms.emi_rounding)))},
        {"interest_rounding",
         JsonValue::string(std::string(decimal::rounding_name(terms.interest_rounding)))},
        {"bpi_mode", JsonValue::string(std::string(broken_period_name(terms.broken_period)))},
        {"day_count", JsonValue::string("ACT/365F")},
-       {"eom", JsonValue::boolean(terms.end_of_month)}});
+       {"eom", JsonValue::boolean(terms.end_of_month)},
+       {"frequency", JsonValue::string(std::string(frequency_name(terms.frequency)))},
+       {"repayment", JsonValue::string(std::string(method_name(terms.method)))},
+       {"roll", JsonValue::string(std::string(roll_names.name(terms.roll)))},
+       {"weekend", JsonValue::string(weekend_text(terms.calendar.weekend))}});
 }
 
 int calc(const LoanTerms& terms, const CalcOptions& options) {

@@ -14,17 +14,25 @@ struct TermsText {
   std::string principal;
   std::string rate;
   int months = 0;
-  std::string currency = "INR";
+  std::string currency;   // "" = not given: a usage error (there is no default currency)
   std::string disbursed;  // "" = today
   std::string first_due;  // "" = one month after disbursal
   bool end_of_month = false;
   std::string broken_period = "add-to-first";
   std::string rounding = "half-up";
   std::string interest_rounding = "half-up";
+  std::string frequency = "monthly";
+  std::string method = "annuity";
+  std::string calendar;  // --calendar FILE; "" = no holidays
+  std::string weekend = "sat,sun";
+  std::string roll = "none";
 };
 
-// Parses and checks the terms (Error(2) for malformed options). `today` fills in the dates.
-LoanTerms parse_terms(const TermsText& text, Date today);
+// Parses and checks the terms (Error(2) for malformed options, and for a missing currency:
+// amounts are never read in a currency the user did not name). `today` fills in the dates.
+// `holidays` are those of text.calendar, read once by the caller (read_holidays).
+LoanTerms parse_terms(const TermsText& text, Date today, const std::set<Date>& holidays);
+extern const char* const missing_currency_message;
 
 // One installment as a record: n, due_date, opening, payment, interest, principal, closing.
 JsonValue installment_record(const LoanTerms& terms, const Installment& row);

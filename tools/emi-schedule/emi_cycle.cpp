@@ -502,6 +502,75 @@ int status(Store& store, const std::optional<std::string>& loan, Date today, For
 
 namespace {
 
+// ACT/365F: amount x annual rate x days / 365, rounded half-up.
+std::int64_t actual_over_365(std::int64_t amount, const decimal::Fraction& rate, int days) {
+  decimal::Int128 numerator = static_cast<decimal::Int128>(amount) * rate.numerator * days;
+  return static_cast<std::int64_t>(
+      decimal::divide(numerator, rate.denominator * 365, decimal::Rounding::half_up));
+}
+
+}  // namespace
+
+Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on,
+                    const decimal::Fraction& late_rate) {
+  const LoanTerms& terms = loan.terms;
+  if (on < terms.disbursed) {
+    throw Error(exit_code::data, fmt::format("loan '{}' was disbursed on {}, after {}", loan.id,
+                                             format_date(terms.disbursed), format_date(on)));
+  }
+  Payoff quote;
+  quote.accrued_from = terms.disbursed;
+  std::int64_t not_yet_due = 0;  // principal of the installments due after `on`, unpaid
+  bool running = false;          // whether a period runs on `on` (an installment is due after)
+  for (const auto& item : items) {
+    quote.principal += item.row.principal - item.paid_principal;
+    quote.fees += item.penalty - item.paid_penalty;
+    if (item.row.due <= on) {
+      quote.interest_due += item.row.interest - item.paid_interest;
+      if (item.row.number > 0) quote.accrued_from = item.row.due;
+      std::int64_t unpaid = item.row.payment - item.paid_interest - item.paid_principal;
+      quote.late_interest += actual_over_365(unpaid, late_rate, days_between(item.row.due, on));
+    } else if (item.row.number > 0) {
+      not_yet_due += item.row.principal - item.paid_principal;
+      running = true;
+    }
+  }
+  if (!running) return quote;
+  std::int64_t basis = terms.method == Method::flat ? terms.principal : not_yet_due;
+  quote.accrued_days = days_between(quote.accrued_from, on);
+  // ACT/365F, as broken-period interest.
+  quote.interest_accrued = actual_over_365(basis, terms.annual_rate, quote.accrued_days);
+  return quote;
+}
+
+int payoff(Store& store, const std::string& id, Date on, const decimal::Fraction& late_rate,
+           Format format) {
+  db::ReadTransaction read(store.database());
+  auto loan = store.find(id);
+  if (!loan) throw Error(exit_code::no_input, fmt::format("no loan '{}'", id));
+  Payoff quote = payoff_quote(*loan, store.installments(id), on, late_rate);
+  const decimal::Currency& currency = loan->terms.currency;
+  OutputStream out(STDOUT_FILENO);
+  RecordPrinter printer(out, format);
+  printer.print(JsonValue::object({{"loan", text(id)},
+                                   {"on", text(format_date(on))},
+                                   {"currency", text(currency.code)},
+                                   {"principal", money(currency, quote.principal)},
+                                   {"interest_due", money(currency, quote.interest_due)},
+                                   {"interest_accrued", money(currency, quote.interest_accrued)},
+                                   {"accrued_from", text(format_date(quote.accrued_from))},
+                                   {"accrued_days", JsonValue::integer(quote.accrued_days)},
+                                   {"day_count", text("ACT/365F")},
+                                   {"fees", money(currency, quote.fees)},
+                                   {"late_interest", money(currency, quote.late_interest)},
+                                   {"total", money(currency, quote.total())}}));
+  printer.finish();
+  out.flush();
+  return exit_code::success;
+}
+
+namespace {
+
 // The terms of one create --from record: its fields over the command line's defaults.
 TermsText terms_of(JsonlReader& reader, const Record& record, const TermsText& defaults) {
   TermsText terms = defaults;
@@ -516,11 +585,16 @@ TermsText terms_of(JsonlReader& reader, const Record& record, const TermsText& d
   field("principal", terms.principal);
   field("rate", terms.rate);
   field("currency", terms.currency);
+  if (terms.currency.empty()) {
+    reader.reject(record, "field \"currency\" is missing and no --currency was given");
+  }
   field("disbursed", terms.disbursed);
   field("first_due", terms.first_due);
   field("bpi", terms.broken_period);
   field("rounding", terms.rounding);
   field("interest_rounding", terms.interest_rounding);
+  field("frequency", terms.frequency);
+  field("method", terms.method);
   std::string months = std::to_string(terms.months);
   field("months", months);
   if (months.empty() || months.size() > 4 ||
@@ -550,8 +624,8 @@ std::string field_message(const Record& record, const std::string& message) {
 }  // namespace
 
 int create_from(Store& store, const std::string& path, const InputOptions& input,
-                const TermsText& defaults, const Policy& policy, Date today,
-                ProgressMode progress_mode) {
+                const TermsText& defaults, const std::set<Date>& holidays, const Policy& policy,
+                Date today, ProgressMode progress_mode) {
   std::vector<std::string> inputs;
   if (path != "-") inputs.push_back(path);
   JsonlReader reader(inputs, input);
@@ -565,7 +639,8 @@ int create_from(Store& store, const std::string& path, const InputOptions& input
       reader.reject(*record, "field \"loan\" must be a non-empty string");
     }
     try {
-      Loan loan{id->text(), parse_terms(terms_of(reader, *record, defaults), today), policy};
+      Loan loan{id->text(), parse_terms(terms_of(reader, *record, defaults), today, holidays),
+                policy};
       if (!policy.penalty_is_flat || loan.terms.currency.code == defaults.currency) {
         (store.insert(loan, build_schedule(loan.terms)) ? created : unchanged) += 1;
       } else {

@@ -26,11 +26,6 @@ constexpr int max_broken_period_days = 366;
   throw Error(exit_code::data, std::move(message));
 }
 
-// The monthly rate r = annual / 12 as a fraction in lowest terms.
-Fraction monthly_rate(const Fraction& annual) {
-  return decimal::make_fraction(annual.numerator, annual.denominator * 12);
-}
-
 std::string money(const LoanTerms& terms, std::int64_t minor) {
   return decimal::format_amount(minor, terms.currency.exponent) + " " + terms.currency.code;
 }
@@ -50,9 +45,9 @@ void check_terms(const LoanTerms& terms) {
   }
 }
 
-// Extra days beyond one regular month between disbursal and the first due date.
+// Extra days beyond one regular period between disbursal and the first due date.
 int broken_period_days(const LoanTerms& terms) {
-  return days_between(add_months(terms.disbursed, 1, terms.end_of_month), terms.first_due);
+  return days_between(one_period_after(terms, terms.disbursed), terms.first_due);
 }
 
 std::int64_t broken_period_interest(const LoanTerms& terms, int days) {
@@ -67,13 +62,13 @@ void apply_broken_period(const LoanTerms& terms, Schedule& schedule) {
   schedule.broken_period_days = broken_period_days(terms);
   if (schedule.broken_period_days < 0) {
     refuse(fmt::format(
-        "the first due date {} is less than one month after disbursal on {}; broken-period "
-        "interest is for longer first periods (use --bpi none to charge a full month)",
+        "the first due date {} is less than one period after disbursal on {}; broken-period "
+        "interest is for longer first periods (use --bpi none to charge a full period)",
         format_date(terms.first_due), format_date(terms.disbursed)));
   }
   if (schedule.broken_period_days > max_broken_period_days) {
     refuse(fmt::format(
-        "the first due date {} is {} days beyond one month after disbursal; "
+        "the first due date {} is {} days beyond one period after disbursal; "
         "broken-period interest covers at most {} (use --bpi none)",
         format_date(terms.first_due), schedule.broken_period_days, max_broken_period_days));
   }
@@ -90,34 +85,48 @@ void apply_broken_period(const LoanTerms& terms, Schedule& schedule) {
   schedule.installments.insert(schedule.installments.begin(), charge);
 }
 
-Installment next_installment(const LoanTerms& terms, const Fraction& rate, std::int64_t emi,
-                             int number, std::int64_t opening, int last) {
+// Interest on `opening` for one period at `rate`, rounded as the terms say.
+std::int64_t period_interest(const LoanTerms& terms, const Fraction& rate, std::int64_t opening) {
+  return static_cast<std::int64_t>(decimal::divide(static_cast<Int128>(opening) * rate.numerator,
+                                                   rate.denominator, terms.interest_rounding));
+}
+
+// Installment `number` of `last`, opening with `opening`: it pays `interest` and, unless it is
+// the last (which clears the balance exactly), `principal`.
+Installment make_installment(const LoanTerms& terms, int number, std::int64_t opening,
+                             std::int64_t interest, std::int64_t principal, int last) {
   Installment row;
   row.number = number;
   row.due = due_date(terms, number);
   row.opening = opening;
-  row.interest = static_cast<std::int64_t>(decimal::divide(
-      static_cast<Int128>(opening) * rate.numerator, rate.denominator, terms.interest_rounding));
+  row.interest = interest;
   if (number == last) {
-    row.principal = opening;  // the last installment clears the balance exactly
+    row.principal = opening;
   } else {
-    row.principal = emi - row.interest;
+    row.principal = principal;
     if (row.principal <= 0) {
-      refuse(
-          fmt::format("the EMI {} does not cover month {}'s interest {}: the loan would never "
-                      "be repaid",
-                      money(terms, emi), number, money(terms, row.interest)));
+      refuse(fmt::format(
+          "the installment {} does not cover installment {}'s interest {}: the loan would never "
+          "be repaid",
+          money(terms, principal + interest), number, money(terms, interest)));
     }
     if (row.principal >= opening) {
-      refuse(
-          fmt::format("the EMI {} repays the loan in month {}, before month {} (the amount is "
-                      "too small for the currency's minor unit over this many months)",
-                      money(terms, emi), number, last));
+      refuse(fmt::format(
+          "the installment {} repays the loan at installment {}, before installment {} (the "
+          "amount is too small for the currency's minor unit over this many installments)",
+          money(terms, principal + interest), number, last));
     }
   }
   row.payment = row.principal + row.interest;
   row.closing = opening - row.principal;
   return row;
+}
+
+// An annuity installment: the EMI less the period's interest on the balance repays principal.
+Installment next_installment(const LoanTerms& terms, const Fraction& rate, std::int64_t emi,
+                             int number, std::int64_t opening, int last) {
+  std::int64_t interest = period_interest(terms, rate, opening);
+  return make_installment(terms, number, opening, interest, emi - interest, last);
 }
 
 }  // namespace
@@ -131,6 +140,51 @@ constexpr NameTable<BrokenPeriod, 3> broken_period_names({{{"none", BrokenPeriod
 
 }  // namespace
 
+Frequency parse_frequency(std::string_view text) {
+  return frequency_names.parse("--frequency", text);
+}
+
+std::string_view frequency_name(Frequency frequency) {
+  return frequency_names.name(frequency);
+}
+
+int periods_per_year(Frequency frequency) {
+  switch (frequency) {
+    case Frequency::weekly:
+      return 52;
+    case Frequency::fortnightly:
+      return 26;
+    case Frequency::monthly:
+      break;
+  }
+  return 12;
+}
+
+Method parse_method(std::string_view text) {
+  return method_names.parse("--method", text);
+}
+
+std::string_view method_name(Method method) {
+  return method_names.name(method);
+}
+
+Fraction periodic_rate(const LoanTerms& terms) {
+  return decimal::make_fraction(terms.annual_rate.numerator,
+                                terms.annual_rate.denominator * periods_per_year(terms.frequency));
+}
+
+Date one_period_after(const LoanTerms& terms, Date date) {
+  switch (terms.frequency) {
+    case Frequency::weekly:
+      return Date(std::chrono::sys_days(date) + std::chrono::days(7));
+    case Frequency::fortnightly:
+      return Date(std::chrono::sys_days(date) + std::chrono::days(14));
+    case Frequency::monthly:
+      break;
+  }
+  return add_months(date, 1, terms.end_of_month);
+}
+
 BrokenPeriod parse_broken_period(std::string_view text) {
   return broken_period_names.parse("--bpi", text);
 }
@@ -143,9 +197,8 @@ std::string_view broken_period_name(BrokenPeriod mode) {
   return broken_period_names.name(mode);
 }
 
-std::int64_t compute_emi(std::int64_t principal, const Fraction& annual_rate, int months,
+std::int64_t compute_emi(std::int64_t principal, const Fraction& rate, int months,
                          decimal::Rounding rounding) {
-  Fraction rate = monthly_rate(annual_rate);
   if (rate.numerator == 0) {
     return static_cast<std::int64_t>(decimal::divide(principal, months, rounding));
   }
@@ -159,24 +212,101 @@ std::int64_t compute_emi(std::int64_t principal, const Fraction& annual_rate, in
   return static_cast<std::int64_t>(decimal::divide(numerator, denominator, rounding));
 }
 
-Date due_date(const LoanTerms& terms, int number) {
+namespace {
+
+// The k-th due date before rolling: every one is counted from the first due date, so a
+// rolled date never shifts the ones after it.
+Date scheduled_date(const LoanTerms& terms, int number) {
+  switch (terms.frequency) {
+    case Frequency::weekly:
+      return Date(std::chrono::sys_days(terms.first_due) + std::chrono::days(7 * (number - 1)));
+    case Frequency::fortnightly:
+      return Date(std::chrono::sys_days(terms.first_due) + std::chrono::days(14 * (number - 1)));
+    case Frequency::monthly:
+      break;
+  }
   return add_months(terms.first_due, number - 1, terms.end_of_month);
 }
 
-Schedule build_schedule(const LoanTerms& terms) {
-  check_terms(terms);
-  Schedule schedule;
-  schedule.emi = compute_emi(terms.principal, terms.annual_rate, terms.months, terms.emi_rounding);
+}  // namespace
+
+Date due_date(const LoanTerms& terms, int number) {
+  return roll_date(scheduled_date(terms, number), terms.roll, terms.calendar);
+}
+
+namespace {
+
+void add_annuity_installments(const LoanTerms& terms, Schedule& schedule) {
+  Fraction rate = periodic_rate(terms);
+  schedule.emi = compute_emi(terms.principal, rate, terms.months, terms.emi_rounding);
   if (schedule.emi <= 0) {
-    refuse(fmt::format("the EMI rounds to {}: {} cannot be spread over {} months",
+    refuse(fmt::format("the EMI rounds to {}: {} cannot be spread over {} installments",
                        money(terms, schedule.emi), money(terms, terms.principal), terms.months));
   }
-  Fraction rate = monthly_rate(terms.annual_rate);
   std::int64_t balance = terms.principal;
   for (int number = 1; number <= terms.months; ++number) {
     schedule.installments.push_back(
         next_installment(terms, rate, schedule.emi, number, balance, terms.months));
     balance = schedule.installments.back().closing;
+  }
+}
+
+// The same share of the principal every period (P / n, rounded as the EMI is; the last one
+// takes what is left) plus the period's interest on the balance.
+void add_equal_principal_installments(const LoanTerms& terms, Schedule& schedule) {
+  Fraction rate = periodic_rate(terms);
+  auto share =
+      static_cast<std::int64_t>(decimal::divide(terms.principal, terms.months, terms.emi_rounding));
+  std::int64_t balance = terms.principal;
+  for (int number = 1; number <= terms.months; ++number) {
+    schedule.installments.push_back(make_installment(
+        terms, number, balance, period_interest(terms, rate, balance), share, terms.months));
+    balance = schedule.installments.back().closing;
+  }
+  schedule.emi = schedule.installments.front().payment;
+}
+
+// Flat rate: interest I = P x annual rate x n / periods a year on the original principal,
+// rounded once; the installment is (P + I) / n, rounded as the EMI is; installment k carries
+// round(I k / n) - round(I (k-1) / n) of the interest (so the parts add up to I exactly) and
+// the rest repays principal; the last installment clears the balance.
+void add_flat_installments(const LoanTerms& terms, Schedule& schedule) {
+  const Fraction& annual = terms.annual_rate;
+  const Int128 interest_denominator =
+      static_cast<Int128>(annual.denominator) * periods_per_year(terms.frequency);
+  const Int128 interest_numerator = static_cast<Int128>(terms.principal) * annual.numerator;
+  auto total_interest = static_cast<std::int64_t>(decimal::divide(
+      interest_numerator * terms.months, interest_denominator, terms.interest_rounding));
+  schedule.emi = static_cast<std::int64_t>(
+      decimal::divide(terms.principal + total_interest, terms.months, terms.emi_rounding));
+  auto interest_through = [&](int number) {
+    return static_cast<std::int64_t>(decimal::divide(static_cast<Int128>(total_interest) * number,
+                                                     terms.months, terms.interest_rounding));
+  };
+  std::int64_t balance = terms.principal;
+  for (int number = 1; number <= terms.months; ++number) {
+    std::int64_t interest = interest_through(number) - interest_through(number - 1);
+    schedule.installments.push_back(
+        make_installment(terms, number, balance, interest, schedule.emi - interest, terms.months));
+    balance = schedule.installments.back().closing;
+  }
+}
+
+}  // namespace
+
+Schedule build_schedule(const LoanTerms& terms) {
+  check_terms(terms);
+  Schedule schedule;
+  switch (terms.method) {
+    case Method::annuity:
+      add_annuity_installments(terms, schedule);
+      break;
+    case Method::equal_principal:
+      add_equal_principal_installments(terms, schedule);
+      break;
+    case Method::flat:
+      add_flat_installments(terms, schedule);
+      break;
   }
   apply_broken_period(terms, schedule);
   for (const auto& row : schedule.installments) {
@@ -208,12 +338,16 @@ void check_invariants(const LoanTerms& terms, const Schedule& schedule) {
 Remainder reschedule(const LoanTerms& terms, int after, std::int64_t balance,
                      std::optional<std::int64_t> keep_emi) {
   if (balance <= 0) refuse("nothing remains to be rescheduled");
-  Fraction rate = monthly_rate(terms.annual_rate);
+  if (terms.method != Method::annuity) {
+    refuse(fmt::format("prepay and reprice rebuild annuity loans only; this loan is {}",
+                       method_name(terms.method)));
+  }
+  Fraction rate = periodic_rate(terms);
   Remainder remainder;
   if (!keep_emi) {
     int remaining = terms.months - after;
     if (remaining < 1) refuse("no installment remains after this date");
-    remainder.emi = compute_emi(balance, terms.annual_rate, remaining, terms.emi_rounding);
+    remainder.emi = compute_emi(balance, rate, remaining, terms.emi_rounding);
     if (remainder.emi <= 0) refuse("the new EMI rounds to zero");
     for (int number = after + 1; number <= terms.months; ++number) {
       remainder.installments.push_back(
@@ -227,8 +361,7 @@ Remainder reschedule(const LoanTerms& terms, int after, std::int64_t balance,
   remainder.emi = *keep_emi;
   for (int number = after + 1; balance > 0; ++number) {
     if (number > after + max_months) refuse("the kept EMI would take more than 1200 months");
-    auto interest = static_cast<std::int64_t>(decimal::divide(
-        static_cast<Int128>(balance) * rate.numerator, rate.denominator, terms.interest_rounding));
+    std::int64_t interest = period_interest(terms, rate, balance);
     bool last = remainder.emi >= balance + interest;
     remainder.installments.push_back(
         next_installment(terms, rate, remainder.emi, number, balance, last ? number : number + 1));

@@ -117,7 +117,23 @@ constexpr std::string_view schema_v4 = R"sql(
 ALTER TABLE emi_installments ADD COLUMN lease_until INTEGER;
 )sql";
 
-constexpr std::array<std::string_view, 4> migrations{schema_v1, schema_v2, schema_v3, schema_v4};
+// Weekly and fortnightly loans, equal-principal and flat repayment: a loan stored before them
+// is monthly and an annuity.
+constexpr std::string_view schema_v5 = R"sql(
+ALTER TABLE emi_loans ADD COLUMN frequency TEXT NOT NULL DEFAULT 'monthly';
+ALTER TABLE emi_loans ADD COLUMN method TEXT NOT NULL DEFAULT 'annuity';
+)sql";
+
+// Due dates rolled off weekends and holidays: the calendar is kept with the loan, so that a
+// revision rolls the dates it rebuilds as create did (a later calendar moves no stored date).
+constexpr std::string_view schema_v6 = R"sql(
+ALTER TABLE emi_loans ADD COLUMN roll TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE emi_loans ADD COLUMN weekend TEXT NOT NULL DEFAULT 'sat,sun';
+ALTER TABLE emi_loans ADD COLUMN holidays TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<std::string_view, 6> migrations{schema_v1, schema_v2, schema_v3,
+                                                     schema_v4, schema_v5, schema_v6};
 
 // PostgreSQL runs the same steps, translated (db::postgresql_ddl).
 constexpr db::Schema schema{migrations};
@@ -188,7 +204,7 @@ Store::Store(const std::string& location, db::OpenOptions options)
 std::string Store::describe(const Loan& loan) {
   const LoanTerms& t = loan.terms;
   const Policy& p = loan.policy;
-  return fmt::format(
+  std::string description = fmt::format(
       "currency={} principal={} rate={}/{} months={} disbursed={} first_due={} eom={} bpi={} "
       "rounding={} interest_rounding={} retry_after={}d max_attempts={} penalty={} "
       "non_retryable={} grace={}",
@@ -202,6 +218,17 @@ std::string Store::describe(const Loan& loan) {
           : fmt::format("percent:{}/{}", static_cast<long long>(p.penalty_rate.numerator),
                         static_cast<long long>(p.penalty_rate.denominator)),
       join(p.non_retryable), p.grace_days ? std::to_string(*p.grace_days) : "none");
+  // Only terms that differ from what every loan had before they existed are named, so that a
+  // loan stored then still describes (and re-creates) as it did.
+  if (t.frequency != Frequency::monthly)
+    description += fmt::format(" frequency={}", frequency_name(t.frequency));
+  if (t.method != Method::annuity) description += fmt::format(" method={}", method_name(t.method));
+  if (t.roll != Roll::none) {
+    description +=
+        fmt::format(" roll={} weekend={} holidays={}", roll_names.name(t.roll),
+                    weekend_text(t.calendar.weekend), holidays_text(t.calendar.holidays));
+  }
+  return description;
 }
 
 bool Store::insert(const Loan& loan, const Schedule& schedule) {
@@ -211,8 +238,13 @@ bool Store::insert(const Loan& loan, const Schedule& schedule) {
   // Inserted only if new: a create of the same loan on another host at the same moment waits
   // for this one's key and then finds the loan, instead of failing on the key.
   int inserted = database_.execute(
-      "INSERT INTO emi_loans VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-      "?15, ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT (loan) DO NOTHING",
+      "INSERT INTO emi_loans (loan, description, currency, exponent, principal, rate_numerator, "
+      "rate_denominator, months, disbursed, first_due, eom, bpi, rounding, interest_rounding, "
+      "retry_after_days, max_attempts, penalty_flat, penalty_numerator, penalty_denominator, "
+      "non_retryable, grace_days, frequency, method, roll, weekend, holidays) VALUES (?1, ?2, ?3, "
+      "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+      "?23, ?24, ?25, ?26) "
+      "ON CONFLICT (loan) DO NOTHING",
       loan.id, description, t.currency.code, t.currency.exponent, t.principal,
       static_cast<std::int64_t>(t.annual_rate.numerator),
       static_cast<std::int64_t>(t.annual_rate.denominator), t.months, format_date(t.disbursed),
@@ -222,7 +254,10 @@ bool Store::insert(const Loan& loan, const Schedule& schedule) {
       std::string(decimal::rounding_name(t.interest_rounding)), p.retry_after_days, p.max_attempts,
       p.penalty_is_flat ? std::optional<std::int64_t>(p.penalty_flat) : std::nullopt,
       static_cast<std::int64_t>(p.penalty_rate.numerator),
-      static_cast<std::int64_t>(p.penalty_rate.denominator), join(p.non_retryable), p.grace_days);
+      static_cast<std::int64_t>(p.penalty_rate.denominator), join(p.non_retryable), p.grace_days,
+      std::string(frequency_name(t.frequency)), std::string(method_name(t.method)),
+      std::string(roll_names.name(t.roll)), weekend_text(t.calendar.weekend),
+      holidays_text(t.calendar.holidays));
   if (inserted == 0) {
     auto existing = database_.query("SELECT description FROM emi_loans WHERE loan = ?1", loan.id);
     existing.step();
@@ -246,7 +281,7 @@ std::optional<Loan> Store::find(const std::string& id, db::RowLock lock) {
       "SELECT currency, exponent, principal, rate_numerator, rate_denominator, months, "
       "disbursed, first_due, eom, bpi, rounding, interest_rounding, retry_after_days, "
       "max_attempts, penalty_flat, penalty_numerator, penalty_denominator, non_retryable, "
-      "grace_days FROM emi_loans WHERE loan = ?1" +
+      "grace_days, frequency, method, roll, weekend, holidays FROM emi_loans WHERE loan = ?1" +
           db::row_lock_clause(database_.backend(), lock),
       id);
   if (!query.step()) return std::nullopt;
@@ -272,6 +307,11 @@ std::optional<Loan> Store::find(const std::string& id, db::RowLock lock) {
   p.penalty_rate = decimal::make_fraction(row.integer(15), row.integer(16));
   p.non_retryable = split_codes(row.text(17));
   if (!row.is_null(18)) p.grace_days = static_cast<int>(row.integer(18));
+  t.frequency = parse_frequency(row.text(19));
+  t.method = parse_method(row.text(20));
+  t.roll = roll_names.parse("roll", row.text(21));
+  t.calendar.weekend = parse_weekend("weekend", row.text(22));
+  t.calendar.holidays = parse_holidays_text(row.text(23));
   return loan;
 }
 
