@@ -105,7 +105,7 @@ cat "$out/run-machine.txt" >&2
 # --- (a) correctness, before anything is timed -------------------------------------------------
 # same_output NAME PRINCIPAL RATE MONTHS DISBURSED: both print the same bytes (kept in $work/NAME.*)
 same_output() {
-  local name=$1 args=(--principal "$2" --rate "$3" --months "$4" --disbursed "$5")
+  local name=$1 args=(--principal "$2" --rate "$3" --months "$4" --disbursed "$5" --currency INR)
   "$EMI" calc "${args[@]}" >"$work/$name.emi" 2>>"$work/stderr" || return 1
   "$PYTHON" "$PEER" "${args[@]}" >"$work/$name.py" 2>>"$work/stderr" || return 1
   cmp -s "$work/$name.emi" "$work/$name.py" || {
@@ -131,7 +131,7 @@ check "calc 500000.00 850bp 240 disbursed 2027-12-31: same" same_output e 500000
 check "calc 100002.07 13% 12 (month 5: 68094.00 x 13%/12 = 737.685 exactly, a half-cent tie): same" \
   same_output tie 100002.07 13% 12 2026-01-15
 "$PYTHON" "$PEER" --naive-interest --principal 100002.07 --rate 13% --months 12 \
-  --disbursed 2026-01-15 >"$work/tie.naive"
+  --disbursed 2026-01-15 --currency INR >"$work/tie.naive"
 check "... and interest = opening x r with r as a 40-digit Decimal (--naive-interest) differs" \
   bash -c '! cmp -s "$1" "$2"' _ "$work/tie.emi" "$work/tie.naive"
 golden() {  # the figures, read from emi-schedule's output; problems go to run-checks.txt

@@ -7,7 +7,8 @@ Reads a catalog ({"sku","price"} JSON Lines, base prices in USD; stdin without f
 for each SKU and each market in the order given, the record `price calc --countries ... --date
 ...` prints, with the same keys in the same order:
 sku,country,currency,amount,net,tax,tax_rate,inclusive,fx_rate,fx_date,multiplier,rule,base,
-base_currency.
+base_currency,tax_category,source (the catalog has no tax categories and the markets no fixed
+prices: null and "conversion").
 
 Written from the rules in bench/price's brief and price(1), not from price's code:
   - cross rate USD->X = Fraction(EUR->X) / Fraction(EUR->USD), exact (the rates file is
@@ -175,6 +176,8 @@ class Market:
         record.update(self.fields)
         record["base"] = show_amount(base, EXPONENT[BASE_CURRENCY])
         record["base_currency"] = BASE_CURRENCY
+        record["tax_category"] = None
+        record["source"] = "conversion"
         return record
 
 
