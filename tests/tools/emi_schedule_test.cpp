@@ -164,7 +164,7 @@ TEST(EmiSchedule, WeeklyAndFortnightlyDueDatesStepFromTheFirstDueDate) {
   terms.first_due = parse_date("2026-02-26");
   EXPECT_EQ(format_date(due_date(terms, 2)), "2026-03-05");
   EXPECT_EQ(format_date(due_date(terms, 53)), "2027-02-25");  // 52 weeks = 364 days later
-  EXPECT_EQ(format_date(one_period_after(terms, parse_date("2026-12-28"))), "2027-01-04");
+  EXPECT_EQ(format_date(add_periods(terms, parse_date("2026-12-28"), 1)), "2027-01-04");
   terms.frequency = Frequency::fortnightly;
   EXPECT_EQ(format_date(due_date(terms, 3)), "2026-03-26");
   // 10% a year is 10/2600 a fortnight, exactly.
@@ -232,6 +232,8 @@ TEST(EmiPayoff, AFlatLoanAccruesOnItsOriginalPrincipal) {
   EXPECT_EQ(quote.interest_accrued, 329);
   EXPECT_EQ(quote.total(), 101329);
   EXPECT_EQ(quote.late_interest, 0);
+  // Installment 1's overdue principal is in that original principal already: nothing more.
+  EXPECT_EQ(quote.interest_on_overdue, 0);
   // After the last due date nothing accrues.
   EXPECT_EQ(payoff_quote(flat, items, parse_date("2026-06-01"), none).interest_accrued, 0);
   // At 36.5% a year late, installment 1 (260.00, due 15 Feb) owes 260.00 x 0.1% a day x 10
