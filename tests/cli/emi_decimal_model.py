@@ -244,3 +244,28 @@ def accrued_interest(balance, basis_points, days):
     with localcontext() as context:
         context.prec = 120
         return money(balance * basis_points * days / Decimal(10000 * 365))
+
+
+def payoff_quote(rows, on, basis_points, accrual_start, flat_principal=None):
+    """A payoff quote on date `on` with nothing paid, from the rules of emi-schedule(1), payoff:
+    rows are the loan's installments (a separate broken-period charge is row 0, due at
+    disbursal), accrual_start is disbursal (plus the broken days under --bpi separate), and
+    flat_principal is the original principal of a flat loan (None for the others)."""
+    zero = Decimal("0.00")
+    due = [row for row in rows if row.due <= on]
+    later = [row for row in rows if row.due > on and row.number > 0]
+    accrued_from = max([accrual_start] + [row.due for row in due if row.number > 0])
+    days = max((on - accrued_from).days, 0) if later else 0
+    basis = flat_principal if flat_principal is not None else sum(
+        (row.principal for row in later), zero)
+    accrued = accrued_interest(basis, basis_points, days) if later else zero
+    on_overdue = zero if flat_principal is not None else sum(
+        (accrued_interest(row.principal, basis_points, (on - row.due).days)
+         for row in due if row.number > 0), zero)
+    quote = {"principal": sum((row.principal for row in rows), zero),
+             "interest_due": sum((row.interest for row in due), zero),
+             "interest_accrued": accrued, "accrued_from": accrued_from.isoformat(),
+             "accrued_days": days, "interest_on_overdue": on_overdue}
+    quote["total"] = (quote["principal"] + quote["interest_due"] + accrued + on_overdue)
+    return {key: value if isinstance(value, (int, str)) else str(value)
+            for key, value in quote.items()}

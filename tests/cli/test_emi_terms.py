@@ -9,7 +9,10 @@ import sqlite3
 import unittest
 from decimal import Decimal
 
-from emi_decimal_model import LoanModel, Refused, accrued_interest, schedule
+import os
+
+from emi_decimal_model import (LoanModel, Refused, Row, accrued_interest, payoff_quote,
+                                schedule)
 from sluice_cli import ToolTestCase, on_both_backends, sqlite_only
 
 
@@ -207,6 +210,49 @@ class EmiCalendar(ToolTestCase):
         self.assertError(self.run_tool("calc", *MONTH_ENDS, "--weekend", "sat,sun,funday",
                                        "--roll", "following"), 2, "--weekend", "funday")
         self.assertError(self.run_tool("calc", *MONTH_ENDS, "--roll", "nearest"), 2, "--roll")
+        # Given at all, even as the default, --weekend without --roll changes nothing.
+        self.assertError(self.run_tool("calc", *MONTH_ENDS, "--weekend", "sat,sun"), 2,
+                         "only with --roll")
+
+    def test_a_roll_that_reorders_due_dates_is_refused(self):
+        # Weekly from Mon 5 Jan 2026 with two weeks of holidays from Mon 12 Jan: following moves
+        # 12 and 19 January both to Mon 26 January; preceding moves 12 January back over the
+        # holidays of 6 to 9 January and the weekend onto disbursal itself.
+        weekly = ("--principal", "1000.00", "--rate", "12%", "--months", "4", "--currency",
+                  "INR", "--frequency", "weekly", "--disbursed", "2026-01-05", "--calendar",
+                  "holidays.txt", "--roll")
+        self.write("holidays.txt", "".join(f"2026-01-{day:02}\n" for day in
+                                           (12, 13, 14, 15, 16, 19, 20, 21, 22, 23)))
+        result = self.run_tool("calc", *weekly, "following")
+        self.assertError(result, 65, "installment 2 falls due on 2026-01-26",
+                         "--roll following from 2026-01-19",
+                         "not after installment 1's due date on 2026-01-26")
+        self.assertEqual(result.stdout, b"")
+        self.write("holidays.txt", "2026-01-06\n2026-01-07\n2026-01-08\n2026-01-09\n2026-01-12\n")
+        result = self.run_tool("calc", *weekly, "preceding")
+        self.assertError(result, 65, "installment 1 falls due on 2026-01-05",
+                         "--roll preceding from 2026-01-12", "not after disbursal on 2026-01-05")
+        self.assertEqual(self.due_dates(*weekly, "following"),
+                         ["2026-01-13", "2026-01-19", "2026-01-26", "2026-02-02"])
+
+    def test_bad_options_leave_no_state_file(self):
+        self.write("loans.jsonl", '{"loan":"L1","principal":"100.00","rate":"10%","months":3}\n')
+        self.write("bad.txt", "2026-02-30\n")
+        create = ("create", "--from", "loans.jsonl", "--currency", "INR", "--db")
+        for args, status, message in (
+                (("--calendar", "missing.txt", "--roll", "following"), 66, "missing.txt"),
+                (("--calendar", "bad.txt", "--roll", "following"), 65, "bad.txt:1"),
+                (("--weekend", "sat,sun"), 2, "only with --roll"),
+                (("--weekend", "funday", "--roll", "following"), 2, "funday")):
+            with self.subTest(args=args):
+                result = self.run_tool(*create, self.path("loans.db"), *args)
+                self.assertError(result, status, message)
+                self.assertFalse(os.path.exists(self.path("loans.db")))
+        # payoff reads its options before the state file: a bad one is 2, not 66 (no file).
+        for args in (("--on", "2026-02-30"), ("--late-rate", "24")):
+            with self.subTest(args=args):
+                self.assertError(self.run_tool("payoff", "--loan", "L1", "--db",
+                                               self.path("absent.db"), *args), 2, args[0])
 
 
 @on_both_backends
@@ -302,12 +348,17 @@ class EmiTermsStored(ToolTestCase):
         not_yet_due = sum((row.principal for row in rows[1:]), Decimal("0.00"))
         accrued = accrued_interest(not_yet_due, 1000, 14)
         self.assertEqual((str(not_yet_due), str(accrued)), ("92041.74", "353.04"))
+        # Installment 1's principal, overdue for 14 days, still earns 10%: 7958.26 -> 30.52.
+        overdue = accrued_interest(rows[0].principal, 1000, 14)
+        self.assertEqual(str(overdue), "30.52")
         quote = self.emi("payoff", "--loan", "L1", "--on", "2026-03-01")[0]
         expected = {"loan": "L1", "on": "2026-03-01", "currency": "INR",
                     "principal": "100000.00", "interest_due": str(rows[0].interest),
                     "interest_accrued": str(accrued), "accrued_from": "2026-02-15",
-                    "accrued_days": 14, "day_count": "ACT/365F", "fees": "0.00",
-                    "late_interest": "0.00", "total": str(Decimal("100000.00") + rows[0].interest + accrued)}
+                    "accrued_days": 14, "interest_on_overdue": str(overdue),
+                    "day_count": "ACT/365F", "fees": "0.00", "late_interest": "0.00",
+                    "total": str(Decimal("100000.00") + rows[0].interest + accrued + overdue)}
+        self.assertEqual(expected["total"], "101216.89")  # as emi-schedule(1)'s example says
         self.assertEqual(quote, expected)
         # Three failed presentments make installment 1 overdue with 2% of 8791.59 = 175.83.
         for attempt in (1, 2, 3):
@@ -348,6 +399,52 @@ class EmiTermsStored(ToolTestCase):
                          "disbursed on 2026-01-15")
         self.assertError(self.emi("payoff", "--loan", "NOPE", "--on", "2026-03-01", status=66),
                          66, "no loan 'NOPE'")
+
+    def test_payoff_quotes_of_other_terms_against_the_decimal_model(self):
+        day = datetime.date
+        self.write("holidays.txt", HOLIDAYS)
+        hundred_k = Decimal("100000.00")
+        # A separate broken-period charge for 14 days (15 Feb to 1 Mar): 383.56, due at
+        # disbursal; interest then accrues from 29 January, disbursal plus those 14 days.
+        self.emi("create", "--loan", "S", "--principal", "100000.00", "--rate", "10%",
+                 "--months", "12", "--currency", "INR", "--disbursed", "2026-01-15",
+                 "--first-due", "2026-03-01", "--bpi", "separate")
+        charge = accrued_interest(hundred_k, 1000, 14)
+        self.assertEqual(str(charge), "383.56")
+        separate = ([Row(0, day(2026, 1, 15), hundred_k, charge, Decimal("0.00"))]
+                    + schedule(hundred_k, 1000, 12, day(2026, 3, 1)))
+        self.emi("create", "--loan", "E", "--principal", "60000.00", "--rate", "12%", "--months",
+                 "6", "--currency", "INR", "--disbursed", "2026-01-15", "--method",
+                 "equal-principal")
+        self.emi("create", "--loan", "W", "--principal", "5200.00", "--rate", "10.4%",
+                 "--months", "10", "--currency", "INR", "--disbursed", "2026-01-15",
+                 "--frequency", "weekly")
+        self.emi("create", "--loan", "R", *MONTH_ENDS, "--calendar", "holidays.txt", "--roll",
+                 "following")
+        rolled = schedule(Decimal("8000.00"), 1200, 8, day(2026, 1, 31))
+        for row, due in zip(rolled, ROLLED["following"]):
+            row.due = datetime.date.fromisoformat(due)
+        cases = [
+            ("S", "2026-01-20", separate, 1000, day(2026, 1, 29)),  # within the broken period
+            ("S", "2026-02-10", separate, 1000, day(2026, 1, 29)),  # 12 days, not 26
+            ("S", "2026-03-10", separate, 1000, day(2026, 1, 29)),
+            ("E", "2026-04-01", schedule(Decimal("60000.00"), 1200, 6, day(2026, 2, 15),
+                                         method="equal-principal"), 1200, day(2026, 1, 15)),
+            ("W", "2026-02-09", schedule(Decimal("5200.00"), 1040, 10, day(2026, 1, 22),
+                                         "weekly"), 1040, day(2026, 1, 15)),
+            # 28 Feb rolls to Mon 2 Mar: on 1 March installment 2 is not due yet.
+            ("R", "2026-03-01", rolled, 1200, day(2025, 12, 31)),
+        ]
+        for loan, on, rows, basis_points, start in cases:
+            with self.subTest(loan=loan, on=on):
+                quote = self.emi("payoff", "--loan", loan, "--on", on)[0]
+                expected = payoff_quote(rows, datetime.date.fromisoformat(on), basis_points,
+                                        start)
+                self.assertEqual({key: quote[key] for key in expected}, expected)
+        # By hand for S: 100000.00 x 10% x 12 / 365 = 328.767... on 10 February.
+        quote = self.emi("payoff", "--loan", "S", "--on", "2026-02-10")[0]
+        self.assertEqual((quote["interest_due"], quote["interest_accrued"], quote["total"]),
+                         ("383.56", "328.77", "100712.33"))
 
     @sqlite_only
     def test_a_loan_stored_before_frequencies_reads_as_a_monthly_annuity(self):

@@ -164,7 +164,7 @@ TEST(EmiSchedule, WeeklyAndFortnightlyDueDatesStepFromTheFirstDueDate) {
   terms.first_due = parse_date("2026-02-26");
   EXPECT_EQ(format_date(due_date(terms, 2)), "2026-03-05");
   EXPECT_EQ(format_date(due_date(terms, 53)), "2027-02-25");  // 52 weeks = 364 days later
-  EXPECT_EQ(format_date(one_period_after(terms, parse_date("2026-12-28"))), "2027-01-04");
+  EXPECT_EQ(format_date(add_periods(terms, parse_date("2026-12-28"), 1)), "2027-01-04");
   terms.frequency = Frequency::fortnightly;
   EXPECT_EQ(format_date(due_date(terms, 3)), "2026-03-26");
   // 10% a year is 10/2600 a fortnight, exactly.
@@ -210,6 +210,24 @@ TEST(EmiCalendar, RollsOffWeekendsAndHolidays) {
   EXPECT_EQ(holidays_text(parse_holidays_text("2026-03-31,2026-01-30")), "2026-01-30,2026-03-31");
 }
 
+// A kept EMI that lengthens a weekly loan into a two-week holiday run: installments 5 (Mon 9
+// Feb) and 6 (Mon 16 Feb) would both roll to Mon 23 Feb, which the revision refuses as
+// creating the loan refuses it.
+TEST(EmiSchedule, ARevisionRefusesRolledDatesOutOfOrder) {
+  LoanTerms terms = loan("1000.00", "12%", 4);
+  terms.frequency = Frequency::weekly;
+  terms.disbursed = parse_date("2026-01-05");
+  terms.first_due = parse_date("2026-01-12");
+  terms.roll = Roll::following;
+  for (const char* day : {"2026-02-09", "2026-02-10", "2026-02-11", "2026-02-12", "2026-02-13",
+                          "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20"}) {
+    terms.calendar.holidays.insert(parse_date(day));
+  }
+  EXPECT_EQ(build_schedule(terms).installments.size(), 4U);
+  EXPECT_EQ(exit_status_of([&] { reschedule(terms, 1, 75000, std::nullopt); }), 0);
+  EXPECT_EQ(exit_status_of([&] { reschedule(terms, 1, 75000, std::int64_t{10000}); }), 65);
+}
+
 TEST(EmiPayoff, AFlatLoanAccruesOnItsOriginalPrincipal) {
   Loan flat{"F", loan("1000.00", "12%", 4), {}};
   flat.terms.method = Method::flat;
@@ -232,6 +250,8 @@ TEST(EmiPayoff, AFlatLoanAccruesOnItsOriginalPrincipal) {
   EXPECT_EQ(quote.interest_accrued, 329);
   EXPECT_EQ(quote.total(), 101329);
   EXPECT_EQ(quote.late_interest, 0);
+  // Installment 1's overdue principal is in that original principal already: nothing more.
+  EXPECT_EQ(quote.interest_on_overdue, 0);
   // After the last due date nothing accrues.
   EXPECT_EQ(payoff_quote(flat, items, parse_date("2026-06-01"), none).interest_accrued, 0);
   // At 36.5% a year late, installment 1 (260.00, due 15 Feb) owes 260.00 x 0.1% a day x 10

@@ -19,7 +19,20 @@ const char* const missing_currency_message =
     "--currency is required: name the loan's ISO 4217 currency (e.g. --currency INR); "
     "there is no default";
 
-LoanTerms parse_terms(const TermsText& text, Date today, const std::set<Date>& holidays) {
+Rolling parse_rolling(const TermsText& text, std::set<Date> holidays) {
+  Rolling rolling;
+  rolling.roll = roll_names.parse("--roll", text.roll);
+  rolling.calendar.weekend = parse_weekend("--weekend", text.weekend);
+  // A calendar without a roll would change nothing: say so rather than ignore it. Whether
+  // --weekend was given counts, not its value: "--weekend sat,sun" alone is as idle.
+  if (rolling.roll == Roll::none && (!text.calendar.empty() || text.weekend_given)) {
+    throw Error(exit_code::usage, "--calendar and --weekend move due dates only with --roll");
+  }
+  rolling.calendar.holidays = std::move(holidays);
+  return rolling;
+}
+
+LoanTerms parse_terms(const TermsText& text, Date today, const Rolling& rolling) {
   LoanTerms terms;
   if (text.currency.empty()) throw Error(exit_code::usage, missing_currency_message);
   terms.currency = decimal::currency(text.currency);
@@ -41,18 +54,11 @@ LoanTerms parse_terms(const TermsText& text, Date today, const std::set<Date>& h
   if (terms.end_of_month && terms.frequency != Frequency::monthly) {
     throw Error(exit_code::usage, "--eom is for monthly loans only");
   }
-  terms.roll = roll_names.parse("--roll", text.roll);
-  terms.calendar.weekend = parse_weekend("--weekend", text.weekend);
-  // A calendar without a roll would change nothing: say so rather than ignore it.
-  bool calendar_given =
-      !text.calendar.empty() || terms.calendar.weekend != BusinessCalendar{}.weekend;
-  if (terms.roll == Roll::none && calendar_given) {
-    throw Error(exit_code::usage, "--calendar and --weekend move due dates only with --roll");
-  }
-  terms.calendar.holidays = holidays;
+  terms.roll = rolling.roll;
+  terms.calendar = rolling.calendar;
   terms.disbursed =
       text.disbursed.empty() ? today : cli::date_option("--disbursed", text.disbursed);
-  terms.first_due = text.first_due.empty() ? one_period_after(terms, terms.disbursed)
+  terms.first_due = text.first_due.empty() ? add_periods(terms, terms.disbursed, 1)
                                            : cli::date_option("--first-due", text.first_due);
   if (days_between(terms.disbursed, terms.first_due) <= 0) {
     throw Error(exit_code::usage, "--first-due must be after --disbursed");

@@ -25,13 +25,24 @@ struct TermsText {
   std::string method = "annuity";
   std::string calendar;  // --calendar FILE; "" = no holidays
   std::string weekend = "sat,sun";
+  bool weekend_given = false;  // --weekend was on the command line (even as its default)
   std::string roll = "none";
 };
 
+// How due dates move off weekends and holidays: the command line's --roll, --weekend and
+// --calendar, checked once before any state is opened.
+struct Rolling {
+  Roll roll = Roll::none;
+  BusinessCalendar calendar;
+};
+// Error(2) for a bad --roll or --weekend, and for a --calendar or --weekend without a --roll
+// (which would change nothing). `holidays` are those of text.calendar (read_holidays).
+Rolling parse_rolling(const TermsText& text, std::set<Date> holidays);
+
 // Parses and checks the terms (Error(2) for malformed options, and for a missing currency:
-// amounts are never read in a currency the user did not name). `today` fills in the dates.
-// `holidays` are those of text.calendar, read once by the caller (read_holidays).
-LoanTerms parse_terms(const TermsText& text, Date today, const std::set<Date>& holidays);
+// amounts are never read in a currency the user did not name). `today` fills in the dates;
+// `rolling` (parse_rolling) gives the roll and calendar.
+LoanTerms parse_terms(const TermsText& text, Date today, const Rolling& rolling);
 extern const char* const missing_currency_message;
 
 // One installment as a record: n, due_date, opening, payment, interest, principal, closing.

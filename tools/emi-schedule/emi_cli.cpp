@@ -85,9 +85,11 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
       .add_option("--calendar", terms.calendar,
                   "Holidays, one YYYY-MM-DD a line ('#' comments), for --roll")
       ->type_name("FILE");
+  // Given at all, even as the default, --weekend without --roll is a usage error.
   command.add_option("--weekend", terms.weekend, "Weekend days for --roll: sat,sun, fri,sat, none")
       ->type_name("DAYS")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([&terms](const std::string&) { terms.weekend_given = true; });
   add_term_word(command, "--roll", roll_names, terms.roll,
                 "Due dates off weekends and holidays: none, following, modified-following or "
                 "preceding");
@@ -120,10 +122,11 @@ void add_terms_options(CLI::App& command, Settings& settings, bool required) {
   add_today(command, settings);
 }
 
-// The holidays of --calendar, read once (create --from applies them to every record).
-std::set<Date> holidays_of(const TermsText& terms) {
-  if (terms.calendar.empty()) return {};
-  return read_holidays(terms.calendar);
+// The roll and calendar of the command line, with the holidays of --calendar read once
+// (create --from applies them to every record).
+Rolling rolling_of(const TermsText& terms) {
+  return parse_rolling(terms,
+                       terms.calendar.empty() ? std::set<Date>{} : read_holidays(terms.calendar));
 }
 
 void add_policy_options(CLI::App& command, Settings& settings) {
@@ -195,18 +198,20 @@ Store open_store(const Settings& settings, cli::StateFile file) {
 int create_loans(const Settings& settings, const CLI::App& command) {
   Date day = today(settings);
   if (!settings.from.empty()) {
-    // Checked before the state file is opened: a bad policy option creates nothing.
+    // Checked before the state file is opened: a bad policy or calendar option (or a missing
+    // holiday file) creates nothing, not even the state file.
     Policy policy = policy_of(settings, settings.terms.currency);
+    Rolling rolling = rolling_of(settings.terms);
     Store store = open_store(settings, cli::StateFile::create);
-    return create_from(store, settings.from, settings.input, settings.terms,
-                       holidays_of(settings.terms), policy, day, settings.progress);
+    return create_from(store, settings.from, settings.input, settings.terms, rolling, policy, day,
+                       settings.progress);
   }
   if (settings.loan.empty()) throw Error(exit_code::usage, "create needs --loan or --from");
   if (settings.terms.principal.empty() || settings.terms.rate.empty() ||
       command.count("--months") == 0) {
     throw Error(exit_code::usage, "create --loan needs --principal, --rate and --months");
   }
-  Loan loan{settings.loan, parse_terms(settings.terms, day, holidays_of(settings.terms)), {}};
+  Loan loan{settings.loan, parse_terms(settings.terms, day, rolling_of(settings.terms)), {}};
   loan.policy = policy_of(settings, loan.terms.currency.code);
   Store store = open_store(settings, cli::StateFile::create);
   return create(store, loan);
@@ -285,7 +290,7 @@ cli::Action define_command_line(CLI::App& app) {
         },
         [settings] {
           const TermsText& terms = settings->terms;
-          return calc(parse_terms(terms, today(*settings), holidays_of(terms)), settings->calc);
+          return calc(parse_terms(terms, today(*settings), rolling_of(terms)), settings->calc);
         }},
        {"create", "Store a loan, its schedule and policy",
         [&s](CLI::App& command) { add_create_options(command, s); },
@@ -340,17 +345,19 @@ cli::Action define_command_line(CLI::App& app) {
         [&s](CLI::App& command) { add_prepay_options(command, s); },
         [settings] {
           const Settings& given = *settings;
+          Date on = cli::date_option("--on", given.on);  // before the state file is opened
           Store store = existing_store(given);
-          return prepay(store, given.loan, given.amount, cli::date_option("--on", given.on),
-                        given.mode);
+          return prepay(store, given.loan, given.amount, on, given.mode);
         }},
        {"reprice", "Apply a new rate to what remains",
         [&s](CLI::App& command) { add_reprice_options(command, s); },
         [settings] {
           const Settings& given = *settings;
+          // Options before the state file is opened.
+          decimal::Fraction rate = decimal::parse_rate("--rate", given.rate);
+          Date from = cli::date_option("--from", given.on);
           Store store = existing_store(given);
-          return reprice(store, given.loan, decimal::parse_rate("--rate", given.rate),
-                         cli::date_option("--from", given.on), given.keep_emi);
+          return reprice(store, given.loan, rate, from, given.keep_emi);
         }},
        {"payoff", "What closes a loan on a date: principal, interest, fees",
         [&s](CLI::App& command) {
@@ -367,10 +374,11 @@ cli::Action define_command_line(CLI::App& app) {
         },
         [settings] {
           const Settings& given = *settings;
-          Store store = existing_store(given);
+          // Options first: a bad one is a usage error whatever the state file.
           Date on = given.on.empty() ? today(given) : cli::date_option("--on", given.on);
-          return payoff(store, given.loan, on, decimal::parse_rate("--late-rate", given.late_rate),
-                        given.calc.format);
+          decimal::Fraction late_rate = decimal::parse_rate("--late-rate", given.late_rate);
+          Store store = existing_store(given);
+          return payoff(store, given.loan, on, late_rate, given.calc.format);
         }},
        {"status", "Per loan: paid, due, overdue, penalties",
         [&s](CLI::App& command) {

@@ -500,17 +500,6 @@ int status(Store& store, const std::optional<std::string>& loan, Date today, For
   return exit_code::success;
 }
 
-namespace {
-
-// ACT/365F: amount x annual rate x days / 365, rounded half-up.
-std::int64_t actual_over_365(std::int64_t amount, const decimal::Fraction& rate, int days) {
-  decimal::Int128 numerator = static_cast<decimal::Int128>(amount) * rate.numerator * days;
-  return static_cast<std::int64_t>(
-      decimal::divide(numerator, rate.denominator * 365, decimal::Rounding::half_up));
-}
-
-}  // namespace
-
 Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on,
                     const decimal::Fraction& late_rate) {
   const LoanTerms& terms = loan.terms;
@@ -518,27 +507,38 @@ Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& item
     throw Error(exit_code::data, fmt::format("loan '{}' was disbursed on {}, after {}", loan.id,
                                              format_date(terms.disbursed), format_date(on)));
   }
+  // A flat loan's interest is on its original principal for the whole term, overdue or not.
+  const bool reducing = terms.method != Method::flat;
   Payoff quote;
-  quote.accrued_from = terms.disbursed;
+  quote.accrued_from = accrual_start(terms);
   std::int64_t not_yet_due = 0;  // principal of the installments due after `on`, unpaid
   bool running = false;          // whether a period runs on `on` (an installment is due after)
   for (const auto& item : items) {
-    quote.principal += item.row.principal - item.paid_principal;
+    std::int64_t unpaid_principal = item.row.principal - item.paid_principal;
+    quote.principal += unpaid_principal;
     quote.fees += item.penalty - item.paid_penalty;
     if (item.row.due <= on) {
       quote.interest_due += item.row.interest - item.paid_interest;
-      if (item.row.number > 0) quote.accrued_from = item.row.due;
       std::int64_t unpaid = item.row.payment - item.paid_interest - item.paid_principal;
-      quote.late_interest += actual_over_365(unpaid, late_rate, days_between(item.row.due, on));
+      int late_days = days_between(item.row.due, on);
+      quote.late_interest += actual_over_365(unpaid, late_rate, late_days);
+      if (item.row.number == 0) continue;  // a broken-period charge repays no principal
+      quote.accrued_from = std::max(quote.accrued_from, item.row.due);
+      // Principal past its due date still owes the loan's rate (late interest is a penalty
+      // on top); the schedule's later interest is on the balance without it.
+      if (reducing) {
+        quote.interest_on_overdue +=
+            actual_over_365(unpaid_principal, terms.annual_rate, late_days);
+      }
     } else if (item.row.number > 0) {
-      not_yet_due += item.row.principal - item.paid_principal;
+      not_yet_due += unpaid_principal;
       running = true;
     }
   }
   if (!running) return quote;
-  std::int64_t basis = terms.method == Method::flat ? terms.principal : not_yet_due;
-  quote.accrued_days = days_between(quote.accrued_from, on);
-  // ACT/365F, as broken-period interest.
+  std::int64_t basis = reducing ? not_yet_due : terms.principal;
+  // Under --bpi separate a date inside the broken period its charge covers accrues nothing.
+  quote.accrued_days = std::max(days_between(quote.accrued_from, on), 0);
   quote.interest_accrued = actual_over_365(basis, terms.annual_rate, quote.accrued_days);
   return quote;
 }
@@ -552,18 +552,20 @@ int payoff(Store& store, const std::string& id, Date on, const decimal::Fraction
   const decimal::Currency& currency = loan->terms.currency;
   OutputStream out(STDOUT_FILENO);
   RecordPrinter printer(out, format);
-  printer.print(JsonValue::object({{"loan", text(id)},
-                                   {"on", text(format_date(on))},
-                                   {"currency", text(currency.code)},
-                                   {"principal", money(currency, quote.principal)},
-                                   {"interest_due", money(currency, quote.interest_due)},
-                                   {"interest_accrued", money(currency, quote.interest_accrued)},
-                                   {"accrued_from", text(format_date(quote.accrued_from))},
-                                   {"accrued_days", JsonValue::integer(quote.accrued_days)},
-                                   {"day_count", text("ACT/365F")},
-                                   {"fees", money(currency, quote.fees)},
-                                   {"late_interest", money(currency, quote.late_interest)},
-                                   {"total", money(currency, quote.total())}}));
+  printer.print(
+      JsonValue::object({{"loan", text(id)},
+                         {"on", text(format_date(on))},
+                         {"currency", text(currency.code)},
+                         {"principal", money(currency, quote.principal)},
+                         {"interest_due", money(currency, quote.interest_due)},
+                         {"interest_accrued", money(currency, quote.interest_accrued)},
+                         {"accrued_from", text(format_date(quote.accrued_from))},
+                         {"accrued_days", JsonValue::integer(quote.accrued_days)},
+                         {"interest_on_overdue", money(currency, quote.interest_on_overdue)},
+                         {"day_count", text("ACT/365F")},
+                         {"fees", money(currency, quote.fees)},
+                         {"late_interest", money(currency, quote.late_interest)},
+                         {"total", money(currency, quote.total())}}));
   printer.finish();
   out.flush();
   return exit_code::success;
@@ -624,8 +626,8 @@ std::string field_message(const Record& record, const std::string& message) {
 }  // namespace
 
 int create_from(Store& store, const std::string& path, const InputOptions& input,
-                const TermsText& defaults, const std::set<Date>& holidays, const Policy& policy,
-                Date today, ProgressMode progress_mode) {
+                const TermsText& defaults, const Rolling& rolling, const Policy& policy, Date today,
+                ProgressMode progress_mode) {
   std::vector<std::string> inputs;
   if (path != "-") inputs.push_back(path);
   JsonlReader reader(inputs, input);
@@ -639,7 +641,7 @@ int create_from(Store& store, const std::string& path, const InputOptions& input
       reader.reject(*record, "field \"loan\" must be a non-empty string");
     }
     try {
-      Loan loan{id->text(), parse_terms(terms_of(reader, *record, defaults), today, holidays),
+      Loan loan{id->text(), parse_terms(terms_of(reader, *record, defaults), today, rolling),
                 policy};
       if (!policy.penalty_is_flat || loan.terms.currency.code == defaults.currency) {
         (store.insert(loan, build_schedule(loan.terms)) ? created : unchanged) += 1;

@@ -75,11 +75,11 @@ int create(Store& store, const Loan& loan);
 // Creates every loan of a JSONL file in one transaction: each record has "loan" and any of
 // principal, rate, months, currency, disbursed, first_due, eom, bpi, rounding,
 // interest_rounding, frequency, method; missing ones come from `defaults` (the calendar and
-// roll come only from them, with the `holidays` of their --calendar). A bad record (65, with its
-// line) creates nothing. Prints one summary record.
+// roll come only from the command line's `rolling`). A bad record (65, with its line) creates
+// nothing. Prints one summary record.
 int create_from(Store& store, const std::string& path, const InputOptions& input,
-                const TermsText& defaults, const std::set<Date>& holidays, const Policy& policy,
-                Date today, ProgressMode progress);
+                const TermsText& defaults, const Rolling& rolling, const Policy& policy, Date today,
+                ProgressMode progress);
 int show(Store& store, const std::string& loan, Format format);
 int list(Store& store, Format format);
 int remind(Store& store, Date today, int ahead_days);
@@ -124,26 +124,30 @@ int reprice(Store& store, const std::string& loan, const decimal::Fraction& rate
             bool keep_emi);
 int status(Store& store, const std::optional<std::string>& loan, Date today, Format format);
 
-// What closes a loan on date `on`: every unpaid principal, the unpaid interest of installments
-// due on or before `on`, interest accrued from the latest of those due dates (or disbursal) to
-// `on` on the unpaid principal of the installments due after `on` (on the original principal
-// for a flat loan), ACT/365F at the loan's current rate rounded half-up, and unpaid penalties.
-// Payments are those recorded so far.
+// What closes a loan on date `on`: every unpaid principal; the unpaid interest of installments
+// due on or before `on` (a separate broken-period charge is due at disbursal); interest accrued
+// from the latest of those due dates (or accrual_start) to `on` on the unpaid principal of the
+// installments due after `on` (on the original principal for a flat loan); interest on the
+// unpaid principal of each installment due on or before `on` from its due date (not for a flat
+// loan, whose interest is on the original principal throughout); and unpaid penalties. Interest
+// is ACT/365F at the loan's current rate, rounded half-up per amount. Payments are those
+// recorded so far.
 struct Payoff {
   std::int64_t principal = 0;
   std::int64_t interest_due = 0;
   std::int64_t interest_accrued = 0;
   Date accrued_from;
   int accrued_days = 0;
+  std::int64_t interest_on_overdue = 0;
   std::int64_t fees = 0;
   std::int64_t late_interest = 0;
   [[nodiscard]] std::int64_t total() const {
-    return principal + interest_due + interest_accrued + fees + late_interest;
+    return principal + interest_due + interest_accrued + interest_on_overdue + fees + late_interest;
   }
 };
-// With `late_rate`, each installment due before `on` and not paid also owes late interest:
-// its unpaid principal and interest x late_rate x the days from its due date to `on` / 365,
-// rounded half-up per installment. Error(65) for a date before disbursal.
+// With `late_rate`, each installment due on or before `on` and not paid also owes late
+// interest: its unpaid principal and interest x late_rate x the days from its due date to `on`
+// / 365, rounded half-up per installment. Error(65) for a date before disbursal.
 Payoff payoff_quote(const Loan& loan, const std::vector<StoredInstallment>& items, Date on,
                     const decimal::Fraction& late_rate);
 int payoff(Store& store, const std::string& loan, Date on, const decimal::Fraction& late_rate,

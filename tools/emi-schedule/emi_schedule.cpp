@@ -1,5 +1,7 @@
 #include "emi_schedule.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
@@ -47,14 +49,7 @@ void check_terms(const LoanTerms& terms) {
 
 // Extra days beyond one regular period between disbursal and the first due date.
 int broken_period_days(const LoanTerms& terms) {
-  return days_between(one_period_after(terms, terms.disbursed), terms.first_due);
-}
-
-std::int64_t broken_period_interest(const LoanTerms& terms, int days) {
-  // ACT/365F: principal x annual rate x days / 365, rounded half-up.
-  Int128 numerator = static_cast<Int128>(terms.principal) * terms.annual_rate.numerator * days;
-  return static_cast<std::int64_t>(
-      decimal::divide(numerator, terms.annual_rate.denominator * 365, decimal::Rounding::half_up));
+  return days_between(add_periods(terms, terms.disbursed, 1), terms.first_due);
 }
 
 void apply_broken_period(const LoanTerms& terms, Schedule& schedule) {
@@ -72,7 +67,8 @@ void apply_broken_period(const LoanTerms& terms, Schedule& schedule) {
         "broken-period interest covers at most {} (use --bpi none)",
         format_date(terms.first_due), schedule.broken_period_days, max_broken_period_days));
   }
-  std::int64_t interest = broken_period_interest(terms, schedule.broken_period_days);
+  std::int64_t interest =
+      actual_over_365(terms.principal, terms.annual_rate, schedule.broken_period_days);
   schedule.broken_period_interest = interest;
   if (interest == 0) return;
   if (terms.broken_period == BrokenPeriod::add_to_first) {
@@ -173,16 +169,28 @@ Fraction periodic_rate(const LoanTerms& terms) {
                                 terms.annual_rate.denominator * periods_per_year(terms.frequency));
 }
 
-Date one_period_after(const LoanTerms& terms, Date date) {
+Date add_periods(const LoanTerms& terms, Date date, int count) {
   switch (terms.frequency) {
     case Frequency::weekly:
-      return Date(std::chrono::sys_days(date) + std::chrono::days(7));
+      return Date(std::chrono::sys_days(date) + std::chrono::days(7 * count));
     case Frequency::fortnightly:
-      return Date(std::chrono::sys_days(date) + std::chrono::days(14));
+      return Date(std::chrono::sys_days(date) + std::chrono::days(14 * count));
     case Frequency::monthly:
       break;
   }
-  return add_months(date, 1, terms.end_of_month);
+  return add_months(date, count, terms.end_of_month);
+}
+
+std::int64_t actual_over_365(std::int64_t amount, const Fraction& annual_rate, int days) {
+  Int128 numerator = static_cast<Int128>(amount) * annual_rate.numerator * days;
+  return static_cast<std::int64_t>(
+      decimal::divide(numerator, annual_rate.denominator * 365, decimal::Rounding::half_up));
+}
+
+Date accrual_start(const LoanTerms& terms) {
+  if (terms.broken_period != BrokenPeriod::separate) return terms.disbursed;
+  int days = std::max(broken_period_days(terms), 0);
+  return Date(std::chrono::sys_days(terms.disbursed) + std::chrono::days(days));
 }
 
 BrokenPeriod parse_broken_period(std::string_view text) {
@@ -212,29 +220,35 @@ std::int64_t compute_emi(std::int64_t principal, const Fraction& rate, int month
   return static_cast<std::int64_t>(decimal::divide(numerator, denominator, rounding));
 }
 
-namespace {
-
-// The k-th due date before rolling: every one is counted from the first due date, so a
-// rolled date never shifts the ones after it.
-Date scheduled_date(const LoanTerms& terms, int number) {
-  switch (terms.frequency) {
-    case Frequency::weekly:
-      return Date(std::chrono::sys_days(terms.first_due) + std::chrono::days(7 * (number - 1)));
-    case Frequency::fortnightly:
-      return Date(std::chrono::sys_days(terms.first_due) + std::chrono::days(14 * (number - 1)));
-    case Frequency::monthly:
-      break;
-  }
-  return add_months(terms.first_due, number - 1, terms.end_of_month);
-}
-
-}  // namespace
-
+// Every due date is counted from the first one before rolling, so a rolled date never shifts
+// the ones after it.
 Date due_date(const LoanTerms& terms, int number) {
-  return roll_date(scheduled_date(terms, number), terms.roll, terms.calendar);
+  return roll_date(add_periods(terms, terms.first_due, number - 1), terms.roll, terms.calendar);
 }
 
 namespace {
+
+// Rolling moves each due date on its own: a run of holidays longer than a period can move one
+// onto or before disbursal, or onto or before the due date before it, which no loan can
+// collect. The installments after `after` are checked against it (or disbursal) and in turn.
+void check_rolled_dates(const LoanTerms& terms, int after,
+                        const std::vector<Installment>& installments) {
+  Date previous = after == 0 ? terms.disbursed : due_date(terms, after);
+  std::string previous_name =
+      after == 0 ? "disbursal" : fmt::format("installment {}'s due date", after);
+  for (const auto& row : installments) {
+    if (row.due <= previous) {
+      refuse(fmt::format(
+          "installment {} falls due on {} (--roll {} from {}), not after {} on {}: rolled due "
+          "dates must follow disbursal and each other (a holiday run is longer than a period)",
+          row.number, format_date(row.due), roll_names.name(terms.roll),
+          format_date(add_periods(terms, terms.first_due, row.number - 1)), previous_name,
+          format_date(previous)));
+    }
+    previous = row.due;
+    previous_name = fmt::format("installment {}'s due date", row.number);
+  }
+}
 
 void add_annuity_installments(const LoanTerms& terms, Schedule& schedule) {
   Fraction rate = periodic_rate(terms);
@@ -308,6 +322,7 @@ Schedule build_schedule(const LoanTerms& terms) {
       add_flat_installments(terms, schedule);
       break;
   }
+  check_rolled_dates(terms, 0, schedule.installments);
   apply_broken_period(terms, schedule);
   for (const auto& row : schedule.installments) {
     schedule.total_interest += row.interest;
@@ -354,6 +369,7 @@ Remainder reschedule(const LoanTerms& terms, int after, std::int64_t balance,
           next_installment(terms, rate, remainder.emi, number, balance, terms.months));
       balance = remainder.installments.back().closing;
     }
+    check_rolled_dates(terms, after, remainder.installments);
     return remainder;
   }
   // Keep the EMI: the installment whose EMI covers the whole balance and its interest is the
@@ -367,6 +383,7 @@ Remainder reschedule(const LoanTerms& terms, int after, std::int64_t balance,
         next_installment(terms, rate, remainder.emi, number, balance, last ? number : number + 1));
     balance = remainder.installments.back().closing;
   }
+  check_rolled_dates(terms, after, remainder.installments);
   return remainder;
 }
 

@@ -68,9 +68,18 @@ struct LoanTerms {
 // The annual rate divided by the periods in a year of the terms' frequency.
 decimal::Fraction periodic_rate(const LoanTerms& terms);
 
-// The date one period after `date`: a month (clamped, or kept at month end with
-// end_of_month), 7 days or 14 days.
-Date one_period_after(const LoanTerms& terms, Date date);
+// The date `count` periods after `date`: months (clamped, or kept at month end with
+// end_of_month), weeks or fortnights.
+Date add_periods(const LoanTerms& terms, Date date, int count);
+
+// ACT/365F: amount x annual rate x days / 365, rounded half-up once (broken-period interest,
+// and a payoff quote's accrued and late interest).
+std::int64_t actual_over_365(std::int64_t amount, const decimal::Fraction& annual_rate, int days);
+
+// Where interest starts to run at the loan's rate: disbursal, or under BrokenPeriod::separate
+// the end of the broken period its own charge (installment 0) already covers, disbursal plus
+// the broken days (never before disbursal).
+Date accrual_start(const LoanTerms& terms);
 
 struct Installment {
   int number = 0;  // 1..months; 0 is a separate broken-period charge
@@ -100,7 +109,9 @@ std::int64_t compute_emi(std::int64_t principal, const decimal::Fraction& rate, 
 // then rolled off weekends and holidays by the terms' roll.
 Date due_date(const LoanTerms& terms, int number);
 
-// Checks the terms (Error(65) naming the problem) and builds the schedule.
+// Checks the terms (Error(65) naming the problem) and builds the schedule. Error(65) too when
+// rolling puts a due date on or before disbursal or on or before the one before it (a holiday
+// run longer than a period).
 Schedule build_schedule(const LoanTerms& terms);
 
 // The rest of a loan after installment `after` (0 = before the first), rebuilt from the
