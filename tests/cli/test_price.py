@@ -332,9 +332,12 @@ class Price(ToolTestCase):
         # 10.0055 -> 10.01 -> 9.99; 24.30 is 26.7181 -> 26.72 -> 26.99; 1.17 is 1.2864 -> 1.29,
         # whose nearest point 0.99 is 23% away, so it stays 1.29.
         self.assertEqual([out[i]["amount"] for i in (5, 6, 2)], ["9.99", "26.99", "1.29"])
-        for bad in (["--max-uplift", "5"], ["--max-uplift", "-1%"], ["--rule", "nearest-98"]):
+        for bad, message in ((["--max-uplift", "5"], "--max-uplift: '5' has no unit"),
+                             (["--max-uplift", "-1%"], "--max-uplift: invalid rate '-1%'")):
             args = ["rule", "set", "--currency", "EUR", "--rule", "nearest-99", *bad]
-            self.assertError(self.price(*args, status=2), 2, bad[0])
+            self.assertError(self.price(*args, status=2), 2, message)
+        self.assertError(self.price("rule", "set", "--currency", "EUR", "--rule", "nearest-98",
+                                    status=2), 2, "--rule: 'nearest-98' is not none")
 
     def test_tax_categories_pay_their_rate_and_an_unknown_one_is_bad_data(self):
         self.setup_markets()
