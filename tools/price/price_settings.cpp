@@ -4,6 +4,7 @@
 
 #include "price_countries.hpp"
 #include "price_engine.hpp"
+#include "price_json.hpp"
 #include "price_market.hpp"
 #include "sluice/decimal.hpp"
 #include "sluice/error.hpp"
@@ -12,10 +13,6 @@
 
 namespace sluice::price {
 namespace {
-
-JsonValue text_or_null(const std::optional<std::string>& text) {
-  return text ? JsonValue::string(*text) : JsonValue::null();
-}
 
 JsonValue tax_record(const TaxRow& tax, const std::optional<std::string>& category) {
   return JsonValue::object({{"country", JsonValue::string(tax.country)},
