@@ -488,10 +488,13 @@ cli::Subcommand override_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     return set_override(store, given.fixed, given.format, out);
-                   })},
+        with_output(settings,
+                    [](const Settings& given, OutputStream& out) {
+                      // Checked first: a usage error neither creates nor migrates the state file.
+                      Override fixed = override_option(given.fixed, PriceOption::checked);
+                      Store store = open_store(given, cli::StateFile::create);
+                      return set_override(store, fixed, given.format, out);
+                    })},
        {"load", "Load fixed prices from JSONL",
         [&s](CLI::App& command) {
           command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
@@ -507,10 +510,13 @@ cli::Subcommand override_group(const std::shared_ptr<Settings>& settings) {
           add_override_key(command, s);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::must_exist,
-                   [](const Settings& given, Store& store, OutputStream&) {
-                     return remove_override(store, given.fixed);
-                   })},
+        // The key checked first, as remove_row does (a mistyped key is 2, not 66).
+        with_output(settings,
+                    [](const Settings& given, OutputStream&) {
+                      Override key = override_option(given.fixed, PriceOption::ignored);
+                      Store store = open_store(given, cli::StateFile::must_exist);
+                      return remove_override(store, key);
+                    })},
        {"list", "Print the fixed prices",
         [&s](CLI::App& command) {
           command.add_option("--country", s.country, "Only this country's");

@@ -1,5 +1,7 @@
 #include "price_settings.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "price_countries.hpp"
@@ -79,6 +81,12 @@ JsonValue rule_record(const RuleRow& rule) {
         rule.max_uplift.empty() ? JsonValue::null() : JsonValue::string(rule.max_uplift)}});
 }
 
+// Is a fixed price in another currency than its country's? Then only a market that prices
+// the country in that currency (calc --country DE --currency GBP, a markets file) uses it.
+bool in_foreign_currency(const Override& fixed) {
+  return find_country(fixed.country)->currency != fixed.currency;
+}
+
 }  // namespace
 
 int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
@@ -124,12 +132,23 @@ int remove_tax_category(Store& store, const std::string& country, const std::str
   return 0;
 }
 
-int set_override(Store& store, const OverrideRequest& request, Format format, OutputStream& out) {
-  Override fixed = checked_override(
-      request, exit_code::usage, [](std::string_view field) { return "--" + std::string(field); });
+Override override_option(const OverrideRequest& request, PriceOption price) {
+  OverrideRequest checked = request;
+  if (price == PriceOption::ignored) checked.price = "0";
+  return checked_override(checked, exit_code::usage,
+                          [](std::string_view field) { return "--" + std::string(field); });
+}
+
+int set_override(Store& store, const Override& fixed, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
   store.put_override(fixed);
   transaction.commit();
+  if (in_foreign_currency(fixed)) {
+    note(
+        fmt::format("{0} is priced in {1}: this {2} price applies only where {0} is priced "
+                    "in {2} (calc --country {0} --currency {2}, or a markets file)",
+                    fixed.country, find_country(fixed.country)->currency, fixed.currency));
+  }
   print_record(out, format, override_record(fixed));
   return 0;
 }
@@ -161,17 +180,20 @@ int load_overrides(Store& store, const std::string& path, Format format, OutputS
   db::WriteTransaction transaction(store.database());
   for (const Override& fixed : rows) store.put_override(fixed);
   transaction.commit();
+  auto foreign = std::count_if(rows.begin(), rows.end(), in_foreign_currency);
+  if (foreign > 0) {
+    note(
+        fmt::format("{} of the fixed prices are in another currency than their country's: "
+                    "each applies only where its country is priced in that currency",
+                    foreign));
+  }
   print_record(
       out, format,
       JsonValue::object({{"overrides", JsonValue::integer(static_cast<long long>(rows.size()))}}));
   return 0;
 }
 
-int remove_override(Store& store, const OverrideRequest& request) {
-  OverrideRequest any_price = request;
-  any_price.price = "0";
-  Override key = checked_override(any_price, exit_code::usage,
-                                  [](std::string_view field) { return "--" + std::string(field); });
+int remove_override(Store& store, const Override& key) {
   db::WriteTransaction transaction(store.database());
   bool removed = store.remove_override(key.country, key.currency, key.sku);
   transaction.commit();

@@ -28,13 +28,21 @@ struct OverrideRequest {
   std::string sku;
   std::string price;
 };
-// Stores one override (Error(2) naming the option for a bad country, currency or price).
-int set_override(Store& store, const OverrideRequest& request, Format format, OutputStream& out);
+// The override the options of override set (PriceOption::checked) or override remove
+// (ignored: only the key) name, checked before the state file is opened: Error(2) naming the
+// option for an unknown country or currency, an empty SKU, or a price that is not a decimal
+// in the currency's precision.
+enum class PriceOption { checked, ignored };
+Override override_option(const OverrideRequest& request, PriceOption price);
+// Stores one override and prints it; a note on stderr when its currency is not the country's
+// (only a market priced in that currency uses it).
+int set_override(Store& store, const Override& fixed, Format format, OutputStream& out);
 // Stores every {"country","sku","price"[,"currency"]} record of `path` in one transaction,
-// after checking them all (Error(65) naming the line and field); prints {"overrides":N}.
+// after checking them all (Error(65) naming the line and field); prints {"overrides":N}, with
+// one note on stderr counting those not in their country's currency.
 int load_overrides(Store& store, const std::string& path, Format format, OutputStream& out);
 // Returns 1 with a message when there was no such override.
-int remove_override(Store& store, const OverrideRequest& request);
+int remove_override(Store& store, const Override& key);
 // Every override, or one country's: country, currency, sku, price.
 int list_overrides(Store& store, const std::string& country, Format format, OutputStream& out);
 
