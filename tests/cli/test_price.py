@@ -379,8 +379,14 @@ class Price(ToolTestCase):
         self.assertStatus(skipped, 1)
         self.assertEqual([r["sku"] for r in records(skipped.out)], ["A"])
         self.assertIn("bad.jsonl:3: field 'tax_category'", skipped.err)
+        # On the command line too an unknown category is 65 (the state lacks it); an empty
+        # one is a usage error, found before the state file is opened.
         self.assertError(self.price("calc", "--country", "DE", "--date", DAY, "--base", "1",
-                                    "--tax-category", "fod", status=65), 65, "--tax-category")
+                                    "--tax-category", "fod", status=65), 65,
+                         "--tax-category: no tax category 'fod' (known: books, food)")
+        self.assertError(self.run_tool("calc", "--country", "DE", "--base", "1",
+                                       "--tax-category", "", "--db", self.path("missing.db")),
+                         2, "--tax-category: must not be empty")
         # A category needs its country's tax, and goes with it.
         self.assertError(self.price("tax", "set", "--country", "FR", "--category", "food",
                                     "--rate", "5.5%", status=65), 65, "FR has no tax")

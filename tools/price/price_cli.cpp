@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,9 @@ struct Settings {
   std::string multiplier;
   std::string plr;
   RuleRow rule;
-  std::string category;      // tax set/remove --category
-  std::string tax_category;  // calc --tax-category
-  OverrideRequest fixed;     // override set/remove
+  std::string category;                     // tax set/remove --category
+  std::optional<std::string> tax_category;  // calc --tax-category
+  OverrideRequest fixed;                    // override set/remove
 };
 
 // Commands that never look at the clock get no --now.
@@ -124,7 +125,12 @@ CalcOptions calc_options(const Settings& settings) {
   options.input = settings.input;
   options.progress = settings.progress;
   options.now = cli::make_clock(settings.state).now();
-  options.tax_category = settings.tax_category;
+  // An empty category is a usage error, as an empty tax_category is bad data in a catalog; a
+  // category no country has a rate for is 65, known only once the state is read.
+  if (settings.tax_category && settings.tax_category->empty()) {
+    throw Error(exit_code::usage, "--tax-category: must not be empty");
+  }
+  options.tax_category = settings.tax_category.value_or("");
   // Checked here, before the state file is opened: a bad tag is a usage error.
   if (!settings.locale.empty()) icu_locale("--locale", settings.locale);
   options.locale = settings.locale;
