@@ -526,6 +526,22 @@ class Price(ToolTestCase):
         self.assertEqual(self.state_version(), [("1",)])
 
     @sqlite_only
+    def test_set_options_are_checked_before_the_state_file_is_opened(self):
+        missing = self.path("missing.db")
+        for args, message in (
+                (("tax", "set", "--country", "DE", "--rate", "19", "--inclusive"), "no unit"),
+                (("tax", "set", "--country", "DE", "--rate", "19%"), "--inclusive or"),
+                (("tax", "set", "--country", "XX", "--category", "food", "--rate", "7%"),
+                 "--country: 'XX' is not an ISO 3166-1 alpha-2"),
+                (("ppp", "set", "--country", "DE"), "--plr or --multiplier"),
+                (("ppp", "set", "--country", "XX", "--multiplier", "1"), "'XX'"),
+                (("ppp", "set", "--country", "DE", "--multiplier", "0"),
+                 "multiplier: must be above zero"),
+                (("rule", "set", "--currency", "JPY", "--rule", "end-99"), "needs cents")):
+            self.assertError(self.run_tool(*args, "--db", missing), 2, message)
+            self.assertFalse(os.path.exists(missing), args)
+
+    @sqlite_only
     def test_a_version_1_state_is_migrated_and_keeps_its_rows(self):
         self.setup_markets()
         self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')

@@ -390,12 +390,29 @@ cli::Subcommand ppp_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     return set_adjustment(store, adjustment_of(given), given.format, out);
-                   })},
+        with_output(settings,
+                    [](const Settings& given, OutputStream& out) {
+                      Adjustment adjustment = checked_adjustment(adjustment_of(given));
+                      Store store = open_store(given, cli::StateFile::create);
+                      return set_adjustment(store, adjustment, given.format, out);
+                    })},
        remove_row(settings, "ppp", "Remove a country's adjustment", "--country"),
        list_row(settings, "ppp", "Print the adjustments")});
+}
+
+// tax set: a category's rate or the standard one, checked before the state file is opened.
+int set_tax_command(const Settings& given, OutputStream& out) {
+  if (!given.category.empty()) {
+    TaxCategoryRow category = checked_tax_category({given.country, given.category, given.rate});
+    Store store = open_store(given, cli::StateFile::create);
+    return set_tax_category(store, category, given.format, out);
+  }
+  if (!given.inclusive && !given.exclusive) {
+    throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
+  }
+  TaxRow tax = checked_tax({given.country, given.rate, given.inclusive});
+  Store store = open_store(given, cli::StateFile::create);
+  return set_tax(store, tax, given.format, out);
 }
 
 cli::Subcommand tax_group(const std::shared_ptr<Settings>& settings) {
@@ -417,18 +434,7 @@ cli::Subcommand tax_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     if (!given.category.empty()) {
-                       return set_tax_category(store, {given.country, given.category, given.rate},
-                                               given.format, out);
-                     }
-                     if (!given.inclusive && !given.exclusive) {
-                       throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
-                     }
-                     return set_tax(store, {given.country, given.rate, given.inclusive},
-                                    given.format, out);
-                   })},
+        with_output(settings, set_tax_command)},
        {"remove", "Make a country untaxed, or remove one category's rate",
         [&s](CLI::App& command) {
           command.add_option("--country", s.country, "Country")->required();
@@ -468,10 +474,12 @@ cli::Subcommand rule_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     return set_rule(store, given.rule, given.format, out);
-                   })},
+        with_output(settings,
+                    [](const Settings& given, OutputStream& out) {
+                      RuleRow rule = checked_rule(given.rule);
+                      Store store = open_store(given, cli::StateFile::create);
+                      return set_rule(store, rule, given.format, out);
+                    })},
        remove_row(settings, "rule", "Remove a currency's rule", "--currency"),
        list_row(settings, "rule", "Print the rules")});
 }

@@ -89,10 +89,36 @@ bool in_foreign_currency(const Override& fixed) {
 
 }  // namespace
 
-int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
+TaxRow checked_tax(const TaxRow& tax) {
   known_country("--country", tax.country);
-  TaxRow stored = tax;
-  stored.rate = decimal::format_rate(decimal::parse_rate("--rate", tax.rate));
+  TaxRow checked = tax;
+  checked.rate = decimal::format_rate(decimal::parse_rate("--rate", tax.rate));
+  return checked;
+}
+
+TaxCategoryRow checked_tax_category(const TaxCategoryRow& category) {
+  known_country("--country", category.country);
+  TaxCategoryRow checked = category;
+  checked.rate = decimal::format_rate(decimal::parse_rate("--rate", category.rate));
+  return checked;
+}
+
+Adjustment checked_adjustment(const Adjustment& adjustment) {
+  known_country("--country", adjustment.country);
+  check_adjustment(adjustment);
+  return adjustment;
+}
+
+RuleRow checked_rule(const RuleRow& rule) {
+  // Parsing for the currency proves the rule fits its precision before it is stored.
+  DisplayRule parsed =
+      parse_rule(rule.rule, rule.minimum, rule.max_uplift, decimal::currency(rule.currency));
+  RuleRow checked = rule;
+  if (parsed.max_uplift) checked.max_uplift = decimal::format_rate(*parsed.max_uplift);
+  return checked;
+}
+
+int set_tax(Store& store, const TaxRow& stored, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
   store.put_tax(stored);
   transaction.commit();
@@ -100,18 +126,14 @@ int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
   return 0;
 }
 
-int set_tax_category(Store& store, const TaxCategoryRow& category, Format format,
-                     OutputStream& out) {
-  known_country("--country", category.country);
-  TaxCategoryRow stored = category;
-  stored.rate = decimal::format_rate(decimal::parse_rate("--rate", category.rate));
+int set_tax_category(Store& store, const TaxCategoryRow& stored, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
-  auto tax = store.tax(category.country);
+  auto tax = store.tax(stored.country);
   if (!tax) {
     throw Error(exit_code::data,
                 fmt::format("{} has no tax: set its standard rate first (price tax set "
                             "--country {} --rate RATE --inclusive|--exclusive)",
-                            category.country, category.country));
+                            stored.country, stored.country));
   }
   store.put_tax_category(stored);
   transaction.commit();
@@ -219,8 +241,6 @@ int list_overrides(Store& store, const std::string& country, Format format, Outp
 }
 
 int set_adjustment(Store& store, const Adjustment& adjustment, Format format, OutputStream& out) {
-  known_country("--country", adjustment.country);
-  check_adjustment(adjustment);
   db::WriteTransaction transaction(store.database());
   store.put_adjustment(adjustment);
   transaction.commit();
@@ -228,12 +248,7 @@ int set_adjustment(Store& store, const Adjustment& adjustment, Format format, Ou
   return 0;
 }
 
-int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out) {
-  // Parsing for the currency proves the rule fits its precision before it is stored.
-  DisplayRule parsed =
-      parse_rule(rule.rule, rule.minimum, rule.max_uplift, decimal::currency(rule.currency));
-  RuleRow stored = rule;
-  if (parsed.max_uplift) stored.max_uplift = decimal::format_rate(*parsed.max_uplift);
+int set_rule(Store& store, const RuleRow& stored, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
   store.put_rule(stored);
   transaction.commit();

@@ -11,13 +11,22 @@
 
 namespace sluice::price {
 
-int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out);
+// The rows the set commands store, checked before the state file is opened (so that a usage
+// error neither creates nor migrates it): Error(2) naming the option for an unknown country
+// or currency, a rate that cannot be read, an adjustment out of range, a rule that does not
+// fit its currency. Rates come back in their shortest form ("19%"), as stored.
+TaxRow checked_tax(const TaxRow& tax);
+TaxCategoryRow checked_tax_category(const TaxCategoryRow& category);
+Adjustment checked_adjustment(const Adjustment& adjustment);
+RuleRow checked_rule(const RuleRow& rule);
+
+// Store a checked row and print it.
+int set_tax(Store& store, const TaxRow& stored, Format format, OutputStream& out);
 int set_adjustment(Store& store, const Adjustment& adjustment, Format format, OutputStream& out);
-int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out);
-// A country's tax rate for one product category (`category` of `tax`); the country's
-// standard tax must be set (Error(65) otherwise). Prints the row as tax list does.
-int set_tax_category(Store& store, const TaxCategoryRow& category, Format format,
-                     OutputStream& out);
+int set_rule(Store& store, const RuleRow& stored, Format format, OutputStream& out);
+// A country's tax rate for one product category; the country's standard tax must be set
+// (Error(65) otherwise). Prints the row as tax list does.
+int set_tax_category(Store& store, const TaxCategoryRow& stored, Format format, OutputStream& out);
 // Removes one category's rate; returns 1 with a message when there was none.
 int remove_tax_category(Store& store, const std::string& country, const std::string& category);
 
