@@ -332,9 +332,12 @@ class Price(ToolTestCase):
         # 10.0055 -> 10.01 -> 9.99; 24.30 is 26.7181 -> 26.72 -> 26.99; 1.17 is 1.2864 -> 1.29,
         # whose nearest point 0.99 is 23% away, so it stays 1.29.
         self.assertEqual([out[i]["amount"] for i in (5, 6, 2)], ["9.99", "26.99", "1.29"])
-        for bad in (["--max-uplift", "5"], ["--max-uplift", "-1%"], ["--rule", "nearest-98"]):
+        for bad, message in ((["--max-uplift", "5"], "--max-uplift: '5' has no unit"),
+                             (["--max-uplift", "-1%"], "--max-uplift: invalid rate '-1%'")):
             args = ["rule", "set", "--currency", "EUR", "--rule", "nearest-99", *bad]
-            self.assertError(self.price(*args, status=2), 2, bad[0])
+            self.assertError(self.price(*args, status=2), 2, message)
+        self.assertError(self.price("rule", "set", "--currency", "EUR", "--rule", "nearest-98",
+                                    status=2), 2, "--rule: 'nearest-98' is not none")
 
     def test_tax_categories_pay_their_rate_and_an_unknown_one_is_bad_data(self):
         self.setup_markets()
@@ -376,8 +379,14 @@ class Price(ToolTestCase):
         self.assertStatus(skipped, 1)
         self.assertEqual([r["sku"] for r in records(skipped.out)], ["A"])
         self.assertIn("bad.jsonl:3: field 'tax_category'", skipped.err)
+        # On the command line too an unknown category is 65 (the state lacks it); an empty
+        # one is a usage error, found before the state file is opened.
         self.assertError(self.price("calc", "--country", "DE", "--date", DAY, "--base", "1",
-                                    "--tax-category", "fod", status=65), 65, "--tax-category")
+                                    "--tax-category", "fod", status=65), 65,
+                         "--tax-category: no tax category 'fod' (known: books, food)")
+        self.assertError(self.run_tool("calc", "--country", "DE", "--base", "1",
+                                       "--tax-category", "", "--db", self.path("missing.db")),
+                         2, "--tax-category: must not be empty")
         # A category needs its country's tax, and goes with it.
         self.assertError(self.price("tax", "set", "--country", "FR", "--category", "food",
                                     "--rate", "5.5%", status=65), 65, "FR has no tax")
@@ -436,6 +445,28 @@ class Price(ToolTestCase):
         self.assertEqual([(r["country"], r["sku"]) for r in self.price("override", "list")],
                          [("DE", "B"), ("JP", "B")])
 
+    def test_a_fixed_price_in_another_currency_than_the_countrys_draws_a_note(self):
+        override = lambda *args: self.run_tool("override", *args, "--db", self.state("price"))
+        own = override("set", "--country", "DE", "--sku", "A", "--price", "45")
+        self.assertStatus(own, 0)
+        self.assertEqual(own.err, "")
+        foreign = override("set", "--country", "DE", "--currency", "GBP", "--sku", "A",
+                           "--price", "39")
+        self.assertStatus(foreign, 0)
+        self.assertEqual(foreign.err, "price: note: DE is priced in EUR: this GBP price applies "
+                                      "only where DE is priced in GBP (calc --country DE "
+                                      "--currency GBP, or a markets file)\n")
+        self.assertEqual(records(foreign.out), [{"country": "DE", "currency": "GBP", "sku": "A",
+                                                 "price": "39.00"}])
+        self.write("fixed.jsonl", '{"country":"JP","sku":"B","price":"1000"}\n'
+                                  '{"country":"DE","currency":"USD","sku":"B","price":"9.50"}\n'
+                                  '{"country":"CH","currency":"EUR","sku":"B","price":"9.00"}\n')
+        loaded = override("load", "fixed.jsonl")
+        self.assertStatus(loaded, 0)
+        self.assertEqual(loaded.err, "price: note: 2 of the fixed prices are in another currency "
+                                     "than their country's: each applies only where its country "
+                                     "is priced in that currency\n")
+
     def test_locale_adds_the_amount_as_the_locale_writes_it(self):
         self.setup_markets()
         # CLDR's forms by hand: 1100 USD in DE is 1100 / 1.0823 * 1.19 = 1209.4613 -> 1209.46,
@@ -457,12 +488,8 @@ class Price(ToolTestCase):
         self.assertError(self.run_tool("calc", "--country", "DE", "--base", "1", "--locale",
                                        "xx-QQ", "--db", self.path("missing.db")), 2, "--locale")
 
-    @sqlite_only
-    def test_a_version_1_state_is_migrated_and_keeps_its_rows(self):
-        self.setup_markets()
-        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
-        self.price("publish", "--country", "DE", "--date", DAY, "catalog.jsonl")
-        with sqlite3.connect(self.state("price")) as connection:  # back to version 1
+    def back_to_version_1(self):
+        with sqlite3.connect(self.state("price")) as connection:
             for statement in ("ALTER TABLE price_rules DROP COLUMN max_uplift",
                               "DROP TABLE price_overrides", "DROP TABLE price_tax_categories",
                               "ALTER TABLE price_published DROP COLUMN tax_category",
@@ -471,12 +498,59 @@ class Price(ToolTestCase):
                               "ALTER TABLE price_quotes DROP COLUMN cancelled_at",
                               "UPDATE sluice_meta SET version = 1 WHERE component = 'price'"):
                 connection.execute(statement)
+
+    def state_version(self):
+        return self.state_rows(self.state("price"),
+                               "SELECT version FROM sluice_meta WHERE component = 'price'")
+
+    @sqlite_only
+    def test_override_options_are_checked_before_the_state_file_is_opened(self):
+        # A usage error neither creates a state file nor migrates one, and a mistyped key of
+        # override remove is 2 (a bad request), not 66 (no state file).
+        missing = self.path("missing.db")
+        for args, message in (
+                (("set", "--country", "XX", "--sku", "A", "--price", "1"),
+                 "--country: unknown country 'XX'"),
+                (("set", "--country", "DE", "--currency", "EUX", "--sku", "A", "--price", "1"),
+                 "--currency"),
+                (("set", "--country", "DE", "--sku", "A", "--price", "1.001"), "--price"),
+                (("remove", "--country", "XX", "--sku", "A"), "--country: unknown country 'XX'"),
+                (("remove", "--country", "DE", "--sku", ""), "--sku: must not be empty")):
+            self.assertError(self.run_tool("override", *args, "--db", missing), 2, message)
+            self.assertFalse(os.path.exists(missing), args)
+        self.price("rule", "set", "--currency", "EUR", "--rule", "end-99")
+        self.back_to_version_1()
+        for args in (("set", "--country", "XX", "--sku", "A", "--price", "1"),
+                     ("remove", "--country", "XX", "--sku", "A")):
+            self.assertError(self.price("override", *args, status=2), 2, "'XX'")
+        self.assertEqual(self.state_version(), [("1",)])
+
+    @sqlite_only
+    def test_set_options_are_checked_before_the_state_file_is_opened(self):
+        missing = self.path("missing.db")
+        for args, message in (
+                (("tax", "set", "--country", "DE", "--rate", "19", "--inclusive"), "no unit"),
+                (("tax", "set", "--country", "DE", "--rate", "19%"), "--inclusive or"),
+                (("tax", "set", "--country", "XX", "--category", "food", "--rate", "7%"),
+                 "--country: 'XX' is not an ISO 3166-1 alpha-2"),
+                (("ppp", "set", "--country", "DE"), "--plr or --multiplier"),
+                (("ppp", "set", "--country", "XX", "--multiplier", "1"), "'XX'"),
+                (("ppp", "set", "--country", "DE", "--multiplier", "0"),
+                 "multiplier: must be above zero"),
+                (("rule", "set", "--currency", "JPY", "--rule", "end-99"), "needs cents")):
+            self.assertError(self.run_tool(*args, "--db", missing), 2, message)
+            self.assertFalse(os.path.exists(missing), args)
+
+    @sqlite_only
+    def test_a_version_1_state_is_migrated_and_keeps_its_rows(self):
+        self.setup_markets()
+        self.write("catalog.jsonl", '{"sku":"A","price":"49.99"}\n')
+        self.price("publish", "--country", "DE", "--date", DAY, "catalog.jsonl")
+        self.back_to_version_1()
         listed = self.price("rule", "list")
         self.assertEqual(listed[0], {"currency": "CHF", "rule": "nearest:0.05", "min": None,
                                      "max_uplift": None})
-        self.assertEqual(self.state_rows(self.state("price"),
-                                         "SELECT version FROM sluice_meta WHERE component = "
-                                         "'price'"), [("2",)])
+        self.assertEqual(self.state_version(), [("2",)])
         # A price published by version 1 is a conversion at the publication's tax rate.
         found = self.price("lookup", "--sku", "A", "--country", "DE", "--date", DAY)[0]
         self.assertEqual((found["amount"], found["tax_rate"], found["tax_category"],

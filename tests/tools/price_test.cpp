@@ -175,6 +175,28 @@ TEST(PriceEngine, MaxUpliftFallsBackToTheRoundedFigure) {
   EXPECT_EQ(shown_capped("ceil:10", "0%", "JPY", "7520"), 7520);
 }
 
+// A cap of 12 decimals (the most a rate has) is 9223372036854775807 / 10^14 in lowest terms;
+// times a figure four times the largest price it is above 2^127. Before the comparison was
+// checked it wrapped and silently kept the figure.
+TEST(PriceEngine, MaxUpliftComparisonTooLargeToComputeIsBadData) {
+  const decimal::Currency eur = decimal::currency("EUR");
+  DisplayRule rule = parse_rule("ceil:0.01", "", "9223372.036854775807%", eur);
+  Int128 figure = static_cast<Int128>(INT64_MAX) * 4;
+  int status = 0;
+  std::string message;
+  try {
+    (void)apply_rule(rule, figure);
+  } catch (const Error& error) {
+    status = error.code();
+    message = error.what();
+  }
+  EXPECT_EQ(status, 65);
+  EXPECT_EQ(message, "a price is too large to compute exactly");
+  // The same 12 decimals within range: 20.00 -> 20.99 moves exactly 4.95%.
+  EXPECT_EQ(shown_capped("end-99", "4.950000000000%", "EUR", "20.00"), 2099);
+  EXPECT_EQ(shown_capped("end-99", "4.949999999999%", "EUR", "20.00"), 2000);
+}
+
 TEST(PriceEngine, RulesThatBreakTheCurrencyPrecisionAreRefused) {
   const decimal::Currency jpy = decimal::currency("JPY"), eur = decimal::currency("EUR");
   EXPECT_EQ(exit_status_of([&] { parse_rule("end-99", "", "", jpy); }), 2);

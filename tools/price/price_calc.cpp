@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "price_json.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
 
@@ -10,10 +11,6 @@ namespace {
 
 // Digits shown for exact rates that do not terminate (the computation uses the fraction).
 constexpr int shown_places = 10;
-
-JsonValue text_or_null(const std::optional<std::string>& text) {
-  return text ? JsonValue::string(*text) : JsonValue::null();
-}
 
 const JsonValue& member(const JsonValue& object, std::string_view key) {
   const JsonValue* value = object.find(key);

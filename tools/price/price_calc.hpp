@@ -110,7 +110,9 @@ class CatalogReader {
   std::string where_;
 };
 
-// Error(65) naming `field` unless `category` is "" or one of `known`.
+// Error(65) naming `field` unless `category` is "" or one of `known`: the category is well
+// formed, and the state (no country has a rate for it) is what disagrees, as with an unknown
+// quote ID.
 void check_tax_category(std::string_view field, std::string_view category,
                         const std::set<std::string, std::less<>>& known);
 

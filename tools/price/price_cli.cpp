@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,9 @@ struct Settings {
   std::string multiplier;
   std::string plr;
   RuleRow rule;
-  std::string category;      // tax set/remove --category
-  std::string tax_category;  // calc --tax-category
-  OverrideRequest fixed;     // override set/remove
+  std::string category;                     // tax set/remove --category
+  std::optional<std::string> tax_category;  // calc --tax-category
+  OverrideRequest fixed;                    // override set/remove
 };
 
 // Commands that never look at the clock get no --now.
@@ -124,7 +125,12 @@ CalcOptions calc_options(const Settings& settings) {
   options.input = settings.input;
   options.progress = settings.progress;
   options.now = cli::make_clock(settings.state).now();
-  options.tax_category = settings.tax_category;
+  // An empty category is a usage error, as an empty tax_category is bad data in a catalog; a
+  // category no country has a rate for is 65, known only once the state is read.
+  if (settings.tax_category && settings.tax_category->empty()) {
+    throw Error(exit_code::usage, "--tax-category: must not be empty");
+  }
+  options.tax_category = settings.tax_category.value_or("");
   // Checked here, before the state file is opened: a bad tag is a usage error.
   if (!settings.locale.empty()) icu_locale("--locale", settings.locale);
   options.locale = settings.locale;
@@ -384,12 +390,29 @@ cli::Subcommand ppp_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     return set_adjustment(store, adjustment_of(given), given.format, out);
-                   })},
+        with_output(settings,
+                    [](const Settings& given, OutputStream& out) {
+                      Adjustment adjustment = checked_adjustment(adjustment_of(given));
+                      Store store = open_store(given, cli::StateFile::create);
+                      return set_adjustment(store, adjustment, given.format, out);
+                    })},
        remove_row(settings, "ppp", "Remove a country's adjustment", "--country"),
        list_row(settings, "ppp", "Print the adjustments")});
+}
+
+// tax set: a category's rate or the standard one, checked before the state file is opened.
+int set_tax_command(const Settings& given, OutputStream& out) {
+  if (!given.category.empty()) {
+    TaxCategoryRow category = checked_tax_category({given.country, given.category, given.rate});
+    Store store = open_store(given, cli::StateFile::create);
+    return set_tax_category(store, category, given.format, out);
+  }
+  if (!given.inclusive && !given.exclusive) {
+    throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
+  }
+  TaxRow tax = checked_tax({given.country, given.rate, given.inclusive});
+  Store store = open_store(given, cli::StateFile::create);
+  return set_tax(store, tax, given.format, out);
 }
 
 cli::Subcommand tax_group(const std::shared_ptr<Settings>& settings) {
@@ -411,18 +434,7 @@ cli::Subcommand tax_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     if (!given.category.empty()) {
-                       return set_tax_category(store, {given.country, given.category, given.rate},
-                                               given.format, out);
-                     }
-                     if (!given.inclusive && !given.exclusive) {
-                       throw Error(exit_code::usage, "tax set needs --inclusive or --exclusive");
-                     }
-                     return set_tax(store, {given.country, given.rate, given.inclusive},
-                                    given.format, out);
-                   })},
+        with_output(settings, set_tax_command)},
        {"remove", "Make a country untaxed, or remove one category's rate",
         [&s](CLI::App& command) {
           command.add_option("--country", s.country, "Country")->required();
@@ -462,10 +474,12 @@ cli::Subcommand rule_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     return set_rule(store, given.rule, given.format, out);
-                   })},
+        with_output(settings,
+                    [](const Settings& given, OutputStream& out) {
+                      RuleRow rule = checked_rule(given.rule);
+                      Store store = open_store(given, cli::StateFile::create);
+                      return set_rule(store, rule, given.format, out);
+                    })},
        remove_row(settings, "rule", "Remove a currency's rule", "--currency"),
        list_row(settings, "rule", "Print the rules")});
 }
@@ -488,10 +502,13 @@ cli::Subcommand override_group(const std::shared_ptr<Settings>& settings) {
           cli::add_format_option(command, s.format);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::create,
-                   [](const Settings& given, Store& store, OutputStream& out) {
-                     return set_override(store, given.fixed, given.format, out);
-                   })},
+        with_output(settings,
+                    [](const Settings& given, OutputStream& out) {
+                      // Checked first: a usage error neither creates nor migrates the state file.
+                      Override fixed = override_option(given.fixed, PriceOption::checked);
+                      Store store = open_store(given, cli::StateFile::create);
+                      return set_override(store, fixed, given.format, out);
+                    })},
        {"load", "Load fixed prices from JSONL",
         [&s](CLI::App& command) {
           command.add_option("inputs", s.inputs, "The file (default: stdin)")->expected(0, 1);
@@ -507,10 +524,13 @@ cli::Subcommand override_group(const std::shared_ptr<Settings>& settings) {
           add_override_key(command, s);
           add_settings_state(command, s);
         },
-        with_store(settings, cli::StateFile::must_exist,
-                   [](const Settings& given, Store& store, OutputStream&) {
-                     return remove_override(store, given.fixed);
-                   })},
+        // The key checked first, as remove_row does (a mistyped key is 2, not 66).
+        with_output(settings,
+                    [](const Settings& given, OutputStream&) {
+                      Override key = override_option(given.fixed, PriceOption::ignored);
+                      Store store = open_store(given, cli::StateFile::must_exist);
+                      return remove_override(store, key);
+                    })},
        {"list", "Print the fixed prices",
         [&s](CLI::App& command) {
           command.add_option("--country", s.country, "Only this country's");

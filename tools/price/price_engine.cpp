@@ -45,10 +45,11 @@ std::optional<DisplayRule::Kind> ending_kind(std::string_view rule) {
 }
 
 // Is `point` within `cap` (a share of `figure`) of `figure`? Exact: |point - figure| <= cap *
-// figure, cross-multiplied.
+// figure, cross-multiplied; a cap of 12 decimals times a figure above the largest price can
+// outgrow 127 bits, which is Error(65) as any other price too large to compute.
 bool within_cap(Int128 point, Int128 figure, const Fraction& cap) {
   Int128 move = point > figure ? point - figure : figure - point;
-  return move * cap.denominator <= cap.numerator * figure;
+  return multiply_or_fail(move, cap.denominator) <= multiply_or_fail(cap.numerator, figure);
 }
 
 Int128 nearest_ending(const DisplayRule& rule, Int128 figure) {
@@ -88,12 +89,8 @@ DisplayRule parse_rule(std::string_view rule, std::string_view minimum, std::str
   DisplayRule parsed;
   parsed.text = std::string(rule);
   if (!minimum.empty()) parsed.minimum = minor_units("--min", minimum, currency);
-  if (!max_uplift.empty()) {
-    parsed.max_uplift = decimal::parse_rate("--max-uplift", max_uplift);
-    if (parsed.max_uplift->numerator < 0) {
-      throw Error(exit_code::usage, "--max-uplift: must be 0% or more");
-    }
-  }
+  // parse_rate refuses a negative rate: "--max-uplift: invalid rate '-1%'".
+  if (!max_uplift.empty()) parsed.max_uplift = decimal::parse_rate("--max-uplift", max_uplift);
   if (rule == "none") return parsed;
   if (auto ending = ending_kind(rule)) {
     if (currency.exponent < 2) {

@@ -47,7 +47,8 @@ DisplayRule parse_rule(std::string_view rule, std::string_view minimum, std::str
 // stays free); end-NN gives the smallest N.NN >= figure; nearest-NN the nearest N.NN (ties
 // to the higher, never below the first point); ceil:STEP the smallest multiple of STEP >=
 // figure; nearest:STEP the nearest multiple (ties away from zero). Under a max_uplift, a
-// result further than max_uplift * figure from the figure gives the figure instead.
+// result further than max_uplift * figure from the figure gives the figure instead; Error(65)
+// when that comparison outgrows 127 bits (a figure far above the largest price).
 Int128 apply_rule(const DisplayRule& rule, Int128 figure);
 
 // The purchasing-power multiplier m = PLR + (1 - PLR) * smoothing, clamped to

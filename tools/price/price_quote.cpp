@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "price_json.hpp"
 #include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
@@ -124,9 +125,6 @@ int refuse_final(OutputStream& out, const StoredQuote& quote) {
 }
 
 JsonValue status_record(const StoredQuote& quote, Instant now) {
-  auto text_or_null = [](const std::optional<std::string>& text) {
-    return text ? JsonValue::string(*text) : JsonValue::null();
-  };
   return quote_with(quote, {{"status", JsonValue::string(std::string(quote_status(quote, now)))},
                             {"accepted_at", text_or_null(quote.accepted_at)},
                             {"cancelled_at", text_or_null(quote.cancelled_at)}});

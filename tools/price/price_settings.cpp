@@ -1,9 +1,12 @@
 #include "price_settings.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "price_countries.hpp"
 #include "price_engine.hpp"
+#include "price_json.hpp"
 #include "price_market.hpp"
 #include "sluice/decimal.hpp"
 #include "sluice/error.hpp"
@@ -12,10 +15,6 @@
 
 namespace sluice::price {
 namespace {
-
-JsonValue text_or_null(const std::optional<std::string>& text) {
-  return text ? JsonValue::string(*text) : JsonValue::null();
-}
 
 JsonValue tax_record(const TaxRow& tax, const std::optional<std::string>& category) {
   return JsonValue::object({{"country", JsonValue::string(tax.country)},
@@ -82,12 +81,44 @@ JsonValue rule_record(const RuleRow& rule) {
         rule.max_uplift.empty() ? JsonValue::null() : JsonValue::string(rule.max_uplift)}});
 }
 
+// Is a fixed price in another currency than its country's? Then only a market that prices
+// the country in that currency (calc --country DE --currency GBP, a markets file) uses it.
+bool in_foreign_currency(const Override& fixed) {
+  return find_country(fixed.country)->currency != fixed.currency;
+}
+
 }  // namespace
 
-int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
+TaxRow checked_tax(const TaxRow& tax) {
   known_country("--country", tax.country);
-  TaxRow stored = tax;
-  stored.rate = decimal::format_rate(decimal::parse_rate("--rate", tax.rate));
+  TaxRow checked = tax;
+  checked.rate = decimal::format_rate(decimal::parse_rate("--rate", tax.rate));
+  return checked;
+}
+
+TaxCategoryRow checked_tax_category(const TaxCategoryRow& category) {
+  known_country("--country", category.country);
+  TaxCategoryRow checked = category;
+  checked.rate = decimal::format_rate(decimal::parse_rate("--rate", category.rate));
+  return checked;
+}
+
+Adjustment checked_adjustment(const Adjustment& adjustment) {
+  known_country("--country", adjustment.country);
+  check_adjustment(adjustment);
+  return adjustment;
+}
+
+RuleRow checked_rule(const RuleRow& rule) {
+  // Parsing for the currency proves the rule fits its precision before it is stored.
+  DisplayRule parsed =
+      parse_rule(rule.rule, rule.minimum, rule.max_uplift, decimal::currency(rule.currency));
+  RuleRow checked = rule;
+  if (parsed.max_uplift) checked.max_uplift = decimal::format_rate(*parsed.max_uplift);
+  return checked;
+}
+
+int set_tax(Store& store, const TaxRow& stored, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
   store.put_tax(stored);
   transaction.commit();
@@ -95,18 +126,14 @@ int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out) {
   return 0;
 }
 
-int set_tax_category(Store& store, const TaxCategoryRow& category, Format format,
-                     OutputStream& out) {
-  known_country("--country", category.country);
-  TaxCategoryRow stored = category;
-  stored.rate = decimal::format_rate(decimal::parse_rate("--rate", category.rate));
+int set_tax_category(Store& store, const TaxCategoryRow& stored, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
-  auto tax = store.tax(category.country);
+  auto tax = store.tax(stored.country);
   if (!tax) {
     throw Error(exit_code::data,
                 fmt::format("{} has no tax: set its standard rate first (price tax set "
                             "--country {} --rate RATE --inclusive|--exclusive)",
-                            category.country, category.country));
+                            stored.country, stored.country));
   }
   store.put_tax_category(stored);
   transaction.commit();
@@ -127,12 +154,23 @@ int remove_tax_category(Store& store, const std::string& country, const std::str
   return 0;
 }
 
-int set_override(Store& store, const OverrideRequest& request, Format format, OutputStream& out) {
-  Override fixed = checked_override(
-      request, exit_code::usage, [](std::string_view field) { return "--" + std::string(field); });
+Override override_option(const OverrideRequest& request, PriceOption price) {
+  OverrideRequest checked = request;
+  if (price == PriceOption::ignored) checked.price = "0";
+  return checked_override(checked, exit_code::usage,
+                          [](std::string_view field) { return "--" + std::string(field); });
+}
+
+int set_override(Store& store, const Override& fixed, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
   store.put_override(fixed);
   transaction.commit();
+  if (in_foreign_currency(fixed)) {
+    note(
+        fmt::format("{0} is priced in {1}: this {2} price applies only where {0} is priced "
+                    "in {2} (calc --country {0} --currency {2}, or a markets file)",
+                    fixed.country, find_country(fixed.country)->currency, fixed.currency));
+  }
   print_record(out, format, override_record(fixed));
   return 0;
 }
@@ -164,17 +202,20 @@ int load_overrides(Store& store, const std::string& path, Format format, OutputS
   db::WriteTransaction transaction(store.database());
   for (const Override& fixed : rows) store.put_override(fixed);
   transaction.commit();
+  auto foreign = std::count_if(rows.begin(), rows.end(), in_foreign_currency);
+  if (foreign > 0) {
+    note(
+        fmt::format("{} of the fixed prices are in another currency than their country's: "
+                    "each applies only where its country is priced in that currency",
+                    foreign));
+  }
   print_record(
       out, format,
       JsonValue::object({{"overrides", JsonValue::integer(static_cast<long long>(rows.size()))}}));
   return 0;
 }
 
-int remove_override(Store& store, const OverrideRequest& request) {
-  OverrideRequest any_price = request;
-  any_price.price = "0";
-  Override key = checked_override(any_price, exit_code::usage,
-                                  [](std::string_view field) { return "--" + std::string(field); });
+int remove_override(Store& store, const Override& key) {
   db::WriteTransaction transaction(store.database());
   bool removed = store.remove_override(key.country, key.currency, key.sku);
   transaction.commit();
@@ -200,8 +241,6 @@ int list_overrides(Store& store, const std::string& country, Format format, Outp
 }
 
 int set_adjustment(Store& store, const Adjustment& adjustment, Format format, OutputStream& out) {
-  known_country("--country", adjustment.country);
-  check_adjustment(adjustment);
   db::WriteTransaction transaction(store.database());
   store.put_adjustment(adjustment);
   transaction.commit();
@@ -209,12 +248,7 @@ int set_adjustment(Store& store, const Adjustment& adjustment, Format format, Ou
   return 0;
 }
 
-int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out) {
-  // Parsing for the currency proves the rule fits its precision before it is stored.
-  DisplayRule parsed =
-      parse_rule(rule.rule, rule.minimum, rule.max_uplift, decimal::currency(rule.currency));
-  RuleRow stored = rule;
-  if (parsed.max_uplift) stored.max_uplift = decimal::format_rate(*parsed.max_uplift);
+int set_rule(Store& store, const RuleRow& stored, Format format, OutputStream& out) {
   db::WriteTransaction transaction(store.database());
   store.put_rule(stored);
   transaction.commit();

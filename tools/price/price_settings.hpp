@@ -11,13 +11,22 @@
 
 namespace sluice::price {
 
-int set_tax(Store& store, const TaxRow& tax, Format format, OutputStream& out);
+// The rows the set commands store, checked before the state file is opened (so that a usage
+// error neither creates nor migrates it): Error(2) naming the option for an unknown country
+// or currency, a rate that cannot be read, an adjustment out of range, a rule that does not
+// fit its currency. Rates come back in their shortest form ("19%"), as stored.
+TaxRow checked_tax(const TaxRow& tax);
+TaxCategoryRow checked_tax_category(const TaxCategoryRow& category);
+Adjustment checked_adjustment(const Adjustment& adjustment);
+RuleRow checked_rule(const RuleRow& rule);
+
+// Store a checked row and print it.
+int set_tax(Store& store, const TaxRow& stored, Format format, OutputStream& out);
 int set_adjustment(Store& store, const Adjustment& adjustment, Format format, OutputStream& out);
-int set_rule(Store& store, const RuleRow& rule, Format format, OutputStream& out);
-// A country's tax rate for one product category (`category` of `tax`); the country's
-// standard tax must be set (Error(65) otherwise). Prints the row as tax list does.
-int set_tax_category(Store& store, const TaxCategoryRow& category, Format format,
-                     OutputStream& out);
+int set_rule(Store& store, const RuleRow& stored, Format format, OutputStream& out);
+// A country's tax rate for one product category; the country's standard tax must be set
+// (Error(65) otherwise). Prints the row as tax list does.
+int set_tax_category(Store& store, const TaxCategoryRow& stored, Format format, OutputStream& out);
 // Removes one category's rate; returns 1 with a message when there was none.
 int remove_tax_category(Store& store, const std::string& country, const std::string& category);
 
@@ -28,13 +37,21 @@ struct OverrideRequest {
   std::string sku;
   std::string price;
 };
-// Stores one override (Error(2) naming the option for a bad country, currency or price).
-int set_override(Store& store, const OverrideRequest& request, Format format, OutputStream& out);
+// The override the options of override set (PriceOption::checked) or override remove
+// (ignored: only the key) name, checked before the state file is opened: Error(2) naming the
+// option for an unknown country or currency, an empty SKU, or a price that is not a decimal
+// in the currency's precision.
+enum class PriceOption { checked, ignored };
+Override override_option(const OverrideRequest& request, PriceOption price);
+// Stores one override and prints it; a note on stderr when its currency is not the country's
+// (only a market priced in that currency uses it).
+int set_override(Store& store, const Override& fixed, Format format, OutputStream& out);
 // Stores every {"country","sku","price"[,"currency"]} record of `path` in one transaction,
-// after checking them all (Error(65) naming the line and field); prints {"overrides":N}.
+// after checking them all (Error(65) naming the line and field); prints {"overrides":N}, with
+// one note on stderr counting those not in their country's currency.
 int load_overrides(Store& store, const std::string& path, Format format, OutputStream& out);
 // Returns 1 with a message when there was no such override.
-int remove_override(Store& store, const OverrideRequest& request);
+int remove_override(Store& store, const Override& key);
 // Every override, or one country's: country, currency, sku, price.
 int list_overrides(Store& store, const std::string& country, Format format, OutputStream& out);
 
