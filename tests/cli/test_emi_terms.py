@@ -248,6 +248,11 @@ class EmiCalendar(ToolTestCase):
                 result = self.run_tool(*create, self.path("loans.db"), *args)
                 self.assertError(result, status, message)
                 self.assertFalse(os.path.exists(self.path("loans.db")))
+        # Nor does a loans file that cannot be read.
+        result = self.run_tool("create", "--from", "absent.jsonl", "--currency", "INR", "--db",
+                               self.path("loans.db"))
+        self.assertError(result, 66, "cannot open 'absent.jsonl'")
+        self.assertFalse(os.path.exists(self.path("loans.db")))
         # payoff reads its options before the state file: a bad one is 2, not 66 (no file).
         for args in (("--on", "2026-02-30"), ("--late-rate", "24")):
             with self.subTest(args=args):

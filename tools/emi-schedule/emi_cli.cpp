@@ -202,9 +202,12 @@ int create_loans(const Settings& settings, const CLI::App& command) {
     // holiday file) creates nothing, not even the state file.
     Policy policy = policy_of(settings, settings.terms.currency);
     Rolling rolling = rolling_of(settings.terms);
+    std::vector<std::string> inputs;
+    if (settings.from != "-") inputs.push_back(settings.from);
+    JsonlReader reader(inputs, settings.input);  // a missing file is reported here
+    Progress progress(settings.progress, "emi-schedule create", total_input_bytes(inputs));
     Store store = open_store(settings, cli::StateFile::create);
-    return create_from(store, settings.from, settings.input, settings.terms, rolling, policy, day,
-                       settings.progress);
+    return create_from(store, reader, settings.terms, rolling, policy, day, progress);
   }
   if (settings.loan.empty()) throw Error(exit_code::usage, "create needs --loan or --from");
   if (settings.terms.principal.empty() || settings.terms.rate.empty() ||
@@ -278,121 +281,121 @@ cli::Action define_command_line(CLI::App& app) {
   Settings& s = *settings;
   // Each row's run reads the settings its define bound, through the shared pointer.
   return cli::add_subcommands(
-      app,
-      {{"calc", "Print a loan's schedule (no state)",
-        [&s](CLI::App& command) {
-          add_terms_options(command, s, true);
-          command.add_flag("--summary", s.calc.summary, "Add a summary record");
-          cli::add_format_option(command, s.calc.format);
-          // calc keeps no state, but its default disbursal date is today at --now.
-          command.add_option("--now", s.state.now, "Use this time as now (RFC 3339 or @EPOCH)")
-              ->type_name("TIME");
-        },
-        [settings] {
-          const TermsText& terms = settings->terms;
-          return calc(parse_terms(terms, today(*settings), rolling_of(terms)), settings->calc);
-        }},
-       {"create", "Store a loan, its schedule and policy",
-        [&s](CLI::App& command) { add_create_options(command, s); },
-        [settings, &app] { return create_loans(*settings, *app.get_subcommand("create")); }},
-       {"show", "Print a stored loan's installments",
-        [&s](CLI::App& command) { add_show_options(command, s); },
-        [settings] {
-          Store store = existing_store(*settings);
-          return show(store, settings->loan, settings->calc.format);
-        }},
-       {"list", "Print the stored loans",
-        [&s](CLI::App& command) {
-          cli::add_format_option(command, s.calc.format);
-          add_state(command, s);
-        },
-        [settings] {
-          Store store = existing_store(*settings);
-          return list(store, settings->calc.format);
-        }},
-       {"remind", "Emit reminders for installments due soon",
-        [&s](CLI::App& command) {
-          add_today(command, s);
-          command.add_option("--ahead", s.ahead, "How far ahead to remind")->type_name("DAYS");
-          add_state(command, s, cli::WithNow::yes);
-        },
-        [settings] {
-          Store store = existing_store(*settings);
-          return remind(store, today(*settings), whole_days("--ahead", settings->ahead));
-        }},
-       {"collect", "Emit debit intents for what is due",
-        [&s](CLI::App& command) {
-          add_today(command, s);
-          cli::add_duration_option(command, "--lease", s.lease,
-                                   "No other collect emits an intent for this long");
-          // --now: the instant leases are taken and judged at (the state's clock).
-          cli::add_state_options(command, s.state, cli::WithNow::yes);
-        },
-        [settings] {
-          Store store = existing_store(*settings);
-          Instant now = store.database().clock(cli::make_clock(settings->state)).now();
-          return collect(store, today(*settings), now, settings->lease);
-        }},
-       {"record", "Apply payment results (JSONL)",
-        [&s](CLI::App& command) { add_record_options(command, s); },
-        [settings] {
-          const Settings& given = *settings;
-          Store store = existing_store(given);
-          return record(store, given.inputs, today(given), given.input,
-                        static_cast<std::size_t>(given.batch));
-        }},
-       {"prepay", "Pay principal early; rebuild the rest",
-        [&s](CLI::App& command) { add_prepay_options(command, s); },
-        [settings] {
-          const Settings& given = *settings;
-          Date on = cli::date_option("--on", given.on);  // before the state file is opened
-          Store store = existing_store(given);
-          return prepay(store, given.loan, given.amount, on, given.mode);
-        }},
-       {"reprice", "Apply a new rate to what remains",
-        [&s](CLI::App& command) { add_reprice_options(command, s); },
-        [settings] {
-          const Settings& given = *settings;
-          // Options before the state file is opened.
-          decimal::Fraction rate = decimal::parse_rate("--rate", given.rate);
-          Date from = cli::date_option("--from", given.on);
-          Store store = existing_store(given);
-          return reprice(store, given.loan, rate, from, given.keep_emi);
-        }},
-       {"payoff", "What closes a loan on a date: principal, interest, fees",
-        [&s](CLI::App& command) {
-          command.add_option("--loan", s.loan, "The loan's ID")->required();
-          command.add_option("--on", s.on, "Date of the payoff (default: today)")
-              ->type_name("DATE");
-          command
-              .add_option("--late-rate", s.late_rate,
-                          "Annual rate of interest on overdue installments (default: 0%)")
-              ->type_name("RATE");
-          add_today(command, s);
-          cli::add_format_option(command, s.calc.format);
-          add_state(command, s, cli::WithNow::yes);
-        },
-        [settings] {
-          const Settings& given = *settings;
-          // Options first: a bad one is a usage error whatever the state file.
-          Date on = given.on.empty() ? today(given) : cli::date_option("--on", given.on);
-          decimal::Fraction late_rate = decimal::parse_rate("--late-rate", given.late_rate);
-          Store store = existing_store(given);
-          return payoff(store, given.loan, on, late_rate, given.calc.format);
-        }},
-       {"status", "Per loan: paid, due, overdue, penalties",
-        [&s](CLI::App& command) {
-          command.add_option("--loan", s.loan, "Only this loan");
-          add_today(command, s);
-          cli::add_format_option(command, s.calc.format);
-          add_state(command, s, cli::WithNow::yes);
-        },
-        [settings] {
-          const Settings& given = *settings;
-          Store store = existing_store(given);
-          auto loan = given.loan.empty() ? std::nullopt : std::optional(given.loan);
-          return status(store, loan, today(given), given.calc.format);
-        }}});
+      app, {{"calc", "Print a loan's schedule (no state)",
+             [&s](CLI::App& command) {
+               add_terms_options(command, s, true);
+               command.add_flag("--summary", s.calc.summary, "Add a summary record");
+               cli::add_format_option(command, s.calc.format);
+               // calc keeps no state, but its default disbursal date is today at --now.
+               command
+                   .add_option("--now", s.state.now, "Use this time as now (RFC 3339 or @EPOCH)")
+                   ->type_name("TIME");
+             },
+             [settings] {
+               const TermsText& terms = settings->terms;
+               return calc(parse_terms(terms, today(*settings), rolling_of(terms)), settings->calc);
+             }},
+            {"create", "Store a loan, its schedule and policy",
+             [&s](CLI::App& command) { add_create_options(command, s); },
+             [settings, &app] { return create_loans(*settings, *app.get_subcommand("create")); }},
+            {"show", "Print a stored loan's installments",
+             [&s](CLI::App& command) { add_show_options(command, s); },
+             [settings] {
+               Store store = existing_store(*settings);
+               return show(store, settings->loan, settings->calc.format);
+             }},
+            {"list", "Print the stored loans",
+             [&s](CLI::App& command) {
+               cli::add_format_option(command, s.calc.format);
+               add_state(command, s);
+             },
+             [settings] {
+               Store store = existing_store(*settings);
+               return list(store, settings->calc.format);
+             }},
+            {"remind", "Emit reminders for installments due soon",
+             [&s](CLI::App& command) {
+               add_today(command, s);
+               command.add_option("--ahead", s.ahead, "How far ahead to remind")->type_name("DAYS");
+               add_state(command, s, cli::WithNow::yes);
+             },
+             [settings] {
+               Store store = existing_store(*settings);
+               return remind(store, today(*settings), whole_days("--ahead", settings->ahead));
+             }},
+            {"collect", "Emit debit intents for what is due",
+             [&s](CLI::App& command) {
+               add_today(command, s);
+               cli::add_duration_option(command, "--lease", s.lease,
+                                        "No other collect emits an intent for this long");
+               // --now: the instant leases are taken and judged at (the state's clock).
+               cli::add_state_options(command, s.state, cli::WithNow::yes);
+             },
+             [settings] {
+               Store store = existing_store(*settings);
+               Instant now = store.database().clock(cli::make_clock(settings->state)).now();
+               return collect(store, today(*settings), now, settings->lease);
+             }},
+            {"record", "Apply payment results (JSONL)",
+             [&s](CLI::App& command) { add_record_options(command, s); },
+             [settings] {
+               const Settings& given = *settings;
+               Store store = existing_store(given);
+               return record(store, given.inputs, today(given), given.input,
+                             static_cast<std::size_t>(given.batch));
+             }},
+            {"prepay", "Pay principal early; rebuild the rest",
+             [&s](CLI::App& command) { add_prepay_options(command, s); },
+             [settings] {
+               const Settings& given = *settings;
+               Date on = cli::date_option("--on", given.on);  // before the state file is opened
+               Store store = existing_store(given);
+               return prepay(store, given.loan, given.amount, on, given.mode);
+             }},
+            {"reprice", "Apply a new rate to what remains",
+             [&s](CLI::App& command) { add_reprice_options(command, s); },
+             [settings] {
+               const Settings& given = *settings;
+               // Options before the state file is opened.
+               decimal::Fraction rate = decimal::parse_rate("--rate", given.rate);
+               Date from = cli::date_option("--from", given.on);
+               Store store = existing_store(given);
+               return reprice(store, given.loan, rate, from, given.keep_emi);
+             }},
+            {"payoff", "What closes a loan on a date: principal, interest, fees",
+             [&s](CLI::App& command) {
+               command.add_option("--loan", s.loan, "The loan's ID")->required();
+               command.add_option("--on", s.on, "Date of the payoff (default: today)")
+                   ->type_name("DATE");
+               command
+                   .add_option("--late-rate", s.late_rate,
+                               "Annual rate of interest on overdue installments (default: 0%)")
+                   ->type_name("RATE");
+               add_today(command, s);
+               cli::add_format_option(command, s.calc.format);
+               add_state(command, s, cli::WithNow::yes);
+             },
+             [settings] {
+               const Settings& given = *settings;
+               // Options first: a bad one is a usage error whatever the state file.
+               Date on = given.on.empty() ? today(given) : cli::date_option("--on", given.on);
+               decimal::Fraction late_rate = decimal::parse_rate("--late-rate", given.late_rate);
+               Store store = existing_store(given);
+               return payoff(store, given.loan, on, late_rate, given.calc.format);
+             }},
+            {"status", "Per loan: paid, due, overdue, penalties",
+             [&s](CLI::App& command) {
+               command.add_option("--loan", s.loan, "Only this loan");
+               add_today(command, s);
+               cli::add_format_option(command, s.calc.format);
+               add_state(command, s, cli::WithNow::yes);
+             },
+             [settings] {
+               const Settings& given = *settings;
+               Store store = existing_store(given);
+               auto loan = given.loan.empty() ? std::nullopt : std::optional(given.loan);
+               return status(store, loan, today(given), given.calc.format);
+             }}});
 }
 
 }  // namespace sluice::emi

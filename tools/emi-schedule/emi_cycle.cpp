@@ -625,13 +625,8 @@ std::string field_message(const Record& record, const std::string& message) {
 
 }  // namespace
 
-int create_from(Store& store, const std::string& path, const InputOptions& input,
-                const TermsText& defaults, const Rolling& rolling, const Policy& policy, Date today,
-                ProgressMode progress_mode) {
-  std::vector<std::string> inputs;
-  if (path != "-") inputs.push_back(path);
-  JsonlReader reader(inputs, input);
-  Progress progress(progress_mode, "emi-schedule create", total_input_bytes(inputs));
+int create_from(Store& store, JsonlReader& reader, const TermsText& defaults,
+                const Rolling& rolling, const Policy& policy, Date today, Progress& progress) {
   long long created = 0, unchanged = 0;
   db::WriteTransaction transaction(store.database());
   while (auto record = reader.next()) {

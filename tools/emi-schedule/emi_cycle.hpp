@@ -76,10 +76,10 @@ int create(Store& store, const Loan& loan);
 // principal, rate, months, currency, disbursed, first_due, eom, bpi, rounding,
 // interest_rounding, frequency, method; missing ones come from `defaults` (the calendar and
 // roll come only from the command line's `rolling`). A bad record (65, with its line) creates
-// nothing. Prints one summary record.
-int create_from(Store& store, const std::string& path, const InputOptions& input,
-                const TermsText& defaults, const Rolling& rolling, const Policy& policy, Date today,
-                ProgressMode progress);
+// nothing. Prints one summary record. The caller makes `reader` (which checks that its files
+// can be read) before it opens the store, so that a missing file creates no state file.
+int create_from(Store& store, JsonlReader& reader, const TermsText& defaults,
+                const Rolling& rolling, const Policy& policy, Date today, Progress& progress);
 int show(Store& store, const std::string& loan, Format format);
 int list(Store& store, Format format);
 int remind(Store& store, Date today, int ahead_days);
