@@ -16,6 +16,13 @@
 
 namespace sluice {
 
+std::string_view trim_whitespace(std::string_view text) {
+  constexpr std::string_view whitespace = " \t\r\n";
+  std::size_t first = text.find_first_not_of(whitespace);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(whitespace) - first + 1);
+}
+
 // ---------------------------------------------------------------- output
 
 int write_all(int fd, std::string_view bytes) {

@@ -401,3 +401,10 @@ TEST(InstantInField, ReadsTimesAndNamesTheFieldInErrors) {
 
 }  // namespace
 }  // namespace sluice
+
+TEST(TrimWhitespace, DropsSpacesTabsAndLineEndsAtBothEndsOnly) {
+  EXPECT_EQ(sluice::trim_whitespace(" \t2026-01-26\r\n"), "2026-01-26");
+  EXPECT_EQ(sluice::trim_whitespace("a b"), "a b");
+  EXPECT_EQ(sluice::trim_whitespace(" \t\r\n"), "");
+  EXPECT_EQ(sluice::trim_whitespace(""), "");
+}

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
+#include "sluice/fdio.hpp"
 
 namespace sluice::backoff {
 
@@ -28,13 +29,6 @@ constexpr std::int64_t longest_request_seconds = 36500LL * 86400;
 bool all_digits(std::string_view text) {
   return !text.empty() &&
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::string_view without_whitespace(std::string_view text) {
-  constexpr std::string_view whitespace = " \t\r\n";
-  auto first = text.find_first_not_of(whitespace);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(whitespace) - first + 1);
 }
 
 // Whole milliseconds, rounded up: a command that asked for 1.0004s is not retried sooner.
@@ -115,7 +109,7 @@ std::optional<std::int64_t> requested_delay_ms(std::string_view text, Instant no
     refuse_request(text.substr(0, 20),
                    fmt::format("longer than {} bytes", max_requested_delay_bytes));
   }
-  text = without_whitespace(text);
+  text = trim_whitespace(text);
   if (text.empty()) return std::nullopt;
   // As far ahead as a duration may reach: a sleep that long still fits the clocks' arithmetic.
   auto until = [now, text](Instant instant) {

@@ -12,13 +12,6 @@ namespace {
 constexpr std::array<std::string_view, 7> weekday_names{"sun", "mon", "tue", "wed",
                                                         "thu", "fri", "sat"};
 
-std::string_view trimmed(std::string_view text) {
-  constexpr std::string_view blanks = " \t";
-  std::size_t begin = text.find_first_not_of(blanks);
-  if (begin == std::string_view::npos) return {};
-  return text.substr(begin, text.find_last_not_of(blanks) - begin + 1);
-}
-
 Date step(Date date, int days) {
   return Date(std::chrono::sys_days(date) + std::chrono::days(days));
 }
@@ -71,7 +64,7 @@ std::set<Date> read_holidays(const std::string& path) {
   std::set<Date> holidays;
   std::string_view line;
   while (reader.next(line)) {
-    std::string_view text = trimmed(line.substr(0, line.find('#')));
+    std::string_view text = trim_whitespace(line.substr(0, line.find('#')));
     if (text.empty()) continue;
     try {
       holidays.insert(parse_date(text));

@@ -12,6 +12,7 @@
 #include "sluice/csv.hpp"
 #include "sluice/decimal.hpp"
 #include "sluice/error.hpp"
+#include "sluice/fdio.hpp"
 #include "sluice/jsonl.hpp"
 #include "sluice/timeutil.hpp"
 
@@ -40,14 +41,6 @@ void for_each_line(std::string_view text, Visit&& visit) {
     visit(text.substr(0, end), ++number);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
   }
-}
-
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  return text;
 }
 
 // Runs `parse` for one line, turning its Error into Error(65) at `where`.
@@ -87,12 +80,12 @@ std::string checked_rate(std::string_view text) {
 // column that is skipped (empty, or a withdrawn or unknown code: then listed in
 // parsed.skipped_currencies). Error(65) for another header, or a column of the base itself.
 std::vector<std::string> ecb_columns(const std::vector<std::string>& fields, ParsedRates& parsed) {
-  if (trimmed(fields[0]) != "Date") {
+  if (trim_whitespace(fields[0]) != "Date") {
     throw Error(exit_code::data, "expected the ECB header `Date, USD, JPY, ...`");
   }
   std::vector<std::string> columns;
   for (std::size_t i = 1; i < fields.size(); ++i) {
-    std::string code(trimmed(fields[i]));
+    std::string code(trim_whitespace(fields[i]));
     // As in JSON Lines rates: a rate of the base against itself is not a rate to store.
     if (code == parsed.base) {
       throw Error(exit_code::data,
@@ -139,9 +132,9 @@ class RateDays {
 // One ECB row after the header: a rate per column that has one.
 void read_ecb_row(const std::vector<std::string>& fields, const std::vector<std::string>& columns,
                   long long number, ParsedRates& parsed, RateDays& days) {
-  std::string date = ecb_date(trimmed(fields[0]));
+  std::string date = ecb_date(trim_whitespace(fields[0]));
   for (std::size_t i = 1; i < fields.size(); ++i) {
-    std::string_view value = trimmed(fields[i]);
+    std::string_view value = trim_whitespace(fields[i]);
     if (i > columns.size()) {
       if (value.empty()) continue;
       throw Error(exit_code::data, fmt::format("more fields than the header has columns"));
@@ -163,7 +156,7 @@ ParsedRates parse_ecb_csv(const Lines& input) {
       std::vector<std::string> fields = csv::split_line(line);
       if (number == 1) {
         columns = ecb_columns(fields, parsed);
-      } else if (!trimmed(line).empty()) {
+      } else if (!trim_whitespace(line).empty()) {
         read_ecb_row(fields, columns, number, parsed, days);
       }
     });
@@ -239,7 +232,7 @@ struct ParsedPpp {
 // The last non-empty year of a World Bank row, or nullopt.
 std::optional<std::string> latest_value(const std::vector<std::string>& fields) {
   for (std::size_t i = fields.size(); i-- > 4;) {
-    std::string_view value = trimmed(fields[i]);
+    std::string_view value = trim_whitespace(fields[i]);
     if (!value.empty()) return std::string(value);
   }
   return std::nullopt;
@@ -250,7 +243,7 @@ ParsedPpp parse_wb_csv(const Lines& input, const Adjustment& defaults) {
   bool header_seen = false;
   for_each_line(input.text, [&](std::string_view line, long long number) {
     at_line(location(input.name, number), [&] {
-      if (trimmed(line).empty()) return;
+      if (trim_whitespace(line).empty()) return;
       std::vector<std::string> fields = csv::split_line(line);
       if (!header_seen) {
         // Metadata lines ("Data Source", "Last Updated Date") come before the header.

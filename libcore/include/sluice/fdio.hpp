@@ -13,6 +13,9 @@
 
 namespace sluice {
 
+// `text` without the spaces, tabs, CRs and LFs at either end (a field of a hand-edited file).
+std::string_view trim_whitespace(std::string_view text);
+
 // Reads '\n'-terminated lines from a file descriptor with 1-based numbering. The last line
 // may lack its '\n'. A line end may also be CRLF: the '\r' before the '\n' (or before the
 // end of input) is not part of the line. A line longer than max_line_bytes throws Error(65)
