@@ -269,17 +269,21 @@ void migrate(Database& database, std::string_view component, const Schema& schem
   migrate(database, component, server ? schema.postgresql : schema.sqlite);
 }
 
+void refuse_newer_schema(Database& database, std::string_view component, int version, int known) {
+  if (version > known) {
+    throw Error(
+        exit_code::data,
+        fmt::format("{} '{}' was written by a newer version of sluice ({} schema "
+                    "version {}, this program knows up to {}); refusing to use it",
+                    database.connection().noun(), database.path(), component, version, known));
+  }
+}
+
 void migrate(Database& database, std::string_view component,
              std::span<const std::string_view> steps, std::string_view meta_table) {
   const int target = static_cast<int>(steps.size());
   auto check_version = [&](int version) {
-    if (version > target) {
-      throw Error(
-          exit_code::data,
-          fmt::format("{} '{}' was written by a newer version of sluice ({} schema "
-                      "version {}, this program knows up to {}); refusing to use it",
-                      database.connection().noun(), database.path(), component, version, target));
-    }
+    refuse_newer_schema(database, component, version, target);
   };
   {
     ReadTransaction read(database);

@@ -665,3 +665,44 @@ class CohortState(ToolTestCase):
                          self.run_ok("report", "--db", "clean.db", *self.REPORT))
         self.assertError(self.run_tool("forget", "--db", "none.db", "--user", "a"), 66, "none.db")
         self.assertError(self.run_tool("forget", "--db", "c.db"), 2, "--user")
+
+    SMALL_STORE = [event("2026-03-02T10:00:00Z", "a", "signup"), event("2026-03-10T10:00:00Z", "a"),
+                   event("2026-03-03T10:00:00Z", "b", "signup")]
+
+    def test_forget_counts_a_repeated_user_once(self):
+        # a is in the start bitmap of week 03-02 and in the return bitmaps of 03-02 and 03-09.
+        self.write("e.jsonl", lines(self.SMALL_STORE))
+        self.run_ok("ingest", "--db", "c.db", *self.BUCKETING, "e.jsonl")
+        forgot = self.run_ok("forget", "--db", "c.db", "--user", "a", "--user", "a", "--user", "zz",
+                             "--user", "zz")
+        self.assertEqual(forgot, '{"forgotten":1,"unknown":1,"bitmaps_changed":3}\n')
+
+    def schema_version(self):
+        with sqlite3.connect(self.path("c.db")) as db:
+            return db.execute("SELECT version FROM sluice_meta WHERE component = 'cohort'").fetchone()[0]
+
+    def set_schema_version(self, version):
+        with sqlite3.connect(self.path("c.db")) as db:
+            db.execute("UPDATE sluice_meta SET version = ? WHERE component = 'cohort'", (version,))
+
+    def test_forget_moves_the_store_to_a_version_older_programs_refuse(self):
+        # Version 2 has the tables of version 1: a version 1 store is one with its number.
+        self.write("e.jsonl", lines(self.SMALL_STORE))
+        self.write("more.jsonl", lines([event("2026-03-04T10:00:00Z", "c", "signup")]))
+        self.run_ok("ingest", "--db", "c.db", *self.BUCKETING, "e.jsonl")
+        self.assertEqual(self.schema_version(), 2)
+        self.set_schema_version(1)
+        report = self.run_ok("report", "--db", "c.db", *self.REPORT)
+        self.assertIn('"size":2', report)
+        self.assertEqual(self.schema_version(), 1)  # read as it is
+        self.run_ok("ingest", "--db", "c.db", "more.jsonl")
+        self.assertEqual(self.schema_version(), 1)
+        self.assertIn('"size":3', self.run_ok("report", "--db", "c.db", *self.REPORT))
+        self.run_ok("forget", "--db", "c.db", "--user", "a")
+        self.assertEqual(self.schema_version(), 2)
+        self.assertIn('"size":2', self.run_ok("report", "--db", "c.db", *self.REPORT))
+        # What a program that knows only version 1 says of it, here for version 3.
+        self.set_schema_version(3)
+        self.assertError(self.run_tool("report", "--db", "c.db"), 65,
+                         "was written by a newer version of sluice (cohort schema version 3, "
+                         "this program knows up to 2)")

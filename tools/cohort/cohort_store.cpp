@@ -1,5 +1,6 @@
 #include "cohort_store.hpp"
 
+#include <algorithm>
 #include <array>
 #include <tuple>
 #include <vector>
@@ -17,8 +18,7 @@ CREATE TABLE cohort_settings (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) STRICT;
--- Users by dense id (ids start at 0; bitmaps hold ids). A forgotten user's row is deleted,
--- leaving a gap.
+-- Users by id, given in order from 0 (bitmaps hold ids); see schema_v2 for gaps.
 CREATE TABLE cohort_users (
   id INTEGER PRIMARY KEY,
   key TEXT NOT NULL UNIQUE
@@ -31,6 +31,13 @@ CREATE TABLE cohort_bitmaps (
   PRIMARY KEY (kind, period)
 ) STRICT, WITHOUT ROWID;
 )sql";
+
+// Version 2 changes no table, only what cohort_users may hold: forget deletes users, leaving
+// gaps in the ids, which version 1 programs refuse as a damaged store. Their refusal of a
+// version they do not know says what is wrong instead: the store is from a newer version.
+constexpr std::string_view schema_v2 = "-- cohort_users' ids may have gaps";
+
+constexpr std::array<std::string_view, 2> schema_steps{schema_v1, schema_v2};
 
 // The caller chose must_exist and the busy timeout; the rest is this store's profile.
 db::OpenOptions open_options(db::OpenOptions options) {
@@ -57,8 +64,14 @@ Roaring deserialized(std::string_view bytes) {
 
 Store::Store(const std::string& location, db::OpenOptions options)
     : database_(location, open_options(options)) {
-  std::array<std::string_view, 1> steps{schema_v1};
-  db::migrate(database_, "cohort", steps);
+  // A version 1 store (no gaps) is read and ingested into as it is; only forget moves it on,
+  // so that older programs keep working with it until then.
+  if (schema_version() != 1) db::migrate(database_, "cohort", schema_steps);
+}
+
+int Store::schema_version() {
+  db::ReadTransaction read(database_);
+  return db::schema_version(database_, "cohort");
 }
 
 std::optional<Bucketing> Store::bucketing() {
@@ -151,10 +164,15 @@ IngestResult Store::ingest(const State& fresh) {
 }
 
 ForgetResult Store::forget(const std::vector<std::string>& keys) {
+  db::migrate(database_, "cohort", schema_steps);  // the gaps this leaves need version 2
+  // A key given twice counts once, as forgotten or as unknown.
+  std::vector<std::string> unique_keys = keys;
+  std::sort(unique_keys.begin(), unique_keys.end());
+  unique_keys.erase(std::unique(unique_keys.begin(), unique_keys.end()), unique_keys.end());
   db::WriteTransaction transaction(database_);
   ForgetResult result;
   Roaring ids;
-  for (const std::string& key : keys) {
+  for (const std::string& key : unique_keys) {
     auto query = database_.query("SELECT id FROM cohort_users WHERE key = ?", key);
     if (!query.step()) {
       ++result.unknown;
@@ -163,7 +181,6 @@ ForgetResult Store::forget(const std::vector<std::string>& keys) {
     ids.add(static_cast<std::uint32_t>(query.row().integer(0)));
   }
   result.forgotten = ids.cardinality();
-  result.unknown = keys.size() - result.forgotten;  // an id given twice is forgotten once
   for (std::uint32_t id : ids) {
     database_.execute("DELETE FROM cohort_users WHERE id = ?", static_cast<std::int64_t>(id));
   }

@@ -27,8 +27,9 @@ struct ForgetResult {
 
 class Store {
  public:
-  // Opens (creating unless must_exist) and migrates the file. synchronous=NORMAL: the store
-  // can be rebuilt from the events; writers are serialised through the lock file.
+  // Opens (creating unless must_exist) and migrates the file, except that a version 1 store
+  // is used as it is (see forget). synchronous=NORMAL: the store can be rebuilt from the
+  // events; writers are serialised through the lock file.
   Store(const std::string& location, db::OpenOptions options);
 
   // The stored bucketing, if any events were ingested.
@@ -40,7 +41,9 @@ class Store {
 
   // Takes `keys` out in one transaction: their rows in cohort_users go, and their ids out of
   // every bitmap (a bitmap left empty goes too), so that every report equals the one of a
-  // store that never had them. Their ids are not given again: ids have gaps after this.
+  // store that never had them. Their ids are not given again: ids have gaps after this, so
+  // the store is moved to schema version 2 first (older programs refuse it as newer). A key
+  // given twice counts once.
   ForgetResult forget(const std::vector<std::string>& keys);
 
   // The stored state, read in one transaction; the user dictionary only `with_users` (a
@@ -48,6 +51,7 @@ class Store {
   State load(bool with_users);
 
  private:
+  int schema_version();
   void store_bucketing(const Bucketing& bucketing);
   std::uint64_t load_users(UserDictionary& users);
   bool merge_bitmap(int kind, int period, const Roaring& bitmap);

@@ -129,13 +129,17 @@ void check_job_name(std::string_view name) {
 }
 
 JobStore::JobStore(db::Database& database, Bookkeeping bookkeeping) : database_(database) {
-  if (bookkeeping == Bookkeeping::only_if_present) {
-    db::ReadTransaction read(database_);
-    absent_ = db::schema_version(database_, "reindex", "_reindex_meta") == 0;
-    if (absent_) return;
-  }
   std::array<std::string_view, 1> steps{schema_v1};
-  db::migrate(database_, "reindex", steps, "_reindex_meta");
+  if (bookkeeping == Bookkeeping::create) {
+    db::migrate(database_, "reindex", steps, "_reindex_meta");
+    return;
+  }
+  // A dry run writes nothing, not even a migration: it reads the bookkeeping it finds (with
+  // one version so far, present bookkeeping is current) and refuses a newer one.
+  db::ReadTransaction read(database_);
+  const int version = db::schema_version(database_, "reindex", "_reindex_meta");
+  db::refuse_newer_schema(database_, "reindex", version, static_cast<int>(steps.size()));
+  absent_ = version == 0;
 }
 
 std::optional<Job> JobStore::find(std::string_view name) {

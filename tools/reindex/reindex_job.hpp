@@ -58,7 +58,8 @@ enum class Bookkeeping { create, only_if_present };
 class JobStore {
  public:
   // Creates or upgrades the _reindex_* tables (its own write transaction). With
-  // only_if_present, a file without them is left alone and holds no jobs.
+  // only_if_present, nothing is written: a file without them holds no jobs, and tables of a
+  // newer version are refused (Error(65)).
   explicit JobStore(db::Database& database, Bookkeeping bookkeeping = Bookkeeping::create);
 
   [[nodiscard]] std::optional<Job> find(std::string_view name);

@@ -216,11 +216,16 @@ JsonValue plan(Context& context, const StartOptions& options, std::int64_t batch
   Job job = create_job(context, options);
   std::vector<std::string> created = first_column(context.database.query(
       "SELECT sql FROM sqlite_schema WHERE rowid > ?1 AND sql IS NOT NULL ORDER BY rowid", before));
-  const std::int64_t rows =
-      integer_of(context.database, "SELECT count(*) FROM " + db::quote_identifier(job.source));
   std::vector<std::string> switching = switch_statements(context.database, job);
   std::vector<std::string> breaking = columns_breaking_inserts(context.database, job);
   transaction.rollback();
+  // Counted after the rollback: a scan of the whole table must not keep the application's
+  // writers waiting, as the write lock would.
+  std::int64_t rows = 0;
+  {
+    db::ReadTransaction read(context.database);
+    rows = integer_of(context.database, "SELECT count(*) FROM " + db::quote_identifier(job.source));
+  }
   return JsonValue::object({
       {"job", JsonValue::string(job.name)},
       {"dry_run", JsonValue::boolean(true)},

@@ -352,6 +352,10 @@ void migrate(Database& database, std::string_view component,
 // migrate() with the steps for the database's backend.
 void migrate(Database& database, std::string_view component, const Schema& schema);
 
+// Error(65), migrate()'s refusal, when `component`'s stored `version` is greater than `known`
+// (the versions this program has steps for): for a reader that must not migrate.
+void refuse_newer_schema(Database& database, std::string_view component, int version, int known);
+
 // The schema version recorded for `component`, or 0.
 int schema_version(Database& database, std::string_view component,
                    std::string_view meta_table = "sluice_meta");
