@@ -485,11 +485,18 @@ class BackoffRetryAfter(ToolTestCase):
                                      "'soon' is not a delay (use seconds, a duration such as 1500ms, "
                                      "an HTTP-date or an RFC 3339 time)\n")
 
-    def test_a_request_file_that_cannot_be_made_is_73_before_the_attempt(self):
+    def test_without_a_request_file_the_attempts_run_without_the_variable_warned_once(self):
         env = dict(self.env, TMPDIR=self.path("no-such-dir"))
-        result = self.run_tool("--", "touch", "ran", env=env)
-        self.assertError(result, 73, "cannot create BACKOFF_RETRY_AFTER_FILE in", "no-such-dir")
-        self.assertFalse(os.path.exists(self.path("ran")))
+        script = 'echo "${BACKOFF_RETRY_AFTER_FILE-unset}" >> seen; [ "$BACKOFF_ATTEMPT" = 3 ]'
+        result = self.run_tool("--base", "1ms", "--jitter", "none", "--quiet", "--", "sh", "-c",
+                               script, env=env)
+        self.assertStatus(result, 0)
+        with open(self.path("seen")) as seen:
+            self.assertEqual(seen.read(), "unset\nunset\nunset\n")
+        directory = self.path("no-such-dir")
+        self.assertEqual(result.err, "backoff: warning: cannot create BACKOFF_RETRY_AFTER_FILE in "
+                                     f"{directory}: No such file or directory; attempts run "
+                                     "without it\n")
 
     def test_the_last_attempt_and_a_success_ignore_the_request(self):
         result, elapsed = self.ask("--attempts", "1", goal=9, **{"1": "30"})

@@ -41,7 +41,8 @@ class Spool {
 // write the wait it asks for (see backoff(1), RETRY-AFTER); removed with this object.
 class RequestFile {
  public:
-  // Creates it in TMPDIR (default /tmp) with mode 0600; Error(73) when it cannot.
+  // Creates it in TMPDIR (default /tmp) with mode 0600; Error(73) when it cannot (the caller
+  // then runs the attempt without it).
   RequestFile();
   ~RequestFile();
   RequestFile(const RequestFile&) = delete;

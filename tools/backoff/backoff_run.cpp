@@ -114,7 +114,9 @@ class Retrier {
   proc::Handlers handlers_for(OutputWatch* watch);
   void pass_on_stdout(std::string_view bytes);
   AttemptResult attempt(long long number);
-  proc::Command command_for(long long number, const RequestFile& request) const;
+  // `request` is null when no request file could be made (offer_request_file).
+  proc::Command command_for(long long number, const RequestFile* request) const;
+  void offer_request_file(std::optional<RequestFile>& request);
   std::optional<std::int64_t> requested_delay(const RequestFile& request, long long number) const;
   [[nodiscard]] std::int64_t sleep_ms_after(const AttemptResult& result, const Delay& delay) const;
   void report_sleep(const AttemptResult& result, long long number, std::int64_t sleep_ms);
@@ -142,6 +144,7 @@ class Retrier {
   Schedule schedule_;
   Report report_;
   std::optional<Spool> held_stdout_;
+  bool request_file_refused_ = false;  // warned once that BACKOFF_RETRY_AFTER_FILE is not offered
   std::optional<std::string> input_;
   std::unique_ptr<Budget> budget_;
   std::int64_t tokens_taken_ = 0;
@@ -185,7 +188,7 @@ void Retrier::stagger() {
   if (sleep_unless_interrupted(sleep)) slept_ms_ += sleep.count();
 }
 
-proc::Command Retrier::command_for(long long number, const RequestFile& request) const {
+proc::Command Retrier::command_for(long long number, const RequestFile* request) const {
   proc::Command command;
   command.argv = settings_.command;
   // Its own process group, so a timeout or a forwarded signal reaches every descendant.
@@ -199,8 +202,9 @@ proc::Command Retrier::command_for(long long number, const RequestFile& request)
       {"BACKOFF_ATTEMPT", std::to_string(number)},
       {"BACKOFF_MAX_ATTEMPTS", std::to_string(settings_.attempts)},
       {"BACKOFF_ELAPSED_MS", std::to_string(elapsed_ms())},
-      {"BACKOFF_RETRY_AFTER_FILE", request.path()},
   };
+  if (request != nullptr)
+    command.environment.emplace_back("BACKOFF_RETRY_AFTER_FILE", request->path());
   return command;
 }
 
@@ -224,13 +228,14 @@ AttemptResult Retrier::attempt(long long number) {
   std::optional<OutputWatch> watch;
   if (watches_output())
     watch.emplace(settings_.retry_on_output.get(), settings_.stop_on_output.get());
-  RequestFile request;
+  std::optional<RequestFile> request;  // neither copied nor moved: made in place
+  offer_request_file(request);
   AttemptResult result;
-  result.outcome =
-      proc::run(command_for(number, request), handlers_for(watch ? &*watch : nullptr), limits);
+  result.outcome = proc::run(command_for(number, request ? &*request : nullptr),
+                             handlers_for(watch ? &*watch : nullptr), limits);
   if (watch) result.output = watch->finish();
   result.duration_ms = to_ms(std::chrono::steady_clock::now() - began);
-  result.requested_ms = requested_delay(request, number);
+  if (request) result.requested_ms = requested_delay(*request, number);
   result.status = result.outcome.timed_out ? exit_code::timed_out : result.outcome.exit_status;
   result.deadline_hit = result.outcome.timed_out && deadline_limits;
   report_attempt_end(result, number);
@@ -260,6 +265,18 @@ void Retrier::pass_on_stdout(std::string_view bytes) {
     held_stdout_->append(bytes);
   } else {
     write_or_throw(STDOUT_FILENO, bytes, "<stdout>");
+  }
+}
+
+// A request file that cannot be made (TMPDIR missing or not writable) must not stop the retries
+// the user asked for: the attempts run without BACKOFF_RETRY_AFTER_FILE, said once.
+void Retrier::offer_request_file(std::optional<RequestFile>& request) {
+  try {
+    request.emplace();
+  } catch (const Error& error) {
+    if (error.code() != exit_code::cannot_create) throw;
+    if (!request_file_refused_) warn(fmt::format("{}; attempts run without it", error.what()));
+    request_file_refused_ = true;
   }
 }
 
