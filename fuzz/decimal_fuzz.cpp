@@ -9,13 +9,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace sluice::decimal;
   std::string_view text = fuzz::text_of(data, size);
   fuzz::expect_value_or_error([&] {
-    Fraction value = parse_decimal("value", text, true);
+    Fraction value = parse_decimal("value", text, Negative::allowed);
     std::string printed = format_decimal(value, 60);
-    fuzz::require(parse_decimal("value", printed, true) == value);
+    fuzz::require(parse_decimal("value", printed, Negative::allowed) == value);
   });
   for (int exponent : {0, 2, 3}) {
     fuzz::expect_value_or_error([&] {
-      std::int64_t minor = parse_amount(text, exponent, true);
+      std::int64_t minor = parse_amount(text, exponent, Negative::allowed);
       fuzz::require(parse_amount(format_amount(minor, exponent), exponent, true) == minor);
     });
   }

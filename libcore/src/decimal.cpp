@@ -154,11 +154,11 @@ Currency currency(std::string_view code) {
       fmt::format("unknown currency '{}' (use an ISO 4217 code such as USD, EUR, JPY)", code));
 }
 
-std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negative) {
+std::int64_t parse_amount(std::string_view text, int exponent, Negative negatives) {
   std::string_view digits = text;
   bool negative = !digits.empty() && digits.front() == '-';
   if (negative) {
-    if (!allow_negative) bad_amount(text, "must not be negative");
+    if (negatives == Negative::refused) bad_amount(text, "must not be negative");
     digits.remove_prefix(1);
   }
   auto point = digits.find('.');
@@ -355,7 +355,7 @@ Int128 round(const Fraction& value, Rounding rounding) {
   return divide(value.numerator, value.denominator, rounding);
 }
 
-Fraction parse_decimal(std::string_view what, std::string_view text, bool allow_negative) {
+Fraction parse_decimal(std::string_view what, std::string_view text, Negative negative) {
   std::string_view digits = text;
   if (digits.starts_with('-')) digits.remove_prefix(1);
   auto point = digits.find('.');
@@ -364,7 +364,7 @@ Fraction parse_decimal(std::string_view what, std::string_view text, bool allow_
     throw Error(exit_code::usage, fmt::format("{}: '{}' has too many digits", what, text));
   }
   return with_context(exit_code::usage, what, [&] {
-    return make_fraction(parse_amount(text, places, allow_negative), power_of_ten(places));
+    return make_fraction(parse_amount(text, places, negative), power_of_ten(places));
   });
 }
 

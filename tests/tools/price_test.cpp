@@ -85,11 +85,13 @@ TEST(PriceEngine, HalfUpAndHalfEvenAtAnExactTie) {
   const decimal::Currency kwd = decimal::currency("KWD");
   EXPECT_EQ(price(tie, "1019.125", Rounding::half_up, TaxRounding::net, kwd).amount, "1019.13");
   EXPECT_EQ(price(tie, "1019.125", Rounding::half_even, TaxRounding::net, kwd).amount, "1019.12");
-  EXPECT_EQ(decimal::format_amount(
-                decimal::round(decimal::parse_decimal("x", "-1019.125", true) * Fraction{100, 1},
-                               Rounding::half_up),
-                2),
-            "-1019.13");
+  EXPECT_EQ(
+      decimal::format_amount(
+          decimal::round(decimal::parse_decimal("x", "-1019.125", decimal::Negative::allowed) *
+                             Fraction{100, 1},
+                         Rounding::half_up),
+          2),
+      "-1019.13");
 }
 
 TEST(PriceEngine, ZeroAndThreeDecimalCurrencies) {

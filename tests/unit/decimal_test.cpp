@@ -71,7 +71,7 @@ TEST(Decimal, FractionArithmeticIsExactInLowestTerms) {
 
 TEST(Decimal, ParsesAndFormatsDecimalsExactly) {
   EXPECT_EQ(parse_decimal("x", "151.2300"), (Fraction{15123, 100}));
-  EXPECT_EQ(parse_decimal("x", "-1019.125", true), (Fraction{-8153, 8}));
+  EXPECT_EQ(parse_decimal("x", "-1019.125", Negative::allowed), (Fraction{-8153, 8}));
   EXPECT_EQ(exit_status_of([] { parse_decimal("--plr", "-1"); }), 2);
   EXPECT_EQ(exit_status_of([] { parse_decimal("--plr", "1e3"); }), 2);
   EXPECT_EQ(format_decimal(Fraction{23, 25}, 10), "0.92");
@@ -103,7 +103,7 @@ TEST(Decimal, ParsesAmountsExactlyInMinorUnits) {
   EXPECT_EQ(parse_amount("7", 2), 700);
   EXPECT_EQ(parse_amount("1234", 0), 1234);
   EXPECT_EQ(parse_amount("1.234", 3), 1234);
-  EXPECT_EQ(parse_amount("-0.50", 2, true), -50);
+  EXPECT_EQ(parse_amount("-0.50", 2, Negative::allowed), -50);
   EXPECT_EQ(parse_amount("92233720368547758.07", 2), INT64_MAX);
 }
 

@@ -167,8 +167,11 @@ Store open_store(const Settings& settings, cli::StateFile file) {
 }
 
 // Names given to --env (environment variable names) or --fingerprint-fields (non-empty).
+enum class NameKind { environment_variable, field };
+
 std::vector<std::string> checked_names(std::string_view option,
-                                       const std::vector<std::string>& names, bool environment) {
+                                       const std::vector<std::string>& names, NameKind kind) {
+  bool environment = kind == NameKind::environment_variable;
   for (const auto& name : names) {
     bool valid = !name.empty();
     if (environment) {
@@ -209,7 +212,8 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   options.wait = wait_option(run, settings);
   options.stale = settings.stale;
   options.release_on_exit = cli::exit_code_set("--release-on-exit", settings.release_on_exit);
-  options.environment_names = checked_names("--env", settings.environment_names, true);
+  options.environment_names =
+      checked_names("--env", settings.environment_names, NameKind::environment_variable);
   options.given_fingerprint = settings.request_text;
   options.conflict_exit = settings.conflict_exit;
   options.use_stdin = settings.use_stdin;
@@ -250,7 +254,7 @@ int run_filter(Settings& settings, OutputStream& out) {
   options.scope = settings.scope;
   options.key_field = settings.key_field;
   options.fingerprint_fields =
-      checked_names("--fingerprint-fields", settings.fingerprint_fields, false);
+      checked_names("--fingerprint-fields", settings.fingerprint_fields, NameKind::field);
   options.duplicates_file = settings.duplicates_file;
   options.input = settings.input;
   options.batch = static_cast<std::size_t>(settings.filter_batch);

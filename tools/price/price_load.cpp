@@ -164,11 +164,15 @@ ParsedRates parse_ecb_csv(const Lines& input) {
   return parsed;
 }
 
-const JsonValue& string_field(const JsonValue& record, std::string_view key, bool allow_number) {
+// What a text field of a reference file may hold: a decimal may also be a JSON number.
+enum class TextField { string, decimal };
+
+const JsonValue& string_field(const JsonValue& record, std::string_view key, TextField kind) {
   const JsonValue* value = record.find(key);
-  if (value == nullptr || !(value->is_string() || (allow_number && value->is_number()))) {
+  bool number_allowed = kind == TextField::decimal;
+  if (value == nullptr || !(value->is_string() || (number_allowed && value->is_number()))) {
     throw Error(exit_code::data, fmt::format("field '{}' must be a {}", key,
-                                             allow_number ? "decimal string" : "string"));
+                                             number_allowed ? "decimal string" : "string"));
   }
   return *value;
 }
@@ -189,7 +193,8 @@ ParsedRates parse_rates_jsonl(const Lines& input) {
   ParsedRates parsed;
   RateDays days;
   for_each_record(input, [&](const JsonValue& record, long long number) {
-    std::string base = decimal::currency(string_field(record, "base", false).text()).code;
+    std::string base =
+        decimal::currency(string_field(record, "base", TextField::string).text()).code;
     if (parsed.base.empty()) parsed.base = base;
     if (base != parsed.base) {
       throw Error(exit_code::data, fmt::format("base {} differs from the file's first base {} "
@@ -197,12 +202,15 @@ ParsedRates parse_rates_jsonl(const Lines& input) {
                                                base, parsed.base));
     }
     std::string date = with_context(exit_code::data, "field 'date'", [&] {
-      return format_date(parse_date(string_field(record, "date", false).text()));
+      return format_date(parse_date(string_field(record, "date", TextField::string).text()));
     });
-    std::string currency = decimal::currency(string_field(record, "currency", false).text()).code;
+    std::string currency =
+        decimal::currency(string_field(record, "currency", TextField::string).text()).code;
     if (currency == base) throw Error(exit_code::data, "currency equals base");
-    days.add(parsed, {date, currency, checked_rate(string_field(record, "rate", true).text())},
-             number);
+    days.add(
+        parsed,
+        {date, currency, checked_rate(string_field(record, "rate", TextField::decimal).text())},
+        number);
   });
   return parsed;
 }
@@ -275,16 +283,18 @@ ParsedPpp parse_ppp_jsonl(const Lines& input, const Adjustment& defaults) {
   ParsedPpp parsed;
   for_each_record(input, [&](const JsonValue& record, long long) {
     Adjustment adjustment = defaults;
-    adjustment.country = string_field(record, "country", false).text();
+    adjustment.country = string_field(record, "country", TextField::string).text();
     if (find_country(adjustment.country) == nullptr) {
       throw Error(exit_code::data, fmt::format("'{}' is not an ISO 3166-1 alpha-2 country code",
                                                adjustment.country));
     }
-    adjustment.plr = string_field(record, "plr", true).text();
+    adjustment.plr = string_field(record, "plr", TextField::decimal).text();
     if (record.find("smoothing"))
-      adjustment.smoothing = string_field(record, "smoothing", true).text();
-    if (record.find("min")) adjustment.minimum = string_field(record, "min", true).text();
-    if (record.find("max")) adjustment.maximum = string_field(record, "max", true).text();
+      adjustment.smoothing = string_field(record, "smoothing", TextField::decimal).text();
+    if (record.find("min"))
+      adjustment.minimum = string_field(record, "min", TextField::decimal).text();
+    if (record.find("max"))
+      adjustment.maximum = string_field(record, "max", TextField::decimal).text();
     check_adjustment(adjustment);
     parsed.rows.push_back(std::move(adjustment));
   });

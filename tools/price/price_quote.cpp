@@ -11,10 +11,9 @@ namespace sluice::price {
 namespace {
 
 Int128 amount_option(std::string_view option, std::string_view text,
-                     const decimal::Currency& currency, bool allow_negative) {
-  return with_context(exit_code::usage, option, [&] {
-    return decimal::parse_amount(text, currency.exponent, allow_negative);
-  });
+                     const decimal::Currency& currency, decimal::Negative negative) {
+  return with_context(exit_code::usage, option,
+                      [&] { return decimal::parse_amount(text, currency.exponent, negative); });
 }
 
 std::string utc_day(Instant now) {
@@ -134,7 +133,7 @@ JsonValue status_record(const StoredQuote& quote, Instant now) {
 
 int quote(Store& store, const QuoteRequest& request, Instant now, OutputStream& out) {
   decimal::Currency from = decimal::currency(request.from), to = decimal::currency(request.to);
-  Int128 amount = amount_option("--amount", request.amount, from, false);
+  Int128 amount = amount_option("--amount", request.amount, from, decimal::Negative::refused);
   if (amount == 0) throw Error(exit_code::usage, "--amount: must be above zero");
   Fraction fee = decimal::parse_rate("--fee", request.fee);
   if (fee >= Fraction{1, 1}) throw Error(exit_code::usage, "--fee: must be below 100%");
@@ -182,7 +181,7 @@ int accept(Store& store, const std::string& quote_id, const std::string& amount_
   StoredQuote quote = known_quote(store.database(), quote_id);
   if (!amount_to.empty()) {
     const decimal::Currency to = decimal::currency(quote.to_currency);
-    Int128 expected = amount_option("--amount-to", amount_to, to, false);
+    Int128 expected = amount_option("--amount-to", amount_to, to, decimal::Negative::refused);
     if (expected != quote.amount_to) {
       throw Error(exit_code::data,
                   fmt::format("--amount-to {} differs from quote {}'s amount_to {}", amount_to,
@@ -241,7 +240,7 @@ int cancel_quote(Store& store, const std::string& quote_id, Instant now, OutputS
 int allocate(const std::string& amount, const std::string& currency, const std::string& ratios,
              Format format, OutputStream& out) {
   decimal::Currency money = decimal::currency(currency);
-  Int128 total = amount_option("--amount", amount, money, true);
+  Int128 total = amount_option("--amount", amount, money, decimal::Negative::allowed);
   std::vector<std::string> texts;
   std::vector<Fraction> fractions;
   Int128 common = 1;  // the least common denominator of the ratios

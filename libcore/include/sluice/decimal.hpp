@@ -45,12 +45,13 @@ struct Currency {
 // price or payment can be in: funds (CLF, USN, ...), precious metals (XAU, ...), XXX, XTS.
 Currency currency(std::string_view code);
 
-// Parses "1234.5" or "1234.50" (at most `exponent` fraction digits, no exponent notation, no
-// sign unless allow_negative) into minor units. Error(2) saying what is wrong otherwise.
-std::int64_t parse_amount(std::string_view text, int exponent, bool allow_negative = false);
-
 // Whether a parser accepts a negative value.
 enum class Negative { refused, allowed };
+
+// Parses "1234.5" or "1234.50" (at most `exponent` fraction digits, no exponent notation, no
+// sign unless negatives are allowed) into minor units. Error(2) saying what is wrong otherwise.
+std::int64_t parse_amount(std::string_view text, int exponent,
+                          Negative negative = Negative::refused);
 
 // Reads a JSON number's text (RFC 8259: "49.99", "1e2", "1.5E1", "4999e-2") exactly, as minor
 // units of a currency with `exponent` decimals: "1e2" is 100 major units, "0.0199e2" is 1.99.
@@ -83,8 +84,9 @@ std::strong_ordering operator<=>(const Fraction& a, const Fraction& b);
 
 // Decimal text ("0.92", "151.2300", "-1019.125"; no exponent, at most 18 places, and the
 // digits without the point below 2^63) as an exact
-// fraction. Error(2) naming `what` otherwise; a negative value only with allow_negative.
-Fraction parse_decimal(std::string_view what, std::string_view text, bool allow_negative = false);
+// fraction. Error(2) naming `what` otherwise; a negative value only with Negative::allowed.
+Fraction parse_decimal(std::string_view what, std::string_view text,
+                       Negative negative = Negative::refused);
 
 // The shortest decimal text of `value` ("0.92", "1", "-0.5"). A value that needs more than
 // max_places digits after the point is rounded half-even to max_places (then trimmed).
