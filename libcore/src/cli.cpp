@@ -471,19 +471,39 @@ void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> defin
   postponed_definitions().push_back({&subcommand, once});
 }
 
-Action add_subcommands(CLI::App& app, std::vector<Subcommand> table) {
-  app.require_subcommand(1);
-  std::vector<std::pair<const CLI::App*, Action>> actions;
+namespace {
+
+using SubcommandActions = std::vector<std::pair<const CLI::App*, Action>>;
+
+SubcommandActions add_rows(CLI::App& app, std::vector<Subcommand>& table) {
+  SubcommandActions actions;
   for (Subcommand& row : table) {
     CLI::App* command = app.add_subcommand(row.name, row.help);
     if (row.define) row.define(*command);
     actions.emplace_back(command, std::move(row.run));
   }
-  return [actions = std::move(actions)]() -> int {
+  return actions;
+}
+
+}  // namespace
+
+Action add_subcommands(CLI::App& app, std::vector<Subcommand> table) {
+  app.require_subcommand(1);
+  return [actions = add_rows(app, table)]() -> int {
     for (const auto& [command, run] : actions) {
       if (command->parsed()) return run();
     }
     throw Error(exit_code::internal, "no subcommand was chosen");  // require_subcommand(1)
+  };
+}
+
+Action add_subcommands(CLI::App& app, std::vector<Subcommand> table, Action otherwise) {
+  app.require_subcommand(0, 1);
+  return [actions = add_rows(app, table), otherwise = std::move(otherwise)]() -> int {
+    for (const auto& [command, run] : actions) {
+      if (command->parsed()) return run();
+    }
+    return otherwise();
   };
 }
 

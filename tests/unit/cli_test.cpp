@@ -145,6 +145,33 @@ TEST(RunMain, MapsParseErrorsTo2AndErrorsToTheirCode) {
   EXPECT_EQ(run_with({"demo", "--help"}, define), exit_code::success);
 }
 
+// Rows return 10 + their index; the command's own work (when allowed) returns 7.
+std::vector<Subcommand> numbered_rows() {
+  return {{"first", "The first", nullptr, [] { return 10; }},
+          {"second", "The second", nullptr, [] { return 11; }}};
+}
+
+TEST(AddSubcommands, RunsTheRowChosenAndRequiresExactlyOne) {
+  auto define = [](CLI::App& app) -> Action { return add_subcommands(app, numbered_rows()); };
+  EXPECT_EQ(run_with({"demo", "first"}, define), 10);
+  EXPECT_EQ(run_with({"demo", "second"}, define), 11);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run_with({"demo"}, define), exit_code::usage);
+  EXPECT_EQ(run_with({"demo", "first", "second"}, define), exit_code::usage);
+  ::testing::internal::GetCapturedStderr();
+}
+
+TEST(AddSubcommands, WithItsOwnWorkRunsItWhenNoRowIsNamed) {
+  auto define = [](CLI::App& app) -> Action {
+    return add_subcommands(app, numbered_rows(), [] { return 7; });
+  };
+  EXPECT_EQ(run_with({"demo"}, define), 7);
+  EXPECT_EQ(run_with({"demo", "second"}, define), 11);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run_with({"demo", "first", "second"}, define), exit_code::usage);
+  ::testing::internal::GetCapturedStderr();
+}
+
 TEST(AddDurationOption, ParsesWhileTheCommandLineIsParsedAndShowsItsDefault) {
   static Duration ttl = std::chrono::minutes(10);
   static bool ran = false;

@@ -302,47 +302,53 @@ int print_simulation(const Settings& settings) {
   return exit_code::success;
 }
 
+void define_run(CLI::App& command, Settings& settings) {
+  cli::add_command_operand(command, settings.command);
+  command.footer(
+      "Each attempt may ask for the wait before the next one by writing it (30, 1500ms, an "
+      "HTTP-date) to the file $BACKOFF_RETRY_AFTER_FILE names: see RETRY-AFTER in backoff(1).");
+  cli::define_when_used(command, [&settings](CLI::App& run) { add_run_options(run, settings); });
+}
+
+void define_schedule(CLI::App& command, Settings& settings) {
+  cli::define_when_used(command, [&settings](CLI::App& schedule) {
+    add_schedule_options(schedule, settings);
+    cli::add_format_option(schedule, settings.format);
+    schedule.add_flag("--quiet,-q", settings.quiet, "No note about the seed on stderr");
+  });
+}
+
+void define_simulate(CLI::App& command, Settings& settings) {
+  cli::define_when_used(command, [&settings](CLI::App& simulate) {
+    simulate.add_option("--clients", settings.clients, "Clients competing for one row");
+    simulate.add_option("--runs", settings.runs, "Runs to average over");
+    simulate
+        .add_option("--strategy", settings.strategy, "none, expo, equal, full, decorrelated, all")
+        ->type_name("NAME");
+    simulate.add_option("--seed", settings.seed, "Make the simulation reproducible")
+        ->check(cli::unsigned_whole_number(UINT64_MAX));
+    cli::add_format_option(simulate, settings.format);
+  });
+}
+
 }  // namespace
 
 cli::Action define_command_line(CLI::App& app) {
   auto settings = std::make_shared<Settings>();
+  Settings& s = *settings;
   // `backoff [options] -- CMD` is `backoff run [options] -- CMD` (main passes "run" to
   // run_main as the default subcommand).
-  app.require_subcommand(1);
   app.footer("Without a subcommand, run is meant: backoff [options] -- CMD [ARG...]");
-  auto* run = app.add_subcommand("run", "Run CMD until it succeeds, backing off between attempts");
-  cli::add_command_operand(*run, settings->command);
-  run->footer(
-      "Each attempt may ask for the wait before the next one by writing it (30, 1500ms, an "
-      "HTTP-date) to the file $BACKOFF_RETRY_AFTER_FILE names: see RETRY-AFTER in backoff(1).");
-  cli::define_when_used(*run,
-                        [settings](CLI::App& command) { add_run_options(command, *settings); });
-
-  auto* schedule = app.add_subcommand("schedule", "Print the sleep before each retry as JSONL");
-  cli::define_when_used(*schedule, [settings](CLI::App& command) {
-    add_schedule_options(command, *settings);
-    cli::add_format_option(command, settings->format);
-    command.add_flag("--quiet,-q", settings->quiet, "No note about the seed on stderr");
-  });
-
-  auto* simulate_command =
-      app.add_subcommand("simulate", "Compare strategies in the AWS contention experiment");
-  cli::define_when_used(*simulate_command, [settings](CLI::App& command) {
-    command.add_option("--clients", settings->clients, "Clients competing for one row");
-    command.add_option("--runs", settings->runs, "Runs to average over");
-    command
-        .add_option("--strategy", settings->strategy, "none, expo, equal, full, decorrelated, all")
-        ->type_name("NAME");
-    command.add_option("--seed", settings->seed, "Make the simulation reproducible")
-        ->check(cli::unsigned_whole_number(UINT64_MAX));
-    cli::add_format_option(command, settings->format);
-  });
-
-  return [settings, schedule, simulate_command]() -> int {  // otherwise `run` was parsed
-    if (schedule->parsed()) return print_schedule(*settings);
-    if (simulate_command->parsed()) return print_simulation(*settings);
-    return backoff::run(run_settings(*settings));
-  };
+  return cli::add_subcommands(app,
+                              {{"run", "Run CMD until it succeeds, backing off between attempts",
+                                [&s](CLI::App& command) { define_run(command, s); },
+                                [settings] { return backoff::run(run_settings(*settings)); }},
+                               {"schedule", "Print the sleep before each retry as JSONL",
+                                [&s](CLI::App& command) { define_schedule(command, s); },
+                                [settings] { return print_schedule(*settings); }},
+                               {"simulate", "Compare strategies in the AWS contention experiment",
+                                [&s](CLI::App& command) { define_simulate(command, s); },
+                                [settings] { return print_simulation(*settings); }}});
 }
 
 }  // namespace sluice::backoff

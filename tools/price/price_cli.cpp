@@ -598,23 +598,15 @@ int make_quote(const Settings& given, OutputStream& out) {
 
 cli::Subcommand quote_row(const std::shared_ptr<Settings>& settings) {
   Settings& s = *settings;
-  auto nested = std::make_shared<std::vector<std::pair<const CLI::App*, cli::Action>>>();
+  // The action exists once define has added the nested table (as in cli::subcommand_group).
+  auto chosen = std::make_shared<cli::Action>();
   return {"quote", "Lock an FX rate for a time (checkout quote); show, list, cancel",
-          [&s, settings, nested](CLI::App& command) {
+          [&s, settings, chosen](CLI::App& command) {
             add_quote_options(command, s);
-            command.require_subcommand(0, 1);
-            for (cli::Subcommand& row : quote_table(settings)) {
-              CLI::App* sub = command.add_subcommand(row.name, row.help);
-              row.define(*sub);
-              nested->emplace_back(sub, std::move(row.run));
-            }
+            *chosen = cli::add_subcommands(command, quote_table(settings),
+                                           with_output(settings, make_quote));
           },
-          [settings, nested] {
-            for (const auto& entry : *nested) {
-              if (entry.first->parsed()) return entry.second();
-            }
-            return with_output(settings, make_quote)();
-          }};
+          [chosen] { return (*chosen)(); }};
 }
 
 std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settings) {

@@ -145,6 +145,10 @@ struct Subcommand {
 // returns the Action that runs the row chosen.
 Action add_subcommands(CLI::App& app, std::vector<Subcommand> table);
 
+// The same for a command that does its own work when no row is named (`price quote` quotes,
+// `price quote show` shows one): at most one row may be given, and `otherwise` runs without.
+Action add_subcommands(CLI::App& app, std::vector<Subcommand> table, Action otherwise);
+
 // A row whose subcommands are a table of their own (`price rates load`, `price rates show`).
 Subcommand subcommand_group(std::string name, std::string help, std::vector<Subcommand> table);
 
