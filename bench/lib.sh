@@ -101,6 +101,19 @@ bench_log_head() {
 $(git -C "$checkout" status --porcelain -- . ':!bench' | awk '{print $2}' | paste -sd' ' - || true)"
 }
 
+# bench_copy_binary SOURCE COPY: copies the tool's binary to COPY in the work dir (timed from
+# there, beside its data) and prints the BINARY line of bench_log_head naming it: the source,
+# its --version, when it was built, its hash and the build type of its build directory.
+bench_copy_binary() {
+  local source=$1 copy=$2 build_type
+  cp "$source" "$copy"
+  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' \
+    "$(dirname "$(dirname "$source")")/CMakeCache.txt" 2>/dev/null || echo '?')
+  printf '%s\n' "$(basename "$copy"): $source ($("$copy" --version 2>&1 | head -1)), binary built \
+$(date -u -r "$source" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum <"$copy" | cut -c1-16), build type \
+$build_type; timed as a copy in the work dir"
+}
+
 # bench_record BENCHMARK ROLE NAME RUN SECONDS MAXRSS_KIB EXIT VERDICT COMMAND
 #   ROLE: tool | peer | floor (the physical floor: cat, wc -l, true).
 #   SECONDS: the run's wall time (or, where the benchmark says so in BENCHMARK, the latency

@@ -81,12 +81,7 @@ exec > >(tee "$txt") 2>&1
 say() { printf '%s\n' "$*"; }
 # --- machine -------------------------------------------------------------------------------------
 COHORT=$work/cohort
-cp "$COHORT_SRC" "$COHORT"
-bench_log_head "bench/cohort/run.sh ($mode)" "$work" \
-  "cohort: $COHORT_SRC ($("$COHORT" --version 2>&1 | head -1)), binary built \
-$(date -u -r "$COHORT_SRC" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum <"$COHORT" | cut -c1-16), build type \
-$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$COHORT_SRC")")/CMakeCache.txt" 2>/dev/null || echo '?'); \
-timed as a copy in the work dir"
+bench_log_head "bench/cohort/run.sh ($mode)" "$work" "$(bench_copy_binary "$COHORT_SRC" "$COHORT")"
 say "peers: ${peer_names[*]:-none}: node $(node --version 2>/dev/null || echo absent), @duckdb/node-api \
 $(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$here/node_modules/@duckdb/node-api/package.json" 2>/dev/null | head -1); \
 $PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)' 2>/dev/null || echo absent), \

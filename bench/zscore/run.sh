@@ -87,12 +87,7 @@ exec > >(tee "$txt") 2>&1
 say() { printf '%s\n' "$*"; }
 # --- machine -------------------------------------------------------------------------------------
 ZSCORE=$work/zscore
-cp "$ZSCORE_SRC" "$ZSCORE"
-bench_log_head "bench/zscore/run.sh ($mode)" "$work" \
-  "zscore: $ZSCORE_SRC ($("$ZSCORE" --version 2>&1 | head -1)), binary built \
-$(date -u -r "$ZSCORE_SRC" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum <"$ZSCORE" | cut -c1-16), build type \
-$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$(dirname "$(dirname "$ZSCORE_SRC")")/CMakeCache.txt" 2>/dev/null || echo '?'); \
-timed as a copy in the work dir"
+bench_log_head "bench/zscore/run.sh ($mode)" "$work" "$(bench_copy_binary "$ZSCORE_SRC" "$ZSCORE")"
 if ((pandas)); then
   say "peer: $PYTHON ($("$PYTHON" --version 2>&1)), pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)'), \
 numpy $("$PYTHON" -c 'import numpy; print(numpy.__version__)')"
