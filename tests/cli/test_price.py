@@ -781,7 +781,7 @@ class Price(ToolTestCase):
     def test_sigkill_during_publish_leaves_whole_markets(self):
         self.setup_markets()
         catalog = "".join(json.dumps({"sku": f"S{i:07}", "price": "9.99"}) + "\n"
-                          for i in range(200000))
+                          for i in range(60000))
         self.write("catalog.jsonl", catalog)
         args = ("publish", "--countries", "DE,JP,US,IN", "--date", DAY, "catalog.jsonl")
         self.price(*args)
@@ -794,6 +794,7 @@ class Price(ToolTestCase):
         while (not os.path.exists(wal) or os.path.getsize(wal) < 1 << 20) and child.poll() is None:
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.005)
+        self.assertIsNone(child.poll(), "publish ended before it could be killed mid-write")
         child.send_signal(signal.SIGKILL)
         child.wait()
         with sqlite3.connect(self.state("price")) as db:
