@@ -199,7 +199,7 @@ std::string worker_name(const Settings& s) {
   return s.worker;
 }
 
-NewJob job_template(const Settings& s, const CLI::App& command) {
+NewJob job_template(const Settings& s) {
   validate_queue_name("--queue", s.queue);
   NewJob job;
   job.queue = s.queue;
@@ -210,16 +210,16 @@ NewJob job_template(const Settings& s, const CLI::App& command) {
   job.backoff_base = s.backoff_base;
   job.backoff_cap = std::max(s.backoff_cap, Duration::zero());
   job.batch = s.batch;
-  if (command.count("--key") > 0) {
-    validate_key("--key", s.key);
-    job.key = s.key;
-  }
   return job;
 }
 
 AddOptions add_options(const Settings& s, const CLI::App& command) {
   AddOptions options;
-  options.job = job_template(s, command);
+  options.job = job_template(s);
+  if (command.count("--key") > 0) {
+    validate_key("--key", s.key);
+    options.job.key = s.key;
+  }
   if (command.count("--delay") > 0) options.delay = s.delay;
   if (command.count("--at") > 0) options.at = cli::instant_option("--at", s.at);
   options.on_duplicate = s.on_duplicate;
@@ -446,11 +446,11 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        }},
       {"split", "Add a file as line-aligned byte ranges, one job each",
        [&s](CLI::App& command) { add_split_options(command, s); },
-       [settings, chosen, create] {
+       [settings, create] {
          SplitOptions options;
          options.file = settings->file;
          options.chunk = settings->chunk;
-         options.job = job_template(*settings, chosen("split"));
+         options.job = job_template(*settings);
          return with_store(*settings, create, [&](Store& store, const Clock& clock,
                                                   OutputStream& out) {
            return split(store, clock, options, out);

@@ -437,22 +437,20 @@ std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int
   for (std::size_t index = 0; index < queues.size(); ++index) {
     heads[index] = find_head(queues[index].queue, now);
   }
-  std::vector<bool> changed(queues.size(), false);
   while (static_cast<int>(claimed.size()) < count) {
     for (std::size_t index = 0; index < queues.size(); ++index) {
       turns[index].eligible = heads[index].has_value();
     }
     std::optional<std::size_t> picked = pick_queue(turns);
     if (!picked) break;
-    changed[*picked] = true;
     if (std::optional<ClaimedJob> job = claim_one(*heads[*picked], lease, worker, now)) {
       claimed.push_back(std::move(*job));
     }
     heads[*picked] = find_head(queues[*picked].queue, now);
   }
   if (weighted) {
+    // Every eligible queue's counter moved, not only the picked one's.
     for (std::size_t index = 0; index < queues.size(); ++index) {
-      if (!changed[index]) continue;
       database_.execute("UPDATE jobq_turns SET current = ?2 WHERE queue = ?1", queues[index].queue,
                         turns[index].current);
     }

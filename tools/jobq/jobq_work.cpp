@@ -84,7 +84,9 @@ void count_failure(const FailOutcome& outcome, Counts& counts) {
 // Runs one claimed job to its end and records the outcome.
 void run_job(Store& store, const Clock& clock, const WorkOptions& options, const ClaimedJob& job,
              Counts& counts) {
-  std::optional<TreeLock> lock = TreeLock::try_acquire(options.lock_path, job.id);
+  // TreeLock locks the byte at hash/2: twice the id gives every job a byte of its own.
+  std::optional<TreeLock> lock =
+      TreeLock::try_acquire(options.lock_path, static_cast<std::uint64_t>(job.id) << 1);
   if (!lock) {
     // A worker that was killed left its command running: never run the job twice at once.
     store.give_back(job.id, job.token, clock.now() + held_retry,
