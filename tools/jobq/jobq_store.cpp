@@ -420,15 +420,25 @@ std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int
   const bool weighted = queues.size() > 1;
   if (weighted) {
     // The counters are shared by every worker: on a server, lock them (in one order).
-    for (const QueueWeight& queue : queues) {
-      database_.execute("INSERT INTO jobq_turns (queue, current) VALUES (?1, 0) ON CONFLICT DO NOTHING",
-                        queue.queue);
-    }
     std::map<std::string, std::int64_t, std::less<>> stored;
     std::string sql = fmt::format("SELECT queue, current FROM jobq_turns ORDER BY queue{}",
                                   lock_clause(database_, db::RowLock::for_update));
-    auto query = database_.query(sql);
-    while (query.step()) stored.emplace(query->text(0), query->integer(1));
+    auto read_turns = [&] {
+      stored.clear();
+      auto query = database_.query(sql);
+      while (query.step()) stored.emplace(query->text(0), query->integer(1));
+    };
+    read_turns();
+    bool missing = std::any_of(queues.begin(), queues.end(),
+                               [&](const QueueWeight& queue) { return !stored.contains(queue.queue); });
+    if (missing) {
+      for (const QueueWeight& queue : queues) {
+        database_.execute(
+            "INSERT INTO jobq_turns (queue, current) VALUES (?1, 0) ON CONFLICT DO NOTHING",
+            queue.queue);
+      }
+      read_turns();
+    }
     for (std::size_t index = 0; index < queues.size(); ++index) {
       turns[index].weight = queues[index].weight;
       turns[index].current = stored[queues[index].queue];
