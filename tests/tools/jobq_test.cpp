@@ -56,8 +56,8 @@ TEST(JobqWeights, ParsesQueuesAndRefusesBadWeights) {
   EXPECT_EQ(queues[0].queue, "high");
   EXPECT_EQ(queues[0].weight, 5);
   EXPECT_EQ(queues[1].weight, 1);
-  for (const char* bad : {"", "a:", "a:0", "a:-1", "a:x", "a:1.5", "a,,b", "a,a", ":3",
-                          "a:1000001", "a b:1"}) {
+  for (const char* bad :
+       {"", "a:", "a:0", "a:-1", "a:x", "a:1.5", "a,,b", "a,a", ":3", "a:1000001", "a b:1"}) {
     EXPECT_EQ(status_of([&] { parse_queue_weights("--queues", bad); }), 2) << bad;
   }
 }
@@ -127,7 +127,9 @@ TEST_P(JobqStore, StaleTokenChangesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, JobqStore,
                          ::testing::Values(db::Backend::sqlite, db::Backend::postgresql),
-                         [](const auto& info) { return sluice::testing::backend_name(info.param); });
+                         [](const auto& info) {
+                           return sluice::testing::backend_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace sluice::jobq

@@ -142,8 +142,8 @@ int ack(Store& store, const Clock& clock, std::int64_t id, std::int64_t token, O
 
 int fail(Store& store, const Clock& clock, std::int64_t id, std::int64_t token,
          const FailOptions& options, OutputStream& out) {
-  FailOutcome outcome = store.fail(id, token, options.retry_after, options.permanent,
-                                   options.error, std::nullopt, clock.now());
+  FailOutcome outcome = store.fail(id, token, options.retry_after, options.permanent, options.error,
+                                   std::nullopt, clock.now());
   if (outcome.fence != Fence::held) return refuse_token(store, id, token, outcome.fence);
   ObjectWriter line;
   line.add_int("id", id)
@@ -158,8 +158,8 @@ int fail(Store& store, const Clock& clock, std::int64_t id, std::int64_t token,
   return exit_code::success;
 }
 
-int heartbeat(Store& store, const Clock& clock, std::int64_t id, std::int64_t token,
-              Duration lease, OutputStream& out) {
+int heartbeat(Store& store, const Clock& clock, std::int64_t id, std::int64_t token, Duration lease,
+              OutputStream& out) {
   HeartbeatOutcome outcome = store.heartbeat(id, token, clock.now() + lease);
   if (outcome.fence != Fence::held) return refuse_token(store, id, token, outcome.fence);
   out.write_line(ObjectWriter()

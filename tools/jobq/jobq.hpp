@@ -18,8 +18,8 @@
 namespace sluice::jobq {
 
 // The statuses jobq adds to the shared table (jobq(1), EXIT STATUS).
-inline constexpr int nothing_due = 3;   // claim, work --once: no job is due
-inline constexpr int stale_token = 4;   // ack, fail, heartbeat: the token no longer holds the job
+inline constexpr int nothing_due = 3;     // claim, work --once: no job is due
+inline constexpr int stale_token = 4;     // ack, fail, heartbeat: the token no longer holds the job
 inline constexpr int dead_now_exit = 65;  // work: a command exiting 65 (bad data) is dead at once
 
 inline constexpr Duration default_lease = std::chrono::seconds(30);
@@ -57,14 +57,16 @@ struct FailOptions {
 };
 int fail(Store& store, const Clock& clock, std::int64_t id, std::int64_t token,
          const FailOptions& options, OutputStream& out);
-int heartbeat(Store& store, const Clock& clock, std::int64_t id, std::int64_t token,
-              Duration lease, OutputStream& out);
+int heartbeat(Store& store, const Clock& clock, std::int64_t id, std::int64_t token, Duration lease,
+              OutputStream& out);
 
 int show(Store& store, std::int64_t id, Format format, OutputStream& out);
 int list(Store& store, const ListFilter& filter, Format format, OutputStream& out);
 int stats(Store& store, const Clock& clock, Format format, OutputStream& out);
-int cancel(Store& store, const Clock& clock, const std::vector<std::int64_t>& ids, OutputStream& out);
-int retry(Store& store, const Clock& clock, const std::vector<std::int64_t>& ids, OutputStream& out);
+int cancel(Store& store, const Clock& clock, const std::vector<std::int64_t>& ids,
+           OutputStream& out);
+int retry(Store& store, const Clock& clock, const std::vector<std::int64_t>& ids,
+          OutputStream& out);
 int reap(Store& store, const Clock& clock, OutputStream& out);
 int purge(Store& store, const Clock& clock, Duration older_than, int batch, OutputStream& out);
 // The job's stored stdout, as the command wrote it.

@@ -14,9 +14,8 @@
 namespace sluice::jobq {
 namespace {
 
-constexpr NameTable<WorkMode, 3> work_mode_names({{{"drain", WorkMode::drain},
-                                                   {"once", WorkMode::once},
-                                                   {"forever", WorkMode::forever}}});
+constexpr NameTable<WorkMode, 3> work_mode_names(
+    {{{"drain", WorkMode::drain}, {"once", WorkMode::once}, {"forever", WorkMode::forever}}});
 
 // Everything the command line can set; the subcommands read the parts they use.
 struct Settings {
@@ -93,7 +92,8 @@ void add_add_options(CLI::App& command, Settings& s) {
   command.add_option("--payload", s.payload, "The one job's payload (a JSON object); stdin unread")
       ->type_name("JSON");
   cli::add_input_options(command, s.input, cli::WithSkipInvalid::no);
-  command.add_option("files", s.inputs, "Payload files, one JSON object per line (none or - is stdin)");
+  command.add_option("files", s.inputs,
+                     "Payload files, one JSON object per line (none or - is stdin)");
 }
 
 void add_queues_option(CLI::App& command, Settings& s) {
@@ -162,9 +162,10 @@ void add_fail_options(CLI::App& command, Settings& s) {
 }
 
 void add_list_options(CLI::App& command, Settings& s) {
-  cli::complete_with(command.add_option("--state", s.state_filter,
-                                        "Only jobs in this state: waiting, running, done, dead "
-                                        "or cancelled")
+  cli::complete_with(command
+                         .add_option("--state", s.state_filter,
+                                     "Only jobs in this state: waiting, running, done, dead "
+                                     "or cancelled")
                          ->check(CLI::IsMember(job_state_names.words())),
                      job_state_names.words());
   command.add_option("--queue", s.queue, "Only jobs of this queue");
@@ -232,7 +233,8 @@ AddOptions add_options(const Settings& s, const CLI::App& command) {
 Duration checked_lease(const Settings& s) {
   // Renewed every lease/3: below a second, scheduling delays could let a live holder's lease
   // lapse and another worker take the job while its command still runs.
-  if (s.lease < std::chrono::seconds(1)) throw Error(exit_code::usage, "--lease must be at least 1s");
+  if (s.lease < std::chrono::seconds(1))
+    throw Error(exit_code::usage, "--lease must be at least 1s");
   return s.lease;
 }
 
@@ -298,20 +300,20 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        [&s](CLI::App& command) { add_add_options(command, s); },
        [settings, chosen, create] {
          AddOptions options = add_options(*settings, chosen("add"));
-         return with_store(*settings, create, [&](Store& store, const Clock& clock,
-                                                  OutputStream& out) {
-           return add(store, clock, options, out);
-         });
+         return with_store(*settings, create,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return add(store, clock, options, out);
+                           });
        }},
       {"claim", "Claim due jobs, queues by weighted round robin; exit 3 if none",
        [&s](CLI::App& command) { add_claim_options(command, s); },
        [settings, create] {
          ClaimOptions options{parse_queue_weights("--queues", settings->queues), settings->count,
                               checked_lease(*settings), worker_name(*settings)};
-         return with_store(*settings, create, [&](Store& store, const Clock& clock,
-                                                  OutputStream& out) {
-           return claim(store, clock, options, out);
-         });
+         return with_store(*settings, create,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return claim(store, clock, options, out);
+                           });
        }},
       {"ack", "Mark a claimed job done",
        [&s](CLI::App& command) {
@@ -319,10 +321,10 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          add_token_option(command, s);
        },
        [settings, existing] {
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return ack(store, clock, settings->ids.front(), settings->token, out);
-         });
+         return with_store(*settings, existing,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return ack(store, clock, settings->ids.front(), settings->token, out);
+                           });
        }},
       {"fail", "Record a failed attempt: retry with backoff, or dead",
        [&s](CLI::App& command) { add_fail_options(command, s); },
@@ -331,10 +333,10 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          if (chosen("fail").count("--retry-after") > 0) options.retry_after = settings->retry_after;
          options.permanent = settings->permanent;
          options.error = settings->error;
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return fail(store, clock, settings->ids.front(), settings->token, options, out);
-         });
+         return with_store(
+             *settings, existing, [&](Store& store, const Clock& clock, OutputStream& out) {
+               return fail(store, clock, settings->ids.front(), settings->token, options, out);
+             });
        }},
       {"heartbeat", "Extend a claimed job's lease; says whether a cancel was requested",
        [&s](CLI::App& command) {
@@ -344,10 +346,10 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        },
        [settings, existing] {
          Duration lease = checked_lease(*settings);
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return heartbeat(store, clock, settings->ids.front(), settings->token, lease, out);
-         });
+         return with_store(
+             *settings, existing, [&](Store& store, const Clock& clock, OutputStream& out) {
+               return heartbeat(store, clock, settings->ids.front(), settings->token, lease, out);
+             });
        }},
       {"show", "Print a job with the history of its transitions",
        [&s](CLI::App& command) {
@@ -376,34 +378,33 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
       {"stats", "Count jobs per queue and state, with the oldest due job's age",
        [&s](CLI::App& command) { cli::add_format_option(command, s.format); },
        [settings, existing] {
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return stats(store, clock, settings->format, out);
-         });
+         return with_store(*settings, existing,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return stats(store, clock, settings->format, out);
+                           });
        }},
       {"cancel", "Cancel jobs: waiting ones at once, running ones by their worker",
        [&s](CLI::App& command) { add_id_operand(command, s, true); },
        [settings, existing] {
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return cancel(store, clock, settings->ids, out);
-         });
+         return with_store(*settings, existing,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return cancel(store, clock, settings->ids, out);
+                           });
        }},
       {"retry", "Put dead or cancelled jobs back to waiting",
        [&s](CLI::App& command) { add_id_operand(command, s, true); },
        [settings, existing] {
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return retry(store, clock, settings->ids, out);
-         });
+         return with_store(*settings, existing,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return retry(store, clock, settings->ids, out);
+                           });
        }},
-      {"reap", "Expired leases back to waiting, as a failed attempt",
-       [](CLI::App&) {},
+      {"reap", "Expired leases back to waiting, as a failed attempt", [](CLI::App&) {},
        [settings, existing] {
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return reap(store, clock, out);
-         });
+         return with_store(*settings, existing,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return reap(store, clock, out);
+                           });
        }},
       {"purge", "Delete finished jobs older than a duration",
        [&s](CLI::App& command) {
@@ -415,18 +416,18 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
              ->capture_default_str();
        },
        [settings, existing] {
-         return with_store(*settings, existing, [&](Store& store, const Clock& clock,
-                                                    OutputStream& out) {
-           return purge(store, clock, settings->older_than, settings->purge_batch, out);
-         });
+         return with_store(
+             *settings, existing, [&](Store& store, const Clock& clock, OutputStream& out) {
+               return purge(store, clock, settings->older_than, settings->purge_batch, out);
+             });
        }},
       {"work", "Run CMD for each due job, N at a time; payload on its stdin",
        [&s](CLI::App& command) { add_work_options(command, s); },
        [settings, create] {
-         return with_store(*settings, create, [&](Store& store, const Clock& clock,
-                                                  OutputStream& out) {
-           return work(store, clock, work_options(*settings, store), out);
-         });
+         return with_store(*settings, create,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return work(store, clock, work_options(*settings, store), out);
+                           });
        }},
       {"result", "Print a done job's stored stdout",
        [&s](CLI::App& command) { add_id_operand(command, s, false); },
@@ -437,7 +438,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        }},
       {"results", "Print the results of a batch's jobs in add order",
        [&s](CLI::App& command) {
-         command.add_option("--batch", s.batch, "The batch (add --batch, split --batch)")->required();
+         command.add_option("--batch", s.batch, "The batch (add --batch, split --batch)")
+             ->required();
        },
        [settings, existing] {
          return with_store(*settings, existing, [&](Store& store, const Clock&, OutputStream& out) {
@@ -451,10 +453,10 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          options.file = settings->file;
          options.chunk = settings->chunk;
          options.job = job_template(*settings);
-         return with_store(*settings, create, [&](Store& store, const Clock& clock,
-                                                  OutputStream& out) {
-           return split(store, clock, options, out);
-         });
+         return with_store(*settings, create,
+                           [&](Store& store, const Clock& clock, OutputStream& out) {
+                             return split(store, clock, options, out);
+                           });
        }},
       {"chunk", "Print the bytes of the range a split job names (its payload on stdin)",
        [](CLI::App&) {},

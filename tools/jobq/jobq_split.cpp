@@ -26,10 +26,12 @@ std::uint64_t next_line_start(const InputFile& file, std::uint64_t from, std::ui
     ssize_t got = ::pread(file.fd(), buffer.data(), buffer.size(), static_cast<off_t>(position));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
-      throw Error(exit_code::io, fmt::format("{}: read error: {}", file.name(), std::strerror(errno)));
+      throw Error(exit_code::io,
+                  fmt::format("{}: read error: {}", file.name(), std::strerror(errno)));
     }
     if (got == 0) break;
-    auto* newline = static_cast<const char*>(std::memchr(buffer.data(), '\n', static_cast<std::size_t>(got)));
+    auto* newline =
+        static_cast<const char*>(std::memchr(buffer.data(), '\n', static_cast<std::size_t>(got)));
     if (newline) return position + static_cast<std::uint64_t>(newline - buffer.data()) + 1;
     position += static_cast<std::uint64_t>(got);
   }
@@ -104,9 +106,11 @@ int print_chunk(OutputStream& out) {
     ssize_t got = ::pread(input.fd(), buffer.data(), want, static_cast<off_t>(position));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
-      throw Error(exit_code::io, fmt::format("{}: read error: {}", input.name(), std::strerror(errno)));
+      throw Error(exit_code::io,
+                  fmt::format("{}: read error: {}", input.name(), std::strerror(errno)));
     }
-    if (got == 0) throw Error(exit_code::data, fmt::format("{}: shorter than the range", input.name()));
+    if (got == 0)
+      throw Error(exit_code::data, fmt::format("{}: shorter than the range", input.name()));
     out.write(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
     position += static_cast<std::uint64_t>(got);
     remaining -= static_cast<std::uint64_t>(got);

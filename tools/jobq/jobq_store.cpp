@@ -197,8 +197,7 @@ void Store::record(std::int64_t id, Instant at, std::string_view event, std::str
 }
 
 std::optional<JobRow> Store::find(std::int64_t id) {
-  static const std::string sql =
-      fmt::format("SELECT {} FROM jobq_jobs WHERE id = ?1", row_columns);
+  static const std::string sql = fmt::format("SELECT {} FROM jobq_jobs WHERE id = ?1", row_columns);
   auto query = database_.query(sql, id);
   if (!query.step()) return std::nullopt;
   return read_row(query.row());
@@ -241,9 +240,9 @@ std::optional<AddedJob> Store::insert(const NewJob& job, Instant now) {
 }
 
 AddedJob Store::handle_duplicate(const NewJob& job, OnDuplicate on_duplicate, Instant now) {
-  std::string sql = fmt::format(
-      "SELECT {} FROM jobq_jobs WHERE key = ?1 AND state IN ('waiting', 'running'){}",
-      row_columns, lock_clause(database_, db::RowLock::for_update));
+  std::string sql =
+      fmt::format("SELECT {} FROM jobq_jobs WHERE key = ?1 AND state IN ('waiting', 'running'){}",
+                  row_columns, lock_clause(database_, db::RowLock::for_update));
   std::optional<JobRow> existing;
   {
     auto query = database_.query(sql, *job.key);
@@ -260,12 +259,12 @@ AddedJob Store::handle_duplicate(const NewJob& job, OnDuplicate on_duplicate, In
   if (on_duplicate == OnDuplicate::ignore) return as_added(*existing, AddOutcome::existing);
   std::string state(job_state_names.name(existing->state));
   if (on_duplicate == OnDuplicate::error || existing->state != JobState::waiting) {
-    throw Error(exit_code::data,
-                fmt::format("key '{}' is taken by job {}, which is {}{}", *job.key, existing->id,
-                            state,
-                            on_duplicate == OnDuplicate::replace ? " (only a waiting job is replaced)"
-                                                                 : ""),
-                job.where);
+    throw Error(
+        exit_code::data,
+        fmt::format(
+            "key '{}' is taken by job {}, which is {}{}", *job.key, existing->id, state,
+            on_duplicate == OnDuplicate::replace ? " (only a waiting job is replaced)" : ""),
+        job.where);
   }
   database_.execute(
       "UPDATE jobq_jobs SET queue = ?2, priority = ?3, grp = ?4, run_at = ?5, max_attempts = ?6, "
@@ -429,8 +428,9 @@ std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int
       while (query.step()) stored.emplace(query->text(0), query->integer(1));
     };
     read_turns();
-    bool missing = std::any_of(queues.begin(), queues.end(),
-                               [&](const QueueWeight& queue) { return !stored.contains(queue.queue); });
+    bool missing = std::any_of(queues.begin(), queues.end(), [&](const QueueWeight& queue) {
+      return !stored.contains(queue.queue);
+    });
     if (missing) {
       for (const QueueWeight& queue : queues) {
         database_.execute(
@@ -530,9 +530,8 @@ FailOutcome Store::fail(std::int64_t id, std::int64_t token, std::optional<Durat
         id, micros(now), error, exit_status);
   } else {
     outcome.state = JobState::waiting;
-    outcome.run_at =
-        now + retry_after.value_or(
-                  retry_delay(job->backoff_base, job->backoff_cap, job->attempt, random_));
+    outcome.run_at = now + retry_after.value_or(retry_delay(job->backoff_base, job->backoff_cap,
+                                                            job->attempt, random_));
     database_.execute(
         "UPDATE jobq_jobs SET state = 'waiting', lease_until = NULL, run_at = ?2, "
         "last_error = ?3, exit_status = ?4 WHERE id = ?1",
@@ -611,9 +610,8 @@ std::vector<JobRow> Store::cancel(const std::vector<std::int64_t>& ids, Instant 
     std::optional<JobRow> job = find_locked(id);
     if (!job) throw Error(exit_code::no_input, fmt::format("no job {}", id));
     if (job->state == JobState::waiting) {
-      database_.execute(
-          "UPDATE jobq_jobs SET state = 'cancelled', finished_at = ?2 WHERE id = ?1", id,
-          micros(now));
+      database_.execute("UPDATE jobq_jobs SET state = 'cancelled', finished_at = ?2 WHERE id = ?1",
+                        id, micros(now));
       record(id, now, "cancelled");
     } else if (job->state == JobState::running && !job->cancel_requested) {
       database_.execute("UPDATE jobq_jobs SET cancel_requested = 1 WHERE id = ?1", id);

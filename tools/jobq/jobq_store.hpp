@@ -29,10 +29,9 @@ inline constexpr NameTable<JobState, 5> job_state_names({{{"waiting", JobState::
 
 // What add does with a job whose --key a waiting or running job already has.
 enum class OnDuplicate { ignore, replace, error };
-inline constexpr NameTable<OnDuplicate, 3> on_duplicate_names(
-    {{{"ignore", OnDuplicate::ignore},
-      {"replace", OnDuplicate::replace},
-      {"error", OnDuplicate::error}}});
+inline constexpr NameTable<OnDuplicate, 3> on_duplicate_names({{{"ignore", OnDuplicate::ignore},
+                                                                {"replace", OnDuplicate::replace},
+                                                                {"error", OnDuplicate::error}}});
 
 inline constexpr int default_max_attempts = 20;
 inline constexpr Duration default_backoff_base = std::chrono::seconds(15);
@@ -136,7 +135,7 @@ struct ListFilter {
 struct QueueCounts {
   std::string queue;
   std::int64_t counts[5] = {0, 0, 0, 0, 0};  // by JobState
-  std::optional<Instant> oldest_due;          // the earliest run_at of a due waiting job
+  std::optional<Instant> oldest_due;         // the earliest run_at of a due waiting job
 };
 
 struct JobResult {
@@ -158,8 +157,7 @@ class Store {
   Clock clock(const Clock& requested) { return database_.clock(requested); }
 
   // Adds every job in one transaction: a refusal (OnDuplicate::error) adds none of them.
-  std::vector<AddedJob> add(const std::vector<NewJob>& jobs, OnDuplicate on_duplicate,
-                            Instant now);
+  std::vector<AddedJob> add(const std::vector<NewJob>& jobs, OnDuplicate on_duplicate, Instant now);
 
   // Up to `count` due jobs, queues chosen by smooth weighted round robin over those with due
   // jobs, groups in turn within a queue, then priority, run_at, id. Expired leases are reaped

@@ -11,8 +11,7 @@ namespace sluice::jobq {
 
 namespace {
 
-std::int64_t parsed_weight(std::string_view option, std::string_view entry,
-                           std::string_view text) {
+std::int64_t parsed_weight(std::string_view option, std::string_view entry, std::string_view text) {
   std::int64_t weight = 0;
   bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), weight);
@@ -42,8 +41,8 @@ std::vector<QueueWeight> parse_queue_weights(std::string_view option, std::strin
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string_view entry =
-        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view entry = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     std::size_t colon = entry.rfind(':');
     QueueWeight queue;
     queue.queue = std::string(entry.substr(0, colon));

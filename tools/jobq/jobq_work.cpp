@@ -89,8 +89,8 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
       TreeLock::try_acquire(options.lock_path, static_cast<std::uint64_t>(job.id) << 1);
   if (!lock) {
     // A worker that was killed left its command running: never run the job twice at once.
-    store.give_back(job.id, job.token, clock.now() + held_retry,
-                    "its earlier command still runs", clock.now());
+    store.give_back(job.id, job.token, clock.now() + held_retry, "its earlier command still runs",
+                    clock.now());
     return;
   }
   std::string result;
@@ -234,7 +234,8 @@ int work(Store& store, const Clock& clock, const WorkOptions& options, OutputStr
     status = work_in_pool(options);
   } else {
     status = work_alone(store, clock, options, counts);
-    if (!options.quiet && counts.done + counts.retried + counts.dead + counts.cancelled + counts.lost > 0) {
+    if (!options.quiet &&
+        counts.done + counts.retried + counts.dead + counts.cancelled + counts.lost > 0) {
       note(fmt::format("{} done, {} to retry, {} dead, {} cancelled, {} lost to another worker",
                        counts.done, counts.retried, counts.dead, counts.cancelled, counts.lost));
     }
