@@ -4,6 +4,7 @@ result, results, split and chunk: every documented scenario and status, on both 
 import datetime
 import json
 import os
+import signal
 import subprocess
 import time
 import unittest
@@ -366,6 +367,18 @@ class JobqWork(ToolTestCase):
             time.sleep(0.05)
         else:
             self.fail("the command's background child outlived the cancel")
+
+    def test_sigterm_stops_a_pool_and_gives_its_jobs_back_uncounted(self):
+        self.run_tool("add", stdin='{}\n{}\n{}\n')
+        pool = self.start_tool("work", "-j", "2", "--forever", "--", "sh", "-c",
+                               'touch "started.$JOBQ_ID"; exec sleep 300')
+        self.wait_for_file("started.1")
+        self.wait_for_file("started.2")
+        pool.send_signal(signal.SIGTERM)
+        pool.wait(timeout=30)
+        self.assertEqual(pool.returncode, 143)
+        jobs = [json.loads(line) for line in self.run_tool("list").out.splitlines()]
+        self.assertEqual([(job["state"], job["attempt"]) for job in jobs], [("waiting", 0)] * 3)
 
     def test_pool_with_ordered_prints_results_in_add_order(self):
         payloads = "".join(json.dumps({"n": n}) + "\n" for n in range(12))

@@ -213,6 +213,17 @@ std::optional<JobRow> Store::find_locked(std::int64_t id) {
 
 // ---- add ----
 
+void Store::note_group(const NewJob& job) {
+  if (job.group.empty()) return;
+  // A queue's first group brings the ungrouped jobs' group with it: from then on the queue's
+  // claims take turns between groups.
+  for (std::string_view group : {std::string_view(job.group), std::string_view()}) {
+    database_.execute(
+        "INSERT INTO jobq_groups (queue, grp, served) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING",
+        job.queue, group);
+  }
+}
+
 std::optional<AddedJob> Store::insert(const NewJob& job, Instant now) {
   std::optional<std::int64_t> id;
   {
@@ -227,15 +238,7 @@ std::optional<AddedJob> Store::insert(const NewJob& job, Instant now) {
   }
   if (!id) return std::nullopt;
   record(*id, now, "added");
-  if (!job.group.empty()) {
-    // A queue's first group brings the ungrouped jobs' group with it: from then on the
-    // queue's claims take turns between groups.
-    for (std::string_view group : {std::string_view(job.group), std::string_view()}) {
-      database_.execute(
-          "INSERT INTO jobq_groups (queue, grp, served) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING",
-          job.queue, group);
-    }
-  }
+  note_group(job);
   return AddedJob{*id, job.queue, JobState::waiting, job.run_at, AddOutcome::added};
 }
 
@@ -272,6 +275,7 @@ AddedJob Store::handle_duplicate(const NewJob& job, OnDuplicate on_duplicate, In
       existing->id, job.queue, job.priority, job.group, micros(job.run_at), job.max_attempts,
       job.backoff_base.count(), job.backoff_cap.count(), job.batch, job.payload);
   record(existing->id, now, "replaced");
+  note_group(job);
   return AddedJob{existing->id, job.queue, JobState::waiting, job.run_at, AddOutcome::replaced};
 }
 

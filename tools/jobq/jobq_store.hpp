@@ -211,6 +211,7 @@ class Store {
   void reap_expired(Instant now);
   void record(std::int64_t id, Instant at, std::string_view event, std::string_view detail = {});
   std::optional<AddedJob> insert(const NewJob& job, Instant now);
+  void note_group(const NewJob& job);
   AddedJob handle_duplicate(const NewJob& job, OnDuplicate on_duplicate, Instant now);
   std::optional<JobRow> find_locked(std::int64_t id);
 

@@ -201,8 +201,13 @@ int work_in_pool(const WorkOptions& options) {
     threads.emplace_back([&options, &statuses, slot] {
       proc::Command command;
       command.argv = slot_arguments(options, slot + 1);
+      // A signal may be delivered to any thread: waking up now and then is how each slot's
+      // supervisor sees it and passes it on to its worker.
+      proc::Handlers handlers;
+      handlers.on_tick = [] {};
+      handlers.tick_interval = std::chrono::milliseconds(200);
       try {
-        statuses[static_cast<std::size_t>(slot)] = proc::run(command).exit_status;
+        statuses[static_cast<std::size_t>(slot)] = proc::run(command, handlers).exit_status;
       } catch (const Error& error) {
         statuses[static_cast<std::size_t>(slot)] = error.code();
       }
