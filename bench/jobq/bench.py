@@ -5,8 +5,8 @@ litequeue/goqite shape, in the same run. Usage: bench.py JOBQ OUT JOBS ROUNDS [-
 For each state (an SQLite file; a throw-away PostgreSQL server with --postgresql):
   enqueue   `jobq add` of JOBS payloads from stdin (one process, one transaction);
   work      `jobq work -j W -- true` over JOBS no-op jobs, W = 1 and 4: claim, run `true`, ack;
-  claim+ack `jobq claim -n 100` then `jobq ack` per job is one process per ack, which measures
-            process start-up, not the queue: left out; the work pool is the CLI's claim+ack.
+  claim+ack W loops (W = 1 and 4) of `jobq claim -n 500 | jobq ack` (batched claims, acked in
+            one transaction per batch) until nothing is due.
 The peer, in Python's sqlite3 on a file (litequeue's schema and statements: a messages table,
 claim in BEGIN IMMEDIATE with UPDATE ... RETURNING, ack by UPDATE), gets the same jobs:
   enqueue   one INSERT per message in one transaction;
@@ -112,6 +112,23 @@ def jobq_round(jobq, location, jobs, workers):
     return enqueue, work
 
 
+BATCH_LOOP = ('while :; do out=$("$0" --db "$1" claim --queues "$2" -n 500); status=$?; '
+              'if [ $status -eq 3 ]; then exit 0; fi; [ $status -eq 0 ] || exit 1; '
+              'printf "%s\\n" "$out" | "$0" --db "$1" ack > /dev/null || exit 1; done')
+
+
+def jobq_batches(jobq, location, jobs, workers):
+    payloads = "".join(json.dumps({"n": n}) + "\n" for n in range(jobs)).encode()
+    jobq_run(jobq, location, "add", "--queue", f"b{workers}", stdin=payloads)
+    started = time.perf_counter()
+    loops = [subprocess.Popen(["sh", "-c", BATCH_LOOP, jobq, location, f"b{workers}"])
+             for _ in range(workers)]
+    for loop in loops:
+        if loop.wait() != 0:
+            raise SystemExit("bench.py: a claim | ack loop failed")
+    return time.perf_counter() - started
+
+
 def main():
     jobq, out, jobs, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     postgresql = "--postgresql" in sys.argv[5:]
@@ -122,7 +139,7 @@ def main():
         seconds_list.sort()
         median = seconds_list[len(seconds_list) // 2]
         rates[name] = jobs / median
-        lines.append(f"| {name} | {median:.3f} s | {jobs / median:,.0f} |")
+        lines.append(f"| {name.replace('|', '\\|')} | {median:.3f} s | {jobs / median:,.0f} |")
 
     with tempfile.TemporaryDirectory(prefix="jobq-bench-") as directory:
         states = [("SQLite", lambda r: os.path.join(directory, f"jobq-{r}.db"))]
@@ -157,6 +174,17 @@ def main():
                     if workers == 1:
                         note(f"jobq add, {jobs} jobs, one process ({label})", enqueue_times)
                     note(f"jobq work -j {workers} -- true ({label})", work_times)
+                    batch_times = []
+                    for run in range(rounds):
+                        location = location_of(f"batch-{workers}-{run}")
+                        seconds = jobq_batches(jobq, location, jobs, workers)
+                        done, left = jobq_done(jobq, location)
+                        if left != 0:
+                            raise SystemExit(f"bench.py: {left} jobs left after claim | ack")
+                        record(out, f"jobq claim -n 500 | jobq ack, {workers} loop(s) ({label})",
+                               "tool", "jobq claim+ack", run, seconds, "jobq claim -n 500 | jobq ack")
+                        batch_times.append(seconds)
+                    note(f"jobq claim -n 500 | jobq ack, {workers} loop(s) ({label})", batch_times)
             for workers in (1, 4):
                 for with_command in (False, True):
                     enqueue_times, work_times = [], []

@@ -140,6 +140,48 @@ int ack(Store& store, const Clock& clock, std::int64_t id, std::int64_t token, O
   return exit_code::success;
 }
 
+namespace {
+
+std::int64_t whole_field(JsonlReader& reader, const Record& record, std::string_view name) {
+  const JsonValue* field = record.value.find(name);
+  if (field == nullptr || !field->is_number() || field->text().empty() ||
+      field->text().find_first_not_of("0123456789") != std::string::npos ||
+      field->text().size() > 18) {
+    reader.reject(record, fmt::format("field '{}' must be a whole number", name));
+    return -1;
+  }
+  return std::stoll(field->text());
+}
+
+}  // namespace
+
+int ack_lines(Store& store, const Clock& clock, const std::vector<std::string>& inputs,
+              const InputOptions& input, OutputStream& out) {
+  InputOptions strict = input;
+  strict.skip_invalid = false;
+  JsonlReader reader(inputs, strict);
+  std::vector<Store::Holder> holders;
+  while (std::optional<Record> record = reader.next()) {
+    std::int64_t id = whole_field(reader, *record, "id");
+    std::int64_t token = whole_field(reader, *record, "token");
+    holders.push_back({id, token});
+  }
+  std::vector<Fence> fences = store.ack_all(holders, clock.now());
+  int status = exit_code::success;
+  for (std::size_t index = 0; index < holders.size(); ++index) {
+    const Store::Holder& holder = holders[index];
+    if (fences[index] == Fence::held) {
+      out.write_line(ObjectWriter().add_int("id", holder.id).add_string("state", "done").finish());
+    } else if (fences[index] == Fence::missing) {
+      print_diagnostic(Severity::error, {}, fmt::format("no job {}", holder.id));
+      status = std::max(status, exit_code::no_input);
+    } else {
+      status = std::max(status, refuse_token(store, holder.id, holder.token, Fence::stale));
+    }
+  }
+  return status;
+}
+
 int fail(Store& store, const Clock& clock, std::int64_t id, std::int64_t token,
          const FailOptions& options, OutputStream& out) {
   FailOutcome outcome = store.fail(id, token, options.retry_after, options.permanent, options.error,

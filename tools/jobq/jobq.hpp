@@ -49,6 +49,10 @@ struct ClaimOptions {
 int claim(Store& store, const Clock& clock, const ClaimOptions& options, OutputStream& out);
 
 int ack(Store& store, const Clock& clock, std::int64_t id, std::int64_t token, OutputStream& out);
+// Acks every {"id":N,"token":T} line of the inputs (claim's output will do) in one transaction;
+// a stale or unknown token is reported and the others are acked: stale_token (or 66) at the end.
+int ack_lines(Store& store, const Clock& clock, const std::vector<std::string>& inputs,
+              const InputOptions& input, OutputStream& out);
 
 struct FailOptions {
   std::optional<Duration> retry_after;

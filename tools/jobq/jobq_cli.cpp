@@ -315,14 +315,26 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
                              return claim(store, clock, options, out);
                            });
        }},
-      {"ack", "Mark a claimed job done",
+      {"ack", "Mark a claimed job done (no ID: each {id, token} line of stdin)",
        [&s](CLI::App& command) {
-         add_id_operand(command, s, false);
-         add_token_option(command, s);
+         command.add_option("id", s.ids, "Job id")
+             ->expected(0, 1)
+             ->check(cli::whole_number(1, LLONG_MAX));
+         command.add_option("--token", s.token, "The token the claim printed")
+             ->check(cli::whole_number(0, LLONG_MAX));
+         cli::add_input_options(command, s.input, cli::WithSkipInvalid::no);
        },
-       [settings, existing] {
+       [settings, chosen, existing] {
+         bool one = !settings->ids.empty();
+         if (one != (chosen("ack").count("--token") > 0)) {
+           throw Error(exit_code::usage,
+                       one ? "ack ID needs --token"
+                           : "--token goes with an ID (without one, ack reads id and token "
+                             "from each line of stdin)");
+         }
          return with_store(*settings, existing,
                            [&](Store& store, const Clock& clock, OutputStream& out) {
+                             if (!one) return ack_lines(store, clock, {}, settings->input, out);
                              return ack(store, clock, settings->ids.front(), settings->token, out);
                            });
        }},

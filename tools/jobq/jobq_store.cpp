@@ -484,9 +484,8 @@ Fence missed(Store& store, std::int64_t id) {
 
 }  // namespace
 
-Fence Store::ack(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
-                 std::optional<int> exit_status, Instant now) {
-  db::WriteTransaction transaction(database_);
+Fence Store::ack_one(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
+                     std::optional<int> exit_status, Instant now) {
   auto& statement = database_.statement(
       "UPDATE jobq_jobs SET state = 'done', lease_until = NULL, finished_at = ?3, result = ?4, "
       "exit_status = ?5, last_error = '' WHERE id = ?1 AND token = ?2 AND state = 'running'");
@@ -506,8 +505,26 @@ Fence Store::ack(std::int64_t id, std::int64_t token, std::optional<std::string_
   }
   if (database_.changes() != 1) return missed(*this, id);
   record(id, now, "done");
-  transaction.commit();
   return Fence::held;
+}
+
+Fence Store::ack(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
+                 std::optional<int> exit_status, Instant now) {
+  db::WriteTransaction transaction(database_);
+  Fence fence = ack_one(id, token, result, exit_status, now);
+  if (fence == Fence::held) transaction.commit();
+  return fence;
+}
+
+std::vector<Fence> Store::ack_all(const std::vector<Holder>& holders, Instant now) {
+  std::vector<Fence> fences;
+  fences.reserve(holders.size());
+  db::WriteTransaction transaction(database_);
+  for (const Holder& holder : holders) {
+    fences.push_back(ack_one(holder.id, holder.token, std::nullopt, std::nullopt, now));
+  }
+  transaction.commit();
+  return fences;
 }
 
 FailOutcome Store::fail(std::int64_t id, std::int64_t token, std::optional<Duration> retry_after,

@@ -167,6 +167,12 @@ class Store {
 
   Fence ack(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
             std::optional<int> exit_status, Instant now);
+  // Many acks in one transaction (a batch of claims); each job is fenced by its own token.
+  struct Holder {
+    std::int64_t id = 0;
+    std::int64_t token = 0;
+  };
+  std::vector<Fence> ack_all(const std::vector<Holder>& holders, Instant now);
   // A failed attempt: dead when permanent or out of attempts, else waiting until now plus
   // `retry_after` (or the job's backoff).
   FailOutcome fail(std::int64_t id, std::int64_t token, std::optional<Duration> retry_after,
@@ -210,6 +216,8 @@ class Store {
                                       Instant now);
   void reap_expired(Instant now);
   void record(std::int64_t id, Instant at, std::string_view event, std::string_view detail = {});
+  Fence ack_one(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
+                std::optional<int> exit_status, Instant now);
   std::optional<AddedJob> insert(const NewJob& job, Instant now);
   void note_group(const NewJob& job);
   AddedJob handle_duplicate(const NewJob& job, OnDuplicate on_duplicate, Instant now);
