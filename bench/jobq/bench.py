@@ -139,7 +139,8 @@ def main():
         seconds_list.sort()
         median = seconds_list[len(seconds_list) // 2]
         rates[name] = jobs / median
-        lines.append(f"| {name.replace('|', '\\|')} | {median:.3f} s | {jobs / median:,.0f} |")
+        cell = name.replace("|", "\\|")
+        lines.append(f"| {cell} | {median:.3f} s | {jobs / median:,.0f} |")
 
     with tempfile.TemporaryDirectory(prefix="jobq-bench-") as directory:
         states = [("SQLite", lambda r: os.path.join(directory, f"jobq-{r}.db"))]
