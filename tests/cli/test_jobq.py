@@ -182,6 +182,21 @@ class JobqCommands(ToolTestCase):
         history = [event["event"] for event in self.job(1)["history"]]
         self.assertEqual(history, ["added", "claimed", "lease_expired", "claimed", "done"])
 
+    def test_ack_without_an_id_acks_each_claimed_line_and_refuses_stale_ones(self):
+        self.add(payloads=['{"n":1}', '{"n":2}', '{"n":3}'])
+        claimed = self.jobq("claim", "-n", "2")
+        self.assertStatus(claimed, 0)
+        acked = self.jobq("ack", stdin=claimed.out)
+        self.assertStatus(acked, 0)
+        self.assertEqual(lines(acked), [{"id": 1, "state": "done"}, {"id": 2, "state": "done"}])
+        third = self.claim()[0]
+        again = self.jobq("ack", stdin=claimed.out + json.dumps(third) + "\n")
+        self.assertError(again, 4, "token 1 no longer holds job 1")
+        self.assertEqual(lines(again), [{"id": 3, "state": "done"}])
+        self.assertError(self.jobq("ack", stdin='{"id":1}\n'), 65, "<stdin>:1", "'token'")
+        self.assertError(self.jobq("ack", "1"), 2, "--token")
+        self.assertError(self.jobq("ack", "--token", "1"), 2, "--token")
+
     def test_retry_delays_stay_within_the_full_jitter_bounds(self):
         # min(cap, base * 2^(attempt-1)) with full jitter: base 10s, cap 60s.
         self.add("--backoff-base", "10s", "--backoff-cap", "1m", "--max-attempts", "8")
@@ -351,7 +366,7 @@ class JobqWork(ToolTestCase):
     def test_cancel_of_a_running_job_kills_its_process_group(self):
         self.run_tool("add", stdin='{}\n')
         worker = self.start_tool(
-            "work", "--lease", "1s", "--", "sh", "-c",
+            "-q", "work", "--lease", "1s", "--", "sh", "-c",
             'sleep 300 & echo $! > child.pid; echo started > started; wait')
         self.wait_for_file("started")
         child = int(self.read("child.pid"))

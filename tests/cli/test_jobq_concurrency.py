@@ -2,6 +2,7 @@
 done exactly once when nothing fails; with workers SIGKILLed at random every job still
 reaches done, and no job's command ever runs twice at the same time."""
 
+import hashlib
 import json
 import os
 import random
@@ -10,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from sluice_cli import ToolTestCase, on_both_backends, rounds, tool_path
+from sluice_cli import DEPTH, ToolTestCase, on_both_backends, rounds, tool_path
 
 # The job's command: a directory per job marks it running; finding it there already means two
 # runs overlap. Each run appends the job's id to runs.txt (O_APPEND: whole lines).
@@ -93,6 +94,39 @@ class JobqConcurrency(ToolTestCase):
         self.assertFalse(os.path.exists(self.path("overlaps.txt")),
                          self.read("overlaps.txt") if os.path.exists(self.path("overlaps.txt")) else b"")
 
+    def test_split_and_work_over_a_large_file_cover_every_line_once(self):
+        # 1 GB at SLUICE_TEST_DEPTH=long (the issue's size); a few MB otherwise.
+        size = 1 << 30 if DEPTH == "long" else 4 << 20
+        path = self.path("big.txt")
+        with open(path, "wb") as handle:
+            line, written = 0, 0
+            while written < size:
+                block = b"".join(b"line %d %s\n" % (n, b"x" * (n % 50))
+                                 for n in range(line, line + 10000))
+                handle.write(block)
+                written += len(block)
+                line += 10000
+        chunk = "16MiB" if DEPTH == "long" else "256KiB"
+        added = self.run_tool("split", "big.txt", "--chunk", chunk, "--batch", "big", timeout=600)
+        self.assertStatus(added, 0)
+        worker = self.run_tool("-q", "work", "-j", "4", "--", "sh", "-c",
+                               f"{tool_path('jobq')} chunk | sha256sum", timeout=1800)
+        self.assertStatus(worker, 0)
+        results = [json.loads(line) for line in
+                   self.run_tool("results", "--batch", "big", timeout=600).out.splitlines()]
+        jobs = [json.loads(line) for line in self.run_tool("list", "--limit", "1000000").out.splitlines()]
+        ranges = sorted((job["payload"]["offset"], job["payload"]["length"]) for job in jobs)
+        offset = 0
+        with open(path, "rb") as handle:
+            for (start, length), result in zip(ranges, results):
+                self.assertEqual(start, offset)
+                handle.seek(start)
+                data = handle.read(length)
+                self.assertTrue(data.endswith(b"\n"))
+                self.assertEqual(result["result"].split()[0], hashlib.sha256(data).hexdigest())
+                offset += length
+        self.assertEqual(offset, os.path.getsize(path))
+        self.assertEqual(len(results), len(ranges))
 
 if __name__ == "__main__":
     unittest.main()

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <map>
+#include <set>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -413,6 +416,75 @@ void Store::reap_expired(Instant now) {
   }
 }
 
+namespace {
+
+// A list of job ids as one parameter: a JSON array for SQLite's json_each, an array literal
+// for PostgreSQL's unnest.
+std::string id_list(db::Backend backend, const std::vector<std::int64_t>& ids) {
+  std::string text = backend == db::Backend::postgresql ? "{" : "[";
+  for (std::size_t index = 0; index < ids.size(); ++index) {
+    if (index > 0) text += ',';
+    text += std::to_string(ids[index]);
+  }
+  return text + (backend == db::Backend::postgresql ? "}" : "]");
+}
+
+// The ids of an id_list, as a subquery.
+constexpr db::Dialects listed_ids{"SELECT value FROM json_each(?1)", "SELECT unnest(?1::bigint[])"};
+
+}  // namespace
+
+bool Store::has_groups(std::string_view queue) {
+  auto query = database_.query("SELECT 1 FROM jobq_groups WHERE queue = ?1 LIMIT 1", queue);
+  return query.step();
+}
+
+std::deque<std::int64_t> Store::due_jobs(std::string_view queue, int count, Instant now) {
+  const std::string sql = fmt::format(
+      "SELECT id FROM jobq_jobs WHERE state = 'waiting' AND queue = ?1 AND grp = '' AND "
+      "run_at <= ?2 ORDER BY priority, run_at, id LIMIT ?3{}",
+      lock_clause(database_, db::RowLock::skip_locked));
+  std::deque<std::int64_t> ids;
+  auto query = database_.query(sql, queue, micros(now), count);
+  while (query.step()) ids.push_back(query->integer(0));
+  return ids;
+}
+
+std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64_t>& ids,
+                                                    Duration lease, std::string_view worker,
+                                                    Instant now) {
+  std::map<std::int64_t, ClaimedJob> claimed;
+  if (ids.empty()) return claimed;
+  const db::Backend backend = database_.backend();
+  const std::string list = id_list(backend, ids);
+  {
+    const std::string sql = fmt::format(
+        "UPDATE jobq_jobs SET state = 'running', attempt = attempt + 1, token = token + 1, "
+        "lease_until = ?2, worker = ?3 WHERE state = 'waiting' AND id IN ({}) "
+        "RETURNING id, queue, grp, token, attempt, max_attempts, payload",
+        listed_ids.of(backend));
+    auto query = database_.query(sql, list, micros(now + lease), worker);
+    while (query.step()) {
+      ClaimedJob job;
+      job.id = query->integer(0);
+      job.queue = query->text(1);
+      job.group = query->text(2);
+      job.token = query->integer(3);
+      job.attempt = static_cast<int>(query->integer(4));
+      job.max_attempts = static_cast<int>(query->integer(5));
+      job.payload = query->text(6);
+      job.lease_until = now + lease;
+      claimed.emplace(job.id, std::move(job));
+    }
+  }
+  const std::string events = fmt::format(
+      "INSERT INTO jobq_events (job, at, event, state, attempt, token, detail) "
+      "SELECT id, ?2, 'claimed', state, attempt, token, ?3 FROM jobq_jobs WHERE id IN ({})",
+      listed_ids.of(backend));
+  database_.execute(events, list, micros(now), worker);
+  return claimed;
+}
+
 std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int count,
                                      Duration lease, std::string_view worker, Instant now) {
   std::vector<ClaimedJob> claimed;
@@ -448,19 +520,46 @@ std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int
       turns[index].current = stored[queues[index].queue];
     }
   }
+  // A queue without groups is read ahead: its first `count` due jobs in one query, claimed
+  // together in one UPDATE at the end. A queue whose groups take turns is claimed job by job.
+  std::vector<std::deque<std::int64_t>> ahead(queues.size());
+  std::vector<bool> grouped(queues.size(), false);
   for (std::size_t index = 0; index < queues.size(); ++index) {
-    heads[index] = find_head(queues[index].queue, now);
+    grouped[index] = has_groups(queues[index].queue);
+    if (grouped[index]) {
+      heads[index] = find_head(queues[index].queue, now);
+    } else {
+      ahead[index] = due_jobs(queues[index].queue, count, now);
+    }
   }
-  while (static_cast<int>(claimed.size()) < count) {
+  // What each pick took, in pick order: a job claimed at once, or an id claimed at the end.
+  std::vector<std::variant<ClaimedJob, std::int64_t>> picks;
+  std::vector<std::int64_t> pending;
+  while (static_cast<int>(picks.size()) < count) {
     for (std::size_t index = 0; index < queues.size(); ++index) {
-      turns[index].eligible = heads[index].has_value();
+      turns[index].eligible = grouped[index] ? heads[index].has_value() : !ahead[index].empty();
     }
     std::optional<std::size_t> picked = pick_queue(turns);
     if (!picked) break;
+    if (!grouped[*picked]) {
+      picks.emplace_back(ahead[*picked].front());
+      pending.push_back(ahead[*picked].front());
+      ahead[*picked].pop_front();
+      continue;
+    }
     if (std::optional<ClaimedJob> job = claim_one(*heads[*picked], lease, worker, now)) {
-      claimed.push_back(std::move(*job));
+      picks.emplace_back(std::move(*job));
     }
     heads[*picked] = find_head(queues[*picked].queue, now);
+  }
+  std::map<std::int64_t, ClaimedJob> claimed_together = claim_all(pending, lease, worker, now);
+  for (auto& pick : picks) {
+    if (auto* job = std::get_if<ClaimedJob>(&pick)) {
+      claimed.push_back(std::move(*job));
+    } else if (auto found = claimed_together.find(std::get<std::int64_t>(pick));
+               found != claimed_together.end()) {
+      claimed.push_back(std::move(found->second));
+    }
   }
   if (weighted) {
     // Every eligible queue's counter moved, not only the picked one's.
@@ -516,12 +615,63 @@ Fence Store::ack(std::int64_t id, std::int64_t token, std::optional<std::string_
   return fence;
 }
 
+namespace {
+
+// (id, token) pairs as a subquery: on SQLite one JSON array of [id, token] pairs in ?1; on
+// PostgreSQL the arrays of ids (?1) and tokens (?3).
+constexpr db::Dialects listed_pairs{
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1)",
+    "SELECT * FROM unnest(?1::bigint[], ?3::bigint[])"};
+
+}  // namespace
+
 std::vector<Fence> Store::ack_all(const std::vector<Holder>& holders, Instant now) {
+  const db::Backend backend = database_.backend();
+  std::vector<std::int64_t> ids, tokens;
+  for (const Holder& holder : holders) {
+    ids.push_back(holder.id);
+    tokens.push_back(holder.token);
+  }
+  db::WriteTransaction transaction(database_);
+  std::map<std::int64_t, std::int64_t> done;  // id -> the token that acknowledged it
+  if (!holders.empty()) {
+    // One statement for the whole batch; each job is still fenced by its own token.
+    const std::string sql = fmt::format(
+        "UPDATE jobq_jobs SET state = 'done', lease_until = NULL, finished_at = ?2, "
+        "last_error = '' WHERE state = 'running' AND (id, token) IN ({}) RETURNING id, token",
+        listed_pairs.of(backend));
+    auto read = [&](db::Query query) {
+      while (query.step()) done.emplace(query->integer(0), query->integer(1));
+    };
+    if (backend == db::Backend::postgresql) {
+      read(database_.query(sql, id_list(backend, ids), micros(now), id_list(backend, tokens)));
+    } else {
+      std::string pairs = "[";
+      for (const Holder& holder : holders) {
+        if (pairs.size() > 1) pairs += ',';
+        pairs += fmt::format("[{},{}]", holder.id, holder.token);
+      }
+      read(database_.query(sql, pairs + "]", micros(now)));
+    }
+  }
+  if (!done.empty()) {
+    const std::string events = fmt::format(
+        "INSERT INTO jobq_events (job, at, event, state, attempt, token, detail) "
+        "SELECT id, ?2, 'done', state, attempt, token, '' FROM jobq_jobs WHERE id IN ({})",
+        listed_ids.of(backend));
+    std::vector<std::int64_t> done_ids;
+    for (const auto& [id, token] : done) done_ids.push_back(id);
+    database_.execute(events, id_list(backend, done_ids), micros(now));
+  }
   std::vector<Fence> fences;
   fences.reserve(holders.size());
-  db::WriteTransaction transaction(database_);
+  std::set<std::int64_t> reported;
   for (const Holder& holder : holders) {
-    fences.push_back(ack_one(holder.id, holder.token, std::nullopt, std::nullopt, now));
+    // A job listed twice is acknowledged once: its second line is stale.
+    auto found = done.find(holder.id);
+    bool first =
+        found != done.end() && found->second == holder.token && reported.insert(holder.id).second;
+    fences.push_back(first ? Fence::held : missed(*this, holder.id));
   }
   transaction.commit();
   return fences;

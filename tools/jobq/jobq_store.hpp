@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -215,6 +217,10 @@ class Store {
   std::optional<ClaimedJob> claim_one(const Head& head, Duration lease, std::string_view worker,
                                       Instant now);
   void reap_expired(Instant now);
+  bool has_groups(std::string_view queue);
+  std::deque<std::int64_t> due_jobs(std::string_view queue, int count, Instant now);
+  std::map<std::int64_t, ClaimedJob> claim_all(const std::vector<std::int64_t>& ids, Duration lease,
+                                               std::string_view worker, Instant now);
   void record(std::int64_t id, Instant at, std::string_view event, std::string_view detail = {});
   Fence ack_one(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
                 std::optional<int> exit_status, Instant now);
