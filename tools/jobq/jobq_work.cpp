@@ -71,6 +71,24 @@ proc::Handlers lease_keeper(Store& store, const Clock& clock, const WorkOptions&
   return handlers;
 }
 
+// Records a job's outcome, trying again while the state is busy (75) for as long as the lease
+// lasts: the command has run, and giving up would leave the job to be run again after its
+// lease expires.
+template <typename Record>
+auto recorded(const WorkOptions& options, Record&& record) {
+  auto give_up_at = std::chrono::steady_clock::now() + options.lease;
+  for (;;) {
+    try {
+      return record();
+    } catch (const Error& error) {
+      if (error.code() != exit_code::temporary || std::chrono::steady_clock::now() > give_up_at) {
+        throw;
+      }
+    }
+    sleep_unless_interrupted(std::chrono::milliseconds(50));
+  }
+}
+
 void count_failure(const FailOutcome& outcome, Counts& counts) {
   if (outcome.fence != Fence::held) {
     ++counts.lost;
@@ -101,7 +119,7 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
                         lease_keeper(store, clock, options, job, result, result_too_large));
   } catch (const StopCommand& stop) {
     if (stop.why == StopCommand::Why::cancelled) {
-      store.finish_cancelled(job.id, job.token, clock.now());
+      recorded(options, [&] { return store.finish_cancelled(job.id, job.token, clock.now()); });
       ++counts.cancelled;
     } else {
       warn(fmt::format("job {}: another worker holds it now; its command was stopped", job.id));
@@ -116,7 +134,8 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
   }
   const int status = outcome.exit_status;
   if (status == 0 && !result_too_large) {
-    Fence fence = store.ack(job.id, job.token, result, status, clock.now());
+    Fence fence = recorded(
+        options, [&] { return store.ack(job.id, job.token, result, status, clock.now()); });
     fence == Fence::held ? ++counts.done : ++counts.lost;
     return;
   }
@@ -126,7 +145,11 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
           ? fmt::format("cannot run {}: {}", options.command.front(), outcome.launch_error)
           : fmt::format("exit status {}", status);
   bool permanent = status == dead_now_exit;
-  count_failure(store.fail(job.id, job.token, std::nullopt, permanent, error, status, clock.now()),
+  count_failure(recorded(options,
+                         [&] {
+                           return store.fail(job.id, job.token, std::nullopt, permanent, error,
+                                             status, clock.now());
+                         }),
                 counts);
 }
 
