@@ -1,6 +1,11 @@
 #include "audit.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
@@ -273,6 +278,53 @@ bool root_matches(const std::optional<std::string>& given, const Hash& root,
   return !given || hash_from_hex(*given, option) == root;
 }
 
+// stdout when it is a regular file: its identity and where the next write lands.
+struct OutputFile {
+  std::string identity;  // device:inode
+  std::int64_t size = 0;
+};
+
+std::optional<OutputFile> regular_output(int fd) {
+  struct stat status {};
+  if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) return std::nullopt;
+  return OutputFile{fmt::format("{}:{}", status.st_dev, status.st_ino),
+                    static_cast<std::int64_t>(status.st_size)};
+}
+
+// Where a follower resumes: after the cursor, or after its pending page when that page
+// reached the same regular file in full. A page cut short is cut off the file, to be written
+// again whole. (Into a pipe nobody can tell: the page is written again, at least once.)
+std::int64_t settled_position(const Cursor& cursor, std::optional<OutputFile>& file) {
+  if (!cursor.pending || !file || file->identity != cursor.pending->file) return cursor.after;
+  const PendingWrite& pending = *cursor.pending;
+  if (file->size >= pending.to) return pending.after;
+  if (file->size > pending.from) {
+    if (::ftruncate(STDOUT_FILENO, pending.from) != 0) {
+      throw Error(exit_code::io, fmt::format("cannot cut the partly written page off stdout: {}",
+                                             std::strerror(errno)));
+    }
+    file->size = pending.from;
+  }
+  return cursor.after;
+}
+
+// Writes one page of entries with one write(2) and moves the cursor past it; into a regular
+// file, the page is recorded as pending first (see PendingWrite).
+void write_page(Store& store, const Clock& clock, const std::optional<std::string>& cursor,
+                std::optional<OutputFile>& file, std::int64_t last, std::int64_t after,
+                const std::string& page, int fd) {
+  if (cursor && file) {
+    if (auto now = regular_output(fd)) file->size = now->size;
+    auto end = file->size + static_cast<std::int64_t>(page.size());
+    store.set_cursor(*cursor, after, clock.now(),
+                     PendingWrite{last, file->identity, file->size, end});
+  }
+  write_or_throw(fd, page, "<stdout>");
+  if (file) file->size += static_cast<std::int64_t>(page.size());
+  // The cursor moves only once the entries left this process.
+  if (cursor) store.set_cursor(*cursor, last, clock.now());
+}
+
 }  // namespace
 
 AppendResult append(Store& store, const Clock& clock, const AppendOptions& options) {
@@ -308,24 +360,26 @@ std::int64_t read(Store& store, const ReadFilter& filter, OutputStream& out) {
 
 int follow(Store& store, const Clock& clock, const FollowOptions& options, OutputStream& out) {
   std::int64_t after = options.after;
+  std::optional<OutputFile> file = regular_output(out.fd());
   if (options.cursor) {
-    if (auto cursor = store.cursor(*options.cursor)) after = cursor->after;
+    if (auto cursor = store.cursor(*options.cursor)) after = settled_position(*cursor, file);
   }
   std::int64_t written = 0;
+  out.flush();
   for (;;) {
     std::int64_t wanted = follow_page;
     if (options.limit) wanted = std::min(wanted, *options.limit - written);
     std::int64_t last = after;
+    std::string page;
     store.read({.after = after, .limit = wanted}, [&](const Entry& entry) {
-      out.write_line(entry_line(entry));
+      page += entry_line(entry);
+      page += '\n';
       last = entry.seq;
       ++written;
       return true;
     });
     if (last > after) {
-      // The cursor moves only once the entries left this process.
-      out.flush();
-      if (options.cursor) store.set_cursor(*options.cursor, last, clock.now());
+      write_page(store, clock, options.cursor, file, last, after, page, out.fd());
       after = last;
       if (options.limit && written >= *options.limit) return exit_code::success;
       continue;

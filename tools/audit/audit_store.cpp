@@ -34,7 +34,11 @@ CREATE TABLE audit_nodes (
 CREATE TABLE audit_cursors (
   name TEXT PRIMARY KEY,
   after_seq INTEGER NOT NULL CHECK (after_seq >= 0),
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  pending_after INTEGER,
+  pending_file TEXT,
+  pending_from INTEGER,
+  pending_to INTEGER
 ) STRICT;
 )sql";
 
@@ -275,18 +279,37 @@ void Store::visit_nodes(
 
 std::optional<Cursor> Store::cursor(std::string_view name) {
   auto query = database_.query(
-      "SELECT name, after_seq, updated_at FROM audit_cursors WHERE name = ?1", name);
+      "SELECT name, after_seq, updated_at, pending_after, pending_file, pending_from, pending_to "
+      "FROM audit_cursors WHERE name = ?1",
+      name);
   if (!query.step()) return std::nullopt;
-  return Cursor{query->text(0), query->integer(1), instant_of(query->integer(2))};
+  Cursor cursor{query->text(0), query->integer(1), instant_of(query->integer(2)), std::nullopt};
+  if (!query->is_null(3)) {
+    cursor.pending =
+        PendingWrite{query->integer(3), query->text(4), query->integer(5), query->integer(6)};
+  }
+  return cursor;
 }
 
-void Store::set_cursor(std::string_view name, std::int64_t after, Instant now) {
+void Store::set_cursor(std::string_view name, std::int64_t after, Instant now,
+                       const std::optional<PendingWrite>& pending) {
   db::WriteTransaction transaction(database_);
+  std::optional<std::int64_t> pending_after, pending_from, pending_to;
+  std::optional<std::string> pending_file;
+  if (pending) {
+    pending_after = pending->after;
+    pending_file = pending->file;
+    pending_from = pending->from;
+    pending_to = pending->to;
+  }
   database_.execute(
-      "INSERT INTO audit_cursors (name, after_seq, updated_at) VALUES (?1, ?2, ?3) "
+      "INSERT INTO audit_cursors (name, after_seq, updated_at, pending_after, pending_file, "
+      "pending_from, pending_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
       "ON CONFLICT (name) DO UPDATE SET after_seq = excluded.after_seq, "
-      "updated_at = excluded.updated_at",
-      name, after, micros(now));
+      "updated_at = excluded.updated_at, pending_after = excluded.pending_after, "
+      "pending_file = excluded.pending_file, pending_from = excluded.pending_from, "
+      "pending_to = excluded.pending_to",
+      name, after, micros(now), pending_after, pending_file, pending_from, pending_to);
   transaction.commit();
 }
 
@@ -302,7 +325,8 @@ std::vector<Cursor> Store::cursors() {
   auto query =
       database_.query("SELECT name, after_seq, updated_at FROM audit_cursors ORDER BY name");
   while (query.step()) {
-    found.push_back({query->text(0), query->integer(1), instant_of(query->integer(2))});
+    found.push_back(
+        {query->text(0), query->integer(1), instant_of(query->integer(2)), std::nullopt});
   }
   return found;
 }

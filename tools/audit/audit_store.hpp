@@ -58,10 +58,22 @@ struct ReadFilter {
   std::optional<Instant> until;  // ts < until
 };
 
+// A page of entries a follower is writing to a regular file: the entries up to `after` go to
+// the file `file` (device:inode) between offsets `from` and `to`. Recorded before the write
+// and cleared after it, so that a follower killed in between can tell from the file's size
+// whether the page got out, and write it exactly once.
+struct PendingWrite {
+  std::int64_t after = 0;
+  std::string file;
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+};
+
 struct Cursor {
   std::string name;
   std::int64_t after = 0;  // the last seq written out
   Instant updated_at;
+  std::optional<PendingWrite> pending;
 };
 
 struct AppendResult {
@@ -98,7 +110,9 @@ class Store {
   void visit_nodes(const std::function<void(int level, std::uint64_t index, const Hash&)>& visit);
 
   std::optional<Cursor> cursor(std::string_view name);
-  void set_cursor(std::string_view name, std::int64_t after, Instant now);
+  // Places the cursor after `after`, with the page being written (or none).
+  void set_cursor(std::string_view name, std::int64_t after, Instant now,
+                  const std::optional<PendingWrite>& pending = std::nullopt);
   bool delete_cursor(std::string_view name);
   std::vector<Cursor> cursors();
 
