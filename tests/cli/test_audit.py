@@ -4,11 +4,13 @@ tampering with the SQLite file caught at the right entry."""
 
 import hashlib
 import json
+import os
 import random
 import sqlite3
+import subprocess
 
 import rfc9162
-from sluice_cli import ToolTestCase, on_both_backends, sqlite_only
+from sluice_cli import ToolTestCase, on_both_backends, sqlite_only, tool_path
 
 T0 = "2026-03-01T12:00:00Z"
 
@@ -233,6 +235,45 @@ class AuditLog(AuditCase):
         self.append_numbers(4)
         result = self.audit("follow", "--after", "1", "--limit", "2")
         self.assertEqual([json.loads(l)["seq"] for l in result.out.splitlines()], [2, 3])
+
+
+class AuditFollowResume(AuditCase):
+    """A follower killed between writing a page into a regular file and moving its cursor:
+    the cursor's pending page and the file's size tell what got out."""
+
+    def follow_into(self, name, *args):
+        with open(self.path(name), "ab") as sink:
+            completed = subprocess.run(
+                [tool_path("audit"), "--db", self.db, "follow",
+                 "--cursor", "c", *args], cwd=self.dir, env=self.env, stdout=sink, timeout=60)
+        self.assertEqual(completed.returncode, 0)
+
+    def crash_mid_page(self, written_fraction):
+        self.append_numbers(5)
+        self.follow_into("out.jsonl", "--limit", "3")
+        page = self.audit("read", "--after", "3").stdout
+        before = len(self.read("out.jsonl"))
+        with open(self.path("out.jsonl"), "ab") as sink:
+            sink.write(page[:int(len(page) * written_fraction)])
+        status = os.stat(self.path("out.jsonl"))
+        with sqlite3.connect(self.db) as connection:
+            connection.execute(
+                "UPDATE audit_cursors SET pending_after = 5, pending_file = ?, pending_from = ?, "
+                "pending_to = ? WHERE name = 'c'",
+                (f"{status.st_dev}:{status.st_ino}", before, before + len(page)))
+        self.append_numbers(1, start=5)
+        self.follow_into("out.jsonl", "--limit", "1" if written_fraction == 1 else "3")
+        seqs = [json.loads(line)["seq"] for line in self.read("out.jsonl").splitlines()]
+        self.assertEqual(seqs, [1, 2, 3, 4, 5, 6])
+
+    def test_page_written_in_full_is_not_written_again(self):
+        self.crash_mid_page(1)
+
+    def test_page_cut_short_is_cut_off_and_written_again(self):
+        self.crash_mid_page(0.5)
+
+    def test_page_never_written_is_written(self):
+        self.crash_mid_page(0)
 
 
 class AuditTamper(AuditCase):
