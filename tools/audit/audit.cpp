@@ -170,7 +170,8 @@ std::uint64_t unsigned_field(const JsonValue& proof, std::string_view name,
   if (valid) {
     const std::string& text = field->text();
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    valid = error == std::errc() && end == text.data() + text.size();
+    valid = error == std::errc() && end == text.data() + text.size() &&
+            value <= static_cast<std::uint64_t>(INT64_MAX);
   }
   if (!valid) {
     throw Error(exit_code::data,
