@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from sluice_cli import ToolTestCase, on_both_backends, rounds, tool_path
+from sluice_cli import DEPTH, ToolTestCase, on_both_backends, rounds, tool_path
 
 
 @on_both_backends
@@ -28,7 +28,7 @@ class AuditConcurrency(ToolTestCase):
 
     def test_concurrent_appenders_interleave_without_gaps_or_forks(self):
         # 8 x 200 at normal depth (32 x 10,000 under SLUICE_TEST_DEPTH=long).
-        processes = rounds(8, 32) if rounds(8, 32) == 32 else 8
+        processes = 32 if DEPTH == "long" else 8
         count = rounds(200, 10000)
         db = self.state("a.db")
         appenders = [self.start_appender(db, worker, count, batch=7 + worker)
