@@ -100,10 +100,12 @@ bash "$work/cat.sh"
 python3 "$work/chain.py" "$work/chain.db" "$work/payloads.jsonl"
 verdict=$("$AUDIT" --db "$work/append.db" verify)
 check "audit log verifies with $entries entries" \
-  test "$(jq -c '[.valid, .size]' <<<"$verdict")" = "[true,$entries]"
+  test "$(python3 -c 'import json, sys; v = json.loads(sys.argv[1]); print(v["valid"], v["size"])' \
+    "$verdict")" = "True $entries"
 check "cat wrote $entries lines" test "$(wc -l <"$work/cat.out")" -eq "$entries"
 check "python chain holds $entries rows" \
-  test "$(sqlite3 "$work/chain.db" 'SELECT count(*) FROM log')" -eq "$entries"
+  test "$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM log").fetchone()[0])' \
+    "$work/chain.db")" -eq "$entries"
 "$AUDIT" --db "$work/read.db" -q append "$work/log.jsonl"
 "$AUDIT" --db "$work/read.db" read >"$work/export.jsonl"
 check "read --actor a7 agrees with grep" test \
