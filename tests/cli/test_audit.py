@@ -237,6 +237,60 @@ class AuditLog(AuditCase):
         self.assertEqual([json.loads(l)["seq"] for l in result.out.splitlines()], [2, 3])
 
 
+@on_both_backends
+class AuditArchive(AuditCase):
+
+    def setUp(self):
+        super().setUp()
+        self.append_numbers(7)
+        self.append([{"n": i} for i in range(7, 12)], "--actor", "alice", "--action", "login",
+                     now="2026-03-05T00:00:00Z")
+        self.leaves_before = self.leaves()
+        self.head = self.json_of(self.audit("head"))
+        result = self.audit("archive", "--before", "2026-03-02T00:00:00Z", "--out", "seg.gz")
+        self.assertStatus(result, 0)
+        self.assertIn("archived entries 1 to 7", result.err)
+
+    def test_segment_holds_the_entries_and_the_log_keeps_its_tree(self):
+        import gzip
+        with gzip.open(self.path("seg.gz"), "rt") as segment:
+            lines = [json.loads(line) for line in segment]
+        self.assertEqual(lines[0], {"segment": "audit", "first_seq": 1, "last_seq": 7,
+                                    "previous_hash": "00" * 32})
+        self.assertEqual([line["seq"] for line in lines[1:]], list(range(1, 8)))
+        self.assertEqual([rfc9162.leaf_hash(canonical(line)) for line in lines[1:]],
+                         self.leaves_before[:7])
+        self.assertEqual([e["seq"] for e in self.entries()], list(range(8, 13)))
+        self.assertEqual(self.json_of(self.audit("head")), self.head)
+        self.assertEqual(self.json_of(self.audit("verify", "--archive", "seg.gz")),
+                         {"valid": True, "size": 12, "root": self.head["root"]})
+        proof = self.json_of(self.audit("prove", "--seq", "3"))
+        self.assertNotIn("entry", proof)
+        self.assertEqual(proof["path"], [h.hex() for h in rfc9162.path(2, self.leaves_before)])
+        self.assertStatus(self.audit("check-proof", stdin=json.dumps(proof)), 0)
+        self.append_numbers(2, start=20)
+        self.assertEqual([e["seq"] for e in self.entries("--after", "11")], [12, 13, 14])
+        self.assertEqual(self.json_of(self.audit("verify"))["valid"], True)
+
+    def test_a_changed_segment_is_caught(self):
+        import gzip
+        with gzip.open(self.path("seg.gz"), "rt") as segment:
+            text = segment.read()
+        with gzip.open(self.path("bad.gz"), "wt") as segment:
+            segment.write(text.replace('"n":4}', '"n":40}'))
+        verdict = self.json_of(self.audit("verify", "--archive", "bad.gz"), 1)
+        self.assertEqual((verdict["seq"], verdict["problem"]), (5, "changed"))
+
+    def test_existing_out_and_nothing_to_archive(self):
+        self.assertError(self.audit("archive", "--before", "2026-03-09T00:00:00Z", "--out",
+                                    "seg.gz"), 73, "seg.gz")
+        result = self.audit("archive", "--before", "2026-03-02T00:00:00Z", "--out", "more.gz")
+        self.assertStatus(result, 0)
+        self.assertIn("nothing to archive", result.err)
+        self.assertError(self.audit("archive", "--before", "soon", "--out", "x.gz"), 2,
+                         "--before")
+
+
 class AuditFollowResume(AuditCase):
     """A follower killed between writing a page into a regular file and moving its cursor:
     the cursor's pending page and the file's size tell what got out."""

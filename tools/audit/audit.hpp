@@ -48,7 +48,32 @@ struct FollowOptions {
 // written to stdout.
 int follow(Store& store, const Clock& clock, const FollowOptions& options, OutputStream& out);
 
+// The first bad entry verify found: its seq, the kind of problem (changed, chain, missing)
+// and the diagnostic's wording.
+struct Problem {
+  std::int64_t seq = 0;
+  std::string kind;
+  std::string detail;
+};
+
+struct ArchiveOptions {
+  Instant before;
+  std::string out;
+  bool quiet = false;
+};
+
+// Moves the live entries older than `before` into a gzip-compressed JSONL segment at `out`
+// (a header line, then the entries as read prints them), keeping their chain hash and leaf in
+// the state: heads, proofs and verify still cover them.
+int archive(Store& store, const Clock& clock, const ArchiveOptions& options);
+
+// Checks a segment against the log: every entry's recomputed chain hash and leaf must be the
+// ones the log kept for it. Returns the first problem.
+std::optional<Problem> check_segment(Store& store, const std::string& path);
+
 struct VerifyOptions {
+  // Segments written by archive, checked too.
+  std::vector<std::string> archives;
   // A head kept elsewhere: the first `size` entries must have this root.
   std::optional<std::int64_t> size;
   std::optional<std::string> root;

@@ -34,6 +34,9 @@ struct Settings {
   std::string root;
   std::string old_root;
   std::string proof_file = "-";
+  std::vector<std::string> archives;
+  std::string before;
+  std::string out;
   Format format = Format::jsonl;
 };
 
@@ -256,14 +259,39 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& settin
          command.add_option("--root", s.root, "The root of that head (hex)")
              ->type_name("HEX")
              ->needs(size);
+         command
+             .add_option("--archive", s.archives,
+                         "Also check this segment written by archive (repeatable)")
+             ->type_name("FILE")
+             ->allow_extra_args(false);
        },
        with_store(settings, StateFile::must_exist,
                   [settings](Store& store, const Clock&, OutputStream& out) {
                     VerifyOptions options;
                     options.root = hash_option("--root", settings->root);
                     options.size = settings->size;
+                    options.archives = settings->archives;
                     return verify(store, options, out);
                   })},
+      {"archive", "Move entries older than TIME into a gzip JSONL segment",
+       [&s](CLI::App& command) {
+         command.add_option("--before", s.before, "Archive the entries before TIME")
+             ->type_name("TIME")
+             ->required();
+         command.add_option("--out", s.out, "The segment file to write (must not exist)")
+             ->type_name("FILE")
+             ->required();
+       },
+       [settings] {
+         ArchiveOptions options;
+         options.before = cli::instant_option("--before", settings->before);
+         options.out = settings->out;
+         options.quiet = settings->quiet;
+         return with_store(settings, StateFile::must_exist,
+                           [options](Store& store, const Clock& clock, OutputStream&) {
+                             return archive(store, clock, options);
+                           })();
+       }},
       {"head", "Print the tree head: size and Merkle root", [](CLI::App&) {},
        with_store(settings, StateFile::must_exist,
                   [](Store& store, const Clock&, OutputStream& out) { return head(store, out); })},

@@ -42,7 +42,25 @@ CREATE TABLE audit_cursors (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 1> migrations{schema_v1};
+// v2: archived entries (audit archive) keep their ts, chain hash and leaf here, and each
+// segment file its range and digest, so that heads, proofs and verify still cover them.
+constexpr std::string_view schema_v2 = R"sql(
+CREATE TABLE audit_archived (
+  seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+  ts INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  leaf TEXT NOT NULL
+) STRICT;
+CREATE TABLE audit_segments (
+  first_seq INTEGER PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  file TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  archived_at INTEGER NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 2> migrations{schema_v1, schema_v2};
 constexpr db::Schema schema{migrations};
 
 constexpr std::array<std::string_view, 7> entry_columns{"seq",     "ts",   "actor", "action",
@@ -162,13 +180,15 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
   std::int64_t last = 0;
   Hash previous{};
   Instant last_ts{};
-  {
-    auto tail =
-        database_.query("SELECT seq, hash, ts FROM audit_entries ORDER BY seq DESC LIMIT 1");
+  // The last entry is live, or archived when everything was archived.
+  for (std::string_view table : {"audit_entries", "audit_archived"}) {
+    auto tail = database_.query(
+        fmt::format("SELECT seq, hash, ts FROM {} ORDER BY seq DESC LIMIT 1", table));
     if (tail.step()) {
       last = tail->integer(0);
       previous = hash_from_hex(tail->text(1), fmt::format("the stored hash of entry {}", last));
       last_ts = instant_of(tail->integer(2));
+      break;
     }
   }
   const Instant now = std::max(clock.now(), last_ts);
@@ -239,9 +259,63 @@ void Store::read(const ReadFilter& filter, const std::function<bool(const Entry&
 }
 
 std::int64_t Store::size() {
-  auto query = database_.query("SELECT coalesce(max(seq), 0) FROM audit_entries");
-  query.step();
-  return query->integer(0);
+  std::int64_t size = 0;
+  for (std::string_view sql : {"SELECT coalesce(max(seq), 0) FROM audit_entries",
+                               "SELECT coalesce(max(seq), 0) FROM audit_archived"}) {
+    auto query = database_.query(sql);
+    query.step();
+    size = std::max(size, query->integer(0));
+  }
+  return size;
+}
+
+ArchiveBatch Store::entries_before(Instant before) {
+  ArchiveBatch batch;
+  {
+    auto last = database_.query("SELECT hash FROM audit_archived ORDER BY seq DESC LIMIT 1");
+    if (last.step()) batch.previous_hash = last->text(0);
+  }
+  if (batch.previous_hash.empty()) batch.previous_hash = hash_hex(Hash{});
+  // ts grows with seq: the entries before `before` are a prefix of the live log.
+  auto query = database_.query(
+      "SELECT seq, ts, actor, action, payload, hash, leaf FROM audit_entries WHERE ts < ?1 "
+      "ORDER BY seq",
+      micros(before));
+  while (query.step()) batch.entries.push_back(read_entry(query.row()));
+  return batch;
+}
+
+void Store::archive(const ArchiveBatch& batch, const std::string& file, const std::string& sha256,
+                    Instant now) {
+  if (batch.entries.empty()) return;
+  std::int64_t first = batch.entries.front().seq;
+  std::int64_t last = batch.entries.back().seq;
+  static constexpr std::array<std::string_view, 4> columns{"seq", "ts", "hash", "leaf"};
+  {
+    db::BulkInsert rows(database_, "audit_archived", columns);
+    for (const Entry& entry : batch.entries) {
+      rows.add(entry.seq).add(micros(entry.ts)).add(entry.hash).add(entry.leaf);
+      rows.end_row();
+    }
+    rows.finish();
+  }
+  database_.execute("DELETE FROM audit_entries WHERE seq >= ?1 AND seq <= ?2", first, last);
+  database_.execute(
+      "INSERT INTO audit_segments (first_seq, last_seq, file, sha256, archived_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)",
+      first, last, file, sha256, micros(now));
+}
+
+void Store::visit_archived(const std::function<bool(const Entry&)>& visit) {
+  auto query = database_.query("SELECT seq, ts, hash, leaf FROM audit_archived ORDER BY seq");
+  while (query.step()) {
+    Entry entry;
+    entry.seq = query->integer(0);
+    entry.ts = instant_of(query->integer(1));
+    entry.hash = query->text(2);
+    entry.leaf = query->text(3);
+    if (!visit(entry)) return;
+  }
 }
 
 Hash Store::node(int level, std::uint64_t index) {
@@ -249,6 +323,11 @@ Hash Store::node(int level, std::uint64_t index) {
     auto seq = static_cast<std::int64_t>(index + 1);
     auto query = database_.query("SELECT leaf FROM audit_entries WHERE seq = ?1", seq);
     if (!query.step()) {
+      auto archived = database_.query("SELECT leaf FROM audit_archived WHERE seq = ?1", seq);
+      if (archived.step()) {
+        return hash_from_hex(archived->text(0),
+                             fmt::format("the stored leaf hash of entry {}", seq));
+      }
       throw Error(exit_code::data,
                   fmt::format("state '{}': entry {} is missing (run 'audit verify')",
                               database_.path(), seq));

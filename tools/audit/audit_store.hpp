@@ -76,6 +76,12 @@ struct Cursor {
   std::optional<PendingWrite> pending;
 };
 
+// The entries an archive moves out of the log, and the chain hash before the first of them.
+struct ArchiveBatch {
+  std::string previous_hash;  // hex
+  std::vector<Entry> entries;
+};
+
 struct AppendResult {
   std::int64_t first = 0;  // seq of the first entry appended (0 when none)
   std::int64_t last = 0;
@@ -105,6 +111,15 @@ class Store {
   NodeSource node_source() {
     return [this](int level, std::uint64_t index) { return node(level, index); };
   }
+
+  // Inside the caller's write transaction: the live entries whose ts is before `before`.
+  ArchiveBatch entries_before(Instant before);
+  // Inside the caller's write transaction: moves the batch's entries out of the log, keeping
+  // their ts, chain hash and leaf in audit_archived, and records the segment file.
+  void archive(const ArchiveBatch& batch, const std::string& file, const std::string& sha256,
+               Instant now);
+  // Visits the archived entries (seq, ts, hash and leaf only) in seq order.
+  void visit_archived(const std::function<bool(const Entry&)>& visit);
 
   // Visits every stored node of level >= 1.
   void visit_nodes(const std::function<void(int level, std::uint64_t index, const Hash&)>& visit);
