@@ -314,6 +314,8 @@ std::int64_t settled_position(const Cursor& cursor, std::optional<OutputFile>& f
                                              std::strerror(errno)));
     }
     file->size = pending.from;
+    // Without O_APPEND (">" rather than ">>") the next write would land past the cut.
+    ::lseek(STDOUT_FILENO, 0, SEEK_END);
   }
   return cursor.after;
 }
