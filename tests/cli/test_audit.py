@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 
 import rfc9162
-from sluice_cli import ToolTestCase, also_through_pgbouncer, on_both_backends, sqlite_only, tool_path
+from sluice_cli import ToolTestCase, on_both_backends, sqlite_only, tool_path
 
 T0 = "2026-03-01T12:00:00Z"
 
@@ -56,7 +56,6 @@ class AuditCase(ToolTestCase):
 
 
 @on_both_backends
-@also_through_pgbouncer
 class AuditLog(AuditCase):
 
     def test_help_is_0_bad_flag_is_2(self):
