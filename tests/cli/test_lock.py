@@ -280,6 +280,26 @@ class LockLease(ToolTestCase):
         wait_until(lambda: process_ended(pid))
         self.assertFalse(os.path.exists(self.path("late")))
 
+    def test_a_wrapper_paused_past_its_ttl_loses_the_lock_and_its_cmd_is_killed(self):
+        # A's wrapper is stopped (its CMD runs on, as a paused holder's work would); B takes
+        # the lock once A's 1s lease has expired; when A resumes, its next renewal finds the
+        # lease lost: CMD's group is killed and A exits 75.
+        a = self.start_tool("run", "p", "--ttl", "1s", "--", "sh", "-c",
+                            "echo $$ > a.pid; exec sleep 60", stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+        self.wait_for_file("a.pid")
+        wait_until(lambda: self.read("a.pid").strip() != b"")
+        os.kill(a.pid, signal.SIGSTOP)
+        b = self.lock("run", "p", "--ttl", "5s", "--wait", "20s", "--", "sh", "-c",
+                      "echo $LOCK_TOKEN")
+        self.assertStatus(b, 0)
+        self.assertEqual(b.out, "2\n")
+        os.kill(a.pid, signal.SIGCONT)
+        _, err = a.communicate(timeout=30)
+        self.assertEqual(a.returncode, 75)
+        self.assertIn(b"the lease of lock 'p' (token 1) was lost", err)
+        wait_until(lambda: process_ended(int(self.read("a.pid"))))
+
     def test_a_sigkilled_holder_frees_the_lock_at_ttl_expiry_and_no_token_repeats(self):
         child = self.start_tool("run", "k", "--ttl", "30s", "--", "sh", "-c",
                                 "echo $$ > cmd.pid; echo $LOCK_TOKEN > token; sleep 60",
