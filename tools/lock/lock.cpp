@@ -24,7 +24,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 // The longest pause between two tries of a waiting acquisition: short enough that a freed
 // lock is taken soon, long enough that a few waiters do not keep the state busy.
-constexpr Duration longest_poll = std::chrono::milliseconds(100);
+constexpr Duration longest_poll = std::chrono::milliseconds(50);
 // A wait record lasts this long unless refreshed, so a waiter that was killed drops out of
 // the graph by itself.
 constexpr Duration wait_record_life = std::chrono::seconds(10);
@@ -108,10 +108,14 @@ class LeaseKeeper {
 
   void renew() {
     auto started = SteadyClock::now();
+    const Holder* gone = nullptr;
     try {
       Instant now = clock_.now();
       for (const Holder& lease : leases_) {
-        if (!store_.renew(lease.name, lease.token, now, now + options_.ttl)) lost(lease);
+        if (!store_.renew(lease.name, lease.token, now, now + options_.ttl)) {
+          gone = &lease;
+          break;
+        }
       }
       renewed_at_ = started;
     } catch (const Error& error) {
@@ -127,6 +131,7 @@ class LeaseKeeper {
       warn(fmt::format("could not renew the lease of lock '{}': {}", leases_.front().name,
                        error.what()));
     }
+    if (gone != nullptr) lost(*gone);
   }
 
  private:
