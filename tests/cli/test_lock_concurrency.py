@@ -95,6 +95,31 @@ class LockConcurrency(ToolTestCase):
         self.workers(6, "sh worker{worker}.sh")
         self.assertFalse(os.path.exists(self.path("violation")))
 
+    def test_sigkill_at_random_instants_never_hands_out_a_token_twice(self):
+        # Runs started one after another, every third SIGKILLed at a random instant (while it
+        # acquires, while CMD runs, while it releases): each grant's token is logged by its
+        # CMD; none may appear twice, and the lock is usable at the end.
+        generator = random.Random(25)
+        count = rounds(12, 200)
+        for index in range(count):
+            child = self.start_tool("run", "k", "--ttl", "500ms", "--wait", "1m", "--", "sh",
+                                    "-c", "echo $LOCK_TOKEN >> tokens",
+                                    stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if index % 3 == 2:
+                try:
+                    child.wait(timeout=generator.uniform(0, 0.06))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            child.wait(timeout=120)
+        tokens = self.read("tokens").split() if os.path.exists(self.path("tokens")) else []
+        self.assertEqual(len(tokens), len(set(tokens)), tokens)
+        self.assertGreaterEqual(len(tokens), count - count // 3)
+        final = self.run_tool("run", "k", "--ttl", "5s", "--wait", "1m", "--", "sh", "-c",
+                              "echo $LOCK_TOKEN")
+        self.assertStatus(final, 0)
+        self.assertGreater(int(final.out), max(map(int, tokens)))
+        self.assertStateIntact(self.state_location())
+
     def state_location(self):
         return self.env.get("SLUICE_STATE_URL") or os.path.join(self.env["SLUICE_STATE_DIR"],
                                                                 "lock.db")
