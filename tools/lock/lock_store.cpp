@@ -109,9 +109,8 @@ std::vector<Holder> Store::holders_of(std::string_view name) {
 }
 
 Acquisition Store::acquire(const AcquireRequest& request, Instant now) {
-  static const std::string lock_name =
-      "SELECT last_token FROM lock_names WHERE name = ?1" +
-      db::row_lock_clause(database_.backend(), db::RowLock::for_update);
+  const std::string lock_name = "SELECT last_token FROM lock_names WHERE name = ?1" +
+                                db::row_lock_clause(database_.backend(), db::RowLock::for_update);
   Acquisition result;
   db::WriteTransaction transaction(database_);
   // Every process locks the rows of its names in the same (sorted) order: on a server two
