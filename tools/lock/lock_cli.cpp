@@ -193,7 +193,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
   Settings& s = *settings;
   auto subcommand = [&app](const char* name) { return app.get_subcommand(name); };
   return {
-      {"run", "Run CMD while holding every named lock",
+      {"run", "Run CMD while holding every named lock: run NAME... [OPTIONS] -- CMD [ARG...]",
        [&s](CLI::App& command) { add_run_options(command, s); },
        [settings, subcommand] { return run_command(*subcommand("run"), *settings); }},
       {"acquire", "Take leases and print their tokens",
