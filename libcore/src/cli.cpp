@@ -103,8 +103,8 @@ void plan_postponed_definitions(const std::vector<char*>& words) {
 // back verbatim.
 std::vector<std::string>* command_operand = nullptr;
 const CLI::App* wrapper_command = nullptr;
-// With add_command_operand's leading form: the wrapper's own operands, and those found on the
-// command line before its "--" (CLI11 gets them and the command as one positional list).
+// With add_command_operand's leading form: where the wrapper's own operands go, and those
+// delimit_wrapped_command took out of the words before its "--" (CLI11 never sees them).
 std::vector<std::string>* leading_operand = nullptr;
 std::vector<std::string> leading_words;
 
