@@ -103,6 +103,10 @@ void plan_postponed_definitions(const std::vector<char*>& words) {
 // back verbatim.
 std::vector<std::string>* command_operand = nullptr;
 const CLI::App* wrapper_command = nullptr;
+// With add_command_operand's leading form: where the wrapper's own operands go, and those
+// delimit_wrapped_command took out of the words before its "--" (CLI11 never sees them).
+std::vector<std::string>* leading_operand = nullptr;
+std::vector<std::string> leading_words;
 
 // The option `word` names in `app` or, for a subcommand, in the apps above it (whose options
 // it also accepts); nullptr when none does.
@@ -138,6 +142,14 @@ void delimit_wrapped_command(std::vector<char*>& words, const CLI::App& app) {
       if (takes_next_word(*level, word)) ++index;
       continue;
     }
+    if (level == wrapper_command && leading_operand != nullptr) {
+      // Its own operand ("--" ends them): kept aside, so that CLI11's one positional (the
+      // command) sees only the words after "--".
+      leading_words.emplace_back(word);
+      words.erase(words.begin() + static_cast<std::ptrdiff_t>(index));
+      --index;
+      continue;
+    }
     if (level == wrapper_command) {
       words.insert(words.begin() + static_cast<std::ptrdiff_t>(index), separator);
       return;
@@ -148,14 +160,21 @@ void delimit_wrapped_command(std::vector<char*>& words, const CLI::App& app) {
       if (word == subcommand->get_name()) level = subcommand;
     }
     if (level == nullptr) return;
-    // Its options are needed to tell their values from the command (define_when_used).
-    if (level == wrapper_command && index + 1 < words.size() && words[index + 1][0] == '-')
+    // Its options are needed to tell their values from the command (define_when_used); with
+    // leading operands, options may follow them.
+    if (level == wrapper_command && index + 1 < words.size() &&
+        (words[index + 1][0] == '-' || leading_operand != nullptr))
       define_postponed(level);
   }
 }
 
 void restore_command_words(int argc, char** argv) {
   if (command_operand == nullptr) return;
+  if (leading_operand != nullptr) {
+    if (!wrapper_command->parsed()) return;  // another subcommand may share the variables
+    *leading_operand = leading_words;
+    command_operand->clear();
+  }
   for (int index = 1; index < argc; ++index) {
     if (std::string_view(argv[index]) == "--") {
       command_operand->assign(argv + index + 1, argv + argc);
@@ -520,8 +539,22 @@ Subcommand subcommand_group(std::string name, std::string help, std::vector<Subc
 CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& command) {
   command_operand = &command;
   wrapper_command = &app;
+  leading_operand = nullptr;
   return app.add_option("command", command,
                         "The command to run (its options after it are its own)");
+}
+
+CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& leading,
+                                 std::vector<std::string>& command) {
+  command_operand = &command;
+  wrapper_command = &app;
+  leading_operand = &leading;
+  leading_words.clear();
+  // run_main takes the operands out of the words before CLI11 parses them
+  // (delimit_wrapped_command) and puts them and the command's words back as given
+  // (restore_command_words).
+  return app.add_option("command", command,
+                        "The command to run after -- (its options after it are its own)");
 }
 
 std::set<int> exit_code_set(std::string_view option, std::string_view text) {

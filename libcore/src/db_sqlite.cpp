@@ -298,6 +298,10 @@ void SqliteConnection::apply_pragmas() {
   execute_script("PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864");
   if (options_.cache_kib > 0)
     execute_script(fmt::format("PRAGMA cache_size=-{}", options_.cache_kib));
+  if (!options_.checkpoint_on_close) {
+    int ignored = 0;
+    sqlite3_db_config(handle_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, &ignored);
+  }
 }
 
 void SqliteConnection::switch_to_wal() {

@@ -199,6 +199,39 @@ TEST(AddDurationOption, ParsesWhileTheCommandLineIsParsedAndShowsItsDefault) {
   EXPECT_NE(help.find("--ttl DURATION=10m"), std::string::npos) << help;
 }
 
+TEST(AddCommandOperand, LeadingOperandsEndAtTheDoubleDashAndOptionsMayComeBetween) {
+  static std::vector<std::string> names, command;
+  static std::string ttl;
+  static int other = 0;
+  auto define = [](CLI::App& app) -> Action {
+    names.clear();
+    command.clear();
+    ttl.clear();
+    CLI::App* run = app.add_subcommand("run", "A wrapper with operands");
+    run->add_option("--ttl", ttl, "How long");
+    add_command_operand(*run, names, command);
+    CLI::App* show = app.add_subcommand("show", "Another subcommand");
+    show->add_option("--other", other, "Other");
+    return [] { return 0; };
+  };
+  EXPECT_EQ(
+      run_with({"demo", "run", "b", "--ttl", "5s", "a", "--", "sh", "-c", "[x,y] --ttl"}, define),
+      0);
+  EXPECT_EQ(names, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(ttl, "5s");
+  EXPECT_EQ(command, (std::vector<std::string>{"sh", "-c", "[x,y] --ttl"}));
+  // Without "--" there is no command: the tool refuses that itself.
+  EXPECT_EQ(run_with({"demo", "run", "a", "b"}, define), 0);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(command.empty());
+  // Another subcommand leaves the variables alone.
+  EXPECT_EQ(run_with({"demo", "show", "--other", "3"}, define), 0);
+  EXPECT_TRUE(names.empty());
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run_with({"demo", "run", "a", "--bogus", "--", "true"}, define), exit_code::usage);
+  ::testing::internal::GetCapturedStderr();
+}
+
 TEST(RunMain, HelpShowsNoDefaultForARequiredOption) {
   // always_capture_default() records every option's initial value, and CLI11 prints it even
   // when the option must be given: "--months INT=0 REQUIRED" reads as if 0 were allowed.

@@ -52,6 +52,28 @@ TEST(Database, CreatesFileWithMode0600AndWal) {
   EXPECT_EQ(query->text(0), "wal");
 }
 
+TEST(Database, WithoutCheckpointOnCloseTheWalStaysAndItsRowsAreRead) {
+  TempDir dir;
+  OpenOptions keep;
+  keep.checkpoint_on_close = false;
+  {
+    Database database(dir.file("s.db"), keep);
+    const std::array<std::string_view, 1> steps{"CREATE TABLE t (v INTEGER)"};
+    migrate(database, "t", steps);
+    database.execute("INSERT INTO t VALUES (?1)", 7);
+  }
+  struct stat info {};
+  ASSERT_EQ(::stat(dir.file("s.db-wal").c_str(), &info), 0);
+  EXPECT_GT(info.st_size, 0);
+  {
+    Database database(dir.file("s.db"), {});  // the default: checkpoint and delete it on close
+    auto rows = database.query("SELECT v FROM t");
+    ASSERT_TRUE(rows.step());
+    EXPECT_EQ(rows->integer(0), 7);
+  }
+  EXPECT_NE(::stat(dir.file("s.db-wal").c_str(), &info), 0);
+}
+
 TEST(Database, AnEmptyPlaceholderBecomes0600AndAFileOthersMayWriteIsWarnedAbout) {
   TempDir dir;
   std::string placeholder = dir.file("touched.db");

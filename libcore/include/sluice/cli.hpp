@@ -162,6 +162,14 @@ void define_when_used(CLI::App& subcommand, std::function<void(CLI::App&)> defin
 // exactly as given. (CLI11 would otherwise split a word like "[a,b]" as a list.)
 CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& command);
 
+// The operands of a wrapper that takes operands of its own before the command (`lock run NAME
+// [NAME...] -- CMD [ARG...]`): `leading` gets the operands before "--", `command` every word
+// after it, kept exactly as given. Here "--" is required to end the wrapper's operands (no
+// "--" leaves `command` empty, for the tool to refuse), and options may come between the
+// operands (`lock run a --ttl 1m b -- CMD`).
+CLI::Option* add_command_operand(CLI::App& app, std::vector<std::string>& leading,
+                                 std::vector<std::string>& command);
+
 // A set of exit statuses written like "1,75,100-120". Throws Error(2) naming the option.
 std::set<int> exit_code_set(std::string_view option, std::string_view text);
 

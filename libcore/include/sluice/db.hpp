@@ -46,6 +46,12 @@ struct OpenOptions {
   // Page cache size in KiB (0: SQLite's default of 2 MiB). Bulk writers with random keys
   // want their index in memory; the cache grows only as pages are used.
   std::int64_t cache_kib = 0;
+  // false: leave the WAL in place when the last connection closes, instead of checkpointing it
+  // into the file and deleting it. A program run thousands of times for one short write each
+  // (lock run) then saves, per run, the checkpoint's syncs and the WAL's re-creation (which
+  // syncs the directory). Checkpoints still happen as the WAL grows (every 1000 pages), and
+  // journal_size_limit still bounds it.
+  bool checkpoint_on_close = true;
 };
 
 class Database;
