@@ -87,20 +87,20 @@ bool term_holds(const ConditionTerm& term, const JsonValue& record) {
 
 }  // namespace
 
-FieldPath parse_field_path(std::string_view name) {
+FieldPath split_field_path(std::string_view name) {
   FieldPath path{std::string(name), {}};
-  if (name.empty()) throw Error(exit_code::usage, "the field name is empty");
   for (std::size_t begin = 0;;) {
     std::size_t end = name.find('.', begin);
-    std::string_view key = name.substr(begin, end == std::string_view::npos ? end : end - begin);
-    if (key.empty()) {
-      throw Error(exit_code::usage, fmt::format("field path '{}' has an empty key", name));
-    }
-    path.keys.emplace_back(key);
+    path.keys.emplace_back(name.substr(begin, end == std::string_view::npos ? end : end - begin));
     if (end == std::string_view::npos) break;
     begin = end + 1;
   }
   return path;
+}
+
+FieldPath parse_field_path(std::string_view name) {
+  if (name.empty()) throw Error(exit_code::usage, "the field name is empty");
+  return split_field_path(name);
 }
 
 const JsonValue* find_field(const JsonValue& record, const FieldPath& path) {

@@ -29,7 +29,9 @@ struct FieldPath {
   [[nodiscard]] bool nested() const { return keys.size() > 1; }
 };
 
-// Splits `name` at each '.'; Error(2) for an empty name or an empty key ("a..b", ".a").
+// Splits `name` at each '.'. An empty key ("a..b") is kept: JSON allows the key "".
+FieldPath split_field_path(std::string_view name);
+// The same, but Error(2) for an empty name (what a command-line option needs).
 FieldPath parse_field_path(std::string_view name);
 
 // The value at `path` in `record`, or nullptr when a key is missing or a step is no object.
