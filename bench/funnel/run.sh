@@ -61,7 +61,7 @@ bench_log_head "bench/funnel/run.sh ($bench_mode)" "$work" "$(bench_copy_binary 
 bench_copy_binary "$SAMPLE_SRC" "$SAMPLE"
 echo "peers: ${peers[*]:-none}; node $(node --version 2>/dev/null || echo absent);" \
   "pandas $("$PYTHON" -c 'import pandas; print(pandas.__version__)' 2>/dev/null || echo absent);" \
-  "$(awk --version 2>&1 | head -1)"
+  "$(awk -W version 2>&1 | head -1)"
 echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 events=$work/events.jsonl

@@ -133,8 +133,7 @@ RecordCondition RecordCondition::parse(std::string_view text) {
   static constexpr std::string_view separator = " AND ";
   for (std::size_t begin = 0;;) {
     std::size_t end = text.find(separator, begin);
-    std::string_view term =
-        text.substr(begin, end == std::string_view::npos ? end : end - begin);
+    std::string_view term = text.substr(begin, end == std::string_view::npos ? end : end - begin);
     condition.terms_.push_back(parse_term(term));
     if (end == std::string_view::npos) break;
     begin = end + separator.size();

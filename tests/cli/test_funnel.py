@@ -187,6 +187,10 @@ class FunnelTest(ToolTestCase):
         self.write("broken.jsonl", '{"ts":1767225600,\n')
         self.assertError(self.funnel("--window", "1h", "broken.jsonl"), 65, "broken.jsonl:1")
         self.assertError(self.funnel("--window", "1h", "missing.jsonl"), 66, "missing.jsonl")
+        skipped = self.funnel("--window", "1h", "--skip-invalid", "events.jsonl")
+        self.assertStatus(skipped, 1)
+        self.assertEqual(json.loads(skipped.out.splitlines()[0])["entities"], 1)
+        self.assertIn("events.jsonl:2", skipped.err)
 
 
 if __name__ == "__main__":

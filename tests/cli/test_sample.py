@@ -118,6 +118,10 @@ class SampleTest(ToolTestCase):
         self.assertError(self.run_tool("--rate", "50%", "--key", "user", "composite.jsonl"), 65,
                          "composite.jsonl:1", "user")
         self.assertError(self.run_tool("missing.jsonl"), 66, "missing.jsonl")
+        skipped = self.run_tool("--skip-invalid", "log.jsonl")
+        self.assertStatus(skipped, 1)
+        self.assertEqual(skipped.out, '{"user":"a","sample_rate":1}\n')
+        self.assertIn("log.jsonl:2", skipped.err)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,8 @@ TEST(WindowFunnel, StrictDedupStopsAtARepeatedStep) {
 }
 
 TEST(WindowFunnel, TimeToAStepIsFromTheFirstChainThatReachedIt) {
-  std::vector<Hit> hits{{0, 1}, {7 * second, 2}, {8 * second, 1}, {9 * second, 2}, {30 * second, 3}};
+  std::vector<Hit> hits{
+      {0, 1}, {7 * second, 2}, {8 * second, 1}, {9 * second, 2}, {30 * second, 3}};
   Progress progress = walk_funnel(hits, 3, 60 * second, Mode::standard);
   EXPECT_EQ(progress.level, 3u);
   EXPECT_EQ(progress.time_to_step[0], 0);

@@ -43,14 +43,13 @@ TEST(KeyDraw, IsTheFirstEightBytesOfSha256OfTheFramedSeedAndKey) {
 }
 
 TEST(WithWeight, AppendsOrMultipliesSampleRate) {
-  JsonParser parser;
-  JsonValue plain = *parser.parse_object(R"({"a":1})").value;
-  EXPECT_EQ(with_weight(R"({"a":1})", plain, 100), R"({"a":1,"sample_rate":100})");
-  JsonValue empty = *parser.parse_object("{}").value;
-  EXPECT_EQ(with_weight("{}", empty, 2.5), R"({"sample_rate":2.5})");
-  JsonValue sampled = *parser.parse_object(R"({"sample_rate":10,"b":2})").value;
-  EXPECT_EQ(with_weight(R"({"sample_rate":10,"b":2})", sampled, 100),
+  EXPECT_EQ(with_weight(R"({"a":1})", nullptr, 100), R"({"a":1,"sample_rate":100})");
+  EXPECT_EQ(with_weight("{}", nullptr, 2.5), R"({"sample_rate":2.5})");
+  JsonValue earlier = JsonValue::number("10");
+  EXPECT_EQ(with_weight(R"({"sample_rate":10,"b":2})", &earlier, 100),
             R"({"sample_rate":1000,"b":2})");
+  JsonValue text = JsonValue::string("10");
+  EXPECT_THROW(with_weight(R"({"sample_rate":"10"})", &text, 100), Error);
 }
 
 // Each of 20 items should be in a reservoir of 5 in a quarter of 4,000 seeded runs; the

@@ -42,7 +42,8 @@ FunnelOptions options_of(const Settings& settings) {
   options.mode = settings.mode;
   options.entity = field_option("--by", settings.by);
   options.time = field_option("--time-field", settings.time_field);
-  if (!settings.breakdown.empty()) options.breakdown = field_option("--breakdown", settings.breakdown);
+  if (!settings.breakdown.empty())
+    options.breakdown = field_option("--breakdown", settings.breakdown);
   if (!settings.weight_field.empty()) {
     options.weight = field_option("--weight-field", settings.weight_field);
   }
@@ -52,12 +53,14 @@ FunnelOptions options_of(const Settings& settings) {
 
 int run(const Settings& settings) {
   FunnelOptions options = options_of(settings);
-  std::vector<Group> groups = run_funnel(settings.inputs, options);
+  FunnelResult result = run_funnel(settings.inputs, options);
   return with_stdout([&](OutputStream& out) {
     RecordPrinter printer(out, settings.format);
-    for (const JsonValue& row : report_rows(groups, options, settings.format)) printer.print(row);
+    for (const JsonValue& row : report_rows(result.groups, options, settings.format)) {
+      printer.print(row);
+    }
     printer.finish();
-    return 0;
+    return result.skipped > 0 ? exit_code::definite_no : 0;
   });
 }
 

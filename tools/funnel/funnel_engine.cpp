@@ -17,7 +17,10 @@ struct Reached {
 class FunnelWalk {
  public:
   FunnelWalk(std::size_t steps, std::int64_t window, Mode mode)
-      : window_(window), mode_(mode), reached_(steps), progress_{0, std::vector<std::optional<std::int64_t>>(steps)} {}
+      : window_(window),
+        mode_(mode),
+        reached_(steps),
+        progress_{0, std::vector<std::optional<std::int64_t>>(steps)} {}
 
   // Takes one hit; false when the walk stops here.
   bool take(const Hit& hit) {

@@ -13,9 +13,9 @@ namespace sluice::funnel {
 
 enum class Mode { standard, strict_order, strict_dedup, strict_increase };
 inline constexpr NameTable<Mode, 4> mode_names({{{"default", Mode::standard},
-                                                  {"strict-order", Mode::strict_order},
-                                                  {"strict-dedup", Mode::strict_dedup},
-                                                  {"strict-increase", Mode::strict_increase}}});
+                                                 {"strict-order", Mode::strict_order},
+                                                 {"strict-dedup", Mode::strict_dedup},
+                                                 {"strict-increase", Mode::strict_increase}}});
 
 // One event of an entity that meets step `step` (1-based), or, with step 0, meets none (kept
 // only in strict-order mode, where such an event interrupts a chain). An event meeting

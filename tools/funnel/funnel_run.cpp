@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "sluice/error.hpp"
+#include "sluice/record_reader.hpp"
 #include "sluice/signals.hpp"
 
 namespace sluice::funnel {
@@ -30,8 +31,8 @@ struct EventFacts {
 
 EventFacts facts_of(const JsonValue& record, const FunnelOptions& options) {
   EventFacts facts;
-  facts.entity = std::string(
-      key_in_field(view_of(find_field(record, options.entity)), options.entity.name));
+  facts.entity =
+      std::string(key_in_field(view_of(find_field(record, options.entity)), options.entity.name));
   Instant instant = instant_in_field(view_of(find_field(record, options.time)), options.time.name);
   facts.time = instant.time_since_epoch().count();
   return facts;
@@ -86,8 +87,6 @@ void read_record(const JsonValue& record, const FunnelOptions& options,
   }
 }
 
-double ratio(double part, double whole) { return part / whole; }
-
 JsonValue number(double value) {
   std::string text;
   append_json_number(text, value);
@@ -102,9 +101,21 @@ JsonValue seconds(std::optional<std::int64_t> microseconds) {
 // A conversion: a fraction in JSON Lines and CSV, a percentage with one decimal in a table.
 JsonValue conversion(double part, double whole, Format format) {
   if (whole <= 0) return JsonValue::null();
-  double value = ratio(part, whole);
+  double value = part / whole;
   if (format == Format::table) return JsonValue::string(fmt::format("{:.1f}%", value * 100));
   return number(value);
+}
+
+// Every field a line is read for.
+std::vector<FieldPath> fields_read(const FunnelOptions& options) {
+  std::vector<FieldPath> fields{options.entity, options.time};
+  for (const std::optional<FieldPath>& field : {options.breakdown, options.weight}) {
+    if (field) fields.push_back(*field);
+  }
+  for (const RecordCondition& step : options.steps) {
+    for (const ConditionTerm& term : step.terms()) fields.push_back(term.field);
+  }
+  return fields;
 }
 
 }  // namespace
@@ -112,7 +123,8 @@ JsonValue conversion(double part, double whole, Format format) {
 std::vector<RecordCondition> parse_steps(const std::vector<std::string>& words) {
   std::vector<RecordCondition> steps;
   for (const std::string& word : words) {
-    steps.push_back(with_context(exit_code::usage, fmt::format("--steps: step {} '{}'", steps.size() + 1, word),
+    steps.push_back(with_context(exit_code::usage,
+                                 fmt::format("--steps: step {} '{}'", steps.size() + 1, word),
                                  [&] { return RecordCondition::parse(word); }));
   }
   if (steps.empty()) throw Error(exit_code::usage, "--steps: at least one step is needed");
@@ -120,29 +132,33 @@ std::vector<RecordCondition> parse_steps(const std::vector<std::string>& words) 
   return steps;
 }
 
-std::vector<Group> run_funnel(const std::vector<std::string>& inputs, const FunnelOptions& options) {
-  JsonlReader reader(inputs, options.input);
+FunnelResult run_funnel(const std::vector<std::string>& inputs, const FunnelOptions& options) {
+  RecordReader reader(inputs, options.input, fields_read(options));
   std::unordered_map<std::string, Entity> entities;
-  while (std::optional<Record> record = reader.next()) {
+  while (const JsonValue* record = reader.next()) {
     throw_if_interrupted();
     try {
-      read_record(record->value, options, entities);
+      read_record(*record, options, entities);
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;
-      reader.reject(*record, error.what());
+      reader.reject(error.what());
     }
   }
   std::map<std::optional<std::string>, FunnelTotals> totals;
   if (!options.breakdown) totals.emplace(std::nullopt, FunnelTotals(options.steps.size()));
   for (auto& [key, entity] : entities) {
-    Progress progress = walk_funnel(entity.hits, options.steps.size(), options.window, options.mode);
+    Progress progress =
+        walk_funnel(entity.hits, options.steps.size(), options.window, options.mode);
     if (progress.level == 0) continue;
     auto group = totals.try_emplace(entity.breakdown, options.steps.size()).first;
     group->second.add(progress, entity.weight);
   }
-  std::vector<Group> groups;
-  for (auto& [breakdown, group_totals] : totals) groups.push_back({breakdown, std::move(group_totals)});
-  return groups;
+  FunnelResult result;
+  result.skipped = reader.skipped();
+  std::vector<Group>& groups = result.groups;
+  for (auto& [breakdown, group_totals] : totals)
+    groups.push_back({breakdown, std::move(group_totals)});
+  return result;
 }
 
 std::vector<JsonValue> report_rows(std::vector<Group>& groups, const FunnelOptions& options,
@@ -156,8 +172,8 @@ std::vector<JsonValue> report_rows(std::vector<Group>& groups, const FunnelOptio
     for (std::size_t step = 0; step < steps.size(); ++step) {
       std::vector<JsonValue::Member> row;
       if (options.breakdown) {
-        row.emplace_back("breakdown", group.breakdown ? JsonValue::string(*group.breakdown)
-                                                      : JsonValue::null());
+        row.emplace_back("breakdown",
+                         group.breakdown ? JsonValue::string(*group.breakdown) : JsonValue::null());
       }
       row.emplace_back("step", JsonValue::integer(static_cast<long long>(step + 1)));
       row.emplace_back("condition", JsonValue::string(options.steps[step].text()));

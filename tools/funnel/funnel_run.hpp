@@ -42,8 +42,13 @@ struct Group {
   FunnelTotals totals;
 };
 
+struct FunnelResult {
+  std::vector<Group> groups;
+  std::uint64_t skipped = 0;  // bad lines skipped under --skip-invalid
+};
+
 // Reads every input (none or "-" is stdin) and walks each entity's funnel.
-std::vector<Group> run_funnel(const std::vector<std::string>& inputs, const FunnelOptions& options);
+FunnelResult run_funnel(const std::vector<std::string>& inputs, const FunnelOptions& options);
 
 // The report: one record per step of each group.
 std::vector<JsonValue> report_rows(std::vector<Group>& groups, const FunnelOptions& options,

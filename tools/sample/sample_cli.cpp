@@ -31,8 +31,8 @@ SampleOptions options_of(const Settings& settings) {
   options.rate = parse_keep_rate("--rate", settings.rate);
   for (const std::string& rule : settings.rules) options.rules.push_back(parse_rule(rule));
   if (!settings.key.empty()) {
-    options.key = with_context(exit_code::usage, "--key",
-                               [&] { return parse_field_path(settings.key); });
+    options.key =
+        with_context(exit_code::usage, "--key", [&] { return parse_field_path(settings.key); });
   }
   options.seed = settings.seed;
   if (settings.reservoir > 0) options.reservoir = settings.reservoir;
@@ -43,8 +43,8 @@ SampleOptions options_of(const Settings& settings) {
 int run(const Settings& settings) {
   SampleOptions options = options_of(settings);
   return with_stdout([&](OutputStream& out) {
-    run_sample(settings.inputs, options, out);
-    return 0;
+    SampleCounts counts = run_sample(settings.inputs, options, out);
+    return counts.skipped > 0 ? exit_code::definite_no : 0;
   });
 }
 

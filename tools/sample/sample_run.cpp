@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "sluice/error.hpp"
+#include "sluice/record_reader.hpp"
 #include "sluice/signals.hpp"
 
 namespace sluice::sample {
@@ -48,18 +49,20 @@ class Decider {
   Random random_;
 };
 
-SampleCounts run_reservoir(JsonlReader& reader, const SampleOptions& options, OutputStream& out) {
+SampleCounts run_reservoir(RecordReader& reader, const SampleOptions& options, OutputStream& out) {
   struct Kept {
     std::uint64_t arrival;
     std::string line;
-    JsonValue record;
+    std::optional<JsonValue> earlier;  // its sample_rate
   };
   std::vector<Kept> kept;
   Reservoir reservoir(*options.reservoir, options.seed);
-  while (std::optional<Record> record = reader.next()) {
+  while (const JsonValue* record = reader.next()) {
     throw_if_interrupted();
     if (!reservoir.offer()) continue;
-    Kept item{reservoir.seen(), std::string(record->text), std::move(record->value)};
+    const JsonValue* earlier = record->find(weight_field);
+    Kept item{reservoir.seen(), std::string(reader.text()),
+              earlier ? std::optional<JsonValue>(*earlier) : std::nullopt};
     if (reservoir.slot() < kept.size()) {
       kept[reservoir.slot()] = std::move(item);
     } else {
@@ -68,17 +71,27 @@ SampleCounts run_reservoir(JsonlReader& reader, const SampleOptions& options, Ou
   }
   std::sort(kept.begin(), kept.end(),
             [](const Kept& a, const Kept& b) { return a.arrival < b.arrival; });
-  double weight = kept.empty() ? 1
-                               : static_cast<double>(reservoir.seen()) /
-                                     static_cast<double>(kept.size());
-  for (const Kept& item : kept) out.write_line(with_weight(item.line, item.record, weight));
-  return {reservoir.seen(), kept.size()};
+  double weight =
+      kept.empty() ? 1 : static_cast<double>(reservoir.seen()) / static_cast<double>(kept.size());
+  for (const Kept& item : kept) {
+    out.write_line(with_weight(item.line, item.earlier ? &*item.earlier : nullptr, weight));
+  }
+  return {reservoir.seen(), kept.size(), reader.skipped()};
+}
+
+// Every field a line is read for.
+std::vector<FieldPath> fields_read(const SampleOptions& options) {
+  std::vector<FieldPath> fields{split_field_path(weight_field)};
+  if (options.key) fields.push_back(*options.key);
+  for (const Rule& rule : options.rules) {
+    for (const ConditionTerm& term : rule.condition.terms()) fields.push_back(term.field);
+  }
+  return fields;
 }
 
 }  // namespace
 
-std::string with_weight(std::string_view line, const JsonValue& record, double weight) {
-  const JsonValue* earlier = record.find(weight_field);
+std::string with_weight(std::string_view line, const JsonValue* earlier, double weight) {
   if (earlier == nullptr) {
     std::string out(line.substr(0, line.rfind('}')));
     while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
@@ -92,7 +105,9 @@ std::string with_weight(std::string_view line, const JsonValue& record, double w
   if (!earlier->is_number()) {
     throw Error(exit_code::data, "field 'sample_rate' must be a number (a weight from sampling)");
   }
-  std::vector<JsonValue::Member> members = record.members();
+  // Rare (a stream sampled twice): the line is built whole to replace the member in place.
+  JsonParser parser;
+  std::vector<JsonValue::Member> members = parser.parse_object(line).value->members();
   for (JsonValue::Member& member : members) {
     if (member.first != weight_field) continue;
     std::string product;
@@ -104,23 +119,24 @@ std::string with_weight(std::string_view line, const JsonValue& record, double w
 
 SampleCounts run_sample(const std::vector<std::string>& inputs, const SampleOptions& options,
                         OutputStream& out) {
-  JsonlReader reader(inputs, options.input);
+  RecordReader reader(inputs, options.input, fields_read(options));
   if (options.reservoir) return run_reservoir(reader, options, out);
   Decider decider(options);
   SampleCounts counts;
-  while (std::optional<Record> record = reader.next()) {
+  while (const JsonValue* record = reader.next()) {
     throw_if_interrupted();
     ++counts.read;
     try {
-      std::optional<double> weight = decider.decide(record->value);
+      std::optional<double> weight = decider.decide(*record);
       if (!weight) continue;
-      out.write_line(with_weight(record->text, record->value, *weight));
+      out.write_line(with_weight(reader.text(), record->find(weight_field), *weight));
       ++counts.kept;
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;
-      reader.reject(*record, error.what());
+      reader.reject(error.what());
     }
   }
+  counts.skipped = reader.skipped();
   return counts;
 }
 

@@ -26,12 +26,13 @@ struct SampleOptions {
 struct SampleCounts {
   std::uint64_t read = 0;
   std::uint64_t kept = 0;
+  std::uint64_t skipped = 0;  // bad lines skipped under --skip-invalid
 };
 
 // `line` (a JSON object's text) with "sample_rate":WEIGHT; a line that already has a numeric
-// sample_rate (sampled before) gets the product, as two samplings in a row keep 1 in their
-// product.
-std::string with_weight(std::string_view line, const JsonValue& record, double weight);
+// sample_rate (`earlier`, sampled before) gets the product, as two samplings in a row keep 1 in
+// their product.
+std::string with_weight(std::string_view line, const JsonValue* earlier, double weight);
 
 SampleCounts run_sample(const std::vector<std::string>& inputs, const SampleOptions& options,
                         OutputStream& out);
