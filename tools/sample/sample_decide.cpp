@@ -47,7 +47,11 @@ Rule parse_rule(std::string_view text) {
 
 std::uint64_t key_draw(std::uint64_t seed, std::string_view key) {
   std::string seed_text = std::to_string(seed);
-  std::string message = fmt::format("{}:{}{}:", seed_text.size(), seed_text, key.size());
+  std::string message = std::to_string(seed_text.size());
+  message += ':';
+  message += seed_text;
+  message += std::to_string(key.size());
+  message += ':';
   message.append(key);
   Sha256Digest digest = sha256(message);
   std::uint64_t draw = 0;
