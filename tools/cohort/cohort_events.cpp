@@ -9,6 +9,7 @@
 
 #include "sluice/error.hpp"
 #include "sluice/jsonl.hpp"
+#include "sluice/record_condition.hpp"
 
 namespace sluice::cohort {
 
@@ -161,13 +162,7 @@ class Properties {
       names_.push_back(name);
       return {names_.size() - 1, false};
     }
-    paths_.emplace_back();
-    for (std::size_t begin = 0;;) {
-      std::size_t end = name.find('.', begin);
-      paths_.back().push_back(name.substr(begin, end - begin));
-      if (end == std::string::npos) break;
-      begin = end + 1;
-    }
+    paths_.push_back(split_field_path(name));
     return {paths_.size() - 1, true};
   }
   [[nodiscard]] PropertyValue value_at(const Field& field) const {
@@ -175,11 +170,7 @@ class Properties {
       const FieldView& view = views_[field.index];
       return view.present ? value_of(view.kind, view.text) : PropertyValue{};
     }
-    const JsonValue* value = record_ ? &*record_ : nullptr;
-    for (const std::string& key : paths_[field.index]) {
-      if (value == nullptr || !value->is_object()) return {};
-      value = value->find(key);
-    }
+    const JsonValue* value = record_ ? find_field(*record_, paths_[field.index]) : nullptr;
     if (value == nullptr) return {};
     if (value->kind() == JsonValue::Kind::boolean) {
       return {PropertyValue::Kind::scalar, value->as_boolean() ? "true" : "false"};
@@ -205,7 +196,7 @@ class Properties {
 
   std::vector<std::string_view> names_;  // user, time, event, then the top-level keys
   std::vector<FieldView> views_;
-  std::vector<std::vector<std::string>> paths_;
+  std::vector<FieldPath> paths_;
   std::optional<Field> by_;
   const std::string* by_name_ = nullptr;
   std::vector<Test> start_where_, return_where_;

@@ -1,0 +1,143 @@
+#include "sample_run.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "sluice/error.hpp"
+#include "sluice/record_reader.hpp"
+#include "sluice/signals.hpp"
+
+namespace sluice::sample {
+
+namespace {
+
+// The rate for `record`: the first rule it meets, else --rate.
+const KeepRate& rate_for(const JsonValue& record, const SampleOptions& options) {
+  for (const Rule& rule : options.rules) {
+    if (rule.condition.matches(record)) return rule.rate;
+  }
+  return options.rate;
+}
+
+class Decider {
+ public:
+  explicit Decider(const SampleOptions& options) : options_(options), random_(options.seed) {}
+  // The weight of a kept record, or nullopt when it is dropped.
+  std::optional<double> decide(const JsonValue& record) {
+    const KeepRate& rate = rate_for(record, options_);
+    if (!rate.threshold) return rate.sample_rate;
+    return keeps(rate, draw(record)) ? std::optional<double>(rate.sample_rate) : std::nullopt;
+  }
+
+ private:
+  // The key's draw, or for a record without one (no --key, or the field missing or null) the
+  // next draw of the seeded generator.
+  std::uint64_t draw(const JsonValue& record) {
+    if (options_.key) {
+      const JsonValue* value = find_field(record, *options_.key);
+      if (std::optional<std::string_view> text = scalar_text(value)) {
+        return key_draw(options_.seed, *text);
+      }
+      if (value != nullptr && value->kind() != JsonValue::Kind::null) {
+        throw Error(exit_code::data, "field '" + options_.key->name +
+                                         "' must be a string, a number or a boolean for --key");
+      }
+    }
+    return random_.next();
+  }
+  const SampleOptions& options_;
+  Random random_;
+};
+
+SampleCounts run_reservoir(RecordReader& reader, const SampleOptions& options, OutputStream& out) {
+  struct Kept {
+    std::uint64_t arrival;
+    std::string line;
+    std::optional<JsonValue> earlier;  // its sample_rate
+  };
+  std::vector<Kept> kept;
+  Reservoir reservoir(*options.reservoir, options.seed);
+  while (const JsonValue* record = reader.next()) {
+    throw_if_interrupted();
+    if (!reservoir.offer()) continue;
+    const JsonValue* earlier = record->find(weight_field);
+    Kept item{reservoir.seen(), std::string(reader.text()),
+              earlier ? std::optional<JsonValue>(*earlier) : std::nullopt};
+    if (reservoir.slot() < kept.size()) {
+      kept[reservoir.slot()] = std::move(item);
+    } else {
+      kept.push_back(std::move(item));
+    }
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const Kept& a, const Kept& b) { return a.arrival < b.arrival; });
+  double weight =
+      kept.empty() ? 1 : static_cast<double>(reservoir.seen()) / static_cast<double>(kept.size());
+  for (const Kept& item : kept) {
+    out.write_line(with_weight(item.line, item.earlier ? &*item.earlier : nullptr, weight));
+  }
+  return {reservoir.seen(), kept.size(), reader.skipped()};
+}
+
+// Every field a line is read for.
+std::vector<FieldPath> fields_read(const SampleOptions& options) {
+  std::vector<FieldPath> fields{split_field_path(weight_field)};
+  if (options.key) fields.push_back(*options.key);
+  for (const Rule& rule : options.rules) {
+    for (const ConditionTerm& term : rule.condition.terms()) fields.push_back(term.field);
+  }
+  return fields;
+}
+
+}  // namespace
+
+std::string with_weight(std::string_view line, const JsonValue* earlier, double weight) {
+  if (earlier == nullptr) {
+    std::string out(line.substr(0, line.rfind('}')));
+    while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+    if (out.back() != '{') out += ',';
+    append_json_string(out, weight_field);
+    out += ':';
+    append_json_number(out, weight);
+    out += '}';
+    return out;
+  }
+  if (!earlier->is_number()) {
+    throw Error(exit_code::data, "field 'sample_rate' must be a number (a weight from sampling)");
+  }
+  // Rare (a stream sampled twice): the line is built whole to replace the member in place.
+  JsonParser parser;
+  std::vector<JsonValue::Member> members = parser.parse_object(line).value->members();
+  for (JsonValue::Member& member : members) {
+    if (member.first != weight_field) continue;
+    std::string product;
+    append_json_number(product, std::strtod(earlier->text().c_str(), nullptr) * weight);
+    member.second = JsonValue::number(product);
+  }
+  return to_json(JsonValue::object(std::move(members)));
+}
+
+SampleCounts run_sample(const std::vector<std::string>& inputs, const SampleOptions& options,
+                        OutputStream& out) {
+  RecordReader reader(inputs, options.input, fields_read(options));
+  if (options.reservoir) return run_reservoir(reader, options, out);
+  Decider decider(options);
+  SampleCounts counts;
+  while (const JsonValue* record = reader.next()) {
+    throw_if_interrupted();
+    ++counts.read;
+    try {
+      std::optional<double> weight = decider.decide(*record);
+      if (!weight) continue;
+      out.write_line(with_weight(reader.text(), record->find(weight_field), *weight));
+      ++counts.kept;
+    } catch (const Error& error) {
+      if (error.code() != exit_code::data) throw;
+      reader.reject(error.what());
+    }
+  }
+  counts.skipped = reader.skipped();
+  return counts;
+}
+
+}  // namespace sluice::sample
