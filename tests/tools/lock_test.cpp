@@ -97,6 +97,14 @@ TEST_F(LockStore, TokensGrowPerNameAcrossExpiryReleaseAndBreak) {
   EXPECT_EQ(token_of("t", lock_t0 + 13s), 5);
 }
 
+// A token is handed out only once it is on disk: under NORMAL a power cut could roll the
+// count back and hand a token again that a resource on another machine already saw.
+TEST_F(LockStore, GrantsAreSyncedBeforeTheirTokensAreHandedOut) {
+  auto level = store_->database().query("PRAGMA synchronous");
+  ASSERT_TRUE(level.step());
+  EXPECT_EQ(level->integer(0), 2);  // FULL
+}
+
 TEST_F(LockStore, ALiveLeaseBlocksAndIsNamed) {
   token_of("a", lock_t0);
   Acquisition second = store_->acquire(request({"a"}, Mode::exclusive, "other"), lock_t0 + 9s);

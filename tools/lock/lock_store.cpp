@@ -58,17 +58,18 @@ Instant instant_of(std::int64_t value) {
 }
 
 db::OpenOptions open_options(db::OpenOptions options) {
-  // NORMAL: a commit is not synced (WAL), so a process killed at any instant loses nothing,
-  // and an operating-system crash or power cut may lose the last grants. Every process that
-  // held them died in that crash too (an SQLite state file serves one host), so no two live
-  // holders ever share a token; a resource that saw a token lost this way refuses the next
-  // holder's writes until the count passes it again (lock(1), FILES). FULL would add three
-  // syncs (the WAL, its directory, the release) to every `lock run`: 20 ms on a virtual disk.
-  options.synchronous = db::Synchronous::normal;
+  // FULL: a grant is on disk before its token is handed out. The token's reader may be on
+  // another machine (a storage service that remembers the highest token it saw): under NORMAL
+  // a power cut could roll the count back and hand the same token to a new holder while that
+  // resource still trusts the old holder's in-flight writes. strace counts three syncs per
+  // `lock run` (the WAL at acquire and at release, its directory once); a try that finds the
+  // lock held writes nothing and syncs nothing.
+  options.synchronous = db::Synchronous::full;
   // Many processes poll for the same locks: queue the writers fairly.
   options.serialize_writers = true;
   // lock run is started thousands of times for two short writes each: keep the WAL between
-  // runs rather than checkpoint and re-create it every time (three more syncs per run).
+  // runs rather than checkpoint and re-create it every time (more syncs per run); the WAL is
+  // synced at each commit, so this costs no durability.
   options.checkpoint_on_close = false;
   return options;
 }
