@@ -180,6 +180,8 @@ class LockLease(ToolTestCase):
     def test_fence_accepts_the_highest_token_seen_and_refuses_older_ones_with_1(self):
         def fence(token):
             return self.lock("fence", "f", "--token", str(token))
+        for grant in range(5):
+            self.acquire("f", 10 * grant)  # tokens 1 to 5, each after the last expired
         self.assertEqual(json.loads(fence(3).out),
                          {"name": "f", "token": 3, "accepted": True, "highest": 3})
         self.assertStatus(fence(3), 0)  # the same holder writes again
@@ -189,6 +191,21 @@ class LockLease(ToolTestCase):
         self.assertEqual(json.loads(refused.out),
                          {"name": "f", "token": 4, "accepted": False, "highest": 5})
         self.assertIn("token 4 of lock 'f' is older than token 5", refused.err)
+
+    def test_fence_refuses_a_token_never_handed_out_and_changes_nothing(self):
+        # Accepted, a mistyped or forged high token would lock every real holder out.
+        self.acquire("f", 0)
+        before = self.dump()
+        for name, token, last in (("f", 2, 1), ("f", 999999999, 1), ("never-used", 1, 0)):
+            with self.subTest(name=name, token=token):
+                forged = self.lock("fence", name, "--token", str(token))
+                self.assertStatus(forged, 1)
+                self.assertEqual(json.loads(forged.out), {"name": name, "token": token,
+                                                          "accepted": False, "highest": 0})
+                self.assertIn(f"token {token} of lock '{name}' was never handed out "
+                              f"(the last is {last}): refused", forged.err)
+        self.assertEqual(self.dump(), before)
+        self.assertStatus(self.lock("fence", "f", "--token", "1"), 0)
 
     def test_bad_input_is_2_with_the_reason_and_changes_nothing(self):
         self.acquire("ok", 0)

@@ -147,12 +147,25 @@ TEST_F(LockStore, RenewExtendsOnlyALiveLeaseOfTheToken) {
 }
 
 TEST_F(LockStore, FenceAcceptsTheHighestSeenAndRefusesOlder) {
+  for (int grant = 0; grant < 8; ++grant) token_of("f", lock_t0 + grant * 10s);  // tokens 1-8
   EXPECT_TRUE(store_->fence("f", 3).accepted);
   EXPECT_TRUE(store_->fence("f", 3).accepted);
   FenceResult older = store_->fence("f", 2);
   EXPECT_FALSE(older.accepted);
   EXPECT_EQ(older.highest, 3);
   EXPECT_EQ(store_->fence("f", 8).highest, 8);
+}
+
+TEST_F(LockStore, FenceRefusesATokenNeverHandedOutAndRecordsNothing) {
+  token_of("f", lock_t0);
+  FenceResult forged = store_->fence("f", 1000);
+  EXPECT_FALSE(forged.accepted);
+  EXPECT_TRUE(forged.never_issued(1000));
+  EXPECT_EQ(forged.last_token, 1);
+  EXPECT_EQ(forged.highest, 0);
+  EXPECT_TRUE(store_->fence("f", 1).accepted);  // the real holder is not locked out
+  EXPECT_FALSE(store_->fence("never-used", 1).accepted);
+  EXPECT_TRUE(store_->status("never-used").empty());  // no row made for it
 }
 
 TEST_F(LockStore, StatusShowsHoldersAndTheLastBreak) {

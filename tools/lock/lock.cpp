@@ -373,6 +373,11 @@ int fence(Store& store, std::string_view name, std::int64_t token, OutputStream&
                      .add_bool("accepted", result.accepted)
                      .add_int("highest", result.highest)
                      .finish());
+  if (result.never_issued(token)) {
+    warn(fmt::format("token {} of lock '{}' was never handed out (the last is {}): refused", token,
+                     name, result.last_token));
+    return exit_code::definite_no;
+  }
   if (!result.accepted) {
     warn(fmt::format("token {} of lock '{}' is older than token {}, already seen: refused", token,
                      name, result.highest));

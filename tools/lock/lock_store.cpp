@@ -188,17 +188,21 @@ Break Store::break_lock(std::string_view name, std::string_view by, Instant now)
 FenceResult Store::fence(std::string_view name, std::int64_t token) {
   FenceResult result;
   db::WriteTransaction transaction(database_);
-  database_.execute(
-      "INSERT INTO lock_names (name, last_token, fenced) VALUES (?1, 0, 0) "
-      "ON CONFLICT (name) DO NOTHING",
-      name);
+  {
+    auto row = database_.query("SELECT last_token, fenced FROM lock_names WHERE name = ?1", name);
+    if (row.step()) {
+      result.last_token = row->integer(0);
+      result.highest = row->integer(1);
+    }
+  }
+  // A token never handed out is refused and not recorded: accepted, a mistyped or forged
+  // high number would make the resource refuse every real holder until the count passed it.
+  if (token > result.last_token) return result;
   // The pattern the man page gives for a resource's own table: one conditional UPDATE.
   result.accepted =
       database_.execute("UPDATE lock_names SET fenced = ?2 WHERE name = ?1 AND fenced <= ?2", name,
                         token) == 1;
-  auto highest = database_.query("SELECT fenced FROM lock_names WHERE name = ?1", name);
-  highest.step();
-  result.highest = highest->integer(0);
+  if (result.accepted) result.highest = token;
   transaction.commit();
   return result;
 }
