@@ -168,6 +168,17 @@ TEST_F(LockStore, FenceRefusesATokenNeverHandedOutAndRecordsNothing) {
   EXPECT_TRUE(store_->status("never-used").empty());  // no row made for it
 }
 
+TEST_F(LockStore, BreakRecordsExactlyTheLeasesItRemoved) {
+  store_->acquire(request({"s"}, Mode::shared, "r1"), lock_t0);
+  store_->acquire(request({"s"}, Mode::shared, "r2"), lock_t0);
+  EXPECT_EQ(store_->break_lock("s", "ops", lock_t0 + 1s).tokens, (std::vector<std::int64_t>{1, 2}));
+  auto rows = store_->database().query("SELECT token, owner FROM lock_breaks ORDER BY token");
+  std::vector<std::pair<std::int64_t, std::string>> recorded;
+  while (rows.step()) recorded.emplace_back(rows->integer(0), rows->text(1));
+  EXPECT_EQ(recorded, (std::vector<std::pair<std::int64_t, std::string>>{{1, "r1"}, {2, "r2"}}));
+  EXPECT_TRUE(store_->status("s").front().holders.empty());
+}
+
 TEST_F(LockStore, StatusShowsHoldersAndTheLastBreak) {
   token_of("a", lock_t0);
   store_->fence("a", 1);

@@ -173,14 +173,22 @@ bool Store::release(std::string_view name, std::int64_t token) {
 Break Store::break_lock(std::string_view name, std::string_view by, Instant now) {
   Break result;
   db::WriteTransaction transaction(database_);
-  for (const Holder& holder : holders_of(name)) {
+  // The leases recorded are exactly those deleted: on a server a lease granted between a
+  // SELECT and the DELETE would otherwise be removed without a record.
+  std::vector<std::pair<std::int64_t, std::string>> removed;
+  {
+    auto rows =
+        database_.query("DELETE FROM lock_holders WHERE name = ?1 RETURNING token, owner", name);
+    while (rows.step()) removed.emplace_back(rows->integer(0), rows->text(1));
+  }
+  std::sort(removed.begin(), removed.end());
+  for (const auto& [token, owner] : removed) {
     database_.execute(
         "INSERT INTO lock_breaks (name, token, owner, broken_by, broken_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5)",
-        name, holder.token, holder.owner, by, micros(now));
-    result.tokens.push_back(holder.token);
+        name, token, owner, by, micros(now));
+    result.tokens.push_back(token);
   }
-  database_.execute("DELETE FROM lock_holders WHERE name = ?1", name);
   transaction.commit();
   return result;
 }
