@@ -208,6 +208,15 @@ TEST_F(LockStore, WaitsJoinWaitersToLiveHolders) {
   EXPECT_EQ(store_->waits(lock_t0 + 1s).size(), 1u);
 }
 
+TEST_F(LockStore, TheRecordsOfKilledWaitersAreClearedByLaterWaits) {
+  store_->record_wait("killed", "x", lock_t0, lock_t0 + 10s);  // never forgotten
+  store_->record_wait("live", "x", lock_t0 + 10s, lock_t0 + 20s);
+  auto rows = store_->database().query("SELECT waiter FROM lock_waits ORDER BY waiter");
+  std::vector<std::string> waiters;
+  while (rows.step()) waiters.push_back(rows->text(0));
+  EXPECT_EQ(waiters, std::vector<std::string>{"live"});
+}
+
 TEST_F(LockStore, AcquireWaitingGivesUpWhenTheWaitRunsOut) {
   token_of("busy", lock_t0);
   Clock clock(lock_t0 + 1s);

@@ -243,6 +243,9 @@ std::vector<NameStatus> Store::status(std::string_view name) {
 void Store::record_wait(std::string_view waiter, std::string_view name, Instant now,
                         Instant expires_at) {
   db::WriteTransaction transaction(database_);
+  // The records of waiters that were killed (never forgotten, never refreshed) go here, so
+  // that the table holds no more than the live waits.
+  database_.execute("DELETE FROM lock_waits WHERE expires_at <= ?1", micros(now));
   database_.execute(
       "INSERT INTO lock_waits (waiter, name, since, expires_at) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (waiter, name) DO UPDATE SET expires_at = excluded.expires_at",
