@@ -297,6 +297,20 @@ class LockLease(ToolTestCase):
         wait_until(lambda: process_ended(pid))
         self.assertFalse(os.path.exists(self.path("late")))
 
+    def test_a_command_whose_background_work_outlives_it_keeps_the_lease_until_it_expires(self):
+        # CMD exits at once, leaving `sleep` running in its group: releasing now would let
+        # the next holder in beside that work. The lease stays until its TTL runs out.
+        result = self.lock("run", "bg", "--ttl", "30s", "--", "sh", "-c",
+                           "sleep 30 >/dev/null 2>&1 & echo $! > background")
+        try:
+            self.assertStatus(result, 0)
+            self.assertIn("processes started by the command still run; its leases are kept "
+                          "until they expire (within 30s)", result.err)
+            self.assertError(self.lock("acquire", "bg", "--ttl", "5s", "--nonblock"), 75,
+                             "lock 'bg' is held by")
+        finally:
+            kill_process(int(self.read("background")))
+
     def test_a_wrapper_paused_past_its_ttl_loses_the_lock_and_its_cmd_is_killed(self):
         # A's wrapper is stopped (its CMD runs on, as a paused holder's work would); B takes
         # the lock once A's 1s lease has expired; when A resumes, its next renewal finds the

@@ -261,7 +261,17 @@ int run_leased(Store& store, const Clock& clock, const RunOptions& options) {
     release_all(store, leases);
     throw;
   }
-  release_all(store, leases);
+  if (outcome.descendants_remain) {
+    // CMD ended but processes it started still run in its group (`work &`): released now,
+    // the lock would let the next holder in beside them. They keep the leases until these
+    // expire; proc cannot name the group once its leader is reaped, so nothing kills them.
+    warn(
+        fmt::format("processes started by the command still run; its leases are kept until "
+                    "they expire (within {})",
+                    format_duration(options.ttl)));
+  } else {
+    release_all(store, leases);
+  }
   if (outcome.launch_failed) {
     print_diagnostic(Severity::error, options.command.front(), outcome.launch_error);
   }
