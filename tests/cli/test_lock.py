@@ -99,7 +99,8 @@ class LockLease(ToolTestCase):
     def test_tokens_grow_across_expiry_release_break_and_never_repeat(self):
         tokens = [self.acquire("t", 0)["token"]]
         tokens.append(self.acquire("t", 11)["token"])  # the first expired at 10
-        self.assertStatus(self.lock("release", "t", "--token", str(tokens[-1])), 0)
+        self.assertStatus(self.lock("--now", at(11), "release", "t", "--token", str(tokens[-1])),
+                         0)
         tokens.append(self.acquire("t", 12)["token"])
         self.assertStatus(self.lock("--now", at(13), "break", "t", "--force"), 0)
         tokens.append(self.acquire("t", 14)["token"])
@@ -132,9 +133,20 @@ class LockLease(ToolTestCase):
         self.assertIn("lock: warning: token 1 does not hold lock 's'", stale.err)
         self.assertIn("nothing changed", stale.err)
         self.assertEqual(self.dump(), before)
-        released = self.lock("release", "s", "--token", "2")
+        released = self.lock("--now", at(12), "release", "s", "--token", "2")
         self.assertStatus(released, 0)
         self.assertEqual(json.loads(released.out), {"name": "s", "token": 2, "released": True})
+
+    def test_release_of_an_expired_lease_is_1_even_before_it_is_taken_over(self):
+        # The holder must learn that it did not hold the lock to the end.
+        self.acquire("e", 0)
+        before = self.dump()
+        late = self.lock("--now", at(10), "release", "e", "--token", "1")
+        self.assertStatus(late, 1)
+        self.assertEqual(json.loads(late.out), {"name": "e", "token": 1, "released": False})
+        self.assertIn("token 1 does not hold lock 'e' (released, broken, expired or taken over)",
+                      late.err)
+        self.assertEqual(self.dump(), before)
 
     def test_status_shows_held_expired_and_free_and_the_last_break(self):
         self.acquire("a", 0, "10s", "--owner", "one")
@@ -361,8 +373,8 @@ class LockLease(ToolTestCase):
         self.acquire("w", 0, "10s")
         self.assertStatus(self.lock("--now", at(1), "acquire", "w", "--ttl", "1s", "-n",
                                     "--shared"), 75)
-        self.assertStatus(self.lock("release", "r", "--token", "1"), 0)
-        self.assertStatus(self.lock("release", "r", "--token", "2"), 0)
+        self.assertStatus(self.lock("--now", at(1), "release", "r", "--token", "1"), 0)
+        self.assertStatus(self.lock("--now", at(1), "release", "r", "--token", "2"), 0)
         self.assertEqual(self.acquire("r", 2)["token"], 3)
 
     def test_kleppmann_pause_past_the_ttl_fenced_write_is_refused(self):

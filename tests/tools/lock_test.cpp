@@ -86,14 +86,14 @@ TEST(LockWaits, FindsEachCycleOnceFromItsSmallestMember) {
 TEST_F(LockStore, TokensGrowPerNameAcrossExpiryReleaseAndBreak) {
   EXPECT_EQ(token_of("t", lock_t0), 1);
   EXPECT_EQ(token_of("t", lock_t0 + 10s), 2);  // the first expired
-  EXPECT_TRUE(store_->release("t", 2));
+  EXPECT_TRUE(store_->release("t", 2, lock_t0 + 10s));
   EXPECT_EQ(token_of("t", lock_t0 + 11s), 3);
   EXPECT_EQ(store_->break_lock("t", "ops", lock_t0 + 12s).tokens, std::vector<std::int64_t>{3});
   EXPECT_EQ(token_of("t", lock_t0 + 12s), 4);
   EXPECT_EQ(token_of("other", lock_t0), 1);
   // A new Store on the same file (a restart) goes on from the high-water mark.
   store_ = std::make_unique<Store>(dir_.path() + "/lock.db", db::OpenOptions{});
-  EXPECT_TRUE(store_->release("t", 4));
+  EXPECT_TRUE(store_->release("t", 4, lock_t0 + 12s));
   EXPECT_EQ(token_of("t", lock_t0 + 13s), 5);
 }
 
@@ -120,7 +120,7 @@ TEST_F(LockStore, SeveralNamesAreAllOrNothing) {
   EXPECT_FALSE(refused.succeeded());
   EXPECT_TRUE(refused.granted.empty());
   EXPECT_EQ(token_of("a", lock_t0), 1);  // "a" was not taken by the refused request
-  EXPECT_TRUE(store_->release("b", 1));
+  EXPECT_TRUE(store_->release("b", 1, lock_t0));
   Acquisition all = store_->acquire(request({"c", "b"}), lock_t0);
   ASSERT_TRUE(all.succeeded());
   ASSERT_EQ(all.granted.size(), 2u);
@@ -143,7 +143,13 @@ TEST_F(LockStore, RenewExtendsOnlyALiveLeaseOfTheToken) {
   EXPECT_FALSE(store_->acquire(request({"r"}), lock_t0 + 15s).succeeded());
   EXPECT_FALSE(store_->renew("r", 2, lock_t0 + 5s, lock_t0 + 20s));
   EXPECT_FALSE(store_->renew("r", 1, lock_t0 + 20s, lock_t0 + 30s));  // expired: lost
-  EXPECT_FALSE(store_->release("r", 7));
+  EXPECT_FALSE(store_->release("r", 7, lock_t0));
+}
+
+TEST_F(LockStore, AnExpiredLeaseIsNotReleasedEvenBeforeItIsTakenOver) {
+  token_of("x", lock_t0);
+  EXPECT_FALSE(store_->release("x", 1, lock_t0 + 10s));
+  EXPECT_EQ(store_->status("x").front().holders.size(), 1u);  // nothing changed
 }
 
 TEST_F(LockStore, FenceAcceptsTheHighestSeenAndRefusesOlder) {

@@ -162,10 +162,11 @@ bool Store::renew(std::string_view name, std::int64_t token, Instant now, Instan
   return changed == 1;
 }
 
-bool Store::release(std::string_view name, std::int64_t token) {
+bool Store::release(std::string_view name, std::int64_t token, Instant now) {
   db::WriteTransaction transaction(database_);
-  int changed =
-      database_.execute("DELETE FROM lock_holders WHERE name = ?1 AND token = ?2", name, token);
+  int changed = database_.execute(
+      "DELETE FROM lock_holders WHERE name = ?1 AND token = ?2 AND expires_at > ?3", name, token,
+      micros(now));
   transaction.commit();
   return changed == 1;
 }

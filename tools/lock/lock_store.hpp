@@ -89,8 +89,9 @@ class Store {
   // `name`: released, broken, or expired (once expired a lease may have been taken over).
   bool renew(std::string_view name, std::int64_t token, Instant now, Instant expires_at);
 
-  // Removes the lease. False when `token` does not hold `name` (nothing changed).
-  bool release(std::string_view name, std::int64_t token);
+  // Removes the lease. False when `token` does not hold `name` at `now` (nothing changed): an
+  // expired lease is no longer held, even before another process takes the lock.
+  bool release(std::string_view name, std::int64_t token, Instant now);
 
   // Removes every lease of `name` and records who broke it and when.
   Break break_lock(std::string_view name, std::string_view by, Instant now);
