@@ -99,7 +99,8 @@ class LockLease(ToolTestCase):
     def test_tokens_grow_across_expiry_release_break_and_never_repeat(self):
         tokens = [self.acquire("t", 0)["token"]]
         tokens.append(self.acquire("t", 11)["token"])  # the first expired at 10
-        self.assertStatus(self.lock("release", "t", "--token", str(tokens[-1])), 0)
+        self.assertStatus(self.lock("--now", at(11), "release", "t", "--token", str(tokens[-1])),
+                         0)
         tokens.append(self.acquire("t", 12)["token"])
         self.assertStatus(self.lock("--now", at(13), "break", "t", "--force"), 0)
         tokens.append(self.acquire("t", 14)["token"])
@@ -132,9 +133,20 @@ class LockLease(ToolTestCase):
         self.assertIn("lock: warning: token 1 does not hold lock 's'", stale.err)
         self.assertIn("nothing changed", stale.err)
         self.assertEqual(self.dump(), before)
-        released = self.lock("release", "s", "--token", "2")
+        released = self.lock("--now", at(12), "release", "s", "--token", "2")
         self.assertStatus(released, 0)
         self.assertEqual(json.loads(released.out), {"name": "s", "token": 2, "released": True})
+
+    def test_release_of_an_expired_lease_is_1_even_before_it_is_taken_over(self):
+        # The holder must learn that it did not hold the lock to the end.
+        self.acquire("e", 0)
+        before = self.dump()
+        late = self.lock("--now", at(10), "release", "e", "--token", "1")
+        self.assertStatus(late, 1)
+        self.assertEqual(json.loads(late.out), {"name": "e", "token": 1, "released": False})
+        self.assertIn("token 1 does not hold lock 'e' (released, broken, expired or taken over)",
+                      late.err)
+        self.assertEqual(self.dump(), before)
 
     def test_status_shows_held_expired_and_free_and_the_last_break(self):
         self.acquire("a", 0, "10s", "--owner", "one")
@@ -180,6 +192,8 @@ class LockLease(ToolTestCase):
     def test_fence_accepts_the_highest_token_seen_and_refuses_older_ones_with_1(self):
         def fence(token):
             return self.lock("fence", "f", "--token", str(token))
+        for grant in range(5):
+            self.acquire("f", 10 * grant)  # tokens 1 to 5, each after the last expired
         self.assertEqual(json.loads(fence(3).out),
                          {"name": "f", "token": 3, "accepted": True, "highest": 3})
         self.assertStatus(fence(3), 0)  # the same holder writes again
@@ -189,6 +203,21 @@ class LockLease(ToolTestCase):
         self.assertEqual(json.loads(refused.out),
                          {"name": "f", "token": 4, "accepted": False, "highest": 5})
         self.assertIn("token 4 of lock 'f' is older than token 5", refused.err)
+
+    def test_fence_refuses_a_token_never_handed_out_and_changes_nothing(self):
+        # Accepted, a mistyped or forged high token would lock every real holder out.
+        self.acquire("f", 0)
+        before = self.dump()
+        for name, token, last in (("f", 2, 1), ("f", 999999999, 1), ("never-used", 1, 0)):
+            with self.subTest(name=name, token=token):
+                forged = self.lock("fence", name, "--token", str(token))
+                self.assertStatus(forged, 1)
+                self.assertEqual(json.loads(forged.out), {"name": name, "token": token,
+                                                          "accepted": False, "highest": 0})
+                self.assertIn(f"token {token} of lock '{name}' was never handed out "
+                              f"(the last is {last}): refused", forged.err)
+        self.assertEqual(self.dump(), before)
+        self.assertStatus(self.lock("fence", "f", "--token", "1"), 0)
 
     def test_bad_input_is_2_with_the_reason_and_changes_nothing(self):
         self.acquire("ok", 0)
@@ -280,6 +309,20 @@ class LockLease(ToolTestCase):
         wait_until(lambda: process_ended(pid))
         self.assertFalse(os.path.exists(self.path("late")))
 
+    def test_a_command_whose_background_work_outlives_it_keeps_the_lease_until_it_expires(self):
+        # CMD exits at once, leaving `sleep` running in its group: releasing now would let
+        # the next holder in beside that work. The lease stays until its TTL runs out.
+        result = self.lock("run", "bg", "--ttl", "30s", "--", "sh", "-c",
+                           "sleep 30 >/dev/null 2>&1 & echo $! > background")
+        try:
+            self.assertStatus(result, 0)
+            self.assertIn("processes started by the command still run; its leases are kept "
+                          "until they expire (within 30s)", result.err)
+            self.assertError(self.lock("acquire", "bg", "--ttl", "5s", "--nonblock"), 75,
+                             "lock 'bg' is held by")
+        finally:
+            kill_process(int(self.read("background")))
+
     def test_a_wrapper_paused_past_its_ttl_loses_the_lock_and_its_cmd_is_killed(self):
         # A's wrapper is stopped (its CMD runs on, as a paused holder's work would); B takes
         # the lock once A's 1s lease has expired; when A resumes, its next renewal finds the
@@ -330,8 +373,8 @@ class LockLease(ToolTestCase):
         self.acquire("w", 0, "10s")
         self.assertStatus(self.lock("--now", at(1), "acquire", "w", "--ttl", "1s", "-n",
                                     "--shared"), 75)
-        self.assertStatus(self.lock("release", "r", "--token", "1"), 0)
-        self.assertStatus(self.lock("release", "r", "--token", "2"), 0)
+        self.assertStatus(self.lock("--now", at(1), "release", "r", "--token", "1"), 0)
+        self.assertStatus(self.lock("--now", at(1), "release", "r", "--token", "2"), 0)
         self.assertEqual(self.acquire("r", 2)["token"], 3)
 
     def test_kleppmann_pause_past_the_ttl_fenced_write_is_refused(self):

@@ -86,15 +86,23 @@ TEST(LockWaits, FindsEachCycleOnceFromItsSmallestMember) {
 TEST_F(LockStore, TokensGrowPerNameAcrossExpiryReleaseAndBreak) {
   EXPECT_EQ(token_of("t", lock_t0), 1);
   EXPECT_EQ(token_of("t", lock_t0 + 10s), 2);  // the first expired
-  EXPECT_TRUE(store_->release("t", 2));
+  EXPECT_TRUE(store_->release("t", 2, lock_t0 + 10s));
   EXPECT_EQ(token_of("t", lock_t0 + 11s), 3);
   EXPECT_EQ(store_->break_lock("t", "ops", lock_t0 + 12s).tokens, std::vector<std::int64_t>{3});
   EXPECT_EQ(token_of("t", lock_t0 + 12s), 4);
   EXPECT_EQ(token_of("other", lock_t0), 1);
   // A new Store on the same file (a restart) goes on from the high-water mark.
   store_ = std::make_unique<Store>(dir_.path() + "/lock.db", db::OpenOptions{});
-  EXPECT_TRUE(store_->release("t", 4));
+  EXPECT_TRUE(store_->release("t", 4, lock_t0 + 12s));
   EXPECT_EQ(token_of("t", lock_t0 + 13s), 5);
+}
+
+// A token is handed out only once it is on disk: under NORMAL a power cut could roll the
+// count back and hand a token again that a resource on another machine already saw.
+TEST_F(LockStore, GrantsAreSyncedBeforeTheirTokensAreHandedOut) {
+  auto level = store_->database().query("PRAGMA synchronous");
+  ASSERT_TRUE(level.step());
+  EXPECT_EQ(level->integer(0), 2);  // FULL
 }
 
 TEST_F(LockStore, ALiveLeaseBlocksAndIsNamed) {
@@ -112,7 +120,7 @@ TEST_F(LockStore, SeveralNamesAreAllOrNothing) {
   EXPECT_FALSE(refused.succeeded());
   EXPECT_TRUE(refused.granted.empty());
   EXPECT_EQ(token_of("a", lock_t0), 1);  // "a" was not taken by the refused request
-  EXPECT_TRUE(store_->release("b", 1));
+  EXPECT_TRUE(store_->release("b", 1, lock_t0));
   Acquisition all = store_->acquire(request({"c", "b"}), lock_t0);
   ASSERT_TRUE(all.succeeded());
   ASSERT_EQ(all.granted.size(), 2u);
@@ -135,16 +143,46 @@ TEST_F(LockStore, RenewExtendsOnlyALiveLeaseOfTheToken) {
   EXPECT_FALSE(store_->acquire(request({"r"}), lock_t0 + 15s).succeeded());
   EXPECT_FALSE(store_->renew("r", 2, lock_t0 + 5s, lock_t0 + 20s));
   EXPECT_FALSE(store_->renew("r", 1, lock_t0 + 20s, lock_t0 + 30s));  // expired: lost
-  EXPECT_FALSE(store_->release("r", 7));
+  EXPECT_FALSE(store_->release("r", 7, lock_t0));
+}
+
+TEST_F(LockStore, AnExpiredLeaseIsNotReleasedEvenBeforeItIsTakenOver) {
+  token_of("x", lock_t0);
+  EXPECT_FALSE(store_->release("x", 1, lock_t0 + 10s));
+  EXPECT_EQ(store_->status("x").front().holders.size(), 1u);  // nothing changed
 }
 
 TEST_F(LockStore, FenceAcceptsTheHighestSeenAndRefusesOlder) {
+  for (int grant = 0; grant < 8; ++grant) token_of("f", lock_t0 + grant * 10s);  // tokens 1-8
   EXPECT_TRUE(store_->fence("f", 3).accepted);
   EXPECT_TRUE(store_->fence("f", 3).accepted);
   FenceResult older = store_->fence("f", 2);
   EXPECT_FALSE(older.accepted);
   EXPECT_EQ(older.highest, 3);
   EXPECT_EQ(store_->fence("f", 8).highest, 8);
+}
+
+TEST_F(LockStore, FenceRefusesATokenNeverHandedOutAndRecordsNothing) {
+  token_of("f", lock_t0);
+  FenceResult forged = store_->fence("f", 1000);
+  EXPECT_FALSE(forged.accepted);
+  EXPECT_TRUE(forged.never_issued(1000));
+  EXPECT_EQ(forged.last_token, 1);
+  EXPECT_EQ(forged.highest, 0);
+  EXPECT_TRUE(store_->fence("f", 1).accepted);  // the real holder is not locked out
+  EXPECT_FALSE(store_->fence("never-used", 1).accepted);
+  EXPECT_TRUE(store_->status("never-used").empty());  // no row made for it
+}
+
+TEST_F(LockStore, BreakRecordsExactlyTheLeasesItRemoved) {
+  store_->acquire(request({"s"}, Mode::shared, "r1"), lock_t0);
+  store_->acquire(request({"s"}, Mode::shared, "r2"), lock_t0);
+  EXPECT_EQ(store_->break_lock("s", "ops", lock_t0 + 1s).tokens, (std::vector<std::int64_t>{1, 2}));
+  auto rows = store_->database().query("SELECT token, owner FROM lock_breaks ORDER BY token");
+  std::vector<std::pair<std::int64_t, std::string>> recorded;
+  while (rows.step()) recorded.emplace_back(rows->integer(0), rows->text(1));
+  EXPECT_EQ(recorded, (std::vector<std::pair<std::int64_t, std::string>>{{1, "r1"}, {2, "r2"}}));
+  EXPECT_TRUE(store_->status("s").front().holders.empty());
 }
 
 TEST_F(LockStore, StatusShowsHoldersAndTheLastBreak) {
@@ -174,6 +212,15 @@ TEST_F(LockStore, WaitsJoinWaitersToLiveHolders) {
   EXPECT_TRUE(store_->waits(lock_t0 + 10s).empty());  // the records and leases expired
   store_->forget_wait("a");
   EXPECT_EQ(store_->waits(lock_t0 + 1s).size(), 1u);
+}
+
+TEST_F(LockStore, TheRecordsOfKilledWaitersAreClearedByLaterWaits) {
+  store_->record_wait("killed", "x", lock_t0, lock_t0 + 10s);  // never forgotten
+  store_->record_wait("live", "x", lock_t0 + 10s, lock_t0 + 20s);
+  auto rows = store_->database().query("SELECT waiter FROM lock_waits ORDER BY waiter");
+  std::vector<std::string> waiters;
+  while (rows.step()) waiters.push_back(rows->text(0));
+  EXPECT_EQ(waiters, std::vector<std::string>{"live"});
 }
 
 TEST_F(LockStore, AcquireWaitingGivesUpWhenTheWaitRunsOut) {

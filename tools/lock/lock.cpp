@@ -82,10 +82,10 @@ std::string lease_json(const Holder& lease) {
 }
 
 // Releases leases after CMD ended; a failure only warns, as the lease then expires anyway.
-void release_all(Store& store, const std::vector<Holder>& leases) {
+void release_all(Store& store, const Clock& clock, const std::vector<Holder>& leases) {
   for (const Holder& lease : leases) {
     try {
-      store.release(lease.name, lease.token);
+      store.release(lease.name, lease.token, clock.now());
     } catch (const Error& error) {
       warn(fmt::format("could not release lock '{}' (token {}); it frees at {}: {}", lease.name,
                        lease.token, format_instant(lease.expires_at), error.what()));
@@ -258,10 +258,20 @@ int run_leased(Store& store, const Clock& clock, const RunOptions& options) {
   try {
     outcome = proc::run(command, handlers);
   } catch (...) {
-    release_all(store, leases);
+    release_all(store, clock, leases);
     throw;
   }
-  release_all(store, leases);
+  if (outcome.descendants_remain) {
+    // CMD ended but processes it started still run in its group (`work &`): released now,
+    // the lock would let the next holder in beside them. They keep the leases until these
+    // expire; proc cannot name the group once its leader is reaped, so nothing kills them.
+    warn(
+        fmt::format("processes started by the command still run; its leases are kept until "
+                    "they expire (within {})",
+                    format_duration(options.ttl)));
+  } else {
+    release_all(store, clock, leases);
+  }
   if (outcome.launch_failed) {
     print_diagnostic(Severity::error, options.command.front(), outcome.launch_error);
   }
@@ -295,8 +305,9 @@ int renew(Store& store, const Clock& clock, std::string_view name, std::int64_t 
   return exit_code::success;
 }
 
-int release(Store& store, std::string_view name, std::int64_t token, OutputStream& out) {
-  bool released = store.release(name, token);
+int release(Store& store, const Clock& clock, std::string_view name, std::int64_t token,
+            OutputStream& out) {
+  bool released = store.release(name, token, clock.now());
   out.write_line(ObjectWriter()
                      .add_string("name", name)
                      .add_int("token", token)
@@ -304,8 +315,8 @@ int release(Store& store, std::string_view name, std::int64_t token, OutputStrea
                      .finish());
   if (!released) {
     warn(
-        fmt::format("token {} does not hold lock '{}' (released, broken or taken over); "
-                    "nothing changed",
+        fmt::format("token {} does not hold lock '{}' (released, broken, expired or taken "
+                    "over); nothing changed",
                     token, name));
     return exit_code::definite_no;
   }
@@ -373,6 +384,11 @@ int fence(Store& store, std::string_view name, std::int64_t token, OutputStream&
                      .add_bool("accepted", result.accepted)
                      .add_int("highest", result.highest)
                      .finish());
+  if (result.never_issued(token)) {
+    warn(fmt::format("token {} of lock '{}' was never handed out (the last is {}): refused", token,
+                     name, result.last_token));
+    return exit_code::definite_no;
+  }
   if (!result.accepted) {
     warn(fmt::format("token {} of lock '{}' is older than token {}, already seen: refused", token,
                      name, result.highest));

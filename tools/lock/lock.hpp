@@ -87,7 +87,8 @@ struct AcquireOptions {
 int acquire(Store& store, const Clock& clock, const AcquireOptions& options, OutputStream& out);
 int renew(Store& store, const Clock& clock, std::string_view name, std::int64_t token, Duration ttl,
           OutputStream& out);
-int release(Store& store, std::string_view name, std::int64_t token, OutputStream& out);
+int release(Store& store, const Clock& clock, std::string_view name, std::int64_t token,
+            OutputStream& out);
 int status(Store& store, const Clock& clock, std::string_view name, Format format,
            OutputStream& out);
 int break_lock(Store& store, const Clock& clock, std::string_view name, std::string_view by,

@@ -244,7 +244,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          std::int64_t token = parse_token("--token", given.token);
          return with_output([&](OutputStream& out) {
            Store store = open_store(given, cli::StateFile::create);
-           return release(store, name, token, out);
+           return release(store, store.clock(cli::make_clock(given.state)), name, token, out);
          });
        }},
       {"status", "Print the holders of one lock or of every lock",

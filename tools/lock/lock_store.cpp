@@ -58,17 +58,18 @@ Instant instant_of(std::int64_t value) {
 }
 
 db::OpenOptions open_options(db::OpenOptions options) {
-  // NORMAL: a commit is not synced (WAL), so a process killed at any instant loses nothing,
-  // and an operating-system crash or power cut may lose the last grants. Every process that
-  // held them died in that crash too (an SQLite state file serves one host), so no two live
-  // holders ever share a token; a resource that saw a token lost this way refuses the next
-  // holder's writes until the count passes it again (lock(1), FILES). FULL would add three
-  // syncs (the WAL, its directory, the release) to every `lock run`: 20 ms on a virtual disk.
-  options.synchronous = db::Synchronous::normal;
+  // FULL: a grant is on disk before its token is handed out. The token's reader may be on
+  // another machine (a storage service that remembers the highest token it saw): under NORMAL
+  // a power cut could roll the count back and hand the same token to a new holder while that
+  // resource still trusts the old holder's in-flight writes. strace counts three syncs per
+  // `lock run` (the WAL at acquire and at release, its directory once); a try that finds the
+  // lock held writes nothing and syncs nothing.
+  options.synchronous = db::Synchronous::full;
   // Many processes poll for the same locks: queue the writers fairly.
   options.serialize_writers = true;
   // lock run is started thousands of times for two short writes each: keep the WAL between
-  // runs rather than checkpoint and re-create it every time (three more syncs per run).
+  // runs rather than checkpoint and re-create it every time (more syncs per run); the WAL is
+  // synced at each commit, so this costs no durability.
   options.checkpoint_on_close = false;
   return options;
 }
@@ -161,10 +162,11 @@ bool Store::renew(std::string_view name, std::int64_t token, Instant now, Instan
   return changed == 1;
 }
 
-bool Store::release(std::string_view name, std::int64_t token) {
+bool Store::release(std::string_view name, std::int64_t token, Instant now) {
   db::WriteTransaction transaction(database_);
-  int changed =
-      database_.execute("DELETE FROM lock_holders WHERE name = ?1 AND token = ?2", name, token);
+  int changed = database_.execute(
+      "DELETE FROM lock_holders WHERE name = ?1 AND token = ?2 AND expires_at > ?3", name, token,
+      micros(now));
   transaction.commit();
   return changed == 1;
 }
@@ -172,14 +174,22 @@ bool Store::release(std::string_view name, std::int64_t token) {
 Break Store::break_lock(std::string_view name, std::string_view by, Instant now) {
   Break result;
   db::WriteTransaction transaction(database_);
-  for (const Holder& holder : holders_of(name)) {
+  // The leases recorded are exactly those deleted: on a server a lease granted between a
+  // SELECT and the DELETE would otherwise be removed without a record.
+  std::vector<std::pair<std::int64_t, std::string>> removed;
+  {
+    auto rows =
+        database_.query("DELETE FROM lock_holders WHERE name = ?1 RETURNING token, owner", name);
+    while (rows.step()) removed.emplace_back(rows->integer(0), rows->text(1));
+  }
+  std::sort(removed.begin(), removed.end());
+  for (const auto& [token, owner] : removed) {
     database_.execute(
         "INSERT INTO lock_breaks (name, token, owner, broken_by, broken_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5)",
-        name, holder.token, holder.owner, by, micros(now));
-    result.tokens.push_back(holder.token);
+        name, token, owner, by, micros(now));
+    result.tokens.push_back(token);
   }
-  database_.execute("DELETE FROM lock_holders WHERE name = ?1", name);
   transaction.commit();
   return result;
 }
@@ -187,17 +197,21 @@ Break Store::break_lock(std::string_view name, std::string_view by, Instant now)
 FenceResult Store::fence(std::string_view name, std::int64_t token) {
   FenceResult result;
   db::WriteTransaction transaction(database_);
-  database_.execute(
-      "INSERT INTO lock_names (name, last_token, fenced) VALUES (?1, 0, 0) "
-      "ON CONFLICT (name) DO NOTHING",
-      name);
+  {
+    auto row = database_.query("SELECT last_token, fenced FROM lock_names WHERE name = ?1", name);
+    if (row.step()) {
+      result.last_token = row->integer(0);
+      result.highest = row->integer(1);
+    }
+  }
+  // A token never handed out is refused and not recorded: accepted, a mistyped or forged
+  // high number would make the resource refuse every real holder until the count passed it.
+  if (token > result.last_token) return result;
   // The pattern the man page gives for a resource's own table: one conditional UPDATE.
   result.accepted =
       database_.execute("UPDATE lock_names SET fenced = ?2 WHERE name = ?1 AND fenced <= ?2", name,
                         token) == 1;
-  auto highest = database_.query("SELECT fenced FROM lock_names WHERE name = ?1", name);
-  highest.step();
-  result.highest = highest->integer(0);
+  if (result.accepted) result.highest = token;
   transaction.commit();
   return result;
 }
@@ -230,6 +244,9 @@ std::vector<NameStatus> Store::status(std::string_view name) {
 void Store::record_wait(std::string_view waiter, std::string_view name, Instant now,
                         Instant expires_at) {
   db::WriteTransaction transaction(database_);
+  // The records of waiters that were killed (never forgotten, never refreshed) go here, so
+  // that the table holds no more than the live waits.
+  database_.execute("DELETE FROM lock_waits WHERE expires_at <= ?1", micros(now));
   database_.execute(
       "INSERT INTO lock_waits (waiter, name, since, expires_at) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (waiter, name) DO UPDATE SET expires_at = excluded.expires_at",

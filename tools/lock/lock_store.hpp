@@ -42,11 +42,13 @@ struct Acquisition {
   [[nodiscard]] bool succeeded() const { return blocking.empty(); }
 };
 
-// The outcome of a fence check: accepted (and recorded) when the token is at least the highest
-// seen for the name.
+// The outcome of a fence check: accepted (and recorded) when the token was handed out and is
+// at least the highest seen for the name.
 struct FenceResult {
   bool accepted = false;
-  std::int64_t highest = 0;  // after the check
+  std::int64_t highest = 0;     // after the check
+  std::int64_t last_token = 0;  // the name's high-water mark: a larger token was never issued
+  [[nodiscard]] bool never_issued(std::int64_t token) const { return token > last_token; }
 };
 
 struct NameStatus {
@@ -87,13 +89,15 @@ class Store {
   // `name`: released, broken, or expired (once expired a lease may have been taken over).
   bool renew(std::string_view name, std::int64_t token, Instant now, Instant expires_at);
 
-  // Removes the lease. False when `token` does not hold `name` (nothing changed).
-  bool release(std::string_view name, std::int64_t token);
+  // Removes the lease. False when `token` does not hold `name` at `now` (nothing changed): an
+  // expired lease is no longer held, even before another process takes the lock.
+  bool release(std::string_view name, std::int64_t token, Instant now);
 
   // Removes every lease of `name` and records who broke it and when.
   Break break_lock(std::string_view name, std::string_view by, Instant now);
 
-  // Accepts `token` when it is at least the highest accepted for `name`, and records it.
+  // Accepts `token` when it is at least the highest accepted for `name` and no larger than the
+  // last token handed out, and records it; changes nothing otherwise.
   FenceResult fence(std::string_view name, std::int64_t token);
 
   // One name, or every name ever used (sorted) when `name` is empty.
