@@ -101,6 +101,16 @@ class SampleTest(ToolTestCase):
         chi_square = sum((counts[i] - expected) ** 2 / expected for i in range(10))
         self.assertLess(chi_square, 27.88, counts)
 
+    def test_reservoir_names_the_line_of_a_bad_sample_rate_and_can_skip_it(self):
+        self.write("rated.jsonl", '{"i":1}\n{"i":2,"sample_rate":"x"}\n{"i":3}\n')
+        failed = self.run_tool("--reservoir", "5", "rated.jsonl")
+        self.assertError(failed, 65, "rated.jsonl:2", "sample_rate")
+        self.assertEqual(failed.out, "")
+        skipped = self.run_tool("--reservoir", "5", "--skip-invalid", "rated.jsonl")
+        self.assertStatus(skipped, 1)
+        self.assertEqual(skipped.out, '{"i":1,"sample_rate":1}\n{"i":3,"sample_rate":1}\n')
+        self.assertIn("rated.jsonl:2", skipped.err)
+
     def test_bad_rates_exit_2(self):
         for rate, reason in [("0%", "above 0%"), ("101%", "at most 100%"), ("1", "%"),
                              ("abc%", "--rate")]:

@@ -11,6 +11,9 @@ namespace sluice::sample {
 
 namespace {
 
+constexpr std::string_view bad_weight_message =
+    "field 'sample_rate' must be a number (a weight from sampling)";
+
 // The rate for `record`: the first rule it meets, else --rate.
 const KeepRate& rate_for(const JsonValue& record, const SampleOptions& options) {
   for (const Rule& rule : options.rules) {
@@ -59,8 +62,14 @@ SampleCounts run_reservoir(RecordReader& reader, const SampleOptions& options, O
   Reservoir reservoir(*options.reservoir, options.seed);
   while (const JsonValue* record = reader.next()) {
     throw_if_interrupted();
-    if (!reservoir.offer()) continue;
     const JsonValue* earlier = record->find(weight_field);
+    // Checked before the line is offered: the kept lines are printed only at the end, when
+    // the line's location is gone, and a skipped line must not count as read.
+    if (earlier != nullptr && !earlier->is_number()) {
+      reader.reject(bad_weight_message);
+      continue;
+    }
+    if (!reservoir.offer()) continue;
     Kept item{reservoir.seen(), std::string(reader.text()),
               earlier ? std::optional<JsonValue>(*earlier) : std::nullopt};
     if (reservoir.slot() < kept.size()) {
@@ -103,7 +112,7 @@ std::string with_weight(std::string_view line, const JsonValue* earlier, double 
     return out;
   }
   if (!earlier->is_number()) {
-    throw Error(exit_code::data, "field 'sample_rate' must be a number (a weight from sampling)");
+    throw Error(exit_code::data, std::string(bad_weight_message));
   }
   // Rare (a stream sampled twice): the line is built whole to replace the member in place.
   JsonParser parser;
