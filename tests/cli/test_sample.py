@@ -79,6 +79,18 @@ class SampleTest(ToolTestCase):
         self.assertTrue(kept)
         self.assertTrue(all(row == {"a": 1, "sample_rate": 20} for row in kept))
 
+    def test_a_second_pass_by_the_same_key_and_seed_is_not_independent(self):
+        # As sample(1)'s NOTES say: the product of the rates is the weight only for another
+        # seed; with the same one, every key kept at 10% is kept again at 10%.
+        rows = lines([{"user": f"u{i}"} for i in range(2000)])
+        first = self.run_tool("--rate", "10%", "--key", "user", stdin=rows)
+        again = self.kept(self.run_tool("--rate", "10%", "--key", "user", stdin=first.out))
+        self.assertEqual(len(again), len(first.out.splitlines()))
+        other = self.kept(self.run_tool("--rate", "10%", "--key", "user", "--seed", "1",
+                                        stdin=first.out))
+        self.assertLess(len(other), len(again) / 2)
+        self.assertTrue(all(row["sample_rate"] == 100 for row in other))
+
     def test_reservoir_keeps_exactly_n_lines_in_input_order(self):
         rows = [{"i": i} for i in range(1000)]
         kept = self.kept(self.run_tool("--reservoir", "10", "--seed", "3", stdin=lines(rows)))
