@@ -192,6 +192,22 @@ class FunnelTest(ToolTestCase):
         self.assertEqual(json.loads(skipped.out.splitlines()[0])["entities"], 1)
         self.assertIn("events.jsonl:2", skipped.err)
 
+    def test_a_skipped_step_1_event_leaves_no_trace(self):
+        # A bad --breakdown or --weight-field value on a step-1 event: under --skip-invalid the
+        # line is reported and counts for nothing (it used to count as the entity's start).
+        rows = [{"ts": BASE, "session": "a", "event": "home", "src": {"x": 1}},
+                {"ts": BASE + 1, "session": "b", "event": "home", "src": "ads", "w": 0.5},
+                {"ts": BASE + 2, "session": "c", "event": "home", "src": "ads", "w": 2}]
+        result = self.funnel("--window", "1h", "--breakdown", "src", "--weight-field", "w",
+                             "--skip-invalid", stdin=lines(rows))
+        self.assertStatus(result, 1)
+        self.assertIn("<stdin>:1", result.err)
+        self.assertIn("<stdin>:2", result.err)
+        out = [json.loads(line) for line in result.out.splitlines()]
+        self.assertEqual([(row["breakdown"], row["step"], row["entities"], row["weighted_entities"])
+                          for row in out], [("ads", 1, 1, 2), ("ads", 2, 0, 0), ("ads", 3, 0, 0),
+                                            ("ads", 4, 0, 0)])
+
 
 if __name__ == "__main__":
     unittest.main()
