@@ -107,6 +107,16 @@ class FunnelTest(ToolTestCase):
         self.assertEqual([row["entities"] for row in self.rows(default)], [1, 1, 1])
         self.assertEqual([row["entities"] for row in self.rows(strict)], [1, 1, 0])
 
+    def test_one_event_meeting_two_steps_is_a_hit_of_each(self):
+        # SEMANTICS rule 1, as ClickHouse's windowFunnel sorts its (time, step) pairs: one
+        # event meeting steps 1 and 2 reaches step 2, except in strict-increase mode.
+        rows = [{"ts": BASE, "session": "a", "event": "home", "kind": "page"}]
+        steps = ["--steps", "event=home,kind=page", "--window", "1h"]
+        for mode, reached in [("default", [1, 1]), ("strict-order", [1, 1]),
+                              ("strict-dedup", [1, 1]), ("strict-increase", [1, 0])]:
+            result = self.run_tool(*steps, "--mode", mode, stdin=lines(rows))
+            self.assertEqual([row["entities"] for row in self.rows(result)], reached, mode)
+
     def test_table_shows_percentages(self):
         rows = [{"ts": BASE, "session": "a", "event": "home"},
                 {"ts": BASE, "session": "b", "event": "home"},
