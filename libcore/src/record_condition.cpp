@@ -72,8 +72,9 @@ ConditionTerm parse_term(std::string_view text) {
       throw Error(exit_code::usage, fmt::format("'{}' is not a number", term.value));
     }
     term.number = std::strtod(term.value.c_str(), nullptr);
-  } else if (term.value.find_first_of("<>!") != std::string::npos) {
-    // "a=>5" is more likely a typo than a value: a value with !, < or > is refused.
+  } else if (term.value.find_first_of("<>!") != std::string::npos || term.value.starts_with('=')) {
+    // "a=>5" or "a==5" is more likely a typo than a value: a value with !, < or >, or that
+    // starts with =, is refused (it would silently never match).
     throw Error(exit_code::usage, fmt::format("'{}' has two operators", trimmed(text)));
   }
   return term;

@@ -82,7 +82,8 @@ TEST(RecordCondition, TabsAroundAndAndTermsAreBlanks) {
 }
 
 TEST(RecordCondition, RefusesTextThatDoesNotParseWithAUsageError) {
-  for (const char* bad : {"", "event", "=home", "a>x", "a>", "a!b", "a=>5", "a=1 AND ", " =1"}) {
+  for (const char* bad : {"", "event", "=home", "a>x", "a>", "a!b", "a=>5", "a==5", "a!==5",
+                          "a= =5", "a=1 AND ", " =1"}) {
     try {
       RecordCondition::parse(bad);
       ADD_FAILURE() << bad;
