@@ -113,6 +113,12 @@ class SampleTest(ToolTestCase):
         chi_square = sum((counts[i] - expected) ** 2 / expected for i in range(10))
         self.assertLess(chi_square, 27.88, counts)
 
+    def test_a_bad_sample_rate_is_bad_input_even_on_a_line_the_draw_drops(self):
+        self.assertGreaterEqual(draw(0, "a"), (1 << 64) // 100)  # dropped at 1%
+        self.write("rated.jsonl", '{"user":"a","sample_rate":"x"}\n')
+        self.assertError(self.run_tool("--rate", "1%", "--key", "user", "rated.jsonl"), 65,
+                         "rated.jsonl:1", "sample_rate")
+
     def test_reservoir_names_the_line_of_a_bad_sample_rate_and_can_skip_it(self):
         self.write("rated.jsonl", '{"i":1}\n{"i":2,"sample_rate":"x"}\n{"i":3}\n')
         failed = self.run_tool("--reservoir", "5", "rated.jsonl")

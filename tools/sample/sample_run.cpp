@@ -199,9 +199,15 @@ SampleCounts run_sample(const std::vector<std::string>& inputs, const SampleOpti
     throw_if_interrupted();
     ++counts.read;
     try {
+      // Checked on every line, kept or not, so that whether a bad line stops the run does not
+      // depend on the draw.
+      const JsonValue* earlier = record->find(weight_field);
+      if (earlier != nullptr && !earlier->is_number()) {
+        throw Error(exit_code::data, std::string(bad_weight_message));
+      }
       std::optional<double> weight = decider.decide(*record);
       if (!weight) continue;
-      out.write_line(with_weight(reader.text(), record->find(weight_field), *weight));
+      out.write_line(with_weight(reader.text(), earlier, *weight));
       ++counts.kept;
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;
