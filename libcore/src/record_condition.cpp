@@ -12,10 +12,25 @@ namespace sluice {
 
 namespace {
 
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
 std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  while (!text.empty() && is_blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_blank(text.back())) text.remove_suffix(1);
   return text;
+}
+
+// Where the next AND between blanks (spaces or tabs) starts at or after `from`, or npos.
+std::size_t next_and(std::string_view text, std::size_t from) {
+  for (std::size_t at = text.find("AND", from); at != std::string_view::npos;
+       at = text.find("AND", at + 1)) {
+    if (at > 0 && is_blank(text[at - 1]) && at + 3 < text.size() && is_blank(text[at + 3])) {
+      return at;
+    }
+  }
+  return std::string_view::npos;
 }
 
 // The operator starting at `text[at]` and its length.
@@ -57,8 +72,9 @@ ConditionTerm parse_term(std::string_view text) {
       throw Error(exit_code::usage, fmt::format("'{}' is not a number", term.value));
     }
     term.number = std::strtod(term.value.c_str(), nullptr);
-  } else if (term.value.find_first_of("<>!") != std::string::npos) {
-    // "a=>5" is more likely a typo than a value: a value with !, < or > is refused.
+  } else if (term.value.find_first_of("<>!") != std::string::npos || term.value.starts_with('=')) {
+    // "a=>5" or "a==5" is more likely a typo than a value: a value with !, < or >, or that
+    // starts with =, is refused (it would silently never match).
     throw Error(exit_code::usage, fmt::format("'{}' has two operators", trimmed(text)));
   }
   return term;
@@ -130,13 +146,13 @@ RecordCondition RecordCondition::parse(std::string_view text) {
   RecordCondition condition;
   condition.text_ = std::string(text);
   if (trimmed(text).empty()) throw Error(exit_code::usage, "the condition is empty");
-  static constexpr std::string_view separator = " AND ";
+  // Terms join at AND with blanks around it; the blanks go with the terms (trimmed there).
   for (std::size_t begin = 0;;) {
-    std::size_t end = text.find(separator, begin);
+    std::size_t end = next_and(text, begin);
     std::string_view term = text.substr(begin, end == std::string_view::npos ? end : end - begin);
     condition.terms_.push_back(parse_term(term));
     if (end == std::string_view::npos) break;
-    begin = end + separator.size();
+    begin = end + 3;
   }
   return condition;
 }

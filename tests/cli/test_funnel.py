@@ -107,14 +107,30 @@ class FunnelTest(ToolTestCase):
         self.assertEqual([row["entities"] for row in self.rows(default)], [1, 1, 1])
         self.assertEqual([row["entities"] for row in self.rows(strict)], [1, 1, 0])
 
+    def test_one_event_meeting_two_steps_is_a_hit_of_each(self):
+        # SEMANTICS rule 1, as ClickHouse's windowFunnel sorts its (time, step) pairs: one
+        # event meeting steps 1 and 2 reaches step 2, except in strict-increase mode.
+        rows = [{"ts": BASE, "session": "a", "event": "home", "kind": "page"}]
+        steps = ["--steps", "event=home,kind=page", "--window", "1h"]
+        for mode, reached in [("default", [1, 1]), ("strict-order", [1, 1]),
+                              ("strict-dedup", [1, 1]), ("strict-increase", [1, 0])]:
+            result = self.run_tool(*steps, "--mode", mode, stdin=lines(rows))
+            self.assertEqual([row["entities"] for row in self.rows(result)], reached, mode)
+
     def test_table_shows_percentages(self):
         rows = [{"ts": BASE, "session": "a", "event": "home"},
                 {"ts": BASE, "session": "b", "event": "home"},
                 {"ts": BASE + 5, "session": "a", "event": "search"}]
         result = self.funnel("--window", "1m", "--format", "table", stdin=lines(rows))
         self.assertStatus(result, 0)
-        self.assertIn("50.0%", result.out)
-        self.assertIn("100.0%", result.out)
+        # The whole table: percentages, an empty cell for a conversion from a step no entity
+        # reached (null) and for the times of a step none reached.
+        self.assertEqual(result.out.splitlines(), [
+            "step  condition       entities  from_previous  from_first  median_seconds  p90_seconds",
+            "1     event=home      2         100.0%         100.0%      0               0",
+            "2     event=search    1         50.0%          50.0%       5               5",
+            "3     event=cart      0         0.0%           0.0%",
+            "4     event=checkout  0                        0.0%"])
 
     def test_breakdown_and_weights(self):
         rows = [{"ts": BASE, "session": "a", "event": "home", "src": "ads", "sample_rate": 10},
@@ -191,6 +207,22 @@ class FunnelTest(ToolTestCase):
         self.assertStatus(skipped, 1)
         self.assertEqual(json.loads(skipped.out.splitlines()[0])["entities"], 1)
         self.assertIn("events.jsonl:2", skipped.err)
+
+    def test_a_skipped_step_1_event_leaves_no_trace(self):
+        # A bad --breakdown or --weight-field value on a step-1 event: under --skip-invalid the
+        # line is reported and counts for nothing (it used to count as the entity's start).
+        rows = [{"ts": BASE, "session": "a", "event": "home", "src": {"x": 1}},
+                {"ts": BASE + 1, "session": "b", "event": "home", "src": "ads", "w": 0.5},
+                {"ts": BASE + 2, "session": "c", "event": "home", "src": "ads", "w": 2}]
+        result = self.funnel("--window", "1h", "--breakdown", "src", "--weight-field", "w",
+                             "--skip-invalid", stdin=lines(rows))
+        self.assertStatus(result, 1)
+        self.assertIn("<stdin>:1", result.err)
+        self.assertIn("<stdin>:2", result.err)
+        out = [json.loads(line) for line in result.out.splitlines()]
+        self.assertEqual([(row["breakdown"], row["step"], row["entities"], row["weighted_entities"])
+                          for row in out], [("ads", 1, 1, 2), ("ads", 2, 0, 0), ("ads", 3, 0, 0),
+                                            ("ads", 4, 0, 0)])
 
 
 if __name__ == "__main__":

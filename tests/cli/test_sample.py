@@ -79,6 +79,18 @@ class SampleTest(ToolTestCase):
         self.assertTrue(kept)
         self.assertTrue(all(row == {"a": 1, "sample_rate": 20} for row in kept))
 
+    def test_a_second_pass_by_the_same_key_and_seed_is_not_independent(self):
+        # As sample(1)'s NOTES say: the product of the rates is the weight only for another
+        # seed; with the same one, every key kept at 10% is kept again at 10%.
+        rows = lines([{"user": f"u{i}"} for i in range(2000)])
+        first = self.run_tool("--rate", "10%", "--key", "user", stdin=rows)
+        again = self.kept(self.run_tool("--rate", "10%", "--key", "user", stdin=first.out))
+        self.assertEqual(len(again), len(first.out.splitlines()))
+        other = self.kept(self.run_tool("--rate", "10%", "--key", "user", "--seed", "1",
+                                        stdin=first.out))
+        self.assertLess(len(other), len(again) / 2)
+        self.assertTrue(all(row["sample_rate"] == 100 for row in other))
+
     def test_reservoir_keeps_exactly_n_lines_in_input_order(self):
         rows = [{"i": i} for i in range(1000)]
         kept = self.kept(self.run_tool("--reservoir", "10", "--seed", "3", stdin=lines(rows)))
@@ -100,6 +112,22 @@ class SampleTest(ToolTestCase):
         expected = trials * 3 / 10
         chi_square = sum((counts[i] - expected) ** 2 / expected for i in range(10))
         self.assertLess(chi_square, 27.88, counts)
+
+    def test_a_bad_sample_rate_is_bad_input_even_on_a_line_the_draw_drops(self):
+        self.assertGreaterEqual(draw(0, "a"), (1 << 64) // 100)  # dropped at 1%
+        self.write("rated.jsonl", '{"user":"a","sample_rate":"x"}\n')
+        self.assertError(self.run_tool("--rate", "1%", "--key", "user", "rated.jsonl"), 65,
+                         "rated.jsonl:1", "sample_rate")
+
+    def test_reservoir_names_the_line_of_a_bad_sample_rate_and_can_skip_it(self):
+        self.write("rated.jsonl", '{"i":1}\n{"i":2,"sample_rate":"x"}\n{"i":3}\n')
+        failed = self.run_tool("--reservoir", "5", "rated.jsonl")
+        self.assertError(failed, 65, "rated.jsonl:2", "sample_rate")
+        self.assertEqual(failed.out, "")
+        skipped = self.run_tool("--reservoir", "5", "--skip-invalid", "rated.jsonl")
+        self.assertStatus(skipped, 1)
+        self.assertEqual(skipped.out, '{"i":1,"sample_rate":1}\n{"i":3,"sample_rate":1}\n')
+        self.assertIn("rated.jsonl:2", skipped.err)
 
     def test_bad_rates_exit_2(self):
         for rate, reason in [("0%", "above 0%"), ("101%", "at most 100%"), ("1", "%"),

@@ -52,6 +52,17 @@ TEST(WithWeight, AppendsOrMultipliesSampleRate) {
   EXPECT_THROW(with_weight(R"({"sample_rate":"10"})", &text, 100), Error);
 }
 
+// A line sampled twice keeps its exact text but for the product: escapes, spacing, numbers as
+// written, and a nested member of the same name.
+TEST(WithWeight, MultipliesInPlaceLeavingTheRestOfTheLineAsWritten) {
+  JsonValue earlier = JsonValue::number("10");
+  EXPECT_EQ(with_weight(R"({ "b":"x\/y", "n":{"sample_rate":3}, "sample_rate" : 10 , "c":1.50 })",
+                        &earlier, 2),
+            R"({ "b":"x\/y", "n":{"sample_rate":3}, "sample_rate" : 20 , "c":1.50 })");
+  EXPECT_EQ(with_weight(R"({"a":[1,"]"],"sample_\u0072ate":10})", &earlier, 3),
+            R"({"a":[1,"]"],"sample_\u0072ate":30})");
+}
+
 // Each of 20 items should be in a reservoir of 5 in a quarter of 4,000 seeded runs; the
 // chi-square statistic over the 20 counts (19 degrees of freedom) stays below 43.82, its 0.1%
 // critical value. Seeded, so the figure is the same on every run.

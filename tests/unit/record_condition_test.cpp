@@ -69,8 +69,21 @@ TEST(RecordCondition, AndNeedsEveryTerm) {
   EXPECT_EQ(RecordCondition::parse("a=1 AND b=2 AND c!=3").terms().size(), 3u);
 }
 
+// Tabs are blanks too: around AND and around a term (a tab used to end up in the value or the
+// field's name, and the condition then silently never held).
+TEST(RecordCondition, TabsAroundAndAndTermsAreBlanks) {
+  EXPECT_TRUE(holds("event=cart\tAND\tprops.value>0", R"({"event":"cart","props":{"value":3}})"));
+  RecordCondition condition = RecordCondition::parse("a=1  AND\tb = 2\t");
+  ASSERT_EQ(condition.terms().size(), 2u);
+  EXPECT_EQ(condition.terms()[0].value, "1");
+  EXPECT_EQ(condition.terms()[1].field.name, "b");
+  EXPECT_EQ(condition.terms()[1].value, "2");
+  EXPECT_EQ(RecordCondition::parse("title=ANDROID AND x=1").terms()[0].value, "ANDROID");
+}
+
 TEST(RecordCondition, RefusesTextThatDoesNotParseWithAUsageError) {
-  for (const char* bad : {"", "event", "=home", "a>x", "a>", "a!b", "a=>5", "a=1 AND ", " =1"}) {
+  for (const char* bad : {"", "event", "=home", "a>x", "a>", "a!b", "a=>5", "a==5", "a!==5",
+                          "a= =5", "a=1 AND ", " =1"}) {
     try {
       RecordCondition::parse(bad);
       ADD_FAILURE() << bad;

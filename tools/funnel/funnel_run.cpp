@@ -38,11 +38,16 @@ EventFacts facts_of(const JsonValue& record, const FunnelOptions& options) {
   return facts;
 }
 
-// The start event's --breakdown and --weight-field values.
-void note_start(Entity& entity, const JsonValue& record, std::int64_t time,
-                const FunnelOptions& options) {
-  if (entity.first_start && *entity.first_start <= time) return;
-  entity.first_start = time;
+// A step-1 event's --breakdown and --weight-field values.
+struct StartFacts {
+  std::optional<std::string> breakdown;
+  double weight = 1;
+};
+
+// Read (and checked) before anything is recorded, so that a bad line skipped under
+// --skip-invalid leaves no trace.
+StartFacts start_facts_of(const JsonValue& record, const FunnelOptions& options) {
+  StartFacts facts;
   if (options.breakdown) {
     const JsonValue* value = find_field(record, *options.breakdown);
     std::optional<std::string_view> text = scalar_text(value);
@@ -51,35 +56,43 @@ void note_start(Entity& entity, const JsonValue& record, std::int64_t time,
                   fmt::format("field '{}' must be a string, a number or a boolean for --breakdown",
                               options.breakdown->name));
     }
-    entity.breakdown = text ? std::optional<std::string>(*text) : std::nullopt;
+    if (text) facts.breakdown = std::string(*text);
   }
   if (options.weight) {
     FieldView view = view_of(find_field(record, *options.weight));
     if (view.present && view.kind != JsonValue::Kind::null) {
-      double weight = number_in_field(view, options.weight->name);
-      if (!(weight >= 1)) {
+      facts.weight = number_in_field(view, options.weight->name);
+      if (!(facts.weight >= 1)) {
         throw Error(exit_code::data,
                     fmt::format("field '{}' must be at least 1 (the inverse of a sampling "
                                 "probability), not {}",
                                 options.weight->name, view.text));
       }
-      entity.weight = weight;
-    } else {
-      entity.weight = 1;
     }
   }
+  return facts;
+}
+
+// The entity's start: its earliest step-1 event (the first read among equal times).
+void note_start(Entity& entity, std::int64_t time, StartFacts facts) {
+  if (entity.first_start && *entity.first_start <= time) return;
+  entity.first_start = time;
+  entity.breakdown = std::move(facts.breakdown);
+  entity.weight = facts.weight;
 }
 
 void read_record(const JsonValue& record, const FunnelOptions& options,
                  std::unordered_map<std::string, Entity>& entities) {
   EventFacts facts = facts_of(record, options);
+  std::optional<StartFacts> start;
+  if (options.steps.front().matches(record)) start = start_facts_of(record, options);
   Entity* entity = nullptr;
   bool any = false;
   for (std::size_t step = options.steps.size(); step > 0; --step) {
-    if (!options.steps[step - 1].matches(record)) continue;
+    if (step == 1 ? !start : !options.steps[step - 1].matches(record)) continue;
     if (entity == nullptr) entity = &entities[facts.entity];
     entity->hits.push_back({facts.time, static_cast<std::uint32_t>(step)});
-    if (step == 1) note_start(*entity, record, facts.time, options);
+    if (step == 1) note_start(*entity, facts.time, std::move(*start));
     any = true;
   }
   if (!any && options.mode == Mode::strict_order) {

@@ -11,6 +11,9 @@ namespace sluice::sample {
 
 namespace {
 
+constexpr std::string_view bad_weight_message =
+    "field 'sample_rate' must be a number (a weight from sampling)";
+
 // The rate for `record`: the first rule it meets, else --rate.
 const KeepRate& rate_for(const JsonValue& record, const SampleOptions& options) {
   for (const Rule& rule : options.rules) {
@@ -59,8 +62,14 @@ SampleCounts run_reservoir(RecordReader& reader, const SampleOptions& options, O
   Reservoir reservoir(*options.reservoir, options.seed);
   while (const JsonValue* record = reader.next()) {
     throw_if_interrupted();
-    if (!reservoir.offer()) continue;
     const JsonValue* earlier = record->find(weight_field);
+    // Checked before the line is offered: the kept lines are printed only at the end, when
+    // the line's location is gone, and a skipped line must not count as read.
+    if (earlier != nullptr && !earlier->is_number()) {
+      reader.reject(bad_weight_message);
+      continue;
+    }
+    if (!reservoir.offer()) continue;
     Kept item{reservoir.seen(), std::string(reader.text()),
               earlier ? std::optional<JsonValue>(*earlier) : std::nullopt};
     if (reservoir.slot() < kept.size()) {
@@ -89,6 +98,66 @@ std::vector<FieldPath> fields_read(const SampleOptions& options) {
   return fields;
 }
 
+// Where the string starting at `line[at]` (its opening quote) ends, just past its closing quote.
+std::size_t string_end(std::string_view line, std::size_t at) {
+  for (++at; at < line.size() && line[at] != '"'; ++at) {
+    if (line[at] == '\\') ++at;
+  }
+  return at + 1;
+}
+
+// Where the JSON value starting at `line[at]` ends.
+std::size_t value_end(std::string_view line, std::size_t at) {
+  if (line[at] == '"') return string_end(line, at);
+  if (line[at] != '{' && line[at] != '[') {
+    return std::min(line.find_first_of(",}] \t\r\n", at), line.size());
+  }
+  int depth = 0;
+  while (at < line.size()) {
+    char c = line[at];
+    if (c == '"') {
+      at = string_end(line, at);
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') --depth;
+    ++at;
+    if (depth == 0) break;
+  }
+  return at;
+}
+
+std::size_t skip_space(std::string_view line, std::size_t at) {
+  return std::min(line.find_first_not_of(" \t\r\n", at), line.size());
+}
+
+// Whether the key `quoted` (with its quotes, as written) names `name`.
+bool key_is(std::string_view quoted, std::string_view name) {
+  std::string_view raw = quoted.substr(1, quoted.size() - 2);
+  if (raw.find('\\') == std::string_view::npos) return raw == name;
+  JsonParser parser;
+  std::string object = "{" + std::string(quoted) + ":0}";
+  return parser.parse_object(object).value->members().front().first == name;
+}
+
+// The [begin, end) of the value of every top-level member of `line` (a JSON object that was
+// read whole, so valid) named `name`.
+std::vector<std::pair<std::size_t, std::size_t>> member_values(std::string_view line,
+                                                               std::string_view name) {
+  std::vector<std::pair<std::size_t, std::size_t>> values;
+  std::size_t at = skip_space(line, line.find('{') + 1);
+  while (at < line.size() && line[at] == '"') {
+    std::size_t key_end = string_end(line, at);
+    bool wanted = key_is(line.substr(at, key_end - at), name);
+    std::size_t begin = skip_space(line, skip_space(line, key_end) + 1);
+    std::size_t end = value_end(line, begin);
+    if (wanted) values.emplace_back(begin, end);
+    at = skip_space(line, end);
+    if (at < line.size() && line[at] == ',') at = skip_space(line, at + 1);
+  }
+  return values;
+}
+
 }  // namespace
 
 std::string with_weight(std::string_view line, const JsonValue* earlier, double weight) {
@@ -103,18 +172,21 @@ std::string with_weight(std::string_view line, const JsonValue* earlier, double 
     return out;
   }
   if (!earlier->is_number()) {
-    throw Error(exit_code::data, "field 'sample_rate' must be a number (a weight from sampling)");
+    throw Error(exit_code::data, std::string(bad_weight_message));
   }
-  // Rare (a stream sampled twice): the line is built whole to replace the member in place.
-  JsonParser parser;
-  std::vector<JsonValue::Member> members = parser.parse_object(line).value->members();
-  for (JsonValue::Member& member : members) {
-    if (member.first != weight_field) continue;
-    std::string product;
-    append_json_number(product, std::strtod(earlier->text().c_str(), nullptr) * weight);
-    member.second = JsonValue::number(product);
+  // Rare (a stream sampled twice): the value is replaced where it stands, so that the rest of
+  // the line keeps its exact text (escapes, spacing, numbers as written).
+  std::string product;
+  append_json_number(product, std::strtod(earlier->text().c_str(), nullptr) * weight);
+  std::string out;
+  std::size_t copied = 0;
+  for (auto [begin, end] : member_values(line, weight_field)) {
+    out.append(line.substr(copied, begin - copied));
+    out += product;
+    copied = end;
   }
-  return to_json(JsonValue::object(std::move(members)));
+  out.append(line.substr(copied));
+  return out;
 }
 
 SampleCounts run_sample(const std::vector<std::string>& inputs, const SampleOptions& options,
@@ -127,9 +199,15 @@ SampleCounts run_sample(const std::vector<std::string>& inputs, const SampleOpti
     throw_if_interrupted();
     ++counts.read;
     try {
+      // Checked on every line, kept or not, so that whether a bad line stops the run does not
+      // depend on the draw.
+      const JsonValue* earlier = record->find(weight_field);
+      if (earlier != nullptr && !earlier->is_number()) {
+        throw Error(exit_code::data, std::string(bad_weight_message));
+      }
       std::optional<double> weight = decider.decide(*record);
       if (!weight) continue;
-      out.write_line(with_weight(reader.text(), record->find(weight_field), *weight));
+      out.write_line(with_weight(reader.text(), earlier, *weight));
       ++counts.kept;
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;

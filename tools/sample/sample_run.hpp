@@ -30,8 +30,9 @@ struct SampleCounts {
 };
 
 // `line` (a JSON object's text) with "sample_rate":WEIGHT; a line that already has a numeric
-// sample_rate (`earlier`, sampled before) gets the product, as two samplings in a row keep 1 in
-// their product.
+// sample_rate (`earlier`, sampled before) gets the product, as two independent samplings in a
+// row keep 1 in their product (not so for the same key and seed: sample(1), NOTES), written in
+// place of the old value so the rest of the line stays byte for byte.
 std::string with_weight(std::string_view line, const JsonValue* earlier, double weight);
 
 SampleCounts run_sample(const std::vector<std::string>& inputs, const SampleOptions& options,
