@@ -117,6 +117,28 @@ class Checkpoint(ToolTestCase):
         self.assertEqual(child.returncode, 143)
         self.assertEqual((self.show()["next_line"], self.show()["state"]), (3, "running"))
 
+    def test_every_time_runs_the_lines_before_a_pause_while_it_lasts(self):
+        child = self.start_tool("--db", self.db, "run", "--job", "p", "--every-time", "100ms",
+                                "--", "sh", "-c", "cat >> out.txt", stdin=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        child.stdin.write(b"a\nb\n")
+        child.stdin.flush()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not os.path.exists(self.path("out.txt"))
+                                               or self.read("out.txt") != b"a\nb\n"):
+            time.sleep(0.02)
+        try:
+            self.assertEqual(self.read("out.txt"), b"a\nb\n")
+            self.assertEqual(self.show("p")["next_line"], 3)
+        finally:
+            child.stdin.write(b"c\n")
+            child.stdin.close()
+            child.wait(timeout=60)
+            child.stderr.close()
+        self.assertEqual(child.returncode, 0)
+        self.assertEqual(self.read("out.txt"), b"a\nb\nc\n")
+        self.assertEqual((self.show("p")["next_line"], self.show("p")["state"]), (4, "complete"))
+
     def test_changed_input_is_refused_unless_restart(self):
         self.write("in.txt", self.lines(4))
         self.assertStatus(self.cp("run", "--job", "j", "--input", "in.txt", "--", "true"), 0)
