@@ -281,6 +281,17 @@ class AuditArchive(AuditCase):
         verdict = self.json_of(self.audit("verify", "--archive", "bad.gz"), 1)
         self.assertEqual((verdict["seq"], verdict["problem"]), (5, "changed"))
 
+    def test_a_segment_with_a_seq_that_is_not_a_whole_number_is_65(self):
+        import gzip
+        with gzip.open(self.path("seg.gz"), "rt") as segment:
+            text = segment.read()
+        for seq in ("99999999999999999999", "2.5", "1e0"):
+            with self.subTest(seq=seq):
+                with gzip.open(self.path("bad.gz"), "wt") as segment:
+                    segment.write(text.replace('{"seq":2,', '{"seq":' + seq + ',', 1))
+                self.assertError(self.audit("verify", "--archive", "bad.gz"), 65,
+                                 "bad.gz:3", "'seq' must be a whole number")
+
     def test_existing_out_and_nothing_to_archive(self):
         self.assertError(self.audit("archive", "--before", "2026-03-09T00:00:00Z", "--out",
                                     "seg.gz"), 73, "seg.gz")
