@@ -272,6 +272,19 @@ class AuditArchive(AuditCase):
         self.assertEqual([e["seq"] for e in self.entries("--after", "11")], [12, 13, 14])
         self.assertEqual(self.json_of(self.audit("verify"))["valid"], True)
 
+    def test_a_cursor_behind_the_archive_is_refused_not_moved_past_it(self):
+        self.assertStatus(self.audit("cursor", "set", "c", "--after", "3"), 0)
+        refused = self.audit("follow", "--cursor", "c", "--limit", "1")
+        self.assertError(refused, 65, "cursor 'c'", "entries 4 to 7", "seg.gz",
+                         "cursor set c --after 7")
+        self.assertEqual(refused.out, "")
+        self.assertEqual(json.loads(self.audit("cursor", "list").out)["after"], 3)
+        self.assertError(self.audit("follow", "--cursor", "new", "--after", "5", "--limit", "1"),
+                         65, "entries 6 to 7")
+        self.assertStatus(self.audit("cursor", "set", "c", "--after", "7"), 0)
+        follow = self.audit("follow", "--cursor", "c", "--limit", "1")
+        self.assertEqual([json.loads(line)["seq"] for line in follow.out.splitlines()], [8])
+
     def test_a_changed_segment_is_caught(self):
         import gzip
         with gzip.open(self.path("seg.gz"), "rt") as segment:

@@ -318,6 +318,15 @@ void Store::visit_archived(const std::function<bool(const Entry&)>& visit) {
   }
 }
 
+std::optional<Store::Segment> Store::segment_after(std::int64_t after) {
+  auto query = database_.query(
+      "SELECT first_seq, last_seq, file FROM audit_segments WHERE last_seq > ?1 "
+      "ORDER BY first_seq LIMIT 1",
+      after);
+  if (!query.step()) return std::nullopt;
+  return Segment{query->integer(0), query->integer(1), query->text(2)};
+}
+
 Hash Store::node(int level, std::uint64_t index) {
   if (level == 0) {
     auto seq = static_cast<std::int64_t>(index + 1);

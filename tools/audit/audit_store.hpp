@@ -121,6 +121,14 @@ class Store {
   // Visits the archived entries (seq, ts, hash and leaf only) in seq order.
   void visit_archived(const std::function<bool(const Entry&)>& visit);
 
+  // The first segment holding entries after `after` (first seq, last seq, file), if any.
+  struct Segment {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    std::string file;
+  };
+  std::optional<Segment> segment_after(std::int64_t after);
+
   // Visits every stored node of level >= 1.
   void visit_nodes(const std::function<void(int level, std::uint64_t index, const Hash&)>& visit);
 
