@@ -22,6 +22,33 @@ def canonical(entry):
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
+class RawNumber(str):
+    """A JSON number's source text, kept as written."""
+
+
+def canonical_as_documented(value):
+    """audit(1)'s canonical JSON, written from the man page's words alone: keys sorted by
+    their UTF-8 bytes, numbers as written, only '"', '\\' and the characters below U+0020
+    escaped (\\b \\t \\n \\f \\r, else \\u00xx in lower case), everything else as itself."""
+    if isinstance(value, RawNumber):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, str):
+        short = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r",
+                 '"': '\\"', "\\": "\\\\"}
+        return '"' + "".join(short.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c)
+                             for c in value) + '"'
+    if isinstance(value, list):
+        return "[" + ",".join(canonical_as_documented(item) for item in value) + "]"
+    return "{" + ",".join(canonical_as_documented(key) + ":" + canonical_as_documented(value[key])
+                          for key in sorted(value, key=lambda k: k.encode())) + "}"
+
+
+def parse_keeping_numbers(text):
+    return json.loads(text, parse_int=RawNumber, parse_float=RawNumber)
+
+
 class AuditCase(ToolTestCase):
     tool = "audit"
 
@@ -78,6 +105,27 @@ class AuditLog(AuditCase):
         for entry in entries:
             previous = hashlib.sha256(previous + canonical(entry)).digest()
             self.assertEqual(entry["hash"], previous.hex())
+
+    def test_the_chain_is_recomputable_from_the_man_pages_canonical_json(self):
+        payloads = ['{"z":-0,"y":1E+2,"x":1.0,"big":123456789012345678901234567890}',
+                    '{"s":"\\u00e9\\/\\u0001\\u001f\\b\\t\\n\\f\\r\\"\\\\\u007f","e":[true,null,{"b":1,"a":2}]}',
+                    '{"\\u00e9":1,"e":2,"\U0001F600":3,"\uFF61":4,"E":5}']
+        result = self.audit("--now", "2026-03-01T12:00:00.123456Z", "append", "--actor", "a",
+                            "--action", "b", stdin="".join(line + "\n" for line in payloads))
+        self.assertStatus(result, 0)
+        printed = self.audit("read").out.splitlines()
+        previous = bytes(32)
+        for seq, (payload, line) in enumerate(zip(payloads, printed), start=1):
+            body = {"action": "b", "actor": "a", "payload": parse_keeping_numbers(payload),
+                    "seq": RawNumber(seq), "ts": "2026-03-01T12:00:00.123456Z"}
+            canonical_text = canonical_as_documented(body)
+            previous = hashlib.sha256(previous + canonical_text.encode()).digest()
+            entry = parse_keeping_numbers(line)
+            self.assertEqual(entry["hash"], previous.hex(), canonical_text)
+            self.assertIn('"payload":' + canonical_as_documented(body["payload"]) + ',', line)
+        proof = self.json_of(self.audit("prove", "--seq", "3"))
+        self.assertEqual(proof["leaf_hash"],
+                         rfc9162.leaf_hash(canonical_text.encode()).hex())
 
     def test_read_filters(self):
         self.append_numbers(3, actor="alice", action="login")
