@@ -432,6 +432,28 @@ class AuditTamper(AuditCase):
         self.sql(f"UPDATE audit_entries SET actor = 'mallory', leaf = '{leaf}' WHERE seq = 11")
         self.assertCaught(11, "chain")
 
+    def test_every_stored_column_is_covered(self):
+        edits = {"ts": ("UPDATE audit_entries SET ts = ts + 1 WHERE seq = 5", 5, "changed"),
+                 "action": ("UPDATE audit_entries SET action = 'logout' WHERE seq = 6", 6,
+                            "changed"),
+                 "hash": ("UPDATE audit_entries SET hash = replace(hash, substr(hash, 1, 1), "
+                          "CASE substr(hash, 1, 1) WHEN '0' THEN '1' ELSE '0' END) "
+                          "WHERE seq = 8", 8, "chain"),
+                 "leaf": ("UPDATE audit_entries SET leaf = hash WHERE seq = 3", 3, "changed"),
+                 "node": ("UPDATE audit_nodes SET hash = (SELECT leaf FROM audit_entries "
+                          "WHERE seq = 1) WHERE node_level = 2 AND node_index = 2", 9,
+                          "changed")}
+        for column, (statement, seq, problem) in edits.items():
+            with self.subTest(column=column):
+                saved = self.path("saved.db")
+                with sqlite3.connect(self.db) as source, sqlite3.connect(saved) as copy:
+                    source.backup(copy)
+                self.sql(statement)
+                self.assertCaught(seq, problem)
+                with sqlite3.connect(saved) as copy, sqlite3.connect(self.db) as target:
+                    copy.backup(target)
+                self.assertEqual(self.json_of(self.audit("verify"))["valid"], True)
+
     def test_deleted_entry(self):
         self.sql("DELETE FROM audit_entries WHERE seq = 13")
         self.assertCaught(13, "missing")
