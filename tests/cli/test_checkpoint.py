@@ -164,6 +164,20 @@ class Checkpoint(ToolTestCase):
         self.assertStatus(self.cp("reset", "--job", "p"), 1)
         self.assertStatus(self.cp("show", "--job", "p"), 1)
 
+    def test_a_pipe_shorter_than_the_checkpoint_is_refused_not_completed(self):
+        failing = self.cp("run", "--job", "p", "--every", "2", "--", "sh", "-c",
+                          "cat >> out.txt; ! grep -qx 'line 5' out.txt", stdin=self.lines(6))
+        self.assertStatus(failing, 1)
+        self.assertEqual(self.show("p")["next_line"], 5)
+        shorter = self.cp("run", "--job", "p", "--", "sh", "-c", "cat >> out.txt",
+                          stdin=self.lines(3))
+        self.assertError(shorter, 65, "job 'p'", "has 3 lines", "line 5", "--restart")
+        self.assertEqual((self.show("p")["next_line"], self.show("p")["state"]), (5, "running"))
+        resumed = self.cp("run", "--job", "p", "--", "sh", "-c", "cat > rest.txt",
+                          stdin=self.lines(6))
+        self.assertStatus(resumed, 0)
+        self.assertEqual(self.read("rest.txt").decode(), "line 5\nline 6\n")
+
     def test_missing_input_and_command(self):
         self.assertError(self.cp("run", "--job", "j", "--input", "absent.txt", "--", "cat"), 66,
                          "absent.txt")

@@ -207,6 +207,14 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
     }
     throw_if_interrupted();
   }
+  if (reader.line_number() < job.next_line - 1) {
+    // Fewer lines than the checkpoint counts done: not the input the job ran on (a pipe has
+    // no fingerprint to tell), so it is not complete either.
+    throw Error(exit_code::data,
+                fmt::format("job '{}': the input has {} lines but its checkpoint is at line {}: "
+                            "not the input the job ran on; --restart starts it over from line 1",
+                            options.job, reader.line_number(), job.next_line));
+  }
   if (int status = runner.flush(); status != 0) return status;
   job.state = JobState::complete;
   job.updated_at = clock.now();
