@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
@@ -134,14 +135,21 @@ PageQuery page_query(const ReadFilter& filter, std::int64_t after, std::int64_t 
 }  // namespace
 
 std::string canonical_entry(const Entry& entry) {
+  return canonical_entry(entry, format_instant(entry.ts));
+}
+
+std::string canonical_entry(const Entry& entry, std::string_view ts) {
   std::string text = "{\"action\":";
+  text.reserve(entry.payload.size() + entry.actor.size() + entry.action.size() + 96);
   append_json_string(text, entry.action);
   text += ",\"actor\":";
   append_json_string(text, entry.actor);
   text += ",\"payload\":";
   text += entry.payload;
-  text += fmt::format(",\"seq\":{},\"ts\":", entry.seq);
-  append_json_string(text, format_instant(entry.ts));
+  text += ",\"seq\":";
+  fmt::format_to(std::back_inserter(text), "{}", entry.seq);
+  text += ",\"ts\":";
+  append_json_string(text, ts);
   text += '}';
   return text;
 }
@@ -192,6 +200,8 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
     }
   }
   const Instant now = std::max(clock.now(), last_ts);
+  // One time for the whole batch: formatted once, not once per entry.
+  const std::string now_text = format_instant(now);
   // Every hash is computed before the first row is written: on a server the rows go in one
   // COPY, during which the connection runs no other query.
   std::map<std::pair<int, std::uint64_t>, Hash> fresh;
@@ -205,7 +215,7 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
   AppendResult result{last + 1, last + static_cast<std::int64_t>(entries.size())};
   for (const NewEntry& given : entries) {
     Entry entry{++last, now, given.actor, given.action, given.payload, {}, {}};
-    std::string canonical = canonical_entry(entry);
+    std::string canonical = canonical_entry(entry, now_text);
     previous = chain_hash(previous, canonical);
     Hash leaf = leaf_hash(canonical);
     entry.hash = hash_hex(previous);

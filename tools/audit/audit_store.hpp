@@ -43,6 +43,8 @@ struct NewEntry {
 // The canonical JSON the chain and the leaf hash cover: the entry without its hash, members
 // sorted ({"action","actor","payload","seq","ts"}), exactly canonical_json of that object.
 std::string canonical_entry(const Entry& entry);
+// The same with the entry's ts already formatted (a batch shares one).
+std::string canonical_entry(const Entry& entry, std::string_view ts);
 // SHA-256(previous hash || canonical entry); the first entry's previous hash is 32 zero bytes.
 Hash chain_hash(const Hash& previous, std::string_view canonical);
 // The entry as printed: {"seq","ts","actor","action","payload","hash"}.
