@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
-#include <map>
 
 #include <fmt/format.h>
 
@@ -132,6 +131,32 @@ PageQuery page_query(const ReadFilter& filter, std::int64_t after, std::int64_t 
   return page;
 }
 
+// The nodes a batch appended last, two per level: the left sibling a new leaf or node needs is
+// always the newest node of its level (or, for a leaf, the one before), so the batch needs no
+// map of every node it made (which for a million entries held two million hashes).
+class RecentNodes {
+ public:
+  void put(int level, std::uint64_t index, const Hash& hash) {
+    auto& slots = levels_.at(static_cast<std::size_t>(level));
+    slots[1] = slots[0];
+    slots[0] = Slot{index, hash, true};
+  }
+  [[nodiscard]] const Hash* find(int level, std::uint64_t index) const {
+    for (const Slot& slot : levels_.at(static_cast<std::size_t>(level))) {
+      if (slot.set && slot.index == index) return &slot.hash;
+    }
+    return nullptr;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t index = 0;
+    Hash hash{};
+    bool set = false;
+  };
+  std::array<std::array<Slot, 2>, 65> levels_{};
+};
+
 }  // namespace
 
 std::string canonical_entry(const Entry& entry) {
@@ -204,10 +229,10 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
   const std::string now_text = format_instant(now);
   // Every hash is computed before the first row is written: on a server the rows go in one
   // COPY, during which the connection runs no other query.
-  std::map<std::pair<int, std::uint64_t>, Hash> fresh;
+  RecentNodes fresh;
   NodeSource nodes = [&](int level, std::uint64_t index) {
-    auto found = fresh.find({level, index});
-    return found != fresh.end() ? found->second : node(level, index);
+    const Hash* found = fresh.find(level, index);
+    return found != nullptr ? *found : node(level, index);
   };
   std::vector<Entry> rows;
   std::vector<CompletedNode> completed;
@@ -221,9 +246,9 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
     entry.hash = hash_hex(previous);
     entry.leaf = hash_hex(leaf);
     auto index = static_cast<std::uint64_t>(entry.seq - 1);
-    fresh[{0, index}] = leaf;
+    fresh.put(0, index, leaf);
     for (const CompletedNode& done : nodes_completed_by(nodes, index)) {
-      fresh[{done.level, done.index}] = done.hash;
+      fresh.put(done.level, done.index, done.hash);
       completed.push_back(done);
     }
     rows.push_back(std::move(entry));
