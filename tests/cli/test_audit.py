@@ -22,6 +22,33 @@ def canonical(entry):
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
+class RawNumber(str):
+    """A JSON number's source text, kept as written."""
+
+
+def canonical_as_documented(value):
+    """audit(1)'s canonical JSON, written from the man page's words alone: keys sorted by
+    their UTF-8 bytes, numbers as written, only '"', '\\' and the characters below U+0020
+    escaped (\\b \\t \\n \\f \\r, else \\u00xx in lower case), everything else as itself."""
+    if isinstance(value, RawNumber):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, str):
+        short = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r",
+                 '"': '\\"', "\\": "\\\\"}
+        return '"' + "".join(short.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c)
+                             for c in value) + '"'
+    if isinstance(value, list):
+        return "[" + ",".join(canonical_as_documented(item) for item in value) + "]"
+    return "{" + ",".join(canonical_as_documented(key) + ":" + canonical_as_documented(value[key])
+                          for key in sorted(value, key=lambda k: k.encode())) + "}"
+
+
+def parse_keeping_numbers(text):
+    return json.loads(text, parse_int=RawNumber, parse_float=RawNumber)
+
+
 class AuditCase(ToolTestCase):
     tool = "audit"
 
@@ -78,6 +105,27 @@ class AuditLog(AuditCase):
         for entry in entries:
             previous = hashlib.sha256(previous + canonical(entry)).digest()
             self.assertEqual(entry["hash"], previous.hex())
+
+    def test_the_chain_is_recomputable_from_the_man_pages_canonical_json(self):
+        payloads = ['{"z":-0,"y":1E+2,"x":1.0,"big":123456789012345678901234567890}',
+                    '{"s":"\\u00e9\\/\\u0001\\u001f\\b\\t\\n\\f\\r\\"\\\\\u007f","e":[true,null,{"b":1,"a":2}]}',
+                    '{"\\u00e9":1,"e":2,"\U0001F600":3,"\uFF61":4,"E":5}']
+        result = self.audit("--now", "2026-03-01T12:00:00.123456Z", "append", "--actor", "a",
+                            "--action", "b", stdin="".join(line + "\n" for line in payloads))
+        self.assertStatus(result, 0)
+        printed = self.audit("read").out.splitlines()
+        previous = bytes(32)
+        for seq, (payload, line) in enumerate(zip(payloads, printed), start=1):
+            body = {"action": "b", "actor": "a", "payload": parse_keeping_numbers(payload),
+                    "seq": RawNumber(seq), "ts": "2026-03-01T12:00:00.123456Z"}
+            canonical_text = canonical_as_documented(body)
+            previous = hashlib.sha256(previous + canonical_text.encode()).digest()
+            entry = parse_keeping_numbers(line)
+            self.assertEqual(entry["hash"], previous.hex(), canonical_text)
+            self.assertIn('"payload":' + canonical_as_documented(body["payload"]) + ',', line)
+        proof = self.json_of(self.audit("prove", "--seq", "3"))
+        self.assertEqual(proof["leaf_hash"],
+                         rfc9162.leaf_hash(canonical_text.encode()).hex())
 
     def test_read_filters(self):
         self.append_numbers(3, actor="alice", action="login")
@@ -272,6 +320,19 @@ class AuditArchive(AuditCase):
         self.assertEqual([e["seq"] for e in self.entries("--after", "11")], [12, 13, 14])
         self.assertEqual(self.json_of(self.audit("verify"))["valid"], True)
 
+    def test_a_cursor_behind_the_archive_is_refused_not_moved_past_it(self):
+        self.assertStatus(self.audit("cursor", "set", "c", "--after", "3"), 0)
+        refused = self.audit("follow", "--cursor", "c", "--limit", "1")
+        self.assertError(refused, 65, "cursor 'c'", "entries 4 to 7", "seg.gz",
+                         "cursor set c --after 7")
+        self.assertEqual(refused.out, "")
+        self.assertEqual(json.loads(self.audit("cursor", "list").out)["after"], 3)
+        self.assertError(self.audit("follow", "--cursor", "new", "--after", "5", "--limit", "1"),
+                         65, "entries 6 to 7")
+        self.assertStatus(self.audit("cursor", "set", "c", "--after", "7"), 0)
+        follow = self.audit("follow", "--cursor", "c", "--limit", "1")
+        self.assertEqual([json.loads(line)["seq"] for line in follow.out.splitlines()], [8])
+
     def test_a_changed_segment_is_caught(self):
         import gzip
         with gzip.open(self.path("seg.gz"), "rt") as segment:
@@ -280,6 +341,17 @@ class AuditArchive(AuditCase):
             segment.write(text.replace('"n":4}', '"n":40}'))
         verdict = self.json_of(self.audit("verify", "--archive", "bad.gz"), 1)
         self.assertEqual((verdict["seq"], verdict["problem"]), (5, "changed"))
+
+    def test_a_segment_with_a_seq_that_is_not_a_whole_number_is_65(self):
+        import gzip
+        with gzip.open(self.path("seg.gz"), "rt") as segment:
+            text = segment.read()
+        for seq in ("99999999999999999999", "2.5", "1e0"):
+            with self.subTest(seq=seq):
+                with gzip.open(self.path("bad.gz"), "wt") as segment:
+                    segment.write(text.replace('{"seq":2,', '{"seq":' + seq + ',', 1))
+                self.assertError(self.audit("verify", "--archive", "bad.gz"), 65,
+                                 "bad.gz:3", "'seq' must be a whole number")
 
     def test_existing_out_and_nothing_to_archive(self):
         self.assertError(self.audit("archive", "--before", "2026-03-09T00:00:00Z", "--out",
@@ -359,6 +431,28 @@ class AuditTamper(AuditCase):
         leaf = rfc9162.leaf_hash(canonical(entry)).hex()
         self.sql(f"UPDATE audit_entries SET actor = 'mallory', leaf = '{leaf}' WHERE seq = 11")
         self.assertCaught(11, "chain")
+
+    def test_every_stored_column_is_covered(self):
+        edits = {"ts": ("UPDATE audit_entries SET ts = ts + 1 WHERE seq = 5", 5, "changed"),
+                 "action": ("UPDATE audit_entries SET action = 'logout' WHERE seq = 6", 6,
+                            "changed"),
+                 "hash": ("UPDATE audit_entries SET hash = replace(hash, substr(hash, 1, 1), "
+                          "CASE substr(hash, 1, 1) WHEN '0' THEN '1' ELSE '0' END) "
+                          "WHERE seq = 8", 8, "chain"),
+                 "leaf": ("UPDATE audit_entries SET leaf = hash WHERE seq = 3", 3, "changed"),
+                 "node": ("UPDATE audit_nodes SET hash = (SELECT leaf FROM audit_entries "
+                          "WHERE seq = 1) WHERE node_level = 2 AND node_index = 2", 9,
+                          "changed")}
+        for column, (statement, seq, problem) in edits.items():
+            with self.subTest(column=column):
+                saved = self.path("saved.db")
+                with sqlite3.connect(self.db) as source, sqlite3.connect(saved) as copy:
+                    source.backup(copy)
+                self.sql(statement)
+                self.assertCaught(seq, problem)
+                with sqlite3.connect(saved) as copy, sqlite3.connect(self.db) as target:
+                    copy.backup(target)
+                self.assertEqual(self.json_of(self.audit("verify"))["valid"], True)
 
     def test_deleted_entry(self):
         self.sql("DELETE FROM audit_entries WHERE seq = 13")

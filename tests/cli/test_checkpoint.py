@@ -54,7 +54,7 @@ class Checkpoint(ToolTestCase):
         self.assertEqual(job["updated_at"], T0)
         again = self.cp("run", "--job", "j", "--input", "in.txt", "--", "sh", "-c",
                         "cat >> out.txt")
-        self.assertStatus(again, 1)
+        self.assertStatus(again, 3)
         self.assertIn("already complete", again.err)
         self.assertEqual(self.read("out.txt").decode(), self.lines(10))
 
@@ -98,7 +98,7 @@ class Checkpoint(ToolTestCase):
         while True:
             result = subprocess.run(command, cwd=self.dir, env=self.env, capture_output=True,
                                     timeout=300)
-            if result.returncode in (0, 1):
+            if result.returncode in (0, 3):
                 break
         seen = self.read("out.txt").decode().splitlines()
         self.assertEqual(set(seen), set(self.lines(count).splitlines()))
@@ -116,6 +116,28 @@ class Checkpoint(ToolTestCase):
         child.communicate(timeout=60)
         self.assertEqual(child.returncode, 143)
         self.assertEqual((self.show()["next_line"], self.show()["state"]), (3, "running"))
+
+    def test_every_time_runs_the_lines_before_a_pause_while_it_lasts(self):
+        child = self.start_tool("--db", self.db, "run", "--job", "p", "--every-time", "100ms",
+                                "--", "sh", "-c", "cat >> out.txt", stdin=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        child.stdin.write(b"a\nb\n")
+        child.stdin.flush()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not os.path.exists(self.path("out.txt"))
+                                               or self.read("out.txt") != b"a\nb\n"):
+            time.sleep(0.02)
+        try:
+            self.assertEqual(self.read("out.txt"), b"a\nb\n")
+            self.assertEqual(self.show("p")["next_line"], 3)
+        finally:
+            child.stdin.write(b"c\n")
+            child.stdin.close()
+            child.wait(timeout=60)
+            child.stderr.close()
+        self.assertEqual(child.returncode, 0)
+        self.assertEqual(self.read("out.txt"), b"a\nb\nc\n")
+        self.assertEqual((self.show("p")["next_line"], self.show("p")["state"]), (4, "complete"))
 
     def test_changed_input_is_refused_unless_restart(self):
         self.write("in.txt", self.lines(4))
@@ -141,6 +163,20 @@ class Checkpoint(ToolTestCase):
         self.assertStatus(self.cp("reset", "--job", "p"), 0)
         self.assertStatus(self.cp("reset", "--job", "p"), 1)
         self.assertStatus(self.cp("show", "--job", "p"), 1)
+
+    def test_a_pipe_shorter_than_the_checkpoint_is_refused_not_completed(self):
+        failing = self.cp("run", "--job", "p", "--every", "2", "--", "sh", "-c",
+                          "cat >> out.txt; ! grep -qx 'line 5' out.txt", stdin=self.lines(6))
+        self.assertStatus(failing, 1)
+        self.assertEqual(self.show("p")["next_line"], 5)
+        shorter = self.cp("run", "--job", "p", "--", "sh", "-c", "cat >> out.txt",
+                          stdin=self.lines(3))
+        self.assertError(shorter, 65, "job 'p'", "has 3 lines", "line 5", "--restart")
+        self.assertEqual((self.show("p")["next_line"], self.show("p")["state"]), (5, "running"))
+        resumed = self.cp("run", "--job", "p", "--", "sh", "-c", "cat > rest.txt",
+                          stdin=self.lines(6))
+        self.assertStatus(resumed, 0)
+        self.assertEqual(self.read("rest.txt").decode(), "line 5\nline 6\n")
 
     def test_missing_input_and_command(self):
         self.assertError(self.cp("run", "--job", "j", "--input", "absent.txt", "--", "cat"), 66,

@@ -77,6 +77,48 @@ TEST(AuditMerkle, ConsistencyProofsVerifyAndFailWhenTampered) {
   }
 }
 
+TEST(AuditMerkle, TruncatedExtendedOrMisplacedProofsFail) {
+  for (std::uint64_t size : {1u, 2u, 3u, 4u, 5u, 8u, 9u, 16u, 17u}) {
+    auto items = leaves(size);
+    NodeSource nodes = source_of(items);
+    Hash root = tree_root(nodes, size);
+    for (std::uint64_t leaf : {std::uint64_t{0}, size / 2, size - 1}) {
+      auto path = inclusion_proof(nodes, leaf, size);
+      auto longer = path;
+      longer.push_back(root);
+      EXPECT_FALSE(verify_inclusion(leaf, size, items[leaf], longer, root)) << size << " " << leaf;
+      if (!path.empty()) {
+        auto shorter = path;
+        shorter.pop_back();
+        EXPECT_FALSE(verify_inclusion(leaf, size, items[leaf], shorter, root));
+      }
+      EXPECT_FALSE(verify_inclusion(leaf, size + 1, items[leaf], path, leaf_hash("x")));
+      if (size > 1) {
+        EXPECT_FALSE(verify_inclusion(leaf ^ 1u, size, items[leaf], path, root))
+            << size << " " << leaf;
+      }
+      EXPECT_FALSE(verify_inclusion(size, size, items[leaf], path, root));
+    }
+    for (std::uint64_t old_size = 1; old_size < size; ++old_size) {
+      Hash old_root = tree_root(nodes, old_size);
+      auto path = consistency_proof(nodes, old_size, size);
+      ASSERT_FALSE(path.empty());
+      auto shorter = path;
+      shorter.pop_back();
+      EXPECT_FALSE(verify_consistency(old_size, size, old_root, root, shorter))
+          << old_size << " " << size;
+      auto longer = path;
+      longer.push_back(root);
+      EXPECT_FALSE(verify_consistency(old_size, size, old_root, root, longer));
+      EXPECT_FALSE(verify_consistency(old_size, size, root, old_root, path));
+      EXPECT_FALSE(verify_consistency(0, size, old_root, root, path));
+      EXPECT_FALSE(verify_consistency(size, old_size, root, old_root, path));
+    }
+    EXPECT_TRUE(verify_consistency(size, size, root, root, {}));
+    EXPECT_FALSE(verify_consistency(size, size, root, root, {root}));
+  }
+}
+
 TEST(AuditMerkle, CompletedNodesAreThoseOfThePerfectSubtrees) {
   auto items = leaves(8);
   NodeSource nodes = source_of(items);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -337,6 +338,20 @@ void write_page(Store& store, const Clock& clock, const std::optional<std::strin
   if (cursor) store.set_cursor(*cursor, last, clock.now());
 }
 
+// A follower with a cursor must not pass silently over entries archived before it read them:
+// its position would then claim entries it never wrote out.
+void refuse_archived_gap(Store& store, const std::string& cursor, std::int64_t after) {
+  std::optional<Store::Segment> segment = store.segment_after(after);
+  if (!segment) return;
+  std::int64_t first = std::max(after + 1, segment->first);
+  throw Error(
+      exit_code::data,
+      fmt::format("cursor '{}' is after entry {}, but entries {} to {} were archived "
+                  "into '{}' before it read them: take them from that segment, then "
+                  "'cursor set {} --after {}'",
+                  cursor, after, first, segment->last, segment->file, cursor, segment->last));
+}
+
 }  // namespace
 
 AppendResult append(Store& store, const Clock& clock, const AppendOptions& options) {
@@ -375,6 +390,7 @@ int follow(Store& store, const Clock& clock, const FollowOptions& options, Outpu
   std::optional<OutputFile> file = regular_output(out.fd());
   if (options.cursor) {
     if (auto cursor = store.cursor(*options.cursor)) after = settled_position(*cursor, file);
+    refuse_archived_gap(store, *options.cursor, after);
   }
   std::int64_t written = 0;
   out.flush();
@@ -384,6 +400,10 @@ int follow(Store& store, const Clock& clock, const FollowOptions& options, Outpu
     std::int64_t last = after;
     std::string page;
     store.read({.after = after, .limit = wanted}, [&](const Entry& entry) {
+      // seq has no gaps: a jump is entries archived while this follower ran.
+      if (options.cursor && last == after && entry.seq != after + 1) {
+        refuse_archived_gap(store, *options.cursor, after);
+      }
       page += entry_line(entry);
       page += '\n';
       last = entry.seq;

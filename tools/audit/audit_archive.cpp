@@ -1,6 +1,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <charconv>
 #include <map>
 
 #include <fmt/format.h>
@@ -61,11 +62,18 @@ std::string gunzip(std::string_view compressed, std::string_view name) {
 
 std::int64_t seq_field(const JsonValue& value, std::string_view name, std::string_view where) {
   const JsonValue* field = value.find(name);
-  if (field == nullptr || !field->is_number()) {
+  std::int64_t number = 0;
+  bool valid = field != nullptr && field->is_number();
+  if (valid) {
+    const std::string& text = field->text();
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    valid = error == std::errc() && end == text.data() + text.size() && number >= 1;
+  }
+  if (!valid) {
     throw Error(exit_code::data, fmt::format("field '{}' must be a whole number", name),
                 std::string(where));
   }
-  return std::stoll(field->text());
+  return number;
 }
 
 std::string text_field(const JsonValue& value, std::string_view name, std::string_view where) {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -131,17 +131,50 @@ PageQuery page_query(const ReadFilter& filter, std::int64_t after, std::int64_t 
   return page;
 }
 
+// The nodes a batch appended last, two per level: the left sibling a new leaf or node needs is
+// always the newest node of its level (or, for a leaf, the one before), so the batch needs no
+// map of every node it made (which for a million entries held two million hashes).
+class RecentNodes {
+ public:
+  void put(int level, std::uint64_t index, const Hash& hash) {
+    auto& slots = levels_.at(static_cast<std::size_t>(level));
+    slots[1] = slots[0];
+    slots[0] = Slot{index, hash, true};
+  }
+  [[nodiscard]] const Hash* find(int level, std::uint64_t index) const {
+    for (const Slot& slot : levels_.at(static_cast<std::size_t>(level))) {
+      if (slot.set && slot.index == index) return &slot.hash;
+    }
+    return nullptr;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t index = 0;
+    Hash hash{};
+    bool set = false;
+  };
+  std::array<std::array<Slot, 2>, 65> levels_{};
+};
+
 }  // namespace
 
 std::string canonical_entry(const Entry& entry) {
+  return canonical_entry(entry, format_instant(entry.ts));
+}
+
+std::string canonical_entry(const Entry& entry, std::string_view ts) {
   std::string text = "{\"action\":";
+  text.reserve(entry.payload.size() + entry.actor.size() + entry.action.size() + 96);
   append_json_string(text, entry.action);
   text += ",\"actor\":";
   append_json_string(text, entry.actor);
   text += ",\"payload\":";
   text += entry.payload;
-  text += fmt::format(",\"seq\":{},\"ts\":", entry.seq);
-  append_json_string(text, format_instant(entry.ts));
+  text += ",\"seq\":";
+  fmt::format_to(std::back_inserter(text), "{}", entry.seq);
+  text += ",\"ts\":";
+  append_json_string(text, ts);
   text += '}';
   return text;
 }
@@ -192,12 +225,14 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
     }
   }
   const Instant now = std::max(clock.now(), last_ts);
+  // One time for the whole batch: formatted once, not once per entry.
+  const std::string now_text = format_instant(now);
   // Every hash is computed before the first row is written: on a server the rows go in one
   // COPY, during which the connection runs no other query.
-  std::map<std::pair<int, std::uint64_t>, Hash> fresh;
+  RecentNodes fresh;
   NodeSource nodes = [&](int level, std::uint64_t index) {
-    auto found = fresh.find({level, index});
-    return found != fresh.end() ? found->second : node(level, index);
+    const Hash* found = fresh.find(level, index);
+    return found != nullptr ? *found : node(level, index);
   };
   std::vector<Entry> rows;
   std::vector<CompletedNode> completed;
@@ -205,15 +240,15 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
   AppendResult result{last + 1, last + static_cast<std::int64_t>(entries.size())};
   for (const NewEntry& given : entries) {
     Entry entry{++last, now, given.actor, given.action, given.payload, {}, {}};
-    std::string canonical = canonical_entry(entry);
+    std::string canonical = canonical_entry(entry, now_text);
     previous = chain_hash(previous, canonical);
     Hash leaf = leaf_hash(canonical);
     entry.hash = hash_hex(previous);
     entry.leaf = hash_hex(leaf);
     auto index = static_cast<std::uint64_t>(entry.seq - 1);
-    fresh[{0, index}] = leaf;
+    fresh.put(0, index, leaf);
     for (const CompletedNode& done : nodes_completed_by(nodes, index)) {
-      fresh[{done.level, done.index}] = done.hash;
+      fresh.put(done.level, done.index, done.hash);
       completed.push_back(done);
     }
     rows.push_back(std::move(entry));
@@ -316,6 +351,15 @@ void Store::visit_archived(const std::function<bool(const Entry&)>& visit) {
     entry.leaf = query->text(3);
     if (!visit(entry)) return;
   }
+}
+
+std::optional<Store::Segment> Store::segment_after(std::int64_t after) {
+  auto query = database_.query(
+      "SELECT first_seq, last_seq, file FROM audit_segments WHERE last_seq > ?1 "
+      "ORDER BY first_seq LIMIT 1",
+      after);
+  if (!query.step()) return std::nullopt;
+  return Segment{query->integer(0), query->integer(1), query->text(2)};
 }
 
 Hash Store::node(int level, std::uint64_t index) {

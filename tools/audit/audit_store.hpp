@@ -43,6 +43,8 @@ struct NewEntry {
 // The canonical JSON the chain and the leaf hash cover: the entry without its hash, members
 // sorted ({"action","actor","payload","seq","ts"}), exactly canonical_json of that object.
 std::string canonical_entry(const Entry& entry);
+// The same with the entry's ts already formatted (a batch shares one).
+std::string canonical_entry(const Entry& entry, std::string_view ts);
 // SHA-256(previous hash || canonical entry); the first entry's previous hash is 32 zero bytes.
 Hash chain_hash(const Hash& previous, std::string_view canonical);
 // The entry as printed: {"seq","ts","actor","action","payload","hash"}.
@@ -120,6 +122,14 @@ class Store {
                Instant now);
   // Visits the archived entries (seq, ts, hash and leaf only) in seq order.
   void visit_archived(const std::function<bool(const Entry&)>& visit);
+
+  // The first segment holding entries after `after` (first seq, last seq, file), if any.
+  struct Segment {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    std::string file;
+  };
+  std::optional<Segment> segment_after(std::int64_t after);
 
   // Visits every stored node of level >= 1.
   void visit_nodes(const std::function<void(int level, std::uint64_t index, const Hash&)>& visit);

@@ -1,10 +1,14 @@
 #include "checkpoint.hpp"
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -40,6 +44,13 @@ class ChunkRunner {
     if (lines_ >= options_.every) return true;
     return options_.every_time.count() > 0 &&
            std::chrono::steady_clock::now() - started_ >= options_.every_time;
+  }
+  // How long the open chunk may still wait for lines under --every-time (nullopt: no limit).
+  [[nodiscard]] std::optional<std::chrono::milliseconds> time_left() const {
+    if (lines_ == 0 || options_.every_time.count() == 0) return std::nullopt;
+    auto left = options_.every_time - (std::chrono::steady_clock::now() - started_);
+    return std::max(std::chrono::ceil<std::chrono::milliseconds>(left),
+                    std::chrono::milliseconds(0));
   }
   // Runs the chunk; returns 0, or the command's status (the checkpoint then stays put).
   int flush() {
@@ -82,6 +93,21 @@ class ChunkRunner {
   std::int64_t lines_ = 0;
   std::chrono::steady_clock::time_point started_;
 };
+
+// Before a read that would block: waits for the input to have more, but no longer than the
+// open chunk's --every-time allows, so that lines a producer wrote before a pause are run when
+// their time is up rather than when the next line comes.
+void wait_for_input_or_due(const ChunkRunner& runner, int fd) {
+  while (!runner.due()) {
+    std::optional<std::chrono::milliseconds> left = runner.time_left();
+    if (!left) return;
+    pollfd ready{fd, POLLIN, 0};
+    int got = ::poll(&ready, 1, static_cast<int>(std::min<std::int64_t>(left->count(), INT32_MAX)));
+    if (got > 0) return;
+    if (got < 0 && errno != EINTR) return;  // the read that follows reports the error
+    throw_if_interrupted();
+  }
+}
 
 // The job as this run starts it: resumed, restarted, or new; nullopt when it already completed.
 std::optional<Job> starting_job(Store& store, const RunOptions& options, const InputFile& input,
@@ -167,6 +193,7 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
   LineReader reader(input.fd(), input.name());
   // A paused producer (a pipe) does not hold back a chunk whose time is up.
   reader.on_idle([&] {
+    wait_for_input_or_due(runner, input.fd());
     if (runner.due()) {
       if (int status = runner.flush(); status != 0) throw Error(status, "");
     }
@@ -179,6 +206,14 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
       if (int status = runner.flush(); status != 0) return status;
     }
     throw_if_interrupted();
+  }
+  if (reader.line_number() < job.next_line - 1) {
+    // Fewer lines than the checkpoint counts done: not the input the job ran on (a pipe has
+    // no fingerprint to tell), so it is not complete either.
+    throw Error(exit_code::data,
+                fmt::format("job '{}': the input has {} lines but its checkpoint is at line {}: "
+                            "not the input the job ran on; --restart starts it over from line 1",
+                            options.job, reader.line_number(), job.next_line));
   }
   if (int status = runner.flush(); status != 0) return status;
   job.state = JobState::complete;

@@ -16,9 +16,11 @@
 
 namespace sluice::checkpoint {
 
-// Exit status of `run` for a job that already completed on this input (nothing is run), and
-// of show and reset for a job that does not exist.
-inline constexpr int already_complete_exit = exit_code::definite_no;
+// Exit status of `run` for a job that already completed on this input (nothing is run): not 1,
+// which a failed command (grep, false, a script's error) passes through so often that a
+// caller could not tell the two apart.
+inline constexpr int already_complete_exit = 3;
+// Exit status of show and reset for a job that does not exist.
 inline constexpr int no_such_job_exit = exit_code::definite_no;
 
 // The bytes of a regular file's head that its fingerprint covers.
