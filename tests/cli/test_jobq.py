@@ -260,6 +260,21 @@ class JobqCommands(ToolTestCase):
                          {"purged": 1})
         self.assertError(self.jobq("show", "1"), 66)
 
+    def test_a_failed_attempt_of_a_cancelled_job_ends_it_cancelled(self):
+        self.add()
+        job = self.claim()[0]
+        self.assertStatus(self.jobq("cancel", "1"), 0)
+        failed = self.jobq("fail", "1", "--token", str(job["token"]), "--retry-after", "0s",
+                           now=at(1))
+        self.assertStatus(failed, 0)
+        self.assertEqual(json.loads(failed.out),
+                         {"id": 1, "state": "cancelled", "attempt": 1, "run_at": None})
+        self.assertEqual(self.claim("--worker", "b", now=at(2)), [])
+        shown = self.job(1)
+        self.assertEqual((shown["state"], shown["finished_at"]), ("cancelled", at(1)[:19] + "Z"))
+        self.assertEqual([event["event"] for event in shown["history"]],
+                         ["added", "claimed", "cancel_requested", "cancelled"])
+
     def test_reap_puts_expired_leases_back_as_a_failed_attempt(self):
         self.add("--backoff-base", "0s", "--max-attempts", "2", payloads=['{"n":1}', '{"n":2}'])
         self.claim("-n", "2", "--lease", "1m")

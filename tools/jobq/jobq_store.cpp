@@ -310,16 +310,17 @@ std::optional<Store::Head> Store::find_head(std::string_view queue, Instant now)
   const bool server = database_.backend() == db::Backend::postgresql;
   static const std::string group_sql =
       "SELECT g.grp FROM jobq_groups g WHERE g.queue = ?1 AND EXISTS (SELECT 1 FROM jobq_jobs j "
-      "WHERE j.state = 'waiting' AND j.queue = ?1 AND j.grp = g.grp AND j.run_at <= ?2) "
+      "WHERE j.state = 'waiting' AND j.queue = ?1 AND j.grp = g.grp AND j.run_at <= ?2 AND "
+      "j.cancel_requested = 0) "
       "ORDER BY g.served, g.grp LIMIT 1";
   const std::string skip = lock_clause(database_, db::RowLock::skip_locked);
   const std::string in_group_sql = fmt::format(
       "SELECT id FROM jobq_jobs WHERE state = 'waiting' AND queue = ?1 AND grp = ?2 AND "
-      "run_at <= ?3 ORDER BY priority, run_at, id LIMIT 1{}",
+      "run_at <= ?3 AND cancel_requested = 0 ORDER BY priority, run_at, id LIMIT 1{}",
       skip);
   const std::string any_sql = fmt::format(
       "SELECT id FROM jobq_jobs WHERE state = 'waiting' AND queue = ?1 AND run_at <= ?2 "
-      "ORDER BY priority, run_at, id LIMIT 1{}",
+      "AND cancel_requested = 0 ORDER BY priority, run_at, id LIMIT 1{}",
       skip);
   std::optional<std::string> group;
   {
@@ -357,8 +358,8 @@ std::optional<ClaimedJob> Store::claim_one(const Head& head, Duration lease,
   {
     auto query = database_.query(
         "UPDATE jobq_jobs SET state = 'running', attempt = attempt + 1, token = token + 1, "
-        "lease_until = ?2, worker = ?3 WHERE id = ?1 AND state = 'waiting' "
-        "RETURNING id, queue, grp, token, attempt, max_attempts, payload",
+        "lease_until = ?2, worker = ?3 WHERE id = ?1 AND state = 'waiting' AND "
+        "cancel_requested = 0 RETURNING id, queue, grp, token, attempt, max_attempts, payload",
         head.id, micros(now + lease), worker);
     if (query.step()) {
       ClaimedJob job;
@@ -442,7 +443,7 @@ bool Store::has_groups(std::string_view queue) {
 std::deque<std::int64_t> Store::due_jobs(std::string_view queue, int count, Instant now) {
   const std::string sql = fmt::format(
       "SELECT id FROM jobq_jobs WHERE state = 'waiting' AND queue = ?1 AND grp = '' AND "
-      "run_at <= ?2 ORDER BY priority, run_at, id LIMIT ?3{}",
+      "run_at <= ?2 AND cancel_requested = 0 ORDER BY priority, run_at, id LIMIT ?3{}",
       lock_clause(database_, db::RowLock::skip_locked));
   std::deque<std::int64_t> ids;
   auto query = database_.query(sql, queue, micros(now), count);
@@ -460,7 +461,8 @@ std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64
   {
     const std::string sql = fmt::format(
         "UPDATE jobq_jobs SET state = 'running', attempt = attempt + 1, token = token + 1, "
-        "lease_until = ?2, worker = ?3 WHERE state = 'waiting' AND id IN ({}) "
+        "lease_until = ?2, worker = ?3 WHERE state = 'waiting' AND cancel_requested = 0 AND "
+        "id IN ({}) "
         "RETURNING id, queue, grp, token, attempt, max_attempts, payload",
         listed_ids.of(backend));
     auto query = database_.query(sql, list, micros(now + lease), worker);
@@ -692,7 +694,15 @@ FailOutcome Store::fail(std::int64_t id, std::int64_t token, std::optional<Durat
     return outcome;
   }
   outcome.attempt = job->attempt;
-  if (permanent || job->attempt >= job->max_attempts) {
+  if (job->cancel_requested) {
+    // Cancelled while it ran: the failure ends it, as an expired lease would (reap_expired).
+    outcome.state = JobState::cancelled;
+    outcome.run_at = job->run_at;
+    database_.execute(
+        "UPDATE jobq_jobs SET state = 'cancelled', lease_until = NULL, finished_at = ?2, "
+        "last_error = ?3, exit_status = ?4 WHERE id = ?1",
+        id, micros(now), error, exit_status);
+  } else if (permanent || job->attempt >= job->max_attempts) {
     outcome.state = JobState::dead;
     outcome.run_at = job->run_at;
     database_.execute(
@@ -708,7 +718,7 @@ FailOutcome Store::fail(std::int64_t id, std::int64_t token, std::optional<Durat
         "last_error = ?3, exit_status = ?4 WHERE id = ?1",
         id, micros(outcome.run_at), error, exit_status);
   }
-  record(id, now, "failed", error);
+  record(id, now, outcome.state == JobState::cancelled ? "cancelled" : "failed", error);
   transaction.commit();
   return outcome;
 }
@@ -751,12 +761,16 @@ Fence Store::finish_cancelled(std::int64_t id, std::int64_t token, Instant now) 
 Fence Store::give_back(std::int64_t id, std::int64_t token, Instant run_at, std::string_view why,
                        Instant now) {
   db::WriteTransaction transaction(database_);
+  // A job cancelled meanwhile is not offered again: it ends cancelled, its attempt not counted.
   int changed = database_.execute(
-      "UPDATE jobq_jobs SET state = 'waiting', attempt = attempt - 1, lease_until = NULL, "
-      "run_at = ?3 WHERE id = ?1 AND token = ?2 AND state = 'running'",
-      id, token, micros(run_at));
+      "UPDATE jobq_jobs SET state = CASE WHEN cancel_requested = 0 THEN 'waiting' ELSE "
+      "'cancelled' END, attempt = attempt - 1, lease_until = NULL, run_at = CASE WHEN "
+      "cancel_requested = 0 THEN ?3 ELSE run_at END, finished_at = "
+      "CASE WHEN cancel_requested = 0 THEN NULL ELSE ?4 END WHERE id = ?1 AND token = ?2 AND "
+      "state = 'running'",
+      id, token, micros(run_at), micros(now));
   if (changed != 1) return missed(*this, id);
-  record(id, now, "given_back", why);
+  record(id, now, find(id)->state == JobState::cancelled ? "cancelled" : "given_back", why);
   transaction.commit();
   return Fence::held;
 }

@@ -175,8 +175,8 @@ class Store {
     std::int64_t token = 0;
   };
   std::vector<Fence> ack_all(const std::vector<Holder>& holders, Instant now);
-  // A failed attempt: dead when permanent or out of attempts, else waiting until now plus
-  // `retry_after` (or the job's backoff).
+  // A failed attempt: cancelled when a cancel was requested, dead when permanent or out of
+  // attempts, else waiting until now plus `retry_after` (or the job's backoff).
   FailOutcome fail(std::int64_t id, std::int64_t token, std::optional<Duration> retry_after,
                    bool permanent, std::string_view error, std::optional<int> exit_status,
                    Instant now);
@@ -184,7 +184,7 @@ class Store {
   // The worker stopped a job whose cancel was requested: cancelled.
   Fence finish_cancelled(std::int64_t id, std::int64_t token, Instant now);
   // The worker could not run the job (its earlier command still runs): waiting again until
-  // `run_at`, the attempt not counted.
+  // `run_at`, the attempt not counted; cancelled instead when a cancel was requested.
   Fence give_back(std::int64_t id, std::int64_t token, Instant run_at, std::string_view why,
                   Instant now);
 

@@ -92,6 +92,8 @@ auto recorded(const WorkOptions& options, Record&& record) {
 void count_failure(const FailOutcome& outcome, Counts& counts) {
   if (outcome.fence != Fence::held) {
     ++counts.lost;
+  } else if (outcome.state == JobState::cancelled) {
+    ++counts.cancelled;
   } else if (outcome.state == JobState::dead) {
     ++counts.dead;
   } else {
