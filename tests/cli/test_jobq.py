@@ -389,14 +389,33 @@ class JobqWork(ToolTestCase):
         worker.wait(timeout=30)
         self.assertEqual(worker.returncode, 0)
         self.assertEqual(self.show(1)["state"], "cancelled")
+        self.assert_ends(child)
+
+    def assert_ends(self, pid):
         for _ in range(100):
             try:
-                os.kill(child, 0)
-            except ProcessLookupError:
-                break
+                with open(f"/proc/{pid}/stat") as stat:
+                    if stat.read().rsplit(") ", 1)[1].startswith("Z"):
+                        return  # ended, not yet reaped by init
+            except (FileNotFoundError, ProcessLookupError):
+                return
             time.sleep(0.05)
-        else:
-            self.fail("the command's background child outlived the cancel")
+        self.fail(f"process {pid} of the command outlived the cancel")
+
+    def test_cancel_kills_the_group_after_the_command_itself_exited(self):
+        # The shell exits at once; its background sleep keeps the output pipe (and the job's
+        # lock) open. The cancel must still reach it, and is recorded once it has ended.
+        self.run_tool("add", stdin='{}\n')
+        worker = self.start_tool(
+            "-q", "work", "--lease", "1s", "--", "sh", "-c",
+            'sleep 300 & echo $! > child.pid; echo started > started; exit 0')
+        self.wait_for_file("started")
+        child = int(self.read("child.pid"))
+        self.assertStatus(self.run_tool("cancel", "1"), 0)
+        worker.wait(timeout=30)
+        self.assertEqual(worker.returncode, 0)
+        self.assert_ends(child)
+        self.assertEqual(self.show(1)["state"], "cancelled")
 
     def test_sigterm_stops_a_pool_and_gives_its_jobs_back_uncounted(self):
         self.run_tool("add", stdin='{}\n{}\n{}\n')

@@ -28,6 +28,11 @@ struct Counts {
   std::int64_t done = 0, retried = 0, dead = 0, cancelled = 0, lost = 0;
 };
 
+// TreeLock locks the byte at hash/2: twice the id gives every job a byte of its own.
+std::uint64_t job_lock_offset(const ClaimedJob& job) {
+  return static_cast<std::uint64_t>(job.id) << 1;
+}
+
 proc::Command job_command(const WorkOptions& options, const ClaimedJob& job, const TreeLock& lock) {
   proc::Command command;
   command.argv = options.command;
@@ -101,12 +106,23 @@ void count_failure(const FailOutcome& outcome, Counts& counts) {
   }
 }
 
+// Whether every process of a stopped command has ended: they hold the job's lock (inherited)
+// until then. Releases this process's hold and waits a little for SIGKILL to take effect.
+bool command_ended(const WorkOptions& options, const ClaimedJob& job,
+                   std::optional<TreeLock>& lock) {
+  lock.reset();
+  auto give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    if (TreeLock::try_acquire(options.lock_path, job_lock_offset(job))) return true;
+    if (std::chrono::steady_clock::now() > give_up_at) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // Runs one claimed job to its end and records the outcome.
 void run_job(Store& store, const Clock& clock, const WorkOptions& options, const ClaimedJob& job,
              Counts& counts) {
-  // TreeLock locks the byte at hash/2: twice the id gives every job a byte of its own.
-  std::optional<TreeLock> lock =
-      TreeLock::try_acquire(options.lock_path, static_cast<std::uint64_t>(job.id) << 1);
+  std::optional<TreeLock> lock = TreeLock::try_acquire(options.lock_path, job_lock_offset(job));
   if (!lock) {
     // A worker that was killed left its command running: never run the job twice at once.
     store.give_back(job.id, job.token, clock.now() + held_retry, "its earlier command still runs",
@@ -120,7 +136,15 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
     outcome = proc::run(job_command(options, job, *lock),
                         lease_keeper(store, clock, options, job, result, result_too_large));
   } catch (const StopCommand& stop) {
+    // proc has sent SIGKILL to the command's whole process group.
     if (stop.why == StopCommand::Why::cancelled) {
+      if (!command_ended(options, job, lock)) {
+        warn(
+            fmt::format("job {}: some of its command's processes still run; it is recorded "
+                        "cancelled when its lease expires",
+                        job.id));
+        return;
+      }
       recorded(options, [&] { return store.finish_cancelled(job.id, job.token, clock.now()); });
       ++counts.cancelled;
     } else {
