@@ -429,6 +429,33 @@ class JobqWork(ToolTestCase):
         jobs = [json.loads(line) for line in self.run_tool("list").out.splitlines()]
         self.assertEqual([(job["state"], job["attempt"]) for job in jobs], [("waiting", 0)] * 3)
 
+    def test_a_command_that_finishes_after_sigterm_is_done_not_run_again(self):
+        self.run_tool("add", stdin='{}\n')
+        worker = self.start_tool(
+            "-q", "work", "--", "sh", "-c",
+            "trap 'echo finished; echo once >> effects.txt; exit 0' TERM; touch started; "
+            "sleep 300 & wait")
+        self.wait_for_file("started")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        self.assertEqual(worker.returncode, 143)
+        job = self.show(1)
+        self.assertEqual((job["state"], job["attempt"], job["exit_status"]), ("done", 1, 0))
+        self.assertEqual(self.run_tool("result", "1").out, "finished\n")
+        self.assertEqual(self.read("effects.txt"), b"once\n")
+        # A command that catches the signal and fails is a failed attempt, counted.
+        self.run_tool("add", "--backoff-base", "0s", stdin='{}\n')
+        worker = self.start_tool(
+            "-q", "work", "--", "sh", "-c",
+            "trap 'exit 9' TERM; touch started.$JOBQ_ID; sleep 300 & wait")
+        self.wait_for_file("started.2")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        self.assertEqual(worker.returncode, 143)
+        job = self.show(2)
+        self.assertEqual((job["state"], job["attempt"], job["error"]),
+                         ("waiting", 1, "exit status 9"))
+
     def test_pool_with_ordered_prints_results_in_add_order(self):
         payloads = "".join(json.dumps({"n": n}) + "\n" for n in range(12))
         self.run_tool("add", stdin=payloads)

@@ -106,6 +106,10 @@ void count_failure(const FailOutcome& outcome, Counts& counts) {
   }
 }
 
+void record_exit(Store& store, const Clock& clock, const WorkOptions& options,
+                 const ClaimedJob& job, const proc::Outcome& outcome, const std::string& result,
+                 bool result_too_large, Counts& counts);
+
 // Whether every process of a stopped command has ended: they hold the job's lock (inherited)
 // until then. Releases this process's hold and waits a little for SIGKILL to take effect.
 bool command_ended(const WorkOptions& options, const ClaimedJob& job,
@@ -153,11 +157,24 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
     }
     return;
   }
-  if (outcome.forwarded_signal != 0) {
-    // This worker is being stopped: the job goes back, its attempt not counted.
+  if (outcome.forwarded_signal != 0 && outcome.signal != 0) {
+    // This worker is being stopped and the signal ended the command: the job goes back, its
+    // attempt not counted.
     store.give_back(job.id, job.token, clock.now(), "the worker was stopped", clock.now());
     throw Error(exit_code::signal_base + outcome.forwarded_signal, "");
   }
+  // The command exited by itself (perhaps after acting on a forwarded signal): its status
+  // counts as usual; a command that finished its work is done, not run again.
+  record_exit(store, clock, options, job, outcome, result, result_too_large, counts);
+  if (outcome.forwarded_signal != 0) {
+    throw Error(exit_code::signal_base + outcome.forwarded_signal, "");
+  }
+}
+
+// Records how a command that exited by itself ended: done, or a failed attempt.
+void record_exit(Store& store, const Clock& clock, const WorkOptions& options,
+                 const ClaimedJob& job, const proc::Outcome& outcome, const std::string& result,
+                 bool result_too_large, Counts& counts) {
   const int status = outcome.exit_status;
   if (status == 0 && !result_too_large) {
     Fence fence = recorded(
