@@ -117,6 +117,23 @@ class JobqCommands(ToolTestCase):
         self.assertEqual(fresh["outcome"], "added")
         self.assertNotEqual(fresh["id"], 1)
 
+    def test_replace_counts_the_attempts_afresh(self):
+        self.add("--key", "k", "--max-attempts", "2")
+        job = self.claim()[0]
+        self.assertStatus(self.jobq("fail", "1", "--token", str(job["token"]), "--retry-after",
+                                    "0s", "--error", "boom"), 0)
+        before = self.job(1)
+        self.assertEqual((before["attempt"], before["error"]), (1, "boom"))
+        self.add("--key", "k", "--max-attempts", "2", "--on-duplicate", "replace")
+        after = self.job(1)
+        self.assertEqual((after["state"], after["attempt"], after["error"], after["exit_status"],
+                          after["cancel_requested"]), ("waiting", 0, "", None, False))
+        # Both of its attempts are still to come: the first failure retries, not dead.
+        job = self.claim()[0]
+        self.assertEqual(job["attempt"], 1)
+        failed = json.loads(self.jobq("fail", "1", "--token", str(job["token"])).out)
+        self.assertEqual(failed["state"], "waiting")
+
     def test_a_rejected_batch_adds_nothing(self):
         self.add(payloads=['{"n":0}'])
         before = self.dump()

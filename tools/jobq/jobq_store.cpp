@@ -272,9 +272,11 @@ AddedJob Store::handle_duplicate(const NewJob& job, OnDuplicate on_duplicate, In
             on_duplicate == OnDuplicate::replace ? " (only a waiting job is replaced)" : ""),
         job.where);
   }
+  // A new job in the old one's place: its attempts are counted afresh.
   database_.execute(
       "UPDATE jobq_jobs SET queue = ?2, priority = ?3, grp = ?4, run_at = ?5, max_attempts = ?6, "
-      "backoff_base = ?7, backoff_cap = ?8, batch = ?9, payload = ?10 WHERE id = ?1",
+      "backoff_base = ?7, backoff_cap = ?8, batch = ?9, payload = ?10, attempt = 0, "
+      "last_error = '', exit_status = NULL, cancel_requested = 0 WHERE id = ?1",
       existing->id, job.queue, job.priority, job.group, micros(job.run_at), job.max_attempts,
       job.backoff_base.count(), job.backoff_cap.count(), job.batch, job.payload);
   record(existing->id, now, "replaced");
