@@ -500,6 +500,19 @@ class JobqWork(ToolTestCase):
         for r in results[:-1]:
             self.assertTrue(r["result"].endswith("\n"))
 
+    def test_result_is_75_while_unfinished_and_65_when_dead_or_cancelled(self):
+        self.run_tool("add", "--max-attempts", "1", stdin='{}\n{}\n{}\n')
+        self.assertError(self.run_tool("result", "1"), 75, "job 1 is waiting")
+        self.assertError(self.run_tool("result", "9"), 66, "no job 9")
+        self.assertStatus(self.run_tool("cancel", "3"), 0)
+        self.assertStatus(self.work("--once", "--", "false"), 0)
+        self.assertError(self.run_tool("result", "1"), 65, "job 1 is dead")
+        self.assertError(self.run_tool("result", "3"), 65, "job 3 is cancelled")
+        self.assertStatus(self.work("--once", "--", "echo", "hi"), 0)
+        result = self.run_tool("result", "2")
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, "hi\n")
+
     def test_results_of_an_unfinished_batch_is_75(self):
         self.run_tool("add", "--batch", "b", stdin='{}\n')
         self.assertError(self.run_tool("results", "--batch", "b"), 75, "not finished")

@@ -300,9 +300,13 @@ int purge(Store& store, const Clock& clock, Duration older_than, int batch, Outp
 int print_result(Store& store, std::int64_t id, OutputStream& out) {
   std::optional<JobResult> result = store.result(id);
   if (!result) throw Error(exit_code::no_input, fmt::format("no job {}", id));
+  const std::string_view state = job_state_names.name(result->state);
+  if (result->state == JobState::waiting || result->state == JobState::running) {
+    throw Error(exit_code::temporary, fmt::format("job {} is {}, not done yet", id, state));
+  }
   if (result->state != JobState::done) {
-    throw Error(exit_code::temporary,
-                fmt::format("job {} is {}, not done", id, job_state_names.name(result->state)));
+    // Final: asking again will not help (a retry would make it waiting first).
+    throw Error(exit_code::data, fmt::format("job {} is {}: it has no result", id, state));
   }
   out.write(result->result);
   return exit_code::success;
