@@ -164,6 +164,9 @@ class JobqCommands(ToolTestCase):
             (("add", "--max-attempts", "0", "--payload", "{}"), "--max-attempts"),
             (("claim", "--lease", "500ms"), "--lease"),
             (("ack", "1"), "--token"),
+            (("add", "--on-duplicate", "error", "--payload", "{}"), "--on-duplicate"),
+            (("add", "--payload", "{}", "nosuchfile"), "--payload"),
+            (("results", "--batch", ""), "--batch"),
         ]
         for args, fragment in cases:
             with self.subTest(args=args):

@@ -221,6 +221,13 @@ AddOptions add_options(const Settings& s, const CLI::App& command) {
     validate_key("--key", s.key);
     options.job.key = s.key;
   }
+  // Options that would otherwise be ignored without a word.
+  if (command.count("--on-duplicate") > 0 && !options.job.key) {
+    throw Error(exit_code::usage, "--on-duplicate goes with --key");
+  }
+  if (command.count("--payload") > 0 && !s.inputs.empty()) {
+    throw Error(exit_code::usage, "--payload adds one job: no input files with it");
+  }
   if (command.count("--delay") > 0) options.delay = s.delay;
   if (command.count("--at") > 0) options.at = cli::instant_option("--at", s.at);
   options.on_duplicate = s.on_duplicate;
@@ -454,6 +461,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
              ->required();
        },
        [settings, existing] {
+         // Jobs added without --batch have the batch '': they are not one batch.
+         if (settings->batch.empty()) throw Error(exit_code::usage, "--batch must not be empty");
          return with_store(*settings, existing, [&](Store& store, const Clock&, OutputStream& out) {
            return print_batch_results(store, settings->batch, out);
          });
