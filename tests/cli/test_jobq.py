@@ -491,12 +491,21 @@ class JobqWork(ToolTestCase):
         self.assertStatus(added, 0)
         ranges = [json.loads(line) for line in added.out.splitlines()]
         self.assertGreater(len(ranges), 10)
-        # Splitting again (a crash before the first split finished) adds no range twice.
-        again = self.run_tool("split", "big.txt", "--chunk", "4KiB", "--batch", "big")
-        self.assertEqual({json.loads(line)["outcome"] for line in again.out.splitlines()},
-                         {"existing"})
+        # Splitting again adds no range twice: before any work, after some ranges are done,
+        # and after all are.
+        def split_again():
+            again = self.run_tool("split", "big.txt", "--chunk", "4KiB", "--batch", "big")
+            self.assertStatus(again, 0)
+            self.assertEqual([(r["id"], r["outcome"]) for r in map(json.loads, again.out.splitlines())],
+                             [(r["id"], "existing") for r in ranges])
+        split_again()
+        for _ in range(3):
+            self.assertStatus(self.work("--once", "--", tool_path("jobq"), "chunk"), 0)
+        split_again()
         result = self.work("-j", "2", "--", tool_path("jobq"), "chunk")
         self.assertStatus(result, 0)
+        split_again()
+        self.assertStatus(self.work("--", tool_path("jobq"), "chunk"), 0)
         results = [json.loads(line) for line in self.run_tool("results", "--batch", "big").out.splitlines()]
         joined = "".join(r["result"] for r in results)
         self.assertEqual(joined, text)

@@ -63,14 +63,14 @@ int split(Store& store, const Clock& clock, const SplitOptions& options, OutputS
                       .add_int("offset", static_cast<long long>(offset))
                       .add_int("length", static_cast<long long>(end - offset))
                       .finish();
-    // Splitting again (after a crash) adds no range twice while its job is unfinished.
+    // Splitting again (after a crash, or after some ranges were done) adds no range twice.
     job.key = fmt::format("split:{}:{}:{}", path, offset, end - offset);
     job.run_at = now;
     job.where = options.file;
     jobs.push_back(std::move(job));
     offset = end;
   }
-  for (const AddedJob& added : store.add(jobs, OnDuplicate::ignore, now)) {
+  for (const AddedJob& added : store.add_ranges(jobs, now)) {
     out.write_line(ObjectWriter()
                        .add_int("id", added.id)
                        .add_string("queue", added.queue)

@@ -114,8 +114,13 @@ CREATE TABLE jobq_groups (
 );
 )sql";
 
-constexpr std::array<std::string_view, 1> sqlite_steps{sqlite_v1};
-constexpr std::array<std::string_view, 1> postgresql_steps{postgresql_v1};
+// Keys looked up in any state (split's ranges), not only the live ones the unique index has.
+constexpr std::string_view v2 = R"sql(
+CREATE INDEX jobq_jobs_key ON jobq_jobs (key, batch) WHERE key IS NOT NULL;
+)sql";
+
+constexpr std::array<std::string_view, 2> sqlite_steps{sqlite_v1, v2};
+constexpr std::array<std::string_view, 2> postgresql_steps{postgresql_v1, v2};
 constexpr db::Schema schema{sqlite_steps, postgresql_steps};
 
 constexpr std::string_view row_columns =
@@ -294,6 +299,34 @@ std::vector<AddedJob> Store::add(const std::vector<NewJob>& jobs, OnDuplicate on
       added.push_back(*inserted);
     } else {
       added.push_back(handle_duplicate(job, on_duplicate, now));
+    }
+  }
+  transaction.commit();
+  return added;
+}
+
+std::vector<AddedJob> Store::add_ranges(const std::vector<NewJob>& jobs, Instant now) {
+  std::vector<AddedJob> added;
+  added.reserve(jobs.size());
+  db::WriteTransaction transaction(database_);
+  for (const NewJob& job : jobs) {
+    std::optional<AddedJob> found;
+    {
+      auto query = database_.query(
+          "SELECT id, queue, state, run_at FROM jobq_jobs WHERE key = ?1 AND batch = ?2 "
+          "ORDER BY id DESC LIMIT 1",
+          *job.key, job.batch);
+      if (query.step()) {
+        found = AddedJob{query->integer(0), query->text(1), state_of(query->text(2)),
+                         instant_of(query->integer(3)), AddOutcome::existing};
+      }
+    }
+    if (found) {
+      added.push_back(*found);
+    } else if (std::optional<AddedJob> inserted = insert(job, now)) {
+      added.push_back(*inserted);
+    } else {
+      added.push_back(handle_duplicate(job, OnDuplicate::ignore, now));
     }
   }
   transaction.commit();

@@ -161,6 +161,10 @@ class Store {
   // Adds every job in one transaction: a refusal (OnDuplicate::error) adds none of them.
   std::vector<AddedJob> add(const std::vector<NewJob>& jobs, OnDuplicate on_duplicate, Instant now);
 
+  // The ranges of a split, each with its key: a range of the same batch that was added
+  // before, in any state (done included), is printed as it is (existing), not added again.
+  std::vector<AddedJob> add_ranges(const std::vector<NewJob>& jobs, Instant now);
+
   // Up to `count` due jobs, queues chosen by smooth weighted round robin over those with due
   // jobs, groups in turn within a queue, then priority, run_at, id. Expired leases are reaped
   // first (in the same transaction).
