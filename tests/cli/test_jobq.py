@@ -484,6 +484,19 @@ class JobqWork(ToolTestCase):
         self.assertStatus(result, 0)
         self.assertEqual(result.out, "".join(f"{n}\n" for n in range(12)))
 
+    def test_ordered_prints_only_this_runs_results(self):
+        command = ["sh", "-c", 'n=$(sed "s/[^0-9]//g"); echo "$n"; env | grep -c JOBQ_WORK_RUN; true']
+        for slots in ("1", "2"):
+            with self.subTest(slots=slots):
+                self.assertStatus(self.run_tool("add", stdin='{"n":1}\n{"n":2}\n'), 0)
+                result = self.work("-j", slots, "--worker", "w", "--ordered", "--", *command)
+                self.assertStatus(result, 0)
+                self.assertEqual(result.out, "1\n0\n2\n0\n")
+                self.run_tool("add", stdin='{"n":3}\n')
+                result = self.work("-j", slots, "--worker", "w", "--ordered", "--", *command)
+                self.assertStatus(result, 0)
+                self.assertEqual(result.out, "3\n0\n")
+
     def test_split_and_work_give_every_line_once(self):
         text = "".join(f"line {n} {'x' * (n % 37)}\n" for n in range(3000)) + "last without newline"
         self.write("big.txt", text)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include "jobq.hpp"
 #include "sluice/error.hpp"
 #include "sluice/keys.hpp"
+#include "sluice/random.hpp"
 
 namespace sluice::jobq {
 namespace {
@@ -268,6 +270,17 @@ std::string work_lock_path(Store& store) {
                      cli::default_state_directory(cli::StateFile::create), hash);
 }
 
+// A pool's worker process takes its pool's run name (and keeps it from its job commands);
+// any other `jobq work` is a run of its own.
+std::string run_name(const std::string& worker) {
+  if (const char* inherited = std::getenv(run_environment); inherited && *inherited) {
+    std::string run = inherited;
+    ::unsetenv(run_environment);
+    return run;
+  }
+  return fmt::format("{}#{:016x}", worker, Random(Random::os_seed()).next());
+}
+
 WorkOptions work_options(const Settings& s, Store& store) {
   WorkOptions options;
   options.queues = parse_queue_weights("--queues", s.queues);
@@ -277,6 +290,7 @@ WorkOptions work_options(const Settings& s, Store& store) {
   options.mode = s.once ? WorkMode::once : s.forever ? WorkMode::forever : WorkMode::drain;
   options.poll = s.poll;
   options.worker = worker_name(s);
+  options.run = run_name(options.worker);
   options.ordered = s.ordered;
   options.quiet = s.quiet;
   options.max_result = s.max_result;

@@ -115,8 +115,12 @@ CREATE TABLE jobq_groups (
 )sql";
 
 // Keys looked up in any state (split's ranges), not only the live ones the unique index has.
+// And the work run (one `jobq work`, its pool included) that claimed a job last, for
+// --ordered.
 constexpr std::string_view v2 = R"sql(
 CREATE INDEX jobq_jobs_key ON jobq_jobs (key, batch) WHERE key IS NOT NULL;
+ALTER TABLE jobq_jobs ADD COLUMN run TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobq_jobs_run ON jobq_jobs (run, id) WHERE run <> '';
 )sql";
 
 constexpr std::array<std::string_view, 2> sqlite_steps{sqlite_v1, v2};
@@ -388,14 +392,15 @@ std::optional<Store::Head> Store::find_head(std::string_view queue, Instant now)
 }
 
 std::optional<ClaimedJob> Store::claim_one(const Head& head, Duration lease,
-                                           std::string_view worker, Instant now) {
+                                           std::string_view worker, std::string_view run,
+                                           Instant now) {
   std::optional<ClaimedJob> claimed;
   {
     auto query = database_.query(
         "UPDATE jobq_jobs SET state = 'running', attempt = attempt + 1, token = token + 1, "
-        "lease_until = ?2, worker = ?3 WHERE id = ?1 AND state = 'waiting' AND "
+        "lease_until = ?2, worker = ?3, run = ?4 WHERE id = ?1 AND state = 'waiting' AND "
         "cancel_requested = 0 RETURNING id, queue, grp, token, attempt, max_attempts, payload",
-        head.id, micros(now + lease), worker);
+        head.id, micros(now + lease), worker, run);
     if (query.step()) {
       ClaimedJob job;
       job.id = query->integer(0);
@@ -488,7 +493,7 @@ std::deque<std::int64_t> Store::due_jobs(std::string_view queue, int count, Inst
 
 std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64_t>& ids,
                                                     Duration lease, std::string_view worker,
-                                                    Instant now) {
+                                                    std::string_view run, Instant now) {
   std::map<std::int64_t, ClaimedJob> claimed;
   if (ids.empty()) return claimed;
   const db::Backend backend = database_.backend();
@@ -496,11 +501,12 @@ std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64
   {
     const std::string sql = fmt::format(
         "UPDATE jobq_jobs SET state = 'running', attempt = attempt + 1, token = token + 1, "
-        "lease_until = ?2, worker = ?3 WHERE state = 'waiting' AND cancel_requested = 0 AND "
+        "lease_until = ?2, worker = ?3, run = ?4 WHERE state = 'waiting' AND cancel_requested = 0 "
+        "AND "
         "id IN ({}) "
         "RETURNING id, queue, grp, token, attempt, max_attempts, payload",
         listed_ids.of(backend));
-    auto query = database_.query(sql, list, micros(now + lease), worker);
+    auto query = database_.query(sql, list, micros(now + lease), worker, run);
     while (query.step()) {
       ClaimedJob job;
       job.id = query->integer(0);
@@ -523,7 +529,8 @@ std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64
 }
 
 std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int count,
-                                     Duration lease, std::string_view worker, Instant now) {
+                                     Duration lease, std::string_view worker, Instant now,
+                                     std::string_view run) {
   std::vector<ClaimedJob> claimed;
   db::WriteTransaction transaction(database_);
   reap_expired(now);
@@ -584,12 +591,12 @@ std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int
       ahead[*picked].pop_front();
       continue;
     }
-    if (std::optional<ClaimedJob> job = claim_one(*heads[*picked], lease, worker, now)) {
+    if (std::optional<ClaimedJob> job = claim_one(*heads[*picked], lease, worker, run, now)) {
       picks.emplace_back(std::move(*job));
     }
     heads[*picked] = find_head(queues[*picked].queue, now);
   }
-  std::map<std::int64_t, ClaimedJob> claimed_together = claim_all(pending, lease, worker, now);
+  std::map<std::int64_t, ClaimedJob> claimed_together = claim_all(pending, lease, worker, run, now);
   for (auto& pick : picks) {
     if (auto* job = std::get_if<ClaimedJob>(&pick)) {
       claimed.push_back(std::move(*job));
@@ -998,12 +1005,12 @@ std::vector<JobResult> Store::batch_results(std::string_view batch) {
   return read_results(query);
 }
 
-std::vector<JobResult> Store::results_of_worker(std::string_view worker) {
+std::vector<JobResult> Store::results_of_run(std::string_view run) {
   db::ReadTransaction read(database_);
   auto query = database_.query(
-      "SELECT id, state, exit_status, result FROM jobq_jobs WHERE state = 'done' AND "
-      "(worker = ?1 OR substr(worker, 1, length(?1) + 1) = ?1 || '/') ORDER BY id",
-      worker);
+      "SELECT id, state, exit_status, result FROM jobq_jobs WHERE run = ?1 AND state = 'done' "
+      "ORDER BY id",
+      run);
   return read_results(query);
 }
 

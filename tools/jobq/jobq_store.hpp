@@ -168,8 +168,9 @@ class Store {
   // Up to `count` due jobs, queues chosen by smooth weighted round robin over those with due
   // jobs, groups in turn within a queue, then priority, run_at, id. Expired leases are reaped
   // first (in the same transaction).
+  // `run` names the `jobq work` run that claims (empty for `jobq claim`).
   std::vector<ClaimedJob> claim(const std::vector<QueueWeight>& queues, int count, Duration lease,
-                                std::string_view worker, Instant now);
+                                std::string_view worker, Instant now, std::string_view run = {});
 
   Fence ack(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
             std::optional<int> exit_status, Instant now);
@@ -212,19 +213,20 @@ class Store {
   std::optional<JobResult> result(std::int64_t id);
   // The jobs of `batch` in add order, with their results.
   std::vector<JobResult> batch_results(std::string_view batch);
-  // The done jobs a pool of workers named `worker` (or `worker/N`) finished, in add order.
-  std::vector<JobResult> results_of_worker(std::string_view worker);
+  // The done jobs that the work run `run` claimed last, in add order.
+  std::vector<JobResult> results_of_run(std::string_view run);
 
  private:
   struct Head;
   std::optional<Head> find_head(std::string_view queue, Instant now);
   std::optional<ClaimedJob> claim_one(const Head& head, Duration lease, std::string_view worker,
-                                      Instant now);
+                                      std::string_view run, Instant now);
   void reap_expired(Instant now);
   bool has_groups(std::string_view queue);
   std::deque<std::int64_t> due_jobs(std::string_view queue, int count, Instant now);
   std::map<std::int64_t, ClaimedJob> claim_all(const std::vector<std::int64_t>& ids, Duration lease,
-                                               std::string_view worker, Instant now);
+                                               std::string_view worker, std::string_view run,
+                                               Instant now);
   void record(std::int64_t id, Instant at, std::string_view event, std::string_view detail = {});
   Fence ack_one(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
                 std::optional<int> exit_status, Instant now);

@@ -203,7 +203,8 @@ int work_alone(Store& store, const Clock& clock, const WorkOptions& options, Cou
     throw_if_interrupted();
     std::vector<ClaimedJob> jobs;
     try {
-      jobs = store.claim(options.queues, 1, options.lease, options.worker, clock.now());
+      jobs =
+          store.claim(options.queues, 1, options.lease, options.worker, clock.now(), options.run);
     } catch (const Error& error) {
       if (error.code() != exit_code::temporary) throw;
       sleep_unless_interrupted(std::chrono::milliseconds(50));  // busy: claim again
@@ -267,6 +268,7 @@ int work_in_pool(const WorkOptions& options) {
     threads.emplace_back([&options, &statuses, slot] {
       proc::Command command;
       command.argv = slot_arguments(options, slot + 1);
+      command.environment = {{run_environment, options.run}};
       // A signal may be delivered to any thread: waking up now and then is how each slot's
       // supervisor sees it and passes it on to its worker.
       proc::Handlers handlers;
@@ -293,7 +295,7 @@ int work_in_pool(const WorkOptions& options) {
 }
 
 void print_ordered(Store& store, const WorkOptions& options, OutputStream& out) {
-  for (const JobResult& result : store.results_of_worker(options.worker)) out.write(result.result);
+  for (const JobResult& result : store.results_of_run(options.run)) out.write(result.result);
 }
 
 }  // namespace
