@@ -538,6 +538,24 @@ class JobqWork(ToolTestCase):
         self.assertStatus(result, 0)
         self.assertEqual(result.out, "hi\n")
 
+    def test_chunk_refuses_a_bad_range_with_65_naming_the_field(self):
+        self.write("f.txt", "abc\n")
+        good = self.run_tool("chunk", stdin='{"file":"f.txt","offset":1,"length":2}\n')
+        self.assertStatus(good, 0)
+        self.assertEqual(good.out, "bc")
+        for payload, fragment in (('"offset":9223372036854775808,"length":1', "'offset'"),
+                                  ('"offset":0,"length":99999999999999999999', "'length'"),
+                                  ('"offset":-1,"length":1', "'offset'"),
+                                  ('"offset":1.5,"length":1', "'offset'"),
+                                  ('"offset":0', "'length'")):
+            with self.subTest(payload=payload):
+                result = self.run_tool("chunk", stdin='{"file":"f.txt",%s}\n' % payload)
+                self.assertError(result, 65, "<stdin>:1", fragment)
+        self.assertError(self.run_tool("chunk", stdin='{"offset":0,"length":1}\n'), 65, "'file'")
+        self.run_tool("add", stdin='{}\n')
+        self.assertError(self.run_tool("ack", stdin='{"id":1e3,"token":1}\n'), 65, "'id'")
+        self.assertError(self.run_tool("ack", stdin='{"id":1,"token":-1}\n'), 65, "'token'")
+
     def test_results_of_an_unfinished_batch_is_75(self):
         self.run_tool("add", "--batch", "b", stdin='{}\n')
         self.assertError(self.run_tool("results", "--batch", "b"), 75, "not finished")
