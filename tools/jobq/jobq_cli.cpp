@@ -256,18 +256,8 @@ std::vector<std::string> state_arguments(const Settings& s) {
   return arguments;
 }
 
-// Beside an SQLite state file; for state on a server, in this host's state directory, one file
-// per server (its URL hashed, FNV-1a: stable across processes).
 std::string work_lock_path(Store& store) {
-  db::Database& database = store.database();
-  if (database.backend() == db::Backend::sqlite) return database.side_file(".work.lock");
-  std::uint64_t hash = 14695981039346656037ull;
-  for (unsigned char byte : database.path()) {
-    hash ^= byte;
-    hash *= 1099511628211ull;
-  }
-  return fmt::format("{}/jobq-{:016x}.work.lock",
-                     cli::default_state_directory(cli::StateFile::create), hash);
+  return cli::tree_lock_path(store.database(), "jobq", "work.lock");
 }
 
 // A pool's worker process takes its pool's run name (and keeps it from its job commands);
