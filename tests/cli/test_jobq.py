@@ -295,6 +295,17 @@ class JobqCommands(ToolTestCase):
         self.assertEqual([event["event"] for event in shown["history"]],
                          ["added", "claimed", "cancel_requested", "cancelled"])
 
+    def test_purge_deletes_the_history_of_the_jobs_it_deletes_and_no_other(self):
+        self.add(payloads=['{"n":1}', '{"n":2}', '{"n":3}'])
+        for job in self.claim("-n", "2"):
+            self.assertStatus(self.jobq("ack", str(job["id"]), "--token", str(job["token"])), 0)
+        purged = self.jobq("purge", "--older-than", "0s", "--batch", "1", now=at(10))
+        self.assertEqual(json.loads(purged.out), {"purged": 2})
+        location = self.env.get("SLUICE_STATE_URL") or self.path("state/jobq.db")
+        events = self.state_rows(location, "SELECT job, event FROM jobq_events")
+        self.assertEqual([(str(job), event) for job, event in events], [("3", "added")])
+        self.assertEqual([job["id"] for job in lines(self.jobq("list"))], [3])
+
     def test_reap_puts_expired_leases_back_as_a_failed_attempt(self):
         self.add("--backoff-base", "0s", "--max-attempts", "2", payloads=['{"n":1}', '{"n":2}'])
         self.claim("-n", "2", "--lease", "1m")

@@ -903,19 +903,26 @@ std::int64_t Store::reap(Instant now) {
 
 std::int64_t Store::purge(Instant cutoff, int batch) {
   batch = std::max(batch, 1);
-  static const std::string chosen =
-      "SELECT id FROM jobq_jobs WHERE state IN ('done', 'dead', 'cancelled') AND "
-      "finished_at <= ?1 ORDER BY id LIMIT ?2";
+  const db::Backend backend = database_.backend();
+  // The selection is evaluated once: the jobs deleted are the ones whose history goes (two
+  // selections could differ on a server, where each statement sees the latest commits).
+  static const std::string jobs =
+      "DELETE FROM jobq_jobs WHERE id IN (SELECT id FROM jobq_jobs WHERE state IN ('done', "
+      "'dead', 'cancelled') AND finished_at <= ?1 ORDER BY id LIMIT ?2) RETURNING id";
+  const std::string events =
+      fmt::format("DELETE FROM jobq_events WHERE job IN ({})", listed_ids.of(backend));
   std::int64_t deleted = 0;
   for (;;) {
     db::WriteTransaction transaction(database_);
-    database_.execute(fmt::format("DELETE FROM jobq_events WHERE job IN ({})", chosen),
-                      micros(cutoff), batch);
-    int changed = database_.execute(fmt::format("DELETE FROM jobq_jobs WHERE id IN ({})", chosen),
-                                    micros(cutoff), batch);
+    std::vector<std::int64_t> ids;
+    {
+      auto query = database_.query(jobs, micros(cutoff), batch);
+      while (query.step()) ids.push_back(query->integer(0));
+    }
+    if (!ids.empty()) database_.execute(events, id_list(backend, ids));
     transaction.commit();
-    deleted += changed;
-    if (changed < batch) return deleted;
+    deleted += static_cast<std::int64_t>(ids.size());
+    if (static_cast<int>(ids.size()) < batch) return deleted;
   }
 }
 
