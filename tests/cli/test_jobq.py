@@ -448,6 +448,29 @@ class JobqWork(ToolTestCase):
         self.assert_ends(child)
         self.assertEqual(self.show(1)["state"], "cancelled")
 
+    def test_a_killed_workers_running_command_makes_others_hand_the_job_back(self):
+        self.run_tool("add", "--backoff-base", "0s", stdin='{}\n')
+        worker = self.start_tool("-q", "work", "--lease", "1s", "--", "sh", "-c",
+                                 'sleep 300 & echo $! > child.pid; touch started; wait')
+        self.wait_for_file("started")
+        child = int(self.read("child.pid"))
+        self.addCleanup(os.kill, child, signal.SIGKILL)
+        worker.kill()
+        worker.wait()
+        # An hour later (--now): the lease has expired, but the orphaned command still runs.
+        later = (datetime.datetime.now(datetime.timezone.utc)
+                 + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        once = self.run_tool("--now", later, "work", "--once", "--lease", "1m", "--", "touch",
+                             "ran-again")
+        self.assertStatus(once, 3)  # nothing ran
+        self.assertFalse(os.path.exists(self.path("ran-again")))
+        job = self.show(1)
+        self.assertEqual((job["state"], job["attempt"]), ("waiting", 1))
+        self.assertEqual([event["event"] for event in job["history"]][-3:],
+                         ["lease_expired", "claimed", "given_back"])
+        # Offered again a lease later, not at once.
+        self.assertEqual(instant(job["run_at"]) - instant(later), datetime.timedelta(minutes=1))
+
     def test_sigterm_stops_a_pool_and_gives_its_jobs_back_uncounted(self):
         self.run_tool("add", stdin='{}\n{}\n{}\n')
         pool = self.start_tool("work", "-j", "2", "--forever", "--", "sh", "-c",

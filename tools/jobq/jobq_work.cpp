@@ -21,8 +21,8 @@ struct StopCommand {
   enum class Why { cancelled, lease_lost } why;
 };
 
-// How long a job whose earlier command still runs on this host waits before it is tried again.
-constexpr Duration held_retry = std::chrono::seconds(1);
+// Whether run_job ran the job's command or handed the job back without running it.
+enum class RunOutcome { ran, handed_back };
 
 struct Counts {
   std::int64_t done = 0, retried = 0, dead = 0, cancelled = 0, lost = 0;
@@ -124,14 +124,17 @@ bool command_ended(const WorkOptions& options, const ClaimedJob& job,
 }
 
 // Runs one claimed job to its end and records the outcome.
-void run_job(Store& store, const Clock& clock, const WorkOptions& options, const ClaimedJob& job,
-             Counts& counts) {
+RunOutcome run_job(Store& store, const Clock& clock, const WorkOptions& options,
+                   const ClaimedJob& job, Counts& counts) {
   std::optional<TreeLock> lock = TreeLock::try_acquire(options.lock_path, job_lock_offset(job));
   if (!lock) {
     // A worker that was killed left its command running: never run the job twice at once.
-    store.give_back(job.id, job.token, clock.now() + held_retry, "its earlier command still runs",
-                    clock.now());
-    return;
+    // Offered again once per lease, not at once: every worker would claim and hand it back.
+    recorded(options, [&] {
+      return store.give_back(job.id, job.token, clock.now() + options.lease,
+                             "its earlier command still runs", clock.now());
+    });
+    return RunOutcome::handed_back;
   }
   std::string result;
   bool result_too_large = false;
@@ -147,7 +150,7 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
             fmt::format("job {}: some of its command's processes still run; it is recorded "
                         "cancelled when its lease expires",
                         job.id));
-        return;
+        return RunOutcome::ran;
       }
       recorded(options, [&] { return store.finish_cancelled(job.id, job.token, clock.now()); });
       ++counts.cancelled;
@@ -155,12 +158,14 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
       warn(fmt::format("job {}: another worker holds it now; its command was stopped", job.id));
       ++counts.lost;
     }
-    return;
+    return RunOutcome::ran;
   }
   if (outcome.forwarded_signal != 0 && outcome.signal != 0) {
     // This worker is being stopped and the signal ended the command: the job goes back, its
     // attempt not counted.
-    store.give_back(job.id, job.token, clock.now(), "the worker was stopped", clock.now());
+    recorded(options, [&] {
+      return store.give_back(job.id, job.token, clock.now(), "the worker was stopped", clock.now());
+    });
     throw Error(exit_code::signal_base + outcome.forwarded_signal, "");
   }
   // The command exited by itself (perhaps after acting on a forwarded signal): its status
@@ -169,6 +174,7 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
   if (outcome.forwarded_signal != 0) {
     throw Error(exit_code::signal_base + outcome.forwarded_signal, "");
   }
+  return RunOutcome::ran;
 }
 
 // Records how a command that exited by itself ended: done, or a failed attempt.
@@ -216,7 +222,8 @@ int work_alone(Store& store, const Clock& clock, const WorkOptions& options, Cou
       sleep_unless_interrupted(options.poll);
       continue;
     }
-    run_job(store, clock, options, jobs.front(), counts);
+    // A job handed back was not run: --once goes on to the next due job.
+    if (run_job(store, clock, options, jobs.front(), counts) == RunOutcome::handed_back) continue;
     ran = true;
     if (options.mode == WorkMode::once) return exit_code::success;
   }
