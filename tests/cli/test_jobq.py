@@ -238,6 +238,18 @@ class JobqCommands(ToolTestCase):
         dead = json.loads(self.jobq("fail", "1", "--token", str(job["token"]), now=at(now)).out)
         self.assertEqual((dead["state"], dead["attempt"], dead["run_at"]), ("dead", 8, None))
 
+    def test_retry_delays_spread_over_the_whole_jitter_range(self):
+        # 40 first failures with base 10s: uniform from 0 to 10s, so the largest is near 10s
+        # and the mean near 5s (a delay always 0, or always the ceiling, fails here).
+        self.add("--backoff-base", "10s", "--max-attempts", "2", payloads=['{}'] * 40)
+        self.assertStatus(self.jobq("-q", "work", "--", "false"), 0)
+        jobs = lines(self.jobq("list"))
+        self.assertEqual({(job["state"], job["attempt"]) for job in jobs}, {("waiting", 1)})
+        delays = [(instant(job["run_at"]) - instant(T0)).total_seconds() for job in jobs]
+        self.assertTrue(all(0 <= delay <= 10 for delay in delays), delays)
+        self.assertGreater(max(delays), 8)
+        self.assertTrue(3 < sum(delays) / len(delays) < 7, delays)
+
     def test_fail_retry_after_and_permanent(self):
         self.add(payloads=['{"n":1}', '{"n":2}'])
         jobs = self.claim("-n", "2")

@@ -72,6 +72,21 @@ TEST(JobqRetry, DelaysStayUnderTheDoublingCeiling) {
       ASSERT_LE(delay, ceiling) << failures;
     }
   }
+  // Full jitter: uniform from zero to the ceiling, so many draws reach near the ceiling and
+  // average half of it (a delay that was always 0, or always the ceiling, would fail here).
+  for (int failures : {1, 3, 30}) {
+    Duration ceiling = std::min<Duration>(6h, 15s * (1LL << std::min(failures - 1, 20)));
+    double sum = 0, largest = 0;
+    const int draws = 2000;
+    for (int draw = 0; draw < draws; ++draw) {
+      double share = static_cast<double>(retry_delay(15s, 6h, failures, random).count()) /
+                     static_cast<double>(ceiling.count());
+      sum += share;
+      largest = std::max(largest, share);
+    }
+    EXPECT_GT(largest, 0.99) << failures;
+    EXPECT_NEAR(sum / draws, 0.5, 0.03) << failures;
+  }
 }
 
 class JobqStore : public ::testing::TestWithParam<db::Backend> {
