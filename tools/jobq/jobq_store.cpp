@@ -803,16 +803,23 @@ Fence Store::finish_cancelled(std::int64_t id, std::int64_t token, Instant now) 
 Fence Store::give_back(std::int64_t id, std::int64_t token, Instant run_at, std::string_view why,
                        Instant now) {
   db::WriteTransaction transaction(database_);
-  // A job cancelled meanwhile is not offered again: it ends cancelled, its attempt not counted.
-  int changed = database_.execute(
-      "UPDATE jobq_jobs SET state = CASE WHEN cancel_requested = 0 THEN 'waiting' ELSE "
-      "'cancelled' END, attempt = attempt - 1, lease_until = NULL, run_at = CASE WHEN "
-      "cancel_requested = 0 THEN ?3 ELSE run_at END, finished_at = "
-      "CASE WHEN cancel_requested = 0 THEN NULL ELSE ?4 END WHERE id = ?1 AND token = ?2 AND "
-      "state = 'running'",
-      id, token, micros(run_at), micros(now));
-  if (changed != 1) return missed(*this, id);
-  record(id, now, find(id)->state == JobState::cancelled ? "cancelled" : "given_back", why);
+  std::optional<JobRow> job = find_locked(id);
+  if (!job) return Fence::missing;
+  if (job->token != token || job->state != JobState::running) return Fence::stale;
+  if (job->cancel_requested) {
+    // Not offered again: it ends cancelled, its attempt not counted.
+    database_.execute(
+        "UPDATE jobq_jobs SET state = 'cancelled', attempt = attempt - 1, lease_until = NULL, "
+        "finished_at = ?2 WHERE id = ?1",
+        id, micros(now));
+    record(id, now, "cancelled", why);
+  } else {
+    database_.execute(
+        "UPDATE jobq_jobs SET state = 'waiting', attempt = attempt - 1, lease_until = NULL, "
+        "run_at = ?2 WHERE id = ?1",
+        id, micros(run_at));
+    record(id, now, "given_back", why);
+  }
   transaction.commit();
   return Fence::held;
 }
