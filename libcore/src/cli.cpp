@@ -22,6 +22,7 @@
 
 #include "sluice/error.hpp"
 #include "sluice/install_dirs.hpp"
+#include "sluice/keys.hpp"
 #include "sluice/pg.hpp"
 #include "sluice/proc.hpp"
 #include "sluice/signals.hpp"
@@ -343,6 +344,14 @@ void add_state_options(CLI::App& app, StateOptions& options, WithNow with_now) {
 
 std::string default_state_path(std::string_view tool, StateFile file) {
   return fmt::format("{}/{}.db", default_state_directory(file), tool);
+}
+
+std::string tree_lock_path(const db::Database& database, std::string_view tool,
+                           std::string_view suffix) {
+  if (database.backend() == db::Backend::sqlite)
+    return database.side_file(fmt::format(".{}", suffix));
+  return fmt::format("{}/{}-{:016x}.{}", default_state_directory(StateFile::create), tool,
+                     stable_hash({"server", database.path()}), suffix);
 }
 
 std::string default_state_directory(StateFile file) {

@@ -53,6 +53,32 @@ std::string_view key_in_field(const FieldView& field, std::string_view name) {
                    is_number ? "a fraction" : kind_name(field.kind));
 }
 
+std::int64_t whole_number_in_field(const FieldView& field, std::string_view name, std::int64_t min,
+                                   std::int64_t max) {
+  if (present_field(field, name).kind != JsonValue::Kind::number) {
+    throw_field_kind(name, "a whole number", kind_name(field.kind));
+  }
+  std::int64_t value = 0;
+  const char* end = field.text.data() + field.text.size();
+  auto [stop, error] = std::from_chars(field.text.data(), end, value);
+  if (error == std::errc() && stop != end) throw_field_kind(name, "a whole number", "a fraction");
+  if (error != std::errc() || value < min || value > max) {
+    throw Error(exit_code::data, fmt::format("field '{}': {} is not a whole number from {} to {}",
+                                             name, field.text, min, max));
+  }
+  return value;
+}
+
+FieldView field_in(const JsonValue& object, std::string_view name) {
+  const JsonValue* member = object.find(name);
+  if (member == nullptr) return {};
+  std::string_view text =
+      member->kind() == JsonValue::Kind::number || member->kind() == JsonValue::Kind::string
+          ? std::string_view(member->text())
+          : std::string_view();
+  return FieldView{true, member->kind(), text};
+}
+
 Instant instant_in_field(const FieldView& field, std::string_view name) {
   present_field(field, name);
   bool is_number = field.kind == JsonValue::Kind::number;

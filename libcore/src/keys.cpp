@@ -27,4 +27,18 @@ void validate_key(std::string_view what, std::string_view key) {
   }
 }
 
+std::uint64_t stable_hash(std::initializer_list<std::string_view> parts) {
+  std::uint64_t hash = 14695981039346656037ull;
+  bool first = true;
+  for (std::string_view part : parts) {
+    if (!first) hash *= 1099511628211ull;  // the NUL between parts (xor with 0 changes nothing)
+    first = false;
+    for (unsigned char byte : part) {
+      hash ^= byte;
+      hash *= 1099511628211ull;
+    }
+  }
+  return hash;
+}
+
 }  // namespace sluice

@@ -143,6 +143,7 @@ class Supervisor {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   bool exited_ = false;
+  bool finished_ = false;  // run() returned normally (not by an exception)
   Pipe input_, output_, errors_;
   std::size_t input_offset_ = 0;
   std::optional<SteadyTime> timeout_at_, kill_at_;
@@ -189,8 +190,15 @@ void Supervisor::record_launch_failure(int error) {
 }
 
 void Supervisor::send(int number) {
-  if (exited_) return;
-  ::kill(command_.own_process_group ? -pid_ : pid_, number);
+  if (pid_ <= 0) return;
+  if (command_.own_process_group) {
+    // The group, even after its leader was reaped: descendants that keep the output pipes open
+    // (or hold a TreeLock) must not outlive a timeout or a stop. The group's id stays theirs
+    // while any of them lives.
+    ::kill(-pid_, number);
+  } else if (!exited_) {
+    ::kill(pid_, number);
+  }
 }
 
 bool Supervisor::reap(bool block) {
@@ -372,7 +380,10 @@ void Supervisor::supervise() {
 }
 
 Supervisor::~Supervisor() {
-  if (pid_ > 0 && !exited_) {
+  // Supervision ended by an exception (a handler stopping the run, poll failing): nothing of
+  // the command may go on unsupervised, including its group's processes after the leader ended.
+  bool group_left = command_.own_process_group && !finished_;
+  if (pid_ > 0 && (!exited_ || group_left)) {
     send(SIGKILL);
     reap(true);
   }
@@ -400,6 +411,7 @@ Outcome Supervisor::run() {
     throw;
   }
   sigaction(SIGPIPE, &previous, nullptr);
+  finished_ = true;
   return outcome_;
 }
 

@@ -117,6 +117,23 @@ class JobqCommands(ToolTestCase):
         self.assertEqual(fresh["outcome"], "added")
         self.assertNotEqual(fresh["id"], 1)
 
+    def test_replace_counts_the_attempts_afresh(self):
+        self.add("--key", "k", "--max-attempts", "2")
+        job = self.claim()[0]
+        self.assertStatus(self.jobq("fail", "1", "--token", str(job["token"]), "--retry-after",
+                                    "0s", "--error", "boom"), 0)
+        before = self.job(1)
+        self.assertEqual((before["attempt"], before["error"]), (1, "boom"))
+        self.add("--key", "k", "--max-attempts", "2", "--on-duplicate", "replace")
+        after = self.job(1)
+        self.assertEqual((after["state"], after["attempt"], after["error"], after["exit_status"],
+                          after["cancel_requested"]), ("waiting", 0, "", None, False))
+        # Both of its attempts are still to come: the first failure retries, not dead.
+        job = self.claim()[0]
+        self.assertEqual(job["attempt"], 1)
+        failed = json.loads(self.jobq("fail", "1", "--token", str(job["token"])).out)
+        self.assertEqual(failed["state"], "waiting")
+
     def test_a_rejected_batch_adds_nothing(self):
         self.add(payloads=['{"n":0}'])
         before = self.dump()
@@ -147,6 +164,9 @@ class JobqCommands(ToolTestCase):
             (("add", "--max-attempts", "0", "--payload", "{}"), "--max-attempts"),
             (("claim", "--lease", "500ms"), "--lease"),
             (("ack", "1"), "--token"),
+            (("add", "--on-duplicate", "error", "--payload", "{}"), "--on-duplicate"),
+            (("add", "--payload", "{}", "nosuchfile"), "--payload"),
+            (("results", "--batch", ""), "--batch"),
         ]
         for args, fragment in cases:
             with self.subTest(args=args):
@@ -218,6 +238,18 @@ class JobqCommands(ToolTestCase):
         dead = json.loads(self.jobq("fail", "1", "--token", str(job["token"]), now=at(now)).out)
         self.assertEqual((dead["state"], dead["attempt"], dead["run_at"]), ("dead", 8, None))
 
+    def test_retry_delays_spread_over_the_whole_jitter_range(self):
+        # 40 first failures with base 10s: uniform from 0 to 10s, so the largest is near 10s
+        # and the mean near 5s (a delay always 0, or always the ceiling, fails here).
+        self.add("--backoff-base", "10s", "--max-attempts", "2", payloads=['{}'] * 40)
+        self.assertStatus(self.jobq("-q", "work", "--", "false"), 0)
+        jobs = lines(self.jobq("list"))
+        self.assertEqual({(job["state"], job["attempt"]) for job in jobs}, {("waiting", 1)})
+        delays = [(instant(job["run_at"]) - instant(T0)).total_seconds() for job in jobs]
+        self.assertTrue(all(0 <= delay <= 10 for delay in delays), delays)
+        self.assertGreater(max(delays), 8)
+        self.assertTrue(3 < sum(delays) / len(delays) < 7, delays)
+
     def test_fail_retry_after_and_permanent(self):
         self.add(payloads=['{"n":1}', '{"n":2}'])
         jobs = self.claim("-n", "2")
@@ -259,6 +291,32 @@ class JobqCommands(ToolTestCase):
         self.assertEqual(json.loads(self.jobq("purge", "--older-than", "1m", now=at(70)).out),
                          {"purged": 1})
         self.assertError(self.jobq("show", "1"), 66)
+
+    def test_a_failed_attempt_of_a_cancelled_job_ends_it_cancelled(self):
+        self.add()
+        job = self.claim()[0]
+        self.assertStatus(self.jobq("cancel", "1"), 0)
+        failed = self.jobq("fail", "1", "--token", str(job["token"]), "--retry-after", "0s",
+                           now=at(1))
+        self.assertStatus(failed, 0)
+        self.assertEqual(json.loads(failed.out),
+                         {"id": 1, "state": "cancelled", "attempt": 1, "run_at": None})
+        self.assertEqual(self.claim("--worker", "b", now=at(2)), [])
+        shown = self.job(1)
+        self.assertEqual((shown["state"], shown["finished_at"]), ("cancelled", at(1)[:19] + "Z"))
+        self.assertEqual([event["event"] for event in shown["history"]],
+                         ["added", "claimed", "cancel_requested", "cancelled"])
+
+    def test_purge_deletes_the_history_of_the_jobs_it_deletes_and_no_other(self):
+        self.add(payloads=['{"n":1}', '{"n":2}', '{"n":3}'])
+        for job in self.claim("-n", "2"):
+            self.assertStatus(self.jobq("ack", str(job["id"]), "--token", str(job["token"])), 0)
+        purged = self.jobq("purge", "--older-than", "0s", "--batch", "1", now=at(10))
+        self.assertEqual(json.loads(purged.out), {"purged": 2})
+        location = self.env.get("SLUICE_STATE_URL") or self.path("state/jobq.db")
+        events = self.state_rows(location, "SELECT job, event FROM jobq_events")
+        self.assertEqual([(str(job), event) for job, event in events], [("3", "added")])
+        self.assertEqual([job["id"] for job in lines(self.jobq("list"))], [3])
 
     def test_reap_puts_expired_leases_back_as_a_failed_attempt(self):
         self.add("--backoff-base", "0s", "--max-attempts", "2", payloads=['{"n":1}', '{"n":2}'])
@@ -374,14 +432,57 @@ class JobqWork(ToolTestCase):
         worker.wait(timeout=30)
         self.assertEqual(worker.returncode, 0)
         self.assertEqual(self.show(1)["state"], "cancelled")
+        self.assert_ends(child)
+
+    def assert_ends(self, pid):
         for _ in range(100):
             try:
-                os.kill(child, 0)
-            except ProcessLookupError:
-                break
+                with open(f"/proc/{pid}/stat") as stat:
+                    if stat.read().rsplit(") ", 1)[1].startswith("Z"):
+                        return  # ended, not yet reaped by init
+            except (FileNotFoundError, ProcessLookupError):
+                return
             time.sleep(0.05)
-        else:
-            self.fail("the command's background child outlived the cancel")
+        self.fail(f"process {pid} of the command outlived the cancel")
+
+    def test_cancel_kills_the_group_after_the_command_itself_exited(self):
+        # The shell exits at once; its background sleep keeps the output pipe (and the job's
+        # lock) open. The cancel must still reach it, and is recorded once it has ended.
+        self.run_tool("add", stdin='{}\n')
+        worker = self.start_tool(
+            "-q", "work", "--lease", "1s", "--", "sh", "-c",
+            'sleep 300 & echo $! > child.pid; echo started > started; exit 0')
+        self.wait_for_file("started")
+        child = int(self.read("child.pid"))
+        self.assertStatus(self.run_tool("cancel", "1"), 0)
+        worker.wait(timeout=30)
+        self.assertEqual(worker.returncode, 0)
+        self.assert_ends(child)
+        self.assertEqual(self.show(1)["state"], "cancelled")
+
+    def test_a_killed_workers_running_command_makes_others_hand_the_job_back(self):
+        self.run_tool("add", "--backoff-base", "0s", stdin='{}\n')
+        worker = self.start_tool("-q", "work", "--lease", "1s", "--", "sh", "-c",
+                                 'sleep 300 & echo $! > child.pid; touch started; wait')
+        self.wait_for_file("started")
+        child = int(self.read("child.pid"))
+        self.addCleanup(os.kill, child, signal.SIGKILL)
+        worker.kill()
+        worker.wait()
+        # An hour later (--now): the lease has expired, but the orphaned command still runs.
+        later = (datetime.datetime.now(datetime.timezone.utc)
+                 + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        once = self.run_tool("--now", later, "work", "--once", "--lease", "1m", "--", "touch",
+                             "ran-again")
+        self.assertStatus(once, 3)  # nothing ran
+        self.assertFalse(os.path.exists(self.path("ran-again")))
+        job = self.show(1)
+        self.assertEqual((job["state"], job["attempt"]), ("waiting", 1))
+        # (Events at one instant are listed by attempt: the hand-back's is the lower.)
+        self.assertEqual(sorted(event["event"] for event in job["history"])[-5:],
+                         ["added", "claimed", "claimed", "given_back", "lease_expired"])
+        # Offered again a lease later, not at once.
+        self.assertEqual(instant(job["run_at"]) - instant(later), datetime.timedelta(minutes=1))
 
     def test_sigterm_stops_a_pool_and_gives_its_jobs_back_uncounted(self):
         self.run_tool("add", stdin='{}\n{}\n{}\n')
@@ -395,6 +496,33 @@ class JobqWork(ToolTestCase):
         jobs = [json.loads(line) for line in self.run_tool("list").out.splitlines()]
         self.assertEqual([(job["state"], job["attempt"]) for job in jobs], [("waiting", 0)] * 3)
 
+    def test_a_command_that_finishes_after_sigterm_is_done_not_run_again(self):
+        self.run_tool("add", stdin='{}\n')
+        worker = self.start_tool(
+            "-q", "work", "--", "sh", "-c",
+            "trap 'echo finished; echo once >> effects.txt; exit 0' TERM; touch started; "
+            "sleep 300 & wait")
+        self.wait_for_file("started")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        self.assertEqual(worker.returncode, 143)
+        job = self.show(1)
+        self.assertEqual((job["state"], job["attempt"], job["exit_status"]), ("done", 1, 0))
+        self.assertEqual(self.run_tool("result", "1").out, "finished\n")
+        self.assertEqual(self.read("effects.txt"), b"once\n")
+        # A command that catches the signal and fails is a failed attempt, counted.
+        self.run_tool("add", "--backoff-base", "0s", stdin='{}\n')
+        worker = self.start_tool(
+            "-q", "work", "--", "sh", "-c",
+            "trap 'exit 9' TERM; touch started.$JOBQ_ID; sleep 300 & wait")
+        self.wait_for_file("started.2")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        self.assertEqual(worker.returncode, 143)
+        job = self.show(2)
+        self.assertEqual((job["state"], job["attempt"], job["error"]),
+                         ("waiting", 1, "exit status 9"))
+
     def test_pool_with_ordered_prints_results_in_add_order(self):
         payloads = "".join(json.dumps({"n": n}) + "\n" for n in range(12))
         self.run_tool("add", stdin=payloads)
@@ -403,6 +531,19 @@ class JobqWork(ToolTestCase):
         self.assertStatus(result, 0)
         self.assertEqual(result.out, "".join(f"{n}\n" for n in range(12)))
 
+    def test_ordered_prints_only_this_runs_results(self):
+        command = ["sh", "-c", 'n=$(sed "s/[^0-9]//g"); echo "$n"; env | grep -c JOBQ_WORK_RUN; true']
+        for slots in ("1", "2"):
+            with self.subTest(slots=slots):
+                self.assertStatus(self.run_tool("add", stdin='{"n":1}\n{"n":2}\n'), 0)
+                result = self.work("-j", slots, "--worker", "w", "--ordered", "--", *command)
+                self.assertStatus(result, 0)
+                self.assertEqual(result.out, "1\n0\n2\n0\n")
+                self.run_tool("add", stdin='{"n":3}\n')
+                result = self.work("-j", slots, "--worker", "w", "--ordered", "--", *command)
+                self.assertStatus(result, 0)
+                self.assertEqual(result.out, "3\n0\n")
+
     def test_split_and_work_give_every_line_once(self):
         text = "".join(f"line {n} {'x' * (n % 37)}\n" for n in range(3000)) + "last without newline"
         self.write("big.txt", text)
@@ -410,17 +551,57 @@ class JobqWork(ToolTestCase):
         self.assertStatus(added, 0)
         ranges = [json.loads(line) for line in added.out.splitlines()]
         self.assertGreater(len(ranges), 10)
-        # Splitting again (a crash before the first split finished) adds no range twice.
-        again = self.run_tool("split", "big.txt", "--chunk", "4KiB", "--batch", "big")
-        self.assertEqual({json.loads(line)["outcome"] for line in again.out.splitlines()},
-                         {"existing"})
+        # Splitting again adds no range twice: before any work, after some ranges are done,
+        # and after all are.
+        def split_again():
+            again = self.run_tool("split", "big.txt", "--chunk", "4KiB", "--batch", "big")
+            self.assertStatus(again, 0)
+            self.assertEqual([(r["id"], r["outcome"]) for r in map(json.loads, again.out.splitlines())],
+                             [(r["id"], "existing") for r in ranges])
+        split_again()
+        for _ in range(3):
+            self.assertStatus(self.work("--once", "--", tool_path("jobq"), "chunk"), 0)
+        split_again()
         result = self.work("-j", "2", "--", tool_path("jobq"), "chunk")
         self.assertStatus(result, 0)
+        split_again()
+        self.assertStatus(self.work("--", tool_path("jobq"), "chunk"), 0)
         results = [json.loads(line) for line in self.run_tool("results", "--batch", "big").out.splitlines()]
         joined = "".join(r["result"] for r in results)
         self.assertEqual(joined, text)
         for r in results[:-1]:
             self.assertTrue(r["result"].endswith("\n"))
+
+    def test_result_is_75_while_unfinished_and_65_when_dead_or_cancelled(self):
+        self.run_tool("add", "--max-attempts", "1", stdin='{}\n{}\n{}\n')
+        self.assertError(self.run_tool("result", "1"), 75, "job 1 is waiting")
+        self.assertError(self.run_tool("result", "9"), 66, "no job 9")
+        self.assertStatus(self.run_tool("cancel", "3"), 0)
+        self.assertStatus(self.work("--once", "--", "false"), 0)
+        self.assertError(self.run_tool("result", "1"), 65, "job 1 is dead")
+        self.assertError(self.run_tool("result", "3"), 65, "job 3 is cancelled")
+        self.assertStatus(self.work("--once", "--", "echo", "hi"), 0)
+        result = self.run_tool("result", "2")
+        self.assertStatus(result, 0)
+        self.assertEqual(result.out, "hi\n")
+
+    def test_chunk_refuses_a_bad_range_with_65_naming_the_field(self):
+        self.write("f.txt", "abc\n")
+        good = self.run_tool("chunk", stdin='{"file":"f.txt","offset":1,"length":2}\n')
+        self.assertStatus(good, 0)
+        self.assertEqual(good.out, "bc")
+        for payload, fragment in (('"offset":9223372036854775808,"length":1', "'offset'"),
+                                  ('"offset":0,"length":99999999999999999999', "'length'"),
+                                  ('"offset":-1,"length":1', "'offset'"),
+                                  ('"offset":1.5,"length":1', "'offset'"),
+                                  ('"offset":0', "'length'")):
+            with self.subTest(payload=payload):
+                result = self.run_tool("chunk", stdin='{"file":"f.txt",%s}\n' % payload)
+                self.assertError(result, 65, "<stdin>:1", fragment)
+        self.assertError(self.run_tool("chunk", stdin='{"offset":0,"length":1}\n'), 65, "'file'")
+        self.run_tool("add", stdin='{}\n')
+        self.assertError(self.run_tool("ack", stdin='{"id":1e3,"token":1}\n'), 65, "'id'")
+        self.assertError(self.run_tool("ack", stdin='{"id":1,"token":-1}\n'), 65, "'token'")
 
     def test_results_of_an_unfinished_batch_is_75(self):
         self.run_tool("add", "--batch", "b", stdin='{}\n')

@@ -2,6 +2,7 @@
 done exactly once when nothing fails; with workers SIGKILLed at random every job still
 reaches done, and no job's command ever runs twice at the same time."""
 
+import glob
 import hashlib
 import json
 import os
@@ -14,10 +15,16 @@ import unittest
 from sluice_cli import DEPTH, ToolTestCase, on_both_backends, rounds, tool_path
 
 # The job's command: a directory per job marks it running; finding it there already means two
-# runs overlap. Each run appends the job's id to runs.txt (O_APPEND: whole lines).
-COMMAND = ('if ! mkdir "running/$JOBQ_ID" 2>/dev/null; then echo "$JOBQ_ID" >> overlaps.txt; '
-           'fi; sleep 0.0$((JOBQ_ID % 5)); echo "$JOBQ_ID" >> runs.txt; '
-           'rmdir "running/$JOBQ_ID"')
+# runs overlap. Each run appends the job's id to runs.txt (O_APPEND: whole lines). With
+# LONG_EVERY=40, one job in 40 runs for 2 s, past the 1 s lease, so that a worker killed while running it leaves its
+# command running after the lease expired: a second run would overlap it. HOST is the
+# worker's host (its own SLUICE_STATE_DIR): jobq promises no overlap on one host.
+COMMAND = ('mark="running/$HOST.$JOBQ_ID"; '
+           'if ! mkdir "$mark" 2>/dev/null; then echo "$JOBQ_ID" >> overlaps.txt; fi; '
+           'echo $PPID > "$mark/worker"; '
+           'if [ "$LONG_EVERY" != 0 ] && [ $((JOBQ_ID % LONG_EVERY)) = 0 ]; then sleep 2; '
+           'else sleep 0.0$((JOBQ_ID % 5)); fi; '
+           'echo "$JOBQ_ID" >> runs.txt; rm -r "$mark"')
 
 
 @on_both_backends
@@ -31,11 +38,19 @@ class JobqConcurrency(ToolTestCase):
         self.assertStatus(result, 0)
         os.mkdir(self.path("running"))
 
-    def worker(self, name, stderr=subprocess.DEVNULL):
+    def worker(self, name, stderr=subprocess.DEVNULL, host="a", long_every=0):
+        # On PostgreSQL the workers are on two hosts, each with its own state directory (where
+        # the per-host job locks live); SQLite state is on one host.
+        env = dict(self.env, HOST=host, LONG_EVERY=str(long_every))
+        if self.backend != "sqlite":
+            env["SLUICE_STATE_DIR"] = self.path(f"host-{host}")
         return subprocess.Popen([tool_path("jobq"), "-q", "work", "--lease", "1s", "--worker",
                                  name, "--", "sh", "-c", COMMAND],
-                                cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL,
+                                cwd=self.dir, env=env, stdout=subprocess.DEVNULL,
                                 stderr=stderr)
+
+    def host_of(self, index):
+        return "a" if self.backend == "sqlite" or index % 2 == 0 else "b"
 
     def states(self):
         counts = {}
@@ -50,10 +65,28 @@ class JobqConcurrency(ToolTestCase):
             return []
         return [int(line) for line in self.read("runs.txt").split()]
 
+    def kill_a_long_runner(self, workers):
+        """SIGKILLs the worker of a running 2 s job; 1 when one was found."""
+        for mark in glob.glob(self.path("running/*.*")):
+            if int(mark.rsplit(".", 1)[1]) % 40 != 0:
+                continue
+            try:
+                with open(os.path.join(mark, "worker")) as handle:
+                    pid = int(handle.read())
+            except (OSError, ValueError):
+                continue
+            for worker in workers:
+                if worker.pid == pid and worker.poll() is None:
+                    worker.send_signal(signal.SIGKILL)
+                    worker.wait()
+                    return 1
+        return 0
+
     def test_workers_run_every_job_exactly_once(self):
         processes, jobs = rounds(8, 32), rounds(400, 10000)
         self.add_jobs(jobs)
-        workers = [self.worker(f"w{index}", subprocess.PIPE) for index in range(processes)]
+        workers = [self.worker(f"w{index}", subprocess.PIPE, self.host_of(index))
+                   for index in range(processes)]
         for worker in workers:
             _, err = worker.communicate(timeout=600)
             self.assertEqual(worker.returncode, 0, err)
@@ -67,11 +100,15 @@ class JobqConcurrency(ToolTestCase):
         self.add_jobs(jobs)
         chooser = random.Random(24)
         deadline = time.monotonic() + 300
-        workers = [self.worker(f"w{index}") for index in range(processes)]
+        workers = [self.worker(f"w{index}", host=self.host_of(index), long_every=40)
+                   for index in range(processes)]
         kills = 0
         generation = 0
+        long_kills = 0
         while time.monotonic() < deadline:
             time.sleep(chooser.uniform(0.05, 0.3))
+            if long_kills == 0:
+                long_kills += self.kill_a_long_runner(workers)
             victim = chooser.randrange(len(workers))
             if workers[victim].poll() is None and kills < rounds(12, 200):
                 workers[victim].send_signal(signal.SIGKILL)
@@ -82,13 +119,15 @@ class JobqConcurrency(ToolTestCase):
                     # Drained or killed: start another while jobs remain (leases of killed
                     # workers expire after 1s, and their commands must end first).
                     generation += 1
-                    workers[index] = self.worker(f"w{index}.{generation}")
+                    workers[index] = self.worker(f"w{index}.{generation}",
+                                                 host=self.host_of(index), long_every=40)
             if self.states().get("done") == jobs:
                 break
         for worker in workers:
             worker.kill()
             worker.wait()
         self.assertGreater(kills, 0)
+        self.assertEqual(long_kills, 1)  # a command outlived its killed worker's lease
         self.assertEqual(self.states().get("done"), jobs)
         self.assertEqual(set(self.runs()), set(range(1, jobs + 1)))
         self.assertFalse(os.path.exists(self.path("overlaps.txt")),

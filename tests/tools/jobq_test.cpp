@@ -72,6 +72,21 @@ TEST(JobqRetry, DelaysStayUnderTheDoublingCeiling) {
       ASSERT_LE(delay, ceiling) << failures;
     }
   }
+  // Full jitter: uniform from zero to the ceiling, so many draws reach near the ceiling and
+  // average half of it (a delay that was always 0, or always the ceiling, would fail here).
+  for (int failures : {1, 3, 30}) {
+    Duration ceiling = std::min<Duration>(6h, 15s * (1LL << std::min(failures - 1, 20)));
+    double sum = 0, largest = 0;
+    const int draws = 2000;
+    for (int draw = 0; draw < draws; ++draw) {
+      double share = static_cast<double>(retry_delay(15s, 6h, failures, random).count()) /
+                     static_cast<double>(ceiling.count());
+      sum += share;
+      largest = std::max(largest, share);
+    }
+    EXPECT_GT(largest, 0.99) << failures;
+    EXPECT_NEAR(sum / draws, 0.5, 0.03) << failures;
+  }
 }
 
 class JobqStore : public ::testing::TestWithParam<db::Backend> {
@@ -123,6 +138,42 @@ TEST_P(JobqStore, StaleTokenChangesNothing) {
   EXPECT_EQ(store_->ack(first.id, first.token, "out", 0, t0), Fence::held);
   EXPECT_EQ(store_->result(first.id)->result, "out");
   EXPECT_EQ(store_->ack(99, 1, std::nullopt, std::nullopt, t0), Fence::missing);
+}
+
+TEST_P(JobqStore, AJobCancelledWhileRunningIsNeverClaimedAgain) {
+  add("q", 2);
+  std::vector<QueueWeight> queues{{"q", 1}};
+  std::vector<ClaimedJob> jobs = store_->claim(queues, 2, 30s, "a", t0);
+  ASSERT_EQ(jobs.size(), 2u);
+  store_->cancel({jobs[0].id, jobs[1].id}, t0);
+  // A failure and a hand-back both end the job cancelled instead of waiting.
+  FailOutcome failed = store_->fail(jobs[0].id, jobs[0].token, 0s, false, "boom", 1, t0 + 1s);
+  EXPECT_EQ(failed.state, JobState::cancelled);
+  EXPECT_EQ(store_->give_back(jobs[1].id, jobs[1].token, t0, "held", t0 + 1s), Fence::held);
+  for (const ClaimedJob& job : jobs) {
+    std::optional<JobRow> row = store_->find(job.id);
+    EXPECT_EQ(row->state, JobState::cancelled) << job.id;
+    EXPECT_EQ(row->finished_at, t0 + 1s) << job.id;
+  }
+  EXPECT_EQ(store_->find(jobs[1].id)->attempt, 0);
+  EXPECT_EQ(store_->history(jobs[0].id).back().event, "cancelled");
+  EXPECT_TRUE(store_->claim(queues, 5, 30s, "b", t0 + 2s).empty());
+}
+
+TEST_P(JobqStore, AWaitingJobFlaggedForCancelIsNotClaimed) {
+  // Such a row is left by an older jobq; neither the read-ahead claim nor the groups' one may
+  // take it (nor loop on it).
+  add("plain", 1);
+  std::vector<NewJob> grouped(1);
+  grouped[0].queue = "grouped";
+  grouped[0].group = "tenant";
+  grouped[0].payload = "{}";
+  grouped[0].run_at = t0;
+  store_->add(grouped, OnDuplicate::ignore, t0);
+  store_->database().execute("UPDATE jobq_jobs SET cancel_requested = 1");
+  EXPECT_TRUE(store_->claim({{"plain", 1}}, 5, 30s, "b", t0).empty());
+  EXPECT_TRUE(store_->claim({{"grouped", 1}}, 5, 30s, "b", t0).empty());
+  EXPECT_TRUE(store_->claim({{"plain", 1}, {"grouped", 2}}, 5, 30s, "b", t0).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, JobqStore,

@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <CLI/CLI.hpp>
 
 #include "sluice/error.hpp"
+#include "sluice/keys.hpp"
 #include "test_support.hpp"
 
 namespace sluice::cli {
@@ -91,6 +93,21 @@ TEST(StatePath, FollowsSluiceStateDirThenXdgThenHome) {
   ::setenv("HOME", "/home/someone", 1);
   EXPECT_EQ(default_state_path("t", StateFile::must_exist),
             "/home/someone/.local/state/sluice/t.db");
+}
+
+TEST(TreeLockPath, BesideAStateFileOrOnePerServerInTheStateDirectory) {
+  testing::TempDir dir;
+  db::Database file(dir.file("jobq.db"), db::OpenOptions{});
+  EXPECT_EQ(tree_lock_path(file, "jobq", "work.lock"), dir.file("jobq.db") + ".work.lock");
+  testing::StateLocation server(db::Backend::postgresql);
+  if (!server.available()) return;
+  db::Database remote(server.location(), db::OpenOptions{});
+  ::setenv("SLUICE_STATE_DIR", dir.path().c_str(), 1);
+  // The name idemkey has always given its run lock: key_hash("server", URL) in hex.
+  EXPECT_EQ(tree_lock_path(remote, "idemkey", "run.lock"),
+            fmt::format("{}/idemkey-{:016x}.run.lock", dir.path(),
+                        stable_hash({"server", remote.path()})));
+  ::unsetenv("SLUICE_STATE_DIR");
 }
 
 TEST(StatePath, WarnsAboutADirectoryOthersMayWriteUnlessSticky) {

@@ -376,6 +376,37 @@ TEST(FieldReaders, KeyInFieldTakesStringsAndIntegers) {
             "field 'v' must be a string or an integer, not array");
 }
 
+TEST(FieldReaders, WholeNumberInFieldChecksItsRange) {
+  auto whole = [](const FieldView& field, std::string_view name) {
+    return whole_number_in_field(field, name, 0, INT64_MAX);
+  };
+  EXPECT_EQ(whole(FieldView{true, JsonValue::Kind::number, "9223372036854775807"}, "v"), INT64_MAX);
+  EXPECT_EQ(whole(FieldView{true, JsonValue::Kind::number, "0"}, "v"), 0);
+  EXPECT_EQ(whole_number_in_field(FieldView{true, JsonValue::Kind::number, "-5"}, "v", -5, 5), -5);
+  EXPECT_EQ(field_error(whole, FieldView{}), "field 'v' is missing");
+  EXPECT_EQ(field_error(whole, FieldView{true, JsonValue::Kind::string, "1"}),
+            "field 'v' must be a whole number, not string");
+  EXPECT_EQ(field_error(whole, FieldView{true, JsonValue::Kind::number, "1.5"}),
+            "field 'v' must be a whole number, not a fraction");
+  EXPECT_EQ(field_error(whole, FieldView{true, JsonValue::Kind::number, "1e3"}),
+            "field 'v' must be a whole number, not a fraction");
+  EXPECT_EQ(field_error(whole, FieldView{true, JsonValue::Kind::number, "9223372036854775808"}),
+            "field 'v': 9223372036854775808 is not a whole number from 0 to "
+            "9223372036854775807");
+  EXPECT_EQ(field_error(whole, FieldView{true, JsonValue::Kind::number, "-1"}),
+            "field 'v': -1 is not a whole number from 0 to 9223372036854775807");
+}
+
+TEST(FieldReaders, FieldInViewsAMemberOfAParsedObject) {
+  JsonParser parser;
+  ParseOutcome parsed = parser.parse_object(R"({"n":12,"s":"x","a":[1]})");
+  ASSERT_TRUE(parsed.value);
+  EXPECT_EQ(whole_number_in_field(field_in(*parsed.value, "n"), "n", 0, 100), 12);
+  EXPECT_EQ(string_in_field(field_in(*parsed.value, "s"), "s"), "x");
+  EXPECT_FALSE(field_in(*parsed.value, "missing").present);
+  EXPECT_EQ(field_in(*parsed.value, "a").kind, JsonValue::Kind::array);
+}
+
 TEST(InstantInField, ReadsTimesAndNamesTheFieldInErrors) {
   FieldView text{true, JsonValue::Kind::string, "2026-03-02T10:00:00Z"};
   EXPECT_EQ(instant_in_field(text, "ts"), parse_instant("2026-03-02T10:00:00Z"));

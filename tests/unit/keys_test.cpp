@@ -37,5 +37,13 @@ TEST(ValidateKey, ThrowsAUsageErrorNamingWhatAndQuotingTheKey) {
   }
 }
 
+TEST(StableHash, IsFnv1aOfThePartsJoinedByNul) {
+  // Values from an independent FNV-1a (Python), and idemkey's stored key_hash of before.
+  EXPECT_EQ(stable_hash({"server", "postgresql:///db"}), 0x180eca91dcd0377bull);
+  EXPECT_EQ(static_cast<std::int64_t>(stable_hash({"default", "order-42"})), -7936223608931554293);
+  EXPECT_EQ(stable_hash({}), 14695981039346656037ull);
+  EXPECT_NE(stable_hash({"ab", "c"}), stable_hash({"a", "bc"}));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -1,6 +1,10 @@
 #include "sluice/proc.hpp"
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -96,6 +100,59 @@ TEST(Proc, ReportsProcessesOfTheGroupThatOutliveTheChild) {
   EXPECT_TRUE(lingering.outcome.descendants_remain);
   auto alone = capture({.argv = {"sh", "-c", "exit 0"}, .own_process_group = true});
   EXPECT_FALSE(alone.outcome.descendants_remain);
+}
+
+// Whether `pid` is a live process (a zombie is not: it waits only to be reaped).
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::size_t after_name = text.rfind(") ");
+  return after_name != std::string::npos && text[after_name + 2] != 'Z';
+}
+
+bool ends_within(pid_t pid, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (alive(pid)) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+TEST(Proc, AHandlerThatStopsTheRunKillsTheGroupAfterItsLeaderEnded) {
+  // The shell ends at once; its background sleep keeps the output pipe open, so supervision
+  // goes on until the tick handler stops it.
+  testing::TempDir dir;
+  std::string pid_file = dir.file("sleeper.pid");
+  Handlers handlers;
+  handlers.tick_interval = 20ms;
+  int ticks = 0;
+  handlers.on_tick = [&] {
+    if (++ticks == 10) throw std::runtime_error("stop");
+  };
+  Command command{.argv = {"sh", "-c", "sleep 30 & echo $! > " + pid_file + "; exit 0"},
+                  .own_process_group = true,
+                  .capture_stdout = true};
+  EXPECT_THROW(run(command, handlers), std::runtime_error);
+  pid_t sleeper = 0;
+  std::ifstream(pid_file) >> sleeper;
+  ASSERT_GT(sleeper, 0);
+  EXPECT_TRUE(ends_within(sleeper, 2000ms));
+}
+
+TEST(Proc, TimeoutReachesTheGroupAfterItsLeaderEnded) {
+  testing::TempDir dir;
+  std::string pid_file = dir.file("sleeper.pid");
+  auto started = std::chrono::steady_clock::now();
+  auto result = capture({.argv = {"sh", "-c", "sleep 30 & echo $! > " + pid_file + "; exit 3"},
+                         .own_process_group = true},
+                        {.timeout = 200ms, .kill_after = 1s});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_EQ(result.outcome.exit_status, 3);  // the leader's own status
+  pid_t sleeper = 0;
+  std::ifstream(pid_file) >> sleeper;
+  ASSERT_GT(sleeper, 0);
+  EXPECT_TRUE(ends_within(sleeper, 2000ms));
 }
 
 TEST(Proc, TicksWhileTheChildRuns) {

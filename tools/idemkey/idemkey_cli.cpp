@@ -223,14 +223,8 @@ RunOptions run_options(const CLI::App& run, const Settings& settings) {
   return options;
 }
 
-// Beside an SQLite state file; for state on a server, in this host's state directory, one
-// file per server (named by a hash of its URL, so that two servers' keys never share a lock).
 std::string run_lock_path(Store& store) {
-  db::Database& database = store.database();
-  if (database.backend() == db::Backend::sqlite) return database.side_file(".run.lock");
-  auto server = static_cast<std::uint64_t>(key_hash("server", database.path()));
-  return fmt::format("{}/idemkey-{:016x}.run.lock",
-                     cli::default_state_directory(cli::StateFile::create), server);
+  return cli::tree_lock_path(store.database(), "idemkey", "run.lock");
 }
 
 std::string validated_fingerprint(const std::string& text) {

@@ -9,6 +9,7 @@
 
 #include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
+#include "sluice/keys.hpp"
 
 namespace sluice::idemkey {
 namespace {
@@ -148,19 +149,9 @@ Decision decide(const std::optional<KeyRow>& row, std::string_view fingerprint, 
 }
 
 std::int64_t key_hash(std::string_view scope, std::string_view key) {
-  // FNV-1a, 64-bit: stable across builds and platforms (it is stored), and cheap. Collisions
-  // are harmless: every lookup also compares the scope and the key.
-  std::uint64_t hash = 14695981039346656037ull;
-  auto mix = [&hash](std::string_view bytes) {
-    for (unsigned char byte : bytes) {
-      hash ^= byte;
-      hash *= 1099511628211ull;
-    }
-  };
-  mix(scope);
-  mix(std::string_view("\0", 1));
-  mix(key);
-  return static_cast<std::int64_t>(hash);
+  // Stable across builds and platforms (it is stored). Collisions are harmless: every lookup
+  // also compares the scope and the key.
+  return static_cast<std::int64_t>(stable_hash({scope, key}));
 }
 
 std::string downstream_key(std::string_view scope, std::string_view key) {

@@ -142,15 +142,16 @@ int ack(Store& store, const Clock& clock, std::int64_t id, std::int64_t token, O
 
 namespace {
 
-std::int64_t whole_field(JsonlReader& reader, const Record& record, std::string_view name) {
-  const JsonValue* field = record.value.find(name);
-  if (field == nullptr || !field->is_number() || field->text().empty() ||
-      field->text().find_first_not_of("0123456789") != std::string::npos ||
-      field->text().size() > 18) {
-    reader.reject(record, fmt::format("field '{}' must be a whole number", name));
+// The field's whole number, or the line refused (65, naming the line and the field).
+std::int64_t whole_field(JsonlReader& reader, const Record& record, std::string_view name,
+                         std::int64_t min) {
+  try {
+    return whole_number_in_field(field_in(record.value, name), name, min, INT64_MAX);
+  } catch (const Error& error) {
+    if (error.code() != exit_code::data) throw;
+    reader.reject(record, error.what());
     return -1;
   }
-  return std::stoll(field->text());
 }
 
 }  // namespace
@@ -162,8 +163,8 @@ int ack_lines(Store& store, const Clock& clock, const std::vector<std::string>& 
   JsonlReader reader(inputs, strict);
   std::vector<Store::Holder> holders;
   while (std::optional<Record> record = reader.next()) {
-    std::int64_t id = whole_field(reader, *record, "id");
-    std::int64_t token = whole_field(reader, *record, "token");
+    std::int64_t id = whole_field(reader, *record, "id", 1);
+    std::int64_t token = whole_field(reader, *record, "token", 0);
     holders.push_back({id, token});
   }
   std::vector<Fence> fences = store.ack_all(holders, clock.now());
@@ -300,9 +301,13 @@ int purge(Store& store, const Clock& clock, Duration older_than, int batch, Outp
 int print_result(Store& store, std::int64_t id, OutputStream& out) {
   std::optional<JobResult> result = store.result(id);
   if (!result) throw Error(exit_code::no_input, fmt::format("no job {}", id));
+  const std::string_view state = job_state_names.name(result->state);
+  if (result->state == JobState::waiting || result->state == JobState::running) {
+    throw Error(exit_code::temporary, fmt::format("job {} is {}, not done yet", id, state));
+  }
   if (result->state != JobState::done) {
-    throw Error(exit_code::temporary,
-                fmt::format("job {} is {}, not done", id, job_state_names.name(result->state)));
+    // Final: asking again will not help (a retry would make it waiting first).
+    throw Error(exit_code::data, fmt::format("job {} is {}: it has no result", id, state));
   }
   out.write(result->result);
   return exit_code::success;

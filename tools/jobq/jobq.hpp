@@ -90,6 +90,9 @@ struct WorkOptions {
   WorkMode mode = WorkMode::drain;
   Duration poll = std::chrono::seconds(1);
   std::string worker;
+  // This run's own name (the worker's and a random number), recorded with its claims: what
+  // --ordered prints. A pool's worker processes get it in run_environment.
+  std::string run;
   bool ordered = false;
   bool quiet = false;
   std::uint64_t max_result = default_max_result;
@@ -100,6 +103,9 @@ struct WorkOptions {
   // same state, before the subcommand.
   std::vector<std::string> state_arguments;
 };
+
+// The environment variable that passes a pool's run name to its worker processes.
+inline constexpr const char* run_environment = "JOBQ_WORK_RUN";
 
 int work(Store& store, const Clock& clock, const WorkOptions& options, OutputStream& out);
 

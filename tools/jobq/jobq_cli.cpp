@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include "jobq.hpp"
 #include "sluice/error.hpp"
 #include "sluice/keys.hpp"
+#include "sluice/random.hpp"
 
 namespace sluice::jobq {
 namespace {
@@ -221,6 +223,13 @@ AddOptions add_options(const Settings& s, const CLI::App& command) {
     validate_key("--key", s.key);
     options.job.key = s.key;
   }
+  // Options that would otherwise be ignored without a word.
+  if (command.count("--on-duplicate") > 0 && !options.job.key) {
+    throw Error(exit_code::usage, "--on-duplicate goes with --key");
+  }
+  if (command.count("--payload") > 0 && !s.inputs.empty()) {
+    throw Error(exit_code::usage, "--payload adds one job: no input files with it");
+  }
   if (command.count("--delay") > 0) options.delay = s.delay;
   if (command.count("--at") > 0) options.at = cli::instant_option("--at", s.at);
   options.on_duplicate = s.on_duplicate;
@@ -247,18 +256,19 @@ std::vector<std::string> state_arguments(const Settings& s) {
   return arguments;
 }
 
-// Beside an SQLite state file; for state on a server, in this host's state directory, one file
-// per server (its URL hashed, FNV-1a: stable across processes).
 std::string work_lock_path(Store& store) {
-  db::Database& database = store.database();
-  if (database.backend() == db::Backend::sqlite) return database.side_file(".work.lock");
-  std::uint64_t hash = 14695981039346656037ull;
-  for (unsigned char byte : database.path()) {
-    hash ^= byte;
-    hash *= 1099511628211ull;
+  return cli::tree_lock_path(store.database(), "jobq", "work.lock");
+}
+
+// A pool's worker process takes its pool's run name (and keeps it from its job commands);
+// any other `jobq work` is a run of its own.
+std::string run_name(const std::string& worker) {
+  if (const char* inherited = std::getenv(run_environment); inherited && *inherited) {
+    std::string run = inherited;
+    ::unsetenv(run_environment);
+    return run;
   }
-  return fmt::format("{}/jobq-{:016x}.work.lock",
-                     cli::default_state_directory(cli::StateFile::create), hash);
+  return fmt::format("{}#{:016x}", worker, Random(Random::os_seed()).next());
 }
 
 WorkOptions work_options(const Settings& s, Store& store) {
@@ -270,6 +280,7 @@ WorkOptions work_options(const Settings& s, Store& store) {
   options.mode = s.once ? WorkMode::once : s.forever ? WorkMode::forever : WorkMode::drain;
   options.poll = s.poll;
   options.worker = worker_name(s);
+  options.run = run_name(options.worker);
   options.ordered = s.ordered;
   options.quiet = s.quiet;
   options.max_result = s.max_result;
@@ -454,6 +465,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
              ->required();
        },
        [settings, existing] {
+         // Jobs added without --batch have the batch '': they are not one batch.
+         if (settings->batch.empty()) throw Error(exit_code::usage, "--batch must not be empty");
          return with_store(*settings, existing, [&](Store& store, const Clock&, OutputStream& out) {
            return print_batch_results(store, settings->batch, out);
          });

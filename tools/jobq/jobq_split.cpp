@@ -63,14 +63,14 @@ int split(Store& store, const Clock& clock, const SplitOptions& options, OutputS
                       .add_int("offset", static_cast<long long>(offset))
                       .add_int("length", static_cast<long long>(end - offset))
                       .finish();
-    // Splitting again (after a crash) adds no range twice while its job is unfinished.
+    // Splitting again (after a crash, or after some ranges were done) adds no range twice.
     job.key = fmt::format("split:{}:{}:{}", path, offset, end - offset);
     job.run_at = now;
     job.where = options.file;
     jobs.push_back(std::move(job));
     offset = end;
   }
-  for (const AddedJob& added : store.add(jobs, OnDuplicate::ignore, now)) {
+  for (const AddedJob& added : store.add_ranges(jobs, now)) {
     out.write_line(ObjectWriter()
                        .add_int("id", added.id)
                        .add_string("queue", added.queue)
@@ -86,19 +86,22 @@ int print_chunk(OutputStream& out) {
   JsonlReader reader({});
   std::optional<Record> record = reader.next();
   if (!record) throw Error(exit_code::data, "<stdin>: no range given");
-  const JsonValue* file = record->value.find("file");
-  const JsonValue* offset = record->value.find("offset");
-  const JsonValue* length = record->value.find("length");
-  auto whole = [](const JsonValue* value) {
-    return value && value->is_number() &&
-           value->text().find_first_not_of("0123456789") == std::string::npos;
-  };
-  if (!file || !file->is_string() || !whole(offset) || !whole(length)) {
-    reader.reject(*record, "a range is {\"file\": PATH, \"offset\": N, \"length\": N}");
+  std::string path;
+  std::uint64_t position = 0, remaining = 0;
+  try {
+    // off_t's range: an offset or length pread cannot take is bad data, not an I/O error.
+    path = string_in_field(field_in(record->value, "file"), "file");
+    position = static_cast<std::uint64_t>(
+        whole_number_in_field(field_in(record->value, "offset"), "offset", 0, INT64_MAX));
+    remaining = static_cast<std::uint64_t>(
+        whole_number_in_field(field_in(record->value, "length"), "length", 0, INT64_MAX));
+  } catch (const Error& error) {
+    if (error.code() != exit_code::data) throw;
+    reader.reject(*record, fmt::format("{} (a range is {{\"file\": PATH, \"offset\": N, "
+                                       "\"length\": N}})",
+                                       error.what()));
   }
-  InputFile input(file->text());
-  std::uint64_t position = std::stoull(offset->text());
-  std::uint64_t remaining = std::stoull(length->text());
+  InputFile input(path);
   std::array<char, 65536> buffer{};
   while (remaining > 0) {
     throw_if_interrupted();

@@ -114,8 +114,17 @@ CREATE TABLE jobq_groups (
 );
 )sql";
 
-constexpr std::array<std::string_view, 1> sqlite_steps{sqlite_v1};
-constexpr std::array<std::string_view, 1> postgresql_steps{postgresql_v1};
+// Keys looked up in any state (split's ranges), not only the live ones the unique index has.
+// And the work run (one `jobq work`, its pool included) that claimed a job last, for
+// --ordered.
+constexpr std::string_view v2 = R"sql(
+CREATE INDEX jobq_jobs_key ON jobq_jobs (key, batch) WHERE key IS NOT NULL;
+ALTER TABLE jobq_jobs ADD COLUMN run TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobq_jobs_run ON jobq_jobs (run, id) WHERE run <> '';
+)sql";
+
+constexpr std::array<std::string_view, 2> sqlite_steps{sqlite_v1, v2};
+constexpr std::array<std::string_view, 2> postgresql_steps{postgresql_v1, v2};
 constexpr db::Schema schema{sqlite_steps, postgresql_steps};
 
 constexpr std::string_view row_columns =
@@ -272,9 +281,11 @@ AddedJob Store::handle_duplicate(const NewJob& job, OnDuplicate on_duplicate, In
             on_duplicate == OnDuplicate::replace ? " (only a waiting job is replaced)" : ""),
         job.where);
   }
+  // A new job in the old one's place: its attempts are counted afresh.
   database_.execute(
       "UPDATE jobq_jobs SET queue = ?2, priority = ?3, grp = ?4, run_at = ?5, max_attempts = ?6, "
-      "backoff_base = ?7, backoff_cap = ?8, batch = ?9, payload = ?10 WHERE id = ?1",
+      "backoff_base = ?7, backoff_cap = ?8, batch = ?9, payload = ?10, attempt = 0, "
+      "last_error = '', exit_status = NULL, cancel_requested = 0 WHERE id = ?1",
       existing->id, job.queue, job.priority, job.group, micros(job.run_at), job.max_attempts,
       job.backoff_base.count(), job.backoff_cap.count(), job.batch, job.payload);
   record(existing->id, now, "replaced");
@@ -298,6 +309,34 @@ std::vector<AddedJob> Store::add(const std::vector<NewJob>& jobs, OnDuplicate on
   return added;
 }
 
+std::vector<AddedJob> Store::add_ranges(const std::vector<NewJob>& jobs, Instant now) {
+  std::vector<AddedJob> added;
+  added.reserve(jobs.size());
+  db::WriteTransaction transaction(database_);
+  for (const NewJob& job : jobs) {
+    std::optional<AddedJob> found;
+    {
+      auto query = database_.query(
+          "SELECT id, queue, state, run_at FROM jobq_jobs WHERE key = ?1 AND batch = ?2 "
+          "ORDER BY id DESC LIMIT 1",
+          *job.key, job.batch);
+      if (query.step()) {
+        found = AddedJob{query->integer(0), query->text(1), state_of(query->text(2)),
+                         instant_of(query->integer(3)), AddOutcome::existing};
+      }
+    }
+    if (found) {
+      added.push_back(*found);
+    } else if (std::optional<AddedJob> inserted = insert(job, now)) {
+      added.push_back(*inserted);
+    } else {
+      added.push_back(handle_duplicate(job, OnDuplicate::ignore, now));
+    }
+  }
+  transaction.commit();
+  return added;
+}
+
 // ---- claim ----
 
 struct Store::Head {
@@ -310,16 +349,17 @@ std::optional<Store::Head> Store::find_head(std::string_view queue, Instant now)
   const bool server = database_.backend() == db::Backend::postgresql;
   static const std::string group_sql =
       "SELECT g.grp FROM jobq_groups g WHERE g.queue = ?1 AND EXISTS (SELECT 1 FROM jobq_jobs j "
-      "WHERE j.state = 'waiting' AND j.queue = ?1 AND j.grp = g.grp AND j.run_at <= ?2) "
+      "WHERE j.state = 'waiting' AND j.queue = ?1 AND j.grp = g.grp AND j.run_at <= ?2 AND "
+      "j.cancel_requested = 0) "
       "ORDER BY g.served, g.grp LIMIT 1";
   const std::string skip = lock_clause(database_, db::RowLock::skip_locked);
   const std::string in_group_sql = fmt::format(
       "SELECT id FROM jobq_jobs WHERE state = 'waiting' AND queue = ?1 AND grp = ?2 AND "
-      "run_at <= ?3 ORDER BY priority, run_at, id LIMIT 1{}",
+      "run_at <= ?3 AND cancel_requested = 0 ORDER BY priority, run_at, id LIMIT 1{}",
       skip);
   const std::string any_sql = fmt::format(
       "SELECT id FROM jobq_jobs WHERE state = 'waiting' AND queue = ?1 AND run_at <= ?2 "
-      "ORDER BY priority, run_at, id LIMIT 1{}",
+      "AND cancel_requested = 0 ORDER BY priority, run_at, id LIMIT 1{}",
       skip);
   std::optional<std::string> group;
   {
@@ -352,14 +392,15 @@ std::optional<Store::Head> Store::find_head(std::string_view queue, Instant now)
 }
 
 std::optional<ClaimedJob> Store::claim_one(const Head& head, Duration lease,
-                                           std::string_view worker, Instant now) {
+                                           std::string_view worker, std::string_view run,
+                                           Instant now) {
   std::optional<ClaimedJob> claimed;
   {
     auto query = database_.query(
         "UPDATE jobq_jobs SET state = 'running', attempt = attempt + 1, token = token + 1, "
-        "lease_until = ?2, worker = ?3 WHERE id = ?1 AND state = 'waiting' "
-        "RETURNING id, queue, grp, token, attempt, max_attempts, payload",
-        head.id, micros(now + lease), worker);
+        "lease_until = ?2, worker = ?3, run = ?4 WHERE id = ?1 AND state = 'waiting' AND "
+        "cancel_requested = 0 RETURNING id, queue, grp, token, attempt, max_attempts, payload",
+        head.id, micros(now + lease), worker, run);
     if (query.step()) {
       ClaimedJob job;
       job.id = query->integer(0);
@@ -442,7 +483,7 @@ bool Store::has_groups(std::string_view queue) {
 std::deque<std::int64_t> Store::due_jobs(std::string_view queue, int count, Instant now) {
   const std::string sql = fmt::format(
       "SELECT id FROM jobq_jobs WHERE state = 'waiting' AND queue = ?1 AND grp = '' AND "
-      "run_at <= ?2 ORDER BY priority, run_at, id LIMIT ?3{}",
+      "run_at <= ?2 AND cancel_requested = 0 ORDER BY priority, run_at, id LIMIT ?3{}",
       lock_clause(database_, db::RowLock::skip_locked));
   std::deque<std::int64_t> ids;
   auto query = database_.query(sql, queue, micros(now), count);
@@ -452,7 +493,7 @@ std::deque<std::int64_t> Store::due_jobs(std::string_view queue, int count, Inst
 
 std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64_t>& ids,
                                                     Duration lease, std::string_view worker,
-                                                    Instant now) {
+                                                    std::string_view run, Instant now) {
   std::map<std::int64_t, ClaimedJob> claimed;
   if (ids.empty()) return claimed;
   const db::Backend backend = database_.backend();
@@ -460,10 +501,12 @@ std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64
   {
     const std::string sql = fmt::format(
         "UPDATE jobq_jobs SET state = 'running', attempt = attempt + 1, token = token + 1, "
-        "lease_until = ?2, worker = ?3 WHERE state = 'waiting' AND id IN ({}) "
+        "lease_until = ?2, worker = ?3, run = ?4 WHERE state = 'waiting' AND cancel_requested = 0 "
+        "AND "
+        "id IN ({}) "
         "RETURNING id, queue, grp, token, attempt, max_attempts, payload",
         listed_ids.of(backend));
-    auto query = database_.query(sql, list, micros(now + lease), worker);
+    auto query = database_.query(sql, list, micros(now + lease), worker, run);
     while (query.step()) {
       ClaimedJob job;
       job.id = query->integer(0);
@@ -486,7 +529,8 @@ std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64
 }
 
 std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int count,
-                                     Duration lease, std::string_view worker, Instant now) {
+                                     Duration lease, std::string_view worker, Instant now,
+                                     std::string_view run) {
   std::vector<ClaimedJob> claimed;
   db::WriteTransaction transaction(database_);
   reap_expired(now);
@@ -547,12 +591,12 @@ std::vector<ClaimedJob> Store::claim(const std::vector<QueueWeight>& queues, int
       ahead[*picked].pop_front();
       continue;
     }
-    if (std::optional<ClaimedJob> job = claim_one(*heads[*picked], lease, worker, now)) {
+    if (std::optional<ClaimedJob> job = claim_one(*heads[*picked], lease, worker, run, now)) {
       picks.emplace_back(std::move(*job));
     }
     heads[*picked] = find_head(queues[*picked].queue, now);
   }
-  std::map<std::int64_t, ClaimedJob> claimed_together = claim_all(pending, lease, worker, now);
+  std::map<std::int64_t, ClaimedJob> claimed_together = claim_all(pending, lease, worker, run, now);
   for (auto& pick : picks) {
     if (auto* job = std::get_if<ClaimedJob>(&pick)) {
       claimed.push_back(std::move(*job));
@@ -692,7 +736,15 @@ FailOutcome Store::fail(std::int64_t id, std::int64_t token, std::optional<Durat
     return outcome;
   }
   outcome.attempt = job->attempt;
-  if (permanent || job->attempt >= job->max_attempts) {
+  if (job->cancel_requested) {
+    // Cancelled while it ran: the failure ends it, as an expired lease would (reap_expired).
+    outcome.state = JobState::cancelled;
+    outcome.run_at = job->run_at;
+    database_.execute(
+        "UPDATE jobq_jobs SET state = 'cancelled', lease_until = NULL, finished_at = ?2, "
+        "last_error = ?3, exit_status = ?4 WHERE id = ?1",
+        id, micros(now), error, exit_status);
+  } else if (permanent || job->attempt >= job->max_attempts) {
     outcome.state = JobState::dead;
     outcome.run_at = job->run_at;
     database_.execute(
@@ -708,7 +760,7 @@ FailOutcome Store::fail(std::int64_t id, std::int64_t token, std::optional<Durat
         "last_error = ?3, exit_status = ?4 WHERE id = ?1",
         id, micros(outcome.run_at), error, exit_status);
   }
-  record(id, now, "failed", error);
+  record(id, now, outcome.state == JobState::cancelled ? "cancelled" : "failed", error);
   transaction.commit();
   return outcome;
 }
@@ -751,12 +803,23 @@ Fence Store::finish_cancelled(std::int64_t id, std::int64_t token, Instant now) 
 Fence Store::give_back(std::int64_t id, std::int64_t token, Instant run_at, std::string_view why,
                        Instant now) {
   db::WriteTransaction transaction(database_);
-  int changed = database_.execute(
-      "UPDATE jobq_jobs SET state = 'waiting', attempt = attempt - 1, lease_until = NULL, "
-      "run_at = ?3 WHERE id = ?1 AND token = ?2 AND state = 'running'",
-      id, token, micros(run_at));
-  if (changed != 1) return missed(*this, id);
-  record(id, now, "given_back", why);
+  std::optional<JobRow> job = find_locked(id);
+  if (!job) return Fence::missing;
+  if (job->token != token || job->state != JobState::running) return Fence::stale;
+  if (job->cancel_requested) {
+    // Not offered again: it ends cancelled, its attempt not counted.
+    database_.execute(
+        "UPDATE jobq_jobs SET state = 'cancelled', attempt = attempt - 1, lease_until = NULL, "
+        "finished_at = ?2 WHERE id = ?1",
+        id, micros(now));
+    record(id, now, "cancelled", why);
+  } else {
+    database_.execute(
+        "UPDATE jobq_jobs SET state = 'waiting', attempt = attempt - 1, lease_until = NULL, "
+        "run_at = ?2 WHERE id = ?1",
+        id, micros(run_at));
+    record(id, now, "given_back", why);
+  }
   transaction.commit();
   return Fence::held;
 }
@@ -847,19 +910,26 @@ std::int64_t Store::reap(Instant now) {
 
 std::int64_t Store::purge(Instant cutoff, int batch) {
   batch = std::max(batch, 1);
-  static const std::string chosen =
-      "SELECT id FROM jobq_jobs WHERE state IN ('done', 'dead', 'cancelled') AND "
-      "finished_at <= ?1 ORDER BY id LIMIT ?2";
+  const db::Backend backend = database_.backend();
+  // The selection is evaluated once: the jobs deleted are the ones whose history goes (two
+  // selections could differ on a server, where each statement sees the latest commits).
+  static const std::string jobs =
+      "DELETE FROM jobq_jobs WHERE id IN (SELECT id FROM jobq_jobs WHERE state IN ('done', "
+      "'dead', 'cancelled') AND finished_at <= ?1 ORDER BY id LIMIT ?2) RETURNING id";
+  const std::string events =
+      fmt::format("DELETE FROM jobq_events WHERE job IN ({})", listed_ids.of(backend));
   std::int64_t deleted = 0;
   for (;;) {
     db::WriteTransaction transaction(database_);
-    database_.execute(fmt::format("DELETE FROM jobq_events WHERE job IN ({})", chosen),
-                      micros(cutoff), batch);
-    int changed = database_.execute(fmt::format("DELETE FROM jobq_jobs WHERE id IN ({})", chosen),
-                                    micros(cutoff), batch);
+    std::vector<std::int64_t> ids;
+    {
+      auto query = database_.query(jobs, micros(cutoff), batch);
+      while (query.step()) ids.push_back(query->integer(0));
+    }
+    if (!ids.empty()) database_.execute(events, id_list(backend, ids));
     transaction.commit();
-    deleted += changed;
-    if (changed < batch) return deleted;
+    deleted += static_cast<std::int64_t>(ids.size());
+    if (static_cast<int>(ids.size()) < batch) return deleted;
   }
 }
 
@@ -949,12 +1019,12 @@ std::vector<JobResult> Store::batch_results(std::string_view batch) {
   return read_results(query);
 }
 
-std::vector<JobResult> Store::results_of_worker(std::string_view worker) {
+std::vector<JobResult> Store::results_of_run(std::string_view run) {
   db::ReadTransaction read(database_);
   auto query = database_.query(
-      "SELECT id, state, exit_status, result FROM jobq_jobs WHERE state = 'done' AND "
-      "(worker = ?1 OR substr(worker, 1, length(?1) + 1) = ?1 || '/') ORDER BY id",
-      worker);
+      "SELECT id, state, exit_status, result FROM jobq_jobs WHERE run = ?1 AND state = 'done' "
+      "ORDER BY id",
+      run);
   return read_results(query);
 }
 

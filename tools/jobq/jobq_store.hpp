@@ -161,11 +161,16 @@ class Store {
   // Adds every job in one transaction: a refusal (OnDuplicate::error) adds none of them.
   std::vector<AddedJob> add(const std::vector<NewJob>& jobs, OnDuplicate on_duplicate, Instant now);
 
+  // The ranges of a split, each with its key: a range of the same batch that was added
+  // before, in any state (done included), is printed as it is (existing), not added again.
+  std::vector<AddedJob> add_ranges(const std::vector<NewJob>& jobs, Instant now);
+
   // Up to `count` due jobs, queues chosen by smooth weighted round robin over those with due
   // jobs, groups in turn within a queue, then priority, run_at, id. Expired leases are reaped
   // first (in the same transaction).
+  // `run` names the `jobq work` run that claims (empty for `jobq claim`).
   std::vector<ClaimedJob> claim(const std::vector<QueueWeight>& queues, int count, Duration lease,
-                                std::string_view worker, Instant now);
+                                std::string_view worker, Instant now, std::string_view run = {});
 
   Fence ack(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
             std::optional<int> exit_status, Instant now);
@@ -175,8 +180,8 @@ class Store {
     std::int64_t token = 0;
   };
   std::vector<Fence> ack_all(const std::vector<Holder>& holders, Instant now);
-  // A failed attempt: dead when permanent or out of attempts, else waiting until now plus
-  // `retry_after` (or the job's backoff).
+  // A failed attempt: cancelled when a cancel was requested, dead when permanent or out of
+  // attempts, else waiting until now plus `retry_after` (or the job's backoff).
   FailOutcome fail(std::int64_t id, std::int64_t token, std::optional<Duration> retry_after,
                    bool permanent, std::string_view error, std::optional<int> exit_status,
                    Instant now);
@@ -184,7 +189,7 @@ class Store {
   // The worker stopped a job whose cancel was requested: cancelled.
   Fence finish_cancelled(std::int64_t id, std::int64_t token, Instant now);
   // The worker could not run the job (its earlier command still runs): waiting again until
-  // `run_at`, the attempt not counted.
+  // `run_at`, the attempt not counted; cancelled instead when a cancel was requested.
   Fence give_back(std::int64_t id, std::int64_t token, Instant run_at, std::string_view why,
                   Instant now);
 
@@ -208,19 +213,20 @@ class Store {
   std::optional<JobResult> result(std::int64_t id);
   // The jobs of `batch` in add order, with their results.
   std::vector<JobResult> batch_results(std::string_view batch);
-  // The done jobs a pool of workers named `worker` (or `worker/N`) finished, in add order.
-  std::vector<JobResult> results_of_worker(std::string_view worker);
+  // The done jobs that the work run `run` claimed last, in add order.
+  std::vector<JobResult> results_of_run(std::string_view run);
 
  private:
   struct Head;
   std::optional<Head> find_head(std::string_view queue, Instant now);
   std::optional<ClaimedJob> claim_one(const Head& head, Duration lease, std::string_view worker,
-                                      Instant now);
+                                      std::string_view run, Instant now);
   void reap_expired(Instant now);
   bool has_groups(std::string_view queue);
   std::deque<std::int64_t> due_jobs(std::string_view queue, int count, Instant now);
   std::map<std::int64_t, ClaimedJob> claim_all(const std::vector<std::int64_t>& ids, Duration lease,
-                                               std::string_view worker, Instant now);
+                                               std::string_view worker, std::string_view run,
+                                               Instant now);
   void record(std::int64_t id, Instant at, std::string_view event, std::string_view detail = {});
   Fence ack_one(std::int64_t id, std::int64_t token, std::optional<std::string_view> result,
                 std::optional<int> exit_status, Instant now);

@@ -21,12 +21,17 @@ struct StopCommand {
   enum class Why { cancelled, lease_lost } why;
 };
 
-// How long a job whose earlier command still runs on this host waits before it is tried again.
-constexpr Duration held_retry = std::chrono::seconds(1);
+// Whether run_job ran the job's command or handed the job back without running it.
+enum class RunOutcome { ran, handed_back };
 
 struct Counts {
   std::int64_t done = 0, retried = 0, dead = 0, cancelled = 0, lost = 0;
 };
+
+// TreeLock locks the byte at hash/2: twice the id gives every job a byte of its own.
+std::uint64_t job_lock_offset(const ClaimedJob& job) {
+  return static_cast<std::uint64_t>(job.id) << 1;
+}
 
 proc::Command job_command(const WorkOptions& options, const ClaimedJob& job, const TreeLock& lock) {
   proc::Command command;
@@ -92,6 +97,8 @@ auto recorded(const WorkOptions& options, Record&& record) {
 void count_failure(const FailOutcome& outcome, Counts& counts) {
   if (outcome.fence != Fence::held) {
     ++counts.lost;
+  } else if (outcome.state == JobState::cancelled) {
+    ++counts.cancelled;
   } else if (outcome.state == JobState::dead) {
     ++counts.dead;
   } else {
@@ -99,17 +106,35 @@ void count_failure(const FailOutcome& outcome, Counts& counts) {
   }
 }
 
+void record_exit(Store& store, const Clock& clock, const WorkOptions& options,
+                 const ClaimedJob& job, const proc::Outcome& outcome, const std::string& result,
+                 bool result_too_large, Counts& counts);
+
+// Whether every process of a stopped command has ended: they hold the job's lock (inherited)
+// until then. Releases this process's hold and waits a little for SIGKILL to take effect.
+bool command_ended(const WorkOptions& options, const ClaimedJob& job,
+                   std::optional<TreeLock>& lock) {
+  lock.reset();
+  auto give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    if (TreeLock::try_acquire(options.lock_path, job_lock_offset(job))) return true;
+    if (std::chrono::steady_clock::now() > give_up_at) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // Runs one claimed job to its end and records the outcome.
-void run_job(Store& store, const Clock& clock, const WorkOptions& options, const ClaimedJob& job,
-             Counts& counts) {
-  // TreeLock locks the byte at hash/2: twice the id gives every job a byte of its own.
-  std::optional<TreeLock> lock =
-      TreeLock::try_acquire(options.lock_path, static_cast<std::uint64_t>(job.id) << 1);
+RunOutcome run_job(Store& store, const Clock& clock, const WorkOptions& options,
+                   const ClaimedJob& job, Counts& counts) {
+  std::optional<TreeLock> lock = TreeLock::try_acquire(options.lock_path, job_lock_offset(job));
   if (!lock) {
     // A worker that was killed left its command running: never run the job twice at once.
-    store.give_back(job.id, job.token, clock.now() + held_retry, "its earlier command still runs",
-                    clock.now());
-    return;
+    // Offered again once per lease, not at once: every worker would claim and hand it back.
+    recorded(options, [&] {
+      return store.give_back(job.id, job.token, clock.now() + options.lease,
+                             "its earlier command still runs", clock.now());
+    });
+    return RunOutcome::handed_back;
   }
   std::string result;
   bool result_too_large = false;
@@ -118,20 +143,44 @@ void run_job(Store& store, const Clock& clock, const WorkOptions& options, const
     outcome = proc::run(job_command(options, job, *lock),
                         lease_keeper(store, clock, options, job, result, result_too_large));
   } catch (const StopCommand& stop) {
+    // proc has sent SIGKILL to the command's whole process group.
     if (stop.why == StopCommand::Why::cancelled) {
+      if (!command_ended(options, job, lock)) {
+        warn(
+            fmt::format("job {}: some of its command's processes still run; it is recorded "
+                        "cancelled when its lease expires",
+                        job.id));
+        return RunOutcome::ran;
+      }
       recorded(options, [&] { return store.finish_cancelled(job.id, job.token, clock.now()); });
       ++counts.cancelled;
     } else {
       warn(fmt::format("job {}: another worker holds it now; its command was stopped", job.id));
       ++counts.lost;
     }
-    return;
+    return RunOutcome::ran;
   }
-  if (outcome.forwarded_signal != 0) {
-    // This worker is being stopped: the job goes back, its attempt not counted.
-    store.give_back(job.id, job.token, clock.now(), "the worker was stopped", clock.now());
+  if (outcome.forwarded_signal != 0 && outcome.signal != 0) {
+    // This worker is being stopped and the signal ended the command: the job goes back, its
+    // attempt not counted.
+    recorded(options, [&] {
+      return store.give_back(job.id, job.token, clock.now(), "the worker was stopped", clock.now());
+    });
     throw Error(exit_code::signal_base + outcome.forwarded_signal, "");
   }
+  // The command exited by itself (perhaps after acting on a forwarded signal): its status
+  // counts as usual; a command that finished its work is done, not run again.
+  record_exit(store, clock, options, job, outcome, result, result_too_large, counts);
+  if (outcome.forwarded_signal != 0) {
+    throw Error(exit_code::signal_base + outcome.forwarded_signal, "");
+  }
+  return RunOutcome::ran;
+}
+
+// Records how a command that exited by itself ended: done, or a failed attempt.
+void record_exit(Store& store, const Clock& clock, const WorkOptions& options,
+                 const ClaimedJob& job, const proc::Outcome& outcome, const std::string& result,
+                 bool result_too_large, Counts& counts) {
   const int status = outcome.exit_status;
   if (status == 0 && !result_too_large) {
     Fence fence = recorded(
@@ -160,7 +209,8 @@ int work_alone(Store& store, const Clock& clock, const WorkOptions& options, Cou
     throw_if_interrupted();
     std::vector<ClaimedJob> jobs;
     try {
-      jobs = store.claim(options.queues, 1, options.lease, options.worker, clock.now());
+      jobs =
+          store.claim(options.queues, 1, options.lease, options.worker, clock.now(), options.run);
     } catch (const Error& error) {
       if (error.code() != exit_code::temporary) throw;
       sleep_unless_interrupted(std::chrono::milliseconds(50));  // busy: claim again
@@ -172,7 +222,8 @@ int work_alone(Store& store, const Clock& clock, const WorkOptions& options, Cou
       sleep_unless_interrupted(options.poll);
       continue;
     }
-    run_job(store, clock, options, jobs.front(), counts);
+    // A job handed back was not run: --once goes on to the next due job.
+    if (run_job(store, clock, options, jobs.front(), counts) == RunOutcome::handed_back) continue;
     ran = true;
     if (options.mode == WorkMode::once) return exit_code::success;
   }
@@ -224,6 +275,7 @@ int work_in_pool(const WorkOptions& options) {
     threads.emplace_back([&options, &statuses, slot] {
       proc::Command command;
       command.argv = slot_arguments(options, slot + 1);
+      command.environment = {{run_environment, options.run}};
       // A signal may be delivered to any thread: waking up now and then is how each slot's
       // supervisor sees it and passes it on to its worker.
       proc::Handlers handlers;
@@ -250,7 +302,7 @@ int work_in_pool(const WorkOptions& options) {
 }
 
 void print_ordered(Store& store, const WorkOptions& options, OutputStream& out) {
-  for (const JobResult& result : store.results_of_worker(options.worker)) out.write(result.result);
+  for (const JobResult& result : store.results_of_run(options.run)) out.write(result.result);
 }
 
 }  // namespace

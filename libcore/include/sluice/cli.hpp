@@ -72,6 +72,12 @@ std::string default_state_path(std::string_view tool, StateFile file);
 // The directory of default_state_path, made the same way: for files a tool keeps on this host
 // beside state it keeps on a server.
 std::string default_state_directory(StateFile file);
+// The file of a tool's TreeLocks (tree_lock.hpp) for its state: beside an SQLite state file
+// (STATE.SUFFIX); for state on a server, in this host's state directory, one file per server,
+// TOOL-HASH.SUFFIX with HASH = stable_hash({"server", URL}) in 16 hex digits, so that two
+// servers' locks never share a file.
+std::string tree_lock_path(const db::Database& database, std::string_view tool,
+                           std::string_view suffix);
 
 // Where a tool's state may live: SQLite files only (cohort and zscore keep per-shard files that
 // merge; reindex works in the application's own file), or also a PostgreSQL server.

@@ -55,6 +55,14 @@ std::string_view string_in_field(const FieldView& field, std::string_view name);
 // as user and entity ids come in event streams.
 std::string_view key_in_field(const FieldView& field, std::string_view name);
 
+// A whole number from `min` to `max` (its source text: a fraction or exponent is refused), as
+// ids, offsets and lengths come.
+std::int64_t whole_number_in_field(const FieldView& field, std::string_view name, std::int64_t min,
+                                   std::int64_t max);
+
+// Member `name` of a parsed object as the field readers take it (not present when missing).
+FieldView field_in(const JsonValue& object, std::string_view name);
+
 class JsonParser {
  public:
   JsonParser();

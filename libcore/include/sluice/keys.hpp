@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 namespace sluice {
@@ -18,5 +20,9 @@ bool is_valid_key(std::string_view key);
 // Throws Error(2), naming `what` ("key", "scope") and quoting the key as JSON, unless
 // is_valid_key(key).
 void validate_key(std::string_view what, std::string_view key);
+
+// FNV-1a, 64-bit, of `parts` joined by NUL bytes: stable across builds, processes and
+// platforms (idemkey stores it; lock files are named by it), and cheap. Not for secrets.
+std::uint64_t stable_hash(std::initializer_list<std::string_view> parts);
 
 }  // namespace sluice

@@ -61,8 +61,10 @@ struct Outcome {
 
 // Throws Error(2) for an empty argv, Error(75) when the system cannot start a process now
 // (EAGAIN, ENOMEM) and Error(70) when pipes or poll fail, after killing and reaping a child
-// already started; exceptions from handlers propagate the same way. A missing or
-// non-executable command is an Outcome with launch_failed set.
+// already started; exceptions from handlers propagate the same way (a handler may throw to
+// stop the command). With own_process_group, that kill (SIGKILL) and a timeout's signals go to
+// the whole group, also after the child itself has ended. A missing or non-executable command
+// is an Outcome with launch_failed set.
 Outcome run(const Command& command, const Handlers& handlers = {}, const Limits& limits = {});
 
 // Decodes a waitpid status into the shell-style exit status.
