@@ -71,14 +71,6 @@ constexpr std::array<std::string_view, 3> node_columns{"node_level", "node_index
 // follower never holds a transaction open (which would stop SQLite's WAL checkpoints).
 constexpr std::int64_t page_rows = 1000;
 
-std::int64_t micros(Instant instant) {
-  return instant.time_since_epoch().count();
-}
-
-Instant instant_of(std::int64_t value) {
-  return Instant(Duration(value));
-}
-
 // The log's appends are audit's money: a committed entry must survive a power cut.
 db::OpenOptions open_options(db::OpenOptions options) {
   options.synchronous = db::Synchronous::full;
@@ -90,7 +82,7 @@ db::OpenOptions open_options(db::OpenOptions options) {
 Entry read_entry(db::Statement& row) {
   Entry entry;
   entry.seq = row.integer(0);
-  entry.ts = instant_of(row.integer(1));
+  entry.ts = instant_from_micros(row.integer(1));
   entry.actor = row.text(2);
   entry.action = row.text(3);
   entry.payload = row.text(4);
@@ -220,7 +212,7 @@ AppendResult Store::append(const std::vector<NewEntry>& entries, const Clock& cl
     if (tail.step()) {
       last = tail->integer(0);
       previous = hash_from_hex(tail->text(1), fmt::format("the stored hash of entry {}", last));
-      last_ts = instant_of(tail->integer(2));
+      last_ts = instant_from_micros(tail->integer(2));
       break;
     }
   }
@@ -346,7 +338,7 @@ void Store::visit_archived(const std::function<bool(const Entry&)>& visit) {
   while (query.step()) {
     Entry entry;
     entry.seq = query->integer(0);
-    entry.ts = instant_of(query->integer(1));
+    entry.ts = instant_from_micros(query->integer(1));
     entry.hash = query->text(2);
     entry.leaf = query->text(3);
     if (!visit(entry)) return;
@@ -406,7 +398,8 @@ std::optional<Cursor> Store::cursor(std::string_view name) {
       "FROM audit_cursors WHERE name = ?1",
       name);
   if (!query.step()) return std::nullopt;
-  Cursor cursor{query->text(0), query->integer(1), instant_of(query->integer(2)), std::nullopt};
+  Cursor cursor{query->text(0), query->integer(1), instant_from_micros(query->integer(2)),
+                std::nullopt};
   if (!query->is_null(3)) {
     cursor.pending =
         PendingWrite{query->integer(3), query->text(4), query->integer(5), query->integer(6)};
@@ -449,7 +442,7 @@ std::vector<Cursor> Store::cursors() {
       database_.query("SELECT name, after_seq, updated_at FROM audit_cursors ORDER BY name");
   while (query.step()) {
     found.push_back(
-        {query->text(0), query->integer(1), instant_of(query->integer(2)), std::nullopt});
+        {query->text(0), query->integer(1), instant_from_micros(query->integer(2)), std::nullopt});
   }
   return found;
 }

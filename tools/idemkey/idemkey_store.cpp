@@ -96,16 +96,9 @@ constexpr std::string_view row_columns =
 // a batch of random keys touches (and writes back) far fewer pages.
 constexpr std::string_view key_match = "key_hash = ?1 AND scope = ?2 AND key = ?3";
 
-std::int64_t micros(Instant instant) {
-  return instant.time_since_epoch().count();
-}
-Instant instant_of(std::int64_t value) {
-  return Instant(Duration(value));
-}
-
 std::optional<Instant> optional_instant(db::Statement& row, int column) {
   if (row.is_null(column)) return std::nullopt;
-  return instant_of(row.integer(column));
+  return instant_from_micros(row.integer(column));
 }
 
 KeyRow read_row(db::Statement& row) {
@@ -116,7 +109,7 @@ KeyRow read_row(db::Statement& row) {
   result.state = row.text(3) == "completed" ? KeyState::completed : KeyState::in_progress;
   result.token = row.text(4);
   result.attempt = static_cast<int>(row.integer(5));
-  result.created_at = instant_of(row.integer(6));
+  result.created_at = instant_from_micros(row.integer(6));
   result.lease_until = optional_instant(row, 7);
   result.ttl = Duration(row.integer(8));
   result.completed_at = optional_instant(row, 9);

@@ -132,16 +132,9 @@ constexpr std::string_view row_columns =
     "lease_until, finished_at, key, worker, batch, cancel_requested, exit_status, last_error, "
     "backoff_base, backoff_cap, payload";
 
-std::int64_t micros(Instant instant) {
-  return instant.time_since_epoch().count();
-}
-Instant instant_of(std::int64_t value) {
-  return Instant(Duration(value));
-}
-
 std::optional<Instant> optional_instant(db::Statement& row, int column) {
   if (row.is_null(column)) return std::nullopt;
-  return instant_of(row.integer(column));
+  return instant_from_micros(row.integer(column));
 }
 
 JobState state_of(std::string_view word) {
@@ -158,8 +151,8 @@ JobRow read_row(db::Statement& row) {
   job.attempt = static_cast<int>(row.integer(5));
   job.max_attempts = static_cast<int>(row.integer(6));
   job.token = row.integer(7);
-  job.run_at = instant_of(row.integer(8));
-  job.created_at = instant_of(row.integer(9));
+  job.run_at = instant_from_micros(row.integer(8));
+  job.created_at = instant_from_micros(row.integer(9));
   job.lease_until = optional_instant(row, 10);
   job.finished_at = optional_instant(row, 11);
   if (!row.is_null(12)) job.key = row.text(12);
@@ -179,6 +172,21 @@ db::OpenOptions open_options(db::OpenOptions options) {
   options.synchronous = db::Synchronous::full;
   options.serialize_writers = true;
   return options;
+}
+
+// A row of a claim's RETURNING list (id, queue, grp, token, attempt, max_attempts, payload), held
+// until `lease_until`.
+ClaimedJob claimed_job(db::Statement& row, Instant lease_until) {
+  ClaimedJob job;
+  job.id = row.integer(0);
+  job.queue = row.text(1);
+  job.group = row.text(2);
+  job.token = row.integer(3);
+  job.attempt = static_cast<int>(row.integer(4));
+  job.max_attempts = static_cast<int>(row.integer(5));
+  job.payload = row.text(6);
+  job.lease_until = lease_until;
+  return job;
 }
 
 std::string lock_clause(db::Database& database, db::RowLock lock) {
@@ -322,7 +330,7 @@ std::vector<AddedJob> Store::add_ranges(const std::vector<NewJob>& jobs, Instant
           *job.key, job.batch);
       if (query.step()) {
         found = AddedJob{query->integer(0), query->text(1), state_of(query->text(2)),
-                         instant_of(query->integer(3)), AddOutcome::existing};
+                         instant_from_micros(query->integer(3)), AddOutcome::existing};
       }
     }
     if (found) {
@@ -402,15 +410,7 @@ std::optional<ClaimedJob> Store::claim_one(const Head& head, Duration lease,
         "cancel_requested = 0 RETURNING id, queue, grp, token, attempt, max_attempts, payload",
         head.id, micros(now + lease), worker, run);
     if (query.step()) {
-      ClaimedJob job;
-      job.id = query->integer(0);
-      job.queue = query->text(1);
-      job.group = query->text(2);
-      job.token = query->integer(3);
-      job.attempt = static_cast<int>(query->integer(4));
-      job.max_attempts = static_cast<int>(query->integer(5));
-      job.payload = query->text(6);
-      job.lease_until = now + lease;
+      ClaimedJob job = claimed_job(query.row(), now + lease);
       claimed = std::move(job);
     }
   }
@@ -508,15 +508,7 @@ std::map<std::int64_t, ClaimedJob> Store::claim_all(const std::vector<std::int64
         listed_ids.of(backend));
     auto query = database_.query(sql, list, micros(now + lease), worker, run);
     while (query.step()) {
-      ClaimedJob job;
-      job.id = query->integer(0);
-      job.queue = query->text(1);
-      job.group = query->text(2);
-      job.token = query->integer(3);
-      job.attempt = static_cast<int>(query->integer(4));
-      job.max_attempts = static_cast<int>(query->integer(5));
-      job.payload = query->text(6);
-      job.lease_until = now + lease;
+      ClaimedJob job = claimed_job(query.row(), now + lease);
       claimed.emplace(job.id, std::move(job));
     }
   }
@@ -941,7 +933,7 @@ std::vector<Event> Store::history(std::int64_t id) {
       id);
   while (query.step()) {
     Event event;
-    event.at = instant_of(query->integer(0));
+    event.at = instant_from_micros(query->integer(0));
     event.event = query->text(1);
     event.state = state_of(query->text(2));
     event.attempt = static_cast<int>(query->integer(3));
@@ -980,7 +972,8 @@ std::vector<QueueCounts> Store::stats(Instant now) {
         "SELECT queue, min(run_at) FROM jobq_jobs WHERE state = 'waiting' AND run_at <= ?1 "
         "GROUP BY queue",
         micros(now));
-    while (query.step()) by_queue[query->text(0)].oldest_due = instant_of(query->integer(1));
+    while (query.step())
+      by_queue[query->text(0)].oldest_due = instant_from_micros(query->integer(1));
   }
   std::vector<QueueCounts> rows;
   for (auto& [queue, counts] : by_queue) rows.push_back(counts);

@@ -50,13 +50,6 @@ constexpr db::Schema schema{migrations};
 constexpr NameTable<Mode, 2> mode_names({{{"exclusive", Mode::exclusive},
                                           {"shared", Mode::shared}}});
 
-std::int64_t micros(Instant instant) {
-  return instant.time_since_epoch().count();
-}
-Instant instant_of(std::int64_t value) {
-  return Instant(Duration(value));
-}
-
 db::OpenOptions open_options(db::OpenOptions options) {
   // FULL: a grant is on disk before its token is handed out. The token's reader may be on
   // another machine (a storage service that remembers the highest token it saw): under NORMAL
@@ -104,7 +97,8 @@ std::vector<Holder> Store::holders_of(std::string_view name) {
   while (rows.step()) {
     db::Statement& row = rows.row();
     holders.push_back(Holder{row.text(0), row.integer(1), *mode_names.find(row.text(2)),
-                             row.text(3), instant_of(row.integer(4)), instant_of(row.integer(5))});
+                             row.text(3), instant_from_micros(row.integer(4)),
+                             instant_from_micros(row.integer(5))});
   }
   return holders;
 }
@@ -235,7 +229,7 @@ std::vector<NameStatus> Store::status(std::string_view name) {
         entry.name);
     if (last_break.step()) {
       entry.broken_by = last_break->text(0);
-      entry.broken_at = instant_of(last_break->integer(1));
+      entry.broken_at = instant_from_micros(last_break->integer(1));
     }
   }
   return result;

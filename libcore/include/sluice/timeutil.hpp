@@ -16,6 +16,14 @@ namespace sluice {
 using Duration = std::chrono::microseconds;
 using Instant = std::chrono::sys_time<Duration>;
 
+// An instant as stores keep it in an integer column (microseconds since the epoch), and back.
+inline std::int64_t micros(Instant instant) {
+  return instant.time_since_epoch().count();
+}
+inline Instant instant_from_micros(std::int64_t value) {
+  return Instant(Duration(value));
+}
+
 // Parses "250ms", "90s", "10m", "24h", "7d" and compounds such as "1h30m" or "1d12h".
 // Units: us, ms, s, m, h, d. "0" alone is zero. Negative, empty, unit-less (other than "0")
 // text and durations over 36500d are rejected.
