@@ -24,12 +24,12 @@ if DEPTH not in ("short", "normal", "long"):
 
 
 def rounds(normal, long):
-    """How many rounds a crash or concurrency test runs: `normal`, a third of it (at least 2)
-    when short, or `long`."""
+    """How many rounds a crash or concurrency test runs (or how much data a test that must
+    outlast a kill makes): `normal`, a fifth of it (at least 2) when short, or `long`."""
     if DEPTH == "long":
         return long
     if DEPTH == "short":
-        return max(2, normal // 3)
+        return max(2, normal // 5)
     return normal
 
 
