@@ -33,6 +33,13 @@ def rounds(normal, long):
     return normal
 
 
+def scaled(normal):
+    """How much data a test makes whose command must run long enough to be killed mid-way:
+    `normal`, or a fifth of it in the sanitizer pass (short depth), where the same work takes
+    several times longer."""
+    return rounds(normal, normal)
+
+
 BUILD = os.environ.get("SLUICE_BUILD") or os.path.dirname(os.path.abspath(BIN))
 
 

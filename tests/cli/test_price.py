@@ -12,8 +12,7 @@ import unittest
 
 from fractions import Fraction
 
-from sluice_cli import (ToolTestCase, also_through_pgbouncer, on_both_backends, rounds,
-                        sqlite_only)
+from sluice_cli import ToolTestCase, also_through_pgbouncer, on_both_backends, sqlite_only
 
 DAY = "2026-03-03"
 # ECB-style rates against EUR, so USD->X cross rates do not terminate.
@@ -781,10 +780,8 @@ class Price(ToolTestCase):
     @sqlite_only
     def test_sigkill_during_publish_leaves_whole_markets(self):
         self.setup_markets()
-        # Fewer lines under the sanitizers (rounds): that build writes several times slower, so
-        # it is still mid-write when its WAL passes 1 MB.
         catalog = "".join(json.dumps({"sku": f"S{i:07}", "price": "9.99"}) + "\n"
-                          for i in range(rounds(60000, 60000)))
+                          for i in range(60000))
         self.write("catalog.jsonl", catalog)
         args = ("publish", "--countries", "DE,JP,US,IN", "--date", DAY, "catalog.jsonl")
         self.price(*args)
