@@ -57,7 +57,7 @@ class QcacheConcurrency(ToolTestCase):
         self.wait_for_file("sleeper.pid")
         self.addCleanup(self.kill_sleeper)
         computer.kill()  # SIGKILL: its claim stays until the lease lapses
-        computer.wait(timeout=60)
+        computer.communicate(timeout=60)
         started = time.monotonic()
         waiter = self.start(*command)
         out, err = waiter.communicate(timeout=60)
