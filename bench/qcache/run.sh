@@ -41,6 +41,9 @@ if [[ ! -x $QCACHE || ! -x $IDEMKEY ]]; then
   echo "run.sh: building qcache and idemkey in $root/build-bench" >&2
   "$root/scripts/build" "$root/build-bench" >&2
 fi
+# The timed commands run in the work directory.
+QCACHE=$(realpath "$QCACHE")
+IDEMKEY=$(realpath "$IDEMKEY")
 
 bench_work_dir qcache-bench
 export SLUICE_STATE_DIR=$work/state

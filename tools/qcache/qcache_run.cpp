@@ -237,13 +237,18 @@ int serve(Store& store, const Clock& clock, const Request& request, const Answer
         store.count(waited ? Counter::coalesced : Counter::hits);
         return answer_from(answer, *entry);
       }
-      if (now < entry->stale_until) return serve_stale(store, clock, request, *entry, answer);
+      if (now < entry->fresh_until + options.stale_while_revalidate) {
+        return serve_stale(store, clock, request, *entry, answer);
+      }
     }
-    ClaimOutcome claim = store.claim(request.key, token, now, now + options.lease);
-    if (claim == ClaimOutcome::fresh) continue;
-    if (claim == ClaimOutcome::claimed) {
-      store.count(Counter::misses);
-      return compute_and_answer(store, clock, request, token, answer);
+    // A waiter polls with reads, and tries to claim only once the claim it waits on is gone.
+    if (!waited || !store.is_claimed(request.key, now)) {
+      ClaimOutcome claim = store.claim(request.key, token, now, now + options.lease);
+      if (claim == ClaimOutcome::fresh) continue;
+      if (claim == ClaimOutcome::claimed) {
+        store.count(Counter::misses);
+        return compute_and_answer(store, clock, request, token, answer);
+      }
     }
     if (std::chrono::steady_clock::now() - started >= options.lock_wait) {
       store.count(Counter::misses);

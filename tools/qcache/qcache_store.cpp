@@ -143,6 +143,13 @@ ClaimOutcome Store::claim(std::string_view key, std::string_view token, Instant 
   return claimed == 1 ? ClaimOutcome::claimed : ClaimOutcome::busy;
 }
 
+bool Store::is_claimed(std::string_view key, Instant now) {
+  db::ReadTransaction read(database_);
+  auto query = database_.query("SELECT 1 FROM qcache_computing WHERE key = ?1 AND lease_until > ?2",
+                               key, micros(now));
+  return query.step();
+}
+
 bool Store::renew(std::string_view key, std::string_view token, Instant lease_until) {
   db::WriteTransaction transaction(database_);
   int changed = database_.execute(

@@ -63,6 +63,8 @@ class Store {
   // process's lease is live. The token identifies this claim.
   ClaimOutcome claim(std::string_view key, std::string_view token, Instant now,
                      Instant lease_until);
+  // Whether another process holds a live claim on `key` (a read: what waiters poll).
+  bool is_claimed(std::string_view key, Instant now);
   // Extends a claim's lease; false when the token no longer holds it.
   bool renew(std::string_view key, std::string_view token, Instant lease_until);
   // Gives a claim back (the command failed or was interrupted).
