@@ -49,6 +49,15 @@ std::string stored_command(const std::vector<std::string>& command) {
   return stored;
 }
 
+// Counters are best effort: a count that cannot be written (the state stayed busy) is dropped
+// rather than turn a run that answered into a failure, or add to a replayed stderr.
+void tally(Store& store, Counter counter) {
+  try {
+    store.count(counter);
+  } catch (const Error&) {
+  }
+}
+
 int answer_from(const Answer& answer, const Entry& entry) {
   if (answer.condition != nullptr && etag_matches(*answer.condition, entry.etag)) {
     return not_modified;
@@ -196,22 +205,26 @@ void detach_outputs() {
 int serve_stale(Store& store, const Clock& clock, const Request& request, const Entry& entry,
                 const Answer& answer) {
   int status = answer_from(answer, entry);
-  store.count(Counter::stale_hits);
+  tally(store, Counter::stale_hits);
   std::string token = random_hex(16);
-  Instant now = clock.now();
-  if (store.claim(request.key, token, now, now + request.options.lease) != ClaimOutcome::claimed) {
-    return status;  // another process refreshes it (or did)
-  }
-  detach_outputs();
-  store.count(Counter::refreshes);
-  Computed computed{{},
-                    OutputCapture(-1, request.options.max_output),
-                    OutputCapture(-1, request.options.max_output)};
-  compute(store, clock, request, token, computed);
   try {
+    Instant now = clock.now();
+    if (store.claim(request.key, token, now, now + request.options.lease) !=
+        ClaimOutcome::claimed) {
+      return status;  // another process refreshes it (or did)
+    }
+    detach_outputs();
+    tally(store, Counter::refreshes);
+    Computed computed{{},
+                      OutputCapture(-1, request.options.max_output),
+                      OutputCapture(-1, request.options.max_output)};
+    compute(store, clock, request, token, computed);
     settle(store, clock, request, token, computed);
-  } catch (const Error&) {
-    // The refreshed command could not start: the caller was answered; the stale entry stays.
+  } catch (const Error& error) {
+    // The caller has its answer: a refresh that could not claim, start or store (a busy
+    // state, a command not found) leaves the stale entry as it was, and the status is the
+    // answer's. A signal still ends the run as a signal does.
+    if (error.code() > exit_code::signal_base) throw;
   }
   return status;
 }
@@ -234,8 +247,9 @@ int serve(Store& store, const Clock& clock, const Request& request, const Answer
     Instant now = clock.now();
     if (std::optional<Entry> entry = store.find(request.key)) {
       if (now < entry->fresh_until) {
-        store.count(waited ? Counter::coalesced : Counter::hits);
-        return answer_from(answer, *entry);
+        int status = answer_from(answer, *entry);
+        tally(store, waited ? Counter::coalesced : Counter::hits);
+        return status;
       }
       if (now < entry->fresh_until + options.stale_while_revalidate) {
         return serve_stale(store, clock, request, *entry, answer);
@@ -246,12 +260,12 @@ int serve(Store& store, const Clock& clock, const Request& request, const Answer
       ClaimOutcome claim = store.claim(request.key, token, now, now + options.lease);
       if (claim == ClaimOutcome::fresh) continue;
       if (claim == ClaimOutcome::claimed) {
-        store.count(Counter::misses);
+        tally(store, Counter::misses);
         return compute_and_answer(store, clock, request, token, answer);
       }
     }
     if (std::chrono::steady_clock::now() - started >= options.lock_wait) {
-      store.count(Counter::misses);
+      tally(store, Counter::misses);
       return compute_and_answer(store, clock, request, std::nullopt, answer);
     }
     waited = true;
