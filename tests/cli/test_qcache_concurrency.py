@@ -69,6 +69,23 @@ class QcacheConcurrency(ToolTestCase):
                                        "--", "sh", "-c", script).stdout, b"second")
         self.assertEqual(self.runs(), 2)
 
+    def test_a_waiter_runs_the_command_itself_after_lock_wait(self):
+        # The first run computes until told to finish; the second gives up waiting after
+        # --lock-wait and runs the same command itself.
+        script = ("echo run >> runs.txt; touch started$(wc -l < runs.txt); "
+                  "while [ ! -e finish ]; do sleep 0.05; done; printf done")
+        computer = self.start("run", "--ttl", "1h", "--", "sh", "-c", script)
+        self.wait_for_file("started1")
+        impatient = self.start("run", "--ttl", "1h", "--lock-wait", "300ms", "--", "sh", "-c",
+                               script)
+        self.wait_for_file("started2")
+        self.write("finish", "")
+        for child in (computer, impatient):
+            out, err = child.communicate(timeout=60)
+            self.assertEqual((child.returncode, out, err), (0, b"done", b""))
+        self.assertEqual(self.runs(), 2)
+        self.assertEqual(self.counters()["misses"], 2)
+
     def kill_sleeper(self):
         try:
             os.kill(int(self.read("sleeper.pid")), signal.SIGKILL)

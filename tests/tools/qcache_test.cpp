@@ -141,6 +141,10 @@ TEST_F(QcacheStore, AStoredEntryEndsItsClaimAndStopsNewOnes) {
   EXPECT_EQ(store_->claim("k1", "two", t0, t0 + 30s), ClaimOutcome::fresh);
   EXPECT_EQ(store_->claim("k1", "two", t0 + 1min, t0 + 2min), ClaimOutcome::claimed);  // stale
   EXPECT_EQ(store_->totals().computing, 1);
+  EXPECT_EQ(store_->collect_garbage(t0 + 2min - 1us, 10).claims, 0);  // its lease is live
+  EXPECT_TRUE(store_->is_claimed("k1", t0 + 2min - 1us));
+  EXPECT_EQ(store_->collect_garbage(t0 + 2min, 10).claims, 1);
+  EXPECT_FALSE(store_->is_claimed("k1", t0 + 2min));
 }
 
 TEST_F(QcacheStore, InvalidateBumpsVersionsAndGcDeletesOnlyTheUnreachable) {
