@@ -69,6 +69,10 @@ struct Computed {
   proc::Outcome outcome;
   OutputCapture out;
   OutputCapture err;
+
+  Computed(Passthrough passthrough, std::uint64_t max_output)
+      : out(passthrough == Passthrough::live ? STDOUT_FILENO : -1, max_output),
+        err(passthrough == Passthrough::live ? STDERR_FILENO : -1, max_output) {}
 };
 
 proc::Command child_command(const Request& request) {
@@ -172,11 +176,7 @@ bool settle(Store& store, const Clock& clock, const Request& request,
 int compute_and_answer(Store& store, const Clock& clock, const Request& request,
                        const std::optional<std::string>& token, const Answer& answer) {
   Passthrough passthrough = answer.condition != nullptr ? Passthrough::buffered : Passthrough::live;
-  int out_fd = passthrough == Passthrough::live ? STDOUT_FILENO : -1;
-  int err_fd = passthrough == Passthrough::live ? STDERR_FILENO : -1;
-  Computed computed{{},
-                    OutputCapture(out_fd, request.options.max_output),
-                    OutputCapture(err_fd, request.options.max_output)};
+  Computed computed(passthrough, request.options.max_output);
   compute(store, clock, request, token, computed);
   bool current = settle(store, clock, request, token, computed);
   const proc::Outcome& outcome = computed.outcome;
@@ -215,9 +215,7 @@ int serve_stale(Store& store, const Clock& clock, const Request& request, const 
     }
     detach_outputs();
     tally(store, Counter::refreshes);
-    Computed computed{{},
-                      OutputCapture(-1, request.options.max_output),
-                      OutputCapture(-1, request.options.max_output)};
+    Computed computed(Passthrough::none, request.options.max_output);
     compute(store, clock, request, token, computed);
     settle(store, clock, request, token, computed);
   } catch (const Error& error) {
