@@ -55,7 +55,11 @@ class QcacheConcurrency(ToolTestCase):
         command = ["run", "--ttl", "1h", "--lease", "1s", "--", "sh", "-c", script]
         computer = self.start(*command)
         self.wait_for_file("sleeper.pid")
-        self.addCleanup(self.kill_sleeper)
+        # Read now: tearDown removes the directory before cleanups run.
+        deadline = time.monotonic() + 30
+        while not self.read("sleeper.pid").strip() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.addCleanup(self.kill_sleeper, int(self.read("sleeper.pid")))
         computer.kill()  # SIGKILL: its claim stays until the lease lapses
         computer.communicate(timeout=60)
         started = time.monotonic()
@@ -86,10 +90,11 @@ class QcacheConcurrency(ToolTestCase):
         self.assertEqual(self.runs(), 2)
         self.assertEqual(self.counters()["misses"], 2)
 
-    def kill_sleeper(self):
+    @staticmethod
+    def kill_sleeper(pid):
         try:
-            os.kill(int(self.read("sleeper.pid")), signal.SIGKILL)
-        except (OSError, ValueError):
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
             pass
 
     def test_stale_while_revalidate_serves_old_content_while_one_refresh_runs(self):
