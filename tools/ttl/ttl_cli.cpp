@@ -13,6 +13,7 @@
 #include "sluice/fdio.hpp"
 #include "sluice/json.hpp"
 #include "sluice/pg.hpp"
+#include "ttl_partitions.hpp"
 #include "ttl_sweep.hpp"
 
 namespace sluice::ttl {
@@ -22,6 +23,9 @@ namespace {
 struct Settings {
   cli::StateOptions state;  // --db (required here), --busy-timeout, --now
   SweepOptions sweep;
+  PartitionOptions partitions;
+  Duration older_than{};  // drop
+  bool dry_run = false;   // drop
 };
 
 void add_common(CLI::App& command, Settings& settings) {
@@ -57,6 +61,24 @@ void add_sweep_options(CLI::App& command, Settings& settings) {
   cli::add_progress_option(command, sweep.progress);
 }
 
+void add_partitions_options(CLI::App& command, Settings& settings) {
+  PartitionOptions& partitions = settings.partitions;
+  command.add_option("--column", partitions.column, "The time column rows are routed by")
+      ->required();
+  cli::add_choice_option(command, "--by", partitions.period, period_names,
+                         "One partition per day or month (UTC)");
+  command.add_option("--ahead", partitions.ahead, "Partitions to create after the current one")
+      ->check(cli::whole_number(0, 1000))
+      ->capture_default_str();
+}
+
+void add_drop_options(CLI::App& command, Settings& settings) {
+  cli::add_duration_option(command, "--older-than", settings.older_than,
+                           "Drop the partitions whose whole period ended before now minus this")
+      ->required();
+  command.add_flag("--dry-run", settings.dry_run, "List the partitions to drop; drop nothing");
+}
+
 db::Database open_database(const Settings& settings) {
   cli::StateTarget target = cli::state_target(settings.state, "ttl", cli::StateFile::must_exist,
                                               cli::Backends::sqlite_or_postgresql);
@@ -84,6 +106,33 @@ int run_sweep(Settings& settings) {
   return exit_code::success;
 }
 
+// Prints one record per partition.
+int print_partitions(std::string_view table, const std::vector<Partition>& partitions) {
+  OutputStream out(STDOUT_FILENO);
+  for (const Partition& partition : partitions) {
+    out.write_line(to_json(partition_record(table, partition)));
+  }
+  out.flush();
+  return exit_code::success;
+}
+
+int run_partitions(Settings& settings) {
+  settings.partitions.table = settings.sweep.table;
+  db::Database database = open_database(settings);
+  Instant now = database.clock(cli::make_clock(settings.state)).now();
+  return print_partitions(settings.partitions.table,
+                          make_partitions(database, settings.partitions, now));
+}
+
+int run_drop(Settings& settings) {
+  db::Database database = open_database(settings);
+  Instant now = database.clock(cli::make_clock(settings.state)).now();
+  return print_partitions(
+      settings.sweep.table,
+      drop_partitions(database, settings.sweep.table, cutoff_instant(now, settings.older_than),
+                      settings.dry_run));
+}
+
 std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& shared) {
   Settings& s = *shared;
   return {
@@ -93,6 +142,18 @@ std::vector<cli::Subcommand> subcommands(const std::shared_ptr<Settings>& shared
          add_sweep_options(command, s);
        },
        [shared] { return run_sweep(*shared); }},
+      {"partitions", "Create the time partitions of a table (SQLite: tables behind a view)",
+       [&s](CLI::App& command) {
+         add_common(command, s);
+         add_partitions_options(command, s);
+       },
+       [shared] { return run_partitions(*shared); }},
+      {"drop", "Drop the partitions whose whole period has expired",
+       [&s](CLI::App& command) {
+         add_common(command, s);
+         add_drop_options(command, s);
+       },
+       [shared] { return run_drop(*shared); }},
   };
 }
 

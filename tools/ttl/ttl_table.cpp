@@ -12,10 +12,6 @@ namespace sluice::ttl {
 
 namespace {
 
-[[noreturn]] void refuse(std::string message) {
-  throw Error(exit_code::data, std::move(message));
-}
-
 bool same_name(std::string_view left, std::string_view right) {
   return std::ranges::equal(left, right, [](char a, char b) {
     return std::tolower(static_cast<unsigned char>(a)) ==
@@ -82,6 +78,21 @@ TimeStorage postgresql_storage(std::string_view table, std::string_view column,
                   column, table, type));
 }
 
+}  // namespace
+
+TimeStorage postgresql_column_storage(db::Database& database, std::string_view table,
+                                      std::string_view column) {
+  auto type = database.query(
+      "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+      "WHERE attrelid = to_regclass(quote_ident(?1::text)) AND attname = ?2::text "
+      "AND attnum > 0 AND NOT attisdropped",
+      table, column);
+  if (!type.step()) refuse(fmt::format("table '{}' has no column '{}'", table, column));
+  return postgresql_storage(table, column, type->text(0));
+}
+
+namespace {
+
 Table inspect_postgresql(db::Database& database, std::string_view name, std::string_view column) {
   Table table{std::string(name), "", std::string(column), TimeStorage::postgresql_timestamptz};
   db::ReadTransaction read(database);
@@ -94,15 +105,7 @@ Table inspect_postgresql(db::Database& database, std::string_view name, std::str
       refuse(fmt::format("'{}' is not a table: ttl sweep deletes from a table", name));
     }
   }
-  {
-    auto type = database.query(
-        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = to_regclass(quote_ident(?1::text)) AND attname = ?2::text "
-        "AND attnum > 0 AND NOT attisdropped",
-        name, column);
-    if (!type.step()) refuse(fmt::format("table '{}' has no column '{}'", name, column));
-    table.storage = postgresql_storage(name, column, type->text(0));
-  }
+  table.storage = postgresql_column_storage(database, name, column);
   std::vector<std::string> primary_key;
   auto key = database.query(
       "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
@@ -115,12 +118,6 @@ Table inspect_postgresql(db::Database& database, std::string_view name, std::str
   }
   table.key = db::quote_identifier(primary_key.front());
   return table;
-}
-
-// Epoch numbers: milliseconds from 1e11 up (the toolkit's rule), seconds below.
-std::string epoch_number_condition(const std::string& value) {
-  return fmt::format("(CASE WHEN abs({0}) >= 100000000000 THEN {0} < ?1 * 1000 ELSE {0} < ?1 END)",
-                     value);
 }
 
 // The characters and words --where may not contain, and why (for the message).
@@ -146,6 +143,10 @@ bool is_word_character(char c) {
 
 }  // namespace
 
+void refuse(std::string message) {
+  throw Error(exit_code::data, std::move(message));
+}
+
 Table inspect_table(db::Database& database, std::string_view table, std::string_view column) {
   return database.backend() == db::Backend::postgresql ? inspect_postgresql(database, table, column)
                                                        : inspect_sqlite(database, table, column);
@@ -153,12 +154,7 @@ Table inspect_table(db::Database& database, std::string_view table, std::string_
 
 std::string expired_condition(const Table& table, db::Backend backend) {
   const std::string column = db::quote_identifier(table.column);
-  if (backend == db::Backend::sqlite) {
-    return fmt::format(
-        "(CASE WHEN typeof({0}) IN ('integer', 'real') THEN {1} "
-        "WHEN typeof({0}) = 'text' THEN unixepoch({0}) < ?1 END)",
-        column, epoch_number_condition(column));
-  }
+  if (backend == db::Backend::sqlite) return "(" + sqlite_epoch_seconds(column) + " < ?1)";
   switch (table.storage) {
     case TimeStorage::postgresql_timestamptz:
       return fmt::format("({} < to_timestamp(?1::bigint))", column);
@@ -179,6 +175,13 @@ std::string expired_condition(const Table& table, db::Backend backend) {
       break;
   }
   throw Error(exit_code::internal, "an SQLite time column on PostgreSQL");
+}
+
+std::string sqlite_epoch_seconds(std::string_view value) {
+  return fmt::format(
+      "(CASE WHEN typeof({0}) IN ('integer', 'real') THEN (CASE WHEN abs({0}) >= 100000000000 "
+      "THEN {0} / 1000.0 ELSE {0} END) WHEN typeof({0}) = 'text' THEN unixepoch({0}) END)",
+      value);
 }
 
 Instant cutoff_instant(Instant now, Duration older_than) {

@@ -31,15 +31,27 @@ struct Table {
   TimeStorage storage = TimeStorage::sqlite_value;
 };
 
+// Error(65) with `message`: a table, column or filter the database refuses for ttl's use.
+[[noreturn]] void refuse(std::string message);
+
 // Looks `table` and `column` up in `database`: Error(65) when the table does not exist, is a
 // view, lacks the column, has no key to walk (PostgreSQL: a one-column primary key; SQLite:
 // that, or the rowid), or stores the column in a type that holds no instant.
 Table inspect_table(db::Database& database, std::string_view table, std::string_view column);
 
+// PostgreSQL, within the caller's transaction: how `column` of `table` stores its instants;
+// Error(65) when the column is missing or of another type.
+TimeStorage postgresql_column_storage(db::Database& database, std::string_view table,
+                                      std::string_view column);
+
 // SQL true for a row of `table` that expired before the cutoff, bound to ?1 in whole epoch
 // seconds (compared as ?1 * 1000 with epoch milliseconds). NULL (never expired) for a NULL
 // or unreadable time.
 std::string expired_condition(const Table& table, db::Backend backend);
+
+// SQLite: `value` as epoch seconds by the rule of TimeStorage::sqlite_value (a number: seconds,
+// or milliseconds from 1e11 up; text: RFC 3339 to the second), NULL when it holds no instant.
+std::string sqlite_epoch_seconds(std::string_view value);
 
 // The cutoff, now - older_than, taken down to a whole second (the resolution every storage
 // compares at).
