@@ -189,5 +189,80 @@ class TtlSweep(ToolTestCase):
         self.assertEqual(self.ids(), list(range(50, 101)))
 
 
+@on_both_backends
+class TtlPartitions(ToolTestCase):
+    """partitions and drop: rows inserted through the table's name land in their period's
+    partition, drop removes exactly the partitions whose period ended before the cutoff, and
+    what stays is readable through the same name."""
+    tool = "ttl"
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.state("app.db")
+        self.server = is_server_url(self.db)
+        if self.server:
+            run_sql(self.db, "CREATE TABLE events (id BIGINT, created_at TIMESTAMPTZ, body TEXT) "
+                             "PARTITION BY RANGE (created_at)")
+        else:
+            run_sql(self.db, "CREATE TABLE events (id INTEGER PRIMARY KEY, created_at, body TEXT)")
+
+    def ttl(self, *args, now=NOW):
+        result = self.run_tool(args[0], "--db", self.db, "--table", "events", "--now", now,
+                               *args[1:])
+        self.assertStatus(result, 0)
+        return [json.loads(line)["partition"] for line in result.out.splitlines()]
+
+    def insert(self, key, moment):
+        value = f"'{moment}'"
+        run_sql(self.db, f"INSERT INTO events (id, created_at, body) VALUES ({key}, {value}, 'x')")
+
+    def test_daily_partitions_are_created_ahead_and_dropped_behind(self):
+        made = self.ttl("partitions", "--column", "created_at", "--by", "day", "--ahead", "2")
+        self.assertEqual(made, ["events_2026_03_01", "events_2026_03_02", "events_2026_03_03"])
+        self.assertEqual(self.ttl("partitions", "--column", "created_at", "--by", "day",
+                                  "--ahead", "2"), [])
+        for key, moment in enumerate(["2026-03-01T00:00:00Z", "2026-03-01T23:59:59Z",
+                                      "2026-03-02T00:00:00Z", "2026-03-03T10:00:00Z",
+                                      "2026-03-09T10:00:00Z"], start=1):
+            self.insert(key, moment)
+        count = "SELECT count(*) FROM {}"
+        self.assertEqual(self.state_rows(self.db, count.format("events_2026_03_01")), [("2",)])
+        self.assertEqual(self.state_rows(self.db, count.format("events_default")), [("1",)])
+        # On the 3rd at noon, --older-than 12h: the 1st and 2nd have ended before the cutoff.
+        later = "2026-03-03T12:00:00Z"
+        self.assertEqual(self.ttl("drop", "--older-than", "12h", "--dry-run", now=later),
+                         ["events_2026_03_01", "events_2026_03_02"])
+        self.assertEqual(self.ttl("drop", "--older-than", "12h", now=later),
+                         ["events_2026_03_01", "events_2026_03_02"])
+        rows = self.state_rows(self.db, "SELECT id FROM events ORDER BY id")
+        self.assertEqual([int(row[0]) for row in rows], [4, 5])
+        self.assertEqual(self.ttl("drop", "--older-than", "12h", now=later), [])
+        self.insert(6, "2026-03-03T11:00:00Z")
+        self.assertEqual(self.state_rows(self.db, count.format("events_2026_03_03")), [("2",)])
+
+    def test_bad_input_changes_nothing(self):
+        before = self.state_rows(self.db, "SELECT count(*) FROM events")
+        common = ["--db", self.db, "--now", NOW]
+        self.assertError(self.run_tool("partitions", *common, "--table", "events", "--column",
+                                       "created_at", "--by", "week"), 2, "--by")
+        self.assertError(self.run_tool("partitions", *common, "--table", "events", "--column",
+                                       "created_at", "--ahead", "-1"), 2, "--ahead")
+        self.assertError(self.run_tool("partitions", *common, "--table", "nope", "--column",
+                                       "created_at"), 65, "no table 'nope'")
+        self.assertError(self.run_tool("partitions", *common, "--table", "events", "--column",
+                                       "nope"), 65, "nope")
+        self.assertError(self.run_tool("drop", *common, "--table", "events", "--older-than",
+                                       "often"), 2, "--older-than")
+        if not self.server:
+            # A plain table was never partitioned: drop has nothing it may drop.
+            self.assertError(self.run_tool("drop", *common, "--table", "events", "--older-than",
+                                           "1d"), 65, "not partitioned")
+        self.assertEqual(self.state_rows(self.db, "SELECT count(*) FROM events"), before)
+        tables = ("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'events%' "
+                  "AND schemaname = current_schema()" if self.server else
+                  "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'events%'")
+        self.assertEqual(self.state_rows(self.db, tables), [("1",)])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -8,6 +8,7 @@
 
 #include "sluice/error.hpp"
 #include "test_support.hpp"
+#include "ttl_partitions.hpp"
 #include "ttl_sweep.hpp"
 #include "ttl_table.hpp"
 
@@ -235,6 +236,72 @@ TEST_P(TtlSweep, ReadsPostgresqlTimestampsAndText) {
   }
   sweep(database(), options_for("said"), now);
   EXPECT_EQ(ids(database()), (std::vector<std::int64_t>{2, 3, 4}));
+}
+
+TEST(Partition, NamesAndBoundsItsPeriod) {
+  Partition month = partition_of("events", Period::month, parse_instant("2026-12-31T23:59:59Z"));
+  EXPECT_EQ(month.name, "events_2026_12");
+  EXPECT_EQ(month.from, parse_instant("2026-12-01T00:00:00Z"));
+  EXPECT_EQ(month.until, parse_instant("2027-01-01T00:00:00Z"));
+  Partition day = partition_of("events", Period::day, parse_instant("2028-02-29T10:00:00Z"));
+  EXPECT_EQ(day.name, "events_2028_02_29");
+  EXPECT_EQ(day.until, parse_instant("2028-03-01T00:00:00Z"));
+  ASSERT_TRUE(partition_named("events", "events_2028_02_29"));
+  EXPECT_EQ(partition_named("events", "events_2028_02_29")->from, day.from);
+  EXPECT_EQ(partition_named("events", "events_2026_12")->until, month.until);
+  for (const char* other :
+       {"events_default", "events_2026_13", "events_2026_02_30", "events_2026_3", "events2026_03",
+        "other_2026_03", "events_2026_03_x", "events_"}) {
+    EXPECT_FALSE(partition_named("events", other)) << other;
+  }
+}
+
+std::vector<std::string> names_of(const std::vector<Partition>& partitions) {
+  std::vector<std::string> names;
+  for (const Partition& partition : partitions) names.push_back(partition.name);
+  return names;
+}
+
+// SQLite: the first run converts the table (rows 1-6, 9-14 of create_events are February, 8
+// March, 7 and 12 hold no instant); PostgreSQL: a table PARTITION BY RANGE gets partitions.
+TEST_P(TtlSweep, PartitionsRouteRowsAndDropRemovesWholePeriods) {
+  using Names = std::vector<std::string>;
+  const PartitionOptions options{"events", "created_at", Period::month, 1};
+  if (sqlite()) {
+    create_events();
+    EXPECT_EQ(names_of(make_partitions(database(), options, now)),
+              (Names{"events_2026_02", "events_2026_03", "events_2026_04"}));
+    EXPECT_EQ(ids(database(), "events_default"), (std::vector<std::int64_t>{7, 12}));
+    EXPECT_EQ(ids(database(), "events_2026_03"), (std::vector<std::int64_t>{8}));
+  } else {
+    database().execute_script(
+        "CREATE TABLE events (id BIGINT, created_at BIGINT, tenant TEXT) "
+        "PARTITION BY RANGE (created_at)");
+    EXPECT_EQ(names_of(make_partitions(database(), options, now - std::chrono::days(30))),
+              (Names{"events_2026_01", "events_2026_02"}));
+    EXPECT_EQ(names_of(make_partitions(database(), options, now)),
+              (Names{"events_2026_03", "events_2026_04"}));
+    database().execute_script(
+        fmt::format("INSERT INTO events VALUES (1, {}, 'a'), (7, NULL, 'b')", cutoff));
+  }
+  EXPECT_EQ(names_of(make_partitions(database(), options, now)), Names{});  // all there
+  database().execute_script(fmt::format(
+      "INSERT INTO events (id, created_at, tenant) VALUES (100, {}, 'a'), (101, {}, 'a')", epoch,
+      epoch + 40 * 86400));
+  EXPECT_EQ(ids(database(), "events_2026_04"), (std::vector<std::int64_t>{101}));
+  // A day after the end of March, with --older-than 1d: February (and January) have expired.
+  const Instant drop_cutoff = cutoff_instant(parse_instant("2026-04-01T12:00:00Z"), 24h);
+  const Names expired =
+      sqlite() ? Names{"events_2026_02"} : Names{"events_2026_01", "events_2026_02"};
+  EXPECT_EQ(names_of(drop_partitions(database(), "events", drop_cutoff, true)), expired);
+  EXPECT_EQ(names_of(drop_partitions(database(), "events", drop_cutoff, false)), expired);
+  EXPECT_EQ(names_of(drop_partitions(database(), "events", drop_cutoff, false)), Names{});
+  EXPECT_EQ(ids(database()), sqlite() ? (std::vector<std::int64_t>{7, 8, 12, 100, 101})
+                                      : (std::vector<std::int64_t>{7, 100, 101}));
+  // The view (SQLite) still routes: a row of March lands in March's table.
+  database().execute_script(
+      fmt::format("INSERT INTO events (id, created_at, tenant) VALUES (102, {}, 'a')", epoch));
+  EXPECT_EQ(ids(database(), "events_2026_03").back(), 102);
 }
 
 // The writer-latency harness: an application thread inserts live rows and updates live ones
