@@ -33,7 +33,9 @@ void add_common(CLI::App& command, Settings& settings) {
   command.get_option("--db")
       ->description("The application's database: an SQLite file or a postgresql:// URL")
       ->required();
-  command.add_option("--table", settings.sweep.table, "The table whose rows expire")->required();
+  command.add_option("--table", settings.sweep.table, "The table whose rows expire")
+      ->type_name("TABLE")
+      ->required();
 }
 
 void add_sweep_options(CLI::App& command, Settings& settings) {
@@ -41,6 +43,7 @@ void add_sweep_options(CLI::App& command, Settings& settings) {
   command
       .add_option("--column", sweep.column,
                   "The time column: a timestamp, epoch seconds or milliseconds, or RFC 3339 text")
+      ->type_name("COLUMN")
       ->required();
   cli::add_duration_option(command, "--older-than", sweep.older_than,
                            "Rows whose time is before now minus this have expired")
@@ -64,6 +67,7 @@ void add_sweep_options(CLI::App& command, Settings& settings) {
 void add_partitions_options(CLI::App& command, Settings& settings) {
   PartitionOptions& partitions = settings.partitions;
   command.add_option("--column", partitions.column, "The time column rows are routed by")
+      ->type_name("COLUMN")
       ->required();
   cli::add_choice_option(command, "--by", partitions.period, period_names,
                          "One partition per day or month (UTC)");
