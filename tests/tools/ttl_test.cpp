@@ -133,6 +133,18 @@ TEST_P(TtlSweep, DeletesExactlyTheExpiredRows) {
   EXPECT_EQ(sweep(database(), options, now).rows, 0);
 }
 
+// --chunk-time resizes the batches (sluice/batch_size.hpp, tested in tests/unit): the first
+// keeps --batch below the sizer's minimum of 10, later ones grow, and the result is the same.
+TEST_P(TtlSweep, ChunkTimeResizesBatchesWithTheSameResult) {
+  create_events();
+  SweepOptions options = options_for();
+  options.batch = 1;
+  options.chunk_time = std::chrono::seconds(1);
+  SweepResult result = sweep(database(), options, now);
+  EXPECT_EQ(ids(database()), survivors());
+  EXPECT_EQ(result.batches, 1);  // 10 rows at least in the first batch: every expired one
+}
+
 TEST_P(TtlSweep, DryRunCountsAndDeletesNothing) {
   create_events();
   SweepOptions options = options_for();
@@ -346,6 +358,8 @@ TEST_P(TtlSweep, AWriterWaitsAtMostABatch) {
     db::OpenOptions options;
     options.foreign_file = true;
     options.busy_timeout = 60s;
+    // As the bench's writer and most applications in WAL mode: commits without an fsync each.
+    options.synchronous = db::Synchronous::normal;
     db::Database application(location_->location(), options);
     std::mt19937_64 random(7);
     const auto interval = std::chrono::microseconds(1'000'000 / depth.rate);

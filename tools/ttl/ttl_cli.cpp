@@ -53,9 +53,14 @@ void add_sweep_options(CLI::App& command, Settings& settings) {
                   "Delete only expired rows for which this SQL expression over the table is "
                   "true (checked, see ttl(1))")
       ->type_name("SQL");
-  command.add_option("--batch", sweep.batch, "Rows deleted per transaction")
+  command
+      .add_option("--batch", sweep.batch,
+                  "Rows deleted per transaction (with --chunk-time: in the first)")
       ->check(cli::whole_number(1, 1'000'000))
       ->capture_default_str();
+  cli::add_duration_option(command, "--chunk-time", sweep.chunk_time,
+                           "Resize batches so that each transaction takes about this long "
+                           "(0: fixed --batch)");
   cli::add_duration_option(command, "--pause", sweep.pause,
                            "Between batches, leave the table to the application this long");
   cli::add_duration_option(command, "--max-time", sweep.max_time,

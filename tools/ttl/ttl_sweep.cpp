@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "sluice/batch_size.hpp"
 #include "sluice/error.hpp"
 #include "sluice/signals.hpp"
 
@@ -92,6 +93,7 @@ SweepResult sweep(db::Database& database, const SweepOptions& options, Instant n
   const std::int64_t total = progress.enabled() ? count_expired(database, statements, cutoff) : 0;
   const auto started = SteadyClock::now();
   std::optional<db::Value> after;
+  BatchSizer sizer(options.batch, options.chunk_time);
   while (true) {
     throw_if_interrupted();
     // Checked after the first batch: every run makes progress, however short its time.
@@ -100,9 +102,12 @@ SweepResult sweep(db::Database& database, const SweepOptions& options, Instant n
       result.complete = false;
       break;
     }
-    auto end = next_batch_end(database, statements, cutoff, after, options.batch);
+    auto end = next_batch_end(database, statements, cutoff, after, sizer.size());
     if (!end) break;
-    result.rows += delete_batch(database, statements, cutoff, after, *end);
+    const auto began = SteadyClock::now();
+    const std::int64_t deleted = delete_batch(database, statements, cutoff, after, *end);
+    sizer.record(deleted, std::chrono::duration_cast<Duration>(SteadyClock::now() - began));
+    result.rows += deleted;
     ++result.batches;
     after = std::move(end);
     if (options.after_commit) options.after_commit();

@@ -27,8 +27,11 @@ struct SweepOptions {
   std::string table;
   std::string column;
   Duration older_than{};
-  std::string where;  // empty: every expired row; else checked (check_where) before use
-  std::int64_t batch = 1000;
+  std::string where;          // empty: every expired row; else checked (check_where) before use
+  std::int64_t batch = 1000;  // with chunk_time: the first batch's size
+  // Resize batches so that each delete transaction takes about this long (0: every batch
+  // holds `batch` rows), as reindex backfill's --chunk-time does (sluice/batch_size.hpp).
+  Duration chunk_time{};
   // Between batches the write lock stays free this long: longer than the 25 ms a waiting
   // SQLite writer's busy handler sleeps between tries, so it gets in.
   Duration pause = std::chrono::milliseconds(30);
