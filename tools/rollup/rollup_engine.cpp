@@ -296,11 +296,34 @@ GroupState Rollup::empty_group() const {
   return group;
 }
 
+std::optional<std::uint32_t> Rollup::find_group(std::string_view key, std::uint64_t hash) const {
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t at = hash & mask;; at = (at + 1) & mask) {
+    const Slot& slot = slots_[at];
+    if (!slot.used) return std::nullopt;
+    if (slot.hash == hash && keys_[slot.id] == key) return slot.id;
+  }
+}
+
+void Rollup::insert_slot(std::uint64_t hash, std::uint32_t id) {
+  std::size_t mask = slots_.size() - 1;
+  std::size_t at = hash & mask;
+  while (slots_[at].used) at = (at + 1) & mask;
+  slots_[at] = {hash, id, true};
+}
+
 GroupState& Rollup::group_for(std::string_view key) {
-  auto found = index_.find(key);
-  if (found != index_.end()) return groups_[found->second];
+  std::uint64_t hash = std::hash<std::string_view>{}(key);
+  if (auto id = find_group(key, hash)) return groups_[*id];
+  if ((groups_.size() + 1) * 2 > slots_.size()) {  // at most half full
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& slot : old) {
+      if (slot.used) insert_slot(slot.hash, slot.id);
+    }
+  }
   auto id = static_cast<std::uint32_t>(groups_.size());
-  index_.emplace(std::string(key), id);
+  insert_slot(hash, id);
   keys_.emplace_back(key);
   groups_.push_back(empty_group());
   return groups_.back();
@@ -512,16 +535,17 @@ void Rollup::merge(const Rollup& other) {
 
 std::vector<std::size_t> Rollup::sorted_groups() const {
   std::vector<std::size_t> order(groups_.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::size_t width = spec_.by.size();
+  std::vector<std::vector<GroupValue>> values(groups_.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+    values[i] = key_values(keys_[i], spec_.by.size());
+  }
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     std::int64_t bucket_a = key_bucket(keys_[a]);
     std::int64_t bucket_b = key_bucket(keys_[b]);
     if (bucket_a != bucket_b) return bucket_a < bucket_b;
-    std::vector<GroupValue> values_a = key_values(keys_[a], width);
-    std::vector<GroupValue> values_b = key_values(keys_[b], width);
-    return std::lexicographical_compare(values_a.begin(), values_a.end(), values_b.begin(),
-                                        values_b.end(), value_less);
+    return std::lexicographical_compare(values[a].begin(), values[a].end(), values[b].begin(),
+                                        values[b].end(), value_less);
   });
   return order;
 }

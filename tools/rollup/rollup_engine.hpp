@@ -113,13 +113,17 @@ class Rollup {
   std::vector<std::string> distinct_fields_;
   std::vector<std::size_t> aggregate_slot_;  // per aggregate, its slot in the kind's list
 
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view key) const {
-      return std::hash<std::string_view>{}(key);
-    }
+  // Group ids by key: open addressing over (hash, id) slots, the keys themselves in keys_
+  // (a lookup costs the slot and one key comparison, where std::unordered_map chased a node
+  // and then the node's string).
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t id = 0;
+    bool used = false;
   };
-  std::unordered_map<std::string, std::uint32_t, KeyHash, std::equal_to<>> index_;
+  std::vector<Slot> slots_ = std::vector<Slot>(1024);
+  [[nodiscard]] std::optional<std::uint32_t> find_group(std::string_view key, std::uint64_t hash) const;
+  void insert_slot(std::uint64_t hash, std::uint32_t id);
   std::vector<std::string> keys_;  // per group: the encoded (bucket, values) key
   std::vector<GroupState> groups_;
 };

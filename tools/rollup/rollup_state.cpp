@@ -242,7 +242,7 @@ Rollup Rollup::from_state(std::string_view source, std::string_view text) {
       }
       if (values.size() != rollup.spec_.by.size()) throw Malformed{};
       encode_key(key, bucket, values);
-      if (rollup.index_.contains(key)) throw Malformed{};
+      if (rollup.find_group(key, std::hash<std::string_view>{}(key))) throw Malformed{};
       GroupState& group = rollup.group_for(key);
       group.count = count_of(member(record, "count", JsonValue::Kind::number));
       const auto& numerics = member(record, "numeric", JsonValue::Kind::array).items();
