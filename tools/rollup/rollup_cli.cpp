@@ -123,12 +123,14 @@ void add_aggregate_options(CLI::App& command, Settings& settings) {
       ->type_name("FIELD,...")
       ->delimiter(',')
       ->allow_extra_args(false);
-  command
-      .add_option("--every", settings.every,
-                  "Bucket width: a duration under a day (UTC, from the epoch), or day, week "
-                  "(ISO, from Monday) or month in --tz")
-      ->type_name("DURATION|day|week|month")
-      ->capture_default_str();
+  cli::complete_with(
+      command
+          .add_option("--every", settings.every,
+                      "Bucket width: a duration under a day (UTC, from the epoch), or day, week "
+                      "(ISO, from Monday) or month in --tz")
+          ->type_name("DURATION|day|week|month")
+          ->capture_default_str(),
+      {"day", "week", "month"});
   command
       .add_option("--time-field", settings.time_field, "Field (or path a.b) holding the event time")
       ->type_name("FIELD")

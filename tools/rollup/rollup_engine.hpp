@@ -122,7 +122,8 @@ class Rollup {
     bool used = false;
   };
   std::vector<Slot> slots_ = std::vector<Slot>(1024);
-  [[nodiscard]] std::optional<std::uint32_t> find_group(std::string_view key, std::uint64_t hash) const;
+  [[nodiscard]] std::optional<std::uint32_t> find_group(std::string_view key,
+                                                        std::uint64_t hash) const;
   void insert_slot(std::uint64_t hash, std::uint32_t id);
   std::vector<std::string> keys_;  // per group: the encoded (bucket, values) key
   std::vector<GroupState> groups_;
