@@ -442,7 +442,8 @@ void Rollup::apply(GroupState& group, const EventValues& values, std::int64_t mi
   (void)micros;
 }
 
-ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOptions& options) {
+ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOptions& options,
+                         const Keep& keep) {
   JsonlReader reader(inputs, options);
   FieldReader fields;
   std::size_t time_field = fields.add(spec_.time_field);
@@ -503,9 +504,11 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
         check_scalar(view, fields.name(distinct_fields[i]), "distinct");
         values.distincts[i] = absent(view) ? std::nullopt : std::optional(spread_hash(view.text));
       }
-      encode_key(key, bucketer.start_of(micros), group_values);
-      apply(group_for(key), values, micros);
+      std::int64_t bucket = bucketer.start_of(micros);
       ++summary.events;
+      if (keep && !keep(bucket, reader.line_text())) continue;
+      encode_key(key, bucket, group_values);
+      apply(group_for(key), values, micros);
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;
       reader.reject_line(*line, error.what());
@@ -525,6 +528,21 @@ void Rollup::merge_group(GroupState& into, const GroupState& from) const {
   for (std::size_t i = 0; i < into.lasts.size(); ++i) merge_last(into.lasts[i], from.lasts[i]);
   for (std::size_t i = 0; i < into.distincts.size(); ++i)
     into.distincts[i].merge(from.distincts[i]);
+}
+
+std::vector<GroupRecord> Rollup::records() const {
+  std::vector<GroupRecord> records;
+  for (std::size_t index : sorted_groups()) {
+    records.push_back(
+        {key_bucket(keys_[index]), key_values(keys_[index], spec_.by.size()), groups_[index]});
+  }
+  return records;
+}
+
+void Rollup::add(const GroupRecord& record) {
+  std::string key;
+  encode_key(key, record.bucket, record.values);
+  merge_group(group_for(key), record.state);
 }
 
 void Rollup::merge(const Rollup& other) {

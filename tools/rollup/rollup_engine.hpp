@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,13 @@ struct GroupValue {
   std::string text;
 };
 
+// One group with its bucket, as saved states and the store hold it.
+struct GroupRecord {
+  std::int64_t bucket = 0;
+  std::vector<GroupValue> values;
+  GroupState state;
+};
+
 struct ReadSummary {
   std::uint64_t events = 0;
   std::uint64_t skipped = 0;
@@ -78,8 +86,19 @@ class Rollup {
   explicit Rollup(Spec spec);  // spec.check() must hold
 
   // Reads event records; a bad record is Error(65) naming input, line and field (or is
-  // skipped under skip_invalid) and changes nothing.
-  ReadSummary read(const std::vector<std::string>& inputs, const InputOptions& options);
+  // skipped under skip_invalid) and changes nothing. With `keep`, an event whose bucket it
+  // refuses (given the bucket start and the line) is left out.
+  using Keep = std::function<bool(std::int64_t bucket, std::string_view line)>;
+  ReadSummary read(const std::vector<std::string>& inputs, const InputOptions& options,
+                   const Keep& keep = {});
+
+  // The groups in row order, and one group as a line of the saved state (without its newline)
+  // and back: parse_group throws Error(65) "malformed rollup state" (no location).
+  [[nodiscard]] std::vector<GroupRecord> records() const;
+  [[nodiscard]] std::string group_line(const GroupRecord& record) const;
+  [[nodiscard]] GroupRecord parse_group(std::string_view line) const;
+  // Merges a group in (its values must have the Spec's --by count).
+  void add(const GroupRecord& record);
   // Adds another rollup of an equal Spec.
   void merge(const Rollup& other);
 
@@ -96,9 +115,8 @@ class Rollup {
   [[nodiscard]] std::size_t group_count() const { return groups_.size(); }
 
  private:
-  struct Slots;  // which state slot each aggregate reads
   struct EventValues;
-  friend struct Slots;
+  GroupRecord parse_record(const JsonValue& record) const;  // throws Malformed
   GroupState& group_for(std::string_view key);
   void apply(GroupState& group, const EventValues& values, std::int64_t micros);
   void merge_group(GroupState& into, const GroupState& from) const;

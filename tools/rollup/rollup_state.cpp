@@ -48,10 +48,9 @@ void append_counts(std::string& out, const QuantileSketch::Store& store) {
   out += ']';
 }
 
-void append_group(std::string& out, std::string_view key, const GroupState& group,
-                  std::size_t by_count) {
-  out += fmt::format("{{\"bucket\":{},\"by\":[", key_bucket(key));
-  std::vector<GroupValue> values = key_values(key, by_count);
+void append_group(std::string& out, std::int64_t bucket, const std::vector<GroupValue>& values,
+                  const GroupState& group) {
+  out += fmt::format("{{\"bucket\":{},\"by\":[", bucket);
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out += ',';
     append_value(out, values[i].kind, values[i].text);
@@ -100,11 +99,15 @@ void append_group(std::string& out, std::string_view key, const GroupState& grou
       out += ']';
     }
   }
-  out += "]}\n";
+  out += "]}";
 }
 
 // Reading: every malformation is one Error(65), "malformed rollup state".
+}  // namespace
+
 struct Malformed {};
+
+namespace {
 
 const JsonValue& member(const JsonValue& object, std::string_view key, JsonValue::Kind kind) {
   const JsonValue* value = object.find(key);
@@ -197,11 +200,78 @@ DistinctCounter distinct_of(const JsonValue& value) {
 
 }  // namespace
 
+GroupRecord Rollup::parse_record(const JsonValue& record) const {
+  GroupRecord result;
+  std::int64_t& bucket = result.bucket;
+  bucket = integer_of<std::int64_t>(member(record, "bucket", JsonValue::Kind::number).text());
+  std::vector<GroupValue>& values = result.values;
+  for (const JsonValue& value : member(record, "by", JsonValue::Kind::array).items()) {
+    values.push_back(group_value_of(value));
+  }
+  if (values.size() != spec_.by.size()) throw Malformed{};
+  result.state = empty_group();
+  GroupState& group = result.state;
+  group.count = count_of(member(record, "count", JsonValue::Kind::number));
+  const auto& numerics = member(record, "numeric", JsonValue::Kind::array).items();
+  const auto& quantiles = member(record, "quantile", JsonValue::Kind::array).items();
+  const auto& lasts = member(record, "last", JsonValue::Kind::array).items();
+  const auto& distincts = member(record, "distinct", JsonValue::Kind::array).items();
+  if (numerics.size() != group.numerics.size() || quantiles.size() != group.quantiles.size() ||
+      lasts.size() != group.lasts.size() || distincts.size() != group.distincts.size()) {
+    throw Malformed{};
+  }
+  for (std::size_t i = 0; i < numerics.size(); ++i) {
+    NumericState& state = group.numerics[i];
+    state.count = count_of(item(numerics[i], 0, JsonValue::Kind::number));
+    state.scale = integer_of<int>(item(numerics[i], 1, JsonValue::Kind::number).text());
+    if (state.scale < 0 || state.scale > max_scale) throw Malformed{};
+    state.sum = int128_of(item(numerics[i], 2, JsonValue::Kind::string));
+    state.min = int128_of(item(numerics[i], 3, JsonValue::Kind::string));
+    state.max = int128_of(item(numerics[i], 4, JsonValue::Kind::string));
+    state.squares = int128_of(item(numerics[i], 5, JsonValue::Kind::string));
+  }
+  for (std::size_t i = 0; i < quantiles.size(); ++i) {
+    std::uint64_t zero = count_of(item(quantiles[i], 0, JsonValue::Kind::number));
+    group.quantiles[i] =
+        QuantileSketch::from_parts(zero, store_of(quantiles[i], 1), store_of(quantiles[i], 3));
+  }
+  for (std::size_t i = 0; i < lasts.size(); ++i) {
+    if (lasts[i].kind() == JsonValue::Kind::null) continue;
+    LastState& last = group.lasts[i];
+    last.present = true;
+    last.micros = integer_of<std::int64_t>(item(lasts[i], 0, JsonValue::Kind::number).text());
+    if (lasts[i].items().size() != 2) throw Malformed{};
+    GroupValue value = group_value_of(lasts[i].items()[1]);
+    last.kind = value.kind;
+    last.text = std::move(value.text);
+  }
+  for (std::size_t i = 0; i < distincts.size(); ++i) group.distincts[i] = distinct_of(distincts[i]);
+  return result;
+}
+
+GroupRecord Rollup::parse_group(std::string_view line) const {
+  JsonParser parser;
+  ParseOutcome outcome = parser.parse_object(line);
+  try {
+    if (!outcome.value) throw Malformed{};
+    return parse_record(*outcome.value);
+  } catch (const Malformed&) {
+    throw Error(exit_code::data, "malformed rollup state");
+  }
+}
+
+std::string Rollup::group_line(const GroupRecord& record) const {
+  std::string out;
+  append_group(out, record.bucket, record.values, record.state);
+  return out;
+}
+
 std::string Rollup::state_text() const {
   std::string out = fmt::format("{{\"{}\":1,\"spec\":{},\"groups\":{}}}\n", state_format,
                                 spec_.canonical(), groups_.size());
-  for (std::size_t index : sorted_groups()) {
-    append_group(out, keys_[index], groups_[index], spec_.by.size());
+  for (const GroupRecord& record : records()) {
+    append_group(out, record.bucket, record.values, record.state);
+    out += '\n';
   }
   return out;
 }
@@ -233,53 +303,10 @@ Rollup Rollup::from_state(std::string_view source, std::string_view text) {
     std::uint64_t expected = count_of(member(*header, "groups", JsonValue::Kind::number));
     std::string key;
     while (std::optional<JsonValue> line = next_line()) {
-      const JsonValue& record = *line;
-      std::int64_t bucket =
-          integer_of<std::int64_t>(member(record, "bucket", JsonValue::Kind::number).text());
-      std::vector<GroupValue> values;
-      for (const JsonValue& value : member(record, "by", JsonValue::Kind::array).items()) {
-        values.push_back(group_value_of(value));
-      }
-      if (values.size() != rollup.spec_.by.size()) throw Malformed{};
-      encode_key(key, bucket, values);
+      GroupRecord record = rollup.parse_record(*line);
+      encode_key(key, record.bucket, record.values);
       if (rollup.find_group(key, std::hash<std::string_view>{}(key))) throw Malformed{};
-      GroupState& group = rollup.group_for(key);
-      group.count = count_of(member(record, "count", JsonValue::Kind::number));
-      const auto& numerics = member(record, "numeric", JsonValue::Kind::array).items();
-      const auto& quantiles = member(record, "quantile", JsonValue::Kind::array).items();
-      const auto& lasts = member(record, "last", JsonValue::Kind::array).items();
-      const auto& distincts = member(record, "distinct", JsonValue::Kind::array).items();
-      if (numerics.size() != group.numerics.size() || quantiles.size() != group.quantiles.size() ||
-          lasts.size() != group.lasts.size() || distincts.size() != group.distincts.size()) {
-        throw Malformed{};
-      }
-      for (std::size_t i = 0; i < numerics.size(); ++i) {
-        NumericState& state = group.numerics[i];
-        state.count = count_of(item(numerics[i], 0, JsonValue::Kind::number));
-        state.scale = integer_of<int>(item(numerics[i], 1, JsonValue::Kind::number).text());
-        if (state.scale < 0 || state.scale > max_scale) throw Malformed{};
-        state.sum = int128_of(item(numerics[i], 2, JsonValue::Kind::string));
-        state.min = int128_of(item(numerics[i], 3, JsonValue::Kind::string));
-        state.max = int128_of(item(numerics[i], 4, JsonValue::Kind::string));
-        state.squares = int128_of(item(numerics[i], 5, JsonValue::Kind::string));
-      }
-      for (std::size_t i = 0; i < quantiles.size(); ++i) {
-        std::uint64_t zero = count_of(item(quantiles[i], 0, JsonValue::Kind::number));
-        group.quantiles[i] =
-            QuantileSketch::from_parts(zero, store_of(quantiles[i], 1), store_of(quantiles[i], 3));
-      }
-      for (std::size_t i = 0; i < lasts.size(); ++i) {
-        if (lasts[i].kind() == JsonValue::Kind::null) continue;
-        LastState& last = group.lasts[i];
-        last.present = true;
-        last.micros = integer_of<std::int64_t>(item(lasts[i], 0, JsonValue::Kind::number).text());
-        if (lasts[i].items().size() != 2) throw Malformed{};
-        GroupValue value = group_value_of(lasts[i].items()[1]);
-        last.kind = value.kind;
-        last.text = std::move(value.text);
-      }
-      for (std::size_t i = 0; i < distincts.size(); ++i)
-        group.distincts[i] = distinct_of(distincts[i]);
+      rollup.add(record);
     }
     if (rollup.groups_.size() != expected) {
       throw Error(exit_code::data,
