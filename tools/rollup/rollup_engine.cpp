@@ -506,7 +506,7 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
       }
       std::int64_t bucket = bucketer.start_of(micros);
       ++summary.events;
-      if (keep && !keep(bucket, reader.line_text())) continue;
+      if (keep && !keep(micros, bucket, reader.line_text())) continue;
       encode_key(key, bucket, group_values);
       apply(group_for(key), values, micros);
     } catch (const Error& error) {

@@ -86,9 +86,9 @@ class Rollup {
   explicit Rollup(Spec spec);  // spec.check() must hold
 
   // Reads event records; a bad record is Error(65) naming input, line and field (or is
-  // skipped under skip_invalid) and changes nothing. With `keep`, an event whose bucket it
-  // refuses (given the bucket start and the line) is left out.
-  using Keep = std::function<bool(std::int64_t bucket, std::string_view line)>;
+  // skipped under skip_invalid) and changes nothing. With `keep`, an event it refuses (given
+  // the event time, its bucket's start and the line) is left out.
+  using Keep = std::function<bool(std::int64_t micros, std::int64_t bucket, std::string_view line)>;
   ReadSummary read(const std::vector<std::string>& inputs, const InputOptions& options,
                    const Keep& keep = {});
 
@@ -99,6 +99,8 @@ class Rollup {
   [[nodiscard]] GroupRecord parse_group(std::string_view line) const;
   // Merges a group in (its values must have the Spec's --by count).
   void add(const GroupRecord& record);
+  // Merges `from` into `into` (groups of this layout).
+  void merge_group(GroupState& into, const GroupState& from) const;
   // Adds another rollup of an equal Spec.
   void merge(const Rollup& other);
 
@@ -119,7 +121,6 @@ class Rollup {
   GroupRecord parse_record(const JsonValue& record) const;  // throws Malformed
   GroupState& group_for(std::string_view key);
   void apply(GroupState& group, const EventValues& values, std::int64_t micros);
-  void merge_group(GroupState& into, const GroupState& from) const;
   [[nodiscard]] std::vector<std::size_t> sorted_groups() const;
   [[nodiscard]] GroupState empty_group() const;
 

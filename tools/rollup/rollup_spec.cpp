@@ -131,6 +131,12 @@ std::int64_t Bucketer::start_of(std::int64_t micros) const {
   return calendar_start(micros);
 }
 
+std::int64_t Bucketer::end_of(std::int64_t start) const {
+  if (every_.unit == CalendarUnit::none) return start + every_.width_micros;
+  (void)calendar_start(start);
+  return cached_end_;
+}
+
 std::int64_t Bucketer::calendar_start(std::int64_t micros) const {
   using namespace std::chrono;
   sys_days day = zone_.local_day(instant_from_micros(micros));

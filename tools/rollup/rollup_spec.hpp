@@ -48,6 +48,9 @@ class Bucketer {
  public:
   Bucketer(Every every, TimeZone zone) : every_(every), zone_(std::move(zone)) {}
   [[nodiscard]] std::int64_t start_of(std::int64_t micros) const;
+  // The end of the bucket that starts at `start` (the next bucket's start).
+  [[nodiscard]] std::int64_t end_of(std::int64_t start) const;
+  [[nodiscard]] const Every& every() const { return every_; }
 
  private:
   [[nodiscard]] std::int64_t calendar_start(std::int64_t micros) const;
