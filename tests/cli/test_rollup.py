@@ -320,3 +320,143 @@ class RollupTest(ToolTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+TIERS = ["--tier", "1m:3d", "--tier", "1h:30d", "--tier", "day:forever"]
+STORE_AGGREGATES = "count,sum:cost,min:cost,max:cost,avg:cost,stddev:cost,last:status,distinct:user"
+NOW = "2026-03-05T00:00:00Z"  # 1772668800
+
+
+def store_oracle(rows, every):
+    result = oracle(rows, every, "UTC", ["campaign"])
+    for row in result:
+        for column in ("p50_latency", "p99_latency"):
+            del row[column]
+    return result
+
+
+class RollupStoreTest(ToolTestCase):
+    tool = "rollup"
+
+    def ingest(self, *files, now=NOW, extra=()):
+        return self.run_tool("ingest", "--db", "s.db", *TIERS, "--by", "campaign", "--agg",
+                             STORE_AGGREGATES, "--allowed-lateness", "1d", "--now", now,
+                             *extra, *files)
+
+    def query(self, tier, *extra, db="s.db"):
+        result = self.run_tool("query", "--db", db, "--tier", tier, *extra)
+        self.assertStatus(result, 0)
+        return [json.loads(line) for line in result.out.splitlines()]
+
+    def batches(self, rng, count, start, span):
+        rows = random_events(rng, count, start, span)
+        for row in rows:
+            row.pop("geo", None)
+        return rows
+
+    def test_tiers_match_the_oracle_with_late_batches_in_any_order(self):
+        rng = random.Random(3)
+        # Four batches within the raw tier's 3 days; one arrives two days late.
+        files = []
+        all_rows = []
+        for index, start in enumerate([1772409600, 1772496000, 1772582400, 1772600000]):
+            rows = self.batches(rng, 150, start, 20000)
+            all_rows += rows
+            files.append(self.write(f"b{index}.jsonl", lines(rows)))
+        self.assertStatus(self.ingest(files[1], files[3]), 0)
+        late = self.ingest(files[0], files[2])
+        self.assertStatus(late, 0)
+        self.assertGreater(json.loads(late.out.splitlines()[0])["late"], 0)
+        for tier, every in (("1m", "1m"), ("1h", "1h"), ("day", "day")):
+            actual = self.query(tier)
+            for row in actual:
+                row.pop("p50_latency", None)
+            RollupTest.assertMatchesOracle(self, actual, store_oracle(all_rows, every), tier)
+        # In order, into another store: the same rows, byte for byte.
+        in_order = self.run_tool("ingest", "--db", "t.db", *TIERS, "--by", "campaign", "--agg",
+                                 STORE_AGGREGATES, "--allowed-lateness", "1d", "--now", NOW,
+                                 *files)
+        self.assertStatus(in_order, 0)
+        for tier in ("1m", "1h", "day"):
+            self.assertEqual(self.run_tool("query", "--db", "t.db", "--tier", tier).out,
+                             self.run_tool("query", "--db", "s.db", "--tier", tier).out)
+        # The same file again changes nothing.
+        again = self.ingest(files[2])
+        self.assertEqual(json.loads(again.out)["status"], "already ingested")
+        self.assertEqual(self.run_tool("query", "--db", "s.db", "--tier", "day").out,
+                         self.run_tool("query", "--db", "t.db", "--tier", "day").out)
+        self.assertEqual(sum(row["count"] for row in self.query("day")), len(all_rows))
+
+    def test_late_policy_retention_and_compaction(self):
+        old = self.write("old.jsonl", lines([
+            {"ts": "2026-02-20T10:00:00Z", "campaign": "c1", "cost": "1.25", "user": "a"},
+            {"ts": "2026-02-20T10:30:00Z", "campaign": "c1", "cost": "2", "user": "b"}]))
+        fresh = self.write("fresh.jsonl", lines([
+            {"ts": "2026-03-04T10:00:00Z", "campaign": "c1", "cost": "3", "user": "a"}]))
+        rejected = self.ingest(old, extra=("--late-policy", "reject", "--reject-file", "r.jsonl"))
+        self.assertStatus(rejected, 0)
+        self.assertEqual(json.loads(rejected.out)["rejected"], 2)
+        self.assertEqual(self.read("r.jsonl"), self.read("old.jsonl"))
+        self.assertEqual(self.query("day"), [])
+        # With merge (into another store), the events older than the raw tier's 3 days land
+        # in the hour and day tiers directly.
+        merged = self.run_tool("ingest", "--db", "m.db", *TIERS, "--by", "campaign", "--agg",
+                               STORE_AGGREGATES, "--allowed-lateness", "1d", "--now", NOW, old,
+                               fresh)
+        self.assertStatus(merged, 0)
+        self.assertEqual(json.loads(merged.out.splitlines()[0])["too_old"], 2)
+        days = self.query("day", db="m.db")
+        self.assertEqual([(row["bucket"], row["count"], row["sum_cost"]) for row in days],
+                         [("2026-02-20T00:00:00Z", 2, "3.25"), ("2026-03-04T00:00:00Z", 1, "3")])
+        self.assertEqual(len(self.query("1m", db="m.db")), 1)
+        # Compaction a month later: the minute tier (3 days) and the hour tier (30 days) go.
+        compact = self.run_tool("compact", "--db", "m.db", "--now", "2026-04-10T00:00:00Z",
+                                "--batch-size", "1")
+        self.assertEqual(json.loads(compact.out), {"deleted": 3})
+        self.assertEqual(self.query("1h", db="m.db"), [])
+        self.assertEqual(len(self.query("day", db="m.db")), 2)
+        # Rebuild does not recompute the day tier from the emptied hour tier.
+        rebuild = self.run_tool("rebuild", "--db", "m.db", "--from", "2026-02-01T00:00:00Z",
+                                "--to", "2026-05-01T00:00:00Z", "--now", NOW)
+        self.assertEqual(json.loads(rebuild.out), {"rebuilt": 0})
+        self.assertEqual(len(self.query("day", db="m.db")), 2)
+
+    def test_xff_hides_coarse_buckets_with_too_few_fine_slots(self):
+        # 45 of the 60 minutes of one hour, 15 of another: coverage 0.75 and 0.25.
+        rows = [{"ts": 1772611200 + minute * 60, "campaign": "c", "cost": 1}
+                for minute in range(45)]
+        rows += [{"ts": 1772614800 + minute * 60, "campaign": "c", "cost": 1}
+                 for minute in range(15)]
+        self.assertStatus(self.ingest(self.write("g.jsonl", lines(rows))), 0)
+        hours = self.query("1h", "--xff", "0.5")
+        self.assertEqual([(row["coverage"], row["count"], row["sum_cost"]) for row in hours],
+                         [(0.75, 45, "45"), (0.25, None, None)])
+        day = self.query("day", "--xff", "0.5")
+        self.assertEqual((day[0]["coverage"], day[0]["count"]), (2 / 24, None))
+
+    def test_store_usage_and_data_errors(self):
+        events = self.write("e.jsonl", '{"ts":"2026-03-04T10:00:00Z","campaign":"c","cost":1}\n')
+        for args, fragment in [
+            (["--tier", "1m"], "WIDTH:RETENTION"),
+            (["--tier", "1m:7x"], "--tier"),
+            (["--tier", "1m:1h", "--allowed-lateness", "2h"], "shorter than --allowed-lateness"),
+            (["--tier", "1h:1d", "--tier", "1m:7d"], "coarser"),
+            (["--tier", "1m:1d", "--late-policy", "reject"], "--reject-file"),
+        ]:
+            result = self.run_tool("ingest", "--db", "x.db", "--agg", "count", *args, events)
+            self.assertError(result, 2, fragment)
+        self.assertFalse(os.path.exists(self.path("x.db")))
+        self.assertStatus(self.ingest(events), 0)
+        other = self.run_tool("ingest", "--db", "s.db", "--tier", "1m:1d", "--agg", "count", events)
+        self.assertError(other, 65, "the store was made with")
+        bad = self.write("bad.jsonl", '{"ts":"2026-03-04T10:00:00Z","campaign":"c","cost":1}\n'
+                                      '{"ts":"2026-03-04T10:00:00Z","campaign":"c","cost":"x"}\n')
+        before = self.run_tool("query", "--db", "s.db", "--tier", "1m").out
+        self.assertError(self.ingest(bad), 65, "bad.jsonl:2", "field 'cost'")
+        self.assertEqual(self.run_tool("query", "--db", "s.db", "--tier", "1m").out, before)
+        self.assertError(self.run_tool("query", "--db", "s.db", "--tier", "5m"), 2, "no tier")
+        self.assertError(self.run_tool("query", "--db", "s.db", "--tier", "1m", "--by", "geo"),
+                         2, "geo")
+        self.assertError(self.run_tool("query", "--db", "none.db", "--tier", "1m"), 66)
+        self.assertError(self.run_tool("ingest", "--db", "s.db", *TIERS, "--agg", "count",
+                                       "missing.jsonl"), 66, "missing.jsonl")

@@ -54,6 +54,7 @@ int ingest_files(Store& store, const IngestRequest& request, RecordPrinter& prin
                             : INT64_MIN;
   std::int64_t late_before = request.now - settings.allowed_lateness_micros;
   std::uint64_t skipped = 0;
+  store.check_settings(settings);
   for (const std::string& file : request.files) {
     std::string key = batch_key_of(file);
     BatchResult result;

@@ -228,20 +228,26 @@ bool Store::has_batch(std::string_view key) {
 std::int64_t Store::effective_now(std::int64_t now) {
   auto query = database_.query("SELECT value FROM rollup_settings WHERE name = 'compacted_at'");
   if (!query.step()) return now;
-  return std::max(now, std::stoll(query.row().text(0)));
+  return std::max<std::int64_t>(now, std::stoll(query.row().text(0)));
 }
 
 void Store::store_settings(const StoreSettings& settings) {
-  std::optional<std::string> stored = settings_text();
-  if (!stored) {
+  if (!check_settings(settings)) {
     database_.execute("INSERT INTO rollup_settings (name, value) VALUES ('settings', ?)",
                       settings.canonical());
-  } else if (*stored != settings.canonical()) {
+  }
+}
+
+bool Store::check_settings(const StoreSettings& settings) {
+  std::optional<std::string> stored = settings_text();
+  if (!stored) return false;
+  if (*stored != settings.canonical()) {
     throw Error(exit_code::data,
                 fmt::format("{}: the store was made with {}, not {}: use the same --tier, --by, "
                             "--agg, --time-field, --tz and --allowed-lateness",
                             database_.path(), *stored, settings.canonical()));
   }
+  return true;
 }
 
 void Store::merge_cell(const Rollup& layout, std::size_t tier, const GroupRecord& record,

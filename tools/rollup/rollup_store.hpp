@@ -65,6 +65,10 @@ class Store {
   // The store's settings (canonical text), or nullopt before the first ingest.
   std::optional<std::string> settings_text();
 
+  // Whether the store has settings (false before the first ingest); Error(65) when they are
+  // not `settings`.
+  bool check_settings(const StoreSettings& settings);
+
   // Whether the batch was ingested already.
   bool has_batch(std::string_view key);
 
