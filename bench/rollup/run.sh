@@ -2,7 +2,7 @@
 # bench/rollup/run.sh [--quick | --smoke] [--out DIR]
 #
 # Benchmarks `rollup --every 1m --by campaign,creative,geo` on generated ad impressions
-# (gen_ads.py: 10,000 campaign x creative x geo groups, ~150-byte lines in time order):
+# (gen_ads.py: 1,000 campaign x creative x geo groups, ~150-byte lines in time order):
 #   rollup (exact)   count,sum:cost,min:cost,max:cost
 #   rollup (all)     the same plus distinct:user and p99:latency
 # against the exact aggregates computed by
@@ -16,8 +16,8 @@
 #       timed;
 #   (1) hyperfine times each command (3 runs, 1 warmup; 1 run in --smoke).
 #
-# Full: 10,000,000 events over 600 minutes (about 1.5 GB). --quick: 1,000,000 events over 120
-# minutes. --smoke: 5,000 events over 5 minutes. Raw output to results/<UTC date>.txt (-quick,
+# Full: 10,000,000 events over 100 minutes (about 1.1 GB, up to 100,000 rows). --quick:
+# 1,000,000 events over 100 minutes. --smoke: 5,000 events over 5 minutes. Raw output to results/<UTC date>.txt (-quick,
 # -smoke; DIR/run.txt with --out DIR), measurements to the measurements.tsv of bench/lib.sh.
 #
 # Environment: ROLLUP (binary; default build/bin/rollup), PYTHON (default /usr/bin/python3),
@@ -32,8 +32,8 @@ bench_parse_arguments "$@"
 
 runs=3 warmup=1
 case $bench_mode in
-  full) n=10000000 minutes=600 ;;
-  quick) n=1000000 minutes=120 ;;
+  full) n=10000000 minutes=100 ;;
+  quick) n=1000000 minutes=100 ;;
   smoke) n=5000 minutes=5 runs=1 warmup=0 ;;
 esac
 ROLLUP_SRC=${ROLLUP:-$root/build/bin/rollup}
