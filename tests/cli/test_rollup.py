@@ -263,6 +263,50 @@ class RollupTest(ToolTestCase):
                 exact = ordered[int(q * (len(ordered) - 1))]
                 self.assertLessEqual(abs(row[column] - exact), exact * 0.01 + 1e-9, name)
 
+    def test_weighted_estimates_match_horvitz_thompson(self):
+        rng = random.Random(17)
+        rows = []
+        for _ in range(400):
+            row = {"ts": 1772323200 + rng.randrange(7200), "g": rng.choice(["a", "b"]),
+                   "v": f"{rng.randrange(1000)}.{rng.randrange(10)}", "user": f"u{rng.randrange(50)}"}
+            if rng.random() < 0.9:
+                row["w"] = rng.choice([1, 2, 4, "2.5", 10])
+            rows.append(row)
+        args = ["--every", "1h", "--by", "g", "--agg", "count,sum:v,avg:v,distinct:user",
+                "--weight-field", "w"]
+        result = self.run_tool(*args, "--save-state", "all.state", stdin=lines(rows))
+        actual = self.rows(result)
+        groups = {}
+        for row in rows:
+            groups.setdefault((row["ts"] // 3600 * 3600, row["g"]), []).append(row)
+        self.assertEqual(len(actual), len(groups))
+        for got, key in zip(actual, sorted(groups)):
+            events = groups[key]
+            w = [float(e.get("w", 1)) for e in events]
+            x = [float(e["v"]) for e in events]
+            excess = [wi * wi - wi for wi in w]
+            ratio = sum(wi * xi for wi, xi in zip(w, x)) / sum(w)
+            want = {
+                "count": sum(w), "count_stderr": math.sqrt(sum(excess)),
+                "sum_v": sum(wi * xi for wi, xi in zip(w, x)),
+                "sum_v_stderr": math.sqrt(sum(e * xi * xi for e, xi in zip(excess, x))),
+                "avg_v": ratio,
+                "avg_v_stderr": math.sqrt(sum(e * (xi - ratio) ** 2
+                                              for e, xi in zip(excess, x))) / sum(w),
+            }
+            for column, value in want.items():
+                self.assertAlmostEqual(got[column], value, delta=abs(value) * 1e-9 + 1e-6,
+                                       msg=column)
+            self.assertEqual(got["distinct_user"], len({e["user"] for e in events}))
+            self.assertIs(got["distinct_user_corrected"], False)
+        for i, shard in enumerate((rows[:150], rows[150:])):
+            self.assertStatus(self.run_tool(*args, "--save-state", f"w{i}.state",
+                                            stdin=lines(shard)), 0)
+        merged = self.run_tool("merge", "w1.state", "w0.state")
+        self.assertEqual(merged.out, result.out)
+        bad = self.run_tool(*args, stdin=lines([{"ts": 1772323200, "g": "a", "v": 1, "w": 0.5}]))
+        self.assertError(bad, 65, "<stdin>:1", "field 'w'", "at least 1")
+
     def test_bad_input_names_line_and_field_and_writes_nothing(self):
         good = '{"ts":"2026-03-01T10:00:00Z","cost":"1.5"}\n'
         cases = [

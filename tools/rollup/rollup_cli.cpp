@@ -30,6 +30,7 @@ struct Settings {
   std::string time_field = "ts";
   std::string tz = "UTC";
   std::vector<std::string> aggregates;
+  std::string weight_field;
   InputOptions input;
   Format format = Format::jsonl;
   std::string save_state;
@@ -66,6 +67,7 @@ Spec spec_of(const Settings& settings) {
   }
   for (const std::string& word : settings.aggregates)
     spec.aggregates.push_back(parse_aggregate(word));
+  spec.weight_field = settings.weight_field;
   spec.check();
   return spec;
 }
@@ -249,6 +251,11 @@ void add_aggregate_options(CLI::App& command, Settings& settings) {
           ->type_name("DURATION|day|week|month")
           ->capture_default_str(),
       {"day", "week", "month"});
+  command
+      .add_option("--weight-field", settings.weight_field,
+                  "Each event stands for FIELD events (sample's sample_rate): count, sum and avg "
+                  "become Horvitz-Thompson estimates with a _stderr column")
+      ->type_name("FIELD");
   add_output_options(command, settings);
 }
 

@@ -38,6 +38,28 @@ long double to_long_double(Int128 units, int scale) {
   return static_cast<long double>(units) / std::pow(10.0L, scale);
 }
 
+// A weighted term in fixed point (1e-9 units), rounded once.
+Int128 fixed(long double value) {
+  return static_cast<Int128>(std::roundl(value * 1e9L));
+}
+long double from_fixed(Int128 value) {
+  return static_cast<long double>(value) / 1e9L;
+}
+
+void merge_weighted(WeightedState& into, const WeightedState& from) {
+  into.weight += from.weight;
+  into.variance += from.variance;
+  for (std::size_t i = 0; i < into.numerics.size() && i < from.numerics.size(); ++i) {
+    WeightedNumeric& a = into.numerics[i];
+    const WeightedNumeric& b = from.numerics[i];
+    a.weight += b.weight;
+    a.variance += b.variance;
+    a.sum += b.sum;
+    a.variance_x += b.variance_x;
+    a.variance_x2 += b.variance_x2;
+  }
+}
+
 // Raises `state` to `scale` (larger than its own).
 void rescale(NumericState& state, int scale, bool squares, std::string_view field) {
   Int128 factor = decimal::power_of_ten(scale - state.scale);
@@ -293,6 +315,7 @@ GroupState Rollup::empty_group() const {
   group.lasts.resize(last_fields_.size());
   group.distincts.resize(distinct_fields_.size());
   group.quantiles.resize(quantile_fields_.size());
+  if (!spec_.weight_field.empty()) group.weighted.numerics.resize(numeric_fields_.size());
   return group;
 }
 
@@ -332,6 +355,7 @@ GroupState& Rollup::group_for(std::string_view key) {
 // The values one event gives its group, all read and checked before any is applied, so that
 // a bad record changes nothing.
 struct Rollup::EventValues {
+  long double weight = 1;
   std::vector<std::optional<ExactDecimal>> numerics;
   std::vector<std::optional<double>> quantiles;
   std::vector<LastState> lasts;
@@ -415,6 +439,19 @@ std::optional<ExactDecimal> numeric_value(const FieldView& view, std::string_vie
   return value;
 }
 
+// An event's weight: a number of at least 1 (1 when missing or null: kept for certain).
+long double weight_of(const FieldView& view, std::string_view field) {
+  std::optional<ExactDecimal> value = numeric_value(view, field);
+  if (!value) return 1;
+  long double weight = to_long_double(value->units, value->scale);
+  if (weight < 1) {
+    throw Error(
+        exit_code::data,
+        fmt::format("field '{}' must be a weight of at least 1 (1 / the sampling rate)", field));
+  }
+  return weight;
+}
+
 void check_scalar(const FieldView& view, std::string_view field, std::string_view what) {
   if (view.kind == JsonValue::Kind::object || view.kind == JsonValue::Kind::array) {
     throw Error(
@@ -427,6 +464,22 @@ void check_scalar(const FieldView& view, std::string_view field, std::string_vie
 
 void Rollup::apply(GroupState& group, const EventValues& values, std::int64_t micros) {
   ++group.count;
+  if (!spec_.weight_field.empty()) {
+    long double w = values.weight;
+    long double excess = w * w - w;
+    group.weighted.weight += fixed(w);
+    group.weighted.variance += fixed(excess);
+    for (std::size_t i = 0; i < values.numerics.size(); ++i) {
+      if (!values.numerics[i]) continue;
+      long double x = to_long_double(values.numerics[i]->units, values.numerics[i]->scale);
+      WeightedNumeric& numeric = group.weighted.numerics[i];
+      numeric.weight += fixed(w);
+      numeric.variance += fixed(excess);
+      numeric.sum += fixed(w * x);
+      numeric.variance_x += fixed(excess * x);
+      numeric.variance_x2 += fixed(excess * x * x);
+    }
+  }
   for (std::size_t i = 0; i < values.numerics.size(); ++i) {
     if (values.numerics[i]) {
       add_value(group.numerics[i], *values.numerics[i], numeric_squares_[i], numeric_fields_[i]);
@@ -447,6 +500,8 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
   JsonlReader reader(inputs, options);
   FieldReader fields;
   std::size_t time_field = fields.add(spec_.time_field);
+  std::optional<std::size_t> weight_field;
+  if (!spec_.weight_field.empty()) weight_field = fields.add(spec_.weight_field);
   std::vector<std::size_t> by_fields, numeric_fields, quantile_fields, last_fields, distinct_fields;
   for (const std::string& name : spec_.by) by_fields.push_back(fields.add(name));
   for (const std::string& name : numeric_fields_) numeric_fields.push_back(fields.add(name));
@@ -474,6 +529,7 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
       fields.read(reader.line_text());
       std::int64_t micros =
           sluice::micros(instant_in_field(fields[time_field], fields.name(time_field)));
+      if (weight_field) values.weight = weight_of(fields[*weight_field], spec_.weight_field);
       for (std::size_t i = 0; i < by_fields.size(); ++i) {
         const FieldView& view = fields[by_fields[i]];
         check_scalar(view, fields.name(by_fields[i]), "--by");
@@ -520,6 +576,7 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
 
 void Rollup::merge_group(GroupState& into, const GroupState& from) const {
   into.count += from.count;
+  merge_weighted(into.weighted, from.weighted);
   for (std::size_t i = 0; i < into.numerics.size(); ++i) {
     merge_numeric(into.numerics[i], from.numerics[i], numeric_squares_[i], numeric_fields_[i]);
   }
@@ -568,7 +625,33 @@ std::vector<std::size_t> Rollup::sorted_groups() const {
   return order;
 }
 
+namespace {
+
+// The Horvitz-Thompson sum and its standard error, or the ratio estimate of the mean and its
+// linearised standard error: sqrt(sum (w^2 - w)(x - R)^2) / sum w.
+void weighted_json(const WeightedNumeric& numeric, AggregateKind kind, JsonValue& value,
+                   JsonValue& stderr_value) {
+  if (numeric.weight == 0) return;
+  long double sum = from_fixed(numeric.sum);
+  if (kind == AggregateKind::sum) {
+    value = double_json(static_cast<double>(sum));
+    stderr_value = double_json(
+        static_cast<double>(std::sqrt(std::max(0.0L, from_fixed(numeric.variance_x2)))));
+    return;
+  }
+  long double weight = from_fixed(numeric.weight);
+  long double ratio = sum / weight;
+  long double spread = from_fixed(numeric.variance_x2) -
+                       2 * ratio * from_fixed(numeric.variance_x) +
+                       ratio * ratio * from_fixed(numeric.variance);
+  value = double_json(static_cast<double>(ratio));
+  stderr_value = double_json(static_cast<double>(std::sqrt(std::max(0.0L, spread)) / weight));
+}
+
+}  // namespace
+
 std::vector<JsonValue> Rollup::rows() const {
+  bool weighted = !spec_.weight_field.empty();
   std::vector<JsonValue> rows;
   rows.reserve(groups_.size());
   for (std::size_t index : sorted_groups()) {
@@ -584,9 +667,15 @@ std::vector<JsonValue> Rollup::rows() const {
       const Aggregate& aggregate = spec_.aggregates[i];
       std::size_t slot = aggregate_slot_[i];
       JsonValue value;
+      JsonValue stderr_value;
       switch (aggregate.kind) {
         case AggregateKind::count:
           value = JsonValue::number(std::to_string(group.count));
+          if (weighted) {
+            value = double_json(static_cast<double>(from_fixed(group.weighted.weight)));
+            stderr_value = double_json(static_cast<double>(
+                std::sqrt(std::max(0.0L, from_fixed(group.weighted.variance)))));
+          }
           break;
         case AggregateKind::sum:
         case AggregateKind::min:
@@ -603,6 +692,10 @@ std::vector<JsonValue> Rollup::rows() const {
                                                     static_cast<long double>(state.count)));
           }
           if (aggregate.kind == AggregateKind::stddev) value = stddev_json(state);
+          if (weighted &&
+              (aggregate.kind == AggregateKind::sum || aggregate.kind == AggregateKind::avg)) {
+            weighted_json(group.weighted.numerics[slot], aggregate.kind, value, stderr_value);
+          }
           break;
         }
         case AggregateKind::quantile: {
@@ -620,6 +713,13 @@ std::vector<JsonValue> Rollup::rows() const {
           break;
       }
       members.emplace_back(aggregate.column, std::move(value));
+      if (!weighted) continue;
+      if (aggregate.kind == AggregateKind::count || aggregate.kind == AggregateKind::sum ||
+          aggregate.kind == AggregateKind::avg) {
+        members.emplace_back(aggregate.column + "_stderr", std::move(stderr_value));
+      } else if (aggregate.kind == AggregateKind::distinct) {
+        members.emplace_back(aggregate.column + "_corrected", JsonValue::boolean(false));
+      }
     }
     rows.push_back(JsonValue::object(std::move(members)));
   }

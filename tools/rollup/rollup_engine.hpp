@@ -55,8 +55,28 @@ struct LastState {
   std::string text;  // a string's text, or a number's or literal's source
 };
 
+// Horvitz-Thompson sums of a weighted group (--weight-field), in fixed point (units of 1e-9,
+// each term rounded once, then added exactly: merging gives the single run's sums, bit for
+// bit). With w an event's weight (1 / its inclusion probability) and x a value:
+// weight = sum of w, variance = sum of (w^2 - w) (the estimated variance of the weighted count
+// under Poisson sampling); per numeric field, the same over the events that have it, and the
+// sums of w x, (w^2 - w) x and (w^2 - w) x^2.
+struct WeightedNumeric {
+  Int128 weight = 0;
+  Int128 variance = 0;
+  Int128 sum = 0;
+  Int128 variance_x = 0;
+  Int128 variance_x2 = 0;
+};
+struct WeightedState {
+  Int128 weight = 0;
+  Int128 variance = 0;
+  std::vector<WeightedNumeric> numerics;
+};
+
 struct GroupState {
   std::uint64_t count = 0;
+  WeightedState weighted;  // with --weight-field
   std::vector<NumericState> numerics;
   std::vector<LastState> lasts;
   std::vector<DistinctCounter> distincts;

@@ -213,13 +213,15 @@ std::string Spec::canonical() const {
   std::vector<std::string> aggregate_texts;
   for (const Aggregate& aggregate : aggregates)
     aggregate_texts.push_back(aggregate_text(aggregate));
-  return canonical_json(JsonValue::object({
+  std::vector<JsonValue::Member> members{
       {"agg", string_list(aggregate_texts)},
       {"by", string_list(by)},
       {"every", JsonValue::string(every.text())},
       {"time_field", JsonValue::string(time_field)},
       {"tz", JsonValue::string(tz)},
-  }));
+  };
+  if (!weight_field.empty()) members.emplace_back("weight_field", JsonValue::string(weight_field));
+  return canonical_json(JsonValue::object(std::move(members)));
 }
 
 Spec Spec::from_canonical(std::string_view text) {
@@ -232,6 +234,8 @@ Spec Spec::from_canonical(std::string_view text) {
     spec.every = parse_every(string_of(object, "every"));
     spec.tz = string_of(object, "tz");
     spec.time_field = string_of(object, "time_field");
+    if (object.find("weight_field") != nullptr)
+      spec.weight_field = string_of(object, "weight_field");
     spec.by = strings_of(object.find("by"));
     for (const std::string& word : strings_of(object.find("agg"))) {
       spec.aggregates.push_back(parse_aggregate(word));

@@ -66,6 +66,8 @@ struct Spec {
   std::string time_field = "ts";
   std::vector<std::string> by;
   std::vector<Aggregate> aggregates;
+  // --weight-field: each event stands for FIELD events (sample's sample_rate); empty: none.
+  std::string weight_field;
 
   // Error(2) when an output column is named twice (an aggregate given twice, or a --by
   // field named like an aggregate's column or "bucket"), or when no aggregate is given.

@@ -48,8 +48,21 @@ void append_counts(std::string& out, const QuantileSketch::Store& store) {
   out += ']';
 }
 
+void append_weighted(std::string& out, const WeightedState& weighted) {
+  out += fmt::format(",\"weighted\":[\"{}\",\"{}\",[", int128_text(weighted.weight),
+                     int128_text(weighted.variance));
+  for (std::size_t i = 0; i < weighted.numerics.size(); ++i) {
+    const WeightedNumeric& numeric = weighted.numerics[i];
+    if (i > 0) out += ',';
+    out += fmt::format("[\"{}\",\"{}\",\"{}\",\"{}\",\"{}\"]", int128_text(numeric.weight),
+                       int128_text(numeric.variance), int128_text(numeric.sum),
+                       int128_text(numeric.variance_x), int128_text(numeric.variance_x2));
+  }
+  out += "]]";
+}
+
 void append_group(std::string& out, std::int64_t bucket, const std::vector<GroupValue>& values,
-                  const GroupState& group) {
+                  const GroupState& group, bool weighted) {
   out += fmt::format("{{\"bucket\":{},\"by\":[", bucket);
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out += ',';
@@ -99,7 +112,9 @@ void append_group(std::string& out, std::int64_t bucket, const std::vector<Group
       out += ']';
     }
   }
-  out += "]}";
+  out += ']';
+  if (weighted) append_weighted(out, group.weighted);
+  out += '}';
 }
 
 // Reading: every malformation is one Error(65), "malformed rollup state".
@@ -246,6 +261,21 @@ GroupRecord Rollup::parse_record(const JsonValue& record) const {
     last.text = std::move(value.text);
   }
   for (std::size_t i = 0; i < distincts.size(); ++i) group.distincts[i] = distinct_of(distincts[i]);
+  if (!spec_.weight_field.empty()) {
+    const JsonValue& weighted = member(record, "weighted", JsonValue::Kind::array);
+    group.weighted.weight = int128_of(item(weighted, 0, JsonValue::Kind::string));
+    group.weighted.variance = int128_of(item(weighted, 1, JsonValue::Kind::string));
+    const auto& sums = item(weighted, 2, JsonValue::Kind::array).items();
+    if (sums.size() != group.weighted.numerics.size()) throw Malformed{};
+    for (std::size_t i = 0; i < sums.size(); ++i) {
+      WeightedNumeric& numeric = group.weighted.numerics[i];
+      numeric.weight = int128_of(item(sums[i], 0, JsonValue::Kind::string));
+      numeric.variance = int128_of(item(sums[i], 1, JsonValue::Kind::string));
+      numeric.sum = int128_of(item(sums[i], 2, JsonValue::Kind::string));
+      numeric.variance_x = int128_of(item(sums[i], 3, JsonValue::Kind::string));
+      numeric.variance_x2 = int128_of(item(sums[i], 4, JsonValue::Kind::string));
+    }
+  }
   return result;
 }
 
@@ -262,7 +292,7 @@ GroupRecord Rollup::parse_group(std::string_view line) const {
 
 std::string Rollup::group_line(const GroupRecord& record) const {
   std::string out;
-  append_group(out, record.bucket, record.values, record.state);
+  append_group(out, record.bucket, record.values, record.state, !spec_.weight_field.empty());
   return out;
 }
 
@@ -270,7 +300,7 @@ std::string Rollup::state_text() const {
   std::string out = fmt::format("{{\"{}\":1,\"spec\":{},\"groups\":{}}}\n", state_format,
                                 spec_.canonical(), groups_.size());
   for (const GroupRecord& record : records()) {
-    append_group(out, record.bucket, record.values, record.state);
+    append_group(out, record.bucket, record.values, record.state, !spec_.weight_field.empty());
     out += '\n';
   }
   return out;
