@@ -40,7 +40,11 @@ long double to_long_double(Int128 units, int scale) {
 
 // A weighted term in fixed point (1e-9 units), rounded once.
 Int128 fixed(long double value) {
-  return static_cast<Int128>(std::roundl(value * 1e9L));
+  long double scaled = std::roundl(value * 1e9L);
+  if (!(std::fabs(scaled) < 1e37L)) {  // also NaN: Int128 holds up to 1.7e38
+    throw Error(exit_code::data, "a weighted value is too large to keep (over 1e28)");
+  }
+  return static_cast<Int128>(scaled);
 }
 long double from_fixed(Int128 value) {
   return static_cast<long double>(value) / 1e9L;
