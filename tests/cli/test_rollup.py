@@ -329,6 +329,12 @@ class RollupTest(ToolTestCase):
         self.assertEqual(json.loads(skipped.out)["sum_cost"], "3.0")
         self.assertEqual(json.loads(skipped.out)["count"], 2)
 
+    def test_a_sum_past_128_bits_ends_the_run_even_when_skipping(self):
+        big = '{"ts":"2026-03-01T10:00:00Z","cost":"' + "9" * 36 + '"}\n'
+        result = self.run_tool("--agg", "sum:cost", "--skip-invalid", stdin=big * 200)
+        # By hand: 170 of them fit below 2^127 (1.7e38), the 171st does not.
+        self.assertError(result, 65, "<stdin>:171", "field 'cost'", "too large")
+
     def exists(self, name):
         return os.path.exists(self.path(name))
 

@@ -359,7 +359,7 @@ GroupState& Rollup::group_for(std::string_view key) {
 // The values one event gives its group, all read and checked before any is applied, so that
 // a bad record changes nothing.
 struct Rollup::EventValues {
-  long double weight = 1;
+  WeightedState weighted;  // this event's terms, with --weight-field
   std::vector<std::optional<ExactDecimal>> numerics;
   std::vector<std::optional<double>> quantiles;
   std::vector<LastState> lasts;
@@ -466,24 +466,28 @@ void check_scalar(const FieldView& view, std::string_view field, std::string_vie
 
 }  // namespace
 
+// The weighted terms of one event (fixed point; Error(65) when too large), before any group
+// changes.
+void Rollup::weighted_terms(long double weight, EventValues& values) const {
+  long double excess = weight * weight - weight;
+  values.weighted.weight = fixed(weight);
+  values.weighted.variance = fixed(excess);
+  values.weighted.numerics.assign(values.numerics.size(), WeightedNumeric{});
+  for (std::size_t i = 0; i < values.numerics.size(); ++i) {
+    if (!values.numerics[i]) continue;
+    long double x = to_long_double(values.numerics[i]->units, values.numerics[i]->scale);
+    WeightedNumeric& numeric = values.weighted.numerics[i];
+    numeric.weight = values.weighted.weight;
+    numeric.variance = values.weighted.variance;
+    numeric.sum = fixed(weight * x);
+    numeric.variance_x = fixed(excess * x);
+    numeric.variance_x2 = fixed(excess * x * x);
+  }
+}
+
 void Rollup::apply(GroupState& group, const EventValues& values, std::int64_t micros) {
   ++group.count;
-  if (!spec_.weight_field.empty()) {
-    long double w = values.weight;
-    long double excess = w * w - w;
-    group.weighted.weight += fixed(w);
-    group.weighted.variance += fixed(excess);
-    for (std::size_t i = 0; i < values.numerics.size(); ++i) {
-      if (!values.numerics[i]) continue;
-      long double x = to_long_double(values.numerics[i]->units, values.numerics[i]->scale);
-      WeightedNumeric& numeric = group.weighted.numerics[i];
-      numeric.weight += fixed(w);
-      numeric.variance += fixed(excess);
-      numeric.sum += fixed(w * x);
-      numeric.variance_x += fixed(excess * x);
-      numeric.variance_x2 += fixed(excess * x * x);
-    }
-  }
+  if (!spec_.weight_field.empty()) merge_weighted(group.weighted, values.weighted);
   for (std::size_t i = 0; i < values.numerics.size(); ++i) {
     if (values.numerics[i]) {
       add_value(group.numerics[i], *values.numerics[i], numeric_squares_[i], numeric_fields_[i]);
@@ -523,6 +527,7 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
   std::vector<GroupValue> group_values(by_fields.size());
   std::string key;
   ReadSummary summary;
+  bool applying = false;
   std::uint64_t since_check = 0;
   while (auto line = reader.next_fields(fields.names(), fields.views())) {
     if (++since_check == 65536) {
@@ -533,7 +538,8 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
       fields.read(reader.line_text());
       std::int64_t micros =
           sluice::micros(instant_in_field(fields[time_field], fields.name(time_field)));
-      if (weight_field) values.weight = weight_of(fields[*weight_field], spec_.weight_field);
+      long double weight =
+          weight_field ? weight_of(fields[*weight_field], spec_.weight_field) : 1.0L;
       for (std::size_t i = 0; i < by_fields.size(); ++i) {
         const FieldView& view = fields[by_fields[i]];
         check_scalar(view, fields.name(by_fields[i]), "--by");
@@ -564,13 +570,21 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
         check_scalar(view, fields.name(distinct_fields[i]), "distinct");
         values.distincts[i] = absent(view) ? std::nullopt : std::optional(spread_hash(view.text));
       }
+      if (weight_field) weighted_terms(weight, values);
       std::int64_t bucket = bucketer.start_of(micros);
       ++summary.events;
       if (keep && !keep(micros, bucket, reader.line_text())) continue;
       encode_key(key, bucket, group_values);
-      apply(group_for(key), values, micros);
+      applying = true;  // an error from here on (a sum past 128 bits) may leave the group half
+      apply(group_for(key), values, micros);  // changed: it ends the run, never skipped
+      applying = false;
     } catch (const Error& error) {
       if (error.code() != exit_code::data) throw;
+      if (applying) {
+        throw Error(
+            exit_code::data,
+            fmt::format("{}: {}", reader.location_of(reader.current_input(), *line), error.what()));
+      }
       reader.reject_line(*line, error.what());
     }
   }

@@ -141,6 +141,7 @@ class Rollup {
   GroupRecord parse_record(const JsonValue& record) const;  // throws Malformed
   GroupState& group_for(std::string_view key);
   void apply(GroupState& group, const EventValues& values, std::int64_t micros);
+  void weighted_terms(long double weight, EventValues& values) const;
   [[nodiscard]] std::vector<std::size_t> sorted_groups() const;
   [[nodiscard]] GroupState empty_group() const;
 
