@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from sluice_cli import ToolTestCase, rounds
+from sluice_cli import ToolTestCase, on_both_backends, rounds
 
 AGGREGATES = ("count,sum:cost,min:cost,max:cost,avg:cost,stddev:cost,last:status,"
               "distinct:user,p50:latency,p99:latency")
@@ -385,16 +385,17 @@ def store_oracle(rows, every):
     return result
 
 
+@on_both_backends
 class RollupStoreTest(ToolTestCase):
     tool = "rollup"
 
     def ingest(self, *files, now=NOW, extra=()):
-        return self.run_tool("ingest", "--db", "s.db", *TIERS, "--by", "campaign", "--agg",
+        return self.run_tool("ingest", "--db", self.state("s"), *TIERS, "--by", "campaign", "--agg",
                              STORE_AGGREGATES, "--allowed-lateness", "1d", "--now", now,
                              *extra, *files)
 
-    def query(self, tier, *extra, db="s.db"):
-        result = self.run_tool("query", "--db", db, "--tier", tier, *extra)
+    def query(self, tier, *extra, db=None):
+        result = self.run_tool("query", "--db", db or self.state("s"), "--tier", tier, *extra)
         self.assertStatus(result, 0)
         return [json.loads(line) for line in result.out.splitlines()]
 
@@ -423,18 +424,18 @@ class RollupStoreTest(ToolTestCase):
                 row.pop("p50_latency", None)
             RollupTest.assertMatchesOracle(self, actual, store_oracle(all_rows, every), tier)
         # In order, into another store: the same rows, byte for byte.
-        in_order = self.run_tool("ingest", "--db", "t.db", *TIERS, "--by", "campaign", "--agg",
+        in_order = self.run_tool("ingest", "--db", self.state("t"), *TIERS, "--by", "campaign", "--agg",
                                  STORE_AGGREGATES, "--allowed-lateness", "1d", "--now", NOW,
                                  *files)
         self.assertStatus(in_order, 0)
         for tier in ("1m", "1h", "day"):
-            self.assertEqual(self.run_tool("query", "--db", "t.db", "--tier", tier).out,
-                             self.run_tool("query", "--db", "s.db", "--tier", tier).out)
+            self.assertEqual(self.run_tool("query", "--db", self.state("t"), "--tier", tier).out,
+                             self.run_tool("query", "--db", self.state("s"), "--tier", tier).out)
         # The same file again changes nothing.
         again = self.ingest(files[2])
         self.assertEqual(json.loads(again.out)["status"], "already ingested")
-        self.assertEqual(self.run_tool("query", "--db", "s.db", "--tier", "day").out,
-                         self.run_tool("query", "--db", "t.db", "--tier", "day").out)
+        self.assertEqual(self.run_tool("query", "--db", self.state("s"), "--tier", "day").out,
+                         self.run_tool("query", "--db", self.state("t"), "--tier", "day").out)
         self.assertEqual(sum(row["count"] for row in self.query("day")), len(all_rows))
 
     def test_late_policy_retention_and_compaction(self):
@@ -450,26 +451,26 @@ class RollupStoreTest(ToolTestCase):
         self.assertEqual(self.query("day"), [])
         # With merge (into another store), the events older than the raw tier's 3 days land
         # in the hour and day tiers directly.
-        merged = self.run_tool("ingest", "--db", "m.db", *TIERS, "--by", "campaign", "--agg",
+        merged = self.run_tool("ingest", "--db", self.state("m"), *TIERS, "--by", "campaign", "--agg",
                                STORE_AGGREGATES, "--allowed-lateness", "1d", "--now", NOW, old,
                                fresh)
         self.assertStatus(merged, 0)
         self.assertEqual(json.loads(merged.out.splitlines()[0])["too_old"], 2)
-        days = self.query("day", db="m.db")
+        days = self.query("day", db=self.state("m"))
         self.assertEqual([(row["bucket"], row["count"], row["sum_cost"]) for row in days],
                          [("2026-02-20T00:00:00Z", 2, "3.25"), ("2026-03-04T00:00:00Z", 1, "3")])
-        self.assertEqual(len(self.query("1m", db="m.db")), 1)
+        self.assertEqual(len(self.query("1m", db=self.state("m"))), 1)
         # Compaction a month later: the minute tier (3 days) and the hour tier (30 days) go.
-        compact = self.run_tool("compact", "--db", "m.db", "--now", "2026-04-10T00:00:00Z",
+        compact = self.run_tool("compact", "--db", self.state("m"), "--now", "2026-04-10T00:00:00Z",
                                 "--batch-size", "1")
         self.assertEqual(json.loads(compact.out), {"deleted": 3})
-        self.assertEqual(self.query("1h", db="m.db"), [])
-        self.assertEqual(len(self.query("day", db="m.db")), 2)
+        self.assertEqual(self.query("1h", db=self.state("m")), [])
+        self.assertEqual(len(self.query("day", db=self.state("m"))), 2)
         # Rebuild does not recompute the day tier from the emptied hour tier.
-        rebuild = self.run_tool("rebuild", "--db", "m.db", "--from", "2026-02-01T00:00:00Z",
+        rebuild = self.run_tool("rebuild", "--db", self.state("m"), "--from", "2026-02-01T00:00:00Z",
                                 "--to", "2026-05-01T00:00:00Z", "--now", NOW)
         self.assertEqual(json.loads(rebuild.out), {"rebuilt": 0})
-        self.assertEqual(len(self.query("day", db="m.db")), 2)
+        self.assertEqual(len(self.query("day", db=self.state("m"))), 2)
 
     def test_xff_hides_coarse_buckets_with_too_few_fine_slots(self):
         # 45 of the 60 minutes of one hour, 15 of another: coverage 0.75 and 0.25.
@@ -493,20 +494,20 @@ class RollupStoreTest(ToolTestCase):
             (["--tier", "1h:1d", "--tier", "1m:7d"], "coarser"),
             (["--tier", "1m:1d", "--late-policy", "reject"], "--reject-file"),
         ]:
-            result = self.run_tool("ingest", "--db", "x.db", "--agg", "count", *args, events)
+            result = self.run_tool("ingest", "--db", self.state("x"), "--agg", "count", *args, events)
             self.assertError(result, 2, fragment)
-        self.assertFalse(os.path.exists(self.path("x.db")))
+        self.assertFalse(os.path.exists(self.path(self.state("x"))))
         self.assertStatus(self.ingest(events), 0)
-        other = self.run_tool("ingest", "--db", "s.db", "--tier", "1m:1d", "--agg", "count", events)
+        other = self.run_tool("ingest", "--db", self.state("s"), "--tier", "1m:1d", "--agg", "count", events)
         self.assertError(other, 65, "the store was made with")
         bad = self.write("bad.jsonl", '{"ts":"2026-03-04T10:00:00Z","campaign":"c","cost":1}\n'
                                       '{"ts":"2026-03-04T10:00:00Z","campaign":"c","cost":"x"}\n')
-        before = self.run_tool("query", "--db", "s.db", "--tier", "1m").out
+        before = self.run_tool("query", "--db", self.state("s"), "--tier", "1m").out
         self.assertError(self.ingest(bad), 65, "bad.jsonl:2", "field 'cost'")
-        self.assertEqual(self.run_tool("query", "--db", "s.db", "--tier", "1m").out, before)
-        self.assertError(self.run_tool("query", "--db", "s.db", "--tier", "5m"), 2, "no tier")
-        self.assertError(self.run_tool("query", "--db", "s.db", "--tier", "1m", "--by", "geo"),
+        self.assertEqual(self.run_tool("query", "--db", self.state("s"), "--tier", "1m").out, before)
+        self.assertError(self.run_tool("query", "--db", self.state("s"), "--tier", "5m"), 2, "no tier")
+        self.assertError(self.run_tool("query", "--db", self.state("s"), "--tier", "1m", "--by", "geo"),
                          2, "geo")
-        self.assertError(self.run_tool("query", "--db", "none.db", "--tier", "1m"), 66)
-        self.assertError(self.run_tool("ingest", "--db", "s.db", *TIERS, "--agg", "count",
+        self.assertError(self.run_tool("query", "--db", self.state("none"), "--tier", "1m"), 66)
+        self.assertError(self.run_tool("ingest", "--db", self.state("s"), *TIERS, "--agg", "count",
                                        "missing.jsonl"), 66, "missing.jsonl")

@@ -146,7 +146,8 @@ int run_ingest(const Settings& settings) {
   request.reject_file = settings.reject_file;
   request.now = now_of(settings);
   for (const std::string& file : settings.inputs) InputFile check(file);  // 66 before the store
-  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::create);
+  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::create,
+                                      cli::Backends::sqlite_or_postgresql);
   return with_stdout([&](OutputStream& out) {
     RecordPrinter printer(out, settings.format);
     int status = ingest_files(store, request, printer);
@@ -166,7 +167,8 @@ int run_query(const Settings& settings) {
   request.to = instant_or(settings.to, "--to", INT64_MAX);
   if (!settings.query_by.empty()) request.by = settings.query_by;
   request.xff = settings.xff;
-  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::must_exist);
+  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::must_exist,
+                                      cli::Backends::sqlite_or_postgresql);
   return with_stdout([&](OutputStream& out) {
     RecordPrinter printer(out, settings.format);
     int status = query_store(store, request, printer);
@@ -192,7 +194,8 @@ int print_count(const Settings& settings, std::string_view name, std::uint64_t c
 
 int run_compact(const Settings& settings) {
   std::int64_t now = now_of(settings);
-  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::must_exist);
+  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::must_exist,
+                                      cli::Backends::sqlite_or_postgresql);
   StoreSettings stored = stored_settings(store);
   return print_count(settings, "deleted", store.compact(stored, now, settings.batch_size));
 }
@@ -201,7 +204,8 @@ int run_rebuild(const Settings& settings) {
   std::int64_t now = now_of(settings);
   std::int64_t from = instant_or(settings.from, "--from", INT64_MIN);
   std::int64_t to = instant_or(settings.to, "--to", INT64_MAX);
-  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::must_exist);
+  auto store = cli::open_state<Store>(settings.state, "rollup", cli::StateFile::must_exist,
+                                      cli::Backends::sqlite_or_postgresql);
   StoreSettings stored = stored_settings(store);
   return print_count(settings, "rebuilt", store.rebuild(stored, from, to, now));
 }

@@ -46,6 +46,8 @@ CREATE TABLE rollup_touched (
 )sql";
 
 constexpr std::array<std::string_view, 1> schema_steps{schema_v1};
+// PostgreSQL's DDL is the SQLite one translated (db::postgresql_ddl).
+constexpr db::Schema schema{schema_steps};
 
 constexpr std::int64_t micros_per_day = 86'400'000'000;
 
@@ -209,7 +211,7 @@ StoreSettings settings_from_text(std::string_view text) {
 
 Store::Store(const std::string& location, db::OpenOptions options)
     : database_(location, open_options(options)) {
-  db::migrate(database_, "rollup", schema_steps);
+  db::migrate(database_, "rollup", schema);
 }
 
 std::optional<std::string> Store::settings_text() {
@@ -303,6 +305,9 @@ std::uint64_t Store::recompute(const StoreSettings& settings, const Rollup& layo
 void Store::ingest(const StoreSettings& settings, std::string_view batch_key,
                    const std::vector<GroupRecord>& raw, std::int64_t now, BatchResult& result) {
   db::WriteTransaction transaction(database_);
+  // One batch at a time on a server too: a batch reads cells, merges and writes them back,
+  // and recomputes coarse buckets from finer ones (SQLite's single writer gives this).
+  db::take_turns_writing(database_, "rollup_cells");
   store_settings(settings);
   if (has_batch(batch_key)) {
     result.already_ingested = true;
@@ -371,6 +376,7 @@ std::uint64_t Store::compact(const StoreSettings& settings, std::int64_t now, st
   std::uint64_t deleted = 0;
   {
     db::WriteTransaction transaction(database_);
+    db::take_turns_writing(database_, "rollup_cells");
     now = effective_now(now);
     database_.execute(
         "INSERT INTO rollup_settings (name, value) VALUES ('compacted_at', ?) "
@@ -384,6 +390,7 @@ std::uint64_t Store::compact(const StoreSettings& settings, std::int64_t now, st
     std::int64_t before = bucketer_of(settings, j).start_of(cutoff_of(settings.tiers[j], now));
     for (;;) {
       db::WriteTransaction transaction(database_);
+      db::take_turns_writing(database_, "rollup_cells");
       int changed = database_.execute(
           "DELETE FROM rollup_cells WHERE (tier, bucket, by_key) IN (SELECT tier, bucket, by_key "
           "FROM rollup_cells WHERE tier = ? AND bucket < ? LIMIT ?)",
@@ -399,6 +406,7 @@ std::uint64_t Store::compact(const StoreSettings& settings, std::int64_t now, st
 std::uint64_t Store::rebuild(const StoreSettings& settings, std::int64_t from, std::int64_t to,
                              std::int64_t now) {
   db::WriteTransaction transaction(database_);
+  db::take_turns_writing(database_, "rollup_cells");
   now = effective_now(now);
   Rollup layout(settings.spec);
   std::uint64_t rebuilt = 0;
