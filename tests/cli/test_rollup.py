@@ -307,6 +307,15 @@ class RollupTest(ToolTestCase):
         bad = self.run_tool(*args, stdin=lines([{"ts": 1772323200, "g": "a", "v": 1, "w": 0.5}]))
         self.assertError(bad, 65, "<stdin>:1", "field 'w'", "at least 1")
 
+    def test_percentiles_take_numbers_with_more_places_than_exact_decimals(self):
+        text = lines([{"ts": 1772323200, "v": 1.2345678901234567e-05},
+                      {"ts": 1772323200, "v": "2e-30"}, {"ts": 1772323200, "v": 3}])
+        row = self.rows(self.run_tool("--agg", "p50:v", stdin=text))[0]
+        # Rank floor(0.5 * 2) = 1 of the sorted values: 1.2345678901234567e-05, within 1%.
+        self.assertLessEqual(abs(row["p50_v"] - 1.2345678901234567e-05), 1.2345678901234567e-07)
+        self.assertError(self.run_tool("--agg", "sum:v", stdin=text), 65, "<stdin>:1",
+                         "at most 18 places")
+
     def test_bad_input_names_line_and_field_and_writes_nothing(self):
         good = '{"ts":"2026-03-01T10:00:00Z","cost":"1.5"}\n'
         cases = [

@@ -1,6 +1,7 @@
 #include "rollup_engine.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <span>
@@ -443,6 +444,26 @@ std::optional<ExactDecimal> numeric_value(const FieldView& view, std::string_vie
   return value;
 }
 
+// A value for a percentile: any finite number, also one with more places than an exact
+// decimal may have (1.2345678901234567e-05): a sketch keeps 1% anyway.
+std::optional<double> quantile_value(const FieldView& view, std::string_view field) {
+  if (absent(view)) return std::nullopt;
+  if (view.kind == JsonValue::Kind::number || view.kind == JsonValue::Kind::string) {
+    if (auto exact = parse_exact_decimal(view.text)) {
+      return static_cast<double>(to_long_double(exact->units, exact->scale));
+    }
+    double value = 0;
+    auto [end, error] =
+        std::from_chars(view.text.data(), view.text.data() + view.text.size(), value);
+    if (error == std::errc() && end == view.text.data() + view.text.size() &&
+        std::isfinite(value) && is_json_number(view.text)) {
+      return value;
+    }
+  }
+  static_cast<void>(numeric_value(view, field));  // throws the bad value's Error(65)
+  return std::nullopt;
+}
+
 // An event's weight: a number of at least 1 (1 when missing or null: kept for certain).
 long double weight_of(const FieldView& view, std::string_view field) {
   std::optional<ExactDecimal> value = numeric_value(view, field);
@@ -551,10 +572,8 @@ ReadSummary Rollup::read(const std::vector<std::string>& inputs, const InputOpti
             numeric_value(fields[numeric_fields[i]], fields.name(numeric_fields[i]));
       }
       for (std::size_t i = 0; i < quantile_fields.size(); ++i) {
-        auto value = numeric_value(fields[quantile_fields[i]], fields.name(quantile_fields[i]));
-        values.quantiles[i] = value ? std::optional<double>(static_cast<double>(
-                                          to_long_double(value->units, value->scale)))
-                                    : std::nullopt;
+        values.quantiles[i] =
+            quantile_value(fields[quantile_fields[i]], fields.name(quantile_fields[i]));
       }
       for (std::size_t i = 0; i < last_fields.size(); ++i) {
         const FieldView& view = fields[last_fields[i]];
