@@ -29,8 +29,6 @@ constexpr NameTable<AggregateKind, 8> plain_aggregate_names{{{
     {"distinct", AggregateKind::distinct},
 }}};
 
-constexpr std::int64_t micros_per_day = 86'400'000'000;
-
 Error bad_aggregate(std::string_view text, std::string_view why) {
   return Error(exit_code::usage, fmt::format("--agg: '{}' {}", text, why));
 }

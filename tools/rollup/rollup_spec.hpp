@@ -28,6 +28,8 @@ struct Aggregate {
 // naming --agg and the word otherwise.
 Aggregate parse_aggregate(std::string_view text);
 
+inline constexpr std::int64_t micros_per_day = 86'400'000'000;
+
 // The calendar unit of a bucket, or none for fixed-width buckets aligned to the epoch.
 enum class CalendarUnit { none, day, week, month };
 

@@ -49,8 +49,6 @@ constexpr std::array<std::string_view, 1> schema_steps{schema_v1};
 // PostgreSQL's DDL is the SQLite one translated (db::postgresql_ddl).
 constexpr db::Schema schema{schema_steps};
 
-constexpr std::int64_t micros_per_day = 86'400'000'000;
-
 db::OpenOptions open_options(db::OpenOptions options) {
   options.synchronous = db::Synchronous::normal;
   options.serialize_writers = true;
