@@ -35,15 +35,16 @@ class RollupConcurrencyTest(ToolTestCase):
                 for tier in ("1m", "1h", "day")]
 
     def test_sigkill_during_ingest_then_rerun_equals_a_clean_ingest(self):
-        files = self.make_files(8, 250)
+        files = self.make_files(6, 200)
         clean = self.run_tool("ingest", "--db", self.state("clean"), *SETTINGS, *files)
         self.assertStatus(clean, 0)
+        expected = self.dump("clean")
         rng = random.Random(5)
         for round_number in range(rounds(2, 25)):
             db = f"k{round_number}"
             child = self.start_tool("ingest", "--db", self.state(db), *SETTINGS, *files,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.02, 0.3))
+            time.sleep(rng.uniform(0.02, 0.2))
             child.send_signal(signal.SIGKILL)
             child.wait()
             if self.backend == "sqlite" and os.path.exists(self.state(db)):
@@ -52,16 +53,16 @@ class RollupConcurrencyTest(ToolTestCase):
                                      "ok")
             self.assertStatus(self.run_tool("ingest", "--db", self.state(db), *SETTINGS, *files),
                               0)
-            self.assertEqual(self.dump(db), self.dump("clean"), round_number)
+            self.assertEqual(self.dump(db), expected, round_number)
 
     def test_concurrent_ingests_equal_one_ingest(self):
-        files = self.make_files(8, 150)
+        files = self.make_files(4, 150)
         self.assertStatus(self.run_tool("ingest", "--db", self.state("clean"), *SETTINGS, *files),
                           0)
         children = [self.start_tool("ingest", "--db", self.state("c"), "--busy-timeout", "60s",
                                     *SETTINGS,
-                                    *files[i::4], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE) for i in range(4)]
+                                    *files[i::2], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE) for i in range(2)]
         for child in children:
             _, err = child.communicate(timeout=120)
             self.assertEqual(child.returncode, 0, err)
