@@ -27,8 +27,8 @@ def blocks():
 class Cookbook(unittest.TestCase):
     def test_every_recipe_has_a_check(self):
         found = blocks()
-        self.assertEqual(sorted(found), ["alerting", "cached-report", "checkout-funnel", "collection",
-                                         "incidents",
+        self.assertEqual(sorted(found), ["ad-dashboard", "alerting", "cached-report",
+                                         "checkout-funnel", "collection", "incidents",
                                          "ingestion", "job-queue", "rate-limit", "repricing",
                                          "schema-change", "sharding", "silence", "ttl-sweep"])
         for name, parts in found.items():
