@@ -66,7 +66,7 @@ class StockStore : public ::testing::TestWithParam<db::Backend> {
  protected:
   void SetUp() override {
     if (!state_.available()) GTEST_SKIP() << "SLUICE_TEST_PG_URL is not set (scripts/test sets it)";
-    store_ = std::make_unique<Store>(state_.location(), db::OpenOptions{});
+    store_ = std::make_unique<SqlStore>(state_.location(), db::OpenOptions{});
   }
   Reservation reserve(const ReserveRequest& request, Instant now = stock_t0) {
     return store_->reserve({&request, 1}, now).front();
@@ -76,7 +76,7 @@ class StockStore : public ::testing::TestWithParam<db::Backend> {
     for (const Audit& audit : store_->audit()) EXPECT_TRUE(audit.consistent()) << audit.item.sku;
   }
   sluice::testing::StateLocation state_{GetParam()};
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<SqlStore> store_;
 };
 
 TEST_P(StockStore, ReservesUntilSoldOutAndNeverBelowZero) {

@@ -70,8 +70,7 @@ Answer answer(const ReserveRequest& request, const Reservation& result) {
       }
       return {hold_record(result.hold), hold_refused_status,
               fmt::format("key '{}' made hold '{}', which is {}: reserve again with a new key",
-                          *request.key, result.hold.id,
-                          hold_state_names.name(result.hold.state))};
+                          *request.key, result.hold.id, hold_state_names.name(result.hold.state))};
     case ReserveOutcome::sold_out:
       return {refusal_record(request, "sold_out"), sold_out_status,
               fmt::format("'{}' is sold out: {} requested, {} available", request.sku,
@@ -197,7 +196,8 @@ ReserveRequest request_from_record(const JsonValue& record, const ReserveRequest
   }
   std::string_view hold = optional_field(record, "hold");
   if (!hold.empty()) {
-    request.hold = with_context(exit_code::data, "field 'hold'", [&] { return parse_duration(hold); });
+    request.hold =
+        with_context(exit_code::data, "field 'hold'", [&] { return parse_duration(hold); });
     if (request.hold <= Duration::zero()) {
       throw Error(exit_code::data, "field 'hold': must be longer than 0");
     }
@@ -298,10 +298,11 @@ int check(Store& store, Format format, OutputStream& out) {
         {"consistent", JsonValue::boolean(audit.consistent())},
     }));
     if (!audit.consistent()) {
-      warn(fmt::format("'{}' is inconsistent: total {}, available {}, held {} (holds {}), sold {} "
-                       "(holds {})",
-                       item.sku, item.total, item.available, item.held, audit.live_held, item.sold,
-                       audit.committed_sold));
+      warn(
+          fmt::format("'{}' is inconsistent: total {}, available {}, held {} (holds {}), sold {} "
+                      "(holds {})",
+                      item.sku, item.total, item.available, item.held, audit.live_held, item.sold,
+                      audit.committed_sold));
       status = exit_code::definite_no;
     }
   }

@@ -52,8 +52,7 @@ struct BatchOptions {
 // Reads every request first (a bad line, or an unknown SKU, is 65 before anything changes),
 // then reserves them in groups of batch_group per transaction; one result line per request.
 // 0 when every request got its hold, 1 when any was refused (the line says why).
-int reserve_batch(Store& store, const Clock& clock, const BatchOptions& options,
-                  OutputStream& out);
+int reserve_batch(Store& store, const Clock& clock, const BatchOptions& options, OutputStream& out);
 int commit(Store& store, const Clock& clock, std::string_view hold, OutputStream& out);
 int release(Store& store, const Clock& clock, std::string_view hold, OutputStream& out);
 int expire(Store& store, const Clock& clock, OutputStream& out);

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+
 #include "sluice/error.hpp"
+#include "sluice/redis.hpp"
 #include "stock.hpp"
 
 namespace sluice::stock {
@@ -23,9 +26,22 @@ struct Settings {
   Format format = Format::jsonl;
 };
 
-Store open_store(const Settings& settings, cli::StateFile file) {
-  return cli::open_state<Store>(settings.state, "stock", file,
-                                cli::Backends::sqlite_or_postgresql);
+// A redis:// or unix:// location, from --db or else SLUICE_STATE_URL; nullopt otherwise.
+std::optional<std::string> redis_location(const cli::StateOptions& state) {
+  if (redis::is_url(state.db_path)) return state.db_path;
+  const char* url = std::getenv("SLUICE_STATE_URL");
+  if (state.db_path.empty() && url != nullptr && redis::is_url(url)) return std::string(url);
+  return std::nullopt;
+}
+
+// The state: on Redis for a redis location, else a file or PostgreSQL as every tool opens it.
+std::unique_ptr<Store> open_store(const Settings& settings, cli::StateFile file) {
+  if (std::optional<std::string> url = redis_location(settings.state)) {
+    return open_redis_store(*url, settings.state.busy_timeout);
+  }
+  cli::StateTarget target =
+      cli::state_target(settings.state, "stock", file, cli::Backends::sqlite_or_postgresql);
+  return std::make_unique<SqlStore>(target.location, target.options);
 }
 
 template <typename Work>
@@ -110,8 +126,8 @@ int run_reserve(const CLI::App& command, const Settings& s) {
     }
     BatchOptions options{request_defaults(s), s.operands, s.input};
     return with_output([&](OutputStream& out) {
-      Store store = open_store(s, cli::StateFile::create);
-      return reserve_batch(store, store.clock(cli::make_clock(s.state)), options, out);
+      std::unique_ptr<Store> store = open_store(s, cli::StateFile::create);
+      return reserve_batch(*store, store->clock(cli::make_clock(s.state)), options, out);
     });
   }
   ReserveRequest request = request_defaults(s);
@@ -127,8 +143,8 @@ int run_reserve(const CLI::App& command, const Settings& s) {
     request.key = s.key;
   }
   return with_output([&](OutputStream& out) {
-    Store store = open_store(s, cli::StateFile::create);
-    return reserve(store, store.clock(cli::make_clock(s.state)), request, out);
+    std::unique_ptr<Store> store = open_store(s, cli::StateFile::create);
+    return reserve(*store, store->clock(cli::make_clock(s.state)), request, out);
   });
 }
 
@@ -151,8 +167,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          std::string sku = single_sku(given, true);
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::create);
-           return set(store, sku, given.quantity, out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::create);
+           return set(*store, sku, given.quantity, out);
          });
        }},
       {"add", "Restock: N more units, total and available",
@@ -164,8 +180,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          std::string sku = single_sku(given, true);
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::create);
-           return add(store, sku, given.quantity, out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::create);
+           return add(*store, sku, given.quantity, out);
          });
        }},
       {"show", "Print total, available, held and sold of one SKU or of every SKU",
@@ -177,8 +193,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          std::string sku = single_sku(given, false);
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::must_exist);
-           return show(store, sku, given.format, out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::must_exist);
+           return show(*store, sku, given.format, out);
          });
        }},
       {"list", "Print the holds of one SKU or of every SKU, with their states",
@@ -190,8 +206,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          std::string sku = single_sku(given, false);
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::must_exist);
-           return list(store, store.clock(cli::make_clock(given.state)), sku, given.format, out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::must_exist);
+           return list(*store, store->clock(cli::make_clock(given.state)), sku, given.format, out);
          });
        }},
       {"reserve", "Hold units of a SKU, or refuse (sold out 1, over the customer's limit 3)",
@@ -207,8 +223,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          std::string hold = single_hold(given);
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::create);
-           return commit(store, store.clock(cli::make_clock(given.state)), hold, out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::create);
+           return commit(*store, store->clock(cli::make_clock(given.state)), hold, out);
          });
        }},
       {"release", "Give a hold's units back to available",
@@ -217,8 +233,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
          const Settings& given = *settings;
          std::string hold = single_hold(given);
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::create);
-           return release(store, store.clock(cli::make_clock(given.state)), hold, out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::create);
+           return release(*store, store->clock(cli::make_clock(given.state)), hold, out);
          });
        }},
       {"expire", "Give the units of expired holds back (reserve and commit also do it)",
@@ -226,8 +242,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        [settings] {
          const Settings& given = *settings;
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::create);
-           return expire(store, store.clock(cli::make_clock(given.state)), out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::create);
+           return expire(*store, store->clock(cli::make_clock(given.state)), out);
          });
        }},
       {"check", "Verify available + held + sold = total and the counts against the holds",
@@ -235,8 +251,8 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        [settings] {
          const Settings& given = *settings;
          return with_output([&](OutputStream& out) {
-           Store store = open_store(given, cli::StateFile::must_exist);
-           return check(store, given.format, out);
+           std::unique_ptr<Store> store = open_store(given, cli::StateFile::must_exist);
+           return check(*store, given.format, out);
          });
        }},
   };

@@ -80,12 +80,12 @@ bool same_request(const Hold& hold, const ReserveRequest& request) {
 
 }  // namespace
 
-Store::Store(const std::string& location, db::OpenOptions options)
+SqlStore::SqlStore(const std::string& location, db::OpenOptions options)
     : database_(location, open_options(options)) {
   db::migrate(database_, "stock", schema);
 }
 
-std::optional<Item> Store::lock_item(std::string_view sku) {
+std::optional<Item> SqlStore::lock_item(std::string_view sku) {
   const std::string sql =
       "SELECT sku, total, available, held, sold FROM stock_items WHERE sku = ?1" +
       db::row_lock_clause(database_.backend(), db::RowLock::for_update);
@@ -96,14 +96,14 @@ std::optional<Item> Store::lock_item(std::string_view sku) {
 
 // Locks the rows of `skus` (sorted, distinct) in that order: two batches that share SKUs
 // queue instead of deadlocking. Nothing to do on SQLite, whose writer holds the one lock.
-void Store::lock_items(std::span<const std::string> skus) {
+void SqlStore::lock_items(std::span<const std::string> skus) {
   if (database_.backend() != db::Backend::postgresql || skus.empty()) return;
   database_.execute(
       "SELECT sku FROM stock_items WHERE sku = ANY (?1::text[]) ORDER BY sku FOR UPDATE",
       db::postgresql_array(skus));
 }
 
-Item Store::set(std::string_view sku, std::int64_t total) {
+Item SqlStore::set(std::string_view sku, std::int64_t total) {
   db::WriteTransaction transaction(database_);
   std::optional<Item> item = lock_item(sku);
   if (!item) {
@@ -121,20 +121,18 @@ Item Store::set(std::string_view sku, std::int64_t total) {
                             sku, total, item->held, item->sold, item->held + item->sold));
   }
   database_.execute(
-      "UPDATE stock_items SET total = ?2, available = ?2 - held - sold WHERE sku = ?1", sku,
-      total);
+      "UPDATE stock_items SET total = ?2, available = ?2 - held - sold WHERE sku = ?1", sku, total);
   transaction.commit();
   item->available = total - item->held - item->sold;
   item->total = total;
   return *item;
 }
 
-Item Store::add(std::string_view sku, std::int64_t quantity) {
+Item SqlStore::add(std::string_view sku, std::int64_t quantity) {
   db::WriteTransaction transaction(database_);
   std::optional<Item> item = lock_item(sku);
   if (!item) {
-    throw Error(exit_code::data,
-                fmt::format("unknown SKU '{}' (create it with 'stock set')", sku));
+    throw Error(exit_code::data, fmt::format("unknown SKU '{}' (create it with 'stock set')", sku));
   }
   database_.execute(
       "UPDATE stock_items SET total = total + ?2, available = available + ?2 WHERE sku = ?1", sku,
@@ -145,7 +143,7 @@ Item Store::add(std::string_view sku, std::int64_t quantity) {
   return *item;
 }
 
-std::vector<Item> Store::items(std::string_view sku) {
+std::vector<Item> SqlStore::items(std::string_view sku) {
   std::vector<Item> result;
   db::ReadTransaction transaction(database_);
   auto rows = database_.query(
@@ -156,7 +154,7 @@ std::vector<Item> Store::items(std::string_view sku) {
   return result;
 }
 
-std::vector<std::string> Store::unknown_skus(std::span<const std::string> skus) {
+std::vector<std::string> SqlStore::unknown_skus(std::span<const std::string> skus) {
   std::vector<std::string> unknown;
   db::ReadTransaction transaction(database_);
   for (const std::string& sku : skus) {
@@ -166,7 +164,7 @@ std::vector<std::string> Store::unknown_skus(std::span<const std::string> skus) 
   return unknown;
 }
 
-std::optional<Hold> Store::find_hold(std::string_view column, std::string_view value) {
+std::optional<Hold> SqlStore::find_hold(std::string_view column, std::string_view value) {
   // `column` is one of two fixed names, never user text.
   auto row = database_.query(
       fmt::format("SELECT {} FROM stock_holds WHERE {} = ?1", hold_columns, column), value);
@@ -175,7 +173,7 @@ std::optional<Hold> Store::find_hold(std::string_view column, std::string_view v
 }
 
 // Within a write transaction holding the SKU's row.
-Expiry Store::expire_sku(std::string_view sku, Instant now) {
+Expiry SqlStore::expire_sku(std::string_view sku, Instant now) {
   Expiry expiry;
   {
     auto rows = database_.query(
@@ -195,7 +193,7 @@ Expiry Store::expire_sku(std::string_view sku, Instant now) {
   return expiry;
 }
 
-Reservation Store::reserve_one(const ReserveRequest& request, Instant now) {
+Reservation SqlStore::reserve_one(const ReserveRequest& request, Instant now) {
   Reservation result;
   std::optional<Item> item = lock_item(request.sku);
   if (!item) {
@@ -258,7 +256,7 @@ Reservation Store::reserve_one(const ReserveRequest& request, Instant now) {
   return result;
 }
 
-std::vector<Reservation> Store::reserve(std::span<const ReserveRequest> requests, Instant now) {
+std::vector<Reservation> SqlStore::reserve(std::span<const ReserveRequest> requests, Instant now) {
   std::vector<std::string> skus;
   for (const ReserveRequest& request : requests) skus.push_back(request.sku);
   std::sort(skus.begin(), skus.end());
@@ -274,7 +272,7 @@ std::vector<Reservation> Store::reserve(std::span<const ReserveRequest> requests
   return results;
 }
 
-Settlement Store::commit(std::string_view hold, Instant now) {
+Settlement SqlStore::commit(std::string_view hold, Instant now) {
   Settlement result;
   db::WriteTransaction transaction(database_);
   result.hold = find_hold("hold", hold);
@@ -284,12 +282,10 @@ Settlement Store::commit(std::string_view hold, Instant now) {
   expire_sku(result.hold->sku, now);
   result.hold = find_hold("hold", hold);
   if (result.hold->state == HoldState::held) {
-    database_.execute(
-        "UPDATE stock_holds SET state = 'committed', settled_at = ?2 WHERE hold = ?1", hold,
-        micros(now));
-    database_.execute(
-        "UPDATE stock_items SET held = held - ?2, sold = sold + ?2 WHERE sku = ?1",
-        result.hold->sku, result.hold->quantity);
+    database_.execute("UPDATE stock_holds SET state = 'committed', settled_at = ?2 WHERE hold = ?1",
+                      hold, micros(now));
+    database_.execute("UPDATE stock_items SET held = held - ?2, sold = sold + ?2 WHERE sku = ?1",
+                      result.hold->sku, result.hold->quantity);
     result.hold->state = HoldState::committed;
     result.changed = true;
   }
@@ -297,7 +293,7 @@ Settlement Store::commit(std::string_view hold, Instant now) {
   return result;
 }
 
-Settlement Store::release(std::string_view hold, Instant now) {
+Settlement SqlStore::release(std::string_view hold, Instant now) {
   Settlement result;
   db::WriteTransaction transaction(database_);
   result.hold = find_hold("hold", hold);
@@ -306,9 +302,8 @@ Settlement Store::release(std::string_view hold, Instant now) {
   expire_sku(result.hold->sku, now);
   result.hold = find_hold("hold", hold);
   if (result.hold->state == HoldState::held) {
-    database_.execute(
-        "UPDATE stock_holds SET state = 'released', settled_at = ?2 WHERE hold = ?1", hold,
-        micros(now));
+    database_.execute("UPDATE stock_holds SET state = 'released', settled_at = ?2 WHERE hold = ?1",
+                      hold, micros(now));
     database_.execute(
         "UPDATE stock_items SET held = held - ?2, available = available + ?2 WHERE sku = ?1",
         result.hold->sku, result.hold->quantity);
@@ -319,7 +314,7 @@ Settlement Store::release(std::string_view hold, Instant now) {
   return result;
 }
 
-Expiry Store::expire(Instant now) {
+Expiry SqlStore::expire(Instant now) {
   std::vector<std::string> skus;
   {
     db::ReadTransaction transaction(database_);
@@ -341,7 +336,7 @@ Expiry Store::expire(Instant now) {
   return total;
 }
 
-std::vector<Hold> Store::holds(std::string_view sku, Instant now) {
+std::vector<Hold> SqlStore::holds(std::string_view sku, Instant now) {
   std::vector<Hold> result;
   db::ReadTransaction transaction(database_);
   auto rows = database_.query(
@@ -356,7 +351,7 @@ std::vector<Hold> Store::holds(std::string_view sku, Instant now) {
   return result;
 }
 
-std::vector<Audit> Store::audit() {
+std::vector<Audit> SqlStore::audit() {
   std::vector<Audit> result;
   db::ReadTransaction transaction(database_);
   auto rows = database_.query(

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,9 +31,9 @@ struct Item {
 // stored as held whose expiry has passed is expired already: nothing can commit it.
 enum class HoldState { held, committed, released, expired };
 inline constexpr NameTable<HoldState, 4> hold_state_names({{{"held", HoldState::held},
-                                                           {"committed", HoldState::committed},
-                                                           {"released", HoldState::released},
-                                                           {"expired", HoldState::expired}}});
+                                                            {"committed", HoldState::committed},
+                                                            {"released", HoldState::released},
+                                                            {"expired", HoldState::expired}}});
 
 struct Hold {
   std::string id;  // "SKU:N", N counting the SKU's holds from 1
@@ -65,8 +66,8 @@ enum class ReserveOutcome {
 
 struct Reservation {
   ReserveOutcome outcome = ReserveOutcome::held;
-  Hold hold;                   // held, replayed, key_conflict (the earlier hold)
-  std::int64_t available = 0;  // sold_out: what was left
+  Hold hold;                      // held, replayed, key_conflict (the earlier hold)
+  std::int64_t available = 0;     // sold_out: what was left
   std::int64_t customer_has = 0;  // over_limit: the customer's held and bought units
 };
 
@@ -85,7 +86,7 @@ struct Expiry {
 // One SKU's counts next to what its holds add up to: `stock check`.
 struct Audit {
   Item item;
-  std::int64_t live_held = 0;        // quantities of holds stored as held
+  std::int64_t live_held = 0;       // quantities of holds stored as held
   std::int64_t committed_sold = 0;  // quantities of committed holds
   [[nodiscard]] bool consistent() const {
     return item.available + item.held + item.sold == item.total && item.available >= 0 &&
@@ -93,36 +94,62 @@ struct Audit {
   }
 };
 
+// Where stock keeps its state: SQLite or PostgreSQL (SqlStore), or Redis (RedisStore). The same
+// operations, outcomes and invariant on each; each operation is atomic.
 class Store {
  public:
-  Store(const std::string& location, db::OpenOptions options);
+  Store() = default;
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
-  db::Database& database() { return database_; }
-  Clock clock(const Clock& requested) { return database_.clock(requested); }
+  // The clock for this state: `requested` (--now, or the host's clock), or on PostgreSQL the
+  // server's clock unless --now fixed it.
+  virtual Clock clock(const Clock& requested) = 0;
 
   // Makes `total` the SKU's total (creating it): available becomes total - held - sold.
   // Error(65) when held and sold together exceed `total`; nothing changes then.
-  Item set(std::string_view sku, std::int64_t total);
+  virtual Item set(std::string_view sku, std::int64_t total) = 0;
   // Restocks: total and available grow by `quantity`. Error(65) for an unknown SKU.
-  Item add(std::string_view sku, std::int64_t quantity);
+  virtual Item add(std::string_view sku, std::int64_t quantity) = 0;
 
   // One SKU (empty when unknown), or every SKU in order when `sku` is empty.
-  std::vector<Item> items(std::string_view sku);
+  virtual std::vector<Item> items(std::string_view sku) = 0;
   // The SKUs of `skus` that do not exist.
-  std::vector<std::string> unknown_skus(std::span<const std::string> skus);
+  virtual std::vector<std::string> unknown_skus(std::span<const std::string> skus) = 0;
 
-  // The requests in order, in one transaction: each SKU's expired holds go back to available
-  // first, then the check-and-decrement of each request.
-  std::vector<Reservation> reserve(std::span<const ReserveRequest> requests, Instant now);
+  // The requests in order, atomically: each SKU's expired holds go back to available first,
+  // then the check-and-decrement of each request.
+  virtual std::vector<Reservation> reserve(std::span<const ReserveRequest> requests,
+                                           Instant now) = 0;
 
-  Settlement commit(std::string_view hold, Instant now);
-  Settlement release(std::string_view hold, Instant now);
+  virtual Settlement commit(std::string_view hold, Instant now) = 0;
+  virtual Settlement release(std::string_view hold, Instant now) = 0;
   // Every SKU's expired holds back to available.
-  Expiry expire(Instant now);
+  virtual Expiry expire(Instant now) = 0;
 
-  // The holds of one SKU, or all, in SKU and hold-number order.
-  std::vector<Hold> holds(std::string_view sku, Instant now);
-  std::vector<Audit> audit();
+  // The holds of one SKU, or all, in SKU and hold-number order (a hold stored as held whose
+  // expiry has passed is reported expired).
+  virtual std::vector<Hold> holds(std::string_view sku, Instant now) = 0;
+  virtual std::vector<Audit> audit() = 0;
+};
+
+class SqlStore final : public Store {
+ public:
+  SqlStore(const std::string& location, db::OpenOptions options);
+
+  db::Database& database() { return database_; }
+  Clock clock(const Clock& requested) override { return database_.clock(requested); }
+  Item set(std::string_view sku, std::int64_t total) override;
+  Item add(std::string_view sku, std::int64_t quantity) override;
+  std::vector<Item> items(std::string_view sku) override;
+  std::vector<std::string> unknown_skus(std::span<const std::string> skus) override;
+  std::vector<Reservation> reserve(std::span<const ReserveRequest> requests, Instant now) override;
+  Settlement commit(std::string_view hold, Instant now) override;
+  Settlement release(std::string_view hold, Instant now) override;
+  Expiry expire(Instant now) override;
+  std::vector<Hold> holds(std::string_view sku, Instant now) override;
+  std::vector<Audit> audit() override;
 
  private:
   std::optional<Hold> find_hold(std::string_view column, std::string_view value);
@@ -132,5 +159,9 @@ class Store {
   Reservation reserve_one(const ReserveRequest& request, Instant now);
   db::Database database_;
 };
+
+// The state on a Redis server (redis://HOST:PORT/DB or unix:///PATH, see redis.hpp): every
+// operation one Lua script, run atomically by the server. The clock is the caller's.
+std::unique_ptr<Store> open_redis_store(const std::string& url, Duration timeout);
 
 }  // namespace sluice::stock
