@@ -5,10 +5,9 @@ import datetime
 import json
 import unittest
 
-from sluice_cli import ToolTestCase, on_both_backends
+from sluice_cli import ToolTestCase, on_every_backend
 
 T0 = "2026-03-01T12:00:00Z"
-TABLES = ["stock_items", "stock_holds"]
 
 
 def at(seconds):
@@ -21,7 +20,7 @@ def lines(result):
     return [json.loads(line) for line in result.out.splitlines()]
 
 
-@on_both_backends
+@on_every_backend
 class StockTest(ToolTestCase):
     tool = "stock"
 
@@ -40,8 +39,10 @@ class StockTest(ToolTestCase):
             self.assertEqual(row["available"] + row["held"] + row["sold"], row["total"], row)
             self.assertTrue(row["consistent"], row)
 
-    def state_location(self):
-        return self.env.get("SLUICE_STATE_URL") or self.path("state/stock.db")
+    def snapshot(self):
+        """Every SKU's counts and every hold, on any backend: what a refused command must
+        leave as it was."""
+        return self.stock("show").out + self.stock("list").out
 
     def test_help_and_a_bad_flag(self):
         self.assertStatus(self.run_tool("--help"), 0)
@@ -84,13 +85,13 @@ class StockTest(ToolTestCase):
     def test_sold_out_is_1_and_changes_nothing(self):
         self.stock("set", "tee", "--quantity", "1")
         self.assertStatus(self.stock("reserve", "tee"), 0)
-        before = self.state_dump(self.state_location(), TABLES)
+        before = self.snapshot()
         refused = self.stock("reserve", "tee")
         self.assertStatus(refused, 1)
         self.assertIn("sold out", refused.err)
         self.assertEqual(lines(refused)[0]["state"], "sold_out")
         self.assertIsNone(lines(refused)[0]["hold"])
-        self.assertEqual(self.state_dump(self.state_location(), TABLES), before)
+        self.assertEqual(self.snapshot(), before)
 
     def test_expired_holds_go_back_at_the_next_reserve_and_cannot_be_committed(self):
         self.stock("set", "tee", "--quantity", "1")
@@ -125,10 +126,10 @@ class StockTest(ToolTestCase):
         self.assertStatus(again, 0)
         self.assertEqual(again.out, first.out)
         self.assertEqual(self.counts("tee")["held"], 2)
-        before = self.state_dump(self.state_location(), TABLES)
+        before = self.snapshot()
         other = self.stock("reserve", "tee", "--quantity", "3", "--key", "order-7")
         self.assertError(other, 65, "order-7", "another request", "tee:1")
-        self.assertEqual(self.state_dump(self.state_location(), TABLES), before)
+        self.assertEqual(self.snapshot(), before)
         # After expiry the key still names its hold, which can no longer be bought.
         expired = self.stock("reserve", "tee", "--quantity", "2", "--key", "order-7", now=at(601))
         self.assertStatus(expired, 4)
@@ -151,7 +152,7 @@ class StockTest(ToolTestCase):
     def test_bad_input_changes_nothing(self):
         self.stock("set", "tee", "--quantity", "5")
         self.stock("reserve", "tee")
-        before = self.state_dump(self.state_location(), TABLES)
+        before = self.snapshot()
         cases = [
             (("reserve", "tee", "--quantity", "0"), 2, "--quantity"),
             (("reserve", "tee", "--quantity", "-1"), 2, "--quantity"),
@@ -175,13 +176,15 @@ class StockTest(ToolTestCase):
             self.assertStatus(unknown, 4)
             self.assertIn("unknown hold 'tee:9'", unknown.err)
         self.stock("commit", "tee:1")
-        before = self.state_dump(self.state_location(), TABLES)
+        before = self.snapshot()
         refused = self.stock("release", "tee:1")
         self.assertStatus(refused, 4)
         self.assertIn("committed", refused.err)
-        self.assertEqual(self.state_dump(self.state_location(), TABLES), before)
+        self.assertEqual(self.snapshot(), before)
 
     def test_show_and_check_need_existing_state(self):
+        if self.backend == "redis":
+            self.skipTest("a Redis namespace always exists (it is just empty)")
         self.assertStatus(self.stock("show"), 66)
         self.assertStatus(self.stock("check"), 66)
 
@@ -209,7 +212,7 @@ class StockTest(ToolTestCase):
 
     def test_a_bad_batch_line_or_unknown_sku_is_65_and_changes_nothing(self):
         self.stock("set", "tee", "--quantity", "3")
-        before = self.state_dump(self.state_location(), TABLES)
+        before = self.snapshot()
         cases = [
             ('{"sku":"tee"}\n{"sku":"tee","quantity":0}\n', "<stdin>:2", "quantity"),
             ('{"sku":"tee","hold":"later"}\n', "<stdin>:1", "hold"),
@@ -222,7 +225,7 @@ class StockTest(ToolTestCase):
                 result = self.stock("reserve", "--batch", stdin=stdin)
                 self.assertError(result, 65, where, fragment)
                 self.assertEqual(result.out, "")
-        self.assertEqual(self.state_dump(self.state_location(), TABLES), before)
+        self.assertEqual(self.snapshot(), before)
         self.assertStatus(self.stock("reserve", "--batch", "missing.jsonl"), 66)
         self.assertError(self.stock("reserve", "--batch", "--key", "k"), 2, "--key")
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import unittest
 
-from sluice_cli import DEPTH, ToolTestCase, on_both_backends, rounds, tool_path
+from sluice_cli import DEPTH, ToolTestCase, on_every_backend, rounds, tool_path
 
 T0 = 1772366400  # 2026-03-01T12:00:00Z, as @EPOCH
 
@@ -25,7 +25,7 @@ for args in requests:
 '''
 
 
-@on_both_backends
+@on_every_backend
 class StockConcurrency(ToolTestCase):
     tool = "stock"
 
