@@ -153,7 +153,7 @@ class StockTest(ToolTestCase):
         self.stock("set", "tee", "--quantity", "5")
         self.stock("reserve", "tee")
         before = self.snapshot()
-        cases = [
+        usage = [
             (("reserve", "tee", "--quantity", "0"), 2, "--quantity"),
             (("reserve", "tee", "--quantity", "-1"), 2, "--quantity"),
             (("add", "tee", "--quantity", "0"), 2, "--quantity"),
@@ -163,12 +163,15 @@ class StockTest(ToolTestCase):
             (("reserve", "tee", "--limit-per-customer", "2"), 2, "--customer"),
             (("reserve", "a b"), 2, "SKU"),
             (("commit", "nohold"), 2, "SKU:N"),
+        ]
+        # Usage errors are found before any state is opened: once is enough.
+        cases = [
             (("reserve", "nope"), 65, "unknown SKU 'nope'"),
             (("add", "nope", "--quantity", "2"), 65, "unknown SKU 'nope'"),
             (("set", "tee", "--quantity", "0"), 65, "1 are held"),
             (("show", "nope"), 65, "unknown SKU"),
         ]
-        for args, status, fragment in cases:
+        for args, status, fragment in cases + (usage if self.backend == "sqlite" else []):
             with self.subTest(args=args):
                 self.assertError(self.stock(*args), status, fragment)
         for args in (("commit", "tee:9"), ("release", "tee:9")):

@@ -86,7 +86,7 @@ class StockConcurrency(ToolTestCase):
 
     def test_limits_and_retried_keys_hold_under_contention(self):
         self.stock("set", "drop", "--quantity", "100")
-        processes, requests = self.sizes(12, 4)
+        processes, requests = self.sizes(8, 4)
         generator = random.Random(26)
         plans = []
         for worker in range(processes):
@@ -117,7 +117,7 @@ class StockConcurrency(ToolTestCase):
 
     def test_expiring_released_and_bought_holds_never_oversell(self):
         self.stock("set", "drop", "--quantity", "100")
-        processes, requests = self.sizes(12, 4)
+        processes, requests = self.sizes(8, 4)
         # Each buyer's clock moves a second per request; holds last 5s: many expire while
         # others are taken, released or bought.
         plans = []
