@@ -95,25 +95,24 @@ Answer answer(const ReserveRequest& request, const Reservation& result) {
                       earlier.customer ? fmt::format(" for '{}'", *earlier.customer) : "")};
 }
 
-std::string_view optional_field(const JsonValue& record, std::string_view name) {
+// The text of a string field, or nullopt when it is missing or null.
+std::optional<std::string_view> optional_field(const JsonValue& record, std::string_view name) {
   FieldView field = field_in(record, name);
-  return field.present && field.kind != JsonValue::Kind::null ? string_in_field(field, name)
-                                                              : std::string_view();
+  if (!field.present || field.kind == JsonValue::Kind::null) return std::nullopt;
+  return string_in_field(field, name);
 }
 
 // A name from a line: the key rule, as a data error (65) rather than a usage one.
 std::optional<std::string> name_field(const JsonValue& record, std::string_view name) {
-  std::string_view text = optional_field(record, name);
-  if (!field_in(record, name).present || field_in(record, name).kind == JsonValue::Kind::null) {
-    return std::nullopt;
-  }
-  if (!is_valid_key(text)) {
+  std::optional<std::string_view> text = optional_field(record, name);
+  if (!text) return std::nullopt;
+  if (!is_valid_key(*text)) {
     throw Error(exit_code::data,
                 fmt::format("field '{}': '{}' is not 1 to {} printable ASCII characters without "
                             "spaces",
-                            name, text, max_key_length));
+                            name, *text, max_key_length));
   }
-  return std::string(text);
+  return std::string(*text);
 }
 
 void print_line(OutputStream& out, const JsonValue& record) {
@@ -194,10 +193,9 @@ ReserveRequest request_from_record(const JsonValue& record, const ReserveRequest
     request.quantity =
         whole_number_in_field(field_in(record, "quantity"), "quantity", 1, max_quantity);
   }
-  std::string_view hold = optional_field(record, "hold");
-  if (!hold.empty()) {
+  if (std::optional<std::string_view> hold = optional_field(record, "hold")) {
     request.hold =
-        with_context(exit_code::data, "field 'hold'", [&] { return parse_duration(hold); });
+        with_context(exit_code::data, "field 'hold'", [&] { return parse_duration(*hold); });
     if (request.hold <= Duration::zero()) {
       throw Error(exit_code::data, "field 'hold': must be longer than 0");
     }

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <array>
 #include <cstdlib>
+#include <utility>
 
 #include "sluice/error.hpp"
 #include "sluice/redis.hpp"
@@ -117,11 +119,14 @@ ReserveRequest request_defaults(const Settings& s) {
 
 int run_reserve(const CLI::App& command, const Settings& s) {
   if (s.batch) {
-    for (const char* option : {"--customer", "--key"}) {
+    // Per-request values: one customer or key for a whole batch would make no sense.
+    constexpr std::array<std::pair<const char*, const char*>, 2> per_request{
+        {{"--customer", "customer"}, {"--key", "key"}}};
+    for (const auto& [option, field] : per_request) {
       if (command.count(option) > 0) {
-        throw Error(exit_code::usage,
-                    fmt::format("{}: give it per request in --batch (field \"{}\")", option,
-                                option[2] == 'c' ? "customer" : "key"));
+        throw Error(
+            exit_code::usage,
+            fmt::format("{}: give it per request in --batch (field \"{}\")", option, field));
       }
     }
     BatchOptions options{request_defaults(s), s.operands, s.input};
