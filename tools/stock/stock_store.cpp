@@ -94,13 +94,23 @@ std::optional<Item> SqlStore::lock_item(std::string_view sku) {
   return item_from(row.row());
 }
 
-// Locks the rows of `skus` (sorted, distinct) in that order: two batches that share SKUs
-// queue instead of deadlocking. Nothing to do on SQLite, whose writer holds the one lock.
-void SqlStore::lock_items(std::span<const std::string> skus) {
-  if (database_.backend() != db::Backend::postgresql || skus.empty()) return;
-  database_.execute(
-      "SELECT sku FROM stock_items WHERE sku = ANY (?1::text[]) ORDER BY sku FOR UPDATE",
-      db::postgresql_array(skus));
+// Locks the rows of `skus` (sorted, distinct) in that order, and returns those that exist: two
+// batches that share SKUs queue instead of deadlocking. SQLite's writer already holds the one
+// lock.
+std::set<std::string> SqlStore::lock_items(std::span<const std::string> skus) {
+  std::set<std::string> existing;
+  if (database_.backend() == db::Backend::postgresql) {
+    auto rows = database_.query(
+        "SELECT sku FROM stock_items WHERE sku = ANY (?1::text[]) ORDER BY sku FOR UPDATE",
+        db::postgresql_array(skus));
+    while (rows.step()) existing.insert(rows->text(0));
+    return existing;
+  }
+  for (const std::string& sku : skus) {
+    auto row = database_.query("SELECT 1 FROM stock_items WHERE sku = ?1", sku);
+    if (row.step()) existing.insert(sku);
+  }
+  return existing;
 }
 
 Item SqlStore::set(std::string_view sku, std::int64_t total) {
@@ -193,10 +203,10 @@ Expiry SqlStore::expire_sku(std::string_view sku, Instant now) {
   return expiry;
 }
 
-Reservation SqlStore::reserve_one(const ReserveRequest& request, Instant now) {
+Reservation SqlStore::reserve_one(const ReserveRequest& request, Instant now,
+                                  const std::set<std::string>& existing) {
   Reservation result;
-  std::optional<Item> item = lock_item(request.sku);
-  if (!item) {
+  if (!existing.contains(request.sku)) {
     result.outcome = ReserveOutcome::unknown_sku;
     return result;
   }
@@ -225,22 +235,14 @@ Reservation SqlStore::reserve_one(const ReserveRequest& request, Instant now) {
       return result;
     }
   }
-  // The check-and-decrement: one statement, so no two buyers can take the same unit.
-  std::int64_t number = 0;
-  {
-    auto row = database_.query(
-        "UPDATE stock_items SET available = available - ?2, held = held + ?2, "
-        "last_hold = last_hold + 1 WHERE sku = ?1 AND available >= ?2 RETURNING last_hold, "
-        "available",
-        request.sku, request.quantity);
-    if (!row.step()) {
-      result.outcome = ReserveOutcome::sold_out;
-      result.available = item->available;
-      return result;
-    }
-    number = row->integer(0);
+  std::optional<std::int64_t> number = take_units(request, now);
+  if (!number) {
+    result.outcome = ReserveOutcome::sold_out;
+    auto row = database_.query("SELECT available FROM stock_items WHERE sku = ?1", request.sku);
+    if (row.step()) result.available = row->integer(0);
+    return result;
   }
-  result.hold = Hold{fmt::format("{}:{}", request.sku, number),
+  result.hold = Hold{fmt::format("{}:{}", request.sku, *number),
                      request.sku,
                      request.quantity,
                      request.customer,
@@ -248,12 +250,42 @@ Reservation SqlStore::reserve_one(const ReserveRequest& request, Instant now) {
                      now,
                      now + request.hold,
                      HoldState::held};
+  return result;
+}
+
+// The check-and-decrement, one statement, so that no two buyers can take the same unit; then
+// the hold's row. On PostgreSQL both are one statement (one round trip through pgbouncer);
+// SQLite has no UPDATE in a WITH clause. The hold's number, or nullopt when sold out.
+std::optional<std::int64_t> SqlStore::take_units(const ReserveRequest& request, Instant now) {
+  std::int64_t expires = micros(now + request.hold);
+  if (database_.backend() == db::Backend::postgresql) {
+    auto row = database_.query(
+        "WITH taken AS (UPDATE stock_items SET available = available - CAST(?2 AS BIGINT), "
+        "held = held + CAST(?2 AS BIGINT), last_hold = last_hold + 1 "
+        "WHERE sku = CAST(?1 AS TEXT) AND available >= CAST(?2 AS BIGINT) RETURNING last_hold) "
+        "INSERT INTO stock_holds (hold, sku, number, quantity, customer, request_key, "
+        "created_at, expires_at, state) SELECT CAST(?1 AS TEXT) || ':' || last_hold, "
+        "CAST(?1 AS TEXT), last_hold, CAST(?2 AS BIGINT), CAST(?3 AS TEXT), CAST(?4 AS TEXT), "
+        "CAST(?5 AS BIGINT), CAST(?6 AS BIGINT), 'held' FROM taken RETURNING number",
+        request.sku, request.quantity, request.customer, request.key, micros(now), expires);
+    if (!row.step()) return std::nullopt;
+    return row->integer(0);
+  }
+  std::int64_t number = 0;
+  {
+    auto row = database_.query(
+        "UPDATE stock_items SET available = available - ?2, held = held + ?2, "
+        "last_hold = last_hold + 1 WHERE sku = ?1 AND available >= ?2 RETURNING last_hold",
+        request.sku, request.quantity);
+    if (!row.step()) return std::nullopt;
+    number = row->integer(0);
+  }
   database_.execute(
       "INSERT INTO stock_holds (hold, sku, number, quantity, customer, request_key, created_at, "
       "expires_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held')",
-      result.hold.id, request.sku, number, request.quantity, request.customer, request.key,
-      micros(now), micros(result.hold.expires));
-  return result;
+      fmt::format("{}:{}", request.sku, number), request.sku, number, request.quantity,
+      request.customer, request.key, micros(now), expires);
+  return number;
 }
 
 std::vector<Reservation> SqlStore::reserve(std::span<const ReserveRequest> requests, Instant now) {
@@ -264,10 +296,12 @@ std::vector<Reservation> SqlStore::reserve(std::span<const ReserveRequest> reque
   std::vector<Reservation> results;
   results.reserve(requests.size());
   db::WriteTransaction transaction(database_);
-  lock_items(skus);
+  std::set<std::string> existing = lock_items(skus);
   // Expired holds go back first, so that no sweeper is needed for them to be sold again.
-  for (const std::string& sku : skus) expire_sku(sku, now);
-  for (const ReserveRequest& request : requests) results.push_back(reserve_one(request, now));
+  for (const std::string& sku : existing) expire_sku(sku, now);
+  for (const ReserveRequest& request : requests) {
+    results.push_back(reserve_one(request, now, existing));
+  }
   transaction.commit();
   return results;
 }

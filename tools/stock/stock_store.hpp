@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -154,9 +155,11 @@ class SqlStore final : public Store {
  private:
   std::optional<Hold> find_hold(std::string_view column, std::string_view value);
   std::optional<Item> lock_item(std::string_view sku);
-  void lock_items(std::span<const std::string> skus);
+  std::set<std::string> lock_items(std::span<const std::string> skus);
   Expiry expire_sku(std::string_view sku, Instant now);
-  Reservation reserve_one(const ReserveRequest& request, Instant now);
+  Reservation reserve_one(const ReserveRequest& request, Instant now,
+                          const std::set<std::string>& existing);
+  std::optional<std::int64_t> take_units(const ReserveRequest& request, Instant now);
   db::Database database_;
 };
 
