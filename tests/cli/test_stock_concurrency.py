@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import unittest
 
 from sluice_cli import DEPTH, SOURCE, ToolTestCase, on_every_backend, rounds, tool_path
@@ -171,10 +172,17 @@ class StockConcurrency(ToolTestCase):
         if self.backend != "redis":
             self.skipTest("about the Redis server's append-only file")
         script = os.path.join(SOURCE, "scripts", "redis")
-        directory = self.path("redis")
+        # Outside the test's directory, which tearDown removes before cleanups would run: the
+        # server is stopped (and its directory removed) in the finally below.
+        directory = tempfile.mkdtemp(prefix="stock-redis-")
         url = subprocess.run([script, "start", directory], capture_output=True, text=True,
                              check=True).stdout.strip()
-        self.addCleanup(subprocess.run, [script, "stop", directory], check=False)
+        try:
+            self.check_restart_keeps_every_hold(script, directory, url)
+        finally:
+            subprocess.run([script, "stop", directory], check=False)
+
+    def check_restart_keeps_every_hold(self, script, directory, url):
         self.env["SLUICE_STATE_URL"] = url
         self.stock("set", "drop", "--quantity", "100")
         requests = "".join(json.dumps({"sku": "drop", "key": f"k{index}"}) + "\n"
