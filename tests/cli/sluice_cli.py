@@ -24,13 +24,20 @@ if DEPTH not in ("short", "normal", "long"):
 
 
 def rounds(normal, long):
-    """How many rounds a crash or concurrency test runs: `normal`, a third of it (at least 2)
-    when short, or `long`."""
+    """How many rounds a crash or concurrency test runs (or how much data a test that must
+    outlast a kill makes): `normal`, a fifth of it (at least 2) when short, or `long`."""
     if DEPTH == "long":
         return long
     if DEPTH == "short":
-        return max(2, normal // 3)
+        return max(2, normal // 5)
     return normal
+
+
+def scaled(normal):
+    """How much data a test makes whose command must run long enough to be killed mid-way:
+    `normal`, or a fifth of it in the sanitizer pass (short depth), where the same work takes
+    several times longer."""
+    return rounds(normal, normal)
 
 
 BUILD = os.environ.get("SLUICE_BUILD") or os.path.dirname(os.path.abspath(BIN))

@@ -139,7 +139,7 @@ class Cohort(ToolTestCase):
         generator = random.Random(2026)
         zones = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "America/Santiago",
                  "Australia/Lord_Howe"]
-        # A process per case: a third of them under the sanitizers (short depth).
+        # A process per case: a fifth of them under the sanitizers (short depth).
         cases = int(os.environ.get("SLUICE_COHORT_CASES", rounds(1000, 5000)))
         non_empty = 0
         for case in range(cases):

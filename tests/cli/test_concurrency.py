@@ -1,19 +1,19 @@
 """Concurrency suite for the stateful tools (emi-schedule, price, cohort, zscore --db, reindex;
 idemkey has its own in test_idemkey_concurrency.py).
 
-For N = 2, 8 and 32, N workers start together (a barrier), each running a mix of its tool's
-state-changing and reading commands, one process at a time, on ONE state file. Every process
-must exit 0 (or the definite "no", 1, where the plan expects it, such as a quote already used)
-or 75 with its one-line "busy" message, never 70 and never SQLite's own "database is locked";
-no process may run longer than PROCESS_TIMEOUT (a deadlock fails the test). A command that
-exits 75 is retried until it gets through, so that the work is complete; then the tool's
-invariant is checked exactly against an independent computation (nothing lost, nothing done
-twice). The generous runs use --busy-timeout 30s, so 75 should be rare; each tool also has a
-run with --busy-timeout 1ms, where the test holds the writer lock until some process has
-exited 75, so that 75 is certain, must be the only failure and retries must finish the work.
-emi-schedule and price run again with their state on the test PostgreSQL server
-(EmiConcurrencyOnPostgres, PriceConcurrencyOnPostgres), where the lock held is an exclusive
-table lock in an open transaction."""
+For N = 2, 8 and 32 (2 and 8 in the sanitizer pass), N workers start together (a barrier), each
+running a mix of its tool's state-changing and reading commands, one process at a time, on ONE
+state file. Every process must exit 0 (or the definite "no", 1, where the plan expects it, such as
+a quote already used) or 75 with its one-line "busy" message, never 70 and never SQLite's own
+"database is locked"; no process may run longer than PROCESS_TIMEOUT (a deadlock fails the test). A
+command that exits 75 is retried until it gets through, so that the work is complete; then the
+tool's invariant is checked exactly against an independent computation (nothing lost, nothing done
+twice). The generous runs use --busy-timeout 30s, so 75 should be rare; each tool also has a run
+with --busy-timeout 1ms, where the test holds the writer lock until some process has exited 75, so
+that 75 is certain, must be the only failure and retries must finish the work. emi-schedule and
+price run again with their state on the test PostgreSQL server (EmiConcurrencyOnPostgres,
+PriceConcurrencyOnPostgres), where the lock held is an exclusive table lock in an open
+transaction."""
 
 import collections
 import json
@@ -31,11 +31,13 @@ from fractions import Fraction
 import test_emi_schedule
 import test_price
 from cohort_oracle import matrix as cohort_matrix
-from sluice_cli import ToolTestCase, on_both_backends, tool_path
+from sluice_cli import DEPTH, ToolTestCase, on_both_backends, tool_path
 from test_cohort import random_events
 from test_zscore_state import hourly, lines as zscore_lines
 
-COUNTS = (2, 8, 32)
+# Concurrent processes per round; the sanitizer pass (short depth, every process several times
+# slower) stops at 8.
+COUNTS = (2, 8) if DEPTH == "short" else (2, 8, 32)
 PROCESS_TIMEOUT = 60     # seconds: a process still running after this is a deadlock
 GENEROUS = "30s"         # --busy-timeout of the generous runs (below PROCESS_TIMEOUT)
 TINY = "1ms"             # --busy-timeout of the runs where 75 is certain

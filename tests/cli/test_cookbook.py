@@ -27,8 +27,9 @@ def blocks():
 class Cookbook(unittest.TestCase):
     def test_every_recipe_has_a_check(self):
         found = blocks()
-        self.assertEqual(sorted(found), ["alerting", "checkout-funnel", "collection", "flash-sale",
-                                         "incidents", "ingestion", "job-queue", "rate-limit", "repricing",
+        self.assertEqual(sorted(found), ["alerting", "cached-report", "checkout-funnel", "collection",
+                                         "flash-sale", "incidents",
+                                         "ingestion", "job-queue", "rate-limit", "repricing",
                                          "schema-change", "sharding", "silence"])
         for name, parts in found.items():
             self.assertEqual(set(parts), {"recipe", "check"}, name)

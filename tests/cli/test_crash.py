@@ -36,7 +36,7 @@ from fractions import Fraction
 
 import test_price
 from cohort_oracle import matrix as cohort_matrix
-from sluice_cli import ToolTestCase, on_both_backends, rounds, tool_path
+from sluice_cli import ToolTestCase, on_both_backends, rounds, scaled, tool_path
 from test_concurrency import (COHORT_BUCKETING, COHORT_ORACLE, COHORT_REPORT, ECB_RATES,
                               PRICE_DAY, SCENARIOS, EmiModel, assert_same, emi_results,
                               interleave, jsonl, price_minor)
@@ -262,7 +262,7 @@ class EmiRecordCrash(CrashCase):
 PRICE_MARKETS = ("DE", "JP", "US", "IN")
 # The two tax settings the rounds alternate between, so that every publish has work to do.
 TAXES = [{"DE": "19%", "JP": "10%"}, {"DE": "7%", "JP": "8%"}]
-CATALOG = 30000
+CATALOG = scaled(30000)
 
 
 def market(country, setting):
@@ -399,7 +399,7 @@ class PriceCrash(CrashCase):
                         self.where(self.rounds, "final", country))
         self.assertEqual(declared, {c: CATALOG for c in PRICE_MARKETS})
         self.assertStateIntact(db)
-        item = catalog[12345]
+        item = catalog[CATALOG * 2 // 5 + 345]  # one SKU from the middle of the catalog
         found = self.run_tool("lookup", "--sku", item["sku"], "--country", "DE", "--date",
                               PRICE_DAY, "--db", db)
         record = json.loads(found.out)
@@ -508,7 +508,7 @@ class PriceCrash(CrashCase):
 # ------------------------------------------------------------------------------------ cohort
 
 COHORT_CHUNKS = 3
-COHORT_EVENTS = 100000
+COHORT_EVENTS = scaled(100000)
 
 
 def cohort_chunk(seed):
@@ -606,7 +606,7 @@ class CohortIngestCrash(CrashCase):
 ZSCORE_METHODS = [("--key", "metric", "--method", "robust", "--window", "50"),
                   ("--key", "metric", "--method", "holt-winters", "--season-length", "24")]
 ZSCORE_PIECES = 3
-ZSCORE_HOURS = 12000   # per piece, for each of 10 series
+ZSCORE_HOURS = scaled(12000)   # per piece, for each of 10 series
 
 
 class ZscoreCrash(CrashCase):

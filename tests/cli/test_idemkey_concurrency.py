@@ -47,7 +47,7 @@ class IdemkeyConcurrency(ToolTestCase):
                 self.assertIn(child.returncode, (0, 75), err)
 
     def test_1000_keys_across_8_processes_each_execute_exactly_once(self):
-        # 8 idemkey processes per key: a third of the keys in the sanitizer pass (depth short).
+        # 8 idemkey processes per key: a fifth of the keys in the sanitizer pass (depth short).
         # On a server each process also loads libpq and connects (about 20 ms): a tenth of the
         # keys there, all of them in the long tier.
         db = self.state("s.db")

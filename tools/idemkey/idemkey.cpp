@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "sluice/atomic_file.hpp"
+#include "sluice/command_result.hpp"
 #include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
@@ -49,9 +50,7 @@ void report_status(StatusFile& status_file, const RunOptions& options, const Run
 
 int replay(StatusFile& status_file, const RunOptions& options, const KeyRow& row) {
   // Byte for byte: nothing of idemkey's own is added to either stream.
-  write_or_throw(STDOUT_FILENO, row.stdout_bytes, "the saved standard output");
-  write_or_throw(STDERR_FILENO, row.stderr_bytes, "the saved standard error");
-  int status = row.exit_status.value_or(0);
+  int status = replay_result(row.stdout_bytes, row.stderr_bytes, row.exit_status.value_or(0));
   if (!row.output_stored) {
     warn(
         fmt::format("key '{}' ran before (attempt {}, exit status {}) but its output was not "
@@ -61,27 +60,6 @@ int replay(StatusFile& status_file, const RunOptions& options, const KeyRow& row
   report_status(status_file, options, {"replayed", row.attempt, status, true, row.output_stored});
   return status;
 }
-
-// Passes a child's output through live while keeping a copy, up to the size limit.
-struct Capture {
-  int fd;
-  std::uint64_t limit;
-  std::string bytes;
-  bool overflowed = false;
-  bool passthrough = true;
-
-  void take(std::string_view chunk) {
-    if (passthrough && write_all(fd, chunk) != 0) passthrough = false;  // reader went away
-    if (overflowed) return;
-    if (bytes.size() + chunk.size() > limit) {
-      overflowed = true;
-      bytes.clear();
-      bytes.shrink_to_fit();
-      return;
-    }
-    bytes.append(chunk);
-  }
-};
 
 // A claim, and the key's run lock when this run may go ahead: the lock is passed on to the
 // command so that it outlives this process for as long as the command does. The run lock is
@@ -179,27 +157,26 @@ proc::Command child_command(const RunOptions& options, const KeyRow& row,
   return command;
 }
 
-// Renews the lease a third of the way through, so a live holder is never taken over.
+// Captures the command's output as it passes through, and renews the lease a third of the way
+// through, so a live holder is never taken over.
 proc::Handlers lease_keeper(Store& store, const Clock& clock, const RunOptions& options,
-                            const KeyRow& row, Capture& out, Capture& err) {
-  proc::Handlers handlers;
-  handlers.on_stdout = [&out](std::string_view chunk) { out.take(chunk); };
-  handlers.on_stderr = [&err](std::string_view chunk) { err.take(chunk); };
-  handlers.tick_interval = std::max<Duration>(options.lease / 3, std::chrono::milliseconds(100));
-  handlers.on_tick = [&store, &clock, &options, &row, warned = false]() mutable {
-    if (warned) return;  // taken over: nothing left to renew
-    try {
-      if (!store.renew(options.scope, options.key, row.token, clock.now() + options.lease)) {
-        warned = true;
-        warn(
-            fmt::format("key '{}' was taken over by another attempt; this attempt's result "
-                        "will not be stored",
-                        options.key));
-      }
-    } catch (const Error& error) {
-      warn(fmt::format("could not renew the lease of key '{}': {}", options.key, error.what()));
-    }
+                            const KeyRow& row, OutputCapture& out, OutputCapture& err) {
+  proc::Handlers handlers = capture_handlers(out, err);
+  LeaseRenewal renewal;
+  renewal.lease = options.lease;
+  renewal.renew = [&store, &clock, &options, &row] {
+    return store.renew(options.scope, options.key, row.token, clock.now() + options.lease);
   };
+  renewal.on_lost = [&options] {
+    warn(
+        fmt::format("key '{}' was taken over by another attempt; this attempt's result "
+                    "will not be stored",
+                    options.key));
+  };
+  renewal.on_error = [&options](const Error& error) {
+    warn(fmt::format("could not renew the lease of key '{}': {}", options.key, error.what()));
+  };
+  renew_while_running(handlers, std::move(renewal));
   return handlers;
 }
 
@@ -236,8 +213,8 @@ auto persist_after_run(const RunOptions& options, Write&& write) {
 struct FinishedRun {
   const KeyRow& row;
   const proc::Outcome& outcome;
-  const Capture& out;
-  const Capture& err;
+  const OutputCapture& out;
+  const OutputCapture& err;
 };
 
 // Saves the exit status of a command that ran, with its output when it is kept; when the
@@ -248,15 +225,15 @@ bool save_outcome(Store& store, const Clock& clock, const RunOptions& options,
   // References, not a structured binding: clang 14 cannot capture bindings in lambdas.
   const KeyRow& row = run.row;
   const proc::Outcome& outcome = run.outcome;
-  const Capture& out = run.out;
-  const Capture& err = run.err;
+  const OutputCapture& out = run.out;
+  const OutputCapture& err = run.err;
   auto save = [&](OutputKept kept) {
     return persist_after_run(options, [&] {
-      return store.complete(options.scope, options.key, row.token, outcome.exit_status, out.bytes,
-                            err.bytes, clock.now(), kept);
+      return store.complete(options.scope, options.key, row.token, outcome.exit_status, out.bytes(),
+                            err.bytes(), clock.now(), kept);
     });
   };
-  bool overflowed = out.overflowed || err.overflowed;
+  bool overflowed = out.overflowed() || err.overflowed();
   if (overflowed) {
     warn(
         fmt::format("the output of key '{}' is larger than --max-output ({} bytes); only its "
@@ -376,8 +353,8 @@ int run(Store& store, const Clock& clock, const RunOptions& options) {
   if (claim.decision == Decision::replay) return replay(status_file, options, *claim.row);
   if (claim.decision != Decision::proceed) refuse(claim, options);
   const KeyRow& row = *claim.row;
-  Capture out{STDOUT_FILENO, options.max_output, {}};
-  Capture err{STDERR_FILENO, options.max_output, {}};
+  OutputCapture out(STDOUT_FILENO, options.max_output);
+  OutputCapture err(STDERR_FILENO, options.max_output);
   proc::Outcome outcome;
   try {
     outcome = proc::run(child_command(options, row, input, *held.lock),

@@ -1,0 +1,61 @@
+// command_result: a wrapped command's result as a tool keeps it and gives it back (idemkey
+// run, qcache run): its standard output and standard error captured while they pass through
+// live, with a size limit; the saved bytes and exit status replayed byte for byte; and the
+// lease a tool holds on the command's key renewed while it runs (docs/ARCHITECTURE.md,
+// "libcore modules"). How the bytes are stored (BLOB columns) is each tool's store's.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "sluice/error.hpp"
+#include "sluice/proc.hpp"
+#include "sluice/timeutil.hpp"
+
+namespace sluice {
+
+// One output stream of a command as it runs: each chunk is written on to `fd` at once (until
+// a write fails: the reader went away, which must not stop the command) and kept, up to
+// `limit` bytes. Past the limit nothing is kept and overflowed() says so.
+class OutputCapture {
+ public:
+  // fd -1: keep the bytes without passing them on (a refresh nobody is waiting for).
+  OutputCapture(int fd, std::uint64_t limit) : fd_(fd), limit_(limit) {}
+  void take(std::string_view chunk);
+  [[nodiscard]] const std::string& bytes() const { return bytes_; }
+  [[nodiscard]] bool overflowed() const { return overflowed_; }
+
+ private:
+  int fd_;
+  std::uint64_t limit_;
+  std::string bytes_;
+  bool overflowed_ = false;
+  bool passing_on_ = true;
+};
+
+// The handlers that feed a captured command's stdout and stderr to two OutputCaptures (set
+// capture_stdout and capture_stderr on the proc::Command).
+proc::Handlers capture_handlers(OutputCapture& out, OutputCapture& err);
+
+// Writes a saved result back as the command wrote it: the stdout bytes to our stdout, then
+// the stderr bytes to our stderr, nothing of the tool's own on either; returns the exit status
+// to exit with. A closed stdout pipe is Error(141) (quiet), another write error Error(74).
+int replay_result(std::string_view stdout_bytes, std::string_view stderr_bytes, int exit_status);
+
+// Keeping a lease on a running command's key: `renew` extends it (false when another process
+// took the key over: nothing is renewed after that), called every lease/3 (at least every
+// 100 ms), so a live holder is never taken over. `on_lost` runs once when renew returns false,
+// `on_error` when it throws an Error (a busy state: the next tick tries again).
+struct LeaseRenewal {
+  Duration lease{};
+  std::function<bool()> renew;
+  std::function<void()> on_lost;
+  std::function<void(const Error&)> on_error;
+};
+
+// Adds the renewal to `handlers` as its on_tick.
+void renew_while_running(proc::Handlers& handlers, LeaseRenewal renewal);
+
+}  // namespace sluice
