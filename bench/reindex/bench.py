@@ -37,6 +37,18 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from writer_latency import Writer as LatencyWriter, worst  # noqa: E402
+
+# The writer's two transactions, alternating: an UPDATE of a random row's score (a random
+# value, a random id in 1..rows) and an INSERT (an email, the write's number).
+UPDATE = "UPDATE users SET score = ? WHERE id = ?"
+INSERT = "INSERT INTO users (email, score) VALUES (?, ?)"
+
+
+def Writer(path, rate, rows, work, name):
+    return LatencyWriter(path, rate, rows, work, name, UPDATE, INSERT)
+
 DDL_V2 = """CREATE TABLE {name} (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT,
                      score INTEGER, created TEXT);
 CREATE INDEX users_email_v2 ON {name} (email);
@@ -61,66 +73,6 @@ def generate(path, rows):
     connection.commit()
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
-
-
-WRITER = r"""
-import os, random, sqlite3, sys, time
-path, rate, log, stop, ready = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-rows = int(sys.argv[6])
-connection = sqlite3.connect(path, isolation_level=None, timeout=60)
-connection.execute("PRAGMA synchronous=NORMAL")
-rng = random.Random(2)
-out = open(log, "w")
-open(ready, "w").close()
-interval = 1.0 / rate
-next_at = time.monotonic()
-n = 0
-while not os.path.exists(stop):
-    began = time.monotonic()
-    connection.execute("BEGIN IMMEDIATE")
-    if n % 2 == 0:
-        connection.execute("UPDATE users SET score = ? WHERE id = ?", (rng.randrange(10**6), rng.randrange(1, rows + 1)))
-    else:
-        connection.execute("INSERT INTO users (email, score) VALUES (?, ?)", (f"w{n}@example.com", n))
-    connection.execute("COMMIT")
-    ended = time.monotonic()
-    out.write(f"{began:.6f} {ended - began:.6f}\n")
-    n += 1
-    next_at += interval
-    pause = next_at - time.monotonic()
-    if pause > 0:
-        time.sleep(pause)
-    else:
-        next_at = time.monotonic()  # fell behind (blocked): do not burst to catch up
-out.close()
-"""
-
-
-class Writer:
-    def __init__(self, path, rate, rows, work, name):
-        self.log = os.path.join(work, f"latencies-{name}.txt")
-        self.stop = os.path.join(work, "stop")
-        ready = os.path.join(work, "ready")
-        for file in (self.stop, ready):
-            if os.path.exists(file):
-                os.remove(file)
-        self.process = subprocess.Popen([sys.executable, "-c", WRITER, path, str(rate), self.log,
-                                         self.stop, ready, str(rows)])
-        while not os.path.exists(ready):
-            time.sleep(0.01)
-        time.sleep(1.0)  # a second of baseline writes before the migration
-
-    def finish(self):
-        time.sleep(1.0)
-        open(self.stop, "w").close()
-        self.process.wait()
-        with open(self.log) as handle:
-            return [tuple(map(float, line.split())) for line in handle]
-
-
-def worst(latencies, start, end):
-    inside = [latency for began, latency in latencies if start <= began + latency and began <= end]
-    return (max(inside) * 1000 if inside else 0.0), len(inside)
 
 
 def timed(command, **kwargs):

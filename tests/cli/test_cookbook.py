@@ -30,7 +30,7 @@ class Cookbook(unittest.TestCase):
         self.assertEqual(sorted(found), ["alerting", "cached-report", "checkout-funnel", "collection",
                                          "flash-sale", "incidents",
                                          "ingestion", "job-queue", "rate-limit", "repricing",
-                                         "schema-change", "sharding", "silence"])
+                                         "schema-change", "sharding", "silence", "ttl-sweep"])
         for name, parts in found.items():
             self.assertEqual(set(parts), {"recipe", "check"}, name)
 

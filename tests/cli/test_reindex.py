@@ -680,7 +680,7 @@ class Throttling(ReindexCase):
                           last["batch"]), ("backfilled", 200, 200, 200, 50))
 
     def test_chunk_time_resizes_batches_within_bounds(self):
-        # The sizes themselves are checked with given durations in tests/tools (ReindexBatchSizer).
+        # The sizes themselves are checked with given durations in tests/unit/batch_size_test.cpp (BatchSizer).
         self.make_users(rows=300)
         self.assertStatus(self.reindex("start", "--table", "users", "--like"), 0)
         result = self.reindex("backfill", "--job", "users", "--batch", "1", "--chunk-time", "1s",

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "reindex_batch_size.hpp"
 #include "reindex_job.hpp"
 #include "reindex_transform.hpp"
+#include "sluice/batch_size.hpp"
 #include "sluice/clock.hpp"
 #include "sluice/db.hpp"
 #include "sluice/fdio.hpp"

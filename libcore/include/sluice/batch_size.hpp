@@ -1,13 +1,14 @@
-// reindex_batch_size: backfill's batch size under --chunk-time (pt-online-schema-change's
-// option of that name): each batch's transaction should take about the target time, however
-// fast the machine and however wide the rows.
+// batch_size: the size of the next batch of rows under --chunk-time (pt-online-schema-change's
+// option of that name) for the tools that change an application's table in short transactions
+// while it is written (reindex backfill, ttl sweep): each batch's transaction should take about
+// the target time, however fast the machine and however wide the rows.
 #pragma once
 
 #include <cstdint>
 
 #include "sluice/timeutil.hpp"
 
-namespace sluice::reindex {
+namespace sluice {
 
 class BatchSizer {
  public:
@@ -34,4 +35,4 @@ class BatchSizer {
   double rows_per_second_ = 0;  // smoothed; 0 before the first batch
 };
 
-}  // namespace sluice::reindex
+}  // namespace sluice

@@ -1,9 +1,9 @@
-#include "reindex_batch_size.hpp"
+#include "sluice/batch_size.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-namespace sluice::reindex {
+namespace sluice {
 
 namespace {
 
@@ -29,4 +29,4 @@ void BatchSizer::record(std::int64_t rows, Duration elapsed) {
   size_ = static_cast<std::int64_t>(bounded);
 }
 
-}  // namespace sluice::reindex
+}  // namespace sluice
