@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -60,6 +61,16 @@ Sha256Digest sha256(std::string_view bytes) {
     throw Error(exit_code::internal, "libcrypto SHA-256 failed");
   }
   return digest;
+}
+
+std::string sha1_hex(std::string_view bytes) {
+  SHA_CTX context;
+  std::array<std::uint8_t, SHA_DIGEST_LENGTH> digest{};
+  if (SHA1_Init(&context) != 1 || SHA1_Update(&context, bytes.data(), bytes.size()) != 1 ||
+      SHA1_Final(digest.data(), &context) != 1) {
+    throw Error(exit_code::internal, "libcrypto SHA-1 failed");
+  }
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 std::string to_hex(std::string_view bytes) {

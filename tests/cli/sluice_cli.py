@@ -57,6 +57,8 @@ def known_tools():
 # transaction pooling in front of it; empty when none was started.
 PG_URL = os.environ.get("SLUICE_TEST_PG_URL", "")
 PGBOUNCER_URL = os.environ.get("SLUICE_TEST_PGBOUNCER_URL", "")
+# The throw-away Redis server scripts/test starts (scripts/redis), for stock's Redis backend.
+REDIS_URL = os.environ.get("SLUICE_TEST_REDIS_URL", "")
 _schemas = itertools.count(1)
 
 
@@ -112,6 +114,24 @@ def on_both_backends(cls):
     server was started, and in the sanitizer pass (SLUICE_TEST_DEPTH=short)."""
     _variant(cls, "OnPostgres", "postgresql")
     return cls
+
+
+def on_every_backend(cls):
+    """Class decorator for a tool that can also keep its state on Redis (stock): the suite runs
+    as @on_both_backends does, and once more as <Class>OnRedis with SLUICE_STATE_URL naming a
+    fresh namespace on the test Redis server. The Redis variant is skipped when no server was
+    started (SLUICE_TEST_REDIS_URL), and in the sanitizer pass."""
+    on_both_backends(cls)
+    _variant(cls, "OnRedis", "redis")
+    return cls
+
+
+def fresh_redis_namespace():
+    """The test Redis server's URL with a key namespace no other test uses."""
+    return f"{REDIS_URL}?namespace=t{os.getpid()}_{next(_redis_namespaces)}"
+
+
+_redis_namespaces = itertools.count(1)
 
 
 def sqlite_only(test):
@@ -171,7 +191,13 @@ class ToolTestCase(unittest.TestCase):
         self.env["SLUICE_STATE_DIR"] = os.path.join(self.dir, "state")
         self.env.pop("SLUICE_STATE_URL", None)
         self.named_states = {}
-        if self.backend != "sqlite":
+        if self.backend == "redis":
+            if not REDIS_URL:
+                self.skipTest("SLUICE_TEST_REDIS_URL is not set (scripts/test starts a server)")
+            if DEPTH == "short":
+                self.skipTest("the server variants run in the release pass")
+            self.env["SLUICE_STATE_URL"] = self.fresh_server_state()
+        elif self.backend != "sqlite":
             if not PG_URL:
                 self.skipTest("SLUICE_TEST_PG_URL is not set (scripts/test starts a server)")
             if self.backend == "pgbouncer" and not PGBOUNCER_URL:
@@ -206,6 +232,8 @@ class ToolTestCase(unittest.TestCase):
         return self.named_states[name]
 
     def fresh_server_state(self):
+        if self.backend == "redis":
+            return fresh_redis_namespace()
         return fresh_pg_database() if self.backend == "pgbouncer" else fresh_pg_schema()
 
     def state_rows(self, location, sql):

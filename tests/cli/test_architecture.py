@@ -44,6 +44,12 @@ LIBPQ_SCOPE = ("libcore", "tools", "fuzz")
 LIBPQ_ALLOWED = {"libcore/src/pg.cpp"}
 LIBPQ_SYMBOL = re.compile(r"\b(?:PQ[a-z]\w*|PG(?:conn|result)|dlopen|dlsym)\b")
 LIBPQ_HEADERS = re.compile(r"^(?:(?:postgresql/)?libpq-fe\.h|dlfcn\.h)$")
+# Likewise only `redis` touches hiredis, which it loads with dlopen when a redis:// or unix://
+# location is opened; it is the one other file that may load a library (dlopen, dlsym).
+HIREDIS_ALLOWED = {"libcore/src/redis.cpp"}
+HIREDIS_SYMBOL = re.compile(r"\b(?:redis[A-Z]\w*|freeReplyObject|REDIS_REPLY_\w+)\b")
+HIREDIS_HEADERS = re.compile(r"^hiredis/")
+DYNAMIC_LOADING = re.compile(r"\b(?:dlopen|dlsym)\b|<dlfcn\.h>")
 
 # Only `proc` starts and reaps processes. tests/ is outside the scope: a unit test may fork
 # to check signal handling or a lock held across processes (tests/unit/signals_test.cpp does).
@@ -354,8 +360,17 @@ def cli11_violations(root):
 
 
 def libpq_violations(root):
-    return symbol_violations(root, LIBPQ_SCOPE, LIBPQ_ALLOWED, LIBPQ_SYMBOL, LIBPQ_HEADERS,
-                             "libpq outside pg")
+    found = symbol_violations(root, LIBPQ_SCOPE, LIBPQ_ALLOWED, LIBPQ_SYMBOL, LIBPQ_HEADERS,
+                              "libpq outside pg")
+    # redis loads hiredis as pg loads libpq: its dlopen is no use of libpq.
+    return [violation for violation in found
+            if not (violation.split(":", 1)[0] in HIREDIS_ALLOWED
+                    and DYNAMIC_LOADING.search(violation))]
+
+
+def hiredis_violations(root):
+    return symbol_violations(root, LIBPQ_SCOPE, HIREDIS_ALLOWED, HIREDIS_SYMBOL, HIREDIS_HEADERS,
+                             "hiredis outside redis")
 
 
 def process_violations(root):
@@ -382,6 +397,9 @@ class DependencyRuleTest(unittest.TestCase):
 
     def test_only_pg_loads_libpq(self):
         self.assertEqual(libpq_violations(self.root), [])
+
+    def test_only_redis_loads_hiredis(self):
+        self.assertEqual(hiredis_violations(self.root), [])
 
     def test_only_proc_starts_and_waits_for_processes(self):
         self.assertEqual(process_violations(self.root), [])
@@ -471,6 +489,16 @@ class CheckerTest(unittest.TestCase):
             "libcore/src/db.cpp:1: #include <postgresql/libpq-fe.h> (libpq outside pg)",
             "libcore/src/db.cpp:2: PGresult (libpq outside pg)",
             "tools/a/a.cpp:2: dlopen (libpq outside pg)",
+        ])
+
+    def test_hiredis_outside_redis(self):
+        self.write("libcore/src/redis.cpp", '#include <dlfcn.h>\n#include <hiredis/hiredis.h>\n'
+                   'void* h = dlopen("libhiredis.so.0.14", 0); redisContext* c;\n')
+        self.write("tools/a/a.cpp", "#include <hiredis/hiredis.h>\n\nfreeReplyObject(r);\n")
+        self.assertEqual(libpq_violations(self.root), [])
+        self.assertEqual(hiredis_violations(self.root), [
+            "tools/a/a.cpp:1: #include <hiredis/hiredis.h> (hiredis outside redis)",
+            "tools/a/a.cpp:3: freeReplyObject (hiredis outside redis)",
         ])
 
     def test_simdjson_outside_the_reader(self):

@@ -28,7 +28,8 @@ class Cookbook(unittest.TestCase):
     def test_every_recipe_has_a_check(self):
         found = blocks()
         self.assertEqual(sorted(found), ["ad-dashboard", "alerting", "cached-report",
-                                         "checkout-funnel", "collection", "incidents",
+                                         "checkout-funnel", "collection", "flash-sale",
+                                         "incidents",
                                          "ingestion", "job-queue", "rate-limit", "repricing",
                                          "schema-change", "sharding", "silence", "ttl-sweep"])
         for name, parts in found.items():

@@ -67,9 +67,11 @@ class Package(unittest.TestCase):
         depends = info.split("Depends:")[1].splitlines()[0]
         self.assertIn("tzdata", depends)
         self.assertNotIn("-dev", depends)  # run-time libraries only
-        # libpq is loaded only for a server: recommended, never a dependency.
+        # libpq and hiredis are loaded only for a server: recommended, never dependencies.
         self.assertNotIn("libpq", depends)
-        self.assertEqual(info.split("Recommends:")[1].splitlines()[0].strip(), "libpq5")
+        self.assertNotIn("hiredis", depends)
+        self.assertEqual(info.split("Recommends:")[1].splitlines()[0].strip(),
+                         "libpq5, libhiredis0.14")
         root = os.path.join(self.dir, "root")
         subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
         self.check_installed(root, dict(os.environ, MANPATH=os.path.join(root, "usr", "share", "man")))

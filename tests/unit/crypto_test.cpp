@@ -12,6 +12,12 @@ TEST(Sha256, MatchesKnownAnswers) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+// FIPS 180's SHA-1 vectors (sha1_hex names Redis scripts for EVALSHA).
+TEST(Sha1, MatchesKnownAnswers) {
+  EXPECT_EQ(sha1_hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  EXPECT_EQ(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+
 TEST(Sha256, IncrementalEqualsOneShot) {
   Sha256 hasher;
   hasher.update("a");

@@ -33,6 +33,10 @@ class Sha256 {
 
 Sha256Digest sha256(std::string_view bytes);
 
+// SHA-1 as lower-case hex: only to name a Redis script for EVALSHA (redis), which is how the
+// server names it. Never for anything that must resist collisions.
+std::string sha1_hex(std::string_view bytes);
+
 // Lower-case hexadecimal.
 std::string to_hex(std::string_view bytes);
 std::string to_hex(const Sha256Digest& digest);
