@@ -22,7 +22,7 @@ namespace {
 
 using sluice::testing::TempDir;
 
-constexpr std::array<std::string_view, 2> steps{
+constexpr std::array<std::string_view, 2> sqlite_demo_steps{
     "CREATE TABLE demo_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT",
     "ALTER TABLE demo_items ADD COLUMN note TEXT"};
 
@@ -58,8 +58,8 @@ TEST(Database, WithoutCheckpointOnCloseTheWalStaysAndItsRowsAreRead) {
   keep.checkpoint_on_close = false;
   {
     Database database(dir.file("s.db"), keep);
-    const std::array<std::string_view, 1> steps{"CREATE TABLE t (v INTEGER)"};
-    migrate(database, "t", steps);
+    const std::array<std::string_view, 1> table_steps{"CREATE TABLE t (v INTEGER)"};
+    migrate(database, "t", table_steps);
     database.execute("INSERT INTO t VALUES (?1)", 7);
   }
   struct stat info {};
@@ -199,8 +199,8 @@ TEST(WriteTransaction, BusyWithoutFlockIsAlso75) {
 TEST(Migrate, AppliesStepsOnceAndRecordsTheVersion) {
   TempDir dir;
   Database database(dir.file("s.db"), {});
-  migrate(database, "demo", steps);
-  migrate(database, "demo", steps);  // idempotent
+  migrate(database, "demo", sqlite_demo_steps);
+  migrate(database, "demo", sqlite_demo_steps);  // idempotent
   EXPECT_EQ(schema_version(database, "demo"), 2);
   database.execute("INSERT INTO demo_items (name, note) VALUES ('a', 'b')");
 }
@@ -209,11 +209,11 @@ TEST(Migrate, UpgradesAnOlderFile) {
   TempDir dir;
   {
     Database database(dir.file("s.db"), {});
-    migrate(database, "demo", std::span(steps).first(1));
+    migrate(database, "demo", std::span(sqlite_demo_steps).first(1));
     EXPECT_EQ(schema_version(database, "demo"), 1);
   }
   Database database(dir.file("s.db"), {});
-  migrate(database, "demo", steps);
+  migrate(database, "demo", sqlite_demo_steps);
   EXPECT_EQ(schema_version(database, "demo"), 2);
 }
 
@@ -221,10 +221,11 @@ TEST(Migrate, RefusesAFileFromANewerVersion) {
   TempDir dir;
   {
     Database database(dir.file("s.db"), {});
-    migrate(database, "demo", steps);
+    migrate(database, "demo", sqlite_demo_steps);
   }
   Database database(dir.file("s.db"), {});
-  EXPECT_EQ(testing::exit_status_of([&] { migrate(database, "demo", std::span(steps).first(1)); }),
+  EXPECT_EQ(testing::exit_status_of(
+                [&] { migrate(database, "demo", std::span(sqlite_demo_steps).first(1)); }),
             exit_code::data);
 }
 
@@ -250,7 +251,7 @@ TEST(Database, RefusesAFileThatIsNotSqlite) {
   }
   EXPECT_EQ(testing::exit_status_of([&] {
               Database database(dir.file("text.db"), {});
-              migrate(database, "demo", steps);
+              migrate(database, "demo", sqlite_demo_steps);
             }),
             exit_code::data);
 }

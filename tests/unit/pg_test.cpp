@@ -21,7 +21,7 @@ namespace {
 using sluice::testing::exit_status_of;
 using sluice::testing::fresh_pg_schema;
 
-constexpr std::array<std::string_view, 2> steps{
+constexpr std::array<std::string_view, 2> pg_demo_steps{
     "CREATE TABLE demo_items (id BIGINT PRIMARY KEY, name TEXT NOT NULL, data BYTEA, x DOUBLE "
     "PRECISION)",
     "ALTER TABLE demo_items ADD COLUMN note TEXT"};
@@ -70,20 +70,20 @@ TEST(PgDatabase, MigratesOnceAndRecordsTheVersion) {
   SLUICE_PG_URL(url);
   Database database(url, {});
   EXPECT_EQ(database.backend(), Backend::postgresql);
-  migrate(database, "demo", steps);
-  migrate(database, "demo", steps);  // already current: nothing to do
+  migrate(database, "demo", pg_demo_steps);
+  migrate(database, "demo", pg_demo_steps);  // already current: nothing to do
   EXPECT_EQ(schema_version(database, "demo"), 2);
   EXPECT_EQ(database.execute("INSERT INTO demo_items (id, name, note) VALUES (?1, ?2, ?3)", 1,
                              "one", std::nullopt),
             1);
-  std::array<std::string_view, 1> older{steps[0]};
+  std::array<std::string_view, 1> older{pg_demo_steps[0]};
   EXPECT_EQ(exit_status_of([&] { migrate(database, "demo", older); }), exit_code::data);
 }
 
 TEST(PgDatabase, ValuesRoundTripExactly) {
   SLUICE_PG_URL(url);
   Database database(url, {});
-  migrate(database, "demo", steps);
+  migrate(database, "demo", pg_demo_steps);
   std::string every_byte;
   for (int byte = 0; byte < 256; ++byte) every_byte += static_cast<char>(byte);
   auto& insert =
@@ -118,7 +118,7 @@ TEST(PgDatabase, ValuesRoundTripExactly) {
 TEST(PgDatabase, ChangesCountsTheRowsOfTheLastStatement) {
   SLUICE_PG_URL(url);
   Database database(url, {});
-  migrate(database, "demo", steps);
+  migrate(database, "demo", pg_demo_steps);
   for (int id = 1; id <= 3; ++id) database.execute("INSERT INTO demo_items VALUES (?1, 'a')", id);
   EXPECT_EQ(database.execute("UPDATE demo_items SET name = 'b' WHERE id >= ?1", 2), 2);
   EXPECT_EQ(database.changes(), 2);
@@ -128,7 +128,7 @@ TEST(PgDatabase, ChangesCountsTheRowsOfTheLastStatement) {
 TEST(PgDatabase, AViolatedConstraintIsAConstraintViolation) {
   SLUICE_PG_URL(url);
   Database database(url, {});
-  migrate(database, "demo", steps);
+  migrate(database, "demo", pg_demo_steps);
   database.execute("INSERT INTO demo_items VALUES (1, 'a')");
   EXPECT_THROW(database.execute("INSERT INTO demo_items VALUES (1, 'b')"), ConstraintViolation);
   EXPECT_EQ(exit_status_of([&] { database.execute("INSERT INTO demo_items VALUES (2, NULL)"); }),
@@ -138,7 +138,7 @@ TEST(PgDatabase, AViolatedConstraintIsAConstraintViolation) {
 TEST(PgDatabase, ARolledBackTransactionLeavesNothing) {
   SLUICE_PG_URL(url);
   Database database(url, {});
-  migrate(database, "demo", steps);
+  migrate(database, "demo", pg_demo_steps);
   {
     WriteTransaction transaction(database);
     database.execute("INSERT INTO demo_items VALUES (1, 'gone')");
@@ -157,7 +157,7 @@ TEST(PgDatabase, ARolledBackTransactionLeavesNothing) {
 TEST(PgDatabase, ALockHeldPastTheBusyTimeoutIs75InOrOutOfATransaction) {
   SLUICE_PG_URL(url);
   Database holder(url, {});
-  migrate(holder, "demo", steps);
+  migrate(holder, "demo", pg_demo_steps);
   holder.execute("INSERT INTO demo_items VALUES (1, 'a')");
   WriteTransaction held(holder);
   holder.execute("UPDATE demo_items SET name = 'held' WHERE id = 1");
@@ -177,7 +177,7 @@ TEST(PgDatabase, ALockHeldPastTheBusyTimeoutIs75InOrOutOfATransaction) {
 TEST(PgDatabase, WritersTakingTurnsQueueWhileReadersGoOn) {
   SLUICE_PG_URL(url);
   Database first(url, {});
-  migrate(first, "demo", steps);
+  migrate(first, "demo", pg_demo_steps);
   first.execute("INSERT INTO demo_items VALUES (1, 'a')");
   WriteTransaction turn(first);
   take_turns_writing(first, "demo_items");
@@ -215,7 +215,7 @@ TEST(PgDatabase, MustExistRefusesASchemaWithoutSluiceState) {
   EXPECT_EQ(exit_status_of([&] { Database database(url, options); }), exit_code::no_input);
   {
     Database creating(url, {});
-    migrate(creating, "demo", steps);
+    migrate(creating, "demo", pg_demo_steps);
   }
   EXPECT_EQ(exit_status_of([&] { Database database(url, options); }), 0);
 }
@@ -233,7 +233,7 @@ class BulkInsertTest : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     if (!state_.available()) GTEST_SKIP() << "SLUICE_TEST_PG_URL is not set (scripts/test sets it)";
     database_.emplace(state_.location(), OpenOptions{});
-    migrate(*database_, "demo", steps);
+    migrate(*database_, "demo", pg_demo_steps);
   }
   Database& database() { return *database_; }
   sluice::testing::StateLocation state_{GetParam()};
