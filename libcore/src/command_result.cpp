@@ -9,11 +9,19 @@
 
 namespace sluice {
 
-void OutputCapture::take(std::string_view chunk) {
+void OutputCapture::pass(std::string_view chunk) {
   if (fd_ >= 0 && passing_on_ && write_all(fd_, chunk) != 0) passing_on_ = false;
+}
+
+void OutputCapture::take(std::string_view chunk) {
+  if (pass_on_ == PassOn::live || overflowed_) pass(chunk);
   if (overflowed_) return;
   if (bytes_.size() + chunk.size() > limit_) {
     overflowed_ = true;
+    if (pass_on_ == PassOn::after_overflow) {
+      pass(bytes_);
+      pass(chunk);
+    }
     bytes_.clear();
     bytes_.shrink_to_fit();
     return;

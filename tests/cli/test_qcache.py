@@ -192,6 +192,19 @@ class QcacheRun(ToolTestCase):
         self.assertError(self.qcache(*command, "--if-none-match", "abc", *report), 2,
                          "--if-none-match")
 
+    def test_check_prints_output_larger_than_max_output(self):
+        # Too large to keep (or to compare): printed whole, as run prints it, never 3.
+        body = bytes(range(256)) * 40
+        self.write("big.bin", body)
+        command = ["check", "--ttl", "1h", "--max-output", "1KiB", "--if-none-match",
+                   etag_of(body), "--", "sh", "-c", "cat big.bin; printf 'err\\001' >&2"]
+        for _ in range(2):
+            result = self.qcache(*command)
+            self.assertEqual((result.status, result.stdout), (0, body))
+            self.assertEqual(result.stderr.count(b"err\x01"), 1)
+            self.assertIn(b"--max-output", result.stderr)
+        self.assertEqual(self.counters()["entries"], 0)
+
     def test_etag_of_files_and_stdin(self):
         self.write("f.bin", b"\x00\x01binary")
         self.assertEqual(self.run_tool("etag", "f.bin").out, etag_of(b"\x00\x01binary") + "\n")

@@ -68,6 +68,33 @@ TEST(CommandResult, CapturePastTheLimitKeepsNothingButStillPassesOn) {
   EXPECT_EQ(file_contents(path), "abcdef");
 }
 
+TEST(CommandResult, CaptureHeldUntilOverflowPassesOnNothingWhileItFits) {
+  testing::TempDir dir;
+  std::string path = dir.file("out");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0600);
+  OutputCapture capture(fd, 4, PassOn::after_overflow);
+  capture.take("ab");
+  capture.take("cd");
+  ::close(fd);
+  EXPECT_FALSE(capture.overflowed());
+  EXPECT_EQ(capture.bytes(), "abcd");
+  EXPECT_EQ(file_contents(path), "");
+}
+
+TEST(CommandResult, CaptureHeldUntilOverflowPassesOnEverythingOnceItOverflows) {
+  testing::TempDir dir;
+  std::string path = dir.file("out");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0600);
+  OutputCapture capture(fd, 4, PassOn::after_overflow);
+  capture.take("abc");
+  capture.take(std::string_view("d\0e", 3));
+  capture.take("f");
+  ::close(fd);
+  EXPECT_TRUE(capture.overflowed());
+  EXPECT_EQ(capture.bytes(), "");
+  EXPECT_EQ(file_contents(path), std::string("abcd\0ef", 7));
+}
+
 TEST(CommandResult, CaptureWithoutDescriptorOnlyKeeps) {
   OutputCapture capture(-1, 10);
   capture.take("quiet");

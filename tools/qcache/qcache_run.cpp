@@ -21,7 +21,8 @@ namespace {
 // Where a computed result's output goes while the command runs.
 enum class Passthrough {
   live,      // to our stdout and stderr as it comes (run)
-  buffered,  // kept, printed after unless not modified (check)
+  buffered,  // kept, printed after unless not modified (check); a stream larger than
+             // --max-output is printed as it comes once it is (it cannot be kept)
   none,      // kept only (a stale entry's refresh, after the caller was answered)
 };
 
@@ -71,8 +72,17 @@ struct Computed {
   OutputCapture err;
 
   Computed(Passthrough passthrough, std::uint64_t max_output)
-      : out(passthrough == Passthrough::live ? STDOUT_FILENO : -1, max_output),
-        err(passthrough == Passthrough::live ? STDERR_FILENO : -1, max_output) {}
+      : out(passthrough == Passthrough::none ? -1 : STDOUT_FILENO, max_output,
+            pass_on(passthrough)),
+        err(passthrough == Passthrough::none ? -1 : STDERR_FILENO, max_output,
+            pass_on(passthrough)) {}
+
+  [[nodiscard]] bool overflowed() const { return out.overflowed() || err.overflowed(); }
+
+ private:
+  static PassOn pass_on(Passthrough passthrough) {
+    return passthrough == Passthrough::buffered ? PassOn::after_overflow : PassOn::live;
+  }
 };
 
 proc::Command child_command(const Request& request) {
@@ -140,7 +150,7 @@ bool settle(Store& store, const Clock& clock, const Request& request,
   }
   bool interrupted = outcome.forwarded_signal != 0 && outcome.signal != 0;
   bool cacheable = !interrupted && options.cache_statuses.contains(outcome.exit_status);
-  bool overflowed = computed.out.overflowed() || computed.err.overflowed();
+  bool overflowed = computed.overflowed();
   if (cacheable && overflowed) {
     warn(fmt::format("the output is larger than --max-output ({} bytes); it is not cached",
                      options.max_output));
@@ -184,7 +194,10 @@ int compute_and_answer(Store& store, const Clock& clock, const Request& request,
     return exit_code::signal_base + outcome.forwarded_signal;
   }
   if (passthrough == Passthrough::buffered) {
-    if (current && etag_matches(*answer.condition, content_etag(computed.out.bytes()))) {
+    // An overflowed stream went out as it came (its bytes() are empty): the rest follows it,
+    // and content that was not all kept has no ETag to compare.
+    if (current && !computed.overflowed() &&
+        etag_matches(*answer.condition, content_etag(computed.out.bytes()))) {
       return not_modified;
     }
     return replay_result(computed.out.bytes(), computed.err.bytes(), outcome.exit_status);

@@ -16,20 +16,32 @@
 
 namespace sluice {
 
-// One output stream of a command as it runs: each chunk is written on to `fd` at once (until
-// a write fails: the reader went away, which must not stop the command) and kept, up to
-// `limit` bytes. Past the limit nothing is kept and overflowed() says so.
+// When an OutputCapture writes the chunks it takes on to its descriptor.
+enum class PassOn {
+  live,            // each chunk at once
+  after_overflow,  // none while they fit the limit (the caller decides what to print from
+                   // bytes()); once they do not, the bytes held so far and every later chunk,
+                   // so that output too large to keep is never lost
+};
+
+// One output stream of a command as it runs: each chunk is written on to `fd` (until a write
+// fails: the reader went away, which must not stop the command) and kept, up to `limit`
+// bytes. Past the limit nothing is kept and overflowed() says so.
 class OutputCapture {
  public:
   // fd -1: keep the bytes without passing them on (a refresh nobody is waiting for).
-  OutputCapture(int fd, std::uint64_t limit) : fd_(fd), limit_(limit) {}
+  OutputCapture(int fd, std::uint64_t limit, PassOn pass_on = PassOn::live)
+      : fd_(fd), limit_(limit), pass_on_(pass_on) {}
   void take(std::string_view chunk);
   [[nodiscard]] const std::string& bytes() const { return bytes_; }
   [[nodiscard]] bool overflowed() const { return overflowed_; }
 
  private:
+  void pass(std::string_view chunk);
+
   int fd_;
   std::uint64_t limit_;
+  PassOn pass_on_;
   std::string bytes_;
   bool overflowed_ = false;
   bool passing_on_ = true;
