@@ -192,6 +192,16 @@ class QcacheRun(ToolTestCase):
         self.assertError(self.qcache(*command, "--if-none-match", "abc", *report), 2,
                          "--if-none-match")
 
+    def test_check_matches_an_entry_run_stored_without_etag(self):
+        report = ["--", "sh", "-c", "echo run >> runs.txt; printf 'v1\\000'"]
+        self.assertEqual(self.qcache("--now", T0, "run", "--ttl", "1h", *report).stdout, b"v1\x00")
+        check = ["--now", T0, "check", "--ttl", "1h", "--if-none-match"]
+        matched = self.qcache(*check, etag_of(b"v1\x00"), *report)
+        self.assertEqual((matched.status, matched.stdout, matched.stderr), (3, b"", b""))
+        other = self.qcache(*check, '"other"', *report)
+        self.assertEqual((other.status, other.stdout), (0, b"v1\x00"))
+        self.assertEqual(self.runs(), 1)
+
     def test_check_prints_output_larger_than_max_output(self):
         # Too large to keep (or to compare): printed whole, as run prints it, never 3.
         body = bytes(range(256)) * 40

@@ -59,8 +59,14 @@ void tally(Store& store, Counter counter) {
   }
 }
 
+// An entry's ETag is its output's (content_etag): one that run stored without --etag gets
+// it computed here, so that check matches whichever run stored the entry.
+std::string etag_of(const Entry& entry) {
+  return entry.etag ? *entry.etag : content_etag(entry.stdout_bytes);
+}
+
 int answer_from(const Answer& answer, const Entry& entry) {
-  if (answer.condition != nullptr && etag_matches(*answer.condition, entry.etag)) {
+  if (answer.condition != nullptr && etag_matches(*answer.condition, etag_of(entry))) {
     return not_modified;
   }
   return replay_result(entry.stdout_bytes, entry.stderr_bytes, entry.exit_status);
