@@ -90,6 +90,24 @@ class QcacheConcurrency(ToolTestCase):
         self.assertEqual(self.runs(), 2)
         self.assertEqual(self.counters()["misses"], 2)
 
+    def test_waiters_of_a_result_not_cached_run_the_command_at_once(self):
+        # The first computes for 0.5 s and fails (status 1 is not cached): the processes that
+        # waited for it run the command themselves side by side, not one after the other.
+        processes = 8 if DEPTH == "long" else 4
+        script = "echo start >> log.txt; sleep 0.5; echo end >> log.txt; echo failed; exit 1"
+        children = [self.start("run", "--ttl", "1h", "--", "sh", "-c", script)
+                    for _ in range(processes)]
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            self.assertEqual((child.returncode, out, err), (1, b"failed\n", b""))
+        log = self.read("log.txt").decode().split()
+        self.assertEqual(log.count("start"), processes)
+        # One after another, the log would alternate start, end, start, end, ...
+        self.assertIn(["start", "start"], [log[i:i + 2] for i in range(len(log) - 1)])
+        counters = self.counters()
+        self.assertEqual((counters["misses"], counters["entries"], counters["computing"]),
+                         (processes, 0, 0))
+
     @staticmethod
     def kill_sleeper(pid):
         try:

@@ -273,7 +273,16 @@ int serve(Store& store, const Clock& clock, const Request& request, const Answer
       }
     }
     // A waiter polls with reads, and tries to claim only once the claim it waits on is gone.
-    if (!waited || !store.is_claimed(request.key, now)) {
+    Store::ClaimState state =
+        waited ? store.claim_state(request.key, now) : Store::ClaimState::none;
+    if (state == Store::ClaimState::given_back) {
+      // The result it waited for was not cached (the command's status is not one to cache,
+      // or it was interrupted): every waiter runs the command now, side by side, rather than
+      // each wait in turn for the one before (the last would wait up to --lock-wait).
+      tally(store, Counter::misses);
+      return compute_and_answer(store, clock, request, std::nullopt, answer);
+    }
+    if (state != Store::ClaimState::live) {
       ClaimOutcome claim = store.claim(request.key, token, now, now + options.lease);
       if (claim == ClaimOutcome::fresh) continue;
       if (claim == ClaimOutcome::claimed) {
