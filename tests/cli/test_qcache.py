@@ -246,6 +246,12 @@ class QcacheRun(ToolTestCase):
                 self.assertError(self.qcache(*args), 2, fragment)
         self.assertEqual(self.state_dump(self.db, tables), before)
 
+    def test_stdin_larger_than_max_output_is_65_and_runs_nothing(self):
+        result = self.qcache("run", "--ttl", "1m", "--stdin", "--max-output", "10", "--",
+                             "sh", "-c", "echo run >> runs.txt; cat", stdin=b"12345678901")
+        self.assertError(result, 65, "larger than the limit of 10 bytes")
+        self.assertEqual((result.stdout, self.runs(), self.counters()["entries"]), (b"", 0, 0))
+
     def test_missing_state_is_66_for_readers(self):
         self.assertError(self.run_tool("--db", self.state("none.db"), "stats"), 66)
 
