@@ -94,6 +94,19 @@ class QcacheRun(ToolTestCase):
         self.cached("--stale-while-revalidate", "1m", now="2026-03-01T12:03:30Z")
         self.assertEqual(self.runs(), 3)
 
+    def test_a_stale_entry_is_served_when_its_refresh_fails(self):
+        report = ["run", "--ttl", "1m", "--stale-while-revalidate", "1h", "--", "sh", "-c",
+                  "echo run >> runs.txt; [ -e fail ] && exit 7; printf 'ok\\000'"]
+        self.assertEqual(self.qcache("--now", T0, *report).stdout, b"ok\x00")
+        self.write("fail", "")
+        for _ in range(2):  # each refresh fails (status 7 is not cached): served again
+            served = self.qcache("--now", "2026-03-01T12:05:00Z", *report)
+            self.assertEqual((served.status, served.stdout, served.stderr), (0, b"ok\x00", b""))
+        self.assertEqual(self.runs(), 3)
+        counters = self.counters()
+        self.assertEqual((counters["stale_hits"], counters["refreshes"], counters["computing"]),
+                         (2, 2, 0))
+
     def test_key_includes_env_stdin_extra_and_tags(self):
         base = ["--now", T0, "key", "--", "report"]
         key = self.qcache(*base).out.strip()
