@@ -307,18 +307,7 @@ std::string cache_key(const RunOptions& options, const std::optional<std::string
                       const std::vector<TagVersion>& versions) {
   Sha256 hasher;
   hasher.update_framed("qcache-run-v1");
-  hasher.update_framed(std::to_string(options.command.size()));
-  for (const auto& argument : options.command) hasher.update_framed(argument);
-  std::set<std::string> names(options.environment_names.begin(), options.environment_names.end());
-  hasher.update_framed(std::to_string(names.size()));
-  for (const auto& name : names) {
-    hasher.update_framed(name);
-    const char* value = std::getenv(name.c_str());
-    hasher.update_framed(value == nullptr ? "unset" : "set");
-    if (value != nullptr) hasher.update_framed(value);
-  }
-  hasher.update_framed(input ? "stdin" : "no-stdin");
-  if (input) hasher.update_framed(*input);
+  hash_command_request(hasher, options.command, options.environment_names, input);
   hasher.update_framed(options.key_extra ? "extra" : "no-extra");
   if (options.key_extra) hasher.update_framed(*options.key_extra);
   hasher.update_framed(std::to_string(versions.size()));

@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/proc.hpp"
 #include "sluice/timeutil.hpp"
@@ -23,6 +26,15 @@ enum class PassOn {
                    // bytes()); once they do not, the bytes held so far and every later chunk,
                    // so that output too large to keep is never lost
 };
+
+// Feeds `hasher` what identifies a wrapped command's request (idemkey's fingerprint,
+// qcache's key), each part framed so that no two requests feed the same bytes: the argv (its
+// length, then each word), the named environment variables as a set (order and repetition do
+// not matter; each one's value, or that it is unset), and the stdin bytes when they are read
+// (empty stdin differs from none).
+void hash_command_request(Sha256& hasher, const std::vector<std::string>& command,
+                          const std::vector<std::string>& environment_names,
+                          const std::optional<std::string>& input);
 
 // One output stream of a command as it runs: each chunk is written on to `fd` (until a write
 // fails: the reader went away, which must not stop the command) and kept, up to `limit`
