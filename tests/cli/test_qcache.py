@@ -17,8 +17,9 @@ def etag_of(content):
     return '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
 
 
-@on_both_backends
-class QcacheRun(ToolTestCase):
+class QcacheCase(ToolTestCase):
+    """A state per test, and the runs of a command that appends "run" to runs.txt (also for
+    test_qcache_concurrency)."""
     tool = "qcache"
 
     def setUp(self):
@@ -31,12 +32,16 @@ class QcacheRun(ToolTestCase):
     def qcache(self, *args, stdin=b"", env=None):
         return self.run_tool("--db", self.db, *args, stdin=stdin, env=env)
 
+    def counters(self):
+        return json.loads(self.qcache("stats").out)
+
+
+@on_both_backends
+class QcacheRun(QcacheCase):
+
     def cached(self, *options, argument="a", status=0, now=T0):
         return self.qcache("--now", now, "run", "--ttl", "1m", *options, "--",
                            "sh", "-c", SCRIPT, "sh", argument, str(status))
-
-    def counters(self):
-        return json.loads(self.qcache("stats").out)
 
     def test_help_is_0_and_bad_flag_is_2(self):
         self.assertStatus(self.run_tool("--help"), 0)

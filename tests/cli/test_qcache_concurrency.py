@@ -1,35 +1,23 @@
 """qcache under concurrency and SIGKILL: request coalescing (one computation for many misses),
 takeover after a killed computer's lease, and exactly one stale-while-revalidate refresh."""
 
-import json
 import os
 import signal
 import subprocess
 import time
 import unittest
 
-from sluice_cli import DEPTH, ToolTestCase, on_both_backends, tool_path
+from sluice_cli import DEPTH, on_both_backends, tool_path
+from test_qcache import QcacheCase
 
 T0 = "2026-03-01T12:00:00Z"
 
 
 @on_both_backends
-class QcacheConcurrency(ToolTestCase):
-    tool = "qcache"
-
-    def setUp(self):
-        super().setUp()
-        self.db = self.state("q.db")
-
-    def runs(self):
-        return self.read("runs.txt").count(b"run") if os.path.exists(self.path("runs.txt")) else 0
-
+class QcacheConcurrency(QcacheCase):
     def start(self, *args):
         return subprocess.Popen([tool_path("qcache"), "--db", self.db, *args], cwd=self.dir,
                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def counters(self):
-        return json.loads(self.run_tool("--db", self.db, "stats").out)
 
     def test_processes_missing_one_key_at_once_run_it_once(self):
         processes = 32 if DEPTH == "long" else 8
