@@ -55,6 +55,14 @@ TEST(CacheKey, DependsOnEveryPartOfTheRequest) {
   EXPECT_NE(plain, cache_key(extra, std::nullopt, {}));
 }
 
+TEST(CacheKey, TagsAreASet) {
+  RunOptions options = options_for({"x"});
+  std::string sorted = cache_key(options, std::nullopt, {{"a", 1}, {"b", 0}});
+  EXPECT_EQ(sorted, cache_key(options, std::nullopt, {{"b", 0}, {"a", 1}}));
+  EXPECT_EQ(sorted, cache_key(options, std::nullopt, {{"b", 0}, {"a", 1}, {"b", 0}}));
+  EXPECT_NE(sorted, cache_key(options, std::nullopt, {{"a", 0}, {"b", 1}}));
+}
+
 TEST(CacheKey, EnvironmentNamesAreASet) {
   ::setenv("QCACHE_TEST_A", "1", 1);
   ::unsetenv("QCACHE_TEST_B");

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -310,10 +310,14 @@ std::string cache_key(const RunOptions& options, const std::optional<std::string
   hash_command_request(hasher, options.command, options.environment_names, input);
   hasher.update_framed(options.key_extra ? "extra" : "no-extra");
   if (options.key_extra) hasher.update_framed(*options.key_extra);
-  hasher.update_framed(std::to_string(versions.size()));
-  for (const TagVersion& tag : versions) {
-    hasher.update_framed(tag.tag);
-    hasher.update_framed(std::to_string(tag.version));
+  // A set, whatever order and repeats the caller read the versions in (--tag's are sorted
+  // and unique already: the key of every stored entry is unchanged).
+  std::map<std::string, std::int64_t> tags;
+  for (const TagVersion& tag : versions) tags.emplace(tag.tag, tag.version);
+  hasher.update_framed(std::to_string(tags.size()));
+  for (const auto& [tag, version] : tags) {
+    hasher.update_framed(tag);
+    hasher.update_framed(std::to_string(version));
   }
   return to_hex(hasher.finish());
 }
