@@ -3,17 +3,44 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <set>
 #include <utility>
 
 #include "sluice/fdio.hpp"
 
 namespace sluice {
 
-void OutputCapture::take(std::string_view chunk) {
+void hash_command_request(Sha256& hasher, const std::vector<std::string>& command,
+                          const std::vector<std::string>& environment_names,
+                          const std::optional<std::string>& input) {
+  hasher.update_framed(std::to_string(command.size()));
+  for (const auto& argument : command) hasher.update_framed(argument);
+  std::set<std::string> names(environment_names.begin(), environment_names.end());
+  hasher.update_framed(std::to_string(names.size()));
+  for (const auto& name : names) {
+    hasher.update_framed(name);
+    const char* value = std::getenv(name.c_str());
+    hasher.update_framed(value == nullptr ? "unset" : "set");
+    if (value != nullptr) hasher.update_framed(value);
+  }
+  hasher.update_framed(input ? "stdin" : "no-stdin");
+  if (input) hasher.update_framed(*input);
+}
+
+void OutputCapture::pass(std::string_view chunk) {
   if (fd_ >= 0 && passing_on_ && write_all(fd_, chunk) != 0) passing_on_ = false;
+}
+
+void OutputCapture::take(std::string_view chunk) {
+  if (pass_on_ == PassOn::live || overflowed_) pass(chunk);
   if (overflowed_) return;
   if (bytes_.size() + chunk.size() > limit_) {
     overflowed_ = true;
+    if (pass_on_ == PassOn::after_overflow) {
+      pass(bytes_);
+      pass(chunk);
+    }
     bytes_.clear();
     bytes_.shrink_to_fit();
     return;

@@ -17,8 +17,9 @@ def etag_of(content):
     return '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
 
 
-@on_both_backends
-class QcacheRun(ToolTestCase):
+class QcacheCase(ToolTestCase):
+    """A state per test, and the runs of a command that appends "run" to runs.txt (also for
+    test_qcache_concurrency)."""
     tool = "qcache"
 
     def setUp(self):
@@ -31,12 +32,16 @@ class QcacheRun(ToolTestCase):
     def qcache(self, *args, stdin=b"", env=None):
         return self.run_tool("--db", self.db, *args, stdin=stdin, env=env)
 
+    def counters(self):
+        return json.loads(self.qcache("stats").out)
+
+
+@on_both_backends
+class QcacheRun(QcacheCase):
+
     def cached(self, *options, argument="a", status=0, now=T0):
         return self.qcache("--now", now, "run", "--ttl", "1m", *options, "--",
                            "sh", "-c", SCRIPT, "sh", argument, str(status))
-
-    def counters(self):
-        return json.loads(self.qcache("stats").out)
 
     def test_help_is_0_and_bad_flag_is_2(self):
         self.assertStatus(self.run_tool("--help"), 0)
@@ -93,6 +98,19 @@ class QcacheRun(ToolTestCase):
         # Past the stale window of the refreshed entry (12:01:30 + 1m + 1m): a plain miss.
         self.cached("--stale-while-revalidate", "1m", now="2026-03-01T12:03:30Z")
         self.assertEqual(self.runs(), 3)
+
+    def test_a_stale_entry_is_served_when_its_refresh_fails(self):
+        report = ["run", "--ttl", "1m", "--stale-while-revalidate", "1h", "--", "sh", "-c",
+                  "echo run >> runs.txt; [ -e fail ] && exit 7; printf 'ok\\000'"]
+        self.assertEqual(self.qcache("--now", T0, *report).stdout, b"ok\x00")
+        self.write("fail", "")
+        for _ in range(2):  # each refresh fails (status 7 is not cached): served again
+            served = self.qcache("--now", "2026-03-01T12:05:00Z", *report)
+            self.assertEqual((served.status, served.stdout, served.stderr), (0, b"ok\x00", b""))
+        self.assertEqual(self.runs(), 3)
+        counters = self.counters()
+        self.assertEqual((counters["stale_hits"], counters["refreshes"], counters["computing"]),
+                         (2, 2, 0))
 
     def test_key_includes_env_stdin_extra_and_tags(self):
         base = ["--now", T0, "key", "--", "report"]
@@ -192,6 +210,29 @@ class QcacheRun(ToolTestCase):
         self.assertError(self.qcache(*command, "--if-none-match", "abc", *report), 2,
                          "--if-none-match")
 
+    def test_check_matches_an_entry_run_stored_without_etag(self):
+        report = ["--", "sh", "-c", "echo run >> runs.txt; printf 'v1\\000'"]
+        self.assertEqual(self.qcache("--now", T0, "run", "--ttl", "1h", *report).stdout, b"v1\x00")
+        check = ["--now", T0, "check", "--ttl", "1h", "--if-none-match"]
+        matched = self.qcache(*check, etag_of(b"v1\x00"), *report)
+        self.assertEqual((matched.status, matched.stdout, matched.stderr), (3, b"", b""))
+        other = self.qcache(*check, '"other"', *report)
+        self.assertEqual((other.status, other.stdout), (0, b"v1\x00"))
+        self.assertEqual(self.runs(), 1)
+
+    def test_check_prints_output_larger_than_max_output(self):
+        # Too large to keep (or to compare): printed whole, as run prints it, never 3.
+        body = bytes(range(256)) * 40
+        self.write("big.bin", body)
+        command = ["check", "--ttl", "1h", "--max-output", "1KiB", "--if-none-match",
+                   etag_of(body), "--", "sh", "-c", "cat big.bin; printf 'err\\001' >&2"]
+        for _ in range(2):
+            result = self.qcache(*command)
+            self.assertEqual((result.status, result.stdout), (0, body))
+            self.assertEqual(result.stderr.count(b"err\x01"), 1)
+            self.assertIn(b"--max-output", result.stderr)
+        self.assertEqual(self.counters()["entries"], 0)
+
     def test_etag_of_files_and_stdin(self):
         self.write("f.bin", b"\x00\x01binary")
         self.assertEqual(self.run_tool("etag", "f.bin").out, etag_of(b"\x00\x01binary") + "\n")
@@ -222,6 +263,12 @@ class QcacheRun(ToolTestCase):
             with self.subTest(args=args):
                 self.assertError(self.qcache(*args), 2, fragment)
         self.assertEqual(self.state_dump(self.db, tables), before)
+
+    def test_stdin_larger_than_max_output_is_65_and_runs_nothing(self):
+        result = self.qcache("run", "--ttl", "1m", "--stdin", "--max-output", "10", "--",
+                             "sh", "-c", "echo run >> runs.txt; cat", stdin=b"12345678901")
+        self.assertError(result, 65, "larger than the limit of 10 bytes")
+        self.assertEqual((result.stdout, self.runs(), self.counters()["entries"]), (b"", 0, 0))
 
     def test_missing_state_is_66_for_readers(self):
         self.assertError(self.run_tool("--db", self.state("none.db"), "stats"), 66)

@@ -1,35 +1,23 @@
 """qcache under concurrency and SIGKILL: request coalescing (one computation for many misses),
 takeover after a killed computer's lease, and exactly one stale-while-revalidate refresh."""
 
-import json
 import os
 import signal
 import subprocess
 import time
 import unittest
 
-from sluice_cli import DEPTH, ToolTestCase, on_both_backends, tool_path
+from sluice_cli import DEPTH, on_both_backends, tool_path
+from test_qcache import QcacheCase
 
 T0 = "2026-03-01T12:00:00Z"
 
 
 @on_both_backends
-class QcacheConcurrency(ToolTestCase):
-    tool = "qcache"
-
-    def setUp(self):
-        super().setUp()
-        self.db = self.state("q.db")
-
-    def runs(self):
-        return self.read("runs.txt").count(b"run") if os.path.exists(self.path("runs.txt")) else 0
-
+class QcacheConcurrency(QcacheCase):
     def start(self, *args):
         return subprocess.Popen([tool_path("qcache"), "--db", self.db, *args], cwd=self.dir,
                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def counters(self):
-        return json.loads(self.run_tool("--db", self.db, "stats").out)
 
     def test_processes_missing_one_key_at_once_run_it_once(self):
         processes = 32 if DEPTH == "long" else 8
@@ -89,6 +77,24 @@ class QcacheConcurrency(ToolTestCase):
             self.assertEqual((child.returncode, out, err), (0, b"done", b""))
         self.assertEqual(self.runs(), 2)
         self.assertEqual(self.counters()["misses"], 2)
+
+    def test_waiters_of_a_result_not_cached_run_the_command_at_once(self):
+        # The first computes for 0.5 s and fails (status 1 is not cached): the processes that
+        # waited for it run the command themselves side by side, not one after the other.
+        processes = 8 if DEPTH == "long" else 4
+        script = "echo start >> log.txt; sleep 0.5; echo end >> log.txt; echo failed; exit 1"
+        children = [self.start("run", "--ttl", "1h", "--", "sh", "-c", script)
+                    for _ in range(processes)]
+        for child in children:
+            out, err = child.communicate(timeout=120)
+            self.assertEqual((child.returncode, out, err), (1, b"failed\n", b""))
+        log = self.read("log.txt").decode().split()
+        self.assertEqual(log.count("start"), processes)
+        # One after another, the log would alternate start, end, start, end, ...
+        self.assertIn(["start", "start"], [log[i:i + 2] for i in range(len(log) - 1)])
+        counters = self.counters()
+        self.assertEqual((counters["misses"], counters["entries"], counters["computing"]),
+                         (processes, 0, 0))
 
     @staticmethod
     def kill_sleeper(pid):

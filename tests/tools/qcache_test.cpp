@@ -55,6 +55,14 @@ TEST(CacheKey, DependsOnEveryPartOfTheRequest) {
   EXPECT_NE(plain, cache_key(extra, std::nullopt, {}));
 }
 
+TEST(CacheKey, TagsAreASet) {
+  RunOptions options = options_for({"x"});
+  std::string sorted = cache_key(options, std::nullopt, {{"a", 1}, {"b", 0}});
+  EXPECT_EQ(sorted, cache_key(options, std::nullopt, {{"b", 0}, {"a", 1}}));
+  EXPECT_EQ(sorted, cache_key(options, std::nullopt, {{"b", 0}, {"a", 1}, {"b", 0}}));
+  EXPECT_NE(sorted, cache_key(options, std::nullopt, {{"a", 0}, {"b", 1}}));
+}
+
 TEST(CacheKey, EnvironmentNamesAreASet) {
   ::setenv("QCACHE_TEST_A", "1", 1);
   ::unsetenv("QCACHE_TEST_B");
@@ -142,9 +150,25 @@ TEST_F(QcacheStore, AStoredEntryEndsItsClaimAndStopsNewOnes) {
   EXPECT_EQ(store_->claim("k1", "two", t0 + 1min, t0 + 2min), ClaimOutcome::claimed);  // stale
   EXPECT_EQ(store_->totals().computing, 1);
   EXPECT_EQ(store_->collect_garbage(t0 + 2min - 1us, 10).claims, 0);  // its lease is live
-  EXPECT_TRUE(store_->is_claimed("k1", t0 + 2min - 1us));
+  EXPECT_EQ(store_->claim_state("k1", t0 + 2min - 1us), Store::ClaimState::live);
+  EXPECT_EQ(store_->claim_state("k1", t0 + 2min), Store::ClaimState::lapsed);
   EXPECT_EQ(store_->collect_garbage(t0 + 2min, 10).claims, 1);
-  EXPECT_FALSE(store_->is_claimed("k1", t0 + 2min));
+  EXPECT_EQ(store_->claim_state("k1", t0 + 2min), Store::ClaimState::none);
+}
+
+TEST_F(QcacheStore, AClaimGivenBackStaysAMarkUntilTheNextClaim) {
+  ASSERT_EQ(store_->claim("k1", "one", t0, t0 + 30s), ClaimOutcome::claimed);
+  store_->release("k1", "other");  // not its token: nothing happens
+  EXPECT_EQ(store_->claim_state("k1", t0), Store::ClaimState::live);
+  store_->release("k1", "one");
+  EXPECT_EQ(store_->claim_state("k1", t0), Store::ClaimState::given_back);
+  EXPECT_EQ(store_->totals().computing, 0);
+  EXPECT_FALSE(store_->renew("k1", "one", t0 + 30s));
+  EXPECT_EQ(store_->claim("k1", "two", t0, t0 + 30s), ClaimOutcome::claimed);
+  EXPECT_EQ(store_->claim_state("k1", t0), Store::ClaimState::live);
+  store_->release("k1", "two");
+  EXPECT_EQ(store_->collect_garbage(t0, 10).claims, 1);
+  EXPECT_EQ(store_->claim_state("k1", t0), Store::ClaimState::none);
 }
 
 TEST_F(QcacheStore, InvalidateBumpsVersionsAndGcDeletesOnlyTheUnreachable) {

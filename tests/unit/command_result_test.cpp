@@ -41,6 +41,24 @@ class Redirect {
   int saved_;
 };
 
+// Expected digests from Python's hashlib over the framing written out by hand (length, ':',
+// bytes for each part).
+TEST(CommandResult, HashCommandRequestFramesEveryPart) {
+  ::setenv("QR_B", "v", 1);
+  ::unsetenv("QR_A");
+  Sha256 hasher;
+  hasher.update_framed("test-v1");
+  hash_command_request(hasher, {"a", "b c"}, {"QR_B", "QR_A", "QR_B"}, std::string("x\0y", 3));
+  EXPECT_EQ(to_hex(hasher.finish()),
+            "c3e9782ff9241488122eadaf86874ab870c9a48c8d95032ac3d49fbe0e25a58d");
+  ::unsetenv("QR_B");
+  Sha256 plain;
+  plain.update_framed("test-v1");
+  hash_command_request(plain, {"a"}, {}, std::nullopt);
+  EXPECT_EQ(to_hex(plain.finish()),
+            "0b2a1e4fb910e34c8efb3f8514c3fbdb9812c1d67470500603afa40faeac13a4");
+}
+
 TEST(CommandResult, CaptureKeepsAndPassesOnEveryChunk) {
   testing::TempDir dir;
   std::string path = dir.file("out");
@@ -66,6 +84,33 @@ TEST(CommandResult, CapturePastTheLimitKeepsNothingButStillPassesOn) {
   EXPECT_TRUE(capture.overflowed());
   EXPECT_EQ(capture.bytes(), "");
   EXPECT_EQ(file_contents(path), "abcdef");
+}
+
+TEST(CommandResult, CaptureHeldUntilOverflowPassesOnNothingWhileItFits) {
+  testing::TempDir dir;
+  std::string path = dir.file("out");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0600);
+  OutputCapture capture(fd, 4, PassOn::after_overflow);
+  capture.take("ab");
+  capture.take("cd");
+  ::close(fd);
+  EXPECT_FALSE(capture.overflowed());
+  EXPECT_EQ(capture.bytes(), "abcd");
+  EXPECT_EQ(file_contents(path), "");
+}
+
+TEST(CommandResult, CaptureHeldUntilOverflowPassesOnEverythingOnceItOverflows) {
+  testing::TempDir dir;
+  std::string path = dir.file("out");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0600);
+  OutputCapture capture(fd, 4, PassOn::after_overflow);
+  capture.take("abc");
+  capture.take(std::string_view("d\0e", 3));
+  capture.take("f");
+  ::close(fd);
+  EXPECT_TRUE(capture.overflowed());
+  EXPECT_EQ(capture.bytes(), "");
+  EXPECT_EQ(file_contents(path), std::string("abcd\0ef", 7));
 }
 
 TEST(CommandResult, CaptureWithoutDescriptorOnlyKeeps) {

@@ -326,19 +326,8 @@ std::string run_fingerprint(const RunOptions& options, const std::optional<std::
     return to_hex(hasher.finish());
   }
   hasher.update_framed("idemkey-run-v1");
-  hasher.update_framed(std::to_string(options.command.size()));
-  for (const auto& argument : options.command) hasher.update_framed(argument);
   // The order and repetition of --env options do not change the request.
-  std::set<std::string> names(options.environment_names.begin(), options.environment_names.end());
-  hasher.update_framed(std::to_string(names.size()));
-  for (const auto& name : names) {
-    hasher.update_framed(name);
-    const char* value = std::getenv(name.c_str());
-    hasher.update_framed(value == nullptr ? "unset" : "set");
-    if (value != nullptr) hasher.update_framed(value);
-  }
-  hasher.update_framed(input ? "stdin" : "no-stdin");
-  if (input) hasher.update_framed(*input);
+  hash_command_request(hasher, options.command, options.environment_names, input);
   return to_hex(hasher.finish());
 }
 

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -21,7 +21,8 @@ namespace {
 // Where a computed result's output goes while the command runs.
 enum class Passthrough {
   live,      // to our stdout and stderr as it comes (run)
-  buffered,  // kept, printed after unless not modified (check)
+  buffered,  // kept, printed after unless not modified (check); a stream larger than
+             // --max-output is printed as it comes once it is (it cannot be kept)
   none,      // kept only (a stale entry's refresh, after the caller was answered)
 };
 
@@ -58,8 +59,14 @@ void tally(Store& store, Counter counter) {
   }
 }
 
+// An entry's ETag is its output's (content_etag): one that run stored without --etag gets
+// it computed here, so that check matches whichever run stored the entry.
+std::string etag_of(const Entry& entry) {
+  return entry.etag ? *entry.etag : content_etag(entry.stdout_bytes);
+}
+
 int answer_from(const Answer& answer, const Entry& entry) {
-  if (answer.condition != nullptr && etag_matches(*answer.condition, entry.etag)) {
+  if (answer.condition != nullptr && etag_matches(*answer.condition, etag_of(entry))) {
     return not_modified;
   }
   return replay_result(entry.stdout_bytes, entry.stderr_bytes, entry.exit_status);
@@ -71,8 +78,17 @@ struct Computed {
   OutputCapture err;
 
   Computed(Passthrough passthrough, std::uint64_t max_output)
-      : out(passthrough == Passthrough::live ? STDOUT_FILENO : -1, max_output),
-        err(passthrough == Passthrough::live ? STDERR_FILENO : -1, max_output) {}
+      : out(passthrough == Passthrough::none ? -1 : STDOUT_FILENO, max_output,
+            pass_on(passthrough)),
+        err(passthrough == Passthrough::none ? -1 : STDERR_FILENO, max_output,
+            pass_on(passthrough)) {}
+
+  [[nodiscard]] bool overflowed() const { return out.overflowed() || err.overflowed(); }
+
+ private:
+  static PassOn pass_on(Passthrough passthrough) {
+    return passthrough == Passthrough::buffered ? PassOn::after_overflow : PassOn::live;
+  }
 };
 
 proc::Command child_command(const Request& request) {
@@ -140,7 +156,7 @@ bool settle(Store& store, const Clock& clock, const Request& request,
   }
   bool interrupted = outcome.forwarded_signal != 0 && outcome.signal != 0;
   bool cacheable = !interrupted && options.cache_statuses.contains(outcome.exit_status);
-  bool overflowed = computed.out.overflowed() || computed.err.overflowed();
+  bool overflowed = computed.overflowed();
   if (cacheable && overflowed) {
     warn(fmt::format("the output is larger than --max-output ({} bytes); it is not cached",
                      options.max_output));
@@ -184,7 +200,10 @@ int compute_and_answer(Store& store, const Clock& clock, const Request& request,
     return exit_code::signal_base + outcome.forwarded_signal;
   }
   if (passthrough == Passthrough::buffered) {
-    if (current && etag_matches(*answer.condition, content_etag(computed.out.bytes()))) {
+    // An overflowed stream went out as it came (its bytes() are empty): the rest follows it,
+    // and content that was not all kept has no ETag to compare.
+    if (current && !computed.overflowed() &&
+        etag_matches(*answer.condition, content_etag(computed.out.bytes()))) {
       return not_modified;
     }
     return replay_result(computed.out.bytes(), computed.err.bytes(), outcome.exit_status);
@@ -254,7 +273,16 @@ int serve(Store& store, const Clock& clock, const Request& request, const Answer
       }
     }
     // A waiter polls with reads, and tries to claim only once the claim it waits on is gone.
-    if (!waited || !store.is_claimed(request.key, now)) {
+    Store::ClaimState state =
+        waited ? store.claim_state(request.key, now) : Store::ClaimState::none;
+    if (state == Store::ClaimState::given_back) {
+      // The result it waited for was not cached (the command's status is not one to cache,
+      // or it was interrupted): every waiter runs the command now, side by side, rather than
+      // each wait in turn for the one before (the last would wait up to --lock-wait).
+      tally(store, Counter::misses);
+      return compute_and_answer(store, clock, request, std::nullopt, answer);
+    }
+    if (state != Store::ClaimState::live) {
       ClaimOutcome claim = store.claim(request.key, token, now, now + options.lease);
       if (claim == ClaimOutcome::fresh) continue;
       if (claim == ClaimOutcome::claimed) {
@@ -279,24 +307,17 @@ std::string cache_key(const RunOptions& options, const std::optional<std::string
                       const std::vector<TagVersion>& versions) {
   Sha256 hasher;
   hasher.update_framed("qcache-run-v1");
-  hasher.update_framed(std::to_string(options.command.size()));
-  for (const auto& argument : options.command) hasher.update_framed(argument);
-  std::set<std::string> names(options.environment_names.begin(), options.environment_names.end());
-  hasher.update_framed(std::to_string(names.size()));
-  for (const auto& name : names) {
-    hasher.update_framed(name);
-    const char* value = std::getenv(name.c_str());
-    hasher.update_framed(value == nullptr ? "unset" : "set");
-    if (value != nullptr) hasher.update_framed(value);
-  }
-  hasher.update_framed(input ? "stdin" : "no-stdin");
-  if (input) hasher.update_framed(*input);
+  hash_command_request(hasher, options.command, options.environment_names, input);
   hasher.update_framed(options.key_extra ? "extra" : "no-extra");
   if (options.key_extra) hasher.update_framed(*options.key_extra);
-  hasher.update_framed(std::to_string(versions.size()));
-  for (const TagVersion& tag : versions) {
-    hasher.update_framed(tag.tag);
-    hasher.update_framed(std::to_string(tag.version));
+  // A set, whatever order and repeats the caller read the versions in (--tag's are sorted
+  // and unique already: the key of every stored entry is unchanged).
+  std::map<std::string, std::int64_t> tags;
+  for (const TagVersion& tag : versions) tags.emplace(tag.tag, tag.version);
+  hasher.update_framed(std::to_string(tags.size()));
+  for (const auto& [tag, version] : tags) {
+    hasher.update_framed(tag);
+    hasher.update_framed(std::to_string(version));
   }
   return to_hex(hasher.finish());
 }

@@ -67,6 +67,10 @@ db::OpenOptions open_options(db::OpenOptions options) {
   return options;
 }
 
+// The token of a claim given back (release): random_hex tokens are hexadecimal digits only.
+// Its lease (0) has lapsed, so the next claim takes the row over.
+constexpr std::string_view given_back_token = "given-back";
+
 // On a server, a claim and a store take turns, so that a claim never misses an entry stored
 // (and its claim ended) between its look for a fresh entry and its insert. SQLite's one
 // writer gives that already.
@@ -143,11 +147,13 @@ ClaimOutcome Store::claim(std::string_view key, std::string_view token, Instant 
   return claimed == 1 ? ClaimOutcome::claimed : ClaimOutcome::busy;
 }
 
-bool Store::is_claimed(std::string_view key, Instant now) {
+Store::ClaimState Store::claim_state(std::string_view key, Instant now) {
   db::ReadTransaction read(database_);
-  auto query = database_.query("SELECT 1 FROM qcache_computing WHERE key = ?1 AND lease_until > ?2",
-                               key, micros(now));
-  return query.step();
+  auto query =
+      database_.query("SELECT token, lease_until FROM qcache_computing WHERE key = ?1", key);
+  if (!query.step()) return ClaimState::none;
+  if (query->text(0) == given_back_token) return ClaimState::given_back;
+  return query->integer(1) > micros(now) ? ClaimState::live : ClaimState::lapsed;
 }
 
 bool Store::renew(std::string_view key, std::string_view token, Instant lease_until) {
@@ -161,7 +167,9 @@ bool Store::renew(std::string_view key, std::string_view token, Instant lease_un
 
 void Store::release(std::string_view key, std::string_view token) {
   db::WriteTransaction transaction(database_);
-  database_.execute("DELETE FROM qcache_computing WHERE key = ?1 AND token = ?2", key, token);
+  database_.execute(
+      "UPDATE qcache_computing SET token = ?3, lease_until = 0 WHERE key = ?1 AND token = ?2", key,
+      token, given_back_token);
   transaction.commit();
 }
 
@@ -281,7 +289,8 @@ Store::Totals Store::totals() {
     totals.tags = query->integer(0);
   }
   {
-    auto query = database_.query("SELECT count(*) FROM qcache_computing");
+    auto query = database_.query("SELECT count(*) FROM qcache_computing WHERE token <> ?1",
+                                 given_back_token);
     query.step();
     totals.computing = query->integer(0);
   }

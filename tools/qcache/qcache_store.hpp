@@ -63,11 +63,18 @@ class Store {
   // process's lease is live. The token identifies this claim.
   ClaimOutcome claim(std::string_view key, std::string_view token, Instant now,
                      Instant lease_until);
-  // Whether another process holds a live claim on `key` (a read: what waiters poll).
-  bool is_claimed(std::string_view key, Instant now);
+  // The claim on `key` as a waiter sees it (a read: what waiters poll).
+  enum class ClaimState {
+    none,        // nobody computes (or the result was stored)
+    live,        // a process computes it
+    lapsed,      // its holder stopped renewing it (killed): the first to claim takes it over
+    given_back,  // its holder ended without a result to store: the waiters run the command
+  };
+  ClaimState claim_state(std::string_view key, Instant now);
   // Extends a claim's lease; false when the token no longer holds it.
   bool renew(std::string_view key, std::string_view token, Instant lease_until);
-  // Gives a claim back (the command failed or was interrupted).
+  // Gives a claim back (the command's status is not cached, or it was interrupted): the claim
+  // stays as a mark, given_back to waiters, until the next claim of the key (or gc).
   void release(std::string_view key, std::string_view token);
 
   // Stores (replaces) the entry and, with a token, ends that claim, in one transaction.

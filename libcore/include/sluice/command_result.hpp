@@ -7,29 +7,53 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "sluice/crypto.hpp"
 #include "sluice/error.hpp"
 #include "sluice/proc.hpp"
 #include "sluice/timeutil.hpp"
 
 namespace sluice {
 
-// One output stream of a command as it runs: each chunk is written on to `fd` at once (until
-// a write fails: the reader went away, which must not stop the command) and kept, up to
-// `limit` bytes. Past the limit nothing is kept and overflowed() says so.
+// When an OutputCapture writes the chunks it takes on to its descriptor.
+enum class PassOn {
+  live,            // each chunk at once
+  after_overflow,  // none while they fit the limit (the caller decides what to print from
+                   // bytes()); once they do not, the bytes held so far and every later chunk,
+                   // so that output too large to keep is never lost
+};
+
+// Feeds `hasher` what identifies a wrapped command's request (idemkey's fingerprint,
+// qcache's key), each part framed so that no two requests feed the same bytes: the argv (its
+// length, then each word), the named environment variables as a set (order and repetition do
+// not matter; each one's value, or that it is unset), and the stdin bytes when they are read
+// (empty stdin differs from none).
+void hash_command_request(Sha256& hasher, const std::vector<std::string>& command,
+                          const std::vector<std::string>& environment_names,
+                          const std::optional<std::string>& input);
+
+// One output stream of a command as it runs: each chunk is written on to `fd` (until a write
+// fails: the reader went away, which must not stop the command) and kept, up to `limit`
+// bytes. Past the limit nothing is kept and overflowed() says so.
 class OutputCapture {
  public:
   // fd -1: keep the bytes without passing them on (a refresh nobody is waiting for).
-  OutputCapture(int fd, std::uint64_t limit) : fd_(fd), limit_(limit) {}
+  OutputCapture(int fd, std::uint64_t limit, PassOn pass_on = PassOn::live)
+      : fd_(fd), limit_(limit), pass_on_(pass_on) {}
   void take(std::string_view chunk);
   [[nodiscard]] const std::string& bytes() const { return bytes_; }
   [[nodiscard]] bool overflowed() const { return overflowed_; }
 
  private:
+  void pass(std::string_view chunk);
+
   int fd_;
   std::uint64_t limit_;
+  PassOn pass_on_;
   std::string bytes_;
   bool overflowed_ = false;
   bool passing_on_ = true;
