@@ -2,9 +2,12 @@
 every documented status, on SQLite and PostgreSQL."""
 
 import datetime
+import importlib.util
 import json
 import unittest
+from unittest import mock
 
+import sluice_cli
 from sluice_cli import ToolTestCase, on_every_backend
 
 T0 = "2026-03-01T12:00:00Z"
@@ -232,6 +235,24 @@ class StockTest(ToolTestCase):
         self.assertStatus(self.stock("reserve", "--batch", "missing.jsonl"), 66)
         self.assertError(self.stock("reserve", "--batch", "--key", "k"), 2, "--key")
 
+
+class ServerStateNames(unittest.TestCase):
+    # A whole server variant (11 tests) once failed at once: a test process that got the PID of
+    # an earlier one (pid_max is 32768) named its schemas, and Redis namespaces, as that one
+    # had, and found them taken (CREATE SCHEMA failed) or full of its keys.
+    def test_two_processes_with_the_same_pid_name_different_states(self):
+        names = []
+        for copy in range(2):
+            # A fresh copy of the module each time, as a new test process would load it.
+            spec = importlib.util.spec_from_file_location(f"sluice_cli_{copy}",
+                                                          sluice_cli.__file__)
+            module = importlib.util.module_from_spec(spec)
+            with mock.patch("os.getpid", return_value=4242):
+                spec.loader.exec_module(module)
+            module.REDIS_URL = "unix:///r.sock"
+            names.append(module.fresh_redis_namespace())
+        self.assertTrue(names[0].startswith("unix:///r.sock?namespace=t4242_"), names)
+        self.assertNotEqual(names[0], names[1])
 
 if __name__ == "__main__":
     unittest.main()
