@@ -1,5 +1,5 @@
 """stock: set, add, show, list, reserve (single and --batch), commit, release, expire, check:
-every documented status, on SQLite and PostgreSQL."""
+every documented status, on SQLite, PostgreSQL and Redis."""
 
 import datetime
 import importlib.util
@@ -48,6 +48,8 @@ class StockTest(ToolTestCase):
         return self.stock("show").out + self.stock("list").out
 
     def test_help_and_a_bad_flag(self):
+        if self.backend != "sqlite":
+            self.skipTest("no state: once is enough")
         self.assertStatus(self.run_tool("--help"), 0)
         self.assertIn("reserve", self.run_tool("--help").out)
         self.assertError(self.run_tool("reserve", "--bogus"), 2, "--bogus")
@@ -81,8 +83,8 @@ class StockTest(ToolTestCase):
         listed = self.stock("list", "tee")
         self.assertEqual([(row["hold"], row["state"]) for row in lines(listed)],
                          [("tee:1", "committed"), ("tee:2", "released")])
-        table = self.stock("show", "--format", "table")
-        self.assertIn("available", table.out)
+        if self.backend == "sqlite":  # the format is the same on every backend
+            self.assertIn("available", self.stock("show", "--format", "table").out)
         self.assertConsistent()
 
     def test_sold_out_is_1_and_changes_nothing(self):
