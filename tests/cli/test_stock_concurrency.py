@@ -21,7 +21,9 @@ WORKER = r'''
 import json, subprocess, sys
 stock, requests = sys.argv[1], json.load(open(sys.argv[2]))
 for args in requests:
-    done = subprocess.run([stock, *args], capture_output=True, text=True)
+    # A long --busy-timeout: on a loaded machine a queue of FULL-sync writers can outlast the
+    # default 5s, and a buyer told 75 (try again later) would be counted as a failure.
+    done = subprocess.run([stock, "--busy-timeout", "2m", *args], capture_output=True, text=True)
     print(json.dumps({"args": args, "status": done.returncode, "out": done.stdout,
                       "err": done.stderr}), flush=True)
 '''
