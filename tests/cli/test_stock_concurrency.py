@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from sluice_cli import DEPTH, SOURCE, ToolTestCase, on_every_backend, rounds, tool_path
@@ -169,6 +170,42 @@ class StockConcurrency(ToolTestCase):
         location = self.env.get("SLUICE_STATE_URL") or os.path.join(
             self.env["SLUICE_STATE_DIR"], "stock.db")
         self.assertStateIntact(location)
+
+    def test_one_key_for_two_skus_at_once_is_refused_not_an_error(self):
+        # A --key is unique across SKUs, but a reserve locks only its SKU's row: two requests
+        # with one key for two SKUs both found it unused, and the second to insert it failed
+        # on the unique index (exit 70) instead of being refused as another request (65).
+        if self.backend != "postgresql":
+            self.skipTest("about PostgreSQL's row locks (SQLite has one writer, Redis one script)")
+        self.stock("set", "a", "--quantity", "5")
+        self.stock("set", "b", "--quantity", "5")
+        url = self.env["SLUICE_STATE_URL"]
+        # A session holding an uncommitted row with the key: whatever reserve passes its check
+        # for the key waits at the unique index, so both can be shown to have passed it.
+        blocker = subprocess.Popen(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        self.children.append(blocker)
+        blocker.stdin.write(
+            "BEGIN; INSERT INTO stock_holds (hold, sku, number, quantity, request_key, "
+            "created_at, expires_at, state) VALUES ('a:99', 'a', 99, 1, 'k', 0, 1, 'held');\n"
+            "SELECT 'ready';\n")
+        blocker.stdin.flush()
+        self.assertEqual(blocker.stdout.readline().strip(), "ready")
+        requests = [self.start_tool("reserve", sku, "--key", "k", stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE) for sku in ("a", "b")]
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                   "(query LIKE '%stock_holds%' OR query LIKE '%pg_advisory%')")
+        deadline = time.monotonic() + 30
+        while (time.monotonic() < deadline
+               and int(self.state_rows(url, waiting)[0][0]) < len(requests)):
+            time.sleep(0.05)
+        blocker.communicate("ROLLBACK;\n", timeout=60)
+        results = [(request.wait(timeout=60), request.stderr.read().decode())
+                   for request in requests]
+        self.assertEqual(sorted(status for status, _ in results), [0, 65], results)
+        self.assertIn("another request", "".join(err for _, err in results))
+        self.assertInvariant()
 
     def test_a_redis_server_killed_and_restarted_from_its_aof_keeps_every_hold(self):
         # A server of its own, SIGKILLed: what it acknowledged was written to its append-only
