@@ -174,29 +174,32 @@ class StockConcurrency(ToolTestCase):
     def test_one_key_for_two_skus_at_once_is_refused_not_an_error(self):
         # A --key is unique across SKUs, but a reserve locks only its SKU's row: two requests
         # with one key for two SKUs both found it unused, and the second to insert it failed
-        # on the unique index (exit 70) instead of being refused as another request (65).
+        # on the unique index (a raw SQL error) instead of being refused as another request.
         if self.backend != "postgresql":
             self.skipTest("about PostgreSQL's row locks (SQLite has one writer, Redis one script)")
         self.stock("set", "a", "--quantity", "5")
         self.stock("set", "b", "--quantity", "5")
+        self.stock("set", "c", "--quantity", "5")
         url = self.env["SLUICE_STATE_URL"]
-        # A session holding an uncommitted row with the key: whatever reserve passes its check
-        # for the key waits at the unique index, so both can be shown to have passed it.
+        # A session holding an uncommitted row with the key (for a third SKU, whose row neither
+        # request locks): a reserve that passes its check for the key waits at the unique index,
+        # so both can be made to pass it before either inserts.
         blocker = subprocess.Popen(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1"],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         self.children.append(blocker)
         blocker.stdin.write(
             "BEGIN; INSERT INTO stock_holds (hold, sku, number, quantity, request_key, "
-            "created_at, expires_at, state) VALUES ('a:99', 'a', 99, 1, 'k', 0, 1, 'held');\n"
+            "created_at, expires_at, state) VALUES ('c:99', 'c', 99, 1, 'k', 0, 1, 'held');\n"
             "SELECT 'ready';\n")
         blocker.stdin.flush()
         self.assertEqual(blocker.stdout.readline().strip(), "ready")
-        requests = [self.start_tool("reserve", sku, "--key", "k", stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE) for sku in ("a", "b")]
+        requests = [self.start_tool("--busy-timeout", "1m", "reserve", sku, "--key", "k",
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    for sku in ("a", "b")]
         waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
-                   "(query LIKE '%stock_holds%' OR query LIKE '%pg_advisory%')")
-        deadline = time.monotonic() + 30
+                   "query LIKE '%stock%'")
+        deadline = time.monotonic() + 20
         while (time.monotonic() < deadline
                and int(self.state_rows(url, waiting)[0][0]) < len(requests)):
             time.sleep(0.05)

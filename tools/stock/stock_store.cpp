@@ -116,7 +116,8 @@ std::set<std::string> SqlStore::lock_items(std::span<const std::string> skus) {
 // On PostgreSQL, a transaction lock on each of the requests' --key values (in one order, before
 // the SKUs' rows): a key is unique across SKUs, so two requests with one key for different SKUs
 // hold no common row lock, and both would find the key unused and race to insert it (one of
-// them failing on the unique index instead of being refused). SQLite has one writer already.
+// them failing on the unique index with a raw SQL error instead of being refused). SQLite has
+// one writer already.
 void SqlStore::lock_keys(std::span<const ReserveRequest> requests) {
   if (database_.backend() != db::Backend::postgresql) return;
   std::vector<std::string> keys;
