@@ -62,6 +62,17 @@ REDIS_URL = os.environ.get("SLUICE_TEST_REDIS_URL", "")
 _schemas = itertools.count(1)
 
 
+def _state_tag():
+    """What names this process's schemas, databases and Redis namespaces on the shared test
+    servers: the PID and a random part, since the PID alone comes back (pid_max is 32768 on
+    Debian) within one long scripts/test run or on a server kept across runs, and CREATE
+    SCHEMA then fails for every test of a suite."""
+    return f"{os.getpid()}_{os.urandom(4).hex()}"
+
+
+_STATE_TAG = _state_tag()
+
+
 def _psql(sql):
     """Runs `sql` on the test server as its superuser; a failure says what psql said."""
     result = subprocess.run(["psql", PG_URL, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
@@ -77,7 +88,7 @@ def is_server_url(location):
 def fresh_pg_schema():
     """The test server's URL with a new, empty schema first on the search path: tests running
     at once never share state."""
-    schema = f"cli_{os.getpid()}_{next(_schemas)}"
+    schema = f"cli_{_STATE_TAG}_{next(_schemas)}"
     _psql(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in PG_URL else "?"
     return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
@@ -86,7 +97,7 @@ def fresh_pg_schema():
 def fresh_pg_database():
     """A new, empty database on the test server, as a URL through its pgbouncer: pgbouncer
     does not pass a search_path on, so tests that go through it get a database each."""
-    name = f"cli_{os.getpid()}_{next(_schemas)}"
+    name = f"cli_{_STATE_TAG}_{next(_schemas)}"
     _psql(f"CREATE DATABASE {name}")
     return PGBOUNCER_URL.replace("/postgres?", f"/{name}?", 1)
 
@@ -128,7 +139,7 @@ def on_every_backend(cls):
 
 def fresh_redis_namespace():
     """The test Redis server's URL with a key namespace no other test uses."""
-    return f"{REDIS_URL}?namespace=t{os.getpid()}_{next(_redis_namespaces)}"
+    return f"{REDIS_URL}?namespace=t{_STATE_TAG}_{next(_redis_namespaces)}"
 
 
 _redis_namespaces = itertools.count(1)

@@ -113,6 +113,25 @@ std::set<std::string> SqlStore::lock_items(std::span<const std::string> skus) {
   return existing;
 }
 
+// On PostgreSQL, a transaction lock on each of the requests' --key values (in one order, before
+// the SKUs' rows): a key is unique across SKUs, so two requests with one key for different SKUs
+// hold no common row lock, and both would find the key unused and race to insert it (one of
+// them failing on the unique index with a raw SQL error instead of being refused). SQLite has
+// one writer already.
+void SqlStore::lock_keys(std::span<const ReserveRequest> requests) {
+  if (database_.backend() != db::Backend::postgresql) return;
+  std::vector<std::string> keys;
+  for (const ReserveRequest& request : requests) {
+    if (request.key) keys.push_back(*request.key);
+  }
+  if (keys.empty()) return;
+  auto row = database_.query(
+      "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
+      "hashtextextended('sluice-stock:' || k, 0) AS h FROM unnest(?1::text[]) AS k ORDER BY h) "
+      "AS ordered",
+      db::postgresql_array(keys));
+  row.step();
+}
 Item SqlStore::set(std::string_view sku, std::int64_t total) {
   db::WriteTransaction transaction(database_);
   std::optional<Item> item = lock_item(sku);
@@ -296,6 +315,7 @@ std::vector<Reservation> SqlStore::reserve(std::span<const ReserveRequest> reque
   std::vector<Reservation> results;
   results.reserve(requests.size());
   db::WriteTransaction transaction(database_);
+  lock_keys(requests);
   std::set<std::string> existing = lock_items(skus);
   // Expired holds go back first, so that no sweeper is needed for them to be sold again.
   for (const std::string& sku : existing) expire_sku(sku, now);

@@ -156,6 +156,7 @@ class SqlStore final : public Store {
   std::optional<Hold> find_hold(std::string_view column, std::string_view value);
   std::optional<Item> lock_item(std::string_view sku);
   std::set<std::string> lock_items(std::span<const std::string> skus);
+  void lock_keys(std::span<const ReserveRequest> requests);
   Expiry expire_sku(std::string_view sku, Instant now);
   Reservation reserve_one(const ReserveRequest& request, Instant now,
                           const std::set<std::string>& existing);
