@@ -193,7 +193,10 @@ double QuantileSketch::value_of(std::int32_t index) {
 }
 
 double QuantileSketch::quantile(double q) const {
-  auto rank = static_cast<std::uint64_t>(std::floor(q * static_cast<double>(count_ - 1)));
+  return value_at_rank(static_cast<std::uint64_t>(std::floor(q * static_cast<double>(count_ - 1))));
+}
+
+double QuantileSketch::value_at_rank(std::uint64_t rank) const {
   std::uint64_t seen = 0;
   // Most negative first: the negative store from its largest magnitude down.
   for (std::size_t i = negative_.counts.size(); i-- > 0;) {

@@ -263,6 +263,17 @@ class RollupTest(ToolTestCase):
                 exact = ordered[int(q * (len(ordered) - 1))]
                 self.assertLessEqual(abs(row[column] - exact), exact * 0.01 + 1e-9, name)
 
+    def test_percentile_rank_is_exact_where_the_double_product_is_not(self):
+        # 0.29 * 100 is 28.999999999999996 in doubles: the rank floor(q (n - 1)) taken from a
+        # double product is one too low, and the value one rank lower (29 for 30) is 3% off.
+        rows = [{"ts": 1772323200, "v": value} for value in range(1, 102)]
+        result = self.run_tool("--agg", "p29:v,p57:v,p14.7:v", stdin=lines(rows))
+        row = self.rows(result)[0]
+        for column, q in (("p29_v", Fraction(29, 100)), ("p57_v", Fraction(57, 100)),
+                          ("p14.7_v", Fraction(147, 1000))):
+            exact = sorted(range(1, 102))[math.floor(q * 100)]
+            self.assertLessEqual(abs(row[column] - exact), exact * 0.01, column)
+
     def test_weighted_estimates_match_horvitz_thompson(self):
         rng = random.Random(17)
         rows = []

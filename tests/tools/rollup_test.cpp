@@ -38,10 +38,16 @@ TEST(RollupSpec, ParsesAggregatesAndNamesTheirColumns) {
   Aggregate p999 = parse_aggregate("p99.9:props.latency");
   EXPECT_EQ(p999.kind, AggregateKind::quantile);
   EXPECT_DOUBLE_EQ(p999.quantile, 0.999);
+  EXPECT_EQ(p999.quantile_numerator, 999U);
+  EXPECT_EQ(p999.quantile_denominator, 1000U);
+  Aggregate p29 = parse_aggregate("p29:x");
+  EXPECT_EQ(p29.quantile_numerator, 29U);
+  EXPECT_EQ(p29.quantile_denominator, 100U);
   EXPECT_EQ(p999.column, "p99.9_props.latency");
   EXPECT_EQ(parse_aggregate("count").column, "count");
   EXPECT_EQ(parse_aggregate("sum:cost").column, "sum_cost");
-  for (const char* bad : {"sum", "sum:", "median:x", "p0:x", "p100:x", "p:x", "p9.:x", "count:x"}) {
+  for (const char* bad : {"sum", "sum:", "median:x", "p0:x", "p100:x", "p:x", "p9.:x", "count:x",
+                          "p99.99999999999999:x"}) {
     EXPECT_EQ(error_code([&] { parse_aggregate(bad); }), exit_code::usage) << bad;
   }
 }

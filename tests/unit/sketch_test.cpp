@@ -135,3 +135,13 @@ TEST(HyperLogLog, MalformedRegistersAreRefused) {
 
 }  // namespace
 }  // namespace sluice
+
+TEST(QuantileSketch, ValueAtRankReadsTheRankGiven) {
+  // 0.29 x 100 is 28.999999999999996 in doubles: quantile(0.29) reads rank 28 (the value 29),
+  // value_at_rank(29) the value 30, within 1%.
+  sluice::QuantileSketch sketch;
+  for (int value = 1; value <= 101; ++value) sketch.add(value);
+  EXPECT_NEAR(sketch.value_at_rank(29), 30.0, 0.3);
+  EXPECT_NEAR(sketch.value_at_rank(0), 1.0, 0.01);
+  EXPECT_NEAR(sketch.value_at_rank(100), 101.0, 1.01);
+}

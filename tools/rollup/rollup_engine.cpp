@@ -737,7 +737,12 @@ std::vector<JsonValue> Rollup::rows() const {
         }
         case AggregateKind::quantile: {
           const QuantileSketch& sketch = group.quantiles[slot];
-          if (sketch.count() > 0) value = double_json(sketch.quantile(aggregate.quantile));
+          if (sketch.count() > 0) {
+            auto rank = static_cast<Int128>(aggregate.quantile_numerator) *
+                        static_cast<Int128>(sketch.count() - 1) /
+                        static_cast<Int128>(aggregate.quantile_denominator);
+            value = double_json(sketch.value_at_rank(static_cast<std::uint64_t>(rank)));
+          }
           break;
         }
         case AggregateKind::last: {

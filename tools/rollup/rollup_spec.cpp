@@ -33,8 +33,13 @@ Error bad_aggregate(std::string_view text, std::string_view why) {
   return Error(exit_code::usage, fmt::format("--agg: '{}' {}", text, why));
 }
 
-// "p50" -> 0.5, "p99.9" -> 0.999: p followed by a number above 0 and below 100.
-std::optional<double> quantile_of(std::string_view word) {
+// "p50" -> 50/100, "p99.9" -> 999/1000: p followed by a number above 0 and below 100.
+struct QuantileFraction {
+  std::uint64_t numerator = 0;
+  std::uint64_t denominator = 1;
+};
+
+std::optional<QuantileFraction> quantile_of(std::string_view word) {
   if (word.size() < 2 || word[0] != 'p') return std::nullopt;
   std::string_view digits = word.substr(1);
   if (!std::all_of(digits.begin(), digits.end(),
@@ -43,9 +48,23 @@ std::optional<double> quantile_of(std::string_view word) {
       std::count(digits.begin(), digits.end(), '.') > 1) {
     return std::nullopt;
   }
-  double percent = std::stod(std::string(digits));
-  if (percent <= 0 || percent >= 100) return std::nullopt;
-  return percent / 100;
+  // Up to 15 digits keep the fraction exact in 64 bits and numerator x (n - 1) in 128.
+  if (digits.size() - static_cast<std::size_t>(std::count(digits.begin(), digits.end(), '.')) >
+      15) {
+    return std::nullopt;
+  }
+  QuantileFraction fraction{0, 100};
+  bool after_point = false;
+  for (char c : digits) {
+    if (c == '.') {
+      after_point = true;
+      continue;
+    }
+    fraction.numerator = fraction.numerator * 10 + static_cast<std::uint64_t>(c - '0');
+    if (after_point) fraction.denominator *= 10;
+  }
+  if (fraction.numerator == 0 || fraction.numerator >= fraction.denominator) return std::nullopt;
+  return fraction;
 }
 
 }  // namespace
@@ -62,7 +81,10 @@ Aggregate parse_aggregate(std::string_view text) {
     aggregate.kind = *kind;
   } else if (auto quantile = quantile_of(word)) {
     aggregate.kind = AggregateKind::quantile;
-    aggregate.quantile = *quantile;
+    aggregate.quantile_numerator = quantile->numerator;
+    aggregate.quantile_denominator = quantile->denominator;
+    aggregate.quantile =
+        static_cast<double>(quantile->numerator) / static_cast<double>(quantile->denominator);
   } else {
     throw bad_aggregate(text,
                         "is not count, sum, min, max, avg, stddev, last, distinct or pNN "

@@ -20,8 +20,12 @@ struct Aggregate {
   AggregateKind kind = AggregateKind::count;
   std::string field;    // empty for count
   double quantile = 0;  // 0.99 for p99
-  std::string word;     // "p99" for p99, the kind's word otherwise
-  std::string column;   // the output key: "count", "sum_cost", "p99_latency"
+  // The same fraction exactly (999 / 1000 for p99.9), for the rank floor(q (n - 1)): a double
+  // such as 0.29 times 100 is 28.999999999999996, one rank too low.
+  std::uint64_t quantile_numerator = 0;
+  std::uint64_t quantile_denominator = 1;
+  std::string word;    // "p99" for p99, the kind's word otherwise
+  std::string column;  // the output key: "count", "sum_cost", "p99_latency"
 };
 
 // Parses one --agg word ("count", "sum:cost", "p99:latency", "p99.9:latency"). Error(2)

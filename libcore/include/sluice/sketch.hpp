@@ -78,6 +78,10 @@ class QuantileSketch {
   [[nodiscard]] std::uint64_t count() const { return count_; }
   // q in [0, 1]; count() must be > 0.
   [[nodiscard]] double quantile(double q) const;
+  // The estimate of the value of `rank` (0-based) in the sorted values; rank < count(). For a
+  // q known exactly as a fraction, whose product with n - 1 a double may round below an
+  // integer (0.29 x 100 = 28.999999999999996).
+  [[nodiscard]] double value_at_rank(std::uint64_t rank) const;
 
   // Serialized form: zero count, then each store as its first index and its counts.
   struct Store {
