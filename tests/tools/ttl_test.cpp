@@ -332,6 +332,39 @@ Depth test_depth() {
   return {20'000, 200};
 }
 
+// The application's writer of AWriterWaitsAtMostABatch, at depth.rate transactions a second
+// until `stop`: inserts live rows and updates live ones, recording each in `model`.
+void write_steadily(const std::stop_token& stop, const Depth& depth, const std::string& location,
+                    std::map<std::int64_t, std::int64_t>& model, Duration& worst,
+                    std::int64_t& writes) {
+  db::OpenOptions options;
+  options.foreign_file = true;
+  options.busy_timeout = 60s;
+  // As the bench's writer and most applications in WAL mode: commits without an fsync each.
+  options.synchronous = db::Synchronous::normal;
+  db::Database application(location, options);
+  std::mt19937_64 random(7);
+  const auto interval = std::chrono::microseconds(1'000'000 / depth.rate);
+  auto next = std::chrono::steady_clock::now();
+  for (std::int64_t id = depth.rows + 2; !stop.stop_requested(); id += 2, ++writes) {
+    const auto began = std::chrono::steady_clock::now();
+    db::WriteTransaction transaction(application);
+    if (writes % 2 == 0) {
+      application.execute("INSERT INTO events VALUES (?1, ?2, 0)", id, epoch);
+      model[id] = 0;
+    } else {
+      std::int64_t live = 2 * static_cast<std::int64_t>(random() % (depth.rows / 2) + 1);
+      application.execute("UPDATE events SET n = n + 1 WHERE id = ?1", live);
+      ++model[live];
+    }
+    transaction.commit();
+    worst = std::max(
+        worst, std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - began));
+    next += interval;
+    std::this_thread::sleep_until(next);
+  }
+}
+
 TEST_P(TtlSweep, AWriterWaitsAtMostABatch) {
   const Depth depth = test_depth();
   if (sqlite()) database().execute_script("PRAGMA journal_mode=WAL");
@@ -351,35 +384,18 @@ TEST_P(TtlSweep, AWriterWaitsAtMostABatch) {
   }
   std::map<std::int64_t, std::int64_t> model;  // live id -> n, as the writer leaves it
   for (std::int64_t id = 2; id <= depth.rows; id += 2) model[id] = 0;
-  std::atomic<bool> stop = false;
   Duration worst{};
   std::int64_t writes = 0;
-  std::thread writer([&] {
-    db::OpenOptions options;
-    options.foreign_file = true;
-    options.busy_timeout = 60s;
-    // As the bench's writer and most applications in WAL mode: commits without an fsync each.
-    options.synchronous = db::Synchronous::normal;
-    db::Database application(location_->location(), options);
-    std::mt19937_64 random(7);
-    const auto interval = std::chrono::microseconds(1'000'000 / depth.rate);
-    auto next = std::chrono::steady_clock::now();
-    for (std::int64_t id = depth.rows + 2; !stop; id += 2, ++writes) {
-      const auto began = std::chrono::steady_clock::now();
-      db::WriteTransaction transaction(application);
-      if (writes % 2 == 0) {
-        application.execute("INSERT INTO events VALUES (?1, ?2, 0)", id, epoch);
-        model[id] = 0;
-      } else {
-        std::int64_t live = 2 * static_cast<std::int64_t>(random() % (depth.rows / 2) + 1);
-        application.execute("UPDATE events SET n = n + 1 WHERE id = ?1", live);
-        ++model[live];
-      }
-      transaction.commit();
-      worst = std::max(
-          worst, std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - began));
-      next += interval;
-      std::this_thread::sleep_until(next);
+  // What ended the writer early (its exception), reported after the join: an exception must
+  // not leave the thread's function (std::terminate), and the writer is a std::jthread so that
+  // an exception leaving this test body stops and joins it instead of destroying a joinable
+  // thread (std::terminate, "without an active exception").
+  std::string writer_failure;
+  std::jthread writer([&](std::stop_token stop) {
+    try {
+      write_steadily(stop, depth, location_->location(), model, worst, writes);
+    } catch (const std::exception& error) {
+      writer_failure = error.what();
     }
   });
   std::this_thread::sleep_for(100ms);  // the writer runs before the sweep starts
@@ -392,9 +408,10 @@ TEST_P(TtlSweep, AWriterWaitsAtMostABatch) {
   } catch (const Error& error) {
     failure = fmt::format("{} {}", error.code(), error.what());
   }
-  stop = true;
+  writer.request_stop();
   writer.join();
   ASSERT_EQ(failure, "");
+  ASSERT_EQ(writer_failure, "");
   EXPECT_EQ(result.rows, depth.rows / 2);
   std::map<std::int64_t, std::int64_t> left;
   auto query = database().query("SELECT id, n FROM events");
