@@ -189,6 +189,27 @@ TEST_P(TtlSweep, RefusesBadTablesColumnsAndFiltersBeforeDeleting) {
   if (!sqlite()) {
     options.where = "id + 1";  // not boolean
     EXPECT_EQ(refused(options), exit_code::data);
+    database().execute_script("CREATE SEQUENCE counter");
+    // Subqueries spelled without SELECT, and volatile functions (by name or by operator):
+    // a filter runs on rows it keeps, so it may neither read elsewhere nor change anything.
+    for (const char* where : {"id IN (TABLE other)", "EXISTS (VALUES (1)) AND id IN (table other)",
+                              "pg_sleep(0) IS NULL", "set_config('sluice.ttl', 'x', false) = 'x'",
+                              "lo_unlink(id::oid) = 1", "id = nextval('counter')", "random() < 2",
+                              "tenant IN ('a') AND id < 3 + nextval('counter')"}) {
+      options.where = where;
+      EXPECT_EQ(refused(options), exit_code::data) << where;
+    }
+    auto setting = database().query("SELECT coalesce(current_setting('sluice.ttl', true), '')");
+    ASSERT_TRUE(setting.step());
+    EXPECT_EQ(setting->text(0), "") << "set_config ran";
+    auto counter = database().query("SELECT CASE WHEN is_called THEN 1 ELSE 0 END FROM counter");
+    ASSERT_TRUE(counter.step());
+    EXPECT_EQ(counter->integer(0), 0) << "nextval ran";
+    // Immutable and stable functions and operators are taken.
+    options.where = "lower(tenant) = 'a' AND now() > '2000-01-01' AND length(tenant) + 1 = 2";
+    options.dry_run = true;
+    EXPECT_EQ(refused(options), 0);
+    options.dry_run = false;
   } else {
     options.where = "other.x = 1";  // another table
     EXPECT_EQ(refused(options), exit_code::data);

@@ -141,6 +141,45 @@ bool is_word_character(char c) {
   throw Error(exit_code::usage, fmt::format("--where '{}': {}", where, why));
 }
 
+// PostgreSQL: the relations and volatile functions `where` would use, as PostgreSQL itself
+// resolves them: a temporary view of the probe is created (which runs nothing) in a
+// transaction that is rolled back, and its query tree read from pg_rewrite. This sees every
+// spelling of a subquery (SELECT, TABLE, VALUES, WITH) and every function, called by name or
+// behind an operator. Throws Error(65) for a relation other than the table, or a volatile
+// function (pg_sleep, set_config, nextval, lo_unlink, ...): a filter runs on rows it does not
+// delete, so it must not change anything.
+void check_postgresql_where_effects(db::Database& database, const Table& table,
+                                    const std::string& probe) {
+  db::WriteTransaction scratch(database);  // never committed: the view goes with the rollback
+  database.execute("CREATE TEMPORARY VIEW sluice_ttl_where_probe AS " + probe);
+  // The view's query tree as text: every relation (:relid) and function (:funcid, :opfuncid
+  // behind an operator, ...) the expression uses, built-in ones included (pg_depend leaves
+  // those out).
+  constexpr std::string_view used =
+      "SELECT DISTINCT m[2]::oid AS object FROM pg_rewrite r, regexp_matches(r.ev_action::text, "
+      "':({}) (\\d+)', 'g') AS m WHERE r.ev_class = "
+      "to_regclass('pg_temp.sluice_ttl_where_probe')";
+  auto relations = database.query(
+      fmt::format("SELECT u.object::regclass::text FROM ({}) AS u WHERE u.object <> 0 AND "
+                  "u.object NOT IN (to_regclass('pg_temp.sluice_ttl_where_probe'), "
+                  "to_regclass(quote_ident(?1::text))) LIMIT 1",
+                  fmt::format(fmt::runtime(used), "relid")),
+      table.name);
+  if (relations.step()) {
+    throw Error(exit_code::data, fmt::format("it reads '{}'", relations->text(0)));
+  }
+  auto functions = database.query(fmt::format(
+      "SELECT p.oid::regprocedure::text FROM ({}) AS u JOIN pg_proc p ON p.oid = u.object "
+      "WHERE p.provolatile = 'v' LIMIT 1",
+      fmt::format(fmt::runtime(used), "funcid|opfuncid|aggfnoid|winfnoid")));
+  if (functions.step()) {
+    throw Error(exit_code::data,
+                fmt::format("it calls {}, a volatile function (it could change something on "
+                            "rows that are not deleted); immutable and stable ones are taken",
+                            functions->text(0)));
+  }
+}
+
 }  // namespace
 
 void refuse(std::string message) {
@@ -230,6 +269,9 @@ void check_where(db::Database& database, const Table& table, std::string_view wh
   const std::string probe =
       fmt::format("SELECT 1 FROM {} WHERE ({}) LIMIT 0", db::quote_identifier(table.name), where);
   try {
+    if (database.backend() == db::Backend::postgresql) {
+      check_postgresql_where_effects(database, table, probe);
+    }
     db::ReadTransaction read(database);
     if (database.backend() == db::Backend::postgresql) {
       database.execute("SET TRANSACTION READ ONLY");
