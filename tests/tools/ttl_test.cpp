@@ -217,6 +217,42 @@ TEST_P(TtlSweep, RefusesBadTablesColumnsAndFiltersBeforeDeleting) {
   EXPECT_EQ(ids(database()).size(), sqlite() ? 14U : 8U);
 }
 
+// Keys that are not integers: text (walked in the key's own order, gaps and all) and, in an
+// SQLite rowid table, a declared key holding NULLs (which a walk by that key never reached).
+TEST_P(TtlSweep, WalksTextKeysAndKeysHoldingNulls) {
+  auto remaining = [&](const std::string& table) {
+    std::vector<std::string> names;
+    auto query = database().query("SELECT coalesce(name, '-') FROM " + table + " ORDER BY 1");
+    while (query.step()) names.push_back(query->text(0));
+    return names;
+  };
+  std::vector<std::string> tables = {"named"};
+  if (sqlite()) {
+    database().execute_script(
+        "CREATE TABLE named (name TEXT PRIMARY KEY, created_at INTEGER) WITHOUT ROWID;"
+        "CREATE TABLE nullable (name TEXT PRIMARY KEY, created_at INTEGER)");
+    tables.push_back("nullable");
+  } else {
+    database().execute_script("CREATE TABLE named (name TEXT PRIMARY KEY, created_at BIGINT)");
+  }
+  for (const std::string& table : tables) {
+    for (const char* name : {"b", "d", "f", "h", "k", "z"}) {
+      database().execute(fmt::format("INSERT INTO {} VALUES (?1, ?2)", table), name,
+                         std::string_view(name) == "f" ? epoch : cutoff - 10);
+    }
+    if (table == "nullable") {
+      for (int n = 0; n < 3; ++n) {
+        database().execute("INSERT INTO nullable VALUES (NULL, ?1)", cutoff - 10);
+      }
+    }
+    SweepOptions options = options_for();
+    options.table = table;
+    options.batch = 2;
+    EXPECT_EQ(sweep(database(), options, now).rows, table == "nullable" ? 8 : 5) << table;
+    EXPECT_EQ(remaining(table), std::vector<std::string>{"f"}) << table;
+  }
+}
+
 // A sweep killed between any two batches (here: an exception after the Nth commit) has
 // deleted whole batches; the next run ends with the same table as one run would.
 TEST_P(TtlSweep, ARunStoppedBetweenBatchesIsFinishedByTheNext) {

@@ -43,20 +43,23 @@ Table inspect_sqlite(db::Database& database, std::string_view name, std::string_
     if (columns->integer(1) > 0) primary_key.push_back(found);
   }
   if (table.column.empty()) refuse(fmt::format("table '{}' has no column '{}'", name, column));
-  if (primary_key.size() == 1) {
-    table.key = db::quote_identifier(primary_key.front());
-    return table;
-  }
-  // No one-column key: the rowid, unless the table is WITHOUT ROWID (then preparing fails).
+  // The rowid when the table has one: never NULL, unique and the table's own order. A
+  // declared key other than INTEGER PRIMARY KEY (the rowid itself) may hold NULLs in a rowid
+  // table, which a walk by key ranges would never reach. A WITHOUT ROWID table's key is NOT
+  // NULL, and must be one column.
   try {
     database.statement(fmt::format("SELECT rowid FROM {} LIMIT 0", db::quote_identifier(name)));
+    table.key = "rowid";
+    return table;
   } catch (const Error&) {
+  }
+  if (primary_key.size() != 1) {
     refuse(
         fmt::format("table '{}' has neither a one-column primary key nor a rowid to walk in "
                     "ranges",
                     name));
   }
-  table.key = "rowid";
+  table.key = db::quote_identifier(primary_key.front());
   return table;
 }
 
