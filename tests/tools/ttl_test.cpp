@@ -218,7 +218,8 @@ TEST_P(TtlSweep, RefusesBadTablesColumnsAndFiltersBeforeDeleting) {
 }
 
 // Keys that are not integers: text (walked in the key's own order, gaps and all) and, in an
-// SQLite rowid table, a declared key holding NULLs (which a walk by that key never reached).
+// SQLite rowid table, a declared key holding NULLs (which a walk by that key never reached),
+// and a column named "rowid" (NULL here) that hides the rowid's first name.
 TEST_P(TtlSweep, WalksTextKeysAndKeysHoldingNulls) {
   auto remaining = [&](const std::string& table) {
     std::vector<std::string> names;
@@ -230,19 +231,19 @@ TEST_P(TtlSweep, WalksTextKeysAndKeysHoldingNulls) {
   if (sqlite()) {
     database().execute_script(
         "CREATE TABLE named (name TEXT PRIMARY KEY, created_at INTEGER) WITHOUT ROWID;"
-        "CREATE TABLE nullable (name TEXT PRIMARY KEY, created_at INTEGER)");
+        "CREATE TABLE nullable (name TEXT PRIMARY KEY, created_at INTEGER, rowid INTEGER)");
     tables.push_back("nullable");
   } else {
     database().execute_script("CREATE TABLE named (name TEXT PRIMARY KEY, created_at BIGINT)");
   }
   for (const std::string& table : tables) {
     for (const char* name : {"b", "d", "f", "h", "k", "z"}) {
-      database().execute(fmt::format("INSERT INTO {} VALUES (?1, ?2)", table), name,
-                         std::string_view(name) == "f" ? epoch : cutoff - 10);
+      database().execute(fmt::format("INSERT INTO {} (name, created_at) VALUES (?1, ?2)", table),
+                         name, std::string_view(name) == "f" ? epoch : cutoff - 10);
     }
     if (table == "nullable") {
       for (int n = 0; n < 3; ++n) {
-        database().execute("INSERT INTO nullable VALUES (NULL, ?1)", cutoff - 10);
+        database().execute("INSERT INTO nullable VALUES (NULL, ?1, NULL)", cutoff - 10);
       }
     }
     SweepOptions options = options_for();

@@ -36,22 +36,28 @@ Table inspect_sqlite(db::Database& database, std::string_view name, std::string_
     }
   }
   std::vector<std::string> primary_key;
+  // The names of the rowid that no column takes (a column named "rowid" hides that name).
+  std::vector<std::string_view> rowid_names = {"rowid", "_rowid_", "oid"};
   auto columns = database.query("SELECT name, pk FROM pragma_table_info(?1) ORDER BY pk", name);
   while (columns.step()) {
     std::string found = columns->text(0);
     if (same_name(found, column)) table.column = found;
     if (columns->integer(1) > 0) primary_key.push_back(found);
+    std::erase_if(rowid_names, [&](std::string_view alias) { return same_name(alias, found); });
   }
   if (table.column.empty()) refuse(fmt::format("table '{}' has no column '{}'", name, column));
   // The rowid when the table has one: never NULL, unique and the table's own order. A
   // declared key other than INTEGER PRIMARY KEY (the rowid itself) may hold NULLs in a rowid
   // table, which a walk by key ranges would never reach. A WITHOUT ROWID table's key is NOT
   // NULL, and must be one column.
-  try {
-    database.statement(fmt::format("SELECT rowid FROM {} LIMIT 0", db::quote_identifier(name)));
-    table.key = "rowid";
-    return table;
-  } catch (const Error&) {
+  if (!rowid_names.empty()) {
+    try {
+      database.statement(fmt::format("SELECT {} FROM {} LIMIT 0", rowid_names.front(),
+                                     db::quote_identifier(name)));
+      table.key = rowid_names.front();
+      return table;
+    } catch (const Error&) {
+    }
   }
   if (primary_key.size() != 1) {
     refuse(
