@@ -189,11 +189,69 @@ TEST_P(TtlSweep, RefusesBadTablesColumnsAndFiltersBeforeDeleting) {
   if (!sqlite()) {
     options.where = "id + 1";  // not boolean
     EXPECT_EQ(refused(options), exit_code::data);
+    database().execute_script("CREATE SEQUENCE counter");
+    // Subqueries spelled without SELECT, and volatile functions (by name or by operator):
+    // a filter runs on rows it keeps, so it may neither read elsewhere nor change anything.
+    for (const char* where : {"id IN (TABLE other)", "EXISTS (VALUES (1)) AND id IN (table other)",
+                              "pg_sleep(0) IS NULL", "set_config('sluice.ttl', 'x', false) = 'x'",
+                              "lo_unlink(id::oid) = 1", "id = nextval('counter')", "random() < 2",
+                              "tenant IN ('a') AND id < 3 + nextval('counter')"}) {
+      options.where = where;
+      EXPECT_EQ(refused(options), exit_code::data) << where;
+    }
+    auto setting = database().query("SELECT coalesce(current_setting('sluice.ttl', true), '')");
+    ASSERT_TRUE(setting.step());
+    EXPECT_EQ(setting->text(0), "") << "set_config ran";
+    auto counter = database().query("SELECT CASE WHEN is_called THEN 1 ELSE 0 END FROM counter");
+    ASSERT_TRUE(counter.step());
+    EXPECT_EQ(counter->integer(0), 0) << "nextval ran";
+    // Immutable and stable functions and operators are taken.
+    options.where = "lower(tenant) = 'a' AND now() > '2000-01-01' AND length(tenant) + 1 = 2";
+    options.dry_run = true;
+    EXPECT_EQ(refused(options), 0);
+    options.dry_run = false;
   } else {
     options.where = "other.x = 1";  // another table
     EXPECT_EQ(refused(options), exit_code::data);
   }
   EXPECT_EQ(ids(database()).size(), sqlite() ? 14U : 8U);
+}
+
+// Keys that are not integers: text (walked in the key's own order, gaps and all) and, in an
+// SQLite rowid table, a declared key holding NULLs (which a walk by that key never reached),
+// and a column named "rowid" (NULL here) that hides the rowid's first name.
+TEST_P(TtlSweep, WalksTextKeysAndKeysHoldingNulls) {
+  auto remaining = [&](const std::string& table) {
+    std::vector<std::string> names;
+    auto query = database().query("SELECT coalesce(name, '-') FROM " + table + " ORDER BY 1");
+    while (query.step()) names.push_back(query->text(0));
+    return names;
+  };
+  std::vector<std::string> tables = {"named"};
+  if (sqlite()) {
+    database().execute_script(
+        "CREATE TABLE named (name TEXT PRIMARY KEY, created_at INTEGER) WITHOUT ROWID;"
+        "CREATE TABLE nullable (name TEXT PRIMARY KEY, created_at INTEGER, rowid INTEGER)");
+    tables.push_back("nullable");
+  } else {
+    database().execute_script("CREATE TABLE named (name TEXT PRIMARY KEY, created_at BIGINT)");
+  }
+  for (const std::string& table : tables) {
+    for (const char* name : {"b", "d", "f", "h", "k", "z"}) {
+      database().execute(fmt::format("INSERT INTO {} (name, created_at) VALUES (?1, ?2)", table),
+                         name, std::string_view(name) == "f" ? epoch : cutoff - 10);
+    }
+    if (table == "nullable") {
+      for (int n = 0; n < 3; ++n) {
+        database().execute("INSERT INTO nullable VALUES (NULL, ?1, NULL)", cutoff - 10);
+      }
+    }
+    SweepOptions options = options_for();
+    options.table = table;
+    options.batch = 2;
+    EXPECT_EQ(sweep(database(), options, now).rows, table == "nullable" ? 8 : 5) << table;
+    EXPECT_EQ(remaining(table), std::vector<std::string>{"f"}) << table;
+  }
 }
 
 // A sweep killed between any two batches (here: an exception after the Nth commit) has
@@ -332,6 +390,39 @@ Depth test_depth() {
   return {20'000, 200};
 }
 
+// The application's writer of AWriterWaitsAtMostABatch, at depth.rate transactions a second
+// until `stop`: inserts live rows and updates live ones, recording each in `model`.
+void write_steadily(const std::stop_token& stop, const Depth& depth, const std::string& location,
+                    std::map<std::int64_t, std::int64_t>& model, Duration& worst,
+                    std::int64_t& writes) {
+  db::OpenOptions options;
+  options.foreign_file = true;
+  options.busy_timeout = 60s;
+  // As the bench's writer and most applications in WAL mode: commits without an fsync each.
+  options.synchronous = db::Synchronous::normal;
+  db::Database application(location, options);
+  std::mt19937_64 random(7);
+  const auto interval = std::chrono::microseconds(1'000'000 / depth.rate);
+  auto next = std::chrono::steady_clock::now();
+  for (std::int64_t id = depth.rows + 2; !stop.stop_requested(); id += 2, ++writes) {
+    const auto began = std::chrono::steady_clock::now();
+    db::WriteTransaction transaction(application);
+    if (writes % 2 == 0) {
+      application.execute("INSERT INTO events VALUES (?1, ?2, 0)", id, epoch);
+      model[id] = 0;
+    } else {
+      std::int64_t live = 2 * static_cast<std::int64_t>(random() % (depth.rows / 2) + 1);
+      application.execute("UPDATE events SET n = n + 1 WHERE id = ?1", live);
+      ++model[live];
+    }
+    transaction.commit();
+    worst = std::max(
+        worst, std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - began));
+    next += interval;
+    std::this_thread::sleep_until(next);
+  }
+}
+
 TEST_P(TtlSweep, AWriterWaitsAtMostABatch) {
   const Depth depth = test_depth();
   if (sqlite()) database().execute_script("PRAGMA journal_mode=WAL");
@@ -351,35 +442,18 @@ TEST_P(TtlSweep, AWriterWaitsAtMostABatch) {
   }
   std::map<std::int64_t, std::int64_t> model;  // live id -> n, as the writer leaves it
   for (std::int64_t id = 2; id <= depth.rows; id += 2) model[id] = 0;
-  std::atomic<bool> stop = false;
   Duration worst{};
   std::int64_t writes = 0;
-  std::thread writer([&] {
-    db::OpenOptions options;
-    options.foreign_file = true;
-    options.busy_timeout = 60s;
-    // As the bench's writer and most applications in WAL mode: commits without an fsync each.
-    options.synchronous = db::Synchronous::normal;
-    db::Database application(location_->location(), options);
-    std::mt19937_64 random(7);
-    const auto interval = std::chrono::microseconds(1'000'000 / depth.rate);
-    auto next = std::chrono::steady_clock::now();
-    for (std::int64_t id = depth.rows + 2; !stop; id += 2, ++writes) {
-      const auto began = std::chrono::steady_clock::now();
-      db::WriteTransaction transaction(application);
-      if (writes % 2 == 0) {
-        application.execute("INSERT INTO events VALUES (?1, ?2, 0)", id, epoch);
-        model[id] = 0;
-      } else {
-        std::int64_t live = 2 * static_cast<std::int64_t>(random() % (depth.rows / 2) + 1);
-        application.execute("UPDATE events SET n = n + 1 WHERE id = ?1", live);
-        ++model[live];
-      }
-      transaction.commit();
-      worst = std::max(
-          worst, std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - began));
-      next += interval;
-      std::this_thread::sleep_until(next);
+  // What ended the writer early (its exception), reported after the join: an exception must
+  // not leave the thread's function (std::terminate), and the writer is a std::jthread so that
+  // an exception leaving this test body stops and joins it instead of destroying a joinable
+  // thread (std::terminate, "without an active exception").
+  std::string writer_failure;
+  std::jthread writer([&](std::stop_token stop) {
+    try {
+      write_steadily(stop, depth, location_->location(), model, worst, writes);
+    } catch (const std::exception& error) {
+      writer_failure = error.what();
     }
   });
   std::this_thread::sleep_for(100ms);  // the writer runs before the sweep starts
@@ -392,9 +466,10 @@ TEST_P(TtlSweep, AWriterWaitsAtMostABatch) {
   } catch (const Error& error) {
     failure = fmt::format("{} {}", error.code(), error.what());
   }
-  stop = true;
+  writer.request_stop();
   writer.join();
   ASSERT_EQ(failure, "");
+  ASSERT_EQ(writer_failure, "");
   EXPECT_EQ(result.rows, depth.rows / 2);
   std::map<std::int64_t, std::int64_t> left;
   auto query = database().query("SELECT id, n FROM events");

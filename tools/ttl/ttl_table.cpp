@@ -36,27 +36,36 @@ Table inspect_sqlite(db::Database& database, std::string_view name, std::string_
     }
   }
   std::vector<std::string> primary_key;
+  // The names of the rowid that no column takes (a column named "rowid" hides that name).
+  std::vector<std::string_view> rowid_names = {"rowid", "_rowid_", "oid"};
   auto columns = database.query("SELECT name, pk FROM pragma_table_info(?1) ORDER BY pk", name);
   while (columns.step()) {
     std::string found = columns->text(0);
     if (same_name(found, column)) table.column = found;
     if (columns->integer(1) > 0) primary_key.push_back(found);
+    std::erase_if(rowid_names, [&](std::string_view alias) { return same_name(alias, found); });
   }
   if (table.column.empty()) refuse(fmt::format("table '{}' has no column '{}'", name, column));
-  if (primary_key.size() == 1) {
-    table.key = db::quote_identifier(primary_key.front());
-    return table;
+  // The rowid when the table has one: never NULL, unique and the table's own order. A
+  // declared key other than INTEGER PRIMARY KEY (the rowid itself) may hold NULLs in a rowid
+  // table, which a walk by key ranges would never reach. A WITHOUT ROWID table's key is NOT
+  // NULL, and must be one column.
+  if (!rowid_names.empty()) {
+    try {
+      database.statement(fmt::format("SELECT {} FROM {} LIMIT 0", rowid_names.front(),
+                                     db::quote_identifier(name)));
+      table.key = rowid_names.front();
+      return table;
+    } catch (const Error&) {
+    }
   }
-  // No one-column key: the rowid, unless the table is WITHOUT ROWID (then preparing fails).
-  try {
-    database.statement(fmt::format("SELECT rowid FROM {} LIMIT 0", db::quote_identifier(name)));
-  } catch (const Error&) {
+  if (primary_key.size() != 1) {
     refuse(
         fmt::format("table '{}' has neither a one-column primary key nor a rowid to walk in "
                     "ranges",
                     name));
   }
-  table.key = "rowid";
+  table.key = db::quote_identifier(primary_key.front());
   return table;
 }
 
@@ -139,6 +148,45 @@ bool is_word_character(char c) {
 
 [[noreturn]] void refuse_where(std::string_view where, std::string_view why) {
   throw Error(exit_code::usage, fmt::format("--where '{}': {}", where, why));
+}
+
+// PostgreSQL: the relations and volatile functions `where` would use, as PostgreSQL itself
+// resolves them: a temporary view of the probe is created (which runs nothing) in a
+// transaction that is rolled back, and its query tree read from pg_rewrite. This sees every
+// spelling of a subquery (SELECT, TABLE, VALUES, WITH) and every function, called by name or
+// behind an operator. Throws Error(65) for a relation other than the table, or a volatile
+// function (pg_sleep, set_config, nextval, lo_unlink, ...): a filter runs on rows it does not
+// delete, so it must not change anything.
+void check_postgresql_where_effects(db::Database& database, const Table& table,
+                                    const std::string& probe) {
+  db::WriteTransaction scratch(database);  // never committed: the view goes with the rollback
+  database.execute("CREATE TEMPORARY VIEW sluice_ttl_where_probe AS " + probe);
+  // The view's query tree as text: every relation (:relid) and function (:funcid, :opfuncid
+  // behind an operator, ...) the expression uses, built-in ones included (pg_depend leaves
+  // those out).
+  constexpr std::string_view used =
+      "SELECT DISTINCT m[2]::oid AS object FROM pg_rewrite r, regexp_matches(r.ev_action::text, "
+      "':({}) (\\d+)', 'g') AS m WHERE r.ev_class = "
+      "to_regclass('pg_temp.sluice_ttl_where_probe')";
+  auto relations = database.query(
+      fmt::format("SELECT u.object::regclass::text FROM ({}) AS u WHERE u.object <> 0 AND "
+                  "u.object NOT IN (to_regclass('pg_temp.sluice_ttl_where_probe'), "
+                  "to_regclass(quote_ident(?1::text))) LIMIT 1",
+                  fmt::format(fmt::runtime(used), "relid")),
+      table.name);
+  if (relations.step()) {
+    throw Error(exit_code::data, fmt::format("it reads '{}'", relations->text(0)));
+  }
+  auto functions = database.query(fmt::format(
+      "SELECT p.oid::regprocedure::text FROM ({}) AS u JOIN pg_proc p ON p.oid = u.object "
+      "WHERE p.provolatile = 'v' LIMIT 1",
+      fmt::format(fmt::runtime(used), "funcid|opfuncid|aggfnoid|winfnoid")));
+  if (functions.step()) {
+    throw Error(exit_code::data,
+                fmt::format("it calls {}, a volatile function (it could change something on "
+                            "rows that are not deleted); immutable and stable ones are taken",
+                            functions->text(0)));
+  }
 }
 
 }  // namespace
@@ -230,6 +278,9 @@ void check_where(db::Database& database, const Table& table, std::string_view wh
   const std::string probe =
       fmt::format("SELECT 1 FROM {} WHERE ({}) LIMIT 0", db::quote_identifier(table.name), where);
   try {
+    if (database.backend() == db::Backend::postgresql) {
+      check_postgresql_where_effects(database, table, probe);
+    }
     db::ReadTransaction read(database);
     if (database.backend() == db::Backend::postgresql) {
       database.execute("SET TRANSACTION READ ONLY");

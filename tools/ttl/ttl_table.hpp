@@ -36,7 +36,8 @@ struct Table {
 
 // Looks `table` and `column` up in `database`: Error(65) when the table does not exist, is a
 // view, lacks the column, has no key to walk (PostgreSQL: a one-column primary key; SQLite:
-// that, or the rowid), or stores the column in a type that holds no instant.
+// the rowid, or a WITHOUT ROWID table's one-column primary key), or stores the column in a type
+// that holds no instant.
 Table inspect_table(db::Database& database, std::string_view table, std::string_view column);
 
 // PostgreSQL, within the caller's transaction: how `column` of `table` stores its instants;
