@@ -51,12 +51,15 @@ int with_output(Work&& work) {
   return with_stdout([&](OutputStream& out) { return work(out); });
 }
 
+// Whether a command must be given its operand or option, or may go without.
+enum class Presence { required, optional };
+
 void add_quantity(CLI::App& command, Settings& s, std::int64_t minimum, const std::string& help,
-                  bool required) {
+                  Presence presence) {
   CLI::Option* option = command.add_option("--quantity", s.quantity, help)
                             ->check(cli::whole_number(minimum, max_quantity))
                             ->type_name("N");
-  if (required) {
+  if (presence == Presence::required) {
     option->required();
   } else {
     option->capture_default_str();
@@ -64,13 +67,13 @@ void add_quantity(CLI::App& command, Settings& s, std::int64_t minimum, const st
 }
 
 // The one SKU operand. Error(2) before any state is opened.
-std::string single_sku(const Settings& settings, bool required) {
+std::string single_sku(const Settings& settings, Presence presence) {
   if (settings.operands.size() > 1) {
     throw Error(exit_code::usage,
                 fmt::format("expected one SKU, got {}", settings.operands.size()));
   }
   if (settings.operands.empty()) {
-    if (required) throw Error(exit_code::usage, "no SKU given");
+    if (presence == Presence::required) throw Error(exit_code::usage, "no SKU given");
     return {};
   }
   validate_name("SKU", settings.operands.front());
@@ -92,7 +95,8 @@ Duration checked_hold(Duration hold) {
 }
 
 void add_reserve_options(CLI::App& command, Settings& s) {
-  add_quantity(command, s, 1, "Units to hold (in --batch, for lines without \"quantity\")", false);
+  add_quantity(command, s, 1, "Units to hold (in --batch, for lines without \"quantity\")",
+               Presence::optional);
   cli::add_duration_option(command, "--hold", s.hold,
                            "How long the hold lasts before its units go back (default: 10m)");
   command.add_option("--customer", s.customer, "Who holds: counted against --limit-per-customer")
@@ -136,7 +140,7 @@ int run_reserve(const CLI::App& command, const Settings& s) {
     });
   }
   ReserveRequest request = request_defaults(s);
-  request.sku = single_sku(s, true);
+  request.sku = single_sku(s, Presence::required);
   if (command.count("--customer") > 0) {
     validate_name("customer", s.customer);
     request.customer = s.customer;
@@ -166,11 +170,11 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
       {"set", "Make N the SKU's total (creating it): available is N minus held and sold",
        [&s, sku_operand](CLI::App& command) {
          sku_operand(command, "The SKU");
-         add_quantity(command, s, 0, "The total units of the SKU", true);
+         add_quantity(command, s, 0, "The total units of the SKU", Presence::required);
        },
        [settings] {
          const Settings& given = *settings;
-         std::string sku = single_sku(given, true);
+         std::string sku = single_sku(given, Presence::required);
          return with_output([&](OutputStream& out) {
            std::unique_ptr<Store> store = open_store(given, cli::StateFile::create);
            return set(*store, sku, given.quantity, out);
@@ -179,11 +183,11 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
       {"add", "Restock: N more units, total and available",
        [&s, sku_operand](CLI::App& command) {
          sku_operand(command, "The SKU");
-         add_quantity(command, s, 1, "Units to add", true);
+         add_quantity(command, s, 1, "Units to add", Presence::required);
        },
        [settings] {
          const Settings& given = *settings;
-         std::string sku = single_sku(given, true);
+         std::string sku = single_sku(given, Presence::required);
          return with_output([&](OutputStream& out) {
            std::unique_ptr<Store> store = open_store(given, cli::StateFile::create);
            return add(*store, sku, given.quantity, out);
@@ -196,7 +200,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        },
        [settings] {
          const Settings& given = *settings;
-         std::string sku = single_sku(given, false);
+         std::string sku = single_sku(given, Presence::optional);
          return with_output([&](OutputStream& out) {
            std::unique_ptr<Store> store = open_store(given, cli::StateFile::must_exist);
            return show(*store, sku, given.format, out);
@@ -209,7 +213,7 @@ std::vector<cli::Subcommand> subcommands(CLI::App& app, const std::shared_ptr<Se
        },
        [settings] {
          const Settings& given = *settings;
-         std::string sku = single_sku(given, false);
+         std::string sku = single_sku(given, Presence::optional);
          return with_output([&](OutputStream& out) {
            std::unique_ptr<Store> store = open_store(given, cli::StateFile::must_exist);
            return list(*store, store->clock(cli::make_clock(given.state)), sku, given.format, out);
